@@ -1,0 +1,717 @@
+//! The library API: one method per verb. The CLI, `nexo call` and the MCP
+//! server are thin adapters over this.
+//!
+//! Every write follows the same path: take the lock, read and fold the
+//! run's history, validate the request against that state, append exactly
+//! one event, regenerate the views, commit. Validation happens before
+//! anything is written, so a refused request leaves no trace.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::event::{Body, Decision, Event, HandedOff, Opened, SCHEMA_VERSION, StepSpec, Updated};
+use crate::fold::{self, Run, Verdict};
+use crate::git::Repo;
+use crate::json::value_or_encoded;
+use crate::model::{Priority, StepStatus, validate_name};
+use crate::request::*;
+use crate::response::*;
+use crate::resume::resume;
+use crate::store::Store;
+use crate::view;
+
+/// Who is acting and whether writes become commits.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The actor recorded when a request names none.
+    pub actor: Option<String>,
+    /// The caller's session id, recorded on every event.
+    pub session: Option<String>,
+    /// Leave changes in the working tree instead of committing them.
+    pub no_commit: bool,
+}
+
+impl Options {
+    /// Reads `NEXO_ACTOR` and `NEXO_SESSION_ID`.
+    pub fn from_env() -> Options {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Options {
+            actor: var("NEXO_ACTOR"),
+            session: var("NEXO_SESSION_ID"),
+            no_commit: false,
+        }
+    }
+}
+
+/// A repository's workflow runs.
+pub struct Nexo {
+    repo: Repo,
+    store: Store,
+    options: Options,
+}
+
+const DEFAULT_REPLAY_LIMIT: usize = 20;
+const DEFAULT_CHECKPOINT_LIMIT: usize = 8;
+const DEFAULT_LIST_LIMIT: usize = 20;
+
+fn now() -> (String, u64) {
+    let t = chrono::Utc::now();
+    (
+        t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        t.timestamp_millis().max(0) as u64,
+    )
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|v| !v.trim().is_empty())
+}
+
+impl Nexo {
+    /// Finds the git repository containing `dir`.
+    pub fn discover(dir: &Path, options: Options) -> Result<Nexo> {
+        let repo = Repo::discover(dir)?;
+        let store = Store::new(repo.workdir(), repo.lock_path());
+        Ok(Nexo {
+            repo,
+            store,
+            options,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn repo(&self) -> &Repo {
+        &self.repo
+    }
+
+    fn actor(&self, given: Option<String>) -> String {
+        non_empty(given)
+            .or_else(|| self.options.actor.clone())
+            .or_else(|| self.repo.user_name())
+            .unwrap_or_else(|| "unknown".to_string())
+    }
+
+    /// Reads and folds a run (by id or unique prefix).
+    pub fn load(&self, run_id: &str) -> Result<Run> {
+        let id = self.store.resolve(run_id)?;
+        let history = self.store.read_history(&id)?;
+        fold::fold(history.events)
+    }
+
+    fn new_event(&self, run: Option<&Run>, actor: String, body: Body) -> Event {
+        let (at, ms) = now();
+        Event {
+            v: SCHEMA_VERSION,
+            id: crate::id::new_event_id(ms),
+            clock: run.map_or(1, |r| r.clock + 1),
+            parents: run.map_or_else(Vec::new, |r| r.heads.clone()),
+            at,
+            actor,
+            session: self.options.session.clone().unwrap_or_default(),
+            body,
+        }
+    }
+
+    /// The shared write path for every verb on an existing run.
+    fn write<F>(&self, run_id: &str, build: F) -> Result<(Run, Event, CommitInfo)>
+    where
+        F: FnOnce(&Run) -> Result<(String, Body, String)>,
+    {
+        let id = self.store.resolve(run_id)?;
+        let _lock = self.store.lock()?;
+        // Read under the lock: another process may have just appended.
+        let mut run = fold::fold(self.store.read_history(&id)?.events)?;
+        let (actor, body, subject) = build(&run)?;
+        let event = self.new_event(Some(&run), actor, body);
+        self.store.append(&id, &event)?;
+        fold::apply(&mut run, &event);
+        let commit = self.publish(&run, &event, &subject)?;
+        Ok((run, event, commit))
+    }
+
+    /// Regenerates the views of `run` and commits what changed.
+    fn publish(&self, run: &Run, event: &Event, subject: &str) -> Result<CommitInfo> {
+        let r = resume(run);
+        let mut changed = vec![format!("{}/history.jsonl", Store::run_rel(&run.run_id))];
+        changed.extend(self.store.ensure_gitattributes()?);
+        for (rel, bytes) in view::render(run, &r) {
+            if self.store.write_if_changed(&rel, &bytes)? {
+                changed.push(rel);
+            }
+        }
+        let message = format!(
+            "nexo: {} {subject}\n\nNexo-Run: {}\nNexo-Event: {}\n",
+            run.run_id, run.run_id, event.id
+        );
+        self.repo
+            .commit_nexo(&changed, &message, self.options.no_commit)
+    }
+
+    pub fn open(&self, req: OpenRequest) -> Result<OpenResponse> {
+        let goal = req.goal.trim().to_string();
+        if goal.is_empty() {
+            return Err(Error::invalid(
+                "goal is empty: say what this run should achieve, e.g. \"Prepare and publish v3.1.1\"",
+            ));
+        }
+        let sid = req.sid.trim().to_string();
+        if sid.is_empty() {
+            return Err(Error::invalid(
+                "sid is empty: pass the caller's session id (any non-empty string)",
+            ));
+        }
+        let steps = decode_steps(req.steps)?;
+        let shared_state = decode_map(req.shared_state, "shared_state")?.unwrap_or_default();
+        let idempotency_key = req.idempotency_key.unwrap_or_default();
+        let workflow_kind = non_empty(req.workflow_kind).unwrap_or_else(|| "general".into());
+        let actor = self.actor(req.actor.clone().or(req.owner.clone()));
+
+        let _lock = self.store.lock()?;
+        if !idempotency_key.is_empty()
+            && let Some(run) = self.find_open_run(&sid, &idempotency_key)?
+        {
+            return Ok(open_response(
+                &run,
+                true,
+                CommitInfo {
+                    commit: None,
+                    pending_reason: Some("reused an existing run; nothing written".into()),
+                },
+            ));
+        }
+        let run_id = crate::id::new_run_id();
+        let body = Body::Opened(Opened {
+            run_id: run_id.clone(),
+            sid,
+            goal,
+            goal_id: req.goal_id.unwrap_or_default(),
+            owner: req.owner.unwrap_or_default(),
+            priority: req.priority.unwrap_or(Priority::Normal),
+            workflow_kind,
+            steps,
+            next_action: req.next_action.unwrap_or_default(),
+            shared_state,
+            idempotency_key,
+        });
+        let event = self.new_event(None, actor, body);
+        self.store.append(&run_id, &event)?;
+        let run = fold::fold(vec![event.clone()])?;
+        let subject = format!("opened: {}", one_line(&run.goal));
+        let commit = self.publish(&run, &event, &subject)?;
+        Ok(open_response(&run, false, commit))
+    }
+
+    fn find_open_run(&self, sid: &str, key: &str) -> Result<Option<Run>> {
+        for id in self.store.run_ids()? {
+            let run = fold::fold(self.store.read_history(&id)?.events)?;
+            if run.sid == sid && run.idempotency_key == key && !run.status.is_closed() {
+                return Ok(Some(run));
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn update(&self, req: UpdateRequest) -> Result<UpdateResponse> {
+        let actor = self.actor(req.actor.clone());
+        let shared_state = decode_map(req.shared_state.clone(), "shared_state")?;
+        let state_patch = decode_map(req.state_patch.clone(), "state_patch")?;
+        let run_id = req.run_id.clone();
+        let (run, event, commit) = self.write(&run_id, |run| {
+            let updated = validate_update(run, req, shared_state, state_patch)?;
+            let subject = update_subject(&updated);
+            Ok((actor, Body::Updated(updated), subject))
+        })?;
+        let r = resume(&run);
+        Ok(UpdateResponse {
+            ok: true,
+            run_id: run.run_id.clone(),
+            status: run.status,
+            current_step_key: run.current_step_key.clone(),
+            last_checkpoint_label: run.last_checkpoint_label.clone(),
+            next_action: run.next_action.clone(),
+            next_step: NextStep::for_run(&run, &r),
+            resume_state: r.resume_state,
+            resume_message: r.message,
+            can_resume: r.can_resume,
+            requires_approval: r.requires_approval,
+            event_id: event.id,
+            commit,
+        })
+    }
+
+    pub fn resume(&self, req: RunRequest) -> Result<ResumeResponse> {
+        let run = self.load(&req.run_id)?;
+        let r = resume(&run);
+        Ok(ResumeResponse {
+            ok: true,
+            run_id: run.run_id.clone(),
+            goal: run.goal.clone(),
+            status: run.status,
+            owner: run.owner.clone(),
+            next_step: NextStep::for_run(&run, &r),
+            resume_state: r.resume_state,
+            can_resume: r.can_resume,
+            requires_approval: r.requires_approval,
+            message: r.message,
+            current_step_key: run.current_step_key.clone(),
+            next_action: run.next_action.clone(),
+        })
+    }
+
+    pub fn replay(&self, req: ReplayRequest) -> Result<ReplayResponse> {
+        let limit = positive(req.limit, "limit")?.unwrap_or(DEFAULT_REPLAY_LIMIT);
+        let run = self.load(&req.run_id)?;
+        let checkpoints = newest_checkpoints(&run, limit);
+        Ok(ReplayResponse {
+            ok: true,
+            run_id: run.run_id.clone(),
+            count: checkpoints.len(),
+            total: run.checkpoints.len(),
+            checkpoints,
+        })
+    }
+
+    pub fn handoff(&self, req: HandoffRequest) -> Result<HandoffResponse> {
+        let actor = req.actor.trim().to_string();
+        if actor.is_empty() {
+            return Err(Error::invalid(
+                "actor is empty: say who is handing the run off (e.g. \"codex\")",
+            ));
+        }
+        let shared_state = decode_map(req.shared_state, "shared_state")?;
+        let mut previous_owner = String::new();
+        let (run, event, commit) = self.write(&req.run_id, |run| {
+            previous_owner = run.owner.clone();
+            if req.new_owner.is_none() && req.handoff_note.is_none() && req.next_action.is_none() {
+                return Err(Error::invalid(
+                    "a handoff needs at least one of new_owner, handoff_note or next_action",
+                ));
+            }
+            let subject = match &req.new_owner {
+                Some(o) => format!("handoff {} → {o}", display_owner(&run.owner)),
+                None => "handoff".to_string(),
+            };
+            let body = Body::HandedOff(HandedOff {
+                new_owner: req.new_owner,
+                note: req.handoff_note,
+                next_action: req.next_action,
+                shared_state,
+            });
+            Ok((actor, body, subject))
+        })?;
+        let r = resume(&run);
+        let message = format!(
+            "Run handed off from {} to {}. {}",
+            display_owner(&previous_owner),
+            display_owner(&run.owner),
+            r.message
+        );
+        Ok(HandoffResponse {
+            ok: true,
+            run_id: run.run_id.clone(),
+            status: run.status,
+            owner: run.owner.clone(),
+            previous_owner,
+            next_action: run.next_action.clone(),
+            shared_state: run.shared_state.clone(),
+            message,
+            event_id: event.id,
+            commit,
+        })
+    }
+
+    pub fn get(&self, req: GetRequest) -> Result<GetResponse> {
+        let limit = req.checkpoint_limit.unwrap_or(DEFAULT_CHECKPOINT_LIMIT);
+        let run = self.load(&req.run_id)?;
+        let r = resume(&run);
+        Ok(GetResponse {
+            ok: true,
+            run: RunOut::of(&run, req.include_steps.unwrap_or(true)),
+            resume_state: r.resume_state,
+            can_resume: r.can_resume,
+            requires_approval: r.requires_approval,
+            message: r.message,
+            recent_actors: run.recent_actors(5),
+            checkpoints: newest_checkpoints(&run, limit),
+        })
+    }
+
+    pub fn list(&self, req: ListRequest) -> Result<ListResponse> {
+        let limit = positive(req.limit, "limit")?.unwrap_or(DEFAULT_LIST_LIMIT);
+        let include_closed = req.include_closed.unwrap_or(false);
+        let mut runs = Vec::new();
+        for id in self.store.run_ids()? {
+            let run = fold::fold(self.store.read_history(&id)?.events)?;
+            let keep = match req.status {
+                Some(s) => run.status == s,
+                None => include_closed || !run.status.is_closed(),
+            };
+            if keep {
+                runs.push(run);
+            }
+        }
+        runs.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| a.run_id.cmp(&b.run_id))
+        });
+        runs.truncate(limit);
+        let items: Vec<ListItem> = runs
+            .iter()
+            .map(|run| ListItem {
+                run_id: run.run_id.clone(),
+                goal: run.goal.clone(),
+                workflow_kind: run.workflow_kind.clone(),
+                status: run.status,
+                priority: run.priority,
+                owner: run.owner.clone(),
+                current_step_key: run.current_step_key.clone(),
+                next_action: run.next_action.clone(),
+                resume_state: resume(run).resume_state,
+                updated_at: run.updated_at.clone(),
+            })
+            .collect();
+        Ok(ListResponse {
+            ok: true,
+            count: items.len(),
+            runs: items,
+        })
+    }
+
+    pub fn compensation(&self, req: CompensationRequest) -> Result<CompensationResponse> {
+        let limit = req.checkpoint_limit.unwrap_or(10);
+        let run = self.load(&req.run_id)?;
+        // Steps that did (some) work, latest first: undo in reverse order.
+        let mut touched: Vec<_> = run
+            .steps
+            .iter()
+            .filter(|s| s.attempt_count > 0 || s.status.is_done() || s.started_at.is_some())
+            .filter(|s| s.status != StepStatus::Skipped)
+            .collect();
+        touched.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.order.cmp(&a.order)));
+        let compensations: Vec<Compensation> = touched
+            .iter()
+            .filter_map(|s| {
+                s.compensation.as_ref().map(|c| Compensation {
+                    step_key: s.step_key.clone(),
+                    title: s.title.clone(),
+                    step_status: s.status,
+                    compensation: c.clone(),
+                    completed_at: s.completed_at.clone(),
+                })
+            })
+            .collect();
+        let uncovered_steps = touched
+            .iter()
+            .filter(|s| s.compensation.is_none())
+            .map(|s| s.step_key.clone())
+            .collect();
+        Ok(CompensationResponse {
+            ok: true,
+            run_id: run.run_id.clone(),
+            status: run.status,
+            count: compensations.len(),
+            compensations,
+            uncovered_steps,
+            checkpoints: newest_checkpoints(&run, limit),
+        })
+    }
+
+    pub fn approve(&self, req: DecisionRequest) -> Result<DecisionResponse> {
+        self.decide(req, Verdict::Approved)
+    }
+
+    pub fn reject(&self, req: DecisionRequest) -> Result<DecisionResponse> {
+        self.decide(req, Verdict::Rejected)
+    }
+
+    fn decide(&self, req: DecisionRequest, verdict: Verdict) -> Result<DecisionResponse> {
+        let actor = self.actor(req.actor.clone());
+        let note = req.note.clone().unwrap_or_default();
+        if verdict == Verdict::Rejected && note.trim().is_empty() {
+            return Err(Error::invalid(
+                "a rejection needs a reason: pass \"reason\" (or --reason) so the next session knows what to change",
+            ));
+        }
+        let key = req.step_key.clone();
+        let (run, event, commit) = self.write(&req.run_id, |run| {
+            let step = existing_step(run, &key)?;
+            if step.status.is_done() {
+                return Err(Error::conflict(format!(
+                    "step '{key}' is already {}; there is no gate left to decide",
+                    step.status
+                )));
+            }
+            let gated = step.requires_approval || step.status == StepStatus::WaitingApproval;
+            if !gated {
+                return Err(Error::conflict(format!(
+                    "step '{key}' does not require approval (status {}); mark it with requires_approval: true first",
+                    step.status
+                )));
+            }
+            if let Some(a) = &step.approval
+                && a.decision == verdict
+            {
+                let word = if verdict == Verdict::Approved { "approved" } else { "rejected" };
+                return Err(Error::conflict(format!(
+                    "step '{key}' was already {word} by {} at {}",
+                    a.by, a.at
+                )));
+            }
+            let decision = Decision {
+                step_key: key.clone(),
+                note: note.clone(),
+                next_action: req.next_action.clone(),
+            };
+            Ok(match verdict {
+                Verdict::Approved => (actor, Body::Approved(decision), format!("{key} approved")),
+                Verdict::Rejected => (actor, Body::Rejected(decision), format!("{key} rejected")),
+            })
+        })?;
+        let r = resume(&run);
+        Ok(DecisionResponse {
+            ok: true,
+            run_id: run.run_id.clone(),
+            status: run.status,
+            step_key: key,
+            decision: match verdict {
+                Verdict::Approved => "approved".into(),
+                Verdict::Rejected => "rejected".into(),
+            },
+            by: event.actor.clone(),
+            next_action: run.next_action.clone(),
+            resume_state: r.resume_state,
+            message: r.message,
+            event_id: event.id,
+            commit,
+        })
+    }
+
+    /// Commits every `.nexo/` change that is not in HEAD yet.
+    pub fn commit_pending(&self) -> Result<CommitResponse> {
+        let _lock = self.store.lock()?;
+        let paths = self.repo.pending_paths()?;
+        if paths.is_empty() {
+            return Ok(CommitResponse {
+                ok: true,
+                commit: None,
+                paths,
+            });
+        }
+        let message = format!(
+            "nexo: commit {} pending .nexo/ change{}\n",
+            paths.len(),
+            if paths.len() == 1 { "" } else { "s" }
+        );
+        let info = self.repo.commit_nexo(&paths, &message, false)?;
+        if let Some(reason) = info.pending_reason {
+            return Err(Error::conflict(reason));
+        }
+        Ok(CommitResponse {
+            ok: true,
+            commit: info.commit,
+            paths,
+        })
+    }
+}
+
+fn open_response(run: &Run, reused: bool, commit: CommitInfo) -> OpenResponse {
+    OpenResponse {
+        ok: true,
+        run_id: run.run_id.clone(),
+        status: run.status,
+        reused_existing: reused,
+        workflow_kind: run.workflow_kind.clone(),
+        current_step_key: run.current_step_key.clone(),
+        next_action: run.next_action.clone(),
+        step_count: run.steps.len(),
+        steps: run.steps.iter().map(|s| s.title.clone()).collect(),
+        step_keys: run.steps.iter().map(|s| s.step_key.clone()).collect(),
+        commit,
+    }
+}
+
+fn display_owner(owner: &str) -> &str {
+    if owner.is_empty() { "(nobody)" } else { owner }
+}
+
+fn one_line(s: &str) -> String {
+    let line = s.lines().next().unwrap_or("");
+    if line.chars().count() > 60 {
+        format!("{}…", line.chars().take(59).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}
+
+fn positive(v: Option<usize>, field: &str) -> Result<Option<usize>> {
+    match v {
+        Some(0) => Err(Error::invalid(format!("{field} must be at least 1"))),
+        other => Ok(other),
+    }
+}
+
+fn existing_step<'a>(run: &'a Run, key: &str) -> Result<&'a crate::fold::Step> {
+    run.step(key).ok_or_else(|| {
+        Error::not_found(format!(
+            "unknown step '{key}' in run {}; its steps are: {}",
+            run.run_id,
+            if run.steps.is_empty() {
+                "(none)".to_string()
+            } else {
+                run.step_keys()
+            }
+        ))
+    })
+}
+
+fn decode_map(value: Option<Value>, field: &str) -> Result<Option<Map<String, Value>>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => value_or_encoded::<Map<String, Value>>(v, field)
+            .map(Some)
+            .map_err(|e| Error::invalid(format!("{} (expected a JSON object)", e.message))),
+    }
+}
+
+fn decode_steps(value: Option<Value>) -> Result<Vec<StepSpec>> {
+    let inputs: Vec<StepInput> = match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => value_or_encoded(v, "steps").map_err(|e| {
+            Error::invalid(format!(
+                "{} (expected a list like [{{\"key\":\"doctor\",\"title\":\"Run checks\"}}])",
+                e.message
+            ))
+        })?,
+    };
+    let mut specs: Vec<StepSpec> = Vec::with_capacity(inputs.len());
+    for (i, s) in inputs.into_iter().enumerate() {
+        let key = non_empty(s.key).ok_or_else(|| {
+            Error::invalid(format!("steps[{i}] has no \"key\" (or \"step_key\")"))
+        })?;
+        validate_name(&format!("steps[{i}].key"), &key)?;
+        if specs.iter().any(|p| p.key == key) {
+            return Err(Error::invalid(format!(
+                "duplicate step key '{key}' in steps: each step needs its own key"
+            )));
+        }
+        let title = non_empty(s.title).unwrap_or_else(|| key.clone());
+        specs.push(StepSpec {
+            key,
+            title,
+            requires_approval: s.requires_approval.unwrap_or(false),
+            max_retries: s.max_retries,
+        });
+    }
+    Ok(specs)
+}
+
+/// Checks an update against the run it applies to and turns it into an
+/// event payload.
+fn validate_update(
+    run: &Run,
+    req: UpdateRequest,
+    shared_state: Option<Map<String, Value>>,
+    state_patch: Option<Map<String, Value>>,
+) -> Result<Updated> {
+    let step_fields = [
+        ("step_title", req.step_title.is_some()),
+        ("step_status", req.step_status.is_some()),
+        ("max_retries", req.max_retries.is_some()),
+        ("requires_approval", req.requires_approval.is_some()),
+        ("retry_after", req.retry_after.is_some()),
+        ("retry_policy", req.retry_policy.is_some()),
+        ("compensation", req.compensation.is_some()),
+    ];
+    let step_key = non_empty(req.step_key.clone());
+    match &step_key {
+        None => {
+            if let Some((field, _)) = step_fields.iter().find(|(_, set)| *set) {
+                return Err(Error::invalid(format!(
+                    "{field} needs step_key: name the step it applies to (steps: {})",
+                    if run.steps.is_empty() {
+                        "(none yet)".to_string()
+                    } else {
+                        run.step_keys()
+                    }
+                )));
+            }
+        }
+        Some(key) => {
+            validate_name("step_key", key)?;
+            if run.step(key).is_none() && non_empty(req.step_title.clone()).is_none() {
+                return Err(Error::not_found(format!(
+                    "unknown step '{key}' in run {}; its steps are: {}. To add a new step, also pass step_title",
+                    run.run_id,
+                    if run.steps.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        run.step_keys()
+                    }
+                )));
+            }
+        }
+    }
+    let anything = step_key.is_some()
+        || req.run_status.is_some()
+        || req.checkpoint_label.is_some()
+        || req.summary.is_some()
+        || req.evidence.is_some()
+        || req.next_action.is_some()
+        || shared_state.is_some()
+        || state_patch.is_some()
+        || req.owner.is_some();
+    if !anything {
+        return Err(Error::invalid(
+            "nothing to update: pass step_key with step_status, or summary, evidence, next_action, run_status, owner, shared_state or state_patch",
+        ));
+    }
+    // A rejected gate is not lifted by simply carrying on: the rejection
+    // must be answered by a new approval request or an explicit approval.
+    if let (Some(key), Some(status)) = (&step_key, req.step_status)
+        && let Some(step) = run.step(key)
+        && step.is_rejected()
+        && (status.is_active() || status == StepStatus::Completed)
+        && req.requires_approval != Some(true)
+    {
+        let a = step
+            .approval
+            .as_ref()
+            .expect("rejected steps carry a decision");
+        return Err(Error::conflict(format!(
+            "step '{key}' was rejected by {} at {}; approve it explicitly (nexo approve {} {key}) or request approval again with requires_approval: true",
+            a.by, a.at, run.run_id
+        )));
+    }
+    Ok(Updated {
+        step_key,
+        step_title: req.step_title,
+        step_status: req.step_status,
+        run_status: req.run_status,
+        checkpoint_label: req.checkpoint_label,
+        summary: req.summary,
+        evidence: req.evidence,
+        next_action: req.next_action,
+        shared_state,
+        state_patch,
+        retry_after: req.retry_after,
+        retry_policy: req.retry_policy,
+        compensation: req.compensation,
+        owner: req.owner,
+        max_retries: req.max_retries,
+        requires_approval: req.requires_approval,
+    })
+}
+
+fn update_subject(u: &Updated) -> String {
+    match (&u.step_key, u.step_status, u.run_status) {
+        (Some(k), Some(s), _) => format!("{k} → {s}"),
+        (_, _, Some(r)) => format!("run → {r}"),
+        (Some(k), None, None) => format!("{k} updated"),
+        _ => "checkpoint".to_string(),
+    }
+}

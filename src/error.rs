@@ -1,0 +1,102 @@
+//! One error type for the whole library, classified so that every adapter
+//! (CLI, `nexo call`, MCP) maps it to the same stable exit code.
+
+use std::fmt;
+
+/// What went wrong, coarsely: each kind has a stable process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The caller's input is wrong (bad JSON, unknown status, bad name, ...).
+    Invalid,
+    /// A run or step that was named does not exist.
+    NotFound,
+    /// A run-id prefix matches more than one run.
+    Ambiguous,
+    /// The request is well-formed but the run's state forbids it.
+    Conflict,
+    /// Not inside a usable git repository, or git refused an operation.
+    Repo,
+    /// Stored files are unreadable or corrupt.
+    Corrupt,
+    /// Another process holds a lock for too long.
+    Busy,
+    /// The operating system refused a read or write.
+    Io,
+}
+
+impl ErrorKind {
+    /// Stable exit codes, documented in docs/cli.md. 1 is left for clap's own
+    /// usage errors being mapped to 2 and for panics.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Invalid => 2,
+            ErrorKind::NotFound => 3,
+            ErrorKind::Ambiguous => 4,
+            ErrorKind::Conflict => 5,
+            ErrorKind::Repo => 6,
+            ErrorKind::Corrupt => 7,
+            ErrorKind::Busy => 8,
+            ErrorKind::Io => 9,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Invalid => "invalid_input",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Ambiguous => "ambiguous",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Repo => "repository",
+            ErrorKind::Corrupt => "corrupt",
+            ErrorKind::Busy => "busy",
+            ErrorKind::Io => "io",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, message)
+    }
+    pub fn repo(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Repo, message)
+    }
+    pub fn corrupt(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Corrupt, message)
+    }
+    /// An I/O failure, naming what we were doing and to which path.
+    pub fn io(what: &str, path: &std::path::Path, err: std::io::Error) -> Self {
+        Self::new(
+            ErrorKind::Io,
+            format!("cannot {what} {}: {err}", path.display()),
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,242 @@
+//! The event model: what one line of `history.jsonl` says.
+//!
+//! Events record what the caller *asked for* (the intent), not the state
+//! that resulted: the fold derives state from intents, so the union of two
+//! clones' histories folds to a meaningful state instead of two snapshots
+//! fighting. An event is never edited once written.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::model::{Priority, RunStatus, StepStatus};
+
+/// The history format version this build writes and reads. Readers refuse
+/// newer versions instead of misreading them.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One immutable entry of a run's history.
+// No deny_unknown_fields here: serde does not support it together with
+// flatten. Payloads below do deny unknown fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Schema version of this line.
+    pub v: u32,
+    /// Globally unique id (a ULID).
+    pub id: String,
+    /// Lamport clock: larger than every clock the writer had seen in the run.
+    pub clock: u64,
+    /// The events this one followed: the heads of the history its writer
+    /// saw. Two events neither of which follows the other were concurrent.
+    #[serde(default)]
+    pub parents: Vec<String>,
+    /// Wall time of the write, RFC 3339 UTC with milliseconds.
+    pub at: String,
+    /// Who made the change (agent, person, client).
+    pub actor: String,
+    /// The writer's session id, when it had one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub session: String,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// What happened. Serialized as `"type": ..., "data": {...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum Body {
+    Opened(Opened),
+    Updated(Updated),
+    HandedOff(HandedOff),
+    Approved(Decision),
+    Rejected(Decision),
+}
+
+impl Body {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Body::Opened(_) => "opened",
+            Body::Updated(_) => "updated",
+            Body::HandedOff(_) => "handed_off",
+            Body::Approved(_) => "approved",
+            Body::Rejected(_) => "rejected",
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A step as declared when a run is opened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    pub key: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub requires_approval: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Opened {
+    pub run_id: String,
+    pub sid: String,
+    pub goal: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub goal_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub owner: String,
+    pub priority: Priority,
+    pub workflow_kind: String,
+    #[serde(default)]
+    pub steps: Vec<StepSpec>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub next_action: String,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub shared_state: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub idempotency_key: String,
+}
+
+/// A progress report. Every field is optional: a field that is absent
+/// leaves the stored value alone.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Updated {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_status: Option<StepStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_status: Option<RunStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_state: Option<Map<String, Value>>,
+    /// An RFC 7396 merge patch applied to the shared state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_patch: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_approval: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandedOff {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_state: Option<Map<String, Value>>,
+}
+
+/// An explicit approval or rejection of a step's approval gate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    pub step_key: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_action: Option<String>,
+}
+
+impl Event {
+    /// The line as stored: compact JSON, no trailing newline.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("events always serialize")
+    }
+
+    /// Parses one stored line; `place` names the file and line for errors.
+    pub fn from_line(line: &str, place: &str) -> Result<Event> {
+        // Read the version first so a newer nexo's events get a useful
+        // message instead of a confusing field error.
+        let raw: Value = serde_json::from_str(line)
+            .map_err(|e| Error::corrupt(format!("{place}: not a JSON event: {e}")))?;
+        match raw.get("v").and_then(Value::as_u64) {
+            Some(v) if v > SCHEMA_VERSION as u64 => {
+                return Err(Error::corrupt(format!(
+                    "{place}: event schema version {v} is newer than this nexo understands ({SCHEMA_VERSION}); upgrade nexo"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                return Err(Error::corrupt(format!(
+                    "{place}: event has no schema version \"v\""
+                )));
+            }
+        }
+        let event: Event = serde_json::from_value(raw)
+            .map_err(|e| Error::corrupt(format!("{place}: malformed event: {e}")))?;
+        if !crate::id::is_event_id(&event.id) {
+            return Err(Error::corrupt(format!(
+                "{place}: event id {:?} is not a ULID",
+                event.id
+            )));
+        }
+        Ok(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_round_trip() {
+        let e = Event {
+            v: SCHEMA_VERSION,
+            id: crate::id::new_event_id(5),
+            clock: 3,
+            parents: vec![crate::id::new_event_id(4)],
+            at: "2026-11-24T05:00:00.000Z".into(),
+            actor: "codex".into(),
+            session: String::new(),
+            body: Body::Updated(Updated {
+                step_key: Some("doctor".into()),
+                step_status: Some(StepStatus::Completed),
+                ..Default::default()
+            }),
+        };
+        let line = e.to_line();
+        assert!(
+            line.contains(r#""type":"updated","data":{"step_key":"doctor""#),
+            "{line}"
+        );
+        assert_eq!(Event::from_line(&line, "x:1").unwrap(), e);
+    }
+
+    #[test]
+    fn newer_schema_is_refused_with_advice() {
+        let err = Event::from_line(r#"{"v":99,"id":"x"}"#, "h:7").unwrap_err();
+        assert!(
+            err.message.contains("h:7") && err.message.contains("upgrade"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,545 @@
+//! The fold: a pure function from a run's events to its state.
+//!
+//! Events are ordered by (clock, id) and duplicate ids are dropped before
+//! anything is applied, so every permutation of the same lines (which is what
+//! git's union merge produces) folds to the same state. Applying an event
+//! never fails: the history is fact, and validation happens before an event
+//! is written (see `api`).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::event::{Body, Decision, Event, HandedOff, Opened, Updated};
+use crate::model::{Priority, RunStatus, StepStatus};
+
+/// Whether an approval gate was opened or closed, and by whom.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Approval {
+    pub decision: Verdict,
+    pub by: String,
+    pub at: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub note: String,
+    /// `approve`/`reject` for an explicit decision, `update` when the caller
+    /// moved a gated step on, which we record as their approval.
+    pub via: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Approved,
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    pub step_key: String,
+    pub title: String,
+    pub order: usize,
+    pub status: StepStatus,
+    pub attempt_count: u32,
+    pub max_retries: u32,
+    pub retry_policy: Option<String>,
+    pub retry_after: Option<String>,
+    pub requires_approval: bool,
+    pub approval: Option<Approval>,
+    pub compensation: Option<String>,
+    pub last_summary: Option<String>,
+    pub last_evidence: Option<String>,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub updated_at: String,
+}
+
+impl Step {
+    fn new(key: &str, title: &str, order: usize, at: &str) -> Step {
+        Step {
+            step_key: key.to_string(),
+            title: title.to_string(),
+            order,
+            status: StepStatus::Pending,
+            attempt_count: 0,
+            max_retries: 0,
+            retry_policy: None,
+            retry_after: None,
+            requires_approval: false,
+            approval: None,
+            compensation: None,
+            last_summary: None,
+            last_evidence: None,
+            started_at: None,
+            completed_at: None,
+            updated_at: at.to_string(),
+        }
+    }
+
+    /// An approval gate that is closed: the step needs an approval it does
+    /// not have and its work is not done.
+    pub fn awaits_approval(&self) -> bool {
+        self.requires_approval
+            && !self.status.is_done()
+            && self
+                .approval
+                .as_ref()
+                .is_none_or(|a| a.decision != Verdict::Approved)
+    }
+
+    pub fn is_rejected(&self) -> bool {
+        !self.status.is_done()
+            && self
+                .approval
+                .as_ref()
+                .is_some_and(|a| a.decision == Verdict::Rejected)
+    }
+
+    /// Waiting at its gate right now (as opposed to a gated step that is
+    /// still far ahead in the plan).
+    pub fn held_at_gate(&self) -> bool {
+        self.awaits_approval()
+            && matches!(
+                self.status,
+                StepStatus::Blocked | StepStatus::WaitingApproval
+            )
+    }
+}
+
+/// One entry of the execution trail, derived from one event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Checkpoint {
+    pub event_id: String,
+    pub created_at: String,
+    pub event_type: &'static str,
+    pub checkpoint_label: String,
+    pub actor: String,
+    pub step_key: Option<String>,
+    pub run_status: RunStatus,
+    pub step_status: Option<StepStatus>,
+    pub attempt: u32,
+    pub summary: Option<String>,
+    pub evidence: Option<String>,
+    pub next_action: String,
+    pub requires_approval: bool,
+}
+
+/// The state of a run after all of its events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Run {
+    pub run_id: String,
+    pub sid: String,
+    pub goal: String,
+    pub goal_id: String,
+    pub workflow_kind: String,
+    pub status: RunStatus,
+    pub priority: Priority,
+    pub owner: String,
+    pub next_action: String,
+    pub current_step_key: Option<String>,
+    pub last_checkpoint_label: Option<String>,
+    pub shared_state: Map<String, Value>,
+    pub idempotency_key: String,
+    pub opened_at: String,
+    pub updated_at: String,
+    pub closed_at: Option<String>,
+    pub steps: Vec<Step>,
+    /// Oldest first.
+    pub checkpoints: Vec<Checkpoint>,
+    /// The highest logical clock in the history.
+    pub clock: u64,
+    /// Events no other event names as its parent, sorted.
+    pub heads: Vec<String>,
+    pub event_count: usize,
+}
+
+impl Run {
+    pub fn step(&self, key: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.step_key == key)
+    }
+
+    fn step_mut(&mut self, key: &str) -> Option<&mut Step> {
+        self.steps.iter_mut().find(|s| s.step_key == key)
+    }
+
+    /// Actors of the most recent events, newest first, without repeats.
+    pub fn recent_actors(&self, limit: usize) -> Vec<String> {
+        let mut seen = Vec::new();
+        for c in self.checkpoints.iter().rev() {
+            if !seen.contains(&c.actor) {
+                seen.push(c.actor.clone());
+                if seen.len() == limit {
+                    break;
+                }
+            }
+        }
+        seen
+    }
+
+    pub fn step_keys(&self) -> String {
+        self.steps
+            .iter()
+            .map(|s| s.step_key.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Sorts, deduplicates and folds a run's events.
+pub fn fold(mut events: Vec<Event>) -> Result<Run> {
+    events.sort_by(|a, b| (a.clock, &a.id).cmp(&(b.clock, &b.id)));
+    events.dedup_by(|a, b| a.id == b.id);
+    let mut iter = events.iter();
+    let first = iter
+        .next()
+        .ok_or_else(|| Error::corrupt("the run's history is empty"))?;
+    let Body::Opened(opened) = &first.body else {
+        return Err(Error::corrupt(format!(
+            "the run's history does not start with an \"opened\" event (first is {} {})",
+            first.body.type_name(),
+            first.id
+        )));
+    };
+    let mut run = open(first, opened);
+    for event in iter {
+        apply(&mut run, event);
+    }
+    Ok(run)
+}
+
+fn open(event: &Event, o: &Opened) -> Run {
+    let steps = o
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let mut s = Step::new(&spec.key, &spec.title, i, &event.at);
+            s.requires_approval = spec.requires_approval;
+            s.max_retries = spec.max_retries.unwrap_or(0);
+            s
+        })
+        .collect::<Vec<_>>();
+    let mut run = Run {
+        run_id: o.run_id.clone(),
+        sid: o.sid.clone(),
+        goal: o.goal.clone(),
+        goal_id: o.goal_id.clone(),
+        workflow_kind: o.workflow_kind.clone(),
+        status: RunStatus::Open,
+        priority: o.priority,
+        owner: o.owner.clone(),
+        next_action: o.next_action.clone(),
+        current_step_key: steps.first().map(|s| s.step_key.clone()),
+        last_checkpoint_label: Some("opened".into()),
+        shared_state: o.shared_state.clone(),
+        idempotency_key: o.idempotency_key.clone(),
+        opened_at: event.at.clone(),
+        updated_at: event.at.clone(),
+        closed_at: None,
+        steps,
+        checkpoints: Vec::new(),
+        clock: event.clock,
+        heads: vec![event.id.clone()],
+        event_count: 1,
+    };
+    push_checkpoint(&mut run, event, "opened".into(), None, None, None);
+    run
+}
+
+/// Applies one event that follows everything already folded into `run`.
+pub fn apply(run: &mut Run, event: &Event) {
+    run.clock = run.clock.max(event.clock);
+    run.updated_at = event.at.clone();
+    // Parents always carry smaller clocks, so they were applied already.
+    run.heads.retain(|h| !event.parents.contains(h));
+    if let Err(i) = run.heads.binary_search(&event.id) {
+        run.heads.insert(i, event.id.clone());
+    }
+    match &event.body {
+        // A second "opened" cannot be written by nexo (run ids are fresh);
+        // if a hand-made history has one, it is recorded and ignored.
+        Body::Opened(_) => push_checkpoint(run, event, "opened".into(), None, None, None),
+        Body::Updated(u) => apply_update(run, event, u),
+        Body::HandedOff(h) => apply_handoff(run, event, h),
+        Body::Approved(d) => apply_decision(run, event, d, Verdict::Approved),
+        Body::Rejected(d) => apply_decision(run, event, d, Verdict::Rejected),
+    }
+    run.event_count += 1;
+}
+
+fn set_status(run: &mut Run, status: RunStatus, at: &str) {
+    if status.is_closed() && !run.status.is_closed() {
+        run.closed_at = Some(at.to_string());
+    } else if !status.is_closed() {
+        run.closed_at = None;
+    }
+    run.status = status;
+}
+
+fn apply_update(run: &mut Run, event: &Event, u: &Updated) {
+    let at = event.at.as_str();
+    let mut touched_status = None;
+    if let Some(key) = &u.step_key {
+        if run.step(key).is_none() {
+            let title = u.step_title.clone().unwrap_or_else(|| key.clone());
+            let order = run.steps.len();
+            run.steps.push(Step::new(key, &title, order, at));
+        }
+        let step = run.step_mut(key).expect("step exists: created above");
+        if let Some(t) = &u.step_title {
+            step.title = t.clone();
+        }
+        if let Some(m) = u.max_retries {
+            step.max_retries = m;
+        }
+        if let Some(r) = u.requires_approval {
+            step.requires_approval = r;
+            // Asking for approval again re-arms the gate.
+            if r {
+                step.approval = None;
+            }
+        }
+        for (field, value) in [
+            (&mut step.retry_policy, &u.retry_policy),
+            (&mut step.retry_after, &u.retry_after),
+            (&mut step.compensation, &u.compensation),
+            (&mut step.last_summary, &u.summary),
+            (&mut step.last_evidence, &u.evidence),
+        ] {
+            if value.is_some() {
+                field.clone_from(value);
+            }
+        }
+        if let Some(new) = u.step_status {
+            let old = step.status;
+            if new.is_active() && old != new {
+                step.attempt_count += 1;
+            }
+            if (new.is_active() || new == StepStatus::Completed) && step.awaits_approval() {
+                step.approval = Some(Approval {
+                    decision: Verdict::Approved,
+                    by: event.actor.clone(),
+                    at: at.to_string(),
+                    note: u.summary.clone().unwrap_or_default(),
+                    via: "update",
+                });
+            }
+            if new == StepStatus::Running && step.started_at.is_none() {
+                step.started_at = Some(at.to_string());
+            }
+            if new.is_done() {
+                step.completed_at = Some(at.to_string());
+            }
+            step.status = new;
+            touched_status = Some(new);
+        }
+        step.updated_at = at.to_string();
+        run.current_step_key = Some(key.clone());
+    }
+
+    if let Some(status) = u.run_status {
+        set_status(run, status, at);
+    } else if let (Some(status), Some(key)) = (touched_status, &u.step_key) {
+        let gated = run.step(key).is_some_and(Step::awaits_approval);
+        let all_done = run.steps.iter().all(|s| s.status.is_done());
+        let derived = match status {
+            StepStatus::WaitingApproval => Some(RunStatus::WaitingApproval),
+            StepStatus::Blocked if gated => Some(RunStatus::WaitingApproval),
+            StepStatus::Blocked => Some(RunStatus::Blocked),
+            StepStatus::Running | StepStatus::Retrying => Some(RunStatus::Running),
+            StepStatus::Failed => Some(RunStatus::Failed),
+            StepStatus::Completed | StepStatus::Skipped if all_done => Some(RunStatus::Completed),
+            StepStatus::Completed | StepStatus::Skipped => Some(RunStatus::Running),
+            StepStatus::Pending => None,
+        };
+        if let Some(s) = derived {
+            set_status(run, s, at);
+        }
+    }
+    if touched_status.is_some_and(StepStatus::is_done)
+        && let Some(next) = run
+            .steps
+            .iter()
+            .find(|s| matches!(s.status, StepStatus::Pending | StepStatus::Retrying))
+    {
+        run.current_step_key = Some(next.step_key.clone());
+    }
+
+    if let Some(owner) = &u.owner {
+        run.owner = owner.clone();
+    }
+    if let Some(next) = &u.next_action {
+        run.next_action = next.clone();
+    }
+    if let Some(state) = &u.shared_state {
+        run.shared_state = state.clone();
+    }
+    if let Some(patch) = &u.state_patch {
+        merge_patch(&mut run.shared_state, patch);
+    }
+    let label = u
+        .checkpoint_label
+        .clone()
+        .unwrap_or_else(|| match (&u.step_key, u.step_status) {
+            (Some(k), Some(s)) => format!("{k}:{s}"),
+            (Some(k), None) => k.clone(),
+            _ => "update".into(),
+        });
+    run.last_checkpoint_label = Some(label.clone());
+    let step_key = u.step_key.clone();
+    push_checkpoint(
+        run,
+        event,
+        label,
+        step_key,
+        u.summary.clone(),
+        u.evidence.clone(),
+    );
+}
+
+fn apply_handoff(run: &mut Run, event: &Event, h: &HandedOff) {
+    if let Some(owner) = &h.new_owner {
+        run.owner = owner.clone();
+    }
+    if let Some(next) = &h.next_action {
+        run.next_action = next.clone();
+    }
+    if let Some(state) = &h.shared_state {
+        run.shared_state = state.clone();
+    }
+    run.last_checkpoint_label = Some("handoff".into());
+    push_checkpoint(run, event, "handoff".into(), None, h.note.clone(), None);
+}
+
+fn apply_decision(run: &mut Run, event: &Event, d: &Decision, verdict: Verdict) {
+    let at = event.at.as_str();
+    let Some(step) = run.step_mut(&d.step_key) else {
+        // Validation prevents this; a hand-made history may not.
+        push_checkpoint(run, event, verdict_label(verdict).into(), None, None, None);
+        return;
+    };
+    step.approval = Some(Approval {
+        decision: verdict,
+        by: event.actor.clone(),
+        at: at.to_string(),
+        note: d.note.clone(),
+        via: match verdict {
+            Verdict::Approved => "approve",
+            Verdict::Rejected => "reject",
+        },
+    });
+    step.updated_at = at.to_string();
+    let title = step.title.clone();
+    let next = match verdict {
+        Verdict::Approved => {
+            if matches!(
+                step.status,
+                StepStatus::Blocked | StepStatus::WaitingApproval
+            ) {
+                step.status = StepStatus::Pending;
+            }
+            format!(
+                "Continue with step '{title}' (approved by {}).",
+                event.actor
+            )
+        }
+        Verdict::Rejected => {
+            step.status = StepStatus::Blocked;
+            let why = if d.note.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", d.note)
+            };
+            format!(
+                "Step '{title}' was rejected by {}{why}. Revise it and request approval again, or cancel the run.",
+                event.actor
+            )
+        }
+    };
+    run.current_step_key = Some(d.step_key.clone());
+    match verdict {
+        Verdict::Rejected => set_status(run, RunStatus::Blocked, at),
+        Verdict::Approved
+            if matches!(run.status, RunStatus::WaitingApproval | RunStatus::Blocked) =>
+        {
+            let status = if run.steps.iter().any(Step::held_at_gate) {
+                RunStatus::WaitingApproval
+            } else if run.steps.iter().any(|s| s.status == StepStatus::Blocked) {
+                RunStatus::Blocked
+            } else {
+                RunStatus::Running
+            };
+            set_status(run, status, at);
+        }
+        Verdict::Approved => {}
+    }
+    run.next_action = d.next_action.clone().unwrap_or(next);
+    run.last_checkpoint_label = Some(verdict_label(verdict).into());
+    let note = (!d.note.is_empty()).then(|| d.note.clone());
+    push_checkpoint(
+        run,
+        event,
+        verdict_label(verdict).into(),
+        Some(d.step_key.clone()),
+        note,
+        None,
+    );
+}
+
+fn verdict_label(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Approved => "approved",
+        Verdict::Rejected => "rejected",
+    }
+}
+
+fn push_checkpoint(
+    run: &mut Run,
+    event: &Event,
+    label: String,
+    step_key: Option<String>,
+    summary: Option<String>,
+    evidence: Option<String>,
+) {
+    let step = step_key.as_deref().and_then(|k| run.step(k));
+    let checkpoint = Checkpoint {
+        event_id: event.id.clone(),
+        created_at: event.at.clone(),
+        event_type: event.body.type_name(),
+        checkpoint_label: label,
+        actor: event.actor.clone(),
+        step_status: step.map(|s| s.status),
+        attempt: step.map_or(0, |s| s.attempt_count),
+        requires_approval: step.is_some_and(Step::awaits_approval),
+        step_key,
+        run_status: run.status,
+        summary,
+        evidence,
+        next_action: run.next_action.clone(),
+    };
+    run.checkpoints.push(checkpoint);
+}
+
+/// RFC 7396 JSON merge patch: objects merge recursively, `null` deletes.
+pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
+    for (key, value) in patch {
+        match value {
+            Value::Null => {
+                target.remove(key);
+            }
+            Value::Object(p) => {
+                let entry = target
+                    .entry(key.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if !entry.is_object() {
+                    *entry = Value::Object(Map::new());
+                }
+                if let Value::Object(t) = entry {
+                    merge_patch(t, p);
+                }
+            }
+            other => {
+                target.insert(key.clone(), other.clone());
+            }
+        }
+    }
+}

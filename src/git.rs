@@ -1,0 +1,406 @@
+//! The git layer: finding the repository and turning a write into exactly
+//! one commit that touches nothing but `.nexo/`.
+//!
+//! The new tree is HEAD's tree with only our paths replaced, so the user's
+//! staged and unstaged work never enters a nexo commit. The branch moves by
+//! compare-and-swap. Afterwards the index entries of our paths are updated
+//! (and its cached trees dropped), so `git status` is clean for `.nexo/` and
+//! the user's next `git commit` neither reverts nor re-adds our change.
+//! git's `index.lock` is held from before the ref moves until the index is
+//! written, so a concurrent `git commit` cannot interleave.
+
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gix::bstr::{BStr, ByteSlice};
+use gix::lock::acquire::Fail;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::response::CommitInfo;
+use crate::store::NEXO_DIR;
+
+/// How long we wait for git's own `index.lock` (a user's `git add` or
+/// `git commit` in flight) before giving up with nothing half-done.
+const INDEX_LOCK_WAIT: Duration = Duration::from_secs(3);
+/// How often we rebuild on a moved HEAD before giving up.
+const CAS_ATTEMPTS: usize = 5;
+/// Paths written but not committed yet, one per line, inside the git dir.
+const PENDING_FILE: &str = "nexo-pending";
+
+pub struct Repo {
+    repo: gix::Repository,
+    workdir: PathBuf,
+}
+
+fn git_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::repo(format!("{what}: {e}"))
+}
+
+impl Repo {
+    /// Finds the repository that contains `dir`, as git would.
+    pub fn discover(dir: &Path) -> Result<Repo> {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if !dir.exists() {
+            return Err(Error::repo(format!("{} does not exist", dir.display())));
+        }
+        let repo = gix::discover(dir).map_err(|_| {
+            Error::repo(format!(
+                "{} is not inside a git repository: nexo keeps runs in a repository's .nexo/ folder; run `git init` first or pass -C <repo>",
+                dir.display()
+            ))
+        })?;
+        let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
+            return Err(Error::repo(format!(
+                "{} is a bare repository: nexo needs a working tree to keep .nexo/ in; use a clone with a checkout",
+                repo.git_dir().display()
+            )));
+        };
+        Ok(Repo { repo, workdir })
+    }
+
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    pub fn git_dir(&self) -> &Path {
+        self.repo.git_dir()
+    }
+
+    /// Our writer lock lives in the (per-worktree) git dir, never in the
+    /// working tree, so it can never be committed.
+    pub fn lock_path(&self) -> PathBuf {
+        self.repo.git_dir().join("nexo.lock")
+    }
+
+    /// The committer name, used as the default actor.
+    pub fn user_name(&self) -> Option<String> {
+        self.repo
+            .committer()
+            .and_then(|s| s.ok())
+            .map(|s| s.name.to_str_lossy().into_owned())
+            .filter(|n| !n.trim().is_empty())
+    }
+
+    fn pending_path(&self) -> PathBuf {
+        self.repo.git_dir().join(PENDING_FILE)
+    }
+
+    fn read_pending(&self) -> Vec<String> {
+        std::fs::read_to_string(self.pending_path())
+            .map(|s| {
+                s.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn add_pending(&self, paths: &[String]) -> Result<()> {
+        let mut all = self.read_pending();
+        for p in paths {
+            if !all.contains(p) {
+                all.push(p.clone());
+            }
+        }
+        let path = self.pending_path();
+        crate::store::write_atomic(&path, (all.join("\n") + "\n").as_bytes())
+    }
+
+    /// Why a commit cannot be made right now, if it cannot.
+    fn commit_blocker(&self) -> Option<String> {
+        let state = self.repo.state()?;
+        Some(format!(
+            "a {state:?} is in progress in this repository; nexo wrote its files but did not commit them. They are committed by the next nexo command after it finishes, or by `nexo commit`"
+        ))
+    }
+
+    /// Commits `paths` (relative, `/`-separated, all under `.nexo/`) plus any
+    /// left pending by earlier writes, with `message`, unless `no_commit`.
+    pub fn commit_nexo(
+        &self,
+        paths: &[String],
+        message: &str,
+        no_commit: bool,
+    ) -> Result<CommitInfo> {
+        if no_commit {
+            self.add_pending(paths)?;
+            return Ok(CommitInfo {
+                commit: None,
+                pending_reason: Some(
+                    "commits are off (--no-commit or commit: false in .nexo/config.yaml); run `nexo commit` to commit".into(),
+                ),
+            });
+        }
+        if let Some(reason) = self.commit_blocker() {
+            self.add_pending(paths)?;
+            return Ok(CommitInfo {
+                commit: None,
+                pending_reason: Some(reason),
+            });
+        }
+        let mut all: Vec<String> = self.read_pending();
+        for p in paths {
+            if !all.contains(p) {
+                all.push(p.clone());
+            }
+        }
+        let id = self.commit_paths(&all, message)?;
+        // Only after the commit landed may the pending list go.
+        let _ = std::fs::remove_file(self.pending_path());
+        Ok(CommitInfo {
+            commit: id,
+            pending_reason: None,
+        })
+    }
+
+    /// Every `.nexo/` path that differs between HEAD and the working tree,
+    /// plus the pending list: what `nexo commit` commits.
+    pub fn pending_paths(&self) -> Result<Vec<String>> {
+        let mut out = self.read_pending();
+        let root = self.workdir.join(NEXO_DIR);
+        let tree = self.head_tree()?;
+        for entry in walkdir::WalkDir::new(&root)
+            .into_iter()
+            .filter_map(|e| e.ok())
+        {
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy();
+            if name.starts_with(".nexo-tmp-") {
+                continue;
+            }
+            let rel = entry
+                .path()
+                .strip_prefix(&self.workdir)
+                .expect("walked below the workdir")
+                .to_string_lossy()
+                .replace('\\', "/");
+            let bytes =
+                std::fs::read(entry.path()).map_err(|e| Error::io("read", entry.path(), e))?;
+            let blob =
+                gix::objs::compute_hash(self.repo.object_hash(), gix::objs::Kind::Blob, &bytes)
+                    .map_err(|e| git_err("cannot hash", e))?;
+            let in_head = match &tree {
+                Some(t) => t
+                    .lookup_entry_by_path(&rel)
+                    .map_err(|e| git_err("cannot read HEAD's tree", e))?
+                    .map(|e| e.object_id()),
+                None => None,
+            };
+            if in_head != Some(blob) && !out.contains(&rel) {
+                out.push(rel);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn head_tree(&self) -> Result<Option<gix::Tree<'_>>> {
+        let mut head = self
+            .repo
+            .head()
+            .map_err(|e| git_err("cannot read HEAD", e))?;
+        if head.is_unborn() {
+            return Ok(None);
+        }
+        let commit = head
+            .peel_to_commit()
+            .map_err(|e| git_err("cannot read HEAD's commit", e))?;
+        commit
+            .tree()
+            .map(Some)
+            .map_err(|e| git_err("cannot read HEAD's tree", e))
+    }
+
+    fn committer(&self) -> Result<gix::actor::SignatureRef<'_>> {
+        match self.repo.committer() {
+            Some(Ok(sig)) => Ok(sig),
+            Some(Err(e)) => Err(git_err("cannot read the committer date", e)),
+            None => Err(Error::repo(
+                "no git identity is configured, so nexo cannot commit: run `git config user.name \"Your Name\"` and `git config user.email you@example.com` (or set GIT_COMMITTER_NAME/GIT_COMMITTER_EMAIL), or pass --no-commit",
+            )),
+        }
+    }
+
+    /// Makes one commit holding the working tree's content of `paths` on top
+    /// of HEAD. Returns `None` when HEAD already has exactly that content.
+    fn commit_paths(&self, paths: &[String], message: &str) -> Result<Option<String>> {
+        let sig = self.committer()?;
+        let index_path = self.repo.index_path();
+        // git's own lock first: nothing may change the index or move the
+        // branch under us between reading HEAD and writing the index.
+        let lock = gix::lock::File::acquire_to_update_resource(
+            &index_path,
+            Fail::AfterDurationWithBackoff(INDEX_LOCK_WAIT),
+            None,
+            0,
+        )
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Busy,
+                format!(
+                    "git's index is locked ({}.lock): another git command is running. Nothing was committed; the change is kept and committed by the next nexo command or `nexo commit`. ({e})",
+                    index_path.display()
+                ),
+            )
+        });
+        let lock = match lock {
+            Ok(l) => l,
+            Err(e) => {
+                self.add_pending(paths)?;
+                return Err(e);
+            }
+        };
+        let mut index = if index_path.exists() {
+            self.repo
+                .open_index()
+                .map_err(|e| git_err("cannot read git's index", e))?
+        } else {
+            gix::index::File::from_state(
+                gix::index::State::new(self.repo.object_hash()),
+                index_path.clone(),
+            )
+        };
+        if index.is_sparse() {
+            return Err(Error::repo(
+                "this repository uses a sparse index, which nexo cannot update safely yet: run `git sparse-checkout disable` or `git config index.sparse false`, or pass --no-commit",
+            ));
+        }
+
+        // Content of each path as it is on disk now, written as blobs.
+        let mut blobs = Vec::with_capacity(paths.len());
+        for rel in paths {
+            debug_assert!(rel.starts_with(NEXO_DIR));
+            let abs = self.workdir.join(rel);
+            match std::fs::read(&abs) {
+                Ok(bytes) => {
+                    let id = self
+                        .repo
+                        .write_blob(&bytes)
+                        .map_err(|e| git_err("cannot write a blob", e))?
+                        .detach();
+                    blobs.push((rel.as_str(), Some(id)));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    blobs.push((rel.as_str(), None))
+                }
+                Err(e) => return Err(Error::io("read", &abs, e)),
+            }
+        }
+
+        let mut committed = None;
+        for attempt in 0.. {
+            let head_id = self.head_id()?;
+            let base_tree = match head_id {
+                Some(id) => self
+                    .repo
+                    .find_commit(id)
+                    .and_then(|c| c.tree_id().map(|t| t.detach()))
+                    .map_err(|e| git_err("cannot read HEAD's commit", e))?,
+                None => gix::ObjectId::empty_tree(self.repo.object_hash()),
+            };
+            let mut editor = self
+                .repo
+                .edit_tree(base_tree)
+                .map_err(|e| git_err("cannot read HEAD's tree", e))?;
+            for (rel, id) in &blobs {
+                match id {
+                    Some(id) => editor.upsert(*rel, gix::objs::tree::EntryKind::Blob, *id),
+                    None => editor.remove(*rel),
+                }
+                .map_err(|e| git_err("cannot edit the tree", e))?;
+            }
+            let tree = editor
+                .write()
+                .map_err(|e| git_err("cannot write the tree", e))?
+                .detach();
+            if tree == base_tree && head_id.is_some() {
+                break;
+            }
+            match self
+                .repo
+                .commit_as(sig, sig, "HEAD", message, tree, head_id)
+            {
+                Ok(id) => {
+                    committed = Some(id.detach());
+                    break;
+                }
+                Err(e) => {
+                    // Someone moved the branch (a user's commit in another
+                    // worktree, say): rebuild on the new HEAD.
+                    if attempt + 1 < CAS_ATTEMPTS && self.head_id()? != head_id {
+                        continue;
+                    }
+                    self.add_pending(paths)?;
+                    return Err(git_err("cannot move HEAD to nexo's commit", e));
+                }
+            }
+        }
+
+        // Point the index at what we committed, so the user's status and
+        // next commit agree with HEAD for our paths.
+        let mut pushed = false;
+        for (rel, id) in &blobs {
+            let path: &BStr = rel.as_bytes().as_bstr();
+            match id {
+                Some(id) => {
+                    let meta =
+                        gix::index::fs::Metadata::from_path_no_follow(&self.workdir.join(rel))
+                            .map_err(|e| Error::io("stat", &self.workdir.join(rel), e))?;
+                    let stat = gix::index::entry::Stat::from_fs(&meta)
+                        .map_err(|e| git_err("cannot read file times", e))?;
+                    match index.entry_index_by_path(path) {
+                        Ok(i) => {
+                            let entry = &mut index.entries_mut()[i];
+                            entry.id = *id;
+                            entry.stat = stat;
+                            entry.mode = gix::index::entry::Mode::FILE;
+                        }
+                        Err(_) => {
+                            index.dangerously_push_entry(
+                                stat,
+                                *id,
+                                gix::index::entry::Flags::empty(),
+                                gix::index::entry::Mode::FILE,
+                                path,
+                            );
+                            pushed = true;
+                        }
+                    }
+                }
+                None => index.remove_entries(|_, p, _| p == path),
+            }
+        }
+        if pushed {
+            index.sort_entries();
+        }
+        // The cached trees would still describe the old .nexo/ and make the
+        // user's next commit revert ours.
+        index.remove_tree();
+        let mut out = BufWriter::with_capacity(256 * 1024, lock);
+        index
+            .write_to(&mut out, gix::index::write::Options::default())
+            .map_err(|e| git_err("cannot write git's index", e))?;
+        let lock = out
+            .into_inner()
+            .map_err(|e| git_err("cannot write git's index", e.error()))?;
+        lock.commit()
+            .map_err(|e| git_err("cannot replace git's index", e.error))?;
+        Ok(committed.map(|id| id.to_string()))
+    }
+
+    fn head_id(&self) -> Result<Option<gix::ObjectId>> {
+        let head = self
+            .repo
+            .head()
+            .map_err(|e| git_err("cannot read HEAD", e))?;
+        Ok(head.id().map(|id| id.detach()))
+    }
+}

@@ -1,0 +1,97 @@
+//! Identifiers that two machines can mint without talking to each other.
+//!
+//! Event ids are ULIDs (48-bit millisecond time + 80 random bits, Crockford
+//! base32): unique across clones and roughly time-ordered, which makes them a
+//! good tie-breaker after the logical clock. Run ids are `WF-` plus 80 random
+//! bits only, so that short unique prefixes (like git's short hashes) work
+//! from the first character instead of after a shared timestamp.
+
+use std::io::Read;
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// The prefix every run id carries.
+pub const RUN_PREFIX: &str = "WF-";
+
+/// Fills `buf` from the operating system's random source.
+fn random_bytes(buf: &mut [u8]) {
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom")
+        && f.read_exact(buf).is_ok()
+    {
+        return;
+    }
+    // Platforms without /dev/urandom: std's hasher keys are seeded from the
+    // OS random source per process; mixing in time and a counter keeps
+    // successive values distinct.
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    for chunk in buf.chunks_mut(8) {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        let v = h.finish().to_be_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+}
+
+/// Encodes the low `bits` bits of `value` as Crockford base32, most
+/// significant first; `bits` must be a multiple of 5.
+fn base32(value: u128, bits: u32) -> String {
+    (0..bits / 5)
+        .rev()
+        .map(|i| CROCKFORD[((value >> (i * 5)) & 31) as usize] as char)
+        .collect()
+}
+
+/// A new ULID for an event, stamped with `unix_ms`.
+pub fn new_event_id(unix_ms: u64) -> String {
+    let mut r = [0u8; 10];
+    random_bytes(&mut r);
+    let mut random: u128 = 0;
+    for b in r {
+        random = (random << 8) | b as u128;
+    }
+    let value = ((unix_ms as u128 & ((1 << 48) - 1)) << 80) | random;
+    // A ULID is 128 bits in 26 characters: the first carries 3 bits.
+    base32(value, 130)
+}
+
+/// A new run id: `WF-` and 80 random bits in 16 base32 characters.
+pub fn new_run_id() -> String {
+    let mut r = [0u8; 10];
+    random_bytes(&mut r);
+    let mut value: u128 = 0;
+    for b in r {
+        value = (value << 8) | b as u128;
+    }
+    format!("{RUN_PREFIX}{}", base32(value, 80))
+}
+
+/// Is `s` shaped like an event id we minted (used to validate histories)?
+pub fn is_event_id(s: &str) -> bool {
+    s.len() == 26 && s.bytes().all(|b| CROCKFORD.contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_have_their_shape_and_differ() {
+        let a = new_event_id(1_700_000_000_000);
+        let b = new_event_id(1_700_000_000_000);
+        assert!(is_event_id(&a), "{a}");
+        assert_ne!(a, b);
+        // The time prefix sorts with time.
+        assert!(new_event_id(1) < new_event_id(2_000_000_000_000));
+        let r = new_run_id();
+        assert!(r.starts_with("WF-") && r.len() == 19, "{r}");
+        assert_ne!(r, new_run_id());
+    }
+}

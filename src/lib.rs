@@ -1,0 +1,36 @@
+//! nexo: durable workflow runs for coding agents, kept as plain files in
+//! the user's own git repository.
+//!
+//! The core knows nothing of files, git or command lines:
+//! - [`model`]: statuses, priorities, names;
+//! - [`event`]: one line of a run's history;
+//! - [`fold`]: events to state, order-independent;
+//! - [`resume`]: state to the next honest action;
+//! - [`view`]: state to the YAML files people read.
+//!
+//! Around it:
+//! - [`store`]: `.nexo/` on disk (append, lock, atomic views);
+//! - [`git`]: one commit per write, touching only `.nexo/`;
+//! - [`api`]: the verbs, over store and git;
+//! - [`request`], [`response`], [`json`]: the tool interface's shapes;
+//! - [`call`]: `nexo call <tool> --input <json>`, shared by the CLI and MCP.
+
+pub mod api;
+pub mod call;
+pub mod cli;
+pub mod demo;
+pub mod error;
+pub mod event;
+pub mod fold;
+pub mod git;
+pub mod id;
+pub mod json;
+pub mod model;
+pub mod request;
+pub mod response;
+pub mod resume;
+pub mod store;
+pub mod view;
+
+pub use api::{Nexo, Options};
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,234 @@
+//! The vocabulary of a workflow: statuses, priorities and the names of runs
+//! and steps. Parsing is strict: an unknown word is an error that lists the
+//! words that would be right, never a silent default.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, Result};
+
+/// Declares a closed set of lowercase words with parsing, display and serde.
+/// `aliases` are accepted on input and never written.
+macro_rules! word_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $what:literal {
+            $($variant:ident => $word:literal),+ $(,)?
+        }
+        aliases { $($alias:literal => $target:ident),* $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $word),+ }
+            }
+
+            /// Parses a word, accepting the documented aliases.
+            pub fn parse(input: &str) -> Result<Self> {
+                let word = input.trim().to_ascii_lowercase();
+                match word.as_str() {
+                    $($word => Ok($name::$variant),)+
+                    $($alias => Ok($name::$target),)*
+                    _ => Err(Error::invalid(format!(
+                        "unknown {} {:?}: expected one of {}{}",
+                        $what,
+                        input,
+                        Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", "),
+                        {
+                            let aliases: &[(&str, &str)] = &[$(($alias, $name::$target.as_str())),*];
+                            if aliases.is_empty() {
+                                String::new()
+                            } else {
+                                format!(
+                                    " (also accepted: {})",
+                                    aliases.iter().map(|(a, t)| format!("{a} = {t}")).collect::<Vec<_>>().join(", ")
+                                )
+                            }
+                        }
+                    ))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                $name::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> { $name::parse(s) }
+        }
+    };
+}
+
+word_enum! {
+    /// Where a run stands as a whole.
+    RunStatus, "run status" {
+        Open => "open",
+        Running => "running",
+        Blocked => "blocked",
+        WaitingApproval => "waiting_approval",
+        Failed => "failed",
+        Completed => "completed",
+        Cancelled => "cancelled",
+    }
+    aliases { "in_progress" => Running, "canceled" => Cancelled }
+}
+
+impl RunStatus {
+    /// Closed runs are hidden from `list` by default and stamp `closed_at`.
+    pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Failed | RunStatus::Completed | RunStatus::Cancelled
+        )
+    }
+}
+
+word_enum! {
+    /// Where one step stands.
+    StepStatus, "step status" {
+        Pending => "pending",
+        Running => "running",
+        Blocked => "blocked",
+        WaitingApproval => "waiting_approval",
+        Failed => "failed",
+        Completed => "completed",
+        Skipped => "skipped",
+        Retrying => "retrying",
+    }
+    aliases { "in_progress" => Running }
+}
+
+impl StepStatus {
+    /// Completed and skipped steps need no more work.
+    pub fn is_done(self) -> bool {
+        matches!(self, StepStatus::Completed | StepStatus::Skipped)
+    }
+
+    /// Statuses that mean "the work of this step is being done": entering one
+    /// counts an attempt, and entering one past an approval gate approves it.
+    pub fn is_active(self) -> bool {
+        matches!(self, StepStatus::Running | StepStatus::Retrying)
+    }
+}
+
+word_enum! {
+    Priority, "priority" {
+        Low => "low",
+        Normal => "normal",
+        High => "high",
+        Critical => "critical",
+    }
+    aliases {}
+}
+
+/// The longest run id or step key we accept: long enough for any honest
+/// name, short enough to stay a sane file name everywhere.
+pub const MAX_NAME_LEN: usize = 80;
+
+/// Checks that `name` can be used as a single path component on every
+/// platform git runs on, so a step key can never escape its folder.
+pub fn validate_name(what: &str, name: &str) -> Result<()> {
+    let hint = "use letters, digits, '-', '_' or '.', starting with a letter or digit";
+    if name.is_empty() {
+        return Err(Error::invalid(format!("{what} is empty: {hint}")));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(Error::invalid(format!(
+            "{what} {name:?} is {} characters long; at most {MAX_NAME_LEN} are allowed",
+            name.len()
+        )));
+    }
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !first_ok || !rest_ok || name.contains("..") || name.ends_with('.') {
+        return Err(Error::invalid(format!(
+            "{what} {name:?} is not a plain name: {hint} (no slashes, spaces, '..' or control characters)"
+        )));
+    }
+    // Names that Windows reserves would break checkouts there.
+    let stem = name.split('.').next().unwrap_or("").to_ascii_uppercase();
+    let reserved = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.len() == 4
+            && stem.as_bytes()[3].is_ascii_digit());
+    if reserved {
+        return Err(Error::invalid(format!(
+            "{what} {name:?} is a reserved device name on Windows; choose another"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_progress_is_running() {
+        assert_eq!(
+            StepStatus::parse("in_progress").unwrap(),
+            StepStatus::Running
+        );
+        assert_eq!(RunStatus::parse("IN_PROGRESS").unwrap(), RunStatus::Running);
+    }
+
+    #[test]
+    fn unknown_status_lists_valid_ones() {
+        let err = StepStatus::parse("done").unwrap_err().to_string();
+        assert!(err.contains("\"done\""), "{err}");
+        assert!(err.contains("pending, running, blocked"), "{err}");
+        assert!(err.contains("in_progress = running"), "{err}");
+    }
+
+    #[test]
+    fn names_cannot_escape() {
+        for bad in [
+            "",
+            "../x",
+            "a/b",
+            "a\\b",
+            "..",
+            ".hidden",
+            "a b",
+            "a\nb",
+            "x..y",
+            "nul",
+            "COM1.txt",
+            "trailing.",
+        ] {
+            assert!(validate_name("step key", bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(validate_name("step key", &"a".repeat(81)).is_err());
+        for good in ["doctor", "step-1", "v3.1.1", "a_b", &"a".repeat(80)] {
+            validate_name("step key", good).unwrap();
+        }
+    }
+}

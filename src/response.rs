@@ -1,0 +1,348 @@
+//! The outputs of each tool. Field names are the original's, so existing
+//! callers keep working; fields we add never rename or remove one of those.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::fold::{Approval, Checkpoint, Run, Step};
+use crate::model::{Priority, RunStatus, StepStatus};
+use crate::resume::Resume;
+
+/// The commit a write made, when it made one.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommitInfo {
+    pub commit: Option<String>,
+    /// Why no commit was made (`--no-commit`, a merge in progress, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NextStep {
+    pub step_key: String,
+    pub title: String,
+    pub status: StepStatus,
+    pub attempt_count: u32,
+    pub max_retries: u32,
+    pub retry_after: Option<String>,
+    pub requires_approval: bool,
+}
+
+impl NextStep {
+    pub fn of(step: &Step) -> NextStep {
+        NextStep {
+            step_key: step.step_key.clone(),
+            title: step.title.clone(),
+            status: step.status,
+            attempt_count: step.attempt_count,
+            max_retries: step.max_retries,
+            retry_after: step.retry_after.clone(),
+            requires_approval: step.requires_approval,
+        }
+    }
+
+    /// The step `resume` points at, else the current step.
+    pub fn for_run(run: &Run, resume: &Resume) -> Option<NextStep> {
+        resume
+            .step_key
+            .as_deref()
+            .or(run.current_step_key.as_deref())
+            .and_then(|k| run.step(k))
+            .map(NextStep::of)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenResponse {
+    pub ok: bool,
+    pub run_id: String,
+    pub status: RunStatus,
+    pub reused_existing: bool,
+    pub workflow_kind: String,
+    pub current_step_key: Option<String>,
+    pub next_action: String,
+    pub step_count: usize,
+    /// Step titles, in order (the original's shape).
+    pub steps: Vec<String>,
+    pub step_keys: Vec<String>,
+    #[serde(flatten)]
+    pub commit: CommitInfo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UpdateResponse {
+    pub ok: bool,
+    pub run_id: String,
+    pub status: RunStatus,
+    pub current_step_key: Option<String>,
+    pub last_checkpoint_label: Option<String>,
+    pub next_action: String,
+    pub resume_state: String,
+    pub resume_message: String,
+    pub can_resume: bool,
+    pub requires_approval: bool,
+    pub next_step: Option<NextStep>,
+    pub event_id: String,
+    #[serde(flatten)]
+    pub commit: CommitInfo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResumeResponse {
+    pub ok: bool,
+    pub run_id: String,
+    pub goal: String,
+    pub status: RunStatus,
+    pub owner: String,
+    pub resume_state: String,
+    pub can_resume: bool,
+    pub requires_approval: bool,
+    pub message: String,
+    pub current_step_key: Option<String>,
+    pub next_action: String,
+    pub next_step: Option<NextStep>,
+}
+
+/// One checkpoint as the original reported it, plus who and which event.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointOut {
+    pub created_at: String,
+    pub checkpoint_label: String,
+    pub step_key: Option<String>,
+    pub run_status: RunStatus,
+    pub step_status: Option<StepStatus>,
+    pub attempt: u32,
+    pub summary: Option<String>,
+    pub evidence: Option<String>,
+    pub next_action: String,
+    pub requires_approval: bool,
+    pub actor: String,
+    pub event_type: String,
+    pub event_id: String,
+}
+
+impl From<&Checkpoint> for CheckpointOut {
+    fn from(c: &Checkpoint) -> Self {
+        CheckpointOut {
+            created_at: c.created_at.clone(),
+            checkpoint_label: c.checkpoint_label.clone(),
+            step_key: c.step_key.clone(),
+            run_status: c.run_status,
+            step_status: c.step_status,
+            attempt: c.attempt,
+            summary: c.summary.clone(),
+            evidence: c.evidence.clone(),
+            next_action: c.next_action.clone(),
+            requires_approval: c.requires_approval,
+            actor: c.actor.clone(),
+            event_type: c.event_type.to_string(),
+            event_id: c.event_id.clone(),
+        }
+    }
+}
+
+/// The newest `limit` checkpoints, newest first.
+pub fn newest_checkpoints(run: &Run, limit: usize) -> Vec<CheckpointOut> {
+    run.checkpoints
+        .iter()
+        .rev()
+        .take(limit)
+        .map(CheckpointOut::from)
+        .collect()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayResponse {
+    pub ok: bool,
+    pub run_id: String,
+    pub count: usize,
+    pub total: usize,
+    pub checkpoints: Vec<CheckpointOut>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HandoffResponse {
+    pub ok: bool,
+    pub run_id: String,
+    pub status: RunStatus,
+    pub owner: String,
+    pub previous_owner: String,
+    pub next_action: String,
+    pub shared_state: Map<String, Value>,
+    pub message: String,
+    pub event_id: String,
+    #[serde(flatten)]
+    pub commit: CommitInfo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepOut {
+    pub step_key: String,
+    pub title: String,
+    pub order: usize,
+    pub status: StepStatus,
+    pub attempt_count: u32,
+    pub max_retries: u32,
+    pub retry_policy: Option<String>,
+    pub retry_after: Option<String>,
+    pub requires_approval: bool,
+    pub awaiting_approval: bool,
+    pub approval: Option<Approval>,
+    pub compensation: Option<String>,
+    pub last_summary: Option<String>,
+    pub last_evidence: Option<String>,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub updated_at: String,
+}
+
+impl From<&Step> for StepOut {
+    fn from(s: &Step) -> Self {
+        StepOut {
+            step_key: s.step_key.clone(),
+            title: s.title.clone(),
+            order: s.order,
+            status: s.status,
+            attempt_count: s.attempt_count,
+            max_retries: s.max_retries,
+            retry_policy: s.retry_policy.clone(),
+            retry_after: s.retry_after.clone(),
+            requires_approval: s.requires_approval,
+            awaiting_approval: s.awaits_approval(),
+            approval: s.approval.clone(),
+            compensation: s.compensation.clone(),
+            last_summary: s.last_summary.clone(),
+            last_evidence: s.last_evidence.clone(),
+            started_at: s.started_at.clone(),
+            completed_at: s.completed_at.clone(),
+            updated_at: s.updated_at.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOut {
+    pub run_id: String,
+    pub sid: String,
+    pub goal: String,
+    pub goal_id: String,
+    pub workflow_kind: String,
+    pub status: RunStatus,
+    pub priority: Priority,
+    pub owner: String,
+    pub next_action: String,
+    pub current_step_key: Option<String>,
+    pub last_checkpoint_label: Option<String>,
+    pub shared_state: Map<String, Value>,
+    pub idempotency_key: String,
+    pub opened_at: String,
+    pub updated_at: String,
+    pub closed_at: Option<String>,
+    pub event_count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<StepOut>>,
+}
+
+impl RunOut {
+    pub fn of(run: &Run, include_steps: bool) -> RunOut {
+        RunOut {
+            run_id: run.run_id.clone(),
+            sid: run.sid.clone(),
+            goal: run.goal.clone(),
+            goal_id: run.goal_id.clone(),
+            workflow_kind: run.workflow_kind.clone(),
+            status: run.status,
+            priority: run.priority,
+            owner: run.owner.clone(),
+            next_action: run.next_action.clone(),
+            current_step_key: run.current_step_key.clone(),
+            last_checkpoint_label: run.last_checkpoint_label.clone(),
+            shared_state: run.shared_state.clone(),
+            idempotency_key: run.idempotency_key.clone(),
+            opened_at: run.opened_at.clone(),
+            updated_at: run.updated_at.clone(),
+            closed_at: run.closed_at.clone(),
+            event_count: run.event_count,
+            steps: include_steps.then(|| run.steps.iter().map(StepOut::from).collect()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GetResponse {
+    pub ok: bool,
+    pub run: RunOut,
+    pub resume_state: String,
+    pub can_resume: bool,
+    pub requires_approval: bool,
+    pub message: String,
+    pub recent_actors: Vec<String>,
+    pub checkpoints: Vec<CheckpointOut>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ListItem {
+    pub run_id: String,
+    pub goal: String,
+    pub workflow_kind: String,
+    pub status: RunStatus,
+    pub priority: Priority,
+    pub owner: String,
+    pub current_step_key: Option<String>,
+    pub next_action: String,
+    pub resume_state: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ListResponse {
+    pub ok: bool,
+    pub count: usize,
+    pub runs: Vec<ListItem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Compensation {
+    pub step_key: String,
+    pub title: String,
+    pub step_status: StepStatus,
+    pub compensation: String,
+    pub completed_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CompensationResponse {
+    pub ok: bool,
+    pub run_id: String,
+    pub status: RunStatus,
+    /// Steps whose work may need undoing, most recent first: the order in
+    /// which to apply their compensations.
+    pub count: usize,
+    pub compensations: Vec<Compensation>,
+    /// Steps that did work but declared no compensation.
+    pub uncovered_steps: Vec<String>,
+    pub checkpoints: Vec<CheckpointOut>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionResponse {
+    pub ok: bool,
+    pub run_id: String,
+    pub status: RunStatus,
+    pub step_key: String,
+    pub decision: String,
+    pub by: String,
+    pub next_action: String,
+    pub resume_state: String,
+    pub message: String,
+    pub event_id: String,
+    #[serde(flatten)]
+    pub commit: CommitInfo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommitResponse {
+    pub ok: bool,
+    pub commit: Option<String>,
+    pub paths: Vec<String>,
+}

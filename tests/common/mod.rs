@@ -1,0 +1,182 @@
+//! Helpers shared by the integration tests: real git repositories in
+//! temporary folders, the real `git` binary, and the built `nexo` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub fn nexo_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_nexo"))
+}
+
+/// A throwaway git repository with an identity and one commit.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        let repo = Repo::empty();
+        std::fs::write(repo.path().join("README.md"), "# test\n").unwrap();
+        repo.git(&["add", "README.md"]);
+        repo.git(&["commit", "-q", "-m", "initial"]);
+        repo
+    }
+
+    /// `git init` with an identity but no commit.
+    pub fn empty() -> Repo {
+        let dir = tempfile::Builder::new()
+            .prefix("nexo-test-")
+            .tempdir()
+            .unwrap();
+        let repo = Repo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.git(&["config", "user.name", "Test User"]);
+        repo.git(&["config", "user.email", "test@example.com"]);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        git_in(self.path(), args)
+    }
+
+    pub fn git_output(&self, args: &[&str]) -> Output {
+        Command::new("git")
+            .arg("-C")
+            .arg(self.path())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs nexo with `args` in this repository.
+    pub fn nexo(&self, args: &[&str]) -> Output {
+        nexo_in(self.path(), args)
+    }
+
+    /// Runs `nexo call TOOL --input JSON` and returns the parsed output,
+    /// asserting success.
+    pub fn call(&self, tool: &str, input: &Value) -> Value {
+        let out = self.nexo(&["call", tool, "--input", &input.to_string()]);
+        let v = parse_json(&out);
+        assert!(
+            out.status.success(),
+            "{tool} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        v
+    }
+
+    /// Runs a tool expecting failure; returns (exit code, output object).
+    pub fn call_err(&self, tool: &str, input: &str) -> (i32, Value) {
+        let out = self.nexo(&["call", tool, "--input", input]);
+        assert!(
+            !out.status.success(),
+            "{tool} unexpectedly succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let v = parse_json(&out);
+        assert_eq!(v["ok"], false);
+        (out.status.code().unwrap(), v)
+    }
+
+    /// Opens the seed's release run and returns its id.
+    pub fn open_release(&self) -> String {
+        let out = self.call(
+            "nexo_workflow_open",
+            &serde_json::json!({
+                "sid": "s1",
+                "goal": "Prepare and publish v3.1.1",
+                "owner": "codex",
+                "priority": "high",
+                "workflow_kind": "release",
+                "steps": [
+                    {"key": "doctor", "title": "Run release readiness checks"},
+                    {"key": "package", "title": "Build and verify artifacts"},
+                    {"key": "publish", "title": "Publish release"}
+                ],
+                "next_action": "Run doctor and capture the first checkpoint."
+            }),
+        );
+        out["run_id"].as_str().unwrap().to_string()
+    }
+
+    /// Every file under .nexo/, as (relative path, bytes), sorted.
+    pub fn nexo_files(&self) -> Vec<(String, Vec<u8>)> {
+        let root = self.path().join(".nexo");
+        let mut out = Vec::new();
+        if !root.exists() {
+            return out;
+        }
+        for e in walkdir::WalkDir::new(&root).sort_by_file_name() {
+            let e = e.unwrap();
+            if e.file_type().is_file() {
+                let rel = e
+                    .path()
+                    .strip_prefix(self.path())
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((rel, std::fs::read(e.path()).unwrap()));
+            }
+        }
+        out
+    }
+
+    pub fn commit_count(&self) -> usize {
+        self.git(&["rev-list", "--count", "HEAD"])
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn nexo_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(nexo_bin())
+        .current_dir(dir)
+        .args(args)
+        .env_remove("NEXO_ACTOR")
+        .env_remove("NEXO_SESSION_ID")
+        .output()
+        .unwrap()
+}
+
+pub fn parse_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "output is not one JSON object ({e}):\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
