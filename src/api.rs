@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::event::{Body, Decision, Event, HandedOff, Opened, SCHEMA_VERSION, StepSpec, Updated};
 use crate::fold::{self, Run, Verdict};
-use crate::git::Repo;
+use crate::git::{CommitPlan, Repo};
 use crate::json::value_or_encoded;
 use crate::model::{Priority, StepStatus, validate_name};
 use crate::request::*;
@@ -73,6 +73,10 @@ impl Nexo {
     pub fn discover(dir: &Path, options: Options) -> Result<Nexo> {
         let repo = Repo::discover(dir)?;
         let store = Store::new(repo.workdir(), repo.lock_path());
+        let mut options = options;
+        if !crate::config::Config::load(repo.workdir())?.commit {
+            options.no_commit = true;
+        }
         Ok(Nexo {
             repo,
             store,
@@ -126,15 +130,22 @@ impl Nexo {
         // Read under the lock: another process may have just appended.
         let mut run = fold::fold(self.store.read_history(&id)?.events)?;
         let (actor, body, subject) = build(&run)?;
+        let plan = self.repo.plan_commit(self.options.no_commit)?;
         let event = self.new_event(Some(&run), actor, body);
         self.store.append(&id, &event)?;
         fold::apply(&mut run, &event);
-        let commit = self.publish(&run, &event, &subject)?;
+        let commit = self.publish(plan, &run, &event, &subject)?;
         Ok((run, event, commit))
     }
 
     /// Regenerates the views of `run` and commits what changed.
-    fn publish(&self, run: &Run, event: &Event, subject: &str) -> Result<CommitInfo> {
+    fn publish(
+        &self,
+        plan: CommitPlan,
+        run: &Run,
+        event: &Event,
+        subject: &str,
+    ) -> Result<CommitInfo> {
         let r = resume(run);
         let mut changed = vec![format!("{}/history.jsonl", Store::run_rel(&run.run_id))];
         changed.extend(self.store.ensure_gitattributes()?);
@@ -147,8 +158,7 @@ impl Nexo {
             "nexo: {} {subject}\n\nNexo-Run: {}\nNexo-Event: {}\n",
             run.run_id, run.run_id, event.id
         );
-        self.repo
-            .commit_nexo(&changed, &message, self.options.no_commit)
+        self.repo.finish(plan, &changed, &message)
     }
 
     pub fn open(&self, req: OpenRequest) -> Result<OpenResponse> {
@@ -197,11 +207,12 @@ impl Nexo {
             shared_state,
             idempotency_key,
         });
+        let plan = self.repo.plan_commit(self.options.no_commit)?;
         let event = self.new_event(None, actor, body);
         self.store.append(&run_id, &event)?;
         let run = fold::fold(vec![event.clone()])?;
         let subject = format!("opened: {}", one_line(&run.goal));
-        let commit = self.publish(&run, &event, &subject)?;
+        let commit = self.publish(plan, &run, &event, &subject)?;
         Ok(open_response(&run, false, commit))
     }
 
@@ -507,7 +518,8 @@ impl Nexo {
             paths.len(),
             if paths.len() == 1 { "" } else { "s" }
         );
-        let info = self.repo.commit_nexo(&paths, &message, false)?;
+        let plan = self.repo.plan_commit(false)?;
+        let info = self.repo.finish(plan, &paths, &message)?;
         if let Some(reason) = info.pending_reason {
             return Err(Error::conflict(reason));
         }

@@ -28,6 +28,22 @@ const CAS_ATTEMPTS: usize = 5;
 /// Paths written but not committed yet, one per line, inside the git dir.
 const PENDING_FILE: &str = "nexo-pending";
 
+/// What `plan_commit` decided: either git's index lock and the index read
+/// under it, or why this write is not committed.
+pub struct CommitPlan {
+    held: Option<(gix::lock::File, gix::index::File)>,
+    skip_reason: Option<String>,
+}
+
+impl CommitPlan {
+    fn skip(reason: &str) -> CommitPlan {
+        CommitPlan {
+            held: None,
+            skip_reason: Some(reason.to_string()),
+        }
+    }
+}
+
 pub struct Repo {
     repo: gix::Repository,
     workdir: PathBuf,
@@ -120,43 +136,95 @@ impl Repo {
         ))
     }
 
-    /// Commits `paths` (relative, `/`-separated, all under `.nexo/`) plus any
-    /// left pending by earlier writes, with `message`, unless `no_commit`.
-    pub fn commit_nexo(
-        &self,
-        paths: &[String],
-        message: &str,
-        no_commit: bool,
-    ) -> Result<CommitInfo> {
+    /// Decides, before anything is written, whether this write will be
+    /// committed; if so, takes git's index lock and checks everything that
+    /// could refuse the commit, so a refusal leaves nothing written.
+    pub fn plan_commit(&self, no_commit: bool) -> Result<CommitPlan> {
         if no_commit {
-            self.add_pending(paths)?;
-            return Ok(CommitInfo {
-                commit: None,
-                pending_reason: Some(
-                    "commits are off (--no-commit or commit: false in .nexo/config.yaml); run `nexo commit` to commit".into(),
-                ),
-            });
+            return Ok(CommitPlan::skip(
+                "commits are off (--no-commit or commit: false in .nexo/config.yaml); run `nexo commit` to commit",
+            ));
         }
         if let Some(reason) = self.commit_blocker() {
+            return Ok(CommitPlan::skip(&reason));
+        }
+        self.committer()?;
+        let index_path = self.repo.index_path();
+        // git's own lock first: nothing may change the index or move the
+        // branch under us between reading HEAD and writing the index.
+        let lock = gix::lock::File::acquire_to_update_resource(
+            &index_path,
+            Fail::AfterDurationWithBackoff(INDEX_LOCK_WAIT),
+            None,
+            0,
+        )
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Busy,
+                format!(
+                    "git's index is locked ({}.lock): another git command is running, or one crashed and left the lock behind (then remove the file). Nothing was written. ({e})",
+                    index_path.display()
+                ),
+            )
+        })?;
+        let index = if index_path.exists() {
+            self.repo
+                .open_index()
+                .map_err(|e| git_err("cannot read git's index", e))?
+        } else {
+            gix::index::File::from_state(
+                gix::index::State::new(self.repo.object_hash()),
+                index_path.clone(),
+            )
+        };
+        if index.is_sparse() {
+            return Err(Error::repo(
+                "this repository uses a sparse index, which nexo cannot update safely yet: run `git config index.sparse false` (or `git sparse-checkout disable`), or pass --no-commit",
+            ));
+        }
+        Ok(CommitPlan {
+            held: Some((lock, index)),
+            skip_reason: None,
+        })
+    }
+
+    /// Carries out `plan`: commits `paths` (relative, `/`-separated, under
+    /// `.nexo/`) plus any left pending by earlier writes, or records them
+    /// as pending when the plan says not to commit.
+    pub fn finish(&self, plan: CommitPlan, paths: &[String], message: &str) -> Result<CommitInfo> {
+        let Some((lock, index)) = plan.held else {
             self.add_pending(paths)?;
             return Ok(CommitInfo {
                 commit: None,
-                pending_reason: Some(reason),
+                pending_reason: plan.skip_reason,
             });
-        }
+        };
         let mut all: Vec<String> = self.read_pending();
         for p in paths {
             if !all.contains(p) {
                 all.push(p.clone());
             }
         }
-        let id = self.commit_paths(&all, message)?;
-        // Only after the commit landed may the pending list go.
-        let _ = std::fs::remove_file(self.pending_path());
-        Ok(CommitInfo {
-            commit: id,
-            pending_reason: None,
-        })
+        match self.commit_paths(lock, index, &all, message) {
+            Ok(id) => {
+                // Only after the commit landed may the pending list go.
+                let _ = std::fs::remove_file(self.pending_path());
+                Ok(CommitInfo {
+                    commit: id,
+                    pending_reason: None,
+                })
+            }
+            Err(e) => {
+                self.add_pending(paths)?;
+                Err(Error::new(
+                    e.kind,
+                    format!(
+                        "{}. The change is written to .nexo/ and will be committed by the next nexo command or `nexo commit`",
+                        e.message
+                    ),
+                ))
+            }
+        }
     }
 
     /// Every `.nexo/` path that differs between HEAD and the working tree,
@@ -231,49 +299,14 @@ impl Repo {
 
     /// Makes one commit holding the working tree's content of `paths` on top
     /// of HEAD. Returns `None` when HEAD already has exactly that content.
-    fn commit_paths(&self, paths: &[String], message: &str) -> Result<Option<String>> {
+    fn commit_paths(
+        &self,
+        lock: gix::lock::File,
+        mut index: gix::index::File,
+        paths: &[String],
+        message: &str,
+    ) -> Result<Option<String>> {
         let sig = self.committer()?;
-        let index_path = self.repo.index_path();
-        // git's own lock first: nothing may change the index or move the
-        // branch under us between reading HEAD and writing the index.
-        let lock = gix::lock::File::acquire_to_update_resource(
-            &index_path,
-            Fail::AfterDurationWithBackoff(INDEX_LOCK_WAIT),
-            None,
-            0,
-        )
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Busy,
-                format!(
-                    "git's index is locked ({}.lock): another git command is running. Nothing was committed; the change is kept and committed by the next nexo command or `nexo commit`. ({e})",
-                    index_path.display()
-                ),
-            )
-        });
-        let lock = match lock {
-            Ok(l) => l,
-            Err(e) => {
-                self.add_pending(paths)?;
-                return Err(e);
-            }
-        };
-        let mut index = if index_path.exists() {
-            self.repo
-                .open_index()
-                .map_err(|e| git_err("cannot read git's index", e))?
-        } else {
-            gix::index::File::from_state(
-                gix::index::State::new(self.repo.object_hash()),
-                index_path.clone(),
-            )
-        };
-        if index.is_sparse() {
-            return Err(Error::repo(
-                "this repository uses a sparse index, which nexo cannot update safely yet: run `git sparse-checkout disable` or `git config index.sparse false`, or pass --no-commit",
-            ));
-        }
-
         // Content of each path as it is on disk now, written as blobs.
         let mut blobs = Vec::with_capacity(paths.len());
         for rel in paths {
@@ -338,7 +371,6 @@ impl Repo {
                     if attempt + 1 < CAS_ATTEMPTS && self.head_id()? != head_id {
                         continue;
                     }
-                    self.add_pending(paths)?;
                     return Err(git_err("cannot move HEAD to nexo's commit", e));
                 }
             }

@@ -18,6 +18,7 @@
 pub mod api;
 pub mod call;
 pub mod cli;
+pub mod config;
 pub mod demo;
 pub mod error;
 pub mod event;

@@ -86,7 +86,22 @@ pub fn resume(run: &Run) -> Resume {
         }
         return Resume::new("retry_available", true, msg, Some(step));
     }
-    // 5. The current step, if it is in flight or blocked.
+    // 5. A failed step with no attempts left stops the run until someone
+    //    decides: carrying on with the next step would hide the failure.
+    if let Some(step) = run.steps.iter().find(|s| s.status == StepStatus::Failed) {
+        let mut msg = format!(
+            "Step '{}' failed after {} attempt{} with no retries left.",
+            step.title,
+            step.attempt_count,
+            if step.attempt_count == 1 { "" } else { "s" }
+        );
+        if let Some(summary) = &step.last_summary {
+            msg.push_str(&format!(" Last summary: {summary}."));
+        }
+        msg.push_str(" Decide: raise max_retries and retry, mark it skipped, or cancel the run.");
+        return Resume::new("failed", false, msg, Some(step));
+    }
+    // 6. The current step, if it is in flight or blocked.
     if let Some(step) = run.current_step_key.as_deref().and_then(|k| run.step(k)) {
         let verb = match step.status {
             StepStatus::Running => Some("is running: continue it"),
@@ -103,7 +118,7 @@ pub fn resume(run: &Run) -> Resume {
             return Resume::new(step.status.as_str(), can, with_next(msg, run), Some(step));
         }
     }
-    // 6. The first step still to do.
+    // 7. The first step still to do.
     if let Some(step) = run
         .steps
         .iter()
@@ -115,7 +130,7 @@ pub fn resume(run: &Run) -> Resume {
         let msg = format!("Continue with step '{}'.", step.title);
         return Resume::new("ready", true, msg, Some(step));
     }
-    // 7. Nothing step-shaped: the run's own status and next action.
+    // 8. Nothing step-shaped: the run's own status and next action.
     let msg = if run.next_action.is_empty() {
         format!("Run is {}.", run.status)
     } else {

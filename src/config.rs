@@ -1,0 +1,49 @@
+//! `.nexo/config.yaml`: per-repository settings, committed with the runs.
+//! Unknown keys are refused, like every other input.
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::store::NEXO_DIR;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Commit every change (the default). `false` leaves changes in the
+    /// working tree for `nexo commit` or the user's own commit.
+    #[serde(default = "yes")]
+    pub commit: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { commit: true }
+    }
+}
+
+impl Config {
+    pub const FILE: &'static str = "config.yaml";
+
+    /// Reads the config under `root`, or the defaults when there is none.
+    pub fn load(root: &std::path::Path) -> Result<Config> {
+        let path = root.join(NEXO_DIR).join(Self::FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(Error::io("read", &path, e)),
+        };
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        serde_yaml::from_str(&text).map_err(|e| {
+            Error::invalid(format!(
+                "{}: {e} (valid keys: commit: true|false)",
+                path.display()
+            ))
+        })
+    }
+}

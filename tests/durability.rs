@@ -1,0 +1,129 @@
+//! Crashes and neighbours: a torn last line, a corrupt line, and several
+//! nexo processes writing the same run at once.
+
+mod common;
+
+use std::io::Write;
+
+use common::*;
+use serde_json::json;
+
+fn history_path(repo: &Repo, id: &str) -> std::path::PathBuf {
+    repo.path()
+        .join(".nexo/runs")
+        .join(id)
+        .join("history.jsonl")
+}
+
+#[test]
+fn a_torn_last_line_is_skipped_on_read_and_cut_on_the_next_write() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    let path = history_path(&repo, &id);
+    // A crash mid-append leaves half a line and no newline.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(br#"{"v":1,"id":"01JZZZZZZZZZZZZZZZZZZZZZZZ","clock":2,"par"#)
+        .unwrap();
+    drop(f);
+    let r = repo.call("nexo_workflow_resume", &json!({"run_id": id}));
+    assert_eq!(r["resume_state"], "ready");
+    let v = repo.call(
+        "nexo_workflow_update",
+        &json!({"run_id": id, "step_key": "doctor", "step_status": "running"}),
+    );
+    assert_eq!(v["status"], "running");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.ends_with('\n'));
+    assert!(
+        !text.contains("\"par\n"),
+        "the fragment was not cut: {text}"
+    );
+    // What was committed is whole.
+    let committed = repo.git(&["show", &format!("HEAD:.nexo/runs/{id}/history.jsonl")]);
+    assert_eq!(committed, text);
+}
+
+#[test]
+fn a_corrupt_line_in_the_middle_is_an_error_naming_file_and_line() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    repo.call(
+        "nexo_workflow_update",
+        &json!({"run_id": id, "summary": "x"}),
+    );
+    let path = history_path(&repo, &id);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.insert(1, "{not json at all");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let commits = repo.commit_count();
+    let (code, v) = repo.call_err(
+        "nexo_workflow_update",
+        &json!({"run_id": id, "summary": "y"}).to_string(),
+    );
+    assert_eq!(code, 7);
+    let msg = v["error"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!(".nexo/runs/{id}/history.jsonl:2")),
+        "{msg}"
+    );
+    assert_eq!(repo.commit_count(), commits);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        lines.join("\n") + "\n",
+        "nothing appended"
+    );
+}
+
+#[test]
+fn concurrent_writers_lose_nothing() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    let before = repo.commit_count();
+    let writers = 6;
+    let each = 5;
+    let handles: Vec<_> = (0..writers)
+        .map(|w| {
+            let dir = repo.path().to_path_buf();
+            let id = id.clone();
+            std::thread::spawn(move || {
+                for i in 0..each {
+                    let input = json!({"run_id": id, "summary": format!("writer {w} update {i}"), "actor": format!("w{w}")});
+                    let out = nexo_in(&dir, &["call", "nexo_workflow_update", "--input", &input.to_string()]);
+                    assert!(out.status.success(), "{}", stdout(&out));
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let text = std::fs::read_to_string(history_path(&repo, &id)).unwrap();
+    assert_eq!(text.lines().count(), 1 + writers * each);
+    for w in 0..writers {
+        for i in 0..each {
+            assert!(
+                text.contains(&format!("writer {w} update {i}")),
+                "lost writer {w} update {i}"
+            );
+        }
+    }
+    let r = repo.call("nexo_workflow_replay", &json!({"run_id": id, "limit": 100}));
+    assert_eq!(r["total"], 1 + writers * each);
+    // Clocks are strictly increasing: each writer saw all earlier events.
+    let clocks: Vec<u64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["clock"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(clocks.windows(2).all(|w| w[0] < w[1]), "{clocks:?}");
+    assert_eq!(repo.commit_count(), before + writers * each);
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}
