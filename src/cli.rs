@@ -77,7 +77,10 @@ Prints exactly one JSON object; on failure {\"ok\": false, \"error\": \"...\"} a
     /// Record progress on a run (a step's status, summary, evidence, ...).
     Update(UpdateArgs),
     /// Tell the next honest action on a run.
-    Resume { run: String },
+    Resume {
+        /// The run id, or any unique prefix of it.
+        run: String,
+    },
     /// Show a run's recent history, newest first.
     Replay {
         run: String,
@@ -180,35 +183,49 @@ pub struct OpenArgs {
 
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
+    /// The run id, or any unique prefix of it.
     pub run: String,
     /// The step to update (created if --title is given and it is new).
     pub step: Option<String>,
+    /// The step's new status: pending, running (or in_progress), blocked, waiting_approval,
+    /// failed, completed, skipped, retrying.
     #[arg(long)]
     pub status: Option<StepStatus>,
+    /// The step's title (required to add a new step).
     #[arg(long)]
     pub title: Option<String>,
+    /// What happened, in a sentence.
     #[arg(long)]
     pub summary: Option<String>,
+    /// Where the proof is: a command, a log, a URL.
     #[arg(long)]
     pub evidence: Option<String>,
+    /// The next concrete action for whoever picks the run up.
     #[arg(long)]
     pub next: Option<String>,
+    /// Set the run's status explicitly: open, running, blocked, waiting_approval, failed,
+    /// completed, cancelled.
     #[arg(long)]
     pub run_status: Option<RunStatus>,
+    /// A label for this checkpoint (default: <step>:<status>).
     #[arg(long)]
     pub label: Option<String>,
     /// Put the step behind an approval gate (or lift the requirement with =false).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub requires_approval: Option<bool>,
+    /// How many attempts the step may take before resume stops offering a retry.
     #[arg(long)]
     pub max_retries: Option<u32>,
+    /// When a retry makes sense (free text, e.g. an RFC 3339 time).
     #[arg(long)]
     pub retry_after: Option<String>,
+    /// How to retry (free text, e.g. "exponential backoff").
     #[arg(long)]
     pub retry_policy: Option<String>,
     /// How to undo this step's work if the run must be rolled back.
     #[arg(long)]
     pub compensation: Option<String>,
+    /// Change the run's owner without a handoff note.
     #[arg(long)]
     pub owner: Option<String>,
     /// Replace the shared state with this JSON object.
