@@ -285,6 +285,8 @@ fn cut_torn_tail(file: &mut File) -> std::io::Result<()> {
 }
 
 /// Writes a file by temp-file-and-rename so readers never see half of it.
+/// Not flushed to disk: views are derived and rewritten whenever they do
+/// not match the history, which is the file that is flushed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().expect("files live in a directory");
     fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
@@ -301,7 +303,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .map_err(|e| Error::io("set permissions of", path, e))?;
     }
     tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_data())
         .map_err(|e| Error::io("write", path, e))?;
     tmp.persist(path)
         .map_err(|e| Error::io("replace", path, e.error))?;

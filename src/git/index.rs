@@ -1,0 +1,340 @@
+//! Updating a few entries of git's index without decoding all of it.
+//!
+//! A repository of 100,000 files has a ~10 MB index. Decoding every entry,
+//! re-encoding every entry and hashing twice (verify, then write) costs
+//! tens of milliseconds; nexo changes a handful of entries, all under
+//! `.nexo/`, which sort together. So for index versions 2 and 3 we scan the
+//! entries by their length fields only, re-encode just the `.nexo/` range,
+//! copy the rest byte for byte, drop the extensions that describe the old
+//! content (cached trees, entry offsets), and hash once. Version 4
+//! (prefix-compressed paths) goes through gix's full decoder instead.
+
+use std::ops::Range;
+
+use gix::ObjectId;
+
+use crate::error::{Error, Result};
+
+const HEADER: usize = 12;
+/// ctime, mtime, dev, ino, mode, uid, gid, size: ten 32-bit fields.
+const STAT_LEN: usize = 40;
+const REGULAR_FILE: u32 = 0o100644;
+const NAME_MASK: u16 = 0x0fff;
+const EXTENDED: u16 = 0x4000;
+const STAGE_SHIFT: u16 = 12;
+const STAGE_MASK: u16 = 0x3000;
+
+/// Extensions that describe the entries as they were and would lie
+/// afterwards: git rebuilds them when it needs them.
+const STALE_EXTENSIONS: [&[u8; 4]; 3] = [b"TREE", b"EOIE", b"IEOT"];
+
+fn corrupt(what: &str) -> Error {
+    Error::repo(format!(
+        "git's index looks damaged ({what}); run `git status` to see git's own diagnosis"
+    ))
+}
+
+/// The index's bytes: mapped from the file (no copy of ~10 MB), or built.
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// An index file held as bytes, with the byte range of its entries.
+pub struct RawIndex {
+    bytes: Bytes,
+    hash_len: usize,
+    /// Byte offset where each entry starts, and one past the last entry.
+    offsets: Vec<usize>,
+}
+
+/// One entry nexo writes: a regular file's path, blob id and stat data.
+pub struct NewEntry<'a> {
+    pub path: &'a str,
+    pub id: ObjectId,
+    pub stat: gix::index::entry::Stat,
+}
+
+impl RawIndex {
+    /// An empty index, for a repository that has none yet.
+    pub fn empty(hash_len: usize) -> RawIndex {
+        let mut bytes = Vec::with_capacity(HEADER);
+        bytes.extend_from_slice(b"DIRC");
+        bytes.extend_from_slice(&2u32.to_be_bytes());
+        bytes.extend_from_slice(&0u32.to_be_bytes());
+        bytes.extend_from_slice(&vec![0; hash_len]);
+        RawIndex {
+            bytes: Bytes::Owned(bytes),
+            hash_len,
+            offsets: vec![HEADER],
+        }
+    }
+
+    /// Parses the entry boundaries of a version 2 or 3 index. Returns
+    /// `Ok(None)` for other versions, which the caller handles with gix.
+    pub fn open(path: &std::path::Path, hash_len: usize) -> Result<Option<RawIndex>> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+        // SAFETY: git replaces the index by renaming a new file over it,
+        // never by writing into it, and we hold index.lock besides; the
+        // mapped inode does not change under us.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io("map", path, e))?;
+        Self::parse(Bytes::Mapped(map), hash_len)
+    }
+
+    fn parse(bytes: Bytes, hash_len: usize) -> Result<Option<RawIndex>> {
+        if bytes.len() < HEADER + hash_len || &bytes[..4] != b"DIRC" {
+            return Err(corrupt("bad header"));
+        }
+        let version = u32::from_be_bytes(bytes[4..8].try_into().expect("4 bytes"));
+        if !matches!(version, 2 | 3) {
+            return Ok(None);
+        }
+        let count = u32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
+        let end = bytes.len() - hash_len;
+        let fixed = STAT_LEN + hash_len + 2;
+        let mut offsets = Vec::with_capacity(count + 1);
+        let mut at = HEADER;
+        for _ in 0..count {
+            offsets.push(at);
+            if at + fixed > end {
+                return Err(corrupt("entries run past the end"));
+            }
+            let flags = u16::from_be_bytes([bytes[at + fixed - 2], bytes[at + fixed - 1]]);
+            let mut name_at = at + fixed;
+            if flags & EXTENDED != 0 {
+                if version < 3 {
+                    return Err(corrupt("extended flags in a version 2 index"));
+                }
+                name_at += 2;
+            }
+            let mut name_len = (flags & NAME_MASK) as usize;
+            if name_len == NAME_MASK as usize {
+                name_len = bytes[name_at..end]
+                    .iter()
+                    .position(|&b| b == 0)
+                    .ok_or_else(|| corrupt("unterminated path"))?;
+            }
+            // Entries are padded with 1 to 8 NULs to a multiple of 8 bytes.
+            at += (name_at - at + name_len + 8) & !7;
+        }
+        if at > end {
+            return Err(corrupt("entries run past the end"));
+        }
+        offsets.push(at);
+        let raw = RawIndex {
+            bytes,
+            hash_len,
+            offsets,
+        };
+        raw.check_extensions()?;
+        Ok(Some(raw))
+    }
+
+    fn entries_end(&self) -> usize {
+        *self.offsets.last().expect("at least the end offset")
+    }
+
+    fn extensions(&self) -> impl Iterator<Item = (&[u8], Range<usize>)> {
+        let end = self.bytes.len() - self.hash_len;
+        let mut at = self.entries_end();
+        std::iter::from_fn(move || {
+            if at + 8 > end {
+                return None;
+            }
+            let sig = &self.bytes[at..at + 4];
+            let len = u32::from_be_bytes(self.bytes[at + 4..at + 8].try_into().expect("4 bytes"))
+                as usize;
+            let range = at..(at + 8 + len).min(end);
+            at += 8 + len;
+            Some((sig, range))
+        })
+    }
+
+    fn check_extensions(&self) -> Result<()> {
+        let end = self.bytes.len() - self.hash_len;
+        let mut last = self.entries_end();
+        for (sig, range) in self.extensions() {
+            if sig == b"sdir" {
+                return Err(Error::repo(
+                    "this repository uses a sparse index, which nexo cannot update safely yet: run `git config index.sparse false` (or `git sparse-checkout disable`), or pass --no-commit",
+                ));
+            }
+            if sig == b"link" {
+                return Err(Error::repo(
+                    "this repository uses a split index (core.splitIndex), which nexo cannot update yet: run `git update-index --no-split-index`, or pass --no-commit",
+                ));
+            }
+            last = range.end;
+        }
+        if last != end {
+            return Err(corrupt("extensions do not end where the checksum starts"));
+        }
+        Ok(())
+    }
+
+    /// The trailing checksum as stored.
+    pub fn stored_checksum(&self) -> &[u8] {
+        &self.bytes[self.bytes.len() - self.hash_len..]
+    }
+
+    /// Everything the checksum covers.
+    pub fn content(&self) -> &[u8] {
+        &self.bytes[..self.bytes.len() - self.hash_len]
+    }
+
+    fn path(&self, i: usize) -> &[u8] {
+        let at = self.offsets[i];
+        let fixed = STAT_LEN + self.hash_len + 2;
+        let flags = self.flags(i);
+        let name_at = at + fixed + if flags & EXTENDED != 0 { 2 } else { 0 };
+        let end = self.offsets[i + 1];
+        let name = &self.bytes[name_at..end];
+        let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        &name[..len]
+    }
+
+    fn flags(&self, i: usize) -> u16 {
+        let at = self.offsets[i] + STAT_LEN + self.hash_len;
+        u16::from_be_bytes([self.bytes[at], self.bytes[at + 1]])
+    }
+
+    /// Index of the first entry whose path is not less than `prefix`, by
+    /// binary search over the (sorted) entries.
+    fn lower_bound(&self, key: &[u8]) -> usize {
+        let (mut lo, mut hi) = (0, self.offsets.len() - 1);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.path(mid) < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    fn encode(&self, e: &NewEntry<'_>, out: &mut Vec<u8>) {
+        let start = out.len();
+        let s = &e.stat;
+        for v in [
+            s.ctime.secs,
+            s.ctime.nsecs,
+            s.mtime.secs,
+            s.mtime.nsecs,
+            s.dev,
+            s.ino,
+            REGULAR_FILE,
+            s.uid,
+            s.gid,
+            s.size,
+        ] {
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        out.extend_from_slice(e.id.as_bytes());
+        let name_len = e.path.len().min(NAME_MASK as usize) as u16;
+        out.extend_from_slice(&name_len.to_be_bytes());
+        out.extend_from_slice(e.path.as_bytes());
+        let len = (out.len() - start + 8) & !7;
+        out.resize(start + len, 0);
+    }
+
+    /// The new index as a sequence of byte slices, without its checksum:
+    /// `updates` (all under `prefix`) replace or join the entries under
+    /// `prefix`, `removals` leave, everything else is borrowed unchanged.
+    /// `scratch` holds the bytes that are new.
+    pub fn splice<'a>(
+        &'a self,
+        prefix: &str,
+        updates: &[NewEntry<'_>],
+        removals: &[&str],
+        scratch: &'a mut Vec<u8>,
+    ) -> Vec<&'a [u8]> {
+        // The entries under `prefix` are contiguous: they share it.
+        let mut upper = prefix.as_bytes().to_vec();
+        *upper.last_mut().expect("non-empty prefix") += 1;
+        let (first, last) = (
+            self.lower_bound(prefix.as_bytes()),
+            self.lower_bound(&upper),
+        );
+
+        // (path, stage, old entry index or new entry)
+        let mut region: Vec<(&[u8], u16, Result<usize, &NewEntry<'_>>)> = (first..last)
+            .filter(|&i| {
+                let p = self.path(i);
+                !updates.iter().any(|u| u.path.as_bytes() == p)
+                    && !removals.iter().any(|r| r.as_bytes() == p)
+            })
+            .map(|i| {
+                let stage = (self.flags(i) & STAGE_MASK) >> STAGE_SHIFT;
+                (self.path(i), stage, Ok(i))
+            })
+            .collect();
+        region.extend(updates.iter().map(|u| (u.path.as_bytes(), 0, Err(u))));
+        region.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let kept = region.iter().filter(|r| r.2.is_ok()).count();
+        let count = self.offsets.len() - 1 - (last - first - kept) + updates.len();
+
+        // The header and the re-encoded region go to `scratch`; record
+        // where each piece lies so the slices can be taken afterwards.
+        enum Piece {
+            Old(Range<usize>),
+            New(Range<usize>),
+        }
+        let mut plan = Vec::new();
+        scratch.clear();
+        scratch.extend_from_slice(&self.bytes[..8]);
+        scratch.extend_from_slice(&(count as u32).to_be_bytes());
+        plan.push(Piece::New(0..HEADER));
+        plan.push(Piece::Old(HEADER..self.offsets[first]));
+        let mut new_start = scratch.len();
+        for (_, _, entry) in &region {
+            match entry {
+                Ok(i) => {
+                    if scratch.len() > new_start {
+                        plan.push(Piece::New(new_start..scratch.len()));
+                    }
+                    plan.push(Piece::Old(self.offsets[*i]..self.offsets[i + 1]));
+                    new_start = scratch.len();
+                }
+                Err(n) => self.encode(n, scratch),
+            }
+        }
+        if scratch.len() > new_start {
+            plan.push(Piece::New(new_start..scratch.len()));
+        }
+        plan.push(Piece::Old(self.offsets[last]..self.entries_end()));
+        for (sig, range) in self.extensions() {
+            if !STALE_EXTENSIONS.iter().any(|s| s.as_slice() == sig) {
+                plan.push(Piece::Old(range));
+            }
+        }
+        let scratch: &'a Vec<u8> = scratch;
+        plan.into_iter()
+            .map(|p| match p {
+                Piece::Old(r) => &self.bytes[r],
+                Piece::New(r) => &scratch[r],
+            })
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+}
+
+/// The checksum git expects over `pieces`, in order.
+pub fn checksum(kind: gix::hash::Kind, pieces: &[&[u8]]) -> Result<ObjectId> {
+    let mut h = gix::hash::hasher(kind);
+    for p in pieces {
+        h.update(p);
+    }
+    h.try_finalize()
+        .map_err(|e| Error::repo(format!("cannot hash git's index: {e}")))
+}

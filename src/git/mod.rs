@@ -1,0 +1,691 @@
+//! The git layer: finding the repository and turning a write into exactly
+//! one commit that touches nothing but `.nexo/`.
+//!
+//! The new tree is HEAD's tree with only our paths replaced, so the user's
+//! staged and unstaged work never enters a nexo commit. The branch moves by
+//! compare-and-swap. Afterwards the index entries of our paths are updated
+//! (and its cached trees dropped), so `git status` is clean for `.nexo/` and
+//! the user's next `git commit` neither reverts nor re-adds our change.
+//! git's `index.lock` is held from before the ref moves until the index is
+//! written, so a concurrent `git commit` cannot interleave.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gix::bstr::{BStr, ByteSlice};
+use gix::lock::acquire::Fail;
+
+use crate::error::{Error, ErrorKind, Result};
+
+mod index;
+use crate::response::CommitInfo;
+use crate::store::NEXO_DIR;
+
+/// How long we wait for git's own `index.lock` (a user's `git add` or
+/// `git commit` in flight) before giving up with nothing half-done.
+const INDEX_LOCK_WAIT: Duration = Duration::from_secs(3);
+/// How often we rebuild on a moved HEAD before giving up.
+const CAS_ATTEMPTS: usize = 5;
+/// Paths written but not committed yet, one per line, inside the git dir.
+const PENDING_FILE: &str = "nexo-pending";
+
+/// What `plan_commit` decided: either git's index lock and the index read
+/// under it, or why this write is not committed.
+pub struct CommitPlan {
+    held: Option<(gix::lock::File, Index)>,
+    skip_reason: Option<String>,
+}
+
+/// git's index as read under its lock.
+enum Index {
+    /// Versions 2 and 3, updated in place (see `index`).
+    Raw(index::RawIndex),
+    /// Version 4, decoded whole.
+    Gix(Box<gix::index::File>),
+}
+
+impl CommitPlan {
+    fn skip(reason: &str) -> CommitPlan {
+        CommitPlan {
+            held: None,
+            skip_reason: Some(reason.to_string()),
+        }
+    }
+}
+
+/// Path edits grouped by directory: a blob (or its removal) per file name,
+/// nested edits per directory name.
+#[derive(Default)]
+struct Edits(std::collections::BTreeMap<String, Edit>);
+
+enum Edit {
+    Blob(Option<gix::ObjectId>),
+    Dir(Edits),
+}
+
+impl Edits {
+    fn insert(&mut self, path: &str, id: Option<gix::ObjectId>) {
+        match path.split_once('/') {
+            None => {
+                self.0.insert(path.to_string(), Edit::Blob(id));
+            }
+            Some((dir, rest)) => {
+                let entry = self
+                    .0
+                    .entry(dir.to_string())
+                    .or_insert_with(|| Edit::Dir(Edits::default()));
+                if let Edit::Blob(_) = entry {
+                    *entry = Edit::Dir(Edits::default());
+                }
+                if let Edit::Dir(sub) = entry {
+                    sub.insert(rest, id);
+                }
+            }
+        }
+    }
+}
+
+pub struct Repo {
+    repo: gix::Repository,
+    workdir: PathBuf,
+}
+
+fn git_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::repo(format!("{what}: {e}"))
+}
+
+impl Repo {
+    /// Finds the repository that contains `dir`, as git would.
+    pub fn discover(dir: &Path) -> Result<Repo> {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if !dir.exists() {
+            return Err(Error::repo(format!("{} does not exist", dir.display())));
+        }
+        let repo = gix::discover(dir).map_err(|_| {
+            Error::repo(format!(
+                "{} is not inside a git repository: nexo keeps runs in a repository's .nexo/ folder; run `git init` first or pass -C <repo>",
+                dir.display()
+            ))
+        })?;
+        let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
+            return Err(Error::repo(format!(
+                "{} is a bare repository: nexo needs a working tree to keep .nexo/ in; use a clone with a checkout",
+                repo.git_dir().display()
+            )));
+        };
+        Ok(Repo { repo, workdir })
+    }
+
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    pub fn git_dir(&self) -> &Path {
+        self.repo.git_dir()
+    }
+
+    /// Our writer lock lives in the (per-worktree) git dir, never in the
+    /// working tree, so it can never be committed.
+    pub fn lock_path(&self) -> PathBuf {
+        self.repo.git_dir().join("nexo.lock")
+    }
+
+    /// The committer name, used as the default actor.
+    pub fn user_name(&self) -> Option<String> {
+        self.repo
+            .committer()
+            .and_then(|s| s.ok())
+            .map(|s| s.name.to_str_lossy().into_owned())
+            .filter(|n| !n.trim().is_empty())
+    }
+
+    fn pending_path(&self) -> PathBuf {
+        self.repo.git_dir().join(PENDING_FILE)
+    }
+
+    fn read_pending(&self) -> Vec<String> {
+        std::fs::read_to_string(self.pending_path())
+            .map(|s| {
+                s.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn add_pending(&self, paths: &[String]) -> Result<()> {
+        let mut all = self.read_pending();
+        for p in paths {
+            if !all.contains(p) {
+                all.push(p.clone());
+            }
+        }
+        let path = self.pending_path();
+        crate::store::write_atomic(&path, (all.join("\n") + "\n").as_bytes())
+    }
+
+    /// Why a commit cannot be made right now, if it cannot.
+    fn commit_blocker(&self) -> Option<String> {
+        let state = self.repo.state()?;
+        Some(format!(
+            "a {state:?} is in progress in this repository; nexo wrote its files but did not commit them. They are committed by the next nexo command after it finishes, or by `nexo commit`"
+        ))
+    }
+
+    /// Decides, before anything is written, whether this write will be
+    /// committed; if so, takes git's index lock and checks everything that
+    /// could refuse the commit, so a refusal leaves nothing written.
+    pub fn plan_commit(&self, no_commit: bool) -> Result<CommitPlan> {
+        if no_commit {
+            return Ok(CommitPlan::skip(
+                "commits are off (--no-commit or commit: false in .nexo/config.yaml); run `nexo commit` to commit",
+            ));
+        }
+        if let Some(reason) = self.commit_blocker() {
+            return Ok(CommitPlan::skip(&reason));
+        }
+        self.committer()?;
+        let index_path = self.repo.index_path();
+        // git's own lock first: nothing may change the index or move the
+        // branch under us between reading HEAD and writing the index.
+        let lock = gix::lock::File::acquire_to_update_resource(
+            &index_path,
+            Fail::AfterDurationWithBackoff(INDEX_LOCK_WAIT),
+            None,
+            0,
+        )
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Busy,
+                format!(
+                    "git's index is locked ({}.lock): another git command is running, or one crashed and left the lock behind (then remove the file). Nothing was written. ({e})",
+                    index_path.display()
+                ),
+            )
+        })?;
+        let hash_len = self.repo.object_hash().len_in_bytes();
+        let index = match index_path.exists() {
+            true => match index::RawIndex::open(&index_path, hash_len)? {
+                Some(raw) => Index::Raw(raw),
+                // Version 4 compresses paths against their neighbours:
+                // decode it whole with gix.
+                None => Index::Gix(Box::new(
+                    self.repo
+                        .open_index()
+                        .map_err(|e| git_err("cannot read git's index", e))?,
+                )),
+            },
+            false => Index::Raw(index::RawIndex::empty(hash_len)),
+        };
+        if let Index::Gix(file) = &index
+            && file.is_sparse()
+        {
+            return Err(Error::repo(
+                "this repository uses a sparse index, which nexo cannot update safely yet: run `git config index.sparse false` (or `git sparse-checkout disable`), or pass --no-commit",
+            ));
+        }
+        Ok(CommitPlan {
+            held: Some((lock, index)),
+            skip_reason: None,
+        })
+    }
+
+    /// Carries out `plan`: commits `paths` (relative, `/`-separated, under
+    /// `.nexo/`) plus any left pending by earlier writes, or records them
+    /// as pending when the plan says not to commit.
+    pub fn finish(&self, plan: CommitPlan, paths: &[String], message: &str) -> Result<CommitInfo> {
+        let Some((lock, index)) = plan.held else {
+            self.add_pending(paths)?;
+            return Ok(CommitInfo {
+                commit: None,
+                pending_reason: plan.skip_reason,
+            });
+        };
+        let mut all: Vec<String> = self.read_pending();
+        for p in paths {
+            if !all.contains(p) {
+                all.push(p.clone());
+            }
+        }
+        match self.commit_paths(lock, index, &all, message) {
+            Ok(id) => {
+                // Only after the commit landed may the pending list go.
+                let _ = std::fs::remove_file(self.pending_path());
+                Ok(CommitInfo {
+                    commit: id,
+                    pending_reason: None,
+                })
+            }
+            Err(e) => {
+                self.add_pending(paths)?;
+                Err(Error::new(
+                    e.kind,
+                    format!(
+                        "{}. The change is written to .nexo/ and will be committed by the next nexo command or `nexo commit`",
+                        e.message
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Every `.nexo/` path that differs between HEAD and the working tree,
+    /// plus the pending list: what `nexo commit` commits.
+    pub fn pending_paths(&self) -> Result<Vec<String>> {
+        let mut out = self.read_pending();
+        let root = self.workdir.join(NEXO_DIR);
+        let tree = self.head_tree()?;
+        for entry in walkdir::WalkDir::new(&root)
+            .into_iter()
+            .filter_map(|e| e.ok())
+        {
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy();
+            if name.starts_with(".nexo-tmp-") {
+                continue;
+            }
+            let rel = entry
+                .path()
+                .strip_prefix(&self.workdir)
+                .expect("walked below the workdir")
+                .to_string_lossy()
+                .replace('\\', "/");
+            let bytes =
+                std::fs::read(entry.path()).map_err(|e| Error::io("read", entry.path(), e))?;
+            let blob =
+                gix::objs::compute_hash(self.repo.object_hash(), gix::objs::Kind::Blob, &bytes)
+                    .map_err(|e| git_err("cannot hash", e))?;
+            let in_head = match &tree {
+                Some(t) => t
+                    .lookup_entry_by_path(&rel)
+                    .map_err(|e| git_err("cannot read HEAD's tree", e))?
+                    .map(|e| e.object_id()),
+                None => None,
+            };
+            if in_head != Some(blob) && !out.contains(&rel) {
+                out.push(rel);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn head_tree(&self) -> Result<Option<gix::Tree<'_>>> {
+        let mut head = self
+            .repo
+            .head()
+            .map_err(|e| git_err("cannot read HEAD", e))?;
+        if head.is_unborn() {
+            return Ok(None);
+        }
+        let commit = head
+            .peel_to_commit()
+            .map_err(|e| git_err("cannot read HEAD's commit", e))?;
+        commit
+            .tree()
+            .map(Some)
+            .map_err(|e| git_err("cannot read HEAD's tree", e))
+    }
+
+    fn committer(&self) -> Result<gix::actor::SignatureRef<'_>> {
+        match self.repo.committer() {
+            Some(Ok(sig)) => Ok(sig),
+            Some(Err(e)) => Err(git_err("cannot read the committer date", e)),
+            None => Err(Error::repo(
+                "no git identity is configured, so nexo cannot commit: run `git config user.name \"Your Name\"` and `git config user.email you@example.com` (or set GIT_COMMITTER_NAME/GIT_COMMITTER_EMAIL), or pass --no-commit",
+            )),
+        }
+    }
+
+    /// Makes one commit holding the working tree's content of `paths` on top
+    /// of HEAD. Returns `None` when HEAD already has exactly that content.
+    fn commit_paths(
+        &self,
+        lock: gix::lock::File,
+        index: Index,
+        paths: &[String],
+        message: &str,
+    ) -> Result<Option<String>> {
+        let sig = self.committer()?;
+        let kind = self.repo.object_hash();
+        let skip_hash = self.skip_index_hash();
+        let blobs = std::thread::scope(|scope| {
+            // Check the old index's checksum on the other core while the
+            // commit is built; it must hold before anything moves.
+            let verify = match &index {
+                // A null checksum means "not computed" to git (index.skipHash).
+                Index::Raw(raw)
+                    if !skip_hash
+                        && raw.stored_checksum().iter().any(|&b| b != 0)
+                        && !self.index_is_ours(raw) =>
+                {
+                    Some(scope.spawn(|| {
+                        index::checksum(kind, &[raw.content()])
+                            .map(|h| h.as_bytes() == raw.stored_checksum())
+                    }))
+                }
+                _ => None,
+            };
+
+            // Content of each path as it is on disk now, written as blobs.
+            let mut blobs = Vec::with_capacity(paths.len());
+            for rel in paths {
+                debug_assert!(rel.starts_with(NEXO_DIR));
+                let abs = self.workdir.join(rel);
+                match std::fs::read(&abs) {
+                    Ok(bytes) => {
+                        let id = self
+                            .repo
+                            .write_blob(&bytes)
+                            .map_err(|e| git_err("cannot write a blob", e))?
+                            .detach();
+                        blobs.push((rel.as_str(), Some(id)));
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        blobs.push((rel.as_str(), None))
+                    }
+                    Err(e) => return Err(Error::io("read", &abs, e)),
+                }
+            }
+            if let Some(v) = verify
+                && !v.join().expect("checksum thread does not panic")?
+            {
+                return Err(Error::repo(
+                    "git's index fails its checksum; nexo did not touch it. Run `git status` to see git's own diagnosis",
+                ));
+            }
+
+            Ok(blobs)
+        })?;
+        let mut edits = Edits::default();
+        for (rel, id) in &blobs {
+            edits.insert(rel, *id);
+        }
+        let committed = self.commit_tree(&edits, sig, message)?;
+        self.write_index(lock, index, &blobs)?;
+        Ok(committed.map(|id| id.to_string()))
+    }
+
+    /// Builds the tree and commit on top of HEAD and moves HEAD by
+    /// compare-and-swap, rebuilding when another process moved it first.
+    fn commit_tree(
+        &self,
+        edits: &Edits,
+        sig: gix::actor::SignatureRef<'_>,
+        message: &str,
+    ) -> Result<Option<gix::ObjectId>> {
+        for attempt in 0.. {
+            let head_id = self.head_id()?;
+            let base_tree = match head_id {
+                Some(id) => self
+                    .repo
+                    .find_commit(id)
+                    .and_then(|c| c.tree_id().map(|t| t.detach()))
+                    .map_err(|e| git_err("cannot read HEAD's commit", e))?,
+                None => gix::ObjectId::empty_tree(self.repo.object_hash()),
+            };
+            let tree = self.edit_tree(base_tree, edits)?;
+            if tree == base_tree && head_id.is_some() {
+                return Ok(None);
+            }
+            match self
+                .repo
+                .commit_as(sig, sig, "HEAD", message, tree, head_id)
+            {
+                Ok(id) => return Ok(Some(id.detach())),
+                Err(e) => {
+                    // Someone moved the branch (a user's commit in another
+                    // worktree, say): rebuild on the new HEAD.
+                    if attempt + 1 < CAS_ATTEMPTS && self.head_id()? != head_id {
+                        continue;
+                    }
+                    return Err(git_err("cannot move HEAD to nexo's commit", e));
+                }
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// Points the index entries of our paths at what we committed (object
+    /// id and file stat), so the user's status and next commit agree with
+    /// HEAD for them, and drops the cached trees, which would still
+    /// describe the old `.nexo/` and make the user's next commit revert ours.
+    fn write_index(
+        &self,
+        lock: gix::lock::File,
+        index: Index,
+        blobs: &[(&str, Option<gix::ObjectId>)],
+    ) -> Result<()> {
+        let mut updates = Vec::with_capacity(blobs.len());
+        let mut removals = Vec::new();
+        for (rel, id) in blobs {
+            match id {
+                Some(id) => {
+                    let abs = self.workdir.join(rel);
+                    let meta = gix::index::fs::Metadata::from_path_no_follow(&abs)
+                        .map_err(|e| Error::io("stat", &abs, e))?;
+                    let stat = gix::index::entry::Stat::from_fs(&meta)
+                        .map_err(|e| git_err("cannot read file times", e))?;
+                    updates.push(index::NewEntry {
+                        path: rel,
+                        id: *id,
+                        stat,
+                    });
+                }
+                None => removals.push(*rel),
+            }
+        }
+        let mut out = BufWriter::with_capacity(256 * 1024, lock);
+        let mut stamp = None;
+        match index {
+            Index::Raw(raw) => {
+                let mut scratch = Vec::new();
+                let pieces = raw.splice(&format!("{NEXO_DIR}/"), &updates, &removals, &mut scratch);
+                let kind = self.repo.object_hash();
+                let skip = self.skip_index_hash();
+                // Hash on the other core while this one writes.
+                let hash = std::thread::scope(|scope| -> Result<gix::ObjectId> {
+                    let hasher = (!skip).then(|| scope.spawn(|| index::checksum(kind, &pieces)));
+                    for p in &pieces {
+                        out.write_all(p)
+                            .map_err(|e| git_err("cannot write git's index", e))?;
+                    }
+                    match hasher {
+                        Some(h) => h.join().expect("checksum thread does not panic"),
+                        None => Ok(gix::ObjectId::null(kind)),
+                    }
+                })?;
+                out.write_all(hash.as_bytes())
+                    .map_err(|e| git_err("cannot write git's index", e))?;
+                stamp = Some(hash);
+            }
+            Index::Gix(mut file) => {
+                for u in &updates {
+                    let path: &BStr = u.path.as_bytes().as_bstr();
+                    match file.entry_index_by_path(path) {
+                        Ok(i) => {
+                            let entry = &mut file.entries_mut()[i];
+                            entry.id = u.id;
+                            entry.stat = u.stat;
+                            entry.mode = gix::index::entry::Mode::FILE;
+                        }
+                        Err(_) => file.dangerously_push_entry(
+                            u.stat,
+                            u.id,
+                            gix::index::entry::Flags::empty(),
+                            gix::index::entry::Mode::FILE,
+                            path,
+                        ),
+                    }
+                }
+                for r in &removals {
+                    let path: &BStr = r.as_bytes().as_bstr();
+                    file.remove_entries(|_, p, _| p == path);
+                }
+                file.sort_entries();
+                file.remove_tree();
+                file.write_to(&mut out, gix::index::write::Options::default())
+                    .map_err(|e| git_err("cannot write git's index", e))?;
+            }
+        }
+        let lock = out
+            .into_inner()
+            .map_err(|e| git_err("cannot write git's index", e.error()))?;
+        lock.commit()
+            .map_err(|e| git_err("cannot replace git's index", e.error))?;
+        if let Some(hash) = stamp {
+            self.remember_index(hash);
+        }
+        Ok(())
+    }
+
+    /// Where we remember the index file we last wrote: its stat data and
+    /// checksum. If the index still has exactly that stat data, nobody has
+    /// replaced it since, and its checksum (which we computed) needs no
+    /// second verification. Any git command that rewrites the index
+    /// changes the inode and times, and then we verify as usual.
+    fn index_stamp_path(&self) -> PathBuf {
+        self.repo.git_dir().join("nexo-index-stamp")
+    }
+
+    #[cfg(not(unix))]
+    fn index_fingerprint(&self) -> Option<String> {
+        None
+    }
+
+    #[cfg(unix)]
+    fn index_fingerprint(&self) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(self.repo.index_path()).ok()?;
+        Some(format!(
+            "{} {} {} {}.{} {}.{}",
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec()
+        ))
+    }
+
+    fn remember_index(&self, hash: gix::ObjectId) {
+        if let Some(fp) = self.index_fingerprint() {
+            // Only an optimisation: failing to write it costs a re-check.
+            let _ = std::fs::write(self.index_stamp_path(), format!("{fp} {hash}\n"));
+        }
+    }
+
+    fn index_is_ours(&self, raw: &index::RawIndex) -> bool {
+        let Some(fp) = self.index_fingerprint() else {
+            return false;
+        };
+        let Ok(stamp) = std::fs::read_to_string(self.index_stamp_path()) else {
+            return false;
+        };
+        let expected = format!(
+            "{fp} {}\n",
+            gix::ObjectId::from_bytes_or_panic(raw.stored_checksum())
+        );
+        stamp == expected
+    }
+
+    /// `index.skipHash`: the user asked git not to checksum the index.
+    fn skip_index_hash(&self) -> bool {
+        self.repo
+            .config_snapshot()
+            .boolean("index.skipHash")
+            .unwrap_or(false)
+    }
+
+    /// Writes `base` with `edits` applied and returns the new root tree.
+    /// Only the trees on the edited paths are read and written: unlike
+    /// gix's tree editor, siblings are not re-validated, so the cost does
+    /// not grow with the number of runs.
+    fn edit_tree(&self, base: gix::ObjectId, edits: &Edits) -> Result<gix::ObjectId> {
+        let id = self.edit_level(Some(base), edits)?;
+        match id {
+            Some(id) => Ok(id),
+            None => self
+                .repo
+                .write_object(gix::objs::Tree::empty())
+                .map(|id| id.detach())
+                .map_err(|e| git_err("cannot write a tree", e)),
+        }
+    }
+
+    fn edit_level(
+        &self,
+        base: Option<gix::ObjectId>,
+        edits: &Edits,
+    ) -> Result<Option<gix::ObjectId>> {
+        use gix::objs::tree::{Entry, EntryKind};
+        let mut tree: gix::objs::Tree = match base {
+            Some(id) if id != gix::ObjectId::empty_tree(self.repo.object_hash()) => {
+                let t = self
+                    .repo
+                    .find_tree(id)
+                    .map_err(|e| git_err("cannot read a tree", e))?;
+                t.decode()
+                    .map_err(|e| git_err("cannot decode a tree", e))?
+                    .into()
+            }
+            _ => gix::objs::Tree::empty(),
+        };
+        for (name, edit) in &edits.0 {
+            let pos = tree
+                .entries
+                .iter()
+                .position(|e| e.filename == name.as_bytes());
+            let new = match edit {
+                Edit::Blob(id) => id.map(|id| (EntryKind::Blob, id)),
+                Edit::Dir(sub) => {
+                    let old = pos
+                        .map(|p| &tree.entries[p])
+                        .filter(|e| e.mode.is_tree())
+                        .map(|e| e.oid);
+                    self.edit_level(old, sub)?.map(|id| (EntryKind::Tree, id))
+                }
+            };
+            match (pos, new) {
+                (Some(p), Some((kind, id))) => {
+                    tree.entries[p].mode = kind.into();
+                    tree.entries[p].oid = id;
+                }
+                (None, Some((kind, id))) => tree.entries.push(Entry {
+                    mode: kind.into(),
+                    filename: name.as_str().into(),
+                    oid: id,
+                }),
+                (Some(p), None) => {
+                    tree.entries.remove(p);
+                }
+                (None, None) => {}
+            }
+        }
+        if tree.entries.is_empty() {
+            return Ok(None);
+        }
+        tree.entries.sort();
+        self.repo
+            .write_object(&tree)
+            .map(|id| Some(id.detach()))
+            .map_err(|e| git_err("cannot write a tree", e))
+    }
+
+    fn head_id(&self) -> Result<Option<gix::ObjectId>> {
+        let head = self
+            .repo
+            .head()
+            .map_err(|e| git_err("cannot read HEAD", e))?;
+        Ok(head.id().map(|id| id.detach()))
+    }
+}
