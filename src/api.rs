@@ -125,15 +125,19 @@ impl Nexo {
     where
         F: FnOnce(&Run) -> Result<(String, Body, String)>,
     {
+        crate::trace::mark("discovered");
         let id = self.store.resolve(run_id)?;
         let _lock = self.store.lock()?;
         // Read under the lock: another process may have just appended.
         let mut run = fold::fold(self.store.read_history(&id)?.events)?;
         let (actor, body, subject) = build(&run)?;
+        crate::trace::mark("folded");
         let plan = self.repo.plan_commit(self.options.no_commit)?;
+        crate::trace::mark("planned commit");
         let event = self.new_event(Some(&run), actor, body);
         self.store.append(&id, &event)?;
         fold::apply(&mut run, &event);
+        crate::trace::mark("appended");
         let commit = self.publish(plan, &run, &event, &subject)?;
         Ok((run, event, commit))
     }
@@ -154,6 +158,7 @@ impl Nexo {
                 changed.push(rel);
             }
         }
+        crate::trace::mark("views written");
         let message = format!(
             "nexo: {} {subject}\n\nNexo-Run: {}\nNexo-Event: {}\n",
             run.run_id, run.run_id, event.id

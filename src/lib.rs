@@ -31,6 +31,7 @@ pub mod request;
 pub mod response;
 pub mod resume;
 pub mod store;
+pub mod trace;
 pub mod view;
 
 pub use api::{Nexo, Options};

@@ -1,6 +1,9 @@
 use clap::Parser;
 
 fn main() {
+    nexo::trace::init();
     let cli = nexo::cli::Cli::parse();
-    std::process::exit(nexo::cli::run(cli));
+    let code = nexo::cli::run(cli);
+    nexo::trace::mark("done");
+    std::process::exit(code);
 }

@@ -9,8 +9,18 @@ use serde_json::json;
 
 /// Index and working tree both match HEAD, and git can read the index.
 fn assert_clean(repo: &Repo) {
-    assert!(repo.git_output(&["diff", "--cached", "--quiet"]).status.success(), "staged: {}", repo.git(&["diff", "--cached", "--stat"]));
-    assert!(repo.git_output(&["diff", "--quiet"]).status.success(), "modified: {}", repo.git(&["diff", "--stat"]));
+    assert!(
+        repo.git_output(&["diff", "--cached", "--quiet"])
+            .status
+            .success(),
+        "staged: {}",
+        repo.git(&["diff", "--cached", "--stat"])
+    );
+    assert!(
+        repo.git_output(&["diff", "--quiet"]).status.success(),
+        "modified: {}",
+        repo.git(&["diff", "--stat"])
+    );
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
     repo.git(&["fsck", "--strict", "--no-progress"]);
 }
@@ -18,7 +28,14 @@ fn assert_clean(repo: &Repo) {
 /// A repository whose paths sort right around `.nexo/`.
 fn neighbours() -> Repo {
     let repo = Repo::new();
-    for p in [".nexo-before", ".nexo.txt", ".nexoa", ".github/ci.yml", "a", "z/deep/file"] {
+    for p in [
+        ".nexo-before",
+        ".nexo.txt",
+        ".nexoa",
+        ".github/ci.yml",
+        "a",
+        "z/deep/file",
+    ] {
         let path = repo.path().join(p);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, p).unwrap();
@@ -31,12 +48,18 @@ fn neighbours() -> Repo {
 fn exercise(repo: &Repo) {
     let id = repo.open_release();
     assert_clean(repo);
-    repo.call("nexo_workflow_update", &json!({"run_id": id, "step_key": "doctor", "step_status": "completed"}));
+    repo.call(
+        "nexo_workflow_update",
+        &json!({"run_id": id, "step_key": "doctor", "step_status": "completed"}),
+    );
     assert_clean(repo);
     repo.call("nexo_workflow_update", &json!({"run_id": id, "step_key": "extra", "step_title": "Extra", "step_status": "running"}));
     assert_clean(repo);
     let second = repo.open_release();
-    repo.call("nexo_workflow_handoff", &json!({"run_id": second, "actor": "a", "new_owner": "b"}));
+    repo.call(
+        "nexo_workflow_handoff",
+        &json!({"run_id": second, "actor": "a", "new_owner": "b"}),
+    );
     assert_clean(repo);
     // Every tracked path is in the index exactly once, in git's order.
     let ls = repo.git(&["ls-files"]);
@@ -59,10 +82,17 @@ fn version_3_with_an_intent_to_add_entry() {
     std::fs::write(repo.path().join("later.txt"), "x").unwrap();
     repo.git(&["add", "-N", "later.txt"]);
     let id = repo.open_release();
-    repo.call("nexo_workflow_update", &json!({"run_id": id, "step_key": "doctor", "step_status": "running"}));
+    repo.call(
+        "nexo_workflow_update",
+        &json!({"run_id": id, "step_key": "doctor", "step_status": "running"}),
+    );
     // The intent-to-add entry survives; nothing of ours is staged.
     assert_eq!(repo.git(&["status", "--porcelain"]), " A later.txt\n");
-    assert!(repo.git_output(&["diff", "--cached", "--quiet"]).status.success());
+    assert!(
+        repo.git_output(&["diff", "--cached", "--quiet"])
+            .status
+            .success()
+    );
     repo.git(&["fsck", "--no-progress"]);
 }
 
@@ -92,7 +122,10 @@ fn untracked_cache_and_skip_hash_are_respected() {
     repo.git(&["add", "a"]);
     repo.open_release();
     let v = std::fs::read(repo.path().join(".git/index")).unwrap();
-    assert!(v[v.len() - 20..].iter().all(|&b| b == 0), "skipHash index got a checksum");
+    assert!(
+        v[v.len() - 20..].iter().all(|&b| b == 0),
+        "skipHash index got a checksum"
+    );
     assert_eq!(repo.git(&["status", "--porcelain"]), "M  a\n");
 }
 
@@ -107,7 +140,11 @@ fn a_damaged_index_is_not_blessed_with_a_new_checksum() {
     let (code, v) = repo.call_err("nexo_workflow_open", r#"{"sid":"s","goal":"g"}"#);
     assert_eq!(code, 6);
     assert!(v["error"].as_str().unwrap().contains("checksum"), "{v}");
-    assert_eq!(std::fs::read(&path).unwrap(), bytes, "the index was rewritten");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "the index was rewritten"
+    );
 }
 
 #[test]
@@ -116,11 +153,17 @@ fn the_users_next_commit_after_many_nexo_commits_keeps_everything() {
     let id = repo.open_release();
     std::fs::write(repo.path().join("a"), "user change").unwrap();
     for i in 0..5 {
-        repo.call("nexo_workflow_update", &json!({"run_id": id, "summary": format!("s{i}")}));
+        repo.call(
+            "nexo_workflow_update",
+            &json!({"run_id": id, "summary": format!("s{i}")}),
+        );
     }
     let nexo_tree = repo.git(&["rev-parse", "HEAD:.nexo"]);
     repo.git(&["commit", "-q", "-am", "user"]);
     assert_eq!(repo.git(&["rev-parse", "HEAD:.nexo"]), nexo_tree);
-    assert_eq!(repo.git(&["show", "--name-only", "--format=", "HEAD"]), "a\n");
+    assert_eq!(
+        repo.git(&["show", "--name-only", "--format=", "HEAD"]),
+        "a\n"
+    );
     assert_clean(&repo);
 }

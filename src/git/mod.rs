@@ -11,6 +11,7 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use gix::bstr::{BStr, ByteSlice};
@@ -37,10 +38,31 @@ pub struct CommitPlan {
     skip_reason: Option<String>,
 }
 
+/// Reserves the new index's blocks before writing it. On ext4, renaming a
+/// file with delayed-allocation blocks over an existing one forces them to
+/// be allocated and flushed at rename time (`auto_da_alloc`); with the
+/// blocks reserved up front, the rename is a rename. Best effort.
+#[cfg(target_os = "linux")]
+fn preallocate(out: &mut BufWriter<gix::lock::File>, len: usize) {
+    use std::os::fd::AsRawFd;
+    let _ = out.get_mut().with_mut(|f| {
+        // SAFETY: a valid descriptor we own; failure only loses the speed-up.
+        unsafe { libc::posix_fallocate(f.as_raw_fd(), 0, len as libc::off_t) };
+        Ok(())
+    });
+}
+
+#[cfg(not(target_os = "linux"))]
+fn preallocate(_: &mut BufWriter<gix::lock::File>, _: usize) {}
+
 /// git's index as read under its lock.
 enum Index {
-    /// Versions 2 and 3, updated in place (see `index`).
-    Raw(index::RawIndex),
+    /// Versions 2 and 3, updated in place (see `index`), with the check of
+    /// its checksum running on another core when it needs one.
+    Raw {
+        raw: Arc<index::RawIndex>,
+        verify: Option<std::thread::JoinHandle<Result<bool>>>,
+    },
     /// Version 4, decoded whole.
     Gix(Box<gix::index::File>),
 }
@@ -212,7 +234,23 @@ impl Repo {
         let hash_len = self.repo.object_hash().len_in_bytes();
         let index = match index_path.exists() {
             true => match index::RawIndex::open(&index_path, hash_len)? {
-                Some(raw) => Index::Raw(raw),
+                Some(raw) => {
+                    let raw = Arc::new(raw);
+                    // A null checksum means "not computed" (index.skipHash);
+                    // an index nexo wrote itself was hashed by nexo.
+                    let verify = (!self.skip_index_hash()
+                        && raw.stored_checksum().iter().any(|&b| b != 0)
+                        && !self.index_is_ours(&raw))
+                    .then(|| {
+                        let raw = Arc::clone(&raw);
+                        let kind = self.repo.object_hash();
+                        std::thread::spawn(move || {
+                            index::checksum(kind, &[raw.content()])
+                                .map(|h| h.as_bytes() == raw.stored_checksum())
+                        })
+                    });
+                    Index::Raw { raw, verify }
+                }
                 // Version 4 compresses paths against their neighbours:
                 // decode it whole with gix.
                 None => Index::Gix(Box::new(
@@ -221,7 +259,10 @@ impl Repo {
                         .map_err(|e| git_err("cannot read git's index", e))?,
                 )),
             },
-            false => Index::Raw(index::RawIndex::empty(hash_len)),
+            false => Index::Raw {
+                raw: Arc::new(index::RawIndex::empty(hash_len)),
+                verify: None,
+            },
         };
         if let Index::Gix(file) = &index
             && file.is_sparse()
@@ -355,62 +396,135 @@ impl Repo {
         message: &str,
     ) -> Result<Option<String>> {
         let sig = self.committer()?;
-        let kind = self.repo.object_hash();
-        let skip_hash = self.skip_index_hash();
-        let blobs = std::thread::scope(|scope| {
-            // Check the old index's checksum on the other core while the
-            // commit is built; it must hold before anything moves.
-            let verify = match &index {
-                // A null checksum means "not computed" to git (index.skipHash).
-                Index::Raw(raw)
-                    if !skip_hash
-                        && raw.stored_checksum().iter().any(|&b| b != 0)
-                        && !self.index_is_ours(raw) =>
-                {
-                    Some(scope.spawn(|| {
-                        index::checksum(kind, &[raw.content()])
-                            .map(|h| h.as_bytes() == raw.stored_checksum())
-                    }))
+        // Content of each path as it is on disk now, written as blobs.
+        let mut blobs = Vec::with_capacity(paths.len());
+        for rel in paths {
+            debug_assert!(rel.starts_with(NEXO_DIR));
+            let abs = self.workdir.join(rel);
+            match std::fs::read(&abs) {
+                Ok(bytes) => {
+                    let id = self
+                        .repo
+                        .write_blob(&bytes)
+                        .map_err(|e| git_err("cannot write a blob", e))?
+                        .detach();
+                    blobs.push((rel.as_str(), Some(id)));
                 }
-                _ => None,
-            };
-
-            // Content of each path as it is on disk now, written as blobs.
-            let mut blobs = Vec::with_capacity(paths.len());
-            for rel in paths {
-                debug_assert!(rel.starts_with(NEXO_DIR));
-                let abs = self.workdir.join(rel);
-                match std::fs::read(&abs) {
-                    Ok(bytes) => {
-                        let id = self
-                            .repo
-                            .write_blob(&bytes)
-                            .map_err(|e| git_err("cannot write a blob", e))?
-                            .detach();
-                        blobs.push((rel.as_str(), Some(id)));
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        blobs.push((rel.as_str(), None))
-                    }
-                    Err(e) => return Err(Error::io("read", &abs, e)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    blobs.push((rel.as_str(), None))
                 }
+                Err(e) => return Err(Error::io("read", &abs, e)),
             }
-            if let Some(v) = verify
-                && !v.join().expect("checksum thread does not panic")?
-            {
-                return Err(Error::repo(
-                    "git's index fails its checksum; nexo did not touch it. Run `git status` to see git's own diagnosis",
-                ));
-            }
-
-            Ok(blobs)
-        })?;
+        }
         let mut edits = Edits::default();
         for (rel, id) in &blobs {
             edits.insert(rel, *id);
         }
-        let committed = self.commit_tree(&edits, sig, message)?;
-        self.write_index(lock, index, &blobs)?;
+        crate::trace::mark("blobs written");
+
+        // The index entries of our paths: the blob ids we just wrote and
+        // the files' stat data, so git sees them as unchanged.
+        let mut updates = Vec::with_capacity(blobs.len());
+        let mut removals = Vec::new();
+        for (rel, id) in &blobs {
+            match id {
+                Some(id) => {
+                    let abs = self.workdir.join(rel);
+                    let meta = gix::index::fs::Metadata::from_path_no_follow(&abs)
+                        .map_err(|e| Error::io("stat", &abs, e))?;
+                    let stat = gix::index::entry::Stat::from_fs(&meta)
+                        .map_err(|e| git_err("cannot read file times", e))?;
+                    updates.push(index::NewEntry {
+                        path: rel,
+                        id: *id,
+                        stat,
+                    });
+                }
+                None => removals.push(*rel),
+            }
+        }
+
+        let mut out = BufWriter::with_capacity(256 * 1024, lock);
+        let (committed, stamp) = match index {
+            Index::Raw { raw, verify } => {
+                let mut scratch = Vec::new();
+                let pieces = raw.splice(&format!("{NEXO_DIR}/"), &updates, &removals, &mut scratch);
+                let kind = self.repo.object_hash();
+                let skip = self.skip_index_hash();
+                let total = pieces.iter().map(|p| p.len()).sum::<usize>() + kind.len_in_bytes();
+                preallocate(&mut out, total);
+                // The new index's content does not depend on the commit, so
+                // its checksum is computed on the other core while this one
+                // builds the commit and writes the file.
+                let (committed, hash) = std::thread::scope(|scope| -> Result<_> {
+                    let hasher = (!skip).then(|| scope.spawn(|| index::checksum(kind, &pieces)));
+                    let committed = self.commit_tree(&edits, sig, message)?;
+                    crate::trace::mark("committed");
+                    for p in &pieces {
+                        out.write_all(p)
+                            .map_err(|e| git_err("cannot write git's index", e))?;
+                    }
+                    let hash = match hasher {
+                        Some(h) => h.join().expect("checksum thread does not panic")?,
+                        None => gix::ObjectId::null(kind),
+                    };
+                    Ok((committed, hash))
+                })?;
+                out.write_all(hash.as_bytes())
+                    .map_err(|e| git_err("cannot write git's index", e))?;
+                // A damaged index must not be blessed with a fresh checksum:
+                // the new one is only put in place if the old one held.
+                if let Some(v) = verify
+                    && !v.join().expect("checksum thread does not panic")?
+                {
+                    return Err(Error::repo(
+                        "git's index fails its checksum, so nexo left it untouched (its commit was made). Run `git status` to see git's own diagnosis; `rm .git/index && git reset` rebuilds it from HEAD",
+                    ));
+                }
+                (committed, Some(hash))
+            }
+            Index::Gix(mut file) => {
+                let committed = self.commit_tree(&edits, sig, message)?;
+                for u in &updates {
+                    let path: &BStr = u.path.as_bytes().as_bstr();
+                    match file.entry_index_by_path(path) {
+                        Ok(i) => {
+                            let entry = &mut file.entries_mut()[i];
+                            entry.id = u.id;
+                            entry.stat = u.stat;
+                            entry.mode = gix::index::entry::Mode::FILE;
+                        }
+                        Err(_) => file.dangerously_push_entry(
+                            u.stat,
+                            u.id,
+                            gix::index::entry::Flags::empty(),
+                            gix::index::entry::Mode::FILE,
+                            path,
+                        ),
+                    }
+                }
+                for r in &removals {
+                    let path: &BStr = r.as_bytes().as_bstr();
+                    file.remove_entries(|_, p, _| p == path);
+                }
+                file.sort_entries();
+                // The cached trees would still describe the old .nexo/ and
+                // make the user's next commit revert ours.
+                file.remove_tree();
+                file.write_to(&mut out, gix::index::write::Options::default())
+                    .map_err(|e| git_err("cannot write git's index", e))?;
+                (committed, None)
+            }
+        };
+        let lock = out
+            .into_inner()
+            .map_err(|e| git_err("cannot write git's index", e.error()))?;
+        lock.commit()
+            .map_err(|e| git_err("cannot replace git's index", e.error))?;
+        if let Some(hash) = stamp {
+            self.remember_index(hash);
+        }
+        crate::trace::mark("index written");
         Ok(committed.map(|id| id.to_string()))
     }
 
@@ -452,99 +566,6 @@ impl Repo {
             }
         }
         unreachable!("the loop returns")
-    }
-
-    /// Points the index entries of our paths at what we committed (object
-    /// id and file stat), so the user's status and next commit agree with
-    /// HEAD for them, and drops the cached trees, which would still
-    /// describe the old `.nexo/` and make the user's next commit revert ours.
-    fn write_index(
-        &self,
-        lock: gix::lock::File,
-        index: Index,
-        blobs: &[(&str, Option<gix::ObjectId>)],
-    ) -> Result<()> {
-        let mut updates = Vec::with_capacity(blobs.len());
-        let mut removals = Vec::new();
-        for (rel, id) in blobs {
-            match id {
-                Some(id) => {
-                    let abs = self.workdir.join(rel);
-                    let meta = gix::index::fs::Metadata::from_path_no_follow(&abs)
-                        .map_err(|e| Error::io("stat", &abs, e))?;
-                    let stat = gix::index::entry::Stat::from_fs(&meta)
-                        .map_err(|e| git_err("cannot read file times", e))?;
-                    updates.push(index::NewEntry {
-                        path: rel,
-                        id: *id,
-                        stat,
-                    });
-                }
-                None => removals.push(*rel),
-            }
-        }
-        let mut out = BufWriter::with_capacity(256 * 1024, lock);
-        let mut stamp = None;
-        match index {
-            Index::Raw(raw) => {
-                let mut scratch = Vec::new();
-                let pieces = raw.splice(&format!("{NEXO_DIR}/"), &updates, &removals, &mut scratch);
-                let kind = self.repo.object_hash();
-                let skip = self.skip_index_hash();
-                // Hash on the other core while this one writes.
-                let hash = std::thread::scope(|scope| -> Result<gix::ObjectId> {
-                    let hasher = (!skip).then(|| scope.spawn(|| index::checksum(kind, &pieces)));
-                    for p in &pieces {
-                        out.write_all(p)
-                            .map_err(|e| git_err("cannot write git's index", e))?;
-                    }
-                    match hasher {
-                        Some(h) => h.join().expect("checksum thread does not panic"),
-                        None => Ok(gix::ObjectId::null(kind)),
-                    }
-                })?;
-                out.write_all(hash.as_bytes())
-                    .map_err(|e| git_err("cannot write git's index", e))?;
-                stamp = Some(hash);
-            }
-            Index::Gix(mut file) => {
-                for u in &updates {
-                    let path: &BStr = u.path.as_bytes().as_bstr();
-                    match file.entry_index_by_path(path) {
-                        Ok(i) => {
-                            let entry = &mut file.entries_mut()[i];
-                            entry.id = u.id;
-                            entry.stat = u.stat;
-                            entry.mode = gix::index::entry::Mode::FILE;
-                        }
-                        Err(_) => file.dangerously_push_entry(
-                            u.stat,
-                            u.id,
-                            gix::index::entry::Flags::empty(),
-                            gix::index::entry::Mode::FILE,
-                            path,
-                        ),
-                    }
-                }
-                for r in &removals {
-                    let path: &BStr = r.as_bytes().as_bstr();
-                    file.remove_entries(|_, p, _| p == path);
-                }
-                file.sort_entries();
-                file.remove_tree();
-                file.write_to(&mut out, gix::index::write::Options::default())
-                    .map_err(|e| git_err("cannot write git's index", e))?;
-            }
-        }
-        let lock = out
-            .into_inner()
-            .map_err(|e| git_err("cannot write git's index", e.error()))?;
-        lock.commit()
-            .map_err(|e| git_err("cannot replace git's index", e.error))?;
-        if let Some(hash) = stamp {
-            self.remember_index(hash);
-        }
-        Ok(())
     }
 
     /// Where we remember the index file we last wrote: its stat data and
