@@ -72,6 +72,11 @@ impl Nexo {
     /// Finds the git repository containing `dir`.
     pub fn discover(dir: &Path, options: Options) -> Result<Nexo> {
         let repo = Repo::discover(dir)?;
+        if repo.ensure_merge_driver()? {
+            eprintln!(
+                "nexo: registered the nexo-view merge driver in this clone's git config, so pulls never conflict on .nexo/ views"
+            );
+        }
         let store = Store::new(repo.workdir(), repo.lock_path());
         let mut options = options;
         if !crate::config::Config::load(repo.workdir())?.commit {
@@ -92,6 +97,11 @@ impl Nexo {
         &self.repo
     }
 
+    /// Whether writes are left uncommitted (`--no-commit`, config).
+    pub fn no_commit(&self) -> bool {
+        self.options.no_commit
+    }
+
     fn actor(&self, given: Option<String>) -> String {
         non_empty(given)
             .or_else(|| self.options.actor.clone())
@@ -99,8 +109,64 @@ impl Nexo {
             .unwrap_or_else(|| "unknown".to_string())
     }
 
+    /// After a pull (or anything else that changed `.nexo/` behind nexo's
+    /// back), regenerates the views of the runs whose folder changed and
+    /// commits them. Cheap when nothing changed: one comparison of HEAD's
+    /// `.nexo/runs` tree with the one nexo last saw.
+    pub fn refresh(&self) -> Result<Vec<String>> {
+        let current = self.repo.runs_tree()?;
+        let seen = self.repo.seen_runs_tree();
+        if current == seen || self.repo.operation_in_progress() {
+            return Ok(Vec::new());
+        }
+        let _lock = self.store.lock()?;
+        let runs = self.repo.changed_runs(seen, current)?;
+        let mut changed = Vec::new();
+        let mut refreshed = Vec::new();
+        for id in &runs {
+            // A run that does not fold is reported by `nexo doctor`; it
+            // must not block work on the others.
+            let Ok(history) = self.store.read_history(id) else {
+                continue;
+            };
+            let Ok(run) = fold::fold(history.events) else {
+                continue;
+            };
+            let before = changed.len();
+            for (rel, bytes) in view::render(&run, &resume(&run)) {
+                if self.store.write_if_changed(&rel, &bytes)? {
+                    changed.push(rel);
+                }
+            }
+            if changed.len() > before {
+                refreshed.push(id.clone());
+            }
+        }
+        if changed.is_empty() {
+            self.repo.mark_seen();
+            return Ok(refreshed);
+        }
+        let plan = self.repo.plan_commit(self.options.no_commit)?;
+        let message = format!(
+            "nexo: regenerate views of {} after a merge\n\n{}\n",
+            if refreshed.len() == 1 {
+                refreshed[0].clone()
+            } else {
+                format!("{} runs", refreshed.len())
+            },
+            refreshed
+                .iter()
+                .map(|r| format!("Nexo-Run: {r}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        self.repo.finish(plan, &changed, &message)?;
+        Ok(refreshed)
+    }
+
     /// Reads and folds a run (by id or unique prefix).
     pub fn load(&self, run_id: &str) -> Result<Run> {
+        self.refresh()?;
         let id = self.store.resolve(run_id)?;
         let history = self.store.read_history(&id)?;
         fold::fold(history.events)
@@ -126,6 +192,7 @@ impl Nexo {
         F: FnOnce(&Run) -> Result<(String, Body, String)>,
     {
         crate::trace::mark("discovered");
+        self.refresh()?;
         let id = self.store.resolve(run_id)?;
         let _lock = self.store.lock()?;
         // Read under the lock: another process may have just appended.
@@ -185,6 +252,7 @@ impl Nexo {
         let workflow_kind = non_empty(req.workflow_kind).unwrap_or_else(|| "general".into());
         let actor = self.actor(req.actor.clone().or(req.owner.clone()));
 
+        self.refresh()?;
         let _lock = self.store.lock()?;
         if !idempotency_key.is_empty()
             && let Some(run) = self.find_open_run(&sid, &idempotency_key)?
@@ -275,6 +343,7 @@ impl Nexo {
             message: r.message,
             current_step_key: run.current_step_key.clone(),
             next_action: run.next_action.clone(),
+            divergences: run.divergences(),
         })
     }
 
@@ -352,6 +421,7 @@ impl Nexo {
             requires_approval: r.requires_approval,
             message: r.message,
             recent_actors: run.recent_actors(5),
+            divergences: run.divergences(),
             checkpoints: newest_checkpoints(&run, limit),
         })
     }
@@ -359,6 +429,7 @@ impl Nexo {
     pub fn list(&self, req: ListRequest) -> Result<ListResponse> {
         let limit = positive(req.limit, "limit")?.unwrap_or(DEFAULT_LIST_LIMIT);
         let include_closed = req.include_closed.unwrap_or(false);
+        self.refresh()?;
         let mut runs = Vec::new();
         for id in self.store.run_ids()? {
             let run = fold::fold(self.store.read_history(&id)?.events)?;

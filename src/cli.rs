@@ -145,6 +145,19 @@ Prints exactly one JSON object; on failure {\"ok\": false, \"error\": \"...\"} a
     },
     /// Commit every pending .nexo/ change (left by --no-commit or a merge in progress).
     Commit,
+    /// Check every run: readable histories, each event once, no conflict markers, current views.
+    #[command(
+        after_help = "Exits 0 when healthy and 7 when a problem was found (for CI on pull requests)."
+    )]
+    Doctor {
+        /// Repair what can be repaired without losing an event, and commit it.
+        #[arg(long)]
+        fix: bool,
+    },
+    /// Settle conflicted .nexo/ paths of a merge or rebase in progress and stage them.
+    Resolve,
+    /// Commit pending changes, pull, settle .nexo/, regenerate views, push.
+    Sync,
     /// Walk the seed's release example end to end in a throwaway repository.
     Demo {
         /// Keep the demo repository and print its path.
@@ -529,6 +542,75 @@ fn execute(cli: Cli) -> Result<()> {
             emit(json, &r, || match &r.commit {
                 Some(c) => format!("Committed pending .nexo/ changes as {c}\n"),
                 None => "Nothing to commit in .nexo/\n".into(),
+            })
+        }
+        Command::Doctor { fix } => {
+            let r = nexo(&cli)?.doctor(*fix)?;
+            emit(json, &r, || {
+                let mut s = String::new();
+                for p in &r.problems {
+                    s.push_str(&format!("{}: {}\n", p.kind, p.message));
+                }
+                for f in &r.fixed {
+                    s.push_str(&format!("fixed: {f}\n"));
+                }
+                if let Some(c) = &r.commit {
+                    s.push_str(&format!("committed {}\n", &c[..12]));
+                }
+                s.push_str(&match (r.ok, r.problems.is_empty()) {
+                    (true, true) => format!("{} runs checked: healthy\n", r.runs_checked),
+                    (true, false) => format!("{} runs checked: repaired\n", r.runs_checked),
+                    (false, _) => format!(
+                        "{} runs checked: {} problem(s){}\n",
+                        r.runs_checked,
+                        r.problems.len(),
+                        if *fix {
+                            ""
+                        } else {
+                            "; `nexo doctor --fix` repairs the fixable ones"
+                        }
+                    ),
+                });
+                s
+            })?;
+            if r.ok {
+                Ok(())
+            } else {
+                std::process::exit(crate::error::ErrorKind::Corrupt.exit_code());
+            }
+        }
+        Command::Resolve => {
+            let r = nexo(&cli)?.resolve()?;
+            emit(json, &r, || {
+                let mut s = String::new();
+                for p in &r.resolved {
+                    s.push_str(&format!("resolved: {p}\n"));
+                }
+                s + &r.next + "\n"
+            })
+        }
+        Command::Sync => {
+            let r = nexo(&cli)?.sync()?;
+            emit(json, &r, || {
+                format!(
+                    "synced with {}: {}{}{}pushed\n",
+                    r.upstream,
+                    if r.pulled {
+                        "pulled, "
+                    } else {
+                        "nothing to pull, "
+                    },
+                    if r.resolved.is_empty() {
+                        String::new()
+                    } else {
+                        format!("settled {} .nexo/ paths, ", r.resolved.len())
+                    },
+                    if r.refreshed.is_empty() {
+                        String::new()
+                    } else {
+                        format!("regenerated views of {} runs, ", r.refreshed.len())
+                    },
+                )
             })
         }
         Command::Demo { keep } => crate::demo::run(*keep),

@@ -9,6 +9,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::divergence::{Causality, Divergence, Frontiers};
 use crate::error::{Error, Result};
 use crate::event::{Body, Decision, Event, HandedOff, Opened, Updated};
 use crate::model::{Priority, RunStatus, StepStatus};
@@ -150,9 +151,19 @@ pub struct Run {
     /// Events no other event names as its parent, sorted.
     pub heads: Vec<String>,
     pub event_count: usize,
+    #[serde(skip)]
+    causality: Causality,
+    #[serde(skip)]
+    frontiers: Frontiers,
 }
 
 impl Run {
+    /// Fields that clones changed concurrently to different values, until
+    /// someone who has seen all of them sets the field again.
+    pub fn divergences(&self) -> Vec<Divergence> {
+        self.frontiers.divergences()
+    }
+
     pub fn step(&self, key: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.step_key == key)
     }
@@ -240,7 +251,10 @@ fn open(event: &Event, o: &Opened) -> Run {
         clock: event.clock,
         heads: vec![event.id.clone()],
         event_count: 1,
+        causality: Causality::default(),
+        frontiers: Frontiers::default(),
     };
+    run.causality.add(&event.id, &event.parents);
     push_checkpoint(&mut run, event, "opened".into(), None, None, None);
     run
 }
@@ -254,6 +268,7 @@ pub fn apply(run: &mut Run, event: &Event) {
     if let Err(i) = run.heads.binary_search(&event.id) {
         run.heads.insert(i, event.id.clone());
     }
+    let seq = run.causality.add(&event.id, &event.parents);
     match &event.body {
         // A second "opened" cannot be written by nexo (run ids are fresh);
         // if a hand-made history has one, it is recorded and ignored.
@@ -263,7 +278,40 @@ pub fn apply(run: &mut Run, event: &Event) {
         Body::Approved(d) => apply_decision(run, event, d, Verdict::Approved),
         Body::Rejected(d) => apply_decision(run, event, d, Verdict::Rejected),
     }
+    watch(run, event, seq);
     run.event_count += 1;
+}
+
+/// Records which watched fields `event` set, for divergence detection.
+fn watch(run: &mut Run, event: &Event, seq: usize) {
+    let (step, status, owner): (Option<&str>, Option<String>, Option<&str>) = match &event.body {
+        Body::Updated(u) => (
+            u.step_key.as_deref(),
+            u.step_status.map(|s| s.to_string()),
+            u.owner.as_deref(),
+        ),
+        Body::HandedOff(h) => (None, None, h.new_owner.as_deref()),
+        Body::Approved(d) => (Some(d.step_key.as_str()), Some("approved".into()), None),
+        Body::Rejected(d) => (Some(d.step_key.as_str()), Some("rejected".into()), None),
+        Body::Opened(_) => (None, None, None),
+    };
+    let (actor, at, id) = (&event.actor, &event.at, &event.id);
+    if let (Some(step), Some(status)) = (step, status) {
+        run.frontiers.set(
+            &run.causality,
+            seq,
+            Some(step),
+            "status",
+            &status,
+            actor,
+            at,
+            id,
+        );
+    }
+    if let Some(owner) = owner {
+        run.frontiers
+            .set(&run.causality, seq, None, "owner", owner, actor, at, id);
+    }
 }
 
 fn set_status(run: &mut Run, status: RunStatus, at: &str) {

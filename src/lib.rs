@@ -5,6 +5,7 @@
 //! - [`model`]: statuses, priorities, names;
 //! - [`event`]: one line of a run's history;
 //! - [`fold`]: events to state, order-independent;
+//! - [`divergence`]: concurrent changes from two clones, detected;
 //! - [`resume`]: state to the next honest action;
 //! - [`view`]: state to the YAML files people read.
 //!
@@ -13,6 +14,7 @@
 //! - [`git`]: one commit per write, touching only `.nexo/`;
 //! - [`api`]: the verbs, over store and git;
 //! - [`request`], [`response`], [`json`]: the tool interface's shapes;
+//! - [`sync`]: pull, push, resolve and doctor through the user's git;
 //! - [`call`]: `nexo call <tool> --input <json>`, shared by the CLI and MCP.
 
 pub mod api;
@@ -20,6 +22,7 @@ pub mod call;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod divergence;
 pub mod error;
 pub mod event;
 pub mod fold;
@@ -31,6 +34,7 @@ pub mod request;
 pub mod response;
 pub mod resume;
 pub mod store;
+pub mod sync;
 pub mod trace;
 pub mod view;
 

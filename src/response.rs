@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::divergence::Divergence;
 use crate::fold::{Approval, Checkpoint, Run, Step};
 use crate::model::{Priority, RunStatus, StepStatus};
 use crate::resume::Resume;
@@ -101,6 +102,8 @@ pub struct ResumeResponse {
     pub current_step_key: Option<String>,
     pub next_action: String,
     pub next_step: Option<NextStep>,
+    /// Concurrent changes from different clones that need a decision.
+    pub divergences: Vec<Divergence>,
 }
 
 /// One checkpoint as the original reported it, plus who and which event.
@@ -277,6 +280,7 @@ pub struct GetResponse {
     pub requires_approval: bool,
     pub message: String,
     pub recent_actors: Vec<String>,
+    pub divergences: Vec<Divergence>,
     pub checkpoints: Vec<CheckpointOut>,
 }
 

@@ -41,6 +41,31 @@ fn with_next(message: String, run: &Run) -> String {
 }
 
 pub fn resume(run: &Run) -> Resume {
+    // 0. Clones changed the same thing without seeing each other: the
+    //    honest next action is to decide which value is true.
+    let divergences = run.divergences();
+    if let Some(first) = divergences.first() {
+        let mut msg = String::from("Reconcile concurrent changes before going on: ");
+        msg.push_str(
+            &divergences
+                .iter()
+                .map(|d| d.describe())
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+        msg.push_str(&match &first.step_key {
+            Some(k) => format!(
+                ". Record the true value, e.g. nexo update {} {k} --status <status>.",
+                run.run_id
+            ),
+            None => format!(
+                ". Record the true owner, e.g. nexo handoff {} --to <owner>.",
+                run.run_id
+            ),
+        });
+        let step = first.step_key.as_deref().and_then(|k| run.step(k));
+        return Resume::new("reconcile", false, msg, step);
+    }
     // 1. A closed-and-done run has nothing left to resume.
     if matches!(run.status, RunStatus::Completed | RunStatus::Cancelled) {
         let msg = format!("Run is {}; nothing is left to resume.", run.status);

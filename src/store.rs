@@ -25,8 +25,19 @@ pub const NEXO_DIR: &str = ".nexo";
 pub const HISTORY: &str = "history.jsonl";
 
 /// Marks histories for git's built-in union merge, so both sides' events
-/// survive a plain `git pull` (the fold then dedupes and orders them).
-pub const GITATTRIBUTES: &str = "# Written by nexo: histories are append-only event logs, merged as a union.\nruns/*/history.jsonl merge=union\n";
+/// survive a plain `git pull` (the fold then dedupes and orders them), and
+/// views for nexo's merge driver, which keeps either side without a
+/// conflict: views are regenerated from the merged history afterwards.
+pub const GITATTRIBUTES: &str = "\
+# Written by nexo. Histories are append-only event logs: a merge keeps every line of both sides.
+runs/*/history.jsonl merge=union
+# Views are derived from the history: a merge keeps one side and the next nexo command
+# regenerates them. nexo registers the nexo-view driver in .git/config; without it git
+# may report conflicts here, which `nexo resolve` settles.
+runs/*/run.yaml merge=nexo-view
+runs/*/steps/*.yaml merge=nexo-view
+";
+const GITATTRIBUTES_MARK: &str = "# Written by nexo.";
 
 /// How long a writer waits for another nexo process before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -211,13 +222,17 @@ impl Store {
             .map_err(|e| Error::io("append to", &path, e))
     }
 
-    /// Writes `.nexo/.gitattributes` if it is missing; returns its relative
-    /// path when it did. A user's own edits to it are left alone.
+    /// Writes `.nexo/.gitattributes` if it is missing or an older nexo
+    /// wrote it; returns its relative path when it did. A file the user
+    /// wrote themselves is left alone.
     pub fn ensure_gitattributes(&self) -> Result<Option<String>> {
         let rel = format!("{NEXO_DIR}/.gitattributes");
         let path = self.abs(&rel);
-        if path.exists() {
-            return Ok(None);
+        match fs::read_to_string(&path) {
+            Ok(text) if text == GITATTRIBUTES || !text.starts_with(GITATTRIBUTES_MARK) => {
+                return Ok(None);
+            }
+            _ => {}
         }
         write_atomic(&path, GITATTRIBUTES.as_bytes())?;
         Ok(Some(rel))

@@ -8,6 +8,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::divergence::Divergence;
 use crate::fold::{Approval, Run, Step};
 use crate::model::{Priority, RunStatus, StepStatus};
 use crate::resume::Resume;
@@ -41,6 +42,8 @@ struct RunView<'a> {
     idempotency_key: &'a str,
     shared_state: &'a Map<String, Value>,
     resume: ResumeView<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    divergences: Vec<Divergence>,
     steps: Vec<StepLine<'a>>,
     history: HistoryView<'a>,
 }
@@ -122,6 +125,7 @@ pub fn run_yaml(run: &Run, resume: &Resume) -> Vec<u8> {
             requires_approval: resume.requires_approval,
             message: &resume.message,
         },
+        divergences: run.divergences(),
         steps: run
             .steps
             .iter()

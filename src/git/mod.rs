@@ -166,6 +166,109 @@ impl Repo {
             .filter(|n| !n.trim().is_empty())
     }
 
+    /// Registers nexo's merge driver for views in this clone's git config,
+    /// once. Returns whether it was registered now. The driver is `true`:
+    /// it keeps the current side, and nexo regenerates the view afterwards.
+    pub fn ensure_merge_driver(&self) -> Result<bool> {
+        let snapshot = self.repo.config_snapshot();
+        if snapshot.string("merge.nexo-view.driver").is_some() {
+            return Ok(false);
+        }
+        let path = self.repo.common_dir().join("config");
+        // git's own lock protocol for the config file.
+        let mut lock = gix::lock::File::acquire_to_update_resource(
+            &path,
+            Fail::AfterDurationWithBackoff(INDEX_LOCK_WAIT),
+            None,
+            0,
+        )
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Busy,
+                format!("cannot lock {}: {e}", path.display()),
+            )
+        })?;
+        let mut text = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            text.push(b'\n');
+        }
+        text.extend_from_slice(
+            b"[merge \"nexo-view\"]\n\tname = nexo views (regenerated from the merged history)\n\tdriver = true\n",
+        );
+        lock.write_all(&text)
+            .map_err(|e| Error::io("write", &path, e))?;
+        lock.commit()
+            .map_err(|e| Error::io("replace", &path, e.error))?;
+        Ok(true)
+    }
+
+    /// The tree of `.nexo/runs` in HEAD, if there is one.
+    pub fn runs_tree(&self) -> Result<Option<gix::ObjectId>> {
+        let Some(tree) = self.head_tree()? else {
+            return Ok(None);
+        };
+        let entry = tree
+            .lookup_entry_by_path(format!("{NEXO_DIR}/runs"))
+            .map_err(|e| git_err("cannot read HEAD's tree", e))?;
+        Ok(entry.filter(|e| e.mode().is_tree()).map(|e| e.object_id()))
+    }
+
+    /// The run ids whose folder differs between two `.nexo/runs` trees
+    /// (added or changed in `new`). Reads two trees, not the runs.
+    pub fn changed_runs(
+        &self,
+        old: Option<gix::ObjectId>,
+        new: Option<gix::ObjectId>,
+    ) -> Result<Vec<String>> {
+        let entries = |id: Option<gix::ObjectId>| -> Result<std::collections::HashMap<String, gix::ObjectId>> {
+            let Some(id) = id else {
+                return Ok(Default::default());
+            };
+            let tree = self
+                .repo
+                .find_tree(id)
+                .map_err(|e| git_err("cannot read a tree", e))?;
+            let decoded = tree.decode().map_err(|e| git_err("cannot decode a tree", e))?;
+            Ok(decoded
+                .entries
+                .iter()
+                .map(|e| (e.filename.to_string(), e.oid.to_owned()))
+                .collect())
+        };
+        let (old, new) = (entries(old)?, entries(new)?);
+        let mut changed: Vec<String> = new
+            .into_iter()
+            .filter(|(name, id)| old.get(name) != Some(id))
+            .map(|(name, _)| name)
+            .collect();
+        changed.sort();
+        Ok(changed)
+    }
+
+    fn seen_path(&self) -> PathBuf {
+        self.repo.git_dir().join("nexo-seen")
+    }
+
+    /// The `.nexo/runs` tree whose views nexo last knew to be current.
+    pub fn seen_runs_tree(&self) -> Option<gix::ObjectId> {
+        let text = std::fs::read_to_string(self.seen_path()).ok()?;
+        gix::ObjectId::from_hex(text.trim().as_bytes()).ok()
+    }
+
+    /// Remembers HEAD's `.nexo/runs` tree as current. Best effort: losing
+    /// it costs one re-check of the runs, never correctness.
+    pub fn mark_seen(&self) {
+        if let Ok(tree) = self.runs_tree() {
+            let text = tree.map(|t| t.to_string()).unwrap_or_default();
+            let _ = std::fs::write(self.seen_path(), text + "\n");
+        }
+    }
+
+    /// Whether a merge, rebase or similar is in progress.
+    pub fn operation_in_progress(&self) -> bool {
+        self.repo.state().is_some()
+    }
+
     fn pending_path(&self) -> PathBuf {
         self.repo.git_dir().join(PENDING_FILE)
     }
@@ -298,6 +401,7 @@ impl Repo {
             Ok(id) => {
                 // Only after the commit landed may the pending list go.
                 let _ = std::fs::remove_file(self.pending_path());
+                self.mark_seen();
                 Ok(CommitInfo {
                     commit: id,
                     pending_reason: None,

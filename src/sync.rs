@@ -1,0 +1,534 @@
+//! The sync layer: exchanging runs with other clones through an ordinary
+//! git remote, and keeping `.nexo/` healthy after merges.
+//!
+//! Pulling and pushing go through the user's own `git` program, so their
+//! credentials, ssh config and pull settings (merge or rebase) apply.
+//! Histories merge as a union (see `.nexo/.gitattributes`), views are
+//! regenerated from the merged history, so `.nexo/` never needs a person
+//! to resolve a conflict.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde::Serialize;
+
+use crate::api::Nexo;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::Event;
+use crate::fold;
+use crate::resume::resume;
+use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, Store};
+use crate::view;
+
+/// How many times `sync` pulls again after a rejected push.
+const PUSH_ATTEMPTS: usize = 5;
+
+fn git(dir: &Path, args: &[&str]) -> Result<Output> {
+    Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        // Never stop to ask for a commit message.
+        .env("GIT_EDITOR", "true")
+        .env("GIT_MERGE_AUTOEDIT", "no")
+        .output()
+        .map_err(|e| Error::repo(format!("cannot run git: {e}")))
+}
+
+fn text(out: &Output) -> String {
+    let mut s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !err.trim().is_empty() {
+        if !s.is_empty() {
+            s.push('\n');
+        }
+        s.push_str(err.trim());
+    }
+    s
+}
+
+fn git_ok(dir: &Path, args: &[&str]) -> Result<String> {
+    let out = git(dir, args)?;
+    if !out.status.success() {
+        return Err(Error::repo(format!(
+            "git {} failed: {}",
+            args.join(" "),
+            text(&out)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// One problem `doctor` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// stale_view, missing_view, extra_view, conflict_marker, duplicate_event,
+    /// unreadable_event, torn_tail, unreadable_run, gitattributes.
+    pub kind: &'static str,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub message: String,
+    /// Whether `doctor --fix` repairs it.
+    pub fixable: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorReport {
+    pub ok: bool,
+    pub runs_checked: usize,
+    pub problems: Vec<Problem>,
+    /// Paths `--fix` rewrote.
+    pub fixed: Vec<String>,
+    pub commit: Option<String>,
+}
+
+fn is_marker(line: &str) -> bool {
+    ["<<<<<<<", "=======", ">>>>>>>", "|||||||"]
+        .iter()
+        .any(|m| line.starts_with(m))
+}
+
+/// A history file read leniently: every parseable event once, and what
+/// was wrong with the rest.
+struct Lenient {
+    events: Vec<Event>,
+    /// The file without duplicate events or conflict markers, when that
+    /// differs from what is on disk.
+    cleaned: Option<String>,
+    problems: Vec<Problem>,
+}
+
+fn read_lenient(rel: &str, bytes: &[u8]) -> Lenient {
+    let text = String::from_utf8_lossy(bytes);
+    let mut seen = HashSet::new();
+    let mut events = Vec::new();
+    let mut problems = Vec::new();
+    let mut kept = String::with_capacity(text.len());
+    let mut dirty = false;
+    let torn = !text.is_empty() && !text.ends_with('\n');
+    let lines: Vec<&str> = text.split('\n').collect();
+    for (i, line) in lines.iter().enumerate() {
+        let n = i + 1;
+        let last = i + 1 == lines.len();
+        if line.trim().is_empty() {
+            if !last {
+                kept.push('\n');
+            }
+            continue;
+        }
+        if is_marker(line) {
+            problems.push(Problem {
+                kind: "conflict_marker",
+                path: rel.into(),
+                line: Some(n),
+                message: format!("{rel}:{n}: a merge conflict marker"),
+                fixable: true,
+            });
+            dirty = true;
+            continue;
+        }
+        match Event::from_line(line, &format!("{rel}:{n}")) {
+            Ok(e) => {
+                if !seen.insert(e.id.clone()) {
+                    problems.push(Problem {
+                        kind: "duplicate_event",
+                        path: rel.into(),
+                        line: Some(n),
+                        message: format!("{rel}:{n}: event {} appears again", e.id),
+                        fixable: true,
+                    });
+                    dirty = true;
+                    continue;
+                }
+                events.push(e);
+                kept.push_str(line);
+                kept.push('\n');
+            }
+            Err(_) if last && torn => {
+                problems.push(Problem {
+                    kind: "torn_tail",
+                    path: rel.into(),
+                    line: Some(n),
+                    message: format!(
+                        "{rel}:{n}: a partial last line (a crash mid-write); the next write cuts it"
+                    ),
+                    fixable: true,
+                });
+                dirty = true;
+            }
+            Err(e) => {
+                problems.push(Problem {
+                    kind: "unreadable_event",
+                    path: rel.into(),
+                    line: Some(n),
+                    message: e.message,
+                    fixable: false,
+                });
+                kept.push_str(line);
+                kept.push('\n');
+            }
+        }
+    }
+    Lenient {
+        events,
+        cleaned: dirty.then_some(kept),
+        problems,
+    }
+}
+
+impl Nexo {
+    /// Checks every run: histories readable, each event once, no conflict
+    /// markers, views matching the history. With `fix`, rewrites what can
+    /// be rewritten without losing an event, and commits it.
+    pub fn doctor(&self, fix: bool) -> Result<DoctorReport> {
+        let store = self.store();
+        let _lock = if fix { Some(store.lock()?) } else { None };
+        let mut problems = Vec::new();
+        let mut fixed = Vec::new();
+        let attributes = store.abs(&format!("{NEXO_DIR}/.gitattributes"));
+        let ids = store.run_ids()?;
+        if !ids.is_empty()
+            && std::fs::read_to_string(&attributes).map_or(true, |t| t != GITATTRIBUTES)
+        {
+            problems.push(Problem {
+                kind: "gitattributes",
+                path: format!("{NEXO_DIR}/.gitattributes"),
+                line: None,
+                message:
+                    ".nexo/.gitattributes is missing or not nexo's: pulls may conflict on .nexo/"
+                        .into(),
+                fixable: true,
+            });
+            if fix && let Some(rel) = store.ensure_gitattributes()? {
+                fixed.push(rel);
+            }
+        }
+        for id in &ids {
+            let dir = Store::run_rel(id);
+            let rel = format!("{dir}/{HISTORY}");
+            let bytes = std::fs::read(store.abs(&rel))
+                .map_err(|e| Error::io("read", &store.abs(&rel), e))?;
+            let lenient = read_lenient(&rel, &bytes);
+            let unfixable = lenient.problems.iter().any(|p| !p.fixable);
+            problems.extend(lenient.problems);
+            if fix
+                && !unfixable
+                && let Some(clean) = &lenient.cleaned
+            {
+                crate::store::write_atomic(&store.abs(&rel), clean.as_bytes())?;
+                fixed.push(rel.clone());
+            }
+            let run = match fold::fold(lenient.events) {
+                Ok(run) => run,
+                Err(e) => {
+                    problems.push(Problem {
+                        kind: "unreadable_run",
+                        path: rel.clone(),
+                        line: None,
+                        message: format!("{rel}: {}", e.message),
+                        fixable: false,
+                    });
+                    continue;
+                }
+            };
+            let views = view::render(&run, &resume(&run));
+            let expected: HashSet<&str> = views.iter().map(|(p, _)| p.as_str()).collect();
+            for (path, bytes) in &views {
+                let (kind, message) = match std::fs::read(store.abs(path)) {
+                    Ok(old) if &old == bytes => continue,
+                    Ok(old) if String::from_utf8_lossy(&old).lines().any(is_marker) => (
+                        "conflict_marker",
+                        format!("{path}: conflict markers in a view"),
+                    ),
+                    Ok(_) => ("stale_view", format!("{path} does not match the history")),
+                    Err(_) => ("missing_view", format!("{path} is missing")),
+                };
+                problems.push(Problem {
+                    kind,
+                    path: path.clone(),
+                    line: None,
+                    message,
+                    fixable: true,
+                });
+                if fix && store.write_if_changed(path, bytes)? {
+                    fixed.push(path.clone());
+                }
+            }
+            let steps_dir = store.abs(&format!("{dir}/steps"));
+            if let Ok(entries) = std::fs::read_dir(&steps_dir) {
+                let mut extra: Vec<String> = entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| format!("{dir}/steps/{}", e.file_name().to_string_lossy()))
+                    .filter(|p| !expected.contains(p.as_str()))
+                    .collect();
+                extra.sort();
+                for path in extra {
+                    problems.push(Problem {
+                        kind: "extra_view",
+                        message: format!("{path} belongs to no step of the run"),
+                        path: path.clone(),
+                        line: None,
+                        fixable: true,
+                    });
+                    if fix {
+                        std::fs::remove_file(store.abs(&path))
+                            .map_err(|e| Error::io("remove", &store.abs(&path), e))?;
+                        fixed.push(path);
+                    }
+                }
+            }
+        }
+        let mut commit = None;
+        if fix && !fixed.is_empty() {
+            let plan = self.repo().plan_commit(self.no_commit())?;
+            let message = format!(
+                "nexo: doctor --fix repaired {} file{}\n",
+                fixed.len(),
+                if fixed.len() == 1 { "" } else { "s" }
+            );
+            commit = self.repo().finish(plan, &fixed, &message)?.commit;
+        }
+        let remaining = if fix {
+            problems.iter().any(|p| !p.fixable)
+        } else {
+            !problems.is_empty()
+        };
+        Ok(DoctorReport {
+            ok: !remaining,
+            runs_checked: ids.len(),
+            problems,
+            fixed,
+            commit,
+        })
+    }
+
+    /// Settles every conflicted `.nexo/` path of a merge or rebase in
+    /// progress: histories become the union of both sides (each event
+    /// once), views are regenerated from them, and the paths are staged.
+    /// Conflicts in the user's own files are left alone.
+    pub fn resolve(&self) -> Result<ResolveReport> {
+        let root = self.store().root().to_path_buf();
+        let conflicted = git_ok(&root, &["diff", "--name-only", "--diff-filter=U"])?;
+        let (ours, others): (Vec<&str>, Vec<&str>) = conflicted
+            .lines()
+            .filter(|l| !l.is_empty())
+            .partition(|p| p.starts_with(&format!("{NEXO_DIR}/")));
+        let _lock = self.store().lock()?;
+        let mut runs = BTreeMap::new();
+        let mut staged = Vec::new();
+        for path in &ours {
+            let mut parts = path.split('/');
+            let run = match (parts.next(), parts.next(), parts.next()) {
+                (Some(NEXO_DIR), Some("runs"), Some(run)) => run.to_string(),
+                _ => {
+                    // .nexo/.gitattributes or config: take the merged side's
+                    // content if it is ours, else leave it to the user.
+                    if *path == format!("{NEXO_DIR}/.gitattributes") {
+                        crate::store::write_atomic(&root.join(path), GITATTRIBUTES.as_bytes())?;
+                        staged.push(path.to_string());
+                    }
+                    continue;
+                }
+            };
+            runs.insert(run, ());
+        }
+        for run in runs.keys() {
+            let rel = format!("{}/{HISTORY}", Store::run_rel(run));
+            // Both sides of the history (stages 2 and 3), plus whatever is
+            // in the working tree, each event once.
+            let mut lines = Vec::new();
+            for spec in [format!(":2:{rel}"), format!(":3:{rel}")] {
+                if let Ok(out) = git(&root, &["show", &spec])
+                    && out.status.success()
+                {
+                    lines.extend(
+                        String::from_utf8_lossy(&out.stdout)
+                            .lines()
+                            .map(String::from),
+                    );
+                }
+            }
+            if let Ok(t) = std::fs::read_to_string(root.join(&rel)) {
+                lines.extend(t.lines().map(String::from));
+            }
+            let mut seen = HashSet::new();
+            let mut merged = String::new();
+            for line in lines {
+                if line.trim().is_empty() || is_marker(&line) {
+                    continue;
+                }
+                let Ok(e) = Event::from_line(&line, &rel) else {
+                    continue;
+                };
+                if seen.insert(e.id) {
+                    merged.push_str(&line);
+                    merged.push('\n');
+                }
+            }
+            crate::store::write_atomic(&root.join(&rel), merged.as_bytes())?;
+            staged.push(rel.clone());
+            let history = crate::store::parse_history(merged.as_bytes(), &rel)?;
+            let run = fold::fold(history.events)?;
+            for (path, bytes) in view::render(&run, &resume(&run)) {
+                self.store().write_if_changed(&path, &bytes)?;
+                staged.push(path);
+            }
+        }
+        // Conflicted paths we did not regenerate (a deleted view, say).
+        for path in &ours {
+            if !staged.iter().any(|s| s == path) && root.join(path).exists() {
+                staged.push(path.to_string());
+            }
+        }
+        staged.sort();
+        staged.dedup();
+        if !staged.is_empty() {
+            let mut args = vec!["add", "--"];
+            args.extend(staged.iter().map(String::as_str));
+            git_ok(&root, &args)?;
+        }
+        let gd = self.repo().git_dir();
+        let rebase = gd.join("rebase-merge").exists() || gd.join("rebase-apply").exists();
+        let next = if !others.is_empty() {
+            format!(
+                "Your own files still conflict ({}); resolve them, then {}.",
+                others.join(", "),
+                if rebase {
+                    "`git rebase --continue`"
+                } else {
+                    "`git commit`"
+                }
+            )
+        } else if staged.is_empty() {
+            "Nothing in .nexo/ was conflicted.".into()
+        } else if rebase {
+            "Finish with `git rebase --continue`.".into()
+        } else {
+            "Finish the merge with `git commit`.".into()
+        };
+        Ok(ResolveReport {
+            ok: true,
+            resolved: staged,
+            still_conflicted: others.into_iter().map(String::from).collect(),
+            next,
+        })
+    }
+
+    /// Commits what is pending, pulls with the user's git, settles `.nexo/`,
+    /// regenerates views, and pushes, pulling again if the push is rejected
+    /// because the remote moved.
+    pub fn sync(&self) -> Result<SyncReport> {
+        let root = self.store().root().to_path_buf();
+        if self.repo().operation_in_progress() {
+            return Err(Error::conflict(
+                "a merge, rebase or similar is in progress: finish it first (`nexo resolve` settles .nexo/ conflicts)",
+            ));
+        }
+        let upstream = git(
+            &root,
+            &["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}"],
+        )?;
+        if !upstream.status.success() {
+            return Err(Error::repo(
+                "this branch has no upstream to sync with: push it once with `git push -u <remote> <branch>`",
+            ));
+        }
+        let upstream = String::from_utf8_lossy(&upstream.stdout).trim().to_string();
+        let pending = self.commit_pending()?;
+        let mut report = SyncReport {
+            ok: true,
+            upstream,
+            committed: pending.commit,
+            pulled: false,
+            resolved: Vec::new(),
+            refreshed: Vec::new(),
+            pushed: false,
+            attempts: 0,
+        };
+        for attempt in 1..=PUSH_ATTEMPTS {
+            report.attempts = attempt;
+            let before = git_ok(&root, &["rev-parse", "HEAD"])?;
+            let pull = git(&root, &["pull", "--no-edit"])?;
+            if !pull.status.success() {
+                self.finish_pull(&root, &text(&pull), &mut report)?;
+            }
+            report.pulled |= git_ok(&root, &["rev-parse", "HEAD"])? != before;
+            report.refreshed.extend(self.refresh()?);
+            let push = git(&root, &["push"])?;
+            if push.status.success() {
+                report.pushed = true;
+                return Ok(report);
+            }
+            let why = text(&push);
+            let rejected = why.contains("rejected")
+                || why.contains("fetch first")
+                || why.contains("non-fast-forward");
+            if !rejected || attempt == PUSH_ATTEMPTS {
+                return Err(Error::repo(format!("git push failed: {why}")));
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// A pull stopped: settle `.nexo/` and carry the merge or rebase on, or
+    /// leave the user's own conflicts to them with a clear message.
+    fn finish_pull(&self, root: &Path, why: &str, report: &mut SyncReport) -> Result<()> {
+        for _ in 0..1000 {
+            if !self.repo().operation_in_progress() {
+                return Err(Error::repo(format!("git pull failed: {why}")));
+            }
+            let r = self.resolve()?;
+            report.resolved.extend(r.resolved);
+            if !r.still_conflicted.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "the pull left conflicts in your own files: {}. nexo settled .nexo/; resolve the rest and finish the merge or rebase, then run `nexo sync` again",
+                        r.still_conflicted.join(", ")
+                    ),
+                ));
+            }
+            let gd = self.repo().git_dir();
+            let rebasing = gd.join("rebase-merge").exists() || gd.join("rebase-apply").exists();
+            let out = if rebasing {
+                git(root, &["rebase", "--continue"])?
+            } else {
+                git(root, &["commit", "--no-edit"])?
+            };
+            if out.status.success() && !self.repo().operation_in_progress() {
+                return Ok(());
+            }
+            if !out.status.success() && !self.repo().operation_in_progress() {
+                return Err(Error::repo(format!(
+                    "git could not finish the pull: {}",
+                    text(&out)
+                )));
+            }
+            // A rebase stopped again on its next commit: settle that too.
+        }
+        Err(Error::repo("the pull did not finish after 1000 steps"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolveReport {
+    pub ok: bool,
+    pub resolved: Vec<String>,
+    pub still_conflicted: Vec<String>,
+    pub next: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    pub ok: bool,
+    pub upstream: String,
+    /// The commit of pending changes made before pulling.
+    pub committed: Option<String>,
+    pub pulled: bool,
+    pub resolved: Vec<String>,
+    pub refreshed: Vec<String>,
+    pub pushed: bool,
+    pub attempts: usize,
+}
