@@ -19,13 +19,19 @@ fn a_healthy_repository_passes() {
 fn problems_are_reported_with_file_and_line_and_fixed() {
     let repo = Repo::new();
     let id = repo.open_release();
-    repo.call("nexo_workflow_update", &json!({"run_id": id, "step_key": "doctor", "step_status": "completed"}));
+    repo.call(
+        "nexo_workflow_update",
+        &json!({"run_id": id, "step_key": "doctor", "step_status": "completed"}),
+    );
     let dir = repo.path().join(".nexo/runs").join(&id);
     let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
     let lines: Vec<&str> = history.lines().collect();
     // A duplicated event, conflict markers around a line, a stale view,
     // a view for a step that does not exist.
-    let broken = format!("{}\n<<<<<<< HEAD\n{}\n=======\n{}\n>>>>>>> theirs\n", lines[0], lines[1], lines[1]);
+    let broken = format!(
+        "{}\n<<<<<<< HEAD\n{}\n=======\n{}\n>>>>>>> theirs\n",
+        lines[0], lines[1], lines[1]
+    );
     std::fs::write(dir.join("history.jsonl"), broken).unwrap();
     std::fs::write(dir.join("run.yaml"), "status: hand-edited\n").unwrap();
     std::fs::write(dir.join("steps/ghost.yaml"), "x: 1\n").unwrap();
@@ -33,13 +39,33 @@ fn problems_are_reported_with_file_and_line_and_fixed() {
     let out = repo.nexo(&["--json", "doctor"]);
     assert_eq!(out.status.code(), Some(7));
     let v = parse_json(&out);
-    let kinds: Vec<&str> = v["problems"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap()).collect();
-    for k in ["conflict_marker", "duplicate_event", "stale_view", "extra_view"] {
+    let kinds: Vec<&str> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "conflict_marker",
+        "duplicate_event",
+        "stale_view",
+        "extra_view",
+    ] {
         assert!(kinds.contains(&k), "{k} not reported: {kinds:?}");
     }
-    let marker = v["problems"].as_array().unwrap().iter().find(|p| p["kind"] == "conflict_marker").unwrap();
+    let marker = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "conflict_marker")
+        .unwrap();
     assert_eq!(marker["line"], 2);
-    assert!(marker["message"].as_str().unwrap().contains(&format!(".nexo/runs/{id}/history.jsonl:2")));
+    assert!(
+        marker["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(".nexo/runs/{id}/history.jsonl:2"))
+    );
 
     let commits = repo.commit_count();
     let out = repo.nexo(&["doctor", "--fix"]);
@@ -48,7 +74,10 @@ fn problems_are_reported_with_file_and_line_and_fixed() {
     // content exactly, so there is nothing to commit.
     assert_eq!(repo.commit_count(), commits);
     let fixed = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
-    assert_eq!(fixed, history, "the history must come back to its two events");
+    assert_eq!(
+        fixed, history,
+        "the history must come back to its two events"
+    );
     assert!(!dir.join("steps/ghost.yaml").exists());
     assert!(repo.nexo(&["doctor"]).status.success());
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
@@ -58,7 +87,11 @@ fn problems_are_reported_with_file_and_line_and_fixed() {
 fn an_unreadable_line_is_reported_and_not_removed() {
     let repo = Repo::new();
     let id = repo.open_release();
-    let path = repo.path().join(".nexo/runs").join(&id).join("history.jsonl");
+    let path = repo
+        .path()
+        .join(".nexo/runs")
+        .join(&id)
+        .join("history.jsonl");
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str("{\"v\":1,\"garbage\":true}\n");
     std::fs::write(&path, &text).unwrap();
@@ -82,7 +115,10 @@ fn views_changed_behind_nexos_back_are_regenerated_by_the_next_command() {
     repo.call("nexo_workflow_list", &json!({}));
     assert_eq!(std::fs::read_to_string(&view).unwrap(), good);
     assert_eq!(repo.commit_count(), commits + 1);
-    assert!(repo.git(&["log", "-1", "--format=%s"]).contains("regenerate views"));
+    assert!(
+        repo.git(&["log", "-1", "--format=%s"])
+            .contains("regenerate views")
+    );
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
     // And then it is quiet again.
     repo.call("nexo_workflow_list", &json!({}));
