@@ -158,6 +158,21 @@ Prints exactly one JSON object; on failure {\"ok\": false, \"error\": \"...\"} a
     Resolve,
     /// Commit pending changes, pull, settle .nexo/, regenerate views, push.
     Sync,
+    /// Serve every nexo_workflow_* tool over MCP on standard input/output.
+    #[command(
+        after_help = "Register with Claude Code in .mcp.json: {\"mcpServers\": {\"nexo\": {\"command\": \"nexo\", \"args\": [\"mcp\"]}}}\nSee docs/agents.md."
+    )]
+    Mcp {
+        /// The repository to serve (default: the working directory, or -C).
+        #[arg(long, value_name = "DIR")]
+        repo: Option<PathBuf>,
+    },
+    /// A compact summary of open runs for a session-start hook.
+    Prime {
+        /// How many runs to show at most.
+        #[arg(long, short = 'n', default_value_t = 10)]
+        limit: usize,
+    },
     /// Walk the seed's release example end to end in a throwaway repository.
     Demo {
         /// Keep the demo repository and print its path.
@@ -612,6 +627,17 @@ fn execute(cli: Cli) -> Result<()> {
                     },
                 )
             })
+        }
+        Command::Mcp { repo } => {
+            let dir = repo
+                .clone()
+                .or_else(|| cli.dir.clone())
+                .unwrap_or_else(|| PathBuf::from("."));
+            crate::mcp::serve(dir, options(&cli))
+        }
+        Command::Prime { limit } => {
+            let r = nexo(&cli)?.prime(*limit)?;
+            emit(json, &r, || r.text.clone())
         }
         Command::Demo { keep } => crate::demo::run(*keep),
     }

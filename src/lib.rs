@@ -15,6 +15,7 @@
 //! - [`api`]: the verbs, over store and git;
 //! - [`request`], [`response`], [`json`]: the tool interface's shapes;
 //! - [`sync`]: pull, push, resolve and doctor through the user's git;
+//! - [`mcp`]: the same tools over the Model Context Protocol;
 //! - [`call`]: `nexo call <tool> --input <json>`, shared by the CLI and MCP.
 
 pub mod api;
@@ -29,6 +30,7 @@ pub mod fold;
 pub mod git;
 pub mod id;
 pub mod json;
+pub mod mcp;
 pub mod model;
 pub mod request;
 pub mod response;

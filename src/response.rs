@@ -350,3 +350,26 @@ pub struct CommitResponse {
     pub commit: Option<String>,
     pub paths: Vec<String>,
 }
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PrimeRun {
+    pub run_id: String,
+    pub goal: String,
+    pub status: RunStatus,
+    pub owner: String,
+    pub step_key: Option<String>,
+    pub step_status: Option<StepStatus>,
+    pub resume_state: String,
+    pub requires_approval: bool,
+    pub next_action: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PrimeResponse {
+    pub ok: bool,
+    pub count: usize,
+    pub total_open: usize,
+    pub runs: Vec<PrimeRun>,
+    /// The summary as plain text, ready to paste into a model's context.
+    pub text: String,
+}

@@ -1,0 +1,273 @@
+//! `nexo mcp`: the tool interface over the Model Context Protocol (stdio).
+//!
+//! Every tool `nexo call` knows is served under the same name, with an
+//! input schema that documents each field, and dispatched through the same
+//! `call::call`, so inputs, outputs and errors are identical. A failure is
+//! an MCP *tool* error whose content is the CLI's `{"ok": false, ...}`
+//! object, so the agent can read it. Tokio exists only inside this command.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rmcp::ServiceExt;
+use rmcp::handler::server::ServerHandler;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use serde_json::{Map, Value, json};
+
+use crate::api::{Nexo, Options};
+use crate::call::{self, TOOLS};
+use crate::error::{Error, Result};
+use crate::model::{Priority, RunStatus, StepStatus};
+
+/// Serves MCP on standard input and output until the client disconnects.
+pub fn serve(repo: PathBuf, options: Options) -> Result<()> {
+    // Fail before the handshake if the repository is not usable.
+    Nexo::discover(&repo, options.clone())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Error::new(
+                crate::ErrorKind::Io,
+                format!("cannot start the MCP runtime: {e}"),
+            )
+        })?;
+    runtime.block_on(async move {
+        let server = NexoServer { repo, options }
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|e| Error::new(crate::ErrorKind::Io, format!("MCP handshake failed: {e}")))?;
+        server
+            .waiting()
+            .await
+            .map_err(|e| Error::new(crate::ErrorKind::Io, format!("MCP server stopped: {e}")))?;
+        Ok(())
+    })
+}
+
+struct NexoServer {
+    repo: PathBuf,
+    options: Options,
+}
+
+impl NexoServer {
+    fn run(&self, tool: &str, args: Option<Map<String, Value>>) -> CallToolResult {
+        let input = Value::Object(args.unwrap_or_default());
+        let result = Nexo::discover(&self.repo, self.options.clone())
+            .and_then(|nexo| call::call(&nexo, tool, input));
+        match result {
+            Ok(value) => CallToolResult::structured(value),
+            Err(err) => CallToolResult::structured_error(call::error_value(&err)),
+        }
+    }
+}
+
+impl ServerHandler for NexoServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("nexo", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Durable workflow runs kept in this git repository. Open a run for multi-step work \
+                 (nexo_workflow_open), record each step's progress and evidence (nexo_workflow_update), \
+                 and when a session starts or resumes, ask nexo_workflow_resume for the next honest \
+                 action instead of reconstructing it from memory. Hand off with nexo_workflow_handoff.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<ListToolsResult, rmcp::ErrorData> {
+        Ok(ListToolsResult::with_all_items(tools()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResponse, rmcp::ErrorData> {
+        if !call::is_tool(&request.name) {
+            return Err(rmcp::ErrorData::invalid_params(
+                call::unknown_tool(&request.name).message,
+                None,
+            ));
+        }
+        // nexo's work is short, synchronous file and git I/O: run it right
+        // here on the single runtime thread.
+        Ok(self.run(&request.name, request.arguments).into())
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        tools().into_iter().find(|t| t.name == name)
+    }
+}
+
+fn words<T: Copy + std::fmt::Display>(all: &[T]) -> Vec<Value> {
+    all.iter().map(|v| Value::String(v.to_string())).collect()
+}
+
+fn string(desc: &str) -> Value {
+    json!({"type": "string", "description": desc})
+}
+
+fn object_or_string(desc: &str) -> Value {
+    json!({"type": ["object", "string"], "description": format!("{desc} A JSON object, or the same object encoded as a JSON string (the original runtime's form).")})
+}
+
+fn run_id() -> Value {
+    string("The run id (WF-...), or any unique prefix of it.")
+}
+
+fn schema(properties: Value, required: &[&str]) -> Arc<Map<String, Value>> {
+    let mut s = Map::new();
+    s.insert("type".into(), json!("object"));
+    s.insert("properties".into(), properties);
+    s.insert("required".into(), json!(required));
+    s.insert("additionalProperties".into(), json!(false));
+    Arc::new(s)
+}
+
+/// The input schema of each tool: the same fields `nexo call` accepts.
+fn input_schema(tool: &str) -> Arc<Map<String, Value>> {
+    let step_status = json!({"type": "string", "enum": words(StepStatus::ALL).into_iter().chain([json!("in_progress")]).collect::<Vec<_>>(),
+        "description": "The step's new status. in_progress means running."});
+    let run_status = json!({"type": "string", "enum": words(RunStatus::ALL), "description": "Set the run's status explicitly."});
+    match tool {
+        "nexo_workflow_open" => schema(
+            json!({
+                "sid": string("The caller's session id."),
+                "goal": string("What the run should achieve. Must not be empty."),
+                "owner": string("Who owns the run now (a client, agent or person)."),
+                "priority": {"type": "string", "enum": words(Priority::ALL), "description": "Default normal."},
+                "workflow_kind": string("The kind of work: release, migration, audit, ... Default general."),
+                "steps": {"type": ["array", "string"], "description": "Ordered steps: [{\"key\": \"doctor\", \"title\": \"Run checks\", \"requires_approval\": false, \"max_retries\": 0}], or that list encoded as a JSON string. step_key is accepted for key; keys are unique plain names.",
+                    "items": {"type": "object", "properties": {
+                        "key": string("Unique plain name: letters, digits, - _ ., at most 80 characters."),
+                        "step_key": string("Same as key."),
+                        "title": string("Human title; defaults to the key."),
+                        "requires_approval": {"type": "boolean", "description": "The step is an approval gate."},
+                        "max_retries": {"type": "integer", "minimum": 0}}}},
+                "next_action": string("The first concrete action."),
+                "shared_state": object_or_string("State shared by the steps."),
+                "idempotency_key": string("With the same sid, returns the open run with this key instead of opening another."),
+                "goal_id": string("An external id for the goal."),
+                "actor": string("Who opens the run; defaults to the server's identity.")
+            }),
+            &["sid", "goal"],
+        ),
+        "nexo_workflow_update" => schema(
+            json!({
+                "run_id": run_id(),
+                "step_key": string("The step to update. An unknown key adds a step only when step_title is also given."),
+                "key": string("Same as step_key."),
+                "step_title": string("The step's title."),
+                "step_status": step_status,
+                "run_status": run_status,
+                "checkpoint_label": string("A label for this checkpoint; default <step>:<status>."),
+                "summary": string("What happened, in a sentence."),
+                "evidence": string("Where the proof is: a command, a log, a URL."),
+                "next_action": string("The next concrete action for whoever picks the run up."),
+                "shared_state": object_or_string("Replaces the shared state."),
+                "state_patch": object_or_string("Merged into the shared state (RFC 7396: null deletes a key)."),
+                "retry_after": string("When a retry makes sense."),
+                "retry_policy": string("How to retry."),
+                "compensation": string("How to undo this step's work if the run is rolled back."),
+                "actor": string("Who is reporting; defaults to the server's identity."),
+                "owner": string("A new owner for the run."),
+                "max_retries": {"type": "integer", "minimum": 0, "description": "Attempts allowed before resume stops offering a retry."},
+                "requires_approval": {"type": "boolean", "description": "Put the step behind an approval gate (true re-arms it)."}
+            }),
+            &["run_id"],
+        ),
+        "nexo_workflow_resume" => schema(json!({"run_id": run_id()}), &["run_id"]),
+        "nexo_workflow_replay" => schema(
+            json!({"run_id": run_id(), "limit": {"type": "integer", "minimum": 1, "description": "How many checkpoints, newest first. Default 20."}}),
+            &["run_id"],
+        ),
+        "nexo_workflow_handoff" => schema(
+            json!({
+                "run_id": run_id(),
+                "actor": string("Who hands the run off."),
+                "new_owner": string("Who owns it from now on."),
+                "handoff_note": string("What the next owner needs to know."),
+                "next_action": string("The next concrete action."),
+                "shared_state": object_or_string("Replaces the shared state.")
+            }),
+            &["run_id", "actor"],
+        ),
+        "nexo_workflow_get" => schema(
+            json!({
+                "run_id": run_id(),
+                "include_steps": {"type": "boolean", "description": "Default true."},
+                "checkpoint_limit": {"type": "integer", "minimum": 0, "description": "Recent checkpoints to include. Default 8."}
+            }),
+            &["run_id"],
+        ),
+        "nexo_workflow_list" => schema(
+            json!({
+                "status": run_status,
+                "include_closed": {"type": "boolean", "description": "Include failed, completed and cancelled runs. Default false."},
+                "limit": {"type": "integer", "minimum": 1, "description": "Default 20."}
+            }),
+            &[],
+        ),
+        "nexo_workflow_compensation" => schema(
+            json!({"run_id": run_id(), "checkpoint_limit": {"type": "integer", "minimum": 0, "description": "Default 10."}}),
+            &["run_id"],
+        ),
+        "nexo_workflow_approve" | "nexo_workflow_reject" => {
+            let note = if tool == "nexo_workflow_reject" {
+                "Why it is rejected (required)."
+            } else {
+                "Why it is approved."
+            };
+            schema(
+                json!({
+                    "run_id": run_id(),
+                    "step_key": string("The gated step."),
+                    "key": string("Same as step_key."),
+                    "actor": string("Who decides; defaults to the server's identity."),
+                    "note": string(note),
+                    "reason": string("Same as note."),
+                    "next_action": string("The next concrete action after the decision.")
+                }),
+                &["run_id"],
+            )
+        }
+        other => unreachable!("no schema for {other}"),
+    }
+}
+
+fn tools() -> Vec<Tool> {
+    TOOLS
+        .iter()
+        .map(|(name, description)| Tool::new(*name, *description, input_schema(name)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_has_a_schema_that_names_its_required_fields() {
+        for (name, _) in TOOLS {
+            let s = input_schema(name);
+            let props = s["properties"].as_object().unwrap();
+            for r in s["required"].as_array().unwrap() {
+                assert!(props.contains_key(r.as_str().unwrap()), "{name}: {r}");
+            }
+            for (field, p) in props {
+                assert!(
+                    p.get("description").is_some(),
+                    "{name}.{field} is undocumented"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! `nexo mcp` driven by the official MCP Python SDK: initialize, tools/list
+//! and a whole open → update → gate → approve → handoff → resume → replay
+//! flow, checking the answers and the commits made.
+//!
+//! The SDK lives in a virtual environment: `$NEXO_TEST_PYTHON` if set (CI
+//! sets it), else one this test creates once under the target directory.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+const MCP_SDK: &str = "mcp==2.3.0";
+
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("NEXO_TEST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mcp-venv");
+    let py = venv.join("bin").join("python");
+    let ready = venv.join(".installed");
+    if !ready.exists() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "python3 -m venv failed");
+        let ok = Command::new(&py)
+            .args(["-m", "pip", "install", "-q", MCP_SDK])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "pip install {MCP_SDK} failed");
+        std::fs::write(&ready, MCP_SDK).unwrap();
+    }
+    py
+}
+
+fn step<'a>(flow: &'a [Value], name: &str) -> &'a Value {
+    &flow
+        .iter()
+        .find(|s| s[0] == name)
+        .unwrap_or_else(|| panic!("no step {name}"))[1]
+}
+
+#[test]
+fn an_mcp_client_runs_the_whole_flow() {
+    let repo = Repo::new();
+    let client = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/client.py");
+    let commits = repo.commit_count();
+    let out = Command::new(python())
+        .arg(client)
+        .arg(nexo_bin())
+        .arg(repo.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "client failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    assert_eq!(v["initialize"]["server"], "nexo");
+    assert_eq!(v["initialize"]["tools_capability"], true);
+    let tools = v["tools"].as_object().unwrap();
+    for (name, _) in nexo::call::TOOLS {
+        let schema = &tools[*name];
+        assert_eq!(schema["type"], "object", "{name}");
+        assert!(
+            schema["properties"].as_object().unwrap().len() >= 1,
+            "{name}"
+        );
+    }
+    assert_eq!(
+        tools["nexo_workflow_open"]["required"],
+        serde_json::json!(["sid", "goal"])
+    );
+    assert!(
+        tools["nexo_workflow_update"]["properties"]["step_status"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&"in_progress".into())
+    );
+
+    let flow = v["flow"].as_array().unwrap();
+    for ok in [
+        "open",
+        "update",
+        "gate",
+        "resume_gated",
+        "approve",
+        "handoff",
+        "resume",
+        "replay",
+    ] {
+        assert_eq!(
+            step(flow, ok)["is_error"],
+            false,
+            "{ok}: {}",
+            step(flow, ok)
+        );
+        assert_eq!(step(flow, ok)["result"]["ok"], true, "{ok}");
+    }
+    let run = step(flow, "open")["result"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        step(flow, "open")["result"]["steps"],
+        serde_json::json!(["Run release readiness checks", "Publish release"])
+    );
+    assert_eq!(step(flow, "gate")["result"]["status"], "waiting_approval");
+    let gated = &step(flow, "resume_gated")["result"];
+    assert_eq!(gated["resume_state"], "waiting_approval");
+    assert_eq!(gated["requires_approval"], true);
+    assert_eq!(gated["can_resume"], false);
+    assert_eq!(step(flow, "approve")["result"]["by"], "release-manager");
+    let resumed = &step(flow, "resume")["result"];
+    assert_eq!(resumed["owner"], "claude_code");
+    assert_eq!(resumed["resume_state"], "ready");
+    assert_eq!(resumed["next_action"], "Publish.");
+    assert_eq!(step(flow, "replay")["result"]["count"], 5);
+    // The update was made by the server's actor (NEXO_ACTOR).
+    assert_eq!(
+        step(flow, "replay")["result"]["checkpoints"][3]["actor"],
+        "claude_code"
+    );
+
+    // Errors are tool errors carrying the CLI's message.
+    let bad = step(flow, "bad_status");
+    assert_eq!(bad["is_error"], true);
+    assert!(
+        bad["result"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown step status \"done\": expected one of pending")
+    );
+    let cli = repo.nexo(&[
+        "call",
+        "nexo_workflow_update",
+        "--input",
+        &format!(r#"{{"run_id":"{run}","step_key":"publish","step_status":"done"}}"#),
+    ]);
+    assert_eq!(parse_json(&cli)["error"], bad["result"]["error"]);
+    assert_eq!(
+        step(flow, "unknown_run")["result"]["error_kind"],
+        "not_found"
+    );
+
+    // Writes committed exactly as the CLI does: one commit each, .nexo/ only.
+    assert_eq!(repo.commit_count(), commits + 5);
+    let log = repo.git(&["log", "--format=%s", "-5"]);
+    assert!(
+        log.lines().all(|l| l.starts_with(&format!("nexo: {run}"))),
+        "{log}"
+    );
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn prime_is_small_and_says_what_to_do() {
+    let repo = Repo::new();
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let id = repo.open_release();
+        if i == 11 {
+            repo.call("nexo_workflow_update", &serde_json::json!({"run_id": id, "step_key": "publish", "step_status": "blocked", "requires_approval": true,
+                "next_action": "Wait for the release manager to approve publishing; this next action is deliberately long to test clipping of long text in the summary."}));
+        }
+        ids.push(id);
+    }
+    repo.call(
+        "nexo_workflow_update",
+        &serde_json::json!({"run_id": ids[0], "run_status": "completed"}),
+    );
+    let out = repo.nexo(&["prime"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.len() <= 2048, "{} bytes:\n{text}", text.len());
+    assert!(
+        text.starts_with("nexo: 11 open workflow runs here."),
+        "{text}"
+    );
+    assert!(text.contains("(+1 more: nexo list)"), "{text}");
+    assert!(!text.contains(&ids[0]), "a closed run is listed");
+    // The most recently touched run comes first, with its gate.
+    let first = text.lines().nth(1).unwrap();
+    assert!(
+        first.contains(&ids[11]) && first.contains("[waiting_approval]"),
+        "{text}"
+    );
+    let second = text.lines().nth(2).unwrap();
+    assert!(
+        second.contains("step publish: blocked") && second.contains("APPROVAL NEEDED"),
+        "{second}"
+    );
+    assert!(
+        second.contains("…"),
+        "long next action not clipped: {second}"
+    );
+
+    let v = parse_json(&repo.nexo(&["--json", "prime", "-n", "3"]));
+    assert_eq!(v["count"], 3);
+    assert_eq!(v["total_open"], 11);
+    assert_eq!(v["runs"][0]["requires_approval"], true);
+
+    let empty = Repo::new();
+    assert_eq!(
+        stdout(&empty.nexo(&["prime"])),
+        "nexo: no open workflow runs in this repository.\n"
+    );
+}
