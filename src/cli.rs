@@ -732,7 +732,8 @@ fn render_get(r: &GetResponse) -> String {
     ));
     if let Some(steps) = &run.steps {
         s.push_str("steps:\n");
-        for st in steps {
+        for out in steps {
+            let st = &out.step;
             let marker = if run.current_step_key.as_deref() == Some(st.step_key.as_str()) {
                 ">"
             } else {
@@ -751,7 +752,7 @@ fn render_get(r: &GetResponse) -> String {
                 }
                 line.push(')');
             }
-            if st.awaiting_approval {
+            if out.awaiting_approval {
                 line.push_str("  [approval required]");
             } else if let Some(a) = &st.approval {
                 line.push_str(&format!("  [{:?} by {}]", a.decision, a.by).to_lowercase());

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::divergence::Divergence;
-use crate::fold::{Approval, Checkpoint, Run, Step};
+use crate::fold::{Checkpoint, Run, Step};
 use crate::model::{Priority, RunStatus, StepStatus};
 use crate::resume::Resume;
 
@@ -178,47 +178,20 @@ pub struct HandoffResponse {
     pub commit: CommitInfo,
 }
 
+/// A step as `get` shows it: every stored field, plus whether its gate is
+/// closed right now.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepOut {
-    pub step_key: String,
-    pub title: String,
-    pub order: usize,
-    pub status: StepStatus,
-    pub attempt_count: u32,
-    pub max_retries: u32,
-    pub retry_policy: Option<String>,
-    pub retry_after: Option<String>,
-    pub requires_approval: bool,
+    #[serde(flatten)]
+    pub step: Step,
     pub awaiting_approval: bool,
-    pub approval: Option<Approval>,
-    pub compensation: Option<String>,
-    pub last_summary: Option<String>,
-    pub last_evidence: Option<String>,
-    pub started_at: Option<String>,
-    pub completed_at: Option<String>,
-    pub updated_at: String,
 }
 
 impl From<&Step> for StepOut {
     fn from(s: &Step) -> Self {
         StepOut {
-            step_key: s.step_key.clone(),
-            title: s.title.clone(),
-            order: s.order,
-            status: s.status,
-            attempt_count: s.attempt_count,
-            max_retries: s.max_retries,
-            retry_policy: s.retry_policy.clone(),
-            retry_after: s.retry_after.clone(),
-            requires_approval: s.requires_approval,
+            step: s.clone(),
             awaiting_approval: s.awaits_approval(),
-            approval: s.approval.clone(),
-            compensation: s.compensation.clone(),
-            last_summary: s.last_summary.clone(),
-            last_evidence: s.last_evidence.clone(),
-            started_at: s.started_at.clone(),
-            completed_at: s.completed_at.clone(),
-            updated_at: s.updated_at.clone(),
         }
     }
 }

@@ -4,25 +4,11 @@
 
 mod common;
 
-use common::Repo;
+use common::{Repo, Rng};
 use nexo::event::{Body, Event, SCHEMA_VERSION, Updated};
 use nexo::model::StepStatus;
 use nexo::{Nexo, Options, fold, resume, store, view};
 use serde_json::json;
-
-/// xorshift64*: a tiny deterministic generator, so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 fn render(lines: &[String]) -> Vec<(String, Vec<u8>)> {
     let bytes = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
