@@ -426,18 +426,13 @@ impl Nexo {
         })
     }
 
-    pub fn list(&self, req: ListRequest) -> Result<ListResponse> {
-        let limit = positive(req.limit, "limit")?.unwrap_or(DEFAULT_LIST_LIMIT);
-        let include_closed = req.include_closed.unwrap_or(false);
+    /// Every run that `keep` accepts, most recently updated first.
+    fn runs(&self, keep: impl Fn(&Run) -> bool) -> Result<Vec<Run>> {
         self.refresh()?;
         let mut runs = Vec::new();
         for id in self.store.run_ids()? {
             let run = fold::fold(self.store.read_history(&id)?.events)?;
-            let keep = match req.status {
-                Some(s) => run.status == s,
-                None => include_closed || !run.status.is_closed(),
-            };
-            if keep {
+            if keep(&run) {
                 runs.push(run);
             }
         }
@@ -446,6 +441,16 @@ impl Nexo {
                 .cmp(&a.updated_at)
                 .then_with(|| a.run_id.cmp(&b.run_id))
         });
+        Ok(runs)
+    }
+
+    pub fn list(&self, req: ListRequest) -> Result<ListResponse> {
+        let limit = positive(req.limit, "limit")?.unwrap_or(DEFAULT_LIST_LIMIT);
+        let include_closed = req.include_closed.unwrap_or(false);
+        let mut runs = self.runs(|run| match req.status {
+            Some(s) => run.status == s,
+            None => include_closed || !run.status.is_closed(),
+        })?;
         runs.truncate(limit);
         let items: Vec<ListItem> = runs
             .iter()
@@ -581,16 +586,11 @@ impl Nexo {
     /// A compact summary of the open runs, for a session-start hook: a few
     /// lines per run, newest first, at most `limit` runs.
     pub fn prime(&self, limit: usize) -> Result<PrimeResponse> {
-        let listed = self.list(ListRequest {
-            status: None,
-            include_closed: Some(false),
-            limit: Some(usize::MAX),
-        })?;
-        let total = listed.count;
+        let open = self.runs(|run| !run.status.is_closed())?;
+        let total = open.len();
         let mut runs = Vec::new();
-        for item in listed.runs.into_iter().take(limit) {
-            let run = fold::fold(self.store.read_history(&item.run_id)?.events)?;
-            let r = resume(&run);
+        for run in open.iter().take(limit) {
+            let r = resume(run);
             let step = r
                 .step_key
                 .as_deref()
