@@ -102,9 +102,12 @@ impl Nexo {
         self.options.no_commit
     }
 
-    fn actor(&self, given: Option<String>) -> String {
+    /// Who is acting: the request's `actor`, else `$NEXO_ACTOR` / `--actor`,
+    /// else `fallback` (the owner, when opening), else git's user.name.
+    pub fn actor(&self, given: Option<String>, fallback: Option<String>) -> String {
         non_empty(given)
             .or_else(|| self.options.actor.clone())
+            .or_else(|| non_empty(fallback))
             .or_else(|| self.repo.user_name())
             .unwrap_or_else(|| "unknown".to_string())
     }
@@ -250,7 +253,7 @@ impl Nexo {
         let shared_state = decode_map(req.shared_state, "shared_state")?.unwrap_or_default();
         let idempotency_key = req.idempotency_key.unwrap_or_default();
         let workflow_kind = non_empty(req.workflow_kind).unwrap_or_else(|| "general".into());
-        let actor = self.actor(req.actor.clone().or(req.owner.clone()));
+        let actor = self.actor(req.actor.clone(), req.owner.clone());
 
         self.refresh()?;
         let _lock = self.store.lock()?;
@@ -300,7 +303,7 @@ impl Nexo {
     }
 
     pub fn update(&self, req: UpdateRequest) -> Result<UpdateResponse> {
-        let actor = self.actor(req.actor.clone());
+        let actor = self.actor(req.actor.clone(), None);
         let shared_state = decode_map(req.shared_state.clone(), "shared_state")?;
         let state_patch = decode_map(req.state_patch.clone(), "state_patch")?;
         let run_id = req.run_id.clone();
@@ -522,7 +525,7 @@ impl Nexo {
     }
 
     fn decide(&self, req: DecisionRequest, verdict: Verdict) -> Result<DecisionResponse> {
-        let actor = self.actor(req.actor.clone());
+        let actor = self.actor(req.actor.clone(), None);
         let note = req.note.clone().unwrap_or_default();
         if verdict == Verdict::Rejected && note.trim().is_empty() {
             return Err(Error::invalid(

@@ -455,12 +455,7 @@ fn execute(cli: Cli) -> Result<()> {
             next,
         } => {
             let n = nexo(&cli)?;
-            let actor = cli
-                .actor
-                .clone()
-                .or_else(|| options(&cli).actor)
-                .or_else(|| n.repo().user_name())
-                .unwrap_or_else(|| "unknown".into());
+            let actor = n.actor(None, None);
             let r = n.handoff(HandoffRequest {
                 run_id: run.clone(),
                 actor,
