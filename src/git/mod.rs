@@ -500,19 +500,21 @@ impl Repo {
         message: &str,
     ) -> Result<Option<String>> {
         let sig = self.committer()?;
-        // Content of each path as it is on disk now, written as blobs.
+        // Content of each path as it is on disk now. The blob ids are
+        // computed here; the objects are written once the index checksum
+        // is under way on the other core.
+        let kind = self.repo.object_hash();
+        let mut contents = Vec::with_capacity(paths.len());
         let mut blobs = Vec::with_capacity(paths.len());
         for rel in paths {
             debug_assert!(rel.starts_with(NEXO_DIR));
             let abs = self.workdir.join(rel);
             match std::fs::read(&abs) {
                 Ok(bytes) => {
-                    let id = self
-                        .repo
-                        .write_blob(&bytes)
-                        .map_err(|e| git_err("cannot write a blob", e))?
-                        .detach();
+                    let id = gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &bytes)
+                        .map_err(|e| git_err("cannot hash a blob", e))?;
                     blobs.push((rel.as_str(), Some(id)));
+                    contents.push(bytes);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     blobs.push((rel.as_str(), None))
@@ -520,14 +522,22 @@ impl Repo {
                 Err(e) => return Err(Error::io("read", &abs, e)),
             }
         }
+        let write_blobs = || -> Result<()> {
+            for bytes in &contents {
+                self.repo
+                    .write_blob(bytes)
+                    .map_err(|e| git_err("cannot write a blob", e))?;
+            }
+            crate::trace::mark("blobs written");
+            Ok(())
+        };
         let mut edits = Edits::default();
         for (rel, id) in &blobs {
             edits.insert(rel, *id);
         }
-        crate::trace::mark("blobs written");
 
-        // The index entries of our paths: the blob ids we just wrote and
-        // the files' stat data, so git sees them as unchanged.
+        // The index entries of our paths: the blob ids and the files' stat
+        // data, so git sees them as unchanged.
         let mut updates = Vec::with_capacity(blobs.len());
         let mut removals = Vec::new();
         for (rel, id) in &blobs {
@@ -553,7 +563,6 @@ impl Repo {
             Index::Raw { raw, verify } => {
                 let mut scratch = Vec::new();
                 let pieces = raw.splice(&format!("{NEXO_DIR}/"), &updates, &removals, &mut scratch);
-                let kind = self.repo.object_hash();
                 let skip = self.skip_index_hash();
                 let total = pieces.iter().map(|p| p.len()).sum::<usize>() + kind.len_in_bytes();
                 preallocate(&mut out, total);
@@ -562,6 +571,7 @@ impl Repo {
                 // builds the commit and writes the file.
                 let (committed, hash) = std::thread::scope(|scope| -> Result<_> {
                     let hasher = (!skip).then(|| scope.spawn(|| index::checksum(kind, &pieces)));
+                    write_blobs()?;
                     let committed = self.commit_tree(&edits, sig, message)?;
                     crate::trace::mark("committed");
                     for p in &pieces {
@@ -588,6 +598,7 @@ impl Repo {
                 (committed, Some(hash))
             }
             Index::Gix(mut file) => {
+                write_blobs()?;
                 let committed = self.commit_tree(&edits, sig, message)?;
                 for u in &updates {
                     let path: &BStr = u.path.as_bytes().as_bstr();
