@@ -438,3 +438,106 @@ fn a_clone_that_never_ran_nexo_settles_conflicts_with_resolve() {
         std::fs::read_to_string(b.join(".nexo/runs").join(&id).join("history.jsonl")).unwrap();
     assert_eq!(history.lines().count(), 3);
 }
+
+#[test]
+fn sync_pulls_again_when_the_remote_moves_during_its_push() {
+    let net = net(2, &[false]);
+    let (a, b) = (&net.clones[0], &net.clones[1]);
+    let id = call(
+        a,
+        "nexo_workflow_open",
+        json!({"sid": "s", "goal": "g", "steps": [{"key": "x", "title": "X"}]}),
+    )["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sync(a);
+    sync(b);
+    call(
+        a,
+        "nexo_workflow_update",
+        json!({"run_id": id, "step_key": "x", "step_status": "running"}),
+    );
+    call(
+        b,
+        "nexo_workflow_update",
+        json!({"run_id": id, "summary": "from b"}),
+    );
+    // While a pushes, b gets its push in first: a's push is rejected once.
+    let marker = a.join(".git/raced");
+    let hook = a.join(".git/hooks/pre-push");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nif [ ! -f '{m}' ]; then touch '{m}'; '{nexo}' -C '{b}' sync >/dev/null 2>&1; fi\nexit 0\n",
+            m = marker.display(),
+            nexo = nexo_bin().display(),
+            b = b.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = nexo_in(a, &["--json", "sync"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let v = parse_json(&out);
+    assert!(marker.exists(), "the race was not staged");
+    assert_eq!(v["attempts"], 2, "{v}");
+    assert_eq!(v["pushed"], true);
+    sync(b);
+    assert_eq!(nexo_tree(a), nexo_tree(b));
+    let r = call(
+        b,
+        "nexo_workflow_replay",
+        json!({"run_id": id, "limit": 10}),
+    );
+    assert_eq!(r["total"], 3);
+}
+
+#[test]
+fn conflicts_in_the_users_own_files_are_left_to_the_user() {
+    let net = net(2, &[false]);
+    let (a, b) = (&net.clones[0], &net.clones[1]);
+    let id = call(
+        a,
+        "nexo_workflow_open",
+        json!({"sid": "s", "goal": "g", "steps": [{"key": "x", "title": "X"}]}),
+    )["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sync(a);
+    sync(b);
+    for (c, text) in [(a, "a's readme\n"), (b, "b's readme\n")] {
+        std::fs::write(c.join("README.md"), text).unwrap();
+        git_in(c, &["commit", "-q", "-am", "readme"]);
+        call(
+            c,
+            "nexo_workflow_update",
+            json!({"run_id": id, "summary": text.trim()}),
+        );
+    }
+    sync(a);
+    let out = nexo_in(b, &["sync"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let msg = stderr(&out);
+    assert!(
+        msg.contains("README.md") && msg.contains("nexo settled .nexo/"),
+        "{msg}"
+    );
+    // Only the user's file is left conflicted.
+    assert_eq!(
+        git_in(b, &["diff", "--name-only", "--diff-filter=U"]),
+        "README.md\n"
+    );
+    std::fs::write(b.join("README.md"), "merged readme\n").unwrap();
+    git_in(b, &["add", "README.md"]);
+    git_in(b, &["commit", "-q", "--no-edit"]);
+    sync(b);
+    sync(a);
+    assert_eq!(nexo_tree(a), nexo_tree(b));
+    assert_eq!(
+        call(a, "nexo_workflow_replay", json!({"run_id": id}))["total"],
+        3
+    );
+}
