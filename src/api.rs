@@ -135,14 +135,10 @@ impl Nexo {
             let Ok(run) = fold::fold(history.events) else {
                 continue;
             };
-            let before = changed.len();
-            for (rel, bytes) in view::render(&run, &resume(&run)) {
-                if self.store.write_if_changed(&rel, &bytes)? {
-                    changed.push(rel);
-                }
-            }
-            if changed.len() > before {
+            let written = self.write_views(&run)?;
+            if !written.is_empty() {
                 refreshed.push(id.clone());
+                changed.extend(written);
             }
         }
         if changed.is_empty() {
@@ -205,7 +201,9 @@ impl Nexo {
         let plan = self.repo.plan_commit(self.options.no_commit)?;
         crate::trace::mark("planned commit");
         let event = self.new_event(Some(&run), actor, body);
+        self.repo.add_pending(&[history_rel(&id)])?;
         self.store.append(&id, &event)?;
+        crate::trace::crash_point("after-append");
         fold::apply(&mut run, &event);
         crate::trace::mark("appended");
         let commit = self.publish(plan, &run, &event, &subject)?;
@@ -220,12 +218,20 @@ impl Nexo {
         event: &Event,
         subject: &str,
     ) -> Result<CommitInfo> {
-        let r = resume(run);
-        let mut changed = vec![format!("{}/history.jsonl", Store::run_rel(&run.run_id))];
+        let mut changed = vec![history_rel(&run.run_id)];
         changed.extend(self.store.ensure_gitattributes()?);
-        for (rel, bytes) in view::render(run, &r) {
-            if self.store.write_if_changed(&rel, &bytes)? {
-                changed.push(rel);
+        changed.extend(self.write_views(run)?);
+        // Another run's event left uncommitted by a crash (or --no-commit)
+        // goes into this commit: bring its views up to date with it.
+        for other in self.repo.read_pending() {
+            if let Some(id) = other
+                .strip_prefix(&format!("{}/runs/", crate::store::NEXO_DIR))
+                .and_then(|p| p.strip_suffix(&format!("/{}", crate::store::HISTORY)))
+                .filter(|id| *id != run.run_id)
+                && let Ok(history) = self.store.read_history(id)
+                && let Ok(other_run) = fold::fold(history.events)
+            {
+                changed.extend(self.write_views(&other_run)?);
             }
         }
         crate::trace::mark("views written");
@@ -234,6 +240,17 @@ impl Nexo {
             run.run_id, run.run_id, event.id
         );
         self.repo.finish(plan, &changed, &message)
+    }
+
+    /// Writes the views of `run` that changed; returns their paths.
+    fn write_views(&self, run: &Run) -> Result<Vec<String>> {
+        let mut changed = Vec::new();
+        for (rel, bytes) in view::render(run, &resume(run)) {
+            if self.store.write_if_changed(&rel, &bytes)? {
+                changed.push(rel);
+            }
+        }
+        Ok(changed)
     }
 
     pub fn open(&self, req: OpenRequest) -> Result<OpenResponse> {
@@ -285,7 +302,9 @@ impl Nexo {
         });
         let plan = self.repo.plan_commit(self.options.no_commit)?;
         let event = self.new_event(None, actor, body);
+        self.repo.add_pending(&[history_rel(&run_id)])?;
         self.store.append(&run_id, &event)?;
+        crate::trace::crash_point("after-append");
         let run = fold::fold(vec![event.clone()])?;
         let subject = format!("opened: {}", one_line(&run.goal));
         let commit = self.publish(plan, &run, &event, &subject)?;
@@ -709,6 +728,10 @@ fn clip(s: &str, max: usize) -> String {
     } else {
         format!("{}…", line.chars().take(max - 1).collect::<String>())
     }
+}
+
+fn history_rel(run_id: &str) -> String {
+    format!("{}/{}", Store::run_rel(run_id), crate::store::HISTORY)
 }
 
 fn display_owner(owner: &str) -> &str {

@@ -1,6 +1,8 @@
-//! `NEXO_TRACE=1`: milestones with the time since the process started, on
-//! standard error. For finding where a slow command spends its time; off
-//! (one cached environment lookup) otherwise.
+//! Diagnostics. `NEXO_TRACE=1`: milestones with the time since the process
+//! started, on standard error, for finding where a slow command spends its
+//! time. `NEXO_CRASH_AT=<point>`: abort the process at that point, so tests
+//! can check what a crash halfway leaves behind. Both cost one cached
+//! environment lookup when unset.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -23,5 +25,17 @@ pub fn mark(what: &str) {
             "nexo-trace {:>8.3} ms  {what}",
             t.elapsed().as_secs_f64() * 1000.0
         );
+    }
+}
+
+/// Aborts the process here if `NEXO_CRASH_AT` names this point.
+pub fn crash_point(point: &str) {
+    static AT: OnceLock<Option<String>> = OnceLock::new();
+    if AT
+        .get_or_init(|| std::env::var("NEXO_CRASH_AT").ok())
+        .as_deref()
+        == Some(point)
+    {
+        std::process::abort();
     }
 }

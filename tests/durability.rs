@@ -127,3 +127,54 @@ fn concurrent_writers_lose_nothing() {
     assert_eq!(repo.commit_count(), before + writers * each);
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
 }
+
+#[test]
+fn a_crash_between_append_and_commit_is_finished_by_the_next_command() {
+    let repo = Repo::new();
+    let a = repo.open_release();
+    let b = repo.open_release();
+    let commits = repo.commit_count();
+    // The process dies right after the event is on disk.
+    let out = std::process::Command::new(nexo_bin())
+        .current_dir(repo.path())
+        .env("NEXO_CRASH_AT", "after-append")
+        .args([
+            "call",
+            "nexo_workflow_update",
+            "--input",
+            &json!({"run_id": a, "step_key": "doctor", "step_status": "completed"}).to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the crash did not happen");
+    assert_eq!(repo.commit_count(), commits);
+    assert!(
+        repo.git(&["status", "--porcelain"])
+            .contains(&format!(".nexo/runs/{a}/history.jsonl"))
+    );
+    // The event is not lost: it is in the history, and resume sees it.
+    assert_eq!(
+        repo.call("nexo_workflow_resume", &json!({"run_id": a}))["next_step"]["step_key"],
+        "package"
+    );
+    // Like git, a process that dies holding git's index.lock leaves it
+    // behind; nexo says so and what to do, and writes nothing meanwhile.
+    let (code, v) = repo.call_err(
+        "nexo_workflow_update",
+        &json!({"run_id": b, "summary": "unrelated"}).to_string(),
+    );
+    assert_eq!(code, 8);
+    assert!(v["error"].as_str().unwrap().contains("index.lock"), "{v}");
+    std::fs::remove_file(repo.path().join(".git/index.lock")).unwrap();
+    // The next write, even on another run, commits it with its views.
+    repo.call(
+        "nexo_workflow_update",
+        &json!({"run_id": b, "summary": "unrelated"}),
+    );
+    assert_eq!(repo.commit_count(), commits + 1);
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    let doctor = repo.nexo(&["doctor"]);
+    assert!(doctor.status.success(), "{}", stdout(&doctor));
+    let committed = repo.git(&["show", &format!("HEAD:.nexo/runs/{a}/steps/doctor.yaml")]);
+    assert!(committed.contains("status: completed"), "{committed}");
+}

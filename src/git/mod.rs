@@ -273,7 +273,8 @@ impl Repo {
         self.repo.git_dir().join(PENDING_FILE)
     }
 
-    fn read_pending(&self) -> Vec<String> {
+    /// Paths written but not committed yet.
+    pub fn read_pending(&self) -> Vec<String> {
         std::fs::read_to_string(self.pending_path())
             .map(|s| {
                 s.lines()
@@ -284,7 +285,10 @@ impl Repo {
             .unwrap_or_default()
     }
 
-    fn add_pending(&self, paths: &[String]) -> Result<()> {
+    /// Records `paths` as written but not committed. Called before an
+    /// append too, so a crash between writing and committing leaves the
+    /// change for the next command to commit.
+    pub fn add_pending(&self, paths: &[String]) -> Result<()> {
         let mut all = self.read_pending();
         for p in paths {
             if !all.contains(p) {
