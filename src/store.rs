@@ -39,6 +39,10 @@ runs/*/steps/*.yaml merge=nexo-view
 ";
 const GITATTRIBUTES_MARK: &str = "# Written by nexo.";
 
+/// The shortest run id prefix accepted after `WF-`, as git asks for at
+/// least four characters of a hash.
+const MIN_PREFIX: usize = 4;
+
 /// How long a writer waits for another nexo process before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
@@ -159,6 +163,11 @@ impl Store {
         // The common case, a full id, costs one stat instead of a listing.
         if self.runs_dir().join(&wanted).join(HISTORY).is_file() {
             return Ok(wanted);
+        }
+        if wanted.len() < RUN_PREFIX.len() + MIN_PREFIX {
+            return Err(Error::invalid(format!(
+                "run id prefix {given:?} is too short: give at least {MIN_PREFIX} characters after {RUN_PREFIX} (see `nexo list`)"
+            )));
         }
         let matches: Vec<String> = self
             .run_ids()?
