@@ -448,14 +448,26 @@ impl Nexo {
         })
     }
 
-    /// Every run that `keep` accepts, most recently updated first.
-    fn runs(&self, keep: impl Fn(&Run) -> bool) -> Result<Vec<Run>> {
+    /// Every run that `keep` accepts, most recently updated first, and the
+    /// runs that could not be read (one damaged history must not hide the
+    /// others; `nexo doctor` tells what is wrong with it).
+    fn runs(&self, keep: impl Fn(&Run) -> bool) -> Result<(Vec<Run>, Vec<Unreadable>)> {
         self.refresh()?;
         let mut runs = Vec::new();
+        let mut unreadable = Vec::new();
         for id in self.store.run_ids()? {
-            let run = fold::fold(self.store.read_history(&id)?.events)?;
-            if keep(&run) {
-                runs.push(run);
+            match self
+                .store
+                .read_history(&id)
+                .and_then(|h| fold::fold(h.events))
+            {
+                Ok(run) if keep(&run) => runs.push(run),
+                Ok(_) => {}
+                Err(e) if e.kind == crate::ErrorKind::Corrupt => unreadable.push(Unreadable {
+                    run_id: id,
+                    error: e.message,
+                }),
+                Err(e) => return Err(e),
             }
         }
         runs.sort_by(|a, b| {
@@ -463,13 +475,13 @@ impl Nexo {
                 .cmp(&a.updated_at)
                 .then_with(|| a.run_id.cmp(&b.run_id))
         });
-        Ok(runs)
+        Ok((runs, unreadable))
     }
 
     pub fn list(&self, req: ListRequest) -> Result<ListResponse> {
         let limit = positive(req.limit, "limit")?.unwrap_or(DEFAULT_LIST_LIMIT);
         let include_closed = req.include_closed.unwrap_or(false);
-        let mut runs = self.runs(|run| match req.status {
+        let (mut runs, unreadable) = self.runs(|run| match req.status {
             Some(s) => run.status == s,
             None => include_closed || !run.status.is_closed(),
         })?;
@@ -493,6 +505,7 @@ impl Nexo {
             ok: true,
             count: items.len(),
             runs: items,
+            unreadable,
         })
     }
 
@@ -608,7 +621,7 @@ impl Nexo {
     /// A compact summary of the open runs, for a session-start hook: a few
     /// lines per run, newest first, at most `limit` runs.
     pub fn prime(&self, limit: usize) -> Result<PrimeResponse> {
-        let open = self.runs(|run| !run.status.is_closed())?;
+        let (open, unreadable) = self.runs(|run| !run.status.is_closed())?;
         let total = open.len();
         let mut runs = Vec::new();
         for run in open.iter().take(limit) {
@@ -665,6 +678,13 @@ impl Nexo {
         }
         if total > runs.len() {
             text.push_str(&format!("  (+{} more: nexo list)\n", total - runs.len()));
+        }
+        if !unreadable.is_empty() {
+            text.push_str(&format!(
+                "  ({} run{} could not be read: nexo doctor)\n",
+                unreadable.len(),
+                if unreadable.len() == 1 { "" } else { "s" }
+            ));
         }
         Ok(PrimeResponse {
             ok: true,

@@ -486,6 +486,12 @@ fn execute(cli: Cli) -> Result<()> {
                 include_closed: Some(*all),
                 limit: Some(*limit),
             })?;
+            for u in &r.unreadable {
+                eprintln!(
+                    "warning: {} could not be read: {} (see `nexo doctor`)",
+                    u.run_id, u.error
+                );
+            }
             emit(json, &r, || {
                 if r.runs.is_empty() {
                     return "No runs. Open one with `nexo open \"<goal>\" --step key:title ...`.\n"

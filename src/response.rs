@@ -276,6 +276,15 @@ pub struct ListResponse {
     pub ok: bool,
     pub count: usize,
     pub runs: Vec<ListItem>,
+    /// Runs whose history could not be read, with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<Unreadable>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Unreadable {
+    pub run_id: String,
+    pub error: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

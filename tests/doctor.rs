@@ -124,3 +124,45 @@ fn views_changed_behind_nexos_back_are_regenerated_by_the_next_command() {
     repo.call("nexo_workflow_list", &json!({}));
     assert_eq!(repo.commit_count(), commits + 1);
 }
+
+#[test]
+fn one_damaged_run_does_not_hide_the_others_from_list_and_prime() {
+    let repo = Repo::new();
+    let good = repo.open_release();
+    let bad = repo.open_release();
+    let path = repo
+        .path()
+        .join(".nexo/runs")
+        .join(&bad)
+        .join("history.jsonl");
+    std::fs::write(&path, "{\"v\":1,\"no\":\"id\"}\n").unwrap();
+    let out = repo.nexo(&["--json", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = parse_json(&out);
+    assert_eq!(v["count"], 1);
+    assert_eq!(v["runs"][0]["run_id"], good.as_str());
+    assert_eq!(v["unreadable"][0]["run_id"], bad.as_str());
+    assert!(
+        v["unreadable"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("history.jsonl:1")
+    );
+    let out = repo.nexo(&["list"]);
+    assert!(
+        stderr(&out).contains(&format!("warning: {bad} could not be read")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&repo.nexo(&["prime"])).contains("1 run could not be read: nexo doctor"));
+    // Asking for that run by name is still an error naming file and line.
+    let (code, v) = repo.call_err(
+        "nexo_workflow_resume",
+        &serde_json::json!({"run_id": bad}).to_string(),
+    );
+    assert_eq!(code, 7);
+    assert!(
+        v["error"].as_str().unwrap().contains("history.jsonl:1"),
+        "{v}"
+    );
+}
