@@ -119,11 +119,11 @@ impl Nexo {
     pub fn refresh(&self) -> Result<Vec<String>> {
         let current = self.repo.runs_tree()?;
         let seen = self.repo.seen_runs_tree();
-        if current == seen || self.repo.operation_in_progress() {
+        if seen == Some(current) || self.repo.operation_in_progress() {
             return Ok(Vec::new());
         }
         let _lock = self.store.lock()?;
-        let runs = self.repo.changed_runs(seen, current)?;
+        let runs = self.repo.changed_runs(seen.flatten(), current)?;
         let mut changed = Vec::new();
         let mut refreshed = Vec::new();
         for id in &runs {

@@ -28,6 +28,8 @@ use crate::store::NEXO_DIR;
 const INDEX_LOCK_WAIT: Duration = Duration::from_secs(3);
 /// How often we rebuild on a moved HEAD before giving up.
 const CAS_ATTEMPTS: usize = 5;
+/// What rendered the views nexo last saw: this build's version.
+const RENDERER: &str = concat!("nexo-", env!("CARGO_PKG_VERSION"));
 /// Paths written but not committed yet, one per line, inside the git dir.
 const PENDING_FILE: &str = "nexo-pending";
 
@@ -249,18 +251,28 @@ impl Repo {
         self.repo.git_dir().join("nexo-seen")
     }
 
-    /// The `.nexo/runs` tree whose views nexo last knew to be current.
-    pub fn seen_runs_tree(&self) -> Option<gix::ObjectId> {
+    /// The `.nexo/runs` tree whose views nexo last knew to be current, as
+    /// rendered by this version of nexo: after an upgrade, which may render
+    /// views differently, every run is checked once.
+    /// `None` when unknown; `Some(None)` when HEAD had no runs.
+    pub fn seen_runs_tree(&self) -> Option<Option<gix::ObjectId>> {
         let text = std::fs::read_to_string(self.seen_path()).ok()?;
-        gix::ObjectId::from_hex(text.trim().as_bytes()).ok()
+        let (tree, version) = text.trim().split_once(' ')?;
+        if version != RENDERER {
+            return None;
+        }
+        match tree {
+            "-" => Some(None),
+            hex => gix::ObjectId::from_hex(hex.as_bytes()).ok().map(Some),
+        }
     }
 
     /// Remembers HEAD's `.nexo/runs` tree as current. Best effort: losing
     /// it costs one re-check of the runs, never correctness.
     pub fn mark_seen(&self) {
         if let Ok(tree) = self.runs_tree() {
-            let text = tree.map(|t| t.to_string()).unwrap_or_default();
-            let _ = std::fs::write(self.seen_path(), text + "\n");
+            let tree = tree.map_or_else(|| "-".to_string(), |t| t.to_string());
+            let _ = std::fs::write(self.seen_path(), format!("{tree} {RENDERER}\n"));
         }
     }
 
