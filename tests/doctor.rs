@@ -166,3 +166,23 @@ fn one_damaged_run_does_not_hide_the_others_from_list_and_prime() {
         "{v}"
     );
 }
+
+#[test]
+fn views_are_rechecked_once_after_an_upgrade() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    let view = repo.path().join(".nexo/runs").join(&id).join("run.yaml");
+    let good = std::fs::read_to_string(&view).unwrap();
+    std::fs::write(&view, "rendered by an older nexo\n").unwrap();
+    repo.git(&["commit", "-q", "-am", "old rendering"]);
+    // nexo had already seen this tree, but rendered by another version.
+    let tree = repo.git(&["rev-parse", "HEAD:.nexo/runs"]);
+    std::fs::write(
+        repo.path().join(".git/nexo-seen"),
+        format!("{} nexo-0.0.0\n", tree.trim()),
+    )
+    .unwrap();
+    repo.call("nexo_workflow_resume", &json!({"run_id": id}));
+    assert_eq!(std::fs::read_to_string(&view).unwrap(), good);
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}
