@@ -8,14 +8,17 @@
 
 use std::path::Path;
 
-use serde_json::{Map, Value};
+mod validate;
+
+use validate::{
+    decode_map, decode_steps, existing_step, positive, update_subject, validate_update,
+};
 
 use crate::error::{Error, Result};
-use crate::event::{Body, Decision, Event, HandedOff, Opened, SCHEMA_VERSION, StepSpec, Updated};
+use crate::event::{Body, Decision, Event, HandedOff, Opened, SCHEMA_VERSION};
 use crate::fold::{self, Run, Verdict};
 use crate::git::{CommitPlan, Repo};
-use crate::json::value_or_encoded;
-use crate::model::{Priority, StepStatus, validate_name};
+use crate::model::{Priority, StepStatus};
 use crate::request::*;
 use crate::response::*;
 use crate::resume::resume;
@@ -764,173 +767,5 @@ fn one_line(s: &str) -> String {
         format!("{}…", line.chars().take(59).collect::<String>())
     } else {
         line.to_string()
-    }
-}
-
-fn positive(v: Option<usize>, field: &str) -> Result<Option<usize>> {
-    match v {
-        Some(0) => Err(Error::invalid(format!("{field} must be at least 1"))),
-        other => Ok(other),
-    }
-}
-
-fn existing_step<'a>(run: &'a Run, key: &str) -> Result<&'a crate::fold::Step> {
-    run.step(key).ok_or_else(|| {
-        Error::not_found(format!(
-            "unknown step '{key}' in run {}; its steps are: {}",
-            run.run_id,
-            if run.steps.is_empty() {
-                "(none)".to_string()
-            } else {
-                run.step_keys()
-            }
-        ))
-    })
-}
-
-fn decode_map(value: Option<Value>, field: &str) -> Result<Option<Map<String, Value>>> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => value_or_encoded::<Map<String, Value>>(v, field)
-            .map(Some)
-            .map_err(|e| Error::invalid(format!("{} (expected a JSON object)", e.message))),
-    }
-}
-
-fn decode_steps(value: Option<Value>) -> Result<Vec<StepSpec>> {
-    let inputs: Vec<StepInput> = match value {
-        None | Some(Value::Null) => Vec::new(),
-        Some(v) => value_or_encoded(v, "steps").map_err(|e| {
-            Error::invalid(format!(
-                "{} (expected a list like [{{\"key\":\"doctor\",\"title\":\"Run checks\"}}])",
-                e.message
-            ))
-        })?,
-    };
-    let mut specs: Vec<StepSpec> = Vec::with_capacity(inputs.len());
-    for (i, s) in inputs.into_iter().enumerate() {
-        let key = non_empty(s.key).ok_or_else(|| {
-            Error::invalid(format!("steps[{i}] has no \"key\" (or \"step_key\")"))
-        })?;
-        validate_name(&format!("steps[{i}].key"), &key)?;
-        if specs.iter().any(|p| p.key == key) {
-            return Err(Error::invalid(format!(
-                "duplicate step key '{key}' in steps: each step needs its own key"
-            )));
-        }
-        let title = non_empty(s.title).unwrap_or_else(|| key.clone());
-        specs.push(StepSpec {
-            key,
-            title,
-            requires_approval: s.requires_approval.unwrap_or(false),
-            max_retries: s.max_retries,
-        });
-    }
-    Ok(specs)
-}
-
-/// Checks an update against the run it applies to and turns it into an
-/// event payload.
-fn validate_update(
-    run: &Run,
-    req: UpdateRequest,
-    shared_state: Option<Map<String, Value>>,
-    state_patch: Option<Map<String, Value>>,
-) -> Result<Updated> {
-    let step_fields = [
-        ("step_title", req.step_title.is_some()),
-        ("step_status", req.step_status.is_some()),
-        ("max_retries", req.max_retries.is_some()),
-        ("requires_approval", req.requires_approval.is_some()),
-        ("retry_after", req.retry_after.is_some()),
-        ("retry_policy", req.retry_policy.is_some()),
-        ("compensation", req.compensation.is_some()),
-    ];
-    let step_key = non_empty(req.step_key.clone());
-    match &step_key {
-        None => {
-            if let Some((field, _)) = step_fields.iter().find(|(_, set)| *set) {
-                return Err(Error::invalid(format!(
-                    "{field} needs step_key: name the step it applies to (steps: {})",
-                    if run.steps.is_empty() {
-                        "(none yet)".to_string()
-                    } else {
-                        run.step_keys()
-                    }
-                )));
-            }
-        }
-        Some(key) => {
-            validate_name("step_key", key)?;
-            if run.step(key).is_none() && non_empty(req.step_title.clone()).is_none() {
-                return Err(Error::not_found(format!(
-                    "unknown step '{key}' in run {}; its steps are: {}. To add a new step, also pass step_title",
-                    run.run_id,
-                    if run.steps.is_empty() {
-                        "(none)".to_string()
-                    } else {
-                        run.step_keys()
-                    }
-                )));
-            }
-        }
-    }
-    let anything = step_key.is_some()
-        || req.run_status.is_some()
-        || req.checkpoint_label.is_some()
-        || req.summary.is_some()
-        || req.evidence.is_some()
-        || req.next_action.is_some()
-        || shared_state.is_some()
-        || state_patch.is_some()
-        || req.owner.is_some();
-    if !anything {
-        return Err(Error::invalid(
-            "nothing to update: pass step_key with step_status, or summary, evidence, next_action, run_status, owner, shared_state or state_patch",
-        ));
-    }
-    // A rejected gate is not lifted by simply carrying on: the rejection
-    // must be answered by a new approval request or an explicit approval.
-    if let (Some(key), Some(status)) = (&step_key, req.step_status)
-        && let Some(step) = run.step(key)
-        && step.is_rejected()
-        && (status.is_active() || status == StepStatus::Completed)
-        && req.requires_approval != Some(true)
-    {
-        let a = step
-            .approval
-            .as_ref()
-            .expect("rejected steps carry a decision");
-        return Err(Error::conflict(format!(
-            "step '{key}' was rejected by {} at {}; approve it explicitly (nexo approve {} {key}) or request approval again with requires_approval: true",
-            a.by, a.at, run.run_id
-        )));
-    }
-    Ok(Updated {
-        step_key,
-        step_title: req.step_title,
-        step_status: req.step_status,
-        run_status: req.run_status,
-        checkpoint_label: req.checkpoint_label,
-        summary: req.summary,
-        evidence: req.evidence,
-        next_action: req.next_action,
-        shared_state,
-        state_patch,
-        retry_after: req.retry_after,
-        retry_policy: req.retry_policy,
-        compensation: req.compensation,
-        owner: req.owner,
-        max_retries: req.max_retries,
-        requires_approval: req.requires_approval,
-    })
-}
-
-fn update_subject(u: &Updated) -> String {
-    match (&u.step_key, u.step_status, u.run_status) {
-        (Some(k), Some(s), _) => format!("{k} → {s}"),
-        (_, _, Some(r)) => format!("run → {r}"),
-        (Some(k), None, None) => format!("{k} updated"),
-        _ => "checkpoint".to_string(),
     }
 }
