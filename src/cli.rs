@@ -762,6 +762,9 @@ fn render_get(r: &GetResponse) -> String {
             s.push('\n');
         }
     }
+    if !run.next_action.is_empty() {
+        s.push_str(&format!("next action: {}\n", run.next_action));
+    }
     s.push_str(&format!("resume: {} — {}\n", r.resume_state, r.message));
     if !run.shared_state.is_empty() {
         s.push_str(&format!(

@@ -32,6 +32,17 @@ impl Resume {
     }
 }
 
+/// `text` as a sentence that another can follow: trimmed, with a full
+/// stop unless it already ends in punctuation.
+fn sentence(text: &str) -> String {
+    let t = text.trim();
+    if t.ends_with(['.', '!', '?', ':', ';']) {
+        t.to_string()
+    } else {
+        format!("{t}.")
+    }
+}
+
 fn with_next(message: String, run: &Run) -> String {
     if run.next_action.is_empty() {
         message
@@ -121,7 +132,7 @@ pub fn resume(run: &Run) -> Resume {
             if step.attempt_count == 1 { "" } else { "s" }
         );
         if let Some(summary) = &step.last_summary {
-            msg.push_str(&format!(" Last summary: {summary}."));
+            msg.push_str(&format!(" Last summary: {}", sentence(summary)));
         }
         msg.push_str(" Decide: raise max_retries and retry, mark it skipped, or cancel the run.");
         return Resume::new("failed", false, msg, Some(step));
@@ -137,7 +148,7 @@ pub fn resume(run: &Run) -> Resume {
         if let Some(verb) = verb {
             let mut msg = format!("Step '{}' {verb}.", step.title);
             if let (StepStatus::Blocked, Some(summary)) = (step.status, &step.last_summary) {
-                msg.push_str(&format!(" Last summary: {summary}"));
+                msg.push_str(&format!(" Last summary: {}", sentence(summary)));
             }
             let can = step.status != StepStatus::Blocked;
             return Resume::new(step.status.as_str(), can, with_next(msg, run), Some(step));
@@ -167,7 +178,7 @@ pub fn resume(run: &Run) -> Resume {
 fn gate(run: &Run, step: &Step) -> Resume {
     let mut msg = format!("Step '{}' is waiting for approval.", step.title);
     if let Some(summary) = &step.last_summary {
-        msg.push_str(&format!(" {summary}"));
+        msg.push_str(&format!(" {}", sentence(summary)));
     }
     msg.push_str(&format!(
         " Approve with: nexo approve {} {} (or reject with: nexo reject {} {} --reason ...).",
