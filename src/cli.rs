@@ -296,7 +296,11 @@ fn options(cli: &Cli) -> Options {
 
 fn nexo(cli: &Cli) -> Result<Nexo> {
     let dir = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-    Nexo::discover(&dir, options(cli))
+    let nexo = Nexo::discover(&dir, options(cli))?;
+    for notice in nexo.notices() {
+        eprintln!("nexo: {notice}");
+    }
+    Ok(nexo)
 }
 
 fn execute(cli: Cli) -> Result<()> {

@@ -53,6 +53,7 @@ pub struct Nexo {
     repo: Repo,
     store: Store,
     options: Options,
+    notices: Vec<String>,
 }
 
 const DEFAULT_REPLAY_LIMIT: usize = 20;
@@ -75,9 +76,10 @@ impl Nexo {
     /// Finds the git repository containing `dir`.
     pub fn discover(dir: &Path, options: Options) -> Result<Nexo> {
         let repo = Repo::discover(dir)?;
+        let mut notices = Vec::new();
         if repo.ensure_merge_driver()? {
-            eprintln!(
-                "nexo: registered the nexo-view merge driver in this clone's git config, so pulls never conflict on .nexo/ views"
+            notices.push(
+                "registered the nexo-view merge driver in this clone's git config, so pulls never conflict on .nexo/ views".to_string(),
             );
         }
         let store = Store::new(repo.workdir(), repo.lock_path());
@@ -89,7 +91,14 @@ impl Nexo {
             repo,
             store,
             options,
+            notices,
         })
+    }
+
+    /// One-time notices for the person at the terminal (the adapter decides
+    /// where they go: the CLI prints them on standard error).
+    pub fn notices(&self) -> &[String] {
+        &self.notices
     }
 
     pub fn store(&self) -> &Store {
