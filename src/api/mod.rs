@@ -207,17 +207,40 @@ impl Nexo {
         let id = self.store.resolve(run_id)?;
         let _lock = self.store.lock()?;
         // Read under the lock: another process may have just appended.
-        let mut run = fold::fold(self.store.read_history(&id)?.events)?;
+        let run = fold::fold(self.store.read_history(&id)?.events)?;
         let (actor, body, subject) = build(&run)?;
         crate::trace::mark("folded");
+        self.append_and_publish(&id, Some(run), actor, body, |_| subject)
+    }
+
+    /// What every write does once its request is validated: decide on the
+    /// commit (refusals still leave nothing written), mark the history
+    /// pending, append the one event, regenerate views, commit.
+    fn append_and_publish(
+        &self,
+        id: &str,
+        prior: Option<Run>,
+        actor: String,
+        body: Body,
+        subject: impl FnOnce(&Run) -> String,
+    ) -> Result<(Run, Event, CommitInfo)> {
         let plan = self.repo.plan_commit(self.options.no_commit)?;
         crate::trace::mark("planned commit");
-        let event = self.new_event(Some(&run), actor, body);
-        self.repo.add_pending(&[history_rel(&id)])?;
-        self.store.append(&id, &event)?;
+        let event = self.new_event(prior.as_ref(), actor, body);
+        // Pending before the append: a crash after it leaves the change
+        // for the next command to commit.
+        self.repo.add_pending(&[history_rel(id)])?;
+        self.store.append(id, &event)?;
         crate::trace::crash_point("after-append");
-        fold::apply(&mut run, &event);
+        let run = match prior {
+            Some(mut run) => {
+                fold::apply(&mut run, &event);
+                run
+            }
+            None => fold::fold(vec![event.clone()])?,
+        };
         crate::trace::mark("appended");
+        let subject = subject(&run);
         let commit = self.publish(plan, &run, &event, &subject)?;
         Ok((run, event, commit))
     }
@@ -312,20 +335,22 @@ impl Nexo {
             shared_state,
             idempotency_key,
         });
-        let plan = self.repo.plan_commit(self.options.no_commit)?;
-        let event = self.new_event(None, actor, body);
-        self.repo.add_pending(&[history_rel(&run_id)])?;
-        self.store.append(&run_id, &event)?;
-        crate::trace::crash_point("after-append");
-        let run = fold::fold(vec![event.clone()])?;
-        let subject = format!("opened: {}", one_line(&run.goal));
-        let commit = self.publish(plan, &run, &event, &subject)?;
+        let (run, _, commit) = self.append_and_publish(&run_id, None, actor, body, |run| {
+            format!("opened: {}", one_line(&run.goal))
+        })?;
         Ok(open_response(&run, false, commit))
     }
 
     fn find_open_run(&self, sid: &str, key: &str) -> Result<Option<Run>> {
         for id in self.store.run_ids()? {
-            let run = fold::fold(self.store.read_history(&id)?.events)?;
+            // A damaged run must not block opening new ones (doctor reports it).
+            let Ok(run) = self
+                .store
+                .read_history(&id)
+                .and_then(|h| fold::fold(h.events))
+            else {
+                continue;
+            };
             if run.sid == sid && run.idempotency_key == key && !run.status.is_closed() {
                 return Ok(Some(run));
             }
