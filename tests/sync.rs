@@ -125,6 +125,18 @@ fn nexo_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// Opens a run with one step in `a` and syncs it to `b`.
+fn shared_run(a: &Path, b: &Path, step: &str) -> String {
+    let open = call(
+        a,
+        "nexo_workflow_open",
+        json!({"sid": "s", "goal": "g", "steps": [{"key": step, "title": step}]}),
+    );
+    sync(a);
+    sync(b);
+    open["run_id"].as_str().unwrap().to_string()
+}
+
 const STEPS: [&str; 3] = ["doctor", "package", "publish"];
 const STATUSES: [&str; 6] = [
     "running",
@@ -304,16 +316,7 @@ fn three_clones_converge_with_mixed_pull_modes() {
 fn concurrent_changes_to_one_step_are_reported_until_reconciled() {
     let net = net(2, &[false]);
     let (a, b) = (&net.clones[0], &net.clones[1]);
-    let id = call(
-        a,
-        "nexo_workflow_open",
-        json!({"sid": "s", "goal": "g", "steps": [{"key": "publish"}]}),
-    )["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    sync(a);
-    sync(b);
+    let id = shared_run(a, b, "publish");
     call(
         a,
         "nexo_workflow_update",
@@ -443,16 +446,7 @@ fn a_clone_that_never_ran_nexo_settles_conflicts_with_resolve() {
 fn sync_pulls_again_when_the_remote_moves_during_its_push() {
     let net = net(2, &[false]);
     let (a, b) = (&net.clones[0], &net.clones[1]);
-    let id = call(
-        a,
-        "nexo_workflow_open",
-        json!({"sid": "s", "goal": "g", "steps": [{"key": "x", "title": "X"}]}),
-    )["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    sync(a);
-    sync(b);
+    let id = shared_run(a, b, "x");
     call(
         a,
         "nexo_workflow_update",
@@ -498,16 +492,7 @@ fn sync_pulls_again_when_the_remote_moves_during_its_push() {
 fn conflicts_in_the_users_own_files_are_left_to_the_user() {
     let net = net(2, &[false]);
     let (a, b) = (&net.clones[0], &net.clones[1]);
-    let id = call(
-        a,
-        "nexo_workflow_open",
-        json!({"sid": "s", "goal": "g", "steps": [{"key": "x", "title": "X"}]}),
-    )["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    sync(a);
-    sync(b);
+    let id = shared_run(a, b, "x");
     for (c, text) in [(a, "a's readme\n"), (b, "b's readme\n")] {
         std::fs::write(c.join("README.md"), text).unwrap();
         git_in(c, &["commit", "-q", "-am", "readme"]);
