@@ -77,10 +77,15 @@ impl Nexo {
     pub fn discover(dir: &Path, options: Options) -> Result<Nexo> {
         let repo = Repo::discover(dir)?;
         let mut notices = Vec::new();
-        if repo.ensure_merge_driver()? {
-            notices.push(
+        // Best effort: a read-only clone can still be read.
+        match repo.ensure_merge_driver() {
+            Ok(true) => notices.push(
                 "registered the nexo-view merge driver in this clone's git config, so pulls never conflict on .nexo/ views".to_string(),
-            );
+            ),
+            Ok(false) => {}
+            Err(e) => notices.push(format!(
+                "could not register the nexo-view merge driver ({e}); pulls may stop on .nexo/ views, which `nexo resolve` settles"
+            )),
         }
         let store = Store::new(repo.workdir(), repo.lock_path());
         let mut options = options;
