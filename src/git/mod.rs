@@ -19,6 +19,7 @@ use gix::lock::acquire::Fail;
 
 use crate::error::{Error, ErrorKind, Result};
 
+mod bookkeeping;
 mod index;
 mod tree;
 
@@ -31,10 +32,6 @@ use tree::Edits;
 const INDEX_LOCK_WAIT: Duration = Duration::from_secs(3);
 /// How often we rebuild on a moved HEAD before giving up.
 const CAS_ATTEMPTS: usize = 5;
-/// What rendered the views nexo last saw: this build's version.
-const RENDERER: &str = concat!("nexo-", env!("CARGO_PKG_VERSION"));
-/// Paths written but not committed yet, one per line, inside the git dir.
-const PENDING_FILE: &str = "nexo-pending";
 
 /// What `plan_commit` decided: either git's index lock and the index read
 /// under it, or why this write is not committed.
@@ -139,147 +136,9 @@ impl Repo {
             .filter(|n| !n.trim().is_empty())
     }
 
-    /// Registers nexo's merge driver for views in this clone's git config,
-    /// once. Returns whether it was registered now. The driver is `true`:
-    /// it keeps the current side, and nexo regenerates the view afterwards.
-    pub fn ensure_merge_driver(&self) -> Result<bool> {
-        let snapshot = self.repo.config_snapshot();
-        if snapshot.string("merge.nexo-view.driver").is_some() {
-            return Ok(false);
-        }
-        let path = self.repo.common_dir().join("config");
-        // git's own lock protocol for the config file.
-        let mut lock = gix::lock::File::acquire_to_update_resource(
-            &path,
-            Fail::AfterDurationWithBackoff(INDEX_LOCK_WAIT),
-            None,
-            0,
-        )
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Busy,
-                format!("cannot lock {}: {e}", path.display()),
-            )
-        })?;
-        let mut text = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
-        if !text.is_empty() && !text.ends_with(b"\n") {
-            text.push(b'\n');
-        }
-        text.extend_from_slice(
-            b"[merge \"nexo-view\"]\n\tname = nexo views (regenerated from the merged history)\n\tdriver = true\n",
-        );
-        lock.write_all(&text)
-            .map_err(|e| Error::io("write", &path, e))?;
-        lock.commit()
-            .map_err(|e| Error::io("replace", &path, e.error))?;
-        Ok(true)
-    }
-
-    /// The tree of `.nexo/runs` in HEAD, if there is one.
-    pub fn runs_tree(&self) -> Result<Option<gix::ObjectId>> {
-        let Some(tree) = self.head_tree()? else {
-            return Ok(None);
-        };
-        let entry = tree
-            .lookup_entry_by_path(format!("{NEXO_DIR}/runs"))
-            .map_err(|e| git_err("cannot read HEAD's tree", e))?;
-        Ok(entry.filter(|e| e.mode().is_tree()).map(|e| e.object_id()))
-    }
-
-    /// The run ids whose folder differs between two `.nexo/runs` trees
-    /// (added or changed in `new`). Reads two trees, not the runs.
-    pub fn changed_runs(
-        &self,
-        old: Option<gix::ObjectId>,
-        new: Option<gix::ObjectId>,
-    ) -> Result<Vec<String>> {
-        let entries = |id: Option<gix::ObjectId>| -> Result<std::collections::HashMap<String, gix::ObjectId>> {
-            let Some(id) = id else {
-                return Ok(Default::default());
-            };
-            let tree = self
-                .repo
-                .find_tree(id)
-                .map_err(|e| git_err("cannot read a tree", e))?;
-            let decoded = tree.decode().map_err(|e| git_err("cannot decode a tree", e))?;
-            Ok(decoded
-                .entries
-                .iter()
-                .map(|e| (e.filename.to_string(), e.oid.to_owned()))
-                .collect())
-        };
-        let (old, new) = (entries(old)?, entries(new)?);
-        let mut changed: Vec<String> = new
-            .into_iter()
-            .filter(|(name, id)| old.get(name) != Some(id))
-            .map(|(name, _)| name)
-            .collect();
-        changed.sort();
-        Ok(changed)
-    }
-
-    fn seen_path(&self) -> PathBuf {
-        self.repo.git_dir().join("nexo-seen")
-    }
-
-    /// The `.nexo/runs` tree whose views nexo last knew to be current, as
-    /// rendered by this version of nexo: after an upgrade, which may render
-    /// views differently, every run is checked once.
-    /// `None` when unknown; `Some(None)` when HEAD had no runs.
-    pub fn seen_runs_tree(&self) -> Option<Option<gix::ObjectId>> {
-        let text = std::fs::read_to_string(self.seen_path()).ok()?;
-        let (tree, version) = text.trim().split_once(' ')?;
-        if version != RENDERER {
-            return None;
-        }
-        match tree {
-            "-" => Some(None),
-            hex => gix::ObjectId::from_hex(hex.as_bytes()).ok().map(Some),
-        }
-    }
-
-    /// Remembers HEAD's `.nexo/runs` tree as current. Best effort: losing
-    /// it costs one re-check of the runs, never correctness.
-    pub fn mark_seen(&self) {
-        if let Ok(tree) = self.runs_tree() {
-            let tree = tree.map_or_else(|| "-".to_string(), |t| t.to_string());
-            let _ = std::fs::write(self.seen_path(), format!("{tree} {RENDERER}\n"));
-        }
-    }
-
     /// Whether a merge, rebase or similar is in progress.
     pub fn operation_in_progress(&self) -> bool {
         self.repo.state().is_some()
-    }
-
-    fn pending_path(&self) -> PathBuf {
-        self.repo.git_dir().join(PENDING_FILE)
-    }
-
-    /// Paths written but not committed yet.
-    pub fn read_pending(&self) -> Vec<String> {
-        std::fs::read_to_string(self.pending_path())
-            .map(|s| {
-                s.lines()
-                    .filter(|l| !l.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Records `paths` as written but not committed. Called before an
-    /// append too, so a crash between writing and committing leaves the
-    /// change for the next command to commit.
-    pub fn add_pending(&self, paths: &[String]) -> Result<()> {
-        let mut all = self.read_pending();
-        for p in paths {
-            if !all.contains(p) {
-                all.push(p.clone());
-            }
-        }
-        let path = self.pending_path();
-        crate::store::write_atomic(&path, (all.join("\n") + "\n").as_bytes())
     }
 
     /// Why a commit cannot be made right now, if it cannot.
@@ -387,7 +246,7 @@ impl Repo {
         match self.commit_paths(lock, index, &all, message) {
             Ok(id) => {
                 // Only after the commit landed may the pending list go.
-                let _ = std::fs::remove_file(self.pending_path());
+                self.clear_pending();
                 self.mark_seen();
                 Ok(CommitInfo {
                     commit: id,
@@ -405,49 +264,6 @@ impl Repo {
                 ))
             }
         }
-    }
-
-    /// Every `.nexo/` path that differs between HEAD and the working tree,
-    /// plus the pending list: what `nexo commit` commits.
-    pub fn pending_paths(&self) -> Result<Vec<String>> {
-        let mut out = self.read_pending();
-        let root = self.workdir.join(NEXO_DIR);
-        let tree = self.head_tree()?;
-        for entry in walkdir::WalkDir::new(&root)
-            .into_iter()
-            .filter_map(|e| e.ok())
-        {
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let name = entry.file_name().to_string_lossy();
-            if name.starts_with(".nexo-tmp-") {
-                continue;
-            }
-            let rel = entry
-                .path()
-                .strip_prefix(&self.workdir)
-                .expect("walked below the workdir")
-                .to_string_lossy()
-                .replace('\\', "/");
-            let bytes =
-                std::fs::read(entry.path()).map_err(|e| Error::io("read", entry.path(), e))?;
-            let blob =
-                gix::objs::compute_hash(self.repo.object_hash(), gix::objs::Kind::Blob, &bytes)
-                    .map_err(|e| git_err("cannot hash", e))?;
-            let in_head = match &tree {
-                Some(t) => t
-                    .lookup_entry_by_path(&rel)
-                    .map_err(|e| git_err("cannot read HEAD's tree", e))?
-                    .map(|e| e.object_id()),
-                None => None,
-            };
-            if in_head != Some(blob) && !out.contains(&rel) {
-                out.push(rel);
-            }
-        }
-        out.sort();
-        Ok(out)
     }
 
     fn head_tree(&self) -> Result<Option<gix::Tree<'_>>> {
@@ -668,57 +484,6 @@ impl Repo {
             }
         }
         unreachable!("the loop returns")
-    }
-
-    /// Where we remember the index file we last wrote: its stat data and
-    /// checksum. If the index still has exactly that stat data, nobody has
-    /// replaced it since, and its checksum (which we computed) needs no
-    /// second verification. Any git command that rewrites the index
-    /// changes the inode and times, and then we verify as usual.
-    fn index_stamp_path(&self) -> PathBuf {
-        self.repo.git_dir().join("nexo-index-stamp")
-    }
-
-    #[cfg(not(unix))]
-    fn index_fingerprint(&self) -> Option<String> {
-        None
-    }
-
-    #[cfg(unix)]
-    fn index_fingerprint(&self) -> Option<String> {
-        use std::os::unix::fs::MetadataExt;
-        let m = std::fs::metadata(self.repo.index_path()).ok()?;
-        Some(format!(
-            "{} {} {} {}.{} {}.{}",
-            m.dev(),
-            m.ino(),
-            m.size(),
-            m.mtime(),
-            m.mtime_nsec(),
-            m.ctime(),
-            m.ctime_nsec()
-        ))
-    }
-
-    fn remember_index(&self, hash: gix::ObjectId) {
-        if let Some(fp) = self.index_fingerprint() {
-            // Only an optimisation: failing to write it costs a re-check.
-            let _ = std::fs::write(self.index_stamp_path(), format!("{fp} {hash}\n"));
-        }
-    }
-
-    fn index_is_ours(&self, raw: &index::RawIndex) -> bool {
-        let Some(fp) = self.index_fingerprint() else {
-            return false;
-        };
-        let Ok(stamp) = std::fs::read_to_string(self.index_stamp_path()) else {
-            return false;
-        };
-        let expected = format!(
-            "{fp} {}\n",
-            gix::ObjectId::from_bytes_or_panic(raw.stored_checksum())
-        );
-        stamp == expected
     }
 
     /// `index.skipHash`: the user asked git not to checksum the index.
