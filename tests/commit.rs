@@ -375,3 +375,36 @@ fn a_missing_identity_is_explained() {
     );
     assert!(!repo.path().join(".nexo").exists());
 }
+
+#[test]
+fn during_a_rebase_or_cherry_pick_nothing_is_committed() {
+    for op in ["rebase", "cherry-pick"] {
+        let repo = Repo::new();
+        let id = repo.open_release();
+        repo.git(&["checkout", "-q", "-b", "side"]);
+        std::fs::write(repo.path().join("README.md"), "side\n").unwrap();
+        repo.git(&["commit", "-q", "-am", "side"]);
+        repo.git(&["checkout", "-q", "main"]);
+        std::fs::write(repo.path().join("README.md"), "main\n").unwrap();
+        repo.git(&["commit", "-q", "-am", "main"]);
+        let stopped = match op {
+            "rebase" => repo.git_output(&["rebase", "side"]),
+            _ => repo.git_output(&["cherry-pick", "side"]),
+        };
+        assert!(!stopped.status.success(), "{op} should stop on a conflict");
+        let head = repo.git(&["rev-parse", "HEAD"]);
+        let v = repo.call(
+            "nexo_workflow_update",
+            &json!({"run_id": id, "summary": format!("during {op}")}),
+        );
+        assert!(v["commit"].is_null(), "{op}: {v}");
+        assert!(
+            v["pending_reason"]
+                .as_str()
+                .unwrap()
+                .contains("in progress"),
+            "{op}: {v}"
+        );
+        assert_eq!(repo.git(&["rev-parse", "HEAD"]), head, "{op} moved HEAD");
+    }
+}
