@@ -173,7 +173,7 @@ Prints exactly one JSON object; on failure {\"ok\": false, \"error\": \"...\"} a
         #[arg(long, short = 'n', default_value_t = 10)]
         limit: usize,
     },
-    /// Walk the seed's release example end to end in a throwaway repository.
+    /// Walk the seed's release example end to end, across two clones of a throwaway repository.
     Demo {
         /// Keep the demo repository and print its path.
         #[arg(long)]

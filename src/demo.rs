@@ -51,7 +51,24 @@ pub fn run(keep: bool) -> Result<()> {
         .prefix("nexo-demo-")
         .tempdir()
         .map_err(|e| Error::io("create", &std::env::temp_dir(), e))?;
-    let dir = tmp.path();
+    // Two machines sharing one remote: Codex's laptop and Claude Code's
+    // server. The run travels between them with ordinary push and pull.
+    let root = tmp.path();
+    let remote = root.join("origin.git");
+    let dir = &root.join("laptop");
+    let server = &root.join("server");
+    git(
+        root,
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            &remote.to_string_lossy(),
+        ],
+    )?;
+    std::fs::create_dir(dir).map_err(|e| Error::io("create", dir, e))?;
     git(dir, &["init", "-q", "-b", "main"])?;
     git(dir, &["config", "user.name", "nexo demo"])?;
     git(dir, &["config", "user.email", "demo@nexo.invalid"])?;
@@ -59,7 +76,24 @@ pub fn run(keep: bool) -> Result<()> {
         .map_err(|e| Error::io("write", dir, e))?;
     git(dir, &["add", "README.md"])?;
     git(dir, &["commit", "-q", "-m", "initial commit"])?;
-    println!("Demo repository: {}", dir.display());
+    git(dir, &["remote", "add", "origin", &remote.to_string_lossy()])?;
+    git(dir, &["push", "-q", "-u", "origin", "main"])?;
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            &remote.to_string_lossy(),
+            &server.to_string_lossy(),
+        ],
+    )?;
+    git(server, &["config", "user.name", "nexo demo server"])?;
+    git(server, &["config", "user.email", "server@nexo.invalid"])?;
+    println!(
+        "Demo: a laptop clone ({}) and a server clone ({}) of one remote",
+        dir.display(),
+        server.display()
+    );
 
     let codex = Nexo::discover(
         dir,
@@ -69,7 +103,7 @@ pub fn run(keep: bool) -> Result<()> {
         },
     )?;
     let claude = Nexo::discover(
-        dir,
+        server,
         Options {
             actor: Some("claude_code".into()),
             ..Options::default()
@@ -163,8 +197,17 @@ pub fn run(keep: bool) -> Result<()> {
         &["owner", "message"],
     );
 
+    println!("\n== The laptop syncs; so does the server\n$ nexo sync   (on each machine)");
+    codex.sync()?;
+    claude.sync()?;
+    println!("  pushed from the laptop, pulled on the server");
+
     let input = json!({"run_id": run_id});
-    say("On the receiving client", "nexo_workflow_resume", &input);
+    say(
+        "On the receiving client (the server)",
+        "nexo_workflow_resume",
+        &input,
+    );
     show(
         &call(&claude, "nexo_workflow_resume", input)?,
         &["owner", "resume_state", "message", "next_action"],
@@ -184,9 +227,15 @@ pub fn run(keep: bool) -> Result<()> {
         &["status", "resume_state", "resume_message"],
     );
 
+    claude.sync()?;
+    codex.sync()?;
     let input = json!({"run_id": run_id, "limit": 5});
-    say("Replay the trail", "nexo_workflow_replay", &input);
-    let out = call(&claude, "nexo_workflow_replay", input)?;
+    say(
+        "Back on the laptop after a sync: replay the trail",
+        "nexo_workflow_replay",
+        &input,
+    );
+    let out = call(&codex, "nexo_workflow_replay", input)?;
     for c in out["checkpoints"].as_array().into_iter().flatten() {
         println!(
             "  {}  {:<20} by {:<16} {}",
@@ -207,7 +256,7 @@ pub fn run(keep: bool) -> Result<()> {
 
     if keep {
         let path = tmp.keep();
-        println!("Kept the demo repository at {}", path.display());
+        println!("Kept the demo clones under {}", path.display());
     }
     Ok(())
 }
