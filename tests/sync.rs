@@ -392,41 +392,33 @@ fn a_handoff_travels_between_machines() {
 
 #[test]
 fn a_clone_that_never_ran_nexo_settles_conflicts_with_resolve() {
-    let net = net(2, &[false]);
-    let (a, b) = (&net.clones[0], &net.clones[1]);
-    let id = call(
-        a,
-        "nexo_workflow_open",
-        json!({"sid": "s", "goal": "g", "steps": [{"key": "x", "title": "X"}]}),
-    )["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    sync(a);
-    git_in(b, &["pull", "-q"]);
-    // b changes the run by hand-running nexo without its merge driver:
-    // simulate a clone where nexo never registered it.
-    call(
-        b,
-        "nexo_workflow_update",
-        json!({"run_id": id, "step_key": "x", "step_status": "running"}),
+    let net = net(3, &[false]);
+    let (a, b, c) = (&net.clones[0], &net.clones[1], &net.clones[2]);
+    // a and c work on one run on two branches; b never runs nexo.
+    let id = shared_run(a, c, "x");
+    for (clone, branch, status) in [(a, "fa", "running"), (c, "fc", "blocked")] {
+        git_in(clone, &["checkout", "-q", "-b", branch]);
+        call(
+            clone,
+            "nexo_workflow_update",
+            json!({"run_id": id, "step_key": "x", "step_status": status}),
+        );
+        git_in(clone, &["push", "-q", "-u", "origin", branch]);
+    }
+    git_in(b, &["fetch", "-q"]);
+    git_in(b, &["checkout", "-q", "-b", "fa", "origin/fa"]);
+    assert!(
+        !git_in(b, &["config", "--list"]).contains("nexo-view"),
+        "b must never have run nexo"
     );
-    git_in(b, &["config", "--unset", "merge.nexo-view.driver"]);
-    git_in(b, &["config", "--remove-section", "merge.nexo-view"]);
-    call(
-        a,
-        "nexo_workflow_update",
-        json!({"run_id": id, "step_key": "x", "step_status": "blocked", "summary": "waiting"}),
-    );
-    sync(a);
-    // A plain git pull in b: the views conflict, the history does not.
-    let pull = std::process::Command::new("git")
+    // A plain git merge in b: the views conflict, the history does not.
+    let merge = std::process::Command::new("git")
         .arg("-C")
         .arg(b)
-        .args(["pull", "--no-edit"])
+        .args(["merge", "--no-edit", "origin/fc"])
         .output()
         .unwrap();
-    assert!(!pull.status.success(), "expected a conflict");
+    assert!(!merge.status.success(), "expected a conflict");
     let conflicted = git_in(b, &["diff", "--name-only", "--diff-filter=U"]);
     assert!(conflicted.contains("run.yaml"), "{conflicted}");
     assert!(!conflicted.contains("history.jsonl"), "{conflicted}");
@@ -437,9 +429,13 @@ fn a_clone_that_never_ran_nexo_settles_conflicts_with_resolve() {
     git_in(b, &["commit", "-q", "--no-edit"]);
     let doctor = nexo_in(b, &["doctor"]);
     assert!(doctor.status.success(), "{}", stdout(&doctor));
+    assert_eq!(git_in(b, &["status", "--porcelain"]), "");
     let history =
         std::fs::read_to_string(b.join(".nexo/runs").join(&id).join("history.jsonl")).unwrap();
     assert_eq!(history.lines().count(), 3);
+    // Both clones' changes are there, and the disagreement is reported.
+    let r = call(b, "nexo_workflow_resume", json!({"run_id": id}));
+    assert_eq!(r["resume_state"], "reconcile", "{r}");
 }
 
 #[test]
