@@ -6,6 +6,17 @@ mod common;
 use common::*;
 use serde_json::json;
 
+/// Gives `main` and a new branch `side` conflicting edits of README.md,
+/// leaving `main` checked out: the next merge, rebase or cherry-pick stops.
+fn diverge_readme(repo: &Repo) {
+    repo.git(&["checkout", "-q", "-b", "side"]);
+    std::fs::write(repo.path().join("README.md"), "side\n").unwrap();
+    repo.git(&["commit", "-q", "-am", "side"]);
+    repo.git(&["checkout", "-q", "main"]);
+    std::fs::write(repo.path().join("README.md"), "main\n").unwrap();
+    repo.git(&["commit", "-q", "-am", "main"]);
+}
+
 fn changed_paths(repo: &Repo, rev: &str) -> Vec<String> {
     repo.git(&["show", "--name-only", "--format=", rev])
         .lines()
@@ -149,12 +160,7 @@ fn a_detached_head_moves_and_the_branch_stays() {
 fn during_a_merge_files_are_written_and_committed_afterwards() {
     let repo = Repo::new();
     let id = repo.open_release();
-    repo.git(&["checkout", "-q", "-b", "side"]);
-    std::fs::write(repo.path().join("README.md"), "side\n").unwrap();
-    repo.git(&["commit", "-q", "-am", "side"]);
-    repo.git(&["checkout", "-q", "main"]);
-    std::fs::write(repo.path().join("README.md"), "main\n").unwrap();
-    repo.git(&["commit", "-q", "-am", "main"]);
+    diverge_readme(&repo);
     let merge = repo.git_output(&["merge", "side"]);
     assert!(!merge.status.success(), "the merge should conflict");
     let commits = repo.commit_count();
@@ -381,12 +387,7 @@ fn during_a_rebase_or_cherry_pick_nothing_is_committed() {
     for op in ["rebase", "cherry-pick"] {
         let repo = Repo::new();
         let id = repo.open_release();
-        repo.git(&["checkout", "-q", "-b", "side"]);
-        std::fs::write(repo.path().join("README.md"), "side\n").unwrap();
-        repo.git(&["commit", "-q", "-am", "side"]);
-        repo.git(&["checkout", "-q", "main"]);
-        std::fs::write(repo.path().join("README.md"), "main\n").unwrap();
-        repo.git(&["commit", "-q", "-am", "main"]);
+        diverge_readme(&repo);
         let stopped = match op {
             "rebase" => repo.git_output(&["rebase", "side"]),
             _ => repo.git_output(&["cherry-pick", "side"]),
