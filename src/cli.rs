@@ -291,6 +291,7 @@ fn options(cli: &Cli) -> Options {
         o.actor.clone_from(&cli.actor);
     }
     o.no_commit = cli.no_commit;
+    o.notify = Some(|n| eprintln!("nexo: {n}"));
     o
 }
 

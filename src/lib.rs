@@ -30,6 +30,7 @@ pub mod fold;
 pub mod git;
 pub mod id;
 pub mod json;
+pub mod limits;
 pub mod mcp;
 pub mod model;
 pub mod request;

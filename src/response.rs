@@ -13,9 +13,34 @@ use crate::resume::Resume;
 #[derive(Debug, Clone, Serialize)]
 pub struct CommitInfo {
     pub commit: Option<String>,
-    /// Why no commit was made (`--no-commit`, a merge in progress, ...).
+    /// Whether the change is in a commit on HEAD. `false` with the event
+    /// written means it is on disk and will be committed by the next nexo
+    /// command or `nexo commit`: the caller must not retry.
+    pub committed: bool,
+    /// Why no commit was made (`--no-commit`, a merge in progress, a lock
+    /// held by git, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_reason: Option<String>,
+}
+
+impl CommitInfo {
+    /// A commit was made (`None`: HEAD already held exactly this content).
+    pub fn made(commit: Option<String>) -> CommitInfo {
+        CommitInfo {
+            commit,
+            committed: true,
+            pending_reason: None,
+        }
+    }
+
+    /// Nothing was committed, for `reason`.
+    pub fn pending(reason: Option<String>) -> CommitInfo {
+        CommitInfo {
+            commit: None,
+            committed: false,
+            pending_reason: reason,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::fold;
 use crate::resume::resume;
-use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, Store};
+use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, Store, nofollow};
 use crate::view;
 
 /// How many times `sync` pulls again after a rejected push.
@@ -131,6 +131,18 @@ fn read_lenient(rel: &str, bytes: &[u8]) -> Lenient {
         }
         match Event::from_line(line, &format!("{rel}:{n}")) {
             Ok(e) => {
+                if last && torn {
+                    problems.push(Problem {
+                        kind: "missing_newline",
+                        path: rel.into(),
+                        line: Some(n),
+                        message: format!(
+                            "{rel}:{n}: the last event lacks its final newline; the next write adds it"
+                        ),
+                        fixable: true,
+                    });
+                    dirty = true;
+                }
                 if !seen.insert(e.id.clone()) {
                     problems.push(Problem {
                         kind: "duplicate_event",
@@ -187,10 +199,13 @@ impl Nexo {
         let _lock = if fix { Some(store.lock()?) } else { None };
         let mut problems = Vec::new();
         let mut fixed = Vec::new();
-        let attributes = store.abs(&format!("{NEXO_DIR}/.gitattributes"));
+        let attributes = format!("{NEXO_DIR}/.gitattributes");
         let ids = store.run_ids()?;
+        problems.extend(self.links(fix, &mut fixed)?);
         if !ids.is_empty()
-            && std::fs::read_to_string(&attributes).map_or(true, |t| t != GITATTRIBUTES)
+            && store
+                .read(&attributes)?
+                .is_none_or(|t| t != GITATTRIBUTES.as_bytes())
         {
             problems.push(Problem {
                 kind: "gitattributes",
@@ -208,8 +223,23 @@ impl Nexo {
         for id in &ids {
             let dir = Store::run_rel(id);
             let rel = format!("{dir}/{HISTORY}");
-            let bytes = std::fs::read(store.abs(&rel))
-                .map_err(|e| Error::io("read", &store.abs(&rel), e))?;
+            let bytes = store.read(&rel)?.unwrap_or_default();
+            if bytes.is_empty() {
+                problems.push(Problem {
+                    kind: "empty_history",
+                    path: rel.clone(),
+                    line: None,
+                    message: format!(
+                        "{rel} is empty: a run whose opening never completed; --fix removes it"
+                    ),
+                    fixable: true,
+                });
+                if fix {
+                    store.remove(&rel)?;
+                    fixed.push(rel);
+                }
+                continue;
+            }
             let lenient = read_lenient(&rel, &bytes);
             let unfixable = lenient.problems.iter().any(|p| !p.fixable);
             problems.extend(lenient.problems);
@@ -217,7 +247,7 @@ impl Nexo {
                 && !unfixable
                 && let Some(clean) = &lenient.cleaned
             {
-                crate::store::write_atomic(&store.abs(&rel), clean.as_bytes())?;
+                store.replace(&rel, clean.as_bytes())?;
                 fixed.push(rel.clone());
             }
             let run = match fold::fold(lenient.events) {
@@ -236,14 +266,16 @@ impl Nexo {
             let views = view::render(&run, &resume(&run));
             let expected: HashSet<&str> = views.iter().map(|(p, _)| p.as_str()).collect();
             for (path, bytes) in &views {
-                let (kind, message) = match std::fs::read(store.abs(path)) {
-                    Ok(old) if &old == bytes => continue,
-                    Ok(old) if String::from_utf8_lossy(&old).lines().any(is_marker) => (
+                let (kind, message) = match store.read(path) {
+                    Ok(Some(old)) if &old == bytes => continue,
+                    Ok(Some(old)) if String::from_utf8_lossy(&old).lines().any(is_marker) => (
                         "conflict_marker",
                         format!("{path}: conflict markers in a view"),
                     ),
-                    Ok(_) => ("stale_view", format!("{path} does not match the history")),
-                    Err(_) => ("missing_view", format!("{path} is missing")),
+                    Ok(Some(_)) => ("stale_view", format!("{path} does not match the history")),
+                    Ok(None) => ("missing_view", format!("{path} is missing")),
+                    // A link: reported, and removed by --fix, by `links`.
+                    Err(_) => continue,
                 };
                 problems.push(Problem {
                     kind,
@@ -256,14 +288,13 @@ impl Nexo {
                     fixed.push(path.clone());
                 }
             }
-            let steps_dir = store.abs(&format!("{dir}/steps"));
-            if let Ok(entries) = std::fs::read_dir(&steps_dir) {
-                let mut extra: Vec<String> = entries
-                    .filter_map(|e| e.ok())
-                    .map(|e| format!("{dir}/steps/{}", e.file_name().to_string_lossy()))
+            let steps_dir = format!("{dir}/steps");
+            if let Ok(entries) = nofollow::read_dir(store.root(), Path::new(&steps_dir)) {
+                let extra: Vec<String> = entries
+                    .into_iter()
+                    .map(|(name, _)| format!("{steps_dir}/{name}"))
                     .filter(|p| !expected.contains(p.as_str()))
                     .collect();
-                extra.sort();
                 for path in extra {
                     problems.push(Problem {
                         kind: "extra_view",
@@ -273,8 +304,7 @@ impl Nexo {
                         fixable: true,
                     });
                     if fix {
-                        std::fs::remove_file(store.abs(&path))
-                            .map_err(|e| Error::io("remove", &store.abs(&path), e))?;
+                        store.remove(&path)?;
                         fixed.push(path);
                     }
                 }
@@ -304,6 +334,50 @@ impl Nexo {
         })
     }
 
+    /// Symbolic links under `.nexo/`: nexo never follows them, so each one
+    /// is reported. `--fix` removes a link (never what it points to); views
+    /// are then regenerated. `.nexo` itself being a link is left to the
+    /// user.
+    fn links(&self, fix: bool, fixed: &mut Vec<String>) -> Result<Vec<Problem>> {
+        let root = self.store().root();
+        let mut problems = Vec::new();
+        if std::fs::symlink_metadata(root.join(NEXO_DIR)).is_ok_and(|m| m.file_type().is_symlink())
+        {
+            problems.push(Problem {
+                kind: "symlink",
+                path: NEXO_DIR.into(),
+                line: None,
+                message: format!("{}", nofollow::link_error(Path::new(NEXO_DIR))),
+                fixable: false,
+            });
+            return Ok(problems);
+        }
+        let walk = walkdir::WalkDir::new(root.join(NEXO_DIR)).follow_links(false);
+        for entry in walk.into_iter().filter_map(|e| e.ok()) {
+            if !entry.path_is_symlink() {
+                continue;
+            }
+            let rel = entry
+                .path()
+                .strip_prefix(root)
+                .expect("walked below the root")
+                .to_string_lossy()
+                .replace('\\', "/");
+            problems.push(Problem {
+                kind: "symlink",
+                path: rel.clone(),
+                line: None,
+                message: format!("{rel} is a symbolic link; nexo never follows links under .nexo/"),
+                fixable: true,
+            });
+            if fix {
+                self.store().remove(&rel)?;
+                fixed.push(rel);
+            }
+        }
+        Ok(problems)
+    }
+
     /// Settles every conflicted `.nexo/` path of a merge or rebase in
     /// progress: histories become the union of both sides (each event
     /// once), views are regenerated from them, and the paths are staged.
@@ -326,7 +400,7 @@ impl Nexo {
                     // .nexo/.gitattributes or config: take the merged side's
                     // content if it is ours, else leave it to the user.
                     if *path == format!("{NEXO_DIR}/.gitattributes") {
-                        crate::store::write_atomic(&root.join(path), GITATTRIBUTES.as_bytes())?;
+                        self.store().replace(path, GITATTRIBUTES.as_bytes())?;
                         staged.push(path.to_string());
                     }
                     continue;
@@ -350,8 +424,8 @@ impl Nexo {
                     );
                 }
             }
-            if let Ok(t) = std::fs::read_to_string(root.join(&rel)) {
-                lines.extend(t.lines().map(String::from));
+            if let Some(t) = self.store().read(&rel)? {
+                lines.extend(String::from_utf8_lossy(&t).lines().map(String::from));
             }
             let mut seen = HashSet::new();
             let mut merged = String::new();
@@ -367,7 +441,7 @@ impl Nexo {
                     merged.push('\n');
                 }
             }
-            crate::store::write_atomic(&root.join(&rel), merged.as_bytes())?;
+            self.store().replace(&rel, merged.as_bytes())?;
             staged.push(rel.clone());
             let history = crate::store::parse_history(merged.as_bytes(), &rel)?;
             let run = fold::fold(history.events)?;

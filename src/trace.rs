@@ -1,7 +1,7 @@
 //! Diagnostics. `NEXO_TRACE=1`: milestones with the time since the process
 //! started, on standard error, for finding where a slow command spends its
-//! time. `NEXO_CRASH_AT=<point>`: abort the process at that point, so tests
-//! can check what a crash halfway leaves behind. Both cost one cached
+//! time. `NEXO_CRASH_AT=<point>` (debug builds only): kill the process at
+//! that point, so tests can check what a crash halfway leaves behind. Both cost one cached
 //! environment lookup when unset.
 
 use std::sync::OnceLock;
@@ -28,7 +28,10 @@ pub fn mark(what: &str) {
     }
 }
 
-/// Aborts the process here if `NEXO_CRASH_AT` names this point.
+/// Aborts the process here if `NEXO_CRASH_AT` names this point: a test
+/// hook for the write path, honoured only in debug builds (what `cargo
+/// test` runs), so an installed nexo never reads it.
+#[cfg(debug_assertions)]
 pub fn crash_point(point: &str) {
     static AT: OnceLock<Option<String>> = OnceLock::new();
     if AT
@@ -36,6 +39,16 @@ pub fn crash_point(point: &str) {
         .as_deref()
         == Some(point)
     {
+        // SIGKILL, like `kill -9`: no destructor, no lock released by us.
+        #[cfg(unix)]
+        unsafe {
+            // SAFETY: sending a signal to our own process.
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
         std::process::abort();
     }
 }
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn crash_point(_: &str) {}

@@ -137,9 +137,19 @@ fn a_damaged_index_is_not_blessed_with_a_new_checksum() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
-    let (code, v) = repo.call_err("nexo_workflow_open", r#"{"sid":"s","goal":"g"}"#);
-    assert_eq!(code, 6);
-    assert!(v["error"].as_str().unwrap().contains("checksum"), "{v}");
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    // The event is written (and said so); the commit is not made, and the
+    // answer says why, so the caller knows not to retry.
+    let v = repo.call(
+        "nexo_workflow_open",
+        &serde_json::json!({"sid":"s","goal":"g"}),
+    );
+    assert_eq!(v["committed"], false, "{v}");
+    assert!(
+        v["pending_reason"].as_str().unwrap().contains("checksum"),
+        "{v}"
+    );
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head, "HEAD moved");
     assert_eq!(
         std::fs::read(&path).unwrap(),
         bytes,

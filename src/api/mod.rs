@@ -6,6 +6,7 @@
 //! one event, regenerate the views, commit. Validation happens before
 //! anything is written, so a refused request leaves no trace.
 
+use std::cell::RefCell;
 use std::path::Path;
 
 mod validate;
@@ -18,11 +19,12 @@ use crate::error::{Error, Result};
 use crate::event::{Body, Decision, Event, HandedOff, Opened, SCHEMA_VERSION};
 use crate::fold::{self, Run, Verdict};
 use crate::git::{CommitPlan, Repo};
+use crate::limits::{self, Text, opt_text};
 use crate::model::{Priority, StepStatus};
 use crate::request::*;
 use crate::response::*;
 use crate::resume::resume;
-use crate::store::Store;
+use crate::store::{Lock, Store};
 use crate::view;
 
 /// Who is acting and whether writes become commits.
@@ -34,6 +36,9 @@ pub struct Options {
     pub session: Option<String>,
     /// Leave changes in the working tree instead of committing them.
     pub no_commit: bool,
+    /// Where notices that arise mid-command go (a killed process's locks
+    /// cleared, say); without one they join `notices()`.
+    pub notify: Option<fn(&str)>,
 }
 
 impl Options {
@@ -44,6 +49,7 @@ impl Options {
             actor: var("NEXO_ACTOR"),
             session: var("NEXO_SESSION_ID"),
             no_commit: false,
+            notify: None,
         }
     }
 }
@@ -53,7 +59,7 @@ pub struct Nexo {
     repo: Repo,
     store: Store,
     options: Options,
-    notices: Vec<String>,
+    notices: RefCell<Vec<String>>,
 }
 
 const DEFAULT_REPLAY_LIMIT: usize = 20;
@@ -87,7 +93,7 @@ impl Nexo {
                 "could not register the nexo-view merge driver ({e}); pulls may stop on .nexo/ views, which `nexo resolve` settles"
             )),
         }
-        let store = Store::new(repo.workdir(), repo.lock_path());
+        let store = Store::new(repo.workdir(), repo.git_dir());
         let mut options = options;
         if !crate::config::Config::load(repo.workdir())?.commit {
             options.no_commit = true;
@@ -96,14 +102,34 @@ impl Nexo {
             repo,
             store,
             options,
-            notices,
+            notices: RefCell::new(notices),
         })
     }
 
     /// One-time notices for the person at the terminal (the adapter decides
     /// where they go: the CLI prints them on standard error).
-    pub fn notices(&self) -> &[String] {
-        &self.notices
+    pub fn notices(&self) -> Vec<String> {
+        self.notices.borrow().clone()
+    }
+
+    /// Takes nexo's writer lock and, if the previous holder was killed
+    /// mid-write, clears what it left: its temporary files, and the index
+    /// and ref locks it had taken (recognised by its records, never
+    /// anyone else's). Its appended event, if any, is committed by this
+    /// command's own commit, which includes every pending path.
+    pub fn lock(&self) -> Result<Lock> {
+        let lock = self.store.lock()?;
+        let dead = lock.dead_holder.is_some();
+        if dead {
+            self.store.sweep_temporaries();
+        }
+        for note in self.repo.recover(dead) {
+            match self.options.notify {
+                Some(notify) => notify(&note),
+                None => self.notices.borrow_mut().push(note),
+            }
+        }
+        Ok(lock)
     }
 
     pub fn store(&self) -> &Store {
@@ -139,7 +165,7 @@ impl Nexo {
         if seen == Some(current) || self.repo.operation_in_progress() {
             return Ok(Vec::new());
         }
-        let _lock = self.store.lock()?;
+        let _lock = self.lock()?;
         let runs = self.repo.changed_runs(seen.flatten(), current)?;
         let mut changed = Vec::new();
         let mut refreshed = Vec::new();
@@ -210,7 +236,7 @@ impl Nexo {
         crate::trace::mark("discovered");
         self.refresh()?;
         let id = self.store.resolve(run_id)?;
-        let _lock = self.store.lock()?;
+        let _lock = self.lock()?;
         // Read under the lock: another process may have just appended.
         let run = fold::fold(self.store.read_history(&id)?.events)?;
         let (actor, body, subject) = build(&run)?;
@@ -229,13 +255,19 @@ impl Nexo {
         body: Body,
         subject: impl FnOnce(&Run) -> String,
     ) -> Result<(Run, Event, CommitInfo)> {
+        self.check_identity(&actor)?;
         let plan = self.repo.plan_commit(self.options.no_commit)?;
         crate::trace::mark("planned commit");
         let event = self.new_event(prior.as_ref(), actor, body);
         // Pending before the append: a crash after it leaves the change
         // for the next command to commit.
         self.repo.add_pending(&[history_rel(id)])?;
-        self.store.append(id, &event)?;
+        crate::trace::crash_point("before-append");
+        match prior {
+            Some(_) => self.store.append(id, &event)?,
+            // A new run's history appears whole or not at all.
+            None => self.store.create_history(id, &event)?,
+        }
         crate::trace::crash_point("after-append");
         let run = match prior {
             Some(mut run) => {
@@ -260,6 +292,7 @@ impl Nexo {
     ) -> Result<CommitInfo> {
         let mut changed = vec![history_rel(&run.run_id)];
         changed.extend(self.store.ensure_gitattributes()?);
+        self.settle_pending()?;
         changed.extend(self.write_views(run)?);
         // Another run's event left uncommitted by a crash (or --no-commit)
         // goes into this commit: bring its views up to date with it.
@@ -275,11 +308,40 @@ impl Nexo {
             }
         }
         crate::trace::mark("views written");
+        crate::trace::crash_point("views-written");
         let message = format!(
             "nexo: {} {subject}\n\nNexo-Run: {}\nNexo-Event: {}\n",
             run.run_id, run.run_id, event.id
         );
         self.repo.finish(plan, &changed, &message)
+    }
+
+    /// Settles the end of every history left pending (by a killed writer,
+    /// or --no-commit), so no commit ever holds a partial or empty one: a
+    /// whole last event gets its newline, a fragment is cut, and an empty
+    /// history (a run whose opening never completed) is removed.
+    fn settle_pending(&self) -> Result<()> {
+        for rel in self.repo.read_pending() {
+            if !rel.ends_with(&format!("/{}", crate::store::HISTORY)) {
+                continue;
+            }
+            self.store.settle_history(&rel)?;
+            if self.store.read(&rel)?.is_some_and(|b| b.is_empty()) {
+                self.store.remove(&rel)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks who is acting before anything is written: the actor and the
+    /// session id come from requests and from the environment.
+    fn check_identity(&self, actor: &str) -> Result<()> {
+        limits::text("actor", actor, Text::Name)?;
+        opt_text(
+            "session id (NEXO_SESSION_ID)",
+            self.options.session.as_deref(),
+            Text::Name,
+        )
     }
 
     /// Writes the views of `run` that changed; returns their paths.
@@ -294,6 +356,7 @@ impl Nexo {
     }
 
     pub fn open(&self, req: OpenRequest) -> Result<OpenResponse> {
+        check_open_text(&req)?;
         let goal = req.goal.trim().to_string();
         if goal.is_empty() {
             return Err(Error::invalid(
@@ -313,17 +376,14 @@ impl Nexo {
         let actor = self.actor(req.actor.clone(), req.owner.clone());
 
         self.refresh()?;
-        let _lock = self.store.lock()?;
+        let _lock = self.lock()?;
         if !idempotency_key.is_empty()
             && let Some(run) = self.find_open_run(&sid, &idempotency_key)?
         {
             return Ok(open_response(
                 &run,
                 true,
-                CommitInfo {
-                    commit: None,
-                    pending_reason: Some("reused an existing run; nothing written".into()),
-                },
+                CommitInfo::pending(Some("reused an existing run; nothing written".into())),
             ));
         }
         let run_id = crate::id::new_run_id();
@@ -426,6 +486,9 @@ impl Nexo {
 
     pub fn handoff(&self, req: HandoffRequest) -> Result<HandoffResponse> {
         let actor = req.actor.trim().to_string();
+        opt_text("new_owner", req.new_owner.as_deref(), Text::Name)?;
+        opt_text("handoff_note", req.handoff_note.as_deref(), Text::Prose)?;
+        opt_text("next_action", req.next_action.as_deref(), Text::Prose)?;
         if actor.is_empty() {
             return Err(Error::invalid(
                 "actor is empty: say who is handing the run off (e.g. \"codex\")",
@@ -601,6 +664,8 @@ impl Nexo {
     fn decide(&self, req: DecisionRequest, verdict: Verdict) -> Result<DecisionResponse> {
         let actor = self.actor(req.actor.clone(), None);
         let note = req.note.clone().unwrap_or_default();
+        limits::text("note", &note, Text::Prose)?;
+        opt_text("next_action", req.next_action.as_deref(), Text::Prose)?;
         if verdict == Verdict::Rejected && note.trim().is_empty() {
             return Err(Error::invalid(
                 "a rejection needs a reason: pass \"reason\" (or --reason) so the next session knows what to change",
@@ -739,7 +804,8 @@ impl Nexo {
 
     /// Commits every `.nexo/` change that is not in HEAD yet.
     pub fn commit_pending(&self) -> Result<CommitResponse> {
-        let _lock = self.store.lock()?;
+        let _lock = self.lock()?;
+        self.settle_pending()?;
         let paths = self.repo.pending_paths()?;
         if paths.is_empty() {
             return Ok(CommitResponse {
@@ -793,7 +859,21 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 fn history_rel(run_id: &str) -> String {
-    format!("{}/{}", Store::run_rel(run_id), crate::store::HISTORY)
+    Store::history_rel(run_id)
+}
+
+fn check_open_text(req: &OpenRequest) -> Result<()> {
+    limits::text("goal", &req.goal, Text::Line)?;
+    limits::text("sid", &req.sid, Text::Name)?;
+    for (field, value) in [
+        ("owner", &req.owner),
+        ("workflow_kind", &req.workflow_kind),
+        ("goal_id", &req.goal_id),
+        ("idempotency_key", &req.idempotency_key),
+    ] {
+        opt_text(field, value.as_deref(), Text::Name)?;
+    }
+    opt_text("next_action", req.next_action.as_deref(), Text::Prose)
 }
 
 fn display_owner(owner: &str) -> &str {

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::event::{StepSpec, Updated};
 use crate::fold::{Run, Step};
 use crate::json::value_or_encoded;
+use crate::limits::{self, Text, opt_text};
 use crate::model::{StepStatus, validate_name};
 use crate::request::{StepInput, UpdateRequest};
 
@@ -36,9 +37,12 @@ pub(super) fn existing_step<'a>(run: &'a Run, key: &str) -> Result<&'a Step> {
 pub(super) fn decode_map(value: Option<Value>, field: &str) -> Result<Option<Map<String, Value>>> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => value_or_encoded::<Map<String, Value>>(v, field)
-            .map(Some)
-            .map_err(|e| Error::invalid(format!("{} (expected a JSON object)", e.message))),
+        Some(v) => {
+            let map = value_or_encoded::<Map<String, Value>>(v, field)
+                .map_err(|e| Error::invalid(format!("{} (expected a JSON object)", e.message)))?;
+            limits::json(field, &Value::Object(map.clone()))?;
+            Ok(Some(map))
+        }
     }
 }
 
@@ -52,6 +56,13 @@ pub(super) fn decode_steps(value: Option<Value>) -> Result<Vec<StepSpec>> {
             ))
         })?,
     };
+    if inputs.len() > limits::MAX_STEPS {
+        return Err(Error::invalid(format!(
+            "steps has {} entries; the limit is {}",
+            inputs.len(),
+            limits::MAX_STEPS
+        )));
+    }
     let mut specs: Vec<StepSpec> = Vec::with_capacity(inputs.len());
     for (i, s) in inputs.into_iter().enumerate() {
         let key = non_empty(s.key).ok_or_else(|| {
@@ -64,6 +75,7 @@ pub(super) fn decode_steps(value: Option<Value>) -> Result<Vec<StepSpec>> {
             )));
         }
         let title = non_empty(s.title).unwrap_or_else(|| key.clone());
+        limits::text(&format!("steps[{i}].title"), &title, Text::Line)?;
         specs.push(StepSpec {
             key,
             title,
@@ -91,6 +103,7 @@ pub(super) fn validate_update(
         ("retry_policy", req.retry_policy.is_some()),
         ("compensation", req.compensation.is_some()),
     ];
+    check_update_text(&req)?;
     let step_key = non_empty(req.step_key.clone());
     match &step_key {
         None => {
@@ -178,4 +191,25 @@ pub(super) fn update_subject(u: &Updated) -> String {
         (Some(k), None, None) => format!("{k} updated"),
         _ => "checkpoint".to_string(),
     }
+}
+
+fn check_update_text(req: &UpdateRequest) -> Result<()> {
+    opt_text("step_title", req.step_title.as_deref(), Text::Line)?;
+    for (field, value) in [
+        ("checkpoint_label", &req.checkpoint_label),
+        ("retry_after", &req.retry_after),
+        ("owner", &req.owner),
+    ] {
+        opt_text(field, value.as_deref(), Text::Name)?;
+    }
+    for (field, value) in [
+        ("summary", &req.summary),
+        ("evidence", &req.evidence),
+        ("next_action", &req.next_action),
+        ("retry_policy", &req.retry_policy),
+        ("compensation", &req.compensation),
+    ] {
+        opt_text(field, value.as_deref(), Text::Prose)?;
+    }
+    Ok(())
 }

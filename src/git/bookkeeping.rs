@@ -159,14 +159,23 @@ impl Repo {
                 all.push(p.clone());
             }
         }
+        // Written aside and renamed (under nexo's lock, so one writer):
+        // a kill mid-write must not leave a shortened list.
         let path = self.pending_path();
-        crate::store::write_atomic(&path, (all.join("\n") + "\n").as_bytes())
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, all.join("\n") + "\n")
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| Error::io("write", &path, e))
     }
 
     /// Every `.nexo/` path that differs between HEAD and the working tree,
     /// plus the pending list: what `nexo commit` commits.
     pub fn pending_paths(&self) -> Result<Vec<String>> {
         let mut out = self.read_pending();
+        if !crate::store::nofollow::check(&self.workdir, std::path::Path::new(NEXO_DIR))? {
+            out.sort();
+            return Ok(out);
+        }
         let root = self.workdir.join(NEXO_DIR);
         let tree = self.head_tree()?;
         for entry in walkdir::WalkDir::new(&root)

@@ -15,16 +15,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gix::bstr::{BStr, ByteSlice};
-use gix::lock::acquire::Fail;
 
 use crate::error::{Error, ErrorKind, Result};
 
 mod bookkeeping;
-mod index;
+pub mod index;
+mod lockfile;
+mod message;
+mod reflock;
 mod tree;
 
 use crate::response::CommitInfo;
-use crate::store::NEXO_DIR;
+use crate::store::{NEXO_DIR, nofollow};
+use lockfile::IndexLock;
 use tree::Edits;
 
 /// How long we wait for git's own `index.lock` (a user's `git add` or
@@ -36,7 +39,7 @@ const CAS_ATTEMPTS: usize = 5;
 /// What `plan_commit` decided: either git's index lock and the index read
 /// under it, or why this write is not committed.
 pub struct CommitPlan {
-    held: Option<(gix::lock::File, Index)>,
+    held: Option<(IndexLock, Index)>,
     skip_reason: Option<String>,
 }
 
@@ -45,17 +48,14 @@ pub struct CommitPlan {
 /// be allocated and flushed at rename time (`auto_da_alloc`); with the
 /// blocks reserved up front, the rename is a rename. Best effort.
 #[cfg(target_os = "linux")]
-fn preallocate(out: &mut BufWriter<gix::lock::File>, len: usize) {
+fn preallocate(out: &mut BufWriter<IndexLock>, len: usize) {
     use std::os::fd::AsRawFd;
-    let _ = out.get_mut().with_mut(|f| {
-        // SAFETY: a valid descriptor we own; failure only loses the speed-up.
-        unsafe { libc::posix_fallocate(f.as_raw_fd(), 0, len as libc::off_t) };
-        Ok(())
-    });
+    // SAFETY: a valid descriptor we own; failure only loses the speed-up.
+    unsafe { libc::posix_fallocate(out.get_ref().file().as_raw_fd(), 0, len as libc::off_t) };
 }
 
 #[cfg(not(target_os = "linux"))]
-fn preallocate(_: &mut BufWriter<gix::lock::File>, _: usize) {}
+fn preallocate(_: &mut BufWriter<IndexLock>, _: usize) {}
 
 /// git's index as read under its lock.
 enum Index {
@@ -88,7 +88,9 @@ fn git_err(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 impl Repo {
-    /// Finds the repository that contains `dir`, as git would.
+    /// Finds the repository that contains `dir`, as git would, honouring
+    /// `GIT_DIR`, `GIT_WORK_TREE` and `GIT_INDEX_FILE` like git does, so
+    /// files and commit always go to one repository.
     pub fn discover(dir: &Path) -> Result<Repo> {
         let dir = if dir.as_os_str().is_empty() {
             Path::new(".")
@@ -98,7 +100,19 @@ impl Repo {
         if !dir.exists() {
             return Err(Error::repo(format!("{} does not exist", dir.display())));
         }
-        let repo = gix::discover(dir).map_err(|_| {
+        let repo = gix::discover_with_environment_overrides(dir).map_err(|e| {
+            if std::env::var_os("GIT_DIR").is_some() {
+                return Error::repo(format!(
+                    "GIT_DIR is set ({}) but is not a usable git repository: {e}",
+                    std::env::var_os("GIT_DIR").unwrap_or_default().to_string_lossy()
+                ));
+            }
+            if is_sha256(dir) {
+                return Error::repo(format!(
+                    "{} is in a SHA-256 repository (extensions.objectFormat = sha256), which nexo does not support yet: it reads and writes git objects as SHA-1. Keep runs in a SHA-1 repository",
+                    dir.display()
+                ));
+            }
             Error::repo(format!(
                 "{} is not inside a git repository: nexo keeps runs in a repository's .nexo/ folder; run `git init` first or pass -C <repo>",
                 dir.display()
@@ -119,12 +133,6 @@ impl Repo {
 
     pub fn git_dir(&self) -> &Path {
         self.repo.git_dir()
-    }
-
-    /// Our writer lock lives in the (per-worktree) git dir, never in the
-    /// working tree, so it can never be committed.
-    pub fn lock_path(&self) -> PathBuf {
-        self.repo.git_dir().join("nexo.lock")
     }
 
     /// The committer name, used as the default actor.
@@ -149,9 +157,36 @@ impl Repo {
         ))
     }
 
+    /// Clears what a nexo process killed mid-commit left behind: its
+    /// `index.lock` and ref locks, recognised by the records it made before
+    /// taking them (never anyone else's). Call only under nexo's lock.
+    /// Returns notes of what was removed.
+    pub fn recover(&self, dead_holder: bool) -> Vec<String> {
+        let mut notes = Vec::new();
+        notes.extend(lockfile::recover(
+            &self.repo.index_path(),
+            self.git_dir(),
+            dead_holder,
+        ));
+        notes.extend(reflock::recover(self.git_dir()));
+        notes
+    }
+
+    /// The lock files git takes to move HEAD's branch: a stale one would
+    /// make the commit fail after the event is appended.
+    fn ref_locks(&self) -> Vec<PathBuf> {
+        let mut locks = vec![self.git_dir().join("HEAD.lock")];
+        if let Ok(Some(name)) = self.repo.head_name() {
+            let rel = name.as_bstr().to_str_lossy().into_owned();
+            locks.push(self.repo.common_dir().join(format!("{rel}.lock")));
+        }
+        locks
+    }
+
     /// Decides, before anything is written, whether this write will be
     /// committed; if so, takes git's index lock and checks everything that
-    /// could refuse the commit, so a refusal leaves nothing written.
+    /// could refuse the commit, so a refusal leaves nothing written. The
+    /// caller holds nexo's lock.
     pub fn plan_commit(&self, no_commit: bool) -> Result<CommitPlan> {
         if no_commit {
             return Ok(CommitPlan::skip(
@@ -165,21 +200,16 @@ impl Repo {
         let index_path = self.repo.index_path();
         // git's own lock first: nothing may change the index or move the
         // branch under us between reading HEAD and writing the index.
-        let lock = gix::lock::File::acquire_to_update_resource(
-            &index_path,
-            Fail::AfterDurationWithBackoff(INDEX_LOCK_WAIT),
-            None,
-            0,
-        )
-        .map_err(|e| {
-            Error::new(
+        let lock = IndexLock::acquire(&index_path, self.git_dir(), INDEX_LOCK_WAIT)?;
+        if let Some(held) = self.ref_locks().into_iter().find(|p| p.exists()) {
+            return Err(Error::new(
                 ErrorKind::Busy,
                 format!(
-                    "git's index is locked ({}.lock): another git command is running, or one crashed and left the lock behind (then remove the file). Nothing was written. ({e})",
-                    index_path.display()
+                    "git's lock {} exists: another git command is moving the branch, or one crashed and left the lock behind (then remove the file). Nothing was written.",
+                    held.display()
                 ),
-            )
-        })?;
+            ));
+        }
         let hash_len = self.repo.object_hash().len_in_bytes();
         let index = match index_path.exists() {
             true => match index::RawIndex::open(&index_path, hash_len)? {
@@ -229,40 +259,31 @@ impl Repo {
     /// Carries out `plan`: commits `paths` (relative, `/`-separated, under
     /// `.nexo/`) plus any left pending by earlier writes, or records them
     /// as pending when the plan says not to commit.
+    ///
+    /// Everything is recorded as pending *before* the commit starts, so a
+    /// process killed at any point of it leaves the next command the full
+    /// list to commit and to bring the index up to date for. Once files
+    /// are written this never fails: a commit that cannot be made is
+    /// reported in the answer (`committed: false` and why), because the
+    /// change is on disk and a caller that retried would write it twice.
     pub fn finish(&self, plan: CommitPlan, paths: &[String], message: &str) -> Result<CommitInfo> {
+        self.add_pending(paths)?;
         let Some((lock, index)) = plan.held else {
-            self.add_pending(paths)?;
-            return Ok(CommitInfo {
-                commit: None,
-                pending_reason: plan.skip_reason,
-            });
+            return Ok(CommitInfo::pending(plan.skip_reason));
         };
-        let mut all: Vec<String> = self.read_pending();
-        for p in paths {
-            if !all.contains(p) {
-                all.push(p.clone());
-            }
-        }
+        let all = self.read_pending();
+        crate::trace::crash_point("before-commit");
         match self.commit_paths(lock, index, &all, message) {
             Ok(id) => {
                 // Only after the commit landed may the pending list go.
                 self.clear_pending();
                 self.mark_seen();
-                Ok(CommitInfo {
-                    commit: id,
-                    pending_reason: None,
-                })
+                Ok(CommitInfo::made(id))
             }
-            Err(e) => {
-                self.add_pending(paths)?;
-                Err(Error::new(
-                    e.kind,
-                    format!(
-                        "{}. The change is written to .nexo/ and will be committed by the next nexo command or `nexo commit`",
-                        e.message
-                    ),
-                ))
-            }
+            Err(e) => Ok(CommitInfo::pending(Some(format!(
+                "{}. The change is written to .nexo/ and will be committed by the next nexo command or `nexo commit`",
+                e.message
+            )))),
         }
     }
 
@@ -297,7 +318,7 @@ impl Repo {
     /// of HEAD. Returns `None` when HEAD already has exactly that content.
     fn commit_paths(
         &self,
-        lock: gix::lock::File,
+        lock: IndexLock,
         index: Index,
         paths: &[String],
         message: &str,
@@ -311,18 +332,14 @@ impl Repo {
         let mut blobs = Vec::with_capacity(paths.len());
         for rel in paths {
             debug_assert!(rel.starts_with(NEXO_DIR));
-            let abs = self.workdir.join(rel);
-            match std::fs::read(&abs) {
-                Ok(bytes) => {
+            match nofollow::read(&self.workdir, Path::new(rel))? {
+                Some(bytes) => {
                     let id = gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &bytes)
                         .map_err(|e| git_err("cannot hash a blob", e))?;
                     blobs.push((rel.as_str(), Some(id)));
                     contents.push(bytes);
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    blobs.push((rel.as_str(), None))
-                }
-                Err(e) => return Err(Error::io("read", &abs, e)),
+                None => blobs.push((rel.as_str(), None)),
             }
         }
         let write_blobs = || -> Result<()> {
@@ -364,6 +381,17 @@ impl Repo {
         let mut out = BufWriter::with_capacity(256 * 1024, lock);
         let (committed, stamp) = match index {
             Index::Raw { raw, verify } => {
+                // A damaged index must not be blessed with a fresh checksum,
+                // and HEAD must not move without the index following it:
+                // the old checksum (checked while the event was appended)
+                // must hold before anything is committed.
+                if let Some(v) = verify
+                    && !v.join().expect("checksum thread does not panic")?
+                {
+                    return Err(Error::repo(
+                        "git's index fails its checksum, so nexo left it and HEAD untouched. Run `git status` to see git's own diagnosis; `rm .git/index && git reset` rebuilds it from HEAD",
+                    ));
+                }
                 let mut scratch = Vec::new();
                 let pieces = raw.splice(&format!("{NEXO_DIR}/"), &updates, &removals, &mut scratch);
                 let skip = self.skip_index_hash();
@@ -389,15 +417,6 @@ impl Repo {
                 })?;
                 out.write_all(hash.as_bytes())
                     .map_err(|e| git_err("cannot write git's index", e))?;
-                // A damaged index must not be blessed with a fresh checksum:
-                // the new one is only put in place if the old one held.
-                if let Some(v) = verify
-                    && !v.join().expect("checksum thread does not panic")?
-                {
-                    return Err(Error::repo(
-                        "git's index fails its checksum, so nexo left it untouched (its commit was made). Run `git status` to see git's own diagnosis; `rm .git/index && git reset` rebuilds it from HEAD",
-                    ));
-                }
                 (committed, Some(hash))
             }
             Index::Gix(mut file) => {
@@ -437,8 +456,7 @@ impl Repo {
         let lock = out
             .into_inner()
             .map_err(|e| git_err("cannot write git's index", e.error()))?;
-        lock.commit()
-            .map_err(|e| git_err("cannot replace git's index", e.error))?;
+        lock.commit()?;
         if let Some(hash) = stamp {
             self.remember_index(hash);
         }
@@ -468,22 +486,62 @@ impl Repo {
             if tree == base_tree && head_id.is_some() {
                 return Ok(None);
             }
-            match self
-                .repo
-                .commit_as(sig, sig, "HEAD", message, tree, head_id)
-            {
-                Ok(id) => return Ok(Some(id.detach())),
+            match self.commit_and_move_head(sig, message, tree, head_id) {
+                Ok(id) => return Ok(Some(id)),
                 Err(e) => {
                     // Someone moved the branch (a user's commit in another
                     // worktree, say): rebuild on the new HEAD.
                     if attempt + 1 < CAS_ATTEMPTS && self.head_id()? != head_id {
                         continue;
                     }
-                    return Err(git_err("cannot move HEAD to nexo's commit", e));
+                    return Err(e);
                 }
             }
         }
         unreachable!("the loop returns")
+    }
+
+    /// Writes the commit object and moves HEAD (its branch) to it by
+    /// compare-and-swap, recording the intent first so that a ref lock
+    /// left by a kill in between is recognised by the next command.
+    fn commit_and_move_head(
+        &self,
+        sig: gix::actor::SignatureRef<'_>,
+        message: &str,
+        tree: gix::ObjectId,
+        head_id: Option<gix::ObjectId>,
+    ) -> Result<gix::ObjectId> {
+        use gix::refs::transaction::{PreviousValue, RefEdit};
+        let message = message::sanitize(message);
+        let commit = gix::objs::Commit {
+            message: message.as_str().into(),
+            tree,
+            author: sig.into(),
+            committer: sig.into(),
+            encoding: None,
+            parents: head_id.into_iter().collect(),
+            extra_headers: Default::default(),
+        };
+        let id = self
+            .repo
+            .write_object(&commit)
+            .map_err(|e| git_err("cannot write the commit", e))?
+            .detach();
+        crate::trace::crash_point("commit-written");
+        let expected = match head_id {
+            Some(previous) => PreviousValue::MustExistAndMatch(previous.into()),
+            None => PreviousValue::MustNotExist,
+        };
+        let log =
+            gix::reference::log::message("commit", message.as_str().into(), commit.parents.len());
+        let name: gix::refs::FullName = "HEAD".try_into().expect("HEAD is a valid name");
+        let edit = RefEdit::update(name, id, expected, log).with_deref(true);
+        let record = reflock::Intent::record(self.git_dir(), &self.ref_locks(), id)?;
+        let moved = self.repo.edit_references_as(Some(edit), Some(sig));
+        crate::trace::crash_point("head-moved");
+        record.clear();
+        moved.map_err(|e| git_err("cannot move HEAD to nexo's commit", e))?;
+        Ok(id)
     }
 
     /// `index.skipHash`: the user asked git not to checksum the index.
@@ -501,4 +559,19 @@ impl Repo {
             .map_err(|e| git_err("cannot read HEAD", e))?;
         Ok(head.id().map(|id| id.detach()))
     }
+}
+
+/// Whether `dir` lies in a repository that uses SHA-256 object names,
+/// which this build of gix cannot open.
+fn is_sha256(dir: &Path) -> bool {
+    let Ok(dir) = dir.canonicalize() else {
+        return false;
+    };
+    dir.ancestors().any(|d| {
+        std::fs::read_to_string(d.join(".git").join("config")).is_ok_and(|c| {
+            c.to_ascii_lowercase()
+                .replace([' ', '\t'], "")
+                .contains("objectformat=sha256")
+        })
+    })
 }

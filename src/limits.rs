@@ -1,0 +1,206 @@
+//! What nexo accepts, so that whatever it accepts it can read back and
+//! put into a view or a commit message: no control characters in one-line
+//! fields, bounded lengths, and JSON values nested well inside what the
+//! reader can parse (serde_json stops at 128 levels). Pure: unit-tested
+//! without files. The limits are documented in docs/format.md.
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// The kinds of text field, each with its own rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Text {
+    /// Names and labels: owner, actor, sid, checkpoint_label, ... One line
+    /// of printable text.
+    Name,
+    /// A goal or step title. Shown on one line (a commit subject takes its
+    /// first line), but line breaks and tabs are accepted because agents
+    /// written against the original send them; other control characters
+    /// and bidirectional overrides are not.
+    Line,
+    /// Summary, evidence, notes, next action: may span lines.
+    Prose,
+}
+
+impl Text {
+    pub fn max_chars(self) -> usize {
+        match self {
+            Text::Name => 256,
+            Text::Line => 1_000,
+            Text::Prose => 20_000,
+        }
+    }
+}
+
+/// The deepest nesting accepted in `shared_state` and `state_patch` (an
+/// object inside an object counts two). The event that carries such a
+/// value sits a few levels deeper still, far inside the reader's 128.
+pub const MAX_DEPTH: usize = 32;
+/// The largest `shared_state` or `state_patch`, as compact JSON.
+pub const MAX_JSON_BYTES: usize = 256 * 1024;
+/// The most steps a run may be opened with.
+pub const MAX_STEPS: usize = 1_000;
+
+/// Bidirectional-text controls, which make text display differently from
+/// what it is (CVE-2021-42574); refused in one-line fields.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Checks a text field; `field` names it in the caller's terms.
+pub fn text(field: &str, value: &str, kind: Text) -> Result<()> {
+    let count = value.chars().count();
+    if count > kind.max_chars() {
+        return Err(Error::invalid(format!(
+            "{field} is {count} characters long; the limit is {} (put long material in a file and reference it in evidence)",
+            kind.max_chars()
+        )));
+    }
+    let spacing = |c: char| matches!(c, '\n' | '\t' | '\r');
+    let bad = value.chars().enumerate().find(|&(_, c)| match kind {
+        Text::Prose => c.is_control() && !spacing(c),
+        Text::Line => (c.is_control() && !spacing(c)) || is_bidi_control(c),
+        Text::Name => c.is_control() || is_bidi_control(c),
+    });
+    if let Some((at, c)) = bad {
+        let allowed = match kind {
+            Text::Prose | Text::Line => "only line breaks and tabs are allowed",
+            Text::Name => "it must be a single line of printable text",
+        };
+        return Err(Error::invalid(format!(
+            "{field} contains the control character {} at position {at}; {allowed}",
+            c.escape_unicode()
+        )));
+    }
+    Ok(())
+}
+
+/// `text` for an optional field.
+pub fn opt_text(field: &str, value: Option<&str>, kind: Text) -> Result<()> {
+    value.map_or(Ok(()), |v| text(field, v, kind))
+}
+
+/// How deeply `value` nests: a scalar is 0, `{}` or `[]` is 1.
+pub fn depth(value: &Value) -> usize {
+    // Iterative, so a hostile value cannot overflow the stack here.
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            Value::Array(items) => {
+                deepest = deepest.max(d + 1);
+                stack.extend(items.iter().map(|i| (i, d + 1)));
+            }
+            Value::Object(map) => {
+                deepest = deepest.max(d + 1);
+                stack.extend(map.values().map(|i| (i, d + 1)));
+            }
+            _ => deepest = deepest.max(d),
+        }
+    }
+    deepest
+}
+
+/// Checks a JSON value a caller stores (`shared_state`, `state_patch`).
+pub fn json(field: &str, value: &Value) -> Result<()> {
+    let d = depth(value);
+    if d > MAX_DEPTH {
+        return Err(Error::invalid(format!(
+            "{field} nests {d} levels deep; the limit is {MAX_DEPTH}: flatten it"
+        )));
+    }
+    let size = serde_json::to_vec(value).map_or(usize::MAX, |v| v.len());
+    if size > MAX_JSON_BYTES {
+        return Err(Error::invalid(format!(
+            "{field} is {size} bytes as JSON; the limit is {MAX_JSON_BYTES} (keep large data in files and store their paths)"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn one_line_fields_refuse_control_characters() {
+        assert!(text("goal", "Ship v3", Text::Line).is_ok());
+        assert!(text("goal", "two\nlines", Text::Line).is_ok());
+        assert!(text("goal", "\u{202E}evil", Text::Line).is_err());
+        let e = text("goal", "a\u{0}b", Text::Line).unwrap_err();
+        assert!(
+            e.message
+                .contains("goal contains the control character \\u{0} at position 1"),
+            "{}",
+            e.message
+        );
+        assert!(text("owner", "a\nb", Text::Name).is_err());
+        assert!(text("owner", "a\tb", Text::Name).is_err());
+        assert!(text("owner", "\u{1b}[31mred", Text::Name).is_err());
+        assert!(text("owner", "\u{202E}evil", Text::Name).is_err());
+        assert!(
+            text("owner", "\u{85}", Text::Name).is_err(),
+            "C1 controls too"
+        );
+    }
+
+    #[test]
+    fn prose_keeps_newlines_and_tabs_but_not_nul() {
+        assert!(text("summary", "line 1\n\tline 2\r\n", Text::Prose).is_ok());
+        assert!(text("summary", "nul \u{0}", Text::Prose).is_err());
+        assert!(text("summary", "bell \u{7}", Text::Prose).is_err());
+    }
+
+    #[test]
+    fn lengths_are_counted_in_characters() {
+        assert!(text("owner", &"é".repeat(256), Text::Name).is_ok());
+        let e = text("owner", &"é".repeat(257), Text::Name).unwrap_err();
+        assert!(e.message.contains("257 characters long; the limit is 256"));
+        assert!(text("summary", &"x".repeat(20_000), Text::Prose).is_ok());
+        assert!(text("summary", &"x".repeat(20_001), Text::Prose).is_err());
+    }
+
+    fn nested(levels: usize) -> Value {
+        let mut v = json!(1);
+        for _ in 0..levels {
+            v = json!({ "k": v });
+        }
+        v
+    }
+
+    #[test]
+    fn depth_counts_containers() {
+        assert_eq!(depth(&json!(1)), 0);
+        assert_eq!(depth(&json!({})), 1);
+        assert_eq!(depth(&json!({"a": [1, {"b": 2}]})), 3);
+        assert_eq!(depth(&nested(126)), 126);
+    }
+
+    #[test]
+    fn json_values_are_bounded_in_depth_and_size() {
+        assert!(json("shared_state", &nested(MAX_DEPTH)).is_ok());
+        let e = json("shared_state", &nested(MAX_DEPTH + 1)).unwrap_err();
+        assert!(
+            e.message.contains("nests 33 levels deep; the limit is 32"),
+            "{}",
+            e.message
+        );
+        let big = json!({ "blob": "x".repeat(MAX_JSON_BYTES) });
+        assert!(
+            json("state_patch", &big)
+                .unwrap_err()
+                .message
+                .contains("state_patch is")
+        );
+    }
+
+    #[test]
+    fn the_deepest_accepted_event_reads_back() {
+        // An event wraps the value in a few more levels; the reader must
+        // still parse it (serde_json's limit is 128).
+        let line = json!({"data": {"shared_state": nested(MAX_DEPTH)}}).to_string();
+        assert!(serde_json::from_str::<Value>(&line).is_ok());
+    }
+}

@@ -1,0 +1,434 @@
+//! The on-disk store: `.nexo/` in the working tree.
+//!
+//! ```text
+//! .nexo/.gitattributes                   union merge for histories
+//! .nexo/runs/<RUN_ID>/history.jsonl      append-only events (the truth)
+//! .nexo/runs/<RUN_ID>/run.yaml           view, regenerated from the fold
+//! .nexo/runs/<RUN_ID>/steps/<key>.yaml   view, one per step
+//! ```
+//!
+//! Appends are a single `write` of a whole line on an `O_APPEND` file,
+//! flushed before returning; views are replaced by rename. One lock per
+//! repository (kept in the git directory, never in the working tree)
+//! serialises writers on this machine.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::Event;
+use crate::id::RUN_PREFIX;
+
+pub mod nofollow;
+
+pub const NEXO_DIR: &str = ".nexo";
+pub const HISTORY: &str = "history.jsonl";
+
+/// Marks histories for git's built-in union merge, so both sides' events
+/// survive a plain `git pull` (the fold then dedupes and orders them), and
+/// views for nexo's merge driver, which keeps either side without a
+/// conflict: views are regenerated from the merged history afterwards.
+pub const GITATTRIBUTES: &str = "\
+# Written by nexo. Histories are append-only event logs: a merge keeps every line of both sides.
+runs/*/history.jsonl merge=union
+# Views are derived from the history: a merge keeps one side and the next nexo command
+# regenerates them. nexo registers the nexo-view driver in .git/config; without it git
+# may report conflicts here, which `nexo resolve` settles.
+runs/*/run.yaml merge=nexo-view
+runs/*/steps/*.yaml merge=nexo-view
+";
+const GITATTRIBUTES_MARK: &str = "# Written by nexo.";
+
+/// The shortest run id prefix accepted after `WF-`, as git asks for at
+/// least four characters of a hash.
+const MIN_PREFIX: usize = 4;
+
+/// How long a writer waits for another nexo process before giving up.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// The working tree's root.
+    root: PathBuf,
+    /// Where the writer lock lives (inside the git directory).
+    lock_path: PathBuf,
+    /// Where temporary files are made before they are renamed into place
+    /// (inside the git directory, so a killed write leaves none in `.nexo/`).
+    tmp_dir: PathBuf,
+}
+
+/// Holds the repository's nexo lock until dropped. While held, the lock
+/// file names the holder's process id; a clean release empties it, so a
+/// non-empty lock file found by the next holder means its previous holder
+/// was killed mid-write.
+pub struct Lock {
+    file: File,
+    /// The process id a killed previous holder left in the lock file.
+    pub dead_holder: Option<String>,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Emptied before the kernel releases the lock on close.
+        let _ = self.file.set_len(0);
+    }
+}
+
+/// A run's events as read from disk.
+pub struct History {
+    pub events: Vec<Event>,
+    /// A crash left a partial last line; it was skipped.
+    pub torn_tail: bool,
+}
+
+/// What the end of a history file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tail {
+    /// Empty, or ends with a newline.
+    Clean,
+    /// The last line is a whole event that lacks only its newline.
+    MissingNewline,
+    /// The last line is a fragment no reader ever accepted as an event.
+    Torn,
+}
+
+impl Store {
+    /// A store for the working tree `root`, keeping its lock and temporary
+    /// files in the (per-worktree) git directory `git_dir`.
+    pub fn new(root: impl Into<PathBuf>, git_dir: &Path) -> Store {
+        Store {
+            root: root.into(),
+            lock_path: git_dir.join("nexo.lock"),
+            tmp_dir: git_dir.join("nexo-tmp"),
+        }
+    }
+
+    /// Removes what a killed writer left: temporary files in nexo's
+    /// folder. Only under the lock, when no other writer can be making one.
+    pub fn sweep_temporaries(&self) {
+        if let Ok(entries) = fs::read_dir(&self.tmp_dir) {
+            for e in entries.flatten() {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn runs_dir(&self) -> PathBuf {
+        self.root.join(NEXO_DIR).join("runs")
+    }
+
+    /// Path of a run's directory relative to the working tree, with `/`.
+    pub fn run_rel(run_id: &str) -> String {
+        format!("{NEXO_DIR}/runs/{run_id}")
+    }
+
+    /// Path of a run's history relative to the working tree.
+    pub fn history_rel(run_id: &str) -> String {
+        format!("{NEXO_DIR}/runs/{run_id}/{HISTORY}")
+    }
+
+    pub fn abs(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Takes the writer lock, waiting up to ten seconds for another process.
+    pub fn lock(&self) -> Result<Lock> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&self.lock_path)
+            .map_err(|e| Error::io("open the lock file", &self.lock_path, e))?;
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    let mut holder = String::new();
+                    let _ = file.read_to_string(&mut holder);
+                    return Err(Error::new(
+                        ErrorKind::Busy,
+                        format!(
+                            "another nexo process{} has held {} for over {}s; retry, or stop that process",
+                            match holder.trim() {
+                                "" => String::new(),
+                                pid => format!(" (pid {pid})"),
+                            },
+                            self.lock_path.display(),
+                            LOCK_WAIT.as_secs()
+                        ),
+                    ));
+                }
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(Error::io("lock", &self.lock_path, e));
+                }
+            }
+        }
+        let mut previous = String::new();
+        let _ = file.read_to_string(&mut previous);
+        let dead_holder = Some(previous.trim().to_string()).filter(|p| !p.is_empty());
+        // Best effort: the pid only improves messages and crash detection.
+        let _ = file
+            .set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(format!("{}\n", std::process::id()).as_bytes()));
+        Ok(Lock { file, dead_holder })
+    }
+
+    /// All run ids present, sorted. A run folder that is a link is left
+    /// out (`nexo doctor` reports it); `.nexo` or `runs` being a link is an
+    /// error.
+    pub fn run_ids(&self) -> Result<Vec<String>> {
+        let runs = Path::new(NEXO_DIR).join("runs");
+        let mut ids = Vec::new();
+        for (name, link) in nofollow::read_dir(&self.root, &runs)? {
+            if !link
+                && name.starts_with(RUN_PREFIX)
+                && nofollow::is_file(&self.root, &runs.join(&name).join(HISTORY))
+            {
+                ids.push(name);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Resolves a full run id or a unique prefix of one (with or without
+    /// `WF-`, any case), like git's short hashes.
+    pub fn resolve(&self, given: &str) -> Result<String> {
+        let trimmed = given.trim();
+        if trimmed.is_empty() {
+            return Err(Error::invalid(
+                "run_id is empty: pass a run id such as WF-7K2D… (see `nexo list`)",
+            ));
+        }
+        let upper = trimmed.to_ascii_uppercase();
+        let wanted = if upper.starts_with(RUN_PREFIX) {
+            upper
+        } else {
+            format!("{RUN_PREFIX}{upper}")
+        };
+        crate::model::validate_name("run_id", &wanted)?;
+        // The common case, a full id, costs a few stats instead of a listing.
+        let rel = Self::history_rel(&wanted);
+        if nofollow::check(&self.root, Path::new(&rel))? {
+            return Ok(wanted);
+        }
+        if wanted.len() < RUN_PREFIX.len() + MIN_PREFIX {
+            return Err(Error::invalid(format!(
+                "run id prefix {given:?} is too short: give at least {MIN_PREFIX} characters after {RUN_PREFIX} (see `nexo list`)"
+            )));
+        }
+        let matches: Vec<String> = self
+            .run_ids()?
+            .into_iter()
+            .filter(|id| id.starts_with(&wanted))
+            .collect();
+        match matches.len() {
+            1 => Ok(matches.into_iter().next().expect("one match")),
+            0 => Err(Error::not_found(format!(
+                "unknown run {given:?}: no run in {} matches it (see `nexo list --all`)",
+                self.runs_dir().display()
+            ))),
+            _ => Err(Error::new(
+                ErrorKind::Ambiguous,
+                format!(
+                    "run id prefix {given:?} is ambiguous; it matches {}",
+                    matches.join(", ")
+                ),
+            )),
+        }
+    }
+
+    /// Reads a file under the working tree, never through a link.
+    pub fn read(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+        nofollow::read(&self.root, Path::new(rel))
+    }
+
+    /// Reads a run's history. A partial last line (a crash mid-append) is
+    /// skipped; any other unreadable line is an error naming file and line.
+    pub fn read_history(&self, run_id: &str) -> Result<History> {
+        let rel = Self::history_rel(run_id);
+        let bytes = self.read(&rel)?.ok_or_else(|| {
+            Error::not_found(format!(
+                "unknown run {run_id:?}: {} does not exist",
+                self.abs(&rel).display()
+            ))
+        })?;
+        parse_history(&bytes, &rel)
+    }
+
+    /// Creates a new run's history holding its first event. The file
+    /// appears whole or not at all (written aside, flushed, renamed), so a
+    /// crash can never leave an empty or partial history to be committed.
+    pub fn create_history(&self, run_id: &str, event: &Event) -> Result<()> {
+        let rel = Self::history_rel(run_id);
+        let rel = Path::new(&rel);
+        let dir = rel.parent().expect("history has a parent");
+        nofollow::create_dir_all(&self.root, dir)?;
+        if nofollow::check(&self.root, rel)? {
+            return Err(Error::conflict(format!("{} already exists", rel.display())));
+        }
+        let mut line = event.to_line();
+        line.push('\n');
+        nofollow::write_durable(&self.root, rel, line.as_bytes(), &self.tmp_dir)
+    }
+
+    /// Appends one event. The caller holds the lock. The end of the file is
+    /// settled first (see `settle_tail`) so the new line starts on a line
+    /// of its own.
+    pub fn append(&self, run_id: &str, event: &Event) -> Result<()> {
+        let rel = Self::history_rel(run_id);
+        let path = self.abs(&rel);
+        let mut file = nofollow::open(
+            &self.root,
+            Path::new(&rel),
+            OpenOptions::new().read(true).append(true),
+        )?
+        .ok_or_else(|| Error::not_found(format!("unknown run {run_id:?}: {rel} does not exist")))?;
+        settle_tail(&mut file).map_err(|e| Error::io("repair the end of", &path, e))?;
+        let mut line = event.to_line();
+        line.push('\n');
+        file.write_all(line.as_bytes())
+            .and_then(|()| file.sync_data())
+            .map_err(|e| Error::io("append to", &path, e))
+    }
+
+    /// Settles the end of a history file left by a crash, under the lock:
+    /// a whole last event gets its newline, a fragment is cut. Returns
+    /// what it found. Never commit a history before settling it.
+    pub fn settle_history(&self, rel: &str) -> Result<Tail> {
+        let Some(mut file) = nofollow::open(
+            &self.root,
+            Path::new(rel),
+            OpenOptions::new().read(true).append(true),
+        )?
+        else {
+            return Ok(Tail::Clean);
+        };
+        settle_tail(&mut file).map_err(|e| Error::io("repair the end of", &self.abs(rel), e))
+    }
+
+    /// Writes `.nexo/.gitattributes` if it is missing or an older nexo
+    /// wrote it; returns its relative path when it did. A file the user
+    /// wrote themselves is left alone.
+    pub fn ensure_gitattributes(&self) -> Result<Option<String>> {
+        let rel = format!("{NEXO_DIR}/.gitattributes");
+        match self.read(&rel)? {
+            Some(text)
+                if text == GITATTRIBUTES.as_bytes()
+                    || !text.starts_with(GITATTRIBUTES_MARK.as_bytes()) =>
+            {
+                return Ok(None);
+            }
+            _ => {}
+        }
+        nofollow::write_atomic(
+            &self.root,
+            Path::new(&rel),
+            GITATTRIBUTES.as_bytes(),
+            &self.tmp_dir,
+        )?;
+        Ok(Some(rel))
+    }
+
+    /// Replaces `rel` with `bytes` unless it already holds exactly them.
+    /// Returns whether the file changed.
+    pub fn write_if_changed(&self, rel: &str, bytes: &[u8]) -> Result<bool> {
+        if self.read(rel)?.is_some_and(|old| old == bytes) {
+            return Ok(false);
+        }
+        nofollow::write_atomic(&self.root, Path::new(rel), bytes, &self.tmp_dir)?;
+        Ok(true)
+    }
+
+    /// Replaces `rel` with `bytes` (a repaired history, a regenerated
+    /// file), never through a link.
+    pub fn replace(&self, rel: &str, bytes: &[u8]) -> Result<()> {
+        nofollow::write_atomic(&self.root, Path::new(rel), bytes, &self.tmp_dir)
+    }
+
+    pub fn remove(&self, rel: &str) -> Result<()> {
+        nofollow::remove_file(&self.root, Path::new(rel))
+    }
+}
+
+/// Parses history bytes; `place` names the file in errors.
+pub fn parse_history(bytes: &[u8], place: &str) -> Result<History> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| Error::corrupt(format!("{place}: not UTF-8 ({e})")))?;
+    let unterminated = !text.is_empty() && !text.ends_with('\n');
+    let mut torn_tail = false;
+    let mut events = Vec::new();
+    let mut lines = text.split('\n').enumerate().peekable();
+    while let Some((i, line)) = lines.next() {
+        let last = lines.peek().is_none();
+        if line.trim().is_empty() {
+            continue;
+        }
+        if last && unterminated {
+            // Only a line that is not terminated may be torn; a whole event
+            // that lacks only its newline is still an event.
+            match Event::from_line(line, "") {
+                Ok(e) => events.push(e),
+                Err(_) => torn_tail = true,
+            }
+            break;
+        }
+        events.push(Event::from_line(line, &format!("{place}:{}", i + 1))?);
+    }
+    Ok(History { events, torn_tail })
+}
+
+/// What the end of `bytes` holds; see [`Tail`].
+pub fn classify_tail(bytes: &[u8]) -> Tail {
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Tail::Clean;
+    }
+    let start = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let whole = std::str::from_utf8(&bytes[start..])
+        .ok()
+        .is_some_and(|line| Event::from_line(line, "").is_ok());
+    if whole {
+        Tail::MissingNewline
+    } else {
+        Tail::Torn
+    }
+}
+
+fn settle_tail(file: &mut File) -> std::io::Result<Tail> {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(Tail::Clean);
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok(Tail::Clean);
+    }
+    let mut buf = Vec::new();
+    file.seek(SeekFrom::Start(0))?;
+    file.read_to_end(&mut buf)?;
+    let tail = classify_tail(&buf);
+    match tail {
+        Tail::Clean => {}
+        // The file is opened for appending: this lands at the end.
+        Tail::MissingNewline => file.write_all(b"\n")?,
+        Tail::Torn => {
+            let keep = buf.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            file.set_len(keep as u64)?;
+        }
+    }
+    file.sync_data()?;
+    Ok(tail)
+}

@@ -1,0 +1,285 @@
+//! File access under `.nexo/` that never follows a symbolic link.
+//!
+//! A peer can commit `.nexo/runs/<id>/steps -> ../../..`; git checks the
+//! link out as a link, and a naive `write` through it would overwrite the
+//! user's files outside `.nexo/`. So every component of every path below
+//! the working tree is checked with `lstat` before use, and the final file
+//! is opened with `O_NOFOLLOW`. A link anywhere is refused with an error
+//! naming it. (A local process racing nexo to swap a checked directory for
+//! a link is out of scope: it could write those files itself.)
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind as IoKind, Write};
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The error for a link found at `rel` (relative to the working tree).
+pub fn link_error(rel: &Path) -> Error {
+    let rel = rel.to_string_lossy().replace('\\', "/");
+    Error::new(
+        ErrorKind::Corrupt,
+        format!(
+            "refusing to follow the symbolic link {rel}: nexo never reads or writes through a link under .nexo/. Remove it (`git rm --cached {rel}` and delete it), then run `nexo doctor --fix`"
+        ),
+    )
+}
+
+/// Checks every component of `rel` below `root` that exists: none may be a
+/// symbolic link. Returns whether the whole path exists.
+pub fn check(root: &Path, rel: &Path) -> Result<bool> {
+    let mut path = root.to_path_buf();
+    let mut so_far = PathBuf::new();
+    for comp in rel.components() {
+        let Component::Normal(name) = comp else {
+            return Err(Error::invalid(format!(
+                "{} is not a plain relative path",
+                rel.display()
+            )));
+        };
+        path.push(name);
+        so_far.push(name);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => return Err(link_error(&so_far)),
+            Ok(_) => {}
+            Err(e) if e.kind() == IoKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io("inspect", &path, e)),
+        }
+    }
+    Ok(true)
+}
+
+/// Creates the directory `rel` and its parents, refusing links on the way.
+pub fn create_dir_all(root: &Path, rel: &Path) -> Result<()> {
+    let mut path = root.to_path_buf();
+    let mut so_far = PathBuf::new();
+    for comp in rel.components() {
+        let Component::Normal(name) = comp else {
+            return Err(Error::invalid(format!(
+                "{} is not a plain relative path",
+                rel.display()
+            )));
+        };
+        path.push(name);
+        so_far.push(name);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => return Err(link_error(&so_far)),
+            Ok(m) if m.is_dir() => continue,
+            Ok(_) => {
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    format!("{} is a file where nexo needs a folder", so_far.display()),
+                ));
+            }
+            Err(e) if e.kind() == IoKind::NotFound => {}
+            Err(e) => return Err(Error::io("inspect", &path, e)),
+        }
+        match fs::create_dir(&path) {
+            Ok(()) => {}
+            // Created by someone else between the check and now: check again.
+            Err(e) if e.kind() == IoKind::AlreadyExists => {
+                if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                    return Err(link_error(&so_far));
+                }
+            }
+            Err(e) => return Err(Error::io("create", &path, e)),
+        }
+    }
+    Ok(())
+}
+
+fn no_follow(opts: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW);
+    }
+    opts
+}
+
+/// Opens `rel` with `opts`, never through a link. `Ok(None)` when it does
+/// not exist (and `opts` does not create it).
+pub fn open(root: &Path, rel: &Path, opts: &OpenOptions) -> Result<Option<File>> {
+    if let Some(parent) = rel.parent() {
+        check(root, parent)?;
+    }
+    let path = root.join(rel);
+    let mut opts = opts.clone();
+    match no_follow(&mut opts).open(&path) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.kind() == IoKind::NotFound => Ok(None),
+        // O_NOFOLLOW on a link fails with ELOOP.
+        Err(e) if is_link_refusal(&e) || fs::symlink_metadata(&path).is_ok_and(is_link) => {
+            Err(link_error(rel))
+        }
+        Err(e) => Err(Error::io("open", &path, e)),
+    }
+}
+
+fn is_link(m: fs::Metadata) -> bool {
+    m.file_type().is_symlink()
+}
+
+fn is_link_refusal(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
+/// Reads `rel` whole; `Ok(None)` when it does not exist.
+pub fn read(root: &Path, rel: &Path) -> Result<Option<Vec<u8>>> {
+    let Some(mut file) = open(root, rel, OpenOptions::new().read(true))? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes)
+        .map_err(|e| Error::io("read", &root.join(rel), e))?;
+    Ok(Some(bytes))
+}
+
+/// Whether `rel` is a regular file (not a link to one).
+pub fn is_file(root: &Path, rel: &Path) -> bool {
+    check(root, rel).unwrap_or(false)
+        && fs::symlink_metadata(root.join(rel)).is_ok_and(|m| m.is_file())
+}
+
+/// Prefix of nexo's temporary files.
+pub const TMP_PREFIX: &str = ".nexo-tmp-";
+
+/// Replaces `rel` with `bytes` by writing a temporary file and renaming it
+/// over, so readers never see half a file. The target may not be a link.
+/// The temporary file is made in `tmp_dir` (nexo's folder in the git
+/// directory), so a process killed halfway leaves nothing in `.nexo/`;
+/// only when that folder is on another file system is it made beside the
+/// target. Not flushed: views are derived and rewritten whenever they do
+/// not match the history.
+pub fn write_atomic(root: &Path, rel: &Path, bytes: &[u8], tmp_dir: &Path) -> Result<()> {
+    replace(root, rel, bytes, tmp_dir, false)
+}
+
+/// `write_atomic`, flushed to disk with the folder entry before returning:
+/// for a new history, the one file that is the truth.
+pub fn write_durable(root: &Path, rel: &Path, bytes: &[u8], tmp_dir: &Path) -> Result<()> {
+    replace(root, rel, bytes, tmp_dir, true)
+}
+
+fn replace(root: &Path, rel: &Path, bytes: &[u8], tmp_dir: &Path, durable: bool) -> Result<()> {
+    let dir_rel = rel.parent().unwrap_or(Path::new(""));
+    create_dir_all(root, dir_rel)?;
+    let path = root.join(rel);
+    if fs::symlink_metadata(&path).is_ok_and(is_link) {
+        return Err(link_error(rel));
+    }
+    let _ = fs::create_dir(tmp_dir);
+    let tmp = temporary(tmp_dir, &path, bytes, durable)?;
+    crate::trace::crash_point("before-rename");
+    let tmp = match tmp.persist(&path) {
+        Ok(_) => None,
+        Err(e) if e.error.raw_os_error() == Some(EXDEV) => Some(e.file),
+        Err(e) => return Err(Error::io("replace", &path, e.error)),
+    };
+    if let Some(tmp) = tmp {
+        drop(tmp);
+        temporary(&root.join(dir_rel), &path, bytes, durable)?
+            .persist(&path)
+            .map_err(|e| Error::io("replace", &path, e.error))?;
+    }
+    if durable {
+        File::open(root.join(dir_rel))
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io("flush", &root.join(dir_rel), e))?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+const EXDEV: i32 = libc::EXDEV;
+#[cfg(not(unix))]
+const EXDEV: i32 = 17;
+
+fn temporary(
+    dir: &Path,
+    target: &Path,
+    bytes: &[u8],
+    durable: bool,
+) -> Result<tempfile::NamedTempFile> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TMP_PREFIX)
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    // Temporary files are private by default; nexo's files are ordinary.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io("set permissions of", target, e))?;
+    }
+    tmp.write_all(bytes)
+        .map_err(|e| Error::io("write", target, e))?;
+    if durable {
+        tmp.as_file()
+            .sync_data()
+            .map_err(|e| Error::io("flush", target, e))?;
+    }
+    Ok(tmp)
+}
+
+/// Removes `rel` if it is a file or a link (a link is removed, never
+/// followed). Missing is fine.
+pub fn remove_file(root: &Path, rel: &Path) -> Result<()> {
+    if let Some(parent) = rel.parent() {
+        check(root, parent)?;
+    }
+    let path = root.join(rel);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == IoKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", &path, e)),
+    }
+}
+
+/// The names in folder `rel`, with whether each is a link; empty when the
+/// folder does not exist. The folder itself may not be a link.
+pub fn read_dir(root: &Path, rel: &Path) -> Result<Vec<(String, bool)>> {
+    if !check(root, rel)? {
+        return Ok(Vec::new());
+    }
+    let path = root.join(rel);
+    let entries = match fs::read_dir(&path) {
+        Ok(e) => e,
+        Err(e) if e.kind() == IoKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("read", &path, e))?;
+        let Some(name) = entry.file_name().to_str().map(String::from) else {
+            continue;
+        };
+        let link = entry.file_type().is_ok_and(|t| t.is_symlink());
+        out.push((name, link));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Removes temporary files a killed nexo left in folder `rel`. Only called
+/// under nexo's lock, when no other nexo process can be writing one.
+pub fn sweep_temporaries(root: &Path, rel: &Path) -> Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for (name, _) in read_dir(root, rel)? {
+        if name.starts_with(TMP_PREFIX) {
+            let file = rel.join(&name);
+            remove_file(root, &file)?;
+            removed.push(file);
+        }
+    }
+    Ok(removed)
+}
