@@ -217,3 +217,55 @@ fn prime_is_small_and_says_what_to_do() {
         "nexo: no open workflow runs in this repository.\n"
     );
 }
+
+/// Raw JSON-RPC lines, as a broken or hostile client would send them: every
+/// request gets an answer and the server keeps serving.
+#[test]
+fn malformed_oversized_and_misshapen_lines_are_answered_and_serving_goes_on() {
+    use std::io::{BufRead, BufReader, Write};
+    let repo = Repo::new();
+    let mut child = Command::new(nexo_bin())
+        .current_dir(repo.path())
+        .arg("mcp")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let mut output = BufReader::new(child.stdout.take().unwrap());
+    let mut answer = |line: &[u8]| -> Value {
+        input.write_all(line).unwrap();
+        input.write_all(b"\n").unwrap();
+        input.flush().unwrap();
+        let mut got = String::new();
+        output.read_line(&mut got).unwrap();
+        serde_json::from_str(&got).unwrap_or_else(|e| panic!("{e}: {got}"))
+    };
+    let init = answer(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#);
+    assert_eq!(init["id"], 1);
+    let parse = answer(b"{this is not json");
+    assert_eq!(parse["error"]["code"], -32700, "{parse}");
+    assert_eq!(parse["id"], Value::Null);
+    let huge = [b"\"".as_slice(), &vec![b'x'; 17 << 20], b"\""].concat();
+    let too_long = answer(&huge);
+    assert_eq!(too_long["error"]["code"], -32600, "{too_long}");
+    let array_args = answer(br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"nexo_workflow_list","arguments":[1]}}"#);
+    assert_eq!(array_args["id"], 2);
+    assert_eq!(array_args["error"]["code"], -32602, "{array_args}");
+    let wrong_type = answer(br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"nexo_workflow_list","arguments":{"limit":"many"}}}"#);
+    assert_eq!(wrong_type["error"]["code"], -32602, "{wrong_type}");
+    assert!(
+        wrong_type["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit")
+    );
+    let missing = answer(br#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"nexo_workflow_resume","arguments":{}}}"#);
+    assert_eq!(missing["error"]["code"], -32602, "{missing}");
+    // Still serving: a good call works.
+    let list = answer(br#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"nexo_workflow_list","arguments":{}}}"#);
+    assert_eq!(list["id"], 5);
+    assert_eq!(list["result"]["structuredContent"]["ok"], true, "{list}");
+    drop(input);
+    assert!(child.wait().unwrap().success());
+}

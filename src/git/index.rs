@@ -102,6 +102,11 @@ impl RawIndex {
         let count = u32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
         let end = bytes.len() - hash_len;
         let fixed = STAT_LEN + hash_len + 2;
+        // The count comes from the file: trust it only as far as the file
+        // could hold that many entries.
+        if count > (end - HEADER) / (fixed + 1) {
+            return Err(corrupt("more entries than the file can hold"));
+        }
         let mut offsets = Vec::with_capacity(count + 1);
         let mut at = HEADER;
         for _ in 0..count {
@@ -116,6 +121,9 @@ impl RawIndex {
                     return Err(corrupt("extended flags in a version 2 index"));
                 }
                 name_at += 2;
+            }
+            if name_at > end {
+                return Err(corrupt("entries run past the end"));
             }
             let mut name_len = (flags & NAME_MASK) as usize;
             if name_len == NAME_MASK as usize {
@@ -164,6 +172,9 @@ impl RawIndex {
         let end = self.bytes.len() - self.hash_len;
         let mut last = self.entries_end();
         for (sig, range) in self.extensions() {
+            if range.end - range.start < 8 + self.extension_len(range.start) {
+                return Err(corrupt("an extension runs past the end"));
+            }
             if sig == b"sdir" {
                 return Err(Error::repo(
                     "this repository uses a sparse index, which nexo cannot update safely yet: run `git config index.sparse false` (or `git sparse-checkout disable`), or pass --no-commit",
@@ -180,6 +191,11 @@ impl RawIndex {
             return Err(corrupt("extensions do not end where the checksum starts"));
         }
         Ok(())
+    }
+
+    /// The length an extension at `at` declares for its body.
+    fn extension_len(&self, at: usize) -> usize {
+        u32::from_be_bytes(self.bytes[at + 4..at + 8].try_into().expect("4 bytes")) as usize
     }
 
     /// The trailing checksum as stored.
@@ -337,4 +353,119 @@ pub fn checksum(kind: gix::hash::Kind, pieces: &[&[u8]]) -> Result<ObjectId> {
     }
     h.try_finalize()
         .map_err(|e| Error::repo(format!("cannot hash git's index: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: usize = 20;
+
+    fn entry(path: &str) -> NewEntry<'_> {
+        NewEntry {
+            path,
+            id: ObjectId::null(gix::hash::Kind::Sha1),
+            stat: Default::default(),
+        }
+    }
+
+    /// A well-formed version 2 index with `paths` and a TREE extension.
+    fn index(paths: &[&str]) -> Vec<u8> {
+        let empty = RawIndex::empty(HASH);
+        let entries: Vec<_> = paths.iter().map(|p| entry(p)).collect();
+        let mut scratch = Vec::new();
+        let mut bytes: Vec<u8> = empty.splice("a/", &entries, &[], &mut scratch).concat();
+        bytes.extend_from_slice(b"TREE");
+        bytes.extend_from_slice(&3u32.to_be_bytes());
+        bytes.extend_from_slice(b"xyz");
+        let sum = checksum(gix::hash::Kind::Sha1, &[&bytes]).unwrap();
+        bytes.extend_from_slice(sum.as_bytes());
+        bytes
+    }
+
+    fn parse(bytes: &[u8]) -> Result<Option<RawIndex>> {
+        RawIndex::parse(Bytes::Owned(bytes.to_vec()), HASH)
+    }
+
+    #[test]
+    fn a_well_formed_index_parses_and_splices() {
+        let bytes = index(&["a/one", "a/two"]);
+        let raw = parse(&bytes).unwrap().unwrap();
+        assert_eq!(raw.offsets.len(), 3);
+        assert_eq!(raw.path(1), b"a/two");
+        let mut scratch = Vec::new();
+        let out = raw
+            .splice("a/", &[entry("a/three")], &["a/one"], &mut scratch)
+            .concat();
+        // The TREE extension describes the old entries and is dropped.
+        let again = parse(&[out, vec![0; HASH]].concat()).unwrap().unwrap();
+        assert_eq!(again.offsets.len(), 3);
+        assert_eq!(again.path(0), b"a/three");
+        assert_eq!(again.extensions().count(), 0);
+    }
+
+    #[test]
+    fn every_truncation_is_refused_never_a_panic() {
+        let bytes = index(&["a/one", "a/two", &format!("a/{}", "x".repeat(5000))]);
+        for len in 0..bytes.len() {
+            // A prefix can happen to be well-formed; its checksum then
+            // fails, which the caller checks before writing.
+            if let Ok(Some(raw)) = parse(&bytes[..len]) {
+                let sum = checksum(gix::hash::Kind::Sha1, &[raw.content()]).unwrap();
+                assert_ne!(sum.as_bytes(), raw.stored_checksum(), "{len}");
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_in_any_byte_never_panics() {
+        let bytes = index(&["a/one", "a/two"]);
+        for at in 0..bytes.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[at] ^= flip;
+                if let Ok(Some(raw)) = parse(&b) {
+                    // Whatever parses can be spliced without a panic.
+                    let mut scratch = Vec::new();
+                    let _ = raw.splice("a/", &[entry("a/new")], &["a/one"], &mut scratch);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_extension_longer_than_the_file_is_refused() {
+        let mut bytes = index(&["a/one"]);
+        let tree = bytes.windows(4).position(|w| w == b"TREE").unwrap();
+        bytes[tree + 4..tree + 8].copy_from_slice(&1000u32.to_be_bytes());
+        let e = parse(&bytes).err().expect("refused");
+        assert!(
+            e.message.contains("extension runs past the end"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn a_long_name_without_its_terminator_is_refused() {
+        let mut bytes = index(&["a/one"]);
+        // Claim the longest name length, so the parser looks for a NUL.
+        let flags = HEADER + STAT_LEN + HASH;
+        bytes[flags..flags + 2].copy_from_slice(&NAME_MASK.to_be_bytes());
+        let end = bytes.len() - HASH;
+        for b in &mut bytes[flags + 2..end] {
+            if *b == 0 {
+                *b = b'x';
+            }
+        }
+        assert!(parse(&bytes).is_err());
+    }
+
+    #[test]
+    fn an_absurd_entry_count_is_refused_without_allocating_it() {
+        let mut bytes = index(&["a/one"]);
+        bytes[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
+        let e = parse(&bytes).err().expect("refused");
+        assert!(e.message.contains("more entries"), "{}", e.message);
+    }
 }

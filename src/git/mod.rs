@@ -19,7 +19,7 @@ use gix::bstr::{BStr, ByteSlice};
 use crate::error::{Error, ErrorKind, Result};
 
 mod bookkeeping;
-pub mod index;
+mod index;
 mod lockfile;
 mod message;
 mod reflock;

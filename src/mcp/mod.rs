@@ -23,6 +23,8 @@ use crate::call::{self, TOOLS};
 use crate::error::{Error, Result};
 use crate::model::{Priority, RunStatus, StepStatus};
 
+mod wire;
+
 /// Serves MCP on standard input and output until the client disconnects.
 pub fn serve(repo: PathBuf, options: Options) -> Result<()> {
     // Fail before the handshake if the repository is not usable.
@@ -37,14 +39,17 @@ pub fn serve(repo: PathBuf, options: Options) -> Result<()> {
             )
         })?;
     runtime.block_on(async move {
+        let (transport, writer) = wire::guarded_stdio();
         let server = NexoServer { repo, options }
-            .serve(rmcp::transport::stdio())
+            .serve(transport)
             .await
             .map_err(|e| Error::new(crate::ErrorKind::Io, format!("MCP handshake failed: {e}")))?;
         server
             .waiting()
             .await
             .map_err(|e| Error::new(crate::ErrorKind::Io, format!("MCP server stopped: {e}")))?;
+        // Everything the server said reaches standard output before exit.
+        let _ = writer.await;
         Ok(())
     })
 }
@@ -97,6 +102,18 @@ impl ServerHandler for NexoServer {
                 None,
             ));
         }
+        // Arguments that do not fit the tool's input schema (an unknown
+        // field, a wrong JSON type, a missing required field) are invalid
+        // params; values of the right type that nexo refuses (an unknown
+        // status word, an empty goal) are tool errors the model can read.
+        if let Some(problem) =
+            schema_mismatch(&input_schema(&request.name), request.arguments.as_ref())
+        {
+            return Err(rmcp::ErrorData::invalid_params(
+                format!("{}: {problem}", request.name),
+                None,
+            ));
+        }
         // nexo's work is short, synchronous file and git I/O: run it right
         // here on the single runtime thread.
         Ok(self.run(&request.name, request.arguments).into())
@@ -105,6 +122,51 @@ impl ServerHandler for NexoServer {
     fn get_tool(&self, name: &str) -> Option<Tool> {
         tools().into_iter().find(|t| t.name == name)
     }
+}
+
+/// Why `args` does not fit `schema` (fields, JSON types, required), if
+/// it does not.
+fn schema_mismatch(
+    schema: &Map<String, Value>,
+    args: Option<&Map<String, Value>>,
+) -> Option<String> {
+    let empty = Map::new();
+    let args = args.unwrap_or(&empty);
+    let properties = schema["properties"].as_object()?;
+    for (name, value) in args {
+        let Some(property) = properties.get(name) else {
+            let mut known: Vec<&str> = properties.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            return Some(format!(
+                "unknown field `{name}`, expected one of {}",
+                known.join(", ")
+            ));
+        };
+        let types: Vec<&str> = match &property["type"] {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => continue,
+        };
+        let fits = |t: &str| match t {
+            "string" => value.is_string(),
+            "boolean" => value.is_boolean(),
+            "integer" => value.is_u64() || value.is_i64(),
+            "number" => value.is_number(),
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            _ => true,
+        };
+        if !value.is_null() && !types.iter().any(|t| fits(t)) {
+            return Some(format!("field `{name}` must be {}", types.join(" or ")));
+        }
+    }
+    let required = schema["required"].as_array()?;
+    for r in required.iter().filter_map(Value::as_str) {
+        if args.get(r).is_none_or(Value::is_null) {
+            return Some(format!("missing field `{r}`"));
+        }
+    }
+    None
 }
 
 fn words<T: Copy + std::fmt::Display>(all: &[T]) -> Vec<Value> {
