@@ -177,7 +177,12 @@ fn a_crash_between_append_and_commit_is_finished_by_the_next_command() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(repo.commit_count(), commits + 1);
+    // One commit finishes the interrupted write, one is the new change.
+    assert_eq!(repo.commit_count(), commits + 2);
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%s", "HEAD~1"]),
+        "nexo: finish a write interrupted by a crash\n"
+    );
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
     let doctor = repo.nexo(&["doctor"]);
     assert!(doctor.status.success(), "{}", stdout(&doctor));

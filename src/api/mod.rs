@@ -113,23 +113,59 @@ impl Nexo {
     }
 
     /// Takes nexo's writer lock and, if the previous holder was killed
-    /// mid-write, clears what it left: its temporary files, and the index
-    /// and ref locks it had taken (recognised by its records, never
-    /// anyone else's). Its appended event, if any, is committed by this
-    /// command's own commit, which includes every pending path.
+    /// mid-write, finishes its write before anything else: clears what it
+    /// left (temporary files, and the index and ref locks it had taken,
+    /// recognised by its records, never anyone else's), then commits every
+    /// path it had recorded as pending, with the views of its runs.
     pub fn lock(&self) -> Result<Lock> {
         let lock = self.store.lock()?;
         let dead = lock.dead_holder.is_some();
         if dead {
             self.store.sweep_temporaries();
         }
-        for note in self.repo.recover(dead) {
+        let mut notes = self.repo.recover(dead);
+        if dead && !self.repo.read_pending().is_empty() {
+            notes.push(match self.finish_interrupted() {
+                Ok(()) => "finished a write that a killed nexo process had begun".to_string(),
+                Err(e) => {
+                    format!("could not yet finish a write a killed nexo process had begun: {e}")
+                }
+            });
+        }
+        for note in notes {
             match self.options.notify {
                 Some(notify) => notify(&note),
                 None => self.notices.borrow_mut().push(note),
             }
         }
         Ok(lock)
+    }
+
+    /// Commits what a killed writer left pending, with its runs' views.
+    /// Called under the lock.
+    fn finish_interrupted(&self) -> Result<()> {
+        self.settle_pending()?;
+        let mut paths = Vec::new();
+        let mut runs = Vec::new();
+        for rel in self.repo.read_pending() {
+            if let Some(id) = run_of_history(&rel)
+                && let Ok(history) = self.store.read_history(id)
+                && let Ok(run) = fold::fold(history.events)
+            {
+                paths.extend(self.write_views(&run)?.paths);
+                runs.push(run.run_id);
+            }
+        }
+        let plan = self.repo.plan_commit(self.options.no_commit)?;
+        let message = format!(
+            "nexo: finish a write interrupted by a crash\n\n{}\n",
+            runs.iter()
+                .map(|r| format!("Nexo-Run: {r}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        self.repo.finish(plan, &paths, &message)?;
+        Ok(())
     }
 
     pub fn store(&self) -> &Store {
@@ -178,13 +214,18 @@ impl Nexo {
             let Ok(run) = fold::fold(history.events) else {
                 continue;
             };
-            let written = self.write_views(&run)?;
-            if !written.is_empty() {
+            let views = match self.write_views(&run) {
+                Ok(v) => v,
+                // A run with a link in its folder: doctor reports it.
+                Err(e) if e.kind == crate::ErrorKind::Corrupt => continue,
+                Err(e) => return Err(e),
+            };
+            if views.changed {
                 refreshed.push(id.clone());
-                changed.extend(written);
             }
+            changed.extend(views.paths);
         }
-        if changed.is_empty() {
+        if refreshed.is_empty() && self.repo.read_pending().is_empty() {
             self.repo.mark_seen();
             return Ok(refreshed);
         }
@@ -259,16 +300,7 @@ impl Nexo {
         let plan = self.repo.plan_commit(self.options.no_commit)?;
         crate::trace::mark("planned commit");
         let event = self.new_event(prior.as_ref(), actor, body);
-        // Pending before the append: a crash after it leaves the change
-        // for the next command to commit.
-        self.repo.add_pending(&[history_rel(id)])?;
-        crate::trace::crash_point("before-append");
-        match prior {
-            Some(_) => self.store.append(id, &event)?,
-            // A new run's history appears whole or not at all.
-            None => self.store.create_history(id, &event)?,
-        }
-        crate::trace::crash_point("after-append");
+        let is_new = prior.is_none();
         let run = match prior {
             Some(mut run) => {
                 fold::apply(&mut run, &event);
@@ -276,35 +308,48 @@ impl Nexo {
             }
             None => fold::fold(vec![event.clone()])?,
         };
+        let views = view::render(&run, &resume(&run));
+        // Pending before anything is written: a process killed at any
+        // later point leaves the next command the full list to commit.
+        let mut paths = vec![history_rel(id)];
+        paths.extend(views.iter().map(|(p, _)| p.clone()));
+        self.repo.add_pending(&paths)?;
+        crate::trace::crash_point("before-append");
+        match is_new {
+            false => self.store.append(id, &event)?,
+            // A new run's history appears whole or not at all.
+            true => self.store.create_history(id, &event)?,
+        }
+        crate::trace::crash_point("after-append");
         crate::trace::mark("appended");
+        for (rel, bytes) in &views {
+            self.store.write_if_changed(rel, bytes)?;
+        }
         let subject = subject(&run);
-        let commit = self.publish(plan, &run, &event, &subject)?;
+        let commit = self.publish(plan, &run, &event, paths, &subject)?;
         Ok((run, event, commit))
     }
 
-    /// Regenerates the views of `run` and commits what changed.
+    /// Commits `paths` (the run's history and views, already written),
+    /// with whatever earlier writes left pending.
     fn publish(
         &self,
         plan: CommitPlan,
         run: &Run,
         event: &Event,
+        mut changed: Vec<String>,
         subject: &str,
     ) -> Result<CommitInfo> {
-        let mut changed = vec![history_rel(&run.run_id)];
         changed.extend(self.store.ensure_gitattributes()?);
         self.settle_pending()?;
-        changed.extend(self.write_views(run)?);
-        // Another run's event left uncommitted by a crash (or --no-commit)
-        // goes into this commit: bring its views up to date with it.
+        // Another run's event left uncommitted (--no-commit, a merge in
+        // progress) goes into this commit: bring its views up to date.
         for other in self.repo.read_pending() {
-            if let Some(id) = other
-                .strip_prefix(&format!("{}/runs/", crate::store::NEXO_DIR))
-                .and_then(|p| p.strip_suffix(&format!("/{}", crate::store::HISTORY)))
-                .filter(|id| *id != run.run_id)
+            if let Some(id) = run_of_history(&other).filter(|id| *id != run.run_id)
                 && let Ok(history) = self.store.read_history(id)
                 && let Ok(other_run) = fold::fold(history.events)
             {
-                changed.extend(self.write_views(&other_run)?);
+                changed.extend(self.write_views(&other_run)?.paths);
             }
         }
         crate::trace::mark("views written");
@@ -344,15 +389,17 @@ impl Nexo {
         )
     }
 
-    /// Writes the views of `run` that changed; returns their paths.
-    fn write_views(&self, run: &Run) -> Result<Vec<String>> {
-        let mut changed = Vec::new();
-        for (rel, bytes) in view::render(run, &resume(run)) {
-            if self.store.write_if_changed(&rel, &bytes)? {
-                changed.push(rel);
-            }
+    /// Writes the views of `run`, recording all of their paths as pending
+    /// first, so a kill halfway leaves them for the next commit.
+    fn write_views(&self, run: &Run) -> Result<Views> {
+        let views = view::render(run, &resume(run));
+        let paths: Vec<String> = views.iter().map(|(p, _)| p.clone()).collect();
+        self.repo.add_pending(&paths)?;
+        let mut changed = false;
+        for (rel, bytes) in &views {
+            changed |= self.store.write_if_changed(rel, bytes)?;
         }
-        Ok(changed)
+        Ok(Views { paths, changed })
     }
 
     pub fn open(&self, req: OpenRequest) -> Result<OpenResponse> {
@@ -856,6 +903,18 @@ fn clip(s: &str, max: usize) -> String {
     } else {
         format!("{}…", line.chars().take(max - 1).collect::<String>())
     }
+}
+
+/// The views of a run as written: every path, and whether any changed.
+struct Views {
+    paths: Vec<String>,
+    changed: bool,
+}
+
+/// The run id of a history path (`.nexo/runs/<id>/history.jsonl`).
+fn run_of_history(rel: &str) -> Option<&str> {
+    rel.strip_prefix(&format!("{}/runs/", crate::store::NEXO_DIR))
+        .and_then(|p| p.strip_suffix(&format!("/{}", crate::store::HISTORY)))
 }
 
 fn history_rel(run_id: &str) -> String {
