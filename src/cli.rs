@@ -578,6 +578,9 @@ fn execute(cli: Cli) -> Result<()> {
                 if let Some(c) = &r.commit {
                     s.push_str(&format!("committed {}\n", &c[..12]));
                 }
+                if let Some(why) = &r.not_committed {
+                    s.push_str(&format!("not committed: {why}\n"));
+                }
                 s.push_str(&match (r.ok, r.problems.is_empty()) {
                     (true, true) => format!("{} runs checked: healthy\n", r.runs_checked),
                     (true, false) => format!("{} runs checked: repaired\n", r.runs_checked),

@@ -82,6 +82,9 @@ pub struct DoctorReport {
     /// Paths `--fix` rewrote.
     pub fixed: Vec<String>,
     pub commit: Option<String>,
+    /// Why the repairs were not committed, when they were not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_committed: Option<String>,
 }
 
 fn is_marker(line: &str) -> bool {
@@ -311,6 +314,7 @@ impl Nexo {
             }
         }
         let mut commit = None;
+        let mut not_committed = None;
         if fix && !fixed.is_empty() {
             let plan = self.repo().plan_commit(self.no_commit())?;
             let message = format!(
@@ -318,7 +322,9 @@ impl Nexo {
                 fixed.len(),
                 if fixed.len() == 1 { "" } else { "s" }
             );
-            commit = self.repo().finish(plan, &fixed, &message)?.commit;
+            let info = self.repo().finish(plan, &fixed, &message)?;
+            commit = info.commit;
+            not_committed = info.pending_reason;
         }
         let remaining = if fix {
             problems.iter().any(|p| !p.fixable)
@@ -331,6 +337,7 @@ impl Nexo {
             problems,
             fixed,
             commit,
+            not_committed,
         })
     }
 

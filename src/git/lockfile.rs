@@ -48,7 +48,8 @@ fn identity(_: &fs::Metadata) -> (u64, u64) {
 
 impl IndexLock {
     /// Takes the lock on `target` (git's index), waiting up to `wait` for
-    /// a running git command. `git_dir` holds the owner record.
+    /// a running git command. `git_dir` holds the owner record; there is
+    /// one record per git directory, so the caller holds nexo's lock.
     pub fn acquire(target: &Path, git_dir: &Path, wait: Duration) -> Result<IndexLock> {
         let lock_path = lock_path_of(target);
         let record = git_dir.join(OWNER_FILE);
@@ -215,4 +216,51 @@ pub fn recover(target: &Path, git_dir: &Path, sweep: bool) -> Option<String> {
         }
     }
     note
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_killed_holders_lock_is_recognised_and_anyone_elses_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = dir.path().join("index");
+        fs::write(&index, "old").unwrap();
+        let mut lock = IndexLock::acquire(&index, dir.path(), Duration::ZERO).unwrap();
+        lock.write_all(b"half").unwrap();
+        // As if killed: the lock and its record stay behind.
+        std::mem::forget(lock);
+        assert!(lock_path_of(&index).exists());
+        let note = recover(&index, dir.path(), true).expect("recognised");
+        assert!(note.contains("killed"), "{note}");
+        assert!(!lock_path_of(&index).exists());
+        assert_eq!(fs::read_to_string(&index).unwrap(), "old");
+
+        // git's lock, even with a stale record of ours beside it, stays.
+        fs::write(lock_path_of(&index), "git").unwrap();
+        fs::write(dir.path().join(OWNER_FILE), "1 1 1\n").unwrap();
+        assert_eq!(recover(&index, dir.path(), true), None);
+        assert_eq!(fs::read_to_string(lock_path_of(&index)).unwrap(), "git");
+    }
+
+    #[test]
+    fn a_held_lock_makes_others_wait_then_refuse_and_commit_replaces_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = dir.path().join("index");
+        let mut held = IndexLock::acquire(&index, dir.path(), Duration::ZERO).unwrap();
+        let err = IndexLock::acquire(&index, dir.path(), Duration::from_millis(20))
+            .err()
+            .expect("busy");
+        assert!(
+            err.message.contains("Nothing was written"),
+            "{}",
+            err.message
+        );
+        held.write_all(b"new").unwrap();
+        held.commit().unwrap();
+        assert_eq!(fs::read_to_string(&index).unwrap(), "new");
+        assert!(!lock_path_of(&index).exists());
+        assert!(!dir.path().join(OWNER_FILE).exists());
+    }
 }

@@ -82,3 +82,50 @@ pub fn recover(git_dir: &Path) -> Vec<String> {
     let _ = fs::remove_file(&path);
     notes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> gix::ObjectId {
+        gix::ObjectId::from_hex(b"0123456789abcdef0123456789abcdef01234567").unwrap()
+    }
+
+    #[test]
+    fn a_lock_holding_the_recorded_update_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (head, branch) = (dir.path().join("HEAD.lock"), dir.path().join("main.lock"));
+        let _ = Intent::record(dir.path(), &[head.clone(), branch.clone()], id()).unwrap();
+        fs::write(&head, "").unwrap();
+        fs::write(&branch, "0123456789abcdef01").unwrap();
+        let notes = recover(dir.path());
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(!head.exists() && !branch.exists());
+        assert!(!dir.path().join(INTENT_FILE).exists());
+    }
+
+    #[test]
+    fn a_lock_with_other_content_or_without_a_record_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let branch = dir.path().join("main.lock");
+        fs::write(&branch, "").unwrap();
+        assert!(recover(dir.path()).is_empty(), "no record, no removal");
+        assert!(branch.exists());
+        let _ = Intent::record(dir.path(), std::slice::from_ref(&branch), id()).unwrap();
+        fs::write(&branch, "ffffffffffffffffffffffffffffffffffffffff\n").unwrap();
+        assert!(recover(dir.path()).is_empty(), "another update's lock");
+        assert!(branch.exists());
+    }
+
+    #[test]
+    fn a_cleared_intent_recovers_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let branch = dir.path().join("main.lock");
+        Intent::record(dir.path(), std::slice::from_ref(&branch), id())
+            .unwrap()
+            .clear();
+        fs::write(&branch, "").unwrap();
+        assert!(recover(dir.path()).is_empty());
+        assert!(branch.exists());
+    }
+}

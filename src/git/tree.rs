@@ -22,6 +22,12 @@ impl Edits {
     pub(super) fn insert(&mut self, path: &str, id: Option<gix::ObjectId>) {
         match path.split_once('/') {
             None => {
+                // A file that is gone where a folder now stands (a link
+                // replaced by the real folder, say) is not a removal of
+                // that folder: the folder's own edits decide.
+                if id.is_none() && matches!(self.0.get(path), Some(Edit::Dir(_))) {
+                    return;
+                }
                 self.0.insert(path.to_string(), Edit::Blob(id));
             }
             Some((dir, rest)) => {

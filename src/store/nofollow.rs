@@ -137,6 +137,10 @@ pub fn read(root: &Path, rel: &Path) -> Result<Option<Vec<u8>>> {
     let Some(mut file) = open(root, rel, OpenOptions::new().read(true))? else {
         return Ok(None);
     };
+    // A folder where a file is expected holds no file content.
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Ok(None);
+    }
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut file, &mut bytes)
         .map_err(|e| Error::io("read", &root.join(rel), e))?;
@@ -282,4 +286,65 @@ pub fn sweep_temporaries(root: &Path, rel: &Path) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(removed)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tree() -> (tempfile::TempDir, tempfile::TempDir) {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::create_dir_all(root.path().join(".nexo/runs/R")).unwrap();
+        (root, outside)
+    }
+
+    #[test]
+    fn a_link_at_any_level_is_refused_by_name() {
+        let (root, outside) = tree();
+        symlink(outside.path(), root.path().join(".nexo/runs/R/steps")).unwrap();
+        let rel = Path::new(".nexo/runs/R/steps/a.yaml");
+        let e = write_atomic(root.path(), rel, b"x", outside.path()).unwrap_err();
+        assert!(
+            e.message.contains("symbolic link .nexo/runs/R/steps"),
+            "{}",
+            e.message
+        );
+        assert!(read(root.path(), rel).is_err());
+        assert!(check(root.path(), rel).is_err());
+        assert!(create_dir_all(root.path(), Path::new(".nexo/runs/R/steps/x")).is_err());
+        assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_link_as_the_file_itself_is_neither_read_nor_replaced() {
+        let (root, outside) = tree();
+        let secret = outside.path().join("secret");
+        fs::write(&secret, "secret").unwrap();
+        let rel = Path::new(".nexo/runs/R/history.jsonl");
+        symlink(&secret, root.path().join(rel)).unwrap();
+        assert!(read(root.path(), rel).is_err());
+        assert!(!is_file(root.path(), rel));
+        assert!(write_atomic(root.path(), rel, b"x", outside.path()).is_err());
+        let mut append = OpenOptions::new();
+        append.append(true);
+        assert!(open(root.path(), rel, &append).is_err());
+        assert_eq!(fs::read_to_string(&secret).unwrap(), "secret");
+        // Removing the link removes the link, never its target.
+        remove_file(root.path(), rel).unwrap();
+        assert!(secret.exists());
+    }
+
+    #[test]
+    fn plain_files_are_written_whole_and_read_back() {
+        let (root, _) = tree();
+        let tmp = root.path().join("tmp");
+        let rel = Path::new(".nexo/runs/R/steps/a.yaml");
+        write_atomic(root.path(), rel, b"one", &tmp).unwrap();
+        write_durable(root.path(), rel, b"two", &tmp).unwrap();
+        assert_eq!(read(root.path(), rel).unwrap().unwrap(), b"two");
+        assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0, "no temporary left");
+        assert_eq!(read(root.path(), Path::new(".nexo/none")).unwrap(), None);
+    }
 }
