@@ -64,7 +64,9 @@ fn git_ok(dir: &Path, args: &[&str]) -> Result<String> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
     /// stale_view, missing_view, extra_view, conflict_marker, duplicate_event,
-    /// unreadable_event, torn_tail, unreadable_run, gitattributes.
+    /// unreadable_event, torn_tail, missing_newline, empty_history,
+    /// unreadable_run, gitattributes, symlink, temporary_file, uncommitted,
+    /// index_out_of_date.
     pub kind: &'static str,
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -199,7 +201,8 @@ impl Nexo {
     /// be rewritten without losing an event, and commits it.
     pub fn doctor(&self, fix: bool) -> Result<DoctorReport> {
         let store = self.store();
-        let _lock = if fix { Some(store.lock()?) } else { None };
+        // Taking the lock also finishes a write a killed nexo left.
+        let _lock = if fix { Some(self.lock()?) } else { None };
         let mut problems = Vec::new();
         let mut fixed = Vec::new();
         let attributes = format!("{NEXO_DIR}/.gitattributes");
@@ -313,6 +316,7 @@ impl Nexo {
                 }
             }
         }
+        problems.extend(self.uncommitted(fix, &mut fixed)?);
         let mut commit = None;
         let mut not_committed = None;
         if fix && !fixed.is_empty() {
@@ -341,6 +345,51 @@ impl Nexo {
         })
     }
 
+    /// `.nexo/` paths not committed (left by --no-commit, a merge in
+    /// progress, or a crash no writer has finished yet) and index entries
+    /// that differ from HEAD (which a user's `git commit` would commit).
+    /// `--fix` commits them.
+    fn uncommitted(&self, fix: bool, fixed: &mut Vec<String>) -> Result<Vec<Problem>> {
+        let mut problems = Vec::new();
+        let root = self.store().root().to_path_buf();
+        let mut report = |path: String, kind: &'static str, message: String| {
+            problems.push(Problem {
+                kind,
+                path: path.clone(),
+                line: None,
+                message,
+                fixable: true,
+            });
+            if fix && !fixed.contains(&path) {
+                fixed.push(path);
+            }
+        };
+        for path in self.repo().pending_paths()? {
+            let message = format!("{path} is written but not committed; --fix commits it");
+            report(path, "uncommitted", message);
+        }
+        let staged = git(
+            &root,
+            &[
+                "diff",
+                "--cached",
+                "--name-only",
+                "--no-renames",
+                "--",
+                NEXO_DIR,
+            ],
+        )?;
+        if staged.status.success() {
+            for path in String::from_utf8_lossy(&staged.stdout).lines() {
+                let message = format!(
+                    "git's index holds another version of {path} than HEAD, which your next `git commit` would commit; --fix brings it up to date"
+                );
+                report(path.to_string(), "index_out_of_date", message);
+            }
+        }
+        Ok(problems)
+    }
+
     /// Symbolic links under `.nexo/`: nexo never follows them, so each one
     /// is reported. `--fix` removes a link (never what it points to); views
     /// are then regenerated. `.nexo` itself being a link is left to the
@@ -361,7 +410,11 @@ impl Nexo {
         }
         let walk = walkdir::WalkDir::new(root.join(NEXO_DIR)).follow_links(false);
         for entry in walk.into_iter().filter_map(|e| e.ok()) {
-            if !entry.path_is_symlink() {
+            let temporary = entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(nofollow::TMP_PREFIX);
+            if !entry.path_is_symlink() && !temporary {
                 continue;
             }
             let rel = entry
@@ -370,11 +423,18 @@ impl Nexo {
                 .expect("walked below the root")
                 .to_string_lossy()
                 .replace('\\', "/");
+            let (kind, message) = match temporary {
+                true => ("temporary_file", format!("{rel} was left by a killed nexo")),
+                false => (
+                    "symlink",
+                    format!("{rel} is a symbolic link; nexo never follows links under .nexo/"),
+                ),
+            };
             problems.push(Problem {
-                kind: "symlink",
+                kind,
                 path: rel.clone(),
                 line: None,
-                message: format!("{rel} is a symbolic link; nexo never follows links under .nexo/"),
+                message,
                 fixable: true,
             });
             if fix {
@@ -396,7 +456,7 @@ impl Nexo {
             .lines()
             .filter(|l| !l.is_empty())
             .partition(|p| p.starts_with(&format!("{NEXO_DIR}/")));
-        let _lock = self.store().lock()?;
+        let _lock = self.lock()?;
         let mut runs = BTreeMap::new();
         let mut staged = Vec::new();
         for path in &ours {

@@ -209,3 +209,37 @@ fn an_open_killed_at_any_point_leaves_no_empty_or_partial_run() {
         }
     }
 }
+
+#[test]
+fn doctor_reports_what_a_kill_left_and_fix_repairs_it() {
+    let s = Scenario::new();
+    let input = s.input(json!({"summary": "killed after HEAD moved"}));
+    s.crash("head-moved", "nexo_workflow_update", &input);
+    std::fs::write(
+        s.repo
+            .path()
+            .join(format!(".nexo/runs/{}/.nexo-tmp-orphan", s.run)),
+        "x",
+    )
+    .unwrap();
+    let doctor = s.repo.nexo(&["doctor", "--json"]);
+    assert!(!doctor.status.success());
+    let report = parse_json(&doctor);
+    let kinds: Vec<&str> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    for expected in ["index_out_of_date", "uncommitted", "temporary_file"] {
+        assert!(kinds.contains(&expected), "{expected} not in {kinds:?}");
+    }
+    let fixed = s.repo.nexo(&["doctor", "--fix"]);
+    assert!(
+        fixed.status.success(),
+        "{}{}",
+        stdout(&fixed),
+        stderr(&fixed)
+    );
+    s.assert_whole("doctor --fix after a kill");
+}
