@@ -58,7 +58,8 @@ def make_repo(path, files):
 
 def call(nexo, repo, tool, fields):
     out = sh([nexo, "call", tool, "--input", json.dumps(fields)], repo, check=False)
-    return out.returncode, (json.loads(out.stdout) if out.stdout.strip() else {}), out.stderr
+    value = json.loads(out.stdout) if out.stdout.strip() else {}
+    return out.returncode, value, (out.stderr + value.get("error", "")).strip()
 
 
 def open_run(nexo, repo, n):
@@ -159,7 +160,8 @@ def main():
         # The next write must succeed on its own and finish the killed one.
         code, v, err = call(nexo, repo, "nexo_workflow_update", {"run_id": runs[0], "summary": f"after {n}"})
         if code != 0:
-            failures.append((n, tool, f"the next command failed ({code}): {err.strip()}"))
+            locks = sh(["find", ".git", "-name", "*.lock"], repo).stdout.split()
+            failures.append((n, tool, f"the next command failed ({code}): {err} [locks: {locks}]"))
             continue
         acked.append((runs[0], v["event_id"]))
         for problem in check(repo, acked, deep=(n % 10 == 9)):

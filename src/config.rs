@@ -31,11 +31,13 @@ impl Config {
     /// Reads the config under `root`, or the defaults when there is none.
     pub fn load(root: &std::path::Path) -> Result<Config> {
         let path = root.join(NEXO_DIR).join(Self::FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => return Err(Error::io("read", &path, e)),
+        let rel = std::path::Path::new(NEXO_DIR).join(Self::FILE);
+        // Never through a link: a planted one could point anywhere.
+        let Some(bytes) = crate::store::nofollow::read(root, &rel)? else {
+            return Ok(Config::default());
         };
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::invalid(format!("{}: not UTF-8", path.display())))?;
         if text.trim().is_empty() {
             return Ok(Config::default());
         }

@@ -6,7 +6,7 @@
 //! one event, regenerate the views, commit. Validation happens before
 //! anything is written, so a refused request leaves no trace.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::Path;
 
 mod validate;
@@ -25,6 +25,7 @@ use crate::request::*;
 use crate::response::*;
 use crate::resume::resume;
 use crate::store::{Lock, Store};
+
 use crate::view;
 
 /// Who is acting and whether writes become commits.
@@ -60,6 +61,21 @@ pub struct Nexo {
     store: Store,
     options: Options,
     notices: RefCell<Vec<String>>,
+    /// How many `lock()` guards of this instance are alive: the lock is
+    /// re-entrant, so `sync` can hold it across the commands it is made of.
+    lock_depth: Cell<u32>,
+}
+
+/// nexo's writer lock, held until dropped; see [`Nexo::lock`].
+pub struct LockGuard<'a> {
+    depth: &'a Cell<u32>,
+    _lock: Option<Lock>,
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        self.depth.set(self.depth.get() - 1);
+    }
 }
 
 const DEFAULT_REPLAY_LIMIT: usize = 20;
@@ -103,6 +119,7 @@ impl Nexo {
             store,
             options,
             notices: RefCell::new(notices),
+            lock_depth: Cell::new(0),
         })
     }
 
@@ -117,9 +134,24 @@ impl Nexo {
     /// left (temporary files, and the index and ref locks it had taken,
     /// recognised by its records, never anyone else's), then commits every
     /// path it had recorded as pending, with the views of its runs.
-    pub fn lock(&self) -> Result<Lock> {
+    pub fn lock(&self) -> Result<LockGuard<'_>> {
+        if self.lock_depth.get() > 0 {
+            self.lock_depth.set(self.lock_depth.get() + 1);
+            return Ok(LockGuard {
+                depth: &self.lock_depth,
+                _lock: None,
+            });
+        }
         let lock = self.store.lock()?;
-        let dead = lock.dead_holder.is_some();
+        self.lock_depth.set(1);
+        let guard = LockGuard {
+            depth: &self.lock_depth,
+            _lock: Some(lock),
+        };
+        let dead = guard
+            ._lock
+            .as_ref()
+            .is_some_and(|l| l.dead_holder.is_some());
         if dead {
             self.store.sweep_temporaries();
         }
@@ -138,7 +170,7 @@ impl Nexo {
                 None => self.notices.borrow_mut().push(note),
             }
         }
-        Ok(lock)
+        Ok(guard)
     }
 
     /// Commits what a killed writer left pending, with its runs' views.
@@ -243,7 +275,9 @@ impl Nexo {
                 .collect::<Vec<_>>()
                 .join("\n")
         );
-        self.repo.finish(plan, &changed, &message)?;
+        if self.repo.finish(plan, &changed, &message)?.committed {
+            self.repo.mark_seen();
+        }
         Ok(refreshed)
     }
 
@@ -279,10 +313,20 @@ impl Nexo {
         let id = self.store.resolve(run_id)?;
         let _lock = self.lock()?;
         // Read under the lock: another process may have just appended.
-        let run = fold::fold(self.store.read_history(&id)?.events)?;
+        let stamp = self.store.history_stamp(&id);
+        let mut run = fold::fold(self.store.read_history(&id)?.events)?;
+        let plan = self.repo.plan_commit(self.options.no_commit)?;
+        // nexo's lock keeps other nexo processes out, but the user's own
+        // `git pull` may have merged this history since it was read; it
+        // cannot any more, now that git's index lock is held. So if the
+        // file changed, read it again: the event is validated against,
+        // and appended to, what is on disk.
+        if self.store.history_stamp(&id) != stamp {
+            run = fold::fold(self.store.read_history(&id)?.events)?;
+        }
         let (actor, body, subject) = build(&run)?;
         crate::trace::mark("folded");
-        self.append_and_publish(&id, Some(run), actor, body, |_| subject)
+        self.append_and_publish(plan, &id, Some(run), actor, body, |_| subject)
     }
 
     /// What every write does once its request is validated: decide on the
@@ -290,6 +334,7 @@ impl Nexo {
     /// pending, append the one event, regenerate views, commit.
     fn append_and_publish(
         &self,
+        plan: CommitPlan,
         id: &str,
         prior: Option<Run>,
         actor: String,
@@ -297,7 +342,6 @@ impl Nexo {
         subject: impl FnOnce(&Run) -> String,
     ) -> Result<(Run, Event, CommitInfo)> {
         self.check_identity(&actor)?;
-        let plan = self.repo.plan_commit(self.options.no_commit)?;
         crate::trace::mark("planned commit");
         let event = self.new_event(prior.as_ref(), actor, body);
         let is_new = prior.is_none();
@@ -447,9 +491,11 @@ impl Nexo {
             shared_state,
             idempotency_key,
         });
-        let (run, _, commit) = self.append_and_publish(&run_id, None, actor, body, |run| {
-            format!("opened: {}", one_line(&run.goal))
-        })?;
+        let plan = self.repo.plan_commit(self.options.no_commit)?;
+        let (run, _, commit) =
+            self.append_and_publish(plan, &run_id, None, actor, body, |run| {
+                format!("opened: {}", one_line(&run.goal))
+            })?;
         Ok(open_response(&run, false, commit))
     }
 

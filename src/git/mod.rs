@@ -272,12 +272,18 @@ impl Repo {
             return Ok(CommitInfo::pending(plan.skip_reason));
         };
         let all = self.read_pending();
+        // If HEAD's runs had changed since views were last known current
+        // (a `git pull` between this command's refresh and its commit),
+        // other runs' views may be stale: leave them for the next refresh.
+        let views_current = self.seen_runs_tree() == Some(self.runs_tree()?);
         crate::trace::crash_point("before-commit");
         match self.commit_paths(lock, index, &all, message) {
             Ok(id) => {
                 // Only after the commit landed may the pending list go.
                 self.clear_pending();
-                self.mark_seen();
+                if views_current {
+                    self.mark_seen();
+                }
                 Ok(CommitInfo::made(id))
             }
             Err(e) => Ok(CommitInfo::pending(Some(format!(

@@ -254,6 +254,18 @@ impl Store {
         nofollow::read(&self.root, Path::new(rel))
     }
 
+    /// Identifies the current content of a run's history file (size,
+    /// modification time, inode) without reading it, to notice that git
+    /// replaced it (a merge) since it was read.
+    pub fn history_stamp(&self, run_id: &str) -> Option<(u64, std::time::SystemTime, u64)> {
+        let m = fs::symlink_metadata(self.abs(&Self::history_rel(run_id))).ok()?;
+        #[cfg(unix)]
+        let ino = std::os::unix::fs::MetadataExt::ino(&m);
+        #[cfg(not(unix))]
+        let ino = 0;
+        Some((m.len(), m.modified().ok()?, ino))
+    }
+
     /// Reads a run's history. A partial last line (a crash mid-append) is
     /// skipped; any other unreadable line is an error naming file and line.
     pub fn read_history(&self, run_id: &str) -> Result<History> {
