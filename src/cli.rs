@@ -2,7 +2,7 @@
 //! its answers to text (or `--json`).
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
@@ -296,8 +296,7 @@ fn options(cli: &Cli) -> Options {
 }
 
 fn nexo(cli: &Cli) -> Result<Nexo> {
-    let dir = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-    let nexo = Nexo::discover(&dir, options(cli))?;
+    let nexo = Nexo::discover(Path::new("."), options(cli))?;
     for notice in nexo.notices() {
         eprintln!("nexo: {notice}");
     }
@@ -306,6 +305,13 @@ fn nexo(cli: &Cli) -> Result<Nexo> {
 
 fn execute(cli: Cli) -> Result<()> {
     let json = cli.json;
+    // `-C <dir>` is git's: run as if started there, so relative paths in
+    // GIT_DIR or GIT_WORK_TREE (which git exports to hooks) mean the same
+    // repository to nexo as to git.
+    if let Some(dir) = &cli.dir {
+        std::env::set_current_dir(dir)
+            .map_err(|e| Error::repo(format!("cannot use -C {}: {e}", dir.display())))?;
+    }
     match &cli.command {
         Command::Call { tool, input } => {
             if !call::is_tool(tool) {
@@ -638,10 +644,7 @@ fn execute(cli: Cli) -> Result<()> {
             })
         }
         Command::Mcp { repo } => {
-            let dir = repo
-                .clone()
-                .or_else(|| cli.dir.clone())
-                .unwrap_or_else(|| PathBuf::from("."));
+            let dir = repo.clone().unwrap_or_else(|| PathBuf::from("."));
             crate::mcp::serve(dir, options(&cli))
         }
         Command::Prime { limit } => {

@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde::Serialize;
 
@@ -17,48 +16,13 @@ use crate::api::Nexo;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::fold;
+use crate::git::cli::{GitCli, Push, text};
 use crate::resume::resume;
 use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, Store, nofollow};
 use crate::view;
 
 /// How many times `sync` pulls again after a rejected push.
-const PUSH_ATTEMPTS: usize = 5;
-
-fn git(dir: &Path, args: &[&str]) -> Result<Output> {
-    Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        // Never stop to ask for a commit message.
-        .env("GIT_EDITOR", "true")
-        .env("GIT_MERGE_AUTOEDIT", "no")
-        .output()
-        .map_err(|e| Error::repo(format!("cannot run git: {e}")))
-}
-
-fn text(out: &Output) -> String {
-    let mut s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let err = String::from_utf8_lossy(&out.stderr);
-    if !err.trim().is_empty() {
-        if !s.is_empty() {
-            s.push('\n');
-        }
-        s.push_str(err.trim());
-    }
-    s
-}
-
-fn git_ok(dir: &Path, args: &[&str]) -> Result<String> {
-    let out = git(dir, args)?;
-    if !out.status.success() {
-        return Err(Error::repo(format!(
-            "git {} failed: {}",
-            args.join(" "),
-            text(&out)
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
+const PUSH_ATTEMPTS: usize = 8;
 
 /// One problem `doctor` found.
 #[derive(Debug, Clone, Serialize)]
@@ -351,7 +315,7 @@ impl Nexo {
     /// `--fix` commits them.
     fn uncommitted(&self, fix: bool, fixed: &mut Vec<String>) -> Result<Vec<Problem>> {
         let mut problems = Vec::new();
-        let root = self.store().root().to_path_buf();
+        let git = self.repo().cli();
         let mut report = |path: String, kind: &'static str, message: String| {
             problems.push(Problem {
                 kind,
@@ -368,17 +332,14 @@ impl Nexo {
             let message = format!("{path} is written but not committed; --fix commits it");
             report(path, "uncommitted", message);
         }
-        let staged = git(
-            &root,
-            &[
-                "diff",
-                "--cached",
-                "--name-only",
-                "--no-renames",
-                "--",
-                NEXO_DIR,
-            ],
-        )?;
+        let staged = git.run(&[
+            "diff",
+            "--cached",
+            "--name-only",
+            "--no-renames",
+            "--",
+            NEXO_DIR,
+        ])?;
         if staged.status.success() {
             for path in String::from_utf8_lossy(&staged.stdout).lines() {
                 let message = format!(
@@ -451,7 +412,8 @@ impl Nexo {
     /// Conflicts in the user's own files are left alone.
     pub fn resolve(&self) -> Result<ResolveReport> {
         let root = self.store().root().to_path_buf();
-        let conflicted = git_ok(&root, &["diff", "--name-only", "--diff-filter=U"])?;
+        let git = self.repo().cli();
+        let conflicted = git.ok(&["diff", "--name-only", "--diff-filter=U"])?;
         let (ours, others): (Vec<&str>, Vec<&str>) = conflicted
             .lines()
             .filter(|l| !l.is_empty())
@@ -481,7 +443,7 @@ impl Nexo {
             // in the working tree, each event once.
             let mut lines = Vec::new();
             for spec in [format!(":2:{rel}"), format!(":3:{rel}")] {
-                if let Ok(out) = git(&root, &["show", &spec])
+                if let Ok(out) = git.run(&["show", &spec])
                     && out.status.success()
                 {
                     lines.extend(
@@ -528,7 +490,7 @@ impl Nexo {
         if !staged.is_empty() {
             let mut args = vec!["add", "--"];
             args.extend(staged.iter().map(String::as_str));
-            git_ok(&root, &args)?;
+            git.ok(&args)?;
         }
         let gd = self.repo().git_dir();
         let rebase = gd.join("rebase-merge").exists() || gd.join("rebase-apply").exists();
@@ -557,31 +519,28 @@ impl Nexo {
         })
     }
 
-    /// Commits what is pending, pulls with the user's git, settles `.nexo/`,
-    /// regenerates views, and pushes, pulling again if the push is rejected
-    /// because the remote moved.
+    /// Commits what is pending, fetches, integrates the upstream's commits
+    /// (merge, rebase or fast-forward, as the user's git configuration
+    /// says, or a merge when it says nothing), settles `.nexo/`,
+    /// regenerates views and pushes; when the push finds the remote moved,
+    /// it goes round again.
+    ///
+    /// nexo's lock is held while the branch and working tree change (from
+    /// committing pending work to regenerating views), so no nexo write in
+    /// this clone interleaves with them; fetching and pushing, which touch
+    /// neither, run without it, so writers wait only for local work.
     pub fn sync(&self) -> Result<SyncReport> {
-        let root = self.store().root().to_path_buf();
+        let git = self.repo().cli();
         if self.repo().operation_in_progress() {
             return Err(Error::conflict(
                 "a merge, rebase or similar is in progress: finish it first (`nexo resolve` settles .nexo/ conflicts)",
             ));
         }
-        let upstream = git(
-            &root,
-            &["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}"],
-        )?;
-        if !upstream.status.success() {
-            return Err(Error::repo(
-                "this branch has no upstream to sync with: push it once with `git push -u <remote> <branch>`",
-            ));
-        }
-        let upstream = String::from_utf8_lossy(&upstream.stdout).trim().to_string();
-        let pending = self.commit_pending()?;
+        let target = Upstream::of(&git)?;
         let mut report = SyncReport {
             ok: true,
-            upstream,
-            committed: pending.commit,
+            upstream: target.name.clone(),
+            committed: self.commit_pending()?.commit,
             pulled: false,
             resolved: Vec::new(),
             refreshed: Vec::new(),
@@ -590,35 +549,76 @@ impl Nexo {
         };
         for attempt in 1..=PUSH_ATTEMPTS {
             report.attempts = attempt;
-            let before = git_ok(&root, &["rev-parse", "HEAD"])?;
-            let pull = git(&root, &["pull", "--no-edit"])?;
-            if !pull.status.success() {
-                self.finish_pull(&root, &text(&pull), &mut report)?;
+            git.ok(&["fetch", "--quiet", &target.remote])
+                .map_err(|e| Error::repo(format!("{}; nothing was changed", e.message)))?;
+            {
+                let _lock = self.lock()?;
+                // Writers may have left work uncommitted (--no-commit).
+                if let Some(c) = self.commit_pending()?.commit {
+                    report.committed = Some(c);
+                }
+                let before = git.rev("HEAD")?;
+                self.integrate(&git, &target, &mut report)?;
+                report.pulled |= git.rev("HEAD")? != before;
+                report.refreshed.extend(self.refresh()?);
             }
-            report.pulled |= git_ok(&root, &["rev-parse", "HEAD"])? != before;
-            report.refreshed.extend(self.refresh()?);
-            let push = git(&root, &["push"])?;
-            if push.status.success() {
-                report.pushed = true;
-                return Ok(report);
-            }
-            let why = text(&push);
-            let rejected = why.contains("rejected")
-                || why.contains("fetch first")
-                || why.contains("non-fast-forward");
-            if !rejected || attempt == PUSH_ATTEMPTS {
-                return Err(Error::repo(format!("git push failed: {why}")));
+            match git.push(&target.remote, &target.branch_ref)? {
+                Push::Pushed => {
+                    report.pushed = true;
+                    return Ok(report);
+                }
+                Push::Behind(_) if attempt < PUSH_ATTEMPTS => backoff(attempt),
+                Push::Behind(why) | Push::Failed(why) => {
+                    return Err(Error::repo(format!(
+                        "git push failed: {why}\nYour commits are safe in this clone; run `nexo sync` again."
+                    )));
+                }
             }
         }
         unreachable!("the loop returns")
     }
 
-    /// A pull stopped: settle `.nexo/` and carry the merge or rebase on, or
-    /// leave the user's own conflicts to them with a clear message.
-    fn finish_pull(&self, root: &Path, why: &str, report: &mut SyncReport) -> Result<()> {
+    /// Brings the upstream's fetched commits into HEAD.
+    fn integrate(&self, git: &GitCli, target: &Upstream, report: &mut SyncReport) -> Result<()> {
+        let behind = git.count("HEAD..@{u}")?;
+        if behind == 0 {
+            return Ok(());
+        }
+        let ahead = git.count("@{u}..HEAD")?;
+        let how = match ahead {
+            0 => Integration::FastForward,
+            _ => target.integration(git)?,
+        };
+        let (verb, args): (&str, Vec<&str>) = match &how {
+            Integration::FastForward => ("merge", vec!["merge", "--ff-only", "@{u}"]),
+            Integration::Merge => ("merge", vec!["merge", "--no-edit", "@{u}"]),
+            Integration::Rebase { merges: false } => ("rebase", vec!["rebase", "@{u}"]),
+            Integration::Rebase { merges: true } => {
+                ("rebase", vec!["rebase", "--rebase-merges", "@{u}"])
+            }
+            Integration::Refuse(why) => return Err(Error::conflict(why.clone())),
+        };
+        let out = git.run(&args)?;
+        if out.status.success() {
+            return Ok(());
+        }
+        self.finish_pull(git, verb, &text(&out), report)
+    }
+
+    /// A merge or rebase stopped: settle `.nexo/` and carry it on, or leave
+    /// the user's own conflicts to them, saying so.
+    fn finish_pull(
+        &self,
+        git: &GitCli,
+        verb: &str,
+        why: &str,
+        report: &mut SyncReport,
+    ) -> Result<()> {
         for _ in 0..1000 {
             if !self.repo().operation_in_progress() {
-                return Err(Error::repo(format!("git pull failed: {why}")));
+                return Err(Error::repo(format!(
+                    "git {verb} stopped before changing anything: {why}\nnexo changed nothing either; fix that, then run `nexo sync` again."
+                )));
             }
             let r = self.resolve()?;
             report.resolved.extend(r.resolved);
@@ -626,31 +626,148 @@ impl Nexo {
                 return Err(Error::new(
                     ErrorKind::Conflict,
                     format!(
-                        "the pull left conflicts in your own files: {}. nexo settled .nexo/; resolve the rest and finish the merge or rebase, then run `nexo sync` again",
-                        r.still_conflicted.join(", ")
+                        "the {verb} left conflicts in your own files: {}. nexo settled .nexo/; resolve the rest and finish the {verb} ({}), then run `nexo sync` again",
+                        r.still_conflicted.join(", "),
+                        if verb == "rebase" {
+                            "`git rebase --continue`"
+                        } else {
+                            "`git commit`"
+                        }
                     ),
                 ));
             }
             let gd = self.repo().git_dir();
             let rebasing = gd.join("rebase-merge").exists() || gd.join("rebase-apply").exists();
-            let out = if rebasing {
-                git(root, &["rebase", "--continue"])?
-            } else {
-                git(root, &["commit", "--no-edit"])?
+            let out = match rebasing {
+                true => git.run(&["rebase", "--continue"])?,
+                false => git.run(&["commit", "--no-edit"])?,
             };
-            if out.status.success() && !self.repo().operation_in_progress() {
+            let in_progress = self.repo().operation_in_progress();
+            if out.status.success() && !in_progress {
                 return Ok(());
             }
-            if !out.status.success() && !self.repo().operation_in_progress() {
+            if !out.status.success() && !in_progress {
                 return Err(Error::repo(format!(
-                    "git could not finish the pull: {}",
+                    "git could not finish the {verb}: {}",
                     text(&out)
                 )));
             }
             // A rebase stopped again on its next commit: settle that too.
         }
-        Err(Error::repo("the pull did not finish after 1000 steps"))
+        Err(Error::repo(format!(
+            "the {verb} did not finish after 1000 steps; finish it with git, then run `nexo sync`"
+        )))
     }
+}
+
+/// Where this branch syncs to.
+struct Upstream {
+    /// `origin/main`, for messages.
+    name: String,
+    remote: String,
+    /// `refs/heads/main` on the remote.
+    branch_ref: String,
+    /// The local branch's short name.
+    branch: String,
+}
+
+/// How to bring the upstream's commits in.
+enum Integration {
+    FastForward,
+    Merge,
+    Rebase {
+        merges: bool,
+    },
+    /// The configuration forbids every way that would work.
+    Refuse(String),
+}
+
+impl Upstream {
+    fn of(git: &GitCli) -> Result<Upstream> {
+        let none = || {
+            Error::repo(
+                "this branch has no upstream to sync with: push it once with `git push -u <remote> <branch>`",
+            )
+        };
+        let branch = git
+            .ok(&["symbolic-ref", "--quiet", "--short", "HEAD"])
+            .map_err(|_| Error::repo("HEAD is detached: check out a branch to sync"))?
+            .trim()
+            .to_string();
+        let remote = git
+            .config(&format!("branch.{branch}.remote"))
+            .ok_or_else(none)?;
+        let branch_ref = git
+            .config(&format!("branch.{branch}.merge"))
+            .ok_or_else(none)?;
+        let name = git
+            .ok(&["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}"])
+            .map_err(|_| none())?
+            .trim()
+            .to_string();
+        Ok(Upstream {
+            name,
+            remote,
+            branch_ref,
+            branch,
+        })
+    }
+
+    /// The user's choice between merge and rebase (`branch.<name>.rebase`,
+    /// then `pull.rebase`), and `pull.ff=only`, for a branch that has
+    /// diverged from its upstream. With nothing configured, a merge: the
+    /// union and view drivers make it clean for `.nexo/`.
+    fn integration(&self, git: &GitCli) -> Result<Integration> {
+        let rebase = git
+            .config(&format!("branch.{}.rebase", self.branch))
+            .or_else(|| git.config("pull.rebase"))
+            .map(|v| v.to_ascii_lowercase());
+        match rebase.as_deref() {
+            Some("true" | "yes" | "on" | "1" | "interactive" | "i") => {
+                return Ok(Integration::Rebase { merges: false });
+            }
+            Some("merges" | "m" | "preserve" | "p") => {
+                return Ok(Integration::Rebase { merges: true });
+            }
+            _ => {}
+        }
+        if git.config("pull.ff").as_deref() != Some("only") {
+            return Ok(Integration::Merge);
+        }
+        // Fast-forward only: nexo may replay its own commits on top of the
+        // upstream (nothing of the user's is rewritten), nothing else.
+        if self.local_commits_are_nexos(git)? {
+            return Ok(Integration::Rebase { merges: false });
+        }
+        Ok(Integration::Refuse(format!(
+            "pull.ff=only is set and this branch has commits of your own that {} does not have, so it cannot fast-forward; nexo changed nothing. Combine them yourself (`git pull --rebase`, or `git pull --no-ff`), then run `nexo sync`",
+            self.name
+        )))
+    }
+
+    fn local_commits_are_nexos(&self, git: &GitCli) -> Result<bool> {
+        let merges = git.ok(&["rev-list", "--count", "--merges", "@{u}..HEAD"])?;
+        if merges.trim() != "0" {
+            return Ok(false);
+        }
+        let subjects = git.ok(&["log", "--format=%s", "@{u}..HEAD"])?;
+        let paths = git.ok(&["log", "--format=", "--name-only", "@{u}..HEAD"])?;
+        Ok(subjects.lines().all(|s| s.starts_with("nexo: "))
+            && paths
+                .lines()
+                .all(|p| p.is_empty() || p.starts_with(&format!("{NEXO_DIR}/"))))
+    }
+}
+
+/// A short, jittered pause before pushing again, so two clones that keep
+/// rejecting each other's pushes fall out of step.
+fn backoff(attempt: usize) {
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64 % 50);
+    std::thread::sleep(std::time::Duration::from_millis(
+        20 * attempt as u64 + jitter,
+    ));
 }
 
 #[derive(Debug, Clone, Serialize)]

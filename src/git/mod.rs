@@ -19,6 +19,7 @@ use gix::bstr::{BStr, ByteSlice};
 use crate::error::{Error, ErrorKind, Result};
 
 mod bookkeeping;
+pub mod cli;
 mod index;
 mod lockfile;
 mod message;
