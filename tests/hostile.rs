@@ -384,3 +384,26 @@ fn a_sha256_repository_gets_a_clear_error() {
     assert!(stderr(&out).contains("SHA-256"), "{}", stderr(&out));
     assert!(!Path::new(&dir.path().join(".nexo")).exists());
 }
+
+#[test]
+fn a_ref_lock_git_releases_within_the_wait_does_not_fail_the_write() {
+    // `git gc --auto`, which git starts in the background after a commit,
+    // holds HEAD.lock while it rewrites reflogs.
+    let repo = Repo::new();
+    let id = repo.open_release();
+    let lock = repo.path().join(".git/HEAD.lock");
+    std::fs::write(&lock, "ref: refs/heads/main\n").unwrap();
+    let release = {
+        let lock = lock.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            std::fs::remove_file(lock).unwrap();
+        })
+    };
+    let v = repo.call(
+        "nexo_workflow_update",
+        &json!({"run_id": id, "summary": "waited"}),
+    );
+    release.join().unwrap();
+    assert_eq!(v["committed"], true, "{v}");
+}

@@ -184,6 +184,23 @@ impl Repo {
         locks
     }
 
+    /// Waits, as for the index lock, while git holds a lock on HEAD or its
+    /// branch (a commit in another worktree, or the `git gc --auto` that
+    /// git runs in the background after a commit, which rewrites reflogs
+    /// under HEAD.lock). Returns the lock still held when time ran out.
+    fn wait_for_ref_locks(&self) -> Option<PathBuf> {
+        let start = std::time::Instant::now();
+        let mut pause = Duration::from_millis(2);
+        loop {
+            let held = self.ref_locks().into_iter().find(|p| p.exists())?;
+            if start.elapsed() >= INDEX_LOCK_WAIT {
+                return Some(held);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
     /// Decides, before anything is written, whether this write will be
     /// committed; if so, takes git's index lock and checks everything that
     /// could refuse the commit, so a refusal leaves nothing written. The
@@ -202,7 +219,7 @@ impl Repo {
         // git's own lock first: nothing may change the index or move the
         // branch under us between reading HEAD and writing the index.
         let lock = IndexLock::acquire(&index_path, self.git_dir(), INDEX_LOCK_WAIT)?;
-        if let Some(held) = self.ref_locks().into_iter().find(|p| p.exists()) {
+        if let Some(held) = self.wait_for_ref_locks() {
             return Err(Error::new(
                 ErrorKind::Busy,
                 format!(
