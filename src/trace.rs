@@ -52,3 +52,27 @@ pub fn crash_point(point: &str) {
 #[cfg(not(debug_assertions))]
 #[inline(always)]
 pub fn crash_point(_: &str) {}
+
+/// Pauses here if `NEXO_PAUSE_AT` names this point (debug builds only):
+/// creates the file `NEXO_PAUSE_FILE` and waits, up to a minute, until it
+/// is removed. Lets a test run another command at an exact point of a
+/// write, such as a user's `git pull` between reading and committing.
+#[cfg(debug_assertions)]
+pub fn pause_point(point: &str) {
+    if std::env::var("NEXO_PAUSE_AT").ok().as_deref() != Some(point) {
+        return;
+    }
+    let Some(file) = std::env::var_os("NEXO_PAUSE_FILE") else {
+        return;
+    };
+    let file = std::path::PathBuf::from(file);
+    let _ = std::fs::write(&file, point);
+    let start = Instant::now();
+    while file.exists() && start.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn pause_point(_: &str) {}

@@ -299,3 +299,59 @@ fn a_sync_racing_local_writers_and_a_remote_writer_loses_nothing() {
     assert_eq!(events.len(), 19);
     w.assert_converged(&[&a, &b], &run, &events);
 }
+
+#[test]
+fn a_plain_git_pull_landing_mid_write_is_read_again_not_written_over() {
+    let w = World::new();
+    let (a, b) = (w.a(), w.clone("b"));
+    let run = w.open(&a);
+    w.sync(&a);
+    w.sync(&b);
+    let remote_event = w.update(&b, &run, "from b");
+    w.sync(&b);
+    // a's write reads the history, then pauses before committing...
+    let pause = a.join(".git/paused");
+    let mut cmd = Command::new(nexo_bin());
+    cmd.current_dir(&a)
+        .env("NEXO_PAUSE_AT", "folded")
+        .env("NEXO_PAUSE_FILE", &pause)
+        .args(["call", "nexo_workflow_update", "--input"])
+        .arg(json!({"run_id": run, "step_key": "x", "step_status": "running"}).to_string());
+    w.env(&mut cmd);
+    let child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    while !pause.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // ...while the user pulls b's event with plain git.
+    w.git(&a, &["pull", "-q", "--no-rebase", "--no-edit"]);
+    std::fs::remove_file(&pause).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let ours: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let history = w.git(
+        &a,
+        &["show", &format!("HEAD:.nexo/runs/{run}/history.jsonl")],
+    );
+    assert!(
+        history.contains(&remote_event),
+        "the pulled event was written over"
+    );
+    assert!(history.contains(ours["event_id"].as_str().unwrap()));
+    // Our event followed the pulled one: it saw it.
+    let last = history.lines().last().unwrap();
+    assert!(
+        last.contains(&remote_event),
+        "parents should name the pulled event: {last}"
+    );
+    assert_eq!(w.git(&a, &["status", "--porcelain"]), "");
+    let doctor = w.nexo(&a, &["doctor"]);
+    assert!(
+        doctor.status.success(),
+        "{}",
+        String::from_utf8_lossy(&doctor.stdout)
+    );
+}

@@ -315,6 +315,7 @@ impl Nexo {
         // Read under the lock: another process may have just appended.
         let stamp = self.store.history_stamp(&id);
         let mut run = fold::fold(self.store.read_history(&id)?.events)?;
+        crate::trace::pause_point("folded");
         let plan = self.repo.plan_commit(self.options.no_commit)?;
         // nexo's lock keeps other nexo processes out, but the user's own
         // `git pull` may have merged this history since it was read; it
