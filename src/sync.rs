@@ -191,94 +191,7 @@ impl Nexo {
             }
         }
         for id in &ids {
-            let dir = Store::run_rel(id);
-            let rel = format!("{dir}/{HISTORY}");
-            let bytes = store.read(&rel)?.unwrap_or_default();
-            if bytes.is_empty() {
-                problems.push(Problem {
-                    kind: "empty_history",
-                    path: rel.clone(),
-                    line: None,
-                    message: format!(
-                        "{rel} is empty: a run whose opening never completed; --fix removes it"
-                    ),
-                    fixable: true,
-                });
-                if fix {
-                    store.remove(&rel)?;
-                    fixed.push(rel);
-                }
-                continue;
-            }
-            let lenient = read_lenient(&rel, &bytes);
-            let unfixable = lenient.problems.iter().any(|p| !p.fixable);
-            problems.extend(lenient.problems);
-            if fix
-                && !unfixable
-                && let Some(clean) = &lenient.cleaned
-            {
-                store.replace(&rel, clean.as_bytes())?;
-                fixed.push(rel.clone());
-            }
-            let run = match fold::fold(lenient.events) {
-                Ok(run) => run,
-                Err(e) => {
-                    problems.push(Problem {
-                        kind: "unreadable_run",
-                        path: rel.clone(),
-                        line: None,
-                        message: format!("{rel}: {}", e.message),
-                        fixable: false,
-                    });
-                    continue;
-                }
-            };
-            let views = view::render(&run, &resume(&run));
-            let expected: HashSet<&str> = views.iter().map(|(p, _)| p.as_str()).collect();
-            for (path, bytes) in &views {
-                let (kind, message) = match store.read(path) {
-                    Ok(Some(old)) if &old == bytes => continue,
-                    Ok(Some(old)) if String::from_utf8_lossy(&old).lines().any(is_marker) => (
-                        "conflict_marker",
-                        format!("{path}: conflict markers in a view"),
-                    ),
-                    Ok(Some(_)) => ("stale_view", format!("{path} does not match the history")),
-                    Ok(None) => ("missing_view", format!("{path} is missing")),
-                    // A link: reported, and removed by --fix, by `links`.
-                    Err(_) => continue,
-                };
-                problems.push(Problem {
-                    kind,
-                    path: path.clone(),
-                    line: None,
-                    message,
-                    fixable: true,
-                });
-                if fix && store.write_if_changed(path, bytes)? {
-                    fixed.push(path.clone());
-                }
-            }
-            let steps_dir = format!("{dir}/steps");
-            if let Ok(entries) = nofollow::read_dir(store.root(), Path::new(&steps_dir)) {
-                let extra: Vec<String> = entries
-                    .into_iter()
-                    .map(|(name, _)| format!("{steps_dir}/{name}"))
-                    .filter(|p| !expected.contains(p.as_str()))
-                    .collect();
-                for path in extra {
-                    problems.push(Problem {
-                        kind: "extra_view",
-                        message: format!("{path} belongs to no step of the run"),
-                        path: path.clone(),
-                        line: None,
-                        fixable: true,
-                    });
-                    if fix {
-                        store.remove(&path)?;
-                        fixed.push(path);
-                    }
-                }
-            }
+            self.check_run(id, fix, &mut problems, &mut fixed)?;
         }
         problems.extend(self.uncommitted(fix, &mut fixed)?);
         let mut commit = None;
@@ -307,6 +220,119 @@ impl Nexo {
             commit,
             not_committed,
         })
+    }
+
+    /// One run's history and views, for `doctor`.
+    fn check_run(
+        &self,
+        id: &str,
+        fix: bool,
+        problems: &mut Vec<Problem>,
+        fixed: &mut Vec<String>,
+    ) -> Result<()> {
+        let store = self.store();
+        let dir = Store::run_rel(id);
+        let rel = format!("{dir}/{HISTORY}");
+        let bytes = store.read(&rel)?.unwrap_or_default();
+        if bytes.is_empty() {
+            problems.push(Problem {
+                kind: "empty_history",
+                path: rel.clone(),
+                line: None,
+                message: format!(
+                    "{rel} is empty: a run whose opening never completed; --fix removes it"
+                ),
+                fixable: true,
+            });
+            if fix {
+                store.remove(&rel)?;
+                fixed.push(rel);
+            }
+            return Ok(());
+        }
+        let lenient = read_lenient(&rel, &bytes);
+        let unfixable = lenient.problems.iter().any(|p| !p.fixable);
+        problems.extend(lenient.problems);
+        if fix
+            && !unfixable
+            && let Some(clean) = &lenient.cleaned
+        {
+            store.replace(&rel, clean.as_bytes())?;
+            fixed.push(rel.clone());
+        }
+        let run = match fold::fold(lenient.events) {
+            Ok(run) => run,
+            Err(e) => {
+                problems.push(Problem {
+                    kind: "unreadable_run",
+                    path: rel.clone(),
+                    line: None,
+                    message: format!("{rel}: {}", e.message),
+                    fixable: false,
+                });
+                return Ok(());
+            }
+        };
+        self.check_views(&run, &dir, fix, problems, fixed)
+    }
+
+    /// One run's views against its history, for `doctor`.
+    fn check_views(
+        &self,
+        run: &fold::Run,
+        dir: &str,
+        fix: bool,
+        problems: &mut Vec<Problem>,
+        fixed: &mut Vec<String>,
+    ) -> Result<()> {
+        let store = self.store();
+        let views = view::render(run, &resume(run));
+        let expected: HashSet<&str> = views.iter().map(|(p, _)| p.as_str()).collect();
+        for (path, bytes) in &views {
+            let (kind, message) = match store.read(path) {
+                Ok(Some(old)) if &old == bytes => continue,
+                Ok(Some(old)) if String::from_utf8_lossy(&old).lines().any(is_marker) => (
+                    "conflict_marker",
+                    format!("{path}: conflict markers in a view"),
+                ),
+                Ok(Some(_)) => ("stale_view", format!("{path} does not match the history")),
+                Ok(None) => ("missing_view", format!("{path} is missing")),
+                // A link: reported, and removed by --fix, by `links`.
+                Err(_) => continue,
+            };
+            problems.push(Problem {
+                kind,
+                path: path.clone(),
+                line: None,
+                message,
+                fixable: true,
+            });
+            if fix && store.write_if_changed(path, bytes)? {
+                fixed.push(path.clone());
+            }
+        }
+        let steps_dir = format!("{dir}/steps");
+        if let Ok(entries) = nofollow::read_dir(store.root(), Path::new(&steps_dir)) {
+            let extra: Vec<String> = entries
+                .into_iter()
+                .map(|(name, _)| format!("{steps_dir}/{name}"))
+                .filter(|p| !expected.contains(p.as_str()))
+                .collect();
+            for path in extra {
+                problems.push(Problem {
+                    kind: "extra_view",
+                    message: format!("{path} belongs to no step of the run"),
+                    path: path.clone(),
+                    line: None,
+                    fixable: true,
+                });
+                if fix {
+                    store.remove(&path)?;
+                    fixed.push(path);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// `.nexo/` paths not committed (left by --no-commit, a merge in
