@@ -49,6 +49,19 @@ impl World {
         path
     }
 
+    /// Clone `a` and a second clone `b` (with `config` set), sharing a
+    /// run that both have synced.
+    fn shared_run(&self, config: &[(&str, &str)]) -> (PathBuf, PathBuf, String) {
+        let (a, b) = (self.a(), self.clone("b"));
+        for (key, value) in config {
+            self.git(&b, &["config", key, value]);
+        }
+        let run = self.open(&a);
+        self.sync(&a);
+        self.sync(&b);
+        (a, b, run)
+    }
+
     fn a(&self) -> PathBuf {
         self.dir.path().join("a")
     }
@@ -167,10 +180,7 @@ impl World {
 #[test]
 fn with_gits_defaults_diverged_clones_sync_by_merging() {
     let w = World::new();
-    let (a, b) = (w.a(), w.clone("b"));
-    let run = w.open(&a);
-    w.sync(&a);
-    w.sync(&b);
+    let (a, b, run) = w.shared_run(&[]);
     let events = vec![w.update(&a, &run, "from a"), w.update(&b, &run, "from b")];
     w.sync(&a);
     let v = w.sync(&b);
@@ -182,11 +192,7 @@ fn with_gits_defaults_diverged_clones_sync_by_merging() {
 #[test]
 fn pull_rebase_true_replays_a_user_commit_and_nexos_on_top() {
     let w = World::new();
-    let (a, b) = (w.a(), w.clone("b"));
-    w.git(&b, &["config", "pull.rebase", "true"]);
-    let run = w.open(&a);
-    w.sync(&a);
-    w.sync(&b);
+    let (a, b, run) = w.shared_run(&[("pull.rebase", "true")]);
     let mut events = vec![w.update(&b, &run, "b before")];
     std::fs::write(b.join("notes.txt"), "the user's own work\n").unwrap();
     w.git(&b, &["add", "notes.txt"]);
@@ -208,11 +214,7 @@ fn pull_rebase_true_replays_a_user_commit_and_nexos_on_top() {
 #[test]
 fn pull_ff_only_replays_only_nexos_own_commits() {
     let w = World::new();
-    let (a, b) = (w.a(), w.clone("b"));
-    w.git(&b, &["config", "pull.ff", "only"]);
-    let run = w.open(&a);
-    w.sync(&a);
-    w.sync(&b);
+    let (a, b, run) = w.shared_run(&[("pull.ff", "only")]);
     let events = vec![w.update(&a, &run, "from a"), w.update(&b, &run, "from b")];
     w.sync(&a);
     w.sync(&b);
@@ -227,11 +229,7 @@ fn pull_ff_only_replays_only_nexos_own_commits() {
 #[test]
 fn pull_ff_only_with_a_user_commit_stops_before_changing_anything() {
     let w = World::new();
-    let (a, b) = (w.a(), w.clone("b"));
-    w.git(&b, &["config", "pull.ff", "only"]);
-    let run = w.open(&a);
-    w.sync(&a);
-    w.sync(&b);
+    let (a, b, run) = w.shared_run(&[("pull.ff", "only")]);
     w.update(&a, &run, "from a");
     w.sync(&a);
     w.update(&b, &run, "from b");
@@ -259,10 +257,7 @@ fn pull_ff_only_with_a_user_commit_stops_before_changing_anything() {
 #[test]
 fn a_sync_racing_local_writers_and_a_remote_writer_loses_nothing() {
     let w = World::new();
-    let (a, b) = (w.a(), w.clone("b"));
-    let run = w.open(&a);
-    w.sync(&a);
-    w.sync(&b);
+    let (a, b, run) = w.shared_run(&[]);
     let events = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for writer in 0..3 {
@@ -303,10 +298,7 @@ fn a_sync_racing_local_writers_and_a_remote_writer_loses_nothing() {
 #[test]
 fn a_plain_git_pull_landing_mid_write_is_read_again_not_written_over() {
     let w = World::new();
-    let (a, b) = (w.a(), w.clone("b"));
-    let run = w.open(&a);
-    w.sync(&a);
-    w.sync(&b);
+    let (a, b, run) = w.shared_run(&[]);
     let remote_event = w.update(&b, &run, "from b");
     w.sync(&b);
     // a's write reads the history, then pauses before committing...

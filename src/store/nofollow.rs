@@ -25,9 +25,22 @@ pub fn link_error(rel: &Path) -> Error {
     )
 }
 
-/// Checks every component of `rel` below `root` that exists: none may be a
-/// symbolic link. Returns whether the whole path exists.
-pub fn check(root: &Path, rel: &Path) -> Result<bool> {
+/// What one component of a path turned out to be.
+enum Step {
+    Missing,
+    Dir,
+    Other,
+}
+
+/// Walks `rel` below `root` one component at a time, refusing a link at
+/// any of them, and calls `visit` with each component's absolute path,
+/// its path relative to `root`, and what it is. `visit` returns whether
+/// to go on.
+fn walk(
+    root: &Path,
+    rel: &Path,
+    mut visit: impl FnMut(&Path, &Path, Step) -> Result<bool>,
+) -> Result<bool> {
     let mut path = root.to_path_buf();
     let mut so_far = PathBuf::new();
     for comp in rel.components() {
@@ -39,53 +52,52 @@ pub fn check(root: &Path, rel: &Path) -> Result<bool> {
         };
         path.push(name);
         so_far.push(name);
-        match fs::symlink_metadata(&path) {
+        let step = match fs::symlink_metadata(&path) {
             Ok(m) if m.file_type().is_symlink() => return Err(link_error(&so_far)),
-            Ok(_) => {}
-            Err(e) if e.kind() == IoKind::NotFound => return Ok(false),
+            Ok(m) if m.is_dir() => Step::Dir,
+            Ok(_) => Step::Other,
+            Err(e) if e.kind() == IoKind::NotFound => Step::Missing,
             Err(e) => return Err(Error::io("inspect", &path, e)),
+        };
+        if !visit(&path, &so_far, step)? {
+            return Ok(false);
         }
     }
     Ok(true)
 }
 
+/// Checks every component of `rel` below `root` that exists: none may be a
+/// symbolic link. Returns whether the whole path exists.
+pub fn check(root: &Path, rel: &Path) -> Result<bool> {
+    walk(root, rel, |_, _, step| Ok(!matches!(step, Step::Missing)))
+}
+
 /// Creates the directory `rel` and its parents, refusing links on the way.
 pub fn create_dir_all(root: &Path, rel: &Path) -> Result<()> {
-    let mut path = root.to_path_buf();
-    let mut so_far = PathBuf::new();
-    for comp in rel.components() {
-        let Component::Normal(name) = comp else {
-            return Err(Error::invalid(format!(
-                "{} is not a plain relative path",
-                rel.display()
-            )));
-        };
-        path.push(name);
-        so_far.push(name);
-        match fs::symlink_metadata(&path) {
-            Ok(m) if m.file_type().is_symlink() => return Err(link_error(&so_far)),
-            Ok(m) if m.is_dir() => continue,
-            Ok(_) => {
+    walk(root, rel, |path, so_far, step| {
+        match step {
+            Step::Dir => return Ok(true),
+            Step::Other => {
                 return Err(Error::new(
                     ErrorKind::Corrupt,
                     format!("{} is a file where nexo needs a folder", so_far.display()),
                 ));
             }
-            Err(e) if e.kind() == IoKind::NotFound => {}
-            Err(e) => return Err(Error::io("inspect", &path, e)),
+            Step::Missing => {}
         }
-        match fs::create_dir(&path) {
-            Ok(()) => {}
+        match fs::create_dir(path) {
+            Ok(()) => Ok(true),
             // Created by someone else between the check and now: check again.
             Err(e) if e.kind() == IoKind::AlreadyExists => {
-                if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-                    return Err(link_error(&so_far));
+                if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+                    return Err(link_error(so_far));
                 }
+                Ok(true)
             }
-            Err(e) => return Err(Error::io("create", &path, e)),
+            Err(e) => Err(Error::io("create", path, e)),
         }
-    }
-    Ok(())
+    })
+    .map(|_| ())
 }
 
 fn no_follow(opts: &mut OpenOptions) -> &mut OpenOptions {
