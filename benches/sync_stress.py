@@ -102,6 +102,7 @@ def main():
         assert w.run(c, w.nexo, "sync").returncode == 0
     acked, lock = [], threading.Lock()
     outcomes = collections.Counter()
+    messages = {}
 
     def writer(i, clone):
         rng = random.Random(a.seed * 100 + i)
@@ -122,6 +123,8 @@ def main():
             if rng.random() < 0.7:
                 out = w.run(clone, w.nexo, "sync")
                 key = "sync ok" if out.returncode == 0 else "sync stopped: " + classify(out.stderr)
+                if out.returncode != 0:
+                    messages.setdefault(key, out.stderr.strip())
             else:
                 out = w.run(clone, "git", "pull", "-q", "--no-rebase", "--no-edit")
                 key = "user pull ok" if out.returncode == 0 else "user pull refused by git"
@@ -154,6 +157,8 @@ def main():
     identical = len(set(trees.values())) == 1
     for k, n in sorted(outcomes.items()):
         print(f"  {n:5d}  {k}")
+    for k, m in messages.items():
+        print(f"  first '{k}':\n    " + m.replace("\n", "\n    "))
     print(f"clones: {a.clones}; acknowledged events: {len(acked)}; missing in some clone: {missing}; "
           f".nexo/ trees identical: {identical}")
     bad = missing or not identical or any(k.startswith(("final sync:", "write refused: UNDOC", "sync stopped: UNDOC"))

@@ -10,6 +10,13 @@ use std::io::Read;
 
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/// A random number below `n` (n > 0), for jitter.
+pub fn random_below(n: u64) -> u64 {
+    let mut b = [0u8; 8];
+    random_bytes(&mut b);
+    u64::from_le_bytes(b) % n
+}
+
 /// The prefix every run id carries.
 pub const RUN_PREFIX: &str = "WF-";
 

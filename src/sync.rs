@@ -22,7 +22,7 @@ use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, Store, nofollow};
 use crate::view;
 
 /// How many times `sync` pulls again after a rejected push.
-const PUSH_ATTEMPTS: usize = 8;
+const PUSH_ATTEMPTS: usize = 10;
 
 /// One problem `doctor` found.
 #[derive(Debug, Clone, Serialize)]
@@ -785,14 +785,13 @@ impl Upstream {
     }
 }
 
-/// A short, jittered pause before pushing again, so two clones that keep
-/// rejecting each other's pushes fall out of step.
+/// A jittered, growing pause before fetching and pushing again ("full
+/// jitter" exponential backoff), so clones that keep rejecting each
+/// other's pushes fall out of step instead of colliding in lockstep.
 fn backoff(attempt: usize) {
-    let jitter = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos() as u64 % 50);
+    let ceiling = (25u64 << attempt.min(6)).min(1500);
     std::thread::sleep(std::time::Duration::from_millis(
-        20 * attempt as u64 + jitter,
+        10 + crate::id::random_below(ceiling),
     ));
 }
 
