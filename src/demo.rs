@@ -6,9 +6,9 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::api::{Nexo, Options};
-use crate::call::call;
-use crate::error::{Error, Result};
+use nexo::api::{Nexo, Options};
+use nexo::call::call;
+use nexo::error::{Error, Result};
 
 fn git(dir: &Path, args: &[&str]) -> Result<String> {
     let out = Command::new("git")

@@ -15,14 +15,16 @@
 //! - [`api`]: the verbs, over store and git;
 //! - [`request`], [`response`], [`json`]: the tool interface's shapes;
 //! - [`sync`]: pull, push, resolve and doctor through the user's git;
-//! - [`mcp`]: the same tools over the Model Context Protocol;
-//! - [`call`]: `nexo call <tool> --input <json>`, shared by the CLI and MCP.
+//! - [`call`]: the tool interface (`nexo call <tool> --input <json>`),
+//!   shared by the command line and the MCP server.
+//!
+//! The command line, the MCP server and the demo belong to the binary
+//! (`src/main.rs`, `src/cli/`, `src/mcp/`, `src/demo.rs`); the library
+//! builds without clap, rmcp or tokio (`--no-default-features`).
 
 pub mod api;
 pub mod call;
-pub mod cli;
 pub mod config;
-pub mod demo;
 pub mod divergence;
 pub mod error;
 pub mod event;
@@ -31,7 +33,6 @@ pub mod git;
 pub mod id;
 pub mod json;
 pub mod limits;
-pub mod mcp;
 pub mod model;
 pub mod request;
 pub mod response;

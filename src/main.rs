@@ -1,9 +1,16 @@
+//! The `nexo` binary: the command line (one module per command), the MCP
+//! server and the demo, over the `nexo` library.
+
 use clap::Parser;
+
+mod cli;
+mod demo;
+mod mcp;
 
 fn main() {
     nexo::trace::init();
-    let cli = nexo::cli::Cli::parse();
-    let code = nexo::cli::run(cli);
+    let cli = cli::Cli::parse();
+    let code = cli::run(cli);
     nexo::trace::mark("done");
     std::process::exit(code);
 }

@@ -18,10 +18,10 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::{Map, Value, json};
 
-use crate::api::{Nexo, Options};
-use crate::call::{self, TOOLS};
-use crate::error::{Error, Result};
-use crate::model::{Priority, RunStatus, StepStatus};
+use nexo::api::{Nexo, Options};
+use nexo::call::{self, TOOLS};
+use nexo::error::{Error, Result};
+use nexo::model::{Priority, RunStatus, StepStatus};
 
 mod wire;
 
@@ -34,7 +34,7 @@ pub fn serve(repo: PathBuf, options: Options) -> Result<()> {
         .build()
         .map_err(|e| {
             Error::new(
-                crate::ErrorKind::Io,
+                nexo::ErrorKind::Io,
                 format!("cannot start the MCP runtime: {e}"),
             )
         })?;
@@ -43,11 +43,11 @@ pub fn serve(repo: PathBuf, options: Options) -> Result<()> {
         let server = NexoServer { repo, options }
             .serve(transport)
             .await
-            .map_err(|e| Error::new(crate::ErrorKind::Io, format!("MCP handshake failed: {e}")))?;
+            .map_err(|e| Error::new(nexo::ErrorKind::Io, format!("MCP handshake failed: {e}")))?;
         server
             .waiting()
             .await
-            .map_err(|e| Error::new(crate::ErrorKind::Io, format!("MCP server stopped: {e}")))?;
+            .map_err(|e| Error::new(nexo::ErrorKind::Io, format!("MCP server stopped: {e}")))?;
         // Everything the server said reaches standard output before exit.
         let _ = writer.await;
         Ok(())

@@ -1,0 +1,12 @@
+//! `nexo commit`: commit every pending `.nexo/` change.
+
+use super::Ctx;
+use nexo::error::Result;
+
+pub fn run(ctx: &Ctx) -> Result<()> {
+    let r = ctx.nexo()?.commit_pending()?;
+    ctx.emit(&r, || match &r.commit {
+        Some(c) => format!("Committed pending .nexo/ changes as {c}\n"),
+        None => "Nothing to commit in .nexo/\n".into(),
+    })
+}

@@ -1,0 +1,14 @@
+//! `nexo demo`: the seed's release example, end to end.
+
+use nexo::error::Result;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Keep the demo repository and print its path.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+pub fn run(a: &Args) -> Result<()> {
+    crate::demo::run(a.keep)
+}

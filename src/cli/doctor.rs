@@ -1,0 +1,58 @@
+//! `nexo doctor`: check every run, and with `--fix` repair what can be
+//! repaired without losing an event.
+
+use super::Ctx;
+use nexo::error::{ErrorKind, Result};
+use nexo::sync::DoctorReport;
+
+pub const AFTER_HELP: &str =
+    "Exits 0 when healthy and 7 when a problem was found (for CI on pull requests).";
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Repair what can be repaired without losing an event, and commit it.
+    #[arg(long)]
+    pub fix: bool,
+}
+
+/// Returns the exit code: 7 when a problem remains.
+pub fn run(ctx: &Ctx, a: &Args) -> Result<i32> {
+    let r = ctx.nexo()?.doctor(a.fix)?;
+    ctx.emit(&r, || render(&r, a.fix))?;
+    Ok(if r.ok {
+        0
+    } else {
+        ErrorKind::Corrupt.exit_code()
+    })
+}
+
+fn render(r: &DoctorReport, fix: bool) -> String {
+    let mut s = String::new();
+    for p in &r.problems {
+        s.push_str(&format!("{}: {}\n", p.kind, p.message));
+    }
+    for f in &r.fixed {
+        s.push_str(&format!("fixed: {f}\n"));
+    }
+    if let Some(c) = &r.commit {
+        s.push_str(&format!("committed {}\n", &c[..12]));
+    }
+    if let Some(why) = &r.not_committed {
+        s.push_str(&format!("not committed: {why}\n"));
+    }
+    s.push_str(&match (r.ok, r.problems.is_empty()) {
+        (true, true) => format!("{} runs checked: healthy\n", r.runs_checked),
+        (true, false) => format!("{} runs checked: repaired\n", r.runs_checked),
+        (false, _) => format!(
+            "{} runs checked: {} problem(s){}\n",
+            r.runs_checked,
+            r.problems.len(),
+            if fix {
+                ""
+            } else {
+                "; `nexo doctor --fix` repairs the fixable ones"
+            }
+        ),
+    });
+    s
+}

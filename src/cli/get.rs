@@ -1,0 +1,99 @@
+//! `nexo get`: a run's full state.
+
+use serde_json::Value;
+
+use super::{Ctx, RunArg, checkpoint_line};
+use nexo::error::Result;
+use nexo::request::GetRequest;
+use nexo::response::GetResponse;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  nexo get WF-7K2D --checkpoints 3")]
+pub struct Args {
+    #[command(flatten)]
+    pub run: RunArg,
+    /// Leave the steps out.
+    #[arg(long)]
+    pub no_steps: bool,
+    /// How many recent checkpoints to show.
+    #[arg(long, default_value_t = 8)]
+    pub checkpoints: usize,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
+    let r = ctx.nexo()?.get(GetRequest {
+        run_id: a.run.run.clone(),
+        include_steps: Some(!a.no_steps),
+        checkpoint_limit: Some(a.checkpoints),
+    })?;
+    ctx.emit(&r, || render_get(&r))
+}
+
+fn render_get(r: &GetResponse) -> String {
+    let run = &r.run;
+    let mut s = format!("{}  {}\n", run.run_id, run.goal);
+    s.push_str(&format!(
+        "kind: {}   status: {}   priority: {}   owner: {}\n",
+        run.workflow_kind,
+        run.status,
+        run.priority,
+        if run.owner.is_empty() {
+            "-"
+        } else {
+            &run.owner
+        }
+    ));
+    s.push_str(&format!(
+        "opened {}   updated {}\n",
+        run.opened_at, run.updated_at
+    ));
+    if let Some(steps) = &run.steps {
+        s.push_str("steps:\n");
+        for out in steps {
+            let st = &out.step;
+            let marker = if run.current_step_key.as_deref() == Some(st.step_key.as_str()) {
+                ">"
+            } else {
+                " "
+            };
+            let mut line = format!(
+                "{marker} {:<14} {:<16} {}",
+                st.step_key,
+                st.status.as_str(),
+                st.title
+            );
+            if st.attempt_count > 0 {
+                line.push_str(&format!("  (attempt {}", st.attempt_count));
+                if st.max_retries > 0 {
+                    line.push_str(&format!(" of {}", st.max_retries));
+                }
+                line.push(')');
+            }
+            if out.awaiting_approval {
+                line.push_str("  [approval required]");
+            } else if let Some(a) = &st.approval {
+                line.push_str(&format!("  [{:?} by {}]", a.decision, a.by).to_lowercase());
+            }
+            s.push_str(&line);
+            s.push('\n');
+        }
+    }
+    if !run.next_action.is_empty() {
+        s.push_str(&format!("next action: {}\n", run.next_action));
+    }
+    s.push_str(&format!("resume: {} — {}\n", r.resume_state, r.message));
+    if !run.shared_state.is_empty() {
+        s.push_str(&format!(
+            "shared state: {}\n",
+            Value::Object(run.shared_state.clone())
+        ));
+    }
+    if !r.checkpoints.is_empty() {
+        s.push_str("recent checkpoints:\n");
+        for c in &r.checkpoints {
+            s.push_str("  ");
+            s.push_str(&checkpoint_line(c));
+        }
+    }
+    s
+}

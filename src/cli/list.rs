@@ -1,0 +1,55 @@
+//! `nexo list`: runs, most recently updated first.
+
+use super::Ctx;
+use nexo::error::Result;
+use nexo::model::RunStatus;
+use nexo::request::ListRequest;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  nexo list\n  nexo list --all --status completed")]
+pub struct Args {
+    /// Include closed runs (completed, failed, cancelled).
+    #[arg(long, short = 'a')]
+    pub all: bool,
+    /// Only runs with this status.
+    #[arg(long)]
+    pub status: Option<RunStatus>,
+    /// How many runs to show at most.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: usize,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
+    let r = ctx.nexo()?.list(ListRequest {
+        status: a.status,
+        include_closed: Some(a.all),
+        limit: Some(a.limit),
+    })?;
+    for u in &r.unreadable {
+        eprintln!(
+            "warning: {} could not be read: {} (see `nexo doctor`)",
+            u.run_id, u.error
+        );
+    }
+    ctx.emit(&r, || {
+        if r.runs.is_empty() {
+            return "No runs. Open one with `nexo open \"<goal>\" --step key:title ...`.\n".into();
+        }
+        let mut s = String::new();
+        for run in &r.runs {
+            s.push_str(&format!(
+                "{}  {:<16} {:<8} {:<12} {}\n",
+                run.run_id,
+                run.status.as_str(),
+                run.priority.as_str(),
+                if run.owner.is_empty() {
+                    "-"
+                } else {
+                    &run.owner
+                },
+                run.goal
+            ));
+        }
+        s
+    })
+}

@@ -1,0 +1,20 @@
+//! `nexo mcp`: every tool over the Model Context Protocol.
+
+use std::path::PathBuf;
+
+use super::Ctx;
+use nexo::error::Result;
+
+pub const AFTER_HELP: &str = "Register with Claude Code in .mcp.json: {\"mcpServers\": {\"nexo\": {\"command\": \"nexo\", \"args\": [\"mcp\"]}}}\nSee docs/agents.md.";
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The repository to serve (default: the working directory, or -C).
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
+    let dir = a.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+    crate::mcp::serve(dir, ctx.options())
+}

@@ -1,0 +1,247 @@
+//! The command line: one module per command, each with its arguments, its
+//! call into the library and its text rendering (like jj's
+//! `cli/src/commands/`). This file holds what they share: the global
+//! flags, the context they run in, and the output helpers.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use serde_json::Value;
+
+use nexo::api::{Nexo, Options};
+use nexo::error::{Error, Result};
+use nexo::json::parse_lenient;
+use nexo::response::{CheckpointOut, CommitInfo};
+
+mod approve;
+mod call;
+mod commit;
+mod compensation;
+mod demo;
+mod doctor;
+mod get;
+mod handoff;
+mod list;
+mod mcp;
+mod open;
+mod prime;
+mod reject;
+mod replay;
+mod resolve;
+mod resume;
+mod sync;
+mod update;
+
+const AFTER_HELP: &str = "\
+Examples:
+  nexo open \"Prepare and publish v3.1.1\" --step doctor:\"Run release readiness checks\" --step publish:\"Publish release\"
+  nexo update WF-7K2D doctor --status completed --summary \"doctor clean\" --evidence \"ci run 812\"
+  nexo resume WF-7K2D
+  nexo approve WF-7K2D publish --note \"release notes reviewed\"
+  nexo call nexo_workflow_resume --input '{\"run_id\":\"WF-7K2D\"}'
+  nexo demo
+
+Run ids may be shortened to any unique prefix (like git's short hashes).
+Exit codes: 0 ok, 2 invalid input, 3 unknown run or step, 4 ambiguous prefix,
+5 refused by the run's state, 6 git problem, 7 corrupt history, 8 busy, 9 I/O.";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "nexo",
+    version,
+    about = "Durable workflow runs for coding agents, kept as plain files in your git repository",
+    long_about = "nexo keeps multi-step work (a release, a migration, an audit) as a durable run inside your git \
+repository: a goal, ordered steps, their status and evidence, approval gates, an owner and the next concrete \
+action. Each change is one event appended to .nexo/runs/<RUN_ID>/history.jsonl and committed to git, so runs \
+travel with push and pull. A new session asks `nexo resume` for the next honest action.",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    /// Run as if nexo was started in <DIR> (like git -C).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Print the answer as one JSON object (the tool interface's shape).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Write the files but do not commit them (see `nexo commit`).
+    #[arg(long, global = true)]
+    pub no_commit: bool,
+    /// Who is acting (default: $NEXO_ACTOR, else git's user.name).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub actor: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Call a NEXO tool with a JSON input, exactly like the original runtime.
+    #[command(after_help = call::AFTER_HELP)]
+    Call(call::Args),
+    /// Open a new run.
+    Open(open::Args),
+    /// Record progress on a run (a step's status, summary, evidence, ...).
+    Update(update::Args),
+    /// Tell the next honest action on a run.
+    Resume(resume::Args),
+    /// Show a run's recent history, newest first.
+    Replay(replay::Args),
+    /// Hand a run to another owner.
+    Handoff(handoff::Args),
+    /// Show a run's full state.
+    Get(get::Args),
+    /// List runs, most recently updated first.
+    List(list::Args),
+    /// Show the compensating actions for a run's work, in the order to apply them.
+    Compensation(compensation::Args),
+    /// Approve a step waiting at its approval gate.
+    Approve(approve::Args),
+    /// Reject a step waiting at its approval gate.
+    Reject(reject::Args),
+    /// Commit every pending .nexo/ change (left by --no-commit or a merge in progress).
+    Commit,
+    /// Check every run: readable histories, each event once, no conflict markers, current views.
+    #[command(after_help = doctor::AFTER_HELP)]
+    Doctor(doctor::Args),
+    /// Settle conflicted .nexo/ paths of a merge or rebase in progress and stage them.
+    Resolve,
+    /// Commit pending changes, fetch, merge or rebase, settle .nexo/, regenerate views, push.
+    Sync,
+    /// Serve every nexo_workflow_* tool over MCP on standard input/output.
+    #[command(after_help = mcp::AFTER_HELP)]
+    Mcp(mcp::Args),
+    /// A compact summary of open runs for a session-start hook.
+    Prime(prime::Args),
+    /// Walk the seed's release example end to end, across two clones of a throwaway repository.
+    Demo(demo::Args),
+}
+
+/// What every command runs with: the global flags.
+pub struct Ctx {
+    pub json: bool,
+    pub no_commit: bool,
+    pub actor: Option<String>,
+}
+
+impl Ctx {
+    pub fn options(&self) -> Options {
+        let mut o = Options::from_env();
+        if self.actor.is_some() {
+            o.actor.clone_from(&self.actor);
+        }
+        o.no_commit = self.no_commit;
+        o.notify = Some(|n| eprintln!("nexo: {n}"));
+        o
+    }
+
+    /// The repository in the working directory (after `-C`).
+    pub fn nexo(&self) -> Result<Nexo> {
+        let nexo = Nexo::discover(Path::new("."), self.options())?;
+        for notice in nexo.notices() {
+            eprintln!("nexo: {notice}");
+        }
+        Ok(nexo)
+    }
+
+    /// Prints `value` as JSON with `--json`, else the text `render` makes.
+    pub fn emit<T: Serialize>(&self, value: &T, render: impl FnOnce() -> String) -> Result<()> {
+        if self.json {
+            println!("{}", pretty(value));
+        } else {
+            print!("{}", render());
+        }
+        Ok(())
+    }
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let json = cli.json;
+    let is_call = matches!(cli.command, Command::Call(_));
+    match execute(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            if is_call || json {
+                println!("{}", pretty(&nexo::call::error_value(&err)));
+            } else {
+                eprintln!("error: {err}");
+            }
+            err.kind.exit_code()
+        }
+    }
+}
+
+fn execute(cli: Cli) -> Result<i32> {
+    // `-C <dir>` is git's: run as if started there, so relative paths in
+    // GIT_DIR or GIT_WORK_TREE (which git exports to hooks) mean the same
+    // repository to nexo as to git.
+    if let Some(dir) = &cli.dir {
+        std::env::set_current_dir(dir)
+            .map_err(|e| Error::repo(format!("cannot use -C {}: {e}", dir.display())))?;
+    }
+    let ctx = Ctx {
+        json: cli.json,
+        no_commit: cli.no_commit,
+        actor: cli.actor.clone(),
+    };
+    let done = match &cli.command {
+        Command::Call(a) => call::run(&ctx, a),
+        Command::Open(a) => open::run(&ctx, a),
+        Command::Update(a) => update::run(&ctx, a),
+        Command::Resume(a) => resume::run(&ctx, a),
+        Command::Replay(a) => replay::run(&ctx, a),
+        Command::Handoff(a) => handoff::run(&ctx, a),
+        Command::Get(a) => get::run(&ctx, a),
+        Command::List(a) => list::run(&ctx, a),
+        Command::Compensation(a) => compensation::run(&ctx, a),
+        Command::Approve(a) => approve::run(&ctx, a),
+        Command::Reject(a) => reject::run(&ctx, a),
+        Command::Commit => commit::run(&ctx),
+        Command::Doctor(a) => return doctor::run(&ctx, a),
+        Command::Resolve => resolve::run(&ctx),
+        Command::Sync => sync::run(&ctx),
+        Command::Mcp(a) => mcp::run(&ctx, a),
+        Command::Prime(a) => prime::run(&ctx, a),
+        Command::Demo(a) => demo::run(a),
+    };
+    done.map(|()| 0)
+}
+
+fn pretty<T: Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).expect("values serialize")
+}
+
+/// A JSON-valued flag, parsed with the same leniency as `--input`.
+pub fn json_arg(text: Option<&str>, flag: &str) -> Result<Option<Value>> {
+    text.map(|t| parse_lenient(t, flag)).transpose()
+}
+
+/// The line that says what became of a write's commit.
+pub fn commit_line(c: &CommitInfo) -> String {
+    match (&c.commit, &c.pending_reason) {
+        (Some(id), _) => format!("committed {}\n", &id[..id.len().min(12)]),
+        (None, Some(why)) => format!("not committed: {why}\n"),
+        (None, None) => String::new(),
+    }
+}
+
+/// One checkpoint of a run's history, on one line.
+pub fn checkpoint_line(c: &CheckpointOut) -> String {
+    let mut s = format!(
+        "{}  {:<22} {:<10} {}",
+        c.created_at, c.checkpoint_label, c.actor, c.run_status
+    );
+    if let Some(summary) = &c.summary {
+        s.push_str(&format!("  {summary}"));
+    }
+    s.push('\n');
+    s
+}
+
+/// A run id argument, described once.
+#[derive(clap::Args, Debug)]
+pub struct RunArg {
+    /// The run id, or any unique prefix of it (at least four characters).
+    pub run: String,
+}

@@ -1,0 +1,89 @@
+//! `nexo open`: a new run.
+
+use serde_json::Value;
+
+use super::{Ctx, commit_line, json_arg};
+use nexo::error::Result;
+use nexo::model::Priority;
+use nexo::request::OpenRequest;
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  nexo open \"Prepare and publish v3.1.1\" --step doctor:\"Run release readiness checks\" --step publish:\"Publish release\" --next \"Run doctor.\""
+)]
+pub struct Args {
+    /// What the run should achieve.
+    pub goal: String,
+    /// A step as KEY or KEY:TITLE; repeat in order.
+    #[arg(long = "step", short = 's', value_name = "KEY[:TITLE]")]
+    pub steps: Vec<String>,
+    /// Who owns the run (a client, agent or person).
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// low, normal, high or critical (default normal).
+    #[arg(long)]
+    pub priority: Option<Priority>,
+    /// The kind of work (release, migration, audit, ...).
+    #[arg(long = "kind")]
+    pub workflow_kind: Option<String>,
+    /// The first concrete action.
+    #[arg(long)]
+    pub next: Option<String>,
+    /// The session id (default: $NEXO_SESSION_ID, else "cli").
+    #[arg(long)]
+    pub sid: Option<String>,
+    /// Reuse the open run with this key (and session) instead of opening another.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+    /// Initial shared state as a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub state: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
+    let n = ctx.nexo()?;
+    let steps = a
+        .steps
+        .iter()
+        .map(|s| {
+            let (key, title) = s.split_once(':').unwrap_or((s.as_str(), s.as_str()));
+            serde_json::json!({"key": key.trim(), "title": title.trim()})
+        })
+        .collect::<Vec<_>>();
+    let req = OpenRequest {
+        sid: a
+            .sid
+            .clone()
+            .or_else(|| ctx.options().session)
+            .unwrap_or_else(|| "cli".into()),
+        goal: a.goal.clone(),
+        owner: a.owner.clone(),
+        priority: a.priority,
+        workflow_kind: a.workflow_kind.clone(),
+        steps: Some(Value::Array(steps)),
+        next_action: a.next.clone(),
+        shared_state: json_arg(a.state.as_deref(), "--state")?,
+        idempotency_key: a.idempotency_key.clone(),
+        goal_id: None,
+        actor: ctx.actor.clone(),
+    };
+    let r = n.open(req)?;
+    ctx.emit(&r, || {
+        let verb = if r.reused_existing {
+            "Reused"
+        } else {
+            "Opened"
+        };
+        let mut s = format!(
+            "{verb} {} ({}, {} steps)\n",
+            r.run_id, r.status, r.step_count
+        );
+        for (k, t) in r.step_keys.iter().zip(&r.steps) {
+            s.push_str(&format!("  - {k}: {t}\n"));
+        }
+        if !r.next_action.is_empty() {
+            s.push_str(&format!("Next: {}\n", r.next_action));
+        }
+        s + &commit_line(&r.commit)
+    })
+}

@@ -1,0 +1,32 @@
+//! `nexo replay`: a run's recent checkpoints, newest first.
+
+use super::{Ctx, RunArg, checkpoint_line};
+use nexo::error::Result;
+use nexo::request::ReplayRequest;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  nexo replay WF-7K2D -n 5")]
+pub struct Args {
+    #[command(flatten)]
+    pub run: RunArg,
+    /// How many checkpoints to show.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: usize,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
+    let r = ctx.nexo()?.replay(ReplayRequest {
+        run_id: a.run.run.clone(),
+        limit: Some(a.limit),
+    })?;
+    ctx.emit(&r, || {
+        let mut s = format!(
+            "{}: {} of {} checkpoints, newest first\n",
+            r.run_id, r.count, r.total
+        );
+        for c in &r.checkpoints {
+            s.push_str(&checkpoint_line(c));
+        }
+        s
+    })
+}

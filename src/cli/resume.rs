@@ -1,0 +1,37 @@
+//! `nexo resume`: the next honest action on a run.
+
+use super::{Ctx, RunArg};
+use nexo::error::Result;
+use nexo::request::RunRequest;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  nexo resume WF-7K2D")]
+pub struct Args {
+    #[command(flatten)]
+    pub run: RunArg,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
+    let r = ctx.nexo()?.resume(RunRequest {
+        run_id: a.run.run.clone(),
+    })?;
+    ctx.emit(&r, || {
+        let mut s = format!("{}  {}\n", r.run_id, r.goal);
+        s.push_str(&format!(
+            "status: {}   owner: {}   resume: {}{}\n",
+            r.status,
+            if r.owner.is_empty() { "-" } else { &r.owner },
+            r.resume_state,
+            if r.requires_approval {
+                " (approval required)"
+            } else {
+                ""
+            }
+        ));
+        s.push_str(&format!("{}\n", r.message));
+        if !r.next_action.is_empty() && !r.message.contains(&r.next_action) {
+            s.push_str(&format!("next action: {}\n", r.next_action));
+        }
+        s
+    })
+}

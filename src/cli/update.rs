@@ -1,0 +1,100 @@
+//! `nexo update`: progress on a run.
+
+use super::{Ctx, commit_line, json_arg};
+use nexo::error::Result;
+use nexo::model::{RunStatus, StepStatus};
+use nexo::request::UpdateRequest;
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  nexo update WF-7K2D doctor --status completed --summary \"doctor clean\" --evidence \"ci run 812\"\n  nexo update WF-7K2D publish --status blocked --requires-approval --summary \"artifacts ready\""
+)]
+pub struct Args {
+    /// The run id, or any unique prefix of it.
+    pub run: String,
+    /// The step to update (created if --title is given and it is new).
+    pub step: Option<String>,
+    /// The step's new status: pending, running (or in_progress), blocked, waiting_approval,
+    /// failed, completed, skipped, retrying.
+    #[arg(long)]
+    pub status: Option<StepStatus>,
+    /// The step's title (required to add a new step).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// What happened, in a sentence.
+    #[arg(long)]
+    pub summary: Option<String>,
+    /// Where the proof is: a command, a log, a URL.
+    #[arg(long)]
+    pub evidence: Option<String>,
+    /// The next concrete action for whoever picks the run up.
+    #[arg(long)]
+    pub next: Option<String>,
+    /// Set the run's status explicitly: open, running, blocked, waiting_approval, failed,
+    /// completed, cancelled.
+    #[arg(long)]
+    pub run_status: Option<RunStatus>,
+    /// A label for this checkpoint (default: <step>:<status>).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Put the step behind an approval gate (or lift the requirement with =false).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub requires_approval: Option<bool>,
+    /// How many attempts the step may take before resume stops offering a retry.
+    #[arg(long)]
+    pub max_retries: Option<u32>,
+    /// When a retry makes sense (free text, e.g. an RFC 3339 time).
+    #[arg(long)]
+    pub retry_after: Option<String>,
+    /// How to retry (free text, e.g. "exponential backoff").
+    #[arg(long)]
+    pub retry_policy: Option<String>,
+    /// How to undo this step's work if the run must be rolled back.
+    #[arg(long)]
+    pub compensation: Option<String>,
+    /// Change the run's owner without a handoff note.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Replace the shared state with this JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub state: Option<String>,
+    /// Merge this JSON object into the shared state (null deletes a key).
+    #[arg(long, value_name = "JSON")]
+    pub patch: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
+    let n = ctx.nexo()?;
+    let req = UpdateRequest {
+        run_id: a.run.clone(),
+        step_key: a.step.clone(),
+        step_title: a.title.clone(),
+        step_status: a.status,
+        run_status: a.run_status,
+        checkpoint_label: a.label.clone(),
+        summary: a.summary.clone(),
+        evidence: a.evidence.clone(),
+        next_action: a.next.clone(),
+        shared_state: json_arg(a.state.as_deref(), "--state")?,
+        state_patch: json_arg(a.patch.as_deref(), "--patch")?,
+        retry_after: a.retry_after.clone(),
+        retry_policy: a.retry_policy.clone(),
+        compensation: a.compensation.clone(),
+        actor: ctx.actor.clone(),
+        owner: a.owner.clone(),
+        max_retries: a.max_retries,
+        requires_approval: a.requires_approval,
+    };
+    let r = n.update(req)?;
+    ctx.emit(&r, || {
+        format!(
+            "{} is {} (current step: {})\n{}: {}\n{}",
+            r.run_id,
+            r.status,
+            r.current_step_key.as_deref().unwrap_or("-"),
+            r.resume_state,
+            r.resume_message,
+            commit_line(&r.commit)
+        )
+    })
+}
