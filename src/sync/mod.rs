@@ -1,0 +1,296 @@
+//! Exchanging runs with other clones through an ordinary git remote, and
+//! keeping `.nexo/` healthy after merges: `sync` (here), `resolve` and
+//! `doctor`, over the user's own git (`git::cli`).
+//!
+//! Fetching, merging, rebasing and pushing go through the user's `git`
+//! program, so their credentials, ssh config and pull settings apply.
+//! Histories merge as a union (see `.nexo/.gitattributes`), views are
+//! regenerated from the merged history, so `.nexo/` never needs a person
+//! to resolve a conflict.
+
+use serde::Serialize;
+
+use crate::api::Nexo;
+use crate::error::{Error, ErrorKind, Result};
+use crate::git::cli::{GitCli, Push, text};
+use crate::store::NEXO_DIR;
+
+mod doctor;
+mod resolve;
+
+pub use doctor::{DoctorReport, Problem, ProblemKind};
+pub use resolve::ResolveReport;
+
+/// How many times `sync` pulls again after a rejected push.
+const PUSH_ATTEMPTS: usize = 10;
+
+/// A merge conflict marker line.
+fn is_marker(line: &str) -> bool {
+    ["<<<<<<<", "=======", ">>>>>>>", "|||||||"]
+        .iter()
+        .any(|m| line.starts_with(m))
+}
+
+impl Nexo {
+    /// Commits what is pending, fetches, integrates the upstream's commits
+    /// (merge, rebase or fast-forward, as the user's git configuration
+    /// says, or a merge when it says nothing), settles `.nexo/`,
+    /// regenerates views and pushes; when the push finds the remote moved,
+    /// it goes round again.
+    ///
+    /// nexo's lock is held while the branch and working tree change (from
+    /// committing pending work to regenerating views), so no nexo write in
+    /// this clone interleaves with them; fetching and pushing, which touch
+    /// neither, run without it, so writers wait only for local work.
+    pub fn sync(&self) -> Result<SyncReport> {
+        let git = self.repo().cli();
+        if self.repo().operation_in_progress() {
+            return Err(Error::conflict(
+                "a merge, rebase or similar is in progress: finish it first (`nexo resolve` settles .nexo/ conflicts)",
+            ));
+        }
+        let target = Upstream::of(&git)?;
+        let mut report = SyncReport {
+            ok: true,
+            upstream: target.name.clone(),
+            committed: self.commit_pending()?.commit,
+            pulled: false,
+            resolved: Vec::new(),
+            refreshed: Vec::new(),
+            pushed: false,
+            attempts: 0,
+        };
+        for attempt in 1..=PUSH_ATTEMPTS {
+            report.attempts = attempt;
+            git.ok(&["fetch", "--quiet", &target.remote])
+                .map_err(|e| Error::repo(format!("{}; nothing was changed", e.message)))?;
+            {
+                let _lock = self.lock()?;
+                // Writers may have left work uncommitted (--no-commit).
+                if let Some(c) = self.commit_pending()?.commit {
+                    report.committed = Some(c);
+                }
+                let before = git.rev("HEAD")?;
+                self.integrate(&git, &target, &mut report)?;
+                report.pulled |= git.rev("HEAD")? != before;
+                report.refreshed.extend(self.refresh()?);
+            }
+            match git.push(&target.remote, &target.branch_ref)? {
+                Push::Pushed => {
+                    report.pushed = true;
+                    return Ok(report);
+                }
+                Push::Behind(_) if attempt < PUSH_ATTEMPTS => backoff(attempt),
+                Push::Behind(why) | Push::Failed(why) => {
+                    return Err(Error::repo(format!(
+                        "git push failed: {why}\nYour commits are safe in this clone; run `nexo sync` again."
+                    )));
+                }
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// Brings the upstream's fetched commits into HEAD.
+    fn integrate(&self, git: &GitCli, target: &Upstream, report: &mut SyncReport) -> Result<()> {
+        let behind = git.count("HEAD..@{u}")?;
+        if behind == 0 {
+            return Ok(());
+        }
+        let ahead = git.count("@{u}..HEAD")?;
+        let how = match ahead {
+            0 => Integration::FastForward,
+            _ => target.integration(git)?,
+        };
+        let (verb, args): (&str, Vec<&str>) = match &how {
+            Integration::FastForward => ("merge", vec!["merge", "--ff-only", "@{u}"]),
+            Integration::Merge => ("merge", vec!["merge", "--no-edit", "@{u}"]),
+            Integration::Rebase { merges: false } => ("rebase", vec!["rebase", "@{u}"]),
+            Integration::Rebase { merges: true } => {
+                ("rebase", vec!["rebase", "--rebase-merges", "@{u}"])
+            }
+            Integration::Refuse(why) => return Err(Error::conflict(why.clone())),
+        };
+        let out = git.run(&args)?;
+        if out.status.success() {
+            return Ok(());
+        }
+        self.finish_pull(git, verb, &text(&out), report)
+    }
+
+    /// A merge or rebase stopped: settle `.nexo/` and carry it on, or leave
+    /// the user's own conflicts to them, saying so.
+    fn finish_pull(
+        &self,
+        git: &GitCli,
+        verb: &str,
+        why: &str,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        for _ in 0..1000 {
+            if !self.repo().operation_in_progress() {
+                return Err(Error::repo(format!(
+                    "git {verb} stopped before changing anything: {why}\nnexo changed nothing either; fix that, then run `nexo sync` again."
+                )));
+            }
+            let r = self.resolve()?;
+            report.resolved.extend(r.resolved);
+            if !r.still_conflicted.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "the {verb} left conflicts in your own files: {}. nexo settled .nexo/; resolve the rest and finish the {verb} ({}), then run `nexo sync` again",
+                        r.still_conflicted.join(", "),
+                        if verb == "rebase" {
+                            "`git rebase --continue`"
+                        } else {
+                            "`git commit`"
+                        }
+                    ),
+                ));
+            }
+            let gd = self.repo().git_dir();
+            let rebasing = gd.join("rebase-merge").exists() || gd.join("rebase-apply").exists();
+            let out = match rebasing {
+                true => git.run(&["rebase", "--continue"])?,
+                false => git.run(&["commit", "--no-edit"])?,
+            };
+            let in_progress = self.repo().operation_in_progress();
+            if out.status.success() && !in_progress {
+                return Ok(());
+            }
+            if !out.status.success() && !in_progress {
+                return Err(Error::repo(format!(
+                    "git could not finish the {verb}: {}",
+                    text(&out)
+                )));
+            }
+            // A rebase stopped again on its next commit: settle that too.
+        }
+        Err(Error::repo(format!(
+            "the {verb} did not finish after 1000 steps; finish it with git, then run `nexo sync`"
+        )))
+    }
+}
+
+/// Where this branch syncs to.
+struct Upstream {
+    /// `origin/main`, for messages.
+    name: String,
+    remote: String,
+    /// `refs/heads/main` on the remote.
+    branch_ref: String,
+    /// The local branch's short name.
+    branch: String,
+}
+
+/// How to bring the upstream's commits in.
+enum Integration {
+    FastForward,
+    Merge,
+    Rebase {
+        merges: bool,
+    },
+    /// The configuration forbids every way that would work.
+    Refuse(String),
+}
+
+impl Upstream {
+    fn of(git: &GitCli) -> Result<Upstream> {
+        let none = || {
+            Error::repo(
+                "this branch has no upstream to sync with: push it once with `git push -u <remote> <branch>`",
+            )
+        };
+        let branch = git
+            .ok(&["symbolic-ref", "--quiet", "--short", "HEAD"])
+            .map_err(|_| Error::repo("HEAD is detached: check out a branch to sync"))?
+            .trim()
+            .to_string();
+        let remote = git
+            .config(&format!("branch.{branch}.remote"))
+            .ok_or_else(none)?;
+        let branch_ref = git
+            .config(&format!("branch.{branch}.merge"))
+            .ok_or_else(none)?;
+        let name = git
+            .ok(&["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}"])
+            .map_err(|_| none())?
+            .trim()
+            .to_string();
+        Ok(Upstream {
+            name,
+            remote,
+            branch_ref,
+            branch,
+        })
+    }
+
+    /// The user's choice between merge and rebase (`branch.<name>.rebase`,
+    /// then `pull.rebase`), and `pull.ff=only`, for a branch that has
+    /// diverged from its upstream. With nothing configured, a merge: the
+    /// union and view drivers make it clean for `.nexo/`.
+    fn integration(&self, git: &GitCli) -> Result<Integration> {
+        let rebase = git
+            .config(&format!("branch.{}.rebase", self.branch))
+            .or_else(|| git.config("pull.rebase"))
+            .map(|v| v.to_ascii_lowercase());
+        match rebase.as_deref() {
+            Some("true" | "yes" | "on" | "1" | "interactive" | "i") => {
+                return Ok(Integration::Rebase { merges: false });
+            }
+            Some("merges" | "m" | "preserve" | "p") => {
+                return Ok(Integration::Rebase { merges: true });
+            }
+            _ => {}
+        }
+        if git.config("pull.ff").as_deref() != Some("only") {
+            return Ok(Integration::Merge);
+        }
+        // Fast-forward only: nexo may replay its own commits on top of the
+        // upstream (nothing of the user's is rewritten), nothing else.
+        if self.local_commits_are_nexos(git)? {
+            return Ok(Integration::Rebase { merges: false });
+        }
+        Ok(Integration::Refuse(format!(
+            "pull.ff=only is set and this branch has commits of your own that {} does not have, so it cannot fast-forward; nexo changed nothing. Combine them yourself (`git pull --rebase`, or `git pull --no-ff`), then run `nexo sync`",
+            self.name
+        )))
+    }
+
+    fn local_commits_are_nexos(&self, git: &GitCli) -> Result<bool> {
+        let merges = git.ok(&["rev-list", "--count", "--merges", "@{u}..HEAD"])?;
+        if merges.trim() != "0" {
+            return Ok(false);
+        }
+        let subjects = git.ok(&["log", "--format=%s", "@{u}..HEAD"])?;
+        let paths = git.ok(&["log", "--format=", "--name-only", "@{u}..HEAD"])?;
+        Ok(subjects.lines().all(|s| s.starts_with("nexo: "))
+            && paths
+                .lines()
+                .all(|p| p.is_empty() || p.starts_with(&format!("{NEXO_DIR}/"))))
+    }
+}
+
+/// A jittered, growing pause before fetching and pushing again ("full
+/// jitter" exponential backoff), so clones that keep rejecting each
+/// other's pushes fall out of step instead of colliding in lockstep.
+fn backoff(attempt: usize) {
+    let ceiling = (25u64 << attempt.min(6)).min(1500);
+    std::thread::sleep(std::time::Duration::from_millis(
+        10 + crate::id::random_below(ceiling),
+    ));
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    pub ok: bool,
+    pub upstream: String,
+    /// The commit of pending changes made before pulling.
+    pub committed: Option<String>,
+    pub pulled: bool,
+    pub resolved: Vec<String>,
+    pub refreshed: Vec<String>,
+    pub pushed: bool,
+    pub attempts: usize,
+}

@@ -1,0 +1,139 @@
+//! `resolve`: settling the `.nexo/` paths of a merge or rebase that git
+//! stopped, in a clone where nexo's merge driver was missing.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Serialize;
+
+use crate::api::Nexo;
+use crate::error::Result;
+use crate::event::Event;
+use crate::fold;
+use crate::resume::resume;
+use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, Store};
+use crate::view;
+
+use super::is_marker;
+
+impl Nexo {
+    /// Settles every conflicted `.nexo/` path of a merge or rebase in
+    /// progress: histories become the union of both sides (each event
+    /// once), views are regenerated from them, and the paths are staged.
+    /// Conflicts in the user's own files are left alone.
+    pub fn resolve(&self) -> Result<ResolveReport> {
+        let root = self.store().root().to_path_buf();
+        let git = self.repo().cli();
+        let conflicted = git.ok(&["diff", "--name-only", "--diff-filter=U"])?;
+        let (ours, others): (Vec<&str>, Vec<&str>) = conflicted
+            .lines()
+            .filter(|l| !l.is_empty())
+            .partition(|p| p.starts_with(&format!("{NEXO_DIR}/")));
+        let _lock = self.lock()?;
+        let mut runs = BTreeMap::new();
+        let mut staged = Vec::new();
+        for path in &ours {
+            let mut parts = path.split('/');
+            let run = match (parts.next(), parts.next(), parts.next()) {
+                (Some(NEXO_DIR), Some("runs"), Some(run)) => run.to_string(),
+                _ => {
+                    // .nexo/.gitattributes or config: take the merged side's
+                    // content if it is ours, else leave it to the user.
+                    if *path == format!("{NEXO_DIR}/.gitattributes") {
+                        self.store().replace(path, GITATTRIBUTES.as_bytes())?;
+                        staged.push(path.to_string());
+                    }
+                    continue;
+                }
+            };
+            runs.insert(run, ());
+        }
+        for run in runs.keys() {
+            let rel = format!("{}/{HISTORY}", Store::run_rel(run));
+            // Both sides of the history (stages 2 and 3), plus whatever is
+            // in the working tree, each event once.
+            let mut lines = Vec::new();
+            for spec in [format!(":2:{rel}"), format!(":3:{rel}")] {
+                if let Ok(out) = git.run(&["show", &spec])
+                    && out.status.success()
+                {
+                    lines.extend(
+                        String::from_utf8_lossy(&out.stdout)
+                            .lines()
+                            .map(String::from),
+                    );
+                }
+            }
+            if let Some(t) = self.store().read(&rel)? {
+                lines.extend(String::from_utf8_lossy(&t).lines().map(String::from));
+            }
+            let mut seen = HashSet::new();
+            let mut merged = String::new();
+            for line in lines {
+                if line.trim().is_empty() || is_marker(&line) {
+                    continue;
+                }
+                let Ok(e) = Event::from_line(&line, &rel) else {
+                    continue;
+                };
+                if seen.insert(e.id) {
+                    merged.push_str(&line);
+                    merged.push('\n');
+                }
+            }
+            self.store().replace(&rel, merged.as_bytes())?;
+            staged.push(rel.clone());
+            let history = crate::store::parse_history(merged.as_bytes(), &rel)?;
+            let run = fold::fold(history.events)?;
+            for (path, bytes) in view::render(&run, &resume(&run)) {
+                self.store().write_if_changed(&path, &bytes)?;
+                staged.push(path);
+            }
+        }
+        // Conflicted paths we did not regenerate (a deleted view, say).
+        for path in &ours {
+            if !staged.iter().any(|s| s == path) && root.join(path).exists() {
+                staged.push(path.to_string());
+            }
+        }
+        staged.sort();
+        staged.dedup();
+        if !staged.is_empty() {
+            let mut args = vec!["add", "--"];
+            args.extend(staged.iter().map(String::as_str));
+            git.ok(&args)?;
+        }
+        let gd = self.repo().git_dir();
+        let rebase = gd.join("rebase-merge").exists() || gd.join("rebase-apply").exists();
+        let next = if !others.is_empty() {
+            format!(
+                "Your own files still conflict ({}); resolve them, then {}.",
+                others.join(", "),
+                if rebase {
+                    "`git rebase --continue`"
+                } else {
+                    "`git commit`"
+                }
+            )
+        } else if staged.is_empty() {
+            "Nothing in .nexo/ was conflicted.".into()
+        } else if rebase {
+            "Finish with `git rebase --continue`.".into()
+        } else {
+            "Finish the merge with `git commit`.".into()
+        };
+        Ok(ResolveReport {
+            ok: true,
+            resolved: staged,
+            still_conflicted: others.into_iter().map(String::from).collect(),
+            next,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolveReport {
+    pub ok: bool,
+    pub resolved: Vec<String>,
+    pub still_conflicted: Vec<String>,
+    pub next: String,
+}
