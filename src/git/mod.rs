@@ -339,7 +339,8 @@ impl Repo {
     }
 
     /// Makes one commit holding the working tree's content of `paths` on top
-    /// of HEAD. Returns `None` when HEAD already has exactly that content.
+    /// of HEAD, and brings the index entries of `paths` up to date with it.
+    /// Returns `None` when HEAD already has exactly that content.
     fn commit_paths(
         &self,
         lock: IndexLock,
@@ -348,9 +349,56 @@ impl Repo {
         message: &str,
     ) -> Result<Option<String>> {
         let sig = self.committer()?;
-        // Content of each path as it is on disk now. The blob ids are
-        // computed here; the objects are written once the index checksum
-        // is under way on the other core.
+        // The blob ids are computed here; the objects are written once the
+        // index checksum is under way on the other core.
+        let (contents, blobs) = self.read_paths(paths)?;
+        let mut edits = Edits::default();
+        for (rel, id) in &blobs {
+            edits.insert(rel, *id);
+        }
+        let (updates, removals) = self.index_changes(&blobs)?;
+        let commit = || -> Result<Option<gix::ObjectId>> {
+            for bytes in &contents {
+                self.repo
+                    .write_blob(bytes)
+                    .map_err(|e| git_err("cannot write a blob", e))?;
+            }
+            crate::trace::mark("blobs written");
+            self.commit_tree(&edits, sig, message)
+        };
+        let mut out = BufWriter::with_capacity(256 * 1024, lock);
+        let (committed, stamp) = match index {
+            Index::Raw { raw, verify } => {
+                let (committed, hash) =
+                    self.write_raw_index(&mut out, &raw, verify, &updates, &removals, commit)?;
+                (committed, Some(hash))
+            }
+            Index::Gix(mut file) => {
+                let committed = commit()?;
+                update_gix_index(&mut file, &updates, &removals);
+                file.write_to(&mut out, gix::index::write::Options::default())
+                    .map_err(|e| git_err("cannot write git's index", e))?;
+                (committed, None)
+            }
+        };
+        let lock = out
+            .into_inner()
+            .map_err(|e| git_err("cannot write git's index", e.error()))?;
+        lock.commit()?;
+        if let Some(hash) = stamp {
+            self.remember_index(hash);
+        }
+        crate::trace::mark("index written");
+        Ok(committed.map(|id| id.to_string()))
+    }
+
+    /// The content of each path as it is on disk now, and its blob id
+    /// (`None`: the path is gone).
+    #[allow(clippy::type_complexity)]
+    fn read_paths<'p>(
+        &self,
+        paths: &'p [String],
+    ) -> Result<(Vec<Vec<u8>>, Vec<(&'p str, Option<gix::ObjectId>)>)> {
         let kind = self.repo.object_hash();
         let mut contents = Vec::with_capacity(paths.len());
         let mut blobs = Vec::with_capacity(paths.len());
@@ -366,126 +414,82 @@ impl Repo {
                 None => blobs.push((rel.as_str(), None)),
             }
         }
-        let write_blobs = || -> Result<()> {
-            for bytes in &contents {
-                self.repo
-                    .write_blob(bytes)
-                    .map_err(|e| git_err("cannot write a blob", e))?;
-            }
-            crate::trace::mark("blobs written");
-            Ok(())
-        };
-        let mut edits = Edits::default();
-        for (rel, id) in &blobs {
-            edits.insert(rel, *id);
-        }
+        Ok((contents, blobs))
+    }
 
-        // The index entries of our paths: the blob ids and the files' stat
-        // data, so git sees them as unchanged.
+    /// The index entries of our paths: the blob ids and the files' stat
+    /// data, so git sees them as unchanged; and the paths that are gone.
+    #[allow(clippy::type_complexity)]
+    fn index_changes<'p>(
+        &self,
+        blobs: &[(&'p str, Option<gix::ObjectId>)],
+    ) -> Result<(Vec<index::NewEntry<'p>>, Vec<&'p str>)> {
         let mut updates = Vec::with_capacity(blobs.len());
         let mut removals = Vec::new();
-        for (rel, id) in &blobs {
-            match id {
-                Some(id) => {
-                    let abs = self.workdir.join(rel);
-                    let meta = gix::index::fs::Metadata::from_path_no_follow(&abs)
-                        .map_err(|e| Error::io("stat", &abs, e))?;
-                    let stat = gix::index::entry::Stat::from_fs(&meta)
-                        .map_err(|e| git_err("cannot read file times", e))?;
-                    updates.push(index::NewEntry {
-                        path: rel,
-                        id: *id,
-                        stat,
-                    });
-                }
-                None => removals.push(*rel),
-            }
+        for (rel, id) in blobs {
+            let Some(id) = id else {
+                removals.push(*rel);
+                continue;
+            };
+            let abs = self.workdir.join(rel);
+            let meta = gix::index::fs::Metadata::from_path_no_follow(&abs)
+                .map_err(|e| Error::io("stat", &abs, e))?;
+            let stat = gix::index::entry::Stat::from_fs(&meta)
+                .map_err(|e| git_err("cannot read file times", e))?;
+            updates.push(index::NewEntry {
+                path: rel,
+                id: *id,
+                stat,
+            });
         }
+        Ok((updates, removals))
+    }
 
-        let mut out = BufWriter::with_capacity(256 * 1024, lock);
-        let (committed, stamp) = match index {
-            Index::Raw { raw, verify } => {
-                // A damaged index must not be blessed with a fresh checksum,
-                // and HEAD must not move without the index following it:
-                // the old checksum (checked while the event was appended)
-                // must hold before anything is committed.
-                if let Some(v) = verify
-                    && !v.join().expect("checksum thread does not panic")?
-                {
-                    return Err(Error::repo(
-                        "git's index fails its checksum, so nexo left it and HEAD untouched. Run `git status` to see git's own diagnosis; `rm .git/index && git reset` rebuilds it from HEAD",
-                    ));
-                }
-                let mut scratch = Vec::new();
-                let pieces = raw.splice(&format!("{NEXO_DIR}/"), &updates, &removals, &mut scratch);
-                let skip = self.skip_index_hash();
-                let total = pieces.iter().map(|p| p.len()).sum::<usize>() + kind.len_in_bytes();
-                preallocate(&mut out, total);
-                // The new index's content does not depend on the commit, so
-                // its checksum is computed on the other core while this one
-                // builds the commit and writes the file.
-                let (committed, hash) = std::thread::scope(|scope| -> Result<_> {
-                    let hasher = (!skip).then(|| scope.spawn(|| index::checksum(kind, &pieces)));
-                    write_blobs()?;
-                    let committed = self.commit_tree(&edits, sig, message)?;
-                    crate::trace::mark("committed");
-                    for p in &pieces {
-                        out.write_all(p)
-                            .map_err(|e| git_err("cannot write git's index", e))?;
-                    }
-                    let hash = match hasher {
-                        Some(h) => h.join().expect("checksum thread does not panic")?,
-                        None => gix::ObjectId::null(kind),
-                    };
-                    Ok((committed, hash))
-                })?;
-                out.write_all(hash.as_bytes())
-                    .map_err(|e| git_err("cannot write git's index", e))?;
-                (committed, Some(hash))
-            }
-            Index::Gix(mut file) => {
-                write_blobs()?;
-                let committed = self.commit_tree(&edits, sig, message)?;
-                for u in &updates {
-                    let path: &BStr = u.path.as_bytes().as_bstr();
-                    match file.entry_index_by_path(path) {
-                        Ok(i) => {
-                            let entry = &mut file.entries_mut()[i];
-                            entry.id = u.id;
-                            entry.stat = u.stat;
-                            entry.mode = gix::index::entry::Mode::FILE;
-                        }
-                        Err(_) => file.dangerously_push_entry(
-                            u.stat,
-                            u.id,
-                            gix::index::entry::Flags::empty(),
-                            gix::index::entry::Mode::FILE,
-                            path,
-                        ),
-                    }
-                }
-                for r in &removals {
-                    let path: &BStr = r.as_bytes().as_bstr();
-                    file.remove_entries(|_, p, _| p == path);
-                }
-                file.sort_entries();
-                // The cached trees would still describe the old .nexo/ and
-                // make the user's next commit revert ours.
-                file.remove_tree();
-                file.write_to(&mut out, gix::index::write::Options::default())
-                    .map_err(|e| git_err("cannot write git's index", e))?;
-                (committed, None)
-            }
-        };
-        let lock = out
-            .into_inner()
-            .map_err(|e| git_err("cannot write git's index", e.error()))?;
-        lock.commit()?;
-        if let Some(hash) = stamp {
-            self.remember_index(hash);
+    /// Writes a version 2 or 3 index with our entries spliced in, while
+    /// `commit` runs: its checksum is computed on the other core, since the
+    /// new index's content does not depend on the commit.
+    fn write_raw_index(
+        &self,
+        out: &mut BufWriter<IndexLock>,
+        raw: &index::RawIndex,
+        verify: Option<std::thread::JoinHandle<Result<bool>>>,
+        updates: &[index::NewEntry<'_>],
+        removals: &[&str],
+        commit: impl FnOnce() -> Result<Option<gix::ObjectId>>,
+    ) -> Result<(Option<gix::ObjectId>, gix::ObjectId)> {
+        // A damaged index must not be blessed with a fresh checksum, and
+        // HEAD must not move without the index following it: the old
+        // checksum (checked while the event was appended) must hold first.
+        if let Some(v) = verify
+            && !v.join().expect("checksum thread does not panic")?
+        {
+            return Err(Error::repo(
+                "git's index fails its checksum, so nexo left it and HEAD untouched. Run `git status` to see git's own diagnosis; `rm .git/index && git reset` rebuilds it from HEAD",
+            ));
         }
-        crate::trace::mark("index written");
-        Ok(committed.map(|id| id.to_string()))
+        let kind = self.repo.object_hash();
+        let mut scratch = Vec::new();
+        let pieces = raw.splice(&format!("{NEXO_DIR}/"), updates, removals, &mut scratch);
+        let skip = self.skip_index_hash();
+        let total = pieces.iter().map(|p| p.len()).sum::<usize>() + kind.len_in_bytes();
+        preallocate(out, total);
+        let (committed, hash) = std::thread::scope(|scope| -> Result<_> {
+            let hasher = (!skip).then(|| scope.spawn(|| index::checksum(kind, &pieces)));
+            let committed = commit()?;
+            crate::trace::mark("committed");
+            for p in &pieces {
+                out.write_all(p)
+                    .map_err(|e| git_err("cannot write git's index", e))?;
+            }
+            let hash = match hasher {
+                Some(h) => h.join().expect("checksum thread does not panic")?,
+                None => gix::ObjectId::null(kind),
+            };
+            Ok((committed, hash))
+        })?;
+        out.write_all(hash.as_bytes())
+            .map_err(|e| git_err("cannot write git's index", e))?;
+        Ok((committed, hash))
     }
 
     /// Builds the tree and commit on top of HEAD and moves HEAD by
@@ -598,4 +602,38 @@ fn is_sha256(dir: &Path) -> bool {
                 .contains("objectformat=sha256")
         })
     })
+}
+
+/// Our entries in an index decoded whole by gix (version 4).
+fn update_gix_index(
+    file: &mut gix::index::File,
+    updates: &[index::NewEntry<'_>],
+    removals: &[&str],
+) {
+    for u in updates {
+        let path: &BStr = u.path.as_bytes().as_bstr();
+        match file.entry_index_by_path(path) {
+            Ok(i) => {
+                let entry = &mut file.entries_mut()[i];
+                entry.id = u.id;
+                entry.stat = u.stat;
+                entry.mode = gix::index::entry::Mode::FILE;
+            }
+            Err(_) => file.dangerously_push_entry(
+                u.stat,
+                u.id,
+                gix::index::entry::Flags::empty(),
+                gix::index::entry::Mode::FILE,
+                path,
+            ),
+        }
+    }
+    for r in removals {
+        let path: &BStr = r.as_bytes().as_bstr();
+        file.remove_entries(|_, p, _| p == path);
+    }
+    file.sort_entries();
+    // The cached trees would still describe the old .nexo/ and make the
+    // user's next commit revert ours.
+    file.remove_tree();
 }
