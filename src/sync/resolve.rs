@@ -9,6 +9,7 @@ use crate::api::Nexo;
 use crate::error::Result;
 use crate::event::Event;
 use crate::fold;
+use crate::git::cli::GitCli;
 use crate::resume::resume;
 use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, Store};
 use crate::view;
@@ -48,46 +49,7 @@ impl Nexo {
             runs.insert(run, ());
         }
         for run in runs.keys() {
-            let rel = format!("{}/{HISTORY}", Store::run_rel(run));
-            // Both sides of the history (stages 2 and 3), plus whatever is
-            // in the working tree, each event once.
-            let mut lines = Vec::new();
-            for spec in [format!(":2:{rel}"), format!(":3:{rel}")] {
-                if let Ok(out) = git.run(&["show", &spec])
-                    && out.status.success()
-                {
-                    lines.extend(
-                        String::from_utf8_lossy(&out.stdout)
-                            .lines()
-                            .map(String::from),
-                    );
-                }
-            }
-            if let Some(t) = self.store().read(&rel)? {
-                lines.extend(String::from_utf8_lossy(&t).lines().map(String::from));
-            }
-            let mut seen = HashSet::new();
-            let mut merged = String::new();
-            for line in lines {
-                if line.trim().is_empty() || is_marker(&line) {
-                    continue;
-                }
-                let Ok(e) = Event::from_line(&line, &rel) else {
-                    continue;
-                };
-                if seen.insert(e.id) {
-                    merged.push_str(&line);
-                    merged.push('\n');
-                }
-            }
-            self.store().replace(&rel, merged.as_bytes())?;
-            staged.push(rel.clone());
-            let history = crate::store::parse_history(merged.as_bytes(), &rel)?;
-            let run = fold::fold(history.events)?;
-            for (path, bytes) in view::render(&run, &resume(&run)) {
-                self.store().write_if_changed(&path, &bytes)?;
-                staged.push(path);
-            }
+            staged.extend(self.settle_history(&git, run)?);
         }
         // Conflicted paths we did not regenerate (a deleted view, say).
         for path in &ours {
@@ -104,29 +66,81 @@ impl Nexo {
         }
         let gd = self.repo().git_dir();
         let rebase = gd.join("rebase-merge").exists() || gd.join("rebase-apply").exists();
-        let next = if !others.is_empty() {
-            format!(
-                "Your own files still conflict ({}); resolve them, then {}.",
-                others.join(", "),
-                if rebase {
-                    "`git rebase --continue`"
-                } else {
-                    "`git commit`"
-                }
-            )
-        } else if staged.is_empty() {
-            "Nothing in .nexo/ was conflicted.".into()
-        } else if rebase {
-            "Finish with `git rebase --continue`.".into()
-        } else {
-            "Finish the merge with `git commit`.".into()
-        };
+        let next = next_step(&others, staged.is_empty(), rebase);
         Ok(ResolveReport {
             ok: true,
             resolved: staged,
             still_conflicted: others.into_iter().map(String::from).collect(),
             next,
         })
+    }
+}
+
+impl Nexo {
+    /// Rebuilds one run's conflicted history as both sides' events (stages
+    /// 2 and 3, plus the working tree's), each once, and regenerates its
+    /// views. Returns the paths to stage.
+    fn settle_history(&self, git: &GitCli, run: &str) -> Result<Vec<String>> {
+        let rel = format!("{}/{HISTORY}", Store::run_rel(run));
+        let mut lines = Vec::new();
+        for spec in [format!(":2:{rel}"), format!(":3:{rel}")] {
+            if let Ok(out) = git.run(&["show", &spec])
+                && out.status.success()
+            {
+                lines.extend(
+                    String::from_utf8_lossy(&out.stdout)
+                        .lines()
+                        .map(String::from),
+                );
+            }
+        }
+        if let Some(t) = self.store().read(&rel)? {
+            lines.extend(String::from_utf8_lossy(&t).lines().map(String::from));
+        }
+        let mut seen = HashSet::new();
+        let mut merged = String::new();
+        for line in lines {
+            if line.trim().is_empty() || is_marker(&line) {
+                continue;
+            }
+            let Ok(e) = Event::from_line(&line, &rel) else {
+                continue;
+            };
+            if seen.insert(e.id) {
+                merged.push_str(&line);
+                merged.push('\n');
+            }
+        }
+        self.store().replace(&rel, merged.as_bytes())?;
+        let mut staged = vec![rel.clone()];
+        let history = crate::store::parse_history(merged.as_bytes(), &rel)?;
+        let run = fold::fold(history.events)?;
+        for (path, bytes) in view::render(&run, &resume(&run)) {
+            self.store().write_if_changed(&path, &bytes)?;
+            staged.push(path);
+        }
+        Ok(staged)
+    }
+}
+
+/// What the person does next, after `.nexo/` is settled.
+fn next_step(others: &[&str], nothing_staged: bool, rebase: bool) -> String {
+    let finish = if rebase {
+        "`git rebase --continue`"
+    } else {
+        "`git commit`"
+    };
+    if !others.is_empty() {
+        format!(
+            "Your own files still conflict ({}); resolve them, then {finish}.",
+            others.join(", ")
+        )
+    } else if nothing_staged {
+        "Nothing in .nexo/ was conflicted.".into()
+    } else if rebase {
+        "Finish with `git rebase --continue`.".into()
+    } else {
+        "Finish the merge with `git commit`.".into()
     }
 }
 
