@@ -22,9 +22,20 @@ pub struct Approval {
     pub at: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub note: String,
-    /// `approve`/`reject` for an explicit decision, `update` when the caller
-    /// moved a gated step on, which we record as their approval.
-    pub via: &'static str,
+    pub via: Via,
+}
+
+/// How a gate's decision was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// An explicit `approve`.
+    Approve,
+    /// An explicit `reject`.
+    Reject,
+    /// The caller moved the gated step on with an update, which is
+    /// recorded as their approval (the seed's behaviour).
+    Update,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -325,81 +336,18 @@ fn set_status(run: &mut Run, status: RunStatus, at: &str) {
 
 fn apply_update(run: &mut Run, event: &Event, u: &Updated) {
     let at = event.at.as_str();
-    let mut touched_status = None;
-    if let Some(key) = &u.step_key {
-        if run.step(key).is_none() {
-            let title = u.step_title.clone().unwrap_or_else(|| key.clone());
-            let order = run.steps.len();
-            run.steps.push(Step::new(key, &title, order, at));
+    let touched_status = match &u.step_key {
+        Some(key) => {
+            let touched = update_step(run, event, u, key);
+            run.current_step_key = Some(key.clone());
+            touched
         }
-        let step = run.step_mut(key).expect("step exists: created above");
-        if let Some(t) = &u.step_title {
-            step.title = t.clone();
-        }
-        if let Some(m) = u.max_retries {
-            step.max_retries = m;
-        }
-        if let Some(r) = u.requires_approval {
-            step.requires_approval = r;
-            // Asking for approval again re-arms the gate.
-            if r {
-                step.approval = None;
-            }
-        }
-        for (field, value) in [
-            (&mut step.retry_policy, &u.retry_policy),
-            (&mut step.retry_after, &u.retry_after),
-            (&mut step.compensation, &u.compensation),
-            (&mut step.last_summary, &u.summary),
-            (&mut step.last_evidence, &u.evidence),
-        ] {
-            if value.is_some() {
-                field.clone_from(value);
-            }
-        }
-        if let Some(new) = u.step_status {
-            let old = step.status;
-            if new.is_active() && old != new {
-                step.attempt_count += 1;
-            }
-            if (new.is_active() || new == StepStatus::Completed) && step.awaits_approval() {
-                step.approval = Some(Approval {
-                    decision: Verdict::Approved,
-                    by: event.actor.clone(),
-                    at: at.to_string(),
-                    note: u.summary.clone().unwrap_or_default(),
-                    via: "update",
-                });
-            }
-            if new == StepStatus::Running && step.started_at.is_none() {
-                step.started_at = Some(at.to_string());
-            }
-            if new.is_done() {
-                step.completed_at = Some(at.to_string());
-            }
-            step.status = new;
-            touched_status = Some(new);
-        }
-        step.updated_at = at.to_string();
-        run.current_step_key = Some(key.clone());
-    }
-
+        None => None,
+    };
     if let Some(status) = u.run_status {
         set_status(run, status, at);
     } else if let (Some(status), Some(key)) = (touched_status, &u.step_key) {
-        let gated = run.step(key).is_some_and(Step::awaits_approval);
-        let all_done = run.steps.iter().all(|s| s.status.is_done());
-        let derived = match status {
-            StepStatus::WaitingApproval => Some(RunStatus::WaitingApproval),
-            StepStatus::Blocked if gated => Some(RunStatus::WaitingApproval),
-            StepStatus::Blocked => Some(RunStatus::Blocked),
-            StepStatus::Running | StepStatus::Retrying => Some(RunStatus::Running),
-            StepStatus::Failed => Some(RunStatus::Failed),
-            StepStatus::Completed | StepStatus::Skipped if all_done => Some(RunStatus::Completed),
-            StepStatus::Completed | StepStatus::Skipped => Some(RunStatus::Running),
-            StepStatus::Pending => None,
-        };
-        if let Some(s) = derived {
+        if let Some(s) = derived_run_status(run, key, status) {
             set_status(run, s, at);
         }
     }
@@ -411,7 +359,6 @@ fn apply_update(run: &mut Run, event: &Event, u: &Updated) {
     {
         run.current_step_key = Some(next.step_key.clone());
     }
-
     if let Some(owner) = &u.owner {
         run.owner = owner.clone();
     }
@@ -444,6 +391,81 @@ fn apply_update(run: &mut Run, event: &Event, u: &Updated) {
     );
 }
 
+/// Applies an update's step fields to step `key` (created if new);
+/// returns the status it was moved to, if any.
+fn update_step(run: &mut Run, event: &Event, u: &Updated, key: &str) -> Option<StepStatus> {
+    let at = event.at.as_str();
+    if run.step(key).is_none() {
+        let title = u.step_title.clone().unwrap_or_else(|| key.to_string());
+        let order = run.steps.len();
+        run.steps.push(Step::new(key, &title, order, at));
+    }
+    let step = run.step_mut(key).expect("step exists: created above");
+    if let Some(t) = &u.step_title {
+        step.title = t.clone();
+    }
+    if let Some(m) = u.max_retries {
+        step.max_retries = m;
+    }
+    if let Some(r) = u.requires_approval {
+        step.requires_approval = r;
+        // Asking for approval again re-arms the gate.
+        if r {
+            step.approval = None;
+        }
+    }
+    for (field, value) in [
+        (&mut step.retry_policy, &u.retry_policy),
+        (&mut step.retry_after, &u.retry_after),
+        (&mut step.compensation, &u.compensation),
+        (&mut step.last_summary, &u.summary),
+        (&mut step.last_evidence, &u.evidence),
+    ] {
+        if value.is_some() {
+            field.clone_from(value);
+        }
+    }
+    step.updated_at = at.to_string();
+    let new = u.step_status?;
+    if new.is_active() && step.status != new {
+        step.attempt_count += 1;
+    }
+    if (new.is_active() || new == StepStatus::Completed) && step.awaits_approval() {
+        step.approval = Some(Approval {
+            decision: Verdict::Approved,
+            by: event.actor.clone(),
+            at: at.to_string(),
+            note: u.summary.clone().unwrap_or_default(),
+            via: Via::Update,
+        });
+    }
+    if new == StepStatus::Running && step.started_at.is_none() {
+        step.started_at = Some(at.to_string());
+    }
+    if new.is_done() {
+        step.completed_at = Some(at.to_string());
+    }
+    step.status = new;
+    Some(new)
+}
+
+/// The run status that step `key` moving to `status` implies, if any
+/// (docs/format.md, "The fold").
+fn derived_run_status(run: &Run, key: &str, status: StepStatus) -> Option<RunStatus> {
+    let gated = run.step(key).is_some_and(Step::awaits_approval);
+    let all_done = run.steps.iter().all(|s| s.status.is_done());
+    match status {
+        StepStatus::WaitingApproval => Some(RunStatus::WaitingApproval),
+        StepStatus::Blocked if gated => Some(RunStatus::WaitingApproval),
+        StepStatus::Blocked => Some(RunStatus::Blocked),
+        StepStatus::Running | StepStatus::Retrying => Some(RunStatus::Running),
+        StepStatus::Failed => Some(RunStatus::Failed),
+        StepStatus::Completed | StepStatus::Skipped if all_done => Some(RunStatus::Completed),
+        StepStatus::Completed | StepStatus::Skipped => Some(RunStatus::Running),
+        StepStatus::Pending => None,
+    }
+}
+
 fn apply_handoff(run: &mut Run, event: &Event, h: &HandedOff) {
     if let Some(owner) = &h.new_owner {
         run.owner = owner.clone();
@@ -471,8 +493,8 @@ fn apply_decision(run: &mut Run, event: &Event, d: &Decision, verdict: Verdict) 
         at: at.to_string(),
         note: d.note.clone(),
         via: match verdict {
-            Verdict::Approved => "approve",
-            Verdict::Rejected => "reject",
+            Verdict::Approved => Via::Approve,
+            Verdict::Rejected => Via::Reject,
         },
     });
     step.updated_at = at.to_string();
