@@ -346,10 +346,10 @@ fn apply_update(run: &mut Run, event: &Event, u: &Updated) {
     };
     if let Some(status) = u.run_status {
         set_status(run, status, at);
-    } else if let (Some(status), Some(key)) = (touched_status, &u.step_key) {
-        if let Some(s) = derived_run_status(run, key, status) {
-            set_status(run, s, at);
-        }
+    } else if let (Some(status), Some(key)) = (touched_status, &u.step_key)
+        && let Some(s) = derived_run_status(run, key, status)
+    {
+        set_status(run, s, at);
     }
     if touched_status.is_some_and(StepStatus::is_done)
         && let Some(next) = run

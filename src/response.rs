@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::divergence::Divergence;
 use crate::fold::{Checkpoint, Run, Step};
 use crate::model::{Priority, RunStatus, StepStatus};
-use crate::resume::Resume;
+use crate::resume::{Resume, ResumeState};
 
 /// The commit a write made, when it made one.
 #[derive(Debug, Clone, Serialize)]
@@ -103,7 +103,7 @@ pub struct UpdateResponse {
     pub current_step_key: Option<String>,
     pub last_checkpoint_label: Option<String>,
     pub next_action: String,
-    pub resume_state: String,
+    pub resume_state: ResumeState,
     pub resume_message: String,
     pub can_resume: bool,
     pub requires_approval: bool,
@@ -120,7 +120,7 @@ pub struct ResumeResponse {
     pub goal: String,
     pub status: RunStatus,
     pub owner: String,
-    pub resume_state: String,
+    pub resume_state: ResumeState,
     pub can_resume: bool,
     pub requires_approval: bool,
     pub message: String,
@@ -273,7 +273,7 @@ impl RunOut {
 pub struct GetResponse {
     pub ok: bool,
     pub run: RunOut,
-    pub resume_state: String,
+    pub resume_state: ResumeState,
     pub can_resume: bool,
     pub requires_approval: bool,
     pub message: String,
@@ -292,7 +292,7 @@ pub struct ListItem {
     pub owner: String,
     pub current_step_key: Option<String>,
     pub next_action: String,
-    pub resume_state: String,
+    pub resume_state: ResumeState,
     pub updated_at: String,
 }
 
@@ -344,7 +344,7 @@ pub struct DecisionResponse {
     pub decision: String,
     pub by: String,
     pub next_action: String,
-    pub resume_state: String,
+    pub resume_state: ResumeState,
     pub message: String,
     pub event_id: String,
     #[serde(flatten)]
@@ -366,7 +366,7 @@ pub struct PrimeRun {
     pub owner: String,
     pub step_key: Option<String>,
     pub step_status: Option<StepStatus>,
-    pub resume_state: String,
+    pub resume_state: ResumeState,
     pub requires_approval: bool,
     pub next_action: String,
 }

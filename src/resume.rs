@@ -9,10 +9,69 @@ use serde::Serialize;
 use crate::fold::{Run, Step};
 use crate::model::{RunStatus, StepStatus};
 
+/// Where a run stands for whoever resumes it. Serialized in snake_case
+/// (`waiting_approval`, `retry_available`, ...), the tool interface's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResumeState {
+    /// Clones changed the same field concurrently: decide which is true.
+    Reconcile,
+    WaitingApproval,
+    Rejected,
+    RetryAvailable,
+    Failed,
+    Running,
+    Retrying,
+    Blocked,
+    /// The next step can start.
+    Ready,
+    Open,
+    Completed,
+    Cancelled,
+}
+
+impl ResumeState {
+    /// The state a run's own status gives when no step decides.
+    pub fn of_run(status: RunStatus) -> ResumeState {
+        match status {
+            RunStatus::Open => ResumeState::Open,
+            RunStatus::Running => ResumeState::Running,
+            RunStatus::Blocked => ResumeState::Blocked,
+            RunStatus::WaitingApproval => ResumeState::WaitingApproval,
+            RunStatus::Failed => ResumeState::Failed,
+            RunStatus::Completed => ResumeState::Completed,
+            RunStatus::Cancelled => ResumeState::Cancelled,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResumeState::Reconcile => "reconcile",
+            ResumeState::WaitingApproval => "waiting_approval",
+            ResumeState::Rejected => "rejected",
+            ResumeState::RetryAvailable => "retry_available",
+            ResumeState::Failed => "failed",
+            ResumeState::Running => "running",
+            ResumeState::Retrying => "retrying",
+            ResumeState::Blocked => "blocked",
+            ResumeState::Ready => "ready",
+            ResumeState::Open => "open",
+            ResumeState::Completed => "completed",
+            ResumeState::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for ResumeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What `resume` says about a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Resume {
-    pub resume_state: String,
+    pub resume_state: ResumeState,
     pub can_resume: bool,
     pub requires_approval: bool,
     pub message: String,
@@ -21,9 +80,9 @@ pub struct Resume {
 }
 
 impl Resume {
-    fn new(state: &str, can_resume: bool, message: String, step: Option<&Step>) -> Resume {
+    fn new(state: ResumeState, can_resume: bool, message: String, step: Option<&Step>) -> Resume {
         Resume {
-            resume_state: state.to_string(),
+            resume_state: state,
             can_resume,
             requires_approval: false,
             message,
@@ -51,128 +110,172 @@ fn with_next(message: String, run: &Run) -> String {
     }
 }
 
+/// The next honest action on `run`: the first rule that holds decides.
 pub fn resume(run: &Run) -> Resume {
-    // 0. Clones changed the same thing without seeing each other: the
-    //    honest next action is to decide which value is true.
+    reconcile(run)
+        .or_else(|| closed(run))
+        .or_else(|| held_at_gate(run))
+        .or_else(|| rejected(run))
+        .or_else(|| retry_available(run))
+        .or_else(|| failed(run))
+        .or_else(|| in_flight(run))
+        .or_else(|| next_to_do(run))
+        .unwrap_or_else(|| by_run_status(run))
+}
+
+/// 0. Clones changed the same thing without seeing each other: the honest
+///    next action is to decide which value is true.
+fn reconcile(run: &Run) -> Option<Resume> {
     let divergences = run.divergences();
-    if let Some(first) = divergences.first() {
-        let mut msg = String::from("Reconcile concurrent changes before going on: ");
-        msg.push_str(
-            &divergences
-                .iter()
-                .map(|d| d.describe())
-                .collect::<Vec<_>>()
-                .join("; "),
-        );
-        msg.push_str(&match &first.step_key {
-            Some(k) => format!(
-                ". Record the true value, e.g. nexo update {} {k} --status <status>.",
-                run.run_id
-            ),
-            None => format!(
-                ". Record the true owner, e.g. nexo handoff {} --to <owner>.",
-                run.run_id
-            ),
-        });
-        let step = first.step_key.as_deref().and_then(|k| run.step(k));
-        return Resume::new("reconcile", false, msg, step);
+    let first = divergences.first()?;
+    let mut msg = String::from("Reconcile concurrent changes before going on: ");
+    msg.push_str(
+        &divergences
+            .iter()
+            .map(|d| d.describe())
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    msg.push_str(&match &first.step_key {
+        Some(k) => format!(
+            ". Record the true value, e.g. nexo update {} {k} --status <status>.",
+            run.run_id
+        ),
+        None => format!(
+            ". Record the true owner, e.g. nexo handoff {} --to <owner>.",
+            run.run_id
+        ),
+    });
+    let step = first.step_key.as_deref().and_then(|k| run.step(k));
+    Some(Resume::new(ResumeState::Reconcile, false, msg, step))
+}
+
+/// 1. A closed-and-done run has nothing left to resume.
+fn closed(run: &Run) -> Option<Resume> {
+    if !matches!(run.status, RunStatus::Completed | RunStatus::Cancelled) {
+        return None;
     }
-    // 1. A closed-and-done run has nothing left to resume.
-    if matches!(run.status, RunStatus::Completed | RunStatus::Cancelled) {
-        let msg = format!("Run is {}; nothing is left to resume.", run.status);
-        return Resume::new(run.status.as_str(), false, msg, None);
-    }
-    // 2. A step held at its approval gate: only a decision moves it.
-    if let Some(step) = run
+    let msg = format!("Run is {}; nothing is left to resume.", run.status);
+    Some(Resume::new(
+        ResumeState::of_run(run.status),
+        false,
+        msg,
+        None,
+    ))
+}
+
+/// 2. A step held at its approval gate: only a decision moves it.
+fn held_at_gate(run: &Run) -> Option<Resume> {
+    let step = run
         .steps
         .iter()
-        .find(|s| s.held_at_gate() && !s.is_rejected())
-    {
-        return gate(run, step);
-    }
-    // 3. A rejected step: someone must revise it or cancel the run.
-    if let Some(step) = run.steps.iter().find(|s| s.is_rejected()) {
-        let a = step
-            .approval
-            .as_ref()
-            .expect("rejected steps carry a decision");
-        let why = if a.note.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", a.note)
-        };
-        let msg = format!(
-            "Step '{}' was rejected by {} at {}{why}. Revise it and request approval again (update with requires_approval: true), or cancel the run.",
-            step.title, a.by, a.at
-        );
-        return Resume::new("rejected", false, msg, Some(step));
-    }
-    // 4. A failed step with attempts left can be retried.
-    if let Some(step) = run
+        .find(|s| s.held_at_gate() && !s.is_rejected())?;
+    Some(gate(run, step))
+}
+
+/// 3. A rejected step: someone must revise it or cancel the run.
+fn rejected(run: &Run) -> Option<Resume> {
+    let step = run.steps.iter().find(|s| s.is_rejected())?;
+    let a = step
+        .approval
+        .as_ref()
+        .expect("rejected steps carry a decision");
+    let why = if a.note.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", a.note)
+    };
+    let msg = format!(
+        "Step '{}' was rejected by {} at {}{why}. Revise it and request approval again (update with requires_approval: true), or cancel the run.",
+        step.title, a.by, a.at
+    );
+    Some(Resume::new(ResumeState::Rejected, false, msg, Some(step)))
+}
+
+/// 4. A failed step with attempts left can be retried.
+fn retry_available(run: &Run) -> Option<Resume> {
+    let step = run
         .steps
         .iter()
-        .find(|s| s.status == StepStatus::Failed && s.attempt_count < s.max_retries)
-    {
-        let mut msg = format!(
-            "Step '{}' failed after attempt {} of {}; retry it.",
-            step.title, step.attempt_count, step.max_retries
-        );
-        if let Some(after) = &step.retry_after {
-            msg.push_str(&format!(" Retry after {after}."));
-        }
-        return Resume::new("retry_available", true, msg, Some(step));
+        .find(|s| s.status == StepStatus::Failed && s.attempt_count < s.max_retries)?;
+    let mut msg = format!(
+        "Step '{}' failed after attempt {} of {}; retry it.",
+        step.title, step.attempt_count, step.max_retries
+    );
+    if let Some(after) = &step.retry_after {
+        msg.push_str(&format!(" Retry after {after}."));
     }
-    // 5. A failed step with no attempts left stops the run until someone
-    //    decides: carrying on with the next step would hide the failure.
-    if let Some(step) = run.steps.iter().find(|s| s.status == StepStatus::Failed) {
-        let mut msg = format!(
-            "Step '{}' failed after {} attempt{} with no retries left.",
-            step.title,
-            step.attempt_count,
-            if step.attempt_count == 1 { "" } else { "s" }
-        );
-        if let Some(summary) = &step.last_summary {
-            msg.push_str(&format!(" Last summary: {}", sentence(summary)));
-        }
-        msg.push_str(" Decide: raise max_retries and retry, mark it skipped, or cancel the run.");
-        return Resume::new("failed", false, msg, Some(step));
+    Some(Resume::new(
+        ResumeState::RetryAvailable,
+        true,
+        msg,
+        Some(step),
+    ))
+}
+
+/// 5. A failed step with no attempts left stops the run until someone
+///    decides: carrying on with the next step would hide the failure.
+fn failed(run: &Run) -> Option<Resume> {
+    let step = run.steps.iter().find(|s| s.status == StepStatus::Failed)?;
+    let mut msg = format!(
+        "Step '{}' failed after {} attempt{} with no retries left.",
+        step.title,
+        step.attempt_count,
+        if step.attempt_count == 1 { "" } else { "s" }
+    );
+    if let Some(summary) = &step.last_summary {
+        msg.push_str(&format!(" Last summary: {}", sentence(summary)));
     }
-    // 6. The current step, if it is in flight or blocked.
-    if let Some(step) = run.current_step_key.as_deref().and_then(|k| run.step(k)) {
-        let verb = match step.status {
-            StepStatus::Running => Some("is running: continue it"),
-            StepStatus::Retrying => Some("is being retried: continue it"),
-            StepStatus::Blocked => Some("is blocked: clear the blocker, then update it"),
-            _ => None,
-        };
-        if let Some(verb) = verb {
-            let mut msg = format!("Step '{}' {verb}.", step.title);
-            if let (StepStatus::Blocked, Some(summary)) = (step.status, &step.last_summary) {
-                msg.push_str(&format!(" Last summary: {}", sentence(summary)));
-            }
-            let can = step.status != StepStatus::Blocked;
-            return Resume::new(step.status.as_str(), can, with_next(msg, run), Some(step));
-        }
+    msg.push_str(" Decide: raise max_retries and retry, mark it skipped, or cancel the run.");
+    Some(Resume::new(ResumeState::Failed, false, msg, Some(step)))
+}
+
+/// 6. The current step, if it is in flight or blocked.
+fn in_flight(run: &Run) -> Option<Resume> {
+    let step = run.current_step_key.as_deref().and_then(|k| run.step(k))?;
+    let (state, verb) = match step.status {
+        StepStatus::Running => (ResumeState::Running, "is running: continue it"),
+        StepStatus::Retrying => (ResumeState::Retrying, "is being retried: continue it"),
+        StepStatus::Blocked => (
+            ResumeState::Blocked,
+            "is blocked: clear the blocker, then update it",
+        ),
+        _ => return None,
+    };
+    let mut msg = format!("Step '{}' {verb}.", step.title);
+    if let (StepStatus::Blocked, Some(summary)) = (step.status, &step.last_summary) {
+        msg.push_str(&format!(" Last summary: {}", sentence(summary)));
     }
-    // 7. The first step still to do.
-    if let Some(step) = run
+    let can = step.status != StepStatus::Blocked;
+    Some(Resume::new(state, can, with_next(msg, run), Some(step)))
+}
+
+/// 7. The first step still to do.
+fn next_to_do(run: &Run) -> Option<Resume> {
+    let step = run
         .steps
         .iter()
-        .find(|s| matches!(s.status, StepStatus::Pending | StepStatus::Retrying))
-    {
-        if step.awaits_approval() {
-            return gate(run, step);
-        }
-        let msg = format!("Continue with step '{}'.", step.title);
-        return Resume::new("ready", true, msg, Some(step));
+        .find(|s| matches!(s.status, StepStatus::Pending | StepStatus::Retrying))?;
+    if step.awaits_approval() {
+        return Some(gate(run, step));
     }
-    // 8. Nothing step-shaped: the run's own status and next action.
+    let msg = format!("Continue with step '{}'.", step.title);
+    Some(Resume::new(ResumeState::Ready, true, msg, Some(step)))
+}
+
+/// 8. Nothing step-shaped: the run's own status and next action.
+fn by_run_status(run: &Run) -> Resume {
     let msg = if run.next_action.is_empty() {
         format!("Run is {}.", run.status)
     } else {
         run.next_action.clone()
     };
-    Resume::new(run.status.as_str(), !run.status.is_closed(), msg, None)
+    Resume::new(
+        ResumeState::of_run(run.status),
+        !run.status.is_closed(),
+        msg,
+        None,
+    )
 }
 
 fn gate(run: &Run, step: &Step) -> Resume {
@@ -184,7 +287,7 @@ fn gate(run: &Run, step: &Step) -> Resume {
         " Approve with: nexo approve {} {} (or reject with: nexo reject {} {} --reason ...).",
         run.run_id, step.step_key, run.run_id, step.step_key
     ));
-    let mut r = Resume::new("waiting_approval", false, msg, Some(step));
+    let mut r = Resume::new(ResumeState::WaitingApproval, false, msg, Some(step));
     r.requires_approval = true;
     r
 }

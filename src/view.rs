@@ -120,7 +120,7 @@ pub fn run_yaml(run: &Run, resume: &Resume) -> Vec<u8> {
         idempotency_key: &run.idempotency_key,
         shared_state: &run.shared_state,
         resume: ResumeView {
-            state: &resume.resume_state,
+            state: resume.resume_state.as_str(),
             can_resume: resume.can_resume,
             requires_approval: resume.requires_approval,
             message: &resume.message,

@@ -839,7 +839,7 @@ impl Nexo {
                 owner: run.owner.clone(),
                 step_key: step.map(|s| s.step_key.clone()),
                 step_status: step.map(|s| s.status),
-                resume_state: r.resume_state.clone(),
+                resume_state: r.resume_state,
                 requires_approval: r.requires_approval,
                 next_action: run.next_action.clone(),
             });
