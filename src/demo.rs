@@ -1,7 +1,7 @@
 //! `nexo demo`: the seed's release example, end to end, in a throwaway
 //! repository. It goes through the same tool interface an agent uses.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
@@ -51,9 +51,35 @@ pub fn run(keep: bool) -> Result<()> {
         .prefix("nexo-demo-")
         .tempdir()
         .map_err(|e| Error::io("create", &std::env::temp_dir(), e))?;
-    // Two machines sharing one remote: Codex's laptop and Claude Code's
-    // server. The run travels between them with ordinary push and pull.
-    let root = tmp.path();
+    let (dir, server) = machines(tmp.path())?;
+    let codex = Nexo::discover(
+        &dir,
+        Options {
+            actor: Some("codex".into()),
+            ..Options::default()
+        },
+    )?;
+    let claude = Nexo::discover(
+        &server,
+        Options {
+            actor: Some("claude_code".into()),
+            ..Options::default()
+        },
+    )?;
+
+    let run_id = on_the_laptop(&codex)?;
+    travel(&codex, &claude, &run_id)?;
+    show_files(&dir, &run_id)?;
+    if keep {
+        let path = tmp.keep();
+        println!("Kept the demo clones under {}", path.display());
+    }
+    Ok(())
+}
+
+/// Two machines sharing one remote: Codex's laptop and Claude Code's
+/// server. The run travels between them with ordinary push and pull.
+fn machines(root: &Path) -> Result<(PathBuf, PathBuf)> {
     let remote = root.join("origin.git");
     let dir = &root.join("laptop");
     let server = &root.join("server");
@@ -95,21 +121,11 @@ pub fn run(keep: bool) -> Result<()> {
         server.display()
     );
 
-    let codex = Nexo::discover(
-        dir,
-        Options {
-            actor: Some("codex".into()),
-            ..Options::default()
-        },
-    )?;
-    let claude = Nexo::discover(
-        server,
-        Options {
-            actor: Some("claude_code".into()),
-            ..Options::default()
-        },
-    )?;
+    Ok((dir.clone(), server.clone()))
+}
 
+/// The seed's steps on the laptop, up to the handoff. Returns the run id.
+fn on_the_laptop(codex: &Nexo) -> Result<String> {
     let input = json!({
         "sid": "demo-session-1",
         "goal": "Prepare and publish v3.1.1",
@@ -120,7 +136,7 @@ pub fn run(keep: bool) -> Result<()> {
         "next_action": "Run doctor and capture the first checkpoint."
     });
     say("Open the workflow", "nexo_workflow_open", &input);
-    let out = call(&codex, "nexo_workflow_open", input)?;
+    let out = call(codex, "nexo_workflow_open", input)?;
     show(&out, &["run_id", "status", "steps", "next_action"]);
     let run_id = out["run_id"]
         .as_str()
@@ -156,7 +172,7 @@ pub fn run(keep: bool) -> Result<()> {
     ];
     for (title, input) in steps {
         say(title, "nexo_workflow_update", &input);
-        let out = call(&codex, "nexo_workflow_update", input)?;
+        let out = call(codex, "nexo_workflow_update", input)?;
         show(&out, &["status", "resume_state", "resume_message"]);
     }
 
@@ -167,7 +183,7 @@ pub fn run(keep: bool) -> Result<()> {
         &input,
     );
     show(
-        &call(&codex, "nexo_workflow_resume", input)?,
+        &call(codex, "nexo_workflow_resume", input)?,
         &["resume_state", "can_resume", "requires_approval", "message"],
     );
 
@@ -178,7 +194,7 @@ pub fn run(keep: bool) -> Result<()> {
         &input,
     );
     show(
-        &call(&codex, "nexo_workflow_approve", input)?,
+        &call(codex, "nexo_workflow_approve", input)?,
         &["decision", "by", "resume_state", "message"],
     );
 
@@ -193,10 +209,15 @@ pub fn run(keep: bool) -> Result<()> {
         &input,
     );
     show(
-        &call(&codex, "nexo_workflow_handoff", input)?,
+        &call(codex, "nexo_workflow_handoff", input)?,
         &["owner", "message"],
     );
 
+    Ok(run_id)
+}
+
+/// Both machines sync; the server resumes, publishes; the laptop replays.
+fn travel(codex: &Nexo, claude: &Nexo, run_id: &str) -> Result<()> {
     println!("\n== The laptop syncs; so does the server\n$ nexo sync   (on each machine)");
     codex.sync()?;
     claude.sync()?;
@@ -209,7 +230,7 @@ pub fn run(keep: bool) -> Result<()> {
         &input,
     );
     show(
-        &call(&claude, "nexo_workflow_resume", input)?,
+        &call(claude, "nexo_workflow_resume", input)?,
         &["owner", "resume_state", "message", "next_action"],
     );
 
@@ -223,7 +244,7 @@ pub fn run(keep: bool) -> Result<()> {
         &input,
     );
     show(
-        &call(&claude, "nexo_workflow_update", input)?,
+        &call(claude, "nexo_workflow_update", input)?,
         &["status", "resume_state", "resume_message"],
     );
 
@@ -235,7 +256,7 @@ pub fn run(keep: bool) -> Result<()> {
         "nexo_workflow_replay",
         &input,
     );
-    let out = call(&codex, "nexo_workflow_replay", input)?;
+    let out = call(codex, "nexo_workflow_replay", input)?;
     for c in out["checkpoints"].as_array().into_iter().flatten() {
         println!(
             "  {}  {:<20} by {:<16} {}",
@@ -246,6 +267,11 @@ pub fn run(keep: bool) -> Result<()> {
         );
     }
 
+    Ok(())
+}
+
+/// The commits and files the run left.
+fn show_files(dir: &Path, run_id: &str) -> Result<()> {
     println!("\n== Every change is a commit touching only .nexo/");
     print!("{}", git(dir, &["log", "--oneline", "--no-decorate"])?);
     println!("\n== The files");
@@ -254,9 +280,5 @@ pub fn run(keep: bool) -> Result<()> {
         .map_err(|e| Error::io("read", dir, e))?;
     println!("\n== .nexo/runs/{run_id}/run.yaml\n{run_yaml}");
 
-    if keep {
-        let path = tmp.keep();
-        println!("Kept the demo clones under {}", path.display());
-    }
     Ok(())
 }

@@ -200,52 +200,8 @@ fn input_schema(tool: &str) -> Arc<Map<String, Value>> {
         "description": "The step's new status. in_progress means running."});
     let run_status = json!({"type": "string", "enum": words(RunStatus::ALL), "description": "Set the run's status explicitly."});
     match tool {
-        "nexo_workflow_open" => schema(
-            json!({
-                "sid": string("The caller's session id."),
-                "goal": string("What the run should achieve. Must not be empty."),
-                "owner": string("Who owns the run now (a client, agent or person)."),
-                "priority": {"type": "string", "enum": words(Priority::ALL), "description": "Default normal."},
-                "workflow_kind": string("The kind of work: release, migration, audit, ... Default general."),
-                "steps": {"type": ["array", "string"], "description": "Ordered steps: [{\"key\": \"doctor\", \"title\": \"Run checks\", \"requires_approval\": false, \"max_retries\": 0}], or that list encoded as a JSON string. step_key is accepted for key; keys are unique plain names.",
-                    "items": {"type": "object", "properties": {
-                        "key": string("Unique plain name: letters, digits, - _ ., at most 80 characters."),
-                        "step_key": string("Same as key."),
-                        "title": string("Human title; defaults to the key."),
-                        "requires_approval": {"type": "boolean", "description": "The step is an approval gate."},
-                        "max_retries": {"type": "integer", "minimum": 0}}}},
-                "next_action": string("The first concrete action."),
-                "shared_state": object_or_string("State shared by the steps."),
-                "idempotency_key": string("With the same sid, returns the open run with this key instead of opening another."),
-                "goal_id": string("An external id for the goal."),
-                "actor": string("Who opens the run; defaults to the server's identity.")
-            }),
-            &["sid", "goal"],
-        ),
-        "nexo_workflow_update" => schema(
-            json!({
-                "run_id": run_id(),
-                "step_key": string("The step to update. An unknown key adds a step only when step_title is also given."),
-                "key": string("Same as step_key."),
-                "step_title": string("The step's title."),
-                "step_status": step_status,
-                "run_status": run_status,
-                "checkpoint_label": string("A label for this checkpoint; default <step>:<status>."),
-                "summary": string("What happened, in a sentence."),
-                "evidence": string("Where the proof is: a command, a log, a URL."),
-                "next_action": string("The next concrete action for whoever picks the run up."),
-                "shared_state": object_or_string("Replaces the shared state."),
-                "state_patch": object_or_string("Merged into the shared state (RFC 7396: null deletes a key)."),
-                "retry_after": string("When a retry makes sense."),
-                "retry_policy": string("How to retry."),
-                "compensation": string("How to undo this step's work if the run is rolled back."),
-                "actor": string("Who is reporting; defaults to the server's identity."),
-                "owner": string("A new owner for the run."),
-                "max_retries": {"type": "integer", "minimum": 0, "description": "Attempts allowed before resume stops offering a retry."},
-                "requires_approval": {"type": "boolean", "description": "Put the step behind an approval gate (true re-arms it)."}
-            }),
-            &["run_id"],
-        ),
+        "nexo_workflow_open" => open_schema(),
+        "nexo_workflow_update" => update_schema(&step_status, &run_status),
         "nexo_workflow_resume" => schema(json!({"run_id": run_id()}), &["run_id"]),
         "nexo_workflow_replay" => schema(
             json!({"run_id": run_id(), "limit": {"type": "integer", "minimum": 1, "description": "How many checkpoints, newest first. Default 20."}}),
@@ -282,27 +238,84 @@ fn input_schema(tool: &str) -> Arc<Map<String, Value>> {
             json!({"run_id": run_id(), "checkpoint_limit": {"type": "integer", "minimum": 0, "description": "Default 10."}}),
             &["run_id"],
         ),
-        "nexo_workflow_approve" | "nexo_workflow_reject" => {
-            let note = if tool == "nexo_workflow_reject" {
-                "Why it is rejected (required)."
-            } else {
-                "Why it is approved."
-            };
-            schema(
-                json!({
-                    "run_id": run_id(),
-                    "step_key": string("The gated step."),
-                    "key": string("Same as step_key."),
-                    "actor": string("Who decides; defaults to the server's identity."),
-                    "note": string(note),
-                    "reason": string("Same as note."),
-                    "next_action": string("The next concrete action after the decision.")
-                }),
-                &["run_id"],
-            )
-        }
+        "nexo_workflow_approve" | "nexo_workflow_reject" => decision_schema(tool),
         other => unreachable!("no schema for {other}"),
     }
+}
+
+/// `nexo_workflow_open`'s fields.
+fn open_schema() -> Arc<Map<String, Value>> {
+    schema(
+        json!({
+            "sid": string("The caller's session id."),
+            "goal": string("What the run should achieve. Must not be empty."),
+            "owner": string("Who owns the run now (a client, agent or person)."),
+            "priority": {"type": "string", "enum": words(Priority::ALL), "description": "Default normal."},
+            "workflow_kind": string("The kind of work: release, migration, audit, ... Default general."),
+            "steps": {"type": ["array", "string"], "description": "Ordered steps: [{\"key\": \"doctor\", \"title\": \"Run checks\", \"requires_approval\": false, \"max_retries\": 0}], or that list encoded as a JSON string. step_key is accepted for key; keys are unique plain names.",
+                "items": {"type": "object", "properties": {
+                    "key": string("Unique plain name: letters, digits, - _ ., at most 80 characters."),
+                    "step_key": string("Same as key."),
+                    "title": string("Human title; defaults to the key."),
+                    "requires_approval": {"type": "boolean", "description": "The step is an approval gate."},
+                    "max_retries": {"type": "integer", "minimum": 0}}}},
+            "next_action": string("The first concrete action."),
+            "shared_state": object_or_string("State shared by the steps."),
+            "idempotency_key": string("With the same sid, returns the open run with this key instead of opening another."),
+            "goal_id": string("An external id for the goal."),
+            "actor": string("Who opens the run; defaults to the server's identity.")
+        }),
+        &["sid", "goal"],
+    )
+}
+
+/// `nexo_workflow_update`'s fields.
+fn update_schema(step_status: &Value, run_status: &Value) -> Arc<Map<String, Value>> {
+    schema(
+        json!({
+            "run_id": run_id(),
+            "step_key": string("The step to update. An unknown key adds a step only when step_title is also given."),
+            "key": string("Same as step_key."),
+            "step_title": string("The step's title."),
+            "step_status": step_status,
+            "run_status": run_status,
+            "checkpoint_label": string("A label for this checkpoint; default <step>:<status>."),
+            "summary": string("What happened, in a sentence."),
+            "evidence": string("Where the proof is: a command, a log, a URL."),
+            "next_action": string("The next concrete action for whoever picks the run up."),
+            "shared_state": object_or_string("Replaces the shared state."),
+            "state_patch": object_or_string("Merged into the shared state (RFC 7396: null deletes a key)."),
+            "retry_after": string("When a retry makes sense."),
+            "retry_policy": string("How to retry."),
+            "compensation": string("How to undo this step's work if the run is rolled back."),
+            "actor": string("Who is reporting; defaults to the server's identity."),
+            "owner": string("A new owner for the run."),
+            "max_retries": {"type": "integer", "minimum": 0, "description": "Attempts allowed before resume stops offering a retry."},
+            "requires_approval": {"type": "boolean", "description": "Put the step behind an approval gate (true re-arms it)."}
+        }),
+        &["run_id"],
+    )
+}
+
+/// The fields of `nexo_workflow_approve` and `nexo_workflow_reject`.
+fn decision_schema(tool: &str) -> Arc<Map<String, Value>> {
+    let note = if tool == "nexo_workflow_reject" {
+        "Why it is rejected (required)."
+    } else {
+        "Why it is approved."
+    };
+    schema(
+        json!({
+            "run_id": run_id(),
+            "step_key": string("The gated step."),
+            "key": string("Same as step_key."),
+            "actor": string("Who decides; defaults to the server's identity."),
+            "note": string(note),
+            "reason": string("Same as note."),
+            "next_action": string("The next concrete action after the decision.")
+        }),
+        &["run_id"],
+    )
 }
 
 fn tools() -> Vec<Tool> {
