@@ -613,3 +613,228 @@ pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::event::Updated;
+    use crate::model::StepStatus::*;
+    use crate::testkit::{History, RUN, event, status_of};
+
+    #[test]
+    fn a_new_run_is_open_at_its_first_step() {
+        let run = History::open(&["build", "ship"]).fold();
+        assert_eq!(run.run_id, RUN);
+        assert_eq!(run.status, RunStatus::Open);
+        assert_eq!(run.current_step_key.as_deref(), Some("build"));
+        assert!(run.steps.iter().all(|s| s.status == Pending));
+    }
+
+    #[test]
+    fn the_first_event_must_be_opened() {
+        let mut h = History::open(&["a"]);
+        h.events.remove(0);
+        h.step("a", Running);
+        assert!(fold(h.events[1..].to_vec()).is_err());
+    }
+
+    #[test]
+    fn run_status_follows_the_step_that_moved() {
+        let mut h = History::open(&["a", "b"]);
+        for (status, expected) in [
+            (Running, RunStatus::Running),
+            (Blocked, RunStatus::Blocked),
+            (WaitingApproval, RunStatus::WaitingApproval),
+            (Failed, RunStatus::Failed),
+            (Completed, RunStatus::Running),
+        ] {
+            h.step("a", status);
+            assert_eq!(h.fold().status, expected, "step a → {status}");
+        }
+        h.step("b", Skipped);
+        assert_eq!(h.fold().status, RunStatus::Completed, "every step done");
+    }
+
+    #[test]
+    fn an_explicit_run_status_wins_over_the_derived_one() {
+        let mut h = History::open(&["a"]);
+        h.update(Updated {
+            run_status: Some(RunStatus::Cancelled),
+            ..status_of("a", Running)
+        });
+        assert_eq!(h.fold().status, RunStatus::Cancelled);
+    }
+
+    #[test]
+    fn closed_at_is_set_on_closing_and_cleared_on_reopening() {
+        let mut h = History::open(&["a"]);
+        h.step("a", Failed);
+        assert!(h.fold().closed_at.is_some());
+        h.step("a", Retrying);
+        assert_eq!(h.fold().closed_at, None);
+        assert_eq!(h.fold().status, RunStatus::Running);
+    }
+
+    #[test]
+    fn attempts_count_each_entry_into_running_or_retrying() {
+        let mut h = History::open(&["a"]);
+        h.step("a", Running).step("a", Running).step("a", Failed);
+        h.step("a", Retrying).step("a", Running);
+        let step = h.fold().step("a").cloned().unwrap();
+        assert_eq!(step.attempt_count, 3);
+        assert!(step.started_at.is_some());
+    }
+
+    #[test]
+    fn completing_a_step_moves_current_to_the_next_pending_one() {
+        let mut h = History::open(&["a", "b", "c"]);
+        h.step("b", Completed);
+        assert_eq!(h.fold().current_step_key.as_deref(), Some("a"));
+        h.step("a", Completed);
+        assert_eq!(h.fold().current_step_key.as_deref(), Some("c"));
+        assert!(h.fold().step("a").unwrap().completed_at.is_some());
+    }
+
+    #[test]
+    fn an_update_naming_a_new_step_with_a_title_appends_it() {
+        let mut h = History::open(&["a"]);
+        h.update(Updated {
+            step_title: Some("Extra".into()),
+            ..status_of("extra", Pending)
+        });
+        let run = h.fold();
+        assert_eq!(run.step_keys(), "a, extra");
+        assert_eq!(run.step("extra").unwrap().order, 1);
+    }
+
+    #[test]
+    fn a_gate_is_passed_by_an_approval() {
+        let mut h = History::open(&["a!"]);
+        h.step("a", Blocked);
+        assert_eq!(h.fold().status, RunStatus::WaitingApproval);
+        h.approve("a", "lead");
+        let run = h.fold();
+        let a = run.step("a").unwrap();
+        assert_eq!(a.status, Pending, "an approval releases a blocked step");
+        let approval = a.approval.as_ref().unwrap();
+        assert_eq!(
+            (approval.decision, approval.via),
+            (Verdict::Approved, Via::Approve)
+        );
+        assert_eq!(approval.by, "lead");
+    }
+
+    #[test]
+    fn carrying_a_gated_step_on_is_recorded_as_an_approval_by_update() {
+        let mut h = History::open(&["a!"]);
+        h.step("a", Running);
+        let run = h.fold();
+        let approval = run.step("a").unwrap().approval.clone().unwrap();
+        assert_eq!(approval.via, Via::Update);
+        assert_eq!(approval.by, "agent");
+    }
+
+    #[test]
+    fn requesting_approval_again_re_arms_the_gate() {
+        let mut h = History::open(&["a!"]);
+        h.approve("a", "lead");
+        h.update(Updated {
+            requires_approval: Some(true),
+            ..status_of("a", Blocked)
+        });
+        let run = h.fold();
+        assert!(run.step("a").unwrap().approval.is_none());
+        assert!(run.step("a").unwrap().awaits_approval());
+    }
+
+    #[test]
+    fn a_rejection_is_kept_with_who_and_why() {
+        let mut h = History::open(&["a!"]);
+        h.step("a", Blocked).reject("a", "lead", "missing notes");
+        let run = h.fold();
+        let a = run.step("a").unwrap();
+        assert!(a.is_rejected());
+        let r = a.approval.as_ref().unwrap();
+        assert_eq!(
+            (r.by.as_str(), r.note.as_str(), r.via),
+            ("lead", "missing notes", Via::Reject)
+        );
+    }
+
+    #[test]
+    fn shared_state_is_replaced_and_patched_per_rfc_7396() {
+        let mut h = History::open(&["a"]);
+        h.update(Updated {
+            shared_state: json!({"a": 1, "b": {"c": 2}}).as_object().cloned(),
+            ..Default::default()
+        });
+        h.update(Updated {
+            state_patch: json!({"a": null, "b": {"d": 3}}).as_object().cloned(),
+            ..Default::default()
+        });
+        assert_eq!(
+            serde_json::Value::Object(h.fold().shared_state),
+            json!({"b": {"c": 2, "d": 3}})
+        );
+    }
+
+    #[test]
+    fn a_handoff_changes_the_owner() {
+        let mut h = History::open(&["a"]);
+        h.handoff("claude_code");
+        assert_eq!(h.fold().owner, "claude_code");
+    }
+
+    #[test]
+    fn every_update_is_a_checkpoint_with_a_default_label() {
+        let mut h = History::open(&["a"]);
+        h.step("a", Running);
+        h.update(Updated {
+            summary: Some("half way".into()),
+            ..Default::default()
+        });
+        let run = h.fold();
+        let labels: Vec<_> = run
+            .checkpoints
+            .iter()
+            .map(|c| c.checkpoint_label.as_str())
+            .collect();
+        assert!(labels.ends_with(&["a:running", "update"]), "{labels:?}");
+        assert_eq!(run.last_checkpoint_label.as_deref(), Some("update"));
+    }
+
+    #[test]
+    fn order_and_repetition_of_lines_do_not_change_the_state() {
+        let mut h = History::open(&["a", "b"]);
+        h.step("a", Running)
+            .step("a", Completed)
+            .handoff("x")
+            .step("b", Failed);
+        let expected = h.fold();
+        let mut shuffled = h.events.clone();
+        shuffled.reverse();
+        shuffled.push(h.events[2].clone());
+        assert_eq!(fold(shuffled).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_clock_and_heads_track_the_history() {
+        let mut h = History::open(&["a"]);
+        h.step("a", Running);
+        let run = h.fold();
+        assert_eq!(run.clock, 2);
+        assert_eq!(run.heads, vec![h.events[1].id.clone()]);
+        // A concurrent event (same parent) makes two heads.
+        let parent = vec![h.events[0].id.clone()];
+        h.events.push(event(
+            9,
+            2,
+            parent,
+            "other",
+            crate::event::Body::Updated(status_of("a", Failed)),
+        ));
+        assert_eq!(h.fold().heads.len(), 2);
+    }
+}

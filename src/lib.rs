@@ -39,6 +39,8 @@ pub mod response;
 pub mod resume;
 pub mod store;
 pub mod sync;
+#[cfg(test)]
+mod testkit;
 pub mod trace;
 pub mod view;
 

@@ -291,3 +291,180 @@ fn gate(run: &Run, step: &Step) -> Resume {
     r.requires_approval = true;
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Body, Updated};
+    use crate::model::StepStatus::*;
+    use crate::testkit::{History, event, status_of};
+
+    fn state(h: &History) -> ResumeState {
+        resume(&h.fold()).resume_state
+    }
+
+    #[test]
+    fn a_fresh_run_is_ready_for_its_first_step() {
+        let r = resume(&History::open(&["build", "ship"]).fold());
+        assert_eq!(r.resume_state, ResumeState::Ready);
+        assert!(r.can_resume);
+        assert_eq!(r.step_key.as_deref(), Some("build"));
+        assert_eq!(r.message, "Continue with step 'Step build'.");
+    }
+
+    #[test]
+    fn a_running_step_is_continued_with_the_next_action() {
+        let mut h = History::open(&["a"]);
+        h.update(Updated {
+            next_action: Some("Run the tests".into()),
+            ..status_of("a", Running)
+        });
+        let r = resume(&h.fold());
+        assert_eq!(r.resume_state, ResumeState::Running);
+        assert!(
+            r.message.ends_with("Next action: Run the tests"),
+            "{}",
+            r.message
+        );
+    }
+
+    #[test]
+    fn a_blocked_step_cannot_resume_and_says_why() {
+        let mut h = History::open(&["a"]);
+        h.update(Updated {
+            summary: Some("waiting on credentials".into()),
+            ..status_of("a", Blocked)
+        });
+        let r = resume(&h.fold());
+        assert_eq!(r.resume_state, ResumeState::Blocked);
+        assert!(!r.can_resume);
+        assert!(
+            r.message.contains("Last summary: waiting on credentials."),
+            "{}",
+            r.message
+        );
+    }
+
+    #[test]
+    fn a_gate_holds_until_decided() {
+        let mut h = History::open(&["a", "b!"]);
+        h.step("a", Completed);
+        let r = resume(&h.fold());
+        assert_eq!(r.resume_state, ResumeState::WaitingApproval);
+        assert!(r.requires_approval && !r.can_resume);
+        assert!(
+            r.message.contains("nexo approve WF-TESTRUN000000000 b"),
+            "{}",
+            r.message
+        );
+        h.approve("b", "lead");
+        assert_eq!(state(&h), ResumeState::Ready);
+    }
+
+    #[test]
+    fn a_rejected_step_stops_the_run_with_the_reason() {
+        let mut h = History::open(&["a!"]);
+        h.step("a", Blocked).reject("a", "lead", "no changelog");
+        let r = resume(&h.fold());
+        assert_eq!(r.resume_state, ResumeState::Rejected);
+        assert!(r.message.contains("rejected by lead") && r.message.contains("no changelog"));
+    }
+
+    #[test]
+    fn a_failed_step_with_retries_left_offers_a_retry() {
+        let mut h = History::open(&["a"]);
+        h.update(Updated {
+            max_retries: Some(3),
+            retry_after: Some("10:00".into()),
+            ..status_of("a", Running)
+        });
+        h.step("a", Failed);
+        let r = resume(&h.fold());
+        assert_eq!(r.resume_state, ResumeState::RetryAvailable);
+        assert!(r.can_resume);
+        assert_eq!(
+            r.message,
+            "Step 'Step a' failed after attempt 1 of 3; retry it. Retry after 10:00."
+        );
+    }
+
+    #[test]
+    fn a_failed_step_with_no_retries_left_stops_instead_of_moving_on() {
+        let mut h = History::open(&["a", "b"]);
+        h.step("a", Running).step("a", Failed);
+        let r = resume(&h.fold());
+        assert_eq!(r.resume_state, ResumeState::Failed);
+        assert!(!r.can_resume);
+        assert_eq!(r.step_key.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn a_completed_or_cancelled_run_has_nothing_to_resume() {
+        let mut h = History::open(&["a"]);
+        h.step("a", Completed);
+        let r = resume(&h.fold());
+        assert_eq!(
+            (r.resume_state, r.can_resume),
+            (ResumeState::Completed, false)
+        );
+        let mut h = History::open(&["a"]);
+        h.update(Updated {
+            run_status: Some(RunStatus::Cancelled),
+            ..Default::default()
+        });
+        assert_eq!(state(&h), ResumeState::Cancelled);
+    }
+
+    #[test]
+    fn a_run_without_steps_resumes_by_its_next_action() {
+        let mut h = History::open(&[]);
+        h.update(Updated {
+            next_action: Some("Write the plan".into()),
+            ..Default::default()
+        });
+        let r = resume(&h.fold());
+        assert_eq!(r.resume_state, ResumeState::Open);
+        assert_eq!(r.message, "Write the plan");
+    }
+
+    #[test]
+    fn concurrent_changes_come_first_and_say_how_to_settle_them() {
+        let mut h = History::open(&["a"]);
+        let opened = vec![h.events[0].id.clone()];
+        h.events.push(event(
+            1,
+            2,
+            opened.clone(),
+            "laptop",
+            Body::Updated(status_of("a", Completed)),
+        ));
+        h.events.push(event(
+            2,
+            2,
+            opened,
+            "server",
+            Body::Updated(status_of("a", Failed)),
+        ));
+        let r = resume(&h.fold());
+        assert_eq!(r.resume_state, ResumeState::Reconcile);
+        assert!(
+            r.message
+                .contains("nexo update WF-TESTRUN000000000 a --status"),
+            "{}",
+            r.message
+        );
+    }
+
+    #[test]
+    fn states_serialize_as_the_tool_interfaces_words() {
+        assert_eq!(
+            serde_json::to_value(ResumeState::RetryAvailable).unwrap(),
+            "retry_available"
+        );
+        assert_eq!(ResumeState::WaitingApproval.to_string(), "waiting_approval");
+        assert_eq!(
+            ResumeState::of_run(RunStatus::Blocked),
+            ResumeState::Blocked
+        );
+    }
+}
