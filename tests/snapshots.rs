@@ -1,0 +1,206 @@
+//! Snapshots of what people and agents see: each command's text, its
+//! `--json`, and its errors with their exit codes. Run ids, event ids,
+//! times, commit ids and temporary paths are redacted, so the snapshots
+//! are stable; `cargo insta review` (or INSTA_UPDATE=always) updates them.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+/// stdout, stderr and the exit code of `nexo ARGS`, as one text.
+fn run(repo: &Repo, args: &[&str]) -> String {
+    let out = repo.nexo(args);
+    format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code().unwrap_or(-1),
+        stdout(&out),
+        stderr(&out)
+    )
+}
+
+fn settings(repo: &Repo) -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_prepend_module_to_snapshot(false);
+    let path = regex_escape(&repo.path().to_string_lossy());
+    s.add_filter(&path, "[REPO]");
+    s.add_filter(r"WF-[0-9A-HJKMNP-TV-Z]{16}", "WF-[RUN]");
+    s.add_filter(r"\b[0-9A-HJKMNP-TV-Z]{26}\b", "[EVENT]");
+    s.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", "[TIME]");
+    s.add_filter(r"\b[0-9a-f]{40}\b", "[COMMIT]");
+    s.add_filter(r"committed [0-9a-f]{12}\b", "committed [COMMIT]");
+    s
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '.' | '+' | '*' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '|' | '^' | '$' | '\\' => {
+                format!("\\{c}")
+            }
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// A repository with the seed's release run, its first step done and the
+/// publish step at its gate.
+fn release() -> (Repo, String) {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    repo.call(
+        "nexo_workflow_update",
+        &json!({"run_id": id, "step_key": "doctor", "step_status": "completed",
+                "summary": "doctor clean", "evidence": "ci run 812", "compensation": "nothing to undo",
+                "next_action": "Build the artifacts."}),
+    );
+    repo.call(
+        "nexo_workflow_update",
+        &json!({"run_id": id, "step_key": "publish", "step_status": "blocked",
+                "requires_approval": true, "summary": "artifacts ready"}),
+    );
+    (repo, id)
+}
+
+macro_rules! snap {
+    ($name:literal, $repo:expr, $args:expr) => {{
+        let repo = &$repo;
+        settings(repo).bind(|| insta::assert_snapshot!($name, run(repo, $args)));
+    }};
+}
+
+#[test]
+fn open_text_and_json() {
+    let repo = Repo::new();
+    snap!(
+        "open_text",
+        repo,
+        &[
+            "open",
+            "Prepare v3.1.1",
+            "--step",
+            "doctor:Run checks",
+            "--step",
+            "publish",
+            "--next",
+            "Run doctor."
+        ]
+    );
+    snap!("open_json", repo, &["--json", "open", "Second run"]);
+}
+
+#[test]
+fn update_text_and_json() {
+    let (repo, id) = release();
+    snap!(
+        "update_text",
+        repo,
+        &[
+            "update",
+            &id,
+            "package",
+            "--status",
+            "running",
+            "--summary",
+            "building"
+        ]
+    );
+    snap!(
+        "update_json",
+        repo,
+        &["--json", "update", &id, "package", "--status", "completed"]
+    );
+}
+
+#[test]
+fn resume_at_a_gate_and_after_approval() {
+    let (repo, id) = release();
+    snap!("resume_gate", repo, &["resume", &id]);
+    snap!(
+        "approve_text",
+        repo,
+        &["approve", &id, "publish", "--note", "notes reviewed"]
+    );
+    snap!("resume_ready", repo, &["resume", &id]);
+}
+
+#[test]
+fn read_commands() {
+    let (repo, id) = release();
+    snap!("replay_text", repo, &["replay", &id, "-n", "5"]);
+    snap!("get_text", repo, &["get", &id]);
+    snap!("list_text", repo, &["list"]);
+    snap!("compensation_text", repo, &["compensation", &id]);
+    snap!("prime_text", repo, &["prime"]);
+}
+
+#[test]
+fn handoff_and_reject() {
+    let (repo, id) = release();
+    snap!(
+        "handoff_text",
+        repo,
+        &[
+            "handoff",
+            &id,
+            "--to",
+            "claude_code",
+            "--note",
+            "publish is next"
+        ]
+    );
+    snap!(
+        "reject_text",
+        repo,
+        &["reject", &id, "publish", "--reason", "changelog missing"]
+    );
+}
+
+#[test]
+fn doctor_healthy_and_with_a_stale_view() {
+    let (repo, id) = release();
+    snap!("doctor_healthy", repo, &["doctor"]);
+    std::fs::write(
+        repo.path().join(format!(".nexo/runs/{id}/run.yaml")),
+        "edited\n",
+    )
+    .unwrap();
+    snap!("doctor_stale_view", repo, &["doctor"]);
+}
+
+#[test]
+fn errors_say_what_is_wrong_and_exit_by_kind() {
+    let (repo, id) = release();
+    snap!("error_unknown_run", repo, &["resume", "WF-ZZZZ"]);
+    snap!(
+        "error_unknown_step",
+        repo,
+        &["update", &id, "publsh", "--status", "running"]
+    );
+    snap!(
+        "error_rejected_without_reason_json",
+        repo,
+        &[
+            "call",
+            "nexo_workflow_reject",
+            "--input",
+            &json!({"run_id": id, "step_key": "publish"}).to_string()
+        ]
+    );
+    snap!(
+        "error_bad_field_json",
+        repo,
+        &[
+            "call",
+            "nexo_workflow_update",
+            "--input",
+            &json!({"run_id": id, "step_status": "done", "step_key": "publish"}).to_string()
+        ]
+    );
+    snap!(
+        "error_control_character",
+        repo,
+        &["update", &id, "--summary", "bell \u{7}"]
+    );
+    snap!("commit_nothing", repo, &["commit"]);
+}
