@@ -24,7 +24,7 @@ use crate::model::{Priority, StepStatus};
 use crate::request::*;
 use crate::response::*;
 use crate::resume::resume;
-use crate::store::{Lock, Store};
+use crate::store::{Held, Lock, Store};
 
 use crate::view;
 
@@ -64,12 +64,22 @@ pub struct Nexo {
     /// How many `lock()` guards of this instance are alive: the lock is
     /// re-entrant, so `sync` can hold it across the commands it is made of.
     lock_depth: Cell<u32>,
+    /// The outermost guard's proof, for nested guards.
+    held: Cell<Option<&'static Held>>,
 }
 
 /// nexo's writer lock, held until dropped; see [`Nexo::lock`].
 pub struct LockGuard<'a> {
     depth: &'a Cell<u32>,
+    held: &'static Held,
     _lock: Option<Lock>,
+}
+
+impl LockGuard<'_> {
+    /// The proof the store asks for before it appends.
+    pub fn held(&self) -> &'static Held {
+        self.held
+    }
 }
 
 impl Drop for LockGuard<'_> {
@@ -120,6 +130,7 @@ impl Nexo {
             options,
             notices: RefCell::new(notices),
             lock_depth: Cell::new(0),
+            held: Cell::new(None),
         })
     }
 
@@ -135,17 +146,22 @@ impl Nexo {
     /// recognised by its records, never anyone else's), then commits every
     /// path it had recorded as pending, with the views of its runs.
     pub fn lock(&self) -> Result<LockGuard<'_>> {
-        if self.lock_depth.get() > 0 {
+        if self.lock_depth.get() > 0
+            && let Some(held) = self.held.get()
+        {
             self.lock_depth.set(self.lock_depth.get() + 1);
             return Ok(LockGuard {
                 depth: &self.lock_depth,
+                held,
                 _lock: None,
             });
         }
         let lock = self.store.lock()?;
         self.lock_depth.set(1);
+        self.held.set(Some(lock.held()));
         let guard = LockGuard {
             depth: &self.lock_depth,
+            held: lock.held(),
             _lock: Some(lock),
         };
         let dead = guard
@@ -311,7 +327,7 @@ impl Nexo {
         crate::trace::mark("discovered");
         self.refresh()?;
         let id = self.store.resolve(run_id)?;
-        let _lock = self.lock()?;
+        let lock = self.lock()?;
         // Read under the lock: another process may have just appended.
         let stamp = self.store.history_stamp(&id);
         let mut run = fold::fold(self.store.read_history(&id)?.events)?;
@@ -327,14 +343,16 @@ impl Nexo {
         }
         let (actor, body, subject) = build(&run)?;
         crate::trace::mark("folded");
-        self.append_and_publish(plan, &id, Some(run), actor, body, |_| subject)
+        self.append_and_publish(lock.held(), plan, &id, Some(run), actor, body, |_| subject)
     }
 
     /// What every write does once its request is validated: decide on the
     /// commit (refusals still leave nothing written), mark the history
     /// pending, append the one event, regenerate views, commit.
+    #[allow(clippy::too_many_arguments)]
     fn append_and_publish(
         &self,
+        held: &Held,
         plan: CommitPlan,
         id: &str,
         prior: Option<Run>,
@@ -361,9 +379,9 @@ impl Nexo {
         self.repo.add_pending(&paths)?;
         crate::trace::crash_point("before-append");
         match is_new {
-            false => self.store.append(id, &event)?,
+            false => self.store.append(held, id, &event)?,
             // A new run's history appears whole or not at all.
-            true => self.store.create_history(id, &event)?,
+            true => self.store.create_history(held, id, &event)?,
         }
         crate::trace::crash_point("after-append");
         crate::trace::mark("appended");
@@ -468,7 +486,7 @@ impl Nexo {
         let actor = self.actor(req.actor.clone(), req.owner.clone());
 
         self.refresh()?;
-        let _lock = self.lock()?;
+        let lock = self.lock()?;
         if !idempotency_key.is_empty()
             && let Some(run) = self.find_open_run(&sid, &idempotency_key)?
         {
@@ -494,7 +512,7 @@ impl Nexo {
         });
         let plan = self.repo.plan_commit(self.options.no_commit)?;
         let (run, _, commit) =
-            self.append_and_publish(plan, &run_id, None, actor, body, |run| {
+            self.append_and_publish(lock.held(), plan, &run_id, None, actor, body, |run| {
                 format!("opened: {}", one_line(&run.goal))
             })?;
         Ok(open_response(&run, false, commit))

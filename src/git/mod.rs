@@ -37,11 +37,11 @@ const INDEX_LOCK_WAIT: Duration = Duration::from_secs(3);
 /// How often we rebuild on a moved HEAD before giving up.
 const CAS_ATTEMPTS: usize = 5;
 
-/// What `plan_commit` decided: either git's index lock and the index read
-/// under it, or why this write is not committed.
-pub struct CommitPlan {
-    held: Option<(IndexLock, Index)>,
-    skip_reason: Option<String>,
+/// What `plan_commit` decided: commit, holding git's index lock and the
+/// index read under it, or skip, for a reason the answer reports.
+pub enum CommitPlan {
+    Commit { lock: IndexLock, index: Index },
+    Skip { reason: String },
 }
 
 /// Reserves the new index's blocks before writing it. On ext4, renaming a
@@ -59,7 +59,7 @@ fn preallocate(out: &mut BufWriter<IndexLock>, len: usize) {
 fn preallocate(_: &mut BufWriter<IndexLock>, _: usize) {}
 
 /// git's index as read under its lock.
-enum Index {
+pub enum Index {
     /// Versions 2 and 3, updated in place (see `index`), with the check of
     /// its checksum running on another core when it needs one.
     Raw {
@@ -72,9 +72,8 @@ enum Index {
 
 impl CommitPlan {
     fn skip(reason: &str) -> CommitPlan {
-        CommitPlan {
-            held: None,
-            skip_reason: Some(reason.to_string()),
+        CommitPlan::Skip {
+            reason: reason.to_string(),
         }
     }
 }
@@ -268,10 +267,7 @@ impl Repo {
                 "this repository uses a sparse index, which nexo cannot update safely yet: run `git config index.sparse false` (or `git sparse-checkout disable`), or pass --no-commit",
             ));
         }
-        Ok(CommitPlan {
-            held: Some((lock, index)),
-            skip_reason: None,
-        })
+        Ok(CommitPlan::Commit { lock, index })
     }
 
     /// Carries out `plan`: commits `paths` (relative, `/`-separated, under
@@ -286,8 +282,9 @@ impl Repo {
     /// change is on disk and a caller that retried would write it twice.
     pub fn finish(&self, plan: CommitPlan, paths: &[String], message: &str) -> Result<CommitInfo> {
         self.add_pending(paths)?;
-        let Some((lock, index)) = plan.held else {
-            return Ok(CommitInfo::pending(plan.skip_reason));
+        let (lock, index) = match plan {
+            CommitPlan::Commit { lock, index } => (lock, index),
+            CommitPlan::Skip { reason } => return Ok(CommitInfo::pending(Some(reason))),
         };
         let all = self.read_pending();
         // If HEAD's runs had changed since views were last known current

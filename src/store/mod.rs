@@ -69,6 +69,18 @@ pub struct Lock {
     pub dead_holder: Option<String>,
 }
 
+/// Proof that nexo's writer lock is held: only a [`Lock`] hands one out, so
+/// a function that appends to a history cannot be called without it.
+pub struct Held(());
+
+static HELD: Held = Held(());
+
+impl Lock {
+    pub fn held(&self) -> &'static Held {
+        &HELD
+    }
+}
+
 impl Drop for Lock {
     fn drop(&mut self) {
         // Emptied before the kernel releases the lock on close.
@@ -282,7 +294,7 @@ impl Store {
     /// Creates a new run's history holding its first event. The file
     /// appears whole or not at all (written aside, flushed, renamed), so a
     /// crash can never leave an empty or partial history to be committed.
-    pub fn create_history(&self, run_id: &str, event: &Event) -> Result<()> {
+    pub fn create_history(&self, _: &Held, run_id: &str, event: &Event) -> Result<()> {
         let rel = Self::history_rel(run_id);
         let rel = Path::new(&rel);
         let dir = rel.parent().expect("history has a parent");
@@ -295,10 +307,10 @@ impl Store {
         nofollow::write_durable(&self.root, rel, line.as_bytes(), &self.tmp_dir)
     }
 
-    /// Appends one event. The caller holds the lock. The end of the file is
+    /// Appends one event, under the lock (`Held`). The end of the file is
     /// settled first (see `settle_tail`) so the new line starts on a line
     /// of its own.
-    pub fn append(&self, run_id: &str, event: &Event) -> Result<()> {
+    pub fn append(&self, _: &Held, run_id: &str, event: &Event) -> Result<()> {
         let rel = Self::history_rel(run_id);
         let path = self.abs(&rel);
         let mut file = nofollow::open(
