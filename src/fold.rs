@@ -45,6 +45,15 @@ pub enum Verdict {
     Rejected,
 }
 
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Approved => "approved",
+            Verdict::Rejected => "rejected",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {
     pub step_key: String,

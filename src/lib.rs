@@ -22,6 +22,11 @@
 //! (`src/main.rs`, `src/cli/`, `src/mcp/`, `src/demo.rs`); the library
 //! builds without clap, rmcp or tokio (`--no-default-features`).
 
+// Three audited exceptions, each with a SAFETY comment: the index mmap
+// (git/index.rs), preallocating the new index (git/mod.rs) and the test
+// hook that kills the process (trace.rs).
+#![deny(unsafe_code)]
+
 pub mod api;
 pub mod call;
 pub mod config;

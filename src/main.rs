@@ -1,6 +1,8 @@
 //! The `nexo` binary: the command line (one module per command), the MCP
 //! server and the demo, over the `nexo` library.
 
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 
 mod cli;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::divergence::Divergence;
-use crate::fold::{Checkpoint, Run, Step};
+use crate::fold::{Checkpoint, Run, Step, Verdict};
 use crate::model::{Priority, RunStatus, StepStatus};
 use crate::resume::{Resume, ResumeState};
 
@@ -341,7 +341,7 @@ pub struct DecisionResponse {
     pub run_id: String,
     pub status: RunStatus,
     pub step_key: String,
-    pub decision: String,
+    pub decision: Verdict,
     pub by: String,
     pub next_action: String,
     pub resume_state: ResumeState,

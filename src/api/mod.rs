@@ -824,10 +824,7 @@ impl Nexo {
             run_id: run.run_id.clone(),
             status: run.status,
             step_key: key,
-            decision: match verdict {
-                Verdict::Approved => "approved".into(),
-                Verdict::Rejected => "rejected".into(),
-            },
+            decision: verdict,
             by: event.actor.clone(),
             next_action: run.next_action.clone(),
             resume_state: r.resume_state,

@@ -84,9 +84,13 @@ impl RawIndex {
     /// `Ok(None)` for other versions, which the caller handles with gix.
     pub fn open(path: &std::path::Path, hash_len: usize) -> Result<Option<RawIndex>> {
         let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
-        // SAFETY: git replaces the index by renaming a new file over it,
-        // never by writing into it, and we hold index.lock besides; the
-        // mapped inode does not change under us.
+        // SAFETY: a mapping is undefined behaviour only if the file changes
+        // while mapped. git (and gix, and nexo) never write into an index:
+        // they write `index.lock` and rename it over, leaving this inode
+        // as it was; and the caller holds `index.lock`, so no cooperating
+        // process replaces it either. A process that truncates the index
+        // in place breaks git itself; gix-index maps the index the same way.
+        #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io("map", path, e))?;
         Self::parse(Bytes::Mapped(map), hash_len)
     }
