@@ -94,9 +94,13 @@ pub fn unknown_tool(name: &str) -> Error {
 
 /// The JSON object printed for a failure.
 pub fn error_value(err: &Error) -> Value {
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "ok": false,
         "error": err.message,
         "error_kind": err.kind.as_str(),
-    })
+    });
+    if let Some(hint) = &err.hint {
+        v["hint"] = Value::String(hint.clone());
+    }
+    v
 }

@@ -2,6 +2,7 @@
 //! (CLI, `nexo call`, MCP) maps it to the same stable exit code.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// What went wrong, coarsely: each kind has a stable process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,10 +55,16 @@ impl ErrorKind {
     }
 }
 
+/// What went wrong, what to do about it, and the underlying cause.
 #[derive(Debug, Clone)]
 pub struct Error {
     pub kind: ErrorKind,
+    /// What is wrong, in the caller's terms.
     pub message: String,
+    /// What would be right, when there is one thing to suggest.
+    pub hint: Option<String>,
+    /// The error underneath (an I/O error, say), for `source()`.
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl Error {
@@ -65,6 +72,8 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            hint: None,
+            source: None,
         }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -82,12 +91,27 @@ impl Error {
     pub fn corrupt(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Corrupt, message)
     }
-    /// An I/O failure, naming what we were doing and to which path.
+    /// An I/O failure, naming what we were doing and to which path, with
+    /// the operating system's error as its source.
     pub fn io(what: &str, path: &std::path::Path, err: std::io::Error) -> Self {
-        Self::new(
+        let mut e = Self::new(
             ErrorKind::Io,
             format!("cannot {what} {}: {err}", path.display()),
-        )
+        );
+        e.source = Some(Arc::new(err));
+        e
+    }
+    /// The same error, suggesting `hint` as the fix.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    /// The message with its hint, as one text for a person.
+    pub fn full(&self) -> String {
+        match &self.hint {
+            Some(h) => format!("{}\nhint: {h}", self.message),
+            None => self.message.clone(),
+        }
     }
 }
 
@@ -97,6 +121,12 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -373,10 +373,11 @@ fn a_missing_identity_is_explained() {
     assert_eq!(out.status.code(), Some(6), "{}", stdout(&out));
     let v = parse_json(&out);
     assert!(
-        v["error"]
-            .as_str()
-            .unwrap()
-            .contains("git config user.name"),
+        v["error"].as_str().unwrap().contains("no git identity"),
+        "{v}"
+    );
+    assert!(
+        v["hint"].as_str().unwrap().contains("git config user.name"),
         "{v}"
     );
     assert!(!repo.path().join(".nexo").exists());

@@ -165,7 +165,7 @@ pub fn run(cli: Cli) -> i32 {
             if is_call || json {
                 println!("{}", pretty(&nexo::call::error_value(&err)));
             } else {
-                eprintln!("error: {err}");
+                eprintln!("error: {}", err.full());
             }
             err.kind.exit_code()
         }

@@ -172,10 +172,14 @@ fn busy(lock_path: &Path, why: &str) -> Error {
     Error::new(
         ErrorKind::Busy,
         format!(
-            "git's index is locked ({}: {why}): another git command is running, or one crashed and left the lock behind (then remove the file). Nothing was written.",
+            "git's index is locked ({}: {why}): another git command is running, or one crashed and left the lock behind. Nothing was written.",
             lock_path.display()
         ),
     )
+    .with_hint(format!(
+        "retry when the git command finishes; if none is running, remove {}",
+        lock_path.display()
+    ))
 }
 
 /// Removes an `index.lock` that a killed nexo left behind, recognised by

@@ -119,9 +119,10 @@ impl Repo {
                 ));
             }
             Error::repo(format!(
-                "{} is not inside a git repository: nexo keeps runs in a repository's .nexo/ folder; run `git init` first or pass -C <repo>",
+                "{} is not inside a git repository: nexo keeps runs in a repository's .nexo/ folder",
                 dir.display()
             ))
+            .with_hint("run `git init` first, or pass -C <repo>")
         })?;
         let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
             return Err(Error::repo(format!(
@@ -335,7 +336,10 @@ impl Repo {
             Some(Ok(sig)) => Ok(sig),
             Some(Err(e)) => Err(git_err("cannot read the committer date", e)),
             None => Err(Error::repo(
-                "no git identity is configured, so nexo cannot commit: run `git config user.name \"Your Name\"` and `git config user.email you@example.com` (or set GIT_COMMITTER_NAME/GIT_COMMITTER_EMAIL), or pass --no-commit",
+                "no git identity is configured, so nexo cannot commit; nothing was written",
+            )
+            .with_hint(
+                "run `git config user.name \"Your Name\"` and `git config user.email you@example.com` (or set GIT_COMMITTER_NAME/GIT_COMMITTER_EMAIL), or pass --no-commit",
             )),
         }
     }

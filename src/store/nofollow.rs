@@ -20,9 +20,12 @@ pub fn link_error(rel: &Path) -> Error {
     Error::new(
         ErrorKind::Corrupt,
         format!(
-            "refusing to follow the symbolic link {rel}: nexo never reads or writes through a link under .nexo/. Remove it (`git rm --cached {rel}` and delete it), then run `nexo doctor --fix`"
+            "refusing to follow the symbolic link {rel}: nexo never reads or writes through a link under .nexo/"
         ),
     )
+    .with_hint(format!(
+        "`nexo doctor --fix` removes it (never what it points to) and regenerates the views; or `git rm {rel}`"
+    ))
 }
 
 /// What one component of a path turned out to be.
