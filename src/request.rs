@@ -1,95 +1,58 @@
-//! The inputs of each tool, with the original's field names.
+//! The inputs of each verb, with the original's field names.
 //!
-//! Every request refuses unknown fields: a misspelt field is an error that
-//! lists the valid ones, never silently ignored. Fields that the original
-//! took as JSON-encoded strings (`steps`, `shared_state`, `state_patch`) are
-//! kept as raw values here and decoded by `api`, which accepts both forms.
+//! Requests decoded straight from the wire refuse unknown fields: a misspelt
+//! field is an error that lists the valid ones, never silently ignored. The
+//! three whose wire form differs (`steps`, `shared_state` and `state_patch`
+//! may come JSON-encoded in a string, as the original took them) are typed
+//! here and decoded by the tool interface (`call`), so the library never
+//! sees raw JSON.
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use crate::event::StepSpec;
 
 use crate::error::{Error, Result};
 use crate::model::{Priority, RunStatus, StepStatus};
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A new run. `steps` are validated by the library (plain unique keys).
+#[derive(Debug, Clone, Default)]
 pub struct OpenRequest {
     pub sid: String,
     pub goal: String,
-    #[serde(default)]
     pub owner: Option<String>,
-    #[serde(default)]
     pub priority: Option<Priority>,
-    #[serde(default)]
     pub workflow_kind: Option<String>,
-    #[serde(default)]
-    pub steps: Option<Value>,
-    #[serde(default)]
+    pub steps: Vec<StepSpec>,
     pub next_action: Option<String>,
-    #[serde(default)]
-    pub shared_state: Option<Value>,
-    #[serde(default)]
+    pub shared_state: Option<Map<String, Value>>,
     pub idempotency_key: Option<String>,
-    #[serde(default)]
     pub goal_id: Option<String>,
     /// Who opens the run; defaults to the caller's identity.
-    #[serde(default)]
     pub actor: Option<String>,
 }
 
-/// One step of `open`'s `steps`: the seed writes `key`, the original read
-/// `step_key`; both mean the same.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StepInput {
-    #[serde(alias = "step_key")]
-    pub key: Option<String>,
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub requires_approval: Option<bool>,
-    #[serde(default)]
-    pub max_retries: Option<u32>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Progress on a run; every field but `run_id` is optional.
+#[derive(Debug, Clone, Default)]
 pub struct UpdateRequest {
     pub run_id: String,
-    #[serde(default, alias = "key")]
     pub step_key: Option<String>,
-    #[serde(default)]
     pub step_title: Option<String>,
-    #[serde(default)]
     pub step_status: Option<StepStatus>,
-    #[serde(default)]
     pub run_status: Option<RunStatus>,
-    #[serde(default)]
     pub checkpoint_label: Option<String>,
-    #[serde(default)]
     pub summary: Option<String>,
-    #[serde(default)]
     pub evidence: Option<String>,
-    #[serde(default)]
     pub next_action: Option<String>,
-    #[serde(default)]
-    pub shared_state: Option<Value>,
-    #[serde(default)]
-    pub state_patch: Option<Value>,
-    #[serde(default)]
+    pub shared_state: Option<Map<String, Value>>,
+    pub state_patch: Option<Map<String, Value>>,
     pub retry_after: Option<String>,
-    #[serde(default)]
     pub retry_policy: Option<String>,
-    #[serde(default)]
     pub compensation: Option<String>,
-    #[serde(default)]
     pub actor: Option<String>,
-    #[serde(default)]
     pub owner: Option<String>,
-    #[serde(default)]
     pub max_retries: Option<u32>,
-    #[serde(default)]
     pub requires_approval: Option<bool>,
 }
 
@@ -107,19 +70,15 @@ pub struct ReplayRequest {
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A run handed to another owner.
+#[derive(Debug, Clone, Default)]
 pub struct HandoffRequest {
     pub run_id: String,
     pub actor: String,
-    #[serde(default)]
     pub new_owner: Option<String>,
-    #[serde(default)]
     pub handoff_note: Option<String>,
-    #[serde(default)]
     pub next_action: Option<String>,
-    #[serde(default)]
-    pub shared_state: Option<Value>,
+    pub shared_state: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -11,9 +11,7 @@ use std::path::Path;
 
 mod validate;
 
-use validate::{
-    decode_map, decode_steps, existing_step, positive, update_subject, validate_update,
-};
+use validate::{check_map, check_steps, existing_step, positive, update_subject, validate_update};
 
 use crate::error::{Error, Result};
 use crate::event::{Body, Decision, Event, HandedOff, Opened, SCHEMA_VERSION};
@@ -479,8 +477,10 @@ impl Nexo {
                 "sid is empty: pass the caller's session id (any non-empty string)",
             ));
         }
-        let steps = decode_steps(req.steps)?;
-        let shared_state = decode_map(req.shared_state, "shared_state")?.unwrap_or_default();
+        check_steps(&req.steps)?;
+        check_map(req.shared_state.as_ref(), "shared_state")?;
+        let steps = req.steps;
+        let shared_state = req.shared_state.unwrap_or_default();
         let idempotency_key = req.idempotency_key.unwrap_or_default();
         let workflow_kind = non_empty(req.workflow_kind).unwrap_or_else(|| "general".into());
         let actor = self.actor(req.actor.clone(), req.owner.clone());
@@ -537,8 +537,10 @@ impl Nexo {
 
     pub fn update(&self, req: UpdateRequest) -> Result<UpdateResponse> {
         let actor = self.actor(req.actor.clone(), None);
-        let shared_state = decode_map(req.shared_state.clone(), "shared_state")?;
-        let state_patch = decode_map(req.state_patch.clone(), "state_patch")?;
+        check_map(req.shared_state.as_ref(), "shared_state")?;
+        check_map(req.state_patch.as_ref(), "state_patch")?;
+        let shared_state = req.shared_state.clone();
+        let state_patch = req.state_patch.clone();
         let run_id = req.run_id.clone();
         let (run, event, commit) = self.write(&run_id, |run| {
             let updated = validate_update(run, req, shared_state, state_patch)?;
@@ -606,7 +608,8 @@ impl Nexo {
                 "actor is empty: say who is handing the run off (e.g. \"codex\")",
             ));
         }
-        let shared_state = decode_map(req.shared_state, "shared_state")?;
+        check_map(req.shared_state.as_ref(), "shared_state")?;
+        let shared_state = req.shared_state;
         let mut previous_owner = String::new();
         let (run, event, commit) = self.write(&req.run_id, |run| {
             previous_owner = run.owner.clone();

@@ -8,10 +8,9 @@ use super::non_empty;
 use crate::error::{Error, Result};
 use crate::event::{StepSpec, Updated};
 use crate::fold::{Run, Step};
-use crate::json::value_or_encoded;
 use crate::limits::{self, Text, opt_text};
 use crate::model::{StepStatus, validate_name};
-use crate::request::{StepInput, UpdateRequest};
+use crate::request::UpdateRequest;
 
 pub(super) fn positive(v: Option<usize>, field: &str) -> Result<Option<usize>> {
     match v {
@@ -34,56 +33,35 @@ pub(super) fn existing_step<'a>(run: &'a Run, key: &str) -> Result<&'a Step> {
     })
 }
 
-pub(super) fn decode_map(value: Option<Value>, field: &str) -> Result<Option<Map<String, Value>>> {
+/// Checks a JSON map a caller stores (depth and size).
+pub(super) fn check_map(value: Option<&Map<String, Value>>, field: &str) -> Result<()> {
     match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => {
-            let map = value_or_encoded::<Map<String, Value>>(v, field)
-                .map_err(|e| Error::invalid(format!("{} (expected a JSON object)", e.message)))?;
-            limits::json(field, &Value::Object(map.clone()))?;
-            Ok(Some(map))
-        }
+        Some(map) => limits::json(field, &Value::Object(map.clone())),
+        None => Ok(()),
     }
 }
 
-pub(super) fn decode_steps(value: Option<Value>) -> Result<Vec<StepSpec>> {
-    let inputs: Vec<StepInput> = match value {
-        None | Some(Value::Null) => Vec::new(),
-        Some(v) => value_or_encoded(v, "steps").map_err(|e| {
-            Error::invalid(format!(
-                "{} (expected a list like [{{\"key\":\"doctor\",\"title\":\"Run checks\"}}])",
-                e.message
-            ))
-        })?,
-    };
-    if inputs.len() > limits::MAX_STEPS {
+/// Checks the steps a run is opened with: plain, unique keys, titles
+/// within limits, not too many.
+pub(super) fn check_steps(steps: &[StepSpec]) -> Result<()> {
+    if steps.len() > limits::MAX_STEPS {
         return Err(Error::invalid(format!(
             "steps has {} entries; the limit is {}",
-            inputs.len(),
+            steps.len(),
             limits::MAX_STEPS
         )));
     }
-    let mut specs: Vec<StepSpec> = Vec::with_capacity(inputs.len());
-    for (i, s) in inputs.into_iter().enumerate() {
-        let key = non_empty(s.key).ok_or_else(|| {
-            Error::invalid(format!("steps[{i}] has no \"key\" (or \"step_key\")"))
-        })?;
-        validate_name(&format!("steps[{i}].key"), &key)?;
-        if specs.iter().any(|p| p.key == key) {
+    for (i, s) in steps.iter().enumerate() {
+        validate_name(&format!("steps[{i}].key"), &s.key)?;
+        if steps[..i].iter().any(|p| p.key == s.key) {
             return Err(Error::invalid(format!(
-                "duplicate step key '{key}' in steps: each step needs its own key"
+                "duplicate step key '{}' in steps: each step needs its own key",
+                s.key
             )));
         }
-        let title = non_empty(s.title).unwrap_or_else(|| key.clone());
-        limits::text(&format!("steps[{i}].title"), &title, Text::Line)?;
-        specs.push(StepSpec {
-            key,
-            title,
-            requires_approval: s.requires_approval.unwrap_or(false),
-            max_retries: s.max_retries,
-        });
+        limits::text(&format!("steps[{i}].title"), &s.title, Text::Line)?;
     }
-    Ok(specs)
+    Ok(())
 }
 
 /// Checks an update against the run it applies to and turns it into an

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use nexo::api::{Nexo, Options};
 use nexo::error::{Error, Result};
@@ -212,9 +212,17 @@ fn pretty<T: Serialize>(v: &T) -> String {
     serde_json::to_string_pretty(v).expect("values serialize")
 }
 
-/// A JSON-valued flag, parsed with the same leniency as `--input`.
-pub fn json_arg(text: Option<&str>, flag: &str) -> Result<Option<Value>> {
-    text.map(|t| parse_lenient(t, flag)).transpose()
+/// A JSON-object flag, parsed with the same leniency as `--input`.
+pub fn json_arg(text: Option<&str>, flag: &str) -> Result<Option<Map<String, Value>>> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    match parse_lenient(text, flag)? {
+        Value::Object(map) => Ok(Some(map)),
+        _ => Err(Error::invalid(format!(
+            "{flag} must be a JSON object, e.g. {flag} '{{\"env\": \"prod\"}}'"
+        ))),
+    }
 }
 
 /// The line that says what became of a write's commit.

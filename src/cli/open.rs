@@ -1,9 +1,8 @@
 //! `nexo open`: a new run.
 
-use serde_json::Value;
-
 use super::{Ctx, commit_line, json_arg};
 use nexo::error::Result;
+use nexo::event::StepSpec;
 use nexo::model::Priority;
 use nexo::request::OpenRequest;
 
@@ -47,9 +46,14 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         .iter()
         .map(|s| {
             let (key, title) = s.split_once(':').unwrap_or((s.as_str(), s.as_str()));
-            serde_json::json!({"key": key.trim(), "title": title.trim()})
+            StepSpec {
+                key: key.trim().to_string(),
+                title: title.trim().to_string(),
+                requires_approval: false,
+                max_retries: None,
+            }
         })
-        .collect::<Vec<_>>();
+        .collect();
     let req = OpenRequest {
         sid: a
             .sid
@@ -60,7 +64,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         owner: a.owner.clone(),
         priority: a.priority,
         workflow_kind: a.workflow_kind.clone(),
-        steps: Some(Value::Array(steps)),
+        steps,
         next_action: a.next.clone(),
         shared_state: json_arg(a.state.as_deref(), "--state")?,
         idempotency_key: a.idempotency_key.clone(),

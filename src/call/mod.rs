@@ -9,6 +9,8 @@ use crate::api::Nexo;
 use crate::error::{Error, Result};
 use crate::request::decode;
 
+mod wire;
+
 /// Every tool, with a one-line description (shown by `nexo call --help`
 /// and served to MCP clients).
 pub const TOOLS: &[(&str, &str)] = &[
@@ -67,11 +69,17 @@ pub fn call(nexo: &Nexo, tool: &str, input: Value) -> Result<Value> {
         other => other,
     };
     match tool {
-        "nexo_workflow_open" => to_value(nexo.open(decode(tool, input)?)?),
-        "nexo_workflow_update" => to_value(nexo.update(decode(tool, input)?)?),
+        "nexo_workflow_open" => {
+            to_value(nexo.open(decode::<wire::Open>(tool, input)?.try_into()?)?)
+        }
+        "nexo_workflow_update" => {
+            to_value(nexo.update(decode::<wire::Update>(tool, input)?.try_into()?)?)
+        }
         "nexo_workflow_resume" => to_value(nexo.resume(decode(tool, input)?)?),
         "nexo_workflow_replay" => to_value(nexo.replay(decode(tool, input)?)?),
-        "nexo_workflow_handoff" => to_value(nexo.handoff(decode(tool, input)?)?),
+        "nexo_workflow_handoff" => {
+            to_value(nexo.handoff(decode::<wire::Handoff>(tool, input)?.try_into()?)?)
+        }
         "nexo_workflow_get" => to_value(nexo.get(decode(tool, input)?)?),
         "nexo_workflow_list" => to_value(nexo.list(decode(tool, input)?)?),
         "nexo_workflow_compensation" => to_value(nexo.compensation(decode(tool, input)?)?),
