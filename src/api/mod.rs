@@ -402,16 +402,14 @@ impl Nexo {
         subject: &str,
     ) -> Result<CommitInfo> {
         changed.extend(self.store.ensure_gitattributes()?);
-        self.settle_pending()?;
-        // Another run's event left uncommitted (--no-commit, a merge in
-        // progress) goes into this commit: bring its views up to date.
-        for other in self.repo.read_pending() {
-            if let Some(id) = run_of_history(&other).filter(|id| *id != run.run_id)
-                && let Ok(history) = self.store.read_history(id)
-                && let Ok(other_run) = fold::fold(history.events)
-            {
-                changed.extend(self.write_views(&other_run)?.paths);
-            }
+        // What earlier writes left pending (--no-commit, a merge in
+        // progress) rides along with this commit. Their views were written
+        // with their events, and a killed writer's work was finished when
+        // the lock was taken, so only the histories' ends need settling,
+        // and only when something is committed: a write's cost must not
+        // grow with the number of runs left pending.
+        if matches!(plan, CommitPlan::Commit { .. }) {
+            self.settle_pending()?;
         }
         crate::trace::mark("views written");
         crate::trace::crash_point("views-written");
@@ -432,7 +430,7 @@ impl Nexo {
                 continue;
             }
             self.store.settle_history(&rel)?;
-            if self.store.read(&rel)?.is_some_and(|b| b.is_empty()) {
+            if self.store.is_empty_file(&rel) {
                 self.store.remove(&rel)?;
             }
         }

@@ -381,6 +381,11 @@ impl Store {
         nofollow::write_atomic(&self.root, Path::new(rel), bytes, &self.tmp_dir)
     }
 
+    /// Whether `rel` is a regular file with nothing in it (one `lstat`).
+    pub fn is_empty_file(&self, rel: &str) -> bool {
+        fs::symlink_metadata(self.abs(rel)).is_ok_and(|m| m.is_file() && m.len() == 0)
+    }
+
     pub fn remove(&self, rel: &str) -> Result<()> {
         nofollow::remove_file(&self.root, Path::new(rel))
     }
