@@ -23,11 +23,11 @@ pub struct Causality {
 impl Causality {
     /// Registers an event after all of its parents; returns its sequence
     /// number. Parents missing from the history are ignored.
-    pub fn add(&mut self, id: &str, parents: &[String]) -> usize {
+    pub fn add(&mut self, id: &str, parents: &[crate::id::EventId]) -> usize {
         let seq = self.ancestors.len();
         let mut bits = vec![0u64; seq / 64 + 1];
         for p in parents {
-            if let Some(&j) = self.index.get(p) {
+            if let Some(&j) = self.index.get(p.as_str()) {
                 bits[j / 64] |= 1 << (j % 64);
                 for (w, b) in self.ancestors[j].iter().enumerate() {
                     bits[w] |= b;

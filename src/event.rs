@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::id::{EventId, RunId};
 use crate::model::{Priority, RunStatus, StepStatus};
 
 /// The history format version this build writes and reads. Readers refuse
@@ -23,13 +24,13 @@ pub struct Event {
     /// Schema version of this line.
     pub v: u32,
     /// Globally unique id (a ULID).
-    pub id: String,
+    pub id: EventId,
     /// Lamport clock: larger than every clock the writer had seen in the run.
     pub clock: u64,
     /// The events this one followed: the heads of the history its writer
     /// saw. Two events neither of which follows the other were concurrent.
     #[serde(default)]
-    pub parents: Vec<String>,
+    pub parents: Vec<EventId>,
     /// Wall time of the write, RFC 3339 UTC with milliseconds.
     pub at: String,
     /// Who made the change (agent, person, client).
@@ -83,7 +84,7 @@ pub struct StepSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Opened {
-    pub run_id: String,
+    pub run_id: RunId,
     pub sid: String,
     pub goal: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]

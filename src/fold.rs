@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::divergence::{Causality, Divergence, Frontiers};
 use crate::error::{Error, Result};
 use crate::event::{Body, Decision, Event, HandedOff, Opened, Updated};
+use crate::id::{EventId, RunId};
 use crate::model::{Priority, RunStatus, StepStatus};
 
 /// Whether an approval gate was opened or closed, and by whom.
@@ -129,7 +130,7 @@ impl Step {
 /// One entry of the execution trail, derived from one event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Checkpoint {
-    pub event_id: String,
+    pub event_id: EventId,
     pub created_at: String,
     pub event_type: &'static str,
     pub checkpoint_label: String,
@@ -147,7 +148,7 @@ pub struct Checkpoint {
 /// The state of a run after all of its events.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Run {
-    pub run_id: String,
+    pub run_id: RunId,
     pub sid: String,
     pub goal: String,
     pub goal_id: String,
@@ -169,7 +170,7 @@ pub struct Run {
     /// The highest logical clock in the history.
     pub clock: u64,
     /// Events no other event names as its parent, sorted.
-    pub heads: Vec<String>,
+    pub heads: Vec<EventId>,
     pub event_count: usize,
     #[serde(skip)]
     causality: Causality,

@@ -57,7 +57,7 @@ fn base32(value: u128, bits: u32) -> String {
 }
 
 /// A new ULID for an event, stamped with `unix_ms`.
-pub fn new_event_id(unix_ms: u64) -> String {
+pub fn new_event_id(unix_ms: u64) -> EventId {
     let mut r = [0u8; 10];
     random_bytes(&mut r);
     let mut random: u128 = 0;
@@ -66,18 +66,18 @@ pub fn new_event_id(unix_ms: u64) -> String {
     }
     let value = ((unix_ms as u128 & ((1 << 48) - 1)) << 80) | random;
     // A ULID is 128 bits in 26 characters: the first carries 3 bits.
-    base32(value, 130)
+    EventId(base32(value, 130))
 }
 
 /// A new run id: `WF-` and 80 random bits in 16 base32 characters.
-pub fn new_run_id() -> String {
+pub fn new_run_id() -> RunId {
     let mut r = [0u8; 10];
     random_bytes(&mut r);
     let mut value: u128 = 0;
     for b in r {
         value = (value << 8) | b as u128;
     }
-    format!("{RUN_PREFIX}{}", base32(value, 80))
+    RunId(format!("{RUN_PREFIX}{}", base32(value, 80)))
 }
 
 /// Is `s` shaped like an event id we minted (used to validate histories)?
@@ -101,4 +101,69 @@ mod tests {
         assert!(r.starts_with("WF-") && r.len() == 19, "{r}");
         assert_ne!(r, new_run_id());
     }
+}
+
+/// Defines a string newtype for an identifier: serialized as the bare
+/// string, shown and compared as one, but a distinct type, so a run id
+/// cannot be passed where an event id is meant.
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                $name(s)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name(s.to_string())
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
+
+id_type! {
+    /// A run's id: `WF-` and 16 Crockford base32 characters.
+    RunId
+}
+
+id_type! {
+    /// An event's id: a ULID.
+    EventId
 }

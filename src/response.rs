@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::divergence::Divergence;
 use crate::fold::{Checkpoint, Run, Step, Verdict};
+use crate::id::{EventId, RunId};
 use crate::model::{Priority, RunStatus, StepStatus};
 use crate::resume::{Resume, ResumeState};
 
@@ -81,7 +82,7 @@ impl NextStep {
 #[derive(Debug, Clone, Serialize)]
 pub struct OpenResponse {
     pub ok: bool,
-    pub run_id: String,
+    pub run_id: RunId,
     pub status: RunStatus,
     pub reused_existing: bool,
     pub workflow_kind: String,
@@ -98,7 +99,7 @@ pub struct OpenResponse {
 #[derive(Debug, Clone, Serialize)]
 pub struct UpdateResponse {
     pub ok: bool,
-    pub run_id: String,
+    pub run_id: RunId,
     pub status: RunStatus,
     pub current_step_key: Option<String>,
     pub last_checkpoint_label: Option<String>,
@@ -108,7 +109,7 @@ pub struct UpdateResponse {
     pub can_resume: bool,
     pub requires_approval: bool,
     pub next_step: Option<NextStep>,
-    pub event_id: String,
+    pub event_id: EventId,
     #[serde(flatten)]
     pub commit: CommitInfo,
 }
@@ -116,7 +117,7 @@ pub struct UpdateResponse {
 #[derive(Debug, Clone, Serialize)]
 pub struct ResumeResponse {
     pub ok: bool,
-    pub run_id: String,
+    pub run_id: RunId,
     pub goal: String,
     pub status: RunStatus,
     pub owner: String,
@@ -146,7 +147,7 @@ pub struct CheckpointOut {
     pub requires_approval: bool,
     pub actor: String,
     pub event_type: String,
-    pub event_id: String,
+    pub event_id: EventId,
 }
 
 impl From<&Checkpoint> for CheckpointOut {
@@ -182,7 +183,7 @@ pub fn newest_checkpoints(run: &Run, limit: usize) -> Vec<CheckpointOut> {
 #[derive(Debug, Clone, Serialize)]
 pub struct ReplayResponse {
     pub ok: bool,
-    pub run_id: String,
+    pub run_id: RunId,
     pub count: usize,
     pub total: usize,
     pub checkpoints: Vec<CheckpointOut>,
@@ -191,14 +192,14 @@ pub struct ReplayResponse {
 #[derive(Debug, Clone, Serialize)]
 pub struct HandoffResponse {
     pub ok: bool,
-    pub run_id: String,
+    pub run_id: RunId,
     pub status: RunStatus,
     pub owner: String,
     pub previous_owner: String,
     pub next_action: String,
     pub shared_state: Map<String, Value>,
     pub message: String,
-    pub event_id: String,
+    pub event_id: EventId,
     #[serde(flatten)]
     pub commit: CommitInfo,
 }
@@ -223,7 +224,7 @@ impl From<&Step> for StepOut {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunOut {
-    pub run_id: String,
+    pub run_id: RunId,
     pub sid: String,
     pub goal: String,
     pub goal_id: String,
@@ -284,7 +285,7 @@ pub struct GetResponse {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ListItem {
-    pub run_id: String,
+    pub run_id: RunId,
     pub goal: String,
     pub workflow_kind: String,
     pub status: RunStatus,
@@ -308,7 +309,7 @@ pub struct ListResponse {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Unreadable {
-    pub run_id: String,
+    pub run_id: RunId,
     pub error: String,
 }
 
@@ -324,7 +325,7 @@ pub struct Compensation {
 #[derive(Debug, Clone, Serialize)]
 pub struct CompensationResponse {
     pub ok: bool,
-    pub run_id: String,
+    pub run_id: RunId,
     pub status: RunStatus,
     /// Steps whose work may need undoing, most recent first: the order in
     /// which to apply their compensations.
@@ -338,7 +339,7 @@ pub struct CompensationResponse {
 #[derive(Debug, Clone, Serialize)]
 pub struct DecisionResponse {
     pub ok: bool,
-    pub run_id: String,
+    pub run_id: RunId,
     pub status: RunStatus,
     pub step_key: String,
     pub decision: Verdict,
@@ -346,7 +347,7 @@ pub struct DecisionResponse {
     pub next_action: String,
     pub resume_state: ResumeState,
     pub message: String,
-    pub event_id: String,
+    pub event_id: EventId,
     #[serde(flatten)]
     pub commit: CommitInfo,
 }
@@ -360,7 +361,7 @@ pub struct CommitResponse {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PrimeRun {
-    pub run_id: String,
+    pub run_id: RunId,
     pub goal: String,
     pub status: RunStatus,
     pub owner: String,

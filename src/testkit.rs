@@ -4,6 +4,7 @@
 
 use crate::event::{Body, Decision, Event, HandedOff, Opened, SCHEMA_VERSION, StepSpec, Updated};
 use crate::fold::{self, Run};
+use crate::id::EventId;
 use crate::model::{Priority, StepStatus};
 
 pub const RUN: &str = "WF-TESTRUN000000000";
@@ -113,10 +114,10 @@ pub fn status_of(key: &str, status: StepStatus) -> Updated {
 }
 
 /// An event with a deterministic id (`n`), time and the given clock.
-pub fn event(n: u64, clock: u64, parents: Vec<String>, actor: &str, body: Body) -> Event {
+pub fn event(n: u64, clock: u64, parents: Vec<EventId>, actor: &str, body: Body) -> Event {
     Event {
         v: SCHEMA_VERSION,
-        id: format!("01J0000000000000000000{n:04}"),
+        id: format!("01J0000000000000000000{n:04}").into(),
         clock,
         parents,
         at: format!("2026-11-25T10:{:02}:{:02}.000Z", n / 60, n % 60),

@@ -67,7 +67,7 @@ struct StepLine<'a> {
 struct HistoryView<'a> {
     events: usize,
     clock: u64,
-    heads: &'a [String],
+    heads: &'a [crate::id::EventId],
 }
 
 #[derive(Serialize)]

@@ -682,7 +682,7 @@ impl Nexo {
                 Ok(run) if keep(&run) => runs.push(run),
                 Ok(_) => {}
                 Err(e) if e.kind == crate::ErrorKind::Corrupt => unreadable.push(Unreadable {
-                    run_id: id,
+                    run_id: id.into(),
                     error: e.message,
                 }),
                 Err(e) => return Err(e),
