@@ -94,7 +94,7 @@ pub struct GetRequest {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub status: Option<RunStatus>,
     #[serde(default)]
     pub include_closed: Option<bool>,
@@ -145,5 +145,22 @@ fn kind_of(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// Reads an optional field the original's schema fills with `""` when the
+/// caller means "not sent" (`step_status`, `priority`, list `status`, ...):
+/// absent, `null` and a blank string are all `None`.
+pub fn empty_as_none<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(v) => serde_json::from_value(v)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
     }
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 mod validate;
 
-use validate::{check_map, check_steps, existing_step, positive, update_subject, validate_update};
+use validate::{check_map, check_steps, existing_step, limit_or, update_subject, validate_update};
 
 use crate::error::{Error, Result};
 use crate::event::{Body, Decision, Event, HandedOff, Opened, SCHEMA_VERSION};
@@ -584,7 +584,7 @@ impl Nexo {
     }
 
     pub fn replay(&self, req: ReplayRequest) -> Result<ReplayResponse> {
-        let limit = positive(req.limit, "limit")?.unwrap_or(DEFAULT_REPLAY_LIMIT);
+        let limit = limit_or(req.limit, DEFAULT_REPLAY_LIMIT);
         let run = self.load(&req.run_id)?;
         let checkpoints = newest_checkpoints(&run, limit);
         Ok(ReplayResponse {
@@ -697,7 +697,7 @@ impl Nexo {
     }
 
     pub fn list(&self, req: ListRequest) -> Result<ListResponse> {
-        let limit = positive(req.limit, "limit")?.unwrap_or(DEFAULT_LIST_LIMIT);
+        let limit = limit_or(req.limit, DEFAULT_LIST_LIMIT);
         let include_closed = req.include_closed.unwrap_or(false);
         let (mut runs, unreadable) = self.runs(|run| match req.status {
             Some(s) => run.status == s,

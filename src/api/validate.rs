@@ -12,11 +12,9 @@ use crate::limits::{self, Text, opt_text};
 use crate::model::{StepStatus, validate_name};
 use crate::request::UpdateRequest;
 
-pub(super) fn positive(v: Option<usize>, field: &str) -> Result<Option<usize>> {
-    match v {
-        Some(0) => Err(Error::invalid(format!("{field} must be at least 1"))),
-        other => Ok(other),
-    }
+/// A limit, where 0 means "the default" as in the original runtime.
+pub(super) fn limit_or(v: Option<usize>, default: usize) -> usize {
+    v.filter(|&n| n > 0).unwrap_or(default)
 }
 
 pub(super) fn existing_step<'a>(run: &'a Run, key: &str) -> Result<&'a Step> {

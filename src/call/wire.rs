@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::event::StepSpec;
 use crate::json::value_or_encoded;
 use crate::model::{Priority, RunStatus, StepStatus};
-use crate::request::{HandoffRequest, OpenRequest, UpdateRequest};
+use crate::request::{HandoffRequest, OpenRequest, UpdateRequest, empty_as_none};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,7 +21,7 @@ pub struct Open {
     goal: String,
     #[serde(default)]
     owner: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     priority: Option<Priority>,
     #[serde(default)]
     workflow_kind: Option<String>,
@@ -62,9 +62,9 @@ pub struct Update {
     step_key: Option<String>,
     #[serde(default)]
     step_title: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     step_status: Option<StepStatus>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     run_status: Option<RunStatus>,
     #[serde(default)]
     checkpoint_label: Option<String>,
@@ -109,10 +109,12 @@ pub struct Handoff {
     shared_state: Option<Value>,
 }
 
-/// A JSON object, or one encoded in a string; null is absent.
+/// A JSON object, or one encoded in a string; null and `""` (the
+/// original's "not sent") are absent.
 fn map(value: Option<Value>, field: &str) -> Result<Option<Map<String, Value>>> {
     match value {
         None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(v) => value_or_encoded::<Map<String, Value>>(v, field)
             .map(Some)
             .map_err(|e| Error::invalid(format!("{} (expected a JSON object)", e.message))),

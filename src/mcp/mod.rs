@@ -204,7 +204,7 @@ fn input_schema(tool: &str) -> Arc<Map<String, Value>> {
         "nexo_workflow_update" => update_schema(&step_status, &run_status),
         "nexo_workflow_resume" => schema(json!({"run_id": run_id()}), &["run_id"]),
         "nexo_workflow_replay" => schema(
-            json!({"run_id": run_id(), "limit": {"type": "integer", "minimum": 1, "description": "How many checkpoints, newest first. Default 20."}}),
+            json!({"run_id": run_id(), "limit": {"type": "integer", "minimum": 0, "description": "How many checkpoints, newest first. Default 20; 0 means the default."}}),
             &["run_id"],
         ),
         "nexo_workflow_handoff" => schema(
@@ -230,7 +230,7 @@ fn input_schema(tool: &str) -> Arc<Map<String, Value>> {
             json!({
                 "status": run_status,
                 "include_closed": {"type": "boolean", "description": "Include failed, completed and cancelled runs. Default false."},
-                "limit": {"type": "integer", "minimum": 1, "description": "Default 20."}
+                "limit": {"type": "integer", "minimum": 0, "description": "Default 20; 0 means the default."}
             }),
             &[],
         ),
