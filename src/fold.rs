@@ -99,8 +99,11 @@ impl Step {
 
     /// An approval gate that is closed: the step needs an approval it does
     /// not have and its work is not done.
+    /// A gate: the step requires approval, or was put in
+    /// `waiting_approval` (a gate without the flag, as in the original),
+    /// and its work is not done or approved.
     pub fn awaits_approval(&self) -> bool {
-        self.requires_approval
+        (self.requires_approval || self.status == StepStatus::WaitingApproval)
             && !self.status.is_done()
             && self
                 .approval
@@ -452,9 +455,8 @@ fn update_step(run: &mut Run, event: &Event, u: &Updated, key: &str) -> Option<S
     if new == StepStatus::Running && step.started_at.is_none() {
         step.started_at = Some(at.to_string());
     }
-    if new.is_done() {
-        step.completed_at = Some(at.to_string());
-    }
+    // Reopening a finished step clears its completion time.
+    step.completed_at = new.is_done().then(|| at.to_string());
     step.status = new;
     Some(new)
 }
@@ -827,6 +829,24 @@ mod tests {
         shuffled.reverse();
         shuffled.push(h.events[2].clone());
         assert_eq!(fold(shuffled).unwrap(), expected);
+    }
+
+    #[test]
+    fn reopening_a_completed_step_clears_its_completion_time() {
+        let mut h = History::open(&["a"]);
+        h.step("a", Completed);
+        assert!(h.fold().step("a").unwrap().completed_at.is_some());
+        h.step("a", Running);
+        assert_eq!(h.fold().step("a").unwrap().completed_at, None);
+    }
+
+    #[test]
+    fn waiting_approval_is_a_gate_even_without_the_flag() {
+        let mut h = History::open(&["a"]);
+        h.step("a", WaitingApproval);
+        let run = h.fold();
+        assert!(run.step("a").unwrap().held_at_gate());
+        assert_eq!(run.status, RunStatus::WaitingApproval);
     }
 
     #[test]

@@ -362,6 +362,15 @@ mod tests {
     }
 
     #[test]
+    fn waiting_approval_without_the_flag_holds_like_a_gate() {
+        let mut h = History::open(&["a"]);
+        h.step("a", WaitingApproval);
+        let r = resume(&h.fold());
+        assert_eq!(r.resume_state, ResumeState::WaitingApproval);
+        assert!(r.requires_approval && !r.can_resume);
+    }
+
+    #[test]
     fn a_rejected_step_stops_the_run_with_the_reason() {
         let mut h = History::open(&["a!"]);
         h.step("a", Blocked).reject("a", "lead", "no changelog");

@@ -62,3 +62,60 @@ fn a_status_that_is_not_empty_is_still_checked() {
         "{v}"
     );
 }
+
+#[test]
+fn a_handoff_with_only_its_actor_is_a_checkpoint_and_an_empty_owner_keeps_the_owner() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    let v = repo.call(
+        "nexo_workflow_handoff",
+        &json!({"run_id": id, "actor": "codex"}),
+    );
+    assert_eq!(v["owner"], "codex");
+    let v = repo.call(
+        "nexo_workflow_handoff",
+        &json!({"run_id": id, "actor": "codex", "new_owner": "", "handoff_note": "n"}),
+    );
+    assert_eq!(
+        v["owner"], "codex",
+        "an empty new_owner keeps the owner: {v}"
+    );
+    let replay = repo.call("nexo_workflow_replay", &json!({"run_id": id}));
+    assert_eq!(replay["checkpoints"][0]["checkpoint_label"], "handoff");
+    assert_eq!(replay["total"], 3);
+}
+
+#[test]
+fn idempotency_keys_are_trimmed_and_scoped_by_goal_id() {
+    let repo = Repo::new();
+    let open = |key: &str, goal_id: &str| {
+        repo.call(
+            "nexo_workflow_open",
+            &json!({"sid": "s", "goal": "g", "idempotency_key": key, "goal_id": goal_id}),
+        )
+    };
+    let first = open("release-42", "G1");
+    let again = open("  release-42 ", "G1");
+    assert_eq!(again["reused_existing"], true);
+    assert_eq!(again["run_id"], first["run_id"]);
+    let other_goal = open("release-42", "G2");
+    assert_eq!(other_goal["reused_existing"], false);
+}
+
+#[test]
+fn waiting_approval_without_requires_approval_is_held_at_the_gate() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    repo.call(
+        "nexo_workflow_update",
+        &json!({"run_id": id, "step_key": "doctor", "step_status": "waiting_approval"}),
+    );
+    let r = repo.call("nexo_workflow_resume", &json!({"run_id": id}));
+    assert_eq!(r["resume_state"], "waiting_approval");
+    assert_eq!(r["can_resume"], false);
+    let a = repo.call(
+        "nexo_workflow_approve",
+        &json!({"run_id": id, "step_key": "doctor", "actor": "lead"}),
+    );
+    assert_eq!(a["decision"], "approved");
+}

@@ -479,14 +479,17 @@ impl Nexo {
         check_map(req.shared_state.as_ref(), "shared_state")?;
         let steps = req.steps;
         let shared_state = req.shared_state.unwrap_or_default();
-        let idempotency_key = req.idempotency_key.unwrap_or_default();
+        // As in the original: the key is trimmed, and matches only runs of
+        // the same session and goal id.
+        let idempotency_key = req.idempotency_key.unwrap_or_default().trim().to_string();
+        let goal_id = req.goal_id.clone().unwrap_or_default();
         let workflow_kind = non_empty(req.workflow_kind).unwrap_or_else(|| "general".into());
         let actor = self.actor(req.actor.clone(), req.owner.clone());
 
         self.refresh()?;
         let lock = self.lock()?;
         if !idempotency_key.is_empty()
-            && let Some(run) = self.find_open_run(&sid, &idempotency_key)?
+            && let Some(run) = self.find_open_run(&sid, &idempotency_key, &goal_id)?
         {
             return Ok(open_response(
                 &run,
@@ -499,7 +502,7 @@ impl Nexo {
             run_id: run_id.clone(),
             sid,
             goal,
-            goal_id: req.goal_id.unwrap_or_default(),
+            goal_id,
             owner: req.owner.unwrap_or_default(),
             priority: req.priority.unwrap_or(Priority::Normal),
             workflow_kind,
@@ -516,7 +519,7 @@ impl Nexo {
         Ok(open_response(&run, false, commit))
     }
 
-    fn find_open_run(&self, sid: &str, key: &str) -> Result<Option<Run>> {
+    fn find_open_run(&self, sid: &str, key: &str, goal_id: &str) -> Result<Option<Run>> {
         for id in self.store.run_ids()? {
             // A damaged run must not block opening new ones (doctor reports it).
             let Ok(run) = self
@@ -526,7 +529,11 @@ impl Nexo {
             else {
                 continue;
             };
-            if run.sid == sid && run.idempotency_key == key && !run.status.is_closed() {
+            if run.sid == sid
+                && run.idempotency_key == key
+                && run.goal_id == goal_id
+                && !run.status.is_closed()
+            {
                 return Ok(Some(run));
             }
         }
@@ -608,20 +615,18 @@ impl Nexo {
         }
         check_map(req.shared_state.as_ref(), "shared_state")?;
         let shared_state = req.shared_state;
+        let new_owner = non_empty(req.new_owner);
         let mut previous_owner = String::new();
         let (run, event, commit) = self.write(&req.run_id, |run| {
             previous_owner = run.owner.clone();
-            if req.new_owner.is_none() && req.handoff_note.is_none() && req.next_action.is_none() {
-                return Err(Error::invalid(
-                    "a handoff needs at least one of new_owner, handoff_note or next_action",
-                ));
-            }
-            let subject = match &req.new_owner {
+            // A handoff with nothing but its actor is a checkpoint, as in
+            // the original; an empty new_owner keeps the owner.
+            let subject = match &new_owner {
                 Some(o) => format!("handoff {} → {o}", display_owner(&run.owner)),
                 None => "handoff".to_string(),
             };
             let body = Body::HandedOff(HandedOff {
-                new_owner: req.new_owner,
+                new_owner,
                 note: req.handoff_note,
                 next_action: req.next_action,
                 shared_state,
