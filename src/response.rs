@@ -85,6 +85,7 @@ pub struct OpenResponse {
     pub run_id: RunId,
     pub status: RunStatus,
     pub reused_existing: bool,
+    pub goal_id: String,
     pub workflow_kind: String,
     pub current_step_key: Option<String>,
     pub next_action: String,
@@ -226,6 +227,8 @@ impl From<&Step> for StepOut {
 pub struct RunOut {
     pub run_id: RunId,
     pub sid: String,
+    /// The same as `sid`, under the original runtime's name.
+    pub session_id: String,
     pub goal: String,
     pub goal_id: String,
     pub workflow_kind: String,
@@ -250,6 +253,7 @@ impl RunOut {
         RunOut {
             run_id: run.run_id.clone(),
             sid: run.sid.clone(),
+            session_id: run.sid.clone(),
             goal: run.goal.clone(),
             goal_id: run.goal_id.clone(),
             workflow_kind: run.workflow_kind.clone(),
@@ -287,6 +291,7 @@ pub struct GetResponse {
 pub struct ListItem {
     pub run_id: RunId,
     pub goal: String,
+    pub goal_id: String,
     pub workflow_kind: String,
     pub status: RunStatus,
     pub priority: Priority,

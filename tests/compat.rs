@@ -119,3 +119,19 @@ fn waiting_approval_without_requires_approval_is_held_at_the_gate() {
     );
     assert_eq!(a["decision"], "approved");
 }
+
+#[test]
+fn answers_carry_the_originals_names_beside_nexos() {
+    let repo = Repo::new();
+    let open = repo.call(
+        "nexo_workflow_open",
+        &json!({"sid": "s7", "goal": "g", "goal_id": "G-1"}),
+    );
+    assert_eq!(open["goal_id"], "G-1");
+    let id = open["run_id"].as_str().unwrap();
+    let got = repo.call("nexo_workflow_get", &json!({"run_id": id}));
+    assert_eq!(got["run"]["session_id"], "s7");
+    assert_eq!(got["run"]["sid"], "s7");
+    let list = repo.call("nexo_workflow_list", &json!({}));
+    assert_eq!(list["runs"][0]["goal_id"], "G-1");
+}

@@ -714,6 +714,7 @@ impl Nexo {
             .map(|run| ListItem {
                 run_id: run.run_id.clone(),
                 goal: run.goal.clone(),
+                goal_id: run.goal_id.clone(),
                 workflow_kind: run.workflow_kind.clone(),
                 status: run.status,
                 priority: run.priority,
@@ -953,6 +954,7 @@ fn open_response(run: &Run, reused: bool, commit: CommitInfo) -> OpenResponse {
         run_id: run.run_id.clone(),
         status: run.status,
         reused_existing: reused,
+        goal_id: run.goal_id.clone(),
         workflow_kind: run.workflow_kind.clone(),
         current_step_key: run.current_step_key.clone(),
         next_action: run.next_action.clone(),
