@@ -135,3 +135,18 @@ fn answers_carry_the_originals_names_beside_nexos() {
     let list = repo.call("nexo_workflow_list", &json!({}));
     assert_eq!(list["runs"][0]["goal_id"], "G-1");
 }
+
+#[test]
+fn on_the_command_line_a_count_of_zero_is_refused() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    for args in [vec!["list", "-n", "0"], vec!["replay", &id, "-n", "0"]] {
+        let out = repo.nexo(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains("must be at least 1"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}

@@ -198,7 +198,7 @@ impl Nexo {
                 && let Ok(history) = self.store.read_history(id)
                 && let Ok(run) = fold::fold(history.events)
             {
-                paths.extend(self.write_views(&run)?.paths);
+                paths.extend(self.write_views(&run)?);
                 runs.push(run.run_id);
             }
         }
@@ -260,18 +260,18 @@ impl Nexo {
             let Ok(run) = fold::fold(history.events) else {
                 continue;
             };
-            let views = match self.write_views(&run) {
-                Ok(v) => v,
+            let written = match self.write_views(&run) {
+                Ok(w) => w,
                 // A run with a link in its folder: doctor reports it.
                 Err(e) if e.kind == crate::ErrorKind::Corrupt => continue,
                 Err(e) => return Err(e),
             };
-            if views.changed {
+            if !written.is_empty() {
                 refreshed.push(id.clone());
+                changed.extend(written);
             }
-            changed.extend(views.paths);
         }
-        if refreshed.is_empty() && self.repo.read_pending().is_empty() {
+        if changed.is_empty() && self.repo.read_pending().is_empty() {
             self.repo.mark_seen();
             return Ok(refreshed);
         }
@@ -369,7 +369,7 @@ impl Nexo {
             }
             None => fold::fold(vec![event.clone()])?,
         };
-        let views = view::render(&run, &resume(&run));
+        let views = self.stale_views(&run)?;
         // Pending before anything is written: a process killed at any
         // later point leaves the next command the full list to commit.
         let mut paths = vec![history_rel(id)];
@@ -384,7 +384,7 @@ impl Nexo {
         crate::trace::crash_point("after-append");
         crate::trace::mark("appended");
         for (rel, bytes) in &views {
-            self.store.write_if_changed(rel, bytes)?;
+            self.store.replace(rel, bytes)?;
         }
         let subject = subject(&run);
         let commit = self.publish(plan, &run, &event, paths, &subject)?;
@@ -426,7 +426,7 @@ impl Nexo {
     /// history (a run whose opening never completed) is removed.
     fn settle_pending(&self) -> Result<()> {
         for rel in self.repo.read_pending() {
-            if !rel.ends_with(&format!("/{}", crate::store::HISTORY)) {
+            if run_of_history(&rel).is_none() {
                 continue;
             }
             self.store.settle_history(&rel)?;
@@ -448,17 +448,31 @@ impl Nexo {
         )
     }
 
-    /// Writes the views of `run`, recording all of their paths as pending
-    /// first, so a kill halfway leaves them for the next commit.
-    fn write_views(&self, run: &Run) -> Result<Views> {
-        let views = view::render(run, &resume(run));
-        let paths: Vec<String> = views.iter().map(|(p, _)| p.clone()).collect();
-        self.repo.add_pending(&paths)?;
-        let mut changed = false;
-        for (rel, bytes) in &views {
-            changed |= self.store.write_if_changed(rel, bytes)?;
+    /// The views of `run` whose bytes differ from what is on disk: the
+    /// only ones a write rewrites and commits.
+    fn stale_views(&self, run: &Run) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut stale = Vec::new();
+        for (rel, bytes) in view::render(run, &resume(run)) {
+            if self.store.read(&rel)?.as_deref() != Some(bytes.as_slice()) {
+                stale.push((rel, bytes));
+            }
         }
-        Ok(Views { paths, changed })
+        Ok(stale)
+    }
+
+    /// Rewrites the stale views of `run`, recording their paths as pending
+    /// first, so a kill halfway leaves them for the next commit. Returns
+    /// the paths written.
+    fn write_views(&self, run: &Run) -> Result<Vec<String>> {
+        let stale = self.stale_views(run)?;
+        let paths: Vec<String> = stale.iter().map(|(p, _)| p.clone()).collect();
+        if !paths.is_empty() {
+            self.repo.add_pending(&paths)?;
+        }
+        for (rel, bytes) in &stale {
+            self.store.replace(rel, bytes)?;
+        }
+        Ok(paths)
     }
 
     pub fn open(&self, req: OpenRequest) -> Result<OpenResponse> {
@@ -973,12 +987,6 @@ fn clip(s: &str, max: usize) -> String {
     } else {
         format!("{}…", line.chars().take(max - 1).collect::<String>())
     }
-}
-
-/// The views of a run as written: every path, and whether any changed.
-struct Views {
-    paths: Vec<String>,
-    changed: bool,
 }
 
 /// The run id of a history path (`.nexo/runs/<id>/history.jsonl`).

@@ -15,7 +15,7 @@ pub struct Args {
     #[arg(long)]
     pub status: Option<RunStatus>,
     /// How many runs to show at most.
-    #[arg(long, short = 'n', default_value_t = 20)]
+    #[arg(long, short = 'n', default_value_t = 20, value_parser = super::at_least_one)]
     pub limit: usize,
 }
 

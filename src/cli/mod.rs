@@ -225,6 +225,16 @@ pub fn json_arg(text: Option<&str>, flag: &str) -> Result<Option<Map<String, Val
     }
 }
 
+/// A count flag (`-n`): at least 1. The tool interface reads 0 as "the
+/// default", as the original does; on the command line a 0 is a typo.
+pub fn at_least_one(text: &str) -> std::result::Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (leave it out for the default)".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}: expected a whole number")),
+    }
+}
+
 /// The line that says what became of a write's commit.
 pub fn commit_line(c: &CommitInfo) -> String {
     match (&c.commit, &c.pending_reason) {

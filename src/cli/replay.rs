@@ -10,7 +10,7 @@ pub struct Args {
     #[command(flatten)]
     pub run: RunArg,
     /// How many checkpoints to show.
-    #[arg(long, short = 'n', default_value_t = 20)]
+    #[arg(long, short = 'n', default_value_t = 20, value_parser = super::at_least_one)]
     pub limit: usize,
 }
 

@@ -203,10 +203,13 @@ impl Store {
     pub fn run_ids(&self) -> Result<Vec<String>> {
         let runs = Path::new(NEXO_DIR).join("runs");
         let mut ids = Vec::new();
+        // read_dir checked `.nexo/runs` and says which entries are links;
+        // one lstat of each history is all that is left to check.
         for (name, link) in nofollow::read_dir(&self.root, &runs)? {
+            let history = self.root.join(&runs).join(&name).join(HISTORY);
             if !link
                 && name.starts_with(RUN_PREFIX)
-                && nofollow::is_file(&self.root, &runs.join(&name).join(HISTORY))
+                && fs::symlink_metadata(history).is_ok_and(|m| m.is_file())
             {
                 ids.push(name);
             }

@@ -162,12 +162,6 @@ pub fn read(root: &Path, rel: &Path) -> Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
-/// Whether `rel` is a regular file (not a link to one).
-pub fn is_file(root: &Path, rel: &Path) -> bool {
-    check(root, rel).unwrap_or(false)
-        && fs::symlink_metadata(root.join(rel)).is_ok_and(|m| m.is_file())
-}
-
 /// Prefix of nexo's temporary files.
 pub const TMP_PREFIX: &str = ".nexo-tmp-";
 
@@ -340,7 +334,6 @@ mod tests {
         let rel = Path::new(".nexo/runs/R/history.jsonl");
         symlink(&secret, root.path().join(rel)).unwrap();
         assert!(read(root.path(), rel).is_err());
-        assert!(!is_file(root.path(), rel));
         assert!(write_atomic(root.path(), rel, b"x", outside.path()).is_err());
         let mut append = OpenOptions::new();
         append.append(true);
