@@ -65,6 +65,9 @@ pub struct Error {
     pub hint: Option<String>,
     /// The error underneath (an I/O error, say), for `source()`.
     pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    /// Fields the tool interface adds to its failure answer, where the
+    /// original gave more than a message (a gate's `blocked_by`, say).
+    pub details: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl Error {
@@ -74,6 +77,7 @@ impl Error {
             message: message.into(),
             hint: None,
             source: None,
+            details: Vec::new(),
         }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -104,6 +108,11 @@ impl Error {
     /// The same error, suggesting `hint` as the fix.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+    /// The same error, with a field for the tool interface's answer.
+    pub fn with_detail(mut self, field: &'static str, value: impl Into<serde_json::Value>) -> Self {
+        self.details.push((field, value.into()));
         self
     }
     /// The message with its hint, as one text for a person.

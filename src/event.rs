@@ -9,12 +9,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::id::{EventId, RunId};
-use crate::model::{Priority, RunStatus, StepStatus};
+use crate::id::{EventId, GoalId, RunId};
+use crate::model::{GoalStatus, Priority, RunStatus, StepStatus};
 
 /// The history format version this build writes and reads. Readers refuse
-/// newer versions instead of misreading them.
-pub const SCHEMA_VERSION: u32 = 1;
+/// newer versions instead of misreading them, and fold every event by the
+/// rules of the version it was written with, so upgrading nexo never
+/// changes what an existing history means.
+///
+/// - 1: the first format.
+/// - 2: steps at open may carry their status, index, human gate, retry
+///   and compensation fields; runs carry `protocol_task_id`; goals exist
+///   (`.nexo/goals/`); entering `retrying` from `running` (or the other
+///   way round) no longer counts a new attempt, as in the original.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One immutable entry of a run's history.
 // No deny_unknown_fields here: serde does not support it together with
@@ -51,6 +59,8 @@ pub enum Body {
     HandedOff(HandedOff),
     Approved(Decision),
     Rejected(Decision),
+    GoalOpened(GoalOpened),
+    GoalUpdated(GoalUpdated),
 }
 
 impl Body {
@@ -61,6 +71,8 @@ impl Body {
             Body::HandedOff(_) => "handed_off",
             Body::Approved(_) => "approved",
             Body::Rejected(_) => "rejected",
+            Body::GoalOpened(_) => "goal_opened",
+            Body::GoalUpdated(_) => "goal_updated",
         }
     }
 }
@@ -69,8 +81,10 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-/// A step as declared when a run is opened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A step as declared when a run is opened. Fields beyond key and title
+/// are the original's step fields (schema 2); absent ones are not written,
+/// so a plain step's line is what schema 1 wrote.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
     pub key: String,
@@ -79,6 +93,21 @@ pub struct StepSpec {
     pub requires_approval: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_retries: Option<u32>,
+    /// The status the step starts in (`pending` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StepStatus>,
+    /// Where the step sorts (1-based; its position when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_index: Option<u32>,
+    /// A person must pass this step: nexo makes it an approval gate.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub human_gate: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensation: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,6 +130,10 @@ pub struct Opened {
     pub shared_state: Map<String, Value>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub idempotency_key: String,
+    /// The caller's task in its own protocol; stored and returned, never
+    /// checked (nexo has no protocol tasks).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub protocol_task_id: String,
 }
 
 /// A progress report. Every field is optional: a field that is absent
@@ -165,6 +198,52 @@ pub struct Decision {
     pub note: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_action: Option<String>,
+}
+
+/// A goal opened: an objective that runs link to through `goal_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoalOpened {
+    pub goal_id: GoalId,
+    pub sid: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub objective: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub parent_goal_id: String,
+    pub priority: Priority,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub owner: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub next_action: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub success_signal: String,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub shared_state: Map<String, Value>,
+}
+
+/// A change to a goal. Absent fields keep their values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoalUpdated {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<GoalStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_goal_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_signal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocker_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_state: Option<Map<String, Value>>,
 }
 
 impl Event {

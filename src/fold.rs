@@ -11,8 +11,9 @@ use serde_json::{Map, Value};
 
 use crate::divergence::{Causality, Divergence, Frontiers};
 use crate::error::{Error, Result};
-use crate::event::{Body, Decision, Event, HandedOff, Opened, Updated};
+use crate::event::{Body, Decision, Event, HandedOff, Opened, StepSpec, Updated};
 use crate::id::{EventId, RunId};
+use crate::json::none_as_empty;
 use crate::model::{Priority, RunStatus, StepStatus};
 
 /// Whether an approval gate was opened or closed, and by whom.
@@ -55,42 +56,61 @@ impl std::fmt::Display for Verdict {
     }
 }
 
+/// A step. Absent texts serialize as `""`, as the original's answers give
+/// them; absent times stay `null`, as there.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {
     pub step_key: String,
     pub title: String,
+    /// Position in the run, from 0.
     pub order: usize,
+    /// The original's sort key, from 1: as declared at open, else the
+    /// step's position; a step added later takes the next one.
+    pub step_index: u32,
     pub status: StepStatus,
     pub attempt_count: u32,
     pub max_retries: u32,
+    #[serde(serialize_with = "none_as_empty")]
     pub retry_policy: Option<String>,
+    #[serde(serialize_with = "none_as_empty")]
     pub retry_after: Option<String>,
     pub requires_approval: bool,
+    /// Declared a human gate, or ever asked for approval (the original's
+    /// rule); nexo treats a human gate as requiring approval.
+    pub human_gate: bool,
     pub approval: Option<Approval>,
+    #[serde(serialize_with = "none_as_empty")]
     pub compensation: Option<String>,
+    #[serde(serialize_with = "none_as_empty")]
     pub last_summary: Option<String>,
+    #[serde(serialize_with = "none_as_empty")]
     pub last_evidence: Option<String>,
+    /// The last `state_patch` an update of this step carried.
+    pub last_state_patch: Map<String, Value>,
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
     pub updated_at: String,
 }
 
 impl Step {
-    fn new(key: &str, title: &str, order: usize, at: &str) -> Step {
+    fn new(key: &str, title: &str, order: usize, step_index: u32, at: &str) -> Step {
         Step {
             step_key: key.to_string(),
             title: title.to_string(),
             order,
+            step_index,
             status: StepStatus::Pending,
             attempt_count: 0,
             max_retries: 0,
             retry_policy: None,
             retry_after: None,
             requires_approval: false,
+            human_gate: false,
             approval: None,
             compensation: None,
             last_summary: None,
             last_evidence: None,
+            last_state_patch: Map::new(),
             started_at: None,
             completed_at: None,
             updated_at: at.to_string(),
@@ -146,6 +166,9 @@ pub struct Checkpoint {
     pub evidence: Option<String>,
     pub next_action: String,
     pub requires_approval: bool,
+    /// The compensation an update declared, as the original's
+    /// `compensation_note`.
+    pub compensation_note: Option<String>,
 }
 
 /// The state of a run after all of its events.
@@ -164,6 +187,7 @@ pub struct Run {
     pub last_checkpoint_label: Option<String>,
     pub shared_state: Map<String, Value>,
     pub idempotency_key: String,
+    pub protocol_task_id: String,
     pub opened_at: String,
     pub updated_at: String,
     pub closed_at: Option<String>,
@@ -241,18 +265,35 @@ pub fn fold(mut events: Vec<Event>) -> Result<Run> {
     Ok(run)
 }
 
-fn open(event: &Event, o: &Opened) -> Run {
-    let steps = o
+/// The steps a run opens with, in the original's order: by declared
+/// `step_index`, else position, ties in the order given.
+fn opening_steps(event: &Event, o: &Opened) -> Vec<Step> {
+    let mut specs: Vec<(u32, &StepSpec)> = o
         .steps
         .iter()
         .enumerate()
-        .map(|(i, spec)| {
-            let mut s = Step::new(&spec.key, &spec.title, i, &event.at);
-            s.requires_approval = spec.requires_approval;
+        .map(|(i, spec)| (spec.step_index.unwrap_or(i as u32 + 1), spec))
+        .collect();
+    specs.sort_by_key(|(index, _)| *index);
+    specs
+        .into_iter()
+        .enumerate()
+        .map(|(order, (index, spec))| {
+            let mut s = Step::new(&spec.key, &spec.title, order, index, &event.at);
+            s.requires_approval = spec.requires_approval || spec.human_gate;
+            s.human_gate = s.requires_approval;
             s.max_retries = spec.max_retries.unwrap_or(0);
+            s.status = spec.status.unwrap_or(StepStatus::Pending);
+            s.retry_policy.clone_from(&spec.retry_policy);
+            s.retry_after.clone_from(&spec.retry_after);
+            s.compensation.clone_from(&spec.compensation);
             s
         })
-        .collect::<Vec<_>>();
+        .collect()
+}
+
+fn open(event: &Event, o: &Opened) -> Run {
+    let steps = opening_steps(event, o);
     let mut run = Run {
         run_id: o.run_id.clone(),
         sid: o.sid.clone(),
@@ -267,6 +308,7 @@ fn open(event: &Event, o: &Opened) -> Run {
         last_checkpoint_label: Some("opened".into()),
         shared_state: o.shared_state.clone(),
         idempotency_key: o.idempotency_key.clone(),
+        protocol_task_id: o.protocol_task_id.clone(),
         opened_at: event.at.clone(),
         updated_at: event.at.clone(),
         closed_at: None,
@@ -301,6 +343,10 @@ pub fn apply(run: &mut Run, event: &Event) {
         Body::HandedOff(h) => apply_handoff(run, event, h),
         Body::Approved(d) => apply_decision(run, event, d, Verdict::Approved),
         Body::Rejected(d) => apply_decision(run, event, d, Verdict::Rejected),
+        // A goal's event in a run's history: hand-made; recorded, ignored.
+        Body::GoalOpened(_) | Body::GoalUpdated(_) => {
+            push_checkpoint(run, event, event.body.type_name().into(), None, None, None)
+        }
     }
     watch(run, event, seq);
     run.event_count += 1;
@@ -317,7 +363,7 @@ fn watch(run: &mut Run, event: &Event, seq: usize) {
         Body::HandedOff(h) => (None, None, h.new_owner.as_deref()),
         Body::Approved(d) => (Some(d.step_key.as_str()), Some("approved".into()), None),
         Body::Rejected(d) => (Some(d.step_key.as_str()), Some("rejected".into()), None),
-        Body::Opened(_) => (None, None, None),
+        Body::Opened(_) | Body::GoalOpened(_) | Body::GoalUpdated(_) => (None, None, None),
     };
     let (actor, at, id) = (&event.actor, &event.at, &event.id);
     if let (Some(step), Some(status)) = (step, status) {
@@ -402,6 +448,9 @@ fn apply_update(run: &mut Run, event: &Event, u: &Updated) {
         u.summary.clone(),
         u.evidence.clone(),
     );
+    if let Some(c) = run.checkpoints.last_mut() {
+        c.compensation_note.clone_from(&u.compensation);
+    }
 }
 
 /// Applies an update's step fields to step `key` (created if new);
@@ -411,7 +460,8 @@ fn update_step(run: &mut Run, event: &Event, u: &Updated, key: &str) -> Option<S
     if run.step(key).is_none() {
         let title = u.step_title.clone().unwrap_or_else(|| key.to_string());
         let order = run.steps.len();
-        run.steps.push(Step::new(key, &title, order, at));
+        let index = run.steps.iter().map(|s| s.step_index).max().unwrap_or(0) + 1;
+        run.steps.push(Step::new(key, &title, order, index, at));
     }
     let step = run.step_mut(key).expect("step exists: created above");
     if let Some(t) = &u.step_title {
@@ -425,7 +475,11 @@ fn update_step(run: &mut Run, event: &Event, u: &Updated, key: &str) -> Option<S
         // Asking for approval again re-arms the gate.
         if r {
             step.approval = None;
+            step.human_gate = true;
         }
+    }
+    if let Some(patch) = &u.state_patch {
+        step.last_state_patch.clone_from(patch);
     }
     for (field, value) in [
         (&mut step.retry_policy, &u.retry_policy),
@@ -440,7 +494,13 @@ fn update_step(run: &mut Run, event: &Event, u: &Updated, key: &str) -> Option<S
     }
     step.updated_at = at.to_string();
     let new = u.step_status?;
-    if new.is_active() && step.status != new {
+    // Schema 1 counted running → retrying as a new attempt; from schema 2
+    // on, as in the original, only entering the work from elsewhere does.
+    let new_attempt = match event.v {
+        1 => step.status != new,
+        _ => !step.status.is_active(),
+    };
+    if new.is_active() && new_attempt {
         step.attempt_count += 1;
     }
     if (new.is_active() || new == StepStatus::Completed) && step.awaits_approval() {
@@ -597,6 +657,7 @@ fn push_checkpoint(
         summary,
         evidence,
         next_action: run.next_action.clone(),
+        compensation_note: None,
     };
     run.checkpoints.push(checkpoint);
 }
@@ -690,13 +751,73 @@ mod tests {
     }
 
     #[test]
-    fn attempts_count_each_entry_into_running_or_retrying() {
+    fn attempts_count_each_entry_into_the_work_from_elsewhere() {
         let mut h = History::open(&["a"]);
         h.step("a", Running).step("a", Running).step("a", Failed);
         h.step("a", Retrying).step("a", Running);
         let step = h.fold().step("a").cloned().unwrap();
-        assert_eq!(step.attempt_count, 3);
+        // running (1), failed, retrying (2); retrying → running is the
+        // same attempt, as in the original.
+        assert_eq!(step.attempt_count, 2);
         assert!(step.started_at.is_some());
+    }
+
+    #[test]
+    fn schema_1_events_keep_counting_as_they_did() {
+        let mut h = History::open(&["a"]);
+        h.step("a", Running).step("a", Retrying).step("a", Running);
+        for e in &mut h.events {
+            e.v = 1;
+        }
+        assert_eq!(h.fold().step("a").unwrap().attempt_count, 3);
+    }
+
+    #[test]
+    fn steps_open_with_the_originals_fields_in_step_index_order() {
+        let mut h = History::open(&[]);
+        let Body::Opened(o) = &mut h.events[0].body else {
+            unreachable!()
+        };
+        o.steps = vec![
+            StepSpec {
+                key: "late".into(),
+                title: "Late".into(),
+                step_index: Some(9),
+                ..Default::default()
+            },
+            StepSpec {
+                key: "gate".into(),
+                title: "Gate".into(),
+                human_gate: true,
+                status: Some(Running),
+                compensation: Some("undo".into()),
+                ..Default::default()
+            },
+        ];
+        let run = h.fold();
+        assert_eq!(run.step_keys(), "gate, late");
+        let gate = run.step("gate").unwrap();
+        assert_eq!((gate.step_index, gate.order), (2, 0));
+        assert!(gate.human_gate && gate.requires_approval);
+        assert_eq!(gate.status, Running);
+        assert_eq!(gate.compensation.as_deref(), Some("undo"));
+    }
+
+    #[test]
+    fn a_state_patch_is_the_steps_last_and_merges_into_shared_state() {
+        let mut h = History::open(&["a"]);
+        h.update(Updated {
+            state_patch: json!({"files": ["x"]}).as_object().cloned(),
+            ..status_of("a", Running)
+        });
+        h.step("a", Completed);
+        let run = h.fold();
+        assert_eq!(
+            Value::Object(run.step("a").unwrap().last_state_patch.clone()),
+            json!({"files": ["x"]}),
+            "an update that sends none keeps the last one"
+        );
+        assert_eq!(Value::Object(run.shared_state), json!({"files": ["x"]}));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub fn random_below(n: u64) -> u64 {
 
 /// The prefix every run id carries.
 pub const RUN_PREFIX: &str = "WF-";
+pub const GOAL_PREFIX: &str = "WG-";
 
 /// Fills `buf` from the operating system's random source.
 fn random_bytes(buf: &mut [u8]) {
@@ -69,15 +70,26 @@ pub fn new_event_id(unix_ms: u64) -> EventId {
     EventId(base32(value, 130))
 }
 
-/// A new run id: `WF-` and 80 random bits in 16 base32 characters.
-pub fn new_run_id() -> RunId {
+/// 80 random bits in 16 base32 characters: the body of run and goal ids.
+fn random_name() -> String {
     let mut r = [0u8; 10];
     random_bytes(&mut r);
     let mut value: u128 = 0;
     for b in r {
         value = (value << 8) | b as u128;
     }
-    RunId(format!("{RUN_PREFIX}{}", base32(value, 80)))
+    base32(value, 80)
+}
+
+/// A new run id: `WF-` and 16 random base32 characters.
+pub fn new_run_id() -> RunId {
+    RunId(format!("{RUN_PREFIX}{}", random_name()))
+}
+
+/// A new goal id: `WG-` (the original's prefix) and 16 random base32
+/// characters.
+pub fn new_goal_id() -> GoalId {
+    GoalId(format!("{GOAL_PREFIX}{}", random_name()))
 }
 
 /// Is `s` shaped like an event id we minted (used to validate histories)?
@@ -166,4 +178,9 @@ id_type! {
 id_type! {
     /// An event's id: a ULID.
     EventId
+}
+
+id_type! {
+    /// A goal's id: `WG-` and 16 Crockford base32 characters.
+    GoalId
 }

@@ -69,6 +69,19 @@ pub fn value_or_encoded<T: DeserializeOwned>(value: Value, field: &str) -> Resul
     serde_json::from_value(value).map_err(|e| Error::invalid(format!("{field}: {e}")))
 }
 
+/// Serializes an absent value as `""`, as the original runtime's answers
+/// give it (its columns default to empty text, not NULL).
+pub fn none_as_empty<S, T>(value: &Option<T>, s: S) -> std::result::Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+    T: serde::Serialize,
+{
+    match value {
+        Some(v) => v.serialize(s),
+        None => s.serialize_str(""),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 //! - [`event`]: one line of a run's history;
 //! - [`fold`]: events to state, order-independent;
 //! - [`divergence`]: concurrent changes from two clones, detected;
+//! - [`goal`]: the goal stack, folded like runs;
 //! - [`resume`]: state to the next honest action;
 //! - [`view`]: state to the YAML files people read.
 //!
@@ -35,6 +36,7 @@ pub mod error;
 pub mod event;
 pub mod fold;
 pub mod git;
+pub mod goal;
 pub mod id;
 pub mod json;
 pub mod limits;

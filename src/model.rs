@@ -135,6 +135,29 @@ impl StepStatus {
 }
 
 word_enum! {
+    /// Where a goal stands (the original's goal stack).
+    GoalStatus, "goal status" {
+        Active => "active",
+        Blocked => "blocked",
+        Abandoned => "abandoned",
+        Completed => "completed",
+        Cancelled => "cancelled",
+    }
+    aliases { "canceled" => Cancelled }
+}
+
+impl GoalStatus {
+    /// Closed goals are hidden from `goal list` by default and accept no
+    /// new runs.
+    pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            GoalStatus::Abandoned | GoalStatus::Completed | GoalStatus::Cancelled
+        )
+    }
+}
+
+word_enum! {
     Priority, "priority" {
         Low => "low",
         Normal => "normal",
@@ -187,6 +210,41 @@ pub fn validate_name(what: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The key of a step declared by its title alone. The original made it as
+/// `title.lower().replace(" ", "-")[:80]`; that key is kept whenever it is
+/// a plain name. Otherwise every character a key cannot hold becomes `-`,
+/// and a title with nothing usable gives `step-<index>` (1-based).
+pub fn key_from_title(title: &str, index: usize) -> String {
+    let original: String = title
+        .trim()
+        .to_lowercase()
+        .replace(' ', "-")
+        .chars()
+        .take(MAX_NAME_LEN)
+        .collect();
+    if validate_name("key", &original).is_ok() {
+        return original;
+    }
+    let mut key = String::new();
+    for c in title.trim().to_lowercase().chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '_' {
+            c
+        } else {
+            '-'
+        };
+        if !(c == '-' && (key.is_empty() || key.ends_with('-'))) {
+            key.push(c);
+        }
+    }
+    let key: String = key.chars().take(MAX_NAME_LEN).collect();
+    let key = key.trim_end_matches('-').to_string();
+    if validate_name("key", &key).is_ok() {
+        key
+    } else {
+        format!("step-{index}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +264,17 @@ mod tests {
         assert!(err.contains("\"done\""), "{err}");
         assert!(err.contains("pending, running, blocked"), "{err}");
         assert!(err.contains("in_progress = running"), "{err}");
+    }
+
+    #[test]
+    fn keys_from_titles_are_the_originals_where_they_can_be() {
+        assert_eq!(key_from_title("Build It", 1), "build-it");
+        assert_eq!(key_from_title("Run checks (all)!", 2), "run-checks-all");
+        assert_eq!(key_from_title("Déployer v3.1", 3), "d-ployer-v3-1");
+        assert_eq!(key_from_title("   ", 4), "step-4");
+        assert_eq!(key_from_title("../etc", 5), "etc");
+        assert_eq!(key_from_title("CON", 6), "step-6");
+        assert!(key_from_title(&"x y ".repeat(50), 7).len() <= MAX_NAME_LEN);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::event::StepSpec;
 
 use crate::error::{Error, Result};
-use crate::model::{Priority, RunStatus, StepStatus};
+use crate::model::{GoalStatus, Priority, RunStatus, StepStatus};
 
 /// A new run. `steps` are validated by the library (plain unique keys).
 #[derive(Debug, Clone, Default)]
@@ -29,8 +29,11 @@ pub struct OpenRequest {
     pub shared_state: Option<Map<String, Value>>,
     pub idempotency_key: Option<String>,
     pub goal_id: Option<String>,
+    pub protocol_task_id: Option<String>,
     /// Who opens the run; defaults to the caller's identity.
     pub actor: Option<String>,
+    /// What decoding changed in the caller's values, returned in the answer.
+    pub warnings: Vec<String>,
 }
 
 /// Progress on a run; every field but `run_id` is optional.
@@ -54,6 +57,8 @@ pub struct UpdateRequest {
     pub owner: Option<String>,
     pub max_retries: Option<u32>,
     pub requires_approval: Option<bool>,
+    /// What decoding changed in the caller's values, returned in the answer.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -163,4 +168,57 @@ where
             .map(Some)
             .map_err(serde::de::Error::custom),
     }
+}
+
+/// A new goal (the original's `nexo_goal_open`).
+#[derive(Debug, Clone, Default)]
+pub struct GoalOpenRequest {
+    pub sid: String,
+    pub title: String,
+    pub objective: Option<String>,
+    pub parent_goal_id: Option<String>,
+    pub priority: Option<Priority>,
+    pub next_action: Option<String>,
+    pub success_signal: Option<String>,
+    pub owner: Option<String>,
+    pub shared_state: Option<Map<String, Value>>,
+    /// Who opens it; defaults to the owner, then the caller's identity.
+    pub actor: Option<String>,
+    /// What decoding changed in the caller's values, returned in the answer.
+    pub warnings: Vec<String>,
+}
+
+/// A change to a goal; blank fields keep their values, as in the original.
+#[derive(Debug, Clone, Default)]
+pub struct GoalUpdateRequest {
+    pub goal_id: String,
+    pub status: Option<GoalStatus>,
+    pub title: Option<String>,
+    pub objective: Option<String>,
+    pub parent_goal_id: Option<String>,
+    pub next_action: Option<String>,
+    pub success_signal: Option<String>,
+    pub blocker_reason: Option<String>,
+    pub owner: Option<String>,
+    pub shared_state: Option<Map<String, Value>>,
+    pub actor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoalGetRequest {
+    pub goal_id: String,
+    #[serde(default)]
+    pub include_runs: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoalListRequest {
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub status: Option<GoalStatus>,
+    #[serde(default)]
+    pub include_closed: Option<bool>,
+    #[serde(default)]
+    pub limit: Option<usize>,
 }

@@ -6,8 +6,10 @@ use serde_json::{Map, Value};
 
 use crate::divergence::Divergence;
 use crate::fold::{Checkpoint, Run, Step, Verdict};
-use crate::id::{EventId, RunId};
-use crate::model::{Priority, RunStatus, StepStatus};
+use crate::goal::Goal;
+use crate::id::{EventId, GoalId, RunId};
+use crate::json::none_as_empty;
+use crate::model::{GoalStatus, Priority, RunStatus, StepStatus};
 use crate::resume::{Resume, ResumeState};
 
 /// The commit a write made, when it made one.
@@ -51,6 +53,7 @@ pub struct NextStep {
     pub status: StepStatus,
     pub attempt_count: u32,
     pub max_retries: u32,
+    #[serde(serialize_with = "none_as_empty")]
     pub retry_after: Option<String>,
     pub requires_approval: bool,
 }
@@ -87,12 +90,18 @@ pub struct OpenResponse {
     pub reused_existing: bool,
     pub goal_id: String,
     pub workflow_kind: String,
+    pub protocol_task_id: String,
+    #[serde(serialize_with = "none_as_empty")]
     pub current_step_key: Option<String>,
     pub next_action: String,
     pub step_count: usize,
     /// Step titles, in order (the original's shape).
     pub steps: Vec<String>,
     pub step_keys: Vec<String>,
+    /// Values accepted as the original accepts them but changed on the
+    /// way (an unknown priority read as `normal`, a key made from a title).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     #[serde(flatten)]
     pub commit: CommitInfo,
 }
@@ -102,7 +111,9 @@ pub struct UpdateResponse {
     pub ok: bool,
     pub run_id: RunId,
     pub status: RunStatus,
+    #[serde(serialize_with = "none_as_empty")]
     pub current_step_key: Option<String>,
+    #[serde(serialize_with = "none_as_empty")]
     pub last_checkpoint_label: Option<String>,
     pub next_action: String,
     pub resume_state: ResumeState,
@@ -111,8 +122,26 @@ pub struct UpdateResponse {
     pub requires_approval: bool,
     pub next_step: Option<NextStep>,
     pub event_id: EventId,
+    /// What was made durable: the original returned its checkpoint
+    /// policy's record here; nexo's durable record is the event.
+    pub durable_checkpoint: DurableCheckpoint,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     #[serde(flatten)]
     pub commit: CommitInfo,
+}
+
+/// Where an update was recorded, for the original's `durable_checkpoint`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DurableCheckpoint {
+    pub event_id: EventId,
+    /// The history the event was appended to, relative to the repository.
+    pub history: String,
+    /// The original's reason: `workflow:<step or update>`.
+    pub reason: String,
+    /// `blocked` when the run waits (blocked or for approval), else `active`.
+    pub task_status: &'static str,
+    pub committed: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -126,6 +155,7 @@ pub struct ResumeResponse {
     pub can_resume: bool,
     pub requires_approval: bool,
     pub message: String,
+    #[serde(serialize_with = "none_as_empty")]
     pub current_step_key: Option<String>,
     pub next_action: String,
     pub next_step: Option<NextStep>,
@@ -138,11 +168,15 @@ pub struct ResumeResponse {
 pub struct CheckpointOut {
     pub created_at: String,
     pub checkpoint_label: String,
+    #[serde(serialize_with = "none_as_empty")]
     pub step_key: Option<String>,
     pub run_status: RunStatus,
+    #[serde(serialize_with = "none_as_empty")]
     pub step_status: Option<StepStatus>,
     pub attempt: u32,
+    #[serde(serialize_with = "none_as_empty")]
     pub summary: Option<String>,
+    #[serde(serialize_with = "none_as_empty")]
     pub evidence: Option<String>,
     pub next_action: String,
     pub requires_approval: bool,
@@ -236,10 +270,13 @@ pub struct RunOut {
     pub priority: Priority,
     pub owner: String,
     pub next_action: String,
+    #[serde(serialize_with = "none_as_empty")]
     pub current_step_key: Option<String>,
+    #[serde(serialize_with = "none_as_empty")]
     pub last_checkpoint_label: Option<String>,
     pub shared_state: Map<String, Value>,
     pub idempotency_key: String,
+    pub protocol_task_id: String,
     pub opened_at: String,
     pub updated_at: String,
     pub closed_at: Option<String>,
@@ -265,6 +302,7 @@ impl RunOut {
             last_checkpoint_label: run.last_checkpoint_label.clone(),
             shared_state: run.shared_state.clone(),
             idempotency_key: run.idempotency_key.clone(),
+            protocol_task_id: run.protocol_task_id.clone(),
             opened_at: run.opened_at.clone(),
             updated_at: run.updated_at.clone(),
             closed_at: run.closed_at.clone(),
@@ -290,12 +328,15 @@ pub struct GetResponse {
 #[derive(Debug, Clone, Serialize)]
 pub struct ListItem {
     pub run_id: RunId,
+    pub session_id: String,
     pub goal: String,
     pub goal_id: String,
+    pub protocol_task_id: String,
     pub workflow_kind: String,
     pub status: RunStatus,
     pub priority: Priority,
     pub owner: String,
+    #[serde(serialize_with = "none_as_empty")]
     pub current_step_key: Option<String>,
     pub next_action: String,
     pub resume_state: ResumeState,
@@ -327,11 +368,45 @@ pub struct Compensation {
     pub completed_at: Option<String>,
 }
 
+/// A step of the original's compensation plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompensationStep {
+    pub step_key: String,
+    pub title: String,
+    pub status: StepStatus,
+    pub compensation: String,
+    pub attempt_count: u32,
+    #[serde(serialize_with = "none_as_empty")]
+    pub last_summary: Option<String>,
+}
+
+/// A checkpoint that declared a compensation.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompensationNote {
+    pub created_at: String,
+    pub checkpoint_label: String,
+    #[serde(serialize_with = "none_as_empty")]
+    pub step_key: Option<String>,
+    #[serde(serialize_with = "none_as_empty")]
+    pub summary: Option<String>,
+    pub compensation_note: String,
+    pub actor: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CompensationResponse {
     pub ok: bool,
     pub run_id: RunId,
     pub status: RunStatus,
+    pub owner: String,
+    #[serde(serialize_with = "none_as_empty")]
+    pub current_step_key: Option<String>,
+    /// The original's plan: every step with a compensation that did or is
+    /// doing work (failed and in-flight included), in reverse step order.
+    pub compensation_steps: Vec<CompensationStep>,
+    /// Recent checkpoints that declared a compensation, newest first.
+    pub recent_compensation_notes: Vec<CompensationNote>,
+    pub recommended_action: String,
     /// Steps whose work may need undoing, most recent first: the order in
     /// which to apply their compensations.
     pub count: usize,
@@ -383,6 +458,105 @@ pub struct PrimeResponse {
     pub count: usize,
     pub total_open: usize,
     pub runs: Vec<PrimeRun>,
+    /// Open goals, most recently updated first (at most five).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub goals: Vec<PrimeGoal>,
     /// The summary as plain text, ready to paste into a model's context.
     pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PrimeGoal {
+    pub goal_id: GoalId,
+    pub title: String,
+    pub status: GoalStatus,
+    pub priority: Priority,
+    pub next_action: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GoalOpenResponse {
+    pub ok: bool,
+    pub goal_id: GoalId,
+    pub status: GoalStatus,
+    pub title: String,
+    pub priority: Priority,
+    pub parent_goal_id: String,
+    pub next_action: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    pub event_id: EventId,
+    #[serde(flatten)]
+    pub commit: CommitInfo,
+}
+
+/// How many runs link to a goal and how many goals name it as parent.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct GoalCounts {
+    pub run_count: usize,
+    pub open_run_count: usize,
+    pub child_count: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GoalUpdateResponse {
+    pub ok: bool,
+    pub goal_id: GoalId,
+    pub status: GoalStatus,
+    pub title: String,
+    pub next_action: String,
+    pub blocker_reason: String,
+    #[serde(flatten)]
+    pub counts: GoalCounts,
+    pub event_id: EventId,
+    #[serde(flatten)]
+    pub commit: CommitInfo,
+}
+
+/// A goal with its counts, and its runs when asked for.
+#[derive(Debug, Clone, Serialize)]
+pub struct GoalOut {
+    #[serde(flatten)]
+    pub goal: Goal,
+    #[serde(flatten)]
+    pub counts: GoalCounts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs: Option<Vec<RunOut>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GoalGetResponse {
+    pub ok: bool,
+    pub goal: GoalOut,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GoalListItem {
+    pub goal_id: GoalId,
+    pub session_id: String,
+    pub title: String,
+    pub status: GoalStatus,
+    pub priority: Priority,
+    pub parent_goal_id: String,
+    pub next_action: String,
+    pub blocker_reason: String,
+    #[serde(flatten)]
+    pub counts: GoalCounts,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GoalListResponse {
+    pub ok: bool,
+    pub count: usize,
+    pub goals: Vec<GoalListItem>,
+    /// Goals whose history could not be read, with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<UnreadableGoal>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnreadableGoal {
+    pub goal_id: String,
+    pub error: String,
 }

@@ -23,7 +23,7 @@ impl History {
                 key: s.trim_end_matches('!').to_string(),
                 title: format!("Step {}", s.trim_end_matches('!')),
                 requires_approval: s.ends_with('!'),
-                max_retries: None,
+                ..Default::default()
             })
             .collect();
         let mut h = History { events: Vec::new() };
@@ -41,6 +41,7 @@ impl History {
                 next_action: String::new(),
                 shared_state: Default::default(),
                 idempotency_key: String::new(),
+                protocol_task_id: String::new(),
             }),
         );
         h

@@ -522,3 +522,48 @@ fn conflicts_in_the_users_own_files_are_left_to_the_user() {
         3
     );
 }
+
+#[test]
+fn goals_travel_between_clones_and_converge() {
+    let net = net(2, &[false, true]);
+    let (a, b) = (&net.clones[0], &net.clones[1]);
+    let g = call(a, "nexo_goal_open", json!({"sid": "s", "title": "Ship v3"}));
+    let id = g["goal_id"].as_str().unwrap().to_string();
+    sync(a);
+    sync(b);
+    // Both clones change the goal without seeing each other.
+    call(
+        a,
+        "nexo_goal_update",
+        json!({"goal_id": id, "next_action": "cut the branch"}),
+    );
+    call(
+        b,
+        "nexo_goal_update",
+        json!({"goal_id": id, "status": "blocked", "blocker_reason": "legal review"}),
+    );
+    call(
+        b,
+        "nexo_workflow_open",
+        json!({"sid": "s", "goal": "release", "goal_id": id}),
+    );
+    sync(a);
+    sync(b);
+    sync(a);
+    assert_eq!(
+        nexo_tree(a),
+        nexo_tree(b),
+        "the clones' .nexo/ trees differ"
+    );
+    let history =
+        std::fs::read_to_string(a.join(".nexo/goals").join(&id).join("history.jsonl")).unwrap();
+    assert_eq!(history.lines().count(), 3, "every event of both clones");
+    for clone in [a, b] {
+        let got = call(clone, "nexo_goal_get", json!({"goal_id": id}));
+        assert_eq!(got["goal"]["status"], "blocked");
+        assert_eq!(got["goal"]["next_action"], "cut the branch");
+        assert_eq!(got["goal"]["run_count"], 1);
+        let doctor = nexo_in(clone, &["doctor"]);
+        assert!(doctor.status.success(), "{}", stdout(&doctor));
+    }
+}

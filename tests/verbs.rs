@@ -48,18 +48,15 @@ fn open_refuses_bad_input_loudly_and_writes_nothing() {
             "not a plain name",
         ),
         (
-            r#"{"sid":"s","goal":"g","steps":"[{\"title\":\"x\"}]"}"#,
-            "has no \"key\"",
+            r#"{"sid":"s","goal":"g","steps":"[42]"}"#,
+            "give a title (\"Run checks\") or an object",
         ),
         (r#"{"sid":"s","goal":"g","steps":42}"#, "expected a list"),
         (
             r#"{"sid":"s","goal":"g","steps":"[not json"}"#,
             "steps is not valid JSON",
         ),
-        (
-            r#"{"sid":"s","goal":"g","priority":"urgent"}"#,
-            "unknown priority \"urgent\": expected one of low, normal, high, critical",
-        ),
+        (r#"{"sid":"s","goal":"g","priority":3}"#, "invalid type"),
         (
             r#"{"sid":"s","goal":"g","colour":"red"}"#,
             "unknown field `colour`",
@@ -185,9 +182,9 @@ fn update_refuses_unknown_statuses_runs_and_fields() {
             "not a plain name",
         ),
         (
-            json!({"run_id": id, "step_key": "doctor", "max_retries": -1}),
+            json!({"run_id": id, "step_key": "doctor", "max_retries": 1e99}),
             2,
-            "invalid value",
+            "invalid type",
         ),
         (
             json!({"run_id": id, "step_key": "doctor", "requires_approval": "yes"}),

@@ -9,7 +9,13 @@
 use std::cell::{Cell, RefCell};
 use std::path::Path;
 
+mod compensation;
+mod goals;
+mod record;
 mod validate;
+
+pub use record::render_events;
+use record::{Record, trailer};
 
 use validate::{check_map, check_steps, existing_step, limit_or, update_subject, validate_update};
 
@@ -23,8 +29,6 @@ use crate::request::*;
 use crate::response::*;
 use crate::resume::resume;
 use crate::store::{Held, Lock, Store};
-
-use crate::view;
 
 /// Who is acting and whether writes become commits.
 #[derive(Debug, Clone, Default)]
@@ -192,21 +196,20 @@ impl Nexo {
     fn finish_interrupted(&self) -> Result<()> {
         self.settle_pending()?;
         let mut paths = Vec::new();
-        let mut runs = Vec::new();
+        let mut ids = Vec::new();
         for rel in self.repo.read_pending() {
-            if let Some(id) = run_of_history(&rel)
-                && let Ok(history) = self.store.read_history(id)
-                && let Ok(run) = fold::fold(history.events)
+            if let Some(id) = Store::record_of_history(&rel)
+                && let Ok(files) = self.render_record(id)
             {
-                paths.extend(self.write_views(&run)?);
-                runs.push(run.run_id);
+                paths.extend(self.write_files(files)?);
+                ids.push(id.to_string());
             }
         }
         let plan = self.repo.plan_commit(self.options.no_commit)?;
         let message = format!(
             "nexo: finish a write interrupted by a crash\n\n{}\n",
-            runs.iter()
-                .map(|r| format!("Nexo-Run: {r}"))
+            ids.iter()
+                .map(|r| trailer(r))
                 .collect::<Vec<_>>()
                 .join("\n")
         );
@@ -238,29 +241,26 @@ impl Nexo {
     }
 
     /// After a pull (or anything else that changed `.nexo/` behind nexo's
-    /// back), regenerates the views of the runs whose folder changed and
-    /// commits them. Cheap when nothing changed: one comparison of HEAD's
-    /// `.nexo/runs` tree with the one nexo last saw.
+    /// back), regenerates the views of the runs and goals whose folder
+    /// changed and commits them. Cheap when nothing changed: one comparison
+    /// of HEAD's `.nexo` tree with the one nexo last saw.
     pub fn refresh(&self) -> Result<Vec<String>> {
-        let current = self.repo.runs_tree()?;
-        let seen = self.repo.seen_runs_tree();
+        let current = self.repo.nexo_tree()?;
+        let seen = self.repo.seen_tree();
         if seen == Some(current) || self.repo.operation_in_progress() {
             return Ok(Vec::new());
         }
         let _lock = self.lock()?;
-        let runs = self.repo.changed_runs(seen.flatten(), current)?;
+        let ids = self.repo.changed_records(seen.flatten(), current)?;
         let mut changed = Vec::new();
         let mut refreshed = Vec::new();
-        for id in &runs {
-            // A run that does not fold is reported by `nexo doctor`; it
+        for id in &ids {
+            // A record that does not fold is reported by `nexo doctor`; it
             // must not block work on the others.
-            let Ok(history) = self.store.read_history(id) else {
+            let Ok(files) = self.render_record(id) else {
                 continue;
             };
-            let Ok(run) = fold::fold(history.events) else {
-                continue;
-            };
-            let written = match self.write_views(&run) {
+            let written = match self.write_files(files) {
                 Ok(w) => w,
                 // A run with a link in its folder: doctor reports it.
                 Err(e) if e.kind == crate::ErrorKind::Corrupt => continue,
@@ -281,11 +281,11 @@ impl Nexo {
             if refreshed.len() == 1 {
                 refreshed[0].clone()
             } else {
-                format!("{} runs", refreshed.len())
+                format!("{} records", refreshed.len())
             },
             refreshed
                 .iter()
-                .map(|r| format!("Nexo-Run: {r}"))
+                .map(|r| trailer(r))
                 .collect::<Vec<_>>()
                 .join("\n")
         );
@@ -303,13 +303,13 @@ impl Nexo {
         fold::fold(history.events)
     }
 
-    fn new_event(&self, run: Option<&Run>, actor: String, body: Body) -> Event {
+    fn new_event<R: Record>(&self, prior: Option<&R>, actor: String, body: Body) -> Event {
         let (at, ms) = now();
         Event {
             v: SCHEMA_VERSION,
             id: crate::id::new_event_id(ms),
-            clock: run.map_or(1, |r| r.clock + 1),
-            parents: run.map_or_else(Vec::new, |r| r.heads.clone()),
+            clock: prior.map_or(1, |r| r.clock() + 1),
+            parents: prior.map_or_else(Vec::new, |r| r.heads().to_vec()),
             at,
             actor,
             session: self.options.session.clone().unwrap_or_default(),
@@ -325,10 +325,20 @@ impl Nexo {
         crate::trace::mark("discovered");
         self.refresh()?;
         let id = self.store.resolve(run_id)?;
+        self.write_record(&id, build)
+    }
+
+    /// The shared write path for every verb on an existing record (`id`
+    /// resolved): lock, read, validate with `build`, append, commit.
+    fn write_record<R: Record, F>(&self, id: &str, build: F) -> Result<(R, Event, CommitInfo)>
+    where
+        F: FnOnce(&R) -> Result<(String, Body, String)>,
+    {
+        let id = id.to_string();
         let lock = self.lock()?;
         // Read under the lock: another process may have just appended.
         let stamp = self.store.history_stamp(&id);
-        let mut run = fold::fold(self.store.read_history(&id)?.events)?;
+        let mut run = R::fold(self.store.read_history(&id)?.events)?;
         crate::trace::pause_point("folded");
         let plan = self.repo.plan_commit(self.options.no_commit)?;
         // nexo's lock keeps other nexo processes out, but the user's own
@@ -337,7 +347,7 @@ impl Nexo {
         // file changed, read it again: the event is validated against,
         // and appended to, what is on disk.
         if self.store.history_stamp(&id) != stamp {
-            run = fold::fold(self.store.read_history(&id)?.events)?;
+            run = R::fold(self.store.read_history(&id)?.events)?;
         }
         let (actor, body, subject) = build(&run)?;
         crate::trace::mark("folded");
@@ -348,28 +358,28 @@ impl Nexo {
     /// commit (refusals still leave nothing written), mark the history
     /// pending, append the one event, regenerate views, commit.
     #[allow(clippy::too_many_arguments)]
-    fn append_and_publish(
+    fn append_and_publish<R: Record>(
         &self,
         held: &Held,
         plan: CommitPlan,
         id: &str,
-        prior: Option<Run>,
+        prior: Option<R>,
         actor: String,
         body: Body,
-        subject: impl FnOnce(&Run) -> String,
-    ) -> Result<(Run, Event, CommitInfo)> {
+        subject: impl FnOnce(&R) -> String,
+    ) -> Result<(R, Event, CommitInfo)> {
         self.check_identity(&actor)?;
         crate::trace::mark("planned commit");
         let event = self.new_event(prior.as_ref(), actor, body);
         let is_new = prior.is_none();
         let run = match prior {
             Some(mut run) => {
-                fold::apply(&mut run, &event);
+                run.apply(&event);
                 run
             }
-            None => fold::fold(vec![event.clone()])?,
+            None => R::fold(vec![event.clone()])?,
         };
-        let views = self.stale_views(&run)?;
+        let views = self.stale(run.files())?;
         // Pending before anything is written: a process killed at any
         // later point leaves the next command the full list to commit.
         let mut paths = vec![history_rel(id)];
@@ -387,7 +397,7 @@ impl Nexo {
             self.store.replace(rel, bytes)?;
         }
         let subject = subject(&run);
-        let commit = self.publish(plan, &run, &event, paths, &subject)?;
+        let commit = self.publish(plan, id, &event, paths, &subject)?;
         Ok((run, event, commit))
     }
 
@@ -396,7 +406,7 @@ impl Nexo {
     fn publish(
         &self,
         plan: CommitPlan,
-        run: &Run,
+        id: &str,
         event: &Event,
         mut changed: Vec<String>,
         subject: &str,
@@ -414,8 +424,9 @@ impl Nexo {
         crate::trace::mark("views written");
         crate::trace::crash_point("views-written");
         let message = format!(
-            "nexo: {} {subject}\n\nNexo-Run: {}\nNexo-Event: {}\n",
-            run.run_id, run.run_id, event.id
+            "nexo: {id} {subject}\n\n{}\nNexo-Event: {}\n",
+            trailer(id),
+            event.id
         );
         self.repo.finish(plan, &changed, &message)
     }
@@ -426,7 +437,7 @@ impl Nexo {
     /// history (a run whose opening never completed) is removed.
     fn settle_pending(&self) -> Result<()> {
         for rel in self.repo.read_pending() {
-            if run_of_history(&rel).is_none() {
+            if Store::record_of_history(&rel).is_none() {
                 continue;
             }
             self.store.settle_history(&rel)?;
@@ -448,11 +459,11 @@ impl Nexo {
         )
     }
 
-    /// The views of `run` whose bytes differ from what is on disk: the
-    /// only ones a write rewrites and commits.
-    fn stale_views(&self, run: &Run) -> Result<Vec<(String, Vec<u8>)>> {
+    /// The view files whose bytes differ from what is on disk: the only
+    /// ones a write rewrites and commits.
+    fn stale(&self, files: Vec<(String, Vec<u8>)>) -> Result<Vec<(String, Vec<u8>)>> {
         let mut stale = Vec::new();
-        for (rel, bytes) in view::render(run, &resume(run)) {
+        for (rel, bytes) in files {
             if self.store.read(&rel)?.as_deref() != Some(bytes.as_slice()) {
                 stale.push((rel, bytes));
             }
@@ -460,11 +471,16 @@ impl Nexo {
         Ok(stale)
     }
 
-    /// Rewrites the stale views of `run`, recording their paths as pending
-    /// first, so a kill halfway leaves them for the next commit. Returns
-    /// the paths written.
-    fn write_views(&self, run: &Run) -> Result<Vec<String>> {
-        let stale = self.stale_views(run)?;
+    /// The views of record `id` (a run or a goal), from its history.
+    fn render_record(&self, id: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        render_events(id, self.store.read_history(id)?.events)
+    }
+
+    /// Rewrites the stale ones of `files`, recording their paths as
+    /// pending first, so a kill halfway leaves them for the next commit.
+    /// Returns the paths written.
+    fn write_files(&self, files: Vec<(String, Vec<u8>)>) -> Result<Vec<String>> {
+        let stale = self.stale(files)?;
         let paths: Vec<String> = stale.iter().map(|(p, _)| p.clone()).collect();
         if !paths.is_empty() {
             self.repo.add_pending(&paths)?;
@@ -496,12 +512,23 @@ impl Nexo {
         // As in the original: the key is trimmed, and matches only runs of
         // the same session and goal id.
         let idempotency_key = req.idempotency_key.unwrap_or_default().trim().to_string();
-        let goal_id = req.goal_id.clone().unwrap_or_default();
+        let given_goal = req.goal_id.clone().unwrap_or_default().trim().to_string();
+        let protocol_task_id = req
+            .protocol_task_id
+            .clone()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         let workflow_kind = non_empty(req.workflow_kind).unwrap_or_else(|| "general".into());
         let actor = self.actor(req.actor.clone(), req.owner.clone());
 
         self.refresh()?;
         let lock = self.lock()?;
+        // As in the original: a goal_id must name an open goal.
+        let goal_id = match given_goal.as_str() {
+            "" => String::new(),
+            given => self.goal_for_new_run(given)?,
+        };
         if !idempotency_key.is_empty()
             && let Some(run) = self.find_open_run(&sid, &idempotency_key, &goal_id)?
         {
@@ -509,6 +536,7 @@ impl Nexo {
                 &run,
                 true,
                 CommitInfo::pending(Some("reused an existing run; nothing written".into())),
+                req.warnings,
             ));
         }
         let run_id = crate::id::new_run_id();
@@ -524,13 +552,19 @@ impl Nexo {
             next_action: req.next_action.unwrap_or_default(),
             shared_state,
             idempotency_key,
+            protocol_task_id,
         });
         let plan = self.repo.plan_commit(self.options.no_commit)?;
-        let (run, _, commit) =
-            self.append_and_publish(lock.held(), plan, &run_id, None, actor, body, |run| {
-                format!("opened: {}", one_line(&run.goal))
-            })?;
-        Ok(open_response(&run, false, commit))
+        let (run, _, commit) = self.append_and_publish(
+            lock.held(),
+            plan,
+            &run_id,
+            None,
+            actor,
+            body,
+            |run: &Run| format!("opened: {}", one_line(&run.goal)),
+        )?;
+        Ok(open_response(&run, false, commit, req.warnings))
     }
 
     fn find_open_run(&self, sid: &str, key: &str, goal_id: &str) -> Result<Option<Run>> {
@@ -561,6 +595,7 @@ impl Nexo {
         let shared_state = req.shared_state.clone();
         let state_patch = req.state_patch.clone();
         let run_id = req.run_id.clone();
+        let warnings = req.warnings.clone();
         let (run, event, commit) = self.write(&run_id, |run| {
             let updated = validate_update(run, req, shared_state, state_patch)?;
             let subject = update_subject(&updated);
@@ -579,7 +614,9 @@ impl Nexo {
             resume_message: r.message,
             can_resume: r.can_resume,
             requires_approval: r.requires_approval,
+            durable_checkpoint: durable_checkpoint(&run, &event, &commit),
             event_id: event.id,
+            warnings,
             commit,
         })
     }
@@ -669,7 +706,7 @@ impl Nexo {
     }
 
     pub fn get(&self, req: GetRequest) -> Result<GetResponse> {
-        let limit = req.checkpoint_limit.unwrap_or(DEFAULT_CHECKPOINT_LIMIT);
+        let limit = limit_or(req.checkpoint_limit, DEFAULT_CHECKPOINT_LIMIT);
         let run = self.load(&req.run_id)?;
         let r = resume(&run);
         Ok(GetResponse {
@@ -727,8 +764,10 @@ impl Nexo {
             .iter()
             .map(|run| ListItem {
                 run_id: run.run_id.clone(),
+                session_id: run.sid.clone(),
                 goal: run.goal.clone(),
                 goal_id: run.goal_id.clone(),
+                protocol_task_id: run.protocol_task_id.clone(),
                 workflow_kind: run.workflow_kind.clone(),
                 status: run.status,
                 priority: run.priority,
@@ -744,45 +783,6 @@ impl Nexo {
             count: items.len(),
             runs: items,
             unreadable,
-        })
-    }
-
-    pub fn compensation(&self, req: CompensationRequest) -> Result<CompensationResponse> {
-        let limit = req.checkpoint_limit.unwrap_or(10);
-        let run = self.load(&req.run_id)?;
-        // Steps that did (some) work, latest first: undo in reverse order.
-        let mut touched: Vec<_> = run
-            .steps
-            .iter()
-            .filter(|s| s.attempt_count > 0 || s.status.is_done() || s.started_at.is_some())
-            .filter(|s| s.status != StepStatus::Skipped)
-            .collect();
-        touched.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.order.cmp(&a.order)));
-        let compensations: Vec<Compensation> = touched
-            .iter()
-            .filter_map(|s| {
-                s.compensation.as_ref().map(|c| Compensation {
-                    step_key: s.step_key.clone(),
-                    title: s.title.clone(),
-                    step_status: s.status,
-                    compensation: c.clone(),
-                    completed_at: s.completed_at.clone(),
-                })
-            })
-            .collect();
-        let uncovered_steps = touched
-            .iter()
-            .filter(|s| s.compensation.is_none())
-            .map(|s| s.step_key.clone())
-            .collect();
-        Ok(CompensationResponse {
-            ok: true,
-            run_id: run.run_id.clone(),
-            status: run.status,
-            count: compensations.len(),
-            compensations,
-            uncovered_steps,
-            checkpoints: newest_checkpoints(&run, limit),
         })
     }
 
@@ -923,11 +923,13 @@ impl Nexo {
                 if unreadable.len() == 1 { "" } else { "s" }
             ));
         }
+        let goals = self.prime_goals(&mut text)?;
         Ok(PrimeResponse {
             ok: true,
             count: runs.len(),
             total_open: total,
             runs,
+            goals,
             text,
         })
     }
@@ -962,7 +964,12 @@ impl Nexo {
     }
 }
 
-fn open_response(run: &Run, reused: bool, commit: CommitInfo) -> OpenResponse {
+fn open_response(
+    run: &Run,
+    reused: bool,
+    commit: CommitInfo,
+    warnings: Vec<String>,
+) -> OpenResponse {
     OpenResponse {
         ok: true,
         run_id: run.run_id.clone(),
@@ -970,12 +977,38 @@ fn open_response(run: &Run, reused: bool, commit: CommitInfo) -> OpenResponse {
         reused_existing: reused,
         goal_id: run.goal_id.clone(),
         workflow_kind: run.workflow_kind.clone(),
+        protocol_task_id: run.protocol_task_id.clone(),
         current_step_key: run.current_step_key.clone(),
         next_action: run.next_action.clone(),
         step_count: run.steps.len(),
         steps: run.steps.iter().map(|s| s.title.clone()).collect(),
         step_keys: run.steps.iter().map(|s| s.step_key.clone()).collect(),
+        warnings,
         commit,
+    }
+}
+
+/// The original's `durable_checkpoint`, told in nexo's terms: the event
+/// appended and whether it is committed yet.
+fn durable_checkpoint(run: &Run, event: &Event, commit: &CommitInfo) -> DurableCheckpoint {
+    let step = match &event.body {
+        Body::Updated(u) => u.step_key.clone(),
+        _ => None,
+    };
+    let waiting = matches!(
+        run.status,
+        crate::model::RunStatus::Blocked | crate::model::RunStatus::WaitingApproval
+    );
+    DurableCheckpoint {
+        event_id: event.id.clone(),
+        history: history_rel(&run.run_id),
+        reason: format!(
+            "workflow:{}",
+            step.or_else(|| run.current_step_key.clone())
+                .unwrap_or_else(|| "update".into())
+        ),
+        task_status: if waiting { "blocked" } else { "active" },
+        committed: commit.committed,
     }
 }
 
@@ -989,12 +1022,6 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
-/// The run id of a history path (`.nexo/runs/<id>/history.jsonl`).
-fn run_of_history(rel: &str) -> Option<&str> {
-    rel.strip_prefix(&format!("{}/runs/", crate::store::NEXO_DIR))
-        .and_then(|p| p.strip_suffix(&format!("/{}", crate::store::HISTORY)))
-}
-
 fn history_rel(run_id: &str) -> String {
     Store::history_rel(run_id)
 }
@@ -1006,6 +1033,7 @@ fn check_open_text(req: &OpenRequest) -> Result<()> {
         ("owner", &req.owner),
         ("workflow_kind", &req.workflow_kind),
         ("goal_id", &req.goal_id),
+        ("protocol_task_id", &req.protocol_task_id),
         ("idempotency_key", &req.idempotency_key),
     ] {
         opt_text(field, value.as_deref(), Text::Name)?;

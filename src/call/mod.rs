@@ -54,6 +54,22 @@ pub const TOOLS: &[(&str, &str)] = &[
         "nexo_workflow_reject",
         "Reject a step that waits at an approval gate, recording who rejected it and why.",
     ),
+    (
+        "nexo_goal_open",
+        "Open a durable goal so multi-session objectives stay explicit; runs link to it through goal_id.",
+    ),
+    (
+        "nexo_goal_update",
+        "Update a goal: active, blocked, abandoned, completed or cancelled, its next action and blocker.",
+    ),
+    (
+        "nexo_goal_get",
+        "Read a goal with its run counts, and its linked runs when include_runs is true.",
+    ),
+    (
+        "nexo_goal_list",
+        "List goals, most recently updated first; closed goals are hidden unless asked for.",
+    ),
 ];
 
 fn to_value<T: Serialize>(v: T) -> Result<Value> {
@@ -85,6 +101,14 @@ pub fn call(nexo: &Nexo, tool: &str, input: Value) -> Result<Value> {
         "nexo_workflow_compensation" => to_value(nexo.compensation(decode(tool, input)?)?),
         "nexo_workflow_approve" => to_value(nexo.approve(decode(tool, input)?)?),
         "nexo_workflow_reject" => to_value(nexo.reject(decode(tool, input)?)?),
+        "nexo_goal_open" => {
+            to_value(nexo.goal_open(decode::<wire::GoalOpen>(tool, input)?.try_into()?)?)
+        }
+        "nexo_goal_update" => {
+            to_value(nexo.goal_update(decode::<wire::GoalUpdate>(tool, input)?.try_into()?)?)
+        }
+        "nexo_goal_get" => to_value(nexo.goal_get(decode(tool, input)?)?),
+        "nexo_goal_list" => to_value(nexo.goal_list(decode(tool, input)?)?),
         other => Err(unknown_tool(other)),
     }
 }
@@ -109,6 +133,9 @@ pub fn error_value(err: &Error) -> Value {
     });
     if let Some(hint) = &err.hint {
         v["hint"] = Value::String(hint.clone());
+    }
+    for (field, value) in &err.details {
+        v[*field] = value.clone();
     }
     v
 }

@@ -1,8 +1,10 @@
-//! The wire forms of the three requests whose JSON differs from the
-//! library's types: `steps` may be a list or that list JSON-encoded in a
-//! string, each step may say `key` or `step_key` and may leave out its
-//! title, and `shared_state` / `state_patch` may be an object or one
-//! JSON-encoded in a string (the original runtime's forms). Every other
+//! The wire forms of the requests whose JSON differs from the library's
+//! types, as the original runtime took them: `steps` may be a list or that
+//! list JSON-encoded in a string, and each step a plain title or an object
+//! (`key` or `step_key`, `title`, and the original's step fields);
+//! `shared_state` / `state_patch` may be an object or one JSON-encoded in
+//! a string; an unknown priority is read as `normal` and a negative
+//! `max_retries` as 0, each with a warning in the answer. Every other
 //! request decodes straight into its library type.
 
 use serde::Deserialize;
@@ -11,8 +13,10 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::event::StepSpec;
 use crate::json::value_or_encoded;
-use crate::model::{Priority, RunStatus, StepStatus};
-use crate::request::{HandoffRequest, OpenRequest, UpdateRequest, empty_as_none};
+use crate::model::{GoalStatus, Priority, RunStatus, StepStatus};
+use crate::request::{
+    GoalOpenRequest, GoalUpdateRequest, HandoffRequest, OpenRequest, UpdateRequest, empty_as_none,
+};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,8 +25,8 @@ pub struct Open {
     goal: String,
     #[serde(default)]
     owner: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    priority: Option<Priority>,
+    #[serde(default)]
+    priority: Option<String>,
     #[serde(default)]
     workflow_kind: Option<String>,
     #[serde(default)]
@@ -36,22 +40,36 @@ pub struct Open {
     #[serde(default)]
     goal_id: Option<String>,
     #[serde(default)]
+    protocol_task_id: Option<String>,
+    #[serde(default)]
     actor: Option<String>,
 }
 
-/// One step of `open`'s `steps`: the seed writes `key`, the original read
-/// `step_key`; both mean the same.
+/// One step of `open`'s `steps` given as an object: the seed writes `key`,
+/// the original read `step_key`; both mean the same.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StepInput {
-    #[serde(alias = "step_key")]
+    #[serde(default, alias = "step_key")]
     key: Option<String>,
     #[serde(default)]
     title: Option<String>,
     #[serde(default)]
     requires_approval: Option<bool>,
     #[serde(default)]
-    max_retries: Option<u32>,
+    max_retries: Option<i64>,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    status: Option<StepStatus>,
+    #[serde(default)]
+    step_index: Option<u32>,
+    #[serde(default)]
+    human_gate: Option<bool>,
+    #[serde(default)]
+    retry_policy: Option<String>,
+    #[serde(default)]
+    retry_after: Option<String>,
+    #[serde(default)]
+    compensation: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,7 +107,7 @@ pub struct Update {
     #[serde(default)]
     owner: Option<String>,
     #[serde(default)]
-    max_retries: Option<u32>,
+    max_retries: Option<i64>,
     #[serde(default)]
     requires_approval: Option<bool>,
 }
@@ -121,49 +139,144 @@ fn map(value: Option<Value>, field: &str) -> Result<Option<Map<String, Value>>> 
     }
 }
 
-fn steps(value: Option<Value>) -> Result<Vec<StepSpec>> {
-    let inputs: Vec<StepInput> = match value {
+/// A text field the original's schema fills with `""`: blank is absent.
+fn given(s: Option<String>) -> Option<String> {
+    s.filter(|v| !v.trim().is_empty())
+}
+
+/// A priority as the original read it: unknown words are `normal`, with a
+/// warning (the command line refuses them).
+pub(crate) fn lenient_priority(
+    value: Option<String>,
+    warnings: &mut Vec<String>,
+) -> Option<Priority> {
+    let word = given(value)?;
+    match Priority::parse(&word) {
+        Ok(p) => Some(p),
+        Err(_) => {
+            warnings.push(format!(
+                "priority {word:?} is not one of low, normal, high, critical: used \"normal\", as the original does"
+            ));
+            Some(Priority::Normal)
+        }
+    }
+}
+
+/// `max_retries` as the original read it: below 0 is 0, with a warning.
+fn lenient_retries(
+    value: Option<i64>,
+    field: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Option<u32>> {
+    match value {
+        None => Ok(None),
+        Some(n) if n < 0 => {
+            warnings.push(format!(
+                "{field} {n} is below 0: used 0, as the original does"
+            ));
+            Ok(Some(0))
+        }
+        Some(n) => u32::try_from(n).map(Some).map_err(|_| {
+            Error::invalid(format!(
+                "{field} {n} is too large: give a number of retries up to {}",
+                u32::MAX
+            ))
+        }),
+    }
+}
+
+fn steps(value: Option<Value>, warnings: &mut Vec<String>) -> Result<Vec<StepSpec>> {
+    let items: Vec<Value> = match value {
         None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(Vec::new()),
         Some(v) => value_or_encoded(v, "steps").map_err(|e| {
             Error::invalid(format!(
-                "{} (expected a list like [{{\"key\":\"doctor\",\"title\":\"Run checks\"}}])",
+                "{} (expected a list like [{{\"key\":\"doctor\",\"title\":\"Run checks\"}}] or [\"Run checks\"])",
                 e.message
             ))
         })?,
     };
-    let given = |s: Option<String>| s.filter(|v| !v.trim().is_empty());
-    inputs
+    items
         .into_iter()
         .enumerate()
-        .map(|(i, s)| {
-            let key = given(s.key).ok_or_else(|| {
-                Error::invalid(format!("steps[{i}] has no \"key\" (or \"step_key\")"))
-            })?;
-            Ok(StepSpec {
-                title: given(s.title).unwrap_or_else(|| key.clone()),
-                key,
-                requires_approval: s.requires_approval.unwrap_or(false),
-                max_retries: s.max_retries,
-            })
-        })
+        .map(|(i, item)| step(i, item, warnings))
         .collect()
+}
+
+/// One step: a plain title (the original made its key from it), or an
+/// object with a key, a title, or both.
+fn step(i: usize, item: Value, warnings: &mut Vec<String>) -> Result<StepSpec> {
+    let input: StepInput = match item {
+        Value::String(title) => StepInput {
+            key: None,
+            title: Some(title),
+            requires_approval: None,
+            max_retries: None,
+            status: None,
+            step_index: None,
+            human_gate: None,
+            retry_policy: None,
+            retry_after: None,
+            compensation: None,
+        },
+        obj @ Value::Object(_) => {
+            serde_json::from_value(obj).map_err(|e| Error::invalid(format!("steps[{i}]: {e}")))?
+        }
+        other => {
+            return Err(Error::invalid(format!(
+                "steps[{i}] is {other}: give a title (\"Run checks\") or an object ({{\"key\":\"doctor\",\"title\":\"Run checks\"}})"
+            )));
+        }
+    };
+    let title = given(input.title);
+    let key = match given(input.key) {
+        Some(k) => k.trim().to_string(),
+        None => {
+            let made = crate::model::key_from_title(title.as_deref().unwrap_or(""), i + 1);
+            warnings.push(format!(
+                "steps[{i}] has no key: used {made:?}, made from its title"
+            ));
+            made
+        }
+    };
+    Ok(StepSpec {
+        title: title
+            .map(|t| t.trim().to_string())
+            .unwrap_or_else(|| key.clone()),
+        key,
+        requires_approval: input.requires_approval.unwrap_or(false),
+        max_retries: lenient_retries(
+            input.max_retries,
+            &format!("steps[{i}].max_retries"),
+            warnings,
+        )?,
+        status: input.status,
+        step_index: input.step_index.filter(|&n| n > 0),
+        human_gate: input.human_gate.unwrap_or(false),
+        retry_policy: given(input.retry_policy),
+        retry_after: given(input.retry_after),
+        compensation: given(input.compensation),
+    })
 }
 
 impl TryFrom<Open> for OpenRequest {
     type Error = Error;
     fn try_from(w: Open) -> Result<OpenRequest> {
+        let mut warnings = Vec::new();
         Ok(OpenRequest {
             sid: w.sid,
             goal: w.goal,
             owner: w.owner,
-            priority: w.priority,
+            priority: lenient_priority(w.priority, &mut warnings),
             workflow_kind: w.workflow_kind,
-            steps: steps(w.steps)?,
+            steps: steps(w.steps, &mut warnings)?,
             next_action: w.next_action,
             shared_state: map(w.shared_state, "shared_state")?,
             idempotency_key: w.idempotency_key,
             goal_id: w.goal_id,
+            protocol_task_id: w.protocol_task_id,
             actor: w.actor,
+            warnings,
         })
     }
 }
@@ -171,6 +284,8 @@ impl TryFrom<Open> for OpenRequest {
 impl TryFrom<Update> for UpdateRequest {
     type Error = Error;
     fn try_from(w: Update) -> Result<UpdateRequest> {
+        let mut warnings = Vec::new();
+        let max_retries = lenient_retries(w.max_retries, "max_retries", &mut warnings)?;
         Ok(UpdateRequest {
             run_id: w.run_id,
             step_key: w.step_key,
@@ -188,8 +303,9 @@ impl TryFrom<Update> for UpdateRequest {
             compensation: w.compensation,
             actor: w.actor,
             owner: w.owner,
-            max_retries: w.max_retries,
+            max_retries,
             requires_approval: w.requires_approval,
+            warnings,
         })
     }
 }
@@ -204,6 +320,94 @@ impl TryFrom<Handoff> for HandoffRequest {
             handoff_note: w.handoff_note,
             next_action: w.next_action,
             shared_state: map(w.shared_state, "shared_state")?,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoalOpen {
+    sid: String,
+    title: String,
+    #[serde(default)]
+    objective: Option<String>,
+    #[serde(default)]
+    parent_goal_id: Option<String>,
+    #[serde(default)]
+    priority: Option<String>,
+    #[serde(default)]
+    next_action: Option<String>,
+    #[serde(default)]
+    success_signal: Option<String>,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    shared_state: Option<Value>,
+    #[serde(default)]
+    actor: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoalUpdate {
+    goal_id: String,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    status: Option<GoalStatus>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    objective: Option<String>,
+    #[serde(default)]
+    parent_goal_id: Option<String>,
+    #[serde(default)]
+    next_action: Option<String>,
+    #[serde(default)]
+    success_signal: Option<String>,
+    #[serde(default)]
+    blocker_reason: Option<String>,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    shared_state: Option<Value>,
+    #[serde(default)]
+    actor: Option<String>,
+}
+
+impl TryFrom<GoalOpen> for GoalOpenRequest {
+    type Error = Error;
+    fn try_from(w: GoalOpen) -> Result<GoalOpenRequest> {
+        let mut warnings = Vec::new();
+        Ok(GoalOpenRequest {
+            sid: w.sid,
+            title: w.title,
+            objective: w.objective,
+            parent_goal_id: w.parent_goal_id,
+            priority: lenient_priority(w.priority, &mut warnings),
+            next_action: w.next_action,
+            success_signal: w.success_signal,
+            owner: w.owner,
+            shared_state: map(w.shared_state, "shared_state")?,
+            actor: w.actor,
+            warnings,
+        })
+    }
+}
+
+impl TryFrom<GoalUpdate> for GoalUpdateRequest {
+    type Error = Error;
+    fn try_from(w: GoalUpdate) -> Result<GoalUpdateRequest> {
+        Ok(GoalUpdateRequest {
+            goal_id: w.goal_id,
+            status: w.status,
+            title: w.title,
+            objective: w.objective,
+            parent_goal_id: w.parent_goal_id,
+            next_action: w.next_action,
+            success_signal: w.success_signal,
+            blocker_reason: w.blocker_reason,
+            owner: w.owner,
+            shared_state: map(w.shared_state, "shared_state")?,
+            actor: w.actor,
         })
     }
 }

@@ -21,6 +21,7 @@ mod compensation;
 mod demo;
 mod doctor;
 mod get;
+mod goal;
 mod handoff;
 mod list;
 mod mcp;
@@ -99,6 +100,8 @@ pub enum Command {
     Approve(approve::Args),
     /// Reject a step waiting at its approval gate.
     Reject(reject::Args),
+    /// The goal stack: objectives that runs serve (open, update, get, list).
+    Goal(goal::Args),
     /// Commit every pending .nexo/ change (left by --no-commit or a merge in progress).
     Commit,
     /// Check every run: readable histories, each event once, no conflict markers, current views.
@@ -197,6 +200,7 @@ fn execute(cli: Cli) -> Result<i32> {
         Command::Compensation(a) => compensation::run(&ctx, a),
         Command::Approve(a) => approve::run(&ctx, a),
         Command::Reject(a) => reject::run(&ctx, a),
+        Command::Goal(a) => goal::run(&ctx, a),
         Command::Commit => commit::run(&ctx),
         Command::Doctor(a) => return doctor::run(&ctx, a),
         Command::Resolve => resolve::run(&ctx),

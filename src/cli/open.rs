@@ -37,6 +37,12 @@ pub struct Args {
     /// Initial shared state as a JSON object.
     #[arg(long, value_name = "JSON")]
     pub state: Option<String>,
+    /// The open goal this run serves (a goal id or unique prefix; see `nexo goal list`).
+    #[arg(long = "goal", value_name = "GOAL")]
+    pub goal_id: Option<String>,
+    /// The caller's task id in its own protocol, stored and shown (nexo does not check it).
+    #[arg(long, value_name = "ID")]
+    pub protocol_task: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
@@ -49,8 +55,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
             StepSpec {
                 key: key.trim().to_string(),
                 title: title.trim().to_string(),
-                requires_approval: false,
-                max_retries: None,
+                ..Default::default()
             }
         })
         .collect();
@@ -68,8 +73,10 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         next_action: a.next.clone(),
         shared_state: json_arg(a.state.as_deref(), "--state")?,
         idempotency_key: a.idempotency_key.clone(),
-        goal_id: None,
+        goal_id: a.goal_id.clone(),
+        protocol_task_id: a.protocol_task.clone(),
         actor: ctx.actor.clone(),
+        warnings: Vec::new(),
     };
     let r = n.open(req)?;
     ctx.emit(&r, || {

@@ -84,6 +84,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         owner: a.owner.clone(),
         max_retries: a.max_retries,
         requires_approval: a.requires_approval,
+        warnings: Vec::new(),
     };
     let r = n.update(req)?;
     ctx.emit(&r, || {

@@ -56,20 +56,52 @@ impl Repo {
         Ok(true)
     }
 
-    /// The tree of `.nexo/runs` in HEAD, if there is one.
-    pub fn runs_tree(&self) -> Result<Option<gix::ObjectId>> {
+    /// The tree of `.nexo` in HEAD, if there is one.
+    pub fn nexo_tree(&self) -> Result<Option<gix::ObjectId>> {
         let Some(tree) = self.head_tree()? else {
             return Ok(None);
         };
         let entry = tree
-            .lookup_entry_by_path(format!("{NEXO_DIR}/runs"))
+            .lookup_entry_by_path(NEXO_DIR)
             .map_err(|e| git_err("cannot read HEAD's tree", e))?;
         Ok(entry.filter(|e| e.mode().is_tree()).map(|e| e.object_id()))
     }
 
-    /// The run ids whose folder differs between two `.nexo/runs` trees
-    /// (added or changed in `new`). Reads two trees, not the runs.
-    pub fn changed_runs(
+    /// The subtree `name` of a `.nexo` tree.
+    fn subtree(&self, nexo: Option<gix::ObjectId>, name: &str) -> Result<Option<gix::ObjectId>> {
+        let Some(id) = nexo else {
+            return Ok(None);
+        };
+        let tree = self
+            .repo
+            .find_tree(id)
+            .map_err(|e| git_err("cannot read a tree", e))?;
+        let entry = tree
+            .lookup_entry_by_path(name)
+            .map_err(|e| git_err("cannot read a tree", e))?;
+        Ok(entry.filter(|e| e.mode().is_tree()).map(|e| e.object_id()))
+    }
+
+    /// The run and goal ids whose folder differs between two `.nexo`
+    /// trees (added or changed in `new`). Reads a few trees, not records.
+    pub fn changed_records(
+        &self,
+        old: Option<gix::ObjectId>,
+        new: Option<gix::ObjectId>,
+    ) -> Result<Vec<String>> {
+        let mut changed = Vec::new();
+        for folder in ["runs", "goals"] {
+            let (o, n) = (self.subtree(old, folder)?, self.subtree(new, folder)?);
+            if o != n {
+                changed.extend(self.changed_entries(o, n)?);
+            }
+        }
+        Ok(changed)
+    }
+
+    /// The entries whose object differs between two trees (added or
+    /// changed in `new`), sorted.
+    fn changed_entries(
         &self,
         old: Option<gix::ObjectId>,
         new: Option<gix::ObjectId>,
@@ -103,11 +135,11 @@ impl Repo {
         self.repo.git_dir().join("nexo-seen")
     }
 
-    /// The `.nexo/runs` tree whose views nexo last knew to be current, as
+    /// The `.nexo` tree whose views nexo last knew to be current, as
     /// rendered by this version of nexo: after an upgrade, which may render
-    /// views differently, every run is checked once.
-    /// `None` when unknown; `Some(None)` when HEAD had no runs.
-    pub fn seen_runs_tree(&self) -> Option<Option<gix::ObjectId>> {
+    /// views differently, every record is checked once.
+    /// `None` when unknown; `Some(None)` when HEAD had no `.nexo`.
+    pub fn seen_tree(&self) -> Option<Option<gix::ObjectId>> {
         let text = std::fs::read_to_string(self.seen_path()).ok()?;
         let (tree, version) = text.trim().split_once(' ')?;
         if version != RENDERER {
@@ -119,10 +151,10 @@ impl Repo {
         }
     }
 
-    /// Remembers HEAD's `.nexo/runs` tree as current. Best effort: losing
-    /// it costs one re-check of the runs, never correctness.
+    /// Remembers HEAD's `.nexo` tree as current. Best effort: losing it
+    /// costs one re-check of the records, never correctness.
     pub fn mark_seen(&self) {
-        if let Ok(tree) = self.runs_tree() {
+        if let Ok(tree) = self.nexo_tree() {
             let tree = tree.map_or_else(|| "-".to_string(), |t| t.to_string());
             let _ = std::fs::write(self.seen_path(), format!("{tree} {RENDERER}\n"));
         }

@@ -293,10 +293,10 @@ impl Repo {
             CommitPlan::Skip { reason } => return Ok(CommitInfo::pending(Some(reason))),
         };
         let all = self.read_pending();
-        // If HEAD's runs had changed since views were last known current
+        // If HEAD's .nexo had changed since views were last known current
         // (a `git pull` between this command's refresh and its commit),
         // other runs' views may be stale: leave them for the next refresh.
-        let views_current = self.seen_runs_tree() == Some(self.runs_tree()?);
+        let views_current = self.seen_tree() == Some(self.nexo_tree()?);
         crate::trace::crash_point("before-commit");
         match self.commit_paths(lock, index, &all, message) {
             Ok(id) => {

@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use nexo::api::{Nexo, Options};
 use nexo::call::{self, TOOLS};
 use nexo::error::{Error, Result};
-use nexo::model::{Priority, RunStatus, StepStatus};
+use nexo::model::{GoalStatus, RunStatus, StepStatus};
 
 mod wire;
 
@@ -169,8 +169,13 @@ fn schema_mismatch(
     None
 }
 
+/// The words of a closed set, and `""`, which the original's schema sends
+/// for "not sent".
 fn words<T: Copy + std::fmt::Display>(all: &[T]) -> Vec<Value> {
-    all.iter().map(|v| Value::String(v.to_string())).collect()
+    all.iter()
+        .map(|v| Value::String(v.to_string()))
+        .chain([json!("")])
+        .collect()
 }
 
 fn string(desc: &str) -> Value {
@@ -179,6 +184,55 @@ fn string(desc: &str) -> Value {
 
 fn object_or_string(desc: &str) -> Value {
     json!({"type": ["object", "string"], "description": format!("{desc} A JSON object, or the same object encoded as a JSON string (the original runtime's form).")})
+}
+
+fn goal_id() -> Value {
+    string("The goal id (WG-...), or any unique prefix of it.")
+}
+
+fn priority() -> Value {
+    string(
+        "low, normal, high or critical. Default normal; another word is read as normal, with a warning.",
+    )
+}
+
+/// `nexo_goal_open`'s fields.
+fn goal_open_schema() -> Arc<Map<String, Value>> {
+    schema(
+        json!({
+            "sid": string("The caller's session id."),
+            "title": string("The goal, in a line. Must not be empty."),
+            "objective": string("What achieving it means."),
+            "parent_goal_id": string("A goal this one serves."),
+            "priority": priority(),
+            "next_action": string("The next concrete action."),
+            "success_signal": string("How anyone can tell it is achieved."),
+            "owner": string("Who owns the goal."),
+            "shared_state": object_or_string("State shared by the goal's work."),
+            "actor": string("Who opens it; defaults to the owner, then the server's identity.")
+        }),
+        &["sid", "title"],
+    )
+}
+
+/// `nexo_goal_update`'s fields. Blank fields keep their values.
+fn goal_update_schema() -> Arc<Map<String, Value>> {
+    schema(
+        json!({
+            "goal_id": goal_id(),
+            "status": {"type": "string", "enum": words(GoalStatus::ALL), "description": "completed is refused while linked runs are open."},
+            "title": string("A new title."),
+            "objective": string("A new objective."),
+            "parent_goal_id": string("A new parent goal (not the goal itself or one below it)."),
+            "next_action": string("The next concrete action."),
+            "success_signal": string("How anyone can tell it is achieved."),
+            "blocker_reason": string("What blocks it."),
+            "owner": string("A new owner."),
+            "shared_state": object_or_string("Replaces the shared state."),
+            "actor": string("Who updates it; defaults to the server's identity.")
+        }),
+        &["goal_id"],
+    )
 }
 
 fn run_id() -> Value {
@@ -239,6 +293,20 @@ fn input_schema(tool: &str) -> Arc<Map<String, Value>> {
             &["run_id"],
         ),
         "nexo_workflow_approve" | "nexo_workflow_reject" => decision_schema(tool),
+        "nexo_goal_open" => goal_open_schema(),
+        "nexo_goal_update" => goal_update_schema(),
+        "nexo_goal_get" => schema(
+            json!({"goal_id": goal_id(), "include_runs": {"type": "boolean", "description": "Include the goal's runs (up to 50). Default false."}}),
+            &["goal_id"],
+        ),
+        "nexo_goal_list" => schema(
+            json!({
+                "status": {"type": "string", "enum": words(GoalStatus::ALL), "description": "Only goals with this status."},
+                "include_closed": {"type": "boolean", "description": "Include abandoned, completed and cancelled goals. Default false."},
+                "limit": {"type": "integer", "minimum": 0, "description": "Default 20; 0 means the default."}
+            }),
+            &[],
+        ),
         other => unreachable!("no schema for {other}"),
     }
 }
@@ -250,19 +318,26 @@ fn open_schema() -> Arc<Map<String, Value>> {
             "sid": string("The caller's session id."),
             "goal": string("What the run should achieve. Must not be empty."),
             "owner": string("Who owns the run now (a client, agent or person)."),
-            "priority": {"type": "string", "enum": words(Priority::ALL), "description": "Default normal."},
+            "priority": priority(),
             "workflow_kind": string("The kind of work: release, migration, audit, ... Default general."),
-            "steps": {"type": ["array", "string"], "description": "Ordered steps: [{\"key\": \"doctor\", \"title\": \"Run checks\", \"requires_approval\": false, \"max_retries\": 0}], or that list encoded as a JSON string. step_key is accepted for key; keys are unique plain names.",
-                "items": {"type": "object", "properties": {
-                    "key": string("Unique plain name: letters, digits, - _ ., at most 80 characters."),
+            "steps": {"type": ["array", "string"], "description": "Ordered steps: [{\"key\": \"doctor\", \"title\": \"Run checks\", \"requires_approval\": false, \"max_retries\": 0}], plain titles ([\"Run checks\"], keyed from the title), or either encoded as a JSON string. step_key is accepted for key; keys are unique plain names.",
+                "items": {"type": ["object", "string"], "properties": {
+                    "key": string("Unique plain name: letters, digits, - _ ., at most 80 characters. Made from the title when absent."),
                     "step_key": string("Same as key."),
                     "title": string("Human title; defaults to the key."),
                     "requires_approval": {"type": "boolean", "description": "The step is an approval gate."},
-                    "max_retries": {"type": "integer", "minimum": 0}}}},
+                    "human_gate": {"type": "boolean", "description": "A person must pass this step; nexo makes it an approval gate."},
+                    "max_retries": {"type": "integer", "description": "Attempts allowed; below 0 is read as 0."},
+                    "status": string("The status the step starts in; default pending."),
+                    "step_index": {"type": "integer", "minimum": 0, "description": "Where the step sorts (from 1); default its position."},
+                    "retry_policy": string("How to retry."),
+                    "retry_after": string("When a retry makes sense."),
+                    "compensation": string("How to undo this step's work.")}}},
             "next_action": string("The first concrete action."),
             "shared_state": object_or_string("State shared by the steps."),
             "idempotency_key": string("With the same sid, returns the open run with this key instead of opening another."),
-            "goal_id": string("An external id for the goal."),
+            "goal_id": string("The open goal (WG-...) this run serves; see nexo_goal_open."),
+            "protocol_task_id": string("The caller's task id in its own protocol; stored and returned, not checked."),
             "actor": string("Who opens the run; defaults to the server's identity.")
         }),
         &["sid", "goal"],
@@ -284,13 +359,13 @@ fn update_schema(step_status: &Value, run_status: &Value) -> Arc<Map<String, Val
             "evidence": string("Where the proof is: a command, a log, a URL."),
             "next_action": string("The next concrete action for whoever picks the run up."),
             "shared_state": object_or_string("Replaces the shared state."),
-            "state_patch": object_or_string("Merged into the shared state (RFC 7396: null deletes a key)."),
+            "state_patch": object_or_string("Recorded as the step's last_state_patch and merged into the shared state (RFC 7396: null deletes a key)."),
             "retry_after": string("When a retry makes sense."),
             "retry_policy": string("How to retry."),
             "compensation": string("How to undo this step's work if the run is rolled back."),
             "actor": string("Who is reporting; defaults to the server's identity."),
             "owner": string("A new owner for the run."),
-            "max_retries": {"type": "integer", "minimum": 0, "description": "Attempts allowed before resume stops offering a retry."},
+            "max_retries": {"type": "integer", "description": "Attempts allowed before resume stops offering a retry; below 0 is read as 0."},
             "requires_approval": {"type": "boolean", "description": "Put the step behind an approval gate (true re-arms it)."}
         }),
         &["run_id"],

@@ -5,7 +5,11 @@
 //! .nexo/runs/<RUN_ID>/history.jsonl      append-only events (the truth)
 //! .nexo/runs/<RUN_ID>/run.yaml           view, regenerated from the fold
 //! .nexo/runs/<RUN_ID>/steps/<key>.yaml   view, one per step
+//! .nexo/goals/<GOAL_ID>/history.jsonl    a goal's events (same rules)
+//! .nexo/goals/<GOAL_ID>/goal.yaml        its view
 //! ```
+//!
+//! An id says where its record lives: `WG-` ids are goals, all others runs.
 //!
 //! Appends are a single `write` of a whole line on an `O_APPEND` file,
 //! flushed before returning; views are replaced by rename. One lock per
@@ -19,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
-use crate::id::RUN_PREFIX;
+use crate::id::{GOAL_PREFIX, RUN_PREFIX};
 
 pub mod nofollow;
 
@@ -38,6 +42,8 @@ runs/*/history.jsonl merge=union
 # may report conflicts here, which `nexo resolve` settles.
 runs/*/run.yaml merge=nexo-view
 runs/*/steps/*.yaml merge=nexo-view
+goals/*/history.jsonl merge=union
+goals/*/goal.yaml merge=nexo-view
 ";
 const GITATTRIBUTES_MARK: &str = "# Written by nexo.";
 
@@ -140,9 +146,31 @@ impl Store {
         format!("{NEXO_DIR}/runs/{run_id}")
     }
 
-    /// Path of a run's history relative to the working tree.
-    pub fn history_rel(run_id: &str) -> String {
-        format!("{NEXO_DIR}/runs/{run_id}/{HISTORY}")
+    /// Path of a goal's directory relative to the working tree.
+    pub fn goal_rel(goal_id: &str) -> String {
+        format!("{NEXO_DIR}/goals/{goal_id}")
+    }
+
+    /// Path of a record's history relative to the working tree: a goal's
+    /// for a `WG-` id, else a run's.
+    pub fn history_rel(id: &str) -> String {
+        if id.starts_with(GOAL_PREFIX) {
+            format!("{}/{HISTORY}", Self::goal_rel(id))
+        } else {
+            format!("{}/{HISTORY}", Self::run_rel(id))
+        }
+    }
+
+    /// The id of a history path (`.nexo/runs/<id>/history.jsonl` or
+    /// `.nexo/goals/<id>/history.jsonl`).
+    pub fn record_of_history(rel: &str) -> Option<&str> {
+        let rest = rel.strip_prefix(NEXO_DIR)?.strip_prefix('/')?;
+        let id = rest
+            .strip_prefix("runs/")
+            .or_else(|| rest.strip_prefix("goals/"))?
+            .strip_suffix(HISTORY)?
+            .strip_suffix('/')?;
+        (!id.contains('/') && Self::history_rel(id) == rel).then_some(id)
     }
 
     pub fn abs(&self, rel: &str) -> PathBuf {
@@ -201,14 +229,23 @@ impl Store {
     /// out (`nexo doctor` reports it); `.nexo` or `runs` being a link is an
     /// error.
     pub fn run_ids(&self) -> Result<Vec<String>> {
-        let runs = Path::new(NEXO_DIR).join("runs");
+        self.ids_in("runs", RUN_PREFIX)
+    }
+
+    /// All goal ids present, sorted (as [`Store::run_ids`]).
+    pub fn goal_ids(&self) -> Result<Vec<String>> {
+        self.ids_in("goals", GOAL_PREFIX)
+    }
+
+    fn ids_in(&self, folder: &str, prefix: &str) -> Result<Vec<String>> {
+        let dir = Path::new(NEXO_DIR).join(folder);
         let mut ids = Vec::new();
-        // read_dir checked `.nexo/runs` and says which entries are links;
+        // read_dir checked the folder and says which entries are links;
         // one lstat of each history is all that is left to check.
-        for (name, link) in nofollow::read_dir(&self.root, &runs)? {
-            let history = self.root.join(&runs).join(&name).join(HISTORY);
+        for (name, link) in nofollow::read_dir(&self.root, &dir)? {
+            let history = self.root.join(&dir).join(&name).join(HISTORY);
             if !link
-                && name.starts_with(RUN_PREFIX)
+                && name.starts_with(prefix)
                 && fs::symlink_metadata(history).is_ok_and(|m| m.is_file())
             {
                 ids.push(name);
@@ -217,47 +254,67 @@ impl Store {
         Ok(ids)
     }
 
+    /// Resolves a full goal id or a unique prefix of one, as run ids.
+    pub fn resolve_goal(&self, given: &str) -> Result<String> {
+        self.resolve_in(given, GOAL_PREFIX, "goal", || self.goal_ids())
+    }
+
     /// Resolves a full run id or a unique prefix of one (with or without
     /// `WF-`, any case), like git's short hashes.
     pub fn resolve(&self, given: &str) -> Result<String> {
+        self.resolve_in(given, RUN_PREFIX, "run", || self.run_ids())
+    }
+
+    fn resolve_in(
+        &self,
+        given: &str,
+        prefix: &str,
+        what: &str,
+        ids: impl Fn() -> Result<Vec<String>>,
+    ) -> Result<String> {
+        let list = if what == "run" {
+            "nexo list"
+        } else {
+            "nexo goal list"
+        };
         let trimmed = given.trim();
         if trimmed.is_empty() {
-            return Err(Error::invalid(
-                "run_id is empty: pass a run id such as WF-7K2D… (see `nexo list`)",
-            ));
+            return Err(Error::invalid(format!(
+                "{what}_id is empty: pass a {what} id such as {prefix}7K2D… (see `{list}`)"
+            )));
         }
         let upper = trimmed.to_ascii_uppercase();
-        let wanted = if upper.starts_with(RUN_PREFIX) {
+        let wanted = if upper.starts_with(prefix) {
             upper
         } else {
-            format!("{RUN_PREFIX}{upper}")
+            format!("{prefix}{upper}")
         };
-        crate::model::validate_name("run_id", &wanted)?;
+        crate::model::validate_name(&format!("{what}_id"), &wanted)?;
         // The common case, a full id, costs a few stats instead of a listing.
         let rel = Self::history_rel(&wanted);
         if nofollow::check(&self.root, Path::new(&rel))? {
             return Ok(wanted);
         }
-        if wanted.len() < RUN_PREFIX.len() + MIN_PREFIX {
+        if wanted.len() < prefix.len() + MIN_PREFIX {
             return Err(Error::invalid(format!(
-                "run id prefix {given:?} is too short: give at least {MIN_PREFIX} characters after {RUN_PREFIX} (see `nexo list`)"
+                "{what} id prefix {given:?} is too short: give at least {MIN_PREFIX} characters after {prefix} (see `{list}`)"
             )));
         }
-        let matches: Vec<String> = self
-            .run_ids()?
+        let matches: Vec<String> = ids()?
             .into_iter()
             .filter(|id| id.starts_with(&wanted))
             .collect();
+        let dir = self.root.join(NEXO_DIR).join(format!("{what}s"));
         match matches.len() {
             1 => Ok(matches.into_iter().next().expect("one match")),
             0 => Err(Error::not_found(format!(
-                "unknown run {given:?}: no run in {} matches it (see `nexo list --all`)",
-                self.runs_dir().display()
+                "unknown {what} {given:?}: no {what} in {} matches it (see `{list} --all`)",
+                dir.display()
             ))),
             _ => Err(Error::new(
                 ErrorKind::Ambiguous,
                 format!(
-                    "run id prefix {given:?} is ambiguous; it matches {}",
+                    "{what} id prefix {given:?} is ambiguous; it matches {}",
                     matches.join(", ")
                 ),
             )),

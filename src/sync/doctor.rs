@@ -10,10 +10,7 @@ use serde::Serialize;
 use crate::api::Nexo;
 use crate::error::Result;
 use crate::event::Event;
-use crate::fold;
-use crate::resume::resume;
 use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, Store, nofollow};
-use crate::view;
 
 use super::is_marker;
 
@@ -82,6 +79,7 @@ pub struct Problem {
 pub struct DoctorReport {
     pub ok: bool,
     pub runs_checked: usize,
+    pub goals_checked: usize,
     pub problems: Vec<Problem>,
     /// Paths `--fix` rewrote.
     pub fixed: Vec<String>,
@@ -203,8 +201,9 @@ impl Nexo {
         let mut fixed = Vec::new();
         let attributes = format!("{NEXO_DIR}/.gitattributes");
         let ids = store.run_ids()?;
+        let goals = store.goal_ids()?;
         problems.extend(self.links(fix, &mut fixed)?);
-        if !ids.is_empty()
+        if !(ids.is_empty() && goals.is_empty())
             && store
                 .read(&attributes)?
                 .is_none_or(|t| t != GITATTRIBUTES.as_bytes())
@@ -222,8 +221,8 @@ impl Nexo {
                 fixed.push(rel);
             }
         }
-        for id in &ids {
-            self.check_run(id, fix, &mut problems, &mut fixed)?;
+        for id in ids.iter().chain(&goals) {
+            self.check_record(id, fix, &mut problems, &mut fixed)?;
         }
         problems.extend(self.uncommitted(fix, &mut fixed)?);
         let mut commit = None;
@@ -247,6 +246,7 @@ impl Nexo {
         Ok(DoctorReport {
             ok: !remaining,
             runs_checked: ids.len(),
+            goals_checked: goals.len(),
             problems,
             fixed,
             commit,
@@ -254,8 +254,8 @@ impl Nexo {
         })
     }
 
-    /// One run's history and views, for `doctor`.
-    fn check_run(
+    /// One run's or goal's history and views, for `doctor`.
+    fn check_record(
         &self,
         id: &str,
         fix: bool,
@@ -263,8 +263,11 @@ impl Nexo {
         fixed: &mut Vec<String>,
     ) -> Result<()> {
         let store = self.store();
-        let dir = Store::run_rel(id);
-        let rel = format!("{dir}/{HISTORY}");
+        let rel = Store::history_rel(id);
+        let dir = rel
+            .strip_suffix(&format!("/{HISTORY}"))
+            .unwrap_or(&rel)
+            .to_string();
         let bytes = store.read(&rel)?.unwrap_or_default();
         if bytes.is_empty() {
             problems.push(Problem {
@@ -292,8 +295,8 @@ impl Nexo {
             store.replace(&rel, clean.as_bytes())?;
             fixed.push(rel.clone());
         }
-        let run = match fold::fold(lenient.events) {
-            Ok(run) => run,
+        let views = match crate::api::render_events(id, lenient.events) {
+            Ok(views) => views,
             Err(e) => {
                 problems.push(Problem {
                     kind: ProblemKind::UnreadableRun,
@@ -305,22 +308,22 @@ impl Nexo {
                 return Ok(());
             }
         };
-        self.check_views(&run, &dir, fix, problems, fixed)
+        self.check_views(&views, &dir, fix, problems, fixed)
     }
 
-    /// One run's views against its history, for `doctor`.
+    /// One record's views against the ones its history renders, for
+    /// `doctor`.
     fn check_views(
         &self,
-        run: &fold::Run,
+        views: &[(String, Vec<u8>)],
         dir: &str,
         fix: bool,
         problems: &mut Vec<Problem>,
         fixed: &mut Vec<String>,
     ) -> Result<()> {
         let store = self.store();
-        let views = view::render(run, &resume(run));
         let expected: HashSet<&str> = views.iter().map(|(p, _)| p.as_str()).collect();
-        for (path, bytes) in &views {
+        for (path, bytes) in views {
             let (kind, message) = match store.read(path) {
                 Ok(Some(old)) if &old == bytes => continue,
                 Ok(Some(old)) if String::from_utf8_lossy(&old).lines().any(is_marker) => (

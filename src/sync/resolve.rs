@@ -8,11 +8,8 @@ use serde::Serialize;
 use crate::api::Nexo;
 use crate::error::Result;
 use crate::event::Event;
-use crate::fold;
 use crate::git::cli::GitCli;
-use crate::resume::resume;
-use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, Store};
-use crate::view;
+use crate::store::{GITATTRIBUTES, NEXO_DIR, Store};
 
 use super::is_marker;
 
@@ -35,7 +32,7 @@ impl Nexo {
         for path in &ours {
             let mut parts = path.split('/');
             let run = match (parts.next(), parts.next(), parts.next()) {
-                (Some(NEXO_DIR), Some("runs"), Some(run)) => run.to_string(),
+                (Some(NEXO_DIR), Some("runs" | "goals"), Some(id)) => id.to_string(),
                 _ => {
                     // .nexo/.gitattributes or config: take the merged side's
                     // content if it is ours, else leave it to the user.
@@ -77,11 +74,11 @@ impl Nexo {
 }
 
 impl Nexo {
-    /// Rebuilds one run's conflicted history as both sides' events (stages
-    /// 2 and 3, plus the working tree's), each once, and regenerates its
-    /// views. Returns the paths to stage.
-    fn settle_history(&self, git: &GitCli, run: &str) -> Result<Vec<String>> {
-        let rel = format!("{}/{HISTORY}", Store::run_rel(run));
+    /// Rebuilds one run's or goal's conflicted history as both sides'
+    /// events (stages 2 and 3, plus the working tree's), each once, and
+    /// regenerates its views. Returns the paths to stage.
+    fn settle_history(&self, git: &GitCli, id: &str) -> Result<Vec<String>> {
+        let rel = Store::history_rel(id);
         let mut lines = Vec::new();
         for spec in [format!(":2:{rel}"), format!(":3:{rel}")] {
             if let Ok(out) = git.run(&["show", &spec])
@@ -114,8 +111,7 @@ impl Nexo {
         self.store().replace(&rel, merged.as_bytes())?;
         let mut staged = vec![rel.clone()];
         let history = crate::store::parse_history(merged.as_bytes(), &rel)?;
-        let run = fold::fold(history.events)?;
-        for (path, bytes) in view::render(&run, &resume(&run)) {
+        for (path, bytes) in crate::api::render_events(id, history.events)? {
             self.store().write_if_changed(&path, &bytes)?;
             staged.push(path);
         }

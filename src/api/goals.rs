@@ -1,0 +1,486 @@
+//! The goal stack's verbs: open, update, get, list, and the checks that
+//! tie runs to goals. Goals are written through the same path as runs
+//! (lock, fold, validate, append one event, views, commit).
+
+use std::collections::HashMap;
+
+use super::validate::{check_map, limit_or};
+use super::{Nexo, non_empty};
+use crate::error::{Error, Result};
+use crate::event::{Body, GoalOpened, GoalUpdated};
+use crate::fold::{self, Run};
+use crate::goal::{self, Goal};
+use crate::limits::{self, Text, opt_text};
+use crate::model::{GoalStatus, Priority};
+use crate::request::*;
+use crate::response::*;
+
+const DEFAULT_GOAL_LIST_LIMIT: usize = 20;
+/// How many linked runs `goal get` shows, as the original.
+const GOAL_RUNS_LIMIT: usize = 50;
+
+/// The original refused to complete a goal whose texts say release work is
+/// still pending...
+const PENDING_RELEASE_MARKERS: &[&str] = &[
+    "smoke pendiente",
+    "tags pendientes",
+    "merge pendiente",
+    "stable pendiente",
+    "pending smoke",
+    "pending tags",
+    "pending merge",
+];
+/// ...or that describe an irreversible act, unless they also cite a
+/// specific approval.
+const IRREVERSIBLE_MARKERS: &[&str] = &[
+    "publish stable",
+    "publicar stable",
+    "promocionar stable",
+    "broadcast",
+    "enviar a clientes",
+    "force-push",
+    "revocar",
+    "cobrar",
+];
+const SPECIFIC_APPROVAL_MARKERS: &[&str] = &[
+    "aprobacion explicita",
+    "aprobación explícita",
+    "ok especifico",
+    "ok específico",
+    "autorizacion especifica",
+    "autorización específica",
+    "specific ok",
+    "explicit approval",
+];
+
+impl Nexo {
+    pub fn goal_open(&self, req: GoalOpenRequest) -> Result<GoalOpenResponse> {
+        let title = req.title.trim().to_string();
+        let sid = req.sid.trim().to_string();
+        if sid.is_empty() {
+            return Err(Error::invalid(
+                "sid is empty: pass the caller's session id (any non-empty string)",
+            ));
+        }
+        if title.is_empty() {
+            return Err(Error::invalid(
+                "title is empty: say what the goal is, e.g. \"Ship v3.1 to every customer\"",
+            ));
+        }
+        limits::text("title", &title, Text::Line)?;
+        limits::text("sid", &sid, Text::Name)?;
+        check_goal_texts(&[
+            ("objective", &req.objective),
+            ("next_action", &req.next_action),
+            ("success_signal", &req.success_signal),
+        ])?;
+        opt_text("owner", req.owner.as_deref(), Text::Name)?;
+        check_map(req.shared_state.as_ref(), "shared_state")?;
+        let actor = self.actor(req.actor.clone(), req.owner.clone());
+        self.refresh()?;
+        let lock = self.lock()?;
+        let parent_goal_id = match non_empty(req.parent_goal_id) {
+            Some(p) => self
+                .existing_goal(&p, "parent_goal_id")?
+                .goal_id
+                .to_string(),
+            None => String::new(),
+        };
+        let goal_id = crate::id::new_goal_id();
+        let text = |v: Option<String>| v.unwrap_or_default().trim().to_string();
+        let body = Body::GoalOpened(GoalOpened {
+            goal_id: goal_id.clone(),
+            sid,
+            title,
+            objective: text(req.objective),
+            parent_goal_id,
+            priority: req.priority.unwrap_or(Priority::Normal),
+            owner: text(req.owner),
+            next_action: text(req.next_action),
+            success_signal: text(req.success_signal),
+            shared_state: req.shared_state.unwrap_or_default(),
+        });
+        let plan = self.repo.plan_commit(self.options.no_commit)?;
+        let (goal, event, commit) = self.append_and_publish(
+            lock.held(),
+            plan,
+            &goal_id,
+            None,
+            actor,
+            body,
+            |g: &Goal| format!("goal opened: {}", super::one_line(&g.title)),
+        )?;
+        Ok(GoalOpenResponse {
+            ok: true,
+            goal_id: goal.goal_id,
+            status: goal.status,
+            title: goal.title,
+            priority: goal.priority,
+            parent_goal_id: goal.parent_goal_id,
+            next_action: goal.next_action,
+            warnings: req.warnings,
+            event_id: event.id,
+            commit,
+        })
+    }
+
+    pub fn goal_update(&self, req: GoalUpdateRequest) -> Result<GoalUpdateResponse> {
+        check_goal_texts(&[
+            ("title", &req.title),
+            ("objective", &req.objective),
+            ("next_action", &req.next_action),
+            ("success_signal", &req.success_signal),
+            ("blocker_reason", &req.blocker_reason),
+        ])?;
+        opt_text("owner", req.owner.as_deref(), Text::Name)?;
+        check_map(req.shared_state.as_ref(), "shared_state")?;
+        let actor = self.actor(req.actor.clone(), None);
+        self.refresh()?;
+        let id = self.store.resolve_goal(&req.goal_id)?;
+        let counts = self.goal_counts()?;
+        let mut mine = counts.get(id.as_str()).copied().unwrap_or_default();
+        let (goal, event, commit) = self.write_record(&id, |goal: &Goal| {
+            let u = self.validate_goal_update(goal, &req, &mine)?;
+            let subject = match u.status {
+                Some(s) => format!("goal → {s}"),
+                None => "goal updated".to_string(),
+            };
+            Ok((actor, Body::GoalUpdated(u), subject))
+        })?;
+        mine.child_count = self.child_count(&goal.goal_id)?;
+        Ok(GoalUpdateResponse {
+            ok: true,
+            goal_id: goal.goal_id,
+            status: goal.status,
+            title: goal.title,
+            next_action: goal.next_action,
+            blocker_reason: goal.blocker_reason,
+            counts: mine,
+            event_id: event.id,
+            commit,
+        })
+    }
+
+    /// Checks a goal update against the goal and turns it into an event.
+    fn validate_goal_update(
+        &self,
+        goal: &Goal,
+        req: &GoalUpdateRequest,
+        counts: &GoalCounts,
+    ) -> Result<GoalUpdated> {
+        let parent_goal_id = match non_empty(req.parent_goal_id.clone()) {
+            Some(p) => Some(self.checked_parent(goal, &p)?),
+            None => None,
+        };
+        let u = GoalUpdated {
+            status: req.status,
+            title: non_empty(req.title.clone()),
+            objective: non_empty(req.objective.clone()),
+            parent_goal_id,
+            owner: non_empty(req.owner.clone()),
+            next_action: non_empty(req.next_action.clone()),
+            success_signal: non_empty(req.success_signal.clone()),
+            blocker_reason: non_empty(req.blocker_reason.clone()),
+            shared_state: req.shared_state.clone(),
+        };
+        if u == GoalUpdated::default() {
+            return Err(Error::invalid(
+                "nothing to update: pass status, title, objective, parent_goal_id, next_action, success_signal, blocker_reason, owner or shared_state",
+            ));
+        }
+        if u.status == Some(GoalStatus::Completed) {
+            closure_gates(goal, req, counts)?;
+        }
+        Ok(u)
+    }
+
+    /// A parent that exists and is not the goal itself or one of its
+    /// descendants (which would make a loop); returns its full id.
+    fn checked_parent(&self, goal: &Goal, given: &str) -> Result<String> {
+        let parent = self.existing_goal(given, "parent_goal_id")?;
+        let mut at = Some(parent.clone());
+        let mut hops = 0;
+        while let Some(g) = at {
+            if g.goal_id == goal.goal_id {
+                return Err(Error::invalid(format!(
+                    "parent_goal_id {} would make goal {} its own ancestor: pick a goal outside its subtree",
+                    parent.goal_id, goal.goal_id
+                )));
+            }
+            hops += 1;
+            at = match g.parent_goal_id.as_str() {
+                "" => None,
+                _ if hops > 1_000 => None,
+                p => self.existing_goal(p, "parent_goal_id").ok(),
+            };
+        }
+        Ok(parent.goal_id.to_string())
+    }
+
+    pub fn goal_get(&self, req: GoalGetRequest) -> Result<GoalGetResponse> {
+        self.refresh()?;
+        let id = self.store.resolve_goal(&req.goal_id)?;
+        let goal = goal::fold(self.store.read_history(&id)?.events)?;
+        let counts = self.goal_counts()?;
+        let mut mine = counts.get(id.as_str()).copied().unwrap_or_default();
+        mine.child_count = self.child_count(&goal.goal_id)?;
+        let runs = match req.include_runs.unwrap_or(false) {
+            true => {
+                let (runs, _) = self.runs(|r| r.goal_id == id)?;
+                Some(
+                    runs.iter()
+                        .take(GOAL_RUNS_LIMIT)
+                        .map(|r| RunOut::of(r, false))
+                        .collect(),
+                )
+            }
+            false => None,
+        };
+        Ok(GoalGetResponse {
+            ok: true,
+            goal: GoalOut {
+                goal,
+                counts: mine,
+                runs,
+            },
+        })
+    }
+
+    pub fn goal_list(&self, req: GoalListRequest) -> Result<GoalListResponse> {
+        let limit = limit_or(req.limit, DEFAULT_GOAL_LIST_LIMIT);
+        let include_closed = req.include_closed.unwrap_or(false);
+        self.refresh()?;
+        let (all, unreadable) = self.goals()?;
+        let counts = self.goal_counts()?;
+        let mut children: HashMap<&str, usize> = HashMap::new();
+        for g in &all {
+            *children.entry(g.parent_goal_id.as_str()).or_default() += 1;
+        }
+        let goals: Vec<GoalListItem> = all
+            .iter()
+            .filter(|g| match req.status {
+                Some(s) => g.status == s,
+                None => include_closed || !g.status.is_closed(),
+            })
+            .take(limit)
+            .map(|g| {
+                let mut c = counts.get(g.goal_id.as_str()).copied().unwrap_or_default();
+                c.child_count = children.get(g.goal_id.as_str()).copied().unwrap_or(0);
+                GoalListItem {
+                    goal_id: g.goal_id.clone(),
+                    session_id: g.session_id.clone(),
+                    title: g.title.clone(),
+                    status: g.status,
+                    priority: g.priority,
+                    parent_goal_id: g.parent_goal_id.clone(),
+                    next_action: g.next_action.clone(),
+                    blocker_reason: g.blocker_reason.clone(),
+                    counts: c,
+                    updated_at: g.updated_at.clone(),
+                }
+            })
+            .collect();
+        Ok(GoalListResponse {
+            ok: true,
+            count: goals.len(),
+            goals,
+            unreadable,
+        })
+    }
+
+    /// The open goals for `prime`: at most five, each on one line of
+    /// `text`, so a new session knows what its runs serve.
+    pub(super) fn prime_goals(&self, text: &mut String) -> Result<Vec<PrimeGoal>> {
+        const MAX: usize = 5;
+        let (goals, _) = self.goals()?;
+        let open: Vec<&Goal> = goals.iter().filter(|g| !g.status.is_closed()).collect();
+        if open.is_empty() {
+            return Ok(Vec::new());
+        }
+        text.push_str(&format!(
+            "Open goals ({}; runs link to one with goal_id):\n",
+            open.len()
+        ));
+        let mut out = Vec::new();
+        for g in open.iter().take(MAX) {
+            let next = match g.next_action.as_str() {
+                "" => String::new(),
+                n => format!("; next: {}", super::clip(n, 70)),
+            };
+            text.push_str(&format!(
+                "- {} [{}] {}{next}\n",
+                g.goal_id,
+                g.status,
+                super::clip(&g.title, 60)
+            ));
+            out.push(PrimeGoal {
+                goal_id: g.goal_id.clone(),
+                title: g.title.clone(),
+                status: g.status,
+                priority: g.priority,
+                next_action: g.next_action.clone(),
+            });
+        }
+        if open.len() > MAX {
+            text.push_str(&format!("  (+{} more: nexo goal list)\n", open.len() - MAX));
+        }
+        Ok(out)
+    }
+
+    /// Every goal, most recently updated first, and those that could not
+    /// be read.
+    pub(super) fn goals(&self) -> Result<(Vec<Goal>, Vec<UnreadableGoal>)> {
+        let mut goals = Vec::new();
+        let mut unreadable = Vec::new();
+        for id in self.store.goal_ids()? {
+            match self
+                .store
+                .read_history(&id)
+                .and_then(|h| goal::fold(h.events))
+            {
+                Ok(g) => goals.push(g),
+                Err(e) if e.kind == crate::ErrorKind::Corrupt => unreadable.push(UnreadableGoal {
+                    goal_id: id,
+                    error: e.message,
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+        goals.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| a.goal_id.cmp(&b.goal_id))
+        });
+        Ok((goals, unreadable))
+    }
+
+    /// A goal by full id or unique prefix; `field` names the caller's field
+    /// in the error.
+    fn existing_goal(&self, given: &str, field: &str) -> Result<Goal> {
+        let id = self.store.resolve_goal(given).map_err(|e| match e.kind {
+            crate::ErrorKind::NotFound => Error::not_found(format!(
+                "unknown {field} {given:?}: no goal has that id (see `nexo goal list --all`)"
+            )),
+            _ => e,
+        })?;
+        goal::fold(self.store.read_history(&id)?.events)
+    }
+
+    /// The goal a new run links to: it must exist and be open. Returns
+    /// its full id.
+    pub(super) fn goal_for_new_run(&self, given: &str) -> Result<String> {
+        let goal = self.existing_goal(given, "goal_id")?;
+        if goal.status.is_closed() {
+            return Err(Error::conflict(format!(
+                "goal {} is closed with status '{}': runs can only be opened under an open goal",
+                goal.goal_id, goal.status
+            ))
+            .with_hint(format!(
+                "reopen it first (nexo goal update {} --status active), or open the run without goal_id",
+                goal.goal_id
+            )));
+        }
+        Ok(goal.goal_id.to_string())
+    }
+
+    /// Run counts per goal id, from one pass over the runs' histories.
+    fn goal_counts(&self) -> Result<HashMap<String, GoalCounts>> {
+        let mut counts: HashMap<String, GoalCounts> = HashMap::new();
+        for id in self.store.run_ids()? {
+            // A damaged run is reported by doctor, not counted.
+            let Ok(run) = self
+                .store
+                .read_history(&id)
+                .and_then(|h| fold::fold(h.events))
+            else {
+                continue;
+            };
+            if run.goal_id.is_empty() {
+                continue;
+            }
+            let c = counts.entry(run.goal_id.clone()).or_default();
+            c.run_count += 1;
+            c.open_run_count += usize::from(!is_closed(&run));
+        }
+        Ok(counts)
+    }
+
+    fn child_count(&self, goal_id: &str) -> Result<usize> {
+        let (goals, _) = self.goals()?;
+        Ok(goals.iter().filter(|g| g.parent_goal_id == goal_id).count())
+    }
+}
+
+fn is_closed(run: &Run) -> bool {
+    run.status.is_closed()
+}
+
+fn check_goal_texts(fields: &[(&str, &Option<String>)]) -> Result<()> {
+    for (field, value) in fields {
+        let kind = if *field == "title" {
+            Text::Line
+        } else {
+            Text::Prose
+        };
+        opt_text(field, value.as_deref(), kind)?;
+    }
+    Ok(())
+}
+
+/// The original's gates on completing a goal, in its order: no open runs,
+/// no release work described as pending, no irreversible act without a
+/// specific approval. (Its gate on open follow-ups needs a subsystem nexo
+/// does not have.)
+fn closure_gates(goal: &Goal, req: &GoalUpdateRequest, counts: &GoalCounts) -> Result<()> {
+    let id = goal.goal_id.to_string();
+    if counts.open_run_count > 0 {
+        return Err(Error::conflict(format!(
+            "Cannot mark goal completed while linked workflow runs are still open ({} open)",
+            counts.open_run_count
+        ))
+        .with_hint(
+            "complete or cancel its runs first (nexo list shows them), or mark the goal abandoned",
+        )
+        .with_detail("blocked_by", "goal_open_runs_gate")
+        .with_detail("goal_id", id)
+        .with_detail("open_run_count", counts.open_run_count));
+    }
+    let text = [
+        Some(&goal.title),
+        Some(&goal.objective),
+        req.title.as_ref(),
+        req.objective.as_ref(),
+        req.next_action.as_ref(),
+        req.success_signal.as_ref(),
+        req.blocker_reason.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(
+        req.shared_state
+            .as_ref()
+            .map(|s| serde_json::Value::Object(s.clone()).to_string())
+            .as_ref(),
+    )
+    .map(|s| s.to_lowercase())
+    .collect::<Vec<_>>()
+    .join("\n");
+    let has = |markers: &[&str]| markers.iter().any(|m| text.contains(m));
+    if has(PENDING_RELEASE_MARKERS) {
+        return Err(Error::conflict(
+            "Cannot mark goal completed while smoke/tags/merge/stable work is described as pending",
+        )
+        .with_hint("finish that work and update the goal's texts, or keep the goal active")
+        .with_detail("blocked_by", "goal_pending_release_gate")
+        .with_detail("goal_id", id));
+    }
+    if has(IRREVERSIBLE_MARKERS) && !has(SPECIFIC_APPROVAL_MARKERS) {
+        return Err(Error::conflict(
+            "Cannot mark an irreversible publish/broadcast/payment goal completed without a specific approval tied to evidence",
+        )
+        .with_hint("say which approval allowed it, e.g. success_signal: \"explicit approval from release-manager in #812\"")
+        .with_detail("blocked_by", "goal_irreversible_specific_ok_gate")
+        .with_detail("goal_id", id));
+    }
+    Ok(())
+}
