@@ -776,3 +776,28 @@ fn goals_are_files_beside_runs_with_a_view_and_one_commit_each() {
         stdout(&prime)
     );
 }
+
+#[test]
+fn the_new_step_fields_are_checked_like_every_other_text() {
+    let repo = Repo::new();
+    for (field, value) in [
+        ("compensation", "undo\u{7}".to_string()),
+        ("retry_after", "x".repeat(300)),
+        ("retry_policy", "y".repeat(20_001)),
+    ] {
+        let input = json!({"sid": "s", "goal": "g", "steps": [{"key": "a", field: value}]});
+        let (code, v) = repo.call_err("nexo_workflow_open", &input.to_string());
+        assert_eq!(code, 2, "{field}: {v}");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("steps[0].{field}")),
+            "{v}"
+        );
+    }
+    assert!(
+        repo.nexo_files().iter().all(|(p, _)| !p.contains("/runs/")),
+        "nothing written"
+    );
+}

@@ -58,6 +58,21 @@ pub(super) fn check_steps(steps: &[StepSpec]) -> Result<()> {
             )));
         }
         limits::text(&format!("steps[{i}].title"), &s.title, Text::Line)?;
+        opt_text(
+            &format!("steps[{i}].retry_after"),
+            s.retry_after.as_deref(),
+            Text::Name,
+        )?;
+        for (field, value) in [
+            ("retry_policy", &s.retry_policy),
+            ("compensation", &s.compensation),
+        ] {
+            opt_text(
+                &format!("steps[{i}].{field}"),
+                value.as_deref(),
+                Text::Prose,
+            )?;
+        }
     }
     Ok(())
 }
