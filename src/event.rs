@@ -246,6 +246,15 @@ pub struct GoalUpdated {
     pub shared_state: Option<Map<String, Value>>,
 }
 
+/// Events in the order every fold applies them: by `(clock, id)`, each id
+/// once. So every permutation of the same lines, with any repetitions
+/// (what git's union merge makes), folds to the same state.
+pub fn in_fold_order(mut events: Vec<Event>) -> Vec<Event> {
+    events.sort_by(|a, b| (a.clock, &a.id).cmp(&(b.clock, &b.id)));
+    events.dedup_by(|a, b| a.id == b.id);
+    events
+}
+
 impl Event {
     /// The line as stored: compact JSON, no trailing newline.
     pub fn to_line(&self) -> String {

@@ -244,9 +244,8 @@ impl Run {
 }
 
 /// Sorts, deduplicates and folds a run's events.
-pub fn fold(mut events: Vec<Event>) -> Result<Run> {
-    events.sort_by(|a, b| (a.clock, &a.id).cmp(&(b.clock, &b.id)));
-    events.dedup_by(|a, b| a.id == b.id);
+pub fn fold(events: Vec<Event>) -> Result<Run> {
+    let events = crate::event::in_fold_order(events);
     let mut iter = events.iter();
     let first = iter
         .next()

@@ -42,9 +42,8 @@ pub struct Goal {
 
 /// Sorts, deduplicates and folds a goal's events, as [`crate::fold::fold`]
 /// does a run's: every order of the same lines gives the same goal.
-pub fn fold(mut events: Vec<Event>) -> Result<Goal> {
-    events.sort_by(|a, b| (a.clock, &a.id).cmp(&(b.clock, &b.id)));
-    events.dedup_by(|a, b| a.id == b.id);
+pub fn fold(events: Vec<Event>) -> Result<Goal> {
+    let events = crate::event::in_fold_order(events);
     let mut iter = events.iter();
     let first = iter
         .next()

@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
+use super::record::read_all;
 use super::validate::{check_map, limit_or};
 use super::{Nexo, non_empty};
 use crate::error::{Error, Result};
 use crate::event::{Body, GoalOpened, GoalUpdated};
-use crate::fold::{self, Run};
 use crate::goal::{self, Goal};
 use crate::limits::{self, Text, opt_text};
 use crate::model::{GoalStatus, Priority};
@@ -330,27 +330,11 @@ impl Nexo {
     /// Every goal, most recently updated first, and those that could not
     /// be read.
     pub(super) fn goals(&self) -> Result<(Vec<Goal>, Vec<UnreadableGoal>)> {
-        let mut goals = Vec::new();
-        let mut unreadable = Vec::new();
-        for id in self.store.goal_ids()? {
-            match self
-                .store
-                .read_history(&id)
-                .and_then(|h| goal::fold(h.events))
-            {
-                Ok(g) => goals.push(g),
-                Err(e) if e.kind == crate::ErrorKind::Corrupt => unreadable.push(UnreadableGoal {
-                    goal_id: id,
-                    error: e.message,
-                }),
-                Err(e) => return Err(e),
-            }
-        }
-        goals.sort_by(|a, b| {
-            b.updated_at
-                .cmp(&a.updated_at)
-                .then_with(|| a.goal_id.cmp(&b.goal_id))
-        });
+        let (goals, unreadable) = read_all::<Goal>(&self.store, self.store.goal_ids()?)?;
+        let unreadable = unreadable
+            .into_iter()
+            .map(|(goal_id, error)| UnreadableGoal { goal_id, error })
+            .collect();
         Ok((goals, unreadable))
     }
 
@@ -383,24 +367,15 @@ impl Nexo {
         Ok(goal.goal_id.to_string())
     }
 
-    /// Run counts per goal id, from one pass over the runs' histories.
+    /// Run counts per goal id, from one pass over the runs.
     fn goal_counts(&self) -> Result<HashMap<String, GoalCounts>> {
         let mut counts: HashMap<String, GoalCounts> = HashMap::new();
-        for id in self.store.run_ids()? {
-            // A damaged run is reported by doctor, not counted.
-            let Ok(run) = self
-                .store
-                .read_history(&id)
-                .and_then(|h| fold::fold(h.events))
-            else {
-                continue;
-            };
-            if run.goal_id.is_empty() {
-                continue;
-            }
-            let c = counts.entry(run.goal_id.clone()).or_default();
+        // A damaged run is reported by doctor, not counted.
+        let (runs, _) = self.runs(|r| !r.goal_id.is_empty())?;
+        for run in runs {
+            let c = counts.entry(run.goal_id).or_default();
             c.run_count += 1;
-            c.open_run_count += usize::from(!is_closed(&run));
+            c.open_run_count += usize::from(!run.status.is_closed());
         }
         Ok(counts)
     }
@@ -409,10 +384,6 @@ impl Nexo {
         let (goals, _) = self.goals()?;
         Ok(goals.iter().filter(|g| g.parent_goal_id == goal_id).count())
     }
-}
-
-fn is_closed(run: &Run) -> bool {
-    run.status.is_closed()
 }
 
 fn check_goal_texts(fields: &[(&str, &Option<String>)]) -> Result<()> {

@@ -727,29 +727,17 @@ impl Nexo {
     /// others; `nexo doctor` tells what is wrong with it).
     fn runs(&self, keep: impl Fn(&Run) -> bool) -> Result<(Vec<Run>, Vec<Unreadable>)> {
         self.refresh()?;
-        let mut runs = Vec::new();
-        let mut unreadable = Vec::new();
-        for id in self.store.run_ids()? {
-            match self
-                .store
-                .read_history(&id)
-                .and_then(|h| fold::fold(h.events))
-            {
-                Ok(run) if keep(&run) => runs.push(run),
-                Ok(_) => {}
-                Err(e) if e.kind == crate::ErrorKind::Corrupt => unreadable.push(Unreadable {
+        let (runs, unreadable) = record::read_all::<Run>(&self.store, self.store.run_ids()?)?;
+        Ok((
+            runs.into_iter().filter(|r| keep(r)).collect(),
+            unreadable
+                .into_iter()
+                .map(|(id, error)| Unreadable {
                     run_id: id.into(),
-                    error: e.message,
-                }),
-                Err(e) => return Err(e),
-            }
-        }
-        runs.sort_by(|a, b| {
-            b.updated_at
-                .cmp(&a.updated_at)
-                .then_with(|| a.run_id.cmp(&b.run_id))
-        });
-        Ok((runs, unreadable))
+                    error,
+                })
+                .collect(),
+        ))
     }
 
     pub fn list(&self, req: ListRequest) -> Result<ListResponse> {

@@ -3,12 +3,13 @@
 //! same way (an append-only history, views beside it, one commit), so one
 //! write path serves both.
 
-use crate::error::Result;
+use crate::error::{ErrorKind, Result};
 use crate::event::Event;
 use crate::fold::{self, Run};
 use crate::goal::{self, Goal};
 use crate::id::{EventId, GOAL_PREFIX};
 use crate::resume::resume;
+use crate::store::Store;
 use crate::view;
 
 pub(crate) trait Record: Sized {
@@ -19,6 +20,8 @@ pub(crate) trait Record: Sized {
     fn heads(&self) -> &[EventId];
     /// Every view file: (path relative to the working tree, bytes).
     fn files(&self) -> Vec<(String, Vec<u8>)>;
+    fn id(&self) -> &str;
+    fn updated_at(&self) -> &str;
 }
 
 impl Record for Run {
@@ -36,6 +39,12 @@ impl Record for Run {
     }
     fn files(&self) -> Vec<(String, Vec<u8>)> {
         view::render(self, &resume(self))
+    }
+    fn id(&self) -> &str {
+        &self.run_id
+    }
+    fn updated_at(&self) -> &str {
+        &self.updated_at
     }
 }
 
@@ -55,6 +64,36 @@ impl Record for Goal {
     fn files(&self) -> Vec<(String, Vec<u8>)> {
         goal::render(self)
     }
+    fn id(&self) -> &str {
+        &self.goal_id
+    }
+    fn updated_at(&self) -> &str {
+        &self.updated_at
+    }
+}
+
+/// Records that folded, and `(id, why)` for those that did not.
+pub(crate) type ReadAll<R> = (Vec<R>, Vec<(String, String)>);
+
+/// Folds every record of `ids`, most recently updated first, and names
+/// those whose history cannot be read, with why: one damaged history must
+/// not hide the others (`nexo doctor` tells what is wrong with it).
+pub(crate) fn read_all<R: Record>(store: &Store, ids: Vec<String>) -> Result<ReadAll<R>> {
+    let mut records = Vec::new();
+    let mut unreadable = Vec::new();
+    for id in ids {
+        match store.read_history(&id).and_then(|h| R::fold(h.events)) {
+            Ok(r) => records.push(r),
+            Err(e) if e.kind == ErrorKind::Corrupt => unreadable.push((id, e.message)),
+            Err(e) => return Err(e),
+        }
+    }
+    records.sort_by(|a: &R, b: &R| {
+        b.updated_at()
+            .cmp(a.updated_at())
+            .then_with(|| a.id().cmp(b.id()))
+    });
+    Ok((records, unreadable))
 }
 
 /// The views of record `id` for these events: a goal's for a `WG-` id,
