@@ -91,6 +91,8 @@ fn an_mcp_client_runs_the_whole_flow() {
 
     let flow = v["flow"].as_array().unwrap();
     for ok in [
+        "goal_open",
+        "goal_get",
         "open",
         "update",
         "gate",
@@ -154,8 +156,13 @@ fn an_mcp_client_runs_the_whole_flow() {
         "not_found"
     );
 
+    // The goal tools work over MCP too, and the run counts under its goal.
+    let goal = &step(flow, "goal_get")["result"]["goal"];
+    assert_eq!(goal["run_count"], 1);
+    assert_eq!(goal["runs"][0]["run_id"], run.as_str());
+
     // Writes committed exactly as the CLI does: one commit each, .nexo/ only.
-    assert_eq!(repo.commit_count(), commits + 5);
+    assert_eq!(repo.commit_count(), commits + 6);
     let log = repo.git(&["log", "--format=%s", "-5"]);
     assert!(
         log.lines().all(|l| l.starts_with(&format!("nexo: {run}"))),

@@ -137,9 +137,11 @@ impl Nexo {
         let actor = self.actor(req.actor.clone(), None);
         self.refresh()?;
         let id = self.store.resolve_goal(&req.goal_id)?;
-        let counts = self.goal_counts()?;
-        let mut mine = counts.get(id.as_str()).copied().unwrap_or_default();
+        let mut mine = GoalCounts::default();
         let (goal, event, commit) = self.write_record(&id, |goal: &Goal| {
+            // Counted under the lock, so no run opens between the gate
+            // and the event.
+            mine = self.goal_counts()?.remove(id.as_str()).unwrap_or_default();
             let u = self.validate_goal_update(goal, &req, &mine)?;
             let subject = match u.status {
                 Some(s) => format!("goal → {s}"),

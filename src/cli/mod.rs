@@ -111,7 +111,7 @@ pub enum Command {
     Resolve,
     /// Commit pending changes, fetch, merge or rebase, settle .nexo/, regenerate views, push.
     Sync,
-    /// Serve every nexo_workflow_* tool over MCP on standard input/output.
+    /// Serve every nexo_workflow_* and nexo_goal_* tool over MCP on standard input/output.
     #[command(after_help = mcp::AFTER_HELP)]
     Mcp(mcp::Args),
     /// A compact summary of open runs for a session-start hook.

@@ -31,7 +31,11 @@ async def main(nexo, repo):
                         "text": res.content[0].text if res.content else None}
 
             flow = []
+            goal = await call("nexo_goal_open", {
+                "sid": "mcp-session", "title": "Ship v3.1", "priority": ""})
+            flow.append(["goal_open", goal])
             opened = await call("nexo_workflow_open", {
+                "goal_id": goal["result"]["goal_id"],
                 "sid": "mcp-session", "goal": "Prepare and publish v3.1.1", "owner": "codex",
                 "priority": "high", "workflow_kind": "release",
                 "steps": "[{\"key\":\"doctor\",\"title\":\"Run release readiness checks\"},"
@@ -57,6 +61,8 @@ async def main(nexo, repo):
             flow.append(["bad_status", await call("nexo_workflow_update", {
                 "run_id": run, "step_key": "publish", "step_status": "done"})])
             flow.append(["unknown_run", await call("nexo_workflow_resume", {"run_id": "WF-NOPE"})])
+            flow.append(["goal_get", await call("nexo_goal_get", {
+                "goal_id": goal["result"]["goal_id"], "include_runs": True})])
             out["flow"] = flow
     print(json.dumps(out))
 
