@@ -89,6 +89,9 @@ pub struct Step {
     pub last_state_patch: Map<String, Value>,
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
+    /// When the step was declared (the run's opening, or the update that
+    /// added it).
+    pub created_at: String,
     pub updated_at: String,
 }
 
@@ -113,6 +116,7 @@ impl Step {
             last_state_patch: Map::new(),
             started_at: None,
             completed_at: None,
+            created_at: at.to_string(),
             updated_at: at.to_string(),
         }
     }

@@ -243,14 +243,17 @@ pub struct HandoffResponse {
 /// closed right now.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepOut {
+    /// The run the step belongs to, as the original's step rows say.
+    pub run_id: RunId,
     #[serde(flatten)]
     pub step: Step,
     pub awaiting_approval: bool,
 }
 
-impl From<&Step> for StepOut {
-    fn from(s: &Step) -> Self {
+impl StepOut {
+    pub fn of(run: &Run, s: &Step) -> StepOut {
         StepOut {
+            run_id: run.run_id.clone(),
             step: s.clone(),
             awaiting_approval: s.awaits_approval(),
         }
@@ -307,7 +310,7 @@ impl RunOut {
             updated_at: run.updated_at.clone(),
             closed_at: run.closed_at.clone(),
             event_count: run.event_count,
-            steps: include_steps.then(|| run.steps.iter().map(StepOut::from).collect()),
+            steps: include_steps.then(|| run.steps.iter().map(|s| StepOut::of(run, s)).collect()),
         }
     }
 }

@@ -227,6 +227,8 @@ fn every_step_field_of_the_original_is_accepted_at_open() {
     assert_eq!(deploy["max_retries"], 2);
     assert_eq!(deploy["human_gate"], false);
     assert_eq!(deploy["last_state_patch"], json!({}));
+    assert_eq!(deploy["run_id"], id);
+    assert_eq!(deploy["created_at"], got["run"]["opened_at"]);
     // A human gate is a gate (deliberate: the original only stored it).
     assert_eq!(steps[0]["human_gate"], true);
     assert_eq!(steps[0]["requires_approval"], true);
