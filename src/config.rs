@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use crate::approval::{Approvals, Policy};
 use crate::error::{Error, Result};
 use crate::store::NEXO_DIR;
 
@@ -13,6 +14,9 @@ pub struct Config {
     /// working tree for `nexo commit` or the user's own commit.
     #[serde(default = "yes")]
     pub commit: bool,
+    /// Who may pass approval gates, and how (docs/approvals.md).
+    #[serde(default)]
+    pub approvals: Approvals,
 }
 
 fn yes() -> bool {
@@ -21,7 +25,10 @@ fn yes() -> bool {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { commit: true }
+        Config {
+            commit: true,
+            approvals: Approvals::default(),
+        }
     }
 }
 
@@ -41,11 +48,31 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        serde_yaml::from_str(&text).map_err(|e| {
+        let config: Config = serde_yaml::from_str(&text).map_err(|e| {
             Error::invalid(format!(
-                "{}: {e} (valid keys: commit: true|false)",
+                "{}: {e} (valid keys: commit: true|false; approvals: {{policy: update|explicit|signed, approvers: [names], self_approval: true|false}})",
                 path.display()
             ))
-        })
+        })?;
+        config.check(&path)?;
+        Ok(config)
+    }
+
+    /// A strict approval policy with nobody allowed to approve would hold
+    /// every gate for ever: refuse it where it is written.
+    fn check(&self, path: &std::path::Path) -> Result<()> {
+        let a = &self.approvals;
+        if a.policy != Policy::Update && a.approvers.iter().all(|n| n.trim().is_empty()) {
+            return Err(Error::invalid(format!(
+                "{}: approvals.policy is {} but approvals.approvers names nobody",
+                path.display(),
+                a.policy.as_str()
+            ))
+            .with_hint("list who may approve, e.g. approvers: [release-manager, oncall-lead]"));
+        }
+        for name in &a.approvers {
+            crate::limits::text("approvals.approvers", name, crate::limits::Text::Name)?;
+        }
+        Ok(())
     }
 }

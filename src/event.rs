@@ -198,6 +198,11 @@ pub struct Decision {
     pub note: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_action: Option<String>,
+    /// An SSH signature (armored SSHSIG, namespace `nexo`) of the
+    /// decision's signed content (`approval::signed_content`), under the
+    /// `signed` policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// A goal opened: an objective that runs link to through `goal_id`.

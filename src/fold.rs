@@ -9,6 +9,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::approval::{Refusal, Rules};
 use crate::divergence::{Causality, Divergence, Frontiers};
 use crate::error::{Error, Result};
 use crate::event::{Body, Decision, Event, HandedOff, Opened, StepSpec, Updated};
@@ -25,6 +26,24 @@ pub struct Approval {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub note: String,
     pub via: Via,
+    /// The decision's SSH signature verified for `by` (the `signed`
+    /// policy); absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub verified: bool,
+}
+
+/// A decision, or an update passing a gate, that the approval policy did
+/// not honour: recorded in the history, without effect on the state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unhonoured {
+    pub event_id: EventId,
+    pub step_key: String,
+    pub actor: String,
+    pub at: String,
+    #[serde(flatten)]
+    pub refusal: Refusal,
+    /// The refusal in words.
+    pub message: String,
 }
 
 /// How a gate's decision was given.
@@ -47,12 +66,18 @@ pub enum Verdict {
     Rejected,
 }
 
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
             Verdict::Approved => "approved",
             Verdict::Rejected => "rejected",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -79,6 +104,10 @@ pub struct Step {
     /// rule); nexo treats a human gate as requiring approval.
     pub human_gate: bool,
     pub approval: Option<Approval>,
+    /// Who asked for the gate now in force: under a strict approval
+    /// policy they cannot decide it themselves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate_requested_by: Option<String>,
     #[serde(serialize_with = "none_as_empty")]
     pub compensation: Option<String>,
     #[serde(serialize_with = "none_as_empty")]
@@ -110,6 +139,7 @@ impl Step {
             requires_approval: false,
             human_gate: false,
             approval: None,
+            gate_requested_by: None,
             compensation: None,
             last_summary: None,
             last_evidence: None,
@@ -196,6 +226,9 @@ pub struct Run {
     pub updated_at: String,
     pub closed_at: Option<String>,
     pub steps: Vec<Step>,
+    /// Decisions (and gate-passing updates) the approval policy did not
+    /// honour, oldest first.
+    pub unhonoured: Vec<Unhonoured>,
     /// Oldest first.
     pub checkpoints: Vec<Checkpoint>,
     /// The highest logical clock in the history.
@@ -207,6 +240,9 @@ pub struct Run {
     causality: Causality,
     #[serde(skip)]
     frontiers: Frontiers,
+    /// The approval rules this run was folded under.
+    #[serde(skip)]
+    pub rules: Rules,
 }
 
 impl Run {
@@ -247,8 +283,14 @@ impl Run {
     }
 }
 
-/// Sorts, deduplicates and folds a run's events.
+/// Sorts, deduplicates and folds a run's events under the seed's approval
+/// policy (`update`).
 pub fn fold(events: Vec<Event>) -> Result<Run> {
+    fold_with(events, Rules::default())
+}
+
+/// Sorts, deduplicates and folds a run's events under `rules`.
+pub fn fold_with(events: Vec<Event>, rules: Rules) -> Result<Run> {
     let events = crate::event::in_fold_order(events);
     let mut iter = events.iter();
     let first = iter
@@ -261,7 +303,7 @@ pub fn fold(events: Vec<Event>) -> Result<Run> {
             first.id
         )));
     };
-    let mut run = open(first, opened);
+    let mut run = open(first, opened, rules);
     for event in iter {
         apply(&mut run, event);
     }
@@ -285,6 +327,7 @@ fn opening_steps(event: &Event, o: &Opened) -> Vec<Step> {
             let mut s = Step::new(&spec.key, &spec.title, order, index, &event.at);
             s.requires_approval = spec.requires_approval || spec.human_gate;
             s.human_gate = s.requires_approval;
+            s.gate_requested_by = s.requires_approval.then(|| event.actor.clone());
             s.max_retries = spec.max_retries.unwrap_or(0);
             s.status = spec.status.unwrap_or(StepStatus::Pending);
             s.retry_policy.clone_from(&spec.retry_policy);
@@ -295,7 +338,7 @@ fn opening_steps(event: &Event, o: &Opened) -> Vec<Step> {
         .collect()
 }
 
-fn open(event: &Event, o: &Opened) -> Run {
+fn open(event: &Event, o: &Opened, rules: Rules) -> Run {
     let steps = opening_steps(event, o);
     let mut run = Run {
         run_id: o.run_id.clone(),
@@ -316,12 +359,14 @@ fn open(event: &Event, o: &Opened) -> Run {
         updated_at: event.at.clone(),
         closed_at: None,
         steps,
+        unhonoured: Vec::new(),
         checkpoints: Vec::new(),
         clock: event.clock,
         heads: vec![event.id.clone()],
         event_count: 1,
         causality: Causality::default(),
         frontiers: Frontiers::default(),
+        rules,
     };
     run.causality.add(&event.id, &event.parents);
     push_checkpoint(&mut run, event, "opened".into(), None, None, None);
@@ -456,8 +501,32 @@ fn apply_update(run: &mut Run, event: &Event, u: &Updated) {
     }
 }
 
+/// Whether `u` would pass step `s`'s approval gate: the step awaits
+/// approval now and would not after the update's status and
+/// `requires_approval` (an update moving it on, or lifting the flag).
+pub fn passes_gate(s: &Step, u: &Updated) -> bool {
+    if !s.awaits_approval() {
+        return false;
+    }
+    // Taking up or finishing the work is passing the gate.
+    if u.step_status.is_some_and(|n| n.is_active() || n.is_done()) {
+        return true;
+    }
+    let mut after = s.clone();
+    if let Some(r) = u.requires_approval {
+        after.requires_approval = r;
+    }
+    if let Some(status) = u.step_status {
+        after.status = status;
+    }
+    !after.awaits_approval()
+}
+
 /// Applies an update's step fields to step `key` (created if new);
-/// returns the status it was moved to, if any.
+/// returns the status it was moved to, if any. Under a strict approval
+/// policy an update cannot pass a gate: its status and a lifted
+/// `requires_approval` are not applied (the write path refuses such
+/// updates; this holds for lines written by hand or by other clients).
 fn update_step(run: &mut Run, event: &Event, u: &Updated, key: &str) -> Option<StepStatus> {
     let at = event.at.as_str();
     if run.step(key).is_none() {
@@ -466,20 +535,42 @@ fn update_step(run: &mut Run, event: &Event, u: &Updated, key: &str) -> Option<S
         let index = run.steps.iter().map(|s| s.step_index).max().unwrap_or(0) + 1;
         run.steps.push(Step::new(key, &title, order, index, at));
     }
+    let strict = run.rules.policy().is_strict();
     let step = run.step_mut(key).expect("step exists: created above");
+    let held = strict && passes_gate(step, u);
+    let was_gated = step.awaits_approval();
+    set_step_fields(step, u, held, at);
+    let moved = if held {
+        None
+    } else {
+        u.step_status.map(|new| move_step(step, event, u, new))
+    };
+    if step.awaits_approval() && (!was_gated || u.requires_approval == Some(true)) {
+        step.gate_requested_by = Some(event.actor.clone());
+    }
+    if held {
+        unhonoured(run, event, key, Refusal::UpdateCannotPass);
+    }
+    moved
+}
+
+/// The step fields an update sets beside its status.
+fn set_step_fields(step: &mut Step, u: &Updated, held: bool, at: &str) {
     if let Some(t) = &u.step_title {
         step.title = t.clone();
     }
     if let Some(m) = u.max_retries {
         step.max_retries = m;
     }
-    if let Some(r) = u.requires_approval {
-        step.requires_approval = r;
+    match u.requires_approval {
         // Asking for approval again re-arms the gate.
-        if r {
+        Some(true) => {
+            step.requires_approval = true;
             step.approval = None;
             step.human_gate = true;
         }
+        Some(false) if !held => step.requires_approval = false,
+        _ => {}
     }
     if let Some(patch) = &u.state_patch {
         step.last_state_patch.clone_from(patch);
@@ -496,7 +587,11 @@ fn update_step(run: &mut Run, event: &Event, u: &Updated, key: &str) -> Option<S
         }
     }
     step.updated_at = at.to_string();
-    let new = u.step_status?;
+}
+
+/// Moves a step to `new`: attempts, the seed's approval by update, times.
+fn move_step(step: &mut Step, event: &Event, u: &Updated, new: StepStatus) -> StepStatus {
+    let at = event.at.as_str();
     // Schema 1 counted running → retrying as a new attempt; from schema 2
     // on, as in the original, only entering the work from elsewhere does.
     let new_attempt = match event.v {
@@ -513,6 +608,7 @@ fn update_step(run: &mut Run, event: &Event, u: &Updated, key: &str) -> Option<S
             at: at.to_string(),
             note: u.summary.clone().unwrap_or_default(),
             via: Via::Update,
+            verified: false,
         });
     }
     if new == StepStatus::Running && step.started_at.is_none() {
@@ -521,7 +617,19 @@ fn update_step(run: &mut Run, event: &Event, u: &Updated, key: &str) -> Option<S
     // Reopening a finished step clears its completion time.
     step.completed_at = new.is_done().then(|| at.to_string());
     step.status = new;
-    Some(new)
+    new
+}
+
+/// Records that the policy did not honour `event` on step `key`.
+fn unhonoured(run: &mut Run, event: &Event, key: &str, refusal: Refusal) {
+    run.unhonoured.push(Unhonoured {
+        event_id: event.id.clone(),
+        step_key: key.to_string(),
+        actor: event.actor.clone(),
+        at: event.at.clone(),
+        message: refusal.to_string(),
+        refusal,
+    });
 }
 
 /// The run status that step `key` moving to `status` implies, if any
@@ -557,11 +665,27 @@ fn apply_handoff(run: &mut Run, event: &Event, h: &HandedOff) {
 
 fn apply_decision(run: &mut Run, event: &Event, d: &Decision, verdict: Verdict) {
     let at = event.at.as_str();
-    let Some(step) = run.step_mut(&d.step_key) else {
-        // Validation prevents this; a hand-made history may not.
-        push_checkpoint(run, event, verdict_label(verdict).into(), None, None, None);
-        return;
+    let requested_by = match run.step(&d.step_key) {
+        Some(step) => step.gate_requested_by.clone(),
+        None => {
+            // Validation prevents this; a hand-made history may not.
+            push_checkpoint(run, event, verdict_label(verdict).into(), None, None, None);
+            return;
+        }
     };
+    if let Err(refusal) = run
+        .rules
+        .honours(event, &run.owner, requested_by.as_deref())
+    {
+        unhonoured(run, event, &d.step_key, refusal);
+        let label = format!("{} (not honoured)", verdict_label(verdict));
+        push_checkpoint(run, event, label, Some(d.step_key.clone()), None, None);
+        return;
+    }
+    let verified = run.rules.verified.contains(&event.id);
+    let step = run
+        .step_mut(&d.step_key)
+        .expect("the step exists: checked above");
     step.approval = Some(Approval {
         decision: verdict,
         by: event.actor.clone(),
@@ -571,6 +695,7 @@ fn apply_decision(run: &mut Run, event: &Event, d: &Decision, verdict: Verdict) 
             Verdict::Approved => Via::Approve,
             Verdict::Rejected => Via::Reject,
         },
+        verified,
     });
     step.updated_at = at.to_string();
     let title = step.title.clone();

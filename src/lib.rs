@@ -3,6 +3,7 @@
 //!
 //! The core knows nothing of files, git or command lines:
 //! - [`model`]: statuses, priorities, names;
+//! - [`approval`]: who may pass a gate, and what a signature covers;
 //! - [`event`]: one line of a run's history;
 //! - [`fold`]: events to state, order-independent;
 //! - [`divergence`]: concurrent changes from two clones, detected;
@@ -29,6 +30,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod approval;
 pub mod call;
 pub mod config;
 pub mod divergence;
@@ -44,6 +46,7 @@ pub mod model;
 pub mod request;
 pub mod response;
 pub mod resume;
+pub mod sign;
 pub mod store;
 pub mod sync;
 #[cfg(test)]

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::divergence::Divergence;
-use crate::fold::{Checkpoint, Run, Step, Verdict};
+use crate::fold::{Checkpoint, Run, Step, Unhonoured, Verdict};
 use crate::goal::Goal;
 use crate::id::{EventId, GoalId, RunId};
 use crate::json::none_as_empty;
@@ -161,6 +161,9 @@ pub struct ResumeResponse {
     pub next_step: Option<NextStep>,
     /// Concurrent changes from different clones that need a decision.
     pub divergences: Vec<Divergence>,
+    /// Decisions the approval policy did not honour (docs/approvals.md).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unhonoured: Vec<Unhonoured>,
 }
 
 /// One checkpoint as the original reported it, plus who and which event.
@@ -325,6 +328,9 @@ pub struct GetResponse {
     pub message: String,
     pub recent_actors: Vec<String>,
     pub divergences: Vec<Divergence>,
+    /// Decisions the approval policy did not honour (docs/approvals.md).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unhonoured: Vec<Unhonoured>,
     pub checkpoints: Vec<CheckpointOut>,
 }
 
@@ -427,6 +433,9 @@ pub struct DecisionResponse {
     pub step_key: String,
     pub decision: Verdict,
     pub by: String,
+    /// The decision carries an SSH signature that verified (the `signed`
+    /// policy).
+    pub verified: bool,
     pub next_action: String,
     pub resume_state: ResumeState,
     pub message: String,

@@ -287,6 +287,35 @@ fn gate(run: &Run, step: &Step) -> Resume {
         " Approve with: nexo approve {} {} (or reject with: nexo reject {} {} --reason ...).",
         run.run_id, step.step_key, run.run_id, step.step_key
     ));
+    let a = &run.rules.approvals;
+    if a.policy.is_strict() {
+        msg.push_str(&format!(
+            " The approval policy is {}: only {} may decide{}{}.",
+            a.policy.as_str(),
+            a.approvers.join(", "),
+            if a.self_approval {
+                ""
+            } else {
+                ", not the run's owner or whoever asked for the gate"
+            },
+            if a.policy == crate::approval::Policy::Signed {
+                ", with a signature that verifies"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(u) = run
+        .unhonoured
+        .iter()
+        .rev()
+        .find(|u| u.step_key == step.step_key)
+    {
+        msg.push_str(&format!(
+            " A decision by {} at {} was not honoured: {}.",
+            u.actor, u.at, u.message
+        ));
+    }
     let mut r = Resume::new(ResumeState::WaitingApproval, false, msg, Some(step));
     r.requires_approval = true;
     r

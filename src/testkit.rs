@@ -75,6 +75,7 @@ impl History {
                 step_key: key.into(),
                 note: "ok".into(),
                 next_action: None,
+                signature: None,
             }),
         )
     }
@@ -86,6 +87,7 @@ impl History {
                 step_key: key.into(),
                 note: why.into(),
                 next_action: None,
+                signature: None,
             }),
         )
     }

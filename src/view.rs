@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::divergence::Divergence;
-use crate::fold::{Approval, Run, Step};
+use crate::fold::{Approval, Run, Step, Unhonoured};
 use crate::model::{Priority, RunStatus, StepStatus};
 use crate::resume::Resume;
 use crate::store::Store;
@@ -44,6 +44,9 @@ struct RunView<'a> {
     resume: ResumeView<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     divergences: Vec<Divergence>,
+    /// Decisions the approval policy did not honour.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    unhonoured: &'a [Unhonoured],
     steps: Vec<StepLine<'a>>,
     history: HistoryView<'a>,
 }
@@ -126,6 +129,7 @@ pub fn run_yaml(run: &Run, resume: &Resume) -> Vec<u8> {
             message: &resume.message,
         },
         divergences: run.divergences(),
+        unhonoured: &run.unhonoured,
         steps: run
             .steps
             .iter()

@@ -101,15 +101,16 @@ impl Nexo {
             shared_state: req.shared_state.unwrap_or_default(),
         });
         let plan = self.repo.plan_commit(self.options.no_commit)?;
-        let (goal, event, commit) = self.append_and_publish(
-            lock.held(),
+        let write = super::Write {
+            held: lock.held(),
             plan,
-            &goal_id,
-            None,
-            actor,
-            body,
-            |g: &Goal| format!("goal opened: {}", super::one_line(&g.title)),
-        )?;
+            id: &goal_id,
+            seal: None,
+        };
+        let (goal, event, commit) =
+            self.append_and_publish(write, None, actor, body, |g: &Goal| {
+                format!("goal opened: {}", super::one_line(&g.title))
+            })?;
         Ok(GoalOpenResponse {
             ok: true,
             goal_id: goal.goal_id,
@@ -332,7 +333,7 @@ impl Nexo {
     /// Every goal, most recently updated first, and those that could not
     /// be read.
     pub(super) fn goals(&self) -> Result<(Vec<Goal>, Vec<UnreadableGoal>)> {
-        let (goals, unreadable) = read_all::<Goal>(&self.store, self.store.goal_ids()?)?;
+        let (goals, unreadable) = read_all::<Goal>(self, self.store.goal_ids()?)?;
         let unreadable = unreadable
             .into_iter()
             .map(|(goal_id, error)| UnreadableGoal { goal_id, error })

@@ -10,21 +10,21 @@ use std::cell::{Cell, RefCell};
 use std::path::Path;
 
 mod compensation;
+mod gates;
 mod goals;
 mod record;
 mod validate;
 
-pub use record::render_events;
 use record::{Record, trailer};
 
-use validate::{check_map, check_steps, existing_step, limit_or, update_subject, validate_update};
+use validate::{check_map, check_steps, limit_or, update_subject, validate_update};
 
 use crate::error::{Error, Result};
-use crate::event::{Body, Decision, Event, HandedOff, Opened, SCHEMA_VERSION};
-use crate::fold::{self, Run, Verdict};
+use crate::event::{Body, Event, HandedOff, Opened, SCHEMA_VERSION};
+use crate::fold::Run;
 use crate::git::{CommitPlan, Repo};
 use crate::limits::{self, Text, opt_text};
-use crate::model::{Priority, StepStatus};
+use crate::model::Priority;
 use crate::request::*;
 use crate::response::*;
 use crate::resume::resume;
@@ -62,6 +62,8 @@ pub struct Nexo {
     repo: Repo,
     store: Store,
     options: Options,
+    /// Who may pass approval gates (`.nexo/config.yaml`).
+    approvals: crate::approval::Approvals,
     notices: RefCell<Vec<String>>,
     /// How many `lock()` guards of this instance are alive: the lock is
     /// re-entrant, so `sync` can hold it across the commands it is made of.
@@ -88,6 +90,19 @@ impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
         self.depth.set(self.depth.get() - 1);
     }
+}
+
+/// Finishes an event before it is written (signs a decision); refusing
+/// leaves nothing written.
+type Seal<'a> = Option<&'a dyn Fn(&str, &mut Event) -> Result<()>>;
+
+/// Where a validated write goes: nexo's lock, the commit plan, the
+/// record, and the seal to finish its event with.
+struct Write<'a> {
+    held: &'a Held,
+    plan: CommitPlan,
+    id: &'a str,
+    seal: Seal<'a>,
 }
 
 const DEFAULT_REPLAY_LIMIT: usize = 20;
@@ -123,13 +138,15 @@ impl Nexo {
         }
         let store = Store::new(repo.workdir(), repo.git_dir());
         let mut options = options;
-        if !crate::config::Config::load(repo.workdir())?.commit {
+        let config = crate::config::Config::load(repo.workdir())?;
+        if !config.commit {
             options.no_commit = true;
         }
         Ok(Nexo {
             repo,
             store,
             options,
+            approvals: config.approvals,
             notices: RefCell::new(notices),
             lock_depth: Cell::new(0),
             held: Cell::new(None),
@@ -300,7 +317,7 @@ impl Nexo {
         self.refresh()?;
         let id = self.store.resolve(run_id)?;
         let history = self.store.read_history(&id)?;
-        fold::fold(history.events)
+        self.fold_run(history.events)
     }
 
     fn new_event<R: Record>(&self, prior: Option<&R>, actor: String, body: Body) -> Event {
@@ -334,11 +351,25 @@ impl Nexo {
     where
         F: FnOnce(&R) -> Result<(String, Body, String)>,
     {
+        self.write_sealed(id, build, None)
+    }
+
+    /// [`Nexo::write_record`], with `seal` finishing the event once its id
+    /// and parents exist and before anything is written (a signature).
+    fn write_sealed<R: Record, F>(
+        &self,
+        id: &str,
+        build: F,
+        seal: Seal,
+    ) -> Result<(R, Event, CommitInfo)>
+    where
+        F: FnOnce(&R) -> Result<(String, Body, String)>,
+    {
         let id = id.to_string();
         let lock = self.lock()?;
         // Read under the lock: another process may have just appended.
         let stamp = self.store.history_stamp(&id);
-        let mut run = R::fold(self.store.read_history(&id)?.events)?;
+        let mut run = R::fold(self, self.store.read_history(&id)?.events)?;
         crate::trace::pause_point("folded");
         let plan = self.repo.plan_commit(self.options.no_commit)?;
         // nexo's lock keeps other nexo processes out, but the user's own
@@ -347,37 +378,53 @@ impl Nexo {
         // file changed, read it again: the event is validated against,
         // and appended to, what is on disk.
         if self.store.history_stamp(&id) != stamp {
-            run = R::fold(self.store.read_history(&id)?.events)?;
+            run = R::fold(self, self.store.read_history(&id)?.events)?;
         }
         let (actor, body, subject) = build(&run)?;
         crate::trace::mark("folded");
-        self.append_and_publish(lock.held(), plan, &id, Some(run), actor, body, |_| subject)
+        let write = Write {
+            held: lock.held(),
+            plan,
+            id: &id,
+            seal,
+        };
+        self.append_and_publish(write, Some(run), actor, body, |_| subject)
     }
 
     /// What every write does once its request is validated: decide on the
     /// commit (refusals still leave nothing written), mark the history
     /// pending, append the one event, regenerate views, commit.
-    #[allow(clippy::too_many_arguments)]
     fn append_and_publish<R: Record>(
         &self,
-        held: &Held,
-        plan: CommitPlan,
-        id: &str,
+        write: Write,
         prior: Option<R>,
         actor: String,
         body: Body,
         subject: impl FnOnce(&R) -> String,
     ) -> Result<(R, Event, CommitInfo)> {
+        let Write {
+            held,
+            plan,
+            id,
+            seal,
+        } = write;
         self.check_identity(&actor)?;
         crate::trace::mark("planned commit");
-        let event = self.new_event(prior.as_ref(), actor, body);
+        let mut event = self.new_event(prior.as_ref(), actor, body);
+        if let Some(seal) = seal {
+            seal(id, &mut event)?;
+        }
         let is_new = prior.is_none();
         let run = match prior {
             Some(mut run) => {
+                if seal.is_some() {
+                    // The seal verified what it signed.
+                    run.admit_verified(&event.id);
+                }
                 run.apply(&event);
                 run
             }
-            None => R::fold(vec![event.clone()])?,
+            None => R::fold(self, vec![event.clone()])?,
         };
         let views = self.stale(run.files())?;
         // Pending before anything is written: a process killed at any
@@ -473,7 +520,7 @@ impl Nexo {
 
     /// The views of record `id` (a run or a goal), from its history.
     fn render_record(&self, id: &str) -> Result<Vec<(String, Vec<u8>)>> {
-        render_events(id, self.store.read_history(id)?.events)
+        self.render_events(id, self.store.read_history(id)?.events)
     }
 
     /// Rewrites the stale ones of `files`, recording their paths as
@@ -555,15 +602,15 @@ impl Nexo {
             protocol_task_id,
         });
         let plan = self.repo.plan_commit(self.options.no_commit)?;
-        let (run, _, commit) = self.append_and_publish(
-            lock.held(),
+        let write = Write {
+            held: lock.held(),
             plan,
-            &run_id,
-            None,
-            actor,
-            body,
-            |run: &Run| format!("opened: {}", one_line(&run.goal)),
-        )?;
+            id: &run_id,
+            seal: None,
+        };
+        let (run, _, commit) = self.append_and_publish(write, None, actor, body, |run: &Run| {
+            format!("opened: {}", one_line(&run.goal))
+        })?;
         Ok(open_response(&run, false, commit, req.warnings))
     }
 
@@ -573,7 +620,7 @@ impl Nexo {
             let Ok(run) = self
                 .store
                 .read_history(&id)
-                .and_then(|h| fold::fold(h.events))
+                .and_then(|h| self.fold_run(h.events))
             else {
                 continue;
             };
@@ -598,6 +645,7 @@ impl Nexo {
         let warnings = req.warnings.clone();
         let (run, event, commit) = self.write(&run_id, |run| {
             let updated = validate_update(run, req, shared_state, state_patch)?;
+            gates::check_update(run, &updated)?;
             let subject = update_subject(&updated);
             Ok((actor, Body::Updated(updated), subject))
         })?;
@@ -638,6 +686,7 @@ impl Nexo {
             current_step_key: run.current_step_key.clone(),
             next_action: run.next_action.clone(),
             divergences: run.divergences(),
+            unhonoured: run.unhonoured.clone(),
         })
     }
 
@@ -718,6 +767,7 @@ impl Nexo {
             message: r.message,
             recent_actors: run.recent_actors(5),
             divergences: run.divergences(),
+            unhonoured: run.unhonoured.clone(),
             checkpoints: newest_checkpoints(&run, limit),
         })
     }
@@ -727,7 +777,7 @@ impl Nexo {
     /// others; `nexo doctor` tells what is wrong with it).
     fn runs(&self, keep: impl Fn(&Run) -> bool) -> Result<(Vec<Run>, Vec<Unreadable>)> {
         self.refresh()?;
-        let (runs, unreadable) = record::read_all::<Run>(&self.store, self.store.run_ids()?)?;
+        let (runs, unreadable) = record::read_all::<Run>(self, self.store.run_ids()?)?;
         Ok((
             runs.into_iter().filter(|r| keep(r)).collect(),
             unreadable
@@ -771,75 +821,6 @@ impl Nexo {
             count: items.len(),
             runs: items,
             unreadable,
-        })
-    }
-
-    pub fn approve(&self, req: DecisionRequest) -> Result<DecisionResponse> {
-        self.decide(req, Verdict::Approved)
-    }
-
-    pub fn reject(&self, req: DecisionRequest) -> Result<DecisionResponse> {
-        self.decide(req, Verdict::Rejected)
-    }
-
-    fn decide(&self, req: DecisionRequest, verdict: Verdict) -> Result<DecisionResponse> {
-        let actor = self.actor(req.actor.clone(), None);
-        let note = req.note.clone().unwrap_or_default();
-        limits::text("note", &note, Text::Prose)?;
-        opt_text("next_action", req.next_action.as_deref(), Text::Prose)?;
-        if verdict == Verdict::Rejected && note.trim().is_empty() {
-            return Err(Error::invalid(
-                "a rejection needs a reason: pass \"reason\" (or --reason) so the next session knows what to change",
-            ));
-        }
-        let key = req.step_key.clone();
-        let (run, event, commit) = self.write(&req.run_id, |run| {
-            let step = existing_step(run, &key)?;
-            if step.status.is_done() {
-                return Err(Error::conflict(format!(
-                    "step '{key}' is already {}; there is no gate left to decide",
-                    step.status
-                )));
-            }
-            let gated = step.requires_approval || step.status == StepStatus::WaitingApproval;
-            if !gated {
-                return Err(Error::conflict(format!(
-                    "step '{key}' does not require approval (status {}); mark it with requires_approval: true first",
-                    step.status
-                )));
-            }
-            if let Some(a) = &step.approval
-                && a.decision == verdict
-            {
-                let word = if verdict == Verdict::Approved { "approved" } else { "rejected" };
-                return Err(Error::conflict(format!(
-                    "step '{key}' was already {word} by {} at {}",
-                    a.by, a.at
-                )));
-            }
-            let decision = Decision {
-                step_key: key.clone(),
-                note: note.clone(),
-                next_action: req.next_action.clone(),
-            };
-            Ok(match verdict {
-                Verdict::Approved => (actor, Body::Approved(decision), format!("{key} approved")),
-                Verdict::Rejected => (actor, Body::Rejected(decision), format!("{key} rejected")),
-            })
-        })?;
-        let r = resume(&run);
-        Ok(DecisionResponse {
-            ok: true,
-            run_id: run.run_id.clone(),
-            status: run.status,
-            step_key: key,
-            decision: verdict,
-            by: event.actor.clone(),
-            next_action: run.next_action.clone(),
-            resume_state: r.resume_state,
-            message: r.message,
-            event_id: event.id,
-            commit,
         })
     }
 

@@ -3,17 +3,19 @@
 //! same way (an append-only history, views beside it, one commit), so one
 //! write path serves both.
 
+use super::Nexo;
 use crate::error::{ErrorKind, Result};
 use crate::event::Event;
 use crate::fold::{self, Run};
 use crate::goal::{self, Goal};
 use crate::id::{EventId, GOAL_PREFIX};
 use crate::resume::resume;
-use crate::store::Store;
 use crate::view;
 
 pub(crate) trait Record: Sized {
-    fn fold(events: Vec<Event>) -> Result<Self>;
+    /// Folds the events under the repository's rules (a run's approval
+    /// policy and verified signatures).
+    fn fold(nexo: &Nexo, events: Vec<Event>) -> Result<Self>;
     /// Follows one event that comes after every event folded so far.
     fn apply(&mut self, event: &Event);
     fn clock(&self) -> u64;
@@ -22,11 +24,14 @@ pub(crate) trait Record: Sized {
     fn files(&self) -> Vec<(String, Vec<u8>)>;
     fn id(&self) -> &str;
     fn updated_at(&self) -> &str;
+    /// Counts event `id`'s signature as verified (the write path verified
+    /// it before writing).
+    fn admit_verified(&mut self, _id: &EventId) {}
 }
 
 impl Record for Run {
-    fn fold(events: Vec<Event>) -> Result<Run> {
-        fold::fold(events)
+    fn fold(nexo: &Nexo, events: Vec<Event>) -> Result<Run> {
+        nexo.fold_run(events)
     }
     fn apply(&mut self, event: &Event) {
         fold::apply(self, event);
@@ -43,13 +48,16 @@ impl Record for Run {
     fn id(&self) -> &str {
         &self.run_id
     }
+    fn admit_verified(&mut self, id: &EventId) {
+        self.rules.verified.insert(id.clone());
+    }
     fn updated_at(&self) -> &str {
         &self.updated_at
     }
 }
 
 impl Record for Goal {
-    fn fold(events: Vec<Event>) -> Result<Goal> {
+    fn fold(_: &Nexo, events: Vec<Event>) -> Result<Goal> {
         goal::fold(events)
     }
     fn apply(&mut self, event: &Event) {
@@ -78,11 +86,15 @@ pub(crate) type ReadAll<R> = (Vec<R>, Vec<(String, String)>);
 /// Folds every record of `ids`, most recently updated first, and names
 /// those whose history cannot be read, with why: one damaged history must
 /// not hide the others (`nexo doctor` tells what is wrong with it).
-pub(crate) fn read_all<R: Record>(store: &Store, ids: Vec<String>) -> Result<ReadAll<R>> {
+pub(crate) fn read_all<R: Record>(nexo: &Nexo, ids: Vec<String>) -> Result<ReadAll<R>> {
     let mut records = Vec::new();
     let mut unreadable = Vec::new();
     for id in ids {
-        match store.read_history(&id).and_then(|h| R::fold(h.events)) {
+        match nexo
+            .store()
+            .read_history(&id)
+            .and_then(|h| R::fold(nexo, h.events))
+        {
             Ok(r) => records.push(r),
             Err(e) if e.kind == ErrorKind::Corrupt => unreadable.push((id, e.message)),
             Err(e) => return Err(e),
@@ -96,13 +108,15 @@ pub(crate) fn read_all<R: Record>(store: &Store, ids: Vec<String>) -> Result<Rea
     Ok((records, unreadable))
 }
 
-/// The views of record `id` for these events: a goal's for a `WG-` id,
-/// else a run's.
-pub fn render_events(id: &str, events: Vec<Event>) -> Result<Vec<(String, Vec<u8>)>> {
-    if is_goal(id) {
-        Ok(Goal::fold(events)?.files())
-    } else {
-        Ok(Run::fold(events)?.files())
+impl Nexo {
+    /// The views of record `id` for these events: a goal's for a `WG-`
+    /// id, else a run's.
+    pub fn render_events(&self, id: &str, events: Vec<Event>) -> Result<Vec<(String, Vec<u8>)>> {
+        if is_goal(id) {
+            Ok(Goal::fold(self, events)?.files())
+        } else {
+            Ok(Run::fold(self, events)?.files())
+        }
     }
 }
 

@@ -113,6 +113,37 @@ pub fn call(nexo: &Nexo, tool: &str, input: Value) -> Result<Value> {
     }
 }
 
+/// What a tool's description adds under a strict approval policy, so an
+/// agent reads the rule before it tries to pass a gate.
+pub fn policy_note(approvals: &crate::approval::Approvals, tool: &str) -> Option<String> {
+    use crate::approval::Policy;
+    if !approvals.policy.is_strict() {
+        return None;
+    }
+    let who = approvals.approvers.join(", ");
+    let own = if approvals.self_approval {
+        ""
+    } else {
+        " The run's owner and whoever asked for the gate cannot decide it."
+    };
+    let signed = if approvals.policy == Policy::Signed {
+        " Each decision is signed with git's user.signingkey and must verify against .nexo/allowed_signers."
+    } else {
+        ""
+    };
+    match tool {
+        "nexo_workflow_approve" | "nexo_workflow_reject" => Some(format!(
+            "Approval policy {}: only {who} may decide.{own}{signed}",
+            approvals.policy.as_str()
+        )),
+        "nexo_workflow_update" => Some(format!(
+            "Approval policy {}: an update cannot pass an approval gate; an approver ({who}) uses nexo_workflow_approve.",
+            approvals.policy.as_str()
+        )),
+        _ => None,
+    }
+}
+
 pub fn is_tool(name: &str) -> bool {
     TOOLS.iter().any(|(n, _)| *n == name)
 }

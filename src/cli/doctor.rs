@@ -31,6 +31,16 @@ fn render(r: &DoctorReport, fix: bool) -> String {
     for p in &r.problems {
         s.push_str(&format!("{}: {}\n", p.kind, p.message));
     }
+    for u in &r.unhonoured {
+        s.push_str(&format!(
+            "not honoured: {} event {} by {} on step {}: {}\n",
+            u.run_id,
+            u.decision.event_id,
+            u.decision.actor,
+            u.decision.step_key,
+            u.decision.message
+        ));
+    }
     for f in &r.fixed {
         s.push_str(&format!("fixed: {f}\n"));
     }

@@ -150,6 +150,15 @@ impl Repo {
             .filter(|n| !n.trim().is_empty())
     }
 
+    /// git's `user.signingkey`, as `git commit -S` reads it.
+    pub fn signing_key(&self) -> Option<String> {
+        self.repo
+            .config_snapshot()
+            .string("user.signingkey")
+            .map(|v| v.to_str_lossy().into_owned())
+            .filter(|v| !v.trim().is_empty())
+    }
+
     /// Whether a merge, rebase or similar is in progress.
     pub fn operation_in_progress(&self) -> bool {
         self.repo.state().is_some()

@@ -88,7 +88,12 @@ impl ServerHandler for NexoServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> std::result::Result<ListToolsResult, rmcp::ErrorData> {
-        Ok(ListToolsResult::with_all_items(tools()))
+        // The policy is read on every listing: it is committed config and
+        // may change under a long-lived server.
+        let approvals = Nexo::discover(&self.repo, self.options.clone())
+            .map(|n| n.approvals().clone())
+            .unwrap_or_default();
+        Ok(ListToolsResult::with_all_items(tools(&approvals)))
     }
 
     async fn call_tool(
@@ -120,7 +125,9 @@ impl ServerHandler for NexoServer {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        tools().into_iter().find(|t| t.name == name)
+        tools(&Default::default())
+            .into_iter()
+            .find(|t| t.name == name)
     }
 }
 
@@ -393,10 +400,16 @@ fn decision_schema(tool: &str) -> Arc<Map<String, Value>> {
     )
 }
 
-fn tools() -> Vec<Tool> {
+fn tools(approvals: &nexo::approval::Approvals) -> Vec<Tool> {
     TOOLS
         .iter()
-        .map(|(name, description)| Tool::new(*name, *description, input_schema(name)))
+        .map(|(name, description)| {
+            let description = match call::policy_note(approvals, name) {
+                Some(note) => format!("{description} {note}"),
+                None => description.to_string(),
+            };
+            Tool::new(*name, description, input_schema(name))
+        })
         .collect()
 }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::api::Nexo;
 use crate::error::Result;
 use crate::event::Event;
+use crate::id::GOAL_PREFIX;
 use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, Store, nofollow};
 
 use super::is_marker;
@@ -81,12 +82,24 @@ pub struct DoctorReport {
     pub runs_checked: usize,
     pub goals_checked: usize,
     pub problems: Vec<Problem>,
+    /// Decisions (and gate-passing updates) the approval policy does not
+    /// honour, by run, event and reason. Reported, not failed on: a
+    /// history is append-only, and a policy made stricter leaves earlier
+    /// updates here (docs/approvals.md).
+    pub unhonoured: Vec<UnhonouredDecision>,
     /// Paths `--fix` rewrote.
     pub fixed: Vec<String>,
     pub commit: Option<String>,
     /// Why the repairs were not committed, when they were not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_committed: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnhonouredDecision {
+    pub run_id: String,
+    #[serde(flatten)]
+    pub decision: crate::fold::Unhonoured,
 }
 
 /// A history file read leniently: every parseable event once, and what
@@ -221,8 +234,9 @@ impl Nexo {
                 fixed.push(rel);
             }
         }
+        let mut unhonoured = Vec::new();
         for id in ids.iter().chain(&goals) {
-            self.check_record(id, fix, &mut problems, &mut fixed)?;
+            unhonoured.extend(self.check_record(id, fix, &mut problems, &mut fixed)?);
         }
         problems.extend(self.uncommitted(fix, &mut fixed)?);
         let mut commit = None;
@@ -248,20 +262,22 @@ impl Nexo {
             runs_checked: ids.len(),
             goals_checked: goals.len(),
             problems,
+            unhonoured,
             fixed,
             commit,
             not_committed,
         })
     }
 
-    /// One run's or goal's history and views, for `doctor`.
+    /// One run's or goal's history and views, for `doctor`; returns the
+    /// decisions the approval policy does not honour.
     fn check_record(
         &self,
         id: &str,
         fix: bool,
         problems: &mut Vec<Problem>,
         fixed: &mut Vec<String>,
-    ) -> Result<()> {
+    ) -> Result<Vec<UnhonouredDecision>> {
         let store = self.store();
         let rel = Store::history_rel(id);
         let dir = rel
@@ -283,7 +299,7 @@ impl Nexo {
                 store.remove(&rel)?;
                 fixed.push(rel);
             }
-            return Ok(());
+            return Ok(Vec::new());
         }
         let lenient = read_lenient(&rel, &bytes);
         let unfixable = lenient.problems.iter().any(|p| !p.fixable);
@@ -295,7 +311,21 @@ impl Nexo {
             store.replace(&rel, clean.as_bytes())?;
             fixed.push(rel.clone());
         }
-        let views = match crate::api::render_events(id, lenient.events) {
+        let unhonoured = match Store::record_of_history(&rel) {
+            Some(run) if self.approvals().policy.is_strict() && !run.starts_with(GOAL_PREFIX) => {
+                self.fold_run(lenient.events.clone())
+                    .map(|r| r.unhonoured)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|decision| UnhonouredDecision {
+                        run_id: run.to_string(),
+                        decision,
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        let views = match self.render_events(id, lenient.events) {
             Ok(views) => views,
             Err(e) => {
                 problems.push(Problem {
@@ -305,10 +335,11 @@ impl Nexo {
                     message: format!("{rel}: {}", e.message),
                     fixable: false,
                 });
-                return Ok(());
+                return Ok(unhonoured);
             }
         };
-        self.check_views(&views, &dir, fix, problems, fixed)
+        self.check_views(&views, &dir, fix, problems, fixed)?;
+        Ok(unhonoured)
     }
 
     /// One record's views against the ones its history renders, for

@@ -111,7 +111,7 @@ impl Nexo {
         self.store().replace(&rel, merged.as_bytes())?;
         let mut staged = vec![rel.clone()];
         let history = crate::store::parse_history(merged.as_bytes(), &rel)?;
-        for (path, bytes) in crate::api::render_events(id, history.events)? {
+        for (path, bytes) in self.render_events(id, history.events)? {
             self.store().write_if_changed(&path, &bytes)?;
             staged.push(path);
         }

@@ -1,0 +1,248 @@
+//! Approval gates: `approve` and `reject`, the approval policy of
+//! `.nexo/config.yaml` applied when deciding and when folding, and SSH
+//! signatures under the `signed` policy (docs/approvals.md).
+
+use std::collections::BTreeSet;
+
+use super::Nexo;
+use super::validate::existing_step;
+use crate::approval::{Approvals, Policy, Refusal, Rules, signed_content};
+use crate::error::{Error, Result};
+use crate::event::{Body, Decision, Event};
+use crate::fold::{self, Run, Step, Verdict};
+use crate::limits::{self, Text, opt_text};
+use crate::model::StepStatus;
+use crate::request::DecisionRequest;
+use crate::response::DecisionResponse;
+use crate::resume::resume;
+use crate::sign::{self, SigningKey, Verifier};
+use crate::store::NEXO_DIR;
+
+/// Where the keys that may sign decisions are listed (git's
+/// allowed-signers format).
+pub const ALLOWED_SIGNERS: &str = "allowed_signers";
+
+impl Nexo {
+    /// The approval policy in force (`.nexo/config.yaml`).
+    pub fn approvals(&self) -> &Approvals {
+        &self.approvals
+    }
+
+    /// Folds a run's events under the repository's approval rules: under
+    /// `signed`, each decision's signature is checked first.
+    pub(crate) fn fold_run(&self, events: Vec<Event>) -> Result<Run> {
+        let rules = self.rules_for(&events);
+        fold::fold_with(events, rules)
+    }
+
+    fn rules_for(&self, events: &[Event]) -> Rules {
+        let mut rules = Rules {
+            approvals: self.approvals.clone(),
+            verified: BTreeSet::new(),
+        };
+        if rules.policy() != Policy::Signed {
+            return rules;
+        }
+        let Some(run_id) = events.iter().find_map(|e| match &e.body {
+            Body::Opened(o) => Some(o.run_id.to_string()),
+            _ => None,
+        }) else {
+            return rules;
+        };
+        let mut verifier = self.verifier();
+        for e in events {
+            let Some((verdict, d)) = decision_of(e) else {
+                continue;
+            };
+            let Some(signature) = &d.signature else {
+                continue;
+            };
+            let content = signed_content(&run_id, e, verdict.as_str(), d);
+            // ssh-keygen missing: nothing verifies, and `doctor` says why.
+            if verifier
+                .verify(&e.actor, &content, signature)
+                .unwrap_or(false)
+            {
+                rules.verified.insert(e.id.clone());
+            }
+        }
+        verifier.save();
+        rules
+    }
+
+    fn verifier(&self) -> Verifier {
+        let rel = format!("{NEXO_DIR}/{ALLOWED_SIGNERS}");
+        // Never through a link; unreadable is the same as absent: nothing
+        // verifies, and doctor reports the decisions it leaves unhonoured.
+        let allowed = self.store.read(&rel).ok().flatten();
+        Verifier::new(allowed, &self.repo.git_dir().join("nexo-verified"))
+    }
+
+    pub fn approve(&self, req: DecisionRequest) -> Result<DecisionResponse> {
+        self.decide(req, Verdict::Approved)
+    }
+
+    pub fn reject(&self, req: DecisionRequest) -> Result<DecisionResponse> {
+        self.decide(req, Verdict::Rejected)
+    }
+
+    fn decide(&self, req: DecisionRequest, verdict: Verdict) -> Result<DecisionResponse> {
+        let actor = self.actor(req.actor.clone(), None);
+        let note = req.note.clone().unwrap_or_default();
+        limits::text("note", &note, Text::Prose)?;
+        opt_text("next_action", req.next_action.as_deref(), Text::Prose)?;
+        if verdict == Verdict::Rejected && note.trim().is_empty() {
+            return Err(Error::invalid(
+                "a rejection needs a reason: pass \"reason\" (or --reason) so the next session knows what to change",
+            ));
+        }
+        let key = req.step_key.clone();
+        let signed = self.approvals.policy == Policy::Signed;
+        let seal = |run_id: &str, e: &mut Event| self.sign_decision(run_id, e);
+        let seal: &dyn Fn(&str, &mut Event) -> Result<()> = &seal;
+        self.refresh()?;
+        let id = self.store.resolve(&req.run_id)?;
+        let (run, event, commit) = self.write_sealed(
+            &id,
+            |run: &Run| {
+                let step = existing_step(run, &key)?;
+                check_decision(run, step, &actor, verdict)?;
+                let decision = Decision {
+                    step_key: key.clone(),
+                    note: note.clone(),
+                    next_action: req.next_action.clone(),
+                    signature: None,
+                };
+                let subject = format!(
+                    "{key} {verdict} by {actor}{}",
+                    if signed { " (signed)" } else { "" }
+                );
+                Ok(match verdict {
+                    Verdict::Approved => (actor.clone(), Body::Approved(decision), subject),
+                    Verdict::Rejected => (actor.clone(), Body::Rejected(decision), subject),
+                })
+            },
+            signed.then_some(seal),
+        )?;
+        let r = resume(&run);
+        Ok(DecisionResponse {
+            ok: true,
+            run_id: run.run_id.clone(),
+            status: run.status,
+            step_key: key,
+            decision: verdict,
+            by: event.actor.clone(),
+            verified: signed,
+            next_action: run.next_action.clone(),
+            resume_state: r.resume_state,
+            message: r.message,
+            event_id: event.id,
+            commit,
+        })
+    }
+
+    /// Signs a decision event with git's `user.signingkey` and checks the
+    /// signature against `.nexo/allowed_signers` before it may be written:
+    /// an approval that would not be honoured is refused, not recorded.
+    fn sign_decision(&self, run_id: &str, event: &mut Event) -> Result<()> {
+        let actor = event.actor.clone();
+        let (verdict, d) = decision_of(event).expect("only decisions are sealed");
+        let content = signed_content(run_id, event, verdict.as_str(), d);
+        let key = self.repo.signing_key().ok_or_else(|| {
+            Error::conflict("the signed approval policy needs a signing key, and git's user.signingkey is not set")
+                .with_hint("set it as for git's SSH signing: git config user.signingkey ~/.ssh/id_ed25519.pub")
+        })?;
+        let signature = sign::sign(&SigningKey::from_git_config(&key), &content)?;
+        let mut verifier = self.verifier();
+        let ok = verifier.verify(&actor, &content, &signature)?;
+        verifier.save();
+        if !ok {
+            return Err(Error::conflict(format!(
+                "the signature made with {key} does not verify for {actor} against .nexo/{ALLOWED_SIGNERS}; nothing was written"
+            ))
+            .with_hint(format!(
+                "add a line `{actor} <the public key>` to .nexo/{ALLOWED_SIGNERS} (git's allowed-signers format), or sign with the key listed there"
+            )));
+        }
+        match &mut event.body {
+            Body::Approved(d) | Body::Rejected(d) => d.signature = Some(signature),
+            _ => unreachable!("only decisions are sealed"),
+        }
+        Ok(())
+    }
+}
+
+/// A decision event's verdict and payload.
+fn decision_of(e: &Event) -> Option<(Verdict, &Decision)> {
+    match &e.body {
+        Body::Approved(d) => Some((Verdict::Approved, d)),
+        Body::Rejected(d) => Some((Verdict::Rejected, d)),
+        _ => None,
+    }
+}
+
+/// Whether `actor` may decide step `step`'s gate now, before anything is
+/// written: it must be a gate, not decided this way already, and the
+/// policy must admit the actor.
+fn check_decision(run: &Run, step: &Step, actor: &str, verdict: Verdict) -> Result<()> {
+    let key = &step.step_key;
+    if step.status.is_done() {
+        return Err(Error::conflict(format!(
+            "step '{key}' is already {}; there is no gate left to decide",
+            step.status
+        )));
+    }
+    let gated = step.requires_approval || step.status == StepStatus::WaitingApproval;
+    if !gated {
+        return Err(Error::conflict(format!(
+            "step '{key}' does not require approval (status {}); mark it with requires_approval: true first",
+            step.status
+        )));
+    }
+    if let Some(a) = &step.approval
+        && a.decision == verdict
+    {
+        return Err(Error::conflict(format!(
+            "step '{key}' was already {verdict} by {} at {}",
+            a.by, a.at
+        )));
+    }
+    run.rules
+        .may_decide(actor, &run.owner, step.gate_requested_by.as_deref())
+        .map_err(|refusal| refused(run, refusal))
+}
+
+/// Under a strict policy, an update may not pass a gate: moving an
+/// awaiting step on (to running, retrying, completed, skipped, ...) or
+/// lifting its `requires_approval` is refused before anything is written.
+pub(super) fn check_update(run: &Run, u: &crate::event::Updated) -> Result<()> {
+    if !run.rules.policy().is_strict() {
+        return Ok(());
+    }
+    match u.step_key.as_deref().and_then(|k| run.step(k)) {
+        Some(step) if fold::passes_gate(step, u) => Err(refused(run, Refusal::UpdateCannotPass)),
+        _ => Ok(()),
+    }
+}
+
+/// A policy refusal as an error with what to do instead.
+pub(super) fn refused(run: &Run, refusal: Refusal) -> Error {
+    let approvers = run.rules.approvals.approvers.join(", ");
+    let hint = match &refusal {
+        Refusal::UpdateCannotPass => format!(
+            "ask an approver ({approvers}) to run `nexo approve {} <step>` (nexo_workflow_approve)",
+            run.run_id
+        ),
+        Refusal::NotAnApprover(_) | Refusal::SelfApproval(_) => {
+            format!(
+                "the approvers are: {approvers}; one of them who is not the run's owner or the gate's requester decides"
+            )
+        }
+        Refusal::Unverified(_) => format!("see .nexo/{ALLOWED_SIGNERS} and git's user.signingkey"),
+    };
+    Error::conflict(format!(
+        "refused by the approval policy ({}): {refusal}",
+        run.rules.policy().as_str()
+    ))
+    .with_hint(hint)
+}
