@@ -708,8 +708,9 @@ fn apply_decision(run: &mut Run, event: &Event, d: &Decision, verdict: Verdict) 
                 step.status = StepStatus::Pending;
             }
             format!(
-                "Continue with step '{title}' (approved by {}).",
-                event.actor
+                "Continue with step '{title}' (approved by {}{}).",
+                event.actor,
+                if verified { ", signature verified" } else { "" }
             )
         }
         Verdict::Rejected => {

@@ -287,6 +287,14 @@ fn a_signed_approval_is_honoured_and_says_it_verified() {
         subject.contains("publish approved by release-manager (signed)"),
         "{subject}"
     );
+    let r = resume_state(&repo, &id);
+    assert!(
+        r["next_action"]
+            .as_str()
+            .unwrap()
+            .contains("signature verified"),
+        "{r}"
+    );
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
     // Reads verify again (from the cache) and still honour it.
     let out = repo.nexo(&["doctor", "--json"]);
@@ -469,5 +477,19 @@ fn a_strict_policy_with_nobody_to_approve_is_refused_where_it_is_written() {
         stderr(&out).contains("approvals.approvers names nobody"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn under_the_default_policy_a_gate_passed_by_update_says_so_in_the_commit() {
+    let (repo, id) = gated("update", "");
+    repo.call(
+        "nexo_workflow_update",
+        &json!({"run_id": id, "step_key": "publish", "step_status": "running", "actor": "claude"}),
+    );
+    let subject = repo.git(&["log", "-1", "--format=%s"]);
+    assert!(
+        subject.contains("publish → running (gate passed by claude via update)"),
+        "{subject}"
     );
 }

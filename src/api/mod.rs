@@ -646,7 +646,14 @@ impl Nexo {
         let (run, event, commit) = self.write(&run_id, |run| {
             let updated = validate_update(run, req, shared_state, state_patch)?;
             gates::check_update(run, &updated)?;
-            let subject = update_subject(&updated);
+            let mut subject = update_subject(&updated);
+            // Under the seed's policy, moving a gated step on is an
+            // approval: the commit says so, and by whom.
+            if let Some(step) = updated.step_key.as_deref().and_then(|k| run.step(k))
+                && crate::fold::passes_gate(step, &updated)
+            {
+                subject.push_str(&format!(" (gate passed by {actor} via update)"));
+            }
             Ok((actor, Body::Updated(updated), subject))
         })?;
         let r = resume(&run);
