@@ -203,6 +203,8 @@ pub struct Checkpoint {
     /// The compensation an update declared, as the original's
     /// `compensation_note`.
     pub compensation_note: Option<String>,
+    /// The run's owner after the event (a timeline says who it went to).
+    pub owner: String,
 }
 
 /// The state of a run after all of its events.
@@ -787,6 +789,7 @@ fn push_checkpoint(
         evidence,
         next_action: run.next_action.clone(),
         compensation_note: None,
+        owner: run.owner.clone(),
     };
     run.checkpoints.push(checkpoint);
 }

@@ -9,7 +9,8 @@
 //! - [`divergence`]: concurrent changes from two clones, detected;
 //! - [`goal`]: the goal stack, folded like runs;
 //! - [`resume`]: state to the next honest action;
-//! - [`view`]: state to the YAML files people read.
+//! - [`view`]: state to the YAML files people read;
+//! - [`render`]: state to what people look at: terminal, Markdown, Mermaid.
 //!
 //! Around it:
 //! - [`store`]: `.nexo/` on disk (append, lock, atomic views);
@@ -43,6 +44,7 @@ pub mod id;
 pub mod json;
 pub mod limits;
 pub mod model;
+pub mod render;
 pub mod request;
 pub mod response;
 pub mod resume;

@@ -350,6 +350,10 @@ pub struct ListItem {
     pub next_action: String,
     pub resume_state: ResumeState,
     pub updated_at: String,
+    /// Steps done and steps in all (shown by `nexo list`; not in the
+    /// tool interface's answer, which keeps the original's shape).
+    #[serde(skip)]
+    pub progress: (usize, usize),
 }
 
 #[derive(Debug, Clone, Serialize)]

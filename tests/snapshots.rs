@@ -29,6 +29,9 @@ fn settings(repo: &Repo) -> insta::Settings {
     s.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", "[TIME]");
     s.add_filter(r"\b[0-9a-f]{40}\b", "[COMMIT]");
     s.add_filter(r"committed [0-9a-f]{12}\b", "committed [COMMIT]");
+    // Times for people: relative ("3 min ago") and absolute.
+    s.add_filter(r"just now|\d+ (min|h|days) ago", "[AGO]");
+    s.add_filter(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "[WHEN]");
     s
 }
 
@@ -203,4 +206,58 @@ fn errors_say_what_is_wrong_and_exit_by_kind() {
         &["update", &id, "--summary", "bell \u{7}"]
     );
     snap!("commit_nothing", repo, &["commit"]);
+}
+
+#[test]
+fn show_list_and_markdown_for_people() {
+    let (repo, id) = release();
+    repo.call(
+        "nexo_workflow_handoff",
+        &json!({"run_id": id, "actor": "codex", "new_owner": "claude_code",
+                "handoff_note": "publish waits for the release manager"}),
+    );
+    let people = |name: &str, args: &[&str]| {
+        settings(&repo).bind(|| insta::assert_snapshot!(name.to_string(), run(&repo, args)));
+    };
+    // Piped output: no colour, and no cutting unless COLUMNS says so.
+    people("show_text", &["show", &id]);
+    people("show_markdown", &["show", &id, "--format", "markdown"]);
+    people("show_mermaid", &["show", &id, "--format", "mermaid"]);
+    people("list_table", &["list"]);
+}
+
+#[test]
+fn show_fits_columns_and_colours_only_when_asked() {
+    let (repo, id) = release();
+    let out = std::process::Command::new(nexo_bin())
+        .current_dir(repo.path())
+        .args(["show", &id])
+        .env("COLUMNS", "48")
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(text.lines().all(|l| l.chars().count() <= 48), "{text}");
+    assert!(
+        text.contains('…'),
+        "long lines are cut with an ellipsis: {text}"
+    );
+    assert!(!text.contains('\x1b'), "no colour when piped: {text}");
+    let forced = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = std::process::Command::new(nexo_bin());
+        cmd.current_dir(repo.path()).arg("show").arg(&id).args(args);
+        cmd.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        stdout(&cmd.output().unwrap()).contains('\x1b')
+    };
+    assert!(forced(&[("CLICOLOR_FORCE", "1")], &[]));
+    assert!(forced(&[], &["--color", "always"]));
+    assert!(
+        !forced(&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")], &[]),
+        "NO_COLOR wins"
+    );
+    assert!(!forced(&[("CLICOLOR_FORCE", "1")], &["--color", "never"]));
 }

@@ -821,6 +821,7 @@ impl Nexo {
                 next_action: run.next_action.clone(),
                 resume_state: resume(run).resume_state,
                 updated_at: run.updated_at.clone(),
+                progress: crate::render::progress(run),
             })
             .collect();
         Ok(ListResponse {

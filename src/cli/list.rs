@@ -17,6 +17,9 @@ pub struct Args {
     /// How many runs to show at most.
     #[arg(long, short = 'n', default_value_t = 20, value_parser = super::at_least_one)]
     pub limit: usize,
+    /// Colour: auto (on a terminal, unless NO_COLOR), always or never.
+    #[arg(long, value_enum, default_value_t = super::ColorChoice::Auto)]
+    pub color: super::ColorChoice,
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
@@ -35,21 +38,6 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         if r.runs.is_empty() {
             return "No runs. Open one with `nexo open \"<goal>\" --step key:title ...`.\n".into();
         }
-        let mut s = String::new();
-        for run in &r.runs {
-            s.push_str(&format!(
-                "{}  {:<16} {:<8} {:<12} {}\n",
-                run.run_id,
-                run.status.as_str(),
-                run.priority.as_str(),
-                if run.owner.is_empty() {
-                    "-"
-                } else {
-                    &run.owner
-                },
-                run.goal
-            ));
-        }
-        s
+        nexo::render::text::list(&r.runs, &super::frame(a.color))
     })
 }

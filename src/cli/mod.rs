@@ -31,6 +31,7 @@ mod reject;
 mod replay;
 mod resolve;
 mod resume;
+mod show;
 mod sync;
 mod update;
 
@@ -92,6 +93,8 @@ pub enum Command {
     Handoff(handoff::Args),
     /// Show a run's full state.
     Get(get::Args),
+    /// See a run at a glance: progress, steps, gates and a timeline (or Markdown / Mermaid for a pull request).
+    Show(show::Args),
     /// List runs, most recently updated first.
     List(list::Args),
     /// Show the compensating actions for a run's work, in the order to apply them.
@@ -196,6 +199,7 @@ fn execute(cli: Cli) -> Result<i32> {
         Command::Replay(a) => replay::run(&ctx, a),
         Command::Handoff(a) => handoff::run(&ctx, a),
         Command::Get(a) => get::run(&ctx, a),
+        Command::Show(a) => show::run(&ctx, a),
         Command::List(a) => list::run(&ctx, a),
         Command::Compensation(a) => compensation::run(&ctx, a),
         Command::Approve(a) => approve::run(&ctx, a),
@@ -259,6 +263,46 @@ pub fn checkpoint_line(c: &CheckpointOut) -> String {
     }
     s.push('\n');
     s
+}
+
+/// When to colour the terminal views, as git's `--color`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set (CLICOLOR_FORCE forces it).
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// How the terminal views are fitted: colour as `choice` and the
+/// environment say, and the width of the terminal (or `COLUMNS`).
+pub fn frame(choice: ColorChoice) -> nexo::render::text::Frame {
+    use std::io::IsTerminal;
+    let tty = std::io::stdout().is_terminal();
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty() && v != "0");
+    let colour = match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => false,
+        ColorChoice::Auto => set("CLICOLOR_FORCE") || tty,
+    };
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok());
+    let width = columns.or_else(|| {
+        tty.then(|| terminal_size::terminal_size().map(|(w, _)| w.0 as usize))
+            .flatten()
+    });
+    nexo::render::text::Frame {
+        width: width.filter(|&w| w >= 20),
+        paint: if colour {
+            nexo::render::Paint::Ansi
+        } else {
+            nexo::render::Paint::Plain
+        },
+        now_ms: chrono::Utc::now().timestamp_millis(),
+    }
 }
 
 /// A run id argument, described once.

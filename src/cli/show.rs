@@ -1,0 +1,63 @@
+//! `nexo show`: one run at a glance in the terminal, or as Markdown or a
+//! Mermaid diagram for a pull request.
+
+use super::{ColorChoice, Ctx, RunArg, frame};
+use nexo::error::Result;
+use nexo::render::{markdown, text};
+use nexo::resume::resume;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Header, steps and timeline, fitted to the terminal.
+    Text,
+    /// A summary for a pull request: step table, trail and diagram.
+    Markdown,
+    /// The steps as a Mermaid flowchart, alone.
+    Mermaid,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  nexo show WF-7K2D
+  nexo show WF-7K2D --format markdown > run.md
+  gh pr create --title \"Release v3.1.1\" --body \"$(nexo show WF-7K2D --format markdown)\"
+  nexo show WF-7K2D --format mermaid")]
+pub struct Args {
+    #[command(flatten)]
+    pub run: RunArg,
+    /// text (default), markdown or mermaid.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Colour: auto (on a terminal, unless NO_COLOR), always or never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// How many timeline entries to show, newest first.
+    #[arg(long, short = 'n', default_value_t = 12, value_parser = super::at_least_one)]
+    pub events: usize,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
+    let nexo = ctx.nexo()?;
+    let run = nexo.load(&a.run.run)?;
+    let r = resume(&run);
+    if ctx.json {
+        // The tool interface's full state, as `nexo get --json`.
+        return ctx.emit(
+            &nexo.get(nexo::request::GetRequest {
+                run_id: run.run_id.to_string(),
+                include_steps: Some(true),
+                checkpoint_limit: Some(a.events),
+            })?,
+            String::new,
+        );
+    }
+    print!(
+        "{}",
+        match a.format {
+            Format::Text => text::show(&run, &r, &frame(a.color), a.events),
+            Format::Markdown => markdown::markdown(&run, &r, a.events),
+            Format::Mermaid => markdown::mermaid(&run),
+        }
+    );
+    Ok(())
+}

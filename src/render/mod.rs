@@ -1,0 +1,195 @@
+//! How runs look to people: the terminal's `nexo show` and `nexo list`,
+//! Markdown and Mermaid for pull requests. Pure functions of a folded run
+//! (and of "now", for relative times): no files, terminals or git, so the
+//! same run renders the same text in a test, a terminal and a CI job.
+
+pub mod markdown;
+pub mod text;
+
+use crate::fold::{Checkpoint, Run, Step};
+use crate::model::{RunStatus, StepStatus};
+
+/// Whether to colour text, decided by the adapter (a terminal, NO_COLOR,
+/// CLICOLOR_FORCE, `--color`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paint {
+    Plain,
+    Ansi,
+}
+
+/// A colour for a status or a part of the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Good,
+    Busy,
+    Bad,
+    Wait,
+    Dim,
+    Bold,
+}
+
+impl Paint {
+    /// `text` in `tone`, or as it is when plain.
+    pub fn paint(self, tone: Tone, text: &str) -> String {
+        if self == Paint::Plain || text.is_empty() {
+            return text.to_string();
+        }
+        let code = match tone {
+            Tone::Good => "32",
+            Tone::Busy => "36",
+            Tone::Bad => "31",
+            Tone::Wait => "33",
+            Tone::Dim => "2",
+            Tone::Bold => "1",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+}
+
+/// The colour of a step status.
+pub fn step_tone(s: StepStatus) -> Tone {
+    match s {
+        StepStatus::Completed => Tone::Good,
+        StepStatus::Running | StepStatus::Retrying => Tone::Busy,
+        StepStatus::Failed | StepStatus::Blocked => Tone::Bad,
+        StepStatus::WaitingApproval => Tone::Wait,
+        StepStatus::Pending | StepStatus::Skipped => Tone::Dim,
+    }
+}
+
+/// The colour of a run status.
+pub fn run_tone(s: RunStatus) -> Tone {
+    match s {
+        RunStatus::Completed => Tone::Good,
+        RunStatus::Running => Tone::Busy,
+        RunStatus::Failed | RunStatus::Blocked => Tone::Bad,
+        RunStatus::WaitingApproval => Tone::Wait,
+        RunStatus::Open => Tone::Bold,
+        RunStatus::Cancelled => Tone::Dim,
+    }
+}
+
+/// One character that says a step's status at a glance.
+pub fn symbol(s: StepStatus) -> &'static str {
+    match s {
+        StepStatus::Pending => "○",
+        StepStatus::Running => "●",
+        StepStatus::Retrying => "↻",
+        StepStatus::Blocked => "■",
+        StepStatus::WaitingApproval => "◆",
+        StepStatus::Failed => "✗",
+        StepStatus::Completed => "✓",
+        StepStatus::Skipped => "–",
+    }
+}
+
+/// A step's symbol, with a gate's: a step held for approval shows ◆.
+pub fn step_symbol(step: &Step) -> &'static str {
+    if step.held_at_gate() {
+        symbol(StepStatus::WaitingApproval)
+    } else {
+        symbol(step.status)
+    }
+}
+
+/// Steps done (completed or skipped) and steps in all.
+pub fn progress(run: &Run) -> (usize, usize) {
+    let done = run.steps.iter().filter(|s| s.status.is_done()).count();
+    (done, run.steps.len())
+}
+
+/// `s` on one line (runs of white space are one space), cut to at most
+/// `max` characters with an ellipsis.
+pub fn clip(s: &str, max: usize) -> String {
+    let line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= max {
+        return line;
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out: String = line.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// How long ago `at` (RFC 3339) was, seen from `now_ms` (Unix ms): "just
+/// now", "3 min ago", "2 h ago", "5 days ago", else the date.
+pub fn ago(at: &str, now_ms: i64) -> String {
+    let Ok(t) = chrono::DateTime::parse_from_rfc3339(at) else {
+        return at.to_string();
+    };
+    let secs = (now_ms - t.timestamp_millis()).max(0) / 1000;
+    match secs {
+        0..45 => "just now".into(),
+        45..5_400 => format!("{} min ago", (secs + 30) / 60),
+        5_400..129_600 => format!("{} h ago", (secs + 1_800) / 3_600),
+        129_600..2_592_000 => format!("{} days ago", (secs + 43_200) / 86_400),
+        _ => t.format("%Y-%m-%d").to_string(),
+    }
+}
+
+/// `at` (RFC 3339) as "2026-11-27 10:04 UTC", for text that outlives the
+/// moment (a pull request).
+pub fn when(at: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|_| at.to_string())
+}
+
+/// What one checkpoint changed, in a few words.
+pub fn change(c: &Checkpoint) -> String {
+    let summary = c
+        .summary
+        .as_deref()
+        .map(|s| format!(": {s}"))
+        .unwrap_or_default();
+    match (c.event_type, &c.step_key, c.step_status) {
+        ("opened", _, _) => "opened the run".into(),
+        ("handed_off", _, _) => format!("handed off to {}{summary}", or_nobody(&c.owner)),
+        ("approved" | "rejected", Some(k), _) => format!("{} {k}{summary}", c.checkpoint_label),
+        (_, Some(k), Some(s)) if c.checkpoint_label == format!("{k}:{s}") => {
+            format!("{k} → {s}{summary}")
+        }
+        (_, Some(k), Some(s)) => format!("{} ({k} {s}){summary}", c.checkpoint_label),
+        _ => format!("{}{summary}", c.checkpoint_label),
+    }
+}
+
+pub fn or_nobody(owner: &str) -> &str {
+    if owner.is_empty() { "nobody" } else { owner }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clipping_counts_characters_and_marks_the_cut() {
+        assert_eq!(clip("héllo  wörld", 20), "héllo wörld");
+        assert_eq!(clip("héllo wörld", 6), "héllo…");
+        assert_eq!(clip("a\nb", 3), "a b");
+        assert_eq!(clip("abc", 0), "");
+    }
+
+    #[test]
+    fn relative_times_read_as_people_say_them() {
+        let at = "2026-11-27T10:00:00.000Z";
+        let base = chrono::DateTime::parse_from_rfc3339(at)
+            .unwrap()
+            .timestamp_millis();
+        let m = 60_000;
+        assert_eq!(ago(at, base + 10_000), "just now");
+        assert_eq!(ago(at, base + 3 * m), "3 min ago");
+        assert_eq!(ago(at, base + 125 * m), "2 h ago");
+        assert_eq!(ago(at, base + 3 * 1_440 * m), "3 days ago");
+        assert_eq!(ago(at, base + 90 * 1_440 * m), "2026-11-27");
+        assert_eq!(ago("garbage", base), "garbage");
+    }
+
+    #[test]
+    fn plain_paint_adds_nothing() {
+        assert_eq!(Paint::Plain.paint(Tone::Bad, "x"), "x");
+        assert_eq!(Paint::Ansi.paint(Tone::Bad, "x"), "\x1b[31mx\x1b[0m");
+    }
+}
