@@ -8,6 +8,7 @@ use clap::Parser;
 mod cli;
 mod demo;
 mod mcp;
+mod serve;
 
 fn main() {
     nexo::trace::init();

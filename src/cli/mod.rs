@@ -31,6 +31,7 @@ mod reject;
 mod replay;
 mod resolve;
 mod resume;
+mod serve;
 mod show;
 mod sync;
 mod update;
@@ -117,6 +118,8 @@ pub enum Command {
     /// Serve every nexo_workflow_* and nexo_goal_* tool over MCP on standard input/output.
     #[command(after_help = mcp::AFTER_HELP)]
     Mcp(mcp::Args),
+    /// A read-only web board of the runs on 127.0.0.1 (prints its URL first).
+    Serve(serve::Args),
     /// A compact summary of open runs for a session-start hook.
     Prime(prime::Args),
     /// Walk the seed's release example end to end, across two clones of a throwaway repository.
@@ -210,6 +213,7 @@ fn execute(cli: Cli) -> Result<i32> {
         Command::Resolve => resolve::run(&ctx),
         Command::Sync => sync::run(&ctx),
         Command::Mcp(a) => mcp::run(&ctx, a),
+        Command::Serve(a) => serve::run(&ctx, a),
         Command::Prime(a) => prime::run(&ctx, a),
         Command::Demo(a) => demo::run(a),
     };
