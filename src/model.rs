@@ -36,9 +36,10 @@ macro_rules! word_enum {
                     $($word => Ok($name::$variant),)+
                     $($alias => Ok($name::$target),)*
                     _ => Err(Error::invalid(format!(
-                        "unknown {} {:?}: expected one of {}{}",
+                        "unknown {} {:?}{}: expected one of {}{}",
                         $what,
                         input,
+                        did_you_mean(&word, Self::ALL.iter().map(|v| v.as_str()).chain([$($alias),*])),
                         Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", "),
                         {
                             let aliases: &[(&str, &str)] = &[$(($alias, $name::$target.as_str())),*];
@@ -80,6 +81,36 @@ macro_rules! word_enum {
             fn from_str(s: &str) -> Result<Self> { $name::parse(s) }
         }
     };
+}
+
+/// `" (did you mean X?)"` when one of `words` is close to `typed` (a
+/// typo, a missing letter, a prefix), else nothing.
+fn did_you_mean<'a>(typed: &str, words: impl Iterator<Item = &'a str>) -> String {
+    let best = words
+        .map(|w| (distance(typed, w), w))
+        .filter(|(d, w)| *d <= 2.max(typed.len() / 4) || (typed.len() >= 3 && w.starts_with(typed)))
+        .min_by_key(|(d, _)| *d);
+    match best {
+        Some((_, w)) => format!(" (did you mean {w}?)"),
+        None => String::new(),
+    }
+}
+
+/// Levenshtein distance, on characters.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 word_enum! {
@@ -256,6 +287,22 @@ mod tests {
             StepStatus::Running
         );
         assert_eq!(RunStatus::parse("IN_PROGRESS").unwrap(), RunStatus::Running);
+    }
+
+    #[test]
+    fn a_misspelt_word_suggests_the_closest_one() {
+        let err = |w: &str| StepStatus::parse(w).unwrap_err().to_string();
+        assert!(
+            err("complted").contains("(did you mean completed?)"),
+            "{}",
+            err("complted")
+        );
+        assert!(err("compl").contains("(did you mean completed?)"));
+        assert!(err("waiting-approval").contains("did you mean waiting_approval?"));
+        assert!(err("inprogress").contains("did you mean in_progress?"));
+        assert!(!err("zzzz").contains("did you mean"), "{}", err("zzzz"));
+        let p = Priority::parse("hihg").unwrap_err().to_string();
+        assert!(p.contains("did you mean high?"), "{p}");
     }
 
     #[test]

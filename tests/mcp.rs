@@ -218,11 +218,26 @@ fn prime_is_small_and_says_what_to_do() {
     assert_eq!(v["total_open"], 11);
     assert_eq!(v["runs"][0]["requires_approval"], true);
 
+    // With no runs, a primer teaches the verbs instead of one bare line.
     let empty = Repo::new();
-    assert_eq!(
-        stdout(&empty.nexo(&["prime"])),
-        "nexo: no open workflow runs in this repository.\n"
+    let primer = stdout(&empty.nexo(&["prime"]));
+    assert!(
+        (1000..=2048).contains(&primer.len()),
+        "{} bytes",
+        primer.len()
     );
+    for verb in [
+        "nexo_workflow_open",
+        "nexo_workflow_update",
+        "nexo_workflow_resume",
+        "nexo_workflow_handoff",
+        "nexo approve",
+    ] {
+        assert!(
+            primer.contains(verb),
+            "{verb} missing from the primer:\n{primer}"
+        );
+    }
 }
 
 /// Raw JSON-RPC lines, as a broken or hostile client would send them: every

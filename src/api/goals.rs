@@ -308,13 +308,13 @@ impl Nexo {
         for g in open.iter().take(MAX) {
             let next = match g.next_action.as_str() {
                 "" => String::new(),
-                n => format!("; next: {}", super::clip(n, 70)),
+                n => format!("; next: {}", crate::render::clip(n, 70)),
             };
             text.push_str(&format!(
                 "- {} [{}] {}{next}\n",
                 g.goal_id,
                 g.status,
-                super::clip(&g.title, 60)
+                crate::render::clip(&g.title, 60)
             ));
             out.push(PrimeGoal {
                 goal_id: g.goal_id.clone(),

@@ -12,6 +12,7 @@ use std::path::Path;
 mod compensation;
 mod gates;
 mod goals;
+mod prime;
 mod record;
 mod validate;
 
@@ -832,85 +833,6 @@ impl Nexo {
         })
     }
 
-    /// A compact summary of the open runs, for a session-start hook: a few
-    /// lines per run, newest first, at most `limit` runs.
-    pub fn prime(&self, limit: usize) -> Result<PrimeResponse> {
-        let (open, unreadable) = self.runs(|run| !run.status.is_closed())?;
-        let total = open.len();
-        let mut runs = Vec::new();
-        for run in open.iter().take(limit) {
-            let r = resume(run);
-            let step = r
-                .step_key
-                .as_deref()
-                .or(run.current_step_key.as_deref())
-                .and_then(|k| run.step(k));
-            runs.push(PrimeRun {
-                run_id: run.run_id.clone(),
-                goal: run.goal.clone(),
-                status: run.status,
-                owner: run.owner.clone(),
-                step_key: step.map(|s| s.step_key.clone()),
-                step_status: step.map(|s| s.status),
-                resume_state: r.resume_state,
-                requires_approval: r.requires_approval,
-                next_action: run.next_action.clone(),
-            });
-        }
-        let mut text = match total {
-            0 => "nexo: no open workflow runs in this repository.\n".to_string(),
-            n => format!(
-                "nexo: {n} open workflow run{} here. Before acting on one, call nexo_workflow_resume (or `nexo resume <id>`).\n",
-                if n == 1 { "" } else { "s" }
-            ),
-        };
-        for p in &runs {
-            text.push_str(&format!(
-                "- {} [{}] {}{}\n",
-                p.run_id,
-                p.status,
-                clip(&p.goal, 60),
-                if p.owner.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (owner {})", clip(&p.owner, 20))
-                }
-            ));
-            let mut second = String::from("  ");
-            if let (Some(k), Some(st)) = (&p.step_key, p.step_status) {
-                second.push_str(&format!("step {}: {st}; ", clip(k, 24)));
-            }
-            second.push_str(&format!("resume: {}", p.resume_state));
-            if p.requires_approval {
-                second.push_str(" (APPROVAL NEEDED)");
-            }
-            if !p.next_action.is_empty() {
-                second.push_str(&format!("; next: {}", clip(&p.next_action, 70)));
-            }
-            text.push_str(&second);
-            text.push('\n');
-        }
-        if total > runs.len() {
-            text.push_str(&format!("  (+{} more: nexo list)\n", total - runs.len()));
-        }
-        if !unreadable.is_empty() {
-            text.push_str(&format!(
-                "  ({} run{} could not be read: nexo doctor)\n",
-                unreadable.len(),
-                if unreadable.len() == 1 { "" } else { "s" }
-            ));
-        }
-        let goals = self.prime_goals(&mut text)?;
-        Ok(PrimeResponse {
-            ok: true,
-            count: runs.len(),
-            total_open: total,
-            runs,
-            goals,
-            text,
-        })
-    }
-
     /// Commits every `.nexo/` change that is not in HEAD yet.
     pub fn commit_pending(&self) -> Result<CommitResponse> {
         let _lock = self.lock()?;
@@ -986,16 +908,6 @@ fn durable_checkpoint(run: &Run, event: &Event, commit: &CommitInfo) -> DurableC
         ),
         task_status: if waiting { "blocked" } else { "active" },
         committed: commit.committed,
-    }
-}
-
-/// `s` on one line, cut to at most `max` characters with an ellipsis.
-fn clip(s: &str, max: usize) -> String {
-    let line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.chars().count() <= max {
-        line
-    } else {
-        format!("{}…", line.chars().take(max - 1).collect::<String>())
     }
 }
 

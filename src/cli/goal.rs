@@ -17,6 +17,8 @@ use nexo::response::GoalCounts;
 pub struct Args {
     #[command(subcommand)]
     pub command: GoalCommand,
+    #[command(flatten)]
+    pub write: super::WriteArgs,
 }
 
 #[derive(clap::Subcommand, Debug)]

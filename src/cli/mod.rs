@@ -18,8 +18,10 @@ mod approve;
 mod call;
 mod commit;
 mod compensation;
+mod completions;
 mod demo;
 mod doctor;
+mod flags;
 mod get;
 mod goal;
 mod handoff;
@@ -67,11 +69,11 @@ pub struct Cli {
     /// Print the answer as one JSON object (the tool interface's shape).
     #[arg(long, global = true)]
     pub json: bool,
-    /// Write the files but do not commit them (see `nexo commit`).
-    #[arg(long, global = true)]
+    /// Write the files but do not commit them (also after a writing command).
+    #[arg(long)]
     pub no_commit: bool,
-    /// Who is acting (default: $NEXO_ACTOR, else git's user.name).
-    #[arg(long, global = true, value_name = "NAME")]
+    /// Who is acting (also after a writing command).
+    #[arg(long, value_name = "NAME")]
     pub actor: Option<String>,
     #[command(subcommand)]
     pub command: Command,
@@ -124,6 +126,38 @@ pub enum Command {
     Prime(prime::Args),
     /// Walk the seed's release example end to end, across two clones of a throwaway repository.
     Demo(demo::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionArgs),
+    /// Print the man page (or write every page into a folder with --dir).
+    Man(completions::ManArgs),
+}
+
+/// The flags of the commands that write: they appear only there.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct WriteArgs {
+    /// Write the files but do not commit them (see `nexo commit`).
+    #[arg(long)]
+    pub no_commit: bool,
+    /// Who is acting (default: $NEXO_ACTOR, else git's user.name).
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
+}
+
+impl Command {
+    /// The writing flags given after the command, if it takes them.
+    fn write_args(&self) -> Option<&WriteArgs> {
+        match self {
+            Command::Open(a) => Some(&a.write),
+            Command::Update(a) => Some(&a.write),
+            Command::Handoff(a) => Some(&a.write),
+            Command::Approve(a) => Some(&a.write),
+            Command::Reject(a) => Some(&a.write),
+            Command::Call(a) => Some(&a.write),
+            Command::Goal(a) => Some(&a.write),
+            Command::Mcp(a) => Some(&a.write),
+            _ => None,
+        }
+    }
 }
 
 /// What every command runs with: the global flags.
@@ -167,21 +201,33 @@ impl Ctx {
 /// Runs the CLI and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let json = cli.json;
-    let is_call = matches!(cli.command, Command::Call(_));
-    match execute(cli) {
+    let is_call = matches!(cli.command, Command::Call(_) | Command::Mcp(_));
+    // Errors name the flags of the command that was run.
+    let flags = |err: &Error| {
+        let mut e = err.clone();
+        e.message = flags::in_flags(&cli.command, &e.message);
+        e.hint = e.hint.map(|h| flags::in_flags(&cli.command, &h));
+        e
+    };
+    match execute(&cli) {
         Ok(code) => code,
+        Err(err) if is_call => {
+            println!("{}", pretty(&nexo::call::error_value(&err)));
+            err.kind.exit_code()
+        }
         Err(err) => {
-            if is_call || json {
-                println!("{}", pretty(&nexo::call::error_value(&err)));
+            let shown = flags(&err);
+            if json {
+                println!("{}", pretty(&nexo::call::error_value(&shown)));
             } else {
-                eprintln!("error: {}", err.full());
+                eprintln!("error: {}", shown.full());
             }
             err.kind.exit_code()
         }
     }
 }
 
-fn execute(cli: Cli) -> Result<i32> {
+fn execute(cli: &Cli) -> Result<i32> {
     // `-C <dir>` is git's: run as if started there, so relative paths in
     // GIT_DIR or GIT_WORK_TREE (which git exports to hooks) mean the same
     // repository to nexo as to git.
@@ -189,10 +235,11 @@ fn execute(cli: Cli) -> Result<i32> {
         std::env::set_current_dir(dir)
             .map_err(|e| Error::repo(format!("cannot use -C {}: {e}", dir.display())))?;
     }
+    let write = cli.command.write_args().cloned().unwrap_or_default();
     let ctx = Ctx {
         json: cli.json,
-        no_commit: cli.no_commit,
-        actor: cli.actor.clone(),
+        no_commit: cli.no_commit || write.no_commit,
+        actor: write.actor.or_else(|| cli.actor.clone()),
     };
     let done = match &cli.command {
         Command::Call(a) => call::run(&ctx, a),
@@ -216,6 +263,8 @@ fn execute(cli: Cli) -> Result<i32> {
         Command::Serve(a) => serve::run(&ctx, a),
         Command::Prime(a) => prime::run(&ctx, a),
         Command::Demo(a) => demo::run(a),
+        Command::Completions(a) => completions::completions(a),
+        Command::Man(a) => completions::man(a),
     };
     done.map(|()| 0)
 }

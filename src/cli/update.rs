@@ -61,6 +61,8 @@ pub struct Args {
     /// Merge this JSON object into the shared state (null deletes a key).
     #[arg(long, value_name = "JSON")]
     pub patch: Option<String>,
+    #[command(flatten)]
+    pub write: super::WriteArgs,
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {

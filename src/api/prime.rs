@@ -1,0 +1,145 @@
+//! `prime`: what a new session should know first, small enough for a
+//! session-start hook. Runs are ordered by what needs attention (a gate
+//! waiting for a person, then running or blocked high-priority work, then
+//! the most recent), a budget in bytes may cut the list, and a run in
+//! progress is never cut. With no runs, a short primer teaches the verbs.
+
+use super::Nexo;
+use crate::error::Result;
+use crate::fold::Run;
+use crate::model::{Priority, RunStatus};
+use crate::render::clip;
+use crate::response::{PrimeResponse, PrimeRun};
+use crate::resume::resume;
+
+/// What an agent needs to start using nexo, in about 1.5 KB.
+pub const PRIMER: &str = "\
+nexo keeps multi-step work (a release, a migration, an audit) as a durable run in this git \
+repository: goal, ordered steps, status, evidence, approval gates, owner and the next action. \
+No open runs here yet.
+
+Open a run when work has several steps or will outlive this session:
+  nexo_workflow_open {\"sid\":\"<session>\",\"goal\":\"Publish v3.1.1\",\"steps\":[{\"key\":\"test\",\"title\":\"Run the tests\"},{\"key\":\"publish\",\"title\":\"Publish\",\"requires_approval\":true}],\"next_action\":\"Run the tests.\"}
+Record each step as it moves, with evidence:
+  nexo_workflow_update {\"run_id\":\"WF-...\",\"step_key\":\"test\",\"step_status\":\"completed\",\"summary\":\"all green\",\"evidence\":\"ci run 812\",\"next_action\":\"Publish.\"}
+At the start of every session, ask for the next honest action instead of guessing:
+  nexo_workflow_resume {\"run_id\":\"WF-...\"}
+Hand over to another agent or person:
+  nexo_workflow_handoff {\"run_id\":\"WF-...\",\"actor\":\"codex\",\"new_owner\":\"claude_code\",\"handoff_note\":\"what they need to know\",\"next_action\":\"Publish.\"}
+A gate waits for a person: nexo approve WF-... publish --note \"reviewed\"
+
+Habits: keep next_action concrete (a command, not \"continue\"); attach evidence to every \
+update; follow resume_state (waiting_approval means stop and ask); run `nexo sync` after a \
+handoff so other machines see it. On the command line: nexo open | update | resume | handoff | \
+approve | list | show.
+";
+
+impl Nexo {
+    /// The open runs by what needs attention, at most `limit` (runs in
+    /// progress always), within `max_bytes` of text when given.
+    pub fn prime(&self, limit: usize, max_bytes: Option<usize>) -> Result<PrimeResponse> {
+        let (mut open, unreadable) = self.runs(|run| !run.status.is_closed())?;
+        let total = open.len();
+        // Stable: within a rank, most recently updated first.
+        open.sort_by_key(attention);
+        let mut text = match total {
+            0 => PRIMER.to_string(),
+            n => format!(
+                "nexo: {n} open workflow run{} here. Before acting on one, call nexo_workflow_resume (or `nexo resume <id>`).\n",
+                if n == 1 { "" } else { "s" }
+            ),
+        };
+        let budget = max_bytes.unwrap_or(usize::MAX);
+        let mut runs = Vec::new();
+        for run in &open {
+            let entry = prime_run(run);
+            let lines = entry_text(&entry);
+            let in_progress = run.status == RunStatus::Running;
+            let fits = runs.len() < limit && text.len() + lines.len() <= budget;
+            if in_progress || fits {
+                text.push_str(&lines);
+                runs.push(entry);
+            }
+        }
+        if total > runs.len() {
+            text.push_str(&format!("  (+{} more: nexo list)\n", total - runs.len()));
+        }
+        if !unreadable.is_empty() {
+            text.push_str(&format!(
+                "  ({} run{} could not be read: nexo doctor)\n",
+                unreadable.len(),
+                if unreadable.len() == 1 { "" } else { "s" }
+            ));
+        }
+        let mut goals_text = String::new();
+        let goals = self.prime_goals(&mut goals_text)?;
+        if text.len() + goals_text.len() <= budget {
+            text.push_str(&goals_text);
+        }
+        Ok(PrimeResponse {
+            ok: true,
+            count: runs.len(),
+            total_open: total,
+            runs,
+            goals,
+            text,
+        })
+    }
+}
+
+/// Lower ranks first: a gate waiting for a person, then running or
+/// blocked high-priority work, then everything else.
+fn attention(run: &Run) -> u8 {
+    let urgent = matches!(run.priority, Priority::High | Priority::Critical);
+    match run.status {
+        _ if resume(run).requires_approval => 0,
+        RunStatus::Running | RunStatus::Blocked if urgent => 1,
+        _ => 2,
+    }
+}
+
+fn prime_run(run: &Run) -> PrimeRun {
+    let r = resume(run);
+    let step = r
+        .step_key
+        .as_deref()
+        .or(run.current_step_key.as_deref())
+        .and_then(|k| run.step(k));
+    PrimeRun {
+        run_id: run.run_id.clone(),
+        goal: run.goal.clone(),
+        status: run.status,
+        owner: run.owner.clone(),
+        step_key: step.map(|s| s.step_key.clone()),
+        step_status: step.map(|s| s.status),
+        resume_state: r.resume_state,
+        requires_approval: r.requires_approval,
+        next_action: run.next_action.clone(),
+    }
+}
+
+/// A run's two lines in the summary.
+fn entry_text(p: &PrimeRun) -> String {
+    let owner = match p.owner.as_str() {
+        "" => String::new(),
+        o => format!(" (owner {})", clip(o, 20)),
+    };
+    let mut s = format!(
+        "- {} [{}] {}{owner}\n  ",
+        p.run_id,
+        p.status,
+        clip(&p.goal, 60)
+    );
+    if let (Some(k), Some(st)) = (&p.step_key, p.step_status) {
+        s.push_str(&format!("step {}: {st}; ", clip(k, 24)));
+    }
+    s.push_str(&format!("resume: {}", p.resume_state));
+    if p.requires_approval {
+        s.push_str(" (APPROVAL NEEDED)");
+    }
+    if !p.next_action.is_empty() {
+        s.push_str(&format!("; next: {}", clip(&p.next_action, 70)));
+    }
+    s.push('\n');
+    s
+}
