@@ -9,6 +9,7 @@ mod cli;
 mod demo;
 mod mcp;
 mod serve;
+mod setup;
 
 fn main() {
     nexo::trace::init();

@@ -222,3 +222,8 @@ pub struct GoalListRequest {
     #[serde(default)]
     pub limit: Option<usize>,
 }
+
+/// A tool without fields (`nexo_workflow_sync`): anything sent is refused.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}

@@ -74,10 +74,18 @@ fn an_mcp_client_runs_the_whole_flow() {
         let schema = &tools[*name];
         assert_eq!(schema["type"], "object", "{name}");
         assert!(
-            !schema["properties"].as_object().unwrap().is_empty(),
+            *name == "nexo_workflow_sync" || !schema["properties"].as_object().unwrap().is_empty(),
             "{name}"
         );
     }
+    // The primer is served as a prompt, so clients that support prompts
+    // get it without a hook.
+    assert_eq!(v["prompts"], serde_json::json!(["nexo_primer"]));
+    assert!(
+        v["primer"].as_str().unwrap().contains("nexo_workflow_open"),
+        "{}",
+        v["primer"]
+    );
     assert_eq!(
         tools["nexo_workflow_open"]["required"],
         serde_json::json!(["sid", "goal"])
@@ -154,6 +162,14 @@ fn an_mcp_client_runs_the_whole_flow() {
     assert_eq!(
         step(flow, "unknown_run")["result"]["error_kind"],
         "not_found"
+    );
+
+    // Sync is a tool; with no remote it says so as a tool error.
+    let sync = step(flow, "sync_without_remote");
+    assert_eq!(sync["is_error"], true, "{sync}");
+    assert!(
+        !sync["result"]["error"].as_str().unwrap().is_empty(),
+        "{sync}"
     );
 
     // The goal tools work over MCP too, and the run counts under its goal.

@@ -55,6 +55,10 @@ pub const TOOLS: &[(&str, &str)] = &[
         "Reject a step that waits at an approval gate, recording who rejected it and why.",
     ),
     (
+        "nexo_workflow_sync",
+        "Share this repository's runs with other machines: commit pending changes, pull (merge or rebase as git is configured), settle .nexo/, push. Call it after a handoff.",
+    ),
+    (
         "nexo_goal_open",
         "Open a durable goal so multi-session objectives stay explicit; runs link to it through goal_id.",
     ),
@@ -101,6 +105,10 @@ pub fn call(nexo: &Nexo, tool: &str, input: Value) -> Result<Value> {
         "nexo_workflow_compensation" => to_value(nexo.compensation(decode(tool, input)?)?),
         "nexo_workflow_approve" => to_value(nexo.approve(decode(tool, input)?)?),
         "nexo_workflow_reject" => to_value(nexo.reject(decode(tool, input)?)?),
+        "nexo_workflow_sync" => {
+            decode::<crate::request::NoFields>(tool, input)?;
+            to_value(nexo.sync()?)
+        }
         "nexo_goal_open" => {
             to_value(nexo.goal_open(decode::<wire::GoalOpen>(tool, input)?.try_into()?)?)
         }

@@ -31,13 +31,14 @@ pub fn completions(a: &CompletionArgs) -> Result<()> {
 pub struct ManArgs {
     /// Write nexo.1 and a page per command (nexo-open.1, ...) into this folder
     /// instead of printing nexo.1.
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
+    // Not `dir`: that id is the global -C's.
+    #[arg(long = "dir", value_name = "DIR")]
+    pub into: Option<PathBuf>,
 }
 
 pub fn man(a: &ManArgs) -> Result<()> {
     let cmd = super::Cli::command();
-    let Some(dir) = &a.dir else {
+    let Some(dir) = &a.into else {
         return clap_mangen::Man::new(cmd)
             .render(&mut std::io::stdout())
             .map_err(|e| Error::io("write", std::path::Path::new("standard output"), e));

@@ -5,8 +5,10 @@ use super::Ctx;
 use nexo::error::{ErrorKind, Result};
 use nexo::sync::DoctorReport;
 
-pub const AFTER_HELP: &str =
-    "Exits 0 when healthy and 7 when a problem was found (for CI on pull requests).";
+pub const AFTER_HELP: &str = concat!(
+    "Examples:\n  nexo doctor\n  nexo doctor --fix      # repair what can be repaired without losing an event, and commit it\n\n",
+    "Exits 0 when healthy and 7 when a problem was found (for CI on pull requests)."
+);
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

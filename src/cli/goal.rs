@@ -34,6 +34,9 @@ pub enum GoalCommand {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  nexo goal open \"Ship v3.1 to every customer\" --success-signal \"all tenants on 3.1\"\n  nexo goal open \"Migrate tenants\" --parent WG-7K2D --priority high"
+)]
 pub struct OpenArgs {
     /// The goal, in a line.
     pub title: String,
@@ -64,6 +67,9 @@ pub struct OpenArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  nexo goal update WG-7K2D --status blocked --blocker \"waiting on legal review\"\n  nexo goal update WG-7K2D --status completed"
+)]
 pub struct UpdateArgs {
     /// The goal id, or any unique prefix of it.
     pub goal: String,
@@ -97,6 +103,7 @@ pub struct UpdateArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  nexo goal get WG-7K2D\n  nexo goal get WG-7K2D --runs --json")]
 pub struct GetArgs {
     /// The goal id, or any unique prefix of it.
     pub goal: String,
@@ -106,6 +113,7 @@ pub struct GetArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  nexo goal list\n  nexo goal list --all --status abandoned")]
 pub struct ListArgs {
     /// Include closed goals (abandoned, completed, cancelled).
     #[arg(long, short = 'a')]

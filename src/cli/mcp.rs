@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use super::Ctx;
 use nexo::error::Result;
 
-pub const AFTER_HELP: &str = "Register with Claude Code in .mcp.json: {\"mcpServers\": {\"nexo\": {\"command\": \"nexo\", \"args\": [\"mcp\"]}}}\nSee docs/agents.md.";
+pub const AFTER_HELP: &str = "Examples:
+  claude mcp add --scope project nexo -- nexo mcp
+  codex mcp add nexo -- nexo mcp
+  nexo setup claude      # or: nexo setup codex (writes the agent's config for you)
+See docs/agents.md.";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

@@ -34,6 +34,7 @@ mod replay;
 mod resolve;
 mod resume;
 mod serve;
+mod setup;
 mod show;
 mod sync;
 mod update;
@@ -109,19 +110,30 @@ pub enum Command {
     /// The goal stack: objectives that runs serve (open, update, get, list).
     Goal(goal::Args),
     /// Commit every pending .nexo/ change (left by --no-commit or a merge in progress).
+    #[command(
+        after_help = "Examples:\n  nexo update WF-7K2D doctor --status completed --no-commit\n  nexo commit"
+    )]
     Commit,
     /// Check every run: readable histories, each event once, no conflict markers, current views.
     #[command(after_help = doctor::AFTER_HELP)]
     Doctor(doctor::Args),
     /// Settle conflicted .nexo/ paths of a merge or rebase in progress and stage them.
+    #[command(
+        after_help = "Examples:\n  git pull          # stopped on .nexo/ conflicts in a clone without nexo's merge driver\n  nexo resolve      # settle and stage them; then git commit (or git rebase --continue)"
+    )]
     Resolve,
     /// Commit pending changes, fetch, merge or rebase, settle .nexo/, regenerate views, push.
+    #[command(
+        after_help = "Examples:\n  nexo handoff WF-7K2D --to claude_code --next \"Publish.\"\n  nexo sync         # the other machine sees the handoff after its own nexo sync\nSee docs/sync.md."
+    )]
     Sync,
     /// Serve every nexo_workflow_* and nexo_goal_* tool over MCP on standard input/output.
     #[command(after_help = mcp::AFTER_HELP)]
     Mcp(mcp::Args),
     /// A read-only web board of the runs on 127.0.0.1 (prints its URL first).
     Serve(serve::Args),
+    /// Wire nexo into Claude Code or Codex: MCP server, session hook, AGENTS.md.
+    Setup(setup::Args),
     /// A compact summary of open runs for a session-start hook.
     Prime(prime::Args),
     /// Walk the seed's release example end to end, across two clones of a throwaway repository.
@@ -261,6 +273,7 @@ fn execute(cli: &Cli) -> Result<i32> {
         Command::Sync => sync::run(&ctx),
         Command::Mcp(a) => mcp::run(&ctx, a),
         Command::Serve(a) => serve::run(&ctx, a),
+        Command::Setup(a) => setup::run(&ctx, a),
         Command::Prime(a) => prime::run(&ctx, a),
         Command::Demo(a) => demo::run(a),
         Command::Completions(a) => completions::completions(a),
@@ -363,4 +376,45 @@ pub fn frame(choice: ColorChoice) -> nexo::render::text::Frame {
 pub struct RunArg {
     /// The run id, or any unique prefix of it (at least four characters).
     pub run: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command, nested ones too, with its path.
+    fn commands(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        for sub in cmd.get_subcommands() {
+            let p = format!("{path} {}", sub.get_name());
+            out.push((p.clone(), sub.clone()));
+            commands(sub, p, out);
+        }
+    }
+
+    #[test]
+    fn every_command_has_examples_and_every_argument_a_description() {
+        let mut all = Vec::new();
+        commands(&Cli::command(), "nexo".into(), &mut all);
+        let mut missing = Vec::new();
+        for (path, cmd) in &all {
+            if cmd.get_subcommands().next().is_none() {
+                let after = cmd
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                if !after.contains("Example") {
+                    missing.push(format!("{path}: no Examples"));
+                }
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() {
+                    missing.push(format!("{path}: {id} has no description"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
 }

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use rmcp::ServiceExt;
 use rmcp::handler::server::ServerHandler;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult, ListToolsResult,
+    PaginatedRequestParams, Prompt, PromptMessage, Role, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::{Map, Value, json};
@@ -54,6 +55,9 @@ pub fn serve(repo: PathBuf, options: Options) -> Result<()> {
     })
 }
 
+/// The MCP prompt that serves `nexo prime`'s text.
+const PRIMER_PROMPT: &str = "nexo_primer";
+
 struct NexoServer {
     repo: PathBuf,
     options: Options,
@@ -73,7 +77,12 @@ impl NexoServer {
 
 impl ServerHandler for NexoServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .build(),
+        )
             .with_server_info(Implementation::new("nexo", env!("CARGO_PKG_VERSION")))
             .with_instructions(
                 "Durable workflow runs kept in this git repository. Open a run for multi-step work \
@@ -94,6 +103,45 @@ impl ServerHandler for NexoServer {
             .map(|n| n.approvals().clone())
             .unwrap_or_default();
         Ok(ListToolsResult::with_all_items(tools(&approvals)))
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<ListPromptsResult, rmcp::ErrorData> {
+        Ok(ListPromptsResult::with_all_items(vec![Prompt::new(
+            PRIMER_PROMPT,
+            Some(
+                "The open runs of this repository by what needs attention, or how to use nexo when there are none (what `nexo prime` prints).",
+            ),
+            None,
+        )]))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<GetPromptResponse, rmcp::ErrorData> {
+        if request.name != PRIMER_PROMPT {
+            return Err(rmcp::ErrorData::invalid_params(
+                format!(
+                    "unknown prompt {:?}: the one prompt is {PRIMER_PROMPT}",
+                    request.name
+                ),
+                None,
+            ));
+        }
+        let text = Nexo::discover(&self.repo, self.options.clone())
+            .and_then(|n| n.prime(10, Some(8_000)))
+            .map(|p| p.text)
+            .map_err(|e| rmcp::ErrorData::internal_error(e.full(), None))?;
+        Ok(
+            GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
+                .with_description("nexo: what to know before working in this repository")
+                .into(),
+        )
     }
 
     async fn call_tool(
@@ -300,6 +348,7 @@ fn input_schema(tool: &str) -> Arc<Map<String, Value>> {
             &["run_id"],
         ),
         "nexo_workflow_approve" | "nexo_workflow_reject" => decision_schema(tool),
+        "nexo_workflow_sync" => schema(json!({}), &[]),
         "nexo_goal_open" => goal_open_schema(),
         "nexo_goal_update" => goal_update_schema(),
         "nexo_goal_get" => schema(

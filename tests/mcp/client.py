@@ -24,6 +24,10 @@ async def main(nexo, repo):
             }
             tools = await session.list_tools()
             out["tools"] = {t.name: t.input_schema for t in tools.tools}
+            prompts = await session.list_prompts()
+            out["prompts"] = [p.name for p in prompts.prompts]
+            primer = await session.get_prompt("nexo_primer")
+            out["primer"] = primer.messages[0].content.text
 
             async def call(name, args):
                 res = await session.call_tool(name, args)
@@ -61,6 +65,7 @@ async def main(nexo, repo):
             flow.append(["bad_status", await call("nexo_workflow_update", {
                 "run_id": run, "step_key": "publish", "step_status": "done"})])
             flow.append(["unknown_run", await call("nexo_workflow_resume", {"run_id": "WF-NOPE"})])
+            flow.append(["sync_without_remote", await call("nexo_workflow_sync", {})])
             flow.append(["goal_get", await call("nexo_goal_get", {
                 "goal_id": goal["result"]["goal_id"], "include_runs": True})])
             out["flow"] = flow
