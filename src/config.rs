@@ -10,23 +10,54 @@ use crate::store::NEXO_DIR;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Commit every change (the default). `false` leaves changes in the
-    /// working tree for `nexo commit` or the user's own commit.
-    #[serde(default = "yes")]
-    pub commit: bool,
+    /// How changes are committed: coalesced (the default, `true`), one
+    /// commit each (`each`), or not at all (`false`).
+    #[serde(default)]
+    pub commit: CommitMode,
     /// Who may pass approval gates, and how (docs/approvals.md).
     #[serde(default)]
     pub approvals: Approvals,
 }
 
-fn yes() -> bool {
-    true
+/// How nexo commits its changes (docs/git.md, "Coalescing").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CommitMode {
+    /// A burst of changes becomes one commit: a write amends HEAD when HEAD
+    /// is nexo's own commit that nothing else points at yet.
+    #[default]
+    Coalesce,
+    /// One commit per change.
+    Each,
+    /// Leave changes in the working tree for `nexo commit` or the user.
+    Off,
+}
+
+impl<'de> Deserialize<'de> for CommitMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Word(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bool(true) => Ok(CommitMode::Coalesce),
+            Raw::Bool(false) => Ok(CommitMode::Off),
+            Raw::Word(w) => match w.as_str() {
+                "coalesce" => Ok(CommitMode::Coalesce),
+                "each" => Ok(CommitMode::Each),
+                other => Err(serde::de::Error::custom(format!(
+                    "commit: {other:?} is not one of true, false, each, coalesce"
+                ))),
+            },
+        }
+    }
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
-            commit: true,
+            commit: CommitMode::Coalesce,
             approvals: Approvals::default(),
         }
     }
@@ -50,7 +81,7 @@ impl Config {
         }
         let config: Config = serde_yaml::from_str(&text).map_err(|e| {
             Error::invalid(format!(
-                "{}: {e} (valid keys: commit: true|false; approvals: {{policy: update|explicit|signed, approvers: [names], self_approval: true|false}})",
+                "{}: {e} (valid keys: commit: true|false|each; approvals: {{policy: update|explicit|signed, approvers: [names], self_approval: true|false}})",
                 path.display()
             ))
         })?;

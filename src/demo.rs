@@ -272,8 +272,13 @@ fn travel(codex: &Nexo, claude: &Nexo, run_id: &str) -> Result<()> {
 
 /// The commits and files the run left.
 fn show_files(dir: &Path, run_id: &str) -> Result<()> {
-    println!("\n== Every change is a commit touching only .nexo/");
-    print!("{}", git(dir, &["log", "--oneline", "--no-decorate"])?);
+    println!(
+        "\n== nexo's commits touch only .nexo/; a burst of changes is one commit, listing each"
+    );
+    print!(
+        "{}",
+        git(dir, &["log", "--no-decorate", "--format=%h %s%n%b"])?
+    );
     println!("\n== The files");
     print!("{}", git(dir, &["ls-files", ".nexo"])?);
     let run_yaml = std::fs::read_to_string(dir.join(format!(".nexo/runs/{run_id}/run.yaml")))

@@ -149,7 +149,7 @@ fn under_explicit_only_a_listed_approver_other_than_owner_and_requester_decides(
     let (code, v) = approve(&repo, &id, "release-manager");
     assert_eq!(code, 0, "{v}");
     assert_eq!(resume_state(&repo, &id)["resume_state"], "ready");
-    let subject = repo.git(&["log", "-1", "--format=%s"]);
+    let subject = repo.git(&["log", "-1", "--format=%B"]);
     assert!(
         subject.contains("publish approved by release-manager"),
         "{subject}"
@@ -282,7 +282,7 @@ fn a_signed_approval_is_honoured_and_says_it_verified() {
     )
     .unwrap();
     assert!(view.contains("verified: true"), "{view}");
-    let subject = repo.git(&["log", "-1", "--format=%s"]);
+    let subject = repo.git(&["log", "-1", "--format=%B"]);
     assert!(
         subject.contains("publish approved by release-manager (signed)"),
         "{subject}"
@@ -487,7 +487,7 @@ fn under_the_default_policy_a_gate_passed_by_update_says_so_in_the_commit() {
         "nexo_workflow_update",
         &json!({"run_id": id, "step_key": "publish", "step_status": "running", "actor": "claude"}),
     );
-    let subject = repo.git(&["log", "-1", "--format=%s"]);
+    let subject = repo.git(&["log", "-1", "--format=%B"]);
     assert!(
         subject.contains("publish → running (gate passed by claude via update)"),
         "{subject}"

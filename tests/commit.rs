@@ -27,6 +27,7 @@ fn changed_paths(repo: &Repo, rev: &str) -> Vec<String> {
 #[test]
 fn each_write_is_one_commit_of_nexo_paths_with_trailers() {
     let repo = Repo::new();
+    repo.commit_each();
     let before = repo.commit_count();
     let id = repo.open_release();
     assert_eq!(repo.commit_count(), before + 1);
@@ -95,14 +96,17 @@ fn the_users_work_is_left_exactly_as_it_was() {
         &json!({"run_id": id, "step_key": "doctor", "step_status": "running"}),
     );
 
-    // nexo's commits hold only .nexo/ paths; the user's status is unchanged.
-    for rev in ["HEAD", "HEAD~1"] {
-        assert!(
-            changed_paths(&repo, rev)
-                .iter()
-                .all(|p| p.starts_with(".nexo/"))
-        );
-    }
+    // nexo's (coalesced) commit holds only .nexo/ paths, on the user's
+    // last commit; the user's status is unchanged.
+    assert!(
+        changed_paths(&repo, "HEAD")
+            .iter()
+            .all(|p| p.starts_with(".nexo/"))
+    );
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%s", "HEAD~1"]).trim(),
+        "initial"
+    );
     assert_eq!(repo.git(&["status", "--porcelain"]), status_before);
     assert_eq!(
         repo.git(&["diff", "--cached", "--name-only"]),
@@ -207,6 +211,7 @@ fn during_a_merge_files_are_written_and_committed_afterwards() {
 #[test]
 fn pending_changes_ride_along_with_the_next_commit() {
     let repo = Repo::new();
+    repo.commit_each();
     let id = repo.open_release();
     let out = repo.nexo(&[
         "--no-commit",

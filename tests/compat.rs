@@ -747,7 +747,7 @@ fn an_unknown_goal_status_is_refused_with_the_valid_ones() {
 }
 
 #[test]
-fn goals_are_files_beside_runs_with_a_view_and_one_commit_each() {
+fn goals_are_files_beside_runs_with_a_view_and_commits_like_runs() {
     let repo = Repo::new();
     let before = repo.commit_count();
     let g = goal(&repo, "Ship v3");
@@ -755,7 +755,14 @@ fn goals_are_files_beside_runs_with_a_view_and_one_commit_each() {
         "nexo_goal_update",
         &json!({"goal_id": g, "next_action": "tag"}),
     );
-    assert_eq!(repo.commit_count(), before + 2);
+    // Two changes in a burst: one coalesced commit naming both.
+    assert_eq!(repo.commit_count(), before + 1);
+    let msg = repo.git(&["log", "-1", "--format=%B"]);
+    assert!(
+        msg.contains(&format!("- {g} goal opened: Ship v3"))
+            && msg.contains(&format!("- {g} goal updated")),
+        "{msg}"
+    );
     let files: Vec<String> = repo.nexo_files().into_iter().map(|(p, _)| p).collect();
     assert!(
         files.contains(&format!(".nexo/goals/{g}/history.jsonl")),

@@ -21,6 +21,7 @@ fn the_demo_runs_end_to_end() {
         "status: completed",
         "publish:completed    by claude_code",
         "opened: Prepare and publish v3.1.1",
+        "changes to WF-",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

@@ -121,11 +121,11 @@ fn what_is_accepted_reads_back_and_reaches_no_commit_message_raw() {
     );
     let message = repo.git(&["log", "-1", "--format=%B"]);
     assert!(
-        message.starts_with(&format!(
-            "nexo: {} opened: first line\n",
+        message.contains(&format!(
+            "\n- {} opened: first line\n",
             opened["run_id"].as_str().unwrap()
         )),
-        "{message}"
+        "a change is one line of the message: {message}"
     );
     let fsck = repo.git_output(&["fsck", "--strict", "--no-dangling"]);
     assert!(fsck.status.success(), "{}", stderr(&fsck));

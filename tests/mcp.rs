@@ -177,12 +177,21 @@ fn an_mcp_client_runs_the_whole_flow() {
     assert_eq!(goal["run_count"], 1);
     assert_eq!(goal["runs"][0]["run_id"], run.as_str());
 
-    // Writes committed exactly as the CLI does: one commit each, .nexo/ only.
-    assert_eq!(repo.commit_count(), commits + 6);
-    let log = repo.git(&["log", "--format=%s", "-5"]);
+    // Writes committed exactly as the CLI does: a burst coalesced into one
+    // commit of .nexo/ paths, listing each change.
+    assert_eq!(repo.commit_count(), commits + 1);
+    let msg = repo.git(&["log", "-1", "--format=%B"]);
+    assert_eq!(
+        msg.lines()
+            .filter(|l| l.starts_with(&format!("- {run} ")))
+            .count(),
+        5,
+        "{msg}"
+    );
     assert!(
-        log.lines().all(|l| l.starts_with(&format!("nexo: {run}"))),
-        "{log}"
+        repo.git(&["show", "--name-only", "--format=", "HEAD"])
+            .lines()
+            .all(|p| p.starts_with(".nexo/"))
     );
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
 }

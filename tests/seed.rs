@@ -151,7 +151,22 @@ fn every_seed_command_works_verbatim() {
     assert_eq!(publish["approval"]["via"], "update");
     assert_eq!(v["run"]["owner"], "claude_code");
 
-    // Every write was one commit; reads made none.
-    assert_eq!(repo.commit_count(), start_commits + 5);
+    // The burst of writes is one coalesced commit listing each; reads
+    // made none.
+    assert_eq!(repo.commit_count(), start_commits + 1);
+    let msg = repo.git(&["log", "-1", "--format=%B"]);
+    assert!(msg.starts_with("nexo: 5 changes to WF-"), "{msg}");
+    assert_eq!(
+        msg.lines().filter(|l| l.starts_with("- WF-")).count(),
+        5,
+        "{msg}"
+    );
+    assert_eq!(
+        msg.lines()
+            .filter(|l| l.starts_with("Nexo-Event: "))
+            .count(),
+        5,
+        "{msg}"
+    );
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
 }

@@ -125,7 +125,7 @@ fn non_empty(s: Option<String>) -> Option<String> {
 impl Nexo {
     /// Finds the git repository containing `dir`.
     pub fn discover(dir: &Path, options: Options) -> Result<Nexo> {
-        let repo = Repo::discover(dir)?;
+        let mut repo = Repo::discover(dir)?;
         let mut notices = Vec::new();
         // Best effort: a read-only clone can still be read.
         match repo.ensure_merge_driver() {
@@ -140,8 +140,9 @@ impl Nexo {
         let store = Store::new(repo.workdir(), repo.git_dir());
         let mut options = options;
         let config = crate::config::Config::load(repo.workdir())?;
-        if !config.commit {
-            options.no_commit = true;
+        match config.commit {
+            crate::config::CommitMode::Off => options.no_commit = true,
+            mode => repo.set_coalesce(mode == crate::config::CommitMode::Coalesce),
         }
         Ok(Nexo {
             repo,
@@ -471,10 +472,10 @@ impl Nexo {
         }
         crate::trace::mark("views written");
         crate::trace::crash_point("views-written");
-        let message = format!(
-            "nexo: {id} {subject}\n\n{}\nNexo-Event: {}\n",
-            trailer(id),
-            event.id
+        let message = crate::git::message::single(
+            id,
+            subject,
+            &[trailer(id), format!("Nexo-Event: {}", event.id)],
         );
         self.repo.finish(plan, &changed, &message)
     }
@@ -654,6 +655,14 @@ impl Nexo {
                 && crate::fold::passes_gate(step, &updated)
             {
                 subject.push_str(&format!(" (gate passed by {actor} via update)"));
+            }
+            // The summary and evidence say what happened; the subject is
+            // cut to 72 characters, the commit's body keeps them whole.
+            if let Some(summary) = &updated.summary {
+                subject.push_str(&format!(": {summary}"));
+            }
+            if let Some(evidence) = &updated.evidence {
+                subject.push_str(&format!(" (evidence: {evidence})"));
             }
             Ok((actor, Body::Updated(updated), subject))
         })?;

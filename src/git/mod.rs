@@ -20,9 +20,10 @@ use crate::error::{Error, ErrorKind, Result};
 
 mod bookkeeping;
 pub mod cli;
+mod coalesce;
 mod index;
 mod lockfile;
-mod message;
+pub mod message;
 mod reflock;
 mod tree;
 
@@ -86,6 +87,8 @@ impl CommitPlan {
 pub struct Repo {
     repo: gix::Repository,
     workdir: PathBuf,
+    /// Amend HEAD when it is nexo's own unpublished commit (docs/git.md).
+    coalesce: bool,
 }
 
 fn git_err(what: &str, e: impl std::fmt::Display) -> Error {
@@ -130,7 +133,11 @@ impl Repo {
                 repo.git_dir().display()
             )));
         };
-        Ok(Repo { repo, workdir })
+        Ok(Repo {
+            repo,
+            workdir,
+            coalesce: true,
+        })
     }
 
     pub fn workdir(&self) -> &Path {
@@ -529,7 +536,10 @@ impl Repo {
             if tree == base_tree && head_id.is_some() {
                 return Ok(None);
             }
-            match self.commit_and_move_head(sig, message, tree, head_id) {
+            // HEAD's tree plus this change, on HEAD's parents: the amended
+            // commit holds everything HEAD held.
+            let amend = self.amendable(head_id)?;
+            match self.commit_and_move_head(sig, message, tree, head_id, amend) {
                 Ok(id) => return Ok(Some(id)),
                 Err(e) => {
                     // Someone moved the branch (a user's commit in another
@@ -553,16 +563,28 @@ impl Repo {
         message: &str,
         tree: gix::ObjectId,
         head_id: Option<gix::ObjectId>,
+        amend: Option<coalesce::Amend>,
     ) -> Result<gix::ObjectId> {
         use gix::refs::transaction::{PreviousValue, RefEdit};
-        let message = message::sanitize(message);
+        let (message, parents, action) = match amend {
+            Some(a) => (
+                message::sanitize(&message::coalesce(&a.message, message)),
+                a.parents,
+                "commit (amend)",
+            ),
+            None => (
+                message::sanitize(message),
+                head_id.into_iter().collect(),
+                "commit",
+            ),
+        };
         let commit = gix::objs::Commit {
             message: message.as_str().into(),
             tree,
             author: sig.into(),
             committer: sig.into(),
             encoding: None,
-            parents: head_id.into_iter().collect(),
+            parents: parents.into(),
             extra_headers: Default::default(),
         };
         let id = self
@@ -576,7 +598,7 @@ impl Repo {
             None => PreviousValue::MustNotExist,
         };
         let log =
-            gix::reference::log::message("commit", message.as_str().into(), commit.parents.len());
+            gix::reference::log::message(action, message.as_str().into(), commit.parents.len());
         let name: gix::refs::FullName = "HEAD".try_into().expect("HEAD is a valid name");
         let edit = RefEdit::update(name, id, expected, log).with_deref(true);
         let record = reflock::Intent::record(self.git_dir(), &self.ref_locks(), id)?;

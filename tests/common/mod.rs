@@ -87,6 +87,15 @@ impl Repo {
         (out.status.code().unwrap(), v)
     }
 
+    /// `commit: each` in `.nexo/config.yaml`, committed: one commit per
+    /// change, for the tests about individual commits.
+    pub fn commit_each(&self) {
+        std::fs::create_dir_all(self.path().join(".nexo")).unwrap();
+        std::fs::write(self.path().join(".nexo/config.yaml"), "commit: each\n").unwrap();
+        self.git(&["add", ".nexo/config.yaml"]);
+        self.git(&["commit", "-q", "-m", "one commit per nexo change"]);
+    }
+
     /// Opens the seed's release run and returns its id.
     pub fn open_release(&self) -> String {
         let out = self.call(

@@ -1,0 +1,147 @@
+//! Coalescing: a burst of nexo writes becomes one commit. A write amends
+//! HEAD instead of adding a commit on top when, and only when, HEAD is a
+//! commit nexo made (nexo's trailers, changes under `.nexo/` only, one
+//! parent at most) that nothing else can have seen: no other ref (a
+//! remote-tracking branch, a tag, another local branch, a stash) points at
+//! it or at a commit built on it. The new commit has HEAD's parents and
+//! HEAD's tree plus the new change, so nothing HEAD held is lost, and the
+//! reflog records the amend as git's `commit --amend` does.
+
+use gix::ObjectId;
+
+use super::{Repo, git_err, message};
+use crate::error::Result;
+use crate::store::NEXO_DIR;
+
+/// How far back from another ref's tip to look for HEAD before deciding
+/// it may be there (and so not amending it).
+const WALK_LIMIT: usize = 256;
+/// Clock skew allowed between machines when a walk stops at older commits.
+const SKEW_SECS: i64 = 86_400;
+
+/// What amending HEAD needs: its parents and its message.
+pub(super) struct Amend {
+    pub parents: Vec<ObjectId>,
+    pub message: String,
+}
+
+impl Repo {
+    /// Turns coalescing on (the default) or off (`commit: each`).
+    pub fn set_coalesce(&mut self, on: bool) {
+        self.coalesce = on;
+    }
+
+    /// When the next commit may replace HEAD rather than follow it.
+    pub(super) fn amendable(&self, head: Option<ObjectId>) -> Result<Option<Amend>> {
+        let Some(head) = head.filter(|_| self.coalesce) else {
+            return Ok(None);
+        };
+        let commit = self
+            .repo
+            .find_commit(head)
+            .map_err(|e| git_err("cannot read HEAD's commit", e))?;
+        let decoded = commit
+            .decode()
+            .map_err(|e| git_err("cannot decode HEAD's commit", e))?;
+        let text = decoded.message.to_string();
+        let parents: Vec<ObjectId> = decoded.parents().collect();
+        if parents.len() > 1 || !message::is_nexos(&text) {
+            return Ok(None);
+        }
+        if !self.only_nexo_changed(decoded.tree(), parents.first().copied())? {
+            return Ok(None);
+        }
+        if self.seen_elsewhere(head, commit.time().map(|t| t.seconds).unwrap_or(0))? {
+            return Ok(None);
+        }
+        Ok(Some(Amend {
+            parents,
+            message: text,
+        }))
+    }
+
+    /// Whether `tree` differs from `parent`'s tree only in `.nexo`.
+    fn only_nexo_changed(&self, tree: ObjectId, parent: Option<ObjectId>) -> Result<bool> {
+        let base = match parent {
+            Some(p) => self
+                .repo
+                .find_commit(p)
+                .and_then(|c| c.tree_id().map(|t| t.detach()))
+                .map_err(|e| git_err("cannot read HEAD's parent", e))?,
+            None => ObjectId::empty_tree(self.repo.object_hash()),
+        };
+        let entries = |id: ObjectId| -> Result<Vec<(Vec<u8>, ObjectId, u16)>> {
+            let tree = self
+                .repo
+                .find_tree(id)
+                .map_err(|e| git_err("cannot read a tree", e))?;
+            let decoded = tree
+                .decode()
+                .map_err(|e| git_err("cannot decode a tree", e))?;
+            Ok(decoded
+                .entries
+                .iter()
+                .filter(|e| e.filename != NEXO_DIR.as_bytes())
+                .map(|e| (e.filename.to_vec(), e.oid.to_owned(), e.mode.value()))
+                .collect())
+        };
+        Ok(entries(tree)? == entries(base)?)
+    }
+
+    /// Whether any ref but the current branch points at `head` or may
+    /// point at a commit built on it.
+    fn seen_elsewhere(&self, head: ObjectId, head_time: i64) -> Result<bool> {
+        let current = self
+            .repo
+            .head_name()
+            .map_err(|e| git_err("cannot read HEAD", e))?;
+        let platform = self
+            .repo
+            .references()
+            .map_err(|e| git_err("cannot list refs", e))?;
+        let all = platform.all().map_err(|e| git_err("cannot list refs", e))?;
+        for r in all {
+            let mut r = r.map_err(|e| git_err("cannot read a ref", e))?;
+            if current.as_ref().is_some_and(|c| c.as_ref() == r.name()) {
+                continue;
+            }
+            // A ref that cannot be peeled to a commit (a tag of a blob, a
+            // broken ref) cannot hold HEAD.
+            let Ok(id) = r.peel_to_id() else { continue };
+            let id = id.detach();
+            if id == head || self.descends(id, head, head_time)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether `tip` may have `target` among its ancestors. Walks at most
+    /// `WALK_LIMIT` commits, not past commits older than `target` (with
+    /// skew allowed); a walk that runs out answers "maybe", which is
+    /// taken as yes: when unsure, nexo does not rewrite.
+    fn descends(&self, tip: ObjectId, target: ObjectId, target_time: i64) -> Result<bool> {
+        let mut stack = vec![tip];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(id) = stack.pop() {
+            if id == target {
+                return Ok(true);
+            }
+            if !seen.insert(id) {
+                continue;
+            }
+            if seen.len() > WALK_LIMIT {
+                return Ok(true);
+            }
+            let Ok(commit) = self.repo.find_commit(id) else {
+                continue;
+            };
+            let time = commit.time().map(|t| t.seconds).unwrap_or(i64::MAX);
+            if time + SKEW_SECS < target_time {
+                continue;
+            }
+            stack.extend(commit.parent_ids().map(|p| p.detach()));
+        }
+        Ok(false)
+    }
+}
