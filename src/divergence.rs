@@ -9,44 +9,63 @@
 //! different values is a divergence. The fold still picks a deterministic
 //! winner (the last in (clock, id) order), but resume reports both sides.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-/// Ancestry of the events folded so far, as one bit set per event.
+/// The parent graph of the events folded so far: each event's clock and
+/// parents, a few dozen bytes an event. "Did b see a" is a search from b
+/// back through parents that never goes below a's clock (an ancestor
+/// always has a smaller clock), so its cost is the distance between the
+/// two, not the history's length; the common linear case is answered
+/// without searching at all (see `Frontiers::set`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Causality {
-    index: HashMap<String, usize>,
-    ancestors: Vec<Vec<u64>>,
+    index: HashMap<String, u32>,
+    nodes: Vec<Node>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Node {
+    clock: u64,
+    parents: Vec<u32>,
 }
 
 impl Causality {
     /// Registers an event after all of its parents; returns its sequence
     /// number. Parents missing from the history are ignored.
-    pub fn add(&mut self, id: &str, parents: &[crate::id::EventId]) -> usize {
-        let seq = self.ancestors.len();
-        let mut bits = vec![0u64; seq / 64 + 1];
-        for p in parents {
-            if let Some(&j) = self.index.get(p.as_str()) {
-                bits[j / 64] |= 1 << (j % 64);
-                for (w, b) in self.ancestors[j].iter().enumerate() {
-                    bits[w] |= b;
-                }
-            }
-        }
-        self.index.insert(id.to_string(), seq);
-        self.ancestors.push(bits);
+    pub fn add(&mut self, id: &str, clock: u64, parents: &[crate::id::EventId]) -> usize {
+        let seq = self.nodes.len();
+        let parents = parents
+            .iter()
+            .filter_map(|p| self.index.get(p.as_str()).copied())
+            .collect();
+        self.index.insert(id.to_string(), seq as u32);
+        self.nodes.push(Node { clock, parents });
         seq
     }
 
     /// Did event `b` see event `a`?
     pub fn saw(&self, b: usize, a: usize) -> bool {
-        a == b
-            || self
-                .ancestors
-                .get(b)
-                .and_then(|bits| bits.get(a / 64))
-                .is_some_and(|w| w & (1 << (a % 64)) != 0)
+        if a == b {
+            return true;
+        }
+        let (Some(target), Some(from)) = (self.nodes.get(a), self.nodes.get(b)) else {
+            return false;
+        };
+        let mut stack: Vec<u32> = from.parents.clone();
+        let mut seen = HashSet::new();
+        while let Some(x) = stack.pop() {
+            if x as usize == a {
+                return true;
+            }
+            let node = &self.nodes[x as usize];
+            if node.clock <= target.clock || !seen.insert(x) {
+                continue;
+            }
+            stack.extend(&node.parents);
+        }
+        false
     }
 }
 
@@ -95,10 +114,13 @@ pub struct Frontiers {
 
 impl Frontiers {
     /// Records that event `seq` set `field` (of `step_key`, if any).
+    /// `saw_all`: the event followed every event folded before it (the
+    /// linear case), so it replaces the frontier without a search.
     #[allow(clippy::too_many_arguments)]
     pub fn set(
         &mut self,
         causality: &Causality,
+        saw_all: bool,
         seq: usize,
         step_key: Option<&str>,
         field: &str,
@@ -111,7 +133,11 @@ impl Frontiers {
             .fields
             .entry((step_key.map(String::from), field.to_string()))
             .or_default();
-        frontier.retain(|s| !causality.saw(seq, s.seq));
+        if saw_all {
+            frontier.clear();
+        } else {
+            frontier.retain(|s| !causality.saw(seq, s.seq));
+        }
         frontier.push(Side {
             value: value.to_string(),
             actor: actor.to_string(),
@@ -143,12 +169,23 @@ mod tests {
     fn concurrent_setters_diverge_until_one_sees_both() {
         let mut c = Causality::default();
         let mut f = Frontiers::default();
-        let root = c.add("a", &[]);
-        let left = c.add("l", &["a".into()]);
-        let right = c.add("r", &["a".into()]);
-        f.set(&c, root, Some("s"), "status", "pending", "x", "t0", "a");
+        let root = c.add("a", 1, &[]);
+        let left = c.add("l", 2, &["a".into()]);
+        let right = c.add("r", 2, &["a".into()]);
         f.set(
             &c,
+            true,
+            root,
+            Some("s"),
+            "status",
+            "pending",
+            "x",
+            "t0",
+            "a",
+        );
+        f.set(
+            &c,
+            false,
             left,
             Some("s"),
             "status",
@@ -159,6 +196,7 @@ mod tests {
         );
         f.set(
             &c,
+            false,
             right,
             Some("s"),
             "status",
@@ -174,8 +212,19 @@ mod tests {
             d[0].describe()
                 .contains("'completed' by laptop at t1 vs 'failed' by server at t2")
         );
-        let merge = c.add("m", &["l".into(), "r".into()]);
-        f.set(&c, merge, Some("s"), "status", "completed", "me", "t3", "m");
+        let merge = c.add("m", 3, &["l".into(), "r".into()]);
+        assert!(c.saw(merge, root) && c.saw(merge, left) && !c.saw(left, right));
+        f.set(
+            &c,
+            false,
+            merge,
+            Some("s"),
+            "status",
+            "completed",
+            "me",
+            "t3",
+            "m",
+        );
         assert!(f.divergences().is_empty());
     }
 
@@ -183,11 +232,11 @@ mod tests {
     fn the_same_value_set_twice_is_no_divergence() {
         let mut c = Causality::default();
         let mut f = Frontiers::default();
-        c.add("a", &[]);
-        let l = c.add("l", &["a".into()]);
-        let r = c.add("r", &["a".into()]);
-        f.set(&c, l, None, "owner", "bob", "x", "t", "l");
-        f.set(&c, r, None, "owner", "bob", "y", "t", "r");
+        c.add("a", 1, &[]);
+        let l = c.add("l", 2, &["a".into()]);
+        let r = c.add("r", 2, &["a".into()]);
+        f.set(&c, false, l, None, "owner", "bob", "x", "t", "l");
+        f.set(&c, false, r, None, "owner", "bob", "y", "t", "r");
         assert!(f.divergences().is_empty());
     }
 }

@@ -6,6 +6,8 @@
 //! never fails: the history is fact, and validation happens before an event
 //! is written (see `api`).
 
+use std::collections::VecDeque;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -231,8 +233,13 @@ pub struct Run {
     /// Decisions (and gate-passing updates) the approval policy did not
     /// honour, oldest first.
     pub unhonoured: Vec<Unhonoured>,
-    /// Oldest first.
-    pub checkpoints: Vec<Checkpoint>,
+    /// The newest checkpoints, oldest first: at most `keep` of them (a
+    /// run's whole trail can be far longer than any answer shows; the
+    /// history holds it all). `event_count` says how many there are.
+    pub checkpoints: VecDeque<Checkpoint>,
+    /// How many checkpoints this fold keeps.
+    #[serde(skip)]
+    pub keep: usize,
     /// The highest logical clock in the history.
     pub clock: u64,
     /// Events no other event names as its parent, sorted.
@@ -286,18 +293,29 @@ impl Run {
 }
 
 /// Sorts, deduplicates and folds a run's events under the seed's approval
-/// policy (`update`).
+/// policy (`update`), keeping every checkpoint.
 pub fn fold(events: Vec<Event>) -> Result<Run> {
-    fold_with(events, Rules::default())
+    fold_with(events, Rules::default(), usize::MAX)
 }
 
-/// Sorts, deduplicates and folds a run's events under `rules`.
-pub fn fold_with(events: Vec<Event>, rules: Rules) -> Result<Run> {
+/// Sorts, deduplicates and folds a run's events under `rules`, keeping the
+/// newest `keep` checkpoints.
+pub fn fold_with(events: Vec<Event>, rules: Rules, keep: usize) -> Result<Run> {
     let events = crate::event::in_fold_order(events);
     let mut iter = events.iter();
     let first = iter
         .next()
         .ok_or_else(|| Error::corrupt("the run's history is empty"))?;
+    let mut run = start(first, rules, keep)?;
+    for event in iter {
+        apply(&mut run, event);
+    }
+    Ok(run)
+}
+
+/// A run from the first event of its history in fold order, which must be
+/// its opening; [`apply`] folds the ones that follow.
+pub fn start(first: &Event, rules: Rules, keep: usize) -> Result<Run> {
     let Body::Opened(opened) = &first.body else {
         return Err(Error::corrupt(format!(
             "the run's history does not start with an \"opened\" event (first is {} {})",
@@ -305,11 +323,7 @@ pub fn fold_with(events: Vec<Event>, rules: Rules) -> Result<Run> {
             first.id
         )));
     };
-    let mut run = open(first, opened, rules);
-    for event in iter {
-        apply(&mut run, event);
-    }
-    Ok(run)
+    Ok(open(first, opened, rules, keep))
 }
 
 /// The steps a run opens with, in the original's order: by declared
@@ -340,7 +354,7 @@ fn opening_steps(event: &Event, o: &Opened) -> Vec<Step> {
         .collect()
 }
 
-fn open(event: &Event, o: &Opened, rules: Rules) -> Run {
+fn open(event: &Event, o: &Opened, rules: Rules, keep: usize) -> Run {
     let steps = opening_steps(event, o);
     let mut run = Run {
         run_id: o.run_id.clone(),
@@ -362,7 +376,8 @@ fn open(event: &Event, o: &Opened, rules: Rules) -> Run {
         closed_at: None,
         steps,
         unhonoured: Vec::new(),
-        checkpoints: Vec::new(),
+        checkpoints: VecDeque::new(),
+        keep: keep.max(1),
         clock: event.clock,
         heads: vec![event.id.clone()],
         event_count: 1,
@@ -370,7 +385,7 @@ fn open(event: &Event, o: &Opened, rules: Rules) -> Run {
         frontiers: Frontiers::default(),
         rules,
     };
-    run.causality.add(&event.id, &event.parents);
+    run.causality.add(&event.id, event.clock, &event.parents);
     push_checkpoint(&mut run, event, "opened".into(), None, None, None);
     run
 }
@@ -379,12 +394,16 @@ fn open(event: &Event, o: &Opened, rules: Rules) -> Run {
 pub fn apply(run: &mut Run, event: &Event) {
     run.clock = run.clock.max(event.clock);
     run.updated_at = event.at.clone();
+    // An event that names every current head followed everything folded
+    // so far: the linear case, which divergence detection answers at once.
+    let saw_all = event.parents.len() == run.heads.len()
+        && run.heads.iter().all(|h| event.parents.contains(h));
     // Parents always carry smaller clocks, so they were applied already.
     run.heads.retain(|h| !event.parents.contains(h));
     if let Err(i) = run.heads.binary_search(&event.id) {
         run.heads.insert(i, event.id.clone());
     }
-    let seq = run.causality.add(&event.id, &event.parents);
+    let seq = run.causality.add(&event.id, event.clock, &event.parents);
     match &event.body {
         // A second "opened" cannot be written by nexo (run ids are fresh);
         // if a hand-made history has one, it is recorded and ignored.
@@ -398,12 +417,12 @@ pub fn apply(run: &mut Run, event: &Event) {
             push_checkpoint(run, event, event.body.type_name().into(), None, None, None)
         }
     }
-    watch(run, event, seq);
+    watch(run, event, seq, saw_all);
     run.event_count += 1;
 }
 
 /// Records which watched fields `event` set, for divergence detection.
-fn watch(run: &mut Run, event: &Event, seq: usize) {
+fn watch(run: &mut Run, event: &Event, seq: usize, saw_all: bool) {
     let (step, status, owner): (Option<&str>, Option<String>, Option<&str>) = match &event.body {
         Body::Updated(u) => (
             u.step_key.as_deref(),
@@ -419,6 +438,7 @@ fn watch(run: &mut Run, event: &Event, seq: usize) {
     if let (Some(step), Some(status)) = (step, status) {
         run.frontiers.set(
             &run.causality,
+            saw_all,
             seq,
             Some(step),
             "status",
@@ -429,8 +449,17 @@ fn watch(run: &mut Run, event: &Event, seq: usize) {
         );
     }
     if let Some(owner) = owner {
-        run.frontiers
-            .set(&run.causality, seq, None, "owner", owner, actor, at, id);
+        run.frontiers.set(
+            &run.causality,
+            saw_all,
+            seq,
+            None,
+            "owner",
+            owner,
+            actor,
+            at,
+            id,
+        );
     }
 }
 
@@ -498,7 +527,7 @@ fn apply_update(run: &mut Run, event: &Event, u: &Updated) {
         u.summary.clone(),
         u.evidence.clone(),
     );
-    if let Some(c) = run.checkpoints.last_mut() {
+    if let Some(c) = run.checkpoints.back_mut() {
         c.compensation_note.clone_from(&u.compensation);
     }
 }
@@ -791,7 +820,10 @@ fn push_checkpoint(
         compensation_note: None,
         owner: run.owner.clone(),
     };
-    run.checkpoints.push(checkpoint);
+    run.checkpoints.push_back(checkpoint);
+    if run.checkpoints.len() > run.keep {
+        run.checkpoints.pop_front();
+    }
 }
 
 /// RFC 7396 JSON merge patch: objects merge recursively, `null` deletes.

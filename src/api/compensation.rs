@@ -16,7 +16,7 @@ const DEFAULT_CHECKPOINT_LIMIT: usize = 10;
 impl Nexo {
     pub fn compensation(&self, req: CompensationRequest) -> Result<CompensationResponse> {
         let limit = super::validate::limit_or(req.checkpoint_limit, DEFAULT_CHECKPOINT_LIMIT);
-        let run = self.load(&req.run_id)?;
+        let run = self.load_keeping(&req.run_id, limit)?;
         Ok(plan(&run, limit))
     }
 }

@@ -16,7 +16,7 @@ use crate::request::DecisionRequest;
 use crate::response::DecisionResponse;
 use crate::resume::resume;
 use crate::sign::{self, SigningKey, Verifier};
-use crate::store::NEXO_DIR;
+use crate::store::{Flow, NEXO_DIR, Store};
 
 /// Where the keys that may sign decisions are listed (git's
 /// allowed-signers format).
@@ -31,8 +31,54 @@ impl Nexo {
     /// Folds a run's events under the repository's approval rules: under
     /// `signed`, each decision's signature is checked first.
     pub(crate) fn fold_run(&self, events: Vec<Event>) -> Result<Run> {
+        self.fold_run_keeping(events, super::KEEP_CHECKPOINTS)
+    }
+
+    /// Folds run `id` from its file. When the lines are in fold order (a
+    /// history only ever appended to, the common case) they are folded as
+    /// they are read, one at a time, so memory does not grow with the
+    /// history; otherwise (after a merge) they are read whole and sorted.
+    /// The signed policy verifies every decision first, so it reads whole.
+    pub(crate) fn fold_run_file(&self, id: &str, keep: usize) -> Result<Run> {
+        if self.approvals.policy == Policy::Signed {
+            return self.fold_run_keeping(self.store.read_history(id)?.events, keep);
+        }
+        let rules = Rules {
+            approvals: self.approvals.clone(),
+            verified: BTreeSet::new(),
+        };
+        let mut run: Option<Run> = None;
+        let mut last: Option<(u64, crate::id::EventId)> = None;
+        let mut in_order = true;
+        self.store.each_event(id, |e| {
+            if last
+                .as_ref()
+                .is_some_and(|(c, i)| (e.clock, &e.id) <= (*c, i))
+            {
+                in_order = false;
+                return Ok(Flow::Stop);
+            }
+            match &mut run {
+                None => run = Some(fold::start(&e, rules.clone(), keep)?),
+                Some(r) => fold::apply(r, &e),
+            }
+            last = Some((e.clock, e.id));
+            Ok(Flow::Continue)
+        })?;
+        match (in_order, run) {
+            (true, Some(run)) => Ok(run),
+            (true, None) => Err(Error::corrupt(format!(
+                "{}: the run's history is empty",
+                Store::history_rel(id)
+            ))),
+            (false, _) => self.fold_run_keeping(self.store.read_history(id)?.events, keep),
+        }
+    }
+
+    /// [`Nexo::fold_run`], keeping the newest `keep` checkpoints.
+    pub(crate) fn fold_run_keeping(&self, events: Vec<Event>, keep: usize) -> Result<Run> {
         let rules = self.rules_for(&events);
-        fold::fold_with(events, rules)
+        fold::fold_with(events, rules, keep)
     }
 
     fn rules_for(&self, events: &[Event]) -> Rules {

@@ -106,6 +106,11 @@ struct Write<'a> {
     seal: Seal<'a>,
 }
 
+/// How many checkpoints a fold keeps for answers (replay, get, show,
+/// recent actors): a run's memory does not grow with its history. An
+/// answer asking for more folds again keeping that many.
+pub(crate) const KEEP_CHECKPOINTS: usize = 256;
+
 const DEFAULT_REPLAY_LIMIT: usize = 20;
 const DEFAULT_CHECKPOINT_LIMIT: usize = 8;
 const DEFAULT_LIST_LIMIT: usize = 20;
@@ -316,10 +321,15 @@ impl Nexo {
 
     /// Reads and folds a run (by id or unique prefix).
     pub fn load(&self, run_id: &str) -> Result<Run> {
+        self.load_keeping(run_id, KEEP_CHECKPOINTS)
+    }
+
+    /// [`Nexo::load`], keeping at least the newest `keep` checkpoints (an
+    /// answer that shows more than the usual number).
+    pub fn load_keeping(&self, run_id: &str, keep: usize) -> Result<Run> {
         self.refresh()?;
         let id = self.store.resolve(run_id)?;
-        let history = self.store.read_history(&id)?;
-        self.fold_run(history.events)
+        self.fold_run_file(&id, keep.max(KEEP_CHECKPOINTS))
     }
 
     fn new_event<R: Record>(&self, prior: Option<&R>, actor: String, body: Body) -> Event {
@@ -371,7 +381,7 @@ impl Nexo {
         let lock = self.lock()?;
         // Read under the lock: another process may have just appended.
         let stamp = self.store.history_stamp(&id);
-        let mut run = R::fold(self, self.store.read_history(&id)?.events)?;
+        let mut run = R::read(self, &id)?;
         crate::trace::pause_point("folded");
         let plan = self.repo.plan_commit(self.options.no_commit)?;
         // nexo's lock keeps other nexo processes out, but the user's own
@@ -380,7 +390,7 @@ impl Nexo {
         // file changed, read it again: the event is validated against,
         // and appended to, what is on disk.
         if self.store.history_stamp(&id) != stamp {
-            run = R::fold(self, self.store.read_history(&id)?.events)?;
+            run = R::read(self, &id)?;
         }
         let (actor, body, subject) = build(&run)?;
         crate::trace::mark("folded");
@@ -522,7 +532,10 @@ impl Nexo {
 
     /// The views of record `id` (a run or a goal), from its history.
     fn render_record(&self, id: &str) -> Result<Vec<(String, Vec<u8>)>> {
-        self.render_events(id, self.store.read_history(id)?.events)
+        match record::is_goal(id) {
+            true => self.render_events(id, self.store.read_history(id)?.events),
+            false => Ok(self.fold_run_file(id, 1)?.files()),
+        }
     }
 
     /// Rewrites the stale ones of `files`, recording their paths as
@@ -619,11 +632,7 @@ impl Nexo {
     fn find_open_run(&self, sid: &str, key: &str, goal_id: &str) -> Result<Option<Run>> {
         for id in self.store.run_ids()? {
             // A damaged run must not block opening new ones (doctor reports it).
-            let Ok(run) = self
-                .store
-                .read_history(&id)
-                .and_then(|h| self.fold_run(h.events))
-            else {
+            let Ok(run) = self.fold_run_file(&id, 1) else {
                 continue;
             };
             if run.sid == sid
@@ -709,13 +718,13 @@ impl Nexo {
 
     pub fn replay(&self, req: ReplayRequest) -> Result<ReplayResponse> {
         let limit = limit_or(req.limit, DEFAULT_REPLAY_LIMIT);
-        let run = self.load(&req.run_id)?;
+        let run = self.load_keeping(&req.run_id, limit)?;
         let checkpoints = newest_checkpoints(&run, limit);
         Ok(ReplayResponse {
             ok: true,
             run_id: run.run_id.clone(),
             count: checkpoints.len(),
-            total: run.checkpoints.len(),
+            total: run.event_count,
             checkpoints,
         })
     }
@@ -773,7 +782,7 @@ impl Nexo {
 
     pub fn get(&self, req: GetRequest) -> Result<GetResponse> {
         let limit = limit_or(req.checkpoint_limit, DEFAULT_CHECKPOINT_LIMIT);
-        let run = self.load(&req.run_id)?;
+        let run = self.load_keeping(&req.run_id, limit)?;
         let r = resume(&run);
         Ok(GetResponse {
             ok: true,

@@ -16,6 +16,10 @@ pub(crate) trait Record: Sized {
     /// Folds the events under the repository's rules (a run's approval
     /// policy and verified signatures).
     fn fold(nexo: &Nexo, events: Vec<Event>) -> Result<Self>;
+    /// Reads record `id` from its file and folds it.
+    fn read(nexo: &Nexo, id: &str) -> Result<Self> {
+        Self::fold(nexo, nexo.store().read_history(id)?.events)
+    }
     /// Follows one event that comes after every event folded so far.
     fn apply(&mut self, event: &Event);
     fn clock(&self) -> u64;
@@ -32,6 +36,9 @@ pub(crate) trait Record: Sized {
 impl Record for Run {
     fn fold(nexo: &Nexo, events: Vec<Event>) -> Result<Run> {
         nexo.fold_run(events)
+    }
+    fn read(nexo: &Nexo, id: &str) -> Result<Run> {
+        nexo.fold_run_file(id, super::KEEP_CHECKPOINTS)
     }
     fn apply(&mut self, event: &Event) {
         fold::apply(self, event);
@@ -90,11 +97,7 @@ pub(crate) fn read_all<R: Record>(nexo: &Nexo, ids: Vec<String>) -> Result<ReadA
     let mut records = Vec::new();
     let mut unreadable = Vec::new();
     for id in ids {
-        match nexo
-            .store()
-            .read_history(&id)
-            .and_then(|h| R::fold(nexo, h.events))
-        {
+        match R::read(nexo, &id) {
             Ok(r) => records.push(r),
             Err(e) if e.kind == ErrorKind::Corrupt => unreadable.push((id, e.message)),
             Err(e) => return Err(e),

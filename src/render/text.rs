@@ -115,10 +115,10 @@ pub fn show(run: &Run, resume: &Resume, frame: &Frame, events: usize) -> String 
                 .fit(frame),
         );
     }
-    if run.checkpoints.len() > events {
+    if run.event_count > events {
         s.push_str(&format!(
             "  … {} earlier (nexo replay)\n",
-            run.checkpoints.len() - events
+            run.event_count - events
         ));
     }
     s

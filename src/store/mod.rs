@@ -101,6 +101,13 @@ pub struct History {
     pub torn_tail: bool,
 }
 
+/// Whether [`Store::each_event`] goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
 /// What the end of a history file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tail {
@@ -349,6 +356,51 @@ impl Store {
             ))
         })?;
         parse_history(&bytes, &rel)
+    }
+
+    /// Hands every event of a history to `each` in file order, one at a
+    /// time, reading line by line, so memory does not grow with the
+    /// history; `each` may stop early. The lines are read by the rules of
+    /// [`parse_history`]: a torn last line is skipped, any other unreadable
+    /// line is an error naming file and line.
+    pub fn each_event(&self, id: &str, mut each: impl FnMut(Event) -> Result<Flow>) -> Result<()> {
+        use std::io::BufRead;
+        let rel = Self::history_rel(id);
+        let file = nofollow::open(&self.root, Path::new(&rel), OpenOptions::new().read(true))?
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "unknown run {id:?}: {} does not exist",
+                    self.abs(&rel).display()
+                ))
+            })?;
+        let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
+        let mut buf = Vec::new();
+        for number in 1.. {
+            buf.clear();
+            let n = reader
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| Error::io("read", &self.abs(&rel), e))?;
+            if n == 0 {
+                break;
+            }
+            let terminated = buf.ends_with(b"\n");
+            let place = format!("{rel}:{number}");
+            let line = std::str::from_utf8(&buf)
+                .map_err(|e| Error::corrupt(format!("{place}: not UTF-8 ({e})")))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let event = match Event::from_line(line.trim_end_matches('\n'), &place) {
+                Ok(e) => e,
+                // Only a line that is not terminated may be torn.
+                Err(_) if !terminated => break,
+                Err(e) => return Err(e),
+            };
+            if each(event)? == Flow::Stop {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Creates a new run's history holding its first event. The file

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Scale benchmark: does a command's cost grow with a run's history or the
+number of runs? Builds its repositories itself (synthetic histories in the
+documented format, docs/format.md), then times whole `nexo` processes,
+interleaved round by round, against a repository holding one small run:
+
+  resume / update on a run with --events events (default 100,000);
+  list / update with --runs runs (default 10,000);
+  the peak resident memory of each process (from wait4).
+
+Prints each case's median and its ratio to the small-run baseline.
+
+usage: benches/scale.py [--events N] [--runs N] [--iterations N] [--work DIR]
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def sh(args, cwd, check=True):
+    return subprocess.run(args, cwd=cwd, check=check, capture_output=True, text=True)
+
+
+def event_id(n):
+    # 26 Crockford base32 characters; digits are enough and sort with n.
+    return "01" + f"{n:024d}"
+
+
+def line(n, parents, body_type, data, clock=None):
+    return json.dumps({
+        "v": 2, "id": event_id(n), "clock": clock or n, "parents": parents,
+        "at": "2026-11-27T10:00:00.000Z", "actor": "bench", "type": body_type, "data": data,
+    }, separators=(",", ":"))
+
+
+def opened(n, run_id, steps):
+    return line(n, [], "opened", {
+        "run_id": run_id, "sid": "bench", "goal": f"goal of {run_id}", "priority": "normal",
+        "workflow_kind": "general",
+        "steps": [{"key": f"s{k}", "title": f"Step {k}"} for k in range(steps)],
+    })
+
+
+def git_repo(path):
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    sh(["git", "init", "-q", "-b", "main"], path)
+    sh(["git", "config", "user.name", "Bench"], path)
+    sh(["git", "config", "user.email", "bench@example.com"], path)
+    with open(os.path.join(path, "README.md"), "w") as f:
+        f.write("bench\n")
+
+
+def write_run(path, run_id, lines):
+    d = os.path.join(path, ".nexo", "runs", run_id)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "history.jsonl"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def commit_all(path, nexo):
+    sh(["git", "add", "-A"], path)
+    sh(["git", "commit", "-q", "-m", "bench"], path)
+    # Views are regenerated (and committed) once, untimed.
+    sh([nexo, "doctor", "--fix"], path, check=False)
+    sh([nexo, "list"], path)
+
+
+def build(work, nexo, events, runs):
+    small = os.path.join(work, "small")
+    git_repo(small)
+    write_run(small, "WF-SMALL0000000000A", [opened(1, "WF-SMALL0000000000A", 5)])
+    commit_all(small, nexo)
+
+    long = os.path.join(work, "long")
+    git_repo(long)
+    rid = "WF-LONG00000000000A"
+    lines = [opened(1, rid, 5)]
+    statuses = ["running", "completed", "pending"]
+    for n in range(2, events + 1):
+        lines.append(line(n, [event_id(n - 1)], "updated", {
+            "step_key": f"s{n % 5}", "step_status": statuses[n % 3],
+            "summary": f"progress note number {n}, with a few words of detail",
+        }))
+    write_run(long, rid, lines)
+    commit_all(long, nexo)
+
+    many = os.path.join(work, "many")
+    git_repo(many)
+    for r in range(runs):
+        rid = f"WF-MANY{r:012d}"
+        write_run(many, rid, [
+            opened(1, rid, 3),
+            line(2, [event_id(1)], "updated", {"step_key": "s0", "step_status": "running"}),
+        ])
+    commit_all(many, nexo)
+    return small, long, many
+
+
+def run_once(cmd, cwd):
+    """Wall time (ms) and peak resident memory (MB) of one process."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        t = time.perf_counter()
+        pid = os.posix_spawn(cmd[0], cmd, os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1)])
+        _, status, usage = os.wait4(pid, 0)
+        ms = (time.perf_counter() - t) * 1000
+    finally:
+        os.chdir(old)
+        os.close(devnull)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{cmd} failed in {cwd}")
+    return ms, usage.ru_maxrss / 1024
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=10_000)
+    ap.add_argument("--iterations", type=int, default=30)
+    ap.add_argument("--work", default=os.path.join(ROOT, "target", "scale"))
+    a = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    nexo = os.path.join(ROOT, "target", "release", "nexo")
+    small, long, many = build(a.work, nexo, a.events, a.runs)
+    upd = lambda rid: [nexo, "update", rid, "s1", "--summary", "bench"]
+    cases = {
+        "resume small": ([nexo, "resume", "WF-SMALL0000000000A"], small),
+        "resume long": ([nexo, "resume", "WF-LONG00000000000A"], long),
+        "update small": (upd("WF-SMALL0000000000A"), small),
+        "update long": (upd("WF-LONG00000000000A"), long),
+        "list small": ([nexo, "list"], small),
+        "list many": ([nexo, "list"], many),
+        "update many": (upd("WF-MANY000000000007"), many),
+    }
+    times = {k: [] for k in cases}
+    peak = {k: 0.0 for k in cases}
+    for _ in range(2):  # warm-up: caches, page cache, first refresh
+        for cmd, cwd in cases.values():
+            run_once(cmd, cwd)
+    for _ in range(a.iterations):
+        for name, (cmd, cwd) in cases.items():
+            ms, mb = run_once(cmd, cwd)
+            times[name].append(ms)
+            peak[name] = max(peak[name], mb)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    base = {"resume": med["resume small"], "update": med["update small"], "list": med["list small"]}
+    print(f"{a.events} events, {a.runs} runs, {a.iterations} interleaved rounds")
+    for name in cases:
+        ratio = med[name] / base[name.split()[0]]
+        print(f"{name:<14} median {med[name]:8.2f} ms  {ratio:6.1f}x   peak {peak[name]:7.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
