@@ -67,7 +67,7 @@ pub struct Rules {
 }
 
 /// Why a decision or an update was not allowed to pass a gate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "reason", content = "detail")]
 pub enum Refusal {
     /// Under `explicit` or `signed`, an update cannot pass a gate.

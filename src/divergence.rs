@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The parent graph of the events folded so far: each event's clock and
 /// parents, a few dozen bytes an event. "Did b see a" is a search from b
@@ -70,7 +70,7 @@ impl Causality {
 }
 
 /// One clone's value for a diverged field.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Side {
     pub value: String,
     pub actor: String,
@@ -81,7 +81,7 @@ pub struct Side {
 }
 
 /// A field that concurrent events set to different values.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Divergence {
     /// `status` of a step, or `owner` of the run.
     pub field: String,
@@ -106,10 +106,45 @@ impl Divergence {
     }
 }
 
-/// The frontier of setters of each watched field.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The frontier of setters of each watched field. Serialized as a list
+/// (JSON has no tuple keys), so a fold's state can be cached; a frontier
+/// read back answers "did b see a" only for events folded after it that
+/// saw everything (the only ones a cached fold applies).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Vec<FieldFrontier>", into = "Vec<FieldFrontier>")]
 pub struct Frontiers {
     fields: BTreeMap<(Option<String>, String), Vec<Side>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FieldFrontier {
+    step_key: Option<String>,
+    field: String,
+    sides: Vec<Side>,
+}
+
+impl From<Vec<FieldFrontier>> for Frontiers {
+    fn from(v: Vec<FieldFrontier>) -> Self {
+        Frontiers {
+            fields: v
+                .into_iter()
+                .map(|f| ((f.step_key, f.field), f.sides))
+                .collect(),
+        }
+    }
+}
+
+impl From<Frontiers> for Vec<FieldFrontier> {
+    fn from(f: Frontiers) -> Self {
+        f.fields
+            .into_iter()
+            .map(|((step_key, field), sides)| FieldFrontier {
+                step_key,
+                field,
+                sides,
+            })
+            .collect()
+    }
 }
 
 impl Frontiers {

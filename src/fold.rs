@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::approval::{Refusal, Rules};
@@ -16,27 +16,26 @@ use crate::divergence::{Causality, Divergence, Frontiers};
 use crate::error::{Error, Result};
 use crate::event::{Body, Decision, Event, HandedOff, Opened, StepSpec, Updated};
 use crate::id::{EventId, RunId};
-use crate::json::none_as_empty;
 use crate::model::{Priority, RunStatus, StepStatus};
 
 /// Whether an approval gate was opened or closed, and by whom.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Approval {
     pub decision: Verdict,
     pub by: String,
     pub at: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
     pub via: Via,
     /// The decision's SSH signature verified for `by` (the `signed`
     /// policy); absent otherwise.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub verified: bool,
 }
 
 /// A decision, or an update passing a gate, that the approval policy did
 /// not honour: recorded in the history, without effect on the state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Unhonoured {
     pub event_id: EventId,
     pub step_key: String,
@@ -49,7 +48,7 @@ pub struct Unhonoured {
 }
 
 /// How a gate's decision was given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Via {
     /// An explicit `approve`.
@@ -61,7 +60,7 @@ pub enum Via {
     Update,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Approved,
@@ -83,9 +82,9 @@ impl std::fmt::Display for Verdict {
     }
 }
 
-/// A step. Absent texts serialize as `""`, as the original's answers give
-/// them; absent times stay `null`, as there.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A step. (The tool interface shows its absent texts as `""`, as the
+/// original did: `response::StepOut`.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub step_key: String,
     pub title: String,
@@ -97,9 +96,7 @@ pub struct Step {
     pub status: StepStatus,
     pub attempt_count: u32,
     pub max_retries: u32,
-    #[serde(serialize_with = "none_as_empty")]
     pub retry_policy: Option<String>,
-    #[serde(serialize_with = "none_as_empty")]
     pub retry_after: Option<String>,
     pub requires_approval: bool,
     /// Declared a human gate, or ever asked for approval (the original's
@@ -108,13 +105,10 @@ pub struct Step {
     pub approval: Option<Approval>,
     /// Who asked for the gate now in force: under a strict approval
     /// policy they cannot decide it themselves.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate_requested_by: Option<String>,
-    #[serde(serialize_with = "none_as_empty")]
     pub compensation: Option<String>,
-    #[serde(serialize_with = "none_as_empty")]
     pub last_summary: Option<String>,
-    #[serde(serialize_with = "none_as_empty")]
     pub last_evidence: Option<String>,
     /// The last `state_patch` an update of this step carried.
     pub last_state_patch: Map<String, Value>,
@@ -187,11 +181,11 @@ impl Step {
 }
 
 /// One entry of the execution trail, derived from one event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub event_id: EventId,
     pub created_at: String,
-    pub event_type: &'static str,
+    pub event_type: String,
     pub checkpoint_label: String,
     pub actor: String,
     pub step_key: Option<String>,
@@ -210,7 +204,7 @@ pub struct Checkpoint {
 }
 
 /// The state of a run after all of its events.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {
     pub run_id: RunId,
     pub sid: String,
@@ -247,7 +241,6 @@ pub struct Run {
     pub event_count: usize,
     #[serde(skip)]
     causality: Causality,
-    #[serde(skip)]
     frontiers: Frontiers,
     /// The approval rules this run was folded under.
     #[serde(skip)]
@@ -269,10 +262,13 @@ impl Run {
         self.steps.iter_mut().find(|s| s.step_key == key)
     }
 
-    /// Actors of the most recent events, newest first, without repeats.
-    pub fn recent_actors(&self, limit: usize) -> Vec<String> {
+    /// Actors of the newest `window` events, newest first, without
+    /// repeats, at most `limit` (the original took them from the
+    /// checkpoints it returned). The answer does not depend on how many
+    /// checkpoints a fold kept beyond the window.
+    pub fn recent_actors(&self, limit: usize, window: usize) -> Vec<String> {
         let mut seen = Vec::new();
-        for c in self.checkpoints.iter().rev() {
+        for c in self.checkpoints.iter().rev().take(window) {
             if !seen.contains(&c.actor) {
                 seen.push(c.actor.clone());
                 if seen.len() == limit {
@@ -806,7 +802,7 @@ fn push_checkpoint(
     let checkpoint = Checkpoint {
         event_id: event.id.clone(),
         created_at: event.at.clone(),
-        event_type: event.body.type_name(),
+        event_type: event.body.type_name().to_string(),
         checkpoint_label: label,
         actor: event.actor.clone(),
         step_status: step.map(|s| s.status),

@@ -202,7 +202,7 @@ impl From<&Checkpoint> for CheckpointOut {
             next_action: c.next_action.clone(),
             requires_approval: c.requires_approval,
             actor: c.actor.clone(),
-            event_type: c.event_type.to_string(),
+            event_type: c.event_type.clone(),
             event_id: c.event_id.clone(),
         }
     }
@@ -243,14 +243,41 @@ pub struct HandoffResponse {
 }
 
 /// A step as `get` shows it: every stored field, plus whether its gate is
-/// closed right now.
-#[derive(Debug, Clone, Serialize)]
+/// closed right now. Absent texts are `""`, as the original gave them;
+/// absent times stay `null`, as there.
+#[derive(Debug, Clone)]
 pub struct StepOut {
     /// The run the step belongs to, as the original's step rows say.
     pub run_id: RunId,
-    #[serde(flatten)]
+    /// Every stored field, flattened into the answer.
     pub step: Step,
     pub awaiting_approval: bool,
+}
+
+impl Serialize for StepOut {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut v = match serde_json::to_value(&self.step) {
+            Ok(Value::Object(m)) => m,
+            _ => return Err(serde::ser::Error::custom("a step serializes to an object")),
+        };
+        for field in [
+            "retry_policy",
+            "retry_after",
+            "compensation",
+            "last_summary",
+            "last_evidence",
+        ] {
+            if v.get(field).is_some_and(Value::is_null) {
+                v.insert(field.into(), Value::String(String::new()));
+            }
+        }
+        v.insert("run_id".into(), Value::String(self.run_id.to_string()));
+        v.insert(
+            "awaiting_approval".into(),
+            Value::Bool(self.awaiting_approval),
+        );
+        v.serialize(s)
+    }
 }
 
 impl StepOut {

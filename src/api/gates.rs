@@ -40,6 +40,7 @@ impl Nexo {
     /// history; otherwise (after a merge) they are read whole and sorted.
     /// The signed policy verifies every decision first, so it reads whole.
     pub(crate) fn fold_run_file(&self, id: &str, keep: usize) -> Result<Run> {
+        let keep = keep.max(super::KEEP_CHECKPOINTS);
         if self.approvals.policy == Policy::Signed {
             return self.fold_run_keeping(self.store.read_history(id)?.events, keep);
         }
@@ -47,10 +48,13 @@ impl Nexo {
             approvals: self.approvals.clone(),
             verified: BTreeSet::new(),
         };
+        if let Some(run) = self.cached_run(id, &rules, keep)? {
+            return Ok(run);
+        }
         let mut run: Option<Run> = None;
         let mut last: Option<(u64, crate::id::EventId)> = None;
-        let mut in_order = true;
-        self.store.each_event(id, |e| {
+        let (mut in_order, mut end, mut whole_lines) = (true, 0, true);
+        self.store.each_event(id, 0, |e, offset, terminated| {
             if last
                 .as_ref()
                 .is_some_and(|(c, i)| (e.clock, &e.id) <= (*c, i))
@@ -63,15 +67,33 @@ impl Nexo {
                 Some(r) => fold::apply(r, &e),
             }
             last = Some((e.clock, e.id));
+            (end, whole_lines) = (offset, whole_lines && terminated);
             Ok(Flow::Continue)
         })?;
-        match (in_order, run) {
-            (true, Some(run)) => Ok(run),
-            (true, None) => Err(Error::corrupt(format!(
+        match (in_order, run, last) {
+            (true, Some(run), Some(last)) => {
+                // A last line without its newline is settled by the next
+                // write; the cache waits for it.
+                if whole_lines {
+                    self.store_run(id, &run, end, last);
+                }
+                Ok(run)
+            }
+            (true, _, _) => Err(Error::corrupt(format!(
                 "{}: the run's history is empty",
                 Store::history_rel(id)
             ))),
-            (false, _) => self.fold_run_keeping(self.store.read_history(id)?.events, keep),
+            // A merge reordered the lines: read whole and sort, then cache
+            // the result, so appends after the merge fold incrementally.
+            (false, _, _) => {
+                let history = self.store.read_history(id)?;
+                let last = history.events.iter().map(|e| (e.clock, e.id.clone())).max();
+                let run = self.fold_run_keeping(history.events, keep)?;
+                if let (Some(len), Some(last)) = (history.whole_len, last) {
+                    self.store_run(id, &run, len, last);
+                }
+                Ok(run)
+            }
         }
     }
 

@@ -9,6 +9,7 @@
 use std::cell::{Cell, RefCell};
 use std::path::Path;
 
+mod cache;
 mod compensation;
 mod gates;
 mod goals;
@@ -791,7 +792,7 @@ impl Nexo {
             can_resume: r.can_resume,
             requires_approval: r.requires_approval,
             message: r.message,
-            recent_actors: run.recent_actors(5),
+            recent_actors: run.recent_actors(5, limit),
             divergences: run.divergences(),
             unhonoured: run.unhonoured.clone(),
             checkpoints: newest_checkpoints(&run, limit),

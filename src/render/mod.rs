@@ -144,7 +144,7 @@ pub fn change(c: &Checkpoint) -> String {
         .as_deref()
         .map(|s| format!(": {s}"))
         .unwrap_or_default();
-    match (c.event_type, &c.step_key, c.step_status) {
+    match (c.event_type.as_str(), &c.step_key, c.step_status) {
         ("opened", _, _) => "opened the run".into(),
         ("handed_off", _, _) => format!("handed off to {}{summary}", or_nobody(&c.owner)),
         ("approved" | "rejected", Some(k), _) => format!("{} {k}{summary}", c.checkpoint_label),

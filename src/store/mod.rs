@@ -99,6 +99,9 @@ pub struct History {
     pub events: Vec<Event>,
     /// A crash left a partial last line; it was skipped.
     pub torn_tail: bool,
+    /// The file's length, when it ends with a whole line (what a cache of
+    /// its fold may cover); `None` when its last line is unterminated.
+    pub whole_len: Option<u64>,
 }
 
 /// Whether [`Store::each_event`] goes on.
@@ -363,16 +366,23 @@ impl Store {
     /// history; `each` may stop early. The lines are read by the rules of
     /// [`parse_history`]: a torn last line is skipped, any other unreadable
     /// line is an error naming file and line.
-    pub fn each_event(&self, id: &str, mut each: impl FnMut(Event) -> Result<Flow>) -> Result<()> {
+    /// Starts at byte `from` (a line's start); `each` gets every event with
+    /// the offset just past its line and whether that line ended in a
+    /// newline.
+    pub fn each_event(
+        &self,
+        id: &str,
+        from: u64,
+        mut each: impl FnMut(Event, u64, bool) -> Result<Flow>,
+    ) -> Result<()> {
         use std::io::BufRead;
         let rel = Self::history_rel(id);
-        let file = nofollow::open(&self.root, Path::new(&rel), OpenOptions::new().read(true))?
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "unknown run {id:?}: {} does not exist",
-                    self.abs(&rel).display()
-                ))
-            })?;
+        let mut file = self.open_history(id)?;
+        if from > 0 {
+            file.seek(SeekFrom::Start(from))
+                .map_err(|e| Error::io("read", &self.abs(&rel), e))?;
+        }
+        let mut offset = from;
         let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
         let mut buf = Vec::new();
         for number in 1.. {
@@ -383,6 +393,7 @@ impl Store {
             if n == 0 {
                 break;
             }
+            offset += n as u64;
             let terminated = buf.ends_with(b"\n");
             let place = format!("{rel}:{number}");
             let line = std::str::from_utf8(&buf)
@@ -396,11 +407,29 @@ impl Store {
                 Err(_) if !terminated => break,
                 Err(e) => return Err(e),
             };
-            if each(event)? == Flow::Stop {
+            if each(event, offset, terminated)? == Flow::Stop {
                 break;
             }
         }
         Ok(())
+    }
+
+    /// A history opened for reading, never through a link.
+    pub fn open_history(&self, id: &str) -> Result<File> {
+        let rel = Self::history_rel(id);
+        nofollow::open(&self.root, Path::new(&rel), OpenOptions::new().read(true))?.ok_or_else(
+            || {
+                Error::not_found(format!(
+                    "unknown run {id:?}: {} does not exist",
+                    self.abs(&rel).display()
+                ))
+            },
+        )
+    }
+
+    /// The git directory's folder for nexo's derived-state cache.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.tmp_dir.with_file_name("nexo-cache")
     }
 
     /// Creates a new run's history holding its first event. The file
@@ -527,7 +556,11 @@ pub fn parse_history(bytes: &[u8], place: &str) -> Result<History> {
         }
         events.push(Event::from_line(line, &format!("{place}:{}", i + 1))?);
     }
-    Ok(History { events, torn_tail })
+    Ok(History {
+        events,
+        torn_tail,
+        whole_len: (!unterminated).then_some(bytes.len() as u64),
+    })
 }
 
 /// What the end of `bytes` holds; see [`Tail`].

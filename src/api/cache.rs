@@ -1,0 +1,177 @@
+//! The derived-state cache: a run's folded state, kept per run in the git
+//! directory (`nexo-cache/<RUN_ID>.json`, never committed), so a read does
+//! not fold the whole history again.
+//!
+//! An entry records how many bytes of the history it folded and a SHA-256
+//! of the last 4 KiB of them. A history that only grew since (appends)
+//! folds just the new lines; anything else (a file that shrank, bytes that
+//! changed, lines a merge inserted or that did not follow everything
+//! before them) refolds from the file. The cache is an optimisation only:
+//! delete it, or let it be corrupt, and every answer is byte-identical.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::Nexo;
+use crate::approval::Rules;
+use crate::error::Result;
+use crate::fold::{self, Run};
+use crate::id::EventId;
+use crate::store::Flow;
+
+/// Bumped when the entry or the fold's state changes shape.
+const FORMAT: u32 = 1;
+/// How much of the folded bytes' end the key hashes.
+const TAIL: u64 = 4096;
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    format: u32,
+    /// The nexo that wrote it: another version's fold may differ.
+    nexo: String,
+    /// The approval policy folded under.
+    policy: String,
+    keep: usize,
+    /// Bytes of the history folded, up to a line's end.
+    len: u64,
+    /// SHA-256 of the folded bytes' last `TAIL`.
+    tail: String,
+    last: (u64, EventId),
+    run: Run,
+}
+
+impl Nexo {
+    /// Run `id` from its cache entry, brought up to date with the lines
+    /// appended since, or `None` when the entry cannot be used (then the
+    /// caller folds the file and stores a new entry).
+    pub(super) fn cached_run(&self, id: &str, rules: &Rules, keep: usize) -> Result<Option<Run>> {
+        let Some(mut entry) = self.read_entry(id, rules, keep) else {
+            return Ok(None);
+        };
+        let mut file = self.store.open_history(id)?;
+        let len = file
+            .metadata()
+            .map_err(|e| {
+                crate::Error::io(
+                    "read",
+                    &self.store.abs(&crate::store::Store::history_rel(id)),
+                    e,
+                )
+            })?
+            .len();
+        if len < entry.len || tail_hash(&mut file, entry.len)? != entry.tail {
+            return Ok(None);
+        }
+        if len == entry.len {
+            return Ok(Some(entry.run));
+        }
+        // Appended lines: each must follow the last in fold order and have
+        // seen everything before it; otherwise the file is folded anew.
+        let mut ok = true;
+        let mut end = entry.len;
+        // An unreadable line is reported by the full fold, which knows its
+        // line number.
+        let read = self
+            .store
+            .each_event(id, entry.len, |e, offset, terminated| {
+                let follows = (e.clock, &e.id) > (entry.last.0, &entry.last.1);
+                let heads = &entry.run.heads;
+                let saw_all =
+                    e.parents.len() == heads.len() && heads.iter().all(|h| e.parents.contains(h));
+                // A last event still without its newline is folded from the
+                // file until the next write completes it.
+                if !follows || !saw_all || !terminated {
+                    ok = false;
+                    return Ok(Flow::Stop);
+                }
+                fold::apply(&mut entry.run, &e);
+                entry.last = (e.clock, e.id);
+                end = offset;
+                Ok(Flow::Continue)
+            });
+        if read.is_err() || !ok {
+            return Ok(None);
+        }
+        entry.len = end;
+        entry.tail = tail_hash(&mut file, end)?;
+        self.write_entry(id, &entry);
+        Ok(Some(entry.run))
+    }
+
+    /// Stores `run`, folded from the first `len` bytes of its history
+    /// (whose last event in fold order is `last`).
+    pub(super) fn store_run(&self, id: &str, run: &Run, len: u64, last: (u64, EventId)) {
+        let Ok(mut file) = self.store.open_history(id) else {
+            return;
+        };
+        let Ok(tail) = tail_hash(&mut file, len) else {
+            return;
+        };
+        let entry = Entry {
+            format: FORMAT,
+            nexo: env!("CARGO_PKG_VERSION").into(),
+            policy: policy(&run.rules),
+            keep: run.keep,
+            len,
+            tail,
+            last,
+            run: run.clone(),
+        };
+        self.write_entry(id, &entry);
+    }
+
+    fn read_entry(&self, id: &str, rules: &Rules, keep: usize) -> Option<Entry> {
+        let bytes = std::fs::read(self.store.cache_dir().join(format!("{id}.json"))).ok()?;
+        // A corrupt or foreign entry is ignored and rebuilt.
+        let mut entry: Entry = serde_json::from_slice(&bytes).ok()?;
+        let usable = entry.format == FORMAT
+            && entry.nexo == env!("CARGO_PKG_VERSION")
+            && entry.policy == policy(rules)
+            && entry.keep >= keep
+            && entry.run.run_id == id;
+        if !usable {
+            return None;
+        }
+        // What serde does not keep: the rules and how many checkpoints to
+        // keep (the ancestry graph is needed only by lines that did not see
+        // everything, which refold).
+        entry.run.rules = rules.clone();
+        entry.run.keep = entry.keep;
+        Some(entry)
+    }
+
+    /// Best effort: a cache that cannot be written costs a refold later.
+    fn write_entry(&self, id: &str, entry: &Entry) {
+        let dir = self.store.cache_dir();
+        let Ok(bytes) = serde_json::to_vec(entry) else {
+            return;
+        };
+        let _ = std::fs::create_dir_all(&dir);
+        if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(&dir)
+            && tmp.write_all(&bytes).is_ok()
+        {
+            let _ = tmp.persist(dir.join(format!("{id}.json")));
+        }
+    }
+}
+
+/// The approval rules a fold depends on, as text (signatures are never
+/// cached: the signed policy folds from the file).
+fn policy(rules: &Rules) -> String {
+    format!("{:?}", rules.approvals)
+}
+
+/// SHA-256 of the `TAIL` bytes before `len` (fewer at the start).
+fn tail_hash(file: &mut std::fs::File, len: u64) -> Result<String> {
+    let start = len.saturating_sub(TAIL);
+    let mut buf = vec![0u8; (len - start) as usize];
+    let io = |e| crate::Error::new(crate::ErrorKind::Io, format!("cannot read a history: {e}"));
+    file.seek(SeekFrom::Start(start)).map_err(io)?;
+    file.read_exact(&mut buf).map_err(io)?;
+    Ok(Sha256::digest(&buf)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}

@@ -1,0 +1,152 @@
+//! The derived-state cache changes no answer: over randomised histories,
+//! across union merges of two clones, with the cache present, deleted or
+//! corrupt, every read answers byte for byte the same.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn call(dir: &Path, tool: &str, input: Value) -> String {
+    let out = nexo_in(dir, &["call", tool, "--input", &input.to_string()]);
+    assert!(out.status.success(), "{tool} {input}: {}", stdout(&out));
+    stdout(&out)
+}
+
+/// What the reads answer for `id` in `dir`.
+fn answers(dir: &Path, id: &str) -> Vec<String> {
+    vec![
+        call(
+            dir,
+            "nexo_workflow_get",
+            json!({"run_id": id, "checkpoint_limit": 30}),
+        ),
+        call(dir, "nexo_workflow_resume", json!({"run_id": id})),
+        call(
+            dir,
+            "nexo_workflow_replay",
+            json!({"run_id": id, "limit": 300}),
+        ),
+        call(dir, "nexo_workflow_list", json!({"include_closed": true})),
+    ]
+}
+
+/// The answers with the cache as it is, after deleting it, and with every
+/// entry corrupt, must be the same.
+fn same_without_cache(dir: &Path, id: &str) {
+    let cache = dir.join(".git/nexo-cache");
+    let with = answers(dir, id);
+    assert!(cache.exists(), "reads made a cache");
+    std::fs::remove_dir_all(&cache).unwrap();
+    assert_eq!(answers(dir, id), with, "answers changed without the cache");
+    for e in std::fs::read_dir(&cache).unwrap() {
+        std::fs::write(e.unwrap().path(), "{ corrupt").unwrap();
+    }
+    assert_eq!(
+        answers(dir, id),
+        with,
+        "answers changed with a corrupt cache"
+    );
+}
+
+fn random_write(dir: &Path, id: &str, rng: &mut Rng, n: usize) {
+    let steps = ["doctor", "package", "publish"];
+    let statuses = [
+        "running",
+        "completed",
+        "failed",
+        "blocked",
+        "retrying",
+        "pending",
+    ];
+    let step = steps[rng.below(3)];
+    let input = match rng.below(5) {
+        0 => json!({"run_id": id, "step_key": step, "step_status": statuses[rng.below(6)],
+                    "summary": format!("write {n}"), "max_retries": rng.below(3)}),
+        1 => json!({"run_id": id, "summary": format!("note {n}"), "state_patch": {"n": n}}),
+        2 => {
+            json!({"run_id": id, "step_key": step, "requires_approval": true, "step_status": "blocked"})
+        }
+        3 => {
+            let out = call(
+                dir,
+                "nexo_workflow_handoff",
+                json!({"run_id": id, "actor": format!("agent{}", n % 3),
+                "new_owner": format!("owner{}", n % 4), "handoff_note": "over to you"}),
+            );
+            assert!(out.contains("\"ok\": true"));
+            return;
+        }
+        _ => {
+            json!({"run_id": id, "step_key": step, "step_status": "completed", "evidence": format!("ci {n}")})
+        }
+    };
+    call(dir, "nexo_workflow_update", input);
+}
+
+#[test]
+fn answers_are_the_same_with_and_without_the_cache() {
+    for seed in [1, 2, 3] {
+        let repo = Repo::new();
+        let id = repo.open_release();
+        let mut rng = Rng(seed);
+        for n in 0..25 {
+            random_write(repo.path(), &id, &mut rng, n);
+            if n % 6 == 5 {
+                same_without_cache(repo.path(), &id);
+            }
+        }
+        same_without_cache(repo.path(), &id);
+    }
+}
+
+#[test]
+fn a_union_merge_is_detected_and_refolded() {
+    let remote = tempfile::tempdir().unwrap();
+    let bare = remote.path().join("r.git");
+    git_in(
+        remote.path(),
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    let a = Repo::new();
+    a.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
+    let id = a.open_release();
+    a.git(&["push", "-q", "-u", "origin", "main"]);
+    let b = remote.path().join("b");
+    git_in(
+        remote.path(),
+        &["clone", "-q", bare.to_str().unwrap(), b.to_str().unwrap()],
+    );
+    for (k, v) in [
+        ("user.name", "B"),
+        ("user.email", "b@example.com"),
+        ("pull.rebase", "false"),
+    ] {
+        git_in(&b, &["config", k, v]);
+    }
+    let mut rng = Rng(42);
+    for round in 0..3 {
+        // Both clones write concurrently, read (so each has a cache), then
+        // pull the other's lines with a plain git pull: a union merge.
+        for n in 0..4 {
+            random_write(a.path(), &id, &mut rng, round * 10 + n);
+            random_write(&b, &id, &mut rng, round * 10 + n + 5);
+        }
+        answers(a.path(), &id);
+        answers(&b, &id);
+        a.git(&["pull", "-q", "--no-rebase", "--no-edit", "origin", "main"]);
+        a.git(&["push", "-q", "origin", "main"]);
+        git_in(&b, &["pull", "-q", "--no-edit", "origin", "main"]);
+        git_in(&b, &["push", "-q", "origin", "main"]);
+        a.git(&["pull", "-q", "--no-rebase", "--no-edit", "origin", "main"]);
+        same_without_cache(a.path(), &id);
+        same_without_cache(&b, &id);
+        assert_eq!(
+            answers(a.path(), &id)[0],
+            answers(&b, &id)[0],
+            "both clones fold the merged history alike"
+        );
+    }
+}
