@@ -1,7 +1,7 @@
 //! The outputs of each tool. Field names are the original's, so existing
 //! callers keep working; fields we add never rename or remove one of those.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::divergence::Divergence;
@@ -361,7 +361,7 @@ pub struct GetResponse {
     pub checkpoints: Vec<CheckpointOut>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ListItem {
     pub run_id: RunId,
     pub session_id: String,
@@ -482,7 +482,7 @@ pub struct CommitResponse {
     pub paths: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PrimeRun {
     pub run_id: RunId,
     pub goal: String,

@@ -4,14 +4,14 @@
 //! the original's, plus the approval gate and rejection, which the original
 //! lacked (see docs/cli.md, "resume").
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::fold::{Run, Step};
 use crate::model::{RunStatus, StepStatus};
 
 /// Where a run stands for whoever resumes it. Serialized in snake_case
 /// (`waiting_approval`, `retry_available`, ...), the tool interface's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResumeState {
     /// Clones changed the same field concurrently: decide which is true.

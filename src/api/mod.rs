@@ -15,6 +15,7 @@ mod gates;
 mod goals;
 mod prime;
 mod record;
+mod summaries;
 mod validate;
 
 use record::{Record, trailer};
@@ -820,30 +821,16 @@ impl Nexo {
     pub fn list(&self, req: ListRequest) -> Result<ListResponse> {
         let limit = limit_or(req.limit, DEFAULT_LIST_LIMIT);
         let include_closed = req.include_closed.unwrap_or(false);
-        let (mut runs, unreadable) = self.runs(|run| match req.status {
-            Some(s) => run.status == s,
-            None => include_closed || !run.status.is_closed(),
-        })?;
-        runs.truncate(limit);
-        let items: Vec<ListItem> = runs
+        let (all, unreadable) = self.summaries()?;
+        let items = all
             .iter()
-            .map(|run| ListItem {
-                run_id: run.run_id.clone(),
-                session_id: run.sid.clone(),
-                goal: run.goal.clone(),
-                goal_id: run.goal_id.clone(),
-                protocol_task_id: run.protocol_task_id.clone(),
-                workflow_kind: run.workflow_kind.clone(),
-                status: run.status,
-                priority: run.priority,
-                owner: run.owner.clone(),
-                current_step_key: run.current_step_key.clone(),
-                next_action: run.next_action.clone(),
-                resume_state: resume(run).resume_state,
-                updated_at: run.updated_at.clone(),
-                progress: crate::render::progress(run),
+            .filter(|s| match req.status {
+                Some(st) => s.status == st,
+                None => include_closed || !s.status.is_closed(),
             })
-            .collect();
+            .take(limit)
+            .map(|s| s.item())
+            .collect::<Result<Vec<ListItem>>>()?;
         Ok(ListResponse {
             ok: true,
             count: items.len(),
@@ -903,6 +890,26 @@ fn open_response(
         step_keys: run.steps.iter().map(|s| s.step_key.clone()).collect(),
         warnings,
         commit,
+    }
+}
+
+/// A run as `list` shows it.
+fn list_item(run: &Run) -> ListItem {
+    ListItem {
+        run_id: run.run_id.clone(),
+        session_id: run.sid.clone(),
+        goal: run.goal.clone(),
+        goal_id: run.goal_id.clone(),
+        protocol_task_id: run.protocol_task_id.clone(),
+        workflow_kind: run.workflow_kind.clone(),
+        status: run.status,
+        priority: run.priority,
+        owner: run.owner.clone(),
+        current_step_key: run.current_step_key.clone(),
+        next_action: run.next_action.clone(),
+        resume_state: resume(run).resume_state,
+        updated_at: run.updated_at.clone(),
+        progress: crate::render::progress(run),
     }
 }
 

@@ -5,6 +5,7 @@
 //! progress is never cut. With no runs, a short primer teaches the verbs.
 
 use super::Nexo;
+use super::summaries::Summary;
 use crate::error::Result;
 use crate::fold::Run;
 use crate::model::{Priority, RunStatus};
@@ -38,10 +39,11 @@ impl Nexo {
     /// The open runs by what needs attention, at most `limit` (runs in
     /// progress always), within `max_bytes` of text when given.
     pub fn prime(&self, limit: usize, max_bytes: Option<usize>) -> Result<PrimeResponse> {
-        let (mut open, unreadable) = self.runs(|run| !run.status.is_closed())?;
+        let (all, unreadable) = self.summaries()?;
+        let mut open: Vec<&Summary> = all.iter().filter(|s| !s.status.is_closed()).collect();
         let total = open.len();
         // Stable: within a rank, most recently updated first.
-        open.sort_by_key(attention);
+        open.sort_by_key(|s| attention(s));
         let mut text = match total {
             0 => PRIMER.to_string(),
             n => format!(
@@ -51,11 +53,15 @@ impl Nexo {
         };
         let budget = max_bytes.unwrap_or(usize::MAX);
         let mut runs = Vec::new();
-        for run in &open {
-            let entry = prime_run(run);
+        for summary in &open {
+            let in_progress = summary.status == RunStatus::Running;
+            let fits_count = runs.len() < limit;
+            if !in_progress && !fits_count {
+                continue;
+            }
+            let entry = summary.prime()?;
             let lines = entry_text(&entry);
-            let in_progress = run.status == RunStatus::Running;
-            let fits = runs.len() < limit && text.len() + lines.len() <= budget;
+            let fits = fits_count && text.len() + lines.len() <= budget;
             if in_progress || fits {
                 text.push_str(&lines);
                 runs.push(entry);
@@ -89,16 +95,16 @@ impl Nexo {
 
 /// Lower ranks first: a gate waiting for a person, then running or
 /// blocked high-priority work, then everything else.
-fn attention(run: &Run) -> u8 {
-    let urgent = matches!(run.priority, Priority::High | Priority::Critical);
-    match run.status {
-        _ if resume(run).requires_approval => 0,
+fn attention(s: &Summary) -> u8 {
+    let urgent = matches!(s.priority, Priority::High | Priority::Critical);
+    match s.status {
+        _ if s.requires_approval => 0,
         RunStatus::Running | RunStatus::Blocked if urgent => 1,
         _ => 2,
     }
 }
 
-fn prime_run(run: &Run) -> PrimeRun {
+pub(super) fn prime_run(run: &Run) -> PrimeRun {
     let r = resume(run);
     let step = r
         .step_key

@@ -104,6 +104,35 @@ pub struct History {
     pub whole_len: Option<u64>,
 }
 
+/// What identifies a history file's content without reading it: its
+/// length, modification time and inode. An append changes the length and
+/// time; git writing the file anew (a checkout, a merge) changes the inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub len: u64,
+    pub mtime_ns: i128,
+    pub ino: u64,
+}
+
+impl Stamp {
+    pub fn of(m: &fs::Metadata) -> Stamp {
+        let mtime_ns = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i128);
+        #[cfg(unix)]
+        let ino = std::os::unix::fs::MetadataExt::ino(m);
+        #[cfg(not(unix))]
+        let ino = 0;
+        Stamp {
+            len: m.len(),
+            mtime_ns,
+            ino,
+        }
+    }
+}
+
 /// Whether [`Store::each_event`] goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -248,17 +277,32 @@ impl Store {
     }
 
     fn ids_in(&self, folder: &str, prefix: &str) -> Result<Vec<String>> {
+        Ok(self
+            .stamped_ids(folder, prefix)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// Every run id with its history's [`Stamp`], sorted: one lstat a run.
+    pub fn stamped_run_ids(&self) -> Result<Vec<(String, Stamp)>> {
+        self.stamped_ids("runs", RUN_PREFIX)
+    }
+
+    fn stamped_ids(&self, folder: &str, prefix: &str) -> Result<Vec<(String, Stamp)>> {
         let dir = Path::new(NEXO_DIR).join(folder);
         let mut ids = Vec::new();
         // read_dir checked the folder and says which entries are links;
         // one lstat of each history is all that is left to check.
         for (name, link) in nofollow::read_dir(&self.root, &dir)? {
+            if link || !name.starts_with(prefix) {
+                continue;
+            }
             let history = self.root.join(&dir).join(&name).join(HISTORY);
-            if !link
-                && name.starts_with(prefix)
-                && fs::symlink_metadata(history).is_ok_and(|m| m.is_file())
+            if let Ok(m) = fs::symlink_metadata(history)
+                && m.is_file()
             {
-                ids.push(name);
+                ids.push((name, Stamp::of(&m)));
             }
         }
         Ok(ids)
