@@ -25,9 +25,10 @@
 //! (`src/main.rs`, `src/cli/`, `src/mcp/`, `src/demo.rs`); the library
 //! builds without clap, rmcp or tokio (`--no-default-features`).
 
-// Three audited exceptions, each with a SAFETY comment: the index mmap
-// (git/index.rs), preallocating the new index (git/mod.rs) and the test
-// hook that kills the process (trace.rs).
+// Four audited exceptions, each with a SAFETY comment: the index mmap
+// (git/index.rs), preallocating the new index (git/mod.rs), the test hook
+// that kills the process (trace.rs), and stat'ing histories relative to
+// their folder (store/mod.rs).
 #![deny(unsafe_code)]
 
 pub mod api;

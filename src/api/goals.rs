@@ -374,8 +374,8 @@ impl Nexo {
     fn goal_counts(&self) -> Result<HashMap<String, GoalCounts>> {
         let mut counts: HashMap<String, GoalCounts> = HashMap::new();
         // A damaged run is reported by doctor, not counted.
-        let (runs, _) = self.summaries()?;
-        for run in runs.into_iter().filter(|r| !r.goal_id.is_empty()) {
+        let summaries = self.summaries()?;
+        for run in summaries.all.into_iter().filter(|r| !r.goal_id.is_empty()) {
             let c = counts.entry(run.goal_id).or_default();
             c.run_count += 1;
             c.open_run_count += usize::from(!run.status.is_closed());

@@ -821,21 +821,22 @@ impl Nexo {
     pub fn list(&self, req: ListRequest) -> Result<ListResponse> {
         let limit = limit_or(req.limit, DEFAULT_LIST_LIMIT);
         let include_closed = req.include_closed.unwrap_or(false);
-        let (all, unreadable) = self.summaries()?;
-        let items = all
+        let summaries = self.summaries()?;
+        let items = summaries
+            .all
             .iter()
             .filter(|s| match req.status {
                 Some(st) => s.status == st,
                 None => include_closed || !s.status.is_closed(),
             })
             .take(limit)
-            .map(|s| s.item())
+            .map(|s| summaries.item(s))
             .collect::<Result<Vec<ListItem>>>()?;
         Ok(ListResponse {
             ok: true,
             count: items.len(),
             runs: items,
-            unreadable,
+            unreadable: summaries.unreadable,
         })
     }
 

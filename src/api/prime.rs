@@ -39,8 +39,13 @@ impl Nexo {
     /// The open runs by what needs attention, at most `limit` (runs in
     /// progress always), within `max_bytes` of text when given.
     pub fn prime(&self, limit: usize, max_bytes: Option<usize>) -> Result<PrimeResponse> {
-        let (all, unreadable) = self.summaries()?;
-        let mut open: Vec<&Summary> = all.iter().filter(|s| !s.status.is_closed()).collect();
+        let summaries = self.summaries()?;
+        let unreadable = &summaries.unreadable;
+        let mut open: Vec<&Summary> = summaries
+            .all
+            .iter()
+            .filter(|s| !s.status.is_closed())
+            .collect();
         let total = open.len();
         // Stable: within a rank, most recently updated first.
         open.sort_by_key(|s| attention(s));
@@ -59,7 +64,7 @@ impl Nexo {
             if !in_progress && !fits_count {
                 continue;
             }
-            let entry = summary.prime()?;
+            let entry = summaries.prime(summary)?;
             let lines = entry_text(&entry);
             let fits = fits_count && text.len() + lines.len() <= budget;
             if in_progress || fits {
