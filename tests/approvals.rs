@@ -384,27 +384,8 @@ fn a_valid_signature_moved_to_another_step_is_not_honoured() {
 #[test]
 fn signatures_still_verify_after_a_union_merge_from_another_clone() {
     let (repo, id, keys) = signed(|k| k.release_manager.clone());
-    let remote = tempfile::tempdir().unwrap();
-    let bare = remote.path().join("remote.git");
-    git_in(
-        remote.path(),
-        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
-    );
-    repo.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
-    repo.git(&["push", "-q", "-u", "origin", "main"]);
-    let other = remote.path().join("other");
-    git_in(
-        remote.path(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            other.to_str().unwrap(),
-        ],
-    );
-    for (k, v) in [("user.name", "Other"), ("user.email", "o@example.com")] {
-        git_in(&other, &["config", k, v]);
-    }
+    let shared = repo.share();
+    let other = shared.other.clone();
     git_in(
         &other,
         &[

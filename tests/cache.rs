@@ -104,28 +104,10 @@ fn answers_are_the_same_with_and_without_the_cache() {
 
 #[test]
 fn a_union_merge_is_detected_and_refolded() {
-    let remote = tempfile::tempdir().unwrap();
-    let bare = remote.path().join("r.git");
-    git_in(
-        remote.path(),
-        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
-    );
     let a = Repo::new();
-    a.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
     let id = a.open_release();
-    a.git(&["push", "-q", "-u", "origin", "main"]);
-    let b = remote.path().join("b");
-    git_in(
-        remote.path(),
-        &["clone", "-q", bare.to_str().unwrap(), b.to_str().unwrap()],
-    );
-    for (k, v) in [
-        ("user.name", "B"),
-        ("user.email", "b@example.com"),
-        ("pull.rebase", "false"),
-    ] {
-        git_in(&b, &["config", k, v]);
-    }
+    let shared = a.share();
+    let b = shared.other.clone();
     let mut rng = Rng(42);
     for round in 0..3 {
         // Both clones write concurrently, read (so each has a cache), then

@@ -224,28 +224,9 @@ fn messages_carry_summaries_within_72_characters_and_no_control_characters() {
 
 #[test]
 fn sync_publishes_the_coalesced_commit_and_clones_converge() {
-    let remote = tempfile::tempdir().unwrap();
-    let bare = remote.path().join("r.git");
-    git_in(
-        remote.path(),
-        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
-    );
     let a = Repo::new();
-    a.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
-    a.git(&["push", "-q", "-u", "origin", "main"]);
-    let b_dir = remote.path().join("b");
-    git_in(
-        remote.path(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            b_dir.to_str().unwrap(),
-        ],
-    );
-    for (k, v) in [("user.name", "B"), ("user.email", "b@example.com")] {
-        git_in(&b_dir, &["config", k, v]);
-    }
+    let shared = a.share();
+    let (bare, b_dir) = (shared.bare.clone(), shared.other.clone());
     let id = a.open_release();
     update(&a, &id, "doctor", "completed", "a1");
     update(&a, &id, "package", "running", "a2");

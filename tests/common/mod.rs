@@ -96,6 +96,45 @@ impl Repo {
         self.git(&["commit", "-q", "-m", "one commit per nexo change"]);
     }
 
+    /// Shares this repository: a bare remote it is pushed to (as
+    /// `origin`, upstream of `main`) and a second clone of it with its own
+    /// identity and `pull.rebase=false`.
+    pub fn share(&self) -> Shared {
+        let dir = tempfile::Builder::new()
+            .prefix("nexo-shared-")
+            .tempdir()
+            .unwrap();
+        let bare = dir.path().join("remote.git");
+        git_in(
+            dir.path(),
+            &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+        );
+        self.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
+        self.git(&["push", "-q", "-u", "origin", "main"]);
+        let other = dir.path().join("other");
+        git_in(
+            dir.path(),
+            &[
+                "clone",
+                "-q",
+                bare.to_str().unwrap(),
+                other.to_str().unwrap(),
+            ],
+        );
+        for (k, v) in [
+            ("user.name", "Other"),
+            ("user.email", "other@example.com"),
+            ("pull.rebase", "false"),
+        ] {
+            git_in(&other, &["config", k, v]);
+        }
+        Shared {
+            _dir: dir,
+            bare,
+            other,
+        }
+    }
+
     /// Opens the seed's release run and returns its id.
     pub fn open_release(&self) -> String {
         let out = self.call(
@@ -145,6 +184,13 @@ impl Repo {
             .parse()
             .unwrap()
     }
+}
+
+/// A repository's remote and second clone (see [`Repo::share`]).
+pub struct Shared {
+    _dir: tempfile::TempDir,
+    pub bare: PathBuf,
+    pub other: PathBuf,
 }
 
 pub fn git_in(dir: &Path, args: &[&str]) -> String {
