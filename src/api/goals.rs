@@ -4,11 +4,13 @@
 
 use std::collections::HashMap;
 
+use super::record::Record;
 use super::record::read_all;
 use super::validate::{check_map, limit_or};
 use super::{Nexo, non_empty};
 use crate::error::{Error, Result};
 use crate::event::{Body, GoalOpened, GoalUpdated};
+use crate::fold::Run;
 use crate::goal::{self, Goal};
 use crate::limits::{self, Text, opt_text};
 use crate::model::{GoalStatus, Priority};
@@ -228,15 +230,17 @@ impl Nexo {
         let mut mine = counts.get(id.as_str()).copied().unwrap_or_default();
         mine.child_count = self.child_count(&goal.goal_id)?;
         let runs = match req.include_runs.unwrap_or(false) {
-            true => {
-                let (runs, _) = self.runs(|r| r.goal_id == id)?;
-                Some(
-                    runs.iter()
-                        .take(GOAL_RUNS_LIMIT)
-                        .map(|r| RunOut::of(r, false))
-                        .collect(),
-                )
-            }
+            // The goal's runs, most recently updated first, found through
+            // the summaries: only they are folded.
+            true => Some(
+                self.summaries()?
+                    .all
+                    .iter()
+                    .filter(|s| s.goal_id == id)
+                    .take(GOAL_RUNS_LIMIT)
+                    .map(|s| Ok(RunOut::of(&Run::read(self, &s.id)?, false)))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
             false => None,
         };
         Ok(GoalGetResponse {

@@ -800,24 +800,6 @@ impl Nexo {
         })
     }
 
-    /// Every run that `keep` accepts, most recently updated first, and the
-    /// runs that could not be read (one damaged history must not hide the
-    /// others; `nexo doctor` tells what is wrong with it).
-    fn runs(&self, keep: impl Fn(&Run) -> bool) -> Result<(Vec<Run>, Vec<Unreadable>)> {
-        self.refresh()?;
-        let (runs, unreadable) = record::read_all::<Run>(self, self.store.run_ids()?)?;
-        Ok((
-            runs.into_iter().filter(|r| keep(r)).collect(),
-            unreadable
-                .into_iter()
-                .map(|(id, error)| Unreadable {
-                    run_id: id.into(),
-                    error,
-                })
-                .collect(),
-        ))
-    }
-
     pub fn list(&self, req: ListRequest) -> Result<ListResponse> {
         let limit = limit_or(req.limit, DEFAULT_LIST_LIMIT);
         let include_closed = req.include_closed.unwrap_or(false);
