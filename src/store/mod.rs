@@ -51,6 +51,9 @@ const GITATTRIBUTES_MARK: &str = "# Written by nexo.";
 /// least four characters of a hash.
 const MIN_PREFIX: usize = 4;
 
+/// From how many runs a listing stats their histories on two threads.
+const PARALLEL_STATS: usize = 2_000;
+
 /// How long a writer waits for another nexo process before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
@@ -342,21 +345,35 @@ impl Store {
         let mut ids = Vec::new();
         // read_dir checked the folder and says which entries are links;
         // one lstat of each history is all that is left to check.
-        let entries = nofollow::read_dir(&self.root, &dir)?;
+        let names: Vec<String> = nofollow::read_dir(&self.root, &dir)?
+            .into_iter()
+            .filter(|(name, link)| !link && name.starts_with(prefix))
+            .map(|(name, _)| name)
+            .collect();
         // Stat each history relative to the folder, not by its full path:
-        // with 10,000 runs the path walks are most of a listing's cost.
+        // with 10,000 runs the path walks are most of a listing's cost, and
+        // they run on every core.
         let folder = open_dir_nofollow(&self.root.join(&dir));
-        for (name, link) in entries {
-            if link || !name.starts_with(prefix) {
-                continue;
-            }
-            let stamp = match &folder {
-                Some(f) => stat_history_at(f, &name),
-                None => fs::symlink_metadata(self.root.join(&dir).join(&name).join(HISTORY))
-                    .ok()
-                    .filter(|m| m.is_file())
-                    .map(|m| Stamp::of(&m)),
-            };
+        let stat = |name: &String| match &folder {
+            Some(f) => stat_history_at(f, name),
+            None => fs::symlink_metadata(self.root.join(&dir).join(name).join(HISTORY))
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| Stamp::of(&m)),
+        };
+        let stamps: Vec<Option<Stamp>> = if names.len() < PARALLEL_STATS {
+            names.iter().map(stat).collect()
+        } else {
+            let half = names.len() / 2;
+            std::thread::scope(|s| {
+                let first = s.spawn(|| names[..half].iter().map(stat).collect::<Vec<_>>());
+                let mut second: Vec<Option<Stamp>> = names[half..].iter().map(stat).collect();
+                let mut all = first.join().expect("stat threads do not panic");
+                all.append(&mut second);
+                all
+            })
+        };
+        for (name, stamp) in names.into_iter().zip(stamps) {
             if let Some(stamp) = stamp {
                 ids.push((name, stamp));
             }
