@@ -6,6 +6,15 @@
 //! it or at a commit built on it. The new commit has HEAD's parents and
 //! HEAD's tree plus the new change, so nothing HEAD held is lost, and the
 //! reflog records the amend as git's `commit --amend` does.
+//!
+//! Asking every ref whether it reaches HEAD costs an object read per ref,
+//! which in a repository with thousands of tags would be paid on every
+//! write. So each commit nexo makes is recorded with a fingerprint of all
+//! other refs (names and targets: read without any object); a later write
+//! that finds HEAD still that commit and the other refs unchanged knows
+//! none of them can reach it (nothing can point at a commit made after
+//! every ref was last set) and skips the walk. Any ref that moved (a
+//! fetch, a push, a new tag, branch or stash) means the full check.
 
 use gix::ObjectId;
 
@@ -25,6 +34,9 @@ pub(super) struct Amend {
     pub message: String,
 }
 
+/// Where the last commit nexo made is recorded with the refs' fingerprint.
+const RECORD: &str = "nexo-coalesce";
+
 impl Repo {
     /// Turns coalescing on (the default) or off (`commit: each`).
     pub fn set_coalesce(&mut self, on: bool) {
@@ -32,7 +44,8 @@ impl Repo {
     }
 
     /// When the next commit may replace HEAD rather than follow it.
-    pub(super) fn amendable(&self, head: Option<ObjectId>) -> Result<Option<Amend>> {
+    /// `refs` is [`Repo::refs_fingerprint`] taken before this commit.
+    pub(super) fn amendable(&self, head: Option<ObjectId>, refs: &str) -> Result<Option<Amend>> {
         let Some(head) = head.filter(|_| self.coalesce) else {
             return Ok(None);
         };
@@ -51,13 +64,58 @@ impl Repo {
         if !self.only_nexo_changed(decoded.tree(), parents.first().copied())? {
             return Ok(None);
         }
-        if self.seen_elsewhere(head, commit.time().map(|t| t.seconds).unwrap_or(0))? {
+        let unchanged = self
+            .recorded()
+            .is_some_and(|(id, fp)| id == head && fp == refs);
+        if !unchanged && self.seen_elsewhere(head, commit.time().map(|t| t.seconds).unwrap_or(0))? {
             return Ok(None);
         }
         Ok(Some(Amend {
             parents,
             message: text,
         }))
+    }
+
+    /// Records that nexo just made `commit`, with the other refs as they
+    /// were before it (so a ref made right after it changes the
+    /// fingerprint). Best effort: a lost record costs one full check.
+    pub(super) fn record_commit(&self, commit: ObjectId, refs: &str) {
+        let _ = std::fs::write(self.git_dir().join(RECORD), format!("{commit} {refs}\n"));
+    }
+
+    fn recorded(&self) -> Option<(ObjectId, String)> {
+        let text = std::fs::read_to_string(self.git_dir().join(RECORD)).ok()?;
+        let (id, fp) = text.trim().split_once(' ')?;
+        Some((ObjectId::from_hex(id.as_bytes()).ok()?, fp.to_string()))
+    }
+
+    /// A hash of every ref but the current branch, by name and direct
+    /// target: no object is read.
+    pub(super) fn refs_fingerprint(&self) -> Result<String> {
+        use sha2::{Digest, Sha256};
+        let current = self
+            .repo
+            .head_name()
+            .map_err(|e| git_err("cannot read HEAD", e))?;
+        let platform = self
+            .repo
+            .references()
+            .map_err(|e| git_err("cannot list refs", e))?;
+        let mut h = Sha256::new();
+        for r in platform.all().map_err(|e| git_err("cannot list refs", e))? {
+            let r = r.map_err(|e| git_err("cannot read a ref", e))?;
+            if current.as_ref().is_some_and(|c| c.as_ref() == r.name()) {
+                continue;
+            }
+            h.update(r.name().as_bstr());
+            h.update([0]);
+            match r.target() {
+                gix::refs::TargetRef::Object(id) => h.update(id.as_bytes()),
+                gix::refs::TargetRef::Symbolic(name) => h.update(name.as_bstr()),
+            }
+            h.update([0]);
+        }
+        Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
     }
 
     /// Whether `tree` differs from `parent`'s tree only in `.nexo`.
@@ -100,6 +158,7 @@ impl Repo {
             .references()
             .map_err(|e| git_err("cannot list refs", e))?;
         let all = platform.all().map_err(|e| git_err("cannot list refs", e))?;
+        let mut tips = std::collections::HashSet::new();
         for r in all {
             let mut r = r.map_err(|e| git_err("cannot read a ref", e))?;
             if current.as_ref().is_some_and(|c| c.as_ref() == r.name()) {
@@ -109,6 +168,10 @@ impl Repo {
             // broken ref) cannot hold HEAD.
             let Ok(id) = r.peel_to_id() else { continue };
             let id = id.detach();
+            // Many refs (tags) share a commit: each is asked once.
+            if !tips.insert(id) {
+                continue;
+            }
             if id == head || self.descends(id, head, head_time)? {
                 return Ok(true);
             }

@@ -538,9 +538,13 @@ impl Repo {
             }
             // HEAD's tree plus this change, on HEAD's parents: the amended
             // commit holds everything HEAD held.
-            let amend = self.amendable(head_id)?;
+            let refs = self.refs_fingerprint()?;
+            let amend = self.amendable(head_id, &refs)?;
             match self.commit_and_move_head(sig, message, tree, head_id, amend) {
-                Ok(id) => return Ok(Some(id)),
+                Ok(id) => {
+                    self.record_commit(id, &refs);
+                    return Ok(Some(id));
+                }
                 Err(e) => {
                     // Someone moved the branch (a user's commit in another
                     // worktree, say): rebuild on the new HEAD.
