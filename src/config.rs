@@ -103,6 +103,15 @@ impl Config {
         }
         for name in &a.approvers {
             crate::limits::text("approvals.approvers", name, crate::limits::Text::Name)?;
+            // ssh-keygen reads a principal as a pattern list: such a name
+            // could never verify, so the approver could never decide.
+            if a.policy == Policy::Signed && name.contains([',', '*', '?', '!', ' ']) {
+                return Err(Error::invalid(format!(
+                    "{}: approver {name:?} cannot sign under the signed policy: an allowed-signers principal has no ',', '*', '?', '!' or space",
+                    path.display()
+                ))
+                .with_hint("name approvers as they act, e.g. release-manager"));
+            }
         }
         Ok(())
     }

@@ -474,3 +474,21 @@ fn under_the_default_policy_a_gate_passed_by_update_says_so_in_the_commit() {
         "{subject}"
     );
 }
+
+#[test]
+fn an_approver_name_that_could_never_sign_is_refused_in_the_config() {
+    let repo = Repo::new();
+    std::fs::create_dir_all(repo.path().join(".nexo")).unwrap();
+    std::fs::write(
+        repo.path().join(".nexo/config.yaml"),
+        "approvals:\n  policy: signed\n  approvers: [\"release,manager\"]\n",
+    )
+    .unwrap();
+    let out = repo.nexo(&["list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot sign under the signed policy"),
+        "{}",
+        stderr(&out)
+    );
+}
