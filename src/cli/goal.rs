@@ -229,12 +229,11 @@ fn list(ctx: &Ctx, a: &ListArgs) -> Result<()> {
         include_closed: Some(a.all),
         limit: Some(a.limit),
     })?;
-    for u in &r.unreadable {
-        eprintln!(
-            "warning: {} could not be read: {} (see `nexo doctor`)",
-            u.goal_id, u.error
-        );
-    }
+    super::warn_unreadable(
+        r.unreadable
+            .iter()
+            .map(|u| (u.goal_id.as_str(), u.error.as_str())),
+    );
     ctx.emit(&r, || {
         if r.goals.is_empty() {
             return "No goals. Open one with `nexo goal open \"<title>\"`.\n".into();

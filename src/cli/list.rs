@@ -28,12 +28,11 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         include_closed: Some(a.all),
         limit: Some(a.limit),
     })?;
-    for u in &r.unreadable {
-        eprintln!(
-            "warning: {} could not be read: {} (see `nexo doctor`)",
-            u.run_id, u.error
-        );
-    }
+    super::warn_unreadable(
+        r.unreadable
+            .iter()
+            .map(|u| (u.run_id.as_str(), u.error.as_str())),
+    );
     ctx.emit(&r, || {
         if r.runs.is_empty() {
             return "No runs. Open one with `nexo open \"<goal>\" --step key:title ...`.\n".into();

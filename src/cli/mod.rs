@@ -309,6 +309,14 @@ pub fn at_least_one(text: &str) -> std::result::Result<usize, String> {
     }
 }
 
+/// Warns, on standard error, of each record whose history could not be
+/// read: a listing goes on without it.
+pub fn warn_unreadable<'a>(records: impl Iterator<Item = (&'a str, &'a str)>) {
+    for (id, error) in records {
+        eprintln!("warning: {id} could not be read: {error} (see `nexo doctor`)");
+    }
+}
+
 /// The line that says what became of a write's commit.
 pub fn commit_line(c: &CommitInfo) -> String {
     match (&c.commit, &c.pending_reason) {

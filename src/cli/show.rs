@@ -38,19 +38,19 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     let nexo = ctx.nexo()?;
-    let run = nexo.load(&a.run.run)?;
-    let r = resume(&run);
     if ctx.json {
         // The tool interface's full state, as `nexo get --json`.
         return ctx.emit(
             &nexo.get(nexo::request::GetRequest {
-                run_id: run.run_id.to_string(),
+                run_id: a.run.run.clone(),
                 include_steps: Some(true),
                 checkpoint_limit: Some(a.events),
             })?,
             String::new,
         );
     }
+    let run = nexo.load_keeping(&a.run.run, a.events)?;
+    let r = resume(&run);
     print!(
         "{}",
         match a.format {

@@ -3,7 +3,7 @@
 //! GitHub and GitLab render. Every value from the run is escaped: a goal
 //! or summary can hold `|`, `<script>` or a Mermaid keyword.
 
-use super::{change, or_nobody, progress, step_symbol, text::gate, when};
+use super::{change, one_line, or_nobody, progress, step_symbol, text::gate, when};
 use crate::fold::{Run, Step};
 use crate::model::StepStatus;
 use crate::resume::Resume;
@@ -104,9 +104,7 @@ fn class(step: &Step) -> &'static str {
 /// Text for a Markdown table cell: one line, no `|` that would end the
 /// cell, no HTML a renderer would act on.
 fn cell(s: &str) -> String {
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    one_line(s)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -117,7 +115,7 @@ fn cell(s: &str) -> String {
 /// what would end the label or be read as markup.
 fn label(s: &str) -> String {
     let mut out = String::new();
-    for c in s.split_whitespace().collect::<Vec<_>>().join(" ").chars() {
+    for c in one_line(s).chars() {
         match c {
             '"' => out.push_str("#quot;"),
             '<' => out.push_str("#lt;"),

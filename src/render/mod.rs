@@ -98,10 +98,15 @@ pub fn progress(run: &Run) -> (usize, usize) {
     (done, run.steps.len())
 }
 
-/// `s` on one line (runs of white space are one space), cut to at most
-/// `max` characters with an ellipsis.
+/// `s` on one line: every run of white space (line breaks too) is one
+/// space.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `s` on one line, cut to at most `max` characters with an ellipsis.
 pub fn clip(s: &str, max: usize) -> String {
-    let line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = one_line(s);
     if line.chars().count() <= max {
         return line;
     }

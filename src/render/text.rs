@@ -3,7 +3,7 @@
 //! with an ellipsis) before they are coloured, so colour never counts.
 
 use super::{
-    Paint, Tone, ago, change, clip, or_nobody, progress, run_tone, step_symbol, step_tone,
+    Paint, Tone, ago, change, clip, one_line, or_nobody, progress, run_tone, step_symbol, step_tone,
 };
 use crate::fold::{Run, Step, Verdict};
 use crate::response::ListItem;
@@ -74,7 +74,7 @@ pub fn show(run: &Run, resume: &Resume, frame: &Frame, events: usize) -> String 
     if !run.next_action.is_empty() {
         s.push_str(
             &Line::default()
-                .push(None, format!("next: {}", one(&run.next_action)))
+                .push(None, format!("next: {}", one_line(&run.next_action)))
                 .fit(frame),
         );
     }
@@ -87,7 +87,7 @@ pub fn show(run: &Run, resume: &Resume, frame: &Frame, events: usize) -> String 
         &Line::default()
             .push(None, "resume: ")
             .push(Some(tone), resume.resume_state.as_str())
-            .push(None, format!(" — {}", one(&resume.message)))
+            .push(None, format!(" — {}", one_line(&resume.message)))
             .fit(frame),
     );
     if !run.steps.is_empty() {
@@ -96,7 +96,7 @@ pub fn show(run: &Run, resume: &Resume, frame: &Frame, events: usize) -> String 
             |f: fn(&Step) -> usize, cap: usize| run.steps.iter().map(f).max().unwrap_or(0).min(cap);
         let widths = (
             widest(|s| s.step_key.chars().count(), 24),
-            widest(|s| one(&s.title).chars().count(), 40),
+            widest(|s| one_line(&s.title).chars().count(), 40),
         );
         for step in &run.steps {
             s.push_str(&step_line(step, widths).fit(frame));
@@ -110,7 +110,7 @@ pub fn show(run: &Run, resume: &Resume, frame: &Frame, events: usize) -> String 
                 .push(Some(Tone::Dim), format!("  {when:<12} "))
                 .push(
                     None,
-                    format!("{:<14} {}", clip(&c.actor, 14), one(&change(c))),
+                    format!("{:<14} {}", clip(&c.actor, 14), one_line(&change(c))),
                 )
                 .fit(frame),
         );
@@ -157,7 +157,7 @@ fn step_line(step: &Step, (key_width, title_width): (usize, usize)) -> Line {
         line = line.push(Some(Tone::Wait), format!("  [{gate}]"));
     }
     if let Some(summary) = &step.last_summary {
-        line = line.push(Some(Tone::Dim), format!("  {}", one(summary)));
+        line = line.push(Some(Tone::Dim), format!("  {}", one_line(summary)));
     }
     line
 }
@@ -190,10 +190,6 @@ fn cut(text: &str, room: usize) -> String {
     }
 }
 
-fn one(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// `nexo list`: a header row and one aligned row per run; the goal takes
 /// whatever width is left.
 pub fn list(items: &[ListItem], frame: &Frame) -> String {
@@ -223,7 +219,7 @@ pub fn list(items: &[ListItem], frame: &Frame) -> String {
                         format!("{done}/{all}"),
                         clip(if r.owner.is_empty() { "-" } else { &r.owner }, 12),
                         ago(&r.updated_at, frame.now_ms),
-                        one(&r.goal)
+                        one_line(&r.goal)
                     ),
                 )
                 .fit(frame),
