@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::id::{EventId, GoalId, RunId};
 use crate::model::{GoalStatus, Priority, RunStatus, StepStatus};
 
-/// The history format version this build writes and reads. Readers refuse
+/// The newest history format version this build reads. Readers refuse
 /// newer versions instead of misreading them, and fold every event by the
 /// rules of the version it was written with, so upgrading nexo never
 /// changes what an existing history means.
@@ -22,7 +22,20 @@ use crate::model::{GoalStatus, Priority, RunStatus, StepStatus};
 ///   and compensation fields; runs carry `protocol_task_id`; goals exist
 ///   (`.nexo/goals/`); entering `retrying` from `running` (or the other
 ///   way round) no longer counts a new attempt, as in the original.
-pub const SCHEMA_VERSION: u32 = 2;
+/// - 3: the same body as 2, written by the write that sealed its history
+///   into segments (`history/` beside the live file). The live file of a
+///   segmented history always holds one, so a nexo that knows nothing of
+///   segments refuses the run ("upgrade nexo") instead of folding only
+///   its end.
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// What an ordinary write writes: every nexo since version 2 of the
+/// format reads it, so clones on an older nexo keep working until a
+/// history is actually sealed.
+pub const WRITTEN_VERSION: u32 = 2;
+
+/// What the write that seals a history writes (see [`SCHEMA_VERSION`]).
+pub const SEALING_VERSION: u32 = 3;
 
 /// One immutable entry of a run's history.
 // No deny_unknown_fields here: serde does not support it together with

@@ -2,7 +2,7 @@
 //! in a few lines, with deterministic ids, clocks, parents and times, and
 //! no files or git.
 
-use crate::event::{Body, Decision, Event, HandedOff, Opened, SCHEMA_VERSION, StepSpec, Updated};
+use crate::event::{Body, Decision, Event, HandedOff, Opened, StepSpec, Updated, WRITTEN_VERSION};
 use crate::fold::{self, Run};
 use crate::id::EventId;
 use crate::model::{Priority, StepStatus};
@@ -119,7 +119,7 @@ pub fn status_of(key: &str, status: StepStatus) -> Updated {
 /// An event with a deterministic id (`n`), time and the given clock.
 pub fn event(n: u64, clock: u64, parents: Vec<EventId>, actor: &str, body: Body) -> Event {
     Event {
-        v: SCHEMA_VERSION,
+        v: WRITTEN_VERSION,
         id: format!("01J0000000000000000000{n:04}").into(),
         clock,
         parents,

@@ -9,7 +9,7 @@
 //! before them) refolds from the file. The cache is an optimisation only:
 //! delete it, or let it be corrupt, and every answer is byte-identical.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -51,16 +51,7 @@ impl Nexo {
             return Ok(None);
         };
         let mut file = self.store.open_history(id)?;
-        let len = file
-            .metadata()
-            .map_err(|e| {
-                crate::Error::io(
-                    "read",
-                    &self.store.abs(&crate::store::Store::history_rel(id)),
-                    e,
-                )
-            })?
-            .len();
+        let len = file.len();
         if len < entry.len || tail_hash(&mut file, entry.len)? != entry.tail {
             return Ok(None);
         }
@@ -164,12 +155,8 @@ fn policy(rules: &Rules) -> String {
 }
 
 /// SHA-256 of the `TAIL` bytes before `len` (fewer at the start).
-fn tail_hash(file: &mut std::fs::File, len: u64) -> Result<String> {
-    let start = len.saturating_sub(TAIL);
-    let mut buf = vec![0u8; (len - start) as usize];
-    let io = |e| crate::Error::new(crate::ErrorKind::Io, format!("cannot read a history: {e}"));
-    file.seek(SeekFrom::Start(start)).map_err(io)?;
-    file.read_exact(&mut buf).map_err(io)?;
+fn tail_hash(history: &mut crate::store::Parts, len: u64) -> Result<String> {
+    let buf = history.bytes_before(len, TAIL)?;
     Ok(Sha256::digest(&buf)
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -23,7 +23,7 @@ use record::{Record, trailer};
 use validate::{check_map, check_steps, limit_or, update_subject, validate_update};
 
 use crate::error::{Error, Result};
-use crate::event::{Body, Event, HandedOff, Opened, SCHEMA_VERSION};
+use crate::event::{Body, Event, HandedOff, Opened, SEALING_VERSION, WRITTEN_VERSION};
 use crate::fold::Run;
 use crate::git::{CommitPlan, Repo};
 use crate::limits::{self, Text, opt_text};
@@ -337,7 +337,7 @@ impl Nexo {
     fn new_event<R: Record>(&self, prior: Option<&R>, actor: String, body: Body) -> Event {
         let (at, ms) = now();
         Event {
-            v: SCHEMA_VERSION,
+            v: WRITTEN_VERSION,
             id: crate::id::new_event_id(ms),
             clock: prior.map_or(1, |r| r.clock() + 1),
             parents: prior.map_or_else(Vec::new, |r| r.heads().to_vec()),
@@ -424,11 +424,18 @@ impl Nexo {
         } = write;
         self.check_identity(&actor)?;
         crate::trace::mark("planned commit");
+        let is_new = prior.is_none();
+        let sealing = match is_new {
+            false => self.store.prepare_seal(held, id)?,
+            true => None,
+        };
         let mut event = self.new_event(prior.as_ref(), actor, body);
+        if sealing.is_some() {
+            event.v = SEALING_VERSION;
+        }
         if let Some(seal) = seal {
             seal(id, &mut event)?;
         }
-        let is_new = prior.is_none();
         let run = match prior {
             Some(mut run) => {
                 if seal.is_some() {
@@ -444,13 +451,15 @@ impl Nexo {
         // Pending before anything is written: a process killed at any
         // later point leaves the next command the full list to commit.
         let mut paths = vec![history_rel(id)];
+        paths.extend(sealing.iter().flat_map(|s| s.rels.iter().cloned()));
         paths.extend(views.iter().map(|(p, _)| p.clone()));
         self.repo.add_pending(&paths)?;
         crate::trace::crash_point("before-append");
-        match is_new {
-            false => self.store.append(held, id, &event)?,
+        match (is_new, sealing) {
+            (false, None) => self.store.append(held, id, &event)?,
+            (false, Some(sealing)) => self.store.seal(held, id, sealing, &event)?,
             // A new run's history appears whole or not at all.
-            true => self.store.create_history(held, id, &event)?,
+            (true, _) => self.store.create_history(held, id, &event)?,
         }
         crate::trace::crash_point("after-append");
         crate::trace::mark("appended");

@@ -3,6 +3,7 @@
 //! ```text
 //! .nexo/.gitattributes                   union merge for histories
 //! .nexo/runs/<RUN_ID>/history.jsonl      append-only events (the truth)
+//! .nexo/runs/<RUN_ID>/history/*.jsonl    its sealed beginning (see segments)
 //! .nexo/runs/<RUN_ID>/run.yaml           view, regenerated from the fold
 //! .nexo/runs/<RUN_ID>/steps/<key>.yaml   view, one per step
 //! .nexo/goals/<GOAL_ID>/history.jsonl    a goal's events (same rules)
@@ -26,6 +27,9 @@ use crate::event::Event;
 use crate::id::{GOAL_PREFIX, RUN_PREFIX};
 
 pub mod nofollow;
+pub mod segments;
+
+pub use segments::{Parts, Sealing};
 
 pub const NEXO_DIR: &str = ".nexo";
 pub const HISTORY: &str = "history.jsonl";
@@ -37,12 +41,14 @@ pub const HISTORY: &str = "history.jsonl";
 pub const GITATTRIBUTES: &str = "\
 # Written by nexo. Histories are append-only event logs: a merge keeps every line of both sides.
 runs/*/history.jsonl merge=union
+runs/*/history/*.jsonl merge=union
 # Views are derived from the history: a merge keeps one side and the next nexo command
 # regenerates them. nexo registers the nexo-view driver in .git/config; without it git
 # may report conflicts here, which `nexo resolve` settles.
 runs/*/run.yaml merge=nexo-view
 runs/*/steps/*.yaml merge=nexo-view
 goals/*/history.jsonl merge=union
+goals/*/history/*.jsonl merge=union
 goals/*/goal.yaml merge=nexo-view
 ";
 const GITATTRIBUTES_MARK: &str = "# Written by nexo.";
@@ -465,83 +471,71 @@ impl Store {
         Some((m.len(), m.modified().ok()?, ino))
     }
 
-    /// Reads a run's history. A partial last line (a crash mid-append) is
-    /// skipped; any other unreadable line is an error naming file and line.
+    /// Reads a run's history whole, segments and live file. A partial last
+    /// line (a crash mid-append) is skipped; any other unreadable line is
+    /// an error naming file and line.
     pub fn read_history(&self, run_id: &str) -> Result<History> {
-        let rel = Self::history_rel(run_id);
-        let bytes = self.read(&rel)?.ok_or_else(|| {
-            Error::not_found(format!(
-                "unknown run {run_id:?}: {} does not exist",
-                self.abs(&rel).display()
-            ))
-        })?;
-        parse_history(&bytes, &rel)
+        self.open_history(run_id)?.read_all()
     }
 
-    /// Hands every event of a history to `each` in file order, one at a
-    /// time, reading line by line, so memory does not grow with the
-    /// history; `each` may stop early. The lines are read by the rules of
+    /// Hands every event of a history to `each` in order, one at a time,
+    /// reading line by line, so memory does not grow with the history;
+    /// `each` may stop early. The lines are read by the rules of
     /// [`parse_history`]: a torn last line is skipped, any other unreadable
     /// line is an error naming file and line.
-    /// Starts at byte `from` (a line's start); `each` gets every event with
-    /// the offset just past its line and whether that line ended in a
-    /// newline.
+    /// Starts at byte `from` (a line's start, counted across the segments
+    /// and the live file); `each` gets every event with the offset just
+    /// past its line and whether that line ended in a newline.
     pub fn each_event(
         &self,
         id: &str,
         from: u64,
         mut each: impl FnMut(Event, u64, bool) -> Result<Flow>,
     ) -> Result<()> {
-        use std::io::BufRead;
-        let rel = Self::history_rel(id);
-        let mut file = self.open_history(id)?;
-        if from > 0 {
-            file.seek(SeekFrom::Start(from))
-                .map_err(|e| Error::io("read", &self.abs(&rel), e))?;
-        }
-        let mut offset = from;
-        let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
-        let mut buf = Vec::new();
-        for number in 1.. {
-            buf.clear();
-            let n = reader
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| Error::io("read", &self.abs(&rel), e))?;
-            if n == 0 {
-                break;
-            }
-            offset += n as u64;
-            let terminated = buf.ends_with(b"\n");
-            let place = format!("{rel}:{number}");
-            let line = std::str::from_utf8(&buf)
-                .map_err(|e| Error::corrupt(format!("{place}: not UTF-8 ({e})")))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let event = match Event::from_line(line.trim_end_matches('\n'), &place) {
-                Ok(e) => e,
-                // Only a line that is not terminated may be torn.
-                Err(_) if !terminated => break,
-                Err(e) => return Err(e),
-            };
-            if each(event, offset, terminated)? == Flow::Stop {
-                break;
-            }
-        }
-        Ok(())
+        self.open_history(id)?
+            .each_event(from, |e, place| each(e, place.end, place.terminated))
     }
 
-    /// A history opened for reading, never through a link.
-    pub fn open_history(&self, id: &str) -> Result<File> {
+    /// A history opened for reading, never through a link: its live file,
+    /// then its sealed segments (in that order; see [`segments`]).
+    pub fn open_history(&self, id: &str) -> Result<Parts> {
         let rel = Self::history_rel(id);
-        nofollow::open(&self.root, Path::new(&rel), OpenOptions::new().read(true))?.ok_or_else(
-            || {
+        let live = nofollow::open(&self.root, Path::new(&rel), OpenOptions::new().read(true))?
+            .ok_or_else(|| {
                 Error::not_found(format!(
                     "unknown run {id:?}: {} does not exist",
                     self.abs(&rel).display()
                 ))
-            },
-        )
+            })?;
+        Parts::open(&self.root, &rel, live)
+    }
+
+    /// Under the lock, before a write to record `id`: when its live file
+    /// has grown past the seal size, settles it and writes its lines
+    /// aside as segments (see [`segments`]). The write then installs them
+    /// and restarts the live file with its event.
+    pub fn prepare_seal(&self, _: &Held, id: &str) -> Result<Option<Sealing>> {
+        let rel = Self::history_rel(id);
+        let big = fs::symlink_metadata(self.abs(&rel))
+            .is_ok_and(|m| m.is_file() && m.len() >= segments::seal_bytes());
+        if !big {
+            return Ok(None);
+        }
+        self.settle_history(&rel)?;
+        segments::prepare(&self.root, &rel, &self.tmp_dir).map(Some)
+    }
+
+    /// Moves prepared segments into place, flushed, then replaces the live
+    /// file with `event` alone (flushed): the seal's two steps. A crash
+    /// between them leaves the events both sealed and live, which the
+    /// fold reads once.
+    pub fn seal(&self, _: &Held, id: &str, sealing: Sealing, event: &Event) -> Result<()> {
+        segments::install(&self.root, sealing)?;
+        crate::trace::crash_point("sealed");
+        let mut line = event.to_line();
+        line.push('\n');
+        let rel = Self::history_rel(id);
+        nofollow::write_durable(&self.root, Path::new(&rel), line.as_bytes(), &self.tmp_dir)
     }
 
     /// The git directory's folder for nexo's derived-state cache.

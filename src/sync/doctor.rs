@@ -285,7 +285,20 @@ impl Nexo {
             .unwrap_or(&rel)
             .to_string();
         let bytes = store.read(&rel)?.unwrap_or_default();
-        if bytes.is_empty() {
+        let mut events = Vec::new();
+        let sealed = crate::store::segments::segments(store.root(), &rel)?;
+        for (name, _) in &sealed {
+            // Sealed segments are never rewritten (their names hash their
+            // bytes): what is wrong in one is reported, not fixed.
+            let seg = crate::store::segments::segment_rel(&rel, name);
+            let read = read_lenient(&seg, &store.read(&seg)?.unwrap_or_default());
+            problems.extend(read.problems.into_iter().map(|p| Problem {
+                fixable: false,
+                ..p
+            }));
+            events.extend(read.events);
+        }
+        if bytes.is_empty() && sealed.is_empty() {
             problems.push(Problem {
                 kind: ProblemKind::EmptyHistory,
                 path: rel.clone(),
@@ -311,9 +324,10 @@ impl Nexo {
             store.replace(&rel, clean.as_bytes())?;
             fixed.push(rel.clone());
         }
+        events.extend(lenient.events);
         let unhonoured = match Store::record_of_history(&rel) {
             Some(run) if self.approvals().policy.is_strict() && !run.starts_with(GOAL_PREFIX) => {
-                self.fold_run(lenient.events.clone())
+                self.fold_run(events.clone())
                     .map(|r| r.unhonoured)
                     .unwrap_or_default()
                     .into_iter()
@@ -325,7 +339,7 @@ impl Nexo {
             }
             _ => Vec::new(),
         };
-        let views = match self.render_events(id, lenient.events) {
+        let views = match self.render_events(id, events) {
             Ok(views) => views,
             Err(e) => {
                 problems.push(Problem {
