@@ -132,3 +132,116 @@ fn a_union_merge_is_detected_and_refolded() {
         );
     }
 }
+
+/// Ages `.nexo/runs` so the summaries index may trust its modification
+/// time (it trusts only a time two seconds old).
+fn age_runs_folder(dir: &Path) {
+    let out = std::process::Command::new("touch")
+        .args(["-m", "-d", "2020-01-01T00:00:00"])
+        .arg(dir.join(".nexo/runs"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+fn listed(dir: &Path) -> String {
+    call(
+        dir,
+        "nexo_workflow_list",
+        json!({"include_closed": true, "limit": 500}),
+    )
+}
+
+/// The list with the index as it is must be the list without it.
+fn list_same_without_index(dir: &Path) -> String {
+    let with = listed(dir);
+    std::fs::remove_file(dir.join(".git/nexo-cache/summaries")).unwrap();
+    assert_eq!(
+        listed(dir),
+        with,
+        "the list changed without the summaries index"
+    );
+    with
+}
+
+#[test]
+fn a_trusted_summaries_index_still_sees_every_change() {
+    let repo = Repo::new();
+    let first = repo.open_release();
+    let second = repo.open_release();
+    age_runs_folder(repo.path());
+    listed(repo.path());
+    listed(repo.path());
+    let index = std::fs::read_to_string(repo.path().join(".git/nexo-cache/summaries")).unwrap();
+    let header = index.lines().next().unwrap();
+    assert_eq!(
+        header.split('\t').count(),
+        4,
+        "the folder is trusted: {header}"
+    );
+
+    // A write to one run: its line is appended, then wins.
+    call(
+        repo.path(),
+        "nexo_workflow_update",
+        json!({"run_id": first, "step_key": "doctor", "step_status": "running"}),
+    );
+    assert!(listed(repo.path()).contains("\"status\": \"running\""));
+    list_same_without_index(repo.path());
+
+    // A history changed by hand (git would do the same on a pull).
+    let history = repo
+        .path()
+        .join(".nexo/runs")
+        .join(&second)
+        .join("history.jsonl");
+    let text = std::fs::read_to_string(&history).unwrap();
+    let mut lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut last = lines.last().unwrap().clone();
+    last["id"] = json!("01M8AAAAAAAAAAAAAAAAAAAAAA");
+    last["clock"] = json!(99);
+    last["parents"] = json!([lines.last().unwrap()["id"]]);
+    last["type"] = json!("updated");
+    last["data"] = json!({"step_key": "publish", "step_status": "blocked"});
+    lines.push(last);
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&history, body).unwrap();
+    assert!(listed(repo.path()).contains("\"status\": \"blocked\""));
+
+    // A run removed, and one added, behind the index's back.
+    age_runs_folder(repo.path());
+    listed(repo.path());
+    let runs = repo.path().join(".nexo/runs");
+    std::fs::rename(runs.join(&second), repo.path().join("moved-away")).unwrap();
+    let now = listed(repo.path());
+    assert!(!now.contains(&second), "a removed run is not listed");
+    age_runs_folder(repo.path());
+    listed(repo.path());
+    std::fs::rename(repo.path().join("moved-away"), runs.join(&second)).unwrap();
+    assert!(
+        listed(repo.path()).contains(&second),
+        "an added run is listed"
+    );
+    list_same_without_index(repo.path());
+
+    // Past 64 appended lines the index is written sorted again.
+    age_runs_folder(repo.path());
+    for n in 0..70 {
+        call(
+            repo.path(),
+            "nexo_workflow_update",
+            json!({"run_id": if n % 2 == 0 { &first } else { &second }, "summary": format!("n{n}")}),
+        );
+        listed(repo.path());
+    }
+    let index = std::fs::read_to_string(repo.path().join(".git/nexo-cache/summaries")).unwrap();
+    assert!(
+        index.lines().count() < 40,
+        "compacted: {} lines",
+        index.lines().count()
+    );
+    list_same_without_index(repo.path());
+}

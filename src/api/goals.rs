@@ -232,15 +232,16 @@ impl Nexo {
         let runs = match req.include_runs.unwrap_or(false) {
             // The goal's runs, most recently updated first, found through
             // the summaries: only they are folded.
-            true => Some(
-                self.summaries()?
+            true => Some({
+                let summaries = self.summaries()?;
+                summaries
                     .all
                     .iter()
-                    .filter(|s| s.goal_id == id)
+                    .filter(|s| summaries.goal_id(s) == id)
                     .take(GOAL_RUNS_LIMIT)
-                    .map(|s| Ok(RunOut::of(&Run::read(self, &s.id)?, false)))
-                    .collect::<Result<Vec<_>>>()?,
-            ),
+                    .map(|s| Ok(RunOut::of(&Run::read(self, summaries.id(s))?, false)))
+                    .collect::<Result<Vec<_>>>()?
+            }),
             false => None,
         };
         Ok(GoalGetResponse {
@@ -379,8 +380,12 @@ impl Nexo {
         let mut counts: HashMap<String, GoalCounts> = HashMap::new();
         // A damaged run is reported by doctor, not counted.
         let summaries = self.summaries()?;
-        for run in summaries.all.into_iter().filter(|r| !r.goal_id.is_empty()) {
-            let c = counts.entry(run.goal_id).or_default();
+        for run in summaries.all.iter() {
+            let goal_id = summaries.goal_id(run);
+            if goal_id.is_empty() {
+                continue;
+            }
+            let c = counts.entry(goal_id.to_string()).or_default();
             c.run_count += 1;
             c.open_run_count += usize::from(!run.status.is_closed());
         }

@@ -1,17 +1,31 @@
 //! Run summaries for `list`, `prime` and goal counts: one index file in
 //! the git directory (`nexo-cache/summaries`, never committed), one line
 //! per run, keyed by its history's stamp (length, modification time,
-//! inode). Listing 10,000 runs is one read of that file and one lstat per
-//! run; only a run whose history changed is folded again (through the
-//! per-run cache), and only the runs shown are decoded from JSON.
+//! inode). Listing 10,000 runs is one mapped read of that file and one
+//! lstat per run; only a run whose history changed is folded again
+//! (through the per-run cache), and only the runs shown are decoded from
+//! JSON.
+//!
+//! The first line names the format, says where the lines written sorted
+//! (most recently updated first) end, and, when it can be trusted, gives
+//! the stamp of the `runs/` folder itself. After a write, the lines of
+//! the runs folded again are appended, and win over their earlier lines;
+//! past 64 of them the file is written sorted again. As for the folder:
+//! its modification time changes whenever an entry is added, removed or
+//! replaced, so while it is unchanged the index's ids are the runs there
+//! are and the folder need not be read again. A stamp is recorded only once it is two seconds
+//! old (a change within the file system's timestamp resolution could
+//! otherwise go unseen), and never while a run is unreadable (those are
+//! not in the index).
 //!
 //! A line is tab-separated: id, length, mtime, inode, updated_at, status,
-//! priority, whether a gate waits, goal id, then the JSON of what `list`
-//! and `prime` show. Values never hold tabs: names and times are refused
+//! priority, whether a gate waits, goal id, the length of the JSON, then
+//! the JSON of what `list` and `prime` show. Values never hold tabs: names and times are refused
 //! with control characters in them (docs/format.md, "Limits").
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,30 +39,52 @@ use crate::resume::resume;
 use crate::store::Stamp;
 
 /// Bumped when a line's shape changes.
-const FORMAT: &str = "nexo-summaries 2";
+const FORMAT: &str = "nexo-summaries 4";
 
-/// One run, as `list` and `prime` need it.
+/// How many lines may be appended to the index before it is written
+/// sorted again.
+const MAX_APPENDED: usize = 64;
+
+/// How old the `runs/` folder's modification time must be to be trusted.
+const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// One run, as `list` and `prime` need it: a line of the index text,
+/// with its fields' places in it (no copy per run: listing 10,000 runs
+/// must not allocate 30,000 strings).
 pub(crate) struct Summary {
-    pub id: String,
+    line: Range<usize>,
+    id: Range<usize>,
+    updated_at: Range<usize>,
+    goal_id: Range<usize>,
+    json: Range<usize>,
     stamp: Stamp,
-    pub updated_at: String,
     pub status: RunStatus,
     pub priority: Priority,
     pub requires_approval: bool,
-    pub goal_id: String,
-    json: Json,
 }
 
-/// What is shown, as JSON: a range of the index's text (no copy per run)
-/// or text of its own (a run folded just now).
-enum Json {
-    InIndex(std::ops::Range<usize>),
-    Own(String),
+/// The index's bytes, then the lines of runs folded just now: one
+/// address space for [`Summary`]'s ranges.
+struct Text {
+    /// Mapped, not read: nexo replaces the file by rename and never
+    /// writes it in place.
+    index: Option<memmap2::Mmap>,
+    extra: String,
 }
 
-/// Every run's summary, and the index text they point into.
+/// What the index's first line says (see [`Text::header`]).
+struct Header {
+    /// Where the first line of a run starts.
+    start: usize,
+    /// Where the lines written sorted end; lines appended since follow
+    /// (a run folded again since: its newer line wins).
+    sorted_end: usize,
+    folder: Option<(i128, u64)>,
+}
+
+/// Every run's summary, and the text they point into.
 pub(crate) struct Summaries {
-    text: String,
+    text: Text,
     pub all: Vec<Summary>,
     pub unreadable: Vec<Unreadable>,
 }
@@ -62,12 +98,119 @@ struct Shown {
     step_status: Option<StepStatus>,
 }
 
-impl Summaries {
-    fn json<'a>(&'a self, s: &'a Summary) -> &'a str {
-        match &s.json {
-            Json::InIndex(r) => &self.text[r.clone()],
-            Json::Own(t) => t,
+impl Text {
+    fn read(path: &std::path::Path) -> Text {
+        let index = std::fs::File::open(path).ok().and_then(|f| {
+            // SAFETY: the file is nexo's own, in the git directory, and is
+            // only ever replaced by rename, so the mapping's bytes do not
+            // change or shrink while it is held.
+            #[allow(unsafe_code)]
+            unsafe { memmap2::Mmap::map(&f) }.ok()
+        });
+        Text {
+            index,
+            extra: String::new(),
         }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.index.as_deref().unwrap_or_default()
+    }
+
+    fn get(&self, r: Range<usize>) -> &str {
+        let base = self.bytes().len();
+        match r.start >= base {
+            true => &self.extra[r.start - base..r.end - base],
+            false => std::str::from_utf8(&self.bytes()[r]).unwrap_or_default(),
+        }
+    }
+
+    /// Adds `line` (without its newline) and returns its summary.
+    fn push(&mut self, line: &str) -> Summary {
+        let start = self.bytes().len() + self.extra.len();
+        self.extra.push_str(line);
+        self.extra.push('\n');
+        Summary::parse(&self.extra.as_bytes()[start - self.bytes().len()..], start)
+            .expect("a line just made parses")
+    }
+
+    /// The index's first line: `FORMAT`, where the sorted lines end, and
+    /// the trusted `runs/` folder stamp if any. `None`: no index, or not
+    /// this format.
+    fn header(&self) -> Option<Header> {
+        let bytes = self.bytes();
+        let end = bytes.iter().position(|&b| b == b'\n')?;
+        let first = std::str::from_utf8(&bytes[..end]).ok()?;
+        let mut f = first.split('\t');
+        if f.next() != Some(FORMAT) {
+            return None;
+        }
+        let sorted_end: usize = f.next()?.parse().ok()?;
+        let folder = f
+            .next()
+            .and_then(|m| m.parse().ok())
+            .zip(f.next().and_then(|i| i.parse().ok()));
+        (end < sorted_end && sorted_end <= bytes.len()).then_some(Header {
+            start: end + 1,
+            sorted_end,
+            folder,
+        })
+    }
+
+    /// The bytes of a range, for comparing without decoding.
+    fn raw(&self, r: Range<usize>) -> &[u8] {
+        let base = self.bytes().len();
+        match r.start >= base {
+            true => &self.extra.as_bytes()[r.start - base..r.end - base],
+            false => &self.bytes()[r],
+        }
+    }
+
+    /// Where the line that holds byte `at` ends (just past its newline),
+    /// at most `end`.
+    fn line_end_after(&self, at: usize, end: usize) -> usize {
+        self.bytes()[at.min(end)..end]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(end, |p| at + p + 1)
+    }
+
+    /// Every line between `start` and `end` that parses.
+    fn lines(&self, mut start: usize, end: usize) -> Vec<Summary> {
+        let bytes = &self.bytes()[..end];
+        let mut out = Vec::new();
+        while start < bytes.len() {
+            // A line says how long its JSON is, so the bulk of the index
+            // is stepped over, not scanned.
+            match Summary::parse(&bytes[start..], start) {
+                Some(s) => {
+                    start = s.line.end + 1;
+                    out.push(s);
+                }
+                None => {
+                    start = bytes[start..]
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(bytes.len(), |p| start + p + 1);
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Summaries {
+    pub fn id(&self, s: &Summary) -> &str {
+        self.text.get(s.id.clone())
+    }
+
+    /// The goal the run serves, or "".
+    pub fn goal_id(&self, s: &Summary) -> &str {
+        self.text.get(s.goal_id.clone())
+    }
+
+    fn json(&self, s: &Summary) -> &str {
+        self.text.get(s.json.clone())
     }
 
     fn shown(&self, s: &Summary) -> Result<Shown> {
@@ -105,62 +248,68 @@ impl Summaries {
     }
 }
 
+/// The index line of `run`, whose history has `stamp`.
+fn line_of(run: &Run, stamp: Stamp) -> String {
+    let r = resume(run);
+    let prime = super::prime::prime_run(run);
+    let shown = Shown {
+        item: super::list_item(run),
+        progress: crate::render::progress(run),
+        step_key: prime.step_key,
+        step_status: prime.step_status,
+    };
+    let json = serde_json::to_string(&shown).expect("summaries serialize");
+    format!(
+        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+        run.run_id,
+        stamp.len,
+        stamp.mtime_ns,
+        stamp.ino,
+        run.updated_at,
+        run.status,
+        run.priority,
+        u8::from(r.requires_approval),
+        run.goal_id,
+        json.len(),
+        json,
+    )
+}
+
 impl Summary {
-    fn of(run: &Run, stamp: Stamp) -> Summary {
-        let r = resume(run);
-        let prime = super::prime::prime_run(run);
-        let shown = Shown {
-            item: super::list_item(run),
-            progress: crate::render::progress(run),
-            step_key: prime.step_key,
-            step_status: prime.step_status,
+    /// The line at the start of `bytes`, which start at `start` of the
+    /// text; its end is `line.end` (a newline follows it).
+    fn parse(bytes: &[u8], start: usize) -> Option<Summary> {
+        let mut at = 0;
+        let mut field = || -> Option<(Range<usize>, &[u8])> {
+            // Every field but the JSON is short: the search stays near.
+            let len = bytes.iter().skip(at).take(128).position(|&b| b == b'\t')?;
+            let r = at..at + len;
+            at += len + 1;
+            Some((start + r.start..start + r.end, &bytes[r]))
         };
-        Summary {
-            id: run.run_id.to_string(),
+        let (id, _) = field()?;
+        let stamp = Stamp {
+            len: number(field()?.1)? as u64,
+            mtime_ns: number(field()?.1)?,
+            ino: number(field()?.1)? as u64,
+        };
+        let (updated_at, _) = field()?;
+        let status = RunStatus::parse(std::str::from_utf8(field()?.1).ok()?).ok()?;
+        let priority = Priority::parse(std::str::from_utf8(field()?.1).ok()?).ok()?;
+        let requires_approval = field()?.1 == b"1";
+        let (goal_id, _) = field()?;
+        let json_len = number(field()?.1)? as usize;
+        let end = at.checked_add(json_len)?;
+        (bytes.get(end) == Some(&b'\n')).then_some(Summary {
+            json: start + at..start + end,
+            line: start..start + end,
+            id,
+            updated_at,
+            goal_id,
             stamp,
-            updated_at: run.updated_at.clone(),
-            status: run.status,
-            priority: run.priority,
-            requires_approval: r.requires_approval,
-            goal_id: run.goal_id.clone(),
-            json: Json::Own(serde_json::to_string(&shown).expect("summaries serialize")),
-        }
-    }
-
-    fn line(&self, json: &str) -> String {
-        format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-            self.id,
-            self.stamp.len,
-            self.stamp.mtime_ns,
-            self.stamp.ino,
-            self.updated_at,
-            self.status,
-            self.priority,
-            u8::from(self.requires_approval),
-            self.goal_id,
-            json
-        )
-    }
-
-    /// The line that starts at byte `start` of the index's text.
-    fn parse(line: &str, start: usize) -> Option<Summary> {
-        let json_at = start + line.match_indices('\t').nth(8)?.0 + 1;
-        let mut f = line.splitn(10, '\t');
-        let mut next = || f.next();
-        Some(Summary {
-            id: next()?.to_string(),
-            stamp: Stamp {
-                len: next()?.parse().ok()?,
-                mtime_ns: next()?.parse().ok()?,
-                ino: next()?.parse().ok()?,
-            },
-            updated_at: next()?.to_string(),
-            status: RunStatus::parse(next()?).ok()?,
-            priority: Priority::parse(next()?).ok()?,
-            requires_approval: next()? == "1",
-            goal_id: next()?.to_string(),
-            json: Json::InIndex(json_at..start + line.len()),
+            status,
+            priority,
+            requires_approval,
         })
     }
 }
@@ -172,67 +321,251 @@ impl Nexo {
     pub(crate) fn summaries(&self) -> Result<Summaries> {
         self.refresh()?;
         let path = self.store.cache_dir().join("summaries");
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let mut known: HashMap<String, Summary> = HashMap::new();
-        if text.starts_with(&format!("{FORMAT}\n")) {
-            let mut start = FORMAT.len() + 1;
-            for line in text[start..].split_inclusive('\n') {
-                if let Some(s) = Summary::parse(line.trim_end_matches('\n'), start) {
-                    known.insert(s.id.clone(), s);
-                }
-                start += line.len();
+        let mut text = Text::read(&path);
+        let header = text.header();
+        // Taken before the folder is read: a change after it moves it.
+        let folder = self.store.runs_folder_stamp();
+        let trusted = header.as_ref().and_then(|h| h.folder);
+        let (kept, stale) = match &header {
+            Some(h) if trusted.is_some() && trusted == folder.map(folder_key) => {
+                self.unchanged_by_place(&text, h)?
             }
-        }
-        let mut all = Vec::new();
+            Some(h) => self.unchanged_by_id(
+                &text,
+                text.lines(h.start, h.sorted_end),
+                text.lines(h.sorted_end, text.bytes().len()),
+            )?,
+            None => self.unchanged_by_id(&text, Vec::new(), Vec::new())?,
+        };
+        let ((mut all, gone), had_appended) = kept;
         let mut unreadable = Vec::new();
-        let ids = self.store.stamped_run_ids()?;
-        let mut changed = known.len() != ids.len();
-        for (id, stamp) in ids {
-            match known.remove(&id) {
-                Some(s) if s.stamp == stamp => all.push(s),
-                _ => {
-                    changed = true;
-                    match Run::read(self, &id) {
-                        Ok(run) => all.push(Summary::of(&run, stamp)),
-                        Err(e) if e.kind == ErrorKind::Corrupt => unreadable.push(Unreadable {
-                            run_id: id.into(),
-                            error: e.message,
-                        }),
-                        Err(e) => return Err(e),
-                    }
+        let mut fresh = Vec::new();
+        for (id, stamp) in stale {
+            match Run::read(self, &id) {
+                Ok(run) => {
+                    let summary = text.push(&line_of(&run, stamp));
+                    fresh.push(summary.line.clone());
+                    all.push(summary);
                 }
+                Err(e) if e.kind == ErrorKind::Corrupt => unreadable.push(Unreadable {
+                    run_id: id.into(),
+                    error: e.message,
+                }),
+                Err(e) => return Err(e),
             }
         }
-        all.sort_by(|a, b| {
-            b.updated_at
-                .cmp(&a.updated_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
+        if had_appended > 0 || !fresh.is_empty() {
+            // Nearly sorted: the lines written sorted still are.
+            all.sort_by(|a, b| {
+                (text
+                    .raw(b.updated_at.clone())
+                    .cmp(text.raw(a.updated_at.clone())))
+                .then_with(|| text.raw(a.id.clone()).cmp(text.raw(b.id.clone())))
+            });
+        }
+        let settled = folder
+            .filter(|f| unreadable.is_empty() && settled(f))
+            .map(folder_key);
         let summaries = Summaries {
             text,
             all,
             unreadable,
         };
-        if changed {
-            self.write_summaries(&summaries);
+        let rewrite = header.is_none()
+            || gone
+            || settled != trusted
+            || had_appended + fresh.len() > MAX_APPENDED;
+        if rewrite {
+            self.write_summaries(&summaries, settled);
+        } else if !fresh.is_empty() {
+            append_summaries(&path, &summaries.text, &fresh);
         }
         Ok(summaries)
     }
 
+    /// With the runs those of the index (the folder is unchanged): each
+    /// history stat'ed in the index's order, each half of the index
+    /// parsed and stat'ed on its own core. Returns the lines still current
+    /// (whether any run is gone, how many lines were appended) and the
+    /// runs to fold again.
+    #[allow(clippy::type_complexity)]
+    fn unchanged_by_place(
+        &self,
+        text: &Text,
+        h: &Header,
+    ) -> Result<(((Vec<Summary>, bool), usize), Vec<(String, Stamp)>)> {
+        let Some(folder) = self.store.runs_folder()? else {
+            return self.unchanged_by_id(text, Vec::new(), Vec::new());
+        };
+        let stamped = |from, to| {
+            let lines = text.lines(from, to);
+            let names: Vec<&str> = lines.iter().map(|s| text.get(s.id.clone())).collect();
+            let stamps = folder.stamps(&names);
+            lines.into_iter().zip(stamps).collect::<Vec<_>>()
+        };
+        let mid = text.line_end_after((h.start + h.sorted_end) / 2, h.sorted_end);
+        let (mut sorted, appended) = std::thread::scope(|s| {
+            let first = s.spawn(|| stamped(h.start, mid));
+            let second = stamped(mid, h.sorted_end);
+            let appended = stamped(h.sorted_end, text.bytes().len());
+            let mut sorted = first.join().expect("parsing threads do not panic");
+            sorted.extend(second);
+            (sorted, appended)
+        });
+        let had_appended = appended.len();
+        let keep = supersede(text, &sorted, &appended);
+        sorted.extend(appended);
+        let mut stale = Vec::new();
+        let mut gone = false;
+        let mut kept = Vec::with_capacity(sorted.len());
+        for ((s, stamp), keep) in sorted.into_iter().zip(keep) {
+            match stamp {
+                _ if !keep => {}
+                Some(st) if st == s.stamp => kept.push(s),
+                Some(st) => stale.push((text.get(s.id.clone()).to_string(), st)),
+                None => gone = true,
+            }
+        }
+        Ok((((kept, gone), had_appended), stale))
+    }
+
+    /// [`Nexo::unchanged_by_place`] when the folder may hold other runs:
+    /// it is read, and its runs matched to the index's lines by id.
+    #[allow(clippy::type_complexity)]
+    fn unchanged_by_id(
+        &self,
+        text: &Text,
+        mut parsed: Vec<Summary>,
+        appended: Vec<Summary>,
+    ) -> Result<(((Vec<Summary>, bool), usize), Vec<(String, Stamp)>)> {
+        let had_appended = appended.len();
+        let keep = supersede(text, &parsed, &appended);
+        parsed.extend(appended);
+        let parsed: Vec<Summary> = parsed
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(s, k)| k.then_some(s))
+            .collect();
+        let ids = self.store.stamped_run_ids()?;
+        let mut kept = vec![false; parsed.len()];
+        let mut stale = Vec::new();
+        {
+            let known: HashMap<&str, usize> = parsed
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (text.get(s.id.clone()), i))
+                .collect();
+            for (id, stamp) in ids {
+                match known.get(id.as_str()) {
+                    Some(&i) if parsed[i].stamp == stamp && !kept[i] => kept[i] = true,
+                    _ => stale.push((id, stamp)),
+                }
+            }
+        }
+        let gone = kept.iter().any(|k| !k);
+        let all = parsed
+            .into_iter()
+            .zip(kept)
+            .filter_map(|(s, k)| k.then_some(s))
+            .collect();
+        Ok((((all, gone), had_appended), stale))
+    }
+
     /// Best effort: an index that cannot be written is rebuilt later.
-    fn write_summaries(&self, s: &Summaries) {
+    fn write_summaries(&self, s: &Summaries, folder: Option<(i128, u64)>) {
         let dir = self.store.cache_dir();
         let _ = std::fs::create_dir_all(&dir);
-        let mut text = String::with_capacity(s.all.len() * 400);
-        text.push_str(FORMAT);
-        text.push('\n');
+        let mut body = Vec::with_capacity(s.all.len() * 400);
         for one in &s.all {
-            text.push_str(&one.line(s.json(one)));
+            body.extend_from_slice(s.text.raw(one.line.clone()));
+            body.push(b'\n');
         }
+        let folder = folder.map_or(String::new(), |(mtime, ino)| format!("\t{mtime}\t{ino}"));
+        // Where the sorted lines end, counting the header itself (20
+        // digits, so its own length is known).
+        let end = FORMAT.len() + 1 + 20 + folder.len() + 1 + body.len();
+        let header = format!("{FORMAT}\t{end:020}{folder}\n");
         if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(&dir)
-            && tmp.write_all(text.as_bytes()).is_ok()
+            && tmp.write_all(header.as_bytes()).is_ok()
+            && tmp.write_all(&body).is_ok()
         {
             let _ = tmp.persist(dir.join("summaries"));
         }
     }
+}
+
+/// Appends the lines of runs folded again to the index: a write changes
+/// one run, and rewriting 10,000 lines for it cost more than the listing.
+/// Best effort, like the rest of the index.
+fn append_summaries(path: &std::path::Path, text: &Text, lines: &[Range<usize>]) {
+    let mut out = Vec::new();
+    for line in lines {
+        out.extend_from_slice(text.raw(line.clone()));
+        out.push(b'\n');
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(path) {
+        let _ = f.write_all(&out);
+    }
+}
+
+/// Which of the sorted lines, then of the appended ones, still count:
+/// an appended line replaces the run's earlier one (the last appended
+/// wins).
+fn supersede<T: AsSummary>(text: &Text, sorted: &[T], appended: &[T]) -> Vec<bool> {
+    let mut keep = vec![true; sorted.len() + appended.len()];
+    if appended.is_empty() {
+        return keep;
+    }
+    let newest: HashMap<&[u8], usize> = appended
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (text.raw(s.summary().id.clone()), sorted.len() + i))
+        .collect();
+    for (i, s) in sorted.iter().chain(appended).enumerate() {
+        keep[i] = newest
+            .get(text.raw(s.summary().id.clone()))
+            .is_none_or(|&n| n == i);
+    }
+    keep
+}
+
+/// A summary, alone or with the stamp its history has now.
+trait AsSummary {
+    fn summary(&self) -> &Summary;
+}
+
+impl AsSummary for Summary {
+    fn summary(&self) -> &Summary {
+        self
+    }
+}
+
+impl AsSummary for (Summary, Option<Stamp>) {
+    fn summary(&self) -> &Summary {
+        &self.0
+    }
+}
+
+/// A field of digits, as written by [`line_of`] (a stamp's numbers are
+/// never negative; anything else is not a line nexo wrote).
+fn number(digits: &[u8]) -> Option<i128> {
+    if digits.is_empty() || digits.len() > 38 {
+        return None;
+    }
+    digits.iter().try_fold(0i128, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + i128::from(d - b'0'))
+    })
+}
+
+fn folder_key(s: Stamp) -> (i128, u64) {
+    (s.mtime_ns, s.ino)
+}
+
+/// Whether the folder's modification time is old enough that any later
+/// change gives it another.
+fn settled(folder: &Stamp) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    folder.mtime_ns < now - SETTLED.as_nanos() as i128
 }

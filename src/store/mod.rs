@@ -142,12 +142,45 @@ impl Stamp {
     }
 }
 
-/// The stamp of `<name>/history.jsonl` under the open folder `dir`, if it
-/// is a regular file (a link is not followed, and not a history).
+/// The stamps of `<name>/history.jsonl` for each of `names` under the
+/// open folder `dir`, on two threads from [`PARALLEL_STATS`] names.
+fn stat_all<S: AsRef<str> + Sync>(dir: &File, names: &[S]) -> Vec<Option<Stamp>> {
+    let stat = |names: &[S]| stat_here(dir, names);
+    if names.len() < PARALLEL_STATS {
+        return stat(names);
+    }
+    let (first, second) = names.split_at(names.len() / 2);
+    std::thread::scope(|s| {
+        let one = s.spawn(|| stat(first));
+        let mut two = stat(second);
+        let mut all = one.join().expect("stat threads do not panic");
+        all.append(&mut two);
+        all
+    })
+}
+
+/// [`stat_all`] on this thread.
+fn stat_here<S: AsRef<str>>(dir: &File, names: &[S]) -> Vec<Option<Stamp>> {
+    // One buffer for every path, not an allocation per record.
+    let mut path = Vec::with_capacity(64);
+    names
+        .iter()
+        .map(|name| {
+            path.clear();
+            path.extend_from_slice(name.as_ref().as_bytes());
+            path.extend_from_slice(b"/history.jsonl\0");
+            stat_history_at(dir, &path)
+        })
+        .collect()
+}
+
+/// The stamp of `path` (`<name>/history.jsonl`, NUL-terminated) under the
+/// open folder `dir`, if it is a regular file (a link is not followed,
+/// and not a history).
 #[cfg(unix)]
-fn stat_history_at(dir: &File, name: &str) -> Option<Stamp> {
+fn stat_history_at(dir: &File, path: &[u8]) -> Option<Stamp> {
     use std::os::fd::AsRawFd;
-    let path = std::ffi::CString::new(format!("{name}/{HISTORY}")).ok()?;
+    let path = std::ffi::CStr::from_bytes_with_nul(path).ok()?;
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: `dir` is an open file descriptor for the call's duration,
     // `path` is a NUL-terminated string that outlives it, and `st` points
@@ -174,12 +207,107 @@ fn stat_history_at(dir: &File, name: &str) -> Option<Stamp> {
 }
 
 #[cfg(not(unix))]
-fn stat_history_at(_: &File, _: &str) -> Option<Stamp> {
+fn stat_history_at(_: &File, _: &[u8]) -> Option<Stamp> {
     None
+}
+
+impl Store {
+    /// [`Store::stamped_ids`] where a folder cannot be opened as a file
+    /// (not on unix): by full paths.
+    fn stamped_ids_by_path(&self, dir: &Path, prefix: &str) -> Result<Vec<(String, Stamp)>> {
+        let mut out = Vec::new();
+        for (name, link) in nofollow::read_dir(&self.root, dir)? {
+            if link || !name.starts_with(prefix) {
+                continue;
+            }
+            let m = fs::symlink_metadata(self.root.join(dir).join(&name).join(HISTORY));
+            if let Ok(m) = m
+                && m.is_file()
+            {
+                out.push((name, Stamp::of(&m)));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The names in the open folder `dir` that start with `prefix`, except
+/// links (a history is never reached through one).
+#[cfg(unix)]
+fn names_at(dir: &File, prefix: &str) -> std::io::Result<Vec<String>> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fdopendir takes ownership of the duplicated descriptor and
+    // closedir closes it; `dirp` is used only between those calls, each
+    // entry is read before the next readdir call reuses its memory, and
+    // d_name is NUL-terminated by the kernel.
+    #[allow(unsafe_code)]
+    unsafe {
+        let fd = libc::dup(dir.as_raw_fd());
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let dirp = libc::fdopendir(fd);
+        if dirp.is_null() {
+            let e = std::io::Error::last_os_error();
+            libc::close(fd);
+            return Err(e);
+        }
+        let mut names = Vec::new();
+        loop {
+            let ent = libc::readdir(dirp);
+            if ent.is_null() {
+                break;
+            }
+            let name = std::ffi::CStr::from_ptr((*ent).d_name.as_ptr());
+            let Ok(name) = name.to_str() else { continue };
+            if !name.starts_with(prefix) {
+                continue;
+            }
+            let link = match (*ent).d_type {
+                libc::DT_LNK => true,
+                libc::DT_UNKNOWN => is_link_at(dir, name),
+                _ => false,
+            };
+            if !link {
+                names.push(name.to_string());
+            }
+        }
+        libc::closedir(dirp);
+        Ok(names)
+    }
+}
+
+#[cfg(not(unix))]
+fn names_at(_: &File, _: &str) -> std::io::Result<Vec<String>> {
+    Err(std::io::Error::other("not on unix"))
+}
+
+/// Whether `name` in the open folder `dir` is a link (or unreadable).
+#[cfg(unix)]
+fn is_link_at(dir: &File, name: &str) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(path) = std::ffi::CString::new(name) else {
+        return true;
+    };
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: as in stat_history_at.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        ) != 0
+            || (st.assume_init().st_mode & libc::S_IFMT) == libc::S_IFLNK
+    }
 }
 
 /// The folder at `path`, opened only if it is a folder and not a link.
 fn open_dir_nofollow(path: &Path) -> Option<File> {
+    if cfg!(not(unix)) {
+        return None;
+    }
     let mut opts = OpenOptions::new();
     opts.read(true);
     #[cfg(unix)]
@@ -188,6 +316,31 @@ fn open_dir_nofollow(path: &Path) -> Option<File> {
         libc::O_NOFOLLOW | libc::O_DIRECTORY,
     );
     opts.open(path).ok()
+}
+
+/// An open folder of records, whose histories are stamped relative to it.
+pub struct Folder {
+    file: Option<File>,
+    path: PathBuf,
+}
+
+impl Folder {
+    /// The stamps of the histories of records `names` (`None`: no
+    /// history), on this thread.
+    pub fn stamps<S: AsRef<str>>(&self, names: &[S]) -> Vec<Option<Stamp>> {
+        match &self.file {
+            Some(f) => stat_here(f, names),
+            None => names
+                .iter()
+                .map(|n| {
+                    fs::symlink_metadata(self.path.join(n.as_ref()).join(HISTORY))
+                        .ok()
+                        .filter(|m| m.is_file())
+                        .map(|m| Stamp::of(&m))
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Whether [`Store::each_event`] goes on.
@@ -334,57 +487,62 @@ impl Store {
     }
 
     fn ids_in(&self, folder: &str, prefix: &str) -> Result<Vec<String>> {
-        Ok(self
+        let mut ids: Vec<String> = self
             .stamped_ids(folder, prefix)?
             .into_iter()
             .map(|(id, _)| id)
-            .collect())
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
     }
 
-    /// Every run id with its history's [`Stamp`], sorted: one lstat a run.
+    /// Every run id with its history's [`Stamp`], in no particular order:
+    /// one lstat a run.
     pub fn stamped_run_ids(&self) -> Result<Vec<(String, Stamp)>> {
         self.stamped_ids("runs", RUN_PREFIX)
     }
 
     fn stamped_ids(&self, folder: &str, prefix: &str) -> Result<Vec<(String, Stamp)>> {
         let dir = Path::new(NEXO_DIR).join(folder);
-        let mut ids = Vec::new();
-        // read_dir checked the folder and says which entries are links;
-        // one lstat of each history is all that is left to check.
-        let names: Vec<String> = nofollow::read_dir(&self.root, &dir)?
-            .into_iter()
-            .filter(|(name, link)| !link && name.starts_with(prefix))
-            .map(|(name, _)| name)
-            .collect();
-        // Stat each history relative to the folder, not by its full path:
-        // with 10,000 runs the path walks are most of a listing's cost, and
-        // they run on every core.
-        let folder = open_dir_nofollow(&self.root.join(&dir));
-        let stat = |name: &String| match &folder {
-            Some(f) => stat_history_at(f, name),
-            None => fs::symlink_metadata(self.root.join(&dir).join(name).join(HISTORY))
-                .ok()
-                .filter(|m| m.is_file())
-                .map(|m| Stamp::of(&m)),
-        };
-        let stamps: Vec<Option<Stamp>> = if names.len() < PARALLEL_STATS {
-            names.iter().map(stat).collect()
-        } else {
-            let half = names.len() / 2;
-            std::thread::scope(|s| {
-                let first = s.spawn(|| names[..half].iter().map(stat).collect::<Vec<_>>());
-                let mut second: Vec<Option<Stamp>> = names[half..].iter().map(stat).collect();
-                let mut all = first.join().expect("stat threads do not panic");
-                all.append(&mut second);
-                all
-            })
-        };
-        for (name, stamp) in names.into_iter().zip(stamps) {
-            if let Some(stamp) = stamp {
-                ids.push((name, stamp));
-            }
+        if !nofollow::check(&self.root, &dir)? {
+            return Ok(Vec::new());
         }
-        Ok(ids)
+        // The folder is read and each history stat'ed relative to it, not
+        // by full paths: with 10,000 runs the path walks and the
+        // allocations per entry were most of a listing's cost.
+        let Some(folder) = open_dir_nofollow(&self.root.join(&dir)) else {
+            return self.stamped_ids_by_path(&dir, prefix);
+        };
+        let names =
+            names_at(&folder, prefix).map_err(|e| Error::io("read", &self.root.join(&dir), e))?;
+        let stamps = stat_all(&folder, &names);
+        Ok(names
+            .into_iter()
+            .zip(stamps)
+            .filter_map(|(name, stamp)| Some((name, stamp?)))
+            .collect())
+    }
+
+    /// The stamp of the `runs/` folder itself (see [`Stamp`]): it changes
+    /// whenever a run appears, disappears or is replaced.
+    pub fn runs_folder_stamp(&self) -> Option<Stamp> {
+        let dir = Path::new(NEXO_DIR).join("runs");
+        let m = fs::symlink_metadata(self.root.join(&dir)).ok()?;
+        (m.is_dir() && nofollow::check(&self.root, &dir).is_ok()).then(|| Stamp::of(&m))
+    }
+
+    /// The `runs/` folder, opened to stamp histories in it by name
+    /// (`None`: there is none).
+    pub fn runs_folder(&self) -> Result<Option<Folder>> {
+        let dir = Path::new(NEXO_DIR).join("runs");
+        if !nofollow::check(&self.root, &dir)? {
+            return Ok(None);
+        }
+        let path = self.root.join(&dir);
+        Ok(Some(Folder {
+            file: open_dir_nofollow(&path),
+            path,
+        }))
     }
 
     /// Resolves a full goal id or a unique prefix of one, as run ids.
