@@ -491,7 +491,7 @@ impl Repo {
         }
         let kind = self.repo.object_hash();
         let mut scratch = Vec::new();
-        let pieces = raw.splice(&format!("{NEXO_DIR}/"), updates, removals, &mut scratch);
+        let pieces = raw.splice(updates, removals, &mut scratch);
         let skip = self.skip_index_hash();
         let total = pieces.iter().map(|p| p.len()).sum::<usize>() + kind.len_in_bytes();
         preallocate(out, total);
