@@ -141,7 +141,7 @@ def main():
 
     rel = f".nexo/runs/{git_run}"
     script = f"""set -e
-id=$(printf '01%024d' "$1$$")
+id=$(printf '01%024d' "$(( $$ * 100000 + $1 ))")
 printf '{{"v":1,"id":"%s","clock":%d,"parents":[],"at":"2026-01-01T00:00:00.000Z","actor":"bench","type":"updated","data":{{"summary":"iteration %s"}}}}\\n' "$id" "$((100000 + $1))" "$1" >> {rel}/history.jsonl
 printf 'summary: iteration %s\\n' "$1" > {rel}/run.yaml
 printf 'summary: iteration %s\\n' "$1" > {rel}/steps/build.yaml

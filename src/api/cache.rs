@@ -4,10 +4,11 @@
 //!
 //! An entry records how many bytes of the history it folded and a SHA-256
 //! of the last 4 KiB of them. A history that only grew since (appends)
-//! folds just the new lines; anything else (a file that shrank, bytes that
-//! changed, lines a merge inserted or that did not follow everything
-//! before them) refolds from the file. The cache is an optimisation only:
-//! delete it, or let it be corrupt, and every answer is byte-identical.
+//! folds just the new lines (and records them once there are 32); anything
+//! else (a file that shrank, bytes that changed, lines a merge inserted or
+//! that did not follow everything before them) refolds from the file. The
+//! cache is an optimisation only: delete it, or let it be corrupt, and
+//! every answer is byte-identical.
 
 use std::io::Write;
 
@@ -23,6 +24,9 @@ use crate::store::Flow;
 
 /// Bumped when the entry or the fold's state changes shape.
 const FORMAT: u32 = 1;
+/// How many appended lines a read folds before it brings the entry up to
+/// date with them.
+const REWRITE_AFTER: usize = 32;
 /// How much of the folded bytes' end the key hashes.
 const TAIL: u64 = 4096;
 
@@ -62,6 +66,7 @@ impl Nexo {
         // seen everything before it; otherwise the file is folded anew.
         let mut ok = true;
         let mut end = entry.len;
+        let mut folded = 0usize;
         // An unreadable line is reported by the full fold, which knows its
         // line number.
         let read = self
@@ -80,14 +85,19 @@ impl Nexo {
                 fold::apply(&mut entry.run, &e);
                 entry.last = (e.clock, e.id);
                 end = offset;
+                folded += 1;
                 Ok(Flow::Continue)
             });
         if read.is_err() || !ok {
             return Ok(None);
         }
-        entry.len = end;
-        entry.tail = tail_hash(&mut file, end)?;
-        self.write_entry(id, &entry);
+        // Rewriting the entry (the state with its 256 checkpoints) for one
+        // or two new lines cost more than folding them again next time.
+        if folded >= REWRITE_AFTER {
+            entry.len = end;
+            entry.tail = tail_hash(&mut file, end)?;
+            self.write_entry(id, &entry);
+        }
         Ok(Some(entry.run))
     }
 

@@ -23,6 +23,7 @@ pub mod cli;
 mod coalesce;
 mod index;
 mod lockfile;
+mod loose;
 pub mod message;
 mod reflock;
 mod tree;
@@ -89,6 +90,7 @@ pub struct Repo {
     workdir: PathBuf,
     /// Amend HEAD when it is nexo's own unpublished commit (docs/git.md).
     coalesce: bool,
+    loose: loose::Loose,
 }
 
 fn git_err(what: &str, e: impl std::fmt::Display) -> Error {
@@ -137,6 +139,7 @@ impl Repo {
             repo,
             workdir,
             coalesce: true,
+            loose: loose::Loose::new(),
         })
     }
 
@@ -380,10 +383,9 @@ impl Repo {
         }
         let (updates, removals) = self.index_changes(&blobs)?;
         let commit = || -> Result<Option<gix::ObjectId>> {
-            for bytes in &contents {
-                self.repo
-                    .write_blob(bytes)
-                    .map_err(|e| git_err("cannot write a blob", e))?;
+            let ids = blobs.iter().filter_map(|(_, id)| *id);
+            for (bytes, id) in contents.iter().zip(ids) {
+                self.write_loose(gix::objs::Kind::Blob, bytes, Some(id))?;
             }
             crate::trace::mark("blobs written");
             self.commit_tree(&edits, sig, message)
@@ -591,11 +593,7 @@ impl Repo {
             parents: parents.into(),
             extra_headers: Default::default(),
         };
-        let id = self
-            .repo
-            .write_object(&commit)
-            .map_err(|e| git_err("cannot write the commit", e))?
-            .detach();
+        let id = self.write_object(&commit)?;
         crate::trace::crash_point("commit-written");
         let expected = match head_id {
             Some(previous) => PreviousValue::MustExistAndMatch(previous.into()),

@@ -55,11 +55,7 @@ impl Repo {
         let id = self.edit_level(Some(base), edits)?;
         match id {
             Some(id) => Ok(id),
-            None => self
-                .repo
-                .write_object(gix::objs::Tree::empty())
-                .map(|id| id.detach())
-                .map_err(|e| git_err("cannot write a tree", e)),
+            None => self.write_object(&gix::objs::Tree::empty()),
         }
     }
 
@@ -123,10 +119,7 @@ impl Repo {
             return Ok(None);
         }
         tree.entries.sort();
-        self.repo
-            .write_object(&tree)
-            .map(|id| Some(id.detach()))
-            .map_err(|e| git_err("cannot write a tree", e))
+        self.write_object(&tree).map(Some)
     }
 }
 
@@ -163,10 +156,8 @@ impl Repo {
             };
             out[at..at + hash_len].copy_from_slice(id.as_bytes());
         }
-        self.repo
-            .write_object(RawTree(&out))
-            .map(|id| Some(id.detach()))
-            .map_err(|e| git_err("cannot write a tree", e))
+        self.write_loose(gix::objs::Kind::Tree, &out, None)
+            .map(Some)
     }
 }
 
@@ -188,23 +179,6 @@ fn find_entry(tree: &[u8], name: &[u8], hash_len: usize) -> Option<(usize, bool)
         at = id + hash_len;
     }
     None
-}
-
-/// A tree's bytes, written as they are.
-struct RawTree<'a>(&'a [u8]);
-
-impl gix::objs::WriteTo for RawTree<'_> {
-    fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        out.write_all(self.0)
-    }
-
-    fn kind(&self) -> gix::objs::Kind {
-        gix::objs::Kind::Tree
-    }
-
-    fn size(&self) -> u64 {
-        self.0.len() as u64
-    }
 }
 
 #[cfg(test)]
