@@ -389,6 +389,51 @@ fn a_missing_identity_is_explained() {
 }
 
 #[test]
+fn the_committer_is_who_and_when_git_would_say() {
+    let repo = Repo::new();
+    // git's own environment variables win over the configuration, and a
+    // committer date is read as git reads it.
+    let out = std::process::Command::new(nexo_bin())
+        .current_dir(repo.path())
+        .args([
+            "call",
+            "nexo_workflow_open",
+            "--input",
+            r#"{"sid":"s","goal":"g"}"#,
+        ])
+        .env("GIT_COMMITTER_NAME", "Env Committer")
+        .env("GIT_COMMITTER_EMAIL", "env@example.com")
+        .env("GIT_COMMITTER_DATE", "2024-05-06T07:08:09+02:00")
+        .env_remove("NEXO_ACTOR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stdout(&out));
+    let head = repo.git(&["log", "-1", "--format=%cn|%ce|%cI|%an|%ae"]);
+    assert_eq!(
+        head.trim(),
+        "Env Committer|env@example.com|2024-05-06T07:08:09+02:00|Env Committer|env@example.com"
+    );
+    // Without them: the configured name, and now with the local offset.
+    repo.call(
+        "nexo_workflow_update",
+        &serde_json::json!({"run_id": parse_json(&out)["run_id"], "summary": "later"}),
+    );
+    let head = repo.git(&["log", "-1", "--format=%cn|%ce|%ct"]);
+    let fields: Vec<&str> = head.trim().split('|').collect();
+    assert_eq!(&fields[..2], &["Test User", "test@example.com"]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        (fields[2].parse::<i64>().unwrap() - now).abs() < 60,
+        "{head}"
+    );
+    let reflog = repo.git(&["reflog", "-1", "--format=%gn"]);
+    assert_eq!(reflog.trim(), "Test User");
+}
+
+#[test]
 fn during_a_rebase_or_cherry_pick_nothing_is_committed() {
     for op in ["rebase", "cherry-pick"] {
         let repo = Repo::new();

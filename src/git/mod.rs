@@ -21,6 +21,7 @@ use crate::error::{Error, ErrorKind, Result};
 mod bookkeeping;
 pub mod cli;
 mod coalesce;
+mod identity;
 mod index;
 mod lockfile;
 mod loose;
@@ -153,10 +154,8 @@ impl Repo {
 
     /// The committer name, used as the default actor.
     pub fn user_name(&self) -> Option<String> {
-        self.repo
-            .committer()
-            .and_then(|s| s.ok())
-            .map(|s| s.name.to_str_lossy().into_owned())
+        identity::name(&self.repo.config_snapshot())
+            .map(|n| n.to_str_lossy().into_owned())
             .filter(|n| !n.trim().is_empty())
     }
 
@@ -350,17 +349,15 @@ impl Repo {
             .map_err(|e| git_err("cannot read HEAD's tree", e))
     }
 
-    fn committer(&self) -> Result<gix::actor::SignatureRef<'_>> {
-        match self.repo.committer() {
-            Some(Ok(sig)) => Ok(sig),
-            Some(Err(e)) => Err(git_err("cannot read the committer date", e)),
-            None => Err(Error::repo(
+    fn committer(&self) -> Result<gix::actor::Signature> {
+        identity::committer(&self.repo.config_snapshot())?.ok_or_else(|| {
+            Error::repo(
                 "no git identity is configured, so nexo cannot commit; nothing was written",
             )
             .with_hint(
                 "run `git config user.name \"Your Name\"` and `git config user.email you@example.com` (or set GIT_COMMITTER_NAME/GIT_COMMITTER_EMAIL), or pass --no-commit",
-            )),
-        }
+            )
+        })
     }
 
     /// Makes one commit holding the working tree's content of `paths` on top
@@ -388,7 +385,8 @@ impl Repo {
                 self.write_loose(gix::objs::Kind::Blob, bytes, Some(id))?;
             }
             crate::trace::mark("blobs written");
-            self.commit_tree(&edits, sig, message)
+            let mut time = gix::date::parse::TimeBuf::default();
+            self.commit_tree(&edits, sig.to_ref(&mut time), message)
         };
         let mut out = BufWriter::with_capacity(256 * 1024, lock);
         let (committed, stamp) = match index {
