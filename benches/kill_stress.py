@@ -17,7 +17,11 @@ A trial that needs a person (a failing recovery command, a leftover lock,
 a dirty .nexo/) is a failure. Prints trial and failure counts by where the
 kill landed (before or after the command acknowledged).
 
-usage: benches/kill_stress.py [--trials N] [--files N] [--seed N] [--work DIR]
+With --seal-bytes N, runs a debug build with its live history files
+sealed into segments from N bytes (the debug-build hook NEXO_SEAL_BYTES),
+so kills also land in the middle of seals.
+
+usage: benches/kill_stress.py [--trials N] [--files N] [--seed N] [--work DIR] [--seal-bytes N]
 """
 import argparse
 import json
@@ -36,7 +40,10 @@ def sh(args, cwd, check=True):
     return subprocess.run(args, cwd=cwd, check=check, capture_output=True, text=True)
 
 
-def build_nexo():
+def build_nexo(debug=False):
+    if debug:
+        subprocess.run(["cargo", "build", "--quiet"], cwd=ROOT, check=True)
+        return os.path.join(ROOT, "target", "debug", "nexo")
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     return os.path.join(ROOT, "target", "release", "nexo")
 
@@ -71,8 +78,10 @@ def open_run(nexo, repo, n):
 
 
 def history_in_head(repo, run):
-    out = sh(["git", "show", f"HEAD:.nexo/runs/{run}/history.jsonl"], repo, check=False)
-    return out.stdout
+    """The run's whole history in HEAD: sealed segments and live file."""
+    files = sh(["git", "ls-tree", "-r", "--name-only", "HEAD", f".nexo/runs/{run}/"], repo).stdout.split()
+    parts = [f for f in files if f.endswith("/history.jsonl") or "/history/" in f]
+    return "".join(sh(["git", "show", f"HEAD:{f}"], repo, check=False).stdout for f in parts)
 
 
 def median_duration(nexo, repo, run):
@@ -102,8 +111,11 @@ def request(rng, runs, n):
 
 def check(repo, acked, deep):
     problems = []
+    histories = {}
     for run, event in acked:
-        if event not in history_in_head(repo, run):
+        if run not in histories:
+            histories[run] = history_in_head(repo, run)
+        if event not in histories[run]:
             problems.append(f"acknowledged event {event} of {run} is not in HEAD")
     status = sh(["git", "status", "--porcelain", "--untracked-files=all", "--", ".nexo"], repo).stdout
     if status:
@@ -130,9 +142,12 @@ def main():
     p.add_argument("--files", type=int, default=5000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--work", default=os.path.join(ROOT, "target", "kill-stress"))
+    p.add_argument("--seal-bytes", type=int, help="debug build, histories sealed from this size")
     a = p.parse_args()
     rng = random.Random(a.seed)
-    nexo = build_nexo()
+    nexo = build_nexo(debug=a.seal_bytes is not None)
+    if a.seal_bytes is not None:
+        os.environ["NEXO_SEAL_BYTES"] = str(a.seal_bytes)
     repo = os.path.join(a.work, "repo")
     make_repo(repo, a.files)
     runs = [open_run(nexo, repo, i) for i in range(3)]

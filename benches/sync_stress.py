@@ -14,7 +14,10 @@ A sync may fail only with a documented, actionable message (counted by
 kind); a user's plain pull may fail (git refuses while nexo holds the
 index, or on diverged pull.ff=only); neither may lose an event.
 
-usage: benches/sync_stress.py [--clones N] [--ops N] [--seed N] [--work DIR]
+With --seal-bytes N, runs a debug build whose histories are sealed into
+segments from N bytes (NEXO_SEAL_BYTES), so clones also seal concurrently.
+
+usage: benches/sync_stress.py [--clones N] [--ops N] [--seed N] [--work DIR] [--seal-bytes N]
 """
 import argparse
 import collections
@@ -30,7 +33,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODES = [[], [("pull.rebase", "true")], [("pull.ff", "only")]]
 
 
-def build_nexo():
+def build_nexo(debug=False):
+    if debug:
+        subprocess.run(["cargo", "build", "--quiet"], cwd=ROOT, check=True)
+        return os.path.join(ROOT, "target", "debug", "nexo")
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     return os.path.join(ROOT, "target", "release", "nexo")
 
@@ -93,8 +99,11 @@ def main():
     p.add_argument("--ops", type=int, default=40)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--work", default=os.path.join(ROOT, "target", "sync-stress"))
+    p.add_argument("--seal-bytes", type=int, help="debug build, histories sealed from this size")
     a = p.parse_args()
-    w = World(a.work, a.clones, build_nexo())
+    if a.seal_bytes is not None:
+        os.environ["NEXO_SEAL_BYTES"] = str(a.seal_bytes)
+    w = World(a.work, a.clones, build_nexo(debug=a.seal_bytes is not None))
     code, v = w.call(w.clones[0], "nexo_workflow_open", {"sid": "s", "goal": "shared", "steps": [{"key": "x"}]})
     assert code == 0, v
     run = v["run_id"]
@@ -152,7 +161,10 @@ def main():
     trees = {c: w.git(c, "ls-tree", "-r", "HEAD", ".nexo") for c in w.clones}
     missing = 0
     for c in w.clones:
-        history = w.git(c, "show", f"HEAD:.nexo/runs/{run}/history.jsonl")
+        # The whole history: sealed segments and live file.
+        files = w.git(c, "ls-tree", "-r", "--name-only", "HEAD", f".nexo/runs/{run}/").split()
+        history = "".join(w.git(c, "show", f"HEAD:{f}") for f in files
+                          if f.endswith("/history.jsonl") or "/history/" in f)
         missing += sum(1 for e in acked if e not in history)
     identical = len(set(trees.values())) == 1
     for k, n in sorted(outcomes.items()):

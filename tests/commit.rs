@@ -434,6 +434,22 @@ fn the_committer_is_who_and_when_git_would_say() {
 }
 
 #[test]
+fn a_view_committed_executable_becomes_a_regular_file_again() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    let view = format!(".nexo/runs/{id}/run.yaml");
+    repo.git(&["update-index", "--chmod=+x", &view]);
+    repo.git(&["commit", "-q", "-m", "make the view executable"]);
+    let mode = |repo: &Repo| repo.git(&["ls-tree", "HEAD", &view]);
+    assert!(mode(&repo).starts_with("100755"), "{}", mode(&repo));
+    repo.call(
+        "nexo_workflow_update",
+        &serde_json::json!({"run_id": id, "step_key": "doctor", "step_status": "running"}),
+    );
+    assert!(mode(&repo).starts_with("100644"), "{}", mode(&repo));
+}
+
+#[test]
 fn during_a_rebase_or_cherry_pick_nothing_is_committed() {
     for op in ["rebase", "cherry-pick"] {
         let repo = Repo::new();

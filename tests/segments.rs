@@ -253,3 +253,38 @@ fn a_seal_killed_at_any_step_loses_nothing() {
         assert!(doctor.status.success(), "{point}: {}", stdout(&doctor));
     }
 }
+
+#[test]
+fn a_segment_replaced_by_a_link_is_refused_not_skipped() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    for n in 0..12 {
+        update(repo.path(), &id, n);
+    }
+    let dir = run_dir(repo.path(), &id).join("history");
+    let first = segments(repo.path(), &id).remove(0);
+    let outside = repo.path().join("outside.jsonl");
+    std::fs::rename(dir.join(&first), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join(&first)).unwrap();
+    let input = json!({"run_id": id}).to_string();
+    let out = nx(
+        repo.path(),
+        &["call", "nexo_workflow_resume", "--input", &input],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", stdout(&out));
+    assert!(stdout(&out).contains("link"), "{}", stdout(&out));
+    let before = std::fs::read(&outside).unwrap();
+    let input = json!({"run_id": id, "summary": "through a link?"}).to_string();
+    let out = nx(
+        repo.path(),
+        &["call", "nexo_workflow_update", "--input", &input],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read(&outside).unwrap(),
+        before,
+        "nothing written through the link"
+    );
+}

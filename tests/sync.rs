@@ -567,3 +567,29 @@ fn goals_travel_between_clones_and_converge() {
         assert!(doctor.status.success(), "{}", stdout(&doctor));
     }
 }
+
+/// git replaces a history it merges or checks out by removing it and
+/// writing it anew: a command that looks in between waits for it rather
+/// than calling the run unknown.
+#[test]
+fn a_history_briefly_missing_is_waited_for() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    let history = repo
+        .path()
+        .join(".nexo/runs")
+        .join(&id)
+        .join("history.jsonl");
+    let aside = repo.path().join("history.aside");
+    std::fs::rename(&history, &aside).unwrap();
+    let child = std::process::Command::new(nexo_bin())
+        .current_dir(repo.path())
+        .args(["resume", &id, "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    std::fs::rename(&aside, &history).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stdout(&out));
+}

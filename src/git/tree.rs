@@ -131,12 +131,15 @@ impl Repo {
         let hash_len = self.repo.object_hash().len_in_bytes();
         let mut places = Vec::with_capacity(edits.0.len());
         for (name, edit) in &edits.0 {
-            let Some((at, is_tree)) = find_entry(tree, name.as_bytes(), hash_len) else {
+            let Some((at, mode)) = find_entry(tree, name.as_bytes(), hash_len) else {
                 return Ok(None);
             };
-            match edit {
-                Edit::Blob(Some(_)) if !is_tree => {}
-                Edit::Dir(_) if is_tree => {}
+            // Only a regular file stays a regular file, and a folder a
+            // folder: anything else (an executable, a link, a submodule
+            // where nexo writes a file) changes the mode, so the entries
+            // are rebuilt.
+            match (edit, mode) {
+                (Edit::Blob(Some(_)), b"100644") | (Edit::Dir(_), b"40000") => {}
                 _ => return Ok(None),
             }
             places.push((at, edit));
@@ -161,9 +164,10 @@ impl Repo {
     }
 }
 
-/// Where the object id of entry `name` starts in a tree's bytes, and
-/// whether it is a tree. Entries are `<octal mode> <name>\0<id>`.
-fn find_entry(tree: &[u8], name: &[u8], hash_len: usize) -> Option<(usize, bool)> {
+/// Where the object id of entry `name` starts in a tree's bytes, and its
+/// mode as written (git writes a folder's as `40000`). Entries are
+/// `<octal mode> <name>\0<id>`.
+fn find_entry<'t>(tree: &'t [u8], name: &[u8], hash_len: usize) -> Option<(usize, &'t [u8])> {
     let mut at = 0;
     while at < tree.len() {
         let space = at + tree[at..].iter().position(|&b| b == b' ')?;
@@ -173,8 +177,7 @@ fn find_entry(tree: &[u8], name: &[u8], hash_len: usize) -> Option<(usize, bool)
             return None;
         }
         if &tree[space + 1..nul] == name {
-            // Trees are mode 40000 (git writes no leading zero).
-            return Some((id, &tree[at..space] == b"40000"));
+            return Some((id, &tree[at..space]));
         }
         at = id + hash_len;
     }
@@ -188,17 +191,14 @@ mod tests {
     #[test]
     fn entries_are_found_by_exact_name() {
         let mut tree = Vec::new();
-        for (mode, name, id) in [("100644", "a", 1u8), ("40000", "ab", 2), ("100644", "b", 3)] {
+        for (mode, name, id) in [("100644", "a", 1u8), ("40000", "ab", 2), ("100755", "b", 3)] {
             tree.extend_from_slice(format!("{mode} {name}\0").as_bytes());
             tree.extend_from_slice(&[id; 20]);
         }
-        let (at, is_tree) = find_entry(&tree, b"ab", 20).unwrap();
-        assert!(is_tree);
-        assert_eq!(tree[at], 2);
-        assert_eq!(
-            find_entry(&tree, b"b", 20).map(|(a, t)| (tree[a], t)),
-            Some((3, false))
-        );
+        let (at, mode) = find_entry(&tree, b"ab", 20).unwrap();
+        assert_eq!((tree[at], mode), (2, &b"40000"[..]));
+        let (at, mode) = find_entry(&tree, b"b", 20).unwrap();
+        assert_eq!((tree[at], mode), (3, &b"100755"[..]));
         assert_eq!(find_entry(&tree, b"c", 20), None);
         assert_eq!(find_entry(&tree[..tree.len() - 1], b"b", 20), None);
     }

@@ -60,6 +60,10 @@ const MIN_PREFIX: usize = 4;
 /// From how many runs a listing stats their histories on two threads.
 const PARALLEL_STATS: usize = 2_000;
 
+/// How long a history missing from its record's folder is waited for
+/// (see `Store::reappears`).
+const REAPPEAR_WAIT: Duration = Duration::from_millis(500);
+
 /// How long a writer waits for another nexo process before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
@@ -545,6 +549,27 @@ impl Store {
         }))
     }
 
+    /// Whether the history `rel`, missing although its record's folder is
+    /// there, appears within a moment: git replaces a file it merges or
+    /// checks out by removing it and writing it anew, and a command that
+    /// looks in between must not call the run unknown.
+    fn reappears(&self, rel: &str) -> Result<bool> {
+        let folder = Path::new(rel).parent().expect("a history has a folder");
+        if !nofollow::check(&self.root, folder)? {
+            return Ok(false);
+        }
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        while start.elapsed() < REAPPEAR_WAIT {
+            std::thread::sleep(pause);
+            if nofollow::check(&self.root, Path::new(rel))? {
+                return Ok(true);
+            }
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+        Ok(false)
+    }
+
     /// Resolves a full goal id or a unique prefix of one, as run ids.
     pub fn resolve_goal(&self, given: &str) -> Result<String> {
         self.resolve_in(given, GOAL_PREFIX, "goal", || self.goal_ids())
@@ -583,7 +608,7 @@ impl Store {
         crate::model::validate_name(&format!("{what}_id"), &wanted)?;
         // The common case, a full id, costs a few stats instead of a listing.
         let rel = Self::history_rel(&wanted);
-        if nofollow::check(&self.root, Path::new(&rel))? {
+        if nofollow::check(&self.root, Path::new(&rel))? || self.reappears(&rel)? {
             return Ok(wanted);
         }
         if wanted.len() < prefix.len() + MIN_PREFIX {

@@ -291,19 +291,26 @@ fn segments_dir(live_rel: &str) -> String {
 }
 
 /// The segments beside the live file `rel`, in sequence order (then by
-/// name), with their sizes. Links and other names are not segments.
+/// name), with their sizes. Other names are not segments; a link with a
+/// segment's name is refused (its events would otherwise go unread).
 pub fn segments(root: &Path, rel: &str) -> Result<Vec<(String, u64)>> {
     let dir = segments_dir(rel);
     let mut found = Vec::new();
     for (name, link) in nofollow::read_dir(root, Path::new(&dir))? {
-        let Some(seq) = segment_seq(&name).filter(|_| !link) else {
+        let Some(seq) = segment_seq(&name) else {
             continue;
         };
+        if link {
+            return Err(nofollow::link_error(&Path::new(&dir).join(&name)));
+        }
         let path = root.join(&dir).join(&name);
         let m = std::fs::symlink_metadata(&path).map_err(|e| Error::io("read", &path, e))?;
-        if m.is_file() {
-            found.push((seq, name, m.len()));
+        if !m.is_file() {
+            return Err(Error::corrupt(format!(
+                "{dir}/{name} is not a file: a sealed segment of the history must be one"
+            )));
         }
+        found.push((seq, name, m.len()));
     }
     found.sort();
     Ok(found
