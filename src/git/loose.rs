@@ -4,10 +4,13 @@
 //! and setting one up (allocating and clearing its windows and tables)
 //! cost more than compressing the few hundred bytes of a view or a tree:
 //! about 55 µs an object, 8 objects a write, an eighth of a small write.
-//! Here one stream is reset between objects. The object is the same as
-//! gix or git would write: `<kind> <size>\0<data>`, zlib-compressed at
-//! git's loose level (`core.looseCompression`, else `core.compression`,
-//! else 1), in `objects/xx/<rest>`, written aside and renamed into place.
+//! Here one stream is reset between objects, and an object under 4 KiB
+//! (most of a write's: views, small trees, the commit) is stored in a
+//! zlib stream without compression, which takes the same disk block and
+//! no zlib state. Otherwise the object is what gix or git would write:
+//! `<kind> <size>\0<data>`, zlib-compressed at git's loose level
+//! (`core.looseCompression`, else `core.compression`, else 1), in
+//! `objects/xx/<rest>`, written aside and renamed into place.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -55,7 +58,9 @@ impl Repo {
             None => gix::objs::compute_hash(self.repo.object_hash(), kind, data)
                 .map_err(|e| git_err("cannot hash an object", e))?,
         };
-        if self.repo.has_object(id) {
+        // As gix does before writing: a pack added since the repository was
+        // opened is not looked for, at worst costing a duplicate.
+        if self.repo.objects.exists_without_refresh(&id) {
             return Ok(id);
         }
         let mut slot = self
@@ -65,10 +70,14 @@ impl Repo {
             .unwrap_or_else(|e| e.into_inner());
         let (compress, out) =
             slot.get_or_insert_with(|| (Compress::new(self.loose_level()), Vec::new()));
-        compress.reset();
         out.clear();
         let header = gix::objs::encode::loose_header(kind, data.len() as u64);
-        deflate(compress, &[&header, data], out)?;
+        if header.len() + data.len() < STORE_BELOW {
+            stored(&[&header, data], out);
+        } else {
+            compress.reset();
+            deflate(compress, &[&header, data], out)?;
+        }
         let objects = self.repo.objects.store_ref().path().to_path_buf();
         let hex = id.to_hex().to_string();
         let dir = objects.join(&hex[..2]);
@@ -107,6 +116,63 @@ impl Repo {
             Some(l) => Compression::new(l).unwrap_or(Compression::BEST_SPEED),
             None => Compression::BEST_SPEED,
         }
+    }
+}
+
+/// Objects smaller than this are stored in their zlib stream without
+/// compression: a loose object takes a whole file-system block (4 KiB)
+/// either way, and clearing zlib's tables for them cost more than the
+/// rest of writing them. Packing recompresses them.
+const STORE_BELOW: usize = 4096;
+
+/// `parts` (less than 64 KiB together), in order, as a zlib stream of one
+/// stored block (RFC 1950 and 1951), appended to `out`.
+fn stored(parts: &[&[u8]], out: &mut Vec<u8>) {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let len = u16::try_from(len).expect("a stored block holds less than 64 KiB");
+    // CMF: deflate with a 32 KiB window; FLG: fastest, no dictionary, and
+    // 0x7801 is a multiple of 31 as the header check requires.
+    out.extend_from_slice(&[0x78, 0x01]);
+    // The last block, stored: its length and the length's complement.
+    out.push(0x01);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    let mut adler = Adler32::default();
+    for p in parts {
+        out.extend_from_slice(p);
+        adler.update(p);
+    }
+    out.extend_from_slice(&adler.value().to_be_bytes());
+}
+
+/// The Adler-32 checksum zlib streams end with.
+struct Adler32 {
+    a: u32,
+    b: u32,
+}
+
+impl Default for Adler32 {
+    fn default() -> Self {
+        Adler32 { a: 1, b: 0 }
+    }
+}
+
+impl Adler32 {
+    fn update(&mut self, data: &[u8]) {
+        // 5552 bytes is the most that can be summed before the modulo
+        // without overflowing 32 bits.
+        for chunk in data.chunks(5552) {
+            for &byte in chunk {
+                self.a += u32::from(byte);
+                self.b += self.a;
+            }
+            self.a %= 65521;
+            self.b %= 65521;
+        }
+    }
+
+    fn value(&self) -> u32 {
+        (self.b << 16) | self.a
     }
 }
 
@@ -154,6 +220,47 @@ fn deflate(compress: &mut Compress, parts: &[&[u8]], out: &mut Vec<u8>) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn inflate(stream: &[u8], len: usize) -> Vec<u8> {
+        let mut d = gix_zlib::Decompress::new();
+        let mut buf = vec![0u8; len + 64];
+        let status = d
+            .decompress(stream, &mut buf, gix_zlib::FlushDecompress::Finish)
+            .unwrap();
+        assert_eq!(status, Status::StreamEnd);
+        buf.truncate(d.total_out() as usize);
+        buf
+    }
+
+    #[test]
+    fn stored_streams_inflate_back_with_their_checksum() {
+        for data in [
+            &b""[..],
+            b"tree 0\0",
+            &vec![0xffu8; 4000],
+            &(0..=255u8).cycle().take(6000).collect::<Vec<_>>(),
+        ] {
+            let mut out = Vec::new();
+            stored(&[b"blob 9\0", data], &mut out);
+            let back = inflate(&out, data.len() + 7);
+            assert_eq!(&back[..7], b"blob 9\0");
+            assert_eq!(&back[7..], data);
+        }
+        // The known value for "Wikipedia".
+        let mut a = Adler32::default();
+        a.update(b"Wikipedia");
+        assert_eq!(a.value(), 0x11E6_0398);
+        let mut out = Vec::new();
+        stored(&[b"x"], &mut out);
+        let mut damaged = out.clone();
+        *damaged.last_mut().unwrap() ^= 1;
+        let mut d = gix_zlib::Decompress::new();
+        let mut buf = [0u8; 16];
+        assert!(
+            d.decompress(&damaged, &mut buf, gix_zlib::FlushDecompress::Finish)
+                .is_err()
+        );
+    }
 
     #[test]
     fn one_compressor_makes_streams_that_inflate_back() {
