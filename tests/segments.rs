@@ -288,3 +288,42 @@ fn a_segment_replaced_by_a_link_is_refused_not_skipped() {
         "nothing written through the link"
     );
 }
+
+#[test]
+fn doctor_reports_a_damaged_segment_and_never_rewrites_it() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    for n in 0..12 {
+        update(repo.path(), &id, n);
+    }
+    let first = run_dir(repo.path(), &id)
+        .join("history")
+        .join(segments(repo.path(), &id).remove(0));
+    let text = std::fs::read_to_string(&first).unwrap();
+    let damaged = format!("{text}{{\"not an event\": true}}\n");
+    std::fs::write(&first, &damaged).unwrap();
+    let out = nx(repo.path(), &["--json", "doctor", "--fix"], &[]);
+    assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+    let v = parse_json(&out);
+    let problem = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"].as_str().unwrap_or_default().contains("/history/"))
+        .unwrap_or_else(|| panic!("the segment's problem is reported: {v}"));
+    assert_eq!(problem["fixable"], false, "{problem}");
+    assert_eq!(
+        std::fs::read_to_string(&first).unwrap(),
+        damaged,
+        "never rewritten"
+    );
+    // Reads name the segment and its line.
+    let input = json!({"run_id": id}).to_string();
+    let out = nx(
+        repo.path(),
+        &["call", "nexo_workflow_resume", "--input", &input],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(stdout(&out).contains("/history/"), "{}", stdout(&out));
+}
