@@ -97,6 +97,11 @@ pub fn is_event_id(s: &str) -> bool {
     s.len() == 26 && s.bytes().all(|b| CROCKFORD.contains(&b))
 }
 
+/// Lowercase hex of `bytes`: digests used as names and cache keys.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

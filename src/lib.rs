@@ -25,10 +25,11 @@
 //! (`src/main.rs`, `src/cli/`, `src/mcp/`, `src/demo.rs`); the library
 //! builds without clap, rmcp or tokio (`--no-default-features`).
 
-// Four audited exceptions, each with a SAFETY comment: the index mmap
+// Five audited exceptions, each with a SAFETY comment: the index mmap
 // (git/index.rs), preallocating the new index (git/mod.rs), the test hook
-// that kills the process (trace.rs), and stat'ing histories relative to
-// their folder (store/mod.rs).
+// that kills the process (trace.rs), reading the runs folder and stat'ing
+// histories relative to it (store/mod.rs), and the summaries index mmap
+// (api/summaries.rs).
 #![deny(unsafe_code)]
 
 pub mod api;

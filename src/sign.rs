@@ -130,7 +130,7 @@ impl Verifier {
             h.update((part.len() as u64).to_le_bytes());
             h.update(part);
         }
-        let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let key = crate::id::hex(&h.finalize());
         if let Some(&verdict) = self.cache.get(&key) {
             return Ok(verdict);
         }

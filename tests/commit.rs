@@ -434,6 +434,50 @@ fn the_committer_is_who_and_when_git_would_say() {
 }
 
 #[test]
+fn settings_git_would_refuse_are_refused_before_anything_is_written() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    let before = repo.nexo_files();
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let input = serde_json::json!({"run_id": id, "summary": "refused?"}).to_string();
+    for (key, value) in [
+        ("core.looseCompression", "12"),
+        ("core.compression", "fast"),
+    ] {
+        repo.git(&["config", key, value]);
+        let out = repo.nexo(&["call", "nexo_workflow_update", "--input", &input]);
+        assert!(!out.status.success(), "{key}={value} was accepted");
+        let v = parse_json(&out);
+        assert!(v["error"].as_str().unwrap().contains(key), "{v}");
+        assert!(v["hint"].as_str().unwrap().contains("git config"), "{v}");
+        repo.git(&["config", "--unset", key]);
+    }
+    let out = std::process::Command::new(nexo_bin())
+        .current_dir(repo.path())
+        .args(["call", "nexo_workflow_update", "--input", &input])
+        .env("GIT_COMMITTER_DATE", "garbage")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a garbage GIT_COMMITTER_DATE was accepted"
+    );
+    assert!(
+        stdout(&out).contains("GIT_COMMITTER_DATE"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(repo.nexo_files(), before, "nothing written");
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
+    // -1 is zlib's default level, as git reads it.
+    repo.git(&["config", "core.looseCompression", "-1"]);
+    repo.call(
+        "nexo_workflow_update",
+        &serde_json::json!({"run_id": id, "summary": "ok"}),
+    );
+}
+
+#[test]
 fn a_view_committed_executable_becomes_a_regular_file_again() {
     let repo = Repo::new();
     let id = repo.open_release();

@@ -167,8 +167,5 @@ fn policy(rules: &Rules) -> String {
 /// SHA-256 of the `TAIL` bytes before `len` (fewer at the start).
 fn tail_hash(history: &mut crate::store::Parts, len: u64) -> Result<String> {
     let buf = history.bytes_before(len, TAIL)?;
-    Ok(Sha256::digest(&buf)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(crate::id::hex(&Sha256::digest(&buf)))
 }

@@ -118,11 +118,7 @@ impl Text {
     }
 
     fn get(&self, r: Range<usize>) -> &str {
-        let base = self.bytes().len();
-        match r.start >= base {
-            true => &self.extra[r.start - base..r.end - base],
-            false => std::str::from_utf8(&self.bytes()[r]).unwrap_or_default(),
-        }
+        std::str::from_utf8(self.raw(r)).unwrap_or_default()
     }
 
     /// Adds `line` (without its newline) and returns its summary.

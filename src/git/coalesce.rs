@@ -93,20 +93,8 @@ impl Repo {
     /// target: no object is read.
     pub(super) fn refs_fingerprint(&self) -> Result<String> {
         use sha2::{Digest, Sha256};
-        let current = self
-            .repo
-            .head_name()
-            .map_err(|e| git_err("cannot read HEAD", e))?;
-        let platform = self
-            .repo
-            .references()
-            .map_err(|e| git_err("cannot list refs", e))?;
         let mut h = Sha256::new();
-        for r in platform.all().map_err(|e| git_err("cannot list refs", e))? {
-            let r = r.map_err(|e| git_err("cannot read a ref", e))?;
-            if current.as_ref().is_some_and(|c| c.as_ref() == r.name()) {
-                continue;
-            }
+        for r in self.other_refs()? {
             h.update(r.name().as_bstr());
             h.update([0]);
             match r.target() {
@@ -115,7 +103,27 @@ impl Repo {
             }
             h.update([0]);
         }
-        Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+        Ok(crate::id::hex(&h.finalize()))
+    }
+
+    /// Every ref but the current branch.
+    fn other_refs(&self) -> Result<Vec<gix::Reference<'_>>> {
+        let current = self
+            .repo
+            .head_name()
+            .map_err(|e| git_err("cannot read HEAD", e))?;
+        let platform = self
+            .repo
+            .references()
+            .map_err(|e| git_err("cannot list refs", e))?;
+        let mut refs = Vec::new();
+        for r in platform.all().map_err(|e| git_err("cannot list refs", e))? {
+            let r = r.map_err(|e| git_err("cannot read a ref", e))?;
+            if current.as_ref().is_none_or(|c| c.as_ref() != r.name()) {
+                refs.push(r);
+            }
+        }
+        Ok(refs)
     }
 
     /// Whether `tree` differs from `parent`'s tree only in `.nexo`.
@@ -149,21 +157,8 @@ impl Repo {
     /// Whether any ref but the current branch points at `head` or may
     /// point at a commit built on it.
     fn seen_elsewhere(&self, head: ObjectId, head_time: i64) -> Result<bool> {
-        let current = self
-            .repo
-            .head_name()
-            .map_err(|e| git_err("cannot read HEAD", e))?;
-        let platform = self
-            .repo
-            .references()
-            .map_err(|e| git_err("cannot list refs", e))?;
-        let all = platform.all().map_err(|e| git_err("cannot list refs", e))?;
         let mut tips = std::collections::HashSet::new();
-        for r in all {
-            let mut r = r.map_err(|e| git_err("cannot read a ref", e))?;
-            if current.as_ref().is_some_and(|c| c.as_ref() == r.name()) {
-                continue;
-            }
+        for mut r in self.other_refs()? {
             // A ref that cannot be peeled to a commit (a tag of a blob, a
             // broken ref) cannot hold HEAD.
             let Ok(id) = r.peel_to_id() else { continue };

@@ -68,8 +68,10 @@ impl Repo {
             .compress
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let (compress, out) =
-            slot.get_or_insert_with(|| (Compress::new(self.loose_level()), Vec::new()));
+        if slot.is_none() {
+            *slot = Some((Compress::new(self.loose_level()?), Vec::new()));
+        }
+        let (compress, out) = slot.as_mut().expect("made above");
         out.clear();
         let header = gix::objs::encode::loose_header(kind, data.len() as u64);
         if header.len() + data.len() < STORE_BELOW {
@@ -103,19 +105,34 @@ impl Repo {
         Ok(id)
     }
 
-    /// git's level for loose objects.
-    fn loose_level(&self) -> Compression {
+    /// git's level for loose objects: `core.looseCompression`, else
+    /// `core.compression`, else 1. A value git would refuse is refused,
+    /// before anything is written (`plan_commit` asks first).
+    pub(super) fn loose_level(&self) -> Result<Compression> {
         let config = self.repo.config_snapshot();
-        let level = config
-            .integer("core.looseCompression")
-            .or_else(|| config.integer("core.compression"))
-            .and_then(|l| i32::try_from(l).ok());
-        match level {
-            // -1 is zlib's default level, as in git.
-            Some(-1) => Compression::DEFAULT,
-            Some(l) => Compression::new(l).unwrap_or(Compression::BEST_SPEED),
-            None => Compression::BEST_SPEED,
+        for key in ["core.looseCompression", "core.compression"] {
+            let value = config.try_integer(key).map_err(|e| {
+                Error::repo(format!(
+                    "{key} is not a number ({e}); git would refuse it too. Nothing was written"
+                ))
+                .with_hint(format!("set it to a level from 0 to 9: git config {key} 1"))
+            })?;
+            let Some(level) = value else { continue };
+            return match level {
+                // zlib's default level, as in git.
+                -1 => Ok(Compression::DEFAULT),
+                _ => i32::try_from(level)
+                    .ok()
+                    .and_then(Compression::new)
+                    .ok_or_else(|| {
+                        Error::repo(format!(
+                            "{key} is {level}: git accepts -1 (zlib's default) or 0 to 9 and refuses anything else. Nothing was written"
+                        ))
+                        .with_hint(format!("git config {key} 1"))
+                    }),
+            };
         }
+        Ok(Compression::BEST_SPEED)
     }
 }
 

@@ -242,6 +242,7 @@ impl Repo {
             return Ok(CommitPlan::skip(&reason));
         }
         self.committer()?;
+        self.loose_level()?;
         let index_path = self.repo.index_path();
         // git's own lock first: nothing may change the index or move the
         // branch under us between reading HEAD and writing the index.

@@ -215,26 +215,6 @@ fn stat_history_at(_: &File, _: &[u8]) -> Option<Stamp> {
     None
 }
 
-impl Store {
-    /// [`Store::stamped_ids`] where a folder cannot be opened as a file
-    /// (not on unix): by full paths.
-    fn stamped_ids_by_path(&self, dir: &Path, prefix: &str) -> Result<Vec<(String, Stamp)>> {
-        let mut out = Vec::new();
-        for (name, link) in nofollow::read_dir(&self.root, dir)? {
-            if link || !name.starts_with(prefix) {
-                continue;
-            }
-            let m = fs::symlink_metadata(self.root.join(dir).join(&name).join(HISTORY));
-            if let Ok(m) = m
-                && m.is_file()
-            {
-                out.push((name, Stamp::of(&m)));
-            }
-        }
-        Ok(out)
-    }
-}
-
 /// The names in the open folder `dir` that start with `prefix`, except
 /// links (a history is never reached through one).
 #[cfg(unix)]
@@ -514,12 +494,24 @@ impl Store {
         // The folder is read and each history stat'ed relative to it, not
         // by full paths: with 10,000 runs the path walks and the
         // allocations per entry were most of a listing's cost.
-        let Some(folder) = open_dir_nofollow(&self.root.join(&dir)) else {
-            return self.stamped_ids_by_path(&dir, prefix);
+        let path = self.root.join(&dir);
+        let (names, stamps) = match open_dir_nofollow(&path) {
+            Some(folder) => {
+                let names = names_at(&folder, prefix).map_err(|e| Error::io("read", &path, e))?;
+                let stamps = stat_all(&folder, &names);
+                (names, stamps)
+            }
+            // Where a folder cannot be opened as a file (not on unix).
+            None => {
+                let names: Vec<String> = nofollow::read_dir(&self.root, &dir)?
+                    .into_iter()
+                    .filter(|(name, link)| !link && name.starts_with(prefix))
+                    .map(|(name, _)| name)
+                    .collect();
+                let stamps = Folder { file: None, path }.stamps(&names);
+                (names, stamps)
+            }
         };
-        let names =
-            names_at(&folder, prefix).map_err(|e| Error::io("read", &self.root.join(&dir), e))?;
-        let stamps = stat_all(&folder, &names);
         Ok(names
             .into_iter()
             .zip(stamps)
@@ -683,13 +675,19 @@ impl Store {
     /// then its sealed segments (in that order; see [`segments`]).
     pub fn open_history(&self, id: &str) -> Result<Parts> {
         let rel = Self::history_rel(id);
-        let live = nofollow::open(&self.root, Path::new(&rel), OpenOptions::new().read(true))?
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "unknown run {id:?}: {} does not exist",
-                    self.abs(&rel).display()
-                ))
-            })?;
+        let open = || nofollow::open(&self.root, Path::new(&rel), OpenOptions::new().read(true));
+        let live = match open()? {
+            Some(file) => Some(file),
+            // git may be writing it anew (see `reappears`).
+            None if self.reappears(&rel)? => open()?,
+            None => None,
+        };
+        let live = live.ok_or_else(|| {
+            Error::not_found(format!(
+                "unknown run {id:?}: {} does not exist",
+                self.abs(&rel).display()
+            ))
+        })?;
         Parts::open(&self.root, &rel, live)
     }
 

@@ -126,11 +126,6 @@ impl Parts {
         self.len() == 0
     }
 
-    /// Whether the history has sealed segments.
-    pub fn is_segmented(&self) -> bool {
-        self.parts.len() > 1
-    }
-
     fn file(&mut self, i: usize) -> Result<&mut File> {
         let part = &mut self.parts[i];
         if part.file.is_none() {
@@ -379,10 +374,7 @@ fn add_segment(
     bytes: &[u8],
     sealing: &mut Sealing,
 ) -> Result<()> {
-    let hash: String = Sha256::digest(bytes)[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = crate::id::hex(&Sha256::digest(bytes)[..8]);
     if let Some((name, _)) = existing
         .iter()
         .find(|(n, _)| n.contains(&format!("-{hash}.")))
