@@ -79,6 +79,9 @@ pub enum Refusal {
     /// No signature, or one that does not verify for this actor, event,
     /// run and step.
     Unverified(String),
+    /// The decision did not follow the event that asked for the gate now
+    /// in force (named here): it answers an earlier request, or none.
+    PredatesRequest(String),
 }
 
 impl std::fmt::Display for Refusal {
@@ -93,6 +96,10 @@ impl std::fmt::Display for Refusal {
             ),
             Refusal::SelfApproval(why) => f.write_str(why),
             Refusal::Unverified(why) => write!(f, "the signature does not verify: {why}"),
+            Refusal::PredatesRequest(request) => write!(
+                f,
+                "the decision was made before the gate was last asked for (event {request}): it does not answer that request"
+            ),
         }
     }
 }
@@ -155,12 +162,14 @@ impl Rules {
 pub const NAMESPACE: &str = "nexo";
 
 /// The bytes a decision's signature covers: run id, step key, verdict,
-/// actor, event id, parents and note, as one canonical JSON array. Moving
-/// the signature to another run, step, event or verdict breaks it.
+/// actor, event id, parents and note, as one canonical JSON array; from
+/// schema 4 on (`nexo-decision/2`) its clock too, so a signature cannot be
+/// carried to another place in the run's causal order. Moving the
+/// signature to another run, step, event, verdict or time breaks it.
 pub fn signed_content(run_id: &str, event: &Event, verdict: &str, d: &Decision) -> Vec<u8> {
     let mut parents: Vec<&str> = event.parents.iter().map(|p| p.as_str()).collect();
     parents.sort_unstable();
-    serde_json::to_vec(&serde_json::json!([
+    let mut content = serde_json::json!([
         "nexo-decision/1",
         run_id,
         d.step_key,
@@ -169,8 +178,15 @@ pub fn signed_content(run_id: &str, event: &Event, verdict: &str, d: &Decision) 
         event.id,
         parents,
         d.note,
-    ]))
-    .expect("JSON values serialize")
+    ]);
+    if event.v >= crate::event::SIGNED_VERSION {
+        content[0] = "nexo-decision/2".into();
+        content
+            .as_array_mut()
+            .expect("built as an array")
+            .push(event.clock.into());
+    }
+    serde_json::to_vec(&content).expect("JSON values serialize")
 }
 
 #[cfg(test)]
@@ -255,5 +271,22 @@ mod tests {
         let mut moved = e.clone();
         moved.id = "01J0000000000000000000ZZZZ".into();
         assert_ne!(base, signed_content("WF-A", &moved, "approved", &d));
+    }
+
+    #[test]
+    fn from_schema_4_the_signature_covers_the_clock() {
+        let d = Decision {
+            step_key: "publish".into(),
+            ..Default::default()
+        };
+        let mut e = event(1, 2, vec![], "lead", Body::Approved(d.clone()));
+        let old = signed_content("WF-A", &e, "approved", &d);
+        e.clock = 9;
+        assert_eq!(old, signed_content("WF-A", &e, "approved", &d));
+        e.v = crate::event::SIGNED_VERSION;
+        let at_9 = signed_content("WF-A", &e, "approved", &d);
+        e.clock = 10;
+        assert_ne!(at_9, signed_content("WF-A", &e, "approved", &d));
+        assert_ne!(old, at_9);
     }
 }

@@ -45,6 +45,21 @@ impl Causality {
         seq
     }
 
+    /// The clock of folded event `id`.
+    pub fn clock_of(&self, id: &str) -> Option<u64> {
+        self.seq_of(id).map(|i| self.nodes[i].clock)
+    }
+
+    /// The sequence number of folded event `id`.
+    pub fn seq_of(&self, id: &str) -> Option<usize> {
+        self.index.get(id).map(|&i| i as usize)
+    }
+
+    /// The ids of every event folded.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.index.keys().map(String::as_str)
+    }
+
     /// Did event `b` see event `a`?
     pub fn saw(&self, b: usize, a: usize) -> bool {
         if a == b {

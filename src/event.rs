@@ -27,7 +27,10 @@ use crate::model::{GoalStatus, Priority, RunStatus, StepStatus};
 ///   segmented history always holds one, so a nexo that knows nothing of
 ///   segments refuses the run ("upgrade nexo") instead of folding only
 ///   its end.
-pub const SCHEMA_VERSION: u32 = 3;
+/// - 4: a signed decision, whose signature also covers its clock
+///   (`approval::signed_content`, `nexo-decision/2`). Every other event is
+///   still written as 2.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// What an ordinary write writes: every nexo since version 2 of the
 /// format reads it, so clones on an older nexo keep working until a
@@ -36,6 +39,9 @@ pub const WRITTEN_VERSION: u32 = 2;
 
 /// What the write that seals a history writes (see [`SCHEMA_VERSION`]).
 pub const SEALING_VERSION: u32 = 3;
+
+/// What a signed decision is written as (see [`SCHEMA_VERSION`]).
+pub const SIGNED_VERSION: u32 = 4;
 
 /// One immutable entry of a run's history.
 // No deny_unknown_fields here: serde does not support it together with
@@ -264,13 +270,44 @@ pub struct GoalUpdated {
     pub shared_state: Option<Map<String, Value>>,
 }
 
-/// Events in the order every fold applies them: by `(clock, id)`, each id
-/// once. So every permutation of the same lines, with any repetitions
-/// (what git's union merge makes), folds to the same state.
-pub fn in_fold_order(mut events: Vec<Event>) -> Vec<Event> {
-    events.sort_by(|a, b| (a.clock, &a.id).cmp(&(b.clock, &b.id)));
-    events.dedup_by(|a, b| a.id == b.id);
-    events
+/// A history's events in the order every fold applies them: by
+/// `(clock, id)`, each id once.
+#[derive(Debug, Default)]
+pub struct Ordered {
+    pub events: Vec<Event>,
+    /// Ids that stand for two or more different events (a peer's forgery
+    /// or a hand edit): every copy, in a fixed order. None of them is in
+    /// `events`, since no line order may decide which one counts.
+    pub conflicts: Vec<Vec<Event>>,
+}
+
+/// Sorts a history into fold order. Copies of one event (what git's
+/// union merge makes) count once; an id with two contents is a conflict,
+/// found by sorting by id, never by which line came first. So every
+/// permutation of the same lines, with any repetitions, gives the same
+/// answer.
+pub fn in_fold_order(mut events: Vec<Event>) -> Ordered {
+    events.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut ordered = Ordered::default();
+    let mut iter = events.into_iter().peekable();
+    while let Some(first) = iter.next() {
+        let mut copies = vec![first];
+        while let Some(next) = iter.next_if(|n| n.id == copies[0].id) {
+            if !copies.contains(&next) {
+                copies.push(next);
+            }
+        }
+        if copies.len() == 1 {
+            ordered.events.extend(copies);
+        } else {
+            copies.sort_by_cached_key(Event::to_line);
+            ordered.conflicts.push(copies);
+        }
+    }
+    ordered
+        .events
+        .sort_by(|a, b| (a.clock, &a.id).cmp(&(b.clock, &b.id)));
+    ordered
 }
 
 impl Event {

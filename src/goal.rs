@@ -43,7 +43,8 @@ pub struct Goal {
 /// Sorts, deduplicates and folds a goal's events, as [`crate::fold::fold`]
 /// does a run's: every order of the same lines gives the same goal.
 pub fn fold(events: Vec<Event>) -> Result<Goal> {
-    let events = crate::event::in_fold_order(events);
+    // Conflicting copies of one id count as none (as for runs).
+    let events = crate::event::in_fold_order(events).events;
     let mut iter = events.iter();
     let first = iter
         .next()

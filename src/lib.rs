@@ -5,6 +5,7 @@
 //! - [`model`]: statuses, priorities, names;
 //! - [`approval`]: who may pass a gate, and what a signature covers;
 //! - [`event`]: one line of a run's history;
+//! - [`check`]: the rules every event meets, on write and on read;
 //! - [`fold`]: events to state, order-independent;
 //! - [`divergence`]: concurrent changes from two clones, detected;
 //! - [`goal`]: the goal stack, folded like runs;
@@ -35,6 +36,7 @@
 pub mod api;
 pub mod approval;
 pub mod call;
+pub mod check;
 pub mod config;
 pub mod divergence;
 pub mod error;

@@ -55,10 +55,14 @@ impl Nexo {
         let mut last: Option<(u64, crate::id::EventId)> = None;
         let (mut in_order, mut end, mut whole_lines) = (true, 0, true);
         self.store.each_event(id, 0, |e, offset, terminated| {
-            if last
-                .as_ref()
-                .is_some_and(|(c, i)| (e.clock, &e.id) <= (*c, i))
-            {
+            // Anything but a plain sequence (lines out of order, an id
+            // seen before, a parent not yet folded, an opening that does
+            // not come first) is for the whole-history fold to judge.
+            let follows = match (&run, &last) {
+                (Some(r), Some((c, i))) => (e.clock, &e.id) > (*c, i) && r.takes_next(&e),
+                _ => matches!(e.body, crate::event::Body::Opened(_)),
+            };
+            if !follows {
                 in_order = false;
                 return Ok(Flow::Stop);
             }
@@ -214,6 +218,8 @@ impl Nexo {
     /// an approval that would not be honoured is refused, not recorded.
     fn sign_decision(&self, run_id: &str, event: &mut Event) -> Result<()> {
         let actor = event.actor.clone();
+        // Schema 4: the signature covers the event's clock as well.
+        event.v = crate::event::SIGNED_VERSION;
         let (verdict, d) = decision_of(event).expect("only decisions are sealed");
         let content = signed_content(run_id, event, verdict.as_str(), d);
         let key = self.repo.signing_key().ok_or_else(|| {
@@ -237,6 +243,28 @@ impl Nexo {
             _ => unreachable!("only decisions are sealed"),
         }
         Ok(())
+    }
+}
+
+/// Under a strict policy a gated step cannot be opened as already passed
+/// (taken up or done): its gate would never be decided.
+pub(super) fn check_open(approvals: &Approvals, steps: &[crate::event::StepSpec]) -> Result<()> {
+    if !approvals.policy.is_strict() {
+        return Ok(());
+    }
+    let passed = steps.iter().enumerate().find(|(_, s)| {
+        (s.requires_approval || s.human_gate)
+            && s.status.is_some_and(|st| st.is_active() || st.is_done())
+    });
+    match passed {
+        Some((i, s)) => Err(Error::conflict(format!(
+            "refused by the approval policy ({}): steps[{i}] '{}' requires approval and cannot be opened as {}",
+            approvals.policy.as_str(),
+            s.key,
+            s.status.expect("found by its status")
+        ))
+        .with_hint("open it pending (leave out its status) and have an approver decide its gate")),
+        None => Ok(()),
     }
 }
 
@@ -281,11 +309,21 @@ fn check_decision(run: &Run, step: &Step, actor: &str, verdict: Verdict) -> Resu
 }
 
 /// Under a strict policy, an update may not pass a gate: moving an
-/// awaiting step on (to running, retrying, completed, skipped, ...) or
-/// lifting its `requires_approval` is refused before anything is written.
+/// awaiting step on (to running, retrying, completed, skipped, ...),
+/// lifting its `requires_approval`, or declaring the run completed while
+/// a gate is closed is refused before anything is written.
 pub(super) fn check_update(run: &Run, u: &crate::event::Updated) -> Result<()> {
     if !run.rules.policy().is_strict() {
         return Ok(());
+    }
+    if let Some(status) = u.run_status
+        && let Some(key) = fold::closed_gate_for(run, status)
+    {
+        return Err(refused(run, Refusal::UpdateCannotPass).with_hint(format!(
+            "step '{key}' waits for approval: ask an approver ({}) to run `nexo approve {} {key}` (nexo_workflow_approve) before completing the run",
+            run.rules.approvals.approvers.join(", "),
+            run.run_id
+        )));
     }
     match u.step_key.as_deref().and_then(|k| run.step(k)) {
         Some(step) if fold::passes_gate(step, u) => Err(refused(run, Refusal::UpdateCannotPass)),
@@ -307,6 +345,9 @@ pub(super) fn refused(run: &Run, refusal: Refusal) -> Error {
             )
         }
         Refusal::Unverified(_) => format!("see .nexo/{ALLOWED_SIGNERS} and git's user.signingkey"),
+        Refusal::PredatesRequest(_) => {
+            format!("decide the gate again: nexo approve {} <step>", run.run_id)
+        }
     };
     Error::conflict(format!(
         "refused by the approval policy ({}): {refusal}",

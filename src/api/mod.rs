@@ -334,18 +334,36 @@ impl Nexo {
         self.fold_run_file(&id, keep.max(KEEP_CHECKPOINTS))
     }
 
-    fn new_event<R: Record>(&self, prior: Option<&R>, actor: String, body: Body) -> Event {
+    /// The next event after `prior`: one clock above everything it folded,
+    /// naming its heads. Refused, never wrapped, at the end of the clock's
+    /// range (`check::MAX_CLOCK`), which no honest history reaches.
+    fn new_event<R: Record>(&self, prior: Option<&R>, actor: String, body: Body) -> Result<Event> {
         let (at, ms) = now();
-        Event {
+        let clock = match prior {
+            None => 1,
+            Some(r) => r
+                .clock()
+                .checked_add(1)
+                .filter(|&c| c <= crate::check::MAX_CLOCK)
+                .ok_or_else(|| {
+                    Error::corrupt(format!(
+                        "{} has reached the end of its logical clock ({}); nothing was written",
+                        r.id(),
+                        r.clock()
+                    ))
+                    .with_hint("nexo doctor names the events that pushed it there")
+                })?,
+        };
+        Ok(Event {
             v: WRITTEN_VERSION,
             id: crate::id::new_event_id(ms),
-            clock: prior.map_or(1, |r| r.clock() + 1),
+            clock,
             parents: prior.map_or_else(Vec::new, |r| r.heads().to_vec()),
             at,
             actor,
             session: self.options.session.clone().unwrap_or_default(),
             body,
-        }
+        })
     }
 
     /// The shared write path for every verb on an existing run.
@@ -429,13 +447,16 @@ impl Nexo {
             false => self.store.prepare_seal(held, id)?,
             true => None,
         };
-        let mut event = self.new_event(prior.as_ref(), actor, body);
+        let mut event = self.new_event(prior.as_ref(), actor, body)?;
         if sealing.is_some() {
             event.v = SEALING_VERSION;
         }
         if let Some(seal) = seal {
             seal(id, &mut event)?;
         }
+        // The rules a reader applies to every line: whatever nexo writes,
+        // every clone honours.
+        crate::check::event(&event)?;
         let run = match prior {
             Some(mut run) => {
                 if seal.is_some() {
@@ -579,6 +600,7 @@ impl Nexo {
             ));
         }
         check_steps(&req.steps)?;
+        gates::check_open(&self.approvals, &req.steps)?;
         check_map(req.shared_state.as_ref(), "shared_state")?;
         let steps = req.steps;
         let shared_state = req.shared_state.unwrap_or_default();

@@ -8,7 +8,7 @@ use super::non_empty;
 use crate::error::{Error, Result};
 use crate::event::{StepSpec, Updated};
 use crate::fold::{Run, Step};
-use crate::limits::{self, Text, opt_text};
+use crate::limits::{Text, opt_text};
 use crate::model::{StepStatus, validate_name};
 use crate::request::UpdateRequest;
 
@@ -33,48 +33,12 @@ pub(super) fn existing_step<'a>(run: &'a Run, key: &str) -> Result<&'a Step> {
 
 /// Checks a JSON map a caller stores (depth and size).
 pub(super) fn check_map(value: Option<&Map<String, Value>>, field: &str) -> Result<()> {
-    match value {
-        Some(map) => limits::json(field, &Value::Object(map.clone())),
-        None => Ok(()),
-    }
+    crate::check::map(field, value)
 }
 
-/// Checks the steps a run is opened with: plain, unique keys, titles
-/// within limits, not too many.
+/// Checks the steps a run is opened with (the same rules a read applies).
 pub(super) fn check_steps(steps: &[StepSpec]) -> Result<()> {
-    if steps.len() > limits::MAX_STEPS {
-        return Err(Error::invalid(format!(
-            "steps has {} entries; the limit is {}",
-            steps.len(),
-            limits::MAX_STEPS
-        )));
-    }
-    for (i, s) in steps.iter().enumerate() {
-        validate_name(&format!("steps[{i}].key"), &s.key)?;
-        if steps[..i].iter().any(|p| p.key == s.key) {
-            return Err(Error::invalid(format!(
-                "duplicate step key '{}' in steps: each step needs its own key",
-                s.key
-            )));
-        }
-        limits::text(&format!("steps[{i}].title"), &s.title, Text::Line)?;
-        opt_text(
-            &format!("steps[{i}].retry_after"),
-            s.retry_after.as_deref(),
-            Text::Name,
-        )?;
-        for (field, value) in [
-            ("retry_policy", &s.retry_policy),
-            ("compensation", &s.compensation),
-        ] {
-            opt_text(
-                &format!("steps[{i}].{field}"),
-                value.as_deref(),
-                Text::Prose,
-            )?;
-        }
-    }
-    Ok(())
+    crate::check::steps(steps)
 }
 
 /// Checks an update against the run it applies to and turns it into an
