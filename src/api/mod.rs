@@ -146,7 +146,20 @@ impl Nexo {
         }
         let store = Store::new(repo.workdir(), repo.git_dir());
         let mut options = options;
-        let config = crate::config::Config::load(repo.workdir())?;
+        let config = match crate::config::Config::load(repo.workdir()) {
+            // `.nexo` itself is a link: every read and write refuses it,
+            // so no policy is in play, and `doctor --fix` must be able to
+            // start to remove it.
+            Err(_)
+                if crate::store::nofollow::is_link_at(
+                    repo.workdir(),
+                    Path::new(crate::store::NEXO_DIR),
+                ) =>
+            {
+                crate::config::Config::default()
+            }
+            config => config?,
+        };
         match config.commit {
             crate::config::CommitMode::Off => options.no_commit = true,
             mode => repo.set_coalesce(mode == crate::config::CommitMode::Coalesce),

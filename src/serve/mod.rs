@@ -136,11 +136,25 @@ async fn guard(State(board): State<Arc<Board>>, req: Request, next: Next) -> Res
 }
 
 async fn board_page(State(board): State<Arc<Board>>) -> Response {
-    page(board.nexo().and_then(|n| pages::board(&n)))
+    render(move || board.nexo().and_then(|n| pages::board(&n))).await
 }
 
 async fn run_page(State(board): State<Arc<Board>>, UrlPath(id): UrlPath<String>) -> Response {
-    page(board.nexo().and_then(|n| pages::run(&n, &id)))
+    render(move || board.nexo().and_then(|n| pages::run(&n, &id))).await
+}
+
+/// Renders a page on tokio's blocking pool: reading `.nexo/` is file I/O
+/// and folding, so on the one runtime thread a slow read would stall
+/// every other request (the stylesheet included). Each request waits only
+/// for its own page.
+async fn render(work: impl FnOnce() -> Result<String> + Send + 'static) -> Response {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => page(result),
+        Err(e) => page(Err(Error::new(
+            ErrorKind::Io,
+            format!("rendering the page failed: {e}"),
+        ))),
+    }
 }
 
 async fn style() -> impl IntoResponse {

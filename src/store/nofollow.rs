@@ -103,17 +103,62 @@ pub fn create_dir_all(root: &Path, rel: &Path) -> Result<()> {
     .map(|_| ())
 }
 
+/// Never through a link, and never blocking: a FIFO planted where a file
+/// belongs would otherwise hang the command until it is killed (the
+/// flag changes nothing for a regular file).
 fn no_follow(opts: &mut OpenOptions) -> &mut OpenOptions {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NOFOLLOW);
+        opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     opts
 }
 
-/// Opens `rel` with `opts`, never through a link. `Ok(None)` when it does
-/// not exist (and `opts` does not create it).
+/// What a path holds instead of a regular file, in words, if it does.
+pub fn not_a_file(m: &fs::Metadata) -> Option<&'static str> {
+    let t = m.file_type();
+    if t.is_file() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("a named pipe (FIFO)");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return Some("a device");
+        }
+    }
+    Some(if t.is_dir() {
+        "a folder"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    })
+}
+
+/// The error for something other than a regular file at `rel`.
+pub fn not_a_file_error(rel: &Path, what: &str) -> Error {
+    let rel = rel.to_string_lossy().replace('\\', "/");
+    Error::new(
+        ErrorKind::Corrupt,
+        format!("{rel} is {what} where nexo keeps a file; nexo reads only regular files under .nexo/"),
+    )
+    .with_hint(format!(
+        "see `nexo doctor`; remove it (`rm {rel}`, or `git rm -r {rel}` for a folder) and `git checkout -- {rel}` restores the committed file"
+    ))
+}
+
+/// Opens the regular file `rel` with `opts`, never through a link and
+/// never blocking; anything else there (a folder, a FIFO, a device) is
+/// refused by name. `Ok(None)` when it does not exist (and `opts` does not
+/// create it).
 pub fn open(root: &Path, rel: &Path, opts: &OpenOptions) -> Result<Option<File>> {
     if let Some(parent) = rel.parent() {
         check(root, parent)?;
@@ -121,7 +166,23 @@ pub fn open(root: &Path, rel: &Path, opts: &OpenOptions) -> Result<Option<File>>
     let path = root.join(rel);
     let mut opts = opts.clone();
     match no_follow(&mut opts).open(&path) {
-        Ok(f) => Ok(Some(f)),
+        Ok(f) => {
+            let m = f.metadata().map_err(|e| Error::io("inspect", &path, e))?;
+            match not_a_file(&m) {
+                Some(what) => Err(not_a_file_error(rel, what)),
+                None => Ok(Some(f)),
+            }
+        }
+        // A FIFO opened for writing with no reader.
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+            Err(not_a_file_error(rel, "a named pipe (FIFO)"))
+        }
+        // A folder opened for writing.
+        Err(e) if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) => {
+            let _ = e;
+            Err(not_a_file_error(rel, "a folder"))
+        }
         Err(e) if e.kind() == IoKind::NotFound => Ok(None),
         // O_NOFOLLOW on a link fails with ELOOP.
         Err(e) if is_link_refusal(&e) || fs::symlink_metadata(&path).is_ok_and(is_link) => {
@@ -129,6 +190,11 @@ pub fn open(root: &Path, rel: &Path, opts: &OpenOptions) -> Result<Option<File>>
         }
         Err(e) => Err(Error::io("open", &path, e)),
     }
+}
+
+/// Whether `rel` below `root` is itself a symbolic link.
+pub fn is_link_at(root: &Path, rel: &Path) -> bool {
+    fs::symlink_metadata(root.join(rel)).is_ok_and(is_link)
 }
 
 fn is_link(m: fs::Metadata) -> bool {
@@ -149,13 +215,15 @@ fn is_link_refusal(e: &std::io::Error) -> bool {
 
 /// Reads `rel` whole; `Ok(None)` when it does not exist.
 pub fn read(root: &Path, rel: &Path) -> Result<Option<Vec<u8>>> {
+    // A folder where a file is expected holds no file content (git's
+    // view too: the path as a file is gone); a FIFO or device is refused.
+    if fs::symlink_metadata(root.join(rel)).is_ok_and(|m| m.is_dir()) {
+        check(root, rel)?;
+        return Ok(None);
+    }
     let Some(mut file) = open(root, rel, OpenOptions::new().read(true))? else {
         return Ok(None);
     };
-    // A folder where a file is expected holds no file content.
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
-        return Ok(None);
-    }
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut file, &mut bytes)
         .map_err(|e| Error::io("read", &root.join(rel), e))?;

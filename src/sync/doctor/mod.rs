@@ -14,6 +14,12 @@ use crate::id::GOAL_PREFIX;
 use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, Store, nofollow};
 
 use super::is_marker;
+use lenient::read_lenient;
+
+mod lenient;
+
+/// Where each event's first copy stands: (file, line).
+type Places = std::collections::HashMap<crate::id::EventId, (String, usize)>;
 
 /// What kind of problem `doctor` found; serialized in snake_case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -25,6 +31,9 @@ pub enum ProblemKind {
     ConflictMarker,
     DuplicateEvent,
     UnreadableEvent,
+    ConflictingEvent,
+    IgnoredEvent,
+    NotAFile,
     TornTail,
     MissingNewline,
     EmptyHistory,
@@ -45,6 +54,9 @@ impl ProblemKind {
             ProblemKind::ConflictMarker => "conflict_marker",
             ProblemKind::DuplicateEvent => "duplicate_event",
             ProblemKind::UnreadableEvent => "unreadable_event",
+            ProblemKind::ConflictingEvent => "conflicting_event",
+            ProblemKind::IgnoredEvent => "ignored_event",
+            ProblemKind::NotAFile => "not_a_file",
             ProblemKind::TornTail => "torn_tail",
             ProblemKind::MissingNewline => "missing_newline",
             ProblemKind::EmptyHistory => "empty_history",
@@ -102,106 +114,6 @@ pub struct UnhonouredDecision {
     pub decision: crate::fold::Unhonoured,
 }
 
-/// A history file read leniently: every parseable event once, and what
-/// was wrong with the rest.
-struct Lenient {
-    events: Vec<Event>,
-    /// The file without duplicate events or conflict markers, when that
-    /// differs from what is on disk.
-    cleaned: Option<String>,
-    problems: Vec<Problem>,
-}
-
-fn read_lenient(rel: &str, bytes: &[u8]) -> Lenient {
-    let text = String::from_utf8_lossy(bytes);
-    let mut seen = HashSet::new();
-    let mut events = Vec::new();
-    let mut problems = Vec::new();
-    let mut kept = String::with_capacity(text.len());
-    let mut dirty = false;
-    let torn = !text.is_empty() && !text.ends_with('\n');
-    let lines: Vec<&str> = text.split('\n').collect();
-    for (i, line) in lines.iter().enumerate() {
-        let n = i + 1;
-        let last = i + 1 == lines.len();
-        if line.trim().is_empty() {
-            if !last {
-                kept.push('\n');
-            }
-            continue;
-        }
-        if is_marker(line) {
-            problems.push(Problem {
-                kind: ProblemKind::ConflictMarker,
-                path: rel.into(),
-                line: Some(n),
-                message: format!("{rel}:{n}: a merge conflict marker"),
-                fixable: true,
-            });
-            dirty = true;
-            continue;
-        }
-        match Event::from_line(line, &format!("{rel}:{n}")) {
-            Ok(e) => {
-                if last && torn {
-                    problems.push(Problem {
-                        kind: ProblemKind::MissingNewline,
-                        path: rel.into(),
-                        line: Some(n),
-                        message: format!(
-                            "{rel}:{n}: the last event lacks its final newline; the next write adds it"
-                        ),
-                        fixable: true,
-                    });
-                    dirty = true;
-                }
-                if !seen.insert(e.id.clone()) {
-                    problems.push(Problem {
-                        kind: ProblemKind::DuplicateEvent,
-                        path: rel.into(),
-                        line: Some(n),
-                        message: format!("{rel}:{n}: event {} appears again", e.id),
-                        fixable: true,
-                    });
-                    dirty = true;
-                    continue;
-                }
-                events.push(e);
-                kept.push_str(line);
-                kept.push('\n');
-            }
-            Err(_) if last && torn => {
-                problems.push(Problem {
-                    kind: ProblemKind::TornTail,
-                    path: rel.into(),
-                    line: Some(n),
-                    message: format!(
-                        "{rel}:{n}: a partial last line (a crash mid-write); the next write cuts it"
-                    ),
-                    fixable: true,
-                });
-                dirty = true;
-            }
-            Err(e) => {
-                problems.push(Problem {
-                    kind: ProblemKind::UnreadableEvent,
-                    path: rel.into(),
-                    line: Some(n),
-                    message: e.message,
-                    fixable: false,
-                });
-                kept.push_str(line);
-                kept.push('\n');
-            }
-        }
-    }
-    Lenient {
-        events,
-        cleaned: dirty.then_some(kept),
-        problems,
-    }
-}
-
 impl Nexo {
     /// Checks every run: histories readable, each event once, no conflict
     /// markers, views matching the history. With `fix`, rewrites what can
@@ -213,9 +125,11 @@ impl Nexo {
         let mut problems = Vec::new();
         let mut fixed = Vec::new();
         let attributes = format!("{NEXO_DIR}/.gitattributes");
+        // Links first: a link at .nexo/runs stops every listing below.
+        problems.extend(self.links(fix, &mut fixed)?);
+        problems.extend(self.not_files(fix, &mut fixed)?);
         let ids = store.run_ids()?;
         let goals = store.goal_ids()?;
-        problems.extend(self.links(fix, &mut fixed)?);
         if !(ids.is_empty() && goals.is_empty())
             && store
                 .read(&attributes)?
@@ -278,64 +192,17 @@ impl Nexo {
         problems: &mut Vec<Problem>,
         fixed: &mut Vec<String>,
     ) -> Result<Vec<UnhonouredDecision>> {
-        let store = self.store();
         let rel = Store::history_rel(id);
         let dir = rel
             .strip_suffix(&format!("/{HISTORY}"))
             .unwrap_or(&rel)
             .to_string();
-        let bytes = store.read(&rel)?.unwrap_or_default();
-        let mut events = Vec::new();
-        let sealed = crate::store::segments::segments(store.root(), &rel)?;
-        for (name, _) in &sealed {
-            // Sealed segments are never rewritten (their names hash their
-            // bytes): what is wrong in one is reported, not fixed.
-            let seg = crate::store::segments::segment_rel(&rel, name);
-            let read = read_lenient(&seg, &store.read(&seg)?.unwrap_or_default());
-            problems.extend(read.problems.into_iter().map(|p| Problem {
-                fixable: false,
-                ..p
-            }));
-            events.extend(read.events);
-        }
-        if bytes.is_empty() && sealed.is_empty() {
-            problems.push(Problem {
-                kind: ProblemKind::EmptyHistory,
-                path: rel.clone(),
-                line: None,
-                message: format!(
-                    "{rel} is empty: a run whose opening never completed; --fix removes it"
-                ),
-                fixable: true,
-            });
-            if fix {
-                store.remove(&rel)?;
-                fixed.push(rel);
-            }
+        let Some((events, places)) = self.read_record(&rel, fix, problems, fixed)? else {
             return Ok(Vec::new());
-        }
-        let lenient = read_lenient(&rel, &bytes);
-        let unfixable = lenient.problems.iter().any(|p| !p.fixable);
-        problems.extend(lenient.problems);
-        if fix
-            && !unfixable
-            && let Some(clean) = &lenient.cleaned
-        {
-            store.replace(&rel, clean.as_bytes())?;
-            fixed.push(rel.clone());
-        }
-        events.extend(lenient.events);
+        };
         let unhonoured = match Store::record_of_history(&rel) {
-            Some(run) if self.approvals().policy.is_strict() && !run.starts_with(GOAL_PREFIX) => {
-                self.fold_run(events.clone())
-                    .map(|r| r.unhonoured)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|decision| UnhonouredDecision {
-                        run_id: run.to_string(),
-                        decision,
-                    })
-                    .collect()
+            Some(run) if !run.starts_with(GOAL_PREFIX) => {
+                self.judge_run(run, events.clone(), &places, problems)
             }
             _ => Vec::new(),
         };
@@ -354,6 +221,113 @@ impl Nexo {
         };
         self.check_views(&views, &dir, fix, problems, fixed)?;
         Ok(unhonoured)
+    }
+
+    /// A record's events, segments and live file, read leniently, with
+    /// where each stands; `None` when there are none (an empty history,
+    /// reported and with `fix` removed).
+    fn read_record(
+        &self,
+        rel: &str,
+        fix: bool,
+        problems: &mut Vec<Problem>,
+        fixed: &mut Vec<String>,
+    ) -> Result<Option<(Vec<Event>, Places)>> {
+        let store = self.store();
+        let bytes = store.read(rel)?.unwrap_or_default();
+        let mut events = Vec::new();
+        let mut places = Places::new();
+        let sealed = crate::store::segments::segments(store.root(), rel)?;
+        for (name, _) in &sealed {
+            // Sealed segments are never rewritten (their names hash their
+            // bytes): what is wrong in one is reported, not fixed.
+            let seg = crate::store::segments::segment_rel(rel, name);
+            let read = read_lenient(&seg, &store.read(&seg)?.unwrap_or_default());
+            problems.extend(read.problems.into_iter().map(|p| Problem {
+                fixable: false,
+                ..p
+            }));
+            events.extend(read.events);
+            places.extend(read.places);
+        }
+        if bytes.is_empty() && sealed.is_empty() {
+            problems.push(Problem {
+                kind: ProblemKind::EmptyHistory,
+                path: rel.to_string(),
+                line: None,
+                message: format!(
+                    "{rel} is empty: a run whose opening never completed; --fix removes it"
+                ),
+                fixable: true,
+            });
+            if fix {
+                store.remove(rel)?;
+                fixed.push(rel.to_string());
+            }
+            return Ok(None);
+        }
+        let lenient = read_lenient(rel, &bytes);
+        let unfixable = lenient.problems.iter().any(|p| !p.fixable);
+        problems.extend(lenient.problems);
+        if fix
+            && !unfixable
+            && let Some(clean) = &lenient.cleaned
+        {
+            store.replace(rel, clean)?;
+            fixed.push(rel.to_string());
+        }
+        events.extend(lenient.events);
+        for (id, place) in lenient.places {
+            places.entry(id).or_insert(place);
+        }
+        Ok(Some((events, places)))
+    }
+
+    /// What the fold of run `run` leaves aside: every event it does not
+    /// honour, as a problem at its line (not fixable: a history line is
+    /// never rewritten), and, under a strict policy, the decisions the
+    /// policy does not honour (reported, not failed on).
+    fn judge_run(
+        &self,
+        run: &str,
+        events: Vec<Event>,
+        places: &Places,
+        problems: &mut Vec<Problem>,
+    ) -> Vec<UnhonouredDecision> {
+        let Ok(folded) = self.fold_run(events) else {
+            // Reported with its reason when its views are rendered.
+            return Vec::new();
+        };
+        for ignored in &folded.ignored {
+            let (path, line) = match places.get(&ignored.event_id) {
+                Some((path, line)) => (path.clone(), Some(*line)),
+                None => (Store::history_rel(run), None),
+            };
+            let at = line.map_or(String::new(), |n| format!(":{n}"));
+            problems.push(Problem {
+                kind: ProblemKind::IgnoredEvent,
+                message: format!(
+                    "{path}{at}: event {} ({}) is not honoured: {}",
+                    ignored.event_id,
+                    ignored.flaw.as_str(),
+                    ignored.message
+                ),
+                path,
+                line,
+                fixable: false,
+            });
+        }
+        if !self.approvals().policy.is_strict() {
+            return Vec::new();
+        }
+        folded
+            .unhonoured
+            .into_iter()
+            .map(|decision| UnhonouredDecision {
+                run_id: run.to_string(),
+                decision,
+            })
+            .collect()
     }
 
     /// One record's views against the ones its history renders, for
@@ -460,10 +434,56 @@ impl Nexo {
         Ok(problems)
     }
 
+    /// Histories that are not regular files (a folder, a FIFO, a device):
+    /// commands skip or refuse them, and never block on one. `--fix`
+    /// removes what can hold no data (a FIFO, a socket, a device); a
+    /// folder is the user's to look at.
+    fn not_files(&self, fix: bool, fixed: &mut Vec<String>) -> Result<Vec<Problem>> {
+        let root = self.store().root();
+        let mut problems = Vec::new();
+        for (folder, prefix) in [("runs", crate::id::RUN_PREFIX), ("goals", GOAL_PREFIX)] {
+            let dir = Path::new(NEXO_DIR).join(folder);
+            for (name, link) in nofollow::read_dir(root, &dir)? {
+                if link || !name.starts_with(prefix) {
+                    continue;
+                }
+                let rel = format!("{NEXO_DIR}/{folder}/{name}/{HISTORY}");
+                let Ok(m) = std::fs::symlink_metadata(root.join(&rel)) else {
+                    continue;
+                };
+                let Some(what) = nofollow::not_a_file(&m).filter(|_| !m.file_type().is_symlink())
+                else {
+                    continue;
+                };
+                let removable = !m.is_dir();
+                let remedy = match removable {
+                    true => "--fix removes it".to_string(),
+                    false => format!(
+                        "move it away, then `git checkout -- {rel}` restores the committed history"
+                    ),
+                };
+                problems.push(Problem {
+                    kind: ProblemKind::NotAFile,
+                    message: format!(
+                        "{rel} is {what}, not a history: every listing skips the run and every command refuses it; {remedy}"
+                    ),
+                    path: rel.clone(),
+                    line: None,
+                    fixable: removable,
+                });
+                if fix && removable {
+                    self.store().remove(&rel)?;
+                    fixed.push(rel);
+                }
+            }
+        }
+        Ok(problems)
+    }
+
     /// Symbolic links under `.nexo/`: nexo never follows them, so each one
     /// is reported. `--fix` removes a link (never what it points to); views
-    /// are then regenerated. `.nexo` itself being a link is left to the
-    /// user.
+    /// are then regenerated; `.nexo` itself as a link is removed too (the
+    /// committed `.nexo/` comes back with `git checkout -- .nexo`).
     fn links(&self, fix: bool, fixed: &mut Vec<String>) -> Result<Vec<Problem>> {
         let root = self.store().root();
         let mut problems = Vec::new();
@@ -474,8 +494,14 @@ impl Nexo {
                 path: NEXO_DIR.into(),
                 line: None,
                 message: format!("{}", nofollow::link_error(Path::new(NEXO_DIR))),
-                fixable: false,
+                fixable: true,
             });
+            if fix {
+                // The link itself, never what it points to.
+                std::fs::remove_file(root.join(NEXO_DIR))
+                    .map_err(|e| crate::error::Error::io("remove", &root.join(NEXO_DIR), e))?;
+                fixed.push(NEXO_DIR.into());
+            }
             return Ok(problems);
         }
         let walk = walkdir::WalkDir::new(root.join(NEXO_DIR)).follow_links(false);
