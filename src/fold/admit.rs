@@ -3,9 +3,10 @@
 //! meet the write side's rules (`crate::check`) and keep the causal
 //! order, which no clock a peer writes can bend:
 //!
-//! - its clock is above the clock of every parent it names that the
-//!   history holds (a parent it does not hold is no evidence either way),
-//!   and at most `MAX_CLOCK_STEP` above the highest of them;
+//! - its clock is above the clock of every line of the history that a
+//!   parent it names stands for (a parent the history does not hold is no
+//!   evidence either way), and at most `MAX_CLOCK_STEP` above the highest
+//!   of its honoured parents (0 when it has none);
 //! - it comes after the run's opening.
 //!
 //! An event that fails is kept in the history, listed in `Run::ignored`
@@ -90,39 +91,34 @@ pub(super) fn admit(
     ahead: Option<&Lookahead>,
 ) -> Result<(), Flaw> {
     check::event(e).map_err(|err| Flaw::Invalid(err.message))?;
-    // An event that names every head follows the highest clock folded,
-    // which is always a head's: no lookup needed (a cached run keeps no
-    // ancestry).
-    let highest = if saw_all {
-        run.clock
+    // `above`: the highest clock of any line its parents stand for, which
+    // its own must exceed. `reach`: the highest of its honoured parents',
+    // which bounds how far ahead it may run (a parent the fold dropped
+    // cannot lend a peer's line its clock). An event that names every head
+    // follows the highest clock folded, which is always a head's: no
+    // lookup needed (a cached run keeps no ancestry).
+    let (above, reach) = if saw_all {
+        (run.clock, run.clock)
     } else {
-        let mut highest = 0;
+        let (mut above, mut reach) = (0, 0);
         for p in &e.parents {
-            let known = run
-                .causality
-                .clock_of(p)
-                .or_else(|| ahead.and_then(|a| a.get(p).copied()));
-            if let Some(c) = known {
-                if c >= e.clock {
-                    return Err(Flaw::Causality(format!(
-                        "its clock {} is not above its parent {p}'s ({c})",
-                        e.clock
-                    )));
-                }
-                highest = highest.max(c);
+            if let Some(c) = run.causality.clock_of(p) {
+                (above, reach) = (above.max(c), reach.max(c));
+            } else if let Some(&c) = ahead.and_then(|a| a.get(p)) {
+                above = above.max(c);
             }
         }
-        highest
+        (above, reach)
     };
-    if saw_all && e.clock <= highest {
+    if !e.parents.is_empty() && e.clock <= above {
         return Err(Flaw::Causality(format!(
-            "its clock {} is not above its parents' ({highest})",
+            "its clock {} is not above its parents' ({above})",
             e.clock
         )));
     }
-    if e.clock - highest > MAX_CLOCK_STEP {
+    if e.clock - reach > MAX_CLOCK_STEP {
         return Err(Flaw::Causality(format!(
-            "its clock {} runs more than {MAX_CLOCK_STEP} ahead of its parents' ({highest})",
+            "its clock {} runs more than {MAX_CLOCK_STEP} ahead of its parents' ({reach})",
             e.clock
         )));
     }
