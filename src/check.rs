@@ -126,8 +126,9 @@ fn opt(fields: &[(&str, &Option<String>)], kind: Text) -> Result<()> {
 }
 
 fn opened(o: &Opened) -> Result<()> {
+    // The run id names the run's folder.
+    validate_name("run_id", &o.run_id)?;
     names(&[
-        ("run_id", o.run_id.as_str()),
         ("sid", &o.sid),
         ("goal_id", &o.goal_id),
         ("owner", &o.owner),
@@ -192,8 +193,8 @@ fn decision(d: &Decision) -> Result<()> {
 }
 
 fn goal_opened(g: &GoalOpened) -> Result<()> {
+    validate_name("goal_id", &g.goal_id)?;
     names(&[
-        ("goal_id", g.goal_id.as_str()),
         ("sid", &g.sid),
         ("parent_goal_id", &g.parent_goal_id),
         ("owner", &g.owner),

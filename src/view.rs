@@ -175,7 +175,13 @@ pub fn render(run: &Run, resume: &Resume) -> Vec<(String, Vec<u8>)> {
     let dir = Store::run_rel(&run.run_id);
     let mut files = Vec::with_capacity(run.steps.len() + 1);
     files.push((format!("{dir}/run.yaml"), run_yaml(run, resume)));
-    for s in &run.steps {
+    // The fold admits only plain names as step keys (`check`); a key that
+    // is not one never becomes a path, whatever folded it.
+    for s in run
+        .steps
+        .iter()
+        .filter(|s| crate::model::validate_name("step_key", &s.step_key).is_ok())
+    {
         files.push((
             format!("{dir}/steps/{}.yaml", s.step_key),
             step_yaml(run, s),

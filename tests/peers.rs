@@ -487,3 +487,35 @@ fn a_signed_approval_replayed_after_the_gate_is_re_armed_passes_nothing() {
         );
     }
 }
+
+#[test]
+fn a_history_that_opens_another_run_harms_neither() {
+    let p = pair();
+    // The peer makes the target's history open the bystander instead.
+    p.peer_writes(|lines| {
+        let mut text = String::new();
+        for (i, l) in lines.iter().enumerate() {
+            let mut l = l.clone();
+            if i == 0 {
+                l["data"]["run_id"] = json!(p.bystander);
+            }
+            text.push_str(&format!("{l}\n"));
+        }
+        text
+    });
+    p.victim_still_works();
+    let out = p.repo.nexo(&["resume", &p.target]);
+    assert_eq!(out.status.code(), Some(7));
+    assert!(
+        stderr(&out).contains("its own run's folder"),
+        "{}",
+        stderr(&out)
+    );
+    let view = std::fs::read_to_string(
+        p.repo
+            .path()
+            .join(format!(".nexo/runs/{}/run.yaml", p.bystander)),
+    )
+    .unwrap();
+    assert!(view.contains(&p.bystander), "{view}");
+}

@@ -40,6 +40,12 @@ impl Nexo {
     /// history; otherwise (after a merge) they are read whole and sorted.
     /// The signed policy verifies every decision first, so it reads whole.
     pub(crate) fn fold_run_file(&self, id: &str, keep: usize) -> Result<Run> {
+        let run = self.fold_run_file_unchecked(id, keep)?;
+        same_run(id, &run.run_id)?;
+        Ok(run)
+    }
+
+    fn fold_run_file_unchecked(&self, id: &str, keep: usize) -> Result<Run> {
         let keep = keep.max(super::KEEP_CHECKPOINTS);
         if self.approvals.policy == Policy::Signed {
             return self.fold_run_keeping(self.store.read_history(id)?.events, keep);
@@ -266,6 +272,19 @@ pub(super) fn check_open(approvals: &Approvals, steps: &[crate::event::StepSpec]
         .with_hint("open it pending (leave out its status) and have an approver decide its gate")),
         None => Ok(()),
     }
+}
+
+/// A history must open the run whose folder it is in: a peer's history in
+/// `runs/WF-A/` that opens `WF-B` would otherwise write its views over
+/// WF-B's.
+pub(crate) fn same_run(folder: &str, opened: &str) -> Result<()> {
+    if folder == opened {
+        return Ok(());
+    }
+    Err(Error::corrupt(format!(
+        "{} opens run {opened:?}, not {folder}: a history belongs in its own run's folder",
+        Store::history_rel(folder)
+    )))
 }
 
 /// A decision event's verdict and payload.

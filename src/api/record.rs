@@ -18,7 +18,9 @@ pub(crate) trait Record: Sized {
     fn fold(nexo: &Nexo, events: Vec<Event>) -> Result<Self>;
     /// Reads record `id` from its file and folds it.
     fn read(nexo: &Nexo, id: &str) -> Result<Self> {
-        Self::fold(nexo, nexo.store().read_history(id)?.events)
+        let record = Self::fold(nexo, nexo.store().read_history(id)?.events)?;
+        super::gates::same_run(id, record.id())?;
+        Ok(record)
     }
     /// Follows one event that comes after every event folded so far.
     fn apply(&mut self, event: &Event);
@@ -116,9 +118,13 @@ impl Nexo {
     /// id, else a run's.
     pub fn render_events(&self, id: &str, events: Vec<Event>) -> Result<Vec<(String, Vec<u8>)>> {
         if is_goal(id) {
-            Ok(Goal::fold(self, events)?.files())
+            let goal = Goal::fold(self, events)?;
+            super::gates::same_run(id, &goal.goal_id)?;
+            Ok(goal.files())
         } else {
-            Ok(Run::fold(self, events)?.files())
+            let run = Run::fold(self, events)?;
+            super::gates::same_run(id, &run.run_id)?;
+            Ok(run.files())
         }
     }
 }
