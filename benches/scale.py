@@ -10,7 +10,10 @@ interleaved round by round, against a repository holding one small run:
 
 Prints each case's median and its ratio to the small-run baseline.
 
-usage: benches/scale.py [--events N] [--runs N] [--iterations N] [--work DIR]
+With --nexo PATH (repeatable), measures those binaries instead of this
+checkout's release build, interleaved round by round: an A/B of two builds.
+
+usage: benches/scale.py [--events N] [--runs N] [--iterations N] [--work DIR] [--nexo PATH]...
 """
 import argparse
 import json
@@ -141,30 +144,48 @@ def main():
     ap.add_argument("--work", default=os.path.join(ROOT, "target", "scale"))
     ap.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--rebuild", action="store_true", help="remake the repositories")
+    ap.add_argument("--nexo", action="append", help="a binary to measure (repeat for an A/B)")
     a = ap.parse_args()
-    if not a.measure_only:
+    if not a.measure_only and not a.nexo:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    nexo = os.path.join(ROOT, "target", "release", "nexo")
+    binaries = a.nexo or [os.path.join(ROOT, "target", "release", "nexo")]
     if not a.measure_only:
         if a.rebuild:
             shutil.rmtree(a.work, ignore_errors=True)
-        build(a.work, nexo, a.events, a.runs)
+        # Each binary gets repositories of its own: two builds' caches in
+        # one git directory would keep replacing each other's entries.
+        for i, b in enumerate(binaries):
+            build(work_of(a.work, i, binaries), b, a.events, a.runs)
         # Measure from a fresh, small process: posix_spawn shares this
         # one's memory until exec, and Linux counts it in the child's peak.
         args = [sys.executable, __file__, "--measure-only", "--iterations", str(a.iterations),
                 "--events", str(a.events), "--runs", str(a.runs), "--work", a.work]
+        for b in binaries:
+            args += ["--nexo", b]
         raise SystemExit(subprocess.run(args).returncode)
-    small, long, many = (os.path.join(a.work, n) for n in ("small", "long", "many"))
-    upd = lambda rid: [nexo, "update", rid, "s1", "--summary", "bench"]
-    cases = {
-        "resume small": ([nexo, "resume", "WF-SMALL0000000000A"], small),
-        "resume long": ([nexo, "resume", "WF-LONG00000000000A"], long),
-        "update small": (upd("WF-SMALL0000000000A"), small),
-        "update long": (upd("WF-LONG00000000000A"), long),
-        "list small": ([nexo, "list"], small),
-        "list many": ([nexo, "list"], many),
-        "update many": (upd("WF-MANY000000000007"), many),
-    }
+    measure(a, binaries)
+
+
+def work_of(work, i, binaries):
+    return os.path.join(work, str(i)) if len(binaries) > 1 else work
+
+
+def measure(a, binaries):
+    cases = {}
+    for i, nexo in enumerate(binaries):
+        work = work_of(a.work, i, binaries)
+        small, long, many = (os.path.join(work, n) for n in ("small", "long", "many"))
+        tag = f" [{i}]" if len(binaries) > 1 else ""
+        upd = lambda rid: [nexo, "update", rid, "s1", "--summary", "bench"]
+        cases.update({
+            f"resume small{tag}": ([nexo, "resume", "WF-SMALL0000000000A"], small),
+            f"resume long{tag}": ([nexo, "resume", "WF-LONG00000000000A"], long),
+            f"update small{tag}": (upd("WF-SMALL0000000000A"), small),
+            f"update long{tag}": (upd("WF-LONG00000000000A"), long),
+            f"list small{tag}": ([nexo, "list"], small),
+            f"list many{tag}": ([nexo, "list"], many),
+            f"update many{tag}": (upd("WF-MANY000000000007"), many),
+        })
     times = {k: [] for k in cases}
     peak = {k: 0.0 for k in cases}
     for _ in range(2):  # warm-up: caches, page cache, first refresh
@@ -176,11 +197,15 @@ def main():
             times[name].append(ms)
             peak[name] = max(peak[name], mb)
     med = {k: statistics.median(v) for k, v in times.items()}
-    base = {"resume": med["resume small"], "update": med["update small"], "list": med["list small"]}
     print(f"{a.events} events, {a.runs} runs, {a.iterations} interleaved rounds")
+    for i, nexo in enumerate(binaries):
+        if len(binaries) > 1:
+            print(f"[{i}] {nexo}")
     for name in cases:
-        ratio = med[name] / base[name.split()[0]]
-        print(f"{name:<14} median {med[name]:8.2f} ms  {ratio:6.1f}x   peak {peak[name]:7.1f} MB")
+        verb, _, tag = name.partition(" ")
+        base = med[f"{verb} small{tag[tag.find(' '):] if ' ' in tag else ''}"]
+        ratio = med[name] / base
+        print(f"{name:<18} median {med[name]:8.2f} ms  {ratio:6.1f}x   peak {peak[name]:7.1f} MB")
 
 
 if __name__ == "__main__":

@@ -26,11 +26,11 @@
 //! (`src/main.rs`, `src/cli/`, `src/mcp/`, `src/demo.rs`); the library
 //! builds without clap, rmcp or tokio (`--no-default-features`).
 
-// Five audited exceptions, each with a SAFETY comment: the index mmap
+// Six audited exceptions, each with a SAFETY comment: the index mmap
 // (git/index.rs), preallocating the new index (git/mod.rs), the test hook
 // that kills the process (trace.rs), reading the runs folder and stat'ing
-// histories relative to it (store/mod.rs), and the summaries index mmap
-// (api/summaries.rs).
+// histories relative to it (store/mod.rs), the summaries index mmap
+// (api/summaries.rs) and the fold cache's id set mmap (api/cache/ids.rs).
 #![deny(unsafe_code)]
 
 pub mod api;

@@ -50,19 +50,30 @@ fn is_bidi_control(c: char) -> bool {
 
 /// Checks a text field; `field` names it in the caller's terms.
 pub fn text(field: &str, value: &str, kind: Text) -> Result<()> {
-    let count = value.chars().count();
+    let spacing = |c: char| matches!(c, '\n' | '\t' | '\r');
+    let refused = |c: char| match kind {
+        Text::Prose => c.is_control() && !spacing(c),
+        Text::Line => (c.is_control() && !spacing(c)) || is_bidi_control(c),
+        Text::Name => c.is_control() || is_bidi_control(c),
+    };
+    // Every line of every history is checked on each fold (`check`): the
+    // common ASCII text is judged byte by byte, without decoding.
+    let (count, bad) = if value.is_ascii() {
+        let bad = value.bytes().position(|b| refused(b as char));
+        (
+            value.len(),
+            bad.map(|at| (at, value.as_bytes()[at] as char)),
+        )
+    } else {
+        let bad = value.chars().enumerate().find(|&(_, c)| refused(c));
+        (value.chars().count(), bad)
+    };
     if count > kind.max_chars() {
         return Err(Error::invalid(format!(
             "{field} is {count} characters long; the limit is {} (put long material in a file and reference it in evidence)",
             kind.max_chars()
         )));
     }
-    let spacing = |c: char| matches!(c, '\n' | '\t' | '\r');
-    let bad = value.chars().enumerate().find(|&(_, c)| match kind {
-        Text::Prose => c.is_control() && !spacing(c),
-        Text::Line => (c.is_control() && !spacing(c)) || is_bidi_control(c),
-        Text::Name => c.is_control() || is_bidi_control(c),
-    });
     if let Some((at, c)) = bad {
         let allowed = match kind {
             Text::Prose | Text::Line => "only line breaks and tabs are allowed",

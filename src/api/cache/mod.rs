@@ -21,9 +21,12 @@ use crate::error::Result;
 use crate::fold::{self, Run};
 use crate::id::EventId;
 use crate::store::Flow;
+use ids::IdSet;
+
+mod ids;
 
 /// Bumped when the entry or the fold's state changes shape.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 /// How many appended lines a read folds before it brings the entry up to
 /// date with them.
 const REWRITE_AFTER: usize = 32;
@@ -43,82 +46,7 @@ struct Entry {
     /// SHA-256 of the folded bytes' last `TAIL`.
     tail: String,
     last: (u64, EventId),
-    /// Every id the fold has seen, so an appended line that repeats one
-    /// (with the same content or another) refolds from the file, where
-    /// conflicts are judged.
-    ids: IdFilter,
     run: Run,
-}
-
-/// A Bloom filter of event ids: "maybe seen" or "certainly not". A false
-/// "maybe" costs a refold; there is no false "not", so the cache never
-/// answers differently from the file. Sized at 16 bits an id when built,
-/// which keeps false positives near 0.05% until the history doubles.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
-struct IdFilter {
-    /// The bits, as 64-bit words; the length is a power of two.
-    words: Vec<u64>,
-}
-
-/// Stored as one hex string: a few hundred KiB for a 100,000-event run,
-/// which JSON reads far faster than as that many numbers.
-impl From<IdFilter> for String {
-    fn from(f: IdFilter) -> String {
-        f.words.iter().map(|w| format!("{w:016x}")).collect()
-    }
-}
-
-impl TryFrom<String> for IdFilter {
-    type Error = String;
-    fn try_from(hex: String) -> std::result::Result<IdFilter, String> {
-        let bad = || "not a filter".to_string();
-        if !hex.len().is_multiple_of(16) || !(hex.len() / 16).is_power_of_two() {
-            return Err(bad());
-        }
-        let words = (0..hex.len() / 16)
-            .map(|i| u64::from_str_radix(&hex[i * 16..i * 16 + 16], 16).map_err(|_| bad()))
-            .collect::<std::result::Result<_, _>>()?;
-        Ok(IdFilter { words })
-    }
-}
-
-impl IdFilter {
-    const HASHES: u64 = 4;
-
-    fn with_ids<'a>(ids: impl Iterator<Item = &'a str>, count: usize) -> IdFilter {
-        let bits = (count.max(64) * 16).next_power_of_two();
-        let mut filter = IdFilter {
-            words: vec![0; bits / 64],
-        };
-        for id in ids {
-            filter.insert(id);
-        }
-        filter
-    }
-
-    /// The bit positions of `id`: double hashing over a SHA-256 of it, so
-    /// a peer's chosen ids cannot be made to collide more than by chance.
-    fn positions(&self, id: &str) -> impl Iterator<Item = usize> {
-        let digest = Sha256::digest(id.as_bytes());
-        let word = |i: usize| u64::from_le_bytes(digest[i..i + 8].try_into().expect("8 bytes"));
-        let (a, b) = (word(0), word(8) | 1);
-        let mask = (self.words.len() * 64 - 1) as u64;
-        (0..Self::HASHES).map(move |k| (a.wrapping_add(k.wrapping_mul(b)) & mask) as usize)
-    }
-
-    fn insert(&mut self, id: &str) {
-        for p in self.positions(id).collect::<Vec<_>>() {
-            self.words[p / 64] |= 1 << (p % 64);
-        }
-    }
-
-    fn may_contain(&self, id: &str) -> bool {
-        !self.words.is_empty()
-            && self
-                .positions(id)
-                .all(|p| self.words[p / 64] & (1 << (p % 64)) != 0)
-    }
 }
 
 impl Nexo {
@@ -137,6 +65,13 @@ impl Nexo {
         if len == entry.len {
             return Ok(Some(entry.run));
         }
+        // Every id folded, so an appended line that repeats one (with the
+        // same content or another) refolds from the file, where conflicts
+        // are judged. Read only now: a read with nothing appended (the
+        // common case) never needs it.
+        let Some(mut ids) = IdSet::open(&self.ids_path(id), entry.len) else {
+            return Ok(None);
+        };
         // Appended lines: each must follow the last in fold order and have
         // seen everything before it; otherwise the file is folded anew.
         let mut ok = true;
@@ -151,8 +86,8 @@ impl Nexo {
                 let heads = &entry.run.heads;
                 let saw_all =
                     e.parents.len() == heads.len() && heads.iter().all(|h| e.parents.contains(h));
-                let fresh = !entry.ids.may_contain(&e.id)
-                    && !matches!(e.body, crate::event::Body::Opened(_));
+                let fresh =
+                    !ids.may_contain(&e.id) && !matches!(e.body, crate::event::Body::Opened(_));
                 // A last event still without its newline is folded from the
                 // file until the next write completes it.
                 if !follows || !saw_all || !fresh || !terminated {
@@ -160,7 +95,7 @@ impl Nexo {
                     return Ok(Flow::Stop);
                 }
                 fold::apply(&mut entry.run, &e);
-                entry.ids.insert(&e.id);
+                ids.insert(&e.id);
                 entry.last = (e.clock, e.id);
                 end = offset;
                 folded += 1;
@@ -174,7 +109,7 @@ impl Nexo {
         if folded >= REWRITE_AFTER {
             entry.len = end;
             entry.tail = tail_hash(&mut file, end)?;
-            self.write_entry(id, &entry);
+            self.write_entry(id, &entry, &ids.to_bytes(end));
         }
         Ok(Some(entry.run))
     }
@@ -196,10 +131,10 @@ impl Nexo {
             len,
             tail,
             last,
-            ids: IdFilter::with_ids(run.known_ids(), run.event_count + run.ignored.len()),
             run: run.clone(),
         };
-        self.write_entry(id, &entry);
+        let ids = IdSet::bytes_of(run.known_ids(), len);
+        self.write_entry(id, &entry, &ids);
     }
 
     fn read_entry(&self, id: &str, rules: &Rules, keep: usize) -> Option<Entry> {
@@ -222,17 +157,29 @@ impl Nexo {
     }
 
     /// Best effort: a cache that cannot be written costs a refold later.
-    fn write_entry(&self, id: &str, entry: &Entry) {
-        let dir = self.store.cache_dir();
+    /// The ids first: each file names the bytes folded it stands for, so
+    /// a write cut between the two leaves a pair that does not match, and
+    /// the next read refolds.
+    fn write_entry(&self, id: &str, entry: &Entry, ids: &[u8]) {
         let Ok(bytes) = serde_json::to_vec(entry) else {
             return;
         };
-        let _ = std::fs::create_dir_all(&dir);
-        if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(&dir)
-            && tmp.write_all(&bytes).is_ok()
-        {
-            let _ = tmp.persist(dir.join(format!("{id}.json")));
+        if self.write_cache_file(&self.ids_path(id), ids) {
+            self.write_cache_file(&self.store.cache_dir().join(format!("{id}.json")), &bytes);
         }
+    }
+
+    fn ids_path(&self, id: &str) -> std::path::PathBuf {
+        self.store.cache_dir().join(format!("{id}.ids"))
+    }
+
+    fn write_cache_file(&self, path: &std::path::Path, bytes: &[u8]) -> bool {
+        let dir = self.store.cache_dir();
+        let _ = std::fs::create_dir_all(&dir);
+        let Ok(mut tmp) = tempfile::NamedTempFile::new_in(&dir) else {
+            return false;
+        };
+        tmp.write_all(bytes).is_ok() && tmp.persist(path).is_ok()
     }
 }
 
