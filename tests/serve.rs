@@ -22,9 +22,14 @@ struct Server {
 
 impl Server {
     fn start(repo: &Repo) -> Server {
+        Server::start_with(repo, &[])
+    }
+
+    fn start_with(repo: &Repo, env: &[(&str, &std::path::Path)]) -> Server {
         let mut child = Command::new(nexo_bin())
             .current_dir(repo.path())
             .args(["serve", "--port", "0"])
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -101,6 +106,33 @@ fn the_board_and_a_run_page_show_the_runs_and_follow_new_writes() {
     assert!(head.contains("text/css"), "{head}");
     assert_eq!(server.get("/runs/WF-NOSUCHRUN00000").0, 404);
     assert_eq!(server.get("/nothing-here").0, 404);
+}
+
+#[test]
+fn a_page_that_is_slow_to_read_stalls_no_other_request() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    let dir = tempfile::tempdir().unwrap();
+    let pause = dir.path().join("paused");
+    let at = std::path::Path::new("render-run");
+    let server = std::sync::Arc::new(Server::start_with(
+        &repo,
+        &[("NEXO_PAUSE_AT", at), ("NEXO_PAUSE_FILE", &pause)],
+    ));
+    let slow = {
+        let server = server.clone();
+        std::thread::spawn(move || server.get(&format!("/runs/{id}")).0)
+    };
+    // The run page is held mid-read (the pause file appears) ...
+    while !pause.exists() {
+        std::thread::yield_now();
+    }
+    // ... while the stylesheet and the board still answer.
+    assert_eq!(server.get("/style.css").0, 200);
+    assert_eq!(server.get("/").0, 200);
+    assert!(!slow.is_finished(), "the other requests waited for the run page");
+    std::fs::remove_file(&pause).unwrap();
+    assert_eq!(slow.join().unwrap(), 200);
 }
 
 #[test]

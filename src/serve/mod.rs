@@ -140,7 +140,11 @@ async fn board_page(State(board): State<Arc<Board>>) -> Response {
 }
 
 async fn run_page(State(board): State<Arc<Board>>, UrlPath(id): UrlPath<String>) -> Response {
-    render(move || board.nexo().and_then(|n| pages::run(&n, &id))).await
+    render(move || {
+        nexo::trace::pause_point("render-run");
+        board.nexo().and_then(|n| pages::run(&n, &id))
+    })
+    .await
 }
 
 /// Renders a page on tokio's blocking pool: reading `.nexo/` is file I/O
