@@ -29,7 +29,7 @@
 // Six audited exceptions, each with a SAFETY comment: the index mmap
 // (git/index.rs), preallocating the new index (git/mod.rs), the test hook
 // that kills the process (trace.rs), reading the runs folder and stat'ing
-// histories relative to it (store/mod.rs), the summaries index mmap
+// histories relative to it (store/folder.rs), the summaries index mmap
 // (api/summaries.rs) and the fold cache's id set mmap (api/cache/ids.rs).
 #![deny(unsafe_code)]
 

@@ -130,7 +130,10 @@ fn a_page_that_is_slow_to_read_stalls_no_other_request() {
     // ... while the stylesheet and the board still answer.
     assert_eq!(server.get("/style.css").0, 200);
     assert_eq!(server.get("/").0, 200);
-    assert!(!slow.is_finished(), "the other requests waited for the run page");
+    assert!(
+        !slow.is_finished(),
+        "the other requests waited for the run page"
+    );
     std::fs::remove_file(&pause).unwrap();
     assert_eq!(slow.join().unwrap(), 200);
 }

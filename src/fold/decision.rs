@@ -26,20 +26,18 @@ pub(super) fn apply_decision(
     verdict: Verdict,
     seen: Seen,
 ) {
-    let at = event.at.as_str();
-    let (requested_by, gate) = match run.step(&d.step_key) {
-        Some(step) => (step.gate_requested_by.clone(), step.gate_event.clone()),
-        None => {
-            // Validation prevents this; a hand-made history may not.
-            push_checkpoint(run, event, verdict_label(verdict).into(), None, None, None);
-            return;
-        }
+    let Some(step) = run.step(&d.step_key) else {
+        // Validation prevents this; a hand-made history may not.
+        push_checkpoint(run, event, verdict_label(verdict).into(), None, None, None);
+        return;
     };
-    let answered = match &gate {
+    // A decision answers the request in force only if it followed it;
+    // then the policy decides who may give it.
+    let answered = match &step.gate_event {
         Some(g) if !seen.followed(run, g) => Err(Refusal::PredatesRequest(g.to_string())),
         _ => run
             .rules
-            .honours(event, &run.owner, requested_by.as_deref()),
+            .honours(event, &run.owner, step.gate_requested_by.as_deref()),
     };
     if let Err(refusal) = answered {
         unhonoured(run, event, &d.step_key, refusal);
@@ -47,50 +45,8 @@ pub(super) fn apply_decision(
         push_checkpoint(run, event, label, Some(d.step_key.clone()), None, None);
         return;
     }
-    let verified = run.rules.verified.contains(&event.id);
-    let step = run
-        .step_mut(&d.step_key)
-        .expect("the step exists: checked above");
-    step.approval = Some(Approval {
-        decision: verdict,
-        by: event.actor.clone(),
-        at: at.to_string(),
-        note: d.note.clone(),
-        via: match verdict {
-            Verdict::Approved => Via::Approve,
-            Verdict::Rejected => Via::Reject,
-        },
-        verified,
-    });
-    step.updated_at = at.to_string();
-    let title = step.title.clone();
-    let next = match verdict {
-        Verdict::Approved => {
-            if matches!(
-                step.status,
-                StepStatus::Blocked | StepStatus::WaitingApproval
-            ) {
-                step.status = StepStatus::Pending;
-            }
-            format!(
-                "Continue with step '{title}' (approved by {}{}).",
-                event.actor,
-                if verified { ", signature verified" } else { "" }
-            )
-        }
-        Verdict::Rejected => {
-            step.status = StepStatus::Blocked;
-            let why = if d.note.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", d.note)
-            };
-            format!(
-                "Step '{title}' was rejected by {}{why}. Revise it and request approval again, or cancel the run.",
-                event.actor
-            )
-        }
-    };
+    let next = decide_step(run, event, d, verdict);
+    let at = event.at.as_str();
     run.current_step_key = Some(d.step_key.clone());
     match verdict {
         Verdict::Rejected => set_status(run, RunStatus::Blocked, at),
@@ -119,6 +75,56 @@ pub(super) fn apply_decision(
         note,
         None,
     );
+}
+
+/// Records an honoured decision on its step; returns the next action it
+/// implies.
+fn decide_step(run: &mut Run, event: &Event, d: &Decision, verdict: Verdict) -> String {
+    let at = event.at.as_str();
+    let verified = run.rules.verified.contains(&event.id);
+    let step = run
+        .step_mut(&d.step_key)
+        .expect("the step exists: checked by the caller");
+    step.approval = Some(Approval {
+        decision: verdict,
+        by: event.actor.clone(),
+        at: at.to_string(),
+        note: d.note.clone(),
+        via: match verdict {
+            Verdict::Approved => Via::Approve,
+            Verdict::Rejected => Via::Reject,
+        },
+        verified,
+    });
+    step.updated_at = at.to_string();
+    let title = step.title.clone();
+    match verdict {
+        Verdict::Approved => {
+            if matches!(
+                step.status,
+                StepStatus::Blocked | StepStatus::WaitingApproval
+            ) {
+                step.status = StepStatus::Pending;
+            }
+            format!(
+                "Continue with step '{title}' (approved by {}{}).",
+                event.actor,
+                if verified { ", signature verified" } else { "" }
+            )
+        }
+        Verdict::Rejected => {
+            step.status = StepStatus::Blocked;
+            let why = if d.note.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", d.note)
+            };
+            format!(
+                "Step '{title}' was rejected by {}{why}. Revise it and request approval again, or cancel the run.",
+                event.actor
+            )
+        }
+    }
 }
 
 fn verdict_label(v: Verdict) -> &'static str {
