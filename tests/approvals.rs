@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use serde_json::{Value, json};
@@ -190,18 +189,6 @@ struct Keys {
     _dir: tempfile::TempDir,
     release_manager: PathBuf,
     other: PathBuf,
-}
-
-fn keygen(dir: &Path, name: &str) -> PathBuf {
-    let key = dir.join(name);
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-        .arg(&key)
-        .status()
-        .expect("ssh-keygen (OpenSSH) is needed for the signed policy's tests")
-        .success();
-    assert!(ok);
-    key
 }
 
 fn public(key: &Path) -> String {

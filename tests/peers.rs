@@ -410,18 +410,6 @@ fn a_peer_cannot_complete_a_run_past_a_gate_either() {
     );
 }
 
-fn keygen(dir: &Path, name: &str) -> std::path::PathBuf {
-    let key = dir.join(name);
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-        .arg(&key)
-        .status()
-        .expect("ssh-keygen (OpenSSH) is needed for the signed policy's tests")
-        .success();
-    assert!(ok);
-    key
-}
-
 #[test]
 fn a_signed_approval_replayed_after_the_gate_is_re_armed_passes_nothing() {
     let keys = tempfile::tempdir().unwrap();

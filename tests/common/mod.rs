@@ -218,6 +218,20 @@ pub fn nexo_in(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// A new ed25519 key `name` in `dir`, without passphrase, made by the real
+/// `ssh-keygen` (the signed approval policy's tests need OpenSSH).
+pub fn keygen(dir: &Path, name: &str) -> PathBuf {
+    let key = dir.join(name);
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen (OpenSSH) is needed for the signed policy's tests")
+        .success();
+    assert!(ok);
+    key
+}
+
 pub fn parse_json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
