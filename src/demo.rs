@@ -28,14 +28,14 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
 }
 
 fn say(title: &str, tool: &str, input: &Value) {
-    println!("\n== {title}");
-    println!("$ nexo call {tool} --input '{input}'");
+    outln!("\n== {title}");
+    outln!("$ nexo call {tool} --input '{input}'");
 }
 
 fn show(out: &Value, fields: &[&str]) {
     for f in fields {
         if let Some(v) = out.get(*f) {
-            println!(
+            outln!(
                 "  {f}: {}",
                 match v {
                     Value::String(s) => s.clone(),
@@ -72,7 +72,7 @@ pub fn run(keep: bool) -> Result<()> {
     show_files(&dir, &run_id)?;
     if keep {
         let path = tmp.keep();
-        println!("Kept the demo clones under {}", path.display());
+        outln!("Kept the demo clones under {}", path.display());
     }
     Ok(())
 }
@@ -115,7 +115,7 @@ fn machines(root: &Path) -> Result<(PathBuf, PathBuf)> {
     )?;
     git(server, &["config", "user.name", "nexo demo server"])?;
     git(server, &["config", "user.email", "server@nexo.invalid"])?;
-    println!(
+    outln!(
         "Demo: a laptop clone ({}) and a server clone ({}) of one remote",
         dir.display(),
         server.display()
@@ -218,10 +218,10 @@ fn on_the_laptop(codex: &Nexo) -> Result<String> {
 
 /// Both machines sync; the server resumes, publishes; the laptop replays.
 fn travel(codex: &Nexo, claude: &Nexo, run_id: &str) -> Result<()> {
-    println!("\n== The laptop syncs; so does the server\n$ nexo sync   (on each machine)");
+    outln!("\n== The laptop syncs; so does the server\n$ nexo sync   (on each machine)");
     codex.sync()?;
     claude.sync()?;
-    println!("  pushed from the laptop, pulled on the server");
+    outln!("  pushed from the laptop, pulled on the server");
 
     let input = json!({"run_id": run_id});
     say(
@@ -258,7 +258,7 @@ fn travel(codex: &Nexo, claude: &Nexo, run_id: &str) -> Result<()> {
     );
     let out = call(codex, "nexo_workflow_replay", input)?;
     for c in out["checkpoints"].as_array().into_iter().flatten() {
-        println!(
+        outln!(
             "  {}  {:<20} by {:<16} {}",
             c["created_at"].as_str().unwrap_or(""),
             c["checkpoint_label"].as_str().unwrap_or(""),
@@ -272,18 +272,16 @@ fn travel(codex: &Nexo, claude: &Nexo, run_id: &str) -> Result<()> {
 
 /// The commits and files the run left.
 fn show_files(dir: &Path, run_id: &str) -> Result<()> {
-    println!(
-        "\n== nexo's commits touch only .nexo/; a burst of changes is one commit, listing each"
-    );
-    print!(
+    outln!("\n== nexo's commits touch only .nexo/; a burst of changes is one commit, listing each");
+    out!(
         "{}",
         git(dir, &["log", "--no-decorate", "--format=%h %s%n%b"])?
     );
-    println!("\n== The files");
-    print!("{}", git(dir, &["ls-files", ".nexo"])?);
+    outln!("\n== The files");
+    out!("{}", git(dir, &["ls-files", ".nexo"])?);
     let run_yaml = std::fs::read_to_string(dir.join(format!(".nexo/runs/{run_id}/run.yaml")))
         .map_err(|e| Error::io("read", dir, e))?;
-    println!("\n== .nexo/runs/{run_id}/run.yaml\n{run_yaml}");
+    outln!("\n== .nexo/runs/{run_id}/run.yaml\n{run_yaml}");
 
     Ok(())
 }

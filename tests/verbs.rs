@@ -688,3 +688,37 @@ fn the_human_cli_reads_well_and_speaks_json_on_request() {
     let out = repo.nexo(&["--help"]);
     assert!(stdout(&out).contains("Examples:"));
 }
+
+#[test]
+fn a_reader_that_went_away_ends_the_command_quietly() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    for args in [
+        &["list"][..],
+        &["show", &id],
+        &["--json", "resume", &id],
+        &["call", "nexo_workflow_list", "--input", "{}"],
+        &["update", &id, "doctor", "--status", "running"],
+    ] {
+        // The pipe's reading end is closed before nexo starts: its first
+        // write fails with a broken pipe, whatever the timing.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(nexo_bin())
+            .current_dir(repo.path())
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    // The update's write was done before its answer could not be shown.
+    let r = repo.call("nexo_workflow_resume", &serde_json::json!({"run_id": id}));
+    assert_eq!(r["next_step"]["status"], "running", "{r}");
+}

@@ -45,6 +45,6 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         parse_lenient(&text, "--input")?
     };
     let out = call::call(&ctx.nexo()?, &a.tool, value)?;
-    println!("{}", super::pretty(&out));
+    outln!("{}", super::pretty(&out));
     Ok(())
 }

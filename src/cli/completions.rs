@@ -45,6 +45,6 @@ pub fn man(a: &ManArgs) -> Result<()> {
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
     clap_mangen::generate_to(cmd, dir).map_err(|e| Error::io("write man pages into", dir, e))?;
-    println!("wrote the man pages into {}", dir.display());
+    outln!("wrote the man pages into {}", dir.display());
     Ok(())
 }

@@ -202,11 +202,29 @@ impl Ctx {
     /// Prints `value` as JSON with `--json`, else the text `render` makes.
     pub fn emit<T: Serialize>(&self, value: &T, render: impl FnOnce() -> String) -> Result<()> {
         if self.json {
-            println!("{}", pretty(value));
+            outln!("{}", pretty(value));
         } else {
-            print!("{}", render());
+            out!("{}", render());
         }
         Ok(())
+    }
+}
+
+/// Writes to standard output. A reader that went away (`nexo list | head
+/// -1`, an agent that closed the pipe) took what it wanted: the process
+/// ends quietly with success, as ripgrep does, where `print!` would panic
+/// with exit 101. Any other failure to write is an I/O error (exit 74,
+/// EX_IOERR). Whatever the command wrote to the repository was done
+/// before its answer is printed.
+pub fn write_out(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("nexo: cannot write to standard output: {e}");
+        std::process::exit(74);
     }
 }
 
@@ -224,13 +242,13 @@ pub fn run(cli: Cli) -> i32 {
     match execute(&cli) {
         Ok(code) => code,
         Err(err) if is_call => {
-            println!("{}", pretty(&nexo::call::error_value(&err)));
+            outln!("{}", pretty(&nexo::call::error_value(&err)));
             err.kind.exit_code()
         }
         Err(err) => {
             let shown = flags(&err);
             if json {
-                println!("{}", pretty(&nexo::call::error_value(&shown)));
+                outln!("{}", pretty(&nexo::call::error_value(&shown)));
             } else {
                 eprintln!("error: {}", shown.full());
             }

@@ -23,7 +23,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     let nexo = match ctx.nexo() {
         Ok(n) => n,
         Err(e) if e.kind == ErrorKind::Repo => {
-            println!(
+            outln!(
                 "nexo: not in a git repository, so no workflow runs to show ({}).",
                 e.message
             );

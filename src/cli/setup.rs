@@ -41,14 +41,14 @@ pub fn run(_ctx: &Ctx, a: &Args) -> Result<()> {
         Agent::Codex => "codex",
     };
     if changes.is_empty() {
-        println!("nexo setup {name}: everything is already in place.");
+        outln!("nexo setup {name}: everything is already in place.");
         return Ok(());
     }
     for c in &changes {
         if a.dry_run {
-            print!("{}", setup::diff(c));
+            out!("{}", setup::diff(c));
         } else {
-            println!(
+            outln!(
                 "{} {}",
                 if c.old.is_some() {
                     "updated"
@@ -60,11 +60,11 @@ pub fn run(_ctx: &Ctx, a: &Args) -> Result<()> {
         }
     }
     if a.dry_run {
-        println!("(dry run: nothing written)");
+        outln!("(dry run: nothing written)");
         return Ok(());
     }
     setup::apply(&changes)?;
-    println!("{}", next_steps(a.agent, a.user));
+    outln!("{}", next_steps(a.agent, a.user));
     Ok(())
 }
 

@@ -51,7 +51,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     }
     let run = nexo.load_keeping(&a.run.run, a.events)?;
     let r = resume(&run);
-    print!(
+    out!(
         "{}",
         match a.format {
             Format::Text => text::show(&run, &r, &frame(a.color), a.events),

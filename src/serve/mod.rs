@@ -59,7 +59,7 @@ pub fn serve(repo: PathBuf, options: Options, host: IpAddr, port: u16) -> Result
             IpAddr::V6(ip) => format!("http://[{ip}]:{}/", addr.port()),
             IpAddr::V4(ip) => format!("http://{ip}:{}/", addr.port()),
         };
-        println!("{url}");
+        outln!("{url}");
         eprintln!(
             "nexo: serving the runs of {} read-only; Ctrl-C stops",
             repo.display()
