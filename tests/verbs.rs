@@ -722,3 +722,32 @@ fn a_reader_that_went_away_ends_the_command_quietly() {
     let r = repo.call("nexo_workflow_resume", &serde_json::json!({"run_id": id}));
     assert_eq!(r["next_step"]["status"], "running", "{r}");
 }
+
+#[test]
+fn reads_write_nothing_not_even_the_git_config() {
+    let repo = Repo::new();
+    let config = || std::fs::read(repo.path().join(".git/config")).unwrap();
+    let before = config();
+    for args in [
+        &["resume", "WF-NOSUCHRUN00000"][..],
+        &["list"],
+        &["prime"],
+        &["doctor"],
+        &["show", "WF-NOSUCHRUN00000"],
+    ] {
+        repo.nexo(args);
+        assert_eq!(config(), before, "{args:?} changed .git/config");
+    }
+    assert!(!repo.path().join(".nexo").exists());
+    // The first write registers the merge driver, and says so once.
+    let out = repo.nexo(&["open", "Ship it", "--step", "a:A"]);
+    assert!(stderr(&out).contains("merge driver"), "{}", stderr(&out));
+    let text = String::from_utf8(config()).unwrap();
+    assert!(text.contains("[merge \"nexo-view\"]"), "{text}");
+    let again = repo.nexo(&["open", "Ship it again"]);
+    assert!(
+        !stderr(&again).contains("merge driver"),
+        "{}",
+        stderr(&again)
+    );
+}

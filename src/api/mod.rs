@@ -70,6 +70,8 @@ pub struct Nexo {
     /// Who may pass approval gates (`.nexo/config.yaml`).
     approvals: crate::approval::Approvals,
     notices: RefCell<Vec<String>>,
+    /// Whether this process saw to the merge driver already (see `lock`).
+    driver_checked: Cell<bool>,
     /// How many `lock()` guards of this instance are alive: the lock is
     /// re-entrant, so `sync` can hold it across the commands it is made of.
     lock_depth: Cell<u32>,
@@ -114,17 +116,7 @@ impl Nexo {
     /// Finds the git repository containing `dir`.
     pub fn discover(dir: &Path, options: Options) -> Result<Nexo> {
         let mut repo = Repo::discover(dir)?;
-        let mut notices = Vec::new();
-        // Best effort: a read-only clone can still be read.
-        match repo.ensure_merge_driver() {
-            Ok(true) => notices.push(
-                "registered the nexo-view merge driver in this clone's git config, so pulls never conflict on .nexo/ views".to_string(),
-            ),
-            Ok(false) => {}
-            Err(e) => notices.push(format!(
-                "could not register the nexo-view merge driver ({e}); pulls may stop on .nexo/ views, which `nexo resolve` settles"
-            )),
-        }
+        let notices = Vec::new();
         let store = Store::new(repo.workdir(), repo.git_dir());
         let mut options = options;
         let config = match crate::config::Config::load(repo.workdir()) {
@@ -151,6 +143,7 @@ impl Nexo {
             options,
             approvals: config.approvals,
             notices: RefCell::new(notices),
+            driver_checked: Cell::new(false),
             lock_depth: Cell::new(0),
             held: Cell::new(None),
         })
@@ -203,16 +196,42 @@ impl Nexo {
             });
         }
         for note in notes {
-            match self.options.notify {
-                Some(notify) => notify(&note),
-                None => self.notices.borrow_mut().push(note),
-            }
+            self.note(note);
         }
         Ok(guard)
     }
 
     /// Commits what a killed writer left pending, with its runs' views.
     /// Called under the lock.
+    /// Registers the merge driver for views in this clone's git config,
+    /// once a process, where nexo writes to `.nexo/` (every write, a
+    /// refresh that regenerates views, `sync`, `doctor --fix`): a read
+    /// writes nothing, not even there. Best effort: a clone whose config
+    /// cannot be written still works, and `nexo resolve` settles what a
+    /// pull leaves.
+    pub(crate) fn see_to_merge_driver(&self) {
+        if self.driver_checked.replace(true) {
+            return;
+        }
+        let note = match self.repo.ensure_merge_driver() {
+            Ok(true) => "registered the nexo-view merge driver in this clone's git config, so pulls never conflict on .nexo/ views".to_string(),
+            Ok(false) => return,
+            Err(e) => format!(
+                "could not register the nexo-view merge driver ({e}); pulls may stop on .nexo/ views, which `nexo resolve` settles"
+            ),
+        };
+        self.note(note);
+    }
+
+    /// A notice for the person at the terminal, now if the adapter takes
+    /// notices as they arise, else with `notices()`.
+    fn note(&self, note: String) {
+        match self.options.notify {
+            Some(notify) => notify(&note),
+            None => self.notices.borrow_mut().push(note),
+        }
+    }
+
     fn finish_interrupted(&self) -> Result<()> {
         self.settle_pending()?;
         let mut paths = Vec::new();
@@ -295,6 +314,7 @@ impl Nexo {
             self.repo.mark_seen();
             return Ok(refreshed);
         }
+        self.see_to_merge_driver();
         let plan = self.repo.plan_commit(self.options.no_commit)?;
         let message = format!(
             "nexo: regenerate views of {} after a merge\n\n{}\n",

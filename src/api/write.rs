@@ -151,6 +151,7 @@ impl Nexo {
             seal,
         } = write;
         self.check_identity(&actor)?;
+        self.see_to_merge_driver();
         crate::trace::mark("planned commit");
         let is_new = prior.is_none();
         let sealing = match is_new {

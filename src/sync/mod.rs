@@ -50,6 +50,8 @@ impl Nexo {
             ));
         }
         let target = Upstream::of(&git)?;
+        // Before the pull: it is what keeps the pull from stopping on views.
+        self.see_to_merge_driver();
         let mut report = SyncReport {
             ok: true,
             upstream: target.name.clone(),

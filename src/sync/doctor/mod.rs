@@ -122,6 +122,9 @@ impl Nexo {
         let store = self.store();
         // Taking the lock also finishes a write a killed nexo left.
         let _lock = if fix { Some(self.lock()?) } else { None };
+        if fix {
+            self.see_to_merge_driver();
+        }
         let mut problems = Vec::new();
         let mut fixed = Vec::new();
         let attributes = format!("{NEXO_DIR}/.gitattributes");
