@@ -322,3 +322,54 @@ fn command_line_errors_name_flags_and_suggest_the_closest_status() {
         "{v}"
     );
 }
+
+/// Runs nexo under `umask`, as a shell would.
+fn under_umask(repo: &Repo, umask: &str, args: &str) {
+    let out = std::process::Command::new("sh")
+        .current_dir(repo.path())
+        .args(["-c", &format!("umask {umask}; exec \"$0\" {args}")])
+        .arg(nexo_bin())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args}: {}", stderr(&out));
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn files_nexo_creates_have_an_ordinary_files_mode_under_the_umask() {
+    for (umask, want) in [("0022", 0o644), ("0002", 0o664)] {
+        let repo = Repo::new();
+        under_umask(&repo, umask, "setup claude");
+        under_umask(&repo, umask, "setup codex");
+        under_umask(&repo, umask, "open Ship --step a:A");
+        let id = std::fs::read_dir(repo.path().join(".nexo/runs"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .file_name();
+        let run = Path::new(".nexo/runs").join(id);
+        for rel in [
+            Path::new(".mcp.json"),
+            Path::new(".claude/settings.json"),
+            Path::new("CLAUDE.md"),
+            Path::new("AGENTS.md"),
+            Path::new(".codex/config.toml"),
+            Path::new(".nexo/.gitattributes"),
+            &run.join("history.jsonl"),
+            &run.join("run.yaml"),
+            &run.join("steps/a.yaml"),
+        ] {
+            assert_eq!(
+                mode(&repo.path().join(rel)),
+                want,
+                "{} under umask {umask}",
+                rel.display()
+            );
+        }
+    }
+}

@@ -109,8 +109,9 @@ pub fn apply(changes: &[Change]) -> Result<()> {
     for c in changes {
         let dir = c.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-        let mut tmp =
-            tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io("write in", dir, e))?;
+        // A new file gets an ordinary file's mode (0666 less the umask);
+        // an existing one keeps its own.
+        let mut tmp = nexo::store::nofollow::temp_file_in(dir)?;
         std::io::Write::write_all(&mut tmp, c.new.as_bytes())
             .map_err(|e| Error::io("write", &c.path, e))?;
         if let Ok(m) = std::fs::metadata(&c.path) {

@@ -290,18 +290,7 @@ fn temporary(
     bytes: &[u8],
     durable: bool,
 ) -> Result<tempfile::NamedTempFile> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TMP_PREFIX)
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    // Temporary files are private by default; nexo's files are ordinary.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o644))
-            .map_err(|e| Error::io("set permissions of", target, e))?;
-    }
+    let mut tmp = temp_file_in(dir)?;
     tmp.write_all(bytes)
         .map_err(|e| Error::io("write", target, e))?;
     if durable {
@@ -310,6 +299,23 @@ fn temporary(
             .map_err(|e| Error::io("flush", target, e))?;
     }
     Ok(tmp)
+}
+
+/// A temporary file in `dir` with the mode of an ordinary new file: 0666
+/// less the umask, as git and every editor create files (tempfile's own
+/// default, 0600, would survive the rename into place, and files that are
+/// committed and shared would come out private).
+pub fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TMP_PREFIX);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
+    }
+    builder
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a temporary file in", dir, e))
 }
 
 /// Removes `rel` if it is a file or a link (a link is removed, never

@@ -384,17 +384,7 @@ fn add_segment(
     }
     let name = format!("{seq:06}-{hash}.jsonl");
     let _ = std::fs::create_dir(tmp_dir);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(nofollow::TMP_PREFIX)
-        .tempfile_in(tmp_dir)
-        .map_err(|e| Error::io("create a temporary file in", tmp_dir, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = tmp
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644));
-    }
+    let mut tmp = nofollow::temp_file_in(tmp_dir)?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_data())
         .map_err(|e| Error::io("write", tmp.path(), e))?;
