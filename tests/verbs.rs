@@ -751,3 +751,27 @@ fn reads_write_nothing_not_even_the_git_config() {
         stderr(&again)
     );
 }
+
+#[test]
+fn a_handoff_on_the_command_line_must_say_something() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    let before = repo.nexo_files();
+    let out = repo.nexo(&["handoff", &id]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    for flag in ["--to", "--note", "--next"] {
+        assert!(err.contains(flag), "{err}");
+    }
+    assert_eq!(repo.nexo_files(), before, "nothing written");
+    assert!(
+        repo.nexo(&["handoff", &id, "--note", "over to you"])
+            .status
+            .success()
+    );
+    // The tool interface keeps the original's actor-only handoff.
+    repo.call(
+        "nexo_workflow_handoff",
+        &json!({"run_id": id, "actor": "codex"}),
+    );
+}

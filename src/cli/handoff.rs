@@ -4,7 +4,12 @@ use super::{Ctx, RunArg, commit_line};
 use nexo::error::Result;
 use nexo::request::HandoffRequest;
 
+/// On the command line a handoff says something: to whom, what to know
+/// or what to do next (`call` keeps the original's actor-only handoff).
 #[derive(clap::Args, Debug)]
+#[command(group(
+    clap::ArgGroup::new("handoff").required(true).multiple(true).args(["to", "note", "next"])
+))]
 #[command(
     after_help = "Example:\n  nexo handoff WF-7K2D --to claude_code --note \"publish waits on the smoke test\" --next \"Run the smoke test.\""
 )]
