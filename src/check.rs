@@ -52,7 +52,10 @@ pub fn event(e: &Event) -> Result<()> {
         )));
     }
     if let Some(p) = e.parents.iter().find(|p| !crate::id::is_event_id(p)) {
-        return Err(Error::invalid(format!("parent {p:?} is not an event id")));
+        return Err(Error::invalid(format!(
+            "parent {} is not an event id",
+            crate::limits::quote(p)
+        )));
     }
     limits::text("actor", &e.actor, Text::Name)?;
     limits::text("session", &e.session, Text::Name)?;

@@ -47,7 +47,8 @@ impl<'de> Deserialize<'de> for CommitMode {
                 "coalesce" => Ok(CommitMode::Coalesce),
                 "each" => Ok(CommitMode::Each),
                 other => Err(serde::de::Error::custom(format!(
-                    "commit: {other:?} is not one of true, false, each, coalesce"
+                    "commit: {} is not one of true, false, each, coalesce",
+                    crate::limits::quote(other)
                 ))),
             },
         }

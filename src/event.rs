@@ -339,8 +339,8 @@ impl Event {
             .map_err(|e| Error::corrupt(format!("{place}: malformed event: {e}")))?;
         if !crate::id::is_event_id(&event.id) {
             return Err(Error::corrupt(format!(
-                "{place}: event id {:?} is not a ULID",
-                event.id
+                "{place}: event id {} is not a ULID",
+                crate::limits::quote(&event.id)
             )));
         }
         Ok(event)

@@ -66,7 +66,8 @@ pub fn value_or_encoded<T: DeserializeOwned>(value: Value, field: &str) -> Resul
         Value::String(s) => parse_lenient(&s, field)?,
         other => other,
     };
-    serde_json::from_value(value).map_err(|e| Error::invalid(format!("{field}: {e}")))
+    serde_json::from_value(value)
+        .map_err(|e| Error::invalid(crate::limits::clip_message(format!("{field}: {e}"))))
 }
 
 /// Serializes an absent value as `""`, as the original runtime's answers

@@ -87,6 +87,50 @@ pub fn text(field: &str, value: &str, kind: Text) -> Result<()> {
     Ok(())
 }
 
+/// How much of a caller's value an error message quotes: an error that
+/// echoed a 10 MB value whole would be a 10 MB answer.
+pub const QUOTE_CHARS: usize = 64;
+
+/// The longest message made from a parser's error, which may quote a
+/// whole value (serde does).
+pub const MAX_MESSAGE_CHARS: usize = 400;
+
+/// A caller's value as an error quotes it: in quotes and escaped, cut after
+/// [`QUOTE_CHARS`] characters with how long it was.
+pub struct Quoted<'a>(&'a str);
+
+/// See [`Quoted`].
+pub fn quote(value: &str) -> Quoted<'_> {
+    Quoted(value)
+}
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.char_indices().nth(QUOTE_CHARS) {
+            None => write!(f, "{:?}", self.0),
+            Some((cut, _)) => write!(
+                f,
+                "{:?}… ({} characters)",
+                &self.0[..cut],
+                self.0.chars().count()
+            ),
+        }
+    }
+}
+
+/// `message` cut in its middle to [`MAX_MESSAGE_CHARS`]: its start names
+/// the problem and its end what was expected and where.
+pub fn clip_message(message: String) -> String {
+    let count = message.chars().count();
+    if count <= MAX_MESSAGE_CHARS {
+        return message;
+    }
+    let keep = MAX_MESSAGE_CHARS / 2;
+    let head: String = message.chars().take(keep).collect();
+    let tail: String = message.chars().skip(count - keep).collect();
+    format!("{head} … {tail}")
+}
+
 /// `text` for an optional field.
 pub fn opt_text(field: &str, value: Option<&str>, kind: Text) -> Result<()> {
     value.map_or(Ok(()), |v| text(field, v, kind))
@@ -133,6 +177,20 @@ pub fn json(field: &str, value: &Value) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_values_and_parser_messages_are_clipped() {
+        assert_eq!(quote("ab\n").to_string(), "\"ab\\n\"");
+        let long = "é".repeat(10_000_000);
+        let q = quote(&long).to_string();
+        assert!(q.len() < 200 && q.ends_with("(10000000 characters)"), "{q}");
+        let m = clip_message(format!("invalid type: {long}, expected u32 at line 1"));
+        assert!(
+            m.chars().count() <= MAX_MESSAGE_CHARS + 3 && m.ends_with("at line 1"),
+            "{}",
+            m.len()
+        );
+    }
     use serde_json::json;
 
     #[test]

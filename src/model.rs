@@ -36,9 +36,9 @@ macro_rules! word_enum {
                     $($word => Ok($name::$variant),)+
                     $($alias => Ok($name::$target),)*
                     _ => Err(Error::invalid(format!(
-                        "unknown {} {:?}{}: expected one of {}{}",
+                        "unknown {} {}{}: expected one of {}{}",
                         $what,
-                        input,
+                        $crate::limits::quote(input),
                         did_you_mean(&word, Self::ALL.iter().map(|v| v.as_str()).chain([$($alias),*])),
                         Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", "),
                         {
@@ -211,7 +211,8 @@ pub fn validate_name(what: &str, name: &str) -> Result<()> {
     }
     if name.len() > MAX_NAME_LEN {
         return Err(Error::invalid(format!(
-            "{what} {name:?} is {} characters long; at most {MAX_NAME_LEN} are allowed",
+            "{what} {} is {} characters long; at most {MAX_NAME_LEN} are allowed",
+            crate::limits::quote(name),
             name.len()
         )));
     }
@@ -224,7 +225,8 @@ pub fn validate_name(what: &str, name: &str) -> Result<()> {
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !first_ok || !rest_ok || name.contains("..") || name.ends_with('.') {
         return Err(Error::invalid(format!(
-            "{what} {name:?} is not a plain name: {hint} (no slashes, spaces, '..' or control characters)"
+            "{what} {} is not a plain name: {hint} (no slashes, spaces, '..' or control characters)",
+            crate::limits::quote(name)
         )));
     }
     // Names that Windows reserves would break checkouts there.
@@ -235,7 +237,8 @@ pub fn validate_name(what: &str, name: &str) -> Result<()> {
             && stem.as_bytes()[3].is_ascii_digit());
     if reserved {
         return Err(Error::invalid(format!(
-            "{what} {name:?} is a reserved device name on Windows; choose another"
+            "{what} {} is a reserved device name on Windows; choose another",
+            crate::limits::quote(name)
         )));
     }
     Ok(())

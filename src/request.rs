@@ -139,7 +139,9 @@ pub fn decode<T: DeserializeOwned>(tool: &str, value: Value) -> Result<T> {
             kind_of(&value)
         )));
     }
-    serde_json::from_value(value).map_err(|e| Error::invalid(format!("{tool}: {e}")))
+    // serde quotes a bad value whole: a 10 MB one would be a 10 MB error.
+    serde_json::from_value(value)
+        .map_err(|e| Error::invalid(crate::limits::clip_message(format!("{tool}: {e}"))))
 }
 
 fn kind_of(v: &Value) -> &'static str {

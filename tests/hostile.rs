@@ -407,3 +407,43 @@ fn a_ref_lock_git_releases_within_the_wait_does_not_fail_the_write() {
     release.join().unwrap();
     assert_eq!(v["committed"], true, "{v}");
 }
+
+#[test]
+fn an_error_quotes_a_huge_bad_value_clipped() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    // Within one argument's limit (128 KiB); MCP sends 10 MB (tests/mcp.rs).
+    let huge = "x".repeat(100_000);
+    for (tool, input) in [
+        (
+            "nexo_workflow_update",
+            json!({"run_id": id, "step_key": huge}),
+        ),
+        (
+            "nexo_workflow_update",
+            json!({"run_id": id, "step_status": huge}),
+        ),
+        ("nexo_workflow_update", json!({"run_id": huge})),
+        ("nexo_workflow_replay", json!({"run_id": id, "limit": huge})),
+        (
+            "nexo_workflow_open",
+            json!({"sid": "s", "goal": "g", "priority": huge}),
+        ),
+        (&huge, json!({})),
+    ] {
+        // Refused, or (a priority word the original did not know) taken
+        // with a warning that quotes it.
+        let out = repo.nexo(&["call", tool, "--input", &input.to_string()]);
+        let answer = stdout(&out);
+        assert!(
+            answer.len() < 2_000,
+            "{} bytes from {}",
+            answer.len(),
+            &tool[..tool.len().min(30)]
+        );
+        assert!(
+            answer.contains("characters") || answer.contains("…"),
+            "{answer}"
+        );
+    }
+}

@@ -309,6 +309,34 @@ fn malformed_oversized_and_misshapen_lines_are_answered_and_serving_goes_on() {
     );
     let missing = answer(br#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"nexo_workflow_resume","arguments":{}}}"#);
     assert_eq!(missing["error"]["code"], -32602, "{missing}");
+    for (id, call) in [
+        (6, r#"{"jsonrpc":"2.0","id":6,"method":"tools/call"}"#),
+        (
+            7,
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"arguments":{}}}"#,
+        ),
+        (
+            8,
+            r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":[1]}"#,
+        ),
+    ] {
+        let got = answer(call.as_bytes());
+        assert_eq!(got["id"], id, "{got}");
+        assert_eq!(got["error"]["code"], -32602, "no params or no name: {got}");
+    }
+    // A 10 MB bad value is quoted clipped, not echoed whole (twice: as
+    // text and as structured content).
+    let huge_value = format!(
+        r#"{{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{{"name":"nexo_workflow_resume","arguments":{{"run_id":"{}"}}}}}}"#,
+        "x".repeat(10 << 20)
+    );
+    let got = answer(huge_value.as_bytes());
+    assert_eq!(got["id"], 9);
+    assert!(
+        got.to_string().len() < 4_000,
+        "{} bytes",
+        got.to_string().len()
+    );
     // Still serving: a good call works.
     let list = answer(br#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"nexo_workflow_list","arguments":{}}}"#);
     assert_eq!(list["id"], 5);

@@ -351,7 +351,8 @@ impl Nexo {
     fn existing_goal(&self, given: &str, field: &str) -> Result<Goal> {
         let id = self.store.resolve_goal(given).map_err(|e| match e.kind {
             crate::ErrorKind::NotFound => Error::not_found(format!(
-                "unknown {field} {given:?}: no goal has that id (see `nexo goal list --all`)"
+                "unknown {field} {}: no goal has that id (see `nexo goal list --all`)",
+                crate::limits::quote(given)
             )),
             _ => e,
         })?;

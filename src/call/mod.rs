@@ -158,7 +158,8 @@ pub fn is_tool(name: &str) -> bool {
 
 pub fn unknown_tool(name: &str) -> Error {
     Error::invalid(format!(
-        "unknown tool {name:?}: expected one of {}",
+        "unknown tool {}: expected one of {}",
+        crate::limits::quote(name),
         TOOLS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
     ))
 }

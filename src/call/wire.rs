@@ -135,7 +135,12 @@ fn map(value: Option<Value>, field: &str) -> Result<Option<Map<String, Value>>> 
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(v) => value_or_encoded::<Map<String, Value>>(v, field)
             .map(Some)
-            .map_err(|e| Error::invalid(format!("{} (expected a JSON object)", e.message))),
+            .map_err(|e| {
+                Error::invalid(crate::limits::clip_message(format!(
+                    "{} (expected a JSON object)",
+                    e.message
+                )))
+            }),
     }
 }
 
@@ -155,7 +160,8 @@ pub(crate) fn lenient_priority(
         Ok(p) => Some(p),
         Err(_) => {
             warnings.push(format!(
-                "priority {word:?} is not one of low, normal, high, critical: used \"normal\", as the original does"
+                "priority {} is not one of low, normal, high, critical: used \"normal\", as the original does",
+                crate::limits::quote(&word)
             ));
             Some(Priority::Normal)
         }
@@ -219,9 +225,8 @@ fn step(i: usize, item: Value, warnings: &mut Vec<String>) -> Result<StepSpec> {
             retry_after: None,
             compensation: None,
         },
-        obj @ Value::Object(_) => {
-            serde_json::from_value(obj).map_err(|e| Error::invalid(format!("steps[{i}]: {e}")))?
-        }
+        obj @ Value::Object(_) => serde_json::from_value(obj)
+            .map_err(|e| Error::invalid(crate::limits::clip_message(format!("steps[{i}]: {e}"))))?,
         other => {
             return Err(Error::invalid(format!(
                 "steps[{i}] is {other}: give a title (\"Run checks\") or an object ({{\"key\":\"doctor\",\"title\":\"Run checks\"}})"

@@ -48,20 +48,28 @@ fn error_line(code: i64, message: &str) -> Vec<u8> {
     line
 }
 
-/// A `tools/call` whose `arguments` is not an object: rmcp cannot decode
-/// it and would answer "method not found"; it is invalid params.
+/// A `tools/call` without params, without a tool name, or whose
+/// `arguments` is not an object: rmcp cannot decode it and would answer
+/// "method not found" (-32601); JSON-RPC calls it invalid params (-32602).
 fn misshapen_call(message: &Value) -> Option<Vec<u8>> {
     if message["method"] != "tools/call" {
         return None;
     }
-    let args = &message["params"]["arguments"];
-    if args.is_null() || args.is_object() {
+    let params = &message["params"];
+    let args = &params["arguments"];
+    let problem = if !params.is_object() {
+        "tools/call needs params: {\"name\": <a tool>, \"arguments\": {...}}"
+    } else if !params["name"].is_string() {
+        "tools/call: params.name must name a tool (tools/list lists them)"
+    } else if !(args.is_null() || args.is_object()) {
+        "tools/call: arguments must be a JSON object"
+    } else {
         return None;
-    }
+    };
     let mut line = json!({
         "jsonrpc": "2.0",
         "id": message["id"],
-        "error": {"code": -32602, "message": "tools/call: arguments must be a JSON object"},
+        "error": {"code": -32602, "message": problem},
     })
     .to_string()
     .into_bytes();

@@ -399,7 +399,8 @@ impl Store {
         }
         if wanted.len() < prefix.len() + MIN_PREFIX {
             return Err(Error::invalid(format!(
-                "{what} id prefix {given:?} is too short: give at least {MIN_PREFIX} characters after {prefix} (see `{list}`)"
+                "{what} id prefix {} is too short: give at least {MIN_PREFIX} characters after {prefix} (see `{list}`)",
+                crate::limits::quote(given)
             )));
         }
         let matches: Vec<String> = ids()?
@@ -410,13 +411,15 @@ impl Store {
         match matches.len() {
             1 => Ok(matches.into_iter().next().expect("one match")),
             0 => Err(Error::not_found(format!(
-                "unknown {what} {given:?}: no {what} in {} matches it (see `{list} --all`)",
+                "unknown {what} {}: no {what} in {} matches it (see `{list} --all`)",
+                crate::limits::quote(given),
                 dir.display()
             ))),
             _ => Err(Error::new(
                 ErrorKind::Ambiguous,
                 format!(
-                    "{what} id prefix {given:?} is ambiguous; it matches {}",
+                    "{what} id prefix {} is ambiguous; it matches {}",
+                    crate::limits::quote(given),
                     matches.join(", ")
                 ),
             )),
@@ -478,7 +481,8 @@ impl Store {
         };
         let live = live.ok_or_else(|| {
             Error::not_found(format!(
-                "unknown run {id:?}: {} does not exist",
+                "unknown run {}: {} does not exist",
+                crate::limits::quote(id),
                 self.abs(&rel).display()
             ))
         })?;
@@ -545,7 +549,12 @@ impl Store {
             Path::new(&rel),
             OpenOptions::new().read(true).append(true),
         )?
-        .ok_or_else(|| Error::not_found(format!("unknown run {run_id:?}: {rel} does not exist")))?;
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "unknown run {}: {rel} does not exist",
+                crate::limits::quote(run_id)
+            ))
+        })?;
         settle_tail(&mut file).map_err(|e| Error::io("repair the end of", &path, e))?;
         let mut line = event.to_line();
         line.push('\n');
