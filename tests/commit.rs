@@ -357,7 +357,7 @@ fn a_missing_identity_is_explained() {
     let repo = Repo::new();
     repo.git(&["config", "--unset", "user.name"]);
     repo.git(&["config", "--unset", "user.email"]);
-    let out = std::process::Command::new(nexo_bin())
+    let out = nexo_cmd()
         .current_dir(repo.path())
         .args([
             "call",
@@ -393,7 +393,7 @@ fn the_committer_is_who_and_when_git_would_say() {
     let repo = Repo::new();
     // git's own environment variables win over the configuration, and a
     // committer date is read as git reads it.
-    let out = std::process::Command::new(nexo_bin())
+    let out = nexo_cmd()
         .current_dir(repo.path())
         .args([
             "call",
@@ -452,7 +452,7 @@ fn settings_git_would_refuse_are_refused_before_anything_is_written() {
         assert!(v["hint"].as_str().unwrap().contains("git config"), "{v}");
         repo.git(&["config", "--unset", key]);
     }
-    let out = std::process::Command::new(nexo_bin())
+    let out = nexo_cmd()
         .current_dir(repo.path())
         .args(["call", "nexo_workflow_update", "--input", &input])
         .env("GIT_COMMITTER_DATE", "garbage")

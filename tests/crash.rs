@@ -8,7 +8,6 @@
 mod common;
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
 
 use common::*;
 use serde_json::{Value, json};
@@ -73,7 +72,7 @@ impl Scenario {
     }
 
     fn crash(&self, point: &str, tool: &str, input: &Value) {
-        let out = Command::new(nexo_bin())
+        let out = nexo_cmd()
             .current_dir(self.repo.path())
             .env("NEXO_CRASH_AT", point)
             .args(["call", tool, "--input", &input.to_string()])

@@ -6,10 +6,7 @@ use common::*;
 
 #[test]
 fn the_demo_runs_end_to_end() {
-    let out = std::process::Command::new(nexo_bin())
-        .arg("demo")
-        .output()
-        .unwrap();
+    let out = nexo_cmd().arg("demo").output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     for expected in [

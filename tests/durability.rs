@@ -140,7 +140,7 @@ fn a_crash_between_append_and_commit_is_finished_by_the_next_command() {
     let b = repo.open_release();
     let commits = repo.commit_count();
     // The process dies right after the event is on disk.
-    let out = std::process::Command::new(nexo_bin())
+    let out = nexo_cmd()
         .current_dir(repo.path())
         .env("NEXO_CRASH_AT", "after-append")
         .args([

@@ -327,7 +327,7 @@ fn links_anywhere_under_nexo_are_refused_naming_the_path() {
 fn git_dir_and_work_tree_send_files_and_commit_to_one_repository() {
     let here = Repo::new();
     let there = Repo::new();
-    let out = std::process::Command::new(nexo_bin())
+    let out = nexo_cmd()
         .current_dir(here.path())
         .env("GIT_DIR", there.path().join(".git"))
         .env("GIT_WORK_TREE", there.path())
@@ -355,7 +355,7 @@ fn git_index_file_is_the_index_nexo_updates() {
     let alt = repo.path().join(".git/alt-index");
     std::fs::copy(repo.path().join(".git/index"), &alt).unwrap();
     let default_index = std::fs::read(repo.path().join(".git/index")).unwrap();
-    let out = std::process::Command::new(nexo_bin())
+    let out = nexo_cmd()
         .current_dir(repo.path())
         .env("GIT_INDEX_FILE", &alt)
         .args(["open", "alternate index"])
@@ -366,7 +366,7 @@ fn git_index_file_is_the_index_nexo_updates() {
         std::fs::read(repo.path().join(".git/index")).unwrap(),
         default_index
     );
-    let status = std::process::Command::new("git")
+    let status = git_cmd()
         .current_dir(repo.path())
         .env("GIT_INDEX_FILE", &alt)
         .args(["status", "--porcelain"])

@@ -53,7 +53,7 @@ fn an_mcp_client_runs_the_whole_flow() {
     let repo = Repo::new();
     let client = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/client.py");
     let commits = repo.commit_count();
-    let out = Command::new(python())
+    let out = seal(&mut Command::new(python()))
         .arg(client)
         .arg(nexo_bin())
         .arg(repo.path())
@@ -271,7 +271,7 @@ fn prime_is_small_and_says_what_to_do() {
 fn malformed_oversized_and_misshapen_lines_are_answered_and_serving_goes_on() {
     use std::io::{BufRead, BufReader, Write};
     let repo = Repo::new();
-    let mut child = Command::new(nexo_bin())
+    let mut child = nexo_cmd()
         .current_dir(repo.path())
         .arg("mcp")
         .stdin(std::process::Stdio::piped())

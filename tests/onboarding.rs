@@ -143,7 +143,7 @@ fn setup_codex_keeps_the_tomls_comments_and_is_idempotent() {
 fn setup_user_writes_in_the_home_folder_only() {
     let repo = Repo::new();
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(nexo_bin())
+    let out = nexo_cmd()
         .current_dir(repo.path())
         .args(["setup", "codex", "--user"])
         .env("HOME", home.path())
@@ -325,7 +325,7 @@ fn command_line_errors_name_flags_and_suggest_the_closest_status() {
 
 /// Runs nexo under `umask`, as a shell would.
 fn under_umask(repo: &Repo, umask: &str, args: &str) {
-    let out = std::process::Command::new("sh")
+    let out = seal(&mut std::process::Command::new("sh"))
         .current_dir(repo.path())
         .args(["-c", &format!("umask {umask}; exec \"$0\" {args}")])
         .arg(nexo_bin())

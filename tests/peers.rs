@@ -276,7 +276,7 @@ fn doctor_fix_removes_a_link_at_nexo_and_at_its_runs_folder() {
 /// Runs nexo with `args`; fails the test (killing it) if it does not end
 /// within a minute: a command that blocks on a FIFO never would.
 fn ends(dir: &Path, args: &[&str]) -> std::process::Output {
-    let mut child = Command::new(nexo_bin())
+    let mut child = nexo_cmd()
         .current_dir(dir)
         .args(args)
         .stdout(Stdio::piped())

@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::*;
 use serde_json::{Value, json};
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 const SEAL: &str = "1500";
 
 fn nx(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(nexo_bin());
+    let mut cmd = nexo_cmd();
     cmd.current_dir(dir)
         .args(args)
         .env("NEXO_SEAL_BYTES", SEAL)

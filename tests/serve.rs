@@ -26,7 +26,7 @@ impl Server {
     }
 
     fn start_with(repo: &Repo, env: &[(&str, &std::path::Path)]) -> Server {
-        let mut child = Command::new(nexo_bin())
+        let mut child = nexo_cmd()
             .current_dir(repo.path())
             .args(["serve", "--port", "0"])
             .envs(env.iter().copied())

@@ -229,7 +229,7 @@ fn show_list_and_markdown_for_people() {
 #[test]
 fn show_fits_columns_and_colours_only_when_asked() {
     let (repo, id) = release();
-    let out = std::process::Command::new(nexo_bin())
+    let out = nexo_cmd()
         .current_dir(repo.path())
         .args(["show", &id])
         .env("COLUMNS", "48")
@@ -245,7 +245,7 @@ fn show_fits_columns_and_colours_only_when_asked() {
     );
     assert!(!text.contains('\x1b'), "no colour when piped: {text}");
     let forced = |envs: &[(&str, &str)], args: &[&str]| {
-        let mut cmd = std::process::Command::new(nexo_bin());
+        let mut cmd = nexo_cmd();
         cmd.current_dir(repo.path()).arg("show").arg(&id).args(args);
         cmd.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
         for (k, v) in envs {

@@ -412,7 +412,7 @@ fn a_clone_that_never_ran_nexo_settles_conflicts_with_resolve() {
         "b must never have run nexo"
     );
     // A plain git merge in b: the views conflict, the history does not.
-    let merge = std::process::Command::new("git")
+    let merge = git_cmd()
         .arg("-C")
         .arg(b)
         .args(["merge", "--no-edit", "origin/fc"])
@@ -582,7 +582,7 @@ fn a_history_briefly_missing_is_waited_for() {
         .join("history.jsonl");
     let aside = repo.path().join("history.aside");
     std::fs::rename(&history, &aside).unwrap();
-    let child = std::process::Command::new(nexo_bin())
+    let child = nexo_cmd()
         .current_dir(repo.path())
         .args(["resume", &id, "--json"])
         .stdout(std::process::Stdio::piped())

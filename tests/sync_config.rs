@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{Rng, nexo_bin};
+use common::{Rng, git_cmd, nexo_cmd};
 use serde_json::{Value, json};
 
 /// A bare remote and clones that see no global or system git config.
@@ -84,7 +84,7 @@ impl World {
     }
 
     fn git_output(&self, dir: &Path, args: &[&str]) -> Output {
-        let mut cmd = Command::new("git");
+        let mut cmd = git_cmd();
         cmd.current_dir(dir).args(args);
         self.env(&mut cmd);
         cmd.output().unwrap()
@@ -101,7 +101,7 @@ impl World {
     }
 
     fn nexo(&self, dir: &Path, args: &[&str]) -> Output {
-        let mut cmd = Command::new(nexo_bin());
+        let mut cmd = nexo_cmd();
         cmd.current_dir(dir).args(args);
         self.env(&mut cmd);
         cmd.output().unwrap()
@@ -303,7 +303,7 @@ fn a_plain_git_pull_landing_mid_write_is_read_again_not_written_over() {
     w.sync(&b);
     // a's write reads the history, then pauses before committing...
     let pause = a.join(".git/paused");
-    let mut cmd = Command::new(nexo_bin());
+    let mut cmd = nexo_cmd();
     cmd.current_dir(&a)
         .env("NEXO_PAUSE_AT", "folded")
         .env("NEXO_PAUSE_FILE", &pause)

@@ -570,7 +570,7 @@ fn compensation_lists_undo_actions_latest_first() {
 #[test]
 fn input_can_come_from_standard_input() {
     let repo = Repo::new();
-    let mut child = std::process::Command::new(nexo_bin())
+    let mut child = nexo_cmd()
         .current_dir(repo.path())
         .args(["call", "nexo_workflow_open", "--input", "-"])
         .stdin(std::process::Stdio::piped())
@@ -704,7 +704,7 @@ fn a_reader_that_went_away_ends_the_command_quietly() {
         // write fails with a broken pipe, whatever the timing.
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
-        let out = std::process::Command::new(nexo_bin())
+        let out = nexo_cmd()
             .current_dir(repo.path())
             .args(args)
             .stdout(writer)

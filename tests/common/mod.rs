@@ -7,6 +7,60 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// The home folder of every process a test starts: empty, so nothing of
+/// the machine's own configuration (a `~/.gitconfig` with `pull.rebase`,
+/// `commit.gpgsign` or hooks) reaches the suite, as jj's TestEnvironment
+/// keeps it out.
+fn test_home() -> &'static Path {
+    static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("home");
+        std::fs::create_dir_all(home.join(".config")).unwrap();
+        home
+    })
+}
+
+/// Seals `cmd` from the machine it runs on: no global or system git
+/// config, a home folder of the suite's own, and none of git's or nexo's
+/// variables that would point it elsewhere.
+pub fn seal(cmd: &mut Command) -> &mut Command {
+    let home = test_home();
+    cmd.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_SYSTEM", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("LC_ALL", "C");
+    for var in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_CEILING_DIRECTORIES",
+        "GIT_CONFIG_COUNT",
+        "NEXO_ACTOR",
+        "NEXO_SESSION_ID",
+        "NEXO_TRACE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// The real `git`, sealed (see [`seal`]).
+pub fn git_cmd() -> Command {
+    let mut cmd = Command::new("git");
+    seal(&mut cmd);
+    cmd
+}
+
+/// The built `nexo`, sealed (see [`seal`]).
+pub fn nexo_cmd() -> Command {
+    let mut cmd = Command::new(nexo_bin());
+    seal(&mut cmd);
+    cmd
+}
+
 pub fn nexo_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_nexo"))
 }
@@ -47,7 +101,7 @@ impl Repo {
     }
 
     pub fn git_output(&self, args: &[&str]) -> Output {
-        Command::new("git")
+        git_cmd()
             .arg("-C")
             .arg(self.path())
             .args(args)
@@ -194,12 +248,7 @@ pub struct Shared {
 }
 
 pub fn git_in(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
+    let out = git_cmd().arg("-C").arg(dir).args(args).output().unwrap();
     assert!(
         out.status.success(),
         "git {args:?} failed: {}",
@@ -209,13 +258,7 @@ pub fn git_in(dir: &Path, args: &[&str]) -> String {
 }
 
 pub fn nexo_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(nexo_bin())
-        .current_dir(dir)
-        .args(args)
-        .env_remove("NEXO_ACTOR")
-        .env_remove("NEXO_SESSION_ID")
-        .output()
-        .unwrap()
+    nexo_cmd().current_dir(dir).args(args).output().unwrap()
 }
 
 /// A new ed25519 key `name` in `dir`, without passphrase, made by the real
