@@ -98,12 +98,34 @@ impl Error {
     /// An I/O failure, naming what we were doing and to which path, with
     /// the operating system's error as its source.
     pub fn io(what: &str, path: &std::path::Path, err: std::io::Error) -> Self {
-        let mut e = Self::new(
-            ErrorKind::Io,
-            format!("cannot {what} {}: {err}", path.display()),
-        );
-        e.source = Some(Arc::new(err));
-        e
+        Self::new(ErrorKind::Io, format!("cannot {what} {}", path.display())).with_source(err)
+    }
+    /// The same error, caused by `source`.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+    /// What caused the error, outermost first: each source's own words,
+    /// without repeats (a wrapper that quotes its cause adds nothing).
+    pub fn causes(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut next = std::error::Error::source(self);
+        while let Some(e) = next {
+            let text = e.to_string();
+            if !text.is_empty() && !out.iter().any(|o| o.contains(&text)) {
+                out.push(text);
+            }
+            next = e.source();
+        }
+        out
+    }
+    /// The message with its causes, on one line (`message: cause: cause`),
+    /// for answers that carry one text.
+    pub fn message_with_causes(&self) -> String {
+        std::iter::once(self.message.clone())
+            .chain(self.causes())
+            .collect::<Vec<_>>()
+            .join(": ")
     }
     /// The same error, suggesting `hint` as the fix.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -115,12 +137,17 @@ impl Error {
         self.details.push((field, value.into()));
         self
     }
-    /// The message with its hint, as one text for a person.
+    /// The message, each cause on a "caused by:" line, and the hint, as
+    /// one text for a person.
     pub fn full(&self) -> String {
-        match &self.hint {
-            Some(h) => format!("{}\nhint: {h}", self.message),
-            None => self.message.clone(),
+        let mut text = self.message.clone();
+        for cause in self.causes() {
+            text.push_str(&format!("\ncaused by: {cause}"));
         }
+        if let Some(h) = &self.hint {
+            text.push_str(&format!("\nhint: {h}"));
+        }
+        text
     }
 }
 

@@ -447,3 +447,24 @@ fn an_error_quotes_a_huge_bad_value_clipped() {
         );
     }
 }
+
+#[test]
+fn a_git_error_keeps_its_cause_chain() {
+    let repo = Repo::new();
+    std::fs::write(repo.path().join(".git/refs/heads/main"), "not-a-sha\n").unwrap();
+    let out = repo.nexo(&["open", "Ship it"]);
+    assert_eq!(out.status.code(), Some(6));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: cannot read HEAD\ncaused by: "),
+        "{err}"
+    );
+    assert!(err.contains("not-a-sha"), "{err}");
+    // One line for the tool interface, cause included.
+    let (_, v) = repo.call_err("nexo_workflow_open", r#"{"sid":"s","goal":"g"}"#);
+    let message = v["error"].as_str().unwrap();
+    assert!(
+        message.starts_with("cannot read HEAD: ") && message.contains("not-a-sha"),
+        "{v}"
+    );
+}

@@ -101,7 +101,9 @@ pub(crate) fn read_all<R: Record>(nexo: &Nexo, ids: Vec<String>) -> Result<ReadA
     for id in ids {
         match R::read(nexo, &id) {
             Ok(r) => records.push(r),
-            Err(e) if e.kind == ErrorKind::Corrupt => unreadable.push((id, e.message)),
+            Err(e) if e.kind == ErrorKind::Corrupt => {
+                unreadable.push((id, e.message_with_causes()))
+            }
             Err(e) => return Err(e),
         }
     }

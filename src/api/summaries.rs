@@ -345,7 +345,7 @@ impl Nexo {
                 }
                 Err(e) if e.kind == ErrorKind::Corrupt => unreadable.push(Unreadable {
                     run_id: id.into(),
-                    error: e.message,
+                    error: e.message_with_causes(),
                 }),
                 Err(e) => return Err(e),
             }

@@ -168,7 +168,7 @@ pub fn unknown_tool(name: &str) -> Error {
 pub fn error_value(err: &Error) -> Value {
     let mut v = serde_json::json!({
         "ok": false,
-        "error": err.message,
+        "error": err.message_with_causes(),
         "error_kind": err.kind.as_str(),
     });
     if let Some(hint) = &err.hint {

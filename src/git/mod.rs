@@ -94,8 +94,10 @@ pub struct Repo {
     loose: loose::Loose,
 }
 
-fn git_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::repo(format!("{what}: {e}"))
+/// A gix error, kept whole as the source of ours: `Error::full` prints its
+/// chain as "caused by:" lines, and the tool interface's message joins it.
+fn git_err(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::repo(what).with_source(e)
 }
 
 /// From what size the new index is hashed on the other core while the
@@ -332,7 +334,7 @@ impl Repo {
             }
             Err(e) => Ok(CommitInfo::pending(Some(format!(
                 "{}. The change is written to .nexo/ and will be committed by the next nexo command or `nexo commit`",
-                e.message
+                e.message_with_causes()
             )))),
         }
     }
@@ -410,7 +412,7 @@ impl Repo {
         };
         let lock = out
             .into_inner()
-            .map_err(|e| git_err("cannot write git's index", e.error()))?;
+            .map_err(|e| git_err("cannot write git's index", e.into_error()))?;
         lock.commit()?;
         if let Some(hash) = stamp {
             self.remember_index(hash);
