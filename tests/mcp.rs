@@ -70,11 +70,13 @@ fn an_mcp_client_runs_the_whole_flow() {
     assert_eq!(v["initialize"]["server"], "nexo");
     assert_eq!(v["initialize"]["tools_capability"], true);
     let tools = v["tools"].as_object().unwrap();
-    for (name, _) in nexo::call::TOOLS {
-        let schema = &tools[*name];
+    assert_eq!(tools.len(), nexo::call::Tool::ALL.len());
+    for tool in nexo::call::Tool::ALL {
+        let name = tool.name();
+        let schema = &tools[name];
         assert_eq!(schema["type"], "object", "{name}");
         assert!(
-            *name == "nexo_workflow_sync" || !schema["properties"].as_object().unwrap().is_empty(),
+            name == "nexo_workflow_sync" || !schema["properties"].as_object().unwrap().is_empty(),
             "{name}"
         );
     }

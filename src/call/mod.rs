@@ -9,72 +9,10 @@ use crate::api::Nexo;
 use crate::error::{Error, Result};
 use crate::request::decode;
 
+mod tool;
 mod wire;
 
-/// Every tool, with a one-line description (shown by `nexo call --help`
-/// and served to MCP clients).
-pub const TOOLS: &[(&str, &str)] = &[
-    (
-        "nexo_workflow_open",
-        "Open a durable workflow run: a goal, ordered steps, an owner and a next action.",
-    ),
-    (
-        "nexo_workflow_update",
-        "Record progress on a run: a step's status, summary, evidence, retries, approval gate, next action.",
-    ),
-    (
-        "nexo_workflow_resume",
-        "Ask for the next honest action on a run.",
-    ),
-    (
-        "nexo_workflow_replay",
-        "Show a run's recent execution history, newest first.",
-    ),
-    (
-        "nexo_workflow_handoff",
-        "Hand a run to another owner (client, agent or person) with a note and next action.",
-    ),
-    (
-        "nexo_workflow_get",
-        "Show a run's full stored state, its steps and recent checkpoints.",
-    ),
-    (
-        "nexo_workflow_list",
-        "List runs, most recently updated first; closed runs are hidden unless asked for.",
-    ),
-    (
-        "nexo_workflow_compensation",
-        "Show the compensating actions for the work a run has done, in the order to apply them.",
-    ),
-    (
-        "nexo_workflow_approve",
-        "Approve a step that waits at an approval gate, recording who approved and why.",
-    ),
-    (
-        "nexo_workflow_reject",
-        "Reject a step that waits at an approval gate, recording who rejected it and why.",
-    ),
-    (
-        "nexo_workflow_sync",
-        "Share this repository's runs with other machines: commit pending changes, pull (merge or rebase as git is configured), settle .nexo/, push. Call it after a handoff.",
-    ),
-    (
-        "nexo_goal_open",
-        "Open a durable goal so multi-session objectives stay explicit; runs link to it through goal_id.",
-    ),
-    (
-        "nexo_goal_update",
-        "Update a goal: active, blocked, abandoned, completed or cancelled, its next action and blocker.",
-    ),
-    (
-        "nexo_goal_get",
-        "Read a goal with its run counts, and its linked runs when include_runs is true.",
-    ),
-    (
-        "nexo_goal_list",
-        "List goals, most recently updated first; closed goals are hidden unless asked for.",
-    ),
-];
+pub use tool::Tool;
 
 fn to_value<T: Serialize>(v: T) -> Result<Value> {
     Ok(serde_json::to_value(v).expect("responses always serialize"))
@@ -88,42 +26,41 @@ pub fn call(nexo: &Nexo, tool: &str, input: Value) -> Result<Value> {
         Value::Null => Value::Object(Default::default()),
         other => other,
     };
+    let tool = Tool::parse(tool).ok_or_else(|| unknown_tool(tool))?;
+    let name = tool.name();
     match tool {
-        "nexo_workflow_open" => {
-            to_value(nexo.open(decode::<wire::Open>(tool, input)?.try_into()?)?)
+        Tool::WorkflowOpen => to_value(nexo.open(decode::<wire::Open>(name, input)?.try_into()?)?),
+        Tool::WorkflowUpdate => {
+            to_value(nexo.update(decode::<wire::Update>(name, input)?.try_into()?)?)
         }
-        "nexo_workflow_update" => {
-            to_value(nexo.update(decode::<wire::Update>(tool, input)?.try_into()?)?)
+        Tool::WorkflowResume => to_value(nexo.resume(decode(name, input)?)?),
+        Tool::WorkflowReplay => to_value(nexo.replay(decode(name, input)?)?),
+        Tool::WorkflowHandoff => {
+            to_value(nexo.handoff(decode::<wire::Handoff>(name, input)?.try_into()?)?)
         }
-        "nexo_workflow_resume" => to_value(nexo.resume(decode(tool, input)?)?),
-        "nexo_workflow_replay" => to_value(nexo.replay(decode(tool, input)?)?),
-        "nexo_workflow_handoff" => {
-            to_value(nexo.handoff(decode::<wire::Handoff>(tool, input)?.try_into()?)?)
-        }
-        "nexo_workflow_get" => to_value(nexo.get(decode(tool, input)?)?),
-        "nexo_workflow_list" => to_value(nexo.list(decode(tool, input)?)?),
-        "nexo_workflow_compensation" => to_value(nexo.compensation(decode(tool, input)?)?),
-        "nexo_workflow_approve" => to_value(nexo.approve(decode(tool, input)?)?),
-        "nexo_workflow_reject" => to_value(nexo.reject(decode(tool, input)?)?),
-        "nexo_workflow_sync" => {
-            decode::<crate::request::NoFields>(tool, input)?;
+        Tool::WorkflowGet => to_value(nexo.get(decode(name, input)?)?),
+        Tool::WorkflowList => to_value(nexo.list(decode(name, input)?)?),
+        Tool::WorkflowCompensation => to_value(nexo.compensation(decode(name, input)?)?),
+        Tool::WorkflowApprove => to_value(nexo.approve(decode(name, input)?)?),
+        Tool::WorkflowReject => to_value(nexo.reject(decode(name, input)?)?),
+        Tool::WorkflowSync => {
+            decode::<crate::request::NoFields>(name, input)?;
             to_value(nexo.sync()?)
         }
-        "nexo_goal_open" => {
-            to_value(nexo.goal_open(decode::<wire::GoalOpen>(tool, input)?.try_into()?)?)
+        Tool::GoalOpen => {
+            to_value(nexo.goal_open(decode::<wire::GoalOpen>(name, input)?.try_into()?)?)
         }
-        "nexo_goal_update" => {
-            to_value(nexo.goal_update(decode::<wire::GoalUpdate>(tool, input)?.try_into()?)?)
+        Tool::GoalUpdate => {
+            to_value(nexo.goal_update(decode::<wire::GoalUpdate>(name, input)?.try_into()?)?)
         }
-        "nexo_goal_get" => to_value(nexo.goal_get(decode(tool, input)?)?),
-        "nexo_goal_list" => to_value(nexo.goal_list(decode(tool, input)?)?),
-        other => Err(unknown_tool(other)),
+        Tool::GoalGet => to_value(nexo.goal_get(decode(name, input)?)?),
+        Tool::GoalList => to_value(nexo.goal_list(decode(name, input)?)?),
     }
 }
 
 /// What a tool's description adds under a strict approval policy, so an
 /// agent reads the rule before it tries to pass a gate.
-pub fn policy_note(approvals: &crate::approval::Approvals, tool: &str) -> Option<String> {
+pub fn policy_note(approvals: &crate::approval::Approvals, tool: Tool) -> Option<String> {
     use crate::approval::Policy;
     if !approvals.policy.is_strict() {
         return None;
@@ -140,11 +77,11 @@ pub fn policy_note(approvals: &crate::approval::Approvals, tool: &str) -> Option
         ""
     };
     match tool {
-        "nexo_workflow_approve" | "nexo_workflow_reject" => Some(format!(
+        Tool::WorkflowApprove | Tool::WorkflowReject => Some(format!(
             "Approval policy {}: only {who} may decide.{own}{signed}",
             approvals.policy.as_str()
         )),
-        "nexo_workflow_update" => Some(format!(
+        Tool::WorkflowUpdate => Some(format!(
             "Approval policy {}: an update cannot pass an approval gate; an approver ({who}) uses nexo_workflow_approve.",
             approvals.policy.as_str()
         )),
@@ -153,14 +90,18 @@ pub fn policy_note(approvals: &crate::approval::Approvals, tool: &str) -> Option
 }
 
 pub fn is_tool(name: &str) -> bool {
-    TOOLS.iter().any(|(n, _)| *n == name)
+    Tool::parse(name).is_some()
 }
 
 pub fn unknown_tool(name: &str) -> Error {
     Error::invalid(format!(
         "unknown tool {}: expected one of {}",
         crate::limits::quote(name),
-        TOOLS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        Tool::ALL
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
 }
 

@@ -9,9 +9,15 @@ use nexo::call;
 use nexo::error::{Error, Result};
 use nexo::json::parse_lenient;
 
-pub const AFTER_HELP: &str = "Tools: nexo_workflow_open, _update, _resume, _replay, _handoff, _get, _list, \
-_compensation, _approve, _reject.\nExample:\n  nexo call nexo_workflow_resume --input '{\"run_id\":\"WF-7K2D\"}'\n\
-Prints exactly one JSON object; on failure {\"ok\": false, \"error\": \"...\"} and a non-zero exit.";
+/// The help's list of tools, from their one declaration (`call::Tool`).
+pub fn after_help() -> String {
+    let tools: Vec<&str> = call::Tool::ALL.iter().map(|t| t.name()).collect();
+    format!(
+        "Tools: {}.\nExample:\n  nexo call nexo_workflow_resume --input '{{\"run_id\":\"WF-7K2D\"}}'\n\
+         Prints exactly one JSON object; on failure {{\"ok\": false, \"error\": \"...\"}} and a non-zero exit.",
+        tools.join(", ")
+    )
+}
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

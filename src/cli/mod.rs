@@ -83,7 +83,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Call a NEXO tool with a JSON input, exactly like the original runtime.
-    #[command(after_help = call::AFTER_HELP)]
+    #[command(after_help = call::after_help())]
     Call(call::Args),
     /// Open a new run.
     Open(open::Args),

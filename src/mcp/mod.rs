@@ -20,7 +20,7 @@ use rmcp::service::{RequestContext, RoleServer};
 use serde_json::{Map, Value, json};
 
 use nexo::api::{Nexo, Options};
-use nexo::call::{self, TOOLS};
+use nexo::call::{self, Tool as NexoTool};
 use nexo::error::{Error, Result};
 use nexo::model::{GoalStatus, RunStatus, StepStatus};
 
@@ -149,19 +149,17 @@ impl ServerHandler for NexoServer {
         request: CallToolRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResponse, rmcp::ErrorData> {
-        if !call::is_tool(&request.name) {
+        let Some(tool) = NexoTool::parse(&request.name) else {
             return Err(rmcp::ErrorData::invalid_params(
                 call::unknown_tool(&request.name).message,
                 None,
             ));
-        }
+        };
         // Arguments that do not fit the tool's input schema (an unknown
         // field, a wrong JSON type, a missing required field) are invalid
         // params; values of the right type that nexo refuses (an unknown
         // status word, an empty goal) are tool errors the model can read.
-        if let Some(problem) =
-            schema_mismatch(&input_schema(&request.name), request.arguments.as_ref())
-        {
+        if let Some(problem) = schema_mismatch(&input_schema(tool), request.arguments.as_ref()) {
             return Err(rmcp::ErrorData::invalid_params(
                 format!("{}: {problem}", request.name),
                 None,
@@ -304,19 +302,19 @@ fn schema(properties: Value, required: &[&str]) -> Arc<Map<String, Value>> {
 }
 
 /// The input schema of each tool: the same fields `nexo call` accepts.
-fn input_schema(tool: &str) -> Arc<Map<String, Value>> {
+fn input_schema(tool: NexoTool) -> Arc<Map<String, Value>> {
     let step_status = json!({"type": "string", "enum": words(StepStatus::ALL).into_iter().chain([json!("in_progress")]).collect::<Vec<_>>(),
         "description": "The step's new status. in_progress means running."});
     let run_status = json!({"type": "string", "enum": words(RunStatus::ALL), "description": "Set the run's status explicitly."});
     match tool {
-        "nexo_workflow_open" => open_schema(),
-        "nexo_workflow_update" => update_schema(&step_status, &run_status),
-        "nexo_workflow_resume" => schema(json!({"run_id": run_id()}), &["run_id"]),
-        "nexo_workflow_replay" => schema(
+        NexoTool::WorkflowOpen => open_schema(),
+        NexoTool::WorkflowUpdate => update_schema(&step_status, &run_status),
+        NexoTool::WorkflowResume => schema(json!({"run_id": run_id()}), &["run_id"]),
+        NexoTool::WorkflowReplay => schema(
             json!({"run_id": run_id(), "limit": {"type": "integer", "minimum": 0, "description": "How many checkpoints, newest first. Default 20; 0 means the default."}}),
             &["run_id"],
         ),
-        "nexo_workflow_handoff" => schema(
+        NexoTool::WorkflowHandoff => schema(
             json!({
                 "run_id": run_id(),
                 "actor": string("Who hands the run off."),
@@ -327,7 +325,7 @@ fn input_schema(tool: &str) -> Arc<Map<String, Value>> {
             }),
             &["run_id", "actor"],
         ),
-        "nexo_workflow_get" => schema(
+        NexoTool::WorkflowGet => schema(
             json!({
                 "run_id": run_id(),
                 "include_steps": {"type": "boolean", "description": "Default true."},
@@ -335,7 +333,7 @@ fn input_schema(tool: &str) -> Arc<Map<String, Value>> {
             }),
             &["run_id"],
         ),
-        "nexo_workflow_list" => schema(
+        NexoTool::WorkflowList => schema(
             json!({
                 "status": run_status,
                 "include_closed": {"type": "boolean", "description": "Include failed, completed and cancelled runs. Default false."},
@@ -343,19 +341,19 @@ fn input_schema(tool: &str) -> Arc<Map<String, Value>> {
             }),
             &[],
         ),
-        "nexo_workflow_compensation" => schema(
+        NexoTool::WorkflowCompensation => schema(
             json!({"run_id": run_id(), "checkpoint_limit": {"type": "integer", "minimum": 0, "description": "Default 10."}}),
             &["run_id"],
         ),
-        "nexo_workflow_approve" | "nexo_workflow_reject" => decision_schema(tool),
-        "nexo_workflow_sync" => schema(json!({}), &[]),
-        "nexo_goal_open" => goal_open_schema(),
-        "nexo_goal_update" => goal_update_schema(),
-        "nexo_goal_get" => schema(
+        NexoTool::WorkflowApprove | NexoTool::WorkflowReject => decision_schema(tool),
+        NexoTool::WorkflowSync => schema(json!({}), &[]),
+        NexoTool::GoalOpen => goal_open_schema(),
+        NexoTool::GoalUpdate => goal_update_schema(),
+        NexoTool::GoalGet => schema(
             json!({"goal_id": goal_id(), "include_runs": {"type": "boolean", "description": "Include the goal's runs (up to 50). Default false."}}),
             &["goal_id"],
         ),
-        "nexo_goal_list" => schema(
+        NexoTool::GoalList => schema(
             json!({
                 "status": {"type": "string", "enum": words(GoalStatus::ALL), "description": "Only goals with this status."},
                 "include_closed": {"type": "boolean", "description": "Include abandoned, completed and cancelled goals. Default false."},
@@ -363,7 +361,6 @@ fn input_schema(tool: &str) -> Arc<Map<String, Value>> {
             }),
             &[],
         ),
-        other => unreachable!("no schema for {other}"),
     }
 }
 
@@ -429,8 +426,8 @@ fn update_schema(step_status: &Value, run_status: &Value) -> Arc<Map<String, Val
 }
 
 /// The fields of `nexo_workflow_approve` and `nexo_workflow_reject`.
-fn decision_schema(tool: &str) -> Arc<Map<String, Value>> {
-    let note = if tool == "nexo_workflow_reject" {
+fn decision_schema(tool: NexoTool) -> Arc<Map<String, Value>> {
+    let note = if tool == NexoTool::WorkflowReject {
         "Why it is rejected (required)."
     } else {
         "Why it is approved."
@@ -450,14 +447,14 @@ fn decision_schema(tool: &str) -> Arc<Map<String, Value>> {
 }
 
 fn tools(approvals: &nexo::approval::Approvals) -> Vec<Tool> {
-    TOOLS
+    NexoTool::ALL
         .iter()
-        .map(|(name, description)| {
-            let description = match call::policy_note(approvals, name) {
-                Some(note) => format!("{description} {note}"),
-                None => description.to_string(),
+        .map(|&tool| {
+            let description = match call::policy_note(approvals, tool) {
+                Some(note) => format!("{} {note}", tool.description()),
+                None => tool.description().to_string(),
             };
-            Tool::new(*name, description, input_schema(name))
+            Tool::new(tool.name(), description, input_schema(tool))
         })
         .collect()
 }
@@ -468,7 +465,7 @@ mod tests {
 
     #[test]
     fn every_tool_has_a_schema_that_names_its_required_fields() {
-        for (name, _) in TOOLS {
+        for &name in NexoTool::ALL {
             let s = input_schema(name);
             let props = s["properties"].as_object().unwrap();
             for r in s["required"].as_array().unwrap() {
