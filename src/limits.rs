@@ -92,8 +92,9 @@ pub fn text(field: &str, value: &str, kind: Text) -> Result<()> {
 pub const QUOTE_CHARS: usize = 64;
 
 /// The longest message made from a parser's error, which may quote a
-/// whole value (serde does).
-pub const MAX_MESSAGE_CHARS: usize = 400;
+/// whole value (serde does). Room for the longest list of a tool's fields
+/// that serde gives when one is unknown (`call::accepted_fields` reads it).
+pub const MAX_MESSAGE_CHARS: usize = 1_000;
 
 /// A caller's value as an error quotes it: in quotes and escaped, cut after
 /// [`QUOTE_CHARS`] characters with how long it was.

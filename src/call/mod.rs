@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::api::Nexo;
 use crate::error::{Error, Result};
-use crate::request::decode;
+use crate::request::{self as req, decode};
 
 mod tool;
 mod wire;
@@ -18,43 +18,107 @@ fn to_value<T: Serialize>(v: T) -> Result<Value> {
     Ok(serde_json::to_value(v).expect("responses always serialize"))
 }
 
-/// Runs one tool with an already-parsed JSON input.
-pub fn call(nexo: &Nexo, tool: &str, input: Value) -> Result<Value> {
+/// A tool's input, decoded into the request its verb takes.
+enum Request {
+    Open(req::OpenRequest),
+    Update(req::UpdateRequest),
+    Resume(req::RunRequest),
+    Replay(req::ReplayRequest),
+    Handoff(req::HandoffRequest),
+    Get(req::GetRequest),
+    List(req::ListRequest),
+    Compensation(req::CompensationRequest),
+    Approve(req::DecisionRequest),
+    Reject(req::DecisionRequest),
+    Sync,
+    GoalOpen(req::GoalOpenRequest),
+    GoalUpdate(req::GoalUpdateRequest),
+    GoalGet(req::GoalGetRequest),
+    GoalList(req::GoalListRequest),
+}
+
+/// Decodes `input` for `tool`: the original's field shapes (wire) and
+/// nexo's checks of them, before any verb runs.
+fn decode_input(tool: Tool, input: Value) -> Result<Request> {
     let input = match input {
         // `--input ''` or no input: an empty object, so tools without
         // required fields (list) still work.
         Value::Null => Value::Object(Default::default()),
         other => other,
     };
-    let tool = Tool::parse(tool).ok_or_else(|| unknown_tool(tool))?;
     let name = tool.name();
-    match tool {
-        Tool::WorkflowOpen => to_value(nexo.open(decode::<wire::Open>(name, input)?.try_into()?)?),
-        Tool::WorkflowUpdate => {
-            to_value(nexo.update(decode::<wire::Update>(name, input)?.try_into()?)?)
-        }
-        Tool::WorkflowResume => to_value(nexo.resume(decode(name, input)?)?),
-        Tool::WorkflowReplay => to_value(nexo.replay(decode(name, input)?)?),
+    Ok(match tool {
+        Tool::WorkflowOpen => Request::Open(decode::<wire::Open>(name, input)?.try_into()?),
+        Tool::WorkflowUpdate => Request::Update(decode::<wire::Update>(name, input)?.try_into()?),
+        Tool::WorkflowResume => Request::Resume(decode(name, input)?),
+        Tool::WorkflowReplay => Request::Replay(decode(name, input)?),
         Tool::WorkflowHandoff => {
-            to_value(nexo.handoff(decode::<wire::Handoff>(name, input)?.try_into()?)?)
+            Request::Handoff(decode::<wire::Handoff>(name, input)?.try_into()?)
         }
-        Tool::WorkflowGet => to_value(nexo.get(decode(name, input)?)?),
-        Tool::WorkflowList => to_value(nexo.list(decode(name, input)?)?),
-        Tool::WorkflowCompensation => to_value(nexo.compensation(decode(name, input)?)?),
-        Tool::WorkflowApprove => to_value(nexo.approve(decode(name, input)?)?),
-        Tool::WorkflowReject => to_value(nexo.reject(decode(name, input)?)?),
+        Tool::WorkflowGet => Request::Get(decode(name, input)?),
+        Tool::WorkflowList => Request::List(decode(name, input)?),
+        Tool::WorkflowCompensation => Request::Compensation(decode(name, input)?),
+        Tool::WorkflowApprove => Request::Approve(decode(name, input)?),
+        Tool::WorkflowReject => Request::Reject(decode(name, input)?),
         Tool::WorkflowSync => {
-            decode::<crate::request::NoFields>(name, input)?;
-            to_value(nexo.sync()?)
+            decode::<req::NoFields>(name, input)?;
+            Request::Sync
         }
-        Tool::GoalOpen => {
-            to_value(nexo.goal_open(decode::<wire::GoalOpen>(name, input)?.try_into()?)?)
-        }
+        Tool::GoalOpen => Request::GoalOpen(decode::<wire::GoalOpen>(name, input)?.try_into()?),
         Tool::GoalUpdate => {
-            to_value(nexo.goal_update(decode::<wire::GoalUpdate>(name, input)?.try_into()?)?)
+            Request::GoalUpdate(decode::<wire::GoalUpdate>(name, input)?.try_into()?)
         }
-        Tool::GoalGet => to_value(nexo.goal_get(decode(name, input)?)?),
-        Tool::GoalList => to_value(nexo.goal_list(decode(name, input)?)?),
+        Tool::GoalGet => Request::GoalGet(decode(name, input)?),
+        Tool::GoalList => Request::GoalList(decode(name, input)?),
+    })
+}
+
+/// The input fields `tool` accepts, as its decoder knows them (every
+/// input type refuses unknown fields, and serde names the ones it
+/// expects), so the MCP schemas can be checked against them.
+pub fn accepted_fields(tool: Tool) -> Vec<String> {
+    const PROBE: &str = "__nexo_probe__";
+    let input = serde_json::json!({ PROBE: 0 });
+    let Err(e) = decode_input(tool, input) else {
+        return Vec::new();
+    };
+    assert!(
+        e.message.chars().count() < crate::limits::MAX_MESSAGE_CHARS,
+        "{tool}'s field list outgrew limits::MAX_MESSAGE_CHARS"
+    );
+    // serde says "expected `a`", "expected `a` or `b`" or "expected one
+    // of `a`, `b`, `c`".
+    let Some((_, expected)) = e.message.split_once("expected ") else {
+        return Vec::new();
+    };
+    expected
+        .trim_start_matches("one of ")
+        .split(", ")
+        .flat_map(|part| part.split(" or "))
+        .map(|f| f.trim().trim_matches('`').to_string())
+        .filter(|f| !f.is_empty())
+        .collect()
+}
+
+/// Runs one tool with an already-parsed JSON input.
+pub fn call(nexo: &Nexo, tool: &str, input: Value) -> Result<Value> {
+    let tool = Tool::parse(tool).ok_or_else(|| unknown_tool(tool))?;
+    match decode_input(tool, input)? {
+        Request::Open(r) => to_value(nexo.open(r)?),
+        Request::Update(r) => to_value(nexo.update(r)?),
+        Request::Resume(r) => to_value(nexo.resume(r)?),
+        Request::Replay(r) => to_value(nexo.replay(r)?),
+        Request::Handoff(r) => to_value(nexo.handoff(r)?),
+        Request::Get(r) => to_value(nexo.get(r)?),
+        Request::List(r) => to_value(nexo.list(r)?),
+        Request::Compensation(r) => to_value(nexo.compensation(r)?),
+        Request::Approve(r) => to_value(nexo.approve(r)?),
+        Request::Reject(r) => to_value(nexo.reject(r)?),
+        Request::Sync => to_value(nexo.sync()?),
+        Request::GoalOpen(r) => to_value(nexo.goal_open(r)?),
+        Request::GoalUpdate(r) => to_value(nexo.goal_update(r)?),
+        Request::GoalGet(r) => to_value(nexo.goal_get(r)?),
+        Request::GoalList(r) => to_value(nexo.goal_list(r)?),
     }
 }
 

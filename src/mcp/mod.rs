@@ -463,6 +463,31 @@ fn tools(approvals: &nexo::approval::Approvals) -> Vec<Tool> {
 mod tests {
     use super::*;
 
+    /// The schema served for each tool names exactly the fields its decoder
+    /// accepts (aliases aside), so a field added to one and not the other
+    /// fails here.
+    #[test]
+    fn every_schema_agrees_with_what_its_tool_decodes() {
+        let mut wrong = Vec::new();
+        for &tool in NexoTool::ALL {
+            let schema = input_schema(tool);
+            let props: std::collections::BTreeSet<String> = schema["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            let accepted: std::collections::BTreeSet<String> =
+                call::accepted_fields(tool).into_iter().collect();
+            let missing: Vec<_> = accepted.difference(&props).collect();
+            let extra: Vec<_> = props.difference(&accepted).collect();
+            if !missing.is_empty() || !extra.is_empty() {
+                wrong.push(format!("{tool}: decoded, not in the schema {missing:?}; in the schema, not decoded {extra:?}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
     #[test]
     fn every_tool_has_a_schema_that_names_its_required_fields() {
         for &name in NexoTool::ALL {
