@@ -26,11 +26,11 @@
 //! (`src/main.rs`, `src/cli/`, `src/mcp/`, `src/demo.rs`); the library
 //! builds without clap, rmcp or tokio (`--no-default-features`).
 
-// Six audited exceptions, each with a SAFETY comment: the index mmap
+// Five audited exceptions, each with a SAFETY comment: the index mmap
 // (git/index.rs), preallocating the new index (git/mod.rs), the test hook
-// that kills the process (trace.rs), reading the runs folder and stat'ing
-// histories relative to it (store/folder.rs), the summaries index mmap
+// that kills the process (trace.rs), the summaries index mmap
 // (api/summaries.rs) and the fold cache's id set mmap (api/cache/ids.rs).
+// The runs folder is read and stat'ed through rustix, without any.
 #![deny(unsafe_code)]
 
 pub mod api;

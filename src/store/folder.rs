@@ -74,27 +74,10 @@ fn stat_here<S: AsRef<str>>(dir: &File, names: &[S]) -> Vec<Option<Stamp>> {
 /// and not a history).
 #[cfg(unix)]
 fn stat_history_at(dir: &File, path: &[u8]) -> Option<Stamp> {
-    use std::os::fd::AsRawFd;
+    use rustix::fs::{AtFlags, FileType, statat};
     let path = std::ffi::CStr::from_bytes_with_nul(path).ok()?;
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: `dir` is an open file descriptor for the call's duration,
-    // `path` is a NUL-terminated string that outlives it, and `st` points
-    // to writable memory of the size fstatat fills; it is read only after
-    // fstatat reported success, so it is initialised then.
-    #[allow(unsafe_code)]
-    let st = unsafe {
-        if libc::fstatat(
-            dir.as_raw_fd(),
-            path.as_ptr(),
-            st.as_mut_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        ) != 0
-        {
-            return None;
-        }
-        st.assume_init()
-    };
-    ((st.st_mode & libc::S_IFMT) == libc::S_IFREG).then(|| Stamp {
+    let st = statat(dir, path, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    (FileType::from_raw_mode(st.st_mode) == FileType::RegularFile).then(|| Stamp {
         len: st.st_size as u64,
         mtime_ns: st.st_mtime as i128 * 1_000_000_000 + st.st_mtime_nsec as i128,
         ino: st.st_ino,
@@ -110,46 +93,26 @@ fn stat_history_at(_: &File, _: &[u8]) -> Option<Stamp> {
 /// links (a history is never reached through one).
 #[cfg(unix)]
 pub(super) fn names_at(dir: &File, prefix: &str) -> std::io::Result<Vec<String>> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: fdopendir takes ownership of the duplicated descriptor and
-    // closedir closes it; `dirp` is used only between those calls, each
-    // entry is read before the next readdir call reuses its memory, and
-    // d_name is NUL-terminated by the kernel.
-    #[allow(unsafe_code)]
-    unsafe {
-        let fd = libc::dup(dir.as_raw_fd());
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
+    use rustix::fs::{Dir, FileType};
+    let mut names = Vec::new();
+    for entry in Dir::read_from(dir)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().to_str() else {
+            continue;
+        };
+        if !name.starts_with(prefix) {
+            continue;
         }
-        let dirp = libc::fdopendir(fd);
-        if dirp.is_null() {
-            let e = std::io::Error::last_os_error();
-            libc::close(fd);
-            return Err(e);
+        let link = match entry.file_type() {
+            FileType::Symlink => true,
+            FileType::Unknown => is_link_at(dir, name),
+            _ => false,
+        };
+        if !link {
+            names.push(name.to_string());
         }
-        let mut names = Vec::new();
-        loop {
-            let ent = libc::readdir(dirp);
-            if ent.is_null() {
-                break;
-            }
-            let name = std::ffi::CStr::from_ptr((*ent).d_name.as_ptr());
-            let Ok(name) = name.to_str() else { continue };
-            if !name.starts_with(prefix) {
-                continue;
-            }
-            let link = match (*ent).d_type {
-                libc::DT_LNK => true,
-                libc::DT_UNKNOWN => is_link_at(dir, name),
-                _ => false,
-            };
-            if !link {
-                names.push(name.to_string());
-            }
-        }
-        libc::closedir(dirp);
-        Ok(names)
     }
+    Ok(names)
 }
 
 #[cfg(not(unix))]
@@ -160,22 +123,9 @@ pub(super) fn names_at(_: &File, _: &str) -> std::io::Result<Vec<String>> {
 /// Whether `name` in the open folder `dir` is a link (or unreadable).
 #[cfg(unix)]
 fn is_link_at(dir: &File, name: &str) -> bool {
-    use std::os::fd::AsRawFd;
-    let Ok(path) = std::ffi::CString::new(name) else {
-        return true;
-    };
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: as in stat_history_at.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::fstatat(
-            dir.as_raw_fd(),
-            path.as_ptr(),
-            st.as_mut_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        ) != 0
-            || (st.assume_init().st_mode & libc::S_IFMT) == libc::S_IFLNK
-    }
+    use rustix::fs::{AtFlags, FileType, statat};
+    statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .map_or(true, |st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink)
 }
 
 /// The folder at `path`, opened only if it is a folder and not a link.
