@@ -351,9 +351,10 @@ impl Nexo {
     fn existing_goal(&self, given: &str, field: &str) -> Result<Goal> {
         let id = self.store.resolve_goal(given).map_err(|e| match e.kind {
             crate::ErrorKind::NotFound => Error::not_found(format!(
-                "unknown {field} {}: no goal has that id (see `nexo goal list --all`)",
+                "unknown {field} {}: no goal has that id",
                 crate::limits::quote(given)
-            )),
+            ))
+            .with_hint("`nexo goal list --all` lists the goals"),
             _ => e,
         })?;
         goal::fold(self.store.read_history(&id)?.events)

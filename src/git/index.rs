@@ -28,9 +28,8 @@ const EXTENDED: u16 = 0x4000;
 const STALE_EXTENSIONS: [&[u8; 4]; 3] = [b"TREE", b"EOIE", b"IEOT"];
 
 fn corrupt(what: &str) -> Error {
-    Error::repo(format!(
-        "git's index looks damaged ({what}); run `git status` to see git's own diagnosis"
-    ))
+    Error::repo(format!("git's index looks damaged ({what})"))
+        .with_hint("run `git status` to see git's own diagnosis")
 }
 
 /// The index's bytes: mapped from the file (no copy of ~10 MB), or built.

@@ -382,8 +382,9 @@ impl Store {
         let trimmed = given.trim();
         if trimmed.is_empty() {
             return Err(Error::invalid(format!(
-                "{what}_id is empty: pass a {what} id such as {prefix}7K2D… (see `{list}`)"
-            )));
+                "{what}_id is empty: pass a {what} id such as {prefix}7K2D…"
+            ))
+            .with_hint(format!("`{list}` lists them")));
         }
         let upper = trimmed.to_ascii_uppercase();
         let wanted = if upper.starts_with(prefix) {
@@ -399,9 +400,10 @@ impl Store {
         }
         if wanted.len() < prefix.len() + MIN_PREFIX {
             return Err(Error::invalid(format!(
-                "{what} id prefix {} is too short: give at least {MIN_PREFIX} characters after {prefix} (see `{list}`)",
+                "{what} id prefix {} is too short: give at least {MIN_PREFIX} characters after {prefix}",
                 crate::limits::quote(given)
-            )));
+            ))
+            .with_hint(format!("`{list}` lists them")));
         }
         let matches: Vec<String> = ids()?
             .into_iter()
@@ -411,10 +413,11 @@ impl Store {
         match matches.len() {
             1 => Ok(matches.into_iter().next().expect("one match")),
             0 => Err(Error::not_found(format!(
-                "unknown {what} {}: no {what} in {} matches it (see `{list} --all`)",
+                "unknown {what} {}: no {what} in {} matches it",
                 crate::limits::quote(given),
                 dir.display()
-            ))),
+            ))
+            .with_hint(format!("`{list} --all` lists them"))),
             _ => Err(Error::new(
                 ErrorKind::Ambiguous,
                 format!(

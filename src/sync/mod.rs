@@ -84,9 +84,8 @@ impl Nexo {
                 }
                 Push::Behind(_) if attempt < PUSH_ATTEMPTS => backoff(attempt),
                 Push::Behind(why) | Push::Failed(why) => {
-                    return Err(Error::repo(format!(
-                        "git push failed: {why}\nYour commits are safe in this clone; run `nexo sync` again."
-                    )));
+                    return Err(Error::repo(format!("git push failed: {why}"))
+                        .with_hint("your commits are safe in this clone; run `nexo sync` again"));
                 }
             }
         }
