@@ -21,8 +21,13 @@ pub fn random_below(n: u64) -> u64 {
 pub const RUN_PREFIX: &str = "WF-";
 pub const GOAL_PREFIX: &str = "WG-";
 
-/// Fills `buf` from the operating system's random source.
+/// Fills `buf` from the operating system's random source (or, in a debug
+/// build under `NEXO_TEST_SEED`, from a generator seeded by it).
 fn random_bytes(buf: &mut [u8]) {
+    if let Some(seed) = crate::trace::test_seed() {
+        seeded_bytes(seed, buf);
+        return;
+    }
     if let Ok(mut f) = std::fs::File::open("/dev/urandom")
         && f.read_exact(buf).is_ok()
     {
@@ -45,6 +50,23 @@ fn random_bytes(buf: &mut [u8]) {
         );
         let v = h.finish().to_be_bytes();
         chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+}
+
+/// splitmix64 over a process-wide state that starts at `seed`.
+fn seeded_bytes(seed: u64, buf: &mut [u8]) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| STATE.store(seed, Ordering::Relaxed));
+    for chunk in buf.chunks_mut(8) {
+        let mut z = STATE
+            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+            .wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        chunk.copy_from_slice(&z.to_be_bytes()[..chunk.len()]);
     }
 }
 

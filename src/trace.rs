@@ -79,3 +79,32 @@ pub fn pause_point(point: &str) {
 #[cfg(not(debug_assertions))]
 #[inline(always)]
 pub fn pause_point(_: &str) {}
+
+/// The time now, in Unix milliseconds. In debug builds `NEXO_TEST_NOW`
+/// (Unix milliseconds) fixes it, so a test harness can give every command
+/// a time of its own and snapshots need no redaction of times.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("NEXO_TEST_NOW")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        && let Some(t) = chrono::DateTime::from_timestamp_millis(ms)
+    {
+        return t;
+    }
+    chrono::Utc::now()
+}
+
+/// In debug builds, `NEXO_TEST_SEED`: ids come from a generator seeded by
+/// it instead of the system's random source, so a harness that gives each
+/// command a seed of its own gets the same ids on every run.
+pub fn test_seed() -> Option<u64> {
+    #[cfg(debug_assertions)]
+    {
+        std::env::var("NEXO_TEST_SEED").ok()?.parse().ok()
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        None
+    }
+}

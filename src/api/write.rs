@@ -27,7 +27,7 @@ pub(super) struct Write<'a> {
 }
 
 fn now() -> (String, u64) {
-    let t = chrono::Utc::now();
+    let t = crate::trace::now();
     (
         t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         t.timestamp_millis().max(0) as u64,

@@ -393,7 +393,7 @@ pub fn frame(choice: ColorChoice) -> nexo::render::text::Frame {
         } else {
             nexo::render::Paint::Plain
         },
-        now_ms: chrono::Utc::now().timestamp_millis(),
+        now_ms: nexo::trace::now().timestamp_millis(),
     }
 }
 

@@ -124,8 +124,9 @@ pub(super) fn names_at(_: &File, _: &str) -> std::io::Result<Vec<String>> {
 #[cfg(unix)]
 fn is_link_at(dir: &File, name: &str) -> bool {
     use rustix::fs::{AtFlags, FileType, statat};
-    statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
-        .map_or(true, |st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink)
+    statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_or(true, |st| {
+        FileType::from_raw_mode(st.st_mode) == FileType::Symlink
+    })
 }
 
 /// The folder at `path`, opened only if it is a folder and not a link.

@@ -68,6 +68,9 @@ pub fn nexo_bin() -> PathBuf {
 /// A throwaway git repository with an identity and one commit.
 pub struct Repo {
     pub dir: tempfile::TempDir,
+    /// With [`Repo::deterministic`]: how many nexo commands ran, which
+    /// gives each the seed of its ids and its time.
+    commands: Option<std::sync::atomic::AtomicU64>,
 }
 
 impl Repo {
@@ -85,7 +88,10 @@ impl Repo {
             .prefix("nexo-test-")
             .tempdir()
             .unwrap();
-        let repo = Repo { dir };
+        let repo = Repo {
+            dir,
+            commands: None,
+        };
         repo.git(&["init", "-q", "-b", "main"]);
         repo.git(&["config", "user.name", "Test User"]);
         repo.git(&["config", "user.email", "test@example.com"]);
@@ -109,9 +115,30 @@ impl Repo {
             .unwrap()
     }
 
+    /// This repository with every nexo command given ids and a time of its
+    /// own, the same on every run (`NEXO_TEST_SEED` and `NEXO_TEST_NOW`,
+    /// which debug builds read; commits take the same time): what the
+    /// snapshots use, as jj's TestEnvironment does.
+    pub fn deterministic(mut self) -> Repo {
+        self.commands = Some(std::sync::atomic::AtomicU64::new(0));
+        self
+    }
+
     /// Runs nexo with `args` in this repository.
     pub fn nexo(&self, args: &[&str]) -> Output {
-        nexo_in(self.path(), args)
+        let mut cmd = nexo_cmd();
+        cmd.current_dir(self.path()).args(args);
+        if let Some(n) = &self.commands {
+            let n = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            // 2026-11-25T10:00:00Z, and a minute a command.
+            let ms = 1_795_600_800_000 + n * 60_000;
+            let date = format!("@{} +0000", ms / 1000);
+            cmd.env("NEXO_TEST_SEED", n.to_string())
+                .env("NEXO_TEST_NOW", ms.to_string())
+                .env("GIT_COMMITTER_DATE", &date)
+                .env("GIT_AUTHOR_DATE", &date);
+        }
+        cmd.output().unwrap()
     }
 
     /// Runs `nexo call TOOL --input JSON` and returns the parsed output,
