@@ -38,8 +38,10 @@ use crate::response::{ListItem, PrimeRun, Unreadable};
 use crate::resume::resume;
 use crate::store::Stamp;
 
-/// Bumped when a line's shape changes.
-const FORMAT: &str = "nexo-summaries 4";
+/// Bumped when a line's shape changes, or what the fold makes of a
+/// history does (5: lines a peer could not have written honestly are not
+/// honoured), so an upgraded nexo never trusts a summary an older fold made.
+const FORMAT: &str = "nexo-summaries 5";
 
 /// How many lines may be appended to the index before it is written
 /// sorted again.
