@@ -55,6 +55,22 @@ impl ErrorKind {
     }
 }
 
+/// A message that names the caller's fields, written once for every
+/// interface: it is given how to name a field. The tool interface names
+/// a field as itself (`step_title`); the command line by the flag that
+/// stands for it (`--title`), so no interface rewrites another's words.
+#[derive(Clone)]
+pub struct Naming(Arc<Words>);
+
+/// Writes a message, given how to name a field.
+type Words = dyn Fn(&dyn Fn(&str) -> String) -> String + Send + Sync;
+
+impl fmt::Debug for Naming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Naming(..)")
+    }
+}
+
 /// What went wrong, what to do about it, and the underlying cause.
 #[derive(Debug, Clone)]
 pub struct Error {
@@ -68,6 +84,9 @@ pub struct Error {
     /// Fields the tool interface adds to its failure answer, where the
     /// original gave more than a message (a gate's `blocked_by`, say).
     pub details: Vec<(&'static str, serde_json::Value)>,
+    /// `message` again, with the fields it names left for the interface to
+    /// name (see [`Naming`]).
+    pub naming: Option<Naming>,
 }
 
 impl Error {
@@ -78,6 +97,26 @@ impl Error {
             hint: None,
             source: None,
             details: Vec::new(),
+            naming: None,
+        }
+    }
+    /// An error whose message names the caller's fields: `words` writes it
+    /// given how to name a field (see [`Naming`]). `message` holds it with
+    /// every field named as itself.
+    pub fn naming(
+        kind: ErrorKind,
+        words: impl Fn(&dyn Fn(&str) -> String) -> String + Send + Sync + 'static,
+    ) -> Self {
+        let mut e = Self::new(kind, words(&|field: &str| field.to_string()));
+        e.naming = Some(Naming(Arc::new(words)));
+        e
+    }
+    /// The message with each field it names as `name` calls it (the
+    /// message as it is where it names none).
+    pub fn message_naming(&self, name: &dyn Fn(&str) -> String) -> String {
+        match &self.naming {
+            Some(Naming(words)) => words(name),
+            None => self.message.clone(),
         }
     }
     pub fn invalid(message: impl Into<String>) -> Self {

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// The kinds of text field, each with its own rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,21 +68,29 @@ pub fn text(field: &str, value: &str, kind: Text) -> Result<()> {
         let bad = value.chars().enumerate().find(|&(_, c)| refused(c));
         (value.chars().count(), bad)
     };
+    let field = field.to_string();
     if count > kind.max_chars() {
-        return Err(Error::invalid(format!(
-            "{field} is {count} characters long; the limit is {} (put long material in a file and reference it in evidence)",
-            kind.max_chars()
-        )));
+        let max = kind.max_chars();
+        return Err(Error::naming(ErrorKind::Invalid, move |name| {
+            format!(
+                "{} is {count} characters long; the limit is {max} (put long material in a file and reference it in {})",
+                name(&field),
+                name("evidence")
+            )
+        }));
     }
     if let Some((at, c)) = bad {
         let allowed = match kind {
             Text::Prose | Text::Line => "only line breaks and tabs are allowed",
             Text::Name => "it must be a single line of printable text",
         };
-        return Err(Error::invalid(format!(
-            "{field} contains the control character {} at position {at}; {allowed}",
-            c.escape_unicode()
-        )));
+        return Err(Error::naming(ErrorKind::Invalid, move |name| {
+            format!(
+                "{} contains the control character {} at position {at}; {allowed}",
+                name(&field),
+                c.escape_unicode()
+            )
+        }));
     }
     Ok(())
 }
@@ -161,16 +169,23 @@ pub fn depth(value: &Value) -> usize {
 /// Checks a JSON value a caller stores (`shared_state`, `state_patch`).
 pub fn json(field: &str, value: &Value) -> Result<()> {
     let d = depth(value);
+    let field = field.to_string();
     if d > MAX_DEPTH {
-        return Err(Error::invalid(format!(
-            "{field} nests {d} levels deep; the limit is {MAX_DEPTH}: flatten it"
-        )));
+        return Err(Error::naming(ErrorKind::Invalid, move |name| {
+            format!(
+                "{} nests {d} levels deep; the limit is {MAX_DEPTH}: flatten it",
+                name(&field)
+            )
+        }));
     }
     let size = serde_json::to_vec(value).map_or(usize::MAX, |v| v.len());
     if size > MAX_JSON_BYTES {
-        return Err(Error::invalid(format!(
-            "{field} is {size} bytes as JSON; the limit is {MAX_JSON_BYTES} (keep large data in files and store their paths)"
-        )));
+        return Err(Error::naming(ErrorKind::Invalid, move |name| {
+            format!(
+                "{} is {size} bytes as JSON; the limit is {MAX_JSON_BYTES} (keep large data in files and store their paths)",
+                name(&field)
+            )
+        }));
     }
     Ok(())
 }

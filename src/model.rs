@@ -206,15 +206,22 @@ pub const MAX_NAME_LEN: usize = 80;
 /// platform git runs on, so a step key can never escape its folder.
 pub fn validate_name(what: &str, name: &str) -> Result<()> {
     let hint = "use letters, digits, '-', '_' or '.', starting with a letter or digit";
+    // `what` is the caller's field: each interface names it its own way.
+    let refuse = |rest: String| -> Result<()> {
+        let what = what.to_string();
+        Err(Error::naming(crate::error::ErrorKind::Invalid, move |n| {
+            format!("{} {rest}", n(&what))
+        }))
+    };
     if name.is_empty() {
-        return Err(Error::invalid(format!("{what} is empty: {hint}")));
+        return refuse(format!("is empty: {hint}"));
     }
+    let quoted = crate::limits::quote(name);
     if name.len() > MAX_NAME_LEN {
-        return Err(Error::invalid(format!(
-            "{what} {} is {} characters long; at most {MAX_NAME_LEN} are allowed",
-            crate::limits::quote(name),
+        return refuse(format!(
+            "{quoted} is {} characters long; at most {MAX_NAME_LEN} are allowed",
             name.len()
-        )));
+        ));
     }
     let first_ok = name
         .chars()
@@ -224,10 +231,9 @@ pub fn validate_name(what: &str, name: &str) -> Result<()> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !first_ok || !rest_ok || name.contains("..") || name.ends_with('.') {
-        return Err(Error::invalid(format!(
-            "{what} {} is not a plain name: {hint} (no slashes, spaces, '..' or control characters)",
-            crate::limits::quote(name)
-        )));
+        return refuse(format!(
+            "{quoted} is not a plain name: {hint} (no slashes, spaces, '..' or control characters)"
+        ));
     }
     // Names that Windows reserves would break checkouts there.
     let stem = name.split('.').next().unwrap_or("").to_ascii_uppercase();
@@ -236,10 +242,9 @@ pub fn validate_name(what: &str, name: &str) -> Result<()> {
             && stem.len() == 4
             && stem.as_bytes()[3].is_ascii_digit());
     if reserved {
-        return Err(Error::invalid(format!(
-            "{what} {} is a reserved device name on Windows; choose another",
-            crate::limits::quote(name)
-        )));
+        return refuse(format!(
+            "{quoted} is a reserved device name on Windows; choose another"
+        ));
     }
     Ok(())
 }

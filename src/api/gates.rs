@@ -170,9 +170,12 @@ impl Nexo {
         limits::text("note", &note, Text::Prose)?;
         opt_text("next_action", req.next_action.as_deref(), Text::Prose)?;
         if verdict == Verdict::Rejected && note.trim().is_empty() {
-            return Err(Error::invalid(
-                "a rejection needs a reason: pass \"reason\" (or --reason) so the next session knows what to change",
-            ));
+            return Err(Error::naming(crate::error::ErrorKind::Invalid, |n| {
+                format!(
+                    "a rejection needs a reason: say why in {}, so the next session knows what to change",
+                    n("reason")
+                )
+            }));
         }
         let key = req.step_key.clone();
         let signed = self.approvals.policy == Policy::Signed;
@@ -309,10 +312,13 @@ fn check_decision(run: &Run, step: &Step, actor: &str, verdict: Verdict) -> Resu
     }
     let gated = step.requires_approval || step.status == StepStatus::WaitingApproval;
     if !gated {
-        return Err(Error::conflict(format!(
-            "step '{key}' does not require approval (status {}); mark it with requires_approval: true first",
-            step.status
-        )));
+        let (key, status) = (key.clone(), step.status);
+        return Err(Error::naming(crate::error::ErrorKind::Conflict, move |n| {
+            format!(
+                "step '{key}' does not require approval (status {status}); mark it with {} first",
+                n("requires_approval")
+            )
+        }));
     }
     if let Some(a) = &step.approval
         && a.decision == verdict

@@ -60,9 +60,7 @@ impl Nexo {
         let title = req.title.trim().to_string();
         let sid = req.sid.trim().to_string();
         if sid.is_empty() {
-            return Err(Error::invalid(
-                "sid is empty: pass the caller's session id (any non-empty string)",
-            ));
+            return Err(super::empty_sid());
         }
         if title.is_empty() {
             return Err(Error::invalid(
@@ -189,9 +187,21 @@ impl Nexo {
             shared_state: req.shared_state.clone(),
         };
         if u == GoalUpdated::default() {
-            return Err(Error::invalid(
-                "nothing to update: pass status, title, objective, parent_goal_id, next_action, success_signal, blocker_reason, owner or shared_state",
-            ));
+            return Err(Error::naming(crate::error::ErrorKind::Invalid, |n| {
+                let fields = [
+                    "status",
+                    "title",
+                    "objective",
+                    "parent_goal_id",
+                    "next_action",
+                    "success_signal",
+                    "blocker_reason",
+                    "owner",
+                    "shared_state",
+                ]
+                .map(n);
+                format!("nothing to update: pass {}", fields.join(", "))
+            }));
         }
         if u.status == Some(GoalStatus::Completed) {
             closure_gates(goal, req, counts)?;

@@ -24,7 +24,7 @@ use write::Write;
 
 use validate::{check_map, check_steps, limit_or, update_subject, validate_update};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Body, Event, HandedOff, Opened};
 use crate::fold::Run;
 use crate::git::Repo;
@@ -352,15 +352,16 @@ impl Nexo {
         check_open_text(&req)?;
         let goal = req.goal.trim().to_string();
         if goal.is_empty() {
-            return Err(Error::invalid(
-                "goal is empty: say what this run should achieve, e.g. \"Prepare and publish v3.1.1\"",
-            ));
+            return Err(Error::naming(ErrorKind::Invalid, |n| {
+                format!(
+                    "{} is empty: say what this run should achieve, e.g. \"Prepare and publish v3.1.1\"",
+                    n("goal")
+                )
+            }));
         }
         let sid = req.sid.trim().to_string();
         if sid.is_empty() {
-            return Err(Error::invalid(
-                "sid is empty: pass the caller's session id (any non-empty string)",
-            ));
+            return Err(empty_sid());
         }
         check_steps(&req.steps)?;
         gates::check_open(&self.approvals, &req.steps)?;
@@ -731,6 +732,16 @@ fn check_open_text(req: &OpenRequest) -> Result<()> {
         opt_text(field, value.as_deref(), Text::Name)?;
     }
     opt_text("next_action", req.next_action.as_deref(), Text::Prose)
+}
+
+/// An empty `sid`, on open and goal open alike.
+pub(crate) fn empty_sid() -> Error {
+    Error::naming(ErrorKind::Invalid, |n| {
+        format!(
+            "{} is empty: pass the caller's session id (any non-empty string)",
+            n("sid")
+        )
+    })
 }
 
 fn display_owner(owner: &str) -> &str {

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::non_empty;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::event::{StepSpec, Updated};
 use crate::fold::{Run, Step};
 use crate::limits::{Text, opt_text};
@@ -62,29 +62,36 @@ pub(super) fn validate_update(
     let step_key = non_empty(req.step_key.clone());
     match &step_key {
         None => {
-            if let Some((field, _)) = step_fields.iter().find(|(_, set)| *set) {
-                return Err(Error::invalid(format!(
-                    "{field} needs step_key: name the step it applies to (steps: {})",
-                    if run.steps.is_empty() {
-                        "(none yet)".to_string()
-                    } else {
-                        run.step_keys()
-                    }
-                )));
+            if let Some(&(field, _)) = step_fields.iter().find(|(_, set)| *set) {
+                let steps = if run.steps.is_empty() {
+                    "(none yet)".to_string()
+                } else {
+                    run.step_keys()
+                };
+                return Err(Error::naming(ErrorKind::Invalid, move |n| {
+                    format!(
+                        "{} needs {}: name the step it applies to (steps: {steps})",
+                        n(field),
+                        n("step_key")
+                    )
+                }));
             }
         }
         Some(key) => {
             validate_name("step_key", key)?;
             if run.step(key).is_none() && non_empty(req.step_title.clone()).is_none() {
-                return Err(Error::not_found(format!(
-                    "unknown step '{key}' in run {}; its steps are: {}. To add a new step, also pass step_title",
+                let known = format!(
+                    "unknown step '{key}' in run {}; its steps are: {}",
                     run.run_id,
                     if run.steps.is_empty() {
                         "(none)".to_string()
                     } else {
                         run.step_keys()
                     }
-                )));
+                );
+                return Err(Error::naming(ErrorKind::NotFound, move |n| {
+                    format!("{known}. To add a new step, also pass {}", n("step_title"))
+                }));
             }
         }
     }
@@ -98,9 +105,24 @@ pub(super) fn validate_update(
         || state_patch.is_some()
         || req.owner.is_some();
     if !anything {
-        return Err(Error::invalid(
-            "nothing to update: pass step_key with step_status, or summary, evidence, next_action, run_status, owner, shared_state or state_patch",
-        ));
+        return Err(Error::naming(ErrorKind::Invalid, |n| {
+            let [key, status, rest @ ..] = [
+                "step_key",
+                "step_status",
+                "summary",
+                "evidence",
+                "next_action",
+                "run_status",
+                "owner",
+                "shared_state",
+                "state_patch",
+            ]
+            .map(n);
+            format!(
+                "nothing to update: pass {key} with {status}, or {}",
+                rest.join(", ")
+            )
+        }));
     }
     // A rejected gate is not lifted by simply carrying on: the rejection
     // must be answered by a new approval request or an explicit approval.

@@ -1,9 +1,11 @@
-//! Errors in the command line's own terms. The library names the tool
-//! interface's fields ("also pass step_title"); a person at the command
-//! line typed flags, so each field is shown as the flag of the command
-//! that was run ("also pass --title").
+//! Errors in the command line's own terms. The library writes a message
+//! that names the caller's fields once, leaving the naming to the
+//! interface (`Error::naming`): the tool interface names `step_title`, and
+//! a person at the command line, who typed flags, reads the flag of the
+//! command that was run ("also pass --title"). No text is rewritten.
 
 use super::Command;
+use nexo::error::Error;
 
 /// The fields each command's flags stand for.
 fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
@@ -47,7 +49,7 @@ fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
         ],
         Command::Approve(_) | Command::Reject(_) => &[
             ("next_action", "--next"),
-            ("\"reason\"", "--reason"),
+            ("reason", "--reason"),
             ("step_key", "STEP"),
         ],
         Command::Goal(_) => &[
@@ -61,52 +63,49 @@ fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
     }
 }
 
-/// `message` with the tool interface's field names replaced by `cmd`'s
-/// flags, where they stand as whole words.
-pub fn in_flags(cmd: &Command, message: &str) -> String {
-    let mut out = message.to_string();
-    for (field, flag) in table(cmd) {
-        out = replace_word(&out, field, flag);
-    }
-    out
+/// `err` as the command line shows it: each field its message names is
+/// called by `cmd`'s flag for it.
+pub fn in_flags(cmd: &Command, err: &Error) -> Error {
+    let mut shown = err.clone();
+    shown.message = err.message_naming(&|field| flag_for(cmd, field));
+    shown
 }
 
-fn replace_word(text: &str, word: &str, with: &str) -> String {
-    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find(word) {
-        let before = rest[..i].chars().next_back();
-        let after = rest[i + word.len()..].chars().next();
-        out.push_str(&rest[..i]);
-        if before.is_some_and(is_word) || after.is_some_and(is_word) {
-            out.push_str(word);
-        } else {
-            out.push_str(with);
-        }
-        rest = &rest[i + word.len()..];
+/// The flag (or argument) of `cmd` that stands for `field`; a field inside
+/// a list (`steps[2].title`) by its list's flag. A field the command has
+/// no flag for keeps its name.
+fn flag_for(cmd: &Command, field: &str) -> String {
+    let split = field.find(['[', '.']).unwrap_or(field.len());
+    let (head, tail) = field.split_at(split);
+    match table(cmd).iter().find(|(f, _)| *f == head) {
+        Some((_, flag)) => format!("{flag}{tail}"),
+        None => field.to_string(),
     }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    fn update() -> Command {
+        super::super::Cli::parse_from(["nexo", "update", "WF-7K2D"]).command
+    }
 
     #[test]
-    fn only_whole_words_are_replaced() {
-        assert_eq!(
-            replace_word("pass step_title", "step_title", "--title"),
-            "pass --title"
+    fn fields_become_the_commands_flags_and_others_keep_their_names() {
+        let cmd = update();
+        assert_eq!(flag_for(&cmd, "step_title"), "--title");
+        assert_eq!(flag_for(&cmd, "step_key"), "STEP");
+        assert_eq!(flag_for(&cmd, "sid"), "sid");
+        let err = nexo::limits::text("summary", "a\u{1}", nexo::limits::Text::Prose).unwrap_err();
+        assert!(
+            in_flags(&cmd, &err)
+                .message
+                .starts_with("--summary contains")
         );
-        assert_eq!(
-            replace_word("my_step_title x", "step_title", "--title"),
-            "my_step_title x"
-        );
-        assert_eq!(
-            replace_word("a step_title.", "step_title", "--title"),
-            "a --title."
-        );
+        // Prose that happens to hold a field's name is left alone.
+        let plain = Error::invalid("the summary of the goal");
+        assert_eq!(in_flags(&cmd, &plain).message, "the summary of the goal");
     }
 }

@@ -233,12 +233,7 @@ pub fn run(cli: Cli) -> i32 {
     let json = cli.json;
     let is_call = matches!(cli.command, Command::Call(_) | Command::Mcp(_));
     // Errors name the flags of the command that was run.
-    let flags = |err: &Error| {
-        let mut e = err.clone();
-        e.message = flags::in_flags(&cli.command, &e.message);
-        e.hint = e.hint.map(|h| flags::in_flags(&cli.command, &h));
-        e
-    };
+    let flags = |err: &Error| flags::in_flags(&cli.command, err);
     match execute(&cli) {
         Ok(code) => code,
         Err(err) if is_call => {
