@@ -49,52 +49,9 @@ pub(super) fn validate_update(
     shared_state: Option<Map<String, Value>>,
     state_patch: Option<Map<String, Value>>,
 ) -> Result<Updated> {
-    let step_fields = [
-        ("step_title", req.step_title.is_some()),
-        ("step_status", req.step_status.is_some()),
-        ("max_retries", req.max_retries.is_some()),
-        ("requires_approval", req.requires_approval.is_some()),
-        ("retry_after", req.retry_after.is_some()),
-        ("retry_policy", req.retry_policy.is_some()),
-        ("compensation", req.compensation.is_some()),
-    ];
     check_update_text(&req)?;
     let step_key = non_empty(req.step_key.clone());
-    match &step_key {
-        None => {
-            if let Some(&(field, _)) = step_fields.iter().find(|(_, set)| *set) {
-                let steps = if run.steps.is_empty() {
-                    "(none yet)".to_string()
-                } else {
-                    run.step_keys()
-                };
-                return Err(Error::naming(ErrorKind::Invalid, move |n| {
-                    format!(
-                        "{} needs {}: name the step it applies to (steps: {steps})",
-                        n(field),
-                        n("step_key")
-                    )
-                }));
-            }
-        }
-        Some(key) => {
-            validate_name("step_key", key)?;
-            if run.step(key).is_none() && non_empty(req.step_title.clone()).is_none() {
-                let known = format!(
-                    "unknown step '{key}' in run {}; its steps are: {}",
-                    run.run_id,
-                    if run.steps.is_empty() {
-                        "(none)".to_string()
-                    } else {
-                        run.step_keys()
-                    }
-                );
-                return Err(Error::naming(ErrorKind::NotFound, move |n| {
-                    format!("{known}. To add a new step, also pass {}", n("step_title"))
-                }));
-            }
-        }
-    }
+    check_step_key(run, &req, step_key.as_deref())?;
     let anything = step_key.is_some()
         || req.run_status.is_some()
         || req.checkpoint_label.is_some()
@@ -105,24 +62,7 @@ pub(super) fn validate_update(
         || state_patch.is_some()
         || req.owner.is_some();
     if !anything {
-        return Err(Error::naming(ErrorKind::Invalid, |n| {
-            let [key, status, rest @ ..] = [
-                "step_key",
-                "step_status",
-                "summary",
-                "evidence",
-                "next_action",
-                "run_status",
-                "owner",
-                "shared_state",
-                "state_patch",
-            ]
-            .map(n);
-            format!(
-                "nothing to update: pass {key} with {status}, or {}",
-                rest.join(", ")
-            )
-        }));
+        return Err(nothing_to_update());
     }
     // A rejected gate is not lifted by simply carrying on: the rejection
     // must be answered by a new approval request or an explicit approval.
@@ -158,6 +98,79 @@ pub(super) fn validate_update(
         owner: req.owner,
         max_retries: req.max_retries,
         requires_approval: req.requires_approval,
+    })
+}
+
+/// The fields that need `step_key` are refused without it; a step key
+/// must be a plain name, and name a step of the run unless `step_title`
+/// adds it.
+fn check_step_key(run: &Run, req: &UpdateRequest, step_key: Option<&str>) -> Result<()> {
+    let step_fields = [
+        ("step_title", req.step_title.is_some()),
+        ("step_status", req.step_status.is_some()),
+        ("max_retries", req.max_retries.is_some()),
+        ("requires_approval", req.requires_approval.is_some()),
+        ("retry_after", req.retry_after.is_some()),
+        ("retry_policy", req.retry_policy.is_some()),
+        ("compensation", req.compensation.is_some()),
+    ];
+    match step_key {
+        None => {
+            if let Some(&(field, _)) = step_fields.iter().find(|(_, set)| *set) {
+                let steps = if run.steps.is_empty() {
+                    "(none yet)".to_string()
+                } else {
+                    run.step_keys()
+                };
+                return Err(Error::naming(ErrorKind::Invalid, move |n| {
+                    format!(
+                        "{} needs {}: name the step it applies to (steps: {steps})",
+                        n(field),
+                        n("step_key")
+                    )
+                }));
+            }
+        }
+        Some(key) => {
+            validate_name("step_key", key)?;
+            if run.step(key).is_none() && non_empty(req.step_title.clone()).is_none() {
+                let known = format!(
+                    "unknown step '{key}' in run {}; its steps are: {}",
+                    run.run_id,
+                    if run.steps.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        run.step_keys()
+                    }
+                );
+                return Err(Error::naming(ErrorKind::NotFound, move |n| {
+                    format!("{known}. To add a new step, also pass {}", n("step_title"))
+                }));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An update that would change nothing.
+fn nothing_to_update() -> Error {
+    Error::naming(ErrorKind::Invalid, |n| {
+        let [key, status, rest @ ..] = [
+            "step_key",
+            "step_status",
+            "summary",
+            "evidence",
+            "next_action",
+            "run_status",
+            "owner",
+            "shared_state",
+            "state_patch",
+        ]
+        .map(n);
+        format!(
+            "nothing to update: pass {key} with {status}, or {}",
+            rest.join(", ")
+        )
     })
 }
 
