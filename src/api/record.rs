@@ -124,10 +124,16 @@ impl Nexo {
             super::gates::same_run(id, &goal.goal_id)?;
             Ok(goal.files())
         } else {
-            let run = Run::fold(self, events)?;
-            super::gates::same_run(id, &run.run_id)?;
-            Ok(run.files())
+            Ok(self.fold_run_checked(id, events)?.files())
         }
+    }
+
+    /// Run `id` folded from `events` under the repository's rules, refused
+    /// when the history opens another run.
+    pub(crate) fn fold_run_checked(&self, id: &str, events: Vec<Event>) -> Result<Run> {
+        let run = Run::fold(self, events)?;
+        super::gates::same_run(id, &run.run_id)?;
+        Ok(run)
     }
 }
 

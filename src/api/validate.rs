@@ -18,17 +18,21 @@ pub(super) fn limit_or(v: Option<usize>, default: usize) -> usize {
 }
 
 pub(super) fn existing_step<'a>(run: &'a Run, key: &str) -> Result<&'a Step> {
-    run.step(key).ok_or_else(|| {
-        Error::not_found(format!(
-            "unknown step '{key}' in run {}; its steps are: {}",
-            run.run_id,
-            if run.steps.is_empty() {
-                "(none)".to_string()
-            } else {
-                run.step_keys()
-            }
-        ))
-    })
+    run.step(key)
+        .ok_or_else(|| Error::not_found(unknown_step(run, key)))
+}
+
+/// That run has no step `key`, and the steps it has.
+fn unknown_step(run: &Run, key: &str) -> String {
+    format!(
+        "unknown step '{key}' in run {}; its steps are: {}",
+        run.run_id,
+        if run.steps.is_empty() {
+            "(none)".to_string()
+        } else {
+            run.step_keys()
+        }
+    )
 }
 
 /// Checks a JSON map a caller stores (depth and size).
@@ -134,15 +138,7 @@ fn check_step_key(run: &Run, req: &UpdateRequest, step_key: Option<&str>) -> Res
         Some(key) => {
             validate_name("step_key", key)?;
             if run.step(key).is_none() && non_empty(req.step_title.clone()).is_none() {
-                let known = format!(
-                    "unknown step '{key}' in run {}; its steps are: {}",
-                    run.run_id,
-                    if run.steps.is_empty() {
-                        "(none)".to_string()
-                    } else {
-                        run.step_keys()
-                    }
-                );
+                let known = unknown_step(run, key);
                 return Err(Error::naming(ErrorKind::NotFound, move |n| {
                     format!("{known}. To add a new step, also pass {}", n("step_title"))
                 }));

@@ -203,13 +203,16 @@ impl Nexo {
         let Some((events, places)) = self.read_record(&rel, fix, problems, fixed)? else {
             return Ok(Vec::new());
         };
-        let unhonoured = match Store::record_of_history(&rel) {
-            Some(run) if !run.starts_with(GOAL_PREFIX) => {
-                self.judge_run(run, events.clone(), &places, problems)
-            }
-            _ => Vec::new(),
+        // A run is folded once: what it leaves aside, and its views.
+        let mut unhonoured = Vec::new();
+        let views = match id.starts_with(GOAL_PREFIX) {
+            true => self.render_events(id, events),
+            false => self.fold_run_checked(id, events).map(|run| {
+                unhonoured = self.judge_run(&run, &places, problems);
+                crate::view::render(&run, &crate::resume::resume(&run))
+            }),
         };
-        let views = match self.render_events(id, events) {
+        let views = match views {
             Ok(views) => views,
             Err(e) => {
                 problems.push(Problem {
@@ -292,15 +295,11 @@ impl Nexo {
     /// policy does not honour (reported, not failed on).
     fn judge_run(
         &self,
-        run: &str,
-        events: Vec<Event>,
+        folded: &crate::fold::Run,
         places: &Places,
         problems: &mut Vec<Problem>,
     ) -> Vec<UnhonouredDecision> {
-        let Ok(folded) = self.fold_run(events) else {
-            // Reported with its reason when its views are rendered.
-            return Vec::new();
-        };
+        let run = folded.run_id.as_str();
         for ignored in &folded.ignored {
             let (path, line) = match places.get(&ignored.event_id) {
                 Some((path, line)) => (path.clone(), Some(*line)),
@@ -325,10 +324,10 @@ impl Nexo {
         }
         folded
             .unhonoured
-            .into_iter()
+            .iter()
             .map(|decision| UnhonouredDecision {
                 run_id: run.to_string(),
-                decision,
+                decision: decision.clone(),
             })
             .collect()
     }
