@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::event::{
-    Body, Decision, Event, GoalOpened, GoalUpdated, HandedOff, Opened, StepSpec, Updated,
+    Body, CLAIM_VERSION, Claimed, Decision, Event, GoalOpened, GoalUpdated, HandedOff, Opened,
+    Released, StepSpec, Updated,
 };
 use crate::limits::{self, Text, opt_text};
 use crate::model::validate_name;
@@ -60,6 +61,13 @@ pub fn event(e: &Event) -> Result<()> {
     limits::text("actor", &e.actor, Text::Name)?;
     limits::text("session", &e.session, Text::Name)?;
     limits::text("at", &e.at, Text::Name)?;
+    if matches!(e.body, Body::Claimed(_) | Body::Released(_)) && e.v < CLAIM_VERSION {
+        return Err(Error::invalid(format!(
+            "a {} event is written as schema {CLAIM_VERSION}, not {}",
+            e.body.type_name(),
+            e.v
+        )));
+    }
     match &e.body {
         Body::Opened(o) => opened(o),
         Body::Updated(u) => updated(u),
@@ -67,7 +75,68 @@ pub fn event(e: &Event) -> Result<()> {
         Body::Approved(d) | Body::Rejected(d) => decision(d),
         Body::GoalOpened(g) => goal_opened(g),
         Body::GoalUpdated(g) => goal_updated(g),
+        Body::Claimed(c) => claimed(e, c),
+        Body::Released(r) => released(e, r),
     }
+}
+
+/// The longest lease one claim or renewal may ask for: a week. A claim is
+/// a promise to be working now, not a reservation.
+pub const MAX_TTL_SECONDS: u64 = 7 * 24 * 3600;
+
+fn claimed(e: &Event, c: &Claimed) -> Result<()> {
+    validate_name("step_key", &c.step_key)?;
+    holder_is_actor(e, &c.holder)?;
+    if !(1..=MAX_TTL_SECONDS).contains(&c.ttl_seconds) {
+        return Err(Error::invalid(format!(
+            "ttl_seconds {} is out of range (1 to {MAX_TTL_SECONDS})",
+            c.ttl_seconds
+        )));
+    }
+    token(&c.token)?;
+    // The lease follows from the write's time and ttl: a reader never
+    // has to trust one without the other.
+    let expected = crate::claim::lease_end(&e.at, c.ttl_seconds).ok_or_else(|| {
+        Error::invalid(format!(
+            "at {} is not an RFC 3339 time a lease can start from",
+            limits::quote(&e.at)
+        ))
+    })?;
+    if c.lease_until != expected {
+        return Err(Error::invalid(format!(
+            "lease_until {} is not at plus ttl_seconds ({expected})",
+            limits::quote(&c.lease_until)
+        )));
+    }
+    Ok(())
+}
+
+fn released(e: &Event, r: &Released) -> Result<()> {
+    validate_name("step_key", &r.step_key)?;
+    holder_is_actor(e, &r.holder)?;
+    token(&r.token)
+}
+
+fn holder_is_actor(e: &Event, holder: &str) -> Result<()> {
+    limits::text("holder", holder, Text::Name)?;
+    if holder != e.actor {
+        return Err(Error::invalid(format!(
+            "holder {} is not the event's actor {}: only a holder claims or releases for itself",
+            limits::quote(holder),
+            limits::quote(&e.actor)
+        )));
+    }
+    Ok(())
+}
+
+fn token(t: &str) -> Result<()> {
+    if !crate::id::is_event_id(t) {
+        return Err(Error::invalid(format!(
+            "token {} is not an event id",
+            limits::quote(t)
+        )));
+    }
+    Ok(())
 }
 
 /// Checks the steps a run is opened with: plain, unique keys, titles

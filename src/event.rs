@@ -30,7 +30,9 @@ use crate::model::{GoalStatus, Priority, RunStatus, StepStatus};
 /// - 4: a signed decision, whose signature also covers its clock
 ///   (`approval::signed_content`, `nexo-decision/2`). Every other event is
 ///   still written as 2.
-pub const SCHEMA_VERSION: u32 = 4;
+/// - 5: claims (`claimed`, `released`): a nexo that knows nothing of them
+///   refuses the run ("upgrade nexo") instead of ignoring who holds what.
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// What an ordinary write writes: every nexo since version 2 of the
 /// format reads it, so clones on an older nexo keep working until a
@@ -42,6 +44,9 @@ pub const SEALING_VERSION: u32 = 3;
 
 /// What a signed decision is written as (see [`SCHEMA_VERSION`]).
 pub const SIGNED_VERSION: u32 = 4;
+
+/// What a claim or a release is written as (see [`SCHEMA_VERSION`]).
+pub const CLAIM_VERSION: u32 = 5;
 
 /// One immutable entry of a run's history.
 // No deny_unknown_fields here: serde does not support it together with
@@ -80,6 +85,8 @@ pub enum Body {
     Rejected(Decision),
     GoalOpened(GoalOpened),
     GoalUpdated(GoalUpdated),
+    Claimed(Claimed),
+    Released(Released),
 }
 
 impl Body {
@@ -92,6 +99,8 @@ impl Body {
             Body::Rejected(_) => "rejected",
             Body::GoalOpened(_) => "goal_opened",
             Body::GoalUpdated(_) => "goal_updated",
+            Body::Claimed(_) => "claimed",
+            Body::Released(_) => "released",
         }
     }
 }
@@ -222,6 +231,57 @@ pub struct Decision {
     /// `signed` policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+}
+
+/// A step taken by one holder for a while: a lease (`fold::claim`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claimed {
+    pub step_key: String,
+    /// Who holds the step: always the event's actor.
+    pub holder: String,
+    /// When the lease ends unless the holder renews it: `at` plus
+    /// `ttl_seconds`, RFC 3339 UTC with milliseconds.
+    pub lease_until: String,
+    /// How long each renewal by the holder extends the lease.
+    pub ttl_seconds: u64,
+    /// The claim's fencing token: this event's own id for a new claim,
+    /// the token being renewed for a renewal.
+    pub token: EventId,
+    /// Taken from a holder whose lease was live (`--steal`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub steal: bool,
+}
+
+/// A holder letting go of its claim.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Released {
+    pub step_key: String,
+    pub holder: String,
+    pub token: EventId,
+    pub reason: ReleaseReason,
+}
+
+/// Why a holder let go of a claim. The other ways a claim ends (the step
+/// done or failed, a handoff, a takeover) follow from other events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseReason {
+    /// `nexo release`.
+    Released,
+    /// A claim made with `--sync` met a claim already at the remote on
+    /// the same step, made without seeing it: it yields.
+    Lost,
+}
+
+impl ReleaseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseReason::Released => "released",
+            ReleaseReason::Lost => "lost",
+        }
+    }
 }
 
 /// A goal opened: an objective that runs link to through `goal_id`.

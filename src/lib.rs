@@ -6,7 +6,8 @@
 //! - [`approval`]: who may pass a gate, and what a signature covers;
 //! - [`event`]: one line of a run's history;
 //! - [`check`]: the rules every event meets, on write and on read;
-//! - [`fold`]: events to state, order-independent;
+//! - [`fold`]: events to state, order-independent (claims included);
+//! - [`claim`]: lease times and the skew margin, the same on every machine;
 //! - [`divergence`]: concurrent changes from two clones, detected;
 //! - [`goal`]: the goal stack, folded like runs;
 //! - [`resume`]: state to the next honest action;
@@ -37,6 +38,7 @@ pub mod api;
 pub mod approval;
 pub mod call;
 pub mod check;
+pub mod claim;
 pub mod config;
 pub mod divergence;
 pub mod error;

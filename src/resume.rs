@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::fold::{Run, Step};
+use crate::fold::{Claim, Run, Standing, Step};
 use crate::model::{RunStatus, StepStatus};
 
 /// Where a run stands for whoever resumes it. Serialized in snake_case
@@ -23,6 +23,8 @@ pub enum ResumeState {
     Running,
     Retrying,
     Blocked,
+    /// The step to do is held by someone else's live claim.
+    Claimed,
     /// The next step can start.
     Ready,
     Open,
@@ -54,6 +56,7 @@ impl ResumeState {
             ResumeState::Running => "running",
             ResumeState::Retrying => "retrying",
             ResumeState::Blocked => "blocked",
+            ResumeState::Claimed => "claimed",
             ResumeState::Ready => "ready",
             ResumeState::Open => "open",
             ResumeState::Completed => "completed",
@@ -77,6 +80,45 @@ pub struct Resume {
     pub message: String,
     /// The step the message is about, when there is one.
     pub step_key: Option<String>,
+    /// The claim on that step that matters to the viewer: someone else's
+    /// that holds them off, or their own ([`resume_as`]).
+    pub claim: Option<ClaimSeen>,
+}
+
+/// A claim as a resume shows it to its viewer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClaimSeen {
+    pub step_key: String,
+    pub holder: String,
+    pub lease_until: String,
+    pub token: String,
+    /// The viewer holds it.
+    pub yours: bool,
+    /// The viewer's own claim on the step, which queued behind this one
+    /// and lost to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub your_lost_token: Option<String>,
+}
+
+impl ClaimSeen {
+    fn of(step: &Step, c: &Claim, yours: bool, lost: Option<&Claim>) -> ClaimSeen {
+        ClaimSeen {
+            step_key: step.step_key.clone(),
+            holder: c.holder.clone(),
+            lease_until: c.lease_until.clone(),
+            token: c.token.to_string(),
+            yours,
+            your_lost_token: lost.map(|l| l.token.to_string()),
+        }
+    }
+}
+
+/// Who asks, and when: claims are judged for them at that moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer<'a> {
+    pub actor: &'a str,
+    /// RFC 3339.
+    pub now: &'a str,
 }
 
 impl Resume {
@@ -87,6 +129,7 @@ impl Resume {
             requires_approval: false,
             message,
             step_key: step.map(|s| s.step_key.clone()),
+            claim: None,
         }
     }
 }
@@ -121,6 +164,49 @@ pub fn resume(run: &Run) -> Resume {
         .or_else(|| in_flight(run))
         .or_else(|| next_to_do(run))
         .unwrap_or_else(|| by_run_status(run))
+}
+
+/// [`resume`], for `viewer`: a step someone else holds with a live claim
+/// is not theirs to do. The answer names the holder and the lease's end
+/// instead (`claimed`), and tells a viewer whose own claim lost to it.
+/// Where nobody else holds the step, the answer is [`resume`]'s, with the
+/// viewer's own claim and any write another made to it in the meantime.
+pub fn resume_as(run: &Run, viewer: Viewer) -> Resume {
+    let mut r = resume(run);
+    let Some(step) = r.step_key.as_deref().and_then(|k| run.step(k)) else {
+        return r;
+    };
+    match step.standing(viewer.actor, viewer.now) {
+        Standing::Free => {}
+        Standing::Mine(c) => r.claim = Some(ClaimSeen::of(step, c, true, None)),
+        Standing::HeldBy { claim, lost } if r.can_resume => {
+            let mut msg = format!(
+                "Step '{}' is claimed by {} until {} (claim {}): take another step, or wait for the lease to end.",
+                step.title, claim.holder, claim.lease_until, claim.token
+            );
+            if let Some(l) = lost {
+                msg.push_str(&format!(
+                    " Your claim {} lost to it: the two were made without seeing each other, and the first in the history's order holds the step.",
+                    l.token
+                ));
+            }
+            let mut held = Resume::new(ResumeState::Claimed, false, msg, Some(step));
+            held.claim = Some(ClaimSeen::of(step, claim, false, lost));
+            r = held;
+        }
+        Standing::HeldBy { .. } => {}
+    }
+    for t in run
+        .trespasses
+        .iter()
+        .filter(|t| t.step_key == step.step_key)
+    {
+        r.message.push_str(&format!(
+            " Note: {}; check that work before going on.",
+            t.describe()
+        ));
+    }
+    r
 }
 
 /// 0. Clones changed the same thing without seeing each other: the honest

@@ -2,7 +2,10 @@
 //! in a few lines, with deterministic ids, clocks, parents and times, and
 //! no files or git.
 
-use crate::event::{Body, Decision, Event, HandedOff, Opened, StepSpec, Updated, WRITTEN_VERSION};
+use crate::event::{
+    Body, CLAIM_VERSION, Claimed, Decision, Event, HandedOff, Opened, ReleaseReason, Released,
+    StepSpec, Updated, WRITTEN_VERSION,
+};
 use crate::fold::{self, Run};
 use crate::id::EventId;
 use crate::model::{Priority, StepStatus};
@@ -102,6 +105,29 @@ impl History {
         )
     }
 
+    /// `holder` claims step `key` for `ttl` seconds (a renewal when it
+    /// already holds it).
+    pub fn claim(&mut self, holder: &str, key: &str, ttl: u64) -> &mut History {
+        let n = self.events.len() as u64;
+        let parents = self.events.last().map(|e| vec![e.id.clone()]);
+        let e = claim_event(n, n + 1, parents.unwrap_or_default(), holder, key, ttl);
+        self.events.push(e);
+        self
+    }
+
+    pub fn release(&mut self, holder: &str, key: &str, reason: ReleaseReason) -> &mut History {
+        let token = self.events.last().expect("opened").id.clone();
+        self.push(
+            holder,
+            Body::Released(Released {
+                step_key: key.into(),
+                holder: holder.into(),
+                token,
+                reason,
+            }),
+        )
+    }
+
     pub fn fold(&self) -> Run {
         fold::fold(self.events.clone()).expect("the history folds")
     }
@@ -116,10 +142,44 @@ pub fn status_of(key: &str, status: StepStatus) -> Updated {
     }
 }
 
+/// A claim event as [`event`] makes events: its token is its own id.
+pub fn claim_event(
+    n: u64,
+    clock: u64,
+    parents: Vec<EventId>,
+    holder: &str,
+    key: &str,
+    ttl: u64,
+) -> Event {
+    let mut e = event(n, clock, parents, holder, Body::Released(placeholder()));
+    e.body = Body::Claimed(Claimed {
+        step_key: key.into(),
+        holder: holder.into(),
+        lease_until: crate::claim::lease_end(&e.at, ttl).expect("a time"),
+        ttl_seconds: ttl,
+        token: e.id.clone(),
+        steal: false,
+    });
+    e
+}
+
+fn placeholder() -> Released {
+    Released {
+        step_key: String::new(),
+        holder: String::new(),
+        token: EventId::from(String::new()),
+        reason: ReleaseReason::Released,
+    }
+}
+
 /// An event with a deterministic id (`n`), time and the given clock.
 pub fn event(n: u64, clock: u64, parents: Vec<EventId>, actor: &str, body: Body) -> Event {
+    let v = match body {
+        Body::Claimed(_) | Body::Released(_) => CLAIM_VERSION,
+        _ => WRITTEN_VERSION,
+    };
     Event {
-        v: WRITTEN_VERSION,
+        v,
         id: format!("01J0000000000000000000{n:04}").into(),
         clock,
         parents,

@@ -8,6 +8,7 @@
 //! follow its parents) is kept in `ignored` and changes nothing (`admit`).
 
 mod admit;
+mod claim;
 mod decision;
 mod step;
 mod update;
@@ -25,6 +26,7 @@ use crate::id::{EventId, RunId};
 use crate::model::{Priority, RunStatus, StepStatus};
 
 pub use admit::{Flaw, Ignored};
+pub use claim::{Claim, Standing, TakenFrom, Takeover, Trespass};
 pub use step::{Approval, Step, Unhonoured, Verdict, Via};
 pub use update::{closed_gate_for, passes_gate};
 
@@ -81,6 +83,10 @@ pub struct Run {
     pub ignored: Vec<Ignored>,
     #[serde(skip)]
     ignored_ids: HashSet<EventId>,
+    /// Writes to claimed steps by someone other than the holder, not yet
+    /// answered by the holder (`claim::Trespass`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trespasses: Vec<Trespass>,
     /// The newest checkpoints, oldest first: at most `keep` of them (a
     /// run's whole trail can be far longer than any answer shows; the
     /// history holds it all). `event_count` says how many there are.
@@ -326,6 +332,7 @@ fn open(event: &Event, o: &Opened, rules: Rules, keep: usize) -> Run {
         unhonoured: Vec::new(),
         ignored: Vec::new(),
         ignored_ids: HashSet::new(),
+        trespasses: Vec::new(),
         checkpoints: VecDeque::new(),
         keep: keep.max(1),
         clock: event.clock,
@@ -413,8 +420,18 @@ fn apply_with(run: &mut Run, event: &Event, ahead: Option<&admit::Lookahead>) {
     let seen = Seen { seq, saw_all };
     match &event.body {
         Body::Opened(_) => unreachable!("ignored above"),
-        Body::Updated(u) => update::apply_update(run, event, u),
-        Body::HandedOff(h) => decision::apply_handoff(run, event, h),
+        Body::Updated(u) => {
+            update::apply_update(run, event, u);
+            if let Some(key) = &u.step_key {
+                claim::after_update(run, event, key, seen);
+            }
+        }
+        Body::HandedOff(h) => {
+            decision::apply_handoff(run, event, h);
+            claim::after_handoff(run, event, h);
+        }
+        Body::Claimed(c) => claim::apply_claimed(run, event, c, seen),
+        Body::Released(r) => claim::apply_released(run, event, r),
         Body::Approved(d) => decision::apply_decision(run, event, d, Verdict::Approved, seen),
         Body::Rejected(d) => decision::apply_decision(run, event, d, Verdict::Rejected, seen),
         // A goal's event in a run's history: hand-made; recorded, ignored.
@@ -437,7 +454,11 @@ fn watch(run: &mut Run, event: &Event, seq: usize, saw_all: bool) {
         Body::HandedOff(h) => (None, None, h.new_owner.as_deref()),
         Body::Approved(d) => (Some(d.step_key.as_str()), Some("approved".into()), None),
         Body::Rejected(d) => (Some(d.step_key.as_str()), Some("rejected".into()), None),
-        Body::Opened(_) | Body::GoalOpened(_) | Body::GoalUpdated(_) => (None, None, None),
+        Body::Opened(_)
+        | Body::GoalOpened(_)
+        | Body::GoalUpdated(_)
+        | Body::Claimed(_)
+        | Body::Released(_) => (None, None, None),
     };
     let (actor, at, id) = (&event.actor, &event.at, &event.id);
     if let (Some(step), Some(status)) = (step, status) {
@@ -546,5 +567,7 @@ pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) 
     }
 }
 
+#[cfg(test)]
+mod claim_tests;
 #[cfg(test)]
 mod tests;

@@ -112,6 +112,10 @@ pub struct Step {
     /// added it).
     pub created_at: String,
     pub updated_at: String,
+    /// Who holds the step, then the claims that queued behind them
+    /// (`fold::claim`); empty when nobody claims it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<super::Claim>,
 }
 
 impl Step {
@@ -139,6 +143,7 @@ impl Step {
             completed_at: None,
             created_at: at.to_string(),
             updated_at: at.to_string(),
+            claims: Vec::new(),
         }
     }
 
