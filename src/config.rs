@@ -17,6 +17,28 @@ pub struct Config {
     /// Who may pass approval gates, and how (docs/approvals.md).
     #[serde(default)]
     pub approvals: Approvals,
+    /// How long claims last (docs/cli.md, "Claims").
+    #[serde(default)]
+    pub claims: Claims,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claims {
+    /// A claim's lease when the caller gives none: `30m`, `2h`, seconds.
+    #[serde(default)]
+    pub ttl: Option<String>,
+}
+
+impl Config {
+    /// The lease a claim gets when its caller names none.
+    pub fn claim_ttl(&self) -> u64 {
+        self.claims
+            .ttl
+            .as_deref()
+            .and_then(|t| crate::claim::parse_ttl("claims.ttl", t).ok())
+            .unwrap_or(crate::claim::DEFAULT_TTL_SECONDS)
+    }
 }
 
 /// How nexo commits its changes (docs/git.md, "Coalescing").
@@ -60,6 +82,7 @@ impl Default for Config {
         Config {
             commit: CommitMode::Coalesce,
             approvals: Approvals::default(),
+            claims: Claims::default(),
         }
     }
 }
@@ -82,7 +105,7 @@ impl Config {
         }
         let config: Config = serde_yaml::from_str(&text).map_err(|e| {
             Error::invalid(format!(
-                "{}: {e} (valid keys: commit: true|false|each; approvals: {{policy: update|explicit|signed, approvers: [names], self_approval: true|false}})",
+                "{}: {e} (valid keys: commit: true|false|each; approvals: {{policy: update|explicit|signed, approvers: [names], self_approval: true|false}}; claims: {{ttl: 30m}})",
                 path.display()
             ))
         })?;
@@ -93,6 +116,10 @@ impl Config {
     /// A strict approval policy with nobody allowed to approve would hold
     /// every gate for ever: refuse it where it is written.
     fn check(&self, path: &std::path::Path) -> Result<()> {
+        if let Some(ttl) = &self.claims.ttl {
+            crate::claim::parse_ttl("claims.ttl", ttl)
+                .map_err(|e| Error::invalid(format!("{}: {}", path.display(), e.message)))?;
+        }
         let a = &self.approvals;
         if a.policy != Policy::Update && a.approvers.iter().all(|n| n.trim().is_empty()) {
             return Err(Error::invalid(format!(

@@ -23,6 +23,9 @@ pub enum ErrorKind {
     Busy,
     /// The operating system refused a read or write.
     Io,
+    /// The step is held by someone else's live claim, or a claim lost
+    /// the race for it.
+    Claimed,
 }
 
 impl ErrorKind {
@@ -38,6 +41,7 @@ impl ErrorKind {
             ErrorKind::Corrupt => 7,
             ErrorKind::Busy => 8,
             ErrorKind::Io => 9,
+            ErrorKind::Claimed => 10,
         }
     }
 
@@ -51,6 +55,7 @@ impl ErrorKind {
             ErrorKind::Corrupt => "corrupt",
             ErrorKind::Busy => "busy",
             ErrorKind::Io => "io",
+            ErrorKind::Claimed => "claim_held",
         }
     }
 }

@@ -90,6 +90,25 @@ pub enum Body {
 }
 
 impl Body {
+    /// Fills in what only the event's own id and time can give: a new
+    /// claim's token (its id) and its lease's end (`at` plus its ttl).
+    pub fn stamp(&mut self, id: &EventId, at: &str) {
+        if let Body::Claimed(c) = self {
+            if c.token.is_empty() {
+                c.token = id.clone();
+            }
+            c.lease_until = crate::claim::lease_end(at, c.ttl_seconds).unwrap_or_default();
+        }
+    }
+
+    /// The schema version a new event with this body is written as.
+    pub fn written_version(&self) -> u32 {
+        match self {
+            Body::Claimed(_) | Body::Released(_) => CLAIM_VERSION,
+            _ => WRITTEN_VERSION,
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             Body::Opened(_) => "opened",

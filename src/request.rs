@@ -57,6 +57,9 @@ pub struct UpdateRequest {
     pub owner: Option<String>,
     pub max_retries: Option<u32>,
     pub requires_approval: Option<bool>,
+    /// Take the step from whoever holds a live claim on it, on purpose
+    /// (recorded as a stolen claim).
+    pub steal: bool,
     /// What decoding changed in the caller's values, returned in the answer.
     pub warnings: Vec<String>,
 }
@@ -65,6 +68,43 @@ pub struct UpdateRequest {
 #[serde(deny_unknown_fields)]
 pub struct RunRequest {
     pub run_id: String,
+    /// Who asks: a step another holds is not offered to them. Defaults
+    /// as every verb's actor does.
+    #[serde(default)]
+    pub actor: Option<String>,
+}
+
+/// A claim on a step (`nexo claim`, `nexo_workflow_claim`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRequest {
+    pub run_id: String,
+    /// The step; without one, the step `resume` offers the actor.
+    #[serde(default)]
+    pub step_key: Option<String>,
+    pub actor: String,
+    /// The lease's length; `.nexo/config.yaml`'s `claims.ttl`, else 30
+    /// minutes.
+    #[serde(default)]
+    pub ttl_seconds: Option<u64>,
+    /// Make the claim hold at the remote: push it, and yield to a claim
+    /// that got there first.
+    #[serde(default)]
+    pub sync: Option<bool>,
+    /// Take the step from a live holder, on purpose.
+    #[serde(default)]
+    pub steal: Option<bool>,
+}
+
+/// A holder letting go (`nexo release`, `nexo_workflow_release`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRequest {
+    pub run_id: String,
+    /// The step; without one, the one step the actor holds on the run.
+    #[serde(default)]
+    pub step_key: Option<String>,
+    pub actor: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

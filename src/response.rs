@@ -5,12 +5,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::divergence::Divergence;
-use crate::fold::{Checkpoint, Run, Step, Unhonoured, Verdict};
+use crate::fold::{Checkpoint, Run, Step, TakenFrom, Trespass, Unhonoured, Verdict};
 use crate::goal::Goal;
 use crate::id::{EventId, GoalId, RunId};
 use crate::json::none_as_empty;
 use crate::model::{GoalStatus, Priority, RunStatus, StepStatus};
-use crate::resume::{Resume, ResumeState};
+use crate::resume::{ClaimSeen, Resume, ResumeState};
 
 /// The commit a write made, when it made one.
 #[derive(Debug, Clone, Serialize)]
@@ -164,6 +164,84 @@ pub struct ResumeResponse {
     /// Decisions the approval policy did not honour (docs/approvals.md).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unhonoured: Vec<Unhonoured>,
+    /// The claim on the step this answer is about, when one matters to
+    /// the caller: another's that holds them off, or their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim: Option<ClaimSeen>,
+    /// Writes to a claimed step by someone other than its holder.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trespasses: Vec<Trespass>,
+}
+
+/// A live claim, as `get` lists them under `run`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimOut {
+    pub step_key: String,
+    pub holder: String,
+    pub lease_until: String,
+    pub token: String,
+}
+
+impl ClaimOut {
+    /// The claims of `run` whose leases protect their holders at `now`.
+    pub fn live(run: &Run, now: &str) -> Vec<ClaimOut> {
+        run.live_claims(now)
+            .into_iter()
+            .map(|(key, c)| ClaimOut {
+                step_key: key.to_string(),
+                holder: c.holder.clone(),
+                lease_until: c.lease_until.clone(),
+                token: c.token.to_string(),
+            })
+            .collect()
+    }
+}
+
+/// How a claim came to be held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimOutcome {
+    /// The step was free.
+    Claimed,
+    /// The caller held it already: the lease is longer now.
+    Renewed,
+    /// The previous holder's lease had ended.
+    TookOver,
+    /// Taken from a live holder on purpose.
+    Stole,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimResponse {
+    pub ok: bool,
+    pub run_id: RunId,
+    pub step_key: String,
+    pub holder: String,
+    pub lease_until: String,
+    pub token: String,
+    pub ttl_seconds: u64,
+    pub outcome: ClaimOutcome,
+    /// The claim this one ended, on a takeover or a steal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub took_over: Option<TakenFrom>,
+    /// The claim is at the remote (`sync: true`), and how it got there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync: Option<crate::sync::SyncReport>,
+    pub message: String,
+    pub event_id: EventId,
+    pub commit: CommitInfo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseResponse {
+    pub ok: bool,
+    pub run_id: RunId,
+    pub step_key: String,
+    pub holder: String,
+    pub token: String,
+    pub message: String,
+    pub event_id: EventId,
+    pub commit: CommitInfo,
 }
 
 /// One checkpoint as the original reported it, plus who and which event.
@@ -316,6 +394,10 @@ pub struct RunOut {
     pub event_count: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<StepOut>>,
+    /// The live claims (absent when there are none, so a run nobody
+    /// claims answers exactly as before).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<ClaimOut>,
 }
 
 impl RunOut {
@@ -341,6 +423,7 @@ impl RunOut {
             closed_at: run.closed_at.clone(),
             event_count: run.event_count,
             steps: include_steps.then(|| run.steps.iter().map(|s| StepOut::of(run, s)).collect()),
+            claims: Vec::new(),
         }
     }
 }
@@ -358,6 +441,9 @@ pub struct GetResponse {
     /// Decisions the approval policy did not honour (docs/approvals.md).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unhonoured: Vec<Unhonoured>,
+    /// Writes to a claimed step by someone other than its holder.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trespasses: Vec<Trespass>,
     pub checkpoints: Vec<CheckpointOut>,
 }
 

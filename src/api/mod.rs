@@ -10,6 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::path::Path;
 
 mod cache;
+mod claims;
 mod compensation;
 mod gates;
 mod goals;
@@ -32,7 +33,7 @@ use crate::limits::{self, Text, opt_text};
 use crate::model::Priority;
 use crate::request::*;
 use crate::response::*;
-use crate::resume::resume;
+use crate::resume::{Viewer, resume, resume_as};
 use crate::store::{Held, Lock, Store};
 
 /// Who is acting and whether writes become commits.
@@ -69,6 +70,8 @@ pub struct Nexo {
     options: Options,
     /// Who may pass approval gates (`.nexo/config.yaml`).
     approvals: crate::approval::Approvals,
+    /// The lease a claim gets when its caller names none.
+    claim_ttl: u64,
     notices: RefCell<Vec<String>>,
     /// Whether this process saw to the merge driver already (see `lock`).
     driver_checked: Cell<bool>,
@@ -141,6 +144,7 @@ impl Nexo {
             repo,
             store,
             options,
+            claim_ttl: config.claim_ttl(),
             approvals: config.approvals,
             notices: RefCell::new(notices),
             driver_checked: Cell::new(false),
@@ -445,6 +449,7 @@ impl Nexo {
 
     pub fn update(&self, req: UpdateRequest) -> Result<UpdateResponse> {
         let actor = self.actor(req.actor.clone(), None);
+        self.steal_for(&req, &actor)?;
         check_map(req.shared_state.as_ref(), "shared_state")?;
         check_map(req.state_patch.as_ref(), "state_patch")?;
         let shared_state = req.shared_state.clone();
@@ -452,6 +457,9 @@ impl Nexo {
         let run_id = req.run_id.clone();
         let warnings = req.warnings.clone();
         let (run, event, commit) = self.write(&run_id, |run| {
+            if let Some(key) = req.step_key.as_deref() {
+                claims::check_write(run, &actor, key)?;
+            }
             let updated = validate_update(run, req, shared_state, state_patch)?;
             gates::check_update(run, &updated)?;
             let mut subject = update_subject(&updated);
@@ -470,9 +478,16 @@ impl Nexo {
             if let Some(evidence) = &updated.evidence {
                 subject.push_str(&format!(" (evidence: {evidence})"));
             }
-            Ok((actor, Body::Updated(updated), subject))
+            Ok((actor.clone(), Body::Updated(updated), subject))
         })?;
-        let r = resume(&run);
+        let now = claims::now_text();
+        let r = resume_as(
+            &run,
+            Viewer {
+                actor: &actor,
+                now: &now,
+            },
+        );
         Ok(UpdateResponse {
             ok: true,
             run_id: run.run_id.clone(),
@@ -494,7 +509,15 @@ impl Nexo {
 
     pub fn resume(&self, req: RunRequest) -> Result<ResumeResponse> {
         let run = self.load(&req.run_id)?;
-        let r = resume(&run);
+        let actor = self.actor(req.actor, None);
+        let now = claims::now_text();
+        let r = resume_as(
+            &run,
+            Viewer {
+                actor: &actor,
+                now: &now,
+            },
+        );
         Ok(ResumeResponse {
             ok: true,
             run_id: run.run_id.clone(),
@@ -510,6 +533,8 @@ impl Nexo {
             next_action: run.next_action.clone(),
             divergences: run.divergences(),
             unhonoured: run.unhonoured.clone(),
+            claim: r.claim,
+            trespasses: run.trespasses.clone(),
         })
     }
 
@@ -556,7 +581,14 @@ impl Nexo {
             });
             Ok((actor, body, subject))
         })?;
-        let r = resume(&run);
+        let now = claims::now_text();
+        let r = resume_as(
+            &run,
+            Viewer {
+                actor: &run.owner,
+                now: &now,
+            },
+        );
         let message = format!(
             "Run handed off from {} to {}. {}",
             display_owner(&previous_owner),
@@ -580,10 +612,20 @@ impl Nexo {
     pub fn get(&self, req: GetRequest) -> Result<GetResponse> {
         let limit = limit_or(req.checkpoint_limit, DEFAULT_CHECKPOINT_LIMIT);
         let run = self.load_keeping(&req.run_id, limit)?;
-        let r = resume(&run);
+        let actor = self.actor(None, None);
+        let now = claims::now_text();
+        let r = resume_as(
+            &run,
+            Viewer {
+                actor: &actor,
+                now: &now,
+            },
+        );
+        let mut out = RunOut::of(&run, req.include_steps.unwrap_or(true));
+        out.claims = ClaimOut::live(&run, &now);
         Ok(GetResponse {
             ok: true,
-            run: RunOut::of(&run, req.include_steps.unwrap_or(true)),
+            run: out,
             resume_state: r.resume_state,
             can_resume: r.can_resume,
             requires_approval: r.requires_approval,
@@ -591,6 +633,7 @@ impl Nexo {
             recent_actors: run.recent_actors(5, limit),
             divergences: run.divergences(),
             unhonoured: run.unhonoured.clone(),
+            trespasses: run.trespasses.clone(),
             checkpoints: newest_checkpoints(&run, limit),
         })
     }

@@ -6,7 +6,7 @@
 use super::Nexo;
 use super::record::{Record, trailer};
 use crate::error::{Error, Result};
-use crate::event::{Body, Event, SEALING_VERSION, WRITTEN_VERSION};
+use crate::event::{Body, Event, SEALING_VERSION};
 use crate::fold::Run;
 use crate::git::CommitPlan;
 use crate::limits::{self, Text, opt_text};
@@ -60,9 +60,12 @@ impl Nexo {
                     .with_hint("nexo doctor names the events that pushed it there")
                 })?,
         };
+        let id = crate::id::new_event_id(ms);
+        let mut body = body;
+        body.stamp(&id, &at);
         Ok(Event {
-            v: WRITTEN_VERSION,
-            id: crate::id::new_event_id(ms),
+            v: body.written_version(),
+            id,
             clock,
             parents: prior.map_or_else(Vec::new, |r| r.heads().to_vec()),
             at,
@@ -160,7 +163,7 @@ impl Nexo {
         };
         let mut event = self.new_event(prior.as_ref(), actor, body)?;
         if sealing.is_some() {
-            event.v = SEALING_VERSION;
+            event.v = event.v.max(SEALING_VERSION);
         }
         if let Some(seal) = seal {
             seal(id, &mut event)?;

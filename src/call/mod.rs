@@ -30,6 +30,8 @@ enum Request {
     Compensation(req::CompensationRequest),
     Approve(req::DecisionRequest),
     Reject(req::DecisionRequest),
+    Claim(req::ClaimRequest),
+    Release(req::ReleaseRequest),
     Sync,
     GoalOpen(req::GoalOpenRequest),
     GoalUpdate(req::GoalUpdateRequest),
@@ -60,6 +62,8 @@ fn decode_input(tool: Tool, input: Value) -> Result<Request> {
         Tool::WorkflowCompensation => Request::Compensation(decode(name, input)?),
         Tool::WorkflowApprove => Request::Approve(decode(name, input)?),
         Tool::WorkflowReject => Request::Reject(decode(name, input)?),
+        Tool::WorkflowClaim => Request::Claim(decode(name, input)?),
+        Tool::WorkflowRelease => Request::Release(decode(name, input)?),
         Tool::WorkflowSync => {
             decode::<req::NoFields>(name, input)?;
             Request::Sync
@@ -114,6 +118,8 @@ pub fn call(nexo: &Nexo, tool: &str, input: Value) -> Result<Value> {
         Request::Compensation(r) => to_value(nexo.compensation(r)?),
         Request::Approve(r) => to_value(nexo.approve(r)?),
         Request::Reject(r) => to_value(nexo.reject(r)?),
+        Request::Claim(r) => to_value(nexo.claim(r)?),
+        Request::Release(r) => to_value(nexo.release(r)?),
         Request::Sync => to_value(nexo.sync()?),
         Request::GoalOpen(r) => to_value(nexo.goal_open(r)?),
         Request::GoalUpdate(r) => to_value(nexo.goal_update(r)?),

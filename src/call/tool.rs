@@ -62,6 +62,10 @@ tools! {
         "Approve a step that waits at an approval gate, recording who approved and why.";
     WorkflowReject => "nexo_workflow_reject",
         "Reject a step that waits at an approval gate, recording who rejected it and why.";
+    WorkflowClaim => "nexo_workflow_claim",
+        "Claim a step for a while (a lease) so other agents leave it to you; sync: true makes the claim hold at the git remote. Without step_key, claims the step resume offers you.";
+    WorkflowRelease => "nexo_workflow_release",
+        "Let go of your claim on a step, so another agent can take it.";
     WorkflowSync => "nexo_workflow_sync",
         "Share this repository's runs with other machines: commit pending changes, pull (merge or rebase as git is configured), settle .nexo/, push. Call it after a handoff.";
     GoalOpen => "nexo_goal_open",

@@ -110,6 +110,8 @@ pub struct Update {
     max_retries: Option<i64>,
     #[serde(default)]
     requires_approval: Option<bool>,
+    #[serde(default)]
+    steal: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,6 +312,7 @@ impl TryFrom<Update> for UpdateRequest {
             owner: w.owner,
             max_retries,
             requires_approval: w.requires_approval,
+            steal: w.steal.unwrap_or(false),
             warnings,
         })
     }

@@ -16,6 +16,7 @@ use nexo::response::{CheckpointOut, CommitInfo};
 
 mod approve;
 mod call;
+mod claim;
 mod commit;
 mod compensation;
 mod completions;
@@ -107,6 +108,10 @@ pub enum Command {
     Approve(approve::Args),
     /// Reject a step waiting at its approval gate.
     Reject(reject::Args),
+    /// Claim a step for a while, so other agents leave it to you (--sync: held at the remote).
+    Claim(claim::Args),
+    /// Let go of your claim on a step.
+    Release(claim::ReleaseArgs),
     /// The goal stack: objectives that runs serve (open, update, get, list).
     Goal(goal::Args),
     /// Commit every pending .nexo/ change (left by --no-commit or a merge in progress).
@@ -164,6 +169,8 @@ impl Command {
             Command::Handoff(a) => Some(&a.write),
             Command::Approve(a) => Some(&a.write),
             Command::Reject(a) => Some(&a.write),
+            Command::Claim(a) => Some(&a.write),
+            Command::Release(a) => Some(&a.write),
             Command::Call(a) => Some(&a.write),
             Command::Goal(a) => Some(&a.write),
             Command::Mcp(a) => Some(&a.write),
@@ -279,6 +286,8 @@ fn execute(cli: &Cli) -> Result<i32> {
         Command::Compensation(a) => compensation::run(&ctx, a),
         Command::Approve(a) => approve::run(&ctx, a),
         Command::Reject(a) => reject::run(&ctx, a),
+        Command::Claim(a) => claim::run(&ctx, a),
+        Command::Release(a) => claim::release(&ctx, a),
         Command::Goal(a) => goal::run(&ctx, a),
         Command::Commit => commit::run(&ctx),
         Command::Doctor(a) => return doctor::run(&ctx, a),

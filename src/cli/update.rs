@@ -61,6 +61,10 @@ pub struct Args {
     /// Merge this JSON object into the shared state (null deletes a key).
     #[arg(long, value_name = "JSON")]
     pub patch: Option<String>,
+    /// Write even though another agent holds a live claim on the step, taking the claim
+    /// (recorded as stolen).
+    #[arg(long)]
+    pub steal: bool,
     #[command(flatten)]
     pub write: super::WriteArgs,
 }
@@ -86,6 +90,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         owner: a.owner.clone(),
         max_retries: a.max_retries,
         requires_approval: a.requires_approval,
+        steal: a.steal,
         warnings: Vec::new(),
     };
     let r = n.update(req)?;

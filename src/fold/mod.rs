@@ -130,6 +130,15 @@ impl Run {
             && e.parents.iter().all(|p| self.causality.seq_of(p).is_some())
     }
 
+    /// Whether event `later` followed event `earlier`: its writer had seen
+    /// it (both honoured; an event follows itself).
+    pub fn follows(&self, later: &str, earlier: &str) -> bool {
+        match (self.causality.seq_of(later), self.causality.seq_of(earlier)) {
+            (Some(l), Some(e)) => l == e || self.causality.saw(l, e),
+            _ => false,
+        }
+    }
+
     /// The ids of every event folded, honoured or not.
     pub fn known_ids(&self) -> impl Iterator<Item = &str> {
         self.causality

@@ -309,7 +309,29 @@ fn input_schema(tool: NexoTool) -> Arc<Map<String, Value>> {
     match tool {
         NexoTool::WorkflowOpen => open_schema(),
         NexoTool::WorkflowUpdate => update_schema(&step_status, &run_status),
-        NexoTool::WorkflowResume => schema(json!({"run_id": run_id()}), &["run_id"]),
+        NexoTool::WorkflowResume => schema(
+            json!({"run_id": run_id(), "actor": string("Who asks: a step another agent holds with a live claim is not offered to them. Defaults to the server's identity.")}),
+            &["run_id"],
+        ),
+        NexoTool::WorkflowClaim => schema(
+            json!({
+                "run_id": run_id(),
+                "step_key": string("The step to claim; default the step resume offers the actor."),
+                "actor": string("Who claims it (the holder)."),
+                "ttl_seconds": {"type": "integer", "minimum": 1, "description": "How long the lease lasts; every write by the holder to the step renews it. Default .nexo/config.yaml's claims.ttl, else 1800."},
+                "sync": {"type": "boolean", "description": "Push the claim to the git remote, and yield to a claim that reached it first. Default false (an optimistic, local claim)."},
+                "steal": {"type": "boolean", "description": "Take the step from a holder whose lease is live, on purpose (recorded). Default false."}
+            }),
+            &["run_id", "actor"],
+        ),
+        NexoTool::WorkflowRelease => schema(
+            json!({
+                "run_id": run_id(),
+                "step_key": string("The step to release; default the one step the actor holds."),
+                "actor": string("The holder.")
+            }),
+            &["run_id", "actor"],
+        ),
         NexoTool::WorkflowReplay => schema(
             json!({"run_id": run_id(), "limit": {"type": "integer", "minimum": 0, "description": "How many checkpoints, newest first. Default 20; 0 means the default."}}),
             &["run_id"],
@@ -419,7 +441,8 @@ fn update_schema(step_status: &Value, run_status: &Value) -> Arc<Map<String, Val
             "actor": string("Who is reporting; defaults to the server's identity."),
             "owner": string("A new owner for the run."),
             "max_retries": {"type": "integer", "description": "Attempts allowed before resume stops offering a retry; below 0 is read as 0."},
-            "requires_approval": {"type": "boolean", "description": "Put the step behind an approval gate (true re-arms it)."}
+            "requires_approval": {"type": "boolean", "description": "Put the step behind an approval gate (true re-arms it)."},
+            "steal": {"type": "boolean", "description": "Write to a step another agent holds with a live claim, taking the claim on purpose (recorded). Default false: such a write is refused."}
         }),
         &["run_id"],
     )

@@ -43,6 +43,13 @@ impl Nexo {
     /// this clone interleaves with them; fetching and pushing, which touch
     /// neither, run without it, so writers wait only for local work.
     pub fn sync(&self) -> Result<SyncReport> {
+        self.sync_settling(&|| Ok(()))
+    }
+
+    /// [`Nexo::sync`], with `settle` run under the lock after each
+    /// integration and before each push: a claim with `sync` yields there
+    /// to a claim the remote got first, so what is pushed is settled.
+    pub(crate) fn sync_settling(&self, settle: &dyn Fn() -> Result<()>) -> Result<SyncReport> {
         let git = self.repo().cli();
         if self.repo().operation_in_progress() {
             return Err(Error::conflict(
@@ -76,6 +83,7 @@ impl Nexo {
                 self.integrate(&git, &target, &mut report)?;
                 report.pulled |= git.rev("HEAD")? != before;
                 report.refreshed.extend(self.refresh()?);
+                settle()?;
             }
             match git.push(&target.remote, &target.branch_ref)? {
                 Push::Pushed => {

@@ -1,0 +1,396 @@
+//! `claim` and `release`, and the check every step write makes against
+//! claims: on this machine under the run's writer lock; across clones
+//! through the remote, whose refusal of a push that is not a
+//! fast-forward is the compare-and-swap (`claim` with `sync`).
+
+use std::cell::RefCell;
+
+use super::Nexo;
+use super::validate::existing_step;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::{Body, Claimed, ReleaseReason, Released};
+use crate::fold::{Claim, Run, Standing, Step};
+use crate::id::EventId;
+use crate::request::{ClaimRequest, ReleaseRequest, UpdateRequest};
+use crate::response::{ClaimOutcome, ClaimResponse, ReleaseResponse};
+use crate::resume::{Viewer, resume_as};
+
+/// The time claims are judged at: now, as nexo writes times.
+pub(crate) fn now_text() -> String {
+    crate::trace::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The refusal of a write to a step someone else holds: its own exit code
+/// and error kind, with the holder and the lease's end.
+pub(crate) fn held(run: &Run, step: &Step, c: &Claim) -> Error {
+    Error::new(
+        ErrorKind::Claimed,
+        format!(
+            "step '{}' of {} is claimed by {} until {} (claim {}); nothing was written",
+            step.step_key, run.run_id, c.holder, c.lease_until, c.token
+        ),
+    )
+    .with_hint(format!(
+        "take another step (nexo resume {} says which), wait for the lease to end (it can be taken over {}s after), or take it on purpose with --steal",
+        run.run_id,
+        crate::claim::SKEW_MARGIN_SECONDS
+    ))
+    .with_detail("step_key", step.step_key.clone())
+    .with_detail("holder", c.holder.clone())
+    .with_detail("lease_until", c.lease_until.clone())
+    .with_detail("token", c.token.to_string())
+}
+
+/// Refuses a write by `actor` to step `key` while someone else's lease
+/// protects it.
+pub(super) fn check_write(run: &Run, actor: &str, key: &str) -> Result<()> {
+    let Some(step) = run.step(key) else {
+        return Ok(());
+    };
+    match step.standing(actor, &now_text()) {
+        Standing::HeldBy { claim, .. } => Err(held(run, step, claim)),
+        _ => Ok(()),
+    }
+}
+
+/// Why a claim with `sync` did not hold at the remote.
+struct Lost {
+    /// The claim that holds the step instead, if any.
+    winner: Option<Claim>,
+    status: crate::model::StepStatus,
+}
+
+impl Lost {
+    fn error(&self, run_id: &str, key: &str, token: &str) -> Error {
+        let why = match &self.winner {
+            Some(w) => format!(
+                "lost to {}'s claim {} (until {}), which reached the remote first without seeing yours",
+                w.holder, w.token, w.lease_until
+            ),
+            None => format!("the step is {} at the remote", self.status),
+        };
+        let mut e = Error::new(
+            ErrorKind::Claimed,
+            format!(
+                "your claim {token} on step '{key}' of {run_id} {why}; it was released and pushed as lost"
+            ),
+        )
+        .with_hint(format!(
+            "take another step: nexo resume {run_id} (or nexo ready) says which"
+        ))
+        .with_detail("lost", true)
+        .with_detail("step_key", key.to_string())
+        .with_detail("your_token", token.to_string());
+        if let Some(w) = &self.winner {
+            e = e
+                .with_detail("holder", w.holder.clone())
+                .with_detail("lease_until", w.lease_until.clone())
+                .with_detail("token", w.token.to_string());
+        }
+        e
+    }
+}
+
+/// What the claim's event said, for the answer.
+struct Granted {
+    step_key: String,
+    outcome: ClaimOutcome,
+}
+
+impl Nexo {
+    pub fn claim(&self, req: ClaimRequest) -> Result<ClaimResponse> {
+        let ttl = match req.ttl_seconds {
+            Some(t) => crate::claim::check_ttl("ttl_seconds", t)?,
+            None => self.claim_ttl,
+        };
+        let actor = self.actor(Some(req.actor.clone()), None);
+        let sync = req.sync.unwrap_or(false);
+        if sync {
+            // Claim on what the remote already has: a claim made there
+            // since is refused here, not raced.
+            self.sync()?;
+        }
+        let granted = RefCell::new(None);
+        let (run, event, commit) = self.write(&req.run_id, |run| {
+            let (body, g) = claim_body(run, &req, &actor, ttl)?;
+            let subject = format!("{} claims {}", actor, g.step_key);
+            *granted.borrow_mut() = Some(g);
+            Ok((actor.clone(), body, subject))
+        })?;
+        let g = granted.into_inner().expect("set by the write");
+        let report = match sync {
+            true => {
+                let token = granted_token(&run, &g.step_key, &actor);
+                Some(self.hold_at_remote(&run.run_id, &g.step_key, &actor, &token)?)
+            }
+            false => None,
+        };
+        let run = match sync {
+            true => self.load(&run.run_id)?,
+            false => run,
+        };
+        let step = run.step(&g.step_key).expect("claimed above");
+        let c = step
+            .claims
+            .iter()
+            .find(|c| c.holder == actor)
+            .expect("the caller holds the step");
+        let message = format!(
+            "{} holds step '{}' of {} until {} (claim {}). Renew it by writing to the step or claiming again; it ends when the step completes, is skipped, fails or is handed off, or on nexo release.",
+            actor, step.step_key, run.run_id, c.lease_until, c.token
+        );
+        Ok(ClaimResponse {
+            ok: true,
+            run_id: run.run_id.clone(),
+            step_key: g.step_key,
+            holder: actor.clone(),
+            lease_until: c.lease_until.clone(),
+            token: c.token.to_string(),
+            ttl_seconds: c.ttl_seconds,
+            outcome: g.outcome,
+            took_over: c.took_over.clone(),
+            sync: report,
+            message,
+            event_id: event.id,
+            commit,
+        })
+    }
+
+    /// Makes the claim `token` on step `key` hold at the remote: pushes
+    /// it, and after each integration of the remote's work checks it is
+    /// still uncontended. A claim there that this one did not see (made
+    /// at the same time, pushed first) wins: this one is released as
+    /// `lost` before the next push, and the answer names the winner.
+    fn hold_at_remote(
+        &self,
+        run_id: &str,
+        key: &str,
+        actor: &str,
+        token: &str,
+    ) -> Result<crate::sync::SyncReport> {
+        let lost: RefCell<Option<Lost>> = RefCell::new(None);
+        let report = self.sync_settling(&|| {
+            if lost.borrow().is_none() {
+                *lost.borrow_mut() = self.yield_if_contended(run_id, key, actor, token)?;
+            }
+            Ok(())
+        })?;
+        match lost.into_inner() {
+            None => Ok(report),
+            Some(l) => Err(l.error(run_id, key, token)),
+        }
+    }
+
+    /// Releases the claim `token` if another claim on the step did not
+    /// follow it; says who won, if anyone.
+    fn yield_if_contended(
+        &self,
+        run_id: &str,
+        key: &str,
+        actor: &str,
+        token: &str,
+    ) -> Result<Option<Lost>> {
+        let run = self.load(run_id)?;
+        let step = existing_step(&run, key)?;
+        let Some(mine) = step.claims.iter().find(|c| c.token == token) else {
+            return Ok(Some(Lost {
+                winner: step.holder().cloned(),
+                status: step.status,
+            }));
+        };
+        let rival = step
+            .claims
+            .iter()
+            .find(|c| c.holder != actor && !run.follows(&c.token, &mine.token));
+        let Some(rival) = rival else {
+            return Ok(None);
+        };
+        let winner = step
+            .holder()
+            .filter(|h| h.holder != actor)
+            .unwrap_or(rival)
+            .clone();
+        self.write(run_id, |_| {
+            let body = Body::Released(Released {
+                step_key: key.to_string(),
+                holder: actor.to_string(),
+                token: mine.token.clone(),
+                reason: ReleaseReason::Lost,
+            });
+            let subject = format!("{actor} yields {key} to {}", winner.holder);
+            Ok((actor.to_string(), body, subject))
+        })?;
+        Ok(Some(Lost {
+            winner: Some(winner),
+            status: step.status,
+        }))
+    }
+
+    pub fn release(&self, req: ReleaseRequest) -> Result<ReleaseResponse> {
+        let actor = self.actor(Some(req.actor.clone()), None);
+        let mut token = String::new();
+        let mut key = String::new();
+        let (run, event, commit) = self.write(&req.run_id, |run| {
+            let step = released_step(run, req.step_key.as_deref(), &actor)?;
+            let c = step
+                .claims
+                .iter()
+                .find(|c| c.holder == actor)
+                .expect("found");
+            token = c.token.to_string();
+            key = step.step_key.clone();
+            let body = Body::Released(Released {
+                step_key: key.clone(),
+                holder: actor.clone(),
+                token: c.token.clone(),
+                reason: ReleaseReason::Released,
+            });
+            Ok((actor.clone(), body, format!("{actor} releases {key}")))
+        })?;
+        let message = format!("{actor} released step '{key}' of {}.", run.run_id);
+        Ok(ReleaseResponse {
+            ok: true,
+            run_id: run.run_id.clone(),
+            step_key: key,
+            holder: actor,
+            token,
+            message,
+            event_id: event.id,
+            commit,
+        })
+    }
+
+    /// Before an update with `steal`: takes the step from a live holder
+    /// with a claim of its own, so the theft is recorded as such.
+    pub(super) fn steal_for(&self, req: &UpdateRequest, actor: &str) -> Result<()> {
+        let Some(key) = req.step_key.as_deref().filter(|_| req.steal) else {
+            return Ok(());
+        };
+        let run = self.load(&req.run_id)?;
+        let Some(step) = run.step(key) else {
+            return Ok(());
+        };
+        if !matches!(step.standing(actor, &now_text()), Standing::HeldBy { .. }) {
+            return Ok(());
+        }
+        self.claim(ClaimRequest {
+            run_id: run.run_id.to_string(),
+            step_key: Some(key.to_string()),
+            actor: actor.to_string(),
+            steal: Some(true),
+            ..Default::default()
+        })
+        .map(drop)
+    }
+}
+
+/// The claim `req` asks for, judged against `run` now.
+fn claim_body(run: &Run, req: &ClaimRequest, actor: &str, ttl: u64) -> Result<(Body, Granted)> {
+    if run.status.is_closed() {
+        return Err(Error::conflict(format!(
+            "{} is {}: there is nothing left to claim",
+            run.run_id, run.status
+        )));
+    }
+    let now = now_text();
+    let step = match req.step_key.as_deref() {
+        Some(key) => existing_step(run, key)?,
+        None => offered_step(run, actor, &now)?,
+    };
+    if step.status.is_done() {
+        return Err(Error::conflict(format!(
+            "step '{}' of {} is {}: there is nothing left to claim",
+            step.step_key, run.run_id, step.status
+        )));
+    }
+    let steal = req.steal.unwrap_or(false);
+    let (token, outcome) = match step.standing(actor, &now) {
+        Standing::Mine(c) => (c.token.clone(), ClaimOutcome::Renewed),
+        Standing::HeldBy { .. } if steal => (EventId::from(""), ClaimOutcome::Stole),
+        Standing::HeldBy { claim, .. } => return Err(held(run, step, claim)),
+        Standing::Free if step.holder().is_some() => (EventId::from(""), ClaimOutcome::TookOver),
+        Standing::Free => (EventId::from(""), ClaimOutcome::Claimed),
+    };
+    let body = Body::Claimed(Claimed {
+        step_key: step.step_key.clone(),
+        holder: actor.to_string(),
+        // Both follow from the event's own id and time (`Body::stamp`).
+        lease_until: String::new(),
+        ttl_seconds: ttl,
+        token,
+        steal: outcome == ClaimOutcome::Stole,
+    });
+    let granted = Granted {
+        step_key: step.step_key.clone(),
+        outcome,
+    };
+    Ok((body, granted))
+}
+
+/// The step `resume` offers `actor`, or why there is none to claim.
+fn offered_step<'a>(run: &'a Run, actor: &str, now: &str) -> Result<&'a Step> {
+    let r = resume_as(run, Viewer { actor, now });
+    if let (Some(c), false) = (&r.claim, r.can_resume) {
+        let step = run.step(&c.step_key).expect("a claim names its step");
+        let claim = step.holder().expect("held");
+        return Err(held(run, step, claim));
+    }
+    match r.step_key.as_deref().filter(|_| r.can_resume) {
+        Some(key) => Ok(run.step(key).expect("resume names a step")),
+        None => Err(Error::conflict(format!(
+            "{} offers no step to claim now ({}): {}",
+            run.run_id, r.resume_state, r.message
+        ))
+        .with_hint("name the step to claim: nexo claim <RUN> <STEP>")),
+    }
+}
+
+/// The step `actor` releases: the one named, or the one it holds.
+fn released_step<'a>(run: &'a Run, key: Option<&str>, actor: &str) -> Result<&'a Step> {
+    let holds = |s: &&Step| s.claims.iter().any(|c| c.holder == actor);
+    let step = match key {
+        Some(key) => existing_step(run, key)?,
+        None => {
+            let held: Vec<&Step> = run.steps.iter().filter(holds).collect();
+            match held.as_slice() {
+                [one] => *one,
+                [] => {
+                    return Err(Error::conflict(format!(
+                        "{actor} holds no claim on {}: nothing to release",
+                        run.run_id
+                    )));
+                }
+                many => {
+                    return Err(Error::invalid(format!(
+                        "{actor} holds claims on {} steps of {} ({}): name the one to release",
+                        many.len(),
+                        run.run_id,
+                        many.iter()
+                            .map(|s| s.step_key.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+        }
+    };
+    if !holds(&step) {
+        return Err(Error::conflict(format!(
+            "{actor} holds no claim on step '{}' of {}: nothing to release",
+            step.step_key, run.run_id
+        ))
+        .with_hint(match step.holder() {
+            Some(c) => format!("{} holds it; only a holder releases its claim", c.holder),
+            None => "nobody holds it".to_string(),
+        }));
+    }
+    Ok(step)
+}
+
+/// The token of `actor`'s claim on `key` (a renewal keeps the old one).
+fn granted_token(run: &Run, key: &str, actor: &str) -> String {
+    run.step(key)
+        .and_then(|s| s.claims.iter().find(|c| c.holder == actor))
+        .map(|c| c.token.to_string())
+        .unwrap_or_default()
+}

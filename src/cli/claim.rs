@@ -1,0 +1,74 @@
+//! `nexo claim` and `nexo release`: a lease on a step, so agents working
+//! side by side do not do the same work.
+
+use super::{Ctx, RunArg, commit_line};
+use nexo::error::Result;
+use nexo::request::{ClaimRequest, ReleaseRequest};
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  nexo claim WF-7K2D build --ttl 45m\n  nexo claim WF-7K2D --sync          # the step resume offers you, held at the remote\n  nexo release WF-7K2D build\nExit 10 (claim_held) when another agent holds the step, or a --sync claim lost the race."
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub run: RunArg,
+    /// The step to claim (default: the step `nexo resume` offers you).
+    pub step: Option<String>,
+    /// How long the lease lasts: 90s, 30m, 2h, 1h30m (default: .nexo/config.yaml's
+    /// claims.ttl, else 30m). Every write by you to the step renews it.
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// Push the claim so it holds at the remote; if another clone's claim got there first,
+    /// yours is released and the command exits 10 naming the winner.
+    #[arg(long)]
+    pub sync: bool,
+    /// Take the step from a holder whose lease is live, on purpose (recorded).
+    #[arg(long)]
+    pub steal: bool,
+    #[command(flatten)]
+    pub write: super::WriteArgs,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
+    let n = ctx.nexo()?;
+    let ttl_seconds = match &a.ttl {
+        Some(t) => Some(nexo::claim::parse_ttl("--ttl", t)?),
+        None => None,
+    };
+    let r = n.claim(ClaimRequest {
+        run_id: a.run.run.clone(),
+        step_key: a.step.clone(),
+        actor: n.actor(None, None),
+        ttl_seconds,
+        sync: Some(a.sync),
+        steal: Some(a.steal),
+    })?;
+    ctx.emit(&r, || {
+        let pushed = match &r.sync {
+            Some(s) => format!("held at {} (pushed)\n", s.upstream),
+            None => String::new(),
+        };
+        format!("{}\n{pushed}{}", r.message, commit_line(&r.commit))
+    })
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  nexo release WF-7K2D build")]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    pub run: RunArg,
+    /// The step to release (default: the one step you hold on the run).
+    pub step: Option<String>,
+    #[command(flatten)]
+    pub write: super::WriteArgs,
+}
+
+pub fn release(ctx: &Ctx, a: &ReleaseArgs) -> Result<()> {
+    let n = ctx.nexo()?;
+    let r = n.release(ReleaseRequest {
+        run_id: a.run.run.clone(),
+        step_key: a.step.clone(),
+        actor: n.actor(None, None),
+    })?;
+    ctx.emit(&r, || format!("{}\n{}", r.message, commit_line(&r.commit)))
+}
