@@ -43,6 +43,14 @@ fn render(r: &DoctorReport, fix: bool) -> String {
             u.decision.message
         ));
     }
+    for t in &r.trespasses {
+        s.push_str(&format!(
+            "claimed step written by another: {}: {} (event {})\n",
+            t.run_id,
+            t.trespass.describe(),
+            t.trespass.event_id
+        ));
+    }
     for f in &r.fixed {
         s.push_str(&format!("fixed: {f}\n"));
     }

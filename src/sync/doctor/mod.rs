@@ -99,12 +99,33 @@ pub struct DoctorReport {
     /// history is append-only, and a policy made stricter leaves earlier
     /// updates here (docs/approvals.md).
     pub unhonoured: Vec<UnhonouredDecision>,
+    /// Writes to claimed steps by someone other than the holder (not a
+    /// problem of the files: exit status unchanged).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trespasses: Vec<RunTrespass>,
     /// Paths `--fix` rewrote.
     pub fixed: Vec<String>,
     pub commit: Option<String>,
     /// Why the repairs were not committed, when they were not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_committed: Option<String>,
+}
+
+/// A write to a claimed step by someone other than its holder, that the
+/// holder has not answered yet (`fold::Trespass`): kept, as every write is,
+/// and listed for a person to check.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunTrespass {
+    pub run_id: String,
+    #[serde(flatten)]
+    pub trespass: crate::fold::Trespass,
+}
+
+/// What doctor lists beside problems, from one record's fold.
+#[derive(Default)]
+struct Findings {
+    unhonoured: Vec<UnhonouredDecision>,
+    trespasses: Vec<RunTrespass>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -151,9 +172,11 @@ impl Nexo {
                 fixed.push(rel);
             }
         }
-        let mut unhonoured = Vec::new();
+        let (mut unhonoured, mut trespasses) = (Vec::new(), Vec::new());
         for id in ids.iter().chain(&goals) {
-            unhonoured.extend(self.check_record(id, fix, &mut problems, &mut fixed)?);
+            let found = self.check_record(id, fix, &mut problems, &mut fixed)?;
+            unhonoured.extend(found.unhonoured);
+            trespasses.extend(found.trespasses);
         }
         problems.extend(self.uncommitted(fix, &mut fixed)?);
         let mut commit = None;
@@ -180,6 +203,7 @@ impl Nexo {
             goals_checked: goals.len(),
             problems,
             unhonoured,
+            trespasses,
             fixed,
             commit,
             not_committed,
@@ -187,28 +211,37 @@ impl Nexo {
     }
 
     /// One run's or goal's history and views, for `doctor`; returns the
-    /// decisions the approval policy does not honour.
+    /// decisions the approval policy does not honour and the unanswered
+    /// writes to claimed steps.
     fn check_record(
         &self,
         id: &str,
         fix: bool,
         problems: &mut Vec<Problem>,
         fixed: &mut Vec<String>,
-    ) -> Result<Vec<UnhonouredDecision>> {
+    ) -> Result<Findings> {
         let rel = Store::history_rel(id);
         let dir = rel
             .strip_suffix(&format!("/{HISTORY}"))
             .unwrap_or(&rel)
             .to_string();
         let Some((events, places)) = self.read_record(&rel, fix, problems, fixed)? else {
-            return Ok(Vec::new());
+            return Ok(Findings::default());
         };
         // A run is folded once: what it leaves aside, and its views.
-        let mut unhonoured = Vec::new();
+        let mut found = Findings::default();
         let views = match id.starts_with(GOAL_PREFIX) {
             true => self.render_events(id, events),
             false => self.fold_run_checked(id, events).map(|run| {
-                unhonoured = self.judge_run(&run, &places, problems);
+                found.unhonoured = self.judge_run(&run, &places, problems);
+                found.trespasses = run
+                    .trespasses
+                    .iter()
+                    .map(|t| RunTrespass {
+                        run_id: id.to_string(),
+                        trespass: t.clone(),
+                    })
+                    .collect();
                 crate::view::render(&run, &crate::resume::resume(&run))
             }),
         };
@@ -222,11 +255,11 @@ impl Nexo {
                     message: format!("{rel}: {}", e.message),
                     fixable: false,
                 });
-                return Ok(unhonoured);
+                return Ok(found);
             }
         };
         self.check_views(&views, &dir, fix, problems, fixed)?;
-        Ok(unhonoured)
+        Ok(found)
     }
 
     /// A record's events, segments and live file, read leniently, with
