@@ -216,12 +216,12 @@ fn offline_claims_converge_on_one_winner_and_the_losers_are_told() {
         for d in &dirs {
             assert_eq!(holder(d, &run, "s0").as_ref(), Some(&winner), "seed {seed}");
         }
-        for i in 0..3 {
+        for (i, dir) in dirs.iter().enumerate() {
             let actor = format!("agent{i}");
             if actor == winner {
                 continue;
             }
-            let out = nexo_in(&dirs[i], &["resume", &run, "--actor", &actor, "--json"]);
+            let out = nexo_in(dir, &["resume", &run, "--actor", &actor, "--json"]);
             let r = json_of(&out);
             assert_eq!(r["resume_state"], "claimed", "seed {seed}: {r}");
             assert_eq!(r["claim"]["holder"], winner.as_str());
