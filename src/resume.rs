@@ -186,7 +186,7 @@ pub fn resume_as(run: &Run, viewer: Viewer) -> Resume {
             );
             if let Some(l) = lost {
                 msg.push_str(&format!(
-                    " Your claim {} lost to it: the two were made without seeing each other, and the first in the history's order holds the step.",
+                    " Your claim {} lost to it: the two were made without seeing each other, and the one at the remote first (between claims that met elsewhere, the first in the history's order) holds the step.",
                     l.token
                 ));
             }

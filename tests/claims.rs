@@ -469,3 +469,40 @@ fn claims_through_the_tool_interface_answer_with_the_lease_and_token() {
         "no live claims, no field: {got}"
     );
 }
+
+/// The remote decides: an offline claim that sorts first in the history
+/// but reaches the remote after a claim made with `--sync` yields to it
+/// when its clone syncs, so the `--sync` claim's answer stays true.
+#[test]
+fn a_claim_acknowledged_at_the_remote_is_not_displaced_by_an_older_offline_one() {
+    let repo = Repo::new();
+    let shared = repo.share();
+    let (a, b) = (repo.path(), shared.other.as_path());
+    let run = open_run(a, 1);
+    sync(a);
+    sync(b);
+    let offline = nexo_in(b, &["claim", &run, "s0", "--actor", "laptop", "--json"]);
+    assert!(offline.status.success(), "{}", stderr(&offline));
+    let online = nexo_in(
+        a,
+        &["claim", &run, "s0", "--actor", "server", "--sync", "--json"],
+    );
+    assert!(online.status.success(), "{}", stderr(&online));
+    assert!(
+        json_of(&offline)["token"].as_str() < json_of(&online)["token"].as_str(),
+        "the offline claim sorts first"
+    );
+    let report = json_of(&nexo_in(b, &["sync", "--json"]));
+    assert_eq!(report["yielded"][0]["holder"], "laptop", "{report}");
+    assert_eq!(report["yielded"][0]["to"], "server");
+    sync(a);
+    for d in [a, b] {
+        assert_eq!(holder(d, &run, "s0").as_deref(), Some("server"));
+    }
+    let r = json_of(&nexo_in(
+        b,
+        &["resume", &run, "--actor", "laptop", "--json"],
+    ));
+    assert_eq!(r["resume_state"], "claimed");
+    assert!(r["message"].as_str().unwrap().contains("lost to it"), "{r}");
+}

@@ -121,7 +121,7 @@ impl Nexo {
         let report = match sync {
             true => {
                 let token = granted_token(&run, &g.step_key, &actor);
-                Some(self.hold_at_remote(&run.run_id, &g.step_key, &actor, &token)?)
+                Some(self.hold_at_remote(&run.run_id, &g.step_key, &token)?)
             }
             false => None,
         };
@@ -157,73 +157,51 @@ impl Nexo {
     }
 
     /// Makes the claim `token` on step `key` hold at the remote: pushes
-    /// it, and after each integration of the remote's work checks it is
-    /// still uncontended. A claim there that this one did not see (made
-    /// at the same time, pushed first) wins: this one is released as
-    /// `lost` before the next push, and the answer names the winner.
+    /// it with `sync`, which yields it before each push to a claim the
+    /// remote got first (`sync::claims`). Still the holder afterwards, the
+    /// claim holds; otherwise the answer names who does.
     fn hold_at_remote(
         &self,
         run_id: &str,
         key: &str,
-        actor: &str,
         token: &str,
     ) -> Result<crate::sync::SyncReport> {
-        let lost: RefCell<Option<Lost>> = RefCell::new(None);
-        let report = self.sync_settling(&|| {
-            if lost.borrow().is_none() {
-                *lost.borrow_mut() = self.yield_if_contended(run_id, key, actor, token)?;
-            }
-            Ok(())
-        })?;
-        match lost.into_inner() {
-            None => Ok(report),
-            Some(l) => Err(l.error(run_id, key, token)),
+        let report = self.sync()?;
+        let run = self.load(run_id)?;
+        let step = existing_step(&run, key)?;
+        if step.holder().is_some_and(|h| h.token == token) {
+            return Ok(report);
         }
+        let lost = Lost {
+            winner: step.holder().cloned(),
+            status: step.status,
+        };
+        Err(lost.error(run_id, key, token))
     }
 
-    /// Releases the claim `token` if another claim on the step did not
-    /// follow it; says who won, if anyone.
-    fn yield_if_contended(
+    /// Releases `holder`'s claim `token` as lost to `to`'s.
+    pub(crate) fn yield_claim(
         &self,
         run_id: &str,
         key: &str,
-        actor: &str,
+        holder: &str,
         token: &str,
-    ) -> Result<Option<Lost>> {
-        let run = self.load(run_id)?;
-        let step = existing_step(&run, key)?;
-        let Some(mine) = step.claims.iter().find(|c| c.token == token) else {
-            return Ok(Some(Lost {
-                winner: step.holder().cloned(),
-                status: step.status,
-            }));
-        };
-        let rival = step
-            .claims
-            .iter()
-            .find(|c| c.holder != actor && !run.follows(&c.token, &mine.token));
-        let Some(rival) = rival else {
-            return Ok(None);
-        };
-        let winner = step
-            .holder()
-            .filter(|h| h.holder != actor)
-            .unwrap_or(rival)
-            .clone();
+        to: &str,
+    ) -> Result<()> {
         self.write(run_id, |_| {
             let body = Body::Released(Released {
                 step_key: key.to_string(),
-                holder: actor.to_string(),
-                token: mine.token.clone(),
+                holder: holder.to_string(),
+                token: EventId::from(token),
                 reason: ReleaseReason::Lost,
             });
-            let subject = format!("{actor} yields {key} to {}", winner.holder);
-            Ok((actor.to_string(), body, subject))
-        })?;
-        Ok(Some(Lost {
-            winner: Some(winner),
-            status: step.status,
-        }))
+            Ok((
+                holder.to_string(),
+                body,
+                format!("{holder} yields {key} to {to}"),
+            ))
+        })
+        .map(drop)
     }
 
     pub fn release(&self, req: ReleaseRequest) -> Result<ReleaseResponse> {

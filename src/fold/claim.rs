@@ -92,7 +92,7 @@ pub enum Standing<'a> {
     /// The asker holds it.
     Mine(&'a Claim),
     /// Someone else holds it and the lease protects them now; `lost` is
-    /// the asker's own claim when it queued behind them.
+    /// the asker's own claim when it queued behind them or yielded.
     HeldBy {
         claim: &'a Claim,
         lost: Option<&'a Claim>,
@@ -117,7 +117,10 @@ impl super::Step {
         if !protects(&head.lease_until, now) {
             return Standing::Free;
         }
-        let lost = self.claims[1..].iter().find(|c| c.holder == actor);
+        let lost = self.claims[1..]
+            .iter()
+            .chain(&self.yielded)
+            .find(|c| c.holder == actor);
         Standing::HeldBy { claim: head, lost }
     }
 }
@@ -199,6 +202,7 @@ pub(super) fn apply_claimed(run: &mut Run, event: &Event, c: &Claimed, seen: See
             for &(i, _) in ended.iter().rev() {
                 step.claims.remove(i);
             }
+            step.yielded.retain(|y| y.holder != c.holder);
             step.claims.push(Claim {
                 holder: c.holder.clone(),
                 token: event.id.clone(),
@@ -218,7 +222,11 @@ pub(super) fn apply_released(run: &mut Run, event: &Event, r: &Released) {
     let label = match run.step_mut(&r.step_key) {
         Some(step) => match step.claims.iter().position(|k| k.holder == r.holder) {
             Some(i) => {
-                step.claims.remove(i);
+                let gone = step.claims.remove(i);
+                if r.reason == ReleaseReason::Lost {
+                    step.yielded.retain(|y| y.holder != gone.holder);
+                    step.yielded.push(gone);
+                }
                 match r.reason {
                     ReleaseReason::Released => format!("{} released {}", r.holder, r.step_key),
                     ReleaseReason::Lost => format!(
@@ -255,6 +263,7 @@ pub(super) fn after_update(run: &mut Run, event: &Event, key: &str, seen: Seen) 
     }
     if step.status.is_done() || step.status == StepStatus::Failed {
         step.claims.clear();
+        step.yielded.clear();
         run.trespasses.retain(|t| t.step_key != key);
         return;
     }

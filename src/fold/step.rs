@@ -116,6 +116,10 @@ pub struct Step {
     /// (`fold::claim`); empty when nobody claims it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<super::Claim>,
+    /// Claims that yielded the step to a rival (`released` as `lost`),
+    /// one per holder, so a loser is told whom it lost to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub yielded: Vec<super::Claim>,
 }
 
 impl Step {
@@ -144,6 +148,7 @@ impl Step {
             created_at: at.to_string(),
             updated_at: at.to_string(),
             claims: Vec::new(),
+            yielded: Vec::new(),
         }
     }
 

@@ -15,8 +15,11 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::git::cli::{GitCli, Push, text};
 use crate::store::NEXO_DIR;
 
+mod claims;
 mod doctor;
 mod resolve;
+
+pub use claims::Yielded;
 
 pub use doctor::{DoctorReport, Problem, ProblemKind};
 pub use resolve::ResolveReport;
@@ -42,14 +45,10 @@ impl Nexo {
     /// committing pending work to regenerating views), so no nexo write in
     /// this clone interleaves with them; fetching and pushing, which touch
     /// neither, run without it, so writers wait only for local work.
+    ///
+    /// Before each push, a claim of this clone's that a claim already at
+    /// the remote contends yields to it (`claims`).
     pub fn sync(&self) -> Result<SyncReport> {
-        self.sync_settling(&|| Ok(()))
-    }
-
-    /// [`Nexo::sync`], with `settle` run under the lock after each
-    /// integration and before each push: a claim with `sync` yields there
-    /// to a claim the remote got first, so what is pushed is settled.
-    pub(crate) fn sync_settling(&self, settle: &dyn Fn() -> Result<()>) -> Result<SyncReport> {
         let git = self.repo().cli();
         if self.repo().operation_in_progress() {
             return Err(Error::conflict(
@@ -68,6 +67,7 @@ impl Nexo {
             refreshed: Vec::new(),
             pushed: false,
             attempts: 0,
+            yielded: Vec::new(),
         };
         for attempt in 1..=PUSH_ATTEMPTS {
             report.attempts = attempt;
@@ -83,7 +83,7 @@ impl Nexo {
                 self.integrate(&git, &target, &mut report)?;
                 report.pulled |= git.rev("HEAD")? != before;
                 report.refreshed.extend(self.refresh()?);
-                settle()?;
+                report.yielded.extend(self.yield_unpushed_claims(&git)?);
             }
             match git.push(&target.remote, &target.branch_ref)? {
                 Push::Pushed => {
@@ -302,4 +302,7 @@ pub struct SyncReport {
     pub refreshed: Vec<String>,
     pub pushed: bool,
     pub attempts: usize,
+    /// Claims of this clone's that yielded to one already at the remote.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub yielded: Vec<Yielded>,
 }

@@ -1,0 +1,83 @@
+//! The remote as the arbiter of claims. After `sync` integrates the
+//! remote's work, a claim this clone made that the remote does not have
+//! yet yields (`released` as `lost`) to a claim on the same step that the
+//! remote has and that it did not see: whoever reached the remote first
+//! holds the step. So a claim acknowledged at the remote (`claim --sync`)
+//! is never displaced by a clone that pushes after it, with or without
+//! `--sync`, and every clone agrees on the holder once the yield is
+//! pulled.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::api::Nexo;
+use crate::error::Result;
+use crate::git::cli::GitCli;
+use crate::store::NEXO_DIR;
+
+/// A claim of this clone's that yielded to one already at the remote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Yielded {
+    pub run_id: String,
+    pub step_key: String,
+    pub holder: String,
+    pub token: String,
+    /// Who holds the step instead.
+    pub to: String,
+}
+
+impl Nexo {
+    /// Yields every claim of this clone's, not yet at the upstream, that a
+    /// claim at the upstream contends without having seen it. Called under
+    /// the lock, after integrating and before pushing. Costs one `git diff`
+    /// when no step is contended.
+    pub(super) fn yield_unpushed_claims(&self, git: &GitCli) -> Result<Vec<Yielded>> {
+        let runs_dir = format!("{NEXO_DIR}/runs/");
+        // No upstream branch yet (a first push): nothing there to yield to.
+        let out = git.run(&["diff", "--name-only", "@{u}", "HEAD", "--", &runs_dir])?;
+        if !out.status.success() {
+            return Ok(Vec::new());
+        }
+        let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+        let runs: BTreeSet<&str> = listing
+            .lines()
+            .filter_map(|p| p.strip_prefix(&runs_dir)?.split('/').next())
+            .collect();
+        let mut yielded = Vec::new();
+        for id in runs {
+            // An unreadable run is doctor's to report, not sync's to stop on.
+            let Ok(run) = self.load(id) else { continue };
+            for step in run.steps.iter().filter(|s| s.claims.len() > 1) {
+                let folder = format!("{runs_dir}{id}/");
+                let at_remote = |token: &str| -> Result<bool> {
+                    let args = ["grep", "-q", "-F", "-e", token, "@{u}", "--", &folder];
+                    Ok(git.run(&args)?.status.success())
+                };
+                let mut remote = Vec::new();
+                let mut local = Vec::new();
+                for c in &step.claims {
+                    match at_remote(&c.token)? {
+                        true => remote.push(c),
+                        false => local.push(c),
+                    }
+                }
+                for mine in local {
+                    let Some(rival) = remote.iter().find(|r| !run.follows(&mine.token, &r.token))
+                    else {
+                        continue;
+                    };
+                    self.yield_claim(id, &step.step_key, &mine.holder, &mine.token, &rival.holder)?;
+                    yielded.push(Yielded {
+                        run_id: id.to_string(),
+                        step_key: step.step_key.clone(),
+                        holder: mine.holder.clone(),
+                        token: mine.token.to_string(),
+                        to: rival.holder.clone(),
+                    });
+                }
+            }
+        }
+        Ok(yielded)
+    }
+}
