@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::divergence::Divergence;
-use crate::fold::{Approval, Run, Step, Unhonoured};
+use crate::fold::{Approval, Claim, Run, Step, Trespass, Unhonoured};
 use crate::model::{Priority, RunStatus, StepStatus};
 use crate::resume::Resume;
 use crate::store::Store;
@@ -47,6 +47,12 @@ struct RunView<'a> {
     /// Decisions the approval policy did not honour.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     unhonoured: &'a [Unhonoured],
+    /// Who holds which step, and until when (whether a lease has ended
+    /// is a question of the moment, which a view never asks).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    claims: Vec<ClaimLine<'a>>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    trespasses: &'a [Trespass],
     steps: Vec<StepLine<'a>>,
     history: HistoryView<'a>,
 }
@@ -57,6 +63,14 @@ struct ResumeView<'a> {
     can_resume: bool,
     requires_approval: bool,
     message: &'a str,
+}
+
+#[derive(Serialize)]
+struct ClaimLine<'a> {
+    step: &'a str,
+    holder: &'a str,
+    lease_until: &'a str,
+    token: &'a str,
 }
 
 #[derive(Serialize)]
@@ -93,6 +107,9 @@ struct StepView<'a> {
     started_at: Option<&'a str>,
     completed_at: Option<&'a str>,
     updated_at: &'a str,
+    /// The holder first, then the claims queued behind it.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    claims: &'a [Claim],
 }
 
 fn yaml<T: Serialize>(value: &T) -> Vec<u8> {
@@ -130,6 +147,20 @@ pub fn run_yaml(run: &Run, resume: &Resume) -> Vec<u8> {
         },
         divergences: run.divergences(),
         unhonoured: &run.unhonoured,
+        claims: run
+            .steps
+            .iter()
+            .filter_map(|s| {
+                let c = s.holder()?;
+                Some(ClaimLine {
+                    step: &s.step_key,
+                    holder: &c.holder,
+                    lease_until: &c.lease_until,
+                    token: &c.token,
+                })
+            })
+            .collect(),
+        trespasses: &run.trespasses,
         steps: run
             .steps
             .iter()
@@ -167,6 +198,7 @@ pub fn step_yaml(run: &Run, s: &Step) -> Vec<u8> {
         started_at: s.started_at.as_deref(),
         completed_at: s.completed_at.as_deref(),
         updated_at: &s.updated_at,
+        claims: &s.claims,
     })
 }
 
@@ -236,6 +268,29 @@ mod tests {
             .step("b", Blocked)
             .approve("b", "lead");
         let expected = files(&h);
+        h.events.reverse();
+        assert_eq!(files(&h), expected);
+    }
+
+    #[test]
+    fn claims_render_the_same_bytes_in_any_order_and_only_when_there_are_some() {
+        let plain = String::from_utf8(files(&History::open(&["a"])).remove(0).1).unwrap();
+        assert!(!plain.contains("claims"), "{plain}");
+        let mut h = History::open(&["a", "b"]);
+        h.claim("codex", "a", 600)
+            .step("a", Running)
+            .claim("claude", "b", 60);
+        let expected = files(&h);
+        let run_yaml = String::from_utf8(expected[0].1.clone()).unwrap();
+        assert!(
+            run_yaml.contains(
+                "claims:
+- step: a
+  holder: codex
+"
+            ),
+            "{run_yaml}"
+        );
         h.events.reverse();
         assert_eq!(files(&h), expected);
     }

@@ -3,7 +3,7 @@
 //! GitHub and GitLab render. Every value from the run is escaped: a goal
 //! or summary can hold `|`, `<script>` or a Mermaid keyword.
 
-use super::{change, one_line, or_nobody, progress, step_symbol, text::gate, when};
+use super::{change, one_line, or_nobody, progress, step_symbol, when};
 use crate::fold::{Run, Step};
 use crate::model::StepStatus;
 use crate::resume::Resume;
@@ -37,7 +37,7 @@ pub fn markdown(run: &Run, resume: &Resume, events: usize) -> String {
                 cell(&step.title),
                 step.status,
                 step.attempt_count,
-                gate(step).map(|g| cell(&g)).unwrap_or_default(),
+                cell(&super::gate_and_claim(step)),
                 step.last_summary.as_deref().map(cell).unwrap_or_default()
             ));
         }

@@ -161,6 +161,30 @@ pub fn change(c: &Checkpoint) -> String {
     }
 }
 
+/// Who holds a step and until when, in words (`claimed by codex until
+/// 2026-12-02 10:30 UTC`), with how many queue behind them.
+pub fn claim_note(step: &crate::fold::Step) -> Option<String> {
+    let c = step.holder()?;
+    let queued = match step.claims.len() - 1 {
+        0 => String::new(),
+        n => format!(", {n} queued"),
+    };
+    Some(format!(
+        "claimed by {} until {}{queued}",
+        c.holder,
+        when(&c.lease_until)
+    ))
+}
+
+/// A step's gate and claim, as one note for a table cell.
+pub fn gate_and_claim(step: &crate::fold::Step) -> String {
+    [text::gate(step), claim_note(step)]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 pub fn or_nobody(owner: &str) -> &str {
     if owner.is_empty() { "nobody" } else { owner }
 }

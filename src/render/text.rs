@@ -156,6 +156,9 @@ fn step_line(step: &Step, (key_width, title_width): (usize, usize)) -> Line {
     if let Some(gate) = gate(step) {
         line = line.push(Some(Tone::Wait), format!("  [{gate}]"));
     }
+    if let Some(claim) = super::claim_note(step) {
+        line = line.push(Some(Tone::Busy), format!("  [{claim}]"));
+    }
     if let Some(summary) = &step.last_summary {
         line = line.push(Some(Tone::Dim), format!("  {}", one_line(summary)));
     }

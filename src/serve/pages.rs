@@ -8,7 +8,7 @@ use nexo::api::Nexo;
 use nexo::error::{Error, ErrorKind, Result};
 use nexo::fold::Run;
 use nexo::model::RunStatus;
-use nexo::render::{self, ago, change, or_nobody, progress, step_symbol, text::gate};
+use nexo::render::{self, ago, change, or_nobody, progress, step_symbol};
 use nexo::request::ListRequest;
 use nexo::resume::resume;
 
@@ -217,7 +217,7 @@ fn steps(run: &Run) -> Vec<StepRow> {
                 (n, 0) => n.to_string(),
                 (n, m) => format!("{n} of {m}"),
             },
-            gate: gate(s).unwrap_or_default(),
+            gate: render::gate_and_claim(s),
             summary: s.last_summary.clone().unwrap_or_default(),
             evidence: s.last_evidence.clone().unwrap_or_default(),
         })
