@@ -2,8 +2,8 @@
 //! clones that merge each other, then mutated as a hostile or buggy clone
 //! would (lines swapped, repeated and edited; clocks, ids, parents, keys
 //! and bytes). Over thousands of cases the fold must never panic, give
-//! the same state in any order and repetition of the lines, and never
-//! pass a gate without a valid decision. A few cases also go through real
+//! the same state (claims included) in any order and repetition of the
+//! lines, and never pass a gate without a valid decision. A few cases also go through real
 //! clones and a bare remote, where `sync` and every other run must keep
 //! working. Each case reproduces from its seed (printed on failure).
 
@@ -91,7 +91,33 @@ fn honest(rng: &mut Rng, seen: &[Event], n: u64) -> Event {
         StepStatus::Failed,
         StepStatus::Skipped,
     ];
-    let (actor, body) = match rng.below(6) {
+    let at = format!("2026-12-02T10:{:02}:{:02}.000Z", n / 60 % 60, n % 60);
+    let holder = ["codex", "claude"][rng.below(2)];
+    let (actor, body) = match rng.below(8) {
+        6 => {
+            let ttl = [30, 90, 600][rng.below(3)];
+            let claim = nexo::event::Claimed {
+                step_key: key,
+                holder: holder.into(),
+                lease_until: nexo::claim::lease_end(&at, ttl).unwrap(),
+                ttl_seconds: ttl,
+                token: id(n).into(),
+                steal: rng.below(4) == 0,
+            };
+            (holder, Body::Claimed(claim))
+        }
+        7 => (
+            holder,
+            Body::Released(nexo::event::Released {
+                step_key: key,
+                holder: holder.into(),
+                token: id(n).into(),
+                reason: [
+                    nexo::event::ReleaseReason::Released,
+                    nexo::event::ReleaseReason::Lost,
+                ][rng.below(2)],
+            }),
+        ),
         0 | 1 => (
             "codex",
             Body::Updated(Updated {
@@ -131,11 +157,11 @@ fn honest(rng: &mut Rng, seen: &[Event], n: u64) -> Event {
         ),
     };
     Event {
-        v: 2,
+        v: body.written_version(),
         id: id(n).into(),
         clock: run.clock + 1,
         parents: run.heads.clone(),
-        at: format!("2026-12-02T10:{:02}:{:02}.000Z", n / 60 % 60, n % 60),
+        at,
         actor: actor.into(),
         session: String::new(),
         body,
@@ -153,7 +179,7 @@ fn mutate(rng: &mut Rng, events: &mut Vec<Event>) {
                 1,
                 u64::MAX,
                 1 << 53,
-                e.clock + (1 << 21),
+                e.clock.saturating_add(1 << 21),
                 e.clock.saturating_sub(2),
             ][rng.below(6)]
         }
@@ -161,8 +187,16 @@ fn mutate(rng: &mut Rng, events: &mut Vec<Event>) {
         2 => e.parents = vec![events[rng.below(events.len())].id.clone()],
         3 => e.parents = vec!["../../etc/passwd".into()],
         4 => {
-            if let Body::Updated(u) = &mut e.body {
-                u.step_key = Some(["../x", "/tmp/abs", "a b", ""][rng.below(4)].into());
+            match &mut e.body {
+                Body::Updated(u) => {
+                    u.step_key = Some(["../x", "/tmp/abs", "a b", ""][rng.below(4)].into())
+                }
+                // A lease of a century, or one held in another's name.
+                Body::Claimed(c) if rng.below(2) == 0 => {
+                    c.lease_until = "2126-01-01T00:00:00.000Z".into()
+                }
+                Body::Claimed(c) => c.holder = "lead".into(),
+                _ => {}
             }
         }
         5 => e.actor = "\u{1b}[2J".into(),
@@ -186,7 +220,7 @@ fn mutate(rng: &mut Rng, events: &mut Vec<Event>) {
         }
         _ => {
             // Replayed: the same line again later, its clock raised.
-            e.clock += 1 + rng.below(5) as u64;
+            e.clock = e.clock.saturating_add(1 + rng.below(5) as u64);
         }
     }
     if rng.below(2) == 0 {
