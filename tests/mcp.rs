@@ -145,6 +145,23 @@ fn an_mcp_client_runs_the_whole_flow() {
         "claude_code"
     );
 
+    // Claims: the holder's lease, another agent held off, the release.
+    let claim = &step(flow, "claim")["result"];
+    assert_eq!(
+        (claim["step_key"].clone(), claim["holder"].clone()),
+        ("publish".into(), "claude_code".into())
+    );
+    let taken = step(flow, "claim_taken");
+    assert_eq!(taken["is_error"], true, "{taken}");
+    assert_eq!(taken["result"]["error_kind"], "claim_held");
+    assert_eq!(taken["result"]["holder"], "claude_code");
+    let other = &step(flow, "resume_other")["result"];
+    assert_eq!(
+        (other["resume_state"].clone(), other["can_resume"].clone()),
+        ("claimed".into(), false.into())
+    );
+    assert_eq!(step(flow, "release")["result"]["token"], claim["token"]);
+
     // Errors are tool errors carrying the CLI's message.
     let bad = step(flow, "bad_status");
     assert_eq!(bad["is_error"], true);
@@ -187,9 +204,10 @@ fn an_mcp_client_runs_the_whole_flow() {
         msg.lines()
             .filter(|l| l.starts_with(&format!("- {run} ")))
             .count(),
-        5,
+        7,
         "{msg}"
     );
+    assert!(msg.contains("claude_code claims publish"), "{msg}");
     assert!(
         repo.git(&["show", "--name-only", "--format=", "HEAD"])
             .lines()

@@ -62,6 +62,14 @@ async def main(nexo, repo):
                 "handoff_note": "Publish is approved.", "next_action": "Publish."})])
             flow.append(["resume", await call("nexo_workflow_resume", {"run_id": run})])
             flow.append(["replay", await call("nexo_workflow_replay", {"run_id": run, "limit": 10})])
+            flow.append(["claim", await call("nexo_workflow_claim", {
+                "run_id": run, "actor": "claude_code", "ttl_seconds": 900})])
+            flow.append(["claim_taken", await call("nexo_workflow_claim", {
+                "run_id": run, "actor": "codex"})])
+            flow.append(["resume_other", await call("nexo_workflow_resume", {
+                "run_id": run, "actor": "codex"})])
+            flow.append(["release", await call("nexo_workflow_release", {
+                "run_id": run, "actor": "claude_code"})])
             flow.append(["bad_status", await call("nexo_workflow_update", {
                 "run_id": run, "step_key": "publish", "step_status": "done"})])
             flow.append(["unknown_run", await call("nexo_workflow_resume", {"run_id": "WF-NOPE"})])
