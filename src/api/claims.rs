@@ -98,6 +98,12 @@ struct Granted {
 }
 
 impl Nexo {
+    /// [`resume_as`] for `actor`, now.
+    pub(super) fn resume_for(&self, run: &Run, actor: &str) -> crate::resume::Resume {
+        let now = now_text();
+        resume_as(run, Viewer { actor, now: &now })
+    }
+
     pub fn claim(&self, req: ClaimRequest) -> Result<ClaimResponse> {
         let ttl = match req.ttl_seconds {
             Some(t) => crate::claim::check_ttl("ttl_seconds", t)?,

@@ -33,7 +33,7 @@ use crate::limits::{self, Text, opt_text};
 use crate::model::Priority;
 use crate::request::*;
 use crate::response::*;
-use crate::resume::{Viewer, resume, resume_as};
+use crate::resume::resume;
 use crate::store::{Held, Lock, Store};
 
 /// Who is acting and whether writes become commits.
@@ -480,14 +480,7 @@ impl Nexo {
             }
             Ok((actor.clone(), Body::Updated(updated), subject))
         })?;
-        let now = claims::now_text();
-        let r = resume_as(
-            &run,
-            Viewer {
-                actor: &actor,
-                now: &now,
-            },
-        );
+        let r = self.resume_for(&run, &actor);
         Ok(UpdateResponse {
             ok: true,
             run_id: run.run_id.clone(),
@@ -510,14 +503,7 @@ impl Nexo {
     pub fn resume(&self, req: RunRequest) -> Result<ResumeResponse> {
         let run = self.load(&req.run_id)?;
         let actor = self.actor(req.actor, None);
-        let now = claims::now_text();
-        let r = resume_as(
-            &run,
-            Viewer {
-                actor: &actor,
-                now: &now,
-            },
-        );
+        let r = self.resume_for(&run, &actor);
         Ok(ResumeResponse {
             ok: true,
             run_id: run.run_id.clone(),
@@ -581,14 +567,7 @@ impl Nexo {
             });
             Ok((actor, body, subject))
         })?;
-        let now = claims::now_text();
-        let r = resume_as(
-            &run,
-            Viewer {
-                actor: &run.owner,
-                now: &now,
-            },
-        );
+        let r = self.resume_for(&run, &run.owner);
         let message = format!(
             "Run handed off from {} to {}. {}",
             display_owner(&previous_owner),
@@ -613,16 +592,9 @@ impl Nexo {
         let limit = limit_or(req.checkpoint_limit, DEFAULT_CHECKPOINT_LIMIT);
         let run = self.load_keeping(&req.run_id, limit)?;
         let actor = self.actor(None, None);
-        let now = claims::now_text();
-        let r = resume_as(
-            &run,
-            Viewer {
-                actor: &actor,
-                now: &now,
-            },
-        );
+        let r = self.resume_for(&run, &actor);
         let mut out = RunOut::of(&run, req.include_steps.unwrap_or(true));
-        out.claims = ClaimOut::live(&run, &now);
+        out.claims = ClaimOut::live(&run, &claims::now_text());
         Ok(GetResponse {
             ok: true,
             run: out,

@@ -141,67 +141,30 @@ impl Run {
 
 pub(super) fn apply_claimed(run: &mut Run, event: &Event, c: &Claimed, seen: Seen) {
     let Some(step) = run.step(&c.step_key) else {
-        push_checkpoint(
-            run,
-            event,
-            "claimed (no such step)".into(),
-            None,
-            None,
-            None,
-        );
+        let label = "claimed (no such step)".to_string();
+        push_checkpoint(run, event, label, None, None, None);
         return;
     };
-    let mine = step.claims.iter().position(|k| k.holder == c.holder);
-    let mut ended: Vec<(usize, Takeover)> = Vec::new();
-    let mut blocked = false;
-    if mine.is_none() {
-        for (i, k) in step.claims.iter().enumerate() {
-            if !seen.followed(run, &k.token) {
-                continue;
-            }
-            match (c.steal, protects(&k.lease_until, &event.at)) {
-                (true, _) => ended.push((i, Takeover::Stolen)),
-                (false, false) => ended.push((i, Takeover::Expired)),
-                (false, true) => blocked = true,
-            }
-        }
-    }
-    if blocked {
-        // Its writer's nexo refuses this (the lease it saw was live), or it
-        // crossed the holder's renewal: it queues, and takes nothing.
-        ended.clear();
-    }
+    let ended = ended_by(run, step, event, c, seen);
     let step = run.step_mut(&c.step_key).expect("found above");
-    let label = match mine {
-        Some(i) => {
-            let k = &mut step.claims[i];
+    let took_over = ended.last().map(|&(i, how)| TakenFrom {
+        holder: step.claims[i].holder.clone(),
+        token: step.claims[i].token.clone(),
+        how,
+    });
+    for &(i, _) in ended.iter().rev() {
+        step.claims.remove(i);
+    }
+    let label = match step.claims.iter_mut().find(|k| k.holder == c.holder) {
+        Some(k) => {
             k.lease_until = crate::claim::later(&k.lease_until, &c.lease_until).to_string();
             k.ttl_seconds = c.ttl_seconds;
+            if took_over.is_some() {
+                k.took_over.clone_from(&took_over);
+            }
             format!("claim on {} renewed", c.step_key)
         }
         None => {
-            let took_over = ended.last().map(|&(i, how)| TakenFrom {
-                holder: step.claims[i].holder.clone(),
-                token: step.claims[i].token.clone(),
-                how,
-            });
-            let label = match &took_over {
-                Some(t) => format!(
-                    "{} took {} over from {} ({})",
-                    c.holder,
-                    c.step_key,
-                    t.holder,
-                    t.how.as_str()
-                ),
-                None if step.claims.is_empty() => format!("{} claimed {}", c.holder, c.step_key),
-                None => format!(
-                    "{} claimed {} (queued behind {})",
-                    c.holder, c.step_key, step.claims[0].holder
-                ),
-            };
-            for &(i, _) in ended.iter().rev() {
-                step.claims.remove(i);
-            }
             step.yielded.retain(|y| y.holder != c.holder);
             step.claims.push(Claim {
                 holder: c.holder.clone(),
@@ -209,13 +172,54 @@ pub(super) fn apply_claimed(run: &mut Run, event: &Event, c: &Claimed, seen: See
                 lease_until: c.lease_until.clone(),
                 ttl_seconds: c.ttl_seconds,
                 claimed_at: event.at.clone(),
-                took_over,
+                took_over: took_over.clone(),
             });
-            label
+            format!("{} claimed {}", c.holder, c.step_key)
         }
+    };
+    let label = match (&took_over, step.claims.first()) {
+        (Some(t), _) => format!(
+            "{} took {} over from {} ({})",
+            c.holder,
+            c.step_key,
+            t.holder,
+            t.how.as_str()
+        ),
+        (None, Some(head)) if head.holder != c.holder => {
+            format!("{label} (queued behind {})", head.holder)
+        }
+        _ => label,
     };
     settle_trespasses(run, &c.step_key, &c.holder, seen);
     push_checkpoint(run, event, label, Some(c.step_key.clone()), None, None);
+}
+
+/// The claims of others on `step` that claim `c` ends, with how: those it
+/// followed whose lease had ended by its time, or all it followed with
+/// `steal`. None when a live one it followed stands ahead of its holder:
+/// its writer's nexo refuses that (the lease it saw was live), or it
+/// crossed the holder's renewal, and either way it takes nothing.
+fn ended_by(
+    run: &Run,
+    step: &super::Step,
+    event: &Event,
+    c: &Claimed,
+    seen: Seen,
+) -> Vec<(usize, Takeover)> {
+    let mine = step.claims.iter().position(|k| k.holder == c.holder);
+    let mut ended = Vec::new();
+    for (i, k) in step.claims.iter().enumerate() {
+        if k.holder == c.holder || !seen.followed(run, &k.token) {
+            continue;
+        }
+        match (c.steal, protects(&k.lease_until, &event.at)) {
+            (true, _) => ended.push((i, Takeover::Stolen)),
+            (false, false) => ended.push((i, Takeover::Expired)),
+            (false, true) if mine.is_none_or(|m| i < m) => return Vec::new(),
+            (false, true) => {}
+        }
+    }
+    ended
 }
 
 pub(super) fn apply_released(run: &mut Run, event: &Event, r: &Released) {
@@ -267,31 +271,34 @@ pub(super) fn after_update(run: &mut Run, event: &Event, key: &str, seen: Seen) 
         run.trespasses.retain(|t| t.step_key != key);
         return;
     }
-    if let Some(k) = step.claims.iter_mut().find(|k| k.holder == event.actor) {
-        if let Some(end) = crate::claim::lease_end(&event.at, k.ttl_seconds) {
-            k.lease_until = crate::claim::later(&k.lease_until, &end).to_string();
+    // Leases that had ended by this write end with it (a takeover by
+    // writing), unless they are the writer's own.
+    while step
+        .claims
+        .first()
+        .is_some_and(|k| k.holder != event.actor && !protects(&k.lease_until, &event.at))
+    {
+        step.claims.remove(0);
+    }
+    let Some(head) = step.claims.first_mut() else {
+        return;
+    };
+    if head.holder == event.actor {
+        if let Some(end) = crate::claim::lease_end(&event.at, head.ttl_seconds) {
+            head.lease_until = crate::claim::later(&head.lease_until, &end).to_string();
         }
         settle_trespasses(run, key, &event.actor, seen);
         return;
     }
-    while step
-        .claims
-        .first()
-        .is_some_and(|k| !protects(&k.lease_until, &event.at))
-    {
-        step.claims.remove(0);
-    }
-    if let Some(head) = step.claims.first() {
-        let trespass = Trespass {
-            event_id: event.id.clone(),
-            step_key: key.to_string(),
-            actor: event.actor.clone(),
-            at: event.at.clone(),
-            holder: head.holder.clone(),
-            token: head.token.clone(),
-        };
-        run.trespasses.push(trespass);
-    }
+    let trespass = Trespass {
+        event_id: event.id.clone(),
+        step_key: key.to_string(),
+        actor: event.actor.clone(),
+        at: event.at.clone(),
+        holder: head.holder.clone(),
+        token: head.token.clone(),
+    };
+    run.trespasses.push(trespass);
 }
 
 /// A handoff moves its actor's claims to the new owner, with a new token

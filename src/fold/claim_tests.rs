@@ -318,3 +318,46 @@ fn a_claim_on_an_unknown_step_changes_nothing() {
         Body::Claimed(Claimed { ref step_key, .. }) if step_key == "nope"
     ));
 }
+
+/// A claim queued behind one that has since expired takes the step when
+/// its holder claims again or writes to it, instead of staying behind a
+/// holder nobody can see.
+#[test]
+fn a_queued_claim_takes_over_from_an_expired_head_by_claiming_or_writing() {
+    let h = History::open(&["a"]);
+    let opened = vec![h.events[0].id.clone()];
+    let head = claim_event(1, 2, opened.clone(), "laptop", "a", 60);
+    let queued = claim_event(2, 2, opened, "server", "a", 3600);
+    let both = vec![head.id.clone(), queued.id.clone()];
+    let base = vec![h.events[0].clone(), head, queued];
+    let late = "2026-11-25T10:30:00.000Z";
+    let again = at(claim_event(3, 3, both.clone(), "server", "a", 3600), late);
+    let write = at(
+        event(3, 3, both, "server", Body::Updated(status_of("a", Running))),
+        late,
+    );
+    for next in [again, write] {
+        let mut lines = base.clone();
+        lines.push(next);
+        let run = fold(lines).unwrap();
+        let step = run.step("a").unwrap();
+        let holders: Vec<&str> = step.claims.iter().map(|c| c.holder.as_str()).collect();
+        assert_eq!(holders, ["server"]);
+        assert!(run.trespasses.is_empty());
+    }
+}
+
+/// A queued contender's write while the holder's lease is live is a
+/// trespass, not a renewal that would let it jump the queue.
+#[test]
+fn a_queued_contenders_write_under_a_live_holder_is_a_trespass() {
+    let h = History::open(&["a"]);
+    let opened = vec![h.events[0].id.clone()];
+    let head = claim_event(1, 2, opened.clone(), "laptop", "a", 3600);
+    let queued = claim_event(2, 2, opened, "server", "a", 3600);
+    let both = vec![head.id.clone(), queued.id.clone()];
+    let write = event(3, 3, both, "server", Body::Updated(status_of("a", Running)));
+    let run = fold(vec![h.events[0].clone(), head, queued, write]).unwrap();
+    assert_eq!(run.step("a").unwrap().holder().unwrap().holder, "laptop");
+    assert_eq!(run.trespasses.len(), 1);
+}
