@@ -289,7 +289,9 @@ fn claim_body(run: &Run, req: &ClaimRequest, actor: &str, ttl: u64) -> Result<(B
     }
     let steal = req.steal.unwrap_or(false);
     let (token, outcome) = match step.standing(actor, &now) {
-        Standing::Mine(c) => (c.token.clone(), ClaimOutcome::Renewed),
+        Standing::Mine(c) if step.holder() == Some(c) => (c.token.clone(), ClaimOutcome::Renewed),
+        // Queued behind claims whose leases have ended: this ends them.
+        Standing::Mine(c) => (c.token.clone(), ClaimOutcome::TookOver),
         Standing::HeldBy { .. } if steal => (EventId::from(""), ClaimOutcome::Stole),
         Standing::HeldBy { claim, .. } => return Err(held(run, step, claim)),
         Standing::Free if step.holder().is_some() => (EventId::from(""), ClaimOutcome::TookOver),
@@ -316,8 +318,8 @@ fn offered_step<'a>(run: &'a Run, actor: &str, now: &str) -> Result<&'a Step> {
     let r = resume_as(run, Viewer { actor, now });
     if let (Some(c), false) = (&r.claim, r.can_resume) {
         let step = run.step(&c.step_key).expect("a claim names its step");
-        let claim = step.holder().expect("held");
-        return Err(held(run, step, claim));
+        let claim = step.claims.iter().find(|k| k.token.as_str() == c.token);
+        return Err(held(run, step, claim.expect("resume names a contender")));
     }
     match r.step_key.as_deref().filter(|_| r.can_resume) {
         Some(key) => Ok(run.step(key).expect("resume names a step")),

@@ -106,22 +106,30 @@ impl super::Step {
         self.claims.first()
     }
 
-    /// Where `actor` stands on this step at `now`.
+    /// Where `actor` stands on this step at `now`: the first contender
+    /// that is either the actor or protected by its lease decides, as the
+    /// fold decides when the actor's next claim or write arrives (claims
+    /// whose leases have ended are passed over).
     pub fn standing(&self, actor: &str, now: &str) -> Standing<'_> {
-        let Some(head) = self.holder() else {
-            return Standing::Free;
-        };
-        if head.holder == actor {
-            return Standing::Mine(head);
+        for c in &self.claims {
+            if c.holder == actor {
+                return Standing::Mine(c);
+            }
+            if protects(&c.lease_until, now) {
+                let lost = self
+                    .claims
+                    .iter()
+                    .chain(&self.yielded)
+                    .find(|k| k.holder == actor);
+                return Standing::HeldBy { claim: c, lost };
+            }
         }
-        if !protects(&head.lease_until, now) {
-            return Standing::Free;
-        }
-        let lost = self.claims[1..]
-            .iter()
-            .chain(&self.yielded)
-            .find(|c| c.holder == actor);
-        Standing::HeldBy { claim: head, lost }
+        Standing::Free
+    }
+
+    /// The claim that keeps everyone else off the step at `now`, if any.
+    pub fn live_holder(&self, now: &str) -> Option<&Claim> {
+        self.claims.iter().find(|c| protects(&c.lease_until, now))
     }
 }
 
@@ -131,10 +139,7 @@ impl Run {
     pub fn live_claims(&self, now: &str) -> Vec<(&str, &Claim)> {
         self.steps
             .iter()
-            .filter_map(|s| {
-                let c = s.holder()?;
-                protects(&c.lease_until, now).then_some((s.step_key.as_str(), c))
-            })
+            .filter_map(|s| Some((s.step_key.as_str(), s.live_holder(now)?)))
             .collect()
     }
 }

@@ -361,3 +361,21 @@ fn a_queued_contenders_write_under_a_live_holder_is_a_trespass() {
     assert_eq!(run.step("a").unwrap().holder().unwrap().holder, "laptop");
     assert_eq!(run.trespasses.len(), 1);
 }
+
+/// Past an expired head, the next live contender is who holds the step
+/// now: others are refused, and its own claim is a takeover.
+#[test]
+fn standing_passes_over_ended_leases_to_the_next_live_claim() {
+    let h = History::open(&["a"]);
+    let opened = vec![h.events[0].id.clone()];
+    let head = claim_event(1, 2, opened.clone(), "laptop", "a", 60);
+    let queued = claim_event(2, 2, opened, "server", "a", 3600);
+    let run = fold(vec![h.events[0].clone(), head, queued]).unwrap();
+    let step = run.step("a").unwrap();
+    let now = "2026-11-25T10:30:00.000Z";
+    assert!(
+        matches!(step.standing("claude", now), Standing::HeldBy { claim, .. } if claim.holder == "server")
+    );
+    assert!(matches!(step.standing("server", now), Standing::Mine(_)));
+    assert_eq!(run.live_claims(now)[0].1.holder, "server");
+}
