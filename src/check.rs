@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::event::{
-    Body, CLAIM_VERSION, Claimed, Decision, Event, GoalOpened, GoalUpdated, HandedOff, Opened,
-    Released, StepSpec, Updated,
+    Body, CLAIM_VERSION, Claimed, Decision, Event, GoalOpened, GoalUpdated, HandedOff,
+    NEEDS_VERSION, Opened, Released, StepSpec, Updated,
 };
 use crate::limits::{self, Text, opt_text};
 use crate::model::validate_name;
@@ -61,6 +61,12 @@ pub fn event(e: &Event) -> Result<()> {
     limits::text("actor", &e.actor, Text::Name)?;
     limits::text("session", &e.session, Text::Name)?;
     limits::text("at", &e.at, Text::Name)?;
+    if e.body.declares_needs() && e.v < NEEDS_VERSION {
+        return Err(Error::invalid(format!(
+            "steps' needs are written as schema {NEEDS_VERSION}, not {}",
+            e.v
+        )));
+    }
     if matches!(e.body, Body::Claimed(_) | Body::Released(_)) && e.v < CLAIM_VERSION {
         return Err(Error::invalid(format!(
             "a {} event is written as schema {CLAIM_VERSION}, not {}",
@@ -174,7 +180,11 @@ pub fn steps(steps: &[StepSpec]) -> Result<()> {
             )?;
         }
     }
-    Ok(())
+    let graph: Vec<(&str, &[String])> = steps
+        .iter()
+        .map(|s| (s.key.as_str(), s.needs.as_slice()))
+        .collect();
+    crate::graph::check(&graph, &|i| format!("steps[{i}].needs"))
 }
 
 /// Checks a JSON map a caller stores (depth and size).
@@ -238,7 +248,20 @@ fn updated(u: &Updated) -> Result<()> {
         Text::Prose,
     )?;
     map("shared_state", u.shared_state.as_ref())?;
-    map("state_patch", u.state_patch.as_ref())
+    map("state_patch", u.state_patch.as_ref())?;
+    if let Some(needs) = &u.needs {
+        if needs.len() > limits::MAX_STEPS {
+            return Err(Error::invalid(format!(
+                "needs has {} entries; the limit is {}",
+                needs.len(),
+                limits::MAX_STEPS
+            )));
+        }
+        for (i, n) in needs.iter().enumerate() {
+            validate_name(&format!("needs[{i}]"), n)?;
+        }
+    }
+    Ok(())
 }
 
 fn handed_off(h: &HandedOff) -> Result<()> {

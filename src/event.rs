@@ -32,7 +32,9 @@ use crate::model::{GoalStatus, Priority, RunStatus, StepStatus};
 ///   still written as 2.
 /// - 5: claims (`claimed`, `released`): a nexo that knows nothing of them
 ///   refuses the run ("upgrade nexo") instead of ignoring who holds what.
-pub const SCHEMA_VERSION: u32 = 5;
+/// - 6: steps' dependencies (`needs`, at open or by an update): a run whose
+///   steps are a graph, which an older nexo would fold as a sequence.
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// What an ordinary write writes: every nexo since version 2 of the
 /// format reads it, so clones on an older nexo keep working until a
@@ -47,6 +49,10 @@ pub const SIGNED_VERSION: u32 = 4;
 
 /// What a claim or a release is written as (see [`SCHEMA_VERSION`]).
 pub const CLAIM_VERSION: u32 = 5;
+
+/// What an event that declares steps' dependencies is written as (see
+/// [`SCHEMA_VERSION`]).
+pub const NEEDS_VERSION: u32 = 6;
 
 /// One immutable entry of a run's history.
 // No deny_unknown_fields here: serde does not support it together with
@@ -104,8 +110,18 @@ impl Body {
     /// The schema version a new event with this body is written as.
     pub fn written_version(&self) -> u32 {
         match self {
+            _ if self.declares_needs() => NEEDS_VERSION,
             Body::Claimed(_) | Body::Released(_) => CLAIM_VERSION,
             _ => WRITTEN_VERSION,
+        }
+    }
+
+    /// Whether the event declares steps' dependencies (schema 6).
+    pub fn declares_needs(&self) -> bool {
+        match self {
+            Body::Opened(o) => o.steps.iter().any(|s| !s.needs.is_empty()),
+            Body::Updated(u) => u.needs.is_some(),
+            _ => false,
         }
     }
 
@@ -155,6 +171,11 @@ pub struct StepSpec {
     pub retry_after: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compensation: Option<String>,
+    /// The steps that must be completed or skipped before this one is
+    /// ready (schema 6). A run in which no step needs another is a
+    /// sequence, as in the original.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -221,6 +242,9 @@ pub struct Updated {
     pub max_retries: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requires_approval: Option<bool>,
+    /// Replaces the step's dependencies (schema 6; empty: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -10,6 +10,8 @@
 //! - [`claim`]: lease times and the skew margin, the same on every machine;
 //! - [`divergence`]: concurrent changes from two clones, detected;
 //! - [`goal`]: the goal stack, folded like runs;
+//! - [`graph`]: steps' dependencies, and the cycles refused;
+//! - [`ready`]: which steps any agent may take now;
 //! - [`resume`]: state to the next honest action;
 //! - [`view`]: state to the YAML files people read;
 //! - [`render`]: state to what people look at: terminal, Markdown, Mermaid.
@@ -46,10 +48,12 @@ pub mod event;
 pub mod fold;
 pub mod git;
 pub mod goal;
+pub mod graph;
 pub mod id;
 pub mod json;
 pub mod limits;
 pub mod model;
+pub mod ready;
 pub mod render;
 pub mod request;
 pub mod response;

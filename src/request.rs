@@ -57,6 +57,8 @@ pub struct UpdateRequest {
     pub owner: Option<String>,
     pub max_retries: Option<u32>,
     pub requires_approval: Option<bool>,
+    /// Replaces the step's dependencies (empty: none).
+    pub needs: Option<Vec<String>>,
     /// Take the step from whoever holds a live claim on it, on purpose
     /// (recorded as a stolen claim).
     pub steal: bool,

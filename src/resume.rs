@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fold::{Claim, Run, Standing, Step};
 use crate::model::{RunStatus, StepStatus};
+use crate::ready::{Readiness, Wait};
 
 /// Where a run stands for whoever resumes it. Serialized in snake_case
 /// (`waiting_approval`, `retry_available`, ...), the tool interface's words.
@@ -33,6 +34,14 @@ pub enum ResumeState {
 }
 
 impl ResumeState {
+    /// The state of a step in flight.
+    fn of_step(status: StepStatus) -> ResumeState {
+        match status {
+            StepStatus::Retrying => ResumeState::Retrying,
+            _ => ResumeState::Running,
+        }
+    }
+
     /// The state a run's own status gives when no step decides.
     pub fn of_run(status: RunStatus) -> ResumeState {
         match status {
@@ -83,6 +92,9 @@ pub struct Resume {
     /// The claim on that step that matters to the viewer: someone else's
     /// that holds them off, or their own ([`resume_as`]).
     pub claim: Option<ClaimSeen>,
+    /// In a run whose steps declare `needs`: every step the viewer may
+    /// take now, in order ([`resume_as`]; empty for a sequence).
+    pub ready_steps: Vec<String>,
 }
 
 /// A claim as a resume shows it to its viewer.
@@ -130,6 +142,7 @@ impl Resume {
             message,
             step_key: step.map(|s| s.step_key.clone()),
             claim: None,
+            ready_steps: Vec::new(),
         }
     }
 }
@@ -163,6 +176,7 @@ pub fn resume(run: &Run) -> Resume {
         .or_else(|| failed(run))
         .or_else(|| in_flight(run))
         .or_else(|| next_to_do(run))
+        .or_else(|| others_in_flight(run))
         .unwrap_or_else(|| by_run_status(run))
 }
 
@@ -173,6 +187,12 @@ pub fn resume(run: &Run) -> Resume {
 /// viewer's own claim and any write another made to it in the meantime.
 pub fn resume_as(run: &Run, viewer: Viewer) -> Resume {
     let mut r = resume(run);
+    if run.is_graph() {
+        r.ready_steps = crate::ready::ready_steps(run, viewer)
+            .iter()
+            .map(|s| s.step_key.clone())
+            .collect();
+    }
     let Some(step) = r.step_key.as_deref().and_then(|k| run.step(k)) else {
         return r;
     };
@@ -192,7 +212,8 @@ pub fn resume_as(run: &Run, viewer: Viewer) -> Resume {
             }
             let mut held = Resume::new(ResumeState::Claimed, false, msg, Some(step));
             held.claim = Some(ClaimSeen::of(step, claim, false, lost));
-            r = held;
+            held.ready_steps = std::mem::take(&mut r.ready_steps);
+            r = free_instead(run, held);
         }
         Standing::HeldBy { .. } => {}
     }
@@ -206,6 +227,32 @@ pub fn resume_as(run: &Run, viewer: Viewer) -> Resume {
             t.describe()
         ));
     }
+    r
+}
+
+/// Where another step is free for the viewer (a graph's `ready_steps`),
+/// the answer offers it instead of the step someone else holds.
+fn free_instead(run: &Run, held: Resume) -> Resume {
+    let Some(free) = held.ready_steps.first().and_then(|k| run.step(k)) else {
+        return held;
+    };
+    let taken = match (
+        &held.claim,
+        held.step_key.as_deref().and_then(|k| run.step(k)),
+    ) {
+        (Some(c), Some(s)) => format!(
+            " (step '{}' is claimed by {} until {})",
+            s.title, c.holder, c.lease_until
+        ),
+        _ => String::new(),
+    };
+    let mut r = Resume::new(
+        ResumeState::Ready,
+        true,
+        format!("Continue with step '{}'{taken}.", free.title),
+        Some(free),
+    );
+    r.ready_steps = held.ready_steps;
     r
 }
 
@@ -336,8 +383,12 @@ fn in_flight(run: &Run) -> Option<Resume> {
     Some(Resume::new(state, can, with_next(msg, run), Some(step)))
 }
 
-/// 7. The first step still to do.
+/// 7. The first step still to do: in a run whose steps declare `needs`,
+///    the first whose needs are done.
 fn next_to_do(run: &Run) -> Option<Resume> {
+    if run.is_graph() {
+        return next_in_graph(run);
+    }
     let step = run
         .steps
         .iter()
@@ -347,6 +398,41 @@ fn next_to_do(run: &Run) -> Option<Resume> {
     }
     let msg = format!("Continue with step '{}'.", step.title);
     Some(Resume::new(ResumeState::Ready, true, msg, Some(step)))
+}
+
+fn next_in_graph(run: &Run) -> Option<Resume> {
+    let readiness = Readiness::of(run);
+    let mut gated = None;
+    for step in &run.steps {
+        match readiness.waits(step) {
+            None => {
+                let msg = format!("Continue with step '{}'.", step.title);
+                return Some(Resume::new(ResumeState::Ready, true, msg, Some(step)));
+            }
+            Some(Wait::Gate) if gated.is_none() => gated = Some(step),
+            _ => {}
+        }
+    }
+    gated.map(|step| gate(run, step))
+}
+
+/// 7b. In a graph, nothing to start, but other steps are in flight: the
+///     run waits on them.
+fn others_in_flight(run: &Run) -> Option<Resume> {
+    if !run.is_graph() {
+        return None;
+    }
+    let step = run.steps.iter().find(|s| s.status.is_active())?;
+    let msg = format!(
+        "Step '{}' is {}; the steps left wait on it.",
+        step.title, step.status
+    );
+    Some(Resume::new(
+        ResumeState::of_step(step.status),
+        true,
+        with_next(msg, run),
+        Some(step),
+    ))
 }
 
 /// 8. Nothing step-shaped: the run's own status and next action.

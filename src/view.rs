@@ -78,6 +78,8 @@ struct StepLine<'a> {
     key: &'a str,
     title: &'a str,
     status: StepStatus,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    needs: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -95,6 +97,8 @@ struct StepView<'a> {
     title: &'a str,
     order: usize,
     status: StepStatus,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    needs: &'a [String],
     attempt_count: u32,
     max_retries: u32,
     retry_policy: Option<&'a str>,
@@ -168,6 +172,7 @@ pub fn run_yaml(run: &Run, resume: &Resume) -> Vec<u8> {
                 key: &s.step_key,
                 title: &s.title,
                 status: s.status,
+                needs: &s.needs,
             })
             .collect(),
         history: HistoryView {
@@ -186,6 +191,7 @@ pub fn step_yaml(run: &Run, s: &Step) -> Vec<u8> {
         title: &s.title,
         order: s.order,
         status: s.status,
+        needs: &s.needs,
         attempt_count: s.attempt_count,
         max_retries: s.max_retries,
         retry_policy: s.retry_policy.as_deref(),

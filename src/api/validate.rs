@@ -64,7 +64,8 @@ pub(super) fn validate_update(
         || req.next_action.is_some()
         || shared_state.is_some()
         || state_patch.is_some()
-        || req.owner.is_some();
+        || req.owner.is_some()
+        || req.needs.is_some();
     if !anything {
         return Err(nothing_to_update());
     }
@@ -102,6 +103,11 @@ pub(super) fn validate_update(
         owner: req.owner,
         max_retries: req.max_retries,
         requires_approval: req.requires_approval,
+        needs: req.needs,
+    })
+    .and_then(|u| {
+        crate::fold::check_needs(run, &u)?;
+        Ok(u)
     })
 }
 
@@ -117,6 +123,7 @@ fn check_step_key(run: &Run, req: &UpdateRequest, step_key: Option<&str>) -> Res
         ("retry_after", req.retry_after.is_some()),
         ("retry_policy", req.retry_policy.is_some()),
         ("compensation", req.compensation.is_some()),
+        ("needs", req.needs.is_some()),
     ];
     match step_key {
         None => {

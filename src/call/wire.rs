@@ -70,6 +70,8 @@ struct StepInput {
     retry_after: Option<String>,
     #[serde(default)]
     compensation: Option<String>,
+    #[serde(default, alias = "depends_on")]
+    needs: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +114,8 @@ pub struct Update {
     requires_approval: Option<bool>,
     #[serde(default)]
     steal: Option<bool>,
+    #[serde(default, alias = "depends_on")]
+    needs: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,6 +230,7 @@ fn step(i: usize, item: Value, warnings: &mut Vec<String>) -> Result<StepSpec> {
             retry_policy: None,
             retry_after: None,
             compensation: None,
+            needs: None,
         },
         obj @ Value::Object(_) => serde_json::from_value(obj)
             .map_err(|e| Error::invalid(crate::limits::clip_message(format!("steps[{i}]: {e}"))))?,
@@ -263,6 +268,7 @@ fn step(i: usize, item: Value, warnings: &mut Vec<String>) -> Result<StepSpec> {
         retry_policy: given(input.retry_policy),
         retry_after: given(input.retry_after),
         compensation: given(input.compensation),
+        needs: input.needs.unwrap_or_default(),
     })
 }
 
@@ -313,6 +319,7 @@ impl TryFrom<Update> for UpdateRequest {
             max_retries,
             requires_approval: w.requires_approval,
             steal: w.steal.unwrap_or(false),
+            needs: w.needs,
             warnings,
         })
     }

@@ -304,6 +304,15 @@ fn execute(cli: &Cli) -> Result<i32> {
     done.map(|()| 0)
 }
 
+/// A comma-separated list flag (`a,b`), trimmed, empty entries dropped.
+pub fn list_arg(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 fn pretty<T: Serialize>(v: &T) -> String {
     serde_json::to_string_pretty(v).expect("values serialize")
 }

@@ -16,6 +16,10 @@ pub struct Args {
     /// A step as KEY or KEY:TITLE; repeat in order.
     #[arg(long = "step", short = 's', value_name = "KEY[:TITLE]")]
     pub steps: Vec<String>,
+    /// What a step needs done first, as STEP=DEP[,DEP]; repeat per step. A run with needs is
+    /// a graph: steps whose needs are done can run side by side (see `nexo ready`).
+    #[arg(long = "needs", value_name = "STEP=DEP[,DEP]")]
+    pub needs: Vec<String>,
     /// Who owns the run (a client, agent or person).
     #[arg(long)]
     pub owner: Option<String>,
@@ -49,7 +53,7 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     let n = ctx.nexo()?;
-    let steps = a
+    let mut steps: Vec<StepSpec> = a
         .steps
         .iter()
         .map(|s| {
@@ -61,6 +65,25 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
             }
         })
         .collect();
+    for given in &a.needs {
+        let (key, deps) = given.split_once('=').ok_or_else(|| {
+            nexo::error::Error::invalid(format!(
+                "--needs {}: write STEP=DEP[,DEP], e.g. --needs publish=build-linux,build-mac",
+                nexo::limits::quote(given)
+            ))
+        })?;
+        let step = steps
+            .iter_mut()
+            .find(|s| s.key == key.trim())
+            .ok_or_else(|| {
+                nexo::error::Error::invalid(format!(
+                    "--needs {}: '{}' is not one of the --step keys",
+                    nexo::limits::quote(given),
+                    key.trim()
+                ))
+            })?;
+        step.needs.extend(super::list_arg(deps));
+    }
     let req = OpenRequest {
         sid: a
             .sid

@@ -61,6 +61,9 @@ pub struct Args {
     /// Merge this JSON object into the shared state (null deletes a key).
     #[arg(long, value_name = "JSON")]
     pub patch: Option<String>,
+    /// Replace what the step needs done first: DEP[,DEP] (an empty value clears it).
+    #[arg(long, value_name = "DEP[,DEP]")]
+    pub needs: Option<String>,
     /// Write even though another agent holds a live claim on the step, taking the claim
     /// (recorded as stolen).
     #[arg(long)]
@@ -90,6 +93,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         owner: a.owner.clone(),
         max_retries: a.max_retries,
         requires_approval: a.requires_approval,
+        needs: a.needs.as_deref().map(super::list_arg),
         steal: a.steal,
         warnings: Vec::new(),
     };

@@ -28,7 +28,7 @@ use crate::model::{Priority, RunStatus, StepStatus};
 pub use admit::{Flaw, Ignored};
 pub use claim::{Claim, Standing, TakenFrom, Takeover, Trespass};
 pub use step::{Approval, Step, Unhonoured, Verdict, Via};
-pub use update::{closed_gate_for, passes_gate};
+pub use update::{check_needs, closed_gate_for, passes_gate};
 
 /// One entry of the execution trail, derived from one event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,6 +178,12 @@ impl Run {
         seen
     }
 
+    /// Whether any step needs another: the run is a graph, and readiness
+    /// follows dependencies instead of the order (`crate::ready`).
+    pub fn is_graph(&self) -> bool {
+        self.steps.iter().any(|s| !s.needs.is_empty())
+    }
+
     pub fn step_keys(&self) -> String {
         self.steps
             .iter()
@@ -312,6 +318,7 @@ fn opening_steps(event: &Event, o: &Opened) -> Vec<Step> {
             s.retry_policy.clone_from(&spec.retry_policy);
             s.retry_after.clone_from(&spec.retry_after);
             s.compensation.clone_from(&spec.compensation);
+            s.needs.clone_from(&spec.needs);
             s
         })
         .collect()

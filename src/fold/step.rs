@@ -112,6 +112,10 @@ pub struct Step {
     /// added it).
     pub created_at: String,
     pub updated_at: String,
+    /// The steps that must be completed or skipped before this one is
+    /// ready; none in a run that is a sequence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
     /// Who holds the step, then the claims that queued behind them
     /// (`fold::claim`); empty when nobody claims it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -147,6 +151,7 @@ impl Step {
             completed_at: None,
             created_at: at.to_string(),
             updated_at: at.to_string(),
+            needs: Vec::new(),
             claims: Vec::new(),
             yielded: Vec::new(),
         }

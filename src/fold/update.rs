@@ -28,12 +28,9 @@ pub(super) fn apply_update(run: &mut Run, event: &Event, u: &Updated) {
         set_status(run, s, at);
     }
     if touched_status.is_some_and(StepStatus::is_done)
-        && let Some(next) = run
-            .steps
-            .iter()
-            .find(|s| matches!(s.status, StepStatus::Pending | StepStatus::Retrying))
+        && let Some(next) = next_step(run)
     {
-        run.current_step_key = Some(next.step_key.clone());
+        run.current_step_key = Some(next);
     }
     if let Some(owner) = &u.owner {
         run.owner = owner.clone();
@@ -82,6 +79,31 @@ pub fn closed_gate_for(run: &Run, status: RunStatus) -> Option<String> {
         .iter()
         .find(|s| s.awaits_approval())
         .map(|s| s.step_key.clone())
+}
+
+/// Checks the dependencies update `u` gives its step against `run`: every
+/// name a step of the run (or the step the update adds), and no cycle. The
+/// write side refuses such an update; the fold does not honour one.
+pub fn check_needs(run: &Run, u: &Updated) -> crate::error::Result<()> {
+    let (Some(needs), Some(key)) = (&u.needs, &u.step_key) else {
+        return Ok(());
+    };
+    let mut graph: Vec<(&str, &[String])> = run
+        .steps
+        .iter()
+        .map(|s| match s.step_key == *key {
+            true => (s.step_key.as_str(), needs.as_slice()),
+            false => (s.step_key.as_str(), s.needs.as_slice()),
+        })
+        .collect();
+    if run.step(key).is_none() {
+        graph.push((key.as_str(), needs.as_slice()));
+    }
+    let at = graph.iter().position(|(k, _)| k == key).expect("present");
+    crate::graph::check(&graph, &|i| match i == at {
+        true => "needs".to_string(),
+        false => format!("the needs of step '{}'", graph[i].0),
+    })
 }
 
 /// Whether `u` would pass step `s`'s approval gate: the step awaits
@@ -159,6 +181,9 @@ fn set_step_fields(step: &mut Step, u: &Updated, held: bool, at: &str) {
     if let Some(patch) = &u.state_patch {
         step.last_state_patch.clone_from(patch);
     }
+    if let Some(needs) = &u.needs {
+        step.needs.clone_from(needs);
+    }
     for (field, value) in [
         (&mut step.retry_policy, &u.retry_policy),
         (&mut step.retry_after, &u.retry_after),
@@ -204,9 +229,55 @@ fn move_step(step: &mut Step, event: &Event, u: &Updated, new: StepStatus) -> St
     new
 }
 
+/// The step to point at after one is done: the first still to do; in a
+/// graph, the first whose needs are done.
+fn next_step(run: &Run) -> Option<String> {
+    let to_do = |s: &&Step| matches!(s.status, StepStatus::Pending | StepStatus::Retrying);
+    let ready = |s: &&Step| {
+        s.needs
+            .iter()
+            .all(|n| run.step(n).is_some_and(|d| d.status.is_done()))
+    };
+    run.steps
+        .iter()
+        .filter(to_do)
+        .find(|s| !run.is_graph() || ready(s))
+        .or_else(|| run.steps.iter().find(to_do))
+        .map(|s| s.step_key.clone())
+}
+
 /// The run status that step `key` moving to `status` implies, if any
-/// (docs/format.md, "The fold").
+/// (docs/format.md, "The fold"). In a graph, the steps are a set: the run
+/// is running while any step runs, whatever one of them just did.
 fn derived_run_status(run: &Run, key: &str, status: StepStatus) -> Option<RunStatus> {
+    if run.is_graph() && !status.is_done() && !status.is_active() {
+        let others_run = run
+            .steps
+            .iter()
+            .any(|s| s.step_key != key && s.status.is_active());
+        if others_run {
+            return Some(RunStatus::Running);
+        }
+    }
+    if run.is_graph() && status.is_done() {
+        let waiting = run
+            .steps
+            .iter()
+            .all(|s| s.status.is_done() || !s.status.is_active());
+        let failed = run
+            .steps
+            .iter()
+            .any(|s| s.status == StepStatus::Failed && s.attempt_count >= s.max_retries);
+        let held = run.steps.iter().any(Step::held_at_gate);
+        if waiting && !run.steps.iter().all(|s| s.status.is_done()) {
+            if held {
+                return Some(RunStatus::WaitingApproval);
+            }
+            if failed {
+                return Some(RunStatus::Failed);
+            }
+        }
+    }
     let gated = run.step(key).is_some_and(Step::awaits_approval);
     let all_done = run.steps.iter().all(|s| s.status.is_done());
     match status {

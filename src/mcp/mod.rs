@@ -405,6 +405,8 @@ fn open_schema() -> Arc<Map<String, Value>> {
                     "max_retries": {"type": "integer", "description": "Attempts allowed; below 0 is read as 0."},
                     "status": string("The status the step starts in; default pending."),
                     "step_index": {"type": "integer", "minimum": 0, "description": "Where the step sorts (from 1); default its position."},
+                    "needs": {"type": "array", "items": {"type": "string"}, "description": "Step keys that must be completed or skipped first. With needs the run is a graph: steps whose needs are done are ready side by side (nexo_workflow_ready)."},
+                    "depends_on": {"type": "array", "items": {"type": "string"}, "description": "Same as needs."},
                     "retry_policy": string("How to retry."),
                     "retry_after": string("When a retry makes sense."),
                     "compensation": string("How to undo this step's work.")}}},
@@ -442,7 +444,9 @@ fn update_schema(step_status: &Value, run_status: &Value) -> Arc<Map<String, Val
             "owner": string("A new owner for the run."),
             "max_retries": {"type": "integer", "description": "Attempts allowed before resume stops offering a retry; below 0 is read as 0."},
             "requires_approval": {"type": "boolean", "description": "Put the step behind an approval gate (true re-arms it)."},
-            "steal": {"type": "boolean", "description": "Write to a step another agent holds with a live claim, taking the claim on purpose (recorded). Default false: such a write is refused."}
+            "steal": {"type": "boolean", "description": "Write to a step another agent holds with a live claim, taking the claim on purpose (recorded). Default false: such a write is refused."},
+            "needs": {"type": "array", "items": {"type": "string"}, "description": "Replaces the step's dependencies: the step keys that must be completed or skipped before it is ready ([] clears them). A cycle or an unknown key is refused."},
+            "depends_on": {"type": "array", "items": {"type": "string"}, "description": "Same as needs."}
         }),
         &["run_id"],
     )

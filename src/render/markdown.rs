@@ -73,8 +73,19 @@ pub fn mermaid(run: &Run) -> String {
             class(step)
         ));
     }
-    for i in 1..run.steps.len() {
-        s.push_str(&format!("  s{} --> s{i}\n", i - 1));
+    // A graph's edges are its dependencies; a sequence's, its order.
+    if run.is_graph() {
+        for (i, step) in run.steps.iter().enumerate() {
+            for need in &step.needs {
+                if let Some(j) = run.steps.iter().position(|d| &d.step_key == need) {
+                    s.push_str(&format!("  s{j} --> s{i}\n"));
+                }
+            }
+        }
+    } else {
+        for i in 1..run.steps.len() {
+            s.push_str(&format!("  s{} --> s{i}\n", i - 1));
+        }
     }
     for (name, style) in [
         ("done", "fill:#d3f9d8,stroke:#2b8a3e,color:#1b4332"),

@@ -176,9 +176,10 @@ pub fn claim_note(step: &crate::fold::Step) -> Option<String> {
     ))
 }
 
-/// A step's gate and claim, as one note for a table cell.
+/// A step's gate, dependencies and claim, as one note for a table cell.
 pub fn gate_and_claim(step: &crate::fold::Step) -> String {
-    [text::gate(step), claim_note(step)]
+    let needs = (!step.needs.is_empty()).then(|| format!("needs {}", step.needs.join(", ")));
+    [text::gate(step), needs, claim_note(step)]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
