@@ -10,14 +10,14 @@
 //!
 //! Pure: no files, processes or git.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::fold::{Run, Standing, Step};
 use crate::model::{RunStatus, StepStatus};
 use crate::resume::{ResumeState, Viewer};
 
 /// Why a step is not ready.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Wait {
     /// Steps it needs are not completed or skipped yet.

@@ -98,6 +98,30 @@ pub struct ClaimRequest {
     pub steal: Option<bool>,
 }
 
+/// What any agent may take now (`nexo ready`, `nexo_workflow_ready`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadyRequest {
+    /// Who asks: a step another holds is not ready for them.
+    #[serde(default)]
+    pub actor: Option<String>,
+    /// Claim the best ready step, and the next if another agent wins it.
+    #[serde(default)]
+    pub claim: Option<bool>,
+    /// How many steps to list (default 20; 0 means the default).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// The claim's lease, with `claim`.
+    #[serde(default)]
+    pub ttl_seconds: Option<u64>,
+    /// Hold the claim at the remote, with `claim`.
+    #[serde(default)]
+    pub sync: Option<bool>,
+    /// List the steps that are not ready too, with what each waits on.
+    #[serde(default)]
+    pub all: Option<bool>,
+}
+
 /// A holder letting go (`nexo release`, `nexo_workflow_release`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

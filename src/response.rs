@@ -232,6 +232,38 @@ pub struct ClaimResponse {
     pub commit: CommitInfo,
 }
 
+/// One step of one open run, as `ready` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadyItem {
+    pub run_id: RunId,
+    pub goal: String,
+    pub step_key: String,
+    pub title: String,
+    pub priority: Priority,
+    pub ready: bool,
+    /// What it waits on, in words, when it is not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waits_on: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<crate::ready::Wait>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadyResponse {
+    pub ok: bool,
+    /// How many steps are ready now, across every open run.
+    pub count: usize,
+    pub message: String,
+    /// Best first: the ready ones (with `all`, then the rest).
+    pub steps: Vec<ReadyItem>,
+    /// The step claimed, with `claim`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claimed: Option<ClaimResponse>,
+    /// The claimed step's run, resumed for the caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<ResumeResponse>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ReleaseResponse {
     pub ok: bool,
@@ -584,6 +616,10 @@ pub struct PrimeRun {
 #[derive(Debug, Clone, Serialize)]
 pub struct PrimeResponse {
     pub ok: bool,
+    /// How many steps any agent may take now, and the best few.
+    pub ready_count: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ready: Vec<ReadyItem>,
     pub count: usize,
     pub total_open: usize,
     pub runs: Vec<PrimeRun>,

@@ -242,13 +242,16 @@ fn prime_is_small_and_says_what_to_do() {
     );
     assert!(text.contains("(+1 more: nexo list)"), "{text}");
     assert!(!text.contains(&ids[0]), "a closed run is listed");
+    // It leads with what is ready: the eleven runs' first steps.
+    let lead = text.lines().nth(1).unwrap();
+    assert!(lead.starts_with("Ready now: 10 steps, best "), "{text}");
     // The most recently touched run comes first, with its gate.
-    let first = text.lines().nth(1).unwrap();
+    let first = text.lines().nth(2).unwrap();
     assert!(
         first.contains(&ids[11]) && first.contains("[waiting_approval]"),
         "{text}"
     );
-    let second = text.lines().nth(2).unwrap();
+    let second = text.lines().nth(3).unwrap();
     assert!(
         second.contains("step publish: blocked") && second.contains("APPROVAL NEEDED"),
         "{second}"

@@ -15,6 +15,7 @@ mod compensation;
 mod gates;
 mod goals;
 mod prime;
+mod ready;
 mod record;
 mod summaries;
 mod validate;

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::fold::Run;
 use crate::model::{Priority, RunStatus};
 use crate::render::clip;
-use crate::response::{PrimeResponse, PrimeRun};
+use crate::response::{PrimeResponse, PrimeRun, ReadyItem};
 use crate::resume::resume;
 
 /// What an agent needs to start using nexo, in about 1.5 KB.
@@ -56,7 +56,18 @@ impl Nexo {
                 if n == 1 { "" } else { "s" }
             ),
         };
+        let actor = self.actor(None, None);
+        let ranked = super::ready::rank(&summaries, &actor, &super::claims::now_text())?;
+        let ready: Vec<ReadyItem> = ranked
+            .into_iter()
+            .map(|r| r.item)
+            .filter(|i| i.ready)
+            .collect();
         let budget = max_bytes.unwrap_or(usize::MAX);
+        let lead = ready_text(&ready);
+        if text.len() + lead.len() <= budget {
+            text.push_str(&lead);
+        }
         let mut runs = Vec::new();
         for summary in &open {
             let in_progress = summary.status == RunStatus::Running;
@@ -89,6 +100,8 @@ impl Nexo {
         }
         Ok(PrimeResponse {
             ok: true,
+            ready_count: ready.len(),
+            ready: ready.into_iter().take(READY_SHOWN).collect(),
             count: runs.len(),
             total_open: total,
             runs,
@@ -96,6 +109,28 @@ impl Nexo {
             text,
         })
     }
+}
+
+/// How many ready steps prime names.
+const READY_SHOWN: usize = 3;
+
+/// The lead, one line: how many steps any agent may take now, and the
+/// best few.
+fn ready_text(ready: &[ReadyItem]) -> String {
+    if ready.is_empty() {
+        return String::new();
+    }
+    let best: Vec<String> = ready
+        .iter()
+        .take(READY_SHOWN)
+        .map(|i| format!("{} {}", i.run_id, clip(&i.step_key, 24)))
+        .collect();
+    format!(
+        "Ready now: {} step{}, best {} (nexo ready --claim takes one).\n",
+        ready.len(),
+        if ready.len() == 1 { "" } else { "s" },
+        best.join(", ")
+    )
 }
 
 /// Lower ranks first: a gate waiting for a person, then running or

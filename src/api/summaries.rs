@@ -40,8 +40,9 @@ use crate::store::Stamp;
 
 /// Bumped when a line's shape changes, or what the fold makes of a
 /// history does (5: lines a peer could not have written honestly are not
-/// honoured), so an upgraded nexo never trusts a summary an older fold made.
-const FORMAT: &str = "nexo-summaries 5";
+/// honoured; 6: the steps `ready` reads), so an upgraded nexo never
+/// trusts a summary an older fold made.
+const FORMAT: &str = "nexo-summaries 6";
 
 /// How many lines may be appended to the index before it is written
 /// sorted again.
@@ -98,6 +99,10 @@ struct Shown {
     /// The step prime names (the one resume points at, else the current).
     step_key: Option<String>,
     step_status: Option<StepStatus>,
+    opened_at: String,
+    /// The steps still to do, for `ready`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    ready: Vec<super::ready::Candidate>,
 }
 
 impl Text {
@@ -228,6 +233,16 @@ impl Summaries {
         Ok(item)
     }
 
+    /// What `ready` reads of the run: its list item, when it was opened,
+    /// and its steps still to do.
+    pub(super) fn ready(
+        &self,
+        s: &Summary,
+    ) -> Result<(ListItem, String, Vec<super::ready::Candidate>)> {
+        let shown = self.shown(s)?;
+        Ok((shown.item, shown.opened_at, shown.ready))
+    }
+
     /// What `prime` shows of the run.
     pub fn prime(&self, s: &Summary) -> Result<PrimeRun> {
         let shown = self.shown(s)?;
@@ -255,6 +270,8 @@ fn line_of(run: &Run, stamp: Stamp) -> String {
         progress: crate::render::progress(run),
         step_key: prime.step_key,
         step_status: prime.step_status,
+        opened_at: run.opened_at.clone(),
+        ready: super::ready::candidates(run),
     };
     let json = serde_json::to_string(&shown).expect("summaries serialize");
     format!(

@@ -32,6 +32,7 @@ enum Request {
     Reject(req::DecisionRequest),
     Claim(req::ClaimRequest),
     Release(req::ReleaseRequest),
+    Ready(req::ReadyRequest),
     Sync,
     GoalOpen(req::GoalOpenRequest),
     GoalUpdate(req::GoalUpdateRequest),
@@ -64,6 +65,7 @@ fn decode_input(tool: Tool, input: Value) -> Result<Request> {
         Tool::WorkflowReject => Request::Reject(decode(name, input)?),
         Tool::WorkflowClaim => Request::Claim(decode(name, input)?),
         Tool::WorkflowRelease => Request::Release(decode(name, input)?),
+        Tool::WorkflowReady => Request::Ready(decode(name, input)?),
         Tool::WorkflowSync => {
             decode::<req::NoFields>(name, input)?;
             Request::Sync
@@ -120,6 +122,7 @@ pub fn call(nexo: &Nexo, tool: &str, input: Value) -> Result<Value> {
         Request::Reject(r) => to_value(nexo.reject(r)?),
         Request::Claim(r) => to_value(nexo.claim(r)?),
         Request::Release(r) => to_value(nexo.release(r)?),
+        Request::Ready(r) => to_value(nexo.ready(r)?),
         Request::Sync => to_value(nexo.sync()?),
         Request::GoalOpen(r) => to_value(nexo.goal_open(r)?),
         Request::GoalUpdate(r) => to_value(nexo.goal_update(r)?),

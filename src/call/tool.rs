@@ -66,6 +66,8 @@ tools! {
         "Claim a step for a while (a lease) so other agents leave it to you; sync: true makes the claim hold at the git remote. Without step_key, claims the step resume offers you.";
     WorkflowRelease => "nexo_workflow_release",
         "Let go of your claim on a step, so another agent can take it.";
+    WorkflowReady => "nexo_workflow_ready",
+        "List the steps any agent may take now across every open run, best first (priority, then the run's age); claim: true takes the best one for you, as nexo_workflow_claim does, and moves on if another agent wins it.";
     WorkflowSync => "nexo_workflow_sync",
         "Share this repository's runs with other machines: commit pending changes, pull (merge or rebase as git is configured), settle .nexo/, push. Call it after a handoff.";
     GoalOpen => "nexo_goal_open",

@@ -72,3 +72,67 @@ pub fn release(ctx: &Ctx, a: &ReleaseArgs) -> Result<()> {
     })?;
     ctx.emit(&r, || format!("{}\n{}", r.message, commit_line(&r.commit)))
 }
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  nexo ready                        # what any agent may take now, best first\n  nexo ready --all                  # and what the rest wait on\n  nexo ready --claim --sync         # take the best one, held at the remote"
+)]
+pub struct ReadyArgs {
+    /// Claim the best ready step (the next, if another agent wins it).
+    #[arg(long)]
+    pub claim: bool,
+    /// List the steps that are not ready too, with what each waits on.
+    #[arg(long)]
+    pub all: bool,
+    /// How many steps to list.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub limit: usize,
+    /// With --claim: the lease's length (90s, 30m, 2h).
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// With --claim: hold the claim at the remote.
+    #[arg(long)]
+    pub sync: bool,
+    #[command(flatten)]
+    pub write: super::WriteArgs,
+}
+
+pub fn ready(ctx: &Ctx, a: &ReadyArgs) -> Result<()> {
+    let n = ctx.nexo()?;
+    let ttl_seconds = match &a.ttl {
+        Some(t) => Some(nexo::claim::parse_ttl("--ttl", t)?),
+        None => None,
+    };
+    let r = n.ready(nexo::request::ReadyRequest {
+        actor: Some(n.actor(None, None)),
+        claim: Some(a.claim),
+        limit: Some(a.limit),
+        ttl_seconds,
+        sync: Some(a.sync),
+        all: Some(a.all),
+    })?;
+    ctx.emit(&r, || {
+        let mut s = format!("{}\n", r.message);
+        if let Some(c) = &r.claimed {
+            s.push_str(&format!("{}\n{}\n", c.message, commit_line(&c.commit)));
+            if let Some(resume) = &r.resume {
+                s.push_str(&format!("{}: {}\n", resume.resume_state, resume.message));
+            }
+            return s;
+        }
+        for i in &r.steps {
+            s.push_str(&format!(
+                "{}  {:<20} {:<8} {}{}\n",
+                i.run_id,
+                i.step_key,
+                i.priority.as_str(),
+                i.title,
+                i.waits_on
+                    .as_deref()
+                    .map(|w| format!("  ({w})"))
+                    .unwrap_or_default()
+            ));
+        }
+        s
+    })
+}

@@ -112,6 +112,8 @@ pub enum Command {
     Claim(claim::Args),
     /// Let go of your claim on a step.
     Release(claim::ReleaseArgs),
+    /// The steps any agent may take now, across every open run, best first (--claim: take one).
+    Ready(claim::ReadyArgs),
     /// The goal stack: objectives that runs serve (open, update, get, list).
     Goal(goal::Args),
     /// Commit every pending .nexo/ change (left by --no-commit or a merge in progress).
@@ -171,6 +173,7 @@ impl Command {
             Command::Reject(a) => Some(&a.write),
             Command::Claim(a) => Some(&a.write),
             Command::Release(a) => Some(&a.write),
+            Command::Ready(a) => Some(&a.write),
             Command::Call(a) => Some(&a.write),
             Command::Goal(a) => Some(&a.write),
             Command::Mcp(a) => Some(&a.write),
@@ -288,6 +291,7 @@ fn execute(cli: &Cli) -> Result<i32> {
         Command::Reject(a) => reject::run(&ctx, a),
         Command::Claim(a) => claim::run(&ctx, a),
         Command::Release(a) => claim::release(&ctx, a),
+        Command::Ready(a) => claim::ready(&ctx, a),
         Command::Goal(a) => goal::run(&ctx, a),
         Command::Commit => commit::run(&ctx),
         Command::Doctor(a) => return doctor::run(&ctx, a),

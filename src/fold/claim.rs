@@ -111,26 +111,33 @@ impl super::Step {
     /// fold decides when the actor's next claim or write arrives (claims
     /// whose leases have ended are passed over).
     pub fn standing(&self, actor: &str, now: &str) -> Standing<'_> {
-        for c in &self.claims {
-            if c.holder == actor {
-                return Standing::Mine(c);
-            }
-            if protects(&c.lease_until, now) {
-                let lost = self
-                    .claims
-                    .iter()
-                    .chain(&self.yielded)
-                    .find(|k| k.holder == actor);
-                return Standing::HeldBy { claim: c, lost };
-            }
-        }
-        Standing::Free
+        standing(&self.claims, &self.yielded, actor, now)
     }
 
     /// The claim that keeps everyone else off the step at `now`, if any.
     pub fn live_holder(&self, now: &str) -> Option<&Claim> {
         self.claims.iter().find(|c| protects(&c.lease_until, now))
     }
+}
+
+/// [`super::Step::standing`], over a step's contenders and yielded
+/// claims as a summary keeps them.
+pub fn standing<'a>(
+    claims: &'a [Claim],
+    yielded: &'a [Claim],
+    actor: &str,
+    now: &str,
+) -> Standing<'a> {
+    for c in claims {
+        if c.holder == actor {
+            return Standing::Mine(c);
+        }
+        if protects(&c.lease_until, now) {
+            let lost = claims.iter().chain(yielded).find(|k| k.holder == actor);
+            return Standing::HeldBy { claim: c, lost };
+        }
+    }
+    Standing::Free
 }
 
 impl Run {

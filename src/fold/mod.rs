@@ -26,7 +26,7 @@ use crate::id::{EventId, RunId};
 use crate::model::{Priority, RunStatus, StepStatus};
 
 pub use admit::{Flaw, Ignored};
-pub use claim::{Claim, Standing, TakenFrom, Takeover, Trespass};
+pub use claim::{Claim, Standing, TakenFrom, Takeover, Trespass, standing};
 pub use step::{Approval, Step, Unhonoured, Verdict, Via};
 pub use update::{check_needs, closed_gate_for, passes_gate};
 

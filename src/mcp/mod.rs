@@ -324,6 +324,17 @@ fn input_schema(tool: NexoTool) -> Arc<Map<String, Value>> {
             }),
             &["run_id", "actor"],
         ),
+        NexoTool::WorkflowReady => schema(
+            json!({
+                "actor": string("Who asks: a step another agent holds is not ready for them. Defaults to the server's identity."),
+                "claim": {"type": "boolean", "description": "Claim the best ready step (and the next, if another agent wins it); the answer carries the claim and the run's resume. Default false."},
+                "limit": {"type": "integer", "minimum": 0, "description": "How many steps to list. Default 20; 0 means the default."},
+                "ttl_seconds": {"type": "integer", "minimum": 1, "description": "With claim: the lease's length. Default .nexo/config.yaml's claims.ttl, else 1800."},
+                "sync": {"type": "boolean", "description": "With claim: hold the claim at the git remote. Default false."},
+                "all": {"type": "boolean", "description": "List the steps that are not ready too, with what each waits on. Default false."}
+            }),
+            &[],
+        ),
         NexoTool::WorkflowRelease => schema(
             json!({
                 "run_id": run_id(),

@@ -1,0 +1,210 @@
+//! `ready`: the steps any agent may take now, across every open run, best
+//! first; with `claim`, the best one taken with the guarantees of
+//! `claim`. It reads what `list` reads (the run summaries, which carry
+//! each open run's steps and what they wait on), never folds every run,
+//! and judges claims at the moment it runs.
+
+use serde::{Deserialize, Serialize};
+
+use super::Nexo;
+use super::claims::now_text;
+use crate::error::{ErrorKind, Result};
+use crate::fold::{Claim, Run, Standing};
+use crate::model::Priority;
+use crate::ready::{Readiness, Wait};
+use crate::request::{ClaimRequest, ReadyRequest, RunRequest};
+use crate::response::{ReadyItem, ReadyResponse};
+
+/// How many ready steps an answer lists when the caller names no limit.
+const DEFAULT_LIMIT: usize = 20;
+
+/// A step of an open run as the summaries keep it for `ready`: what it
+/// waits on, claims aside (the fold's part), and its claims, judged
+/// when asked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Candidate {
+    key: String,
+    title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wait: Option<Wait>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    claims: Vec<Claim>,
+}
+
+/// The steps of `run` still to do, for its summary (none for a run that
+/// is closed: nothing in it is ever ready).
+pub(super) fn candidates(run: &Run) -> Vec<Candidate> {
+    if matches!(
+        run.status,
+        crate::model::RunStatus::Completed | crate::model::RunStatus::Cancelled
+    ) {
+        return Vec::new();
+    }
+    let readiness = Readiness::of(run);
+    run.steps
+        .iter()
+        .filter(|s| !s.status.is_done())
+        .map(|s| Candidate {
+            key: s.step_key.clone(),
+            title: s.title.clone(),
+            wait: readiness.waits(s),
+            claims: s.claims.clone(),
+        })
+        .collect()
+}
+
+/// Every step still to do of every open run, for `actor` at `now`, best
+/// first: ready before waiting, then priority, the oldest run, and the
+/// run's own order.
+pub(super) fn rank(
+    summaries: &super::summaries::Summaries,
+    actor: &str,
+    now: &str,
+) -> Result<Vec<Ranked>> {
+    let open = |s: &&super::summaries::Summary| {
+        !matches!(
+            s.status,
+            crate::model::RunStatus::Completed | crate::model::RunStatus::Cancelled
+        )
+    };
+    let mut ranked = Vec::new();
+    for s in summaries.all.iter().filter(open) {
+        let (item, opened_at, steps) = summaries.ready(s)?;
+        for (order, c) in steps.into_iter().enumerate() {
+            let wait = c
+                .wait
+                .or_else(|| match crate::fold::standing(&c.claims, &[], actor, now) {
+                    Standing::HeldBy { claim, .. } => Some(Wait::Claimed {
+                        holder: claim.holder.clone(),
+                        lease_until: claim.lease_until.clone(),
+                    }),
+                    _ => None,
+                });
+            ranked.push(Ranked {
+                priority: item.priority,
+                opened_at: opened_at.clone(),
+                order,
+                item: ReadyItem {
+                    run_id: item.run_id.clone(),
+                    goal: item.goal.clone(),
+                    step_key: c.key,
+                    title: c.title,
+                    priority: item.priority,
+                    ready: wait.is_none(),
+                    waits_on: wait.as_ref().map(Wait::describe),
+                    wait,
+                },
+            });
+        }
+    }
+    ranked.sort_by(|a, b| {
+        let key = |r: &Ranked| {
+            (
+                !r.item.ready,
+                std::cmp::Reverse(r.priority),
+                r.opened_at.clone(),
+                r.item.run_id.to_string(),
+                r.order,
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    Ok(ranked)
+}
+
+/// One candidate of one run, ranked.
+pub(super) struct Ranked {
+    priority: Priority,
+    opened_at: String,
+    order: usize,
+    pub(super) item: ReadyItem,
+}
+
+impl Nexo {
+    pub fn ready(&self, req: ReadyRequest) -> Result<ReadyResponse> {
+        let actor = self.actor(req.actor.clone(), None);
+        let summaries = self.summaries()?;
+        let ranked = rank(&summaries, &actor, &now_text())?;
+        let ready: Vec<ReadyItem> = ranked
+            .iter()
+            .filter(|r| r.item.ready)
+            .map(|r| r.item.clone())
+            .collect();
+        let count = ready.len();
+        if req.claim.unwrap_or(false) {
+            return self.claim_best(req, actor, ready);
+        }
+        let limit = req.limit.filter(|&n| n > 0).unwrap_or(DEFAULT_LIMIT);
+        let waiting = ranked.into_iter().filter(|r| !r.item.ready).map(|r| r.item);
+        let steps: Vec<ReadyItem> = match req.all.unwrap_or(false) {
+            true => ready.into_iter().chain(waiting).take(limit).collect(),
+            false => ready.into_iter().take(limit).collect(),
+        };
+        Ok(ReadyResponse {
+            ok: true,
+            count,
+            message: ready_message(count),
+            steps,
+            claimed: None,
+            resume: None,
+        })
+    }
+
+    /// Claims the best of `ready`; when another agent wins a step first,
+    /// the next. The answer carries the claim and the run's resume.
+    fn claim_best(
+        &self,
+        req: ReadyRequest,
+        actor: String,
+        ready: Vec<ReadyItem>,
+    ) -> Result<ReadyResponse> {
+        let count = ready.len();
+        for item in ready {
+            let claim = self.claim(ClaimRequest {
+                run_id: item.run_id.to_string(),
+                step_key: Some(item.step_key.clone()),
+                actor: actor.clone(),
+                ttl_seconds: req.ttl_seconds,
+                sync: req.sync,
+                steal: None,
+            });
+            let claimed = match claim {
+                Ok(c) => c,
+                // Taken meanwhile, or done: the next one.
+                Err(e) if matches!(e.kind, ErrorKind::Claimed | ErrorKind::Conflict) => continue,
+                Err(e) => return Err(e),
+            };
+            let resume = self.resume(RunRequest {
+                run_id: item.run_id.to_string(),
+                actor: Some(actor.clone()),
+            })?;
+            return Ok(ReadyResponse {
+                ok: true,
+                count,
+                message: format!(
+                    "{actor} claimed step '{}' of {} until {}.",
+                    claimed.step_key, claimed.run_id, claimed.lease_until
+                ),
+                steps: vec![item],
+                claimed: Some(claimed),
+                resume: Some(resume),
+            });
+        }
+        Ok(ReadyResponse {
+            ok: true,
+            count: 0,
+            message: "Nothing is ready to claim now.".into(),
+            steps: Vec::new(),
+            claimed: None,
+            resume: None,
+        })
+    }
+}
+
+fn ready_message(count: usize) -> String {
+    match count {
+        0 => "Nothing is ready now.".into(),
+        1 => "1 step is ready.".into(),
+        n => format!("{n} steps are ready."),
+    }
+}
