@@ -171,6 +171,10 @@ pub struct ResumeResponse {
     /// Writes to a claimed step by someone other than its holder.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trespasses: Vec<Trespass>,
+    /// In a run whose steps declare `needs`: every step the caller may
+    /// take now, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ready_steps: Vec<String>,
 }
 
 /// A live claim, as `get` lists them under `run`.

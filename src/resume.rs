@@ -192,6 +192,11 @@ pub fn resume_as(run: &Run, viewer: Viewer) -> Resume {
             .iter()
             .map(|s| s.step_key.clone())
             .collect();
+        if r.can_resume
+            && let Some(own) = own_step(run, viewer, &r)
+        {
+            r = own;
+        }
     }
     let Some(step) = r.step_key.as_deref().and_then(|k| run.step(k)) else {
         return r;
@@ -228,6 +233,31 @@ pub fn resume_as(run: &Run, viewer: Viewer) -> Resume {
         ));
     }
     r
+}
+
+/// In a graph, the step the viewer holds, ready or in flight, when the
+/// rules offered another: an agent goes on with its own work first.
+fn own_step(run: &Run, viewer: Viewer, r: &Resume) -> Option<Resume> {
+    let step = run.steps.iter().find(|s| {
+        matches!(s.standing(viewer.actor, viewer.now), Standing::Mine(_))
+            && (s.status.is_active() || r.ready_steps.contains(&s.step_key))
+    })?;
+    if r.step_key.as_deref() == Some(step.step_key.as_str()) {
+        return None;
+    }
+    let (state, msg) = match step.status.is_active() {
+        true => (
+            ResumeState::of_step(step.status),
+            format!("Step '{}' is {}: continue it.", step.title, step.status),
+        ),
+        false => (
+            ResumeState::Ready,
+            format!("Continue with step '{}'.", step.title),
+        ),
+    };
+    let mut own = Resume::new(state, true, msg, Some(step));
+    own.ready_steps = r.ready_steps.clone();
+    Some(own)
 }
 
 /// Where another step is free for the viewer (a graph's `ready_steps`),

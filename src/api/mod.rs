@@ -522,6 +522,7 @@ impl Nexo {
             unhonoured: run.unhonoured.clone(),
             claim: r.claim,
             trespasses: run.trespasses.clone(),
+            ready_steps: r.ready_steps,
         })
     }
 

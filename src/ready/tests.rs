@@ -170,3 +170,16 @@ fn a_cycle_or_an_unknown_need_is_refused_by_name_and_never_folded() {
     assert!(run.step("a").unwrap().needs.is_empty());
     assert_eq!(run.run_id, RUN);
 }
+
+#[test]
+fn resume_sends_an_agent_back_to_the_step_it_holds() {
+    let mut h = graph(&["a", "b", "c", "d<a"]);
+    h.claim("codex", "c", 600);
+    let run = h.fold();
+    let r = resume_as(&run, viewer("codex"));
+    assert_eq!(r.step_key.as_deref(), Some("c"), "{}", r.message);
+    assert!(r.claim.unwrap().yours);
+    let other = resume_as(&run, viewer("claude"));
+    assert_eq!(other.step_key.as_deref(), Some("a"));
+    assert_eq!(other.ready_steps, ["a", "b"]);
+}
