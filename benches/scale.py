@@ -6,6 +6,8 @@ interleaved round by round, against a repository holding one small run:
 
   resume / update on a run with --events events (default 100,000);
   list / update with --runs runs (default 10,000);
+  list / ready over 1,000 open runs whose steps run side by side, and ready
+  over the --runs runs (ratios of ready are to list in the same repository);
   the peak resident memory of each process (from wait4).
 
 Prints each case's median and its ratio to the small-run baseline.
@@ -51,6 +53,14 @@ def opened(n, run_id, steps):
     })
 
 
+def opened_graph(n, run_id):
+    # s2 needs s0 and s1: two steps ready side by side (schema 6).
+    e = json.loads(opened(n, run_id, 3))
+    e["v"] = 6
+    e["data"]["steps"][2]["needs"] = ["s0", "s1"]
+    return json.dumps(e, separators=(",", ":"))
+
+
 def git_repo(path):
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path)
@@ -77,10 +87,10 @@ def commit_all(path, nexo):
 
 
 def build(work, nexo, events, runs):
-    stamp = os.path.join(work, f"built-{events}-{runs}")
+    stamp = os.path.join(work, f"built-{events}-{runs}-open")
     if os.path.exists(stamp):
         # Reused: reset each repository to its first commit's state.
-        for name in ("small", "long", "many"):
+        for name in ("small", "long", "many", "open"):
             path = os.path.join(work, name)
             sh(["git", "reset", "-q", "--hard", "bench-start"], path)
             sh(["git", "clean", "-qfdx"], path)
@@ -113,7 +123,15 @@ def build(work, nexo, events, runs):
             line(2, [event_id(1)], "updated", {"step_key": "s0", "step_status": "running"}),
         ])
     commit_all(many, nexo)
-    for name in ("small", "long", "many"):
+
+    # 1,000 open runs whose steps can run side by side: what `ready` reads.
+    ready = os.path.join(work, "open")
+    git_repo(ready)
+    for r in range(1000):
+        rid = f"WF-OPEN{r:012d}"
+        write_run(ready, rid, [opened_graph(1, rid)])
+    commit_all(ready, nexo)
+    for name in ("small", "long", "many", "open"):
         sh(["git", "tag", "-f", "bench-start"], os.path.join(work, name))
     open(stamp, "w").close()
 
@@ -174,7 +192,7 @@ def measure(a, binaries):
     cases = {}
     for i, nexo in enumerate(binaries):
         work = work_of(a.work, i, binaries)
-        small, long, many = (os.path.join(work, n) for n in ("small", "long", "many"))
+        small, long, many, ready = (os.path.join(work, n) for n in ("small", "long", "many", "open"))
         tag = f" [{i}]" if len(binaries) > 1 else ""
         upd = lambda rid: [nexo, "update", rid, "s1", "--summary", "bench"]
         cases.update({
@@ -185,6 +203,9 @@ def measure(a, binaries):
             f"list small{tag}": ([nexo, "list"], small),
             f"list many{tag}": ([nexo, "list"], many),
             f"update many{tag}": (upd("WF-MANY000000000007"), many),
+            f"list open{tag}": ([nexo, "list"], ready),
+            f"ready open{tag}": ([nexo, "ready"], ready),
+            f"ready many{tag}": ([nexo, "ready"], many),
         })
     times = {k: [] for k in cases}
     peak = {k: 0.0 for k in cases}
@@ -203,7 +224,9 @@ def measure(a, binaries):
             print(f"[{i}] {nexo}")
     for name in cases:
         verb, _, tag = name.partition(" ")
-        base = med[f"{verb} small{tag[tag.find(' '):] if ' ' in tag else ''}"]
+        # `ready` is held to `list` in the same repository.
+        base = med.get(f"list {tag}") if verb == "ready" else None
+        base = base or med[f"{verb} small{tag[tag.find(' '):] if ' ' in tag else ''}"]
         ratio = med[name] / base
         print(f"{name:<18} median {med[name]:8.2f} ms  {ratio:6.1f}x   peak {peak[name]:7.1f} MB")
 

@@ -31,6 +31,13 @@ pub(super) struct Candidate {
     claims: Vec<Claim>,
 }
 
+impl Candidate {
+    /// Ready, claims aside.
+    pub(super) fn is_ready(&self) -> bool {
+        self.wait.is_none()
+    }
+}
+
 /// The steps of `run` still to do, for its summary (none for a run that
 /// is closed: nothing in it is ever ready).
 pub(super) fn candidates(run: &Run) -> Vec<Candidate> {
@@ -60,16 +67,22 @@ pub(super) fn rank(
     summaries: &super::summaries::Summaries,
     actor: &str,
     now: &str,
+    all: bool,
 ) -> Result<Vec<Ranked>> {
+    // Without `all`, a run with no step ready is not even decoded.
     let open = |s: &&super::summaries::Summary| {
         !matches!(
             s.status,
             crate::model::RunStatus::Completed | crate::model::RunStatus::Cancelled
-        )
+        ) && (all || s.ready > 0)
     };
     let mut ranked = Vec::new();
     for s in summaries.all.iter().filter(open) {
-        let (item, opened_at, steps) = summaries.ready(s)?;
+        let super::summaries::ForReady {
+            item,
+            opened_at,
+            ready: steps,
+        } = summaries.ready(s)?;
         for (order, c) in steps.into_iter().enumerate() {
             let wait = c
                 .wait
@@ -97,18 +110,16 @@ pub(super) fn rank(
             });
         }
     }
-    ranked.sort_by(|a, b| {
-        let key = |r: &Ranked| {
-            (
-                !r.item.ready,
-                std::cmp::Reverse(r.priority),
-                r.opened_at.clone(),
-                r.item.run_id.to_string(),
-                r.order,
-            )
-        };
-        key(a).cmp(&key(b))
-    });
+    fn key(r: &Ranked) -> (bool, std::cmp::Reverse<Priority>, &str, &str, usize) {
+        (
+            !r.item.ready,
+            std::cmp::Reverse(r.priority),
+            &r.opened_at,
+            &r.item.run_id,
+            r.order,
+        )
+    }
+    ranked.sort_by(|a, b| key(a).cmp(&key(b)));
     Ok(ranked)
 }
 
@@ -124,7 +135,7 @@ impl Nexo {
     pub fn ready(&self, req: ReadyRequest) -> Result<ReadyResponse> {
         let actor = self.actor(req.actor.clone(), None);
         let summaries = self.summaries()?;
-        let ranked = rank(&summaries, &actor, &now_text())?;
+        let ranked = rank(&summaries, &actor, &now_text(), req.all.unwrap_or(false))?;
         let ready: Vec<ReadyItem> = ranked
             .iter()
             .filter(|r| r.item.ready)

@@ -19,7 +19,7 @@
 //! not in the index).
 //!
 //! A line is tab-separated: id, length, mtime, inode, updated_at, status,
-//! priority, whether a gate waits, goal id, the length of the JSON, then
+//! priority, whether a gate waits, how many steps are ready, goal id, the length of the JSON, then
 //! the JSON of what `list` and `prime` show. Values never hold tabs: names and times are refused
 //! with control characters in them (docs/format.md, "Limits").
 
@@ -40,9 +40,9 @@ use crate::store::Stamp;
 
 /// Bumped when a line's shape changes, or what the fold makes of a
 /// history does (5: lines a peer could not have written honestly are not
-/// honoured; 6: the steps `ready` reads), so an upgraded nexo never
+/// honoured; 7: the steps `ready` reads), so an upgraded nexo never
 /// trusts a summary an older fold made.
-const FORMAT: &str = "nexo-summaries 6";
+const FORMAT: &str = "nexo-summaries 7";
 
 /// How many lines may be appended to the index before it is written
 /// sorted again.
@@ -64,6 +64,9 @@ pub(crate) struct Summary {
     pub status: RunStatus,
     pub priority: Priority,
     pub requires_approval: bool,
+    /// How many of its steps are ready, claims aside: `ready` decodes
+    /// only the runs that have some.
+    pub ready: u32,
 }
 
 /// The index's bytes, then the lines of runs folded just now: one
@@ -103,6 +106,33 @@ struct Shown {
     /// The steps still to do, for `ready`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     ready: Vec<super::ready::Candidate>,
+}
+
+/// What `ready` reads of [`Shown`]: the run, its age, its steps still to
+/// do (nothing else is decoded).
+#[derive(Deserialize)]
+pub(super) struct ForReady {
+    pub(super) item: ReadyRun,
+    pub(super) opened_at: String,
+    #[serde(default)]
+    pub(super) ready: Vec<super::ready::Candidate>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ReadyRun {
+    pub(super) run_id: crate::id::RunId,
+    pub(super) goal: String,
+    pub(super) priority: Priority,
+}
+
+/// [`Shown`] without what only `ready` reads: `list` and `prime` step
+/// over the steps still to do instead of building them.
+#[derive(Deserialize)]
+struct Listed {
+    item: ListItem,
+    progress: (usize, usize),
+    step_key: Option<String>,
+    step_status: Option<StepStatus>,
 }
 
 impl Text {
@@ -216,7 +246,7 @@ impl Summaries {
         self.text.get(s.json.clone())
     }
 
-    fn shown(&self, s: &Summary) -> Result<Shown> {
+    fn shown<T: serde::de::DeserializeOwned>(&self, s: &Summary) -> Result<T> {
         serde_json::from_str(self.json(s)).map_err(|e| {
             Error::new(
                 ErrorKind::Corrupt,
@@ -227,7 +257,7 @@ impl Summaries {
 
     /// What `list` shows of the run.
     pub fn item(&self, s: &Summary) -> Result<ListItem> {
-        let shown = self.shown(s)?;
+        let shown: Listed = self.shown(s)?;
         let mut item = shown.item;
         item.progress = shown.progress;
         Ok(item)
@@ -235,17 +265,13 @@ impl Summaries {
 
     /// What `ready` reads of the run: its list item, when it was opened,
     /// and its steps still to do.
-    pub(super) fn ready(
-        &self,
-        s: &Summary,
-    ) -> Result<(ListItem, String, Vec<super::ready::Candidate>)> {
-        let shown = self.shown(s)?;
-        Ok((shown.item, shown.opened_at, shown.ready))
+    pub(super) fn ready(&self, s: &Summary) -> Result<ForReady> {
+        self.shown(s)
     }
 
     /// What `prime` shows of the run.
     pub fn prime(&self, s: &Summary) -> Result<PrimeRun> {
-        let shown = self.shown(s)?;
+        let shown: Listed = self.shown(s)?;
         let i = shown.item;
         Ok(PrimeRun {
             run_id: i.run_id,
@@ -273,9 +299,10 @@ fn line_of(run: &Run, stamp: Stamp) -> String {
         opened_at: run.opened_at.clone(),
         ready: super::ready::candidates(run),
     };
+    let ready = shown.ready.iter().filter(|c| c.is_ready()).count();
     let json = serde_json::to_string(&shown).expect("summaries serialize");
     format!(
-        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
         run.run_id,
         stamp.len,
         stamp.mtime_ns,
@@ -284,6 +311,7 @@ fn line_of(run: &Run, stamp: Stamp) -> String {
         run.status,
         run.priority,
         u8::from(r.requires_approval),
+        ready,
         run.goal_id,
         json.len(),
         json,
@@ -312,6 +340,7 @@ impl Summary {
         let status = RunStatus::parse(std::str::from_utf8(field()?.1).ok()?).ok()?;
         let priority = Priority::parse(std::str::from_utf8(field()?.1).ok()?).ok()?;
         let requires_approval = field()?.1 == b"1";
+        let ready = number(field()?.1)? as u32;
         let (goal_id, _) = field()?;
         let json_len = number(field()?.1)? as usize;
         let end = at.checked_add(json_len)?;
@@ -325,6 +354,7 @@ impl Summary {
             status,
             priority,
             requires_approval,
+            ready,
         })
     }
 }
