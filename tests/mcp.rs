@@ -161,6 +161,10 @@ fn an_mcp_client_runs_the_whole_flow() {
         ("claimed".into(), false.into())
     );
     assert_eq!(step(flow, "release")["result"]["token"], claim["token"]);
+    let ready = &step(flow, "ready")["result"];
+    assert_eq!(ready["claimed"]["step_key"], "publish", "{ready}");
+    assert_eq!(ready["claimed"]["holder"], "claude_code");
+    assert_eq!(ready["resume"]["resume_state"], "ready");
 
     // Errors are tool errors carrying the CLI's message.
     let bad = step(flow, "bad_status");
@@ -204,7 +208,7 @@ fn an_mcp_client_runs_the_whole_flow() {
         msg.lines()
             .filter(|l| l.starts_with(&format!("- {run} ")))
             .count(),
-        7,
+        8,
         "{msg}"
     );
     assert!(msg.contains("claude_code claims publish"), "{msg}");

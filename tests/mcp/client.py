@@ -70,6 +70,7 @@ async def main(nexo, repo):
                 "run_id": run, "actor": "codex"})])
             flow.append(["release", await call("nexo_workflow_release", {
                 "run_id": run, "actor": "claude_code"})])
+            flow.append(["ready", await call("nexo_workflow_ready", {"claim": True, "ttl_seconds": 60})])
             flow.append(["bad_status", await call("nexo_workflow_update", {
                 "run_id": run, "step_key": "publish", "step_status": "done"})])
             flow.append(["unknown_run", await call("nexo_workflow_resume", {"run_id": "WF-NOPE"})])
