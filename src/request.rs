@@ -171,6 +171,10 @@ pub struct ListRequest {
     pub include_closed: Option<bool>,
     #[serde(default)]
     pub limit: Option<usize>,
+    /// Also the runs of every other branch, remote-tracking branch and
+    /// worktree, each labelled with where it lives.
+    #[serde(default)]
+    pub branches: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

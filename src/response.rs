@@ -175,6 +175,33 @@ pub struct ResumeResponse {
     /// take now, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ready_steps: Vec<String>,
+    /// A run that is not in this working tree: where it lives (read-only
+    /// here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elsewhere: Option<Elsewhere>,
+}
+
+/// A ref a run lives on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Place {
+    /// `feature`, `origin/main`.
+    pub r#ref: String,
+    /// Where it is checked out, if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<String>,
+    /// The branch checked out here.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub here: bool,
+}
+
+/// Where a run that is not (only) in this working tree lives, and how to
+/// work on it there.
+#[derive(Debug, Clone, Serialize)]
+pub struct Elsewhere {
+    pub lives_on: Vec<Place>,
+    /// How to continue it: the worktree to go to, the branch to switch
+    /// to, or `nexo bring`.
+    pub how: String,
 }
 
 /// A live claim, as `get` lists them under `run`.
@@ -339,6 +366,9 @@ pub struct ReplayResponse {
     pub count: usize,
     pub total: usize,
     pub checkpoints: Vec<CheckpointOut>,
+    /// A run that is not in this working tree: where it lives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elsewhere: Option<Elsewhere>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -481,6 +511,9 @@ pub struct GetResponse {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trespasses: Vec<Trespass>,
     pub checkpoints: Vec<CheckpointOut>,
+    /// A run that is not in this working tree: where it lives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elsewhere: Option<Elsewhere>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -503,6 +536,9 @@ pub struct ListItem {
     /// tool interface's answer, which keeps the original's shape).
     #[serde(skip)]
     pub progress: (usize, usize),
+    /// With `branches`: the refs the run lives on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lives_on: Vec<Place>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -9,6 +9,8 @@
 use std::cell::{Cell, RefCell};
 use std::path::Path;
 
+mod branches;
+pub use branches::BringResponse;
 mod cache;
 mod claims;
 mod compensation;
@@ -502,7 +504,7 @@ impl Nexo {
     }
 
     pub fn resume(&self, req: RunRequest) -> Result<ResumeResponse> {
-        let run = self.load(&req.run_id)?;
+        let (run, elsewhere) = self.load_anywhere(&req.run_id, KEEP_CHECKPOINTS)?;
         let actor = self.actor(req.actor, None);
         let r = self.resume_for(&run, &actor);
         Ok(ResumeResponse {
@@ -523,12 +525,13 @@ impl Nexo {
             claim: r.claim,
             trespasses: run.trespasses.clone(),
             ready_steps: r.ready_steps,
+            elsewhere,
         })
     }
 
     pub fn replay(&self, req: ReplayRequest) -> Result<ReplayResponse> {
         let limit = limit_or(req.limit, DEFAULT_REPLAY_LIMIT);
-        let run = self.load_keeping(&req.run_id, limit)?;
+        let (run, elsewhere) = self.load_anywhere(&req.run_id, limit.max(KEEP_CHECKPOINTS))?;
         let checkpoints = newest_checkpoints(&run, limit);
         Ok(ReplayResponse {
             ok: true,
@@ -536,6 +539,7 @@ impl Nexo {
             count: checkpoints.len(),
             total: run.event_count,
             checkpoints,
+            elsewhere,
         })
     }
 
@@ -592,7 +596,7 @@ impl Nexo {
 
     pub fn get(&self, req: GetRequest) -> Result<GetResponse> {
         let limit = limit_or(req.checkpoint_limit, DEFAULT_CHECKPOINT_LIMIT);
-        let run = self.load_keeping(&req.run_id, limit)?;
+        let (run, elsewhere) = self.load_anywhere(&req.run_id, limit.max(KEEP_CHECKPOINTS))?;
         let actor = self.actor(None, None);
         let r = self.resume_for(&run, &actor);
         let mut out = RunOut::of(&run, req.include_steps.unwrap_or(true));
@@ -609,11 +613,15 @@ impl Nexo {
             unhonoured: run.unhonoured.clone(),
             trespasses: run.trespasses.clone(),
             checkpoints: newest_checkpoints(&run, limit),
+            elsewhere,
         })
     }
 
     pub fn list(&self, req: ListRequest) -> Result<ListResponse> {
         let limit = limit_or(req.limit, DEFAULT_LIST_LIMIT);
+        if req.branches.unwrap_or(false) {
+            return self.list_branches(&req, limit);
+        }
         let include_closed = req.include_closed.unwrap_or(false);
         let summaries = self.summaries()?;
         let items = summaries
@@ -705,6 +713,7 @@ fn list_item(run: &Run) -> ListItem {
         resume_state: resume(run).resume_state,
         updated_at: run.updated_at.clone(),
         progress: crate::render::progress(run),
+        lives_on: Vec::new(),
     }
 }
 

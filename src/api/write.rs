@@ -82,7 +82,14 @@ impl Nexo {
     {
         crate::trace::mark("discovered");
         self.refresh()?;
-        let id = self.store.resolve(run_id)?;
+        let id = match self.store.resolve(run_id) {
+            Ok(id) => id,
+            // A run one branch away is named, with how to work on it.
+            Err(e) if e.kind == crate::ErrorKind::NotFound => {
+                return Err(self.not_here(run_id, e));
+            }
+            Err(e) => return Err(e),
+        };
         self.write_record(&id, build)
     }
 

@@ -17,6 +17,10 @@ pub struct Args {
     /// How many runs to show at most.
     #[arg(long, short = 'n', default_value_t = 20, value_parser = super::at_least_one)]
     pub limit: usize,
+    /// Also the runs of every other branch, remote-tracking branch and worktree (read from
+    /// git's objects; nothing is checked out), each with where it lives.
+    #[arg(long, short = 'b')]
+    pub branches: bool,
     /// Colour: auto (on a terminal, unless NO_COLOR), always or never.
     #[arg(long, value_enum, default_value_t = super::ColorChoice::Auto)]
     pub color: super::ColorChoice,
@@ -27,6 +31,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         status: a.status,
         include_closed: Some(a.all),
         limit: Some(a.limit),
+        branches: Some(a.branches),
     })?;
     super::warn_unreadable(
         r.unreadable
@@ -37,6 +42,24 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         if r.runs.is_empty() {
             return "No runs. Open one with `nexo open \"<goal>\" --step key:title ...`.\n".into();
         }
-        nexo::render::text::list(&r.runs, &super::frame(a.color))
+        let mut text = nexo::render::text::list(&r.runs, &super::frame(a.color));
+        if a.branches {
+            for run in r
+                .runs
+                .iter()
+                .filter(|run| run.lives_on.iter().all(|p| !p.here))
+            {
+                let places: Vec<String> = run
+                    .lives_on
+                    .iter()
+                    .map(|p| match &p.worktree {
+                        Some(w) => format!("{} ({w})", p.r#ref),
+                        None => p.r#ref.clone(),
+                    })
+                    .collect();
+                text.push_str(&format!("{} lives on {}\n", run.run_id, places.join(", ")));
+            }
+        }
+        text
     })
 }

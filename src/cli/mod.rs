@@ -15,6 +15,7 @@ use nexo::json::parse_lenient;
 use nexo::response::{CheckpointOut, CommitInfo};
 
 mod approve;
+mod bring;
 mod call;
 mod claim;
 mod commit;
@@ -112,6 +113,8 @@ pub enum Command {
     Claim(claim::Args),
     /// Let go of your claim on a step.
     Release(claim::ReleaseArgs),
+    /// Carry a run from another branch to this one, as one commit.
+    Bring(bring::Args),
     /// The steps any agent may take now, across every open run, best first (--claim: take one).
     Ready(claim::ReadyArgs),
     /// The goal stack: objectives that runs serve (open, update, get, list).
@@ -173,6 +176,7 @@ impl Command {
             Command::Reject(a) => Some(&a.write),
             Command::Claim(a) => Some(&a.write),
             Command::Release(a) => Some(&a.write),
+            Command::Bring(a) => Some(&a.write),
             Command::Ready(a) => Some(&a.write),
             Command::Call(a) => Some(&a.write),
             Command::Goal(a) => Some(&a.write),
@@ -291,6 +295,7 @@ fn execute(cli: &Cli) -> Result<i32> {
         Command::Reject(a) => reject::run(&ctx, a),
         Command::Claim(a) => claim::run(&ctx, a),
         Command::Release(a) => claim::release(&ctx, a),
+        Command::Bring(a) => bring::run(&ctx, a),
         Command::Ready(a) => claim::ready(&ctx, a),
         Command::Goal(a) => goal::run(&ctx, a),
         Command::Commit => commit::run(&ctx),

@@ -49,8 +49,17 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
             String::new,
         );
     }
-    let run = nexo.load_keeping(&a.run.run, a.events)?;
+    let (run, elsewhere) = nexo.load_anywhere(&a.run.run, a.events)?;
     let r = resume(&run);
+    if let Some(e) = &elsewhere {
+        let refs: Vec<&str> = e.lives_on.iter().map(|p| p.r#ref.as_str()).collect();
+        eprintln!(
+            "nexo: {} is not in this working tree; shown from {} (read-only): {}",
+            run.run_id,
+            refs.join(", "),
+            e.how
+        );
+    }
     out!(
         "{}",
         match a.format {

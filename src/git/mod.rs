@@ -27,6 +27,7 @@ mod lockfile;
 mod loose;
 pub mod message;
 mod reflock;
+pub mod refs;
 mod tree;
 
 use crate::response::CommitInfo;

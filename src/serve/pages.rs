@@ -106,6 +106,7 @@ pub fn board(nexo: &Nexo) -> Result<String> {
         status: None,
         include_closed: Some(true),
         limit: Some(BOARD_LIMIT),
+        branches: Some(true),
     })?;
     let now = now();
     let mut columns = vec![
@@ -149,7 +150,7 @@ fn column(title: &'static str, class: &'static str) -> Column {
 /// One run: facts, resume verdict, steps with their gates, timeline.
 pub fn run(nexo: &Nexo, id: &str) -> Result<String> {
     let repo = shown_path(nexo);
-    let run = nexo.load(id)?;
+    let (run, _) = nexo.load_anywhere(id, 1)?;
     let r = resume(&run);
     let now = now();
     let (done, all) = progress(&run);

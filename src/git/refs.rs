@@ -1,0 +1,193 @@
+//! Runs on other refs, read from git's objects: every local branch, every
+//! remote-tracking branch and every linked worktree's HEAD, with no
+//! checkout and no working tree touched. A run is a folder of the
+//! `.nexo/runs` tree of a ref's commit; its history is the blob (and
+//! sealed segments) in that folder.
+
+use std::path::PathBuf;
+
+use gix::ObjectId;
+
+use super::{Repo, git_err};
+use crate::error::Result;
+use crate::store::NEXO_DIR;
+
+/// One ref that may hold runs.
+#[derive(Debug, Clone)]
+pub struct NexoRef {
+    /// As people name it: `feature`, `origin/main`, or `HEAD of <path>`
+    /// for a worktree on a detached HEAD.
+    pub name: String,
+    /// The worktree where it is checked out, if one is (this one's
+    /// included).
+    pub worktree: Option<PathBuf>,
+    /// Whether it is the branch checked out here.
+    pub current: bool,
+    /// Its commit's time, seconds since the epoch.
+    pub time: i64,
+    /// Its `.nexo/runs` tree, if it has one.
+    pub runs: Option<ObjectId>,
+}
+
+impl Repo {
+    /// Every local and remote-tracking branch, and each linked worktree's
+    /// detached HEAD, with its `.nexo/runs` tree. Refs that point at the
+    /// same commit are read once.
+    pub fn nexo_refs(&self) -> Result<Vec<NexoRef>> {
+        let worktrees = self.worktree_heads();
+        let current = self
+            .repo
+            .head_name()
+            .map_err(|e| git_err("cannot read HEAD", e))?
+            .map(|n| n.as_bstr().to_string());
+        let platform = self
+            .repo
+            .references()
+            .map_err(|e| git_err("cannot list refs", e))?;
+        let mut out = Vec::new();
+        let mut by_commit: std::collections::HashMap<ObjectId, (i64, Option<ObjectId>)> =
+            Default::default();
+        let iter = platform.all().map_err(|e| git_err("cannot list refs", e))?;
+        for r in iter {
+            let Ok(mut r) = r else { continue };
+            let full = r.name().as_bstr().to_string();
+            let name = match (
+                full.strip_prefix("refs/heads/"),
+                full.strip_prefix("refs/remotes/"),
+            ) {
+                (Some(b), _) => b.to_string(),
+                (_, Some(remote)) if !remote.ends_with("/HEAD") => remote.to_string(),
+                _ => continue,
+            };
+            let Ok(id) = r.peel_to_id() else { continue };
+            let (time, runs) = match by_commit.get(&id.detach()) {
+                Some(known) => *known,
+                None => {
+                    let known = self.commit_runs(id.detach());
+                    by_commit.insert(id.detach(), known);
+                    known
+                }
+            };
+            let worktree = worktrees
+                .iter()
+                .find(|(_, head)| head.as_deref() == Some(full.as_str()))
+                .map(|(path, _)| path.clone());
+            out.push(NexoRef {
+                current: current.as_deref() == Some(full.as_str()),
+                name,
+                worktree,
+                time,
+                runs,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A commit's time and `.nexo/runs` tree (none if it cannot be read).
+    fn commit_runs(&self, id: ObjectId) -> (i64, Option<ObjectId>) {
+        let Ok(commit) = self.repo.find_commit(id) else {
+            return (0, None);
+        };
+        let time = commit.time().map(|t| t.seconds).unwrap_or(0);
+        let runs = commit.tree().ok().and_then(|tree| {
+            let entry = tree
+                .lookup_entry_by_path(format!("{NEXO_DIR}/runs"))
+                .ok()??;
+            entry.mode().is_tree().then(|| entry.object_id())
+        });
+        (time, runs)
+    }
+
+    /// The run folders of a `.nexo/runs` tree: (run id, folder tree).
+    pub fn runs_in(&self, runs: ObjectId) -> Result<Vec<(String, ObjectId)>> {
+        let tree = self
+            .repo
+            .find_tree(runs)
+            .map_err(|e| git_err("cannot read a runs tree", e))?;
+        let decoded = tree
+            .decode()
+            .map_err(|e| git_err("cannot decode a runs tree", e))?;
+        Ok(decoded
+            .entries
+            .iter()
+            .filter(|e| e.mode.is_tree())
+            .map(|e| (e.filename.to_string(), e.oid.to_owned()))
+            .collect())
+    }
+
+    /// The history of a run folder tree: its sealed segments, then its
+    /// live file, as bytes (empty when it has none). Every line is
+    /// checked by the fold like a line on disk.
+    pub fn history_of_folder(&self, folder: ObjectId) -> Result<Vec<u8>> {
+        let tree = self
+            .repo
+            .find_tree(folder)
+            .map_err(|e| git_err("cannot read a run's tree", e))?;
+        let mut out = Vec::new();
+        if let Ok(Some(segments)) = tree.lookup_entry_by_path("history")
+            && segments.mode().is_tree()
+            && let Ok(seg_tree) = self.repo.find_tree(segments.object_id())
+            && let Ok(decoded) = seg_tree.decode()
+        {
+            let mut names: Vec<(String, ObjectId)> = decoded
+                .entries
+                .iter()
+                .filter(|e| e.mode.is_blob())
+                .map(|e| (e.filename.to_string(), e.oid.to_owned()))
+                .collect();
+            names.sort();
+            for (_, id) in names {
+                out.extend(self.blob(id)?);
+                if !out.ends_with(b"\n") {
+                    out.push(b'\n');
+                }
+            }
+        }
+        if let Some(live) = tree
+            .lookup_entry_by_path(crate::store::HISTORY)
+            .map_err(|e| git_err("cannot read a run's tree", e))?
+            && live.mode().is_blob()
+        {
+            out.extend(self.blob(live.object_id())?);
+        }
+        Ok(out)
+    }
+
+    fn blob(&self, id: ObjectId) -> Result<Vec<u8>> {
+        let blob = self
+            .repo
+            .find_blob(id)
+            .map_err(|e| git_err("cannot read a history blob", e))?;
+        Ok(blob.data.clone())
+    }
+
+    /// Each worktree's path and the ref its HEAD names (`refs/heads/x`),
+    /// or `None` for a detached HEAD: from git's own files, as `git
+    /// worktree list` reads them.
+    fn worktree_heads(&self) -> Vec<(PathBuf, Option<String>)> {
+        let common = self.repo.common_dir().to_path_buf();
+        let head_of = |git_dir: &std::path::Path| {
+            std::fs::read_to_string(git_dir.join("HEAD"))
+                .ok()
+                .and_then(|h| h.trim().strip_prefix("ref: ").map(str::to_string))
+        };
+        let mut out = Vec::new();
+        if let Some(main) = common.parent().filter(|_| common.ends_with(".git")) {
+            out.push((main.to_path_buf(), head_of(&common)));
+        }
+        let Ok(entries) = std::fs::read_dir(common.join("worktrees")) else {
+            return out;
+        };
+        for e in entries.flatten() {
+            let dir = e.path();
+            let Some(path) = std::fs::read_to_string(dir.join("gitdir"))
+                .ok()
+                .and_then(|g| PathBuf::from(g.trim()).parent().map(PathBuf::from))
+            else {
+                continue;
+            };
+            out.push((path, head_of(&dir)));
+        }
+        out
+    }
+}

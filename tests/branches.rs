@@ -1,0 +1,282 @@
+//! Runs on every branch and worktree: found from anywhere, shown as the
+//! union of their histories, carried over on purpose, and written from two
+//! worktrees at once.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::*;
+use serde_json::Value;
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
+}
+
+fn ok(dir: &Path, args: &[&str]) -> Value {
+    let out = nexo_in(dir, args);
+    assert!(
+        out.status.success(),
+        "nexo {args:?}: {}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    json_of(&out)
+}
+
+fn open(dir: &Path, goal: &str) -> String {
+    let v = ok(
+        dir,
+        &["open", goal, "-s", "a", "-s", "b", "-s", "c", "--json"],
+    );
+    v["run_id"].as_str().unwrap().to_string()
+}
+
+fn listed(dir: &Path) -> Vec<Value> {
+    ok(dir, &["list", "--branches", "--json"])["runs"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn refs_of(run: &Value) -> Vec<String> {
+    run["lives_on"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["ref"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_run_on_another_branch_is_found_shown_and_not_written_here() {
+    let repo = Repo::new();
+    repo.git(&["switch", "-q", "-c", "feature"]);
+    let run = open(repo.path(), "Feature work");
+    repo.git(&["switch", "-q", "main"]);
+    assert!(
+        ok(repo.path(), &["list", "--json"])["runs"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let runs = listed(repo.path());
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["run_id"], run.as_str());
+    assert_eq!(refs_of(&runs[0]), ["feature"]);
+    let r = ok(repo.path(), &["resume", &run, "--json"]);
+    assert_eq!(r["resume_state"], "ready");
+    assert_eq!(r["elsewhere"]["lives_on"][0]["ref"], "feature");
+    assert!(
+        r["elsewhere"]["how"]
+            .as_str()
+            .unwrap()
+            .contains("git switch feature"),
+        "{r}"
+    );
+    let shown = nexo_in(repo.path(), &["show", &run]);
+    assert!(
+        shown.status.success() && stdout(&shown).contains("Feature work"),
+        "{}",
+        stderr(&shown)
+    );
+    let got = ok(repo.path(), &["get", &run, "--json"]);
+    assert_eq!(got["run"]["goal"], "Feature work");
+    let before = repo.git(&["rev-parse", "HEAD"]);
+    let refused = nexo_in(repo.path(), &["update", &run, "a", "--status", "running"]);
+    assert_eq!(refused.status.code(), Some(3));
+    let err = stderr(&refused);
+    assert!(
+        err.contains("lives on feature") && err.contains("nexo bring"),
+        "{err}"
+    );
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), before, "nothing written");
+    assert!(!repo.path().join(".nexo/runs").join(&run).exists());
+    // The tool interface lists it too.
+    let v = repo.call("nexo_workflow_list", &serde_json::json!({"branches": true}));
+    assert_eq!(v["runs"][0]["lives_on"][0]["ref"], "feature");
+}
+
+#[test]
+fn a_run_diverged_across_two_branches_is_shown_as_their_union() {
+    let repo = Repo::new();
+    let run = open(repo.path(), "Shared run");
+    repo.git(&["switch", "-q", "-c", "feature"]);
+    ok(
+        repo.path(),
+        &["update", &run, "a", "--status", "completed", "--json"],
+    );
+    repo.git(&["switch", "-q", "main"]);
+    ok(
+        repo.path(),
+        &["update", &run, "b", "--status", "completed", "--json"],
+    );
+    let here = stdout(&nexo_in(repo.path(), &["list"]));
+    assert!(here.contains("1/3"), "main alone has b done: {here}");
+    let runs = listed(repo.path());
+    assert_eq!(runs.len(), 1, "shown once");
+    let mut refs = refs_of(&runs[0]);
+    refs.sort();
+    assert_eq!(refs, ["feature", "main"]);
+    let text = stdout(&nexo_in(repo.path(), &["list", "--branches"]));
+    assert!(text.contains("2/3"), "the union has a and b done: {text}");
+}
+
+#[test]
+fn a_run_brought_over_then_merged_has_nothing_twice_and_no_conflict() {
+    let repo = Repo::new();
+    repo.git(&["switch", "-q", "-c", "feature"]);
+    let run = open(repo.path(), "Carried run");
+    ok(
+        repo.path(),
+        &["update", &run, "a", "--status", "completed", "--json"],
+    );
+    repo.git(&["switch", "-q", "main"]);
+    let brought = ok(repo.path(), &["bring", &run, "--from", "feature", "--json"]);
+    assert_eq!(brought["events_brought"], 2);
+    assert!(brought["commit"]["committed"] == true, "{brought}");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    // Both go on, then the branches meet.
+    ok(
+        repo.path(),
+        &["update", &run, "b", "--status", "running", "--json"],
+    );
+    repo.git(&["switch", "-q", "feature"]);
+    ok(
+        repo.path(),
+        &["update", &run, "c", "--status", "running", "--json"],
+    );
+    repo.git(&["switch", "-q", "main"]);
+    let merge = repo.git_output(&["merge", "--no-edit", "feature"]);
+    assert!(
+        merge.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merge.stderr)
+    );
+    let history = std::fs::read_to_string(
+        repo.path()
+            .join(".nexo/runs")
+            .join(&run)
+            .join("history.jsonl"),
+    )
+    .unwrap();
+    let mut lines: Vec<&str> = history.lines().collect();
+    let all = lines.len();
+    lines.sort();
+    lines.dedup();
+    assert_eq!(lines.len(), all, "no line twice:\n{history}");
+    assert_eq!(all, 4, "opened, a, b, c and nothing else:\n{history}");
+    let fixed = nexo_in(repo.path(), &["doctor", "--fix"]);
+    assert!(fixed.status.success(), "{}", stdout(&fixed));
+    assert!(nexo_in(repo.path(), &["doctor"]).status.success());
+}
+
+#[test]
+fn runs_on_remote_tracking_branches_are_seen_after_a_fetch() {
+    let repo = Repo::new();
+    let shared = repo.share();
+    git_in(&shared.other, &["switch", "-q", "-c", "cloud-agent"]);
+    let run = open(&shared.other, "Cloud agent's run");
+    git_in(
+        &shared.other,
+        &["push", "-q", "-u", "origin", "cloud-agent"],
+    );
+    assert!(listed(repo.path()).is_empty(), "not fetched yet");
+    repo.git(&["fetch", "-q", "origin"]);
+    let runs = listed(repo.path());
+    assert_eq!(runs[0]["run_id"], run.as_str());
+    assert_eq!(refs_of(&runs[0]), ["origin/cloud-agent"]);
+    let r = ok(repo.path(), &["resume", &run, "--json"]);
+    assert!(
+        r["elsewhere"]["how"]
+            .as_str()
+            .unwrap()
+            .contains("git switch cloud-agent"),
+        "{r}"
+    );
+}
+
+/// Two worktrees of one repository, each on its own branch, writing at
+/// the same time: each commits to its own branch, nothing is lost, and
+/// each sees the other's runs.
+#[test]
+fn two_worktrees_writing_at_once_corrupt_nothing() {
+    let repo = Repo::new();
+    let second = repo.path().parent().unwrap().join(format!(
+        "{}-wt",
+        repo.path().file_name().unwrap().to_string_lossy()
+    ));
+    repo.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "agent-two",
+        second.to_str().unwrap(),
+    ]);
+    let dirs = [repo.path().to_path_buf(), second.clone()];
+    let runs: Vec<String> = dirs.iter().map(|d| open(d, "Parallel session")).collect();
+    let writes = 8;
+    let start = std::sync::Barrier::new(2);
+    std::thread::scope(|s| {
+        for (dir, run) in dirs.iter().zip(&runs) {
+            let start = &start;
+            s.spawn(move || {
+                start.wait();
+                for i in 0..writes {
+                    ok(
+                        dir,
+                        &[
+                            "update",
+                            run,
+                            "a",
+                            "--summary",
+                            &format!("write {i}"),
+                            "--json",
+                        ],
+                    );
+                }
+            });
+        }
+    });
+    for (dir, run) in dirs.iter().zip(&runs) {
+        let r = ok(dir, &["replay", run, "-n", "100", "--json"]);
+        assert_eq!(r["total"], 1 + writes, "{}", dir.display());
+        assert_eq!(git_in(dir, &["status", "--porcelain"]), "", "all committed");
+        assert!(nexo_in(dir, &["doctor"]).status.success());
+    }
+    assert_eq!(
+        repo.git(&["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        "main"
+    );
+    assert_eq!(
+        git_in(&second, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        "agent-two"
+    );
+    git_in(repo.path(), &["fsck", "--no-progress"]);
+    // Each session sees the other's run, and where it is checked out.
+    let theirs = listed(repo.path())
+        .into_iter()
+        .find(|r| r["run_id"] == runs[1].as_str())
+        .expect("the other worktree's run is listed");
+    let place = &theirs["lives_on"][0];
+    assert_eq!(place["ref"], "agent-two");
+    assert_eq!(
+        Path::new(place["worktree"].as_str().unwrap())
+            .canonicalize()
+            .unwrap(),
+        second.canonicalize().unwrap()
+    );
+    let refused = nexo_in(
+        repo.path(),
+        &["update", &runs[1], "a", "--status", "running"],
+    );
+    assert!(
+        stderr(&refused).contains("worktree"),
+        "{}",
+        stderr(&refused)
+    );
+    std::fs::remove_dir_all(&second).ok();
+}
