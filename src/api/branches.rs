@@ -26,31 +26,140 @@ pub(super) struct OnRefs {
     pub(super) folders: Vec<ObjectId>,
 }
 
+/// What reading other refs learnt, kept in the git directory
+/// (`nexo-cache/refs/index`) so a ref whose commit did not move costs one
+/// lookup: each commit's `.nexo/runs` tree and time, and each runs tree's
+/// folders that differ from HEAD's (valid for one HEAD tree).
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct RefCache {
+    format: u32,
+    head: String,
+    commits: std::collections::HashMap<String, (Option<String>, i64)>,
+    trees: std::collections::HashMap<String, Vec<(String, String)>>,
+}
+
+const REF_CACHE_FORMAT: u32 = 1;
+
+/// One ref, as the cache knows it.
+pub(super) struct SeenRef {
+    pub(super) r: NexoRef,
+    pub(super) time: i64,
+    /// Its runs whose folder differs from HEAD's (or that HEAD has not),
+    /// with their folders.
+    pub(super) diverged: Vec<(String, ObjectId)>,
+}
+
 impl Nexo {
-    /// Every run on every ref but this checkout's own branch (whose runs
-    /// are this working tree's), by id. Folders identical to HEAD's are
-    /// left out: the working tree already holds them.
-    pub(super) fn runs_on_refs(&self) -> Result<BTreeMap<String, OnRefs>> {
+    fn ref_cache_path(&self) -> std::path::PathBuf {
+        self.store.cache_dir().join("refs").join("index")
+    }
+
+    /// Every ref with its runs, through the cache.
+    pub(super) fn seen_refs(&self) -> Result<Vec<SeenRef>> {
         let refs = self.repo.nexo_refs()?;
-        let head: BTreeMap<String, ObjectId> = match refs.iter().find(|r| r.current) {
-            Some(NexoRef { runs: Some(t), .. }) => self.repo.runs_in(*t)?.into_iter().collect(),
-            _ => BTreeMap::new(),
-        };
-        let mut trees: BTreeMap<ObjectId, Vec<(String, ObjectId)>> = BTreeMap::new();
-        let mut out: BTreeMap<String, OnRefs> = BTreeMap::new();
-        for r in &refs {
-            let Some(t) = r.runs else { continue };
-            if let std::collections::btree_map::Entry::Vacant(e) = trees.entry(t) {
-                e.insert(self.repo.runs_in(t)?);
-            }
-            for (id, folder) in &trees[&t] {
-                let entry = out.entry(id.clone()).or_default();
-                entry.places.push(Place {
-                    r#ref: r.name.clone(),
-                    worktree: r.worktree.as_ref().map(|p| p.display().to_string()),
-                    here: r.current,
+        crate::trace::mark("refs listed");
+        let head_runs = refs
+            .iter()
+            .find(|r| r.current)
+            .and_then(|r| self.repo.commit_runs(r.commit).1);
+        let head_key = head_runs.map(|t| t.to_string()).unwrap_or_default();
+        let path = self.ref_cache_path();
+        let mut cache: RefCache = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .filter(|c: &RefCache| c.format == REF_CACHE_FORMAT)
+            .unwrap_or_default();
+        if cache.head != head_key {
+            cache.trees.clear();
+            cache.head = head_key;
+        }
+        cache.format = REF_CACHE_FORMAT;
+        let mut head: Option<BTreeMap<String, ObjectId>> = None;
+        let mut changed = false;
+        let mut out = Vec::new();
+        for r in refs {
+            let key = r.commit.to_string();
+            let (runs_tree, time) = match cache.commits.get(&key) {
+                Some((t, time)) => (
+                    t.as_deref()
+                        .and_then(|t| ObjectId::from_hex(t.as_bytes()).ok()),
+                    *time,
+                ),
+                None => {
+                    let (time, t) = self.repo.commit_runs(r.commit);
+                    cache.commits.insert(key, (t.map(|t| t.to_string()), time));
+                    changed = true;
+                    (t, time)
+                }
+            };
+            let Some(t) = runs_tree else {
+                out.push(SeenRef {
+                    r,
+                    time,
+                    diverged: Vec::new(),
                 });
-                if !r.current && head.get(id) != Some(folder) && !entry.folders.contains(folder) {
+                continue;
+            };
+            let tkey = t.to_string();
+            if !cache.trees.contains_key(&tkey) {
+                let head = match &mut head {
+                    Some(h) => h,
+                    None => head.insert(match head_runs {
+                        Some(h) => self.repo.runs_in(h)?.into_iter().collect(),
+                        None => BTreeMap::new(),
+                    }),
+                };
+                // Only what differs from HEAD: most branches differ in a
+                // run or two, and the rest is the working tree's.
+                let entries = self.repo.runs_in(t)?;
+                let listed = entries
+                    .into_iter()
+                    .filter(|(id, f)| head.get(id) != Some(f))
+                    .map(|(id, f)| (id, f.to_string()))
+                    .collect();
+                cache.trees.insert(tkey.clone(), listed);
+                changed = true;
+            }
+            let listed = &cache.trees[&tkey];
+            out.push(SeenRef {
+                time,
+                diverged: listed
+                    .iter()
+                    .filter_map(|(id, f)| {
+                        Some((id.clone(), ObjectId::from_hex(f.as_bytes()).ok()?))
+                    })
+                    .collect(),
+                r,
+            });
+        }
+        if changed && let Ok(bytes) = serde_json::to_vec(&cache) {
+            // Best effort: a cache that cannot be written costs a re-read.
+            let _ = std::fs::create_dir_all(path.parent().expect("a file in a folder"));
+            self.write_cache_file(&path, &bytes);
+        }
+        Ok(out)
+    }
+
+    /// The runs of other refs that differ from this checkout's, by id:
+    /// the refs they differ on (where they live beyond here), and their
+    /// folders there, each read once. A run the same on a ref as here is
+    /// this working tree's: it is not labelled with every branch that
+    /// carries it unchanged.
+    pub(super) fn runs_on_refs(&self) -> Result<BTreeMap<String, OnRefs>> {
+        let mut out: BTreeMap<String, OnRefs> = BTreeMap::new();
+        for seen in self.seen_refs()? {
+            if seen.r.current {
+                continue;
+            }
+            let place = Place {
+                r#ref: seen.r.name.clone(),
+                worktree: seen.r.worktree.as_ref().map(|p| p.display().to_string()),
+                here: false,
+            };
+            for (id, folder) in &seen.diverged {
+                let entry = out.entry(id.clone()).or_default();
+                entry.places.push(place.clone());
+                if !entry.folders.contains(folder) {
                     entry.folders.push(*folder);
                 }
             }
@@ -182,15 +291,23 @@ impl Nexo {
         limit: usize,
     ) -> Result<crate::response::ListResponse> {
         let summaries = self.summaries()?;
+        crate::trace::mark("summaries");
         let on_refs = self.runs_on_refs()?;
+        crate::trace::mark("refs read");
+        let mut unions = UnionCache::read(self);
+        crate::trace::mark("union cache read");
+        let here = Place {
+            r#ref: self.repo.current_branch().unwrap_or_else(|| "HEAD".into()),
+            worktree: Some(self.repo.workdir().display().to_string()),
+            here: true,
+        };
         let mut items = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for s in &summaries.all {
             let id = summaries.id(s).to_string();
             let mut item = match on_refs.get(&id) {
                 Some(found) if !found.folders.is_empty() => {
-                    let run = <Run as Record>::fold(self, self.union_events(&id, &found.folders)?)?;
-                    super::list_item(&run)
+                    unions.item(self, &id, &found.folders)?
                 }
                 _ => summaries.item(s)?,
             };
@@ -198,9 +315,7 @@ impl Nexo {
                 .get(&id)
                 .map(|f| f.places.clone())
                 .unwrap_or_default();
-            if item.lives_on.iter().all(|p| !p.here) {
-                item.lives_on.insert(0, here());
-            }
+            item.lives_on.insert(0, here.clone());
             seen.insert(id);
             items.push(item);
         }
@@ -209,16 +324,14 @@ impl Nexo {
                 continue;
             }
             // A damaged run on another branch must not hide the others.
-            let Ok(run) = self
-                .union_events(id, &found.folders)
-                .and_then(|events| <Run as Record>::fold(self, events))
-            else {
+            let Ok(mut item) = unions.item(self, id, &found.folders) else {
                 continue;
             };
-            let mut item = super::list_item(&run);
             item.lives_on = found.places.clone();
             items.push(item);
         }
+        crate::trace::mark("runs listed");
+        unions.write(self);
         items.retain(|i| match req.status {
             Some(st) => i.status == st,
             None => req.include_closed.unwrap_or(false) || !i.status.is_closed(),
@@ -238,12 +351,75 @@ impl Nexo {
     }
 }
 
-/// This working tree, as a place.
-fn here() -> Place {
-    Place {
-        r#ref: "(working tree)".into(),
-        worktree: None,
-        here: true,
+/// The list items of runs folded from several refs, by what they were
+/// folded from (the run, its folders elsewhere, its history here), kept in
+/// the git directory (`nexo-cache/refs/unions`): a branch that did not move
+/// costs no fold.
+struct UnionCache {
+    items: std::collections::HashMap<String, (crate::response::ListItem, (usize, usize))>,
+    /// The keys asked for: only they are kept, so the file does not grow
+    /// with every state a branch was ever in.
+    used: std::collections::HashSet<String>,
+    changed: bool,
+}
+
+impl UnionCache {
+    fn path(nexo: &Nexo) -> std::path::PathBuf {
+        nexo.store.cache_dir().join("refs").join("unions")
+    }
+
+    fn read(nexo: &Nexo) -> UnionCache {
+        let items = std::fs::read(Self::path(nexo))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        UnionCache {
+            items,
+            used: Default::default(),
+            changed: false,
+        }
+    }
+
+    fn item(
+        &mut self,
+        nexo: &Nexo,
+        id: &str,
+        folders: &[ObjectId],
+    ) -> Result<crate::response::ListItem> {
+        let mut sorted: Vec<String> = folders.iter().map(ToString::to_string).collect();
+        sorted.sort();
+        let stamp = nexo.store.history_stamp(id).map(|(len, mtime, ino)| {
+            let ns = mtime
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            format!("{len}.{ns}.{ino}")
+        });
+        let key = format!("{id} {} {}", sorted.join(","), stamp.unwrap_or_default());
+        self.used.insert(key.clone());
+        if let Some((item, progress)) = self.items.get(&key) {
+            let mut item = item.clone();
+            item.progress = *progress;
+            return Ok(item);
+        }
+        let run = <Run as Record>::fold(nexo, nexo.union_events(id, folders)?)?;
+        let mut item = super::list_item(&run);
+        item.progress = crate::render::progress(&run);
+        self.items.insert(key, (item.clone(), item.progress));
+        self.changed = true;
+        Ok(item)
+    }
+
+    fn write(mut self, nexo: &Nexo) {
+        let before = self.items.len();
+        self.items.retain(|k, _| self.used.contains(k));
+        if !self.changed && self.items.len() == before {
+            return;
+        }
+        let path = Self::path(nexo);
+        let _ = std::fs::create_dir_all(path.parent().expect("a file in a folder"));
+        if let Ok(bytes) = serde_json::to_vec(&self.items) {
+            nexo.write_cache_file(&path, &bytes);
+        }
     }
 }
 
@@ -345,8 +521,10 @@ impl Nexo {
             Error::not_found(format!("no branch or remote-tracking branch named {name}"))
                 .with_hint("nexo list --branches says where each run lives")
         })?;
-        let runs = r
-            .runs
+        let runs = self
+            .repo
+            .commit_runs(r.commit)
+            .1
             .map(|t| self.repo.runs_in(t))
             .transpose()?
             .unwrap_or_default();
@@ -354,5 +532,85 @@ impl Nexo {
             .find(|(run, _)| run == id)
             .map(|(_, folder)| folder)
             .ok_or_else(|| Error::not_found(format!("{name} has no run {id}")))
+    }
+}
+
+/// How recent a remote-tracking branch's commit must be for `prime` to
+/// name its runs: work that moved in the last two weeks.
+const RECENT_SECONDS: i64 = 14 * 24 * 3600;
+
+/// How many runs of other sessions `prime` names.
+const ELSEWHERE_SHOWN: usize = 5;
+
+impl Nexo {
+    /// `prime`'s lines on the open runs other sessions are working on:
+    /// those in other worktrees of this repository, and on remote-tracking
+    /// branches that moved in the last 14 days, with their claimed steps,
+    /// so an agent does not start what another session has.
+    pub(super) fn prime_elsewhere(&self) -> Result<String> {
+        let now = crate::trace::now();
+        let since = now.timestamp() - RECENT_SECONDS;
+        let now_text = super::claims::now_text();
+        let mut found: BTreeMap<String, (Vec<String>, Vec<ObjectId>)> = BTreeMap::new();
+        for seen in self.seen_refs()? {
+            let other_worktree = seen.r.worktree.is_some() && !seen.r.current;
+            let recent_remote = seen.r.name.contains('/') && seen.time >= since;
+            if !(other_worktree || recent_remote) {
+                continue;
+            }
+            let label = match &seen.r.worktree {
+                Some(w) => format!("{} (worktree {})", seen.r.name, w.display()),
+                None => seen.r.name.clone(),
+            };
+            for (id, folder) in seen.diverged {
+                let entry = found.entry(id).or_default();
+                entry.0.push(label.clone());
+                entry.1.push(folder);
+            }
+        }
+        let mut lines = Vec::new();
+        for (id, (places, folders)) in &found {
+            let Ok(run) = self
+                .union_events(id, folders)
+                .and_then(|events| <Run as Record>::fold(self, events))
+            else {
+                continue;
+            };
+            if run.status.is_closed() {
+                continue;
+            }
+            let claims: Vec<String> = run
+                .live_claims(&now_text)
+                .iter()
+                .map(|(step, c)| format!("{step} by {}", c.holder))
+                .collect();
+            let mut line = format!(
+                "  - {} [{}] {} on {}",
+                run.run_id,
+                run.status,
+                crate::render::clip(&run.goal, 50),
+                places.join(", ")
+            );
+            if !claims.is_empty() {
+                line.push_str(&format!("; claimed: {}", claims.join(", ")));
+            }
+            lines.push(line);
+        }
+        if lines.is_empty() {
+            return Ok(String::new());
+        }
+        let total = lines.len();
+        let mut text = format!(
+            "Other sessions' open runs (other worktrees, remote branches of the last 14 days; nexo list --branches):\n{}\n",
+            lines
+                .into_iter()
+                .take(ELSEWHERE_SHOWN)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        if total > ELSEWHERE_SHOWN {
+            text.push_str(&format!("  (+{} more)\n", total - ELSEWHERE_SHOWN));
+        }
+        Ok(text)
     }
 }

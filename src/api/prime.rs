@@ -93,6 +93,11 @@ impl Nexo {
                 if unreadable.len() == 1 { "" } else { "s" }
             ));
         }
+        // Another session's runs must never stop this one's primer.
+        let elsewhere = self.prime_elsewhere().unwrap_or_default();
+        if text.len() + elsewhere.len() <= budget {
+            text.push_str(&elsewhere);
+        }
         let mut goals_text = String::new();
         let goals = self.prime_goals(&mut goals_text)?;
         if text.len() + goals_text.len() <= budget {

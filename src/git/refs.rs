@@ -23,16 +23,13 @@ pub struct NexoRef {
     pub worktree: Option<PathBuf>,
     /// Whether it is the branch checked out here.
     pub current: bool,
-    /// Its commit's time, seconds since the epoch.
-    pub time: i64,
-    /// Its `.nexo/runs` tree, if it has one.
-    pub runs: Option<ObjectId>,
+    /// The commit it points at.
+    pub commit: ObjectId,
 }
 
 impl Repo {
-    /// Every local and remote-tracking branch, and each linked worktree's
-    /// detached HEAD, with its `.nexo/runs` tree. Refs that point at the
-    /// same commit are read once.
+    /// Every local and remote-tracking branch, with the worktree where
+    /// each is checked out. Reads refs only: no object.
     pub fn nexo_refs(&self) -> Result<Vec<NexoRef>> {
         let worktrees = self.worktree_heads();
         let current = self
@@ -45,8 +42,6 @@ impl Repo {
             .references()
             .map_err(|e| git_err("cannot list refs", e))?;
         let mut out = Vec::new();
-        let mut by_commit: std::collections::HashMap<ObjectId, (i64, Option<ObjectId>)> =
-            Default::default();
         let iter = platform.all().map_err(|e| git_err("cannot list refs", e))?;
         for r in iter {
             let Ok(mut r) = r else { continue };
@@ -60,14 +55,6 @@ impl Repo {
                 _ => continue,
             };
             let Ok(id) = r.peel_to_id() else { continue };
-            let (time, runs) = match by_commit.get(&id.detach()) {
-                Some(known) => *known,
-                None => {
-                    let known = self.commit_runs(id.detach());
-                    by_commit.insert(id.detach(), known);
-                    known
-                }
-            };
             let worktree = worktrees
                 .iter()
                 .find(|(_, head)| head.as_deref() == Some(full.as_str()))
@@ -76,15 +63,25 @@ impl Repo {
                 current: current.as_deref() == Some(full.as_str()),
                 name,
                 worktree,
-                time,
-                runs,
+                commit: id.detach(),
             });
         }
         Ok(out)
     }
 
+    /// The branch checked out here (`main`), if HEAD is on one.
+    pub fn current_branch(&self) -> Option<String> {
+        let name = self.repo.head_name().ok()??;
+        Some(
+            name.as_bstr()
+                .to_string()
+                .trim_start_matches("refs/heads/")
+                .to_string(),
+        )
+    }
+
     /// A commit's time and `.nexo/runs` tree (none if it cannot be read).
-    fn commit_runs(&self, id: ObjectId) -> (i64, Option<ObjectId>) {
+    pub fn commit_runs(&self, id: ObjectId) -> (i64, Option<ObjectId>) {
         let Ok(commit) = self.repo.find_commit(id) else {
             return (0, None);
         };

@@ -173,7 +173,7 @@ impl Nexo {
         self.store.cache_dir().join(format!("{id}.ids"))
     }
 
-    fn write_cache_file(&self, path: &std::path::Path, bytes: &[u8]) -> bool {
+    pub(super) fn write_cache_file(&self, path: &std::path::Path, bytes: &[u8]) -> bool {
         let dir = self.store.cache_dir();
         let _ = std::fs::create_dir_all(&dir);
         let Ok(mut tmp) = tempfile::NamedTempFile::new_in(&dir) else {
