@@ -280,3 +280,30 @@ fn two_worktrees_writing_at_once_corrupt_nothing() {
     );
     std::fs::remove_dir_all(&second).ok();
 }
+
+#[test]
+fn a_run_on_a_worktrees_detached_head_is_seen_too() {
+    let repo = Repo::new();
+    let second = repo.path().parent().unwrap().join(format!(
+        "{}-detached",
+        repo.path().file_name().unwrap().to_string_lossy()
+    ));
+    repo.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "scratch",
+        second.to_str().unwrap(),
+    ]);
+    let run = open(&second, "Work on a detached HEAD");
+    git_in(&second, &["switch", "-q", "--detach"]);
+    repo.git(&["branch", "-q", "-D", "scratch"]);
+    let found = listed(repo.path())
+        .into_iter()
+        .find(|r| r["run_id"] == run.as_str())
+        .expect("listed");
+    let place = refs_of(&found).join(" ");
+    assert!(place.starts_with("HEAD of "), "{place}");
+    std::fs::remove_dir_all(&second).ok();
+}

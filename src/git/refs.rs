@@ -66,7 +66,57 @@ impl Repo {
                 commit: id.detach(),
             });
         }
+        out.extend(self.detached_worktrees(current.is_none()));
         Ok(out)
+    }
+
+    /// The worktrees on a detached HEAD (an agent checking out a commit),
+    /// as refs named `HEAD of <path>`; this one's is current when HEAD
+    /// here is detached.
+    fn detached_worktrees(&self, detached_here: bool) -> Vec<NexoRef> {
+        let here = self.workdir.canonicalize().ok();
+        let mut out = Vec::new();
+        for (path, _) in self
+            .worktree_heads()
+            .into_iter()
+            .filter(|(_, h)| h.is_none())
+        {
+            let common = self.repo.common_dir();
+            let git_dir = match path.canonicalize().ok() == here {
+                true => self.repo.git_dir().to_path_buf(),
+                false if common.parent() == Some(path.as_path()) => common.to_path_buf(),
+                false => match self.worktree_git_dir(&path) {
+                    Some(d) => d,
+                    None => continue,
+                },
+            };
+            let Some(commit) = std::fs::read_to_string(git_dir.join("HEAD"))
+                .ok()
+                .and_then(|h| ObjectId::from_hex(h.trim().as_bytes()).ok())
+            else {
+                continue;
+            };
+            let current = detached_here && path.canonicalize().ok() == here;
+            out.push(NexoRef {
+                name: format!("HEAD of {}", path.display()),
+                worktree: Some(path),
+                current,
+                commit,
+            });
+        }
+        out
+    }
+
+    /// The git directory of the linked worktree at `path`.
+    fn worktree_git_dir(&self, path: &std::path::Path) -> Option<PathBuf> {
+        let entries = std::fs::read_dir(self.repo.common_dir().join("worktrees")).ok()?;
+        let wanted = path.canonicalize().ok()?;
+        entries.flatten().map(|e| e.path()).find(|dir| {
+            std::fs::read_to_string(dir.join("gitdir"))
+                .ok()
+                .and_then(|g| PathBuf::from(g.trim()).parent()?.canonicalize().ok())
+                == Some(wanted.clone())
+        })
     }
 
     /// The branch checked out here (`main`), if HEAD is on one.
