@@ -5,29 +5,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 
 use common::*;
 use serde_json::Value;
 
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
-}
-
-fn ok(dir: &Path, args: &[&str]) -> Value {
-    let out = nexo_in(dir, args);
-    assert!(
-        out.status.success(),
-        "nexo {args:?}: {}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    json_of(&out)
-}
-
 fn open(dir: &Path, goal: &str) -> String {
-    let v = ok(
+    let v = nexo_ok(
         dir,
         &["open", goal, "-s", "a", "-s", "b", "-s", "c", "--json"],
     );
@@ -35,7 +18,7 @@ fn open(dir: &Path, goal: &str) -> String {
 }
 
 fn listed(dir: &Path) -> Vec<Value> {
-    ok(dir, &["list", "--branches", "--json"])["runs"]
+    nexo_ok(dir, &["list", "--branches", "--json"])["runs"]
         .as_array()
         .unwrap()
         .clone()
@@ -57,7 +40,7 @@ fn a_run_on_another_branch_is_found_shown_and_not_written_here() {
     let run = open(repo.path(), "Feature work");
     repo.git(&["switch", "-q", "main"]);
     assert!(
-        ok(repo.path(), &["list", "--json"])["runs"]
+        nexo_ok(repo.path(), &["list", "--json"])["runs"]
             .as_array()
             .unwrap()
             .is_empty()
@@ -66,7 +49,7 @@ fn a_run_on_another_branch_is_found_shown_and_not_written_here() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["run_id"], run.as_str());
     assert_eq!(refs_of(&runs[0]), ["feature"]);
-    let r = ok(repo.path(), &["resume", &run, "--json"]);
+    let r = nexo_ok(repo.path(), &["resume", &run, "--json"]);
     assert_eq!(r["resume_state"], "ready");
     assert_eq!(r["elsewhere"]["lives_on"][0]["ref"], "feature");
     assert!(
@@ -82,7 +65,7 @@ fn a_run_on_another_branch_is_found_shown_and_not_written_here() {
         "{}",
         stderr(&shown)
     );
-    let got = ok(repo.path(), &["get", &run, "--json"]);
+    let got = nexo_ok(repo.path(), &["get", &run, "--json"]);
     assert_eq!(got["run"]["goal"], "Feature work");
     let before = repo.git(&["rev-parse", "HEAD"]);
     let refused = nexo_in(repo.path(), &["update", &run, "a", "--status", "running"]);
@@ -104,12 +87,12 @@ fn a_run_diverged_across_two_branches_is_shown_as_their_union() {
     let repo = Repo::new();
     let run = open(repo.path(), "Shared run");
     repo.git(&["switch", "-q", "-c", "feature"]);
-    ok(
+    nexo_ok(
         repo.path(),
         &["update", &run, "a", "--status", "completed", "--json"],
     );
     repo.git(&["switch", "-q", "main"]);
-    ok(
+    nexo_ok(
         repo.path(),
         &["update", &run, "b", "--status", "completed", "--json"],
     );
@@ -129,22 +112,22 @@ fn a_run_brought_over_then_merged_has_nothing_twice_and_no_conflict() {
     let repo = Repo::new();
     repo.git(&["switch", "-q", "-c", "feature"]);
     let run = open(repo.path(), "Carried run");
-    ok(
+    nexo_ok(
         repo.path(),
         &["update", &run, "a", "--status", "completed", "--json"],
     );
     repo.git(&["switch", "-q", "main"]);
-    let brought = ok(repo.path(), &["bring", &run, "--from", "feature", "--json"]);
+    let brought = nexo_ok(repo.path(), &["bring", &run, "--from", "feature", "--json"]);
     assert_eq!(brought["events_brought"], 2);
     assert!(brought["commit"]["committed"] == true, "{brought}");
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
     // Both go on, then the branches meet.
-    ok(
+    nexo_ok(
         repo.path(),
         &["update", &run, "b", "--status", "running", "--json"],
     );
     repo.git(&["switch", "-q", "feature"]);
-    ok(
+    nexo_ok(
         repo.path(),
         &["update", &run, "c", "--status", "running", "--json"],
     );
@@ -188,7 +171,7 @@ fn runs_on_remote_tracking_branches_are_seen_after_a_fetch() {
     let runs = listed(repo.path());
     assert_eq!(runs[0]["run_id"], run.as_str());
     assert_eq!(refs_of(&runs[0]), ["origin/cloud-agent"]);
-    let r = ok(repo.path(), &["resume", &run, "--json"]);
+    let r = nexo_ok(repo.path(), &["resume", &run, "--json"]);
     assert!(
         r["elsewhere"]["how"]
             .as_str()
@@ -226,7 +209,7 @@ fn two_worktrees_writing_at_once_corrupt_nothing() {
             s.spawn(move || {
                 start.wait();
                 for i in 0..writes {
-                    ok(
+                    nexo_ok(
                         dir,
                         &[
                             "update",
@@ -242,7 +225,7 @@ fn two_worktrees_writing_at_once_corrupt_nothing() {
         }
     });
     for (dir, run) in dirs.iter().zip(&runs) {
-        let r = ok(dir, &["replay", run, "-n", "100", "--json"]);
+        let r = nexo_ok(dir, &["replay", run, "-n", "100", "--json"]);
         assert_eq!(r["total"], 1 + writes, "{}", dir.display());
         assert_eq!(git_in(dir, &["status", "--porcelain"]), "", "all committed");
         assert!(nexo_in(dir, &["doctor"]).status.success());

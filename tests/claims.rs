@@ -10,20 +10,10 @@ use std::process::Output;
 use std::sync::Barrier;
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// 2026-11-25T10:00:00Z, in the milliseconds `NEXO_TEST_NOW` takes.
 const T0: u64 = 1_795_600_800_000;
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            stderr(out)
-        )
-    })
-}
 
 fn nexo_at(dir: &Path, now_ms: u64, args: &[&str]) -> Output {
     nexo_cmd()
@@ -43,13 +33,13 @@ fn open_run(dir: &Path, steps: usize) -> String {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = nexo_in(dir, &args);
     assert!(out.status.success(), "{}", stderr(&out));
-    json_of(&out)["run_id"].as_str().unwrap().to_string()
+    parse_json(&out)["run_id"].as_str().unwrap().to_string()
 }
 
 fn holder(dir: &Path, run: &str, step: &str) -> Option<String> {
     let out = nexo_in(dir, &["get", run, "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let claims = json_of(&out)["run"]["claims"].clone();
+    let claims = parse_json(&out)["run"]["claims"].clone();
     claims.as_array().and_then(|cs| {
         cs.iter()
             .find(|c| c["step_key"] == step)
@@ -89,7 +79,7 @@ fn race(contenders: usize, dir_of: impl Fn(usize) -> PathBuf + Sync, args: &[&st
         match out.status.code() {
             Some(0) => winners.push(actor),
             Some(10) => {
-                let e = json_of(&out);
+                let e = parse_json(&out);
                 assert_eq!(e["error_kind"], "claim_held");
                 if e["lost"] == true {
                     eprintln!("{actor} lost the push race to {}", e["holder"]);
@@ -128,22 +118,7 @@ fn clones(n: usize) -> (Repo, common::Shared, Vec<PathBuf>) {
     let mut dirs = vec![repo.path().to_path_buf(), shared.other.clone()];
     for i in 2..n {
         let dir = shared.bare.parent().unwrap().join(format!("clone{i}"));
-        git_in(
-            shared.bare.parent().unwrap(),
-            &[
-                "clone",
-                "-q",
-                shared.bare.to_str().unwrap(),
-                dir.to_str().unwrap(),
-            ],
-        );
-        for (k, v) in [
-            ("user.name", format!("Clone {i}")),
-            ("user.email", format!("clone{i}@example.com")),
-            ("pull.rebase", "false".into()),
-        ] {
-            git_in(&dir, &["config", k, &v]);
-        }
+        clone_as(&shared.bare, &dir, &format!("clone{i}"));
         dirs.push(dir);
     }
     (repo, shared, dirs)
@@ -222,7 +197,7 @@ fn offline_claims_converge_on_one_winner_and_the_losers_are_told() {
                 continue;
             }
             let out = nexo_in(dir, &["resume", &run, "--actor", &actor, "--json"]);
-            let r = json_of(&out);
+            let r = parse_json(&out);
             assert_eq!(r["resume_state"], "claimed", "seed {seed}: {r}");
             assert_eq!(r["claim"]["holder"], winner.as_str());
             assert!(r["claim"]["your_lost_token"].is_string(), "{r}");
@@ -246,14 +221,17 @@ fn a_lease_ends_after_its_ttl_and_the_skew_margin_and_the_takeover_is_recorded()
     };
     let first = claim(T0, "codex");
     assert!(first.status.success(), "{}", stderr(&first));
-    assert_eq!(json_of(&first)["lease_until"], "2026-11-25T10:01:00.000Z");
+    assert_eq!(
+        parse_json(&first)["lease_until"],
+        "2026-11-25T10:01:00.000Z"
+    );
     // Past the lease, inside the two-minute margin: still held.
     let early = claim(T0 + 150_000, "claude");
     assert_eq!(early.status.code(), Some(10), "{}", stdout(&early));
-    assert_eq!(json_of(&early)["holder"], "codex");
+    assert_eq!(parse_json(&early)["holder"], "codex");
     let late = claim(T0 + 181_000, "claude");
     assert!(late.status.success(), "{}", stderr(&late));
-    let r = json_of(&late);
+    let r = parse_json(&late);
     assert_eq!(r["outcome"], "took_over");
     assert_eq!(r["took_over"]["holder"], "codex");
     assert_eq!(r["took_over"]["how"], "expired");
@@ -283,7 +261,7 @@ fn a_holder_killed_mid_claim_leaves_a_claim_that_expires_and_can_be_taken() {
         &["claim", &run, "s0", "--actor", "claude", "--json"],
     );
     assert!(taken.status.success(), "{}", stderr(&taken));
-    assert_eq!(json_of(&taken)["took_over"]["holder"], "codex");
+    assert_eq!(parse_json(&taken)["took_over"]["holder"], "codex");
     let clean = nexo_in(repo.path(), &["doctor"]);
     assert!(clean.status.success(), "{}", stdout(&clean));
 }
@@ -305,7 +283,7 @@ fn a_write_by_a_non_holder_is_refused_and_with_steal_is_recorded() {
         ],
     );
     assert_eq!(refused.status.code(), Some(10));
-    let e = json_of(&refused);
+    let e = parse_json(&refused);
     assert_eq!(
         (e["ok"].clone(), e["holder"].clone()),
         (json!(false), json!("codex"))
@@ -342,7 +320,7 @@ fn a_write_by_a_non_holder_is_refused_and_with_steal_is_recorded() {
     assert!(history.contains(r#""steal":true"#), "{history}");
     assert_eq!(holder(repo.path(), &run, "s0").as_deref(), Some("claude"));
     let theirs = nexo_in(repo.path(), &["resume", &run, "--actor", "codex", "--json"]);
-    let theirs = json_of(&theirs);
+    let theirs = parse_json(&theirs);
     assert_eq!(theirs["resume_state"], "claimed", "{theirs}");
     assert_eq!(theirs["claim"]["holder"], "claude");
     let replay = stdout(&nexo_in(repo.path(), &["replay", &run]));
@@ -382,11 +360,11 @@ fn a_merged_write_from_a_clone_that_did_not_hold_the_claim_is_kept_and_surfaced(
     assert!(out.status.success(), "{}", stderr(&out));
     sync(&shared.other);
     sync(repo.path());
-    let got = json_of(&nexo_in(repo.path(), &["get", &run, "--json"]));
+    let got = parse_json(&nexo_in(repo.path(), &["get", &run, "--json"]));
     assert_eq!(got["run"]["steps"][0]["status"], "running", "never dropped");
     assert_eq!(got["trespasses"][0]["actor"], "claude", "{got}");
     assert_eq!(got["trespasses"][0]["holder"], "codex");
-    let r = json_of(&nexo_in(
+    let r = parse_json(&nexo_in(
         repo.path(),
         &["resume", &run, "--actor", "codex", "--json"],
     ));
@@ -399,7 +377,7 @@ fn a_merged_write_from_a_clone_that_did_not_hold_the_claim_is_kept_and_surfaced(
     );
     let doctor = nexo_in(repo.path(), &["doctor", "--json"]);
     assert!(doctor.status.success(), "a trespass is not a broken file");
-    assert_eq!(json_of(&doctor)["trespasses"][0]["actor"], "claude");
+    assert_eq!(parse_json(&doctor)["trespasses"][0]["actor"], "claude");
     // The holder answers it by writing to the step.
     let out = nexo_in(
         repo.path(),
@@ -414,7 +392,7 @@ fn a_merged_write_from_a_clone_that_did_not_hold_the_claim_is_kept_and_surfaced(
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let got = json_of(&nexo_in(repo.path(), &["get", &run, "--json"]));
+    let got = parse_json(&nexo_in(repo.path(), &["get", &run, "--json"]));
     assert!(got.get("trespasses").is_none(), "{got}");
 }
 
@@ -489,17 +467,17 @@ fn a_claim_acknowledged_at_the_remote_is_not_displaced_by_an_older_offline_one()
     );
     assert!(online.status.success(), "{}", stderr(&online));
     assert!(
-        json_of(&offline)["token"].as_str() < json_of(&online)["token"].as_str(),
+        parse_json(&offline)["token"].as_str() < parse_json(&online)["token"].as_str(),
         "the offline claim sorts first"
     );
-    let report = json_of(&nexo_in(b, &["sync", "--json"]));
+    let report = parse_json(&nexo_in(b, &["sync", "--json"]));
     assert_eq!(report["yielded"][0]["holder"], "laptop", "{report}");
     assert_eq!(report["yielded"][0]["to"], "server");
     sync(a);
     for d in [a, b] {
         assert_eq!(holder(d, &run, "s0").as_deref(), Some("server"));
     }
-    let r = json_of(&nexo_in(
+    let r = parse_json(&nexo_in(
         b,
         &["resume", &run, "--actor", "laptop", "--json"],
     ));

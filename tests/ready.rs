@@ -5,31 +5,9 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use common::*;
 use serde_json::{Value, json};
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            stderr(out)
-        )
-    })
-}
-
-fn ok(dir: &Path, args: &[&str]) -> Value {
-    let out = nexo_in(dir, args);
-    assert!(
-        out.status.success(),
-        "nexo {args:?}: {}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    json_of(&out)
-}
 
 /// Opens a run of `steps` (`key` or `key<dep,dep`) through the tool
 /// interface, as an agent would.
@@ -43,7 +21,7 @@ fn open(dir: &Path, goal: &str, steps: &[&str]) -> String {
         })
         .collect();
     let input = json!({"sid": "s1", "goal": goal, "steps": steps});
-    let v = ok(
+    let v = nexo_ok(
         dir,
         &["call", "nexo_workflow_open", "--input", &input.to_string()],
     );
@@ -55,12 +33,12 @@ fn claim_ready(dir: &Path, actor: &str, sync: bool) -> Value {
     if sync {
         args.push("--sync");
     }
-    ok(dir, &args)
+    nexo_ok(dir, &args)
 }
 
 fn work(dir: &Path, run: &str, step: &str, actor: &str) {
     for status in ["running", "completed"] {
-        ok(
+        nexo_ok(
             dir,
             &[
                 "update", run, step, "--status", status, "--actor", actor, "--json",
@@ -77,7 +55,7 @@ fn a_three_platform_release_builds_side_by_side_then_publishes() {
         "Release 3.2",
         &["linux", "mac", "windows", "publish<linux,mac,windows"],
     );
-    let listed = ok(repo.path(), &["ready", "--json", "--all"]);
+    let listed = nexo_ok(repo.path(), &["ready", "--json", "--all"]);
     assert_eq!(listed["count"], 3);
     let publish = &listed["steps"][3];
     assert_eq!(
@@ -106,7 +84,7 @@ fn a_three_platform_release_builds_side_by_side_then_publishes() {
         work(repo.path(), &run, step, agent);
     }
     assert_eq!(
-        ok(repo.path(), &["ready", "--json"])["count"],
+        nexo_ok(repo.path(), &["ready", "--json"])["count"],
         0,
         "publish waits on the last build"
     );
@@ -115,7 +93,7 @@ fn a_three_platform_release_builds_side_by_side_then_publishes() {
     let r = claim_ready(repo.path(), "release-manager", false);
     assert_eq!(r["claimed"]["step_key"], "publish");
     work(repo.path(), &run, "publish", "release-manager");
-    let got = ok(repo.path(), &["get", &run, "--json"]);
+    let got = nexo_ok(repo.path(), &["get", &run, "--json"]);
     assert_eq!(got["run"]["status"], "completed");
     let mermaid = stdout(&nexo_in(
         repo.path(),
@@ -196,7 +174,7 @@ fn agent_loop(dir: PathBuf, actor: String, total: usize, sync: bool) -> Vec<(Str
             continue;
         }
         assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-        let r = json_of(&out);
+        let r = parse_json(&out);
         if let Some(c) = r["claimed"].as_object() {
             let (run, step) = (
                 c["run_id"].as_str().unwrap(),
@@ -212,7 +190,7 @@ fn agent_loop(dir: PathBuf, actor: String, total: usize, sync: bool) -> Vec<(Str
         if sync {
             sync_retrying(&dir);
         }
-        let left = ok(&dir, &["ready", "--all", "--json", "-n", "1000"]);
+        let left = nexo_ok(&dir, &["ready", "--all", "--json", "-n", "1000"]);
         if left["steps"].as_array().unwrap().is_empty() {
             return did;
         }
@@ -268,22 +246,7 @@ fn three_clones_taking_ready_steps_with_sync_do_each_of_thirty_once() {
     let repo = Repo::new();
     let shared = repo.share();
     let third = shared.bare.parent().unwrap().join("third");
-    git_in(
-        shared.bare.parent().unwrap(),
-        &[
-            "clone",
-            "-q",
-            shared.bare.to_str().unwrap(),
-            third.to_str().unwrap(),
-        ],
-    );
-    for (k, v) in [
-        ("user.name", "Third"),
-        ("user.email", "third@example.com"),
-        ("pull.rebase", "false"),
-    ] {
-        git_in(&third, &["config", k, v]);
-    }
+    clone_as(&shared.bare, &third, "third");
     let runs = thirty_steps(repo.path());
     let dirs = [repo.path().to_path_buf(), shared.other.clone(), third];
     for d in dirs.iter().chain(&dirs) {
@@ -356,7 +319,7 @@ fn a_cycle_or_an_unknown_dependency_is_refused_and_nothing_is_written() {
 fn a_sequence_is_ready_one_step_at_a_time_as_resume_offers() {
     let repo = Repo::new();
     let run = repo.open_release();
-    let r = ok(repo.path(), &["ready", "--json", "--all"]);
+    let r = nexo_ok(repo.path(), &["ready", "--json", "--all"]);
     assert_eq!(r["count"], 1);
     assert_eq!(r["steps"][0]["step_key"], "doctor");
     assert_eq!(r["steps"][1]["waits_on"], "comes after doctor");

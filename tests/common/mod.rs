@@ -312,6 +312,36 @@ pub fn parse_json(out: &Output) -> Value {
     })
 }
 
+/// Runs nexo with `args` in `dir`, asserting success, and parses its
+/// JSON answer.
+pub fn nexo_ok(dir: &Path, args: &[&str]) -> Value {
+    let out = nexo_in(dir, args);
+    assert!(
+        out.status.success(),
+        "nexo {args:?}: {}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    parse_json(&out)
+}
+
+/// Another clone of `bare` at `dir`, as agent `name` (own identity,
+/// `pull.rebase=false`).
+pub fn clone_as(bare: &Path, dir: &Path, name: &str) {
+    let parent = dir.parent().expect("a folder in a folder");
+    git_in(
+        parent,
+        &["clone", "-q", bare.to_str().unwrap(), dir.to_str().unwrap()],
+    );
+    for (k, v) in [
+        ("user.name", name.to_string()),
+        ("user.email", format!("{name}@example.com")),
+        ("pull.rebase", "false".into()),
+    ] {
+        git_in(dir, &["config", k, &v]);
+    }
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
