@@ -24,6 +24,16 @@ fn listed(dir: &Path) -> Vec<Value> {
         .clone()
 }
 
+/// A linked worktree of `repo` on a new branch `branch`, beside it.
+fn worktree(repo: &Repo, branch: &str) -> std::path::PathBuf {
+    let dir = repo.path().parent().unwrap().join(format!(
+        "{}-{branch}",
+        repo.path().file_name().unwrap().to_string_lossy()
+    ));
+    repo.git(&["worktree", "add", "-q", "-b", branch, dir.to_str().unwrap()]);
+    dir
+}
+
 fn refs_of(run: &Value) -> Vec<String> {
     run["lives_on"]
         .as_array()
@@ -187,18 +197,7 @@ fn runs_on_remote_tracking_branches_are_seen_after_a_fetch() {
 #[test]
 fn two_worktrees_writing_at_once_corrupt_nothing() {
     let repo = Repo::new();
-    let second = repo.path().parent().unwrap().join(format!(
-        "{}-wt",
-        repo.path().file_name().unwrap().to_string_lossy()
-    ));
-    repo.git(&[
-        "worktree",
-        "add",
-        "-q",
-        "-b",
-        "agent-two",
-        second.to_str().unwrap(),
-    ]);
+    let second = worktree(&repo, "agent-two");
     let dirs = [repo.path().to_path_buf(), second.clone()];
     let runs: Vec<String> = dirs.iter().map(|d| open(d, "Parallel session")).collect();
     let writes = 8;
@@ -267,18 +266,7 @@ fn two_worktrees_writing_at_once_corrupt_nothing() {
 #[test]
 fn a_run_on_a_worktrees_detached_head_is_seen_too() {
     let repo = Repo::new();
-    let second = repo.path().parent().unwrap().join(format!(
-        "{}-detached",
-        repo.path().file_name().unwrap().to_string_lossy()
-    ));
-    repo.git(&[
-        "worktree",
-        "add",
-        "-q",
-        "-b",
-        "scratch",
-        second.to_str().unwrap(),
-    ]);
+    let second = worktree(&repo, "scratch");
     let run = open(&second, "Work on a detached HEAD");
     git_in(&second, &["switch", "-q", "--detach"]);
     repo.git(&["branch", "-q", "-D", "scratch"]);

@@ -39,6 +39,17 @@ fn last_id(h: &History) -> Vec<crate::id::EventId> {
     vec![h.events.last().unwrap().id.clone()]
 }
 
+/// A run opened with step `a`, and two claims on it made concurrently
+/// (neither saw the other): laptop's for `head_ttl` seconds, first in fold
+/// order, and server's for an hour, queued behind it.
+fn rivals(head_ttl: u64) -> (Event, Event, Event) {
+    let h = History::open(&["a"]);
+    let opened = vec![h.events[0].id.clone()];
+    let head = claim_event(1, 2, opened.clone(), "laptop", "a", head_ttl);
+    let queued = claim_event(2, 2, opened, "server", "a", 3600);
+    (h.events[0].clone(), head, queued)
+}
+
 #[test]
 fn a_claim_holds_the_step_and_its_end_releases_it() {
     let mut h = History::open(&["a", "b"]);
@@ -186,10 +197,7 @@ fn concurrent_claims_give_one_holder_in_every_order() {
 
 #[test]
 fn when_the_first_claim_yields_the_next_in_line_holds() {
-    let h = History::open(&["a"]);
-    let opened = vec![h.events[0].id.clone()];
-    let mine = claim_event(1, 2, opened.clone(), "laptop", "a", 3600);
-    let theirs = claim_event(2, 2, opened, "server", "a", 3600);
+    let (opening, mine, theirs) = rivals(3600);
     let mut lost = event(
         3,
         3,
@@ -203,7 +211,7 @@ fn when_the_first_claim_yields_the_next_in_line_holds() {
         }),
     );
     lost.v = crate::event::CLAIM_VERSION;
-    let run = fold(vec![h.events[0].clone(), lost, theirs, mine]).unwrap();
+    let run = fold(vec![opening, lost, theirs, mine]).unwrap();
     assert_eq!(run.step("a").unwrap().holder().unwrap().holder, "server");
     let label = &run.checkpoints.back().unwrap().checkpoint_label;
     assert_eq!(label, "laptop released a (lost to server)");
@@ -324,12 +332,9 @@ fn a_claim_on_an_unknown_step_changes_nothing() {
 /// holder nobody can see.
 #[test]
 fn a_queued_claim_takes_over_from_an_expired_head_by_claiming_or_writing() {
-    let h = History::open(&["a"]);
-    let opened = vec![h.events[0].id.clone()];
-    let head = claim_event(1, 2, opened.clone(), "laptop", "a", 60);
-    let queued = claim_event(2, 2, opened, "server", "a", 3600);
+    let (opening, head, queued) = rivals(60);
     let both = vec![head.id.clone(), queued.id.clone()];
-    let base = vec![h.events[0].clone(), head, queued];
+    let base = vec![opening.clone(), head, queued];
     let late = "2026-11-25T10:30:00.000Z";
     let again = at(claim_event(3, 3, both.clone(), "server", "a", 3600), late);
     let write = at(
@@ -351,13 +356,10 @@ fn a_queued_claim_takes_over_from_an_expired_head_by_claiming_or_writing() {
 /// trespass, not a renewal that would let it jump the queue.
 #[test]
 fn a_queued_contenders_write_under_a_live_holder_is_a_trespass() {
-    let h = History::open(&["a"]);
-    let opened = vec![h.events[0].id.clone()];
-    let head = claim_event(1, 2, opened.clone(), "laptop", "a", 3600);
-    let queued = claim_event(2, 2, opened, "server", "a", 3600);
+    let (opening, head, queued) = rivals(3600);
     let both = vec![head.id.clone(), queued.id.clone()];
     let write = event(3, 3, both, "server", Body::Updated(status_of("a", Running)));
-    let run = fold(vec![h.events[0].clone(), head, queued, write]).unwrap();
+    let run = fold(vec![opening.clone(), head, queued, write]).unwrap();
     assert_eq!(run.step("a").unwrap().holder().unwrap().holder, "laptop");
     assert_eq!(run.trespasses.len(), 1);
 }
@@ -366,11 +368,8 @@ fn a_queued_contenders_write_under_a_live_holder_is_a_trespass() {
 /// now: others are refused, and its own claim is a takeover.
 #[test]
 fn standing_passes_over_ended_leases_to_the_next_live_claim() {
-    let h = History::open(&["a"]);
-    let opened = vec![h.events[0].id.clone()];
-    let head = claim_event(1, 2, opened.clone(), "laptop", "a", 60);
-    let queued = claim_event(2, 2, opened, "server", "a", 3600);
-    let run = fold(vec![h.events[0].clone(), head, queued]).unwrap();
+    let (opening, head, queued) = rivals(60);
+    let run = fold(vec![opening.clone(), head, queued]).unwrap();
     let step = run.step("a").unwrap();
     let now = "2026-11-25T10:30:00.000Z";
     assert!(
