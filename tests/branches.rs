@@ -278,3 +278,29 @@ fn a_run_on_a_worktrees_detached_head_is_seen_too() {
     assert!(place.starts_with("HEAD of "), "{place}");
     std::fs::remove_dir_all(&second).ok();
 }
+
+/// A peer's branch with a line that is not an event harms only that run's
+/// union: list --branches still answers, and every other run is listed.
+#[test]
+fn a_bad_line_on_another_branch_does_not_stop_list_branches() {
+    let repo = Repo::new();
+    let run = open(repo.path(), "Shared run");
+    let other = open(repo.path(), "Another run");
+    repo.git(&["switch", "-q", "-c", "hostile"]);
+    let history = repo
+        .path()
+        .join(".nexo/runs")
+        .join(&run)
+        .join("history.jsonl");
+    let mut text = std::fs::read_to_string(&history).unwrap();
+    text.push_str("{not an event}\n");
+    std::fs::write(&history, text).unwrap();
+    repo.git(&["commit", "-q", "-am", "a peer's bad line"]);
+    repo.git(&["switch", "-q", "main"]);
+    let runs = listed(repo.path());
+    let ids: Vec<&str> = runs.iter().map(|r| r["run_id"].as_str().unwrap()).collect();
+    assert!(
+        ids.contains(&run.as_str()) && ids.contains(&other.as_str()),
+        "{runs:?}"
+    );
+}

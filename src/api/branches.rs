@@ -306,8 +306,13 @@ impl Nexo {
         for s in &summaries.all {
             let id = summaries.id(s).to_string();
             let mut item = match on_refs.get(&id) {
+                // A peer's bad line on another branch harms only that
+                // union: the run is shown as it is here.
                 Some(found) if !found.folders.is_empty() => {
-                    unions.item(self, &id, &found.folders)?
+                    match unions.item(self, &id, &found.folders) {
+                        Ok(item) => item,
+                        Err(_) => summaries.item(s)?,
+                    }
                 }
                 _ => summaries.item(s)?,
             };
