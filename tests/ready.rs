@@ -134,8 +134,7 @@ fn thirty_steps(dir: &Path) -> Vec<String> {
 fn completions(dir: &Path, runs: &[String]) -> BTreeMap<(String, String), Vec<String>> {
     let mut done = BTreeMap::new();
     for run in runs {
-        let text = std::fs::read_to_string(dir.join(".nexo/runs").join(run).join("history.jsonl"))
-            .unwrap();
+        let text = history_text(dir, run);
         let mut seen = std::collections::HashSet::new();
         for line in text.lines() {
             let e: Value = serde_json::from_str(line).unwrap();
@@ -326,4 +325,30 @@ fn a_sequence_is_ready_one_step_at_a_time_as_resume_offers() {
     // A resume answer of a run without needs has no ready_steps field.
     let resume = repo.call("nexo_workflow_resume", &json!({"run_id": run}));
     assert!(resume.get("ready_steps").is_none(), "{resume}");
+}
+
+/// A lease or a push asked of `ready` without a claim would be ignored:
+/// it is refused, naming the flag or field to add.
+#[test]
+fn ttl_or_sync_without_claim_is_refused_in_the_callers_terms() {
+    let repo = Repo::new();
+    repo.open_release();
+    let cli = nexo_in(repo.path(), &["ready", "--ttl", "10m"]);
+    assert_eq!(cli.status.code(), Some(2));
+    assert!(
+        stderr(&cli).contains("--ttl applies to the claim ready makes: pass --claim"),
+        "{}",
+        stderr(&cli)
+    );
+    let (code, e) = repo.call_err("nexo_workflow_ready", r#"{"sync": true}"#);
+    assert_eq!(code, 2);
+    assert!(
+        e["error"].as_str().unwrap().starts_with("sync applies"),
+        "{e}"
+    );
+    assert!(
+        nexo_in(repo.path(), &["ready", "--claim", "--ttl", "10m"])
+            .status
+            .success()
+    );
 }

@@ -133,6 +133,20 @@ pub(super) struct Ranked {
 
 impl Nexo {
     pub fn ready(&self, req: ReadyRequest) -> Result<ReadyResponse> {
+        let claiming = req.claim.unwrap_or(false);
+        let claim_only = [
+            ("ttl_seconds", req.ttl_seconds.is_some()),
+            ("sync", req.sync.unwrap_or(false)),
+        ];
+        if let Some(&(field, _)) = claim_only.iter().find(|(_, set)| *set && !claiming) {
+            return Err(crate::error::Error::naming(ErrorKind::Invalid, move |n| {
+                format!(
+                    "{} applies to the claim ready makes: pass {} too, or leave it out",
+                    n(field),
+                    n("claim")
+                )
+            }));
+        }
         let actor = self.actor(req.actor.clone(), None);
         let summaries = self.summaries()?;
         let ranked = rank(&summaries, &actor, &now_text(), req.all.unwrap_or(false))?;

@@ -40,7 +40,14 @@ fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
             ("max_retries", "--max-retries"),
             ("requires_approval", "--requires-approval"),
             ("owner", "--owner"),
+            ("needs", "--needs"),
         ],
+        Command::Ready(_) => &[
+            ("ttl_seconds", "--ttl"),
+            ("sync", "--sync"),
+            ("claim", "--claim"),
+        ],
+        Command::Claim(_) => &[("ttl_seconds", "--ttl"), ("step_key", "STEP")],
         Command::Handoff(_) => &[
             ("new_owner", "--to"),
             ("handoff_note", "--note"),
