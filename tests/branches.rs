@@ -148,13 +148,7 @@ fn a_run_brought_over_then_merged_has_nothing_twice_and_no_conflict() {
         "{}",
         String::from_utf8_lossy(&merge.stderr)
     );
-    let history = std::fs::read_to_string(
-        repo.path()
-            .join(".nexo/runs")
-            .join(&run)
-            .join("history.jsonl"),
-    )
-    .unwrap();
+    let history = history_text(repo.path(), &run);
     let mut lines: Vec<&str> = history.lines().collect();
     let all = lines.len();
     lines.sort();

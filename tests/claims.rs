@@ -48,10 +48,7 @@ fn holder(dir: &Path, run: &str, step: &str) -> Option<String> {
 }
 
 fn history_lines(dir: &Path, run: &str) -> usize {
-    std::fs::read_to_string(dir.join(".nexo/runs").join(run).join("history.jsonl"))
-        .unwrap()
-        .lines()
-        .count()
+    history_text(dir, run).lines().count()
 }
 
 /// Runs `contenders` claims at once (each from `dir_of(i)` as `agent<i>`)
@@ -310,13 +307,7 @@ fn a_write_by_a_non_holder_is_refused_and_with_steal_is_recorded() {
         ],
     );
     assert!(stolen.status.success(), "{}", stderr(&stolen));
-    let history = std::fs::read_to_string(
-        repo.path()
-            .join(".nexo/runs")
-            .join(&run)
-            .join("history.jsonl"),
-    )
-    .unwrap();
+    let history = history_text(repo.path(), &run);
     assert!(history.contains(r#""steal":true"#), "{history}");
     assert_eq!(holder(repo.path(), &run, "s0").as_deref(), Some("claude"));
     let theirs = nexo_in(repo.path(), &["resume", &run, "--actor", "codex", "--json"]);

@@ -573,8 +573,15 @@ impl Nexo {
                 entry.1.push(folder);
             }
         }
+        // A session start folds at most a few unions: the first open ones
+        // it meets, and counts the rest without folding them.
         let mut lines = Vec::new();
+        let mut unread = 0;
         for (id, (places, folders)) in &found {
+            if lines.len() == ELSEWHERE_SHOWN {
+                unread += 1;
+                continue;
+            }
             let Ok(run) = self
                 .union_events(id, folders)
                 .and_then(|events| <Run as Record>::fold(self, events))
@@ -604,17 +611,14 @@ impl Nexo {
         if lines.is_empty() {
             return Ok(String::new());
         }
-        let total = lines.len();
         let mut text = format!(
             "Other sessions' open runs (other worktrees, remote branches of the last 14 days; nexo list --branches):\n{}\n",
-            lines
-                .into_iter()
-                .take(ELSEWHERE_SHOWN)
-                .collect::<Vec<_>>()
-                .join("\n")
+            lines.join("\n")
         );
-        if total > ELSEWHERE_SHOWN {
-            text.push_str(&format!("  (+{} more)\n", total - ELSEWHERE_SHOWN));
+        if unread > 0 {
+            text.push_str(&format!(
+                "  (+{unread} more runs on other refs: nexo list --branches)\n"
+            ));
         }
         Ok(text)
     }

@@ -78,23 +78,18 @@ fn the_holders_writes_renew_the_lease_and_a_claim_again_keeps_the_token() {
     let mut h = History::open(&["a"]);
     h.claim("agent", "a", 60);
     let token = h.events[1].id.clone();
-    let first = h
-        .fold()
-        .step("a")
-        .unwrap()
-        .holder()
-        .unwrap()
-        .lease_until
-        .clone();
+    let lease = |h: &History| {
+        h.fold()
+            .step("a")
+            .unwrap()
+            .holder()
+            .unwrap()
+            .lease_until
+            .clone()
+    };
+    let first = lease(&h);
     h.step("a", Running);
-    let renewed = h
-        .fold()
-        .step("a")
-        .unwrap()
-        .holder()
-        .unwrap()
-        .lease_until
-        .clone();
+    let renewed = lease(&h);
     assert!(renewed > first, "{renewed} > {first}");
     h.claim("agent", "a", 60);
     let c = h.fold().step("a").unwrap().holder().unwrap().clone();

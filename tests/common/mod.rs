@@ -325,6 +325,11 @@ pub fn nexo_ok(dir: &Path, args: &[&str]) -> Value {
     parse_json(&out)
 }
 
+/// The live history file of run `run` in the working tree at `dir`.
+pub fn history_text(dir: &Path, run: &str) -> String {
+    std::fs::read_to_string(dir.join(".nexo/runs").join(run).join("history.jsonl")).unwrap()
+}
+
 /// Another clone of `bare` at `dir`, as agent `name` (own identity,
 /// `pull.rebase=false`).
 pub fn clone_as(bare: &Path, dir: &Path, name: &str) {
