@@ -13,7 +13,8 @@ use crate::event::{Decision, Event};
 use crate::id::EventId;
 
 /// How gates are passed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Declared weakest first: `max` is the stricter of two.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Policy {
     /// The seed's behaviour: an update that moves a gated step on is the
@@ -44,7 +45,7 @@ impl Policy {
 }
 
 /// The `approvals:` section of `.nexo/config.yaml`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Approvals {
     #[serde(default)]
@@ -55,6 +56,31 @@ pub struct Approvals {
     /// Let the run's owner and whoever asked for a gate decide it.
     #[serde(default)]
     pub self_approval: bool,
+}
+
+impl Approvals {
+    /// The policy that admits only what both `self` and `other` admit: a
+    /// branch may make the trusted policy stricter, never looser. The
+    /// stronger mode; under two strict policies only the approvers both
+    /// list, and self-approval only if both allow it.
+    pub fn stricter(&self, other: &Approvals) -> Approvals {
+        let (a, b) = (self, other);
+        match (a.policy.is_strict(), b.policy.is_strict()) {
+            (false, false) => a.clone(),
+            (true, false) => a.clone(),
+            (false, true) => b.clone(),
+            (true, true) => Approvals {
+                policy: a.policy.max(b.policy),
+                approvers: a
+                    .approvers
+                    .iter()
+                    .filter(|n| b.approvers.contains(n))
+                    .cloned()
+                    .collect(),
+                self_approval: a.self_approval && b.self_approval,
+            },
+        }
+    }
 }
 
 /// The approval rules a fold applies: the policy, and which decisions'
@@ -204,6 +230,23 @@ mod tests {
             },
             verified: BTreeSet::new(),
         }
+    }
+
+    #[test]
+    fn the_stricter_policy_admits_only_what_both_admit() {
+        let base = rules(Policy::Explicit).approvals;
+        let loose = Approvals::default();
+        assert_eq!(base.stricter(&loose), base);
+        assert_eq!(loose.stricter(&base), base);
+        let branch = Approvals {
+            policy: Policy::Signed,
+            approvers: vec!["codex".into(), "mallory".into()],
+            self_approval: true,
+        };
+        let both = base.stricter(&branch);
+        assert_eq!(both.policy, Policy::Signed);
+        assert_eq!(both.approvers, vec!["codex".to_string()]);
+        assert!(!both.self_approval);
     }
 
     #[test]

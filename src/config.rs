@@ -95,21 +95,26 @@ impl Config {
         let path = root.join(NEXO_DIR).join(Self::FILE);
         let rel = std::path::Path::new(NEXO_DIR).join(Self::FILE);
         // Never through a link: a planted one could point anywhere.
-        let Some(bytes) = crate::store::nofollow::read(root, &rel)? else {
-            return Ok(Config::default());
-        };
-        let text = String::from_utf8(bytes)
-            .map_err(|_| Error::invalid(format!("{}: not UTF-8", path.display())))?;
+        match crate::store::nofollow::read(root, &rel)? {
+            Some(bytes) => Config::parse(&bytes, &path.display().to_string()),
+            None => Ok(Config::default()),
+        }
+    }
+
+    /// Parses a config's bytes; `place` names it in errors (a path, or
+    /// `origin/main:.nexo/config.yaml`).
+    pub fn parse(bytes: &[u8], place: &str) -> Result<Config> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| Error::invalid(format!("{place}: not UTF-8")))?;
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        let config: Config = serde_yaml::from_str(&text).map_err(|e| {
+        let config: Config = serde_yaml::from_str(text).map_err(|e| {
             Error::invalid(format!(
-                "{}: {e} (valid keys: commit: true|false|each; approvals: {{policy: update|explicit|signed, approvers: [names], self_approval: true|false}}; claims: {{ttl: 30m}})",
-                path.display()
+                "{place}: {e} (valid keys: commit: true|false|each; approvals: {{policy: update|explicit|signed, approvers: [names], self_approval: true|false}}; claims: {{ttl: 30m}})"
             ))
         })?;
-        config.check(&path)?;
+        config.check(std::path::Path::new(place))?;
         Ok(config)
     }
 

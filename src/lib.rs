@@ -14,7 +14,8 @@
 //! - [`ready`]: which steps any agent may take now;
 //! - [`resume`]: state to the next honest action;
 //! - [`view`]: state to the YAML files people read;
-//! - [`render`]: state to what people look at: terminal, Markdown, Mermaid.
+//! - [`render`]: state to what people look at: terminal, Markdown, Mermaid;
+//! - [`verify`]: a branch's gates judged by a policy it cannot change.
 //!
 //! Around it:
 //! - [`store`]: `.nexo/` on disk (append, lock, atomic views);
@@ -64,6 +65,7 @@ pub mod sync;
 #[cfg(test)]
 mod testkit;
 pub mod trace;
+pub mod verify;
 pub mod view;
 
 pub use api::{Nexo, Options};

@@ -291,7 +291,7 @@ pub(crate) fn same_run(folder: &str, opened: &str) -> Result<()> {
 }
 
 /// A decision event's verdict and payload.
-fn decision_of(e: &Event) -> Option<(Verdict, &Decision)> {
+pub(super) fn decision_of(e: &Event) -> Option<(Verdict, &Decision)> {
     match &e.body {
         Body::Approved(d) => Some((Verdict::Approved, d)),
         Body::Rejected(d) => Some((Verdict::Rejected, d)),

@@ -21,6 +21,7 @@ mod ready;
 mod record;
 mod summaries;
 mod validate;
+pub mod verify;
 mod write;
 
 use record::trailer;

@@ -40,6 +40,7 @@ mod setup;
 mod show;
 mod sync;
 mod update;
+mod verify;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -52,7 +53,8 @@ Examples:
 
 Run ids may be shortened to any unique prefix (like git's short hashes).
 Exit codes: 0 ok, 2 invalid input, 3 unknown run or step, 4 ambiguous prefix,
-5 refused by the run's state, 6 git problem, 7 corrupt history, 8 busy, 9 I/O.";
+5 refused by the run's state, 6 git problem, 7 corrupt history, 8 busy, 9 I/O,
+10 step claimed by another, 11 verify found a violation.";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -142,7 +144,10 @@ pub enum Command {
     Mcp(mcp::Args),
     /// A read-only web board of the runs on 127.0.0.1 (prints its URL first).
     Serve(serve::Args),
-    /// Wire nexo into Claude Code or Codex: MCP server, session hook, AGENTS.md.
+    /// Judge every approval gate of HEAD's runs by a trusted ref's policy (for CI on pull requests).
+    #[command(after_help = verify::AFTER_HELP)]
+    Verify(verify::Args),
+    /// Wire nexo into Claude Code or Codex (MCP server, session hook, AGENTS.md), or CI (`setup ci github`).
     Setup(setup::Args),
     /// A compact summary of open runs for a session-start hook.
     Prime(prime::Args),
@@ -300,6 +305,7 @@ fn execute(cli: &Cli) -> Result<i32> {
         Command::Goal(a) => goal::run(&ctx, a),
         Command::Commit => commit::run(&ctx),
         Command::Doctor(a) => return doctor::run(&ctx, a),
+        Command::Verify(a) => return verify::run(&ctx, a),
         Command::Resolve => resolve::run(&ctx),
         Command::Sync => sync::run(&ctx),
         Command::Mcp(a) => mcp::run(&ctx, a),

@@ -27,7 +27,84 @@ pub struct NexoRef {
     pub commit: ObjectId,
 }
 
+/// The largest blob nexo reads from a ref: far above any honest history
+/// (a million events), far below what would exhaust a CI runner.
+pub const MAX_BLOB_BYTES: u64 = 512 << 20;
+
+/// A path in a commit's tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileAt {
+    Missing,
+    /// A regular file: its blob id and bytes.
+    File(ObjectId, Vec<u8>),
+    /// Something else where a file belongs: a link, a folder, a submodule.
+    NotAFile(&'static str),
+}
+
 impl Repo {
+    /// The commit `spec` names (a branch, `origin/main`, a hash), through
+    /// the user's git, which knows every form of revision.
+    pub fn commit_of(&self, spec: &str) -> Result<Option<ObjectId>> {
+        if spec.starts_with('-') || spec.contains(['\0', '\n']) {
+            return Ok(None);
+        }
+        let out = self.cli().run(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &format!("{spec}^{{commit}}"),
+        ])?;
+        let hex = String::from_utf8_lossy(&out.stdout);
+        Ok(out
+            .status
+            .success()
+            .then(|| ObjectId::from_hex(hex.trim().as_bytes()).ok())
+            .flatten())
+    }
+
+    /// The best common ancestor of two commits, if they have one (a
+    /// shallow clone may not know it).
+    pub fn merge_base(&self, a: ObjectId, b: ObjectId) -> Result<Option<ObjectId>> {
+        let out = self
+            .cli()
+            .run(&["merge-base", &a.to_string(), &b.to_string()])?;
+        let hex = String::from_utf8_lossy(&out.stdout);
+        Ok(out
+            .status
+            .success()
+            .then(|| ObjectId::from_hex(hex.trim().as_bytes()).ok())
+            .flatten())
+    }
+
+    /// The file at `path` in `commit`'s tree, read from git's objects: no
+    /// checkout, and a link is reported, never followed.
+    pub fn file_at(&self, commit: ObjectId, path: &str) -> Result<FileAt> {
+        let tree = self
+            .repo
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .map_err(|e| git_err("cannot read a commit's tree", e))?;
+        let Some(entry) = tree
+            .lookup_entry_by_path(path)
+            .map_err(|e| git_err("cannot read a commit's tree", e))?
+        else {
+            return Ok(FileAt::Missing);
+        };
+        let mode = entry.mode();
+        if mode.is_link() {
+            return Ok(FileAt::NotAFile("a symbolic link"));
+        }
+        if mode.is_tree() {
+            return Ok(FileAt::NotAFile("a folder"));
+        }
+        if !mode.is_blob() {
+            return Ok(FileAt::NotAFile("a submodule"));
+        }
+        let id = entry.object_id();
+        Ok(FileAt::File(id, self.blob(id)?))
+    }
+
     /// Every local and remote-tracking branch, with the worktree where
     /// each is checked out. Reads refs only: no object.
     pub fn nexo_refs(&self) -> Result<Vec<NexoRef>> {
@@ -201,6 +278,18 @@ impl Repo {
     }
 
     fn blob(&self, id: ObjectId) -> Result<Vec<u8>> {
+        // A peer's branch can hold any blob: its size is checked before
+        // it is read, so a huge one is refused instead of filling memory.
+        let header = self
+            .repo
+            .find_header(id)
+            .map_err(|e| git_err("cannot read a blob", e))?;
+        if header.size() > MAX_BLOB_BYTES {
+            return Err(crate::error::Error::corrupt(format!(
+                "blob {id} is {} bytes, over nexo's limit of {MAX_BLOB_BYTES}",
+                header.size()
+            )));
+        }
         let blob = self
             .repo
             .find_blob(id)

@@ -114,7 +114,7 @@ fn class(step: &Step) -> &'static str {
 
 /// Text for a Markdown table cell: one line, no `|` that would end the
 /// cell, no HTML a renderer would act on.
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     one_line(s)
         .replace('&', "&amp;")
         .replace('<', "&lt;")

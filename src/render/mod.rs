@@ -5,6 +5,7 @@
 
 pub mod markdown;
 pub mod text;
+pub mod verify;
 
 use crate::fold::{Checkpoint, Run, Step};
 use crate::model::{RunStatus, StepStatus};

@@ -1,0 +1,389 @@
+//! `nexo verify`: every run in HEAD's `.nexo/` judged by a policy the
+//! branch cannot change (docs/approvals.md, "Verifying a pull request").
+//!
+//! Everything is read from git's objects (HEAD's commit, the trusted ref's
+//! commit): no checkout, no link followed, nothing written but the cache.
+//! A run whose folder is the same on the trusted ref holds nothing the
+//! base has not already accepted, so it is counted, not folded.
+
+mod policy;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use gix::ObjectId;
+use serde::{Deserialize, Serialize};
+
+use policy::Side;
+
+use super::Nexo;
+use super::gates::{decision_of, same_run};
+use crate::approval::{Approvals, Policy, Rules, signed_content};
+use crate::error::{Error, Result};
+use crate::event::{Body, Event};
+use crate::id::EventId;
+use crate::sign::Verifier;
+use crate::verify::{Policies, RunVerdict, TrustedRef, VerifyProblem, VerifyReport, judge};
+
+/// What judging one run found, as cached.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Judged {
+    Verdict(RunVerdict),
+    Problem(String),
+}
+
+/// Everything a run's verdict depends on besides its own folders.
+struct Judging {
+    applied: Approvals,
+    trusted: Side,
+    branch: Option<Side>,
+    key: String,
+}
+
+impl Nexo {
+    /// Judges HEAD's runs under `trusted`'s policy made stricter by the
+    /// branch's own; without `trusted`, under the working tree's policy.
+    pub fn verify(&self, trusted: Option<&str>) -> Result<VerifyReport> {
+        let head = self.repo.commit_of("HEAD")?.ok_or_else(|| {
+            Error::not_found("HEAD has no commit yet: there is nothing to verify")
+                .with_hint("commit first; verify judges what a merge would take")
+        })?;
+        let mut problems = Vec::new();
+        let (judging, trusted_at) = match trusted {
+            Some(name) => {
+                let commit = self.repo.commit_of(name)?.ok_or_else(|| {
+                    Error::not_found(format!("--trusted {}: no such commit", crate::limits::quote(name)))
+                        .with_hint("fetch it first (git fetch origin main; in GitHub Actions, actions/checkout with fetch-depth: 0)")
+                })?;
+                let side = self.side_at(commit, name).map_err(|e| {
+                    let hint = format!("the trusted policy is {name}'s own: fix it there");
+                    e.with_hint(hint)
+                })?;
+                let branch = self.side_at(head, "HEAD").unwrap_or_else(|e| {
+                    problems.push(VerifyProblem {
+                        run_id: None,
+                        message: format!("this branch's policy cannot be read ({}); the trusted one alone applies", e.message),
+                    });
+                    Side::default()
+                });
+                (Judging::new(side, Some(branch)), Some((name, commit)))
+            }
+            None => (Judging::new(self.side_here(), None), None),
+        };
+        let policy_changes = match trusted_at {
+            Some((_, commit)) => {
+                let base = self.repo.merge_base(head, commit)?.unwrap_or(commit);
+                self.policy_changes(base, head)
+            }
+            None => Vec::new(),
+        };
+        let runs = self.runs_of_commit(head, &mut problems);
+        let base_runs: BTreeMap<String, ObjectId> = match trusted_at {
+            Some((_, commit)) => self
+                .runs_of_commit(commit, &mut Vec::new())
+                .into_iter()
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        let mut report = VerifyReport {
+            ok: false,
+            head: head.to_string(),
+            trusted: trusted_at.map(|(name, commit)| TrustedRef {
+                r#ref: name.to_string(),
+                commit: commit.to_string(),
+            }),
+            policy: Policies {
+                trusted: judging.trusted.out(),
+                branch: judging.branch.as_ref().map(Side::out),
+                applied: judging.applied.clone(),
+            },
+            policy_changes,
+            runs: runs.len(),
+            runs_judged: 0,
+            gates: Vec::new(),
+            violations: Vec::new(),
+            stale: Vec::new(),
+            problems,
+        };
+        self.verdicts_of(&judging, &runs, &base_runs, &mut report);
+        report.ok = report.violations.is_empty() && report.problems.is_empty();
+        Ok(report)
+    }
+
+    /// The run folders of `commit`'s `.nexo/runs`; a `.nexo` or
+    /// `.nexo/runs` that is not a folder is a problem, never followed.
+    fn runs_of_commit(
+        &self,
+        commit: ObjectId,
+        problems: &mut Vec<VerifyProblem>,
+    ) -> Vec<(String, ObjectId)> {
+        for rel in [
+            crate::store::NEXO_DIR.to_string(),
+            format!("{}/runs", crate::store::NEXO_DIR),
+        ] {
+            match self.repo.file_at(commit, &rel) {
+                Ok(
+                    crate::git::refs::FileAt::NotAFile("a folder")
+                    | crate::git::refs::FileAt::Missing,
+                ) => {}
+                Ok(crate::git::refs::FileAt::NotAFile(kind)) => problems.push(VerifyProblem {
+                    run_id: None,
+                    message: format!("{rel} is {kind}: nexo reads no runs through it"),
+                }),
+                Ok(crate::git::refs::FileAt::File(..)) => problems.push(VerifyProblem {
+                    run_id: None,
+                    message: format!("{rel} is a file where a folder belongs"),
+                }),
+                Err(e) => problems.push(VerifyProblem {
+                    run_id: None,
+                    message: e.message,
+                }),
+            }
+        }
+        let Some(tree) = self.repo.commit_runs(commit).1 else {
+            return Vec::new();
+        };
+        self.repo.runs_in(tree).unwrap_or_else(|e| {
+            problems.push(VerifyProblem {
+                run_id: None,
+                message: e.message,
+            });
+            Vec::new()
+        })
+    }
+
+    fn verdicts_of(
+        &self,
+        judging: &Judging,
+        runs: &[(String, ObjectId)],
+        base_runs: &BTreeMap<String, ObjectId>,
+        report: &mut VerifyReport,
+    ) {
+        let path = self
+            .store
+            .cache_dir()
+            .join("verify")
+            .join(format!("{}.json", judging.key));
+        let old: BTreeMap<String, Judged> = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let mut kept = BTreeMap::new();
+        let mut verifiers = Verifiers::new(self, judging);
+        for (id, folder) in runs {
+            let base = base_runs.get(id);
+            if base == Some(folder) {
+                continue;
+            }
+            report.runs_judged += 1;
+            let key = format!(
+                "{id} {folder} {}",
+                base.map(|b| b.to_string()).unwrap_or_default()
+            );
+            let judged = match old.get(&key) {
+                Some(j) => j.clone(),
+                None => self.verdict_of(judging, &mut verifiers, id, *folder, base.copied()),
+            };
+            match &judged {
+                Judged::Verdict(v) => {
+                    report.gates.extend(v.gates.iter().cloned());
+                    report.violations.extend(v.violations.iter().cloned());
+                    report.stale.extend(v.stale.iter().cloned());
+                }
+                Judged::Problem(message) => report.problems.push(VerifyProblem {
+                    run_id: Some(id.clone()),
+                    message: message.clone(),
+                }),
+            }
+            kept.insert(key, judged);
+        }
+        verifiers.save();
+        if kept != old
+            && let Ok(bytes) = serde_json::to_vec(&kept)
+        {
+            // Best effort: a cache that cannot be written costs a re-fold.
+            let _ = std::fs::create_dir_all(path.parent().expect("a file in a folder"));
+            self.write_cache_file(&path, &bytes);
+        }
+    }
+
+    /// Folds one run of HEAD under the applied rules and judges what it
+    /// brings that the trusted ref's copy (`base`) does not have.
+    fn verdict_of(
+        &self,
+        judging: &Judging,
+        verifiers: &mut Verifiers,
+        id: &str,
+        folder: ObjectId,
+        base: Option<ObjectId>,
+    ) -> Judged {
+        let place = format!("HEAD:{}", crate::store::Store::history_rel(id));
+        let events = match self
+            .repo
+            .history_of_folder(folder)
+            .and_then(|b| crate::store::parse_history(&b, &place))
+        {
+            Ok(h) => h.events,
+            Err(e) => return Judged::Problem(format!("cannot be judged: {}", e.message)),
+        };
+        let inherited: HashSet<String> = base
+            .and_then(|b| self.repo.history_of_folder(b).ok())
+            .and_then(|b| crate::store::parse_history(&b, "").ok())
+            .map(|h| h.events.iter().map(Event::to_line).collect())
+            .unwrap_or_default();
+        let inherited: HashSet<EventId> = events
+            .iter()
+            .filter(|e| inherited.contains(&e.to_line()))
+            .map(|e| e.id.clone())
+            .collect();
+        let (verified, on_branch) = verifiers.check(judging, &events);
+        let rules = Rules {
+            approvals: judging.applied.clone(),
+            verified,
+        };
+        let run = match crate::fold::fold_with(events, rules, 1) {
+            Ok(run) => run,
+            Err(e) => return Judged::Problem(format!("cannot be judged: {}", e.message)),
+        };
+        if let Err(e) = same_run(id, &run.run_id) {
+            return Judged::Problem(e.message);
+        }
+        Judged::Verdict(judge(&run, |e| !inherited.contains(e), &on_branch))
+    }
+}
+
+impl PartialEq for Judged {
+    fn eq(&self, other: &Judged) -> bool {
+        match (self, other) {
+            (Judged::Verdict(a), Judged::Verdict(b)) => a == b,
+            (Judged::Problem(a), Judged::Problem(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Judging {
+    fn new(trusted: Side, branch: Option<Side>) -> Judging {
+        let applied = match &branch {
+            Some(b) => trusted.approvals.stricter(&b.approvals),
+            None => trusted.approvals.clone(),
+        };
+        let key = cache_key(&applied, &trusted, branch.as_ref());
+        Judging {
+            applied,
+            trusted,
+            branch,
+            key,
+        }
+    }
+
+    /// Whose keys a decision's signature must verify against: the
+    /// trusted file when the trusted policy signs, the branch's when the
+    /// branch signs (a branch may only add a requirement).
+    fn needs(&self) -> (bool, bool) {
+        let signs = |s: &Side| s.approvals.policy == Policy::Signed;
+        (
+            signs(&self.trusted),
+            self.branch.as_ref().is_some_and(signs),
+        )
+    }
+}
+
+/// Names one judging: the applied policy and both signer files, so a
+/// changed key or policy re-judges every run.
+fn cache_key(applied: &Approvals, trusted: &Side, branch: Option<&Side>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let parts: [&[u8]; 4] = [
+        b"nexo-verify-run/1",
+        &serde_json::to_vec(applied).expect("a policy serializes"),
+        trusted.signers.as_deref().unwrap_or_default(),
+        branch
+            .and_then(|b| b.signers.as_deref())
+            .unwrap_or_default(),
+    ];
+    for part in parts {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    h.update([branch.is_some() as u8]);
+    crate::id::hex(&h.finalize())
+}
+
+/// The signature checks of one `verify`: against the trusted keys, and
+/// against the branch's own (to tell `signer_not_trusted` apart).
+struct Verifiers {
+    trusted: Verifier,
+    branch: Option<Verifier>,
+}
+
+impl Verifiers {
+    fn new(nexo: &Nexo, judging: &Judging) -> Verifiers {
+        let cache = nexo.repo.git_dir().join("nexo-verified");
+        let branch = judging
+            .branch
+            .as_ref()
+            .filter(|b| b.signers.is_some() && b.signers != judging.trusted.signers)
+            .map(|b| Verifier::new(b.signers.clone(), &cache));
+        Verifiers {
+            trusted: Verifier::new(judging.trusted.signers.clone(), &cache),
+            branch,
+        }
+    }
+
+    /// The decisions that verify as the applied policy requires, and
+    /// those that verify against the branch's keys.
+    fn check(
+        &mut self,
+        judging: &Judging,
+        events: &[Event],
+    ) -> (BTreeSet<EventId>, BTreeSet<EventId>) {
+        let (trusted_signs, branch_signs) = judging.needs();
+        let (mut applied, mut on_branch) = (BTreeSet::new(), BTreeSet::new());
+        if !trusted_signs && !branch_signs {
+            return (applied, on_branch);
+        }
+        let Some(run_id) = events.iter().find_map(|e| match &e.body {
+            Body::Opened(o) => Some(o.run_id.to_string()),
+            _ => None,
+        }) else {
+            return (applied, on_branch);
+        };
+        for e in events {
+            let Some((verdict, d)) = decision_of(e) else {
+                continue;
+            };
+            let Some(signature) = &d.signature else {
+                continue;
+            };
+            let content = signed_content(&run_id, e, verdict.as_str(), d);
+            // ssh-keygen missing: nothing verifies, so nothing passes.
+            let by_trusted = self
+                .trusted
+                .verify(&e.actor, &content, signature)
+                .unwrap_or(false);
+            let by_branch = match &mut self.branch {
+                Some(v) => v.verify(&e.actor, &content, signature).unwrap_or(false),
+                None => by_trusted,
+            };
+            if by_branch {
+                on_branch.insert(e.id.clone());
+            }
+            let ok = match (trusted_signs, branch_signs) {
+                (true, true) => by_trusted && by_branch,
+                (true, false) => by_trusted,
+                _ => by_branch,
+            };
+            if ok {
+                applied.insert(e.id.clone());
+            }
+        }
+        (applied, on_branch)
+    }
+
+    fn save(&mut self) {
+        self.trusted.save();
+        if let Some(b) = &mut self.branch {
+            b.save();
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! `nexo verify`'s report: for a CI job summary (Markdown, escaped like
+//! every run summary) and for the terminal.
+
+use super::markdown::cell;
+use crate::verify::{GateCheck, VerifyReport, Violation};
+
+/// The report as Markdown: the verdict, the policy applied, the changes
+/// a reviewer must see, the violations, and every gate judged.
+pub fn markdown(r: &VerifyReport) -> String {
+    let mut s = format!("### nexo verify: {}\n\n", headline(r));
+    s.push_str(&format!("**Policy applied:** {}\n\n", policy_line(r, true)));
+    s.push_str(&format!("**Runs:** {}\n\n", runs_line(r)));
+    for c in &r.policy_changes {
+        s.push_str(&format!(
+            "> **⚠ This branch changes `{}`** ({} since `{}`); review it: the trusted policy still applies.\n",
+            c.path,
+            c.change,
+            short(&c.since)
+        ));
+        for (sign, lines) in [("+", &c.added), ("−", &c.removed)] {
+            for l in lines {
+                s.push_str(&format!("> {sign} `{}`\n", cell(l).replace('`', "'")));
+            }
+        }
+        s.push('\n');
+    }
+    if !r.violations.is_empty() {
+        s.push_str("#### Violations\n\n| Run | Step | Event | By | Reason | Detail |\n|---|---|---|---|---|---|\n");
+        for v in &r.violations {
+            s.push_str(&violation_row(v));
+        }
+        s.push('\n');
+    }
+    if !r.problems.is_empty() {
+        s.push_str("#### Problems\n\n");
+        for p in &r.problems {
+            let run = p
+                .run_id
+                .as_deref()
+                .map(|id| format!("`{id}`: "))
+                .unwrap_or_default();
+            s.push_str(&format!("- {run}{}\n", cell(&p.message)));
+        }
+        s.push('\n');
+    }
+    if !r.gates.is_empty() {
+        s.push_str("#### Gates checked\n\n| Run | Step | Status | Decision | By | Signature |\n|---|---|---|---|---|---|\n");
+        for g in &r.gates {
+            s.push_str(&gate_row(g));
+        }
+        s.push('\n');
+    }
+    if !r.stale.is_empty() {
+        s.push_str(&format!(
+            "{} decision(s) answered an earlier request for their gate and pass nothing (two clones at once); not a failure.\n",
+            r.stale.len()
+        ));
+    }
+    s
+}
+
+/// The report for a terminal, one finding a line.
+pub fn text(r: &VerifyReport) -> String {
+    let mut s = String::new();
+    for c in &r.policy_changes {
+        s.push_str(&format!(
+            "policy changed: {} {} since {}\n",
+            c.path,
+            c.change,
+            short(&c.since)
+        ));
+        for l in &c.added {
+            s.push_str(&format!("  + {l}\n"));
+        }
+        for l in &c.removed {
+            s.push_str(&format!("  - {l}\n"));
+        }
+    }
+    for v in &r.violations {
+        s.push_str(&format!(
+            "violation: {} step {} event {} by {}: {} ({})\n",
+            v.run_id,
+            v.step_key.as_deref().unwrap_or("-"),
+            v.event_id,
+            v.actor,
+            v.reason,
+            super::one_line(&v.message)
+        ));
+    }
+    for p in &r.problems {
+        let run = p
+            .run_id
+            .as_deref()
+            .map(|id| format!("{id}: "))
+            .unwrap_or_default();
+        s.push_str(&format!("problem: {run}{}\n", p.message));
+    }
+    for g in &r.gates {
+        s.push_str(&format!(
+            "gate {} {}: {}{}\n",
+            g.run_id,
+            g.step_key,
+            if g.passed { "passed" } else { "waiting" },
+            decided(g)
+        ));
+    }
+    s.push_str(&format!(
+        "policy applied: {}\nruns: {}\n{}\n",
+        policy_line(r, false),
+        runs_line(r),
+        headline(r)
+    ));
+    s
+}
+
+fn headline(r: &VerifyReport) -> String {
+    let against = match &r.trusted {
+        Some(t) => format!("{}'s policy", t.r#ref),
+        None => "this working tree's policy".to_string(),
+    };
+    match (r.violations.len(), r.problems.len()) {
+        (0, 0) => format!("✅ every gate holds under {against}"),
+        (v, p) => format!(
+            "❌ {v} violation(s){} under {against}",
+            if p > 0 {
+                format!(" and {p} problem(s)")
+            } else {
+                String::new()
+            }
+        ),
+    }
+}
+
+fn policy_line(r: &VerifyReport, md: bool) -> String {
+    let a = &r.policy.applied;
+    let code = |s: &str| if md { format!("`{s}`") } else { s.to_string() };
+    let mut s = code(a.policy.as_str());
+    if a.policy.is_strict() {
+        s.push_str(&format!(
+            " · approvers: {} · self-approval: {}",
+            if a.approvers.is_empty() {
+                "nobody".to_string()
+            } else {
+                cell(&a.approvers.join(", "))
+            },
+            if a.self_approval { "allowed" } else { "no" }
+        ));
+    }
+    if let (Some(t), Some(b)) = (&r.trusted, &r.policy.branch) {
+        s.push_str(&format!(
+            " (the stricter of {}'s {} and this branch's {})",
+            cell(&t.r#ref),
+            code(r.policy.trusted.approvals.policy.as_str()),
+            code(b.approvals.policy.as_str())
+        ));
+    }
+    s
+}
+
+fn runs_line(r: &VerifyReport) -> String {
+    match &r.trusted {
+        Some(t) => format!(
+            "{} in HEAD; {} changed since {} and judged, {} as there",
+            r.runs,
+            r.runs_judged,
+            cell(&t.r#ref),
+            r.runs - r.runs_judged
+        ),
+        None => format!("{} in HEAD, all judged", r.runs),
+    }
+}
+
+fn violation_row(v: &Violation) -> String {
+    format!(
+        "| `{}` | {} | `{}` | {} | `{}` | {} |\n",
+        v.run_id,
+        v.step_key
+            .as_deref()
+            .map(|k| format!("`{}`", cell(k)))
+            .unwrap_or_default(),
+        v.event_id,
+        cell(&v.actor),
+        v.reason,
+        cell(&v.message)
+    )
+}
+
+fn gate_row(g: &GateCheck) -> String {
+    format!(
+        "| `{}` | `{}` {} | {} | {} | {} | {} |\n",
+        g.run_id,
+        cell(&g.step_key),
+        cell(&g.title),
+        g.status,
+        match (g.passed, g.decision) {
+            (true, Some(d)) => format!("✅ {d}"),
+            (true, None) => "✅ passed".to_string(),
+            (false, Some(d)) => format!("⏸ {d}"),
+            (false, None) => "⏸ waiting".to_string(),
+        },
+        g.by.as_deref().map(cell).unwrap_or_default(),
+        if g.verified { "✅ verified" } else { "—" }
+    )
+}
+
+fn decided(g: &GateCheck) -> String {
+    match (&g.decision, &g.by) {
+        (Some(d), Some(by)) => format!(
+            " ({d} by {by}{})",
+            if g.verified {
+                ", signature verified"
+            } else {
+                ""
+            }
+        ),
+        _ => String::new(),
+    }
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
+}

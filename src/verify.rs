@@ -1,0 +1,283 @@
+//! Judging a branch's gates by a policy it cannot change (`nexo verify`).
+//!
+//! A run is folded under the trusted approval rules (the stricter of the
+//! base branch's and the branch's own, `Approvals::stricter`); then every
+//! event the branch brings, and the base does not already have, must be
+//! honoured: a decision or a gate-passing update the trusted rules do not
+//! admit is a violation, whether or not it passed the gate on the branch.
+//! Events the base already carries were judged when they reached it.
+//!
+//! Core: no files, git or processes. Which signatures verified, and
+//! against which allowed-signers file, is decided outside and handed in.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::approval::{Approvals, Refusal};
+use crate::fold::{Run, Step, Verdict, Via};
+use crate::id::EventId;
+use crate::model::StepStatus;
+
+/// Why an event of the branch does not hold under the trusted policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// An update passed (or went around) a gate the policy wants decided.
+    UpdateCannotPass,
+    /// The decider is not a trusted approver.
+    NotAnApprover,
+    /// The decider owns the run or asked for the gate.
+    SelfApproval,
+    /// No signature, or one no key of either allowed-signers file verifies.
+    Unverified,
+    /// The signature verifies only against the branch's own
+    /// `allowed_signers`: a key the base does not trust.
+    SignerNotTrusted,
+    /// A line the fold cannot honour at all (a forged clock or parent, a
+    /// field no nexo writes): `doctor` names its flaw.
+    Ignored,
+    /// A decision made before its gate was last asked for: it answers an
+    /// earlier request and passes nothing (listed as stale, not failed).
+    PredatesRequest,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::UpdateCannotPass => "update_cannot_pass",
+            Reason::NotAnApprover => "not_an_approver",
+            Reason::SelfApproval => "self_approval",
+            Reason::Unverified => "unverified",
+            Reason::SignerNotTrusted => "signer_not_trusted",
+            Reason::Ignored => "ignored",
+            Reason::PredatesRequest => "predates_request",
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One event of the branch that the trusted policy does not honour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    pub run_id: String,
+    /// The gated step, when the event names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_key: Option<String>,
+    pub event_id: EventId,
+    pub actor: String,
+    pub at: String,
+    pub reason: Reason,
+    /// The reason in words.
+    pub message: String,
+}
+
+/// A gate of a judged run, as the trusted policy leaves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateCheck {
+    pub run_id: String,
+    pub step_key: String,
+    pub title: String,
+    pub status: StepStatus,
+    /// Whether the gate is passed under the trusted policy (approved, or
+    /// the step done), or still waits for a decision.
+    pub passed: bool,
+    /// The decision in force, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Verdict>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
+    /// The decision's signature verified against the trusted keys.
+    pub verified: bool,
+}
+
+/// What judging one run found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunVerdict {
+    pub gates: Vec<GateCheck>,
+    pub violations: Vec<Violation>,
+    /// Decisions that answered an earlier request for their gate (two
+    /// clones deciding and asking again at once): harmless, they pass
+    /// nothing, and honest concurrent work makes them.
+    pub stale: Vec<Violation>,
+}
+
+/// Judges `run`, folded under the trusted rules. `is_new` tells the
+/// events the branch brings; `verified_on_branch` the decisions whose
+/// signature verifies against the branch's own allowed signers (so an
+/// unverified one is told apart as `signer_not_trusted`).
+pub fn judge(
+    run: &Run,
+    is_new: impl Fn(&EventId) -> bool,
+    verified_on_branch: &BTreeSet<EventId>,
+) -> RunVerdict {
+    let mut out = RunVerdict {
+        gates: run
+            .steps
+            .iter()
+            .filter(|s| is_gate(s))
+            .map(|s| gate(run, s))
+            .collect(),
+        ..RunVerdict::default()
+    };
+    for u in run.unhonoured.iter().filter(|u| is_new(&u.event_id)) {
+        let reason = match &u.refusal {
+            Refusal::UpdateCannotPass => Reason::UpdateCannotPass,
+            Refusal::NotAnApprover(_) => Reason::NotAnApprover,
+            Refusal::SelfApproval(_) => Reason::SelfApproval,
+            Refusal::Unverified(_) if verified_on_branch.contains(&u.event_id) => {
+                Reason::SignerNotTrusted
+            }
+            Refusal::Unverified(_) => Reason::Unverified,
+            Refusal::PredatesRequest(_) => {
+                out.stale
+                    .push(violation(run, u, Reason::PredatesRequest, &u.message));
+                continue;
+            }
+        };
+        let message = match reason {
+            Reason::SignerNotTrusted => format!(
+                "signed by a key that only this branch's .nexo/allowed_signers lists for {}: the trusted allowed_signers does not",
+                u.actor
+            ),
+            _ => u.message.clone(),
+        };
+        out.violations.push(violation(run, u, reason, &message));
+    }
+    for i in run.ignored.iter().filter(|i| is_new(&i.event_id)) {
+        out.violations.push(Violation {
+            run_id: run.run_id.to_string(),
+            step_key: None,
+            event_id: i.event_id.clone(),
+            actor: i.actor.clone(),
+            at: i.at.clone(),
+            reason: Reason::Ignored,
+            message: format!("{} ({})", i.message, i.flaw.as_str()),
+        });
+    }
+    out
+}
+
+/// A step that is, or was, an approval gate.
+fn is_gate(s: &Step) -> bool {
+    s.requires_approval
+        || s.human_gate
+        || s.approval.is_some()
+        || s.status == StepStatus::WaitingApproval
+}
+
+fn gate(run: &Run, s: &Step) -> GateCheck {
+    let approved = s
+        .approval
+        .as_ref()
+        .is_some_and(|a| a.decision == Verdict::Approved);
+    GateCheck {
+        run_id: run.run_id.to_string(),
+        step_key: s.step_key.clone(),
+        title: s.title.clone(),
+        status: s.status,
+        passed: approved || (s.status.is_done() && !s.awaits_approval()),
+        decision: s.approval.as_ref().map(|a| a.decision),
+        by: s.approval.as_ref().map(|a| a.by.clone()),
+        via: s.approval.as_ref().map(|a| a.via),
+        verified: s.approval.as_ref().is_some_and(|a| a.verified),
+    }
+}
+
+fn violation(run: &Run, u: &crate::fold::Unhonoured, reason: Reason, message: &str) -> Violation {
+    Violation {
+        run_id: run.run_id.to_string(),
+        step_key: Some(u.step_key.clone()),
+        event_id: u.event_id.clone(),
+        actor: u.actor.clone(),
+        at: u.at.clone(),
+        reason,
+        message: message.to_string(),
+    }
+}
+
+// The report `nexo verify` gives, whatever computed it.
+
+/// A policy as the report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyOut {
+    #[serde(flatten)]
+    pub approvals: Approvals,
+    /// Keys listed in its `allowed_signers`.
+    pub signers: usize,
+}
+
+/// A change the branch made to a file of the policy since the merge base.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyChange {
+    /// `.nexo/config.yaml` or `.nexo/allowed_signers`.
+    pub path: String,
+    /// The commit compared with (the merge base, else the trusted ref).
+    pub since: String,
+    /// `added`, `removed`, `modified`, or `not_a_file`.
+    pub change: &'static str,
+    /// Lines the branch added and removed (clipped; at most 50 each).
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// The commit a `--trusted` ref named.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustedRef {
+    pub r#ref: String,
+    pub commit: String,
+}
+
+/// The policies weighed, and the one applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct Policies {
+    pub trusted: PolicyOut,
+    /// The branch's own (HEAD's), when judged against a trusted ref.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<PolicyOut>,
+    /// The stricter of the two.
+    pub applied: Approvals,
+}
+
+/// A run that could not be judged, or HEAD's `.nexo/` in a shape nexo
+/// does not read: the check fails closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyProblem {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    pub message: String,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    /// No violation and no problem.
+    pub ok: bool,
+    /// The commit judged.
+    pub head: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted: Option<TrustedRef>,
+    pub policy: Policies,
+    /// Changes to `.nexo/config.yaml` and `.nexo/allowed_signers` since
+    /// the merge base, whatever the outcome.
+    pub policy_changes: Vec<PolicyChange>,
+    /// Runs in HEAD's `.nexo/runs`.
+    pub runs: usize,
+    /// Runs folded and judged: all of them, or with `--trusted` those
+    /// whose folder differs from the trusted ref's.
+    pub runs_judged: usize,
+    pub gates: Vec<GateCheck>,
+    pub violations: Vec<Violation>,
+    pub stale: Vec<Violation>,
+    pub problems: Vec<VerifyProblem>,
+}
+
+#[cfg(test)]
+mod tests;
