@@ -490,3 +490,85 @@ fn without_trusted_the_working_trees_policy_judges_every_run() {
         [("publish".to_string(), "unverified".to_string())]
     );
 }
+
+/// A hostile branch gets a verdict, not a hang or a crash: each case is
+/// committed on `pr` and must fail the check, naming what is wrong.
+#[test]
+fn a_hostile_branch_gets_a_verdict() {
+    type Plant = fn(&Base);
+    let cases: [(&str, Plant, &str); 7] = [
+        ("a history that is a link", |b| {
+            let h = b.path().join(".nexo/runs").join(&b.run).join("history.jsonl");
+            std::fs::remove_file(&h).unwrap();
+            std::os::unix::fs::symlink("/etc/passwd", &h).unwrap();
+        }, "cannot be judged"),
+        ("a runs folder that is a link", |b| {
+            let runs = b.path().join(".nexo/runs");
+            std::fs::rename(&runs, b.path().join("elsewhere")).unwrap();
+            std::os::unix::fs::symlink("../elsewhere", &runs).unwrap();
+            b.repo.git(&["add", "-A", "elsewhere"]);
+        }, ".nexo/runs is a symbolic link"),
+        ("a line nested 100,000 deep", |b| {
+            let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+            append_line(b, &deep);
+        }, "not a JSON event"),
+        ("a note of 4 MB", |b| {
+            let huge = "x".repeat(4 << 20);
+            forge_with_note(b, &huge);
+        }, "ignored"),
+        ("bytes that are not UTF-8", |b| {
+            let h = b.path().join(".nexo/runs").join(&b.run).join("history.jsonl");
+            let mut bytes = std::fs::read(&h).unwrap();
+            bytes.extend_from_slice(b"\xff\xfe\n");
+            std::fs::write(&h, bytes).unwrap();
+        }, "not UTF-8"),
+        ("a config that does not parse", |b| {
+            std::fs::write(b.path().join(".nexo/config.yaml"), "approvals: [: nope\n").unwrap();
+        }, "this branch's policy cannot be read"),
+        ("a history that opens another run", |b| {
+            let from = b.path().join(".nexo/runs").join(&b.run);
+            let to = b.path().join(".nexo/runs/WF-ZZZZZZZZZZZZZZZZ");
+            copy_folder(&from, &to);
+        }, "not WF-ZZZZZZZZZZZZZZZZ"),
+    ];
+    for (what, plant, expected) in cases {
+        let b = Base::signed();
+        plant(&b);
+        b.commit_all(what);
+        let out = nexo_in(b.path(), &["verify", "--trusted", "main", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(EXIT_VIOLATIONS), "{what}: {}", stderr(&out));
+        let r = parse_json(&out);
+        let found = serde_json::to_string(&r).unwrap();
+        assert!(found.contains(expected), "{what}: expected {expected:?} in {r:#}");
+        assert_eq!(r["ok"], false, "{what}");
+    }
+}
+
+fn append_line(b: &Base, line: &str) {
+    let h = b.path().join(".nexo/runs").join(&b.run).join("history.jsonl");
+    let text = std::fs::read_to_string(&h).unwrap();
+    std::fs::write(&h, format!("{text}{line}\n")).unwrap();
+}
+
+fn forge_with_note(b: &Base, note: &str) {
+    let h = b.path().join(".nexo/runs").join(&b.run).join("history.jsonl");
+    let text = std::fs::read_to_string(&h).unwrap();
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let line = serde_json::json!({
+        "v": 2, "id": "01KZZZZZZZZZZZZZZZZZZZZZZY",
+        "clock": last["clock"].as_u64().unwrap() + 1, "parents": [last["id"]],
+        "at": "2026-12-02T12:00:00.000Z", "actor": "codex", "type": "updated",
+        "data": {"step_key": "build", "summary": note},
+    });
+    append_line(b, &line.to_string());
+}
+
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}

@@ -52,6 +52,10 @@ pub struct Options {
     /// Where notices that arise mid-command go (a killed process's locks
     /// cleared, say); without one they join `notices()`.
     pub notify: Option<fn(&str)>,
+    /// Start even when the working tree's `.nexo/config.yaml` cannot be
+    /// read (its defaults apply): `verify --trusted` judges a branch whose
+    /// config may be hostile, by a policy read from elsewhere.
+    pub lenient_config: bool,
 }
 
 impl Options {
@@ -63,6 +67,7 @@ impl Options {
             session: var("NEXO_SESSION_ID"),
             no_commit: false,
             notify: None,
+            lenient_config: false,
         }
     }
 }
@@ -138,6 +143,7 @@ impl Nexo {
             {
                 crate::config::Config::default()
             }
+            Err(_) if options.lenient_config => crate::config::Config::default(),
             config => config?,
         };
         match config.commit {

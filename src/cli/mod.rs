@@ -211,7 +211,14 @@ impl Ctx {
 
     /// The repository in the working directory (after `-C`).
     pub fn nexo(&self) -> Result<Nexo> {
-        let nexo = Nexo::discover(Path::new("."), self.options())?;
+        self.nexo_with(|_| {})
+    }
+
+    /// [`Ctx::nexo`] with options of the command's own.
+    pub fn nexo_with(&self, adjust: impl FnOnce(&mut Options)) -> Result<Nexo> {
+        let mut options = self.options();
+        adjust(&mut options);
+        let nexo = Nexo::discover(Path::new("."), options)?;
         for notice in nexo.notices() {
             eprintln!("nexo: {notice}");
         }
