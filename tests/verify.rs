@@ -497,61 +497,116 @@ fn without_trusted_the_working_trees_policy_judges_every_run() {
 fn a_hostile_branch_gets_a_verdict() {
     type Plant = fn(&Base);
     let cases: [(&str, Plant, &str); 7] = [
-        ("a history that is a link", |b| {
-            let h = b.path().join(".nexo/runs").join(&b.run).join("history.jsonl");
-            std::fs::remove_file(&h).unwrap();
-            std::os::unix::fs::symlink("/etc/passwd", &h).unwrap();
-        }, "cannot be judged"),
-        ("a runs folder that is a link", |b| {
-            let runs = b.path().join(".nexo/runs");
-            std::fs::rename(&runs, b.path().join("elsewhere")).unwrap();
-            std::os::unix::fs::symlink("../elsewhere", &runs).unwrap();
-            b.repo.git(&["add", "-A", "elsewhere"]);
-        }, ".nexo/runs is a symbolic link"),
-        ("a line nested 100,000 deep", |b| {
-            let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-            append_line(b, &deep);
-        }, "not a JSON event"),
-        ("a note of 4 MB", |b| {
-            let huge = "x".repeat(4 << 20);
-            forge_with_note(b, &huge);
-        }, "ignored"),
-        ("bytes that are not UTF-8", |b| {
-            let h = b.path().join(".nexo/runs").join(&b.run).join("history.jsonl");
-            let mut bytes = std::fs::read(&h).unwrap();
-            bytes.extend_from_slice(b"\xff\xfe\n");
-            std::fs::write(&h, bytes).unwrap();
-        }, "not UTF-8"),
-        ("a config that does not parse", |b| {
-            std::fs::write(b.path().join(".nexo/config.yaml"), "approvals: [: nope\n").unwrap();
-        }, "this branch's policy cannot be read"),
-        ("a history that opens another run", |b| {
-            let from = b.path().join(".nexo/runs").join(&b.run);
-            let to = b.path().join(".nexo/runs/WF-ZZZZZZZZZZZZZZZZ");
-            copy_folder(&from, &to);
-        }, "not WF-ZZZZZZZZZZZZZZZZ"),
+        (
+            "a history that is a link",
+            |b| {
+                let h = b
+                    .path()
+                    .join(".nexo/runs")
+                    .join(&b.run)
+                    .join("history.jsonl");
+                std::fs::remove_file(&h).unwrap();
+                std::os::unix::fs::symlink("/etc/passwd", &h).unwrap();
+            },
+            "cannot be judged",
+        ),
+        (
+            "a runs folder that is a link",
+            |b| {
+                let runs = b.path().join(".nexo/runs");
+                std::fs::rename(&runs, b.path().join("elsewhere")).unwrap();
+                std::os::unix::fs::symlink("../elsewhere", &runs).unwrap();
+                b.repo.git(&["add", "-A", "elsewhere"]);
+            },
+            ".nexo/runs is a symbolic link",
+        ),
+        (
+            "a line nested 100,000 deep",
+            |b| {
+                let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+                append_line(b, &deep);
+            },
+            "not a JSON event",
+        ),
+        (
+            "a note of 4 MB",
+            |b| {
+                let huge = "x".repeat(4 << 20);
+                forge_with_note(b, &huge);
+            },
+            "ignored",
+        ),
+        (
+            "bytes that are not UTF-8",
+            |b| {
+                let h = b
+                    .path()
+                    .join(".nexo/runs")
+                    .join(&b.run)
+                    .join("history.jsonl");
+                let mut bytes = std::fs::read(&h).unwrap();
+                bytes.extend_from_slice(b"\xff\xfe\n");
+                std::fs::write(&h, bytes).unwrap();
+            },
+            "not UTF-8",
+        ),
+        (
+            "a config that does not parse",
+            |b| {
+                std::fs::write(b.path().join(".nexo/config.yaml"), "approvals: [: nope\n").unwrap();
+            },
+            "this branch's policy cannot be read",
+        ),
+        (
+            "a history that opens another run",
+            |b| {
+                let from = b.path().join(".nexo/runs").join(&b.run);
+                let to = b.path().join(".nexo/runs/WF-ZZZZZZZZZZZZZZZZ");
+                copy_folder(&from, &to);
+            },
+            "not WF-ZZZZZZZZZZZZZZZZ",
+        ),
     ];
     for (what, plant, expected) in cases {
         let b = Base::signed();
         plant(&b);
         b.commit_all(what);
-        let out = nexo_in(b.path(), &["verify", "--trusted", "main", "--format", "json"]);
-        assert_eq!(out.status.code(), Some(EXIT_VIOLATIONS), "{what}: {}", stderr(&out));
+        let out = nexo_in(
+            b.path(),
+            &["verify", "--trusted", "main", "--format", "json"],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(EXIT_VIOLATIONS),
+            "{what}: {}",
+            stderr(&out)
+        );
         let r = parse_json(&out);
         let found = serde_json::to_string(&r).unwrap();
-        assert!(found.contains(expected), "{what}: expected {expected:?} in {r:#}");
+        assert!(
+            found.contains(expected),
+            "{what}: expected {expected:?} in {r:#}"
+        );
         assert_eq!(r["ok"], false, "{what}");
     }
 }
 
 fn append_line(b: &Base, line: &str) {
-    let h = b.path().join(".nexo/runs").join(&b.run).join("history.jsonl");
+    let h = b
+        .path()
+        .join(".nexo/runs")
+        .join(&b.run)
+        .join("history.jsonl");
     let text = std::fs::read_to_string(&h).unwrap();
     std::fs::write(&h, format!("{text}{line}\n")).unwrap();
 }
 
 fn forge_with_note(b: &Base, note: &str) {
-    let h = b.path().join(".nexo/runs").join(&b.run).join("history.jsonl");
+    let h = b
+        .path()
+        .join(".nexo/runs")
+        .join(&b.run)
+        .join("history.jsonl");
     let text = std::fs::read_to_string(&h).unwrap();
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     let line = serde_json::json!({
@@ -571,4 +626,36 @@ fn copy_folder(from: &Path, to: &Path) {
             std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
         }
     }
+}
+
+#[test]
+fn cached_verdicts_follow_the_trusted_keys() {
+    let b = Base::signed();
+    b.sign_with("mallory");
+    let mut signers = std::fs::read_to_string(b.path().join(".nexo/allowed_signers")).unwrap();
+    signers.push_str(&format!(
+        "release-manager {}\n",
+        public(b.keys.path(), "mallory")
+    ));
+    std::fs::write(b.path().join(".nexo/allowed_signers"), &signers).unwrap();
+    b.commit_all("Add a key");
+    nexo_json(
+        b.path(),
+        &["approve", &b.run, "publish", "--actor", "release-manager"],
+    );
+    let first = b.verify();
+    assert_eq!(first.0, EXIT_VIOLATIONS);
+    assert_eq!(
+        b.verify().1,
+        first.1,
+        "a second verify answers alike, from its cache"
+    );
+    // main comes to trust the key: the same branch now passes.
+    b.repo.git(&["switch", "-q", "main"]);
+    std::fs::write(b.path().join(".nexo/allowed_signers"), &signers).unwrap();
+    b.commit_all("Trust the key");
+    b.repo.git(&["switch", "-q", "pr"]);
+    let (code, r) = b.verify();
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["gates"][0]["verified"], true);
 }

@@ -1,9 +1,10 @@
-//! `nexo setup claude|codex`: wire nexo into an agent in one command.
+//! `nexo setup claude|codex|ci github`: wire nexo into an agent, or into
+//! CI as a pull-request check, in one command.
 
 use std::path::PathBuf;
 
 use super::Ctx;
-use crate::setup::{self, Agent};
+use crate::setup::{self, Agent, workflow};
 use nexo::error::{Error, Result};
 
 #[derive(clap::Args, Debug)]
@@ -12,11 +13,15 @@ use nexo::error::{Error, Result};
   nexo setup codex               # .codex/config.toml ([mcp_servers.nexo]), AGENTS.md
   nexo setup claude --dry-run    # show the changes, write nothing
   nexo setup codex --user        # ~/.codex/config.toml and ~/.codex/AGENTS.md instead
+  nexo setup ci github           # .github/workflows/nexo.yml: nexo verify on every pull request
 Existing files are merged, never replaced, and a second run changes nothing. Nothing is staged or committed.")]
 pub struct Args {
-    /// The agent: claude (Claude Code) or codex.
+    /// What to wire nexo into: claude (Claude Code), codex, or ci.
     #[arg(value_enum)]
-    pub agent: Agent,
+    pub target: Target,
+    /// With ci: which CI (github).
+    #[arg(value_enum)]
+    pub ci: Option<Ci>,
     /// Show what would change and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -25,7 +30,85 @@ pub struct Args {
     pub user: bool,
 }
 
-pub fn run(_ctx: &Ctx, a: &Args) -> Result<()> {
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Claude Code: .mcp.json, a SessionStart hook in .claude/settings.json, CLAUDE.md and AGENTS.md.
+    Claude,
+    /// Codex: [mcp_servers.nexo] in .codex/config.toml, and AGENTS.md.
+    Codex,
+    /// A pull-request check that runs nexo verify (`nexo setup ci github`).
+    Ci,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ci {
+    /// GitHub Actions: .github/workflows/nexo.yml.
+    Github,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
+    let agent = match (a.target, a.ci) {
+        (Target::Ci, Some(Ci::Github)) if !a.user => return run_ci(a),
+        (Target::Ci, Some(_)) => {
+            return Err(Error::invalid(
+                "--user applies to agents: a CI workflow belongs to a repository",
+            ));
+        }
+        (Target::Ci, None) => {
+            return Err(Error::invalid("name the CI: nexo setup ci github")
+                .with_hint("GitLab CI: see docs/cli.md, \"A required check in CI\""));
+        }
+        (_, Some(_)) => {
+            return Err(Error::invalid(
+                "a CI is named only after ci: nexo setup ci github",
+            ));
+        }
+        (Target::Claude, None) => Agent::Claude,
+        (Target::Codex, None) => Agent::Codex,
+    };
+    run_agent(ctx, a, agent)
+}
+
+fn run_ci(a: &Args) -> Result<()> {
+    let root = nexo::git::Repo::discover(std::path::Path::new("."))?
+        .workdir()
+        .to_path_buf();
+    let changes = setup::plan_ci(&root)?;
+    let Some(c) = changes.first() else {
+        outln!(
+            "nexo setup ci github: {} is already in place.",
+            workflow::PATH
+        );
+        return Ok(());
+    };
+    if a.dry_run {
+        out!("{}", setup::diff(c));
+        outln!("(dry run: nothing written)");
+        return Ok(());
+    }
+    setup::apply(&changes)?;
+    outln!(
+        "{} {}",
+        if c.old.is_some() {
+            "updated"
+        } else {
+            "created"
+        },
+        workflow::PATH
+    );
+    if !workflow::runs_on_pull_requests(&c.new) {
+        outln!(
+            "note: this workflow does not run on pull_request, and nexo's job runs only there: add it under `on:`."
+        );
+    }
+    outln!(
+        "Next: set the repository variable NEXO_GIT to nexo's git URL (or install nexo on your runners), commit {}, and make the nexo-verify check required in the base branch's protection rules.",
+        workflow::PATH
+    );
+    Ok(())
+}
+
+fn run_agent(_ctx: &Ctx, a: &Args, agent: Agent) -> Result<()> {
     let root = match a.user {
         true => std::env::var_os("HOME")
             .map(PathBuf::from)
@@ -35,8 +118,8 @@ pub fn run(_ctx: &Ctx, a: &Args) -> Result<()> {
             .to_path_buf(),
     };
     let root = std::fs::canonicalize(&root).unwrap_or(root);
-    let changes = setup::plan(a.agent, &root, a.user)?;
-    let name = match a.agent {
+    let changes = setup::plan(agent, &root, a.user)?;
+    let name = match agent {
         Agent::Claude => "claude",
         Agent::Codex => "codex",
     };
@@ -64,7 +147,7 @@ pub fn run(_ctx: &Ctx, a: &Args) -> Result<()> {
         return Ok(());
     }
     setup::apply(&changes)?;
-    outln!("{}", next_steps(a.agent, a.user));
+    outln!("{}", next_steps(agent, a.user));
     Ok(())
 }
 

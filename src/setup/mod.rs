@@ -7,12 +7,13 @@
 //! stages or commits them.
 
 pub mod merge;
+pub mod workflow;
 
 use std::path::{Path, PathBuf};
 
 use nexo::error::{Error, Result};
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Agent {
     /// Claude Code: .mcp.json, a SessionStart hook in .claude/settings.json, CLAUDE.md and AGENTS.md.
     Claude,
@@ -101,6 +102,28 @@ pub fn plan(agent: Agent, root: &Path, user: bool) -> Result<Vec<Change>> {
         });
     }
     Ok(changes)
+}
+
+/// What `setup ci github` would change: the workflow, merged.
+pub fn plan_ci(root: &Path) -> Result<Vec<Change>> {
+    let path = root.join(workflow::PATH);
+    // Never through a link: the workflow is the repository's own file.
+    let old = match std::fs::symlink_metadata(&path) {
+        Ok(m) if !m.is_file() => {
+            return Err(Error::invalid(format!(
+                "{} is not a regular file; nexo leaves it alone",
+                workflow::PATH
+            )));
+        }
+        Ok(_) => Some(std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    let new = workflow::merge(old.as_deref().unwrap_or(""), workflow::PATH)?;
+    Ok(match old.as_deref() == Some(new.as_str()) {
+        true => Vec::new(),
+        false => vec![Change { path, old, new }],
+    })
 }
 
 /// Writes the planned files, each whole or not at all (written aside,
