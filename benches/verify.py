@@ -6,6 +6,7 @@ an explicit approval policy, each with a gate an approver passed, and a
 branch `pr` that moves two of them on and opens one more (a pull request).
 Then times whole processes on `pr`, interleaved:
 
+  list cold               `nexo list` with no cache at all, as in a fresh clone
   list                    `nexo list`
   verify --trusted warm   `nexo verify --trusted main`, its cache in place
   verify --trusted cold   the same after deleting nexo-cache/verify
@@ -102,13 +103,17 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     nexo = os.path.join(ROOT, "target", "release", "nexo")
     repo = build(a.work, a.runs, nexo)
-    cache = os.path.join(repo, ".git", "nexo-cache", "verify")
+    caches = os.path.join(repo, ".git", "nexo-cache")
+    cache = os.path.join(caches, "verify")
     cases = {
+        # As in a fresh clone on a CI runner: no cache of any kind.
+        "list cold": ([nexo, "list"], "all"),
         "list": ([nexo, "list"], False),
-        "verify --trusted warm": ([nexo, "verify", "--trusted", "main"], False),
+        # Each warm case follows the cold one that filled its cache.
         "verify --trusted cold": ([nexo, "verify", "--trusted", "main"], True),
-        "verify warm": ([nexo, "verify"], False),
+        "verify --trusted warm": ([nexo, "verify", "--trusted", "main"], False),
         "verify cold": ([nexo, "verify"], True),
+        "verify warm": ([nexo, "verify"], False),
     }
     for args, _ in cases.values():
         timed(args, repo)
@@ -116,7 +121,7 @@ def main():
     for _ in range(a.iterations):
         for k, (args, cold) in cases.items():
             if cold:
-                shutil.rmtree(cache, ignore_errors=True)
+                shutil.rmtree(caches if cold == "all" else cache, ignore_errors=True)
             times[k].append(timed(args, repo))
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"{a.runs} runs, {a.iterations} rounds")
