@@ -25,7 +25,7 @@ use crate::sign::Verifier;
 use crate::verify::{Policies, RunVerdict, TrustedRef, VerifyProblem, VerifyReport, judge};
 
 /// What judging one run found, as cached.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Judged {
     Verdict(RunVerdict),
     Problem(String),
@@ -248,16 +248,6 @@ impl Nexo {
             return Judged::Problem(e.message);
         }
         Judged::Verdict(judge(&run, |e| !inherited.contains(e), &on_branch))
-    }
-}
-
-impl PartialEq for Judged {
-    fn eq(&self, other: &Judged) -> bool {
-        match (self, other) {
-            (Judged::Verdict(a), Judged::Verdict(b)) => a == b,
-            (Judged::Problem(a), Judged::Problem(b)) => a == b,
-            _ => false,
-        }
     }
 }
 
