@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Repo, git_in, nexo_bin, nexo_in, seal, stderr, stdout};
+use common::{Repo, git_in, nexo_bin, nexo_in, open_gated, seal, stderr, stdout};
 use serde_yaml::Value;
 
 /// A bare remote whose `main` has an explicit policy, the workflow and a
@@ -32,7 +32,12 @@ impl Project {
         .unwrap();
         let setup = nexo_in(p, &["setup", "ci", "github"]);
         assert!(setup.status.success(), "{}", stderr(&setup));
-        assert!(stdout(&setup).contains("created .github/workflows/nexo.yml"));
+        assert!(
+            stdout(&setup).contains("created ")
+                && stdout(&setup).contains(".github/workflows/nexo.yml"),
+            "{}",
+            stdout(&setup)
+        );
         let again = nexo_in(p, &["setup", "ci", "github"]);
         assert!(
             stdout(&again).contains("already in place"),
@@ -90,39 +95,6 @@ impl Project {
         );
         git_in(at, &["rev-parse", "HEAD"]).trim().to_string()
     }
-}
-
-fn open_gated(p: &Path) -> String {
-    let out = nexo_in(
-        p,
-        &[
-            "--json",
-            "open",
-            "Release",
-            "--step",
-            "build:Build",
-            "--step",
-            "publish:Publish",
-            "--actor",
-            "codex",
-        ],
-    );
-    let run = common::parse_json(&out)["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let gate = [
-        "update",
-        &run,
-        "publish",
-        "--requires-approval",
-        "--status",
-        "blocked",
-        "--actor",
-        "codex",
-    ];
-    assert!(nexo_in(p, &gate).status.success());
-    run
 }
 
 /// What one step left: its name and exit code.
@@ -246,7 +218,7 @@ fn an_honest_pull_request_passes_the_check_and_is_summarised() {
     );
     assert!(md.contains("| ✅ approved | release-manager |"), "{md}");
     assert!(
-        md.contains(&format!("### {} — Release", project.run)),
+        md.contains(&format!("### {} — Release v3.1.1", project.run)),
         "{md}"
     );
     // Nothing was committed or left behind in the checkout.

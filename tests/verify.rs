@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Repo, keygen, nexo_in, parse_json, stderr, stdout};
+use common::{Repo, keygen, nexo_in, nexo_ok, open_gated, parse_json, stderr, stdout};
 use serde_json::Value;
 
 const EXIT_VIOLATIONS: i32 = 11;
@@ -37,33 +37,7 @@ impl Base {
         write_config(repo.path(), policy, approvers);
         repo.git(&["add", ".nexo"]);
         repo.git(&["commit", "-q", "-m", "The approval policy"]);
-        let opened = nexo_json(
-            repo.path(),
-            &[
-                "open",
-                "Release v3.1.1",
-                "--step",
-                "build:Build",
-                "--step",
-                "publish:Publish",
-                "--actor",
-                "codex",
-            ],
-        );
-        let run = opened["run_id"].as_str().unwrap().to_string();
-        nexo_json(
-            repo.path(),
-            &[
-                "update",
-                &run,
-                "publish",
-                "--requires-approval",
-                "--status",
-                "blocked",
-                "--actor",
-                "codex",
-            ],
-        );
+        let run = open_gated(repo.path());
         repo.git(&["switch", "-q", "-c", "pr"]);
         Base { repo, run, keys }
     }
@@ -121,16 +95,7 @@ fn write_config(dir: &Path, policy: &str, approvers: &[&str]) {
 }
 
 fn nexo_json(dir: &Path, args: &[&str]) -> Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = nexo_in(dir, &all);
-    assert!(
-        out.status.success(),
-        "nexo {args:?}: {}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    parse_json(&out)
+    nexo_ok(dir, &[&["--json"], args].concat())
 }
 
 fn reasons(report: &Value) -> Vec<(String, String)> {
@@ -290,7 +255,7 @@ fn a_new_approver_of_the_branchs_own_making_is_not_an_approver() {
 
 /// A line written by hand after the last event, as an agent without the
 /// key would write it: right shape, right place in the order.
-fn forge_approval(b: &Base, signature: Option<&str>) {
+fn forge(b: &Base, id: &str, actor: &str, kind: &str, data: Value) {
     let path = b
         .path()
         .join(".nexo/runs")
@@ -298,21 +263,31 @@ fn forge_approval(b: &Base, signature: Option<&str>) {
         .join("history.jsonl");
     let text = std::fs::read_to_string(&path).unwrap();
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let line = serde_json::json!({
+        "v": 4,
+        "id": id,
+        "clock": last["clock"].as_u64().unwrap() + 1,
+        "parents": [last["id"]],
+        "at": "2026-12-02T12:00:00.000Z",
+        "actor": actor,
+        "type": kind,
+        "data": data,
+    });
+    append_line(b, &line.to_string());
+}
+
+fn forge_approval(b: &Base, signature: Option<&str>) {
     let mut data = serde_json::json!({"step_key": "publish", "note": "lgtm"});
     if let Some(sig) = signature {
         data["signature"] = sig.into();
     }
-    let line = serde_json::json!({
-        "v": 4,
-        "id": "01KZZZZZZZZZZZZZZZZZZZZZZZ",
-        "clock": last["clock"].as_u64().unwrap() + 1,
-        "parents": [last["id"]],
-        "at": "2026-12-02T12:00:00.000Z",
-        "actor": "release-manager",
-        "type": "approved",
-        "data": data,
-    });
-    std::fs::write(&path, format!("{text}{line}\n")).unwrap();
+    forge(
+        b,
+        "01KZZZZZZZZZZZZZZZZZZZZZZZ",
+        "release-manager",
+        "approved",
+        data,
+    );
     b.commit_all("Approve publish");
 }
 
@@ -602,20 +577,8 @@ fn append_line(b: &Base, line: &str) {
 }
 
 fn forge_with_note(b: &Base, note: &str) {
-    let h = b
-        .path()
-        .join(".nexo/runs")
-        .join(&b.run)
-        .join("history.jsonl");
-    let text = std::fs::read_to_string(&h).unwrap();
-    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
-    let line = serde_json::json!({
-        "v": 2, "id": "01KZZZZZZZZZZZZZZZZZZZZZZY",
-        "clock": last["clock"].as_u64().unwrap() + 1, "parents": [last["id"]],
-        "at": "2026-12-02T12:00:00.000Z", "actor": "codex", "type": "updated",
-        "data": {"step_key": "build", "summary": note},
-    });
-    append_line(b, &line.to_string());
+    let data = serde_json::json!({"step_key": "build", "summary": note});
+    forge(b, "01KZZZZZZZZZZZZZZZZZZZZZZY", "codex", "updated", data);
 }
 
 fn copy_folder(from: &Path, to: &Path) {

@@ -121,21 +121,8 @@ impl Nexo {
         if rules.policy() != Policy::Signed {
             return rules;
         }
-        let Some(run_id) = events.iter().find_map(|e| match &e.body {
-            Body::Opened(o) => Some(o.run_id.to_string()),
-            _ => None,
-        }) else {
-            return rules;
-        };
         let mut verifier = self.verifier();
-        for e in events {
-            let Some((verdict, d)) = decision_of(e) else {
-                continue;
-            };
-            let Some(signature) = &d.signature else {
-                continue;
-            };
-            let content = signed_content(&run_id, e, verdict.as_str(), d);
+        for (e, content, signature) in signed_decisions(events) {
             // ssh-keygen missing: nothing verifies, and `doctor` says why.
             if verifier
                 .verify(&e.actor, &content, signature)
@@ -290,8 +277,23 @@ pub(crate) fn same_run(folder: &str, opened: &str) -> Result<()> {
     )))
 }
 
+/// Each signed decision of a run's `events`, with the content its
+/// signature must cover (none when no event opens the run).
+pub(super) fn signed_decisions(events: &[Event]) -> impl Iterator<Item = (&Event, Vec<u8>, &str)> {
+    let run_id = events.iter().find_map(|e| match &e.body {
+        Body::Opened(o) => Some(o.run_id.to_string()),
+        _ => None,
+    });
+    events.iter().filter_map(move |e| {
+        let run_id = run_id.as_deref()?;
+        let (verdict, d) = decision_of(e)?;
+        let signature = d.signature.as_deref()?;
+        Some((e, signed_content(run_id, e, verdict.as_str(), d), signature))
+    })
+}
+
 /// A decision event's verdict and payload.
-pub(super) fn decision_of(e: &Event) -> Option<(Verdict, &Decision)> {
+fn decision_of(e: &Event) -> Option<(Verdict, &Decision)> {
     match &e.body {
         Body::Approved(d) => Some((Verdict::Approved, d)),
         Body::Rejected(d) => Some((Verdict::Rejected, d)),

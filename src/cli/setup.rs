@@ -74,29 +74,13 @@ fn run_ci(a: &Args) -> Result<()> {
         .workdir()
         .to_path_buf();
     let changes = setup::plan_ci(&root)?;
-    let Some(c) = changes.first() else {
-        outln!(
-            "nexo setup ci github: {} is already in place.",
-            workflow::PATH
-        );
-        return Ok(());
-    };
-    if a.dry_run {
-        out!("{}", setup::diff(c));
-        outln!("(dry run: nothing written)");
+    if !write(&changes, a.dry_run, "nexo setup ci github")? {
         return Ok(());
     }
-    setup::apply(&changes)?;
-    outln!(
-        "{} {}",
-        if c.old.is_some() {
-            "updated"
-        } else {
-            "created"
-        },
-        workflow::PATH
-    );
-    if !workflow::runs_on_pull_requests(&c.new) {
+    if changes
+        .iter()
+        .any(|c| !workflow::runs_on_pull_requests(&c.new))
+    {
         outln!(
             "note: this workflow does not run on pull_request, and nexo's job runs only there: add it under `on:`."
         );
@@ -120,35 +104,35 @@ fn run_agent(_ctx: &Ctx, a: &Args, agent: Agent) -> Result<()> {
     let root = std::fs::canonicalize(&root).unwrap_or(root);
     let changes = setup::plan(agent, &root, a.user)?;
     let name = match agent {
-        Agent::Claude => "claude",
-        Agent::Codex => "codex",
+        Agent::Claude => "nexo setup claude",
+        Agent::Codex => "nexo setup codex",
     };
-    if changes.is_empty() {
-        outln!("nexo setup {name}: everything is already in place.");
-        return Ok(());
+    if write(&changes, a.dry_run, name)? {
+        outln!("{}", next_steps(agent, a.user));
     }
-    for c in &changes {
-        if a.dry_run {
-            out!("{}", setup::diff(c));
-        } else {
-            outln!(
-                "{} {}",
-                if c.old.is_some() {
-                    "updated"
-                } else {
-                    "created"
-                },
-                c.path.display()
-            );
+    Ok(())
+}
+
+/// Shows the changes (as a diff with `dry_run`) and writes them; whether
+/// anything was written.
+fn write(changes: &[setup::Change], dry_run: bool, name: &str) -> Result<bool> {
+    if changes.is_empty() {
+        outln!("{name}: everything is already in place.");
+        return Ok(false);
+    }
+    for c in changes {
+        match (dry_run, c.old.is_some()) {
+            (true, _) => out!("{}", setup::diff(c)),
+            (false, true) => outln!("updated {}", c.path.display()),
+            (false, false) => outln!("created {}", c.path.display()),
         }
     }
-    if a.dry_run {
+    if dry_run {
         outln!("(dry run: nothing written)");
-        return Ok(());
+        return Ok(false);
     }
-    setup::apply(&changes)?;
-    outln!("{}", next_steps(agent, a.user));
-    Ok(())
+    setup::apply(changes)?;
+    Ok(true)
 }
 
 fn next_steps(agent: Agent, user: bool) -> &'static str {

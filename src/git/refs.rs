@@ -41,6 +41,15 @@ pub enum FileAt {
     NotAFile(&'static str),
 }
 
+/// The commit id a successful git command printed, if it did.
+fn commit_printed(out: &std::process::Output) -> Option<ObjectId> {
+    let hex = String::from_utf8_lossy(&out.stdout);
+    out.status
+        .success()
+        .then(|| ObjectId::from_hex(hex.trim().as_bytes()).ok())
+        .flatten()
+}
+
 impl Repo {
     /// The commit `spec` names (a branch, `origin/main`, a hash), through
     /// the user's git, which knows every form of revision.
@@ -55,12 +64,7 @@ impl Repo {
             "--end-of-options",
             &format!("{spec}^{{commit}}"),
         ])?;
-        let hex = String::from_utf8_lossy(&out.stdout);
-        Ok(out
-            .status
-            .success()
-            .then(|| ObjectId::from_hex(hex.trim().as_bytes()).ok())
-            .flatten())
+        Ok(commit_printed(&out))
     }
 
     /// The best common ancestor of two commits, if they have one (a
@@ -69,12 +73,7 @@ impl Repo {
         let out = self
             .cli()
             .run(&["merge-base", &a.to_string(), &b.to_string()])?;
-        let hex = String::from_utf8_lossy(&out.stdout);
-        Ok(out
-            .status
-            .success()
-            .then(|| ObjectId::from_hex(hex.trim().as_bytes()).ok())
-            .flatten())
+        Ok(commit_printed(&out))
     }
 
     /// The file at `path` in `commit`'s tree, read from git's objects: no

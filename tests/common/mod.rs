@@ -325,6 +325,41 @@ pub fn nexo_ok(dir: &Path, args: &[&str]) -> Value {
     parse_json(&out)
 }
 
+/// Opens a release run in `dir` whose `publish` step waits at its
+/// approval gate (codex asked for it); returns the run's id.
+pub fn open_gated(dir: &Path) -> String {
+    let opened = nexo_ok(
+        dir,
+        &[
+            "--json",
+            "open",
+            "Release v3.1.1",
+            "--step",
+            "build:Build",
+            "--step",
+            "publish:Publish",
+            "--actor",
+            "codex",
+        ],
+    );
+    let run = opened["run_id"].as_str().unwrap().to_string();
+    nexo_ok(
+        dir,
+        &[
+            "--json",
+            "update",
+            &run,
+            "publish",
+            "--requires-approval",
+            "--status",
+            "blocked",
+            "--actor",
+            "codex",
+        ],
+    );
+    run
+}
+
 /// The live history file of run `run` in the working tree at `dir`.
 pub fn history_text(dir: &Path, run: &str) -> String {
     std::fs::read_to_string(dir.join(".nexo/runs").join(run).join("history.jsonl")).unwrap()

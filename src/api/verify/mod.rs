@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use policy::Side;
 
 use super::Nexo;
-use super::gates::{decision_of, same_run};
-use crate::approval::{Approvals, Policy, Rules, signed_content};
+use super::gates::{same_run, signed_decisions};
+use crate::approval::{Approvals, Policy, Rules};
 use crate::error::{Error, Result};
-use crate::event::{Body, Event};
+use crate::event::Event;
 use crate::id::EventId;
 use crate::sign::Verifier;
 use crate::verify::{Policies, RunVerdict, TrustedRef, VerifyProblem, VerifyReport, judge};
@@ -303,17 +303,27 @@ fn cache_key(applied: &Approvals, trusted: &Side, branch: Option<&Side>) -> Stri
 /// against the branch's own (to tell `signer_not_trusted` apart).
 struct Verifiers {
     trusted: Verifier,
-    branch: Option<Verifier>,
+    branch: BranchKeys,
+}
+
+/// The branch's allowed signers, as far as checking goes.
+enum BranchKeys {
+    /// No branch to weigh, or the same file as the trusted one.
+    AsTrusted,
+    Own(Verifier),
+    /// The branch has no allowed signers: nothing verifies on it.
+    None,
 }
 
 impl Verifiers {
     fn new(nexo: &Nexo, judging: &Judging) -> Verifiers {
         let cache = nexo.repo.git_dir().join("nexo-verified");
-        let branch = judging
-            .branch
-            .as_ref()
-            .filter(|b| b.signers.is_some() && b.signers != judging.trusted.signers)
-            .map(|b| Verifier::new(b.signers.clone(), &cache));
+        let branch = match &judging.branch {
+            Some(b) if b.signers == judging.trusted.signers => BranchKeys::AsTrusted,
+            Some(b) if b.signers.is_none() => BranchKeys::None,
+            Some(b) => BranchKeys::Own(Verifier::new(b.signers.clone(), &cache)),
+            None => BranchKeys::AsTrusted,
+        };
         Verifiers {
             trusted: Verifier::new(judging.trusted.signers.clone(), &cache),
             branch,
@@ -332,28 +342,16 @@ impl Verifiers {
         if !trusted_signs && !branch_signs {
             return (applied, on_branch);
         }
-        let Some(run_id) = events.iter().find_map(|e| match &e.body {
-            Body::Opened(o) => Some(o.run_id.to_string()),
-            _ => None,
-        }) else {
-            return (applied, on_branch);
-        };
-        for e in events {
-            let Some((verdict, d)) = decision_of(e) else {
-                continue;
-            };
-            let Some(signature) = &d.signature else {
-                continue;
-            };
-            let content = signed_content(&run_id, e, verdict.as_str(), d);
+        for (e, content, signature) in signed_decisions(events) {
             // ssh-keygen missing: nothing verifies, so nothing passes.
             let by_trusted = self
                 .trusted
                 .verify(&e.actor, &content, signature)
                 .unwrap_or(false);
             let by_branch = match &mut self.branch {
-                Some(v) => v.verify(&e.actor, &content, signature).unwrap_or(false),
-                None => by_trusted,
+                BranchKeys::Own(v) => v.verify(&e.actor, &content, signature).unwrap_or(false),
+                BranchKeys::AsTrusted => by_trusted,
+                BranchKeys::None => false,
             };
             if by_branch {
                 on_branch.insert(e.id.clone());
@@ -372,7 +370,7 @@ impl Verifiers {
 
     fn save(&mut self) {
         self.trusted.save();
-        if let Some(b) = &mut self.branch {
+        if let BranchKeys::Own(b) = &mut self.branch {
             b.save();
         }
     }
