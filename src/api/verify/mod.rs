@@ -201,8 +201,10 @@ impl Nexo {
             && let Ok(bytes) = serde_json::to_vec(&kept)
         {
             // Best effort: a cache that cannot be written costs a re-fold.
-            let _ = std::fs::create_dir_all(path.parent().expect("a file in a folder"));
+            let dir = path.parent().expect("a file in a folder");
+            let _ = std::fs::create_dir_all(dir);
             self.write_cache_file(&path, &bytes);
+            forget_old_judgings(dir);
         }
     }
 
@@ -248,6 +250,28 @@ impl Nexo {
             return Judged::Problem(e.message);
         }
         Judged::Verdict(judge(&run, |e| !inherited.contains(e), &on_branch))
+    }
+}
+
+/// How many judgings (policy and keys) keep their cache: a few trusted
+/// refs and policy changes, not every state a repository's policy was in.
+const JUDGINGS_KEPT: usize = 8;
+
+/// Removes all but the newest [`JUDGINGS_KEPT`] cache files.
+fn forget_old_judgings(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, std::path::PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if files.len() <= JUDGINGS_KEPT {
+        return;
+    }
+    files.sort();
+    for (_, path) in &files[..files.len() - JUDGINGS_KEPT] {
+        let _ = std::fs::remove_file(path);
     }
 }
 
