@@ -6,6 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use common::{Repo, keygen, nexo_in, nexo_ok, open_gated, parse_json, stderr, stdout};
 use serde_json::Value;
@@ -621,4 +622,48 @@ fn cached_verdicts_follow_the_trusted_keys() {
     let (code, r) = b.verify();
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["gates"][0]["verified"], true);
+}
+
+#[test]
+fn without_ssh_keygen_nothing_verifies_and_nothing_sticks() {
+    let b = Base::signed();
+    b.sign_with("release-manager");
+    nexo_json(
+        b.path(),
+        &["approve", &b.run, "publish", "--actor", "release-manager"],
+    );
+    // The approval's own check cached its verdict; forget it, and give a
+    // PATH with git and nothing else: ssh-keygen cannot be run.
+    std::fs::remove_file(b.path().join(".git/nexo-verified")).unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let git = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v git"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(git.trim(), bin.path().join("git")).unwrap();
+    let out = common::nexo_cmd()
+        .current_dir(b.path())
+        .env("PATH", bin.path())
+        .args(["verify", "--trusted", "main", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_VIOLATIONS),
+        "fails closed: {}",
+        stderr(&out)
+    );
+    assert_eq!(
+        reasons(&parse_json(&out)),
+        [("publish".to_string(), "unverified".to_string())]
+    );
+    let (code, r) = b.verify();
+    assert_eq!(
+        code, 0,
+        "the verdict without ssh-keygen was not cached: {r:#}"
+    );
 }

@@ -194,7 +194,9 @@ impl Nexo {
                     message: message.clone(),
                 }),
             }
-            kept.insert(key, judged);
+            if verifiers.took() {
+                kept.insert(key, judged);
+            }
         }
         verifiers.save();
         if kept != old
@@ -328,6 +330,9 @@ fn cache_key(applied: &Approvals, trusted: &Side, branch: Option<&Side>) -> Stri
 struct Verifiers {
     trusted: Verifier,
     branch: BranchKeys,
+    /// `ssh-keygen` could not be run since the last [`Verifiers::took`]:
+    /// the verdict fails closed but must not be cached.
+    failed: bool,
 }
 
 /// The branch's allowed signers, as far as checking goes.
@@ -351,6 +356,7 @@ impl Verifiers {
         Verifiers {
             trusted: Verifier::new(judging.trusted.signers.clone(), &cache),
             branch,
+            failed: false,
         }
     }
 
@@ -368,12 +374,14 @@ impl Verifiers {
         }
         for (e, content, signature) in signed_decisions(events) {
             // ssh-keygen missing: nothing verifies, so nothing passes.
-            let by_trusted = self
-                .trusted
-                .verify(&e.actor, &content, signature)
-                .unwrap_or(false);
+            let mut verify = |v: &mut Verifier| {
+                let verdict = v.verify(&e.actor, &content, signature);
+                self.failed |= verdict.is_err();
+                verdict.unwrap_or(false)
+            };
+            let by_trusted = verify(&mut self.trusted);
             let by_branch = match &mut self.branch {
-                BranchKeys::Own(v) => v.verify(&e.actor, &content, signature).unwrap_or(false),
+                BranchKeys::Own(v) => verify(v),
                 BranchKeys::AsTrusted => by_trusted,
                 BranchKeys::None => false,
             };
@@ -390,6 +398,11 @@ impl Verifiers {
             }
         }
         (applied, on_branch)
+    }
+
+    /// Whether every check since the last call could be made.
+    fn took(&mut self) -> bool {
+        !std::mem::take(&mut self.failed)
     }
 
     fn save(&mut self) {
