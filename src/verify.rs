@@ -110,7 +110,8 @@ pub struct RunVerdict {
 }
 
 /// Judges `run`, folded under the trusted rules. `is_new` tells the
-/// events the branch brings; `verified_on_branch` the decisions whose
+/// events the branch answers for (those it brings, and any it makes pass
+/// that the trusted rules refuse); `verified_on_branch` the decisions whose
 /// signature verifies against the branch's own allowed signers (so an
 /// unverified one is told apart as `signer_not_trusted`).
 pub fn judge(

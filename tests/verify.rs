@@ -667,3 +667,40 @@ fn without_ssh_keygen_nothing_verifies_and_nothing_sticks() {
         "the verdict without ssh-keygen was not cached: {r:#}"
     );
 }
+
+#[test]
+fn a_key_the_branch_adds_back_cannot_revive_an_approval_the_base_refuses() {
+    // main once trusted mallory's key as release-manager's, took an
+    // approval signed with it, then removed the key: on main the gate
+    // is closed again.
+    let b = Base::signed();
+    b.repo.git(&["switch", "-q", "main"]);
+    let path = b.path().join(".nexo/allowed_signers");
+    let trusted = std::fs::read_to_string(&path).unwrap();
+    let planted = format!(
+        "{trusted}release-manager {}\n",
+        public(b.keys.path(), "mallory")
+    );
+    std::fs::write(&path, &planted).unwrap();
+    b.commit_all("Trust a key for a while");
+    b.sign_with("mallory");
+    nexo_json(
+        b.path(),
+        &["approve", &b.run, "publish", "--actor", "release-manager"],
+    );
+    std::fs::write(&path, &trusted).unwrap();
+    b.commit_all("Revoke it");
+    b.repo.git(&["switch", "-q", "-C", "pr"]);
+    let (code, r) = b.verify();
+    assert_eq!(code, 0, "a branch that leaves the keys alone passes: {r:#}");
+    // The branch lists the key again: the old approval passes its gate
+    // there, though it carries that run unchanged.
+    std::fs::write(&path, &planted).unwrap();
+    b.commit_all("Trust the key again");
+    let (code, r) = b.verify();
+    assert_eq!(code, EXIT_VIOLATIONS, "{r:#}");
+    assert_eq!(
+        reasons(&r),
+        [("publish".to_string(), "signer_not_trusted".to_string())]
+    );
+}

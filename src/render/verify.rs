@@ -160,11 +160,11 @@ fn policy_line(r: &VerifyReport, md: bool) -> String {
 fn runs_line(r: &VerifyReport) -> String {
     match &r.trusted {
         Some(t) => format!(
-            "{} in HEAD; {} changed since {} and judged, {} as there",
+            "{} in HEAD; {} judged, {} as on {}",
             r.runs,
             r.runs_judged,
-            cell(&t.r#ref),
-            r.runs - r.runs_judged
+            r.runs - r.runs_judged,
+            cell(&t.r#ref)
         ),
         None => format!("{} in HEAD, all judged", r.runs),
     }

@@ -169,9 +169,10 @@ impl Nexo {
             .unwrap_or_default();
         let mut kept = BTreeMap::new();
         let mut verifiers = Verifiers::new(self, judging);
+        let skip_unchanged = judging.adds_nothing();
         for (id, folder) in runs {
             let base = base_runs.get(id);
-            if base == Some(folder) {
+            if skip_unchanged && base == Some(folder) {
                 continue;
             }
             report.runs_judged += 1;
@@ -244,15 +245,48 @@ impl Nexo {
             approvals: judging.applied.clone(),
             verified,
         };
-        let run = match crate::fold::fold_with(events, rules, 1) {
+        let run = match crate::fold::fold_with(events.clone(), rules, 1) {
             Ok(run) => run,
             Err(e) => return Judged::Problem(format!("cannot be judged: {}", e.message)),
         };
         if let Err(e) = same_run(id, &run.run_id) {
             return Judged::Problem(e.message);
         }
-        Judged::Verdict(judge(&run, |e| !inherited.contains(e), &on_branch))
+        // An event the base already has is the branch's to answer for only
+        // if the branch's own policy honours what the trusted one does not
+        // (a key the branch added, say): then the branch shows a gate
+        // passed that the base does not.
+        let refused_here = match &judging.branch {
+            Some(b)
+                if run
+                    .unhonoured
+                    .iter()
+                    .any(|u| inherited.contains(&u.event_id)) =>
+            {
+                let rules = Rules {
+                    approvals: b.approvals.clone(),
+                    verified: on_branch.clone(),
+                };
+                crate::fold::fold_with(events, rules, 1)
+                    .ok()
+                    .map(|r| refused(&r))
+            }
+            _ => None,
+        };
+        let answers_for = |e: &EventId| {
+            !inherited.contains(e) || refused_here.as_ref().is_some_and(|r| !r.contains(e))
+        };
+        Judged::Verdict(judge(&run, answers_for, &on_branch))
     }
+}
+
+/// The events a fold did not honour, for whatever reason.
+fn refused(run: &crate::fold::Run) -> HashSet<EventId> {
+    run.unhonoured
+        .iter()
+        .map(|u| u.event_id.clone())
+        .chain(run.ignored.iter().map(|i| i.event_id.clone()))
+        .collect()
 }
 
 /// How many judgings (policy and keys) keep their cache: a few trusted
@@ -290,6 +324,16 @@ impl Judging {
             branch,
             key,
         }
+    }
+
+    /// Whether the branch's own policy honours nothing the trusted one
+    /// refuses (the same keys, and rules at least as strict): then a run
+    /// the same on both refs holds nothing to judge.
+    fn adds_nothing(&self) -> bool {
+        self.branch.as_ref().is_none_or(|b| {
+            b.signers == self.trusted.signers
+                && b.approvals.stricter(&self.trusted.approvals) == b.approvals
+        })
     }
 
     /// Whose keys a decision's signature must verify against: the
