@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod gates;
+
 use serde_json::Value;
 
 /// The home folder of every process a test starts: empty, so nothing of

@@ -25,10 +25,30 @@ use crate::sign::Verifier;
 use crate::verify::{Policies, RunVerdict, TrustedRef, VerifyProblem, VerifyReport, judge};
 
 /// What judging one run found, as cached.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum Judged {
-    Verdict(RunVerdict),
-    Problem(String),
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Judged {
+    verdict: RunVerdict,
+    /// Why the run, or part of it, cannot be judged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<String>,
+}
+
+impl Judged {
+    fn problem(message: String) -> Judged {
+        Judged {
+            problems: vec![message],
+            ..Judged::default()
+        }
+    }
+}
+
+/// The copies of HEAD's runs that HEAD is weighed against: the trusted
+/// ref's (what the base already accepted) and the merge base's (what
+/// the branch started from, so it can only have added to it).
+#[derive(Default)]
+struct Bases {
+    trusted: BTreeMap<String, ObjectId>,
+    fork: BTreeMap<String, ObjectId>,
 }
 
 /// Everything a run's verdict depends on besides its own folders.
@@ -69,21 +89,31 @@ impl Nexo {
             }
             None => (Judging::new(self.side_here(), None), None),
         };
-        let policy_changes = match trusted_at {
-            Some((_, commit)) => {
-                let base = self.repo.merge_base(head, commit)?.unwrap_or(commit);
-                self.policy_changes(base, head)
-            }
-            None => Vec::new(),
-        };
         let runs = self.runs_of_commit(head, &mut problems);
-        let base_runs: BTreeMap<String, ObjectId> = match trusted_at {
-            Some((_, commit)) => self
-                .runs_of_commit(commit, &mut Vec::new())
-                .into_iter()
-                .collect(),
-            None => BTreeMap::new(),
+        let (bases, policy_changes) = match trusted_at {
+            Some((_, commit)) => {
+                let fork = self.repo.merge_base(head, commit)?.unwrap_or(commit);
+                let bases = Bases {
+                    trusted: self
+                        .runs_of_commit(commit, &mut Vec::new())
+                        .into_iter()
+                        .collect(),
+                    fork: self
+                        .runs_of_commit(fork, &mut Vec::new())
+                        .into_iter()
+                        .collect(),
+                };
+                (bases, self.policy_changes(fork, head))
+            }
+            None => (Bases::default(), Vec::new()),
         };
+        let here: HashSet<&str> = runs.iter().map(|(id, _)| id.as_str()).collect();
+        for gone in bases.fork.keys().filter(|id| !here.contains(id.as_str())) {
+            problems.push(VerifyProblem {
+                run_id: Some(gone.clone()),
+                message: "this run, present at the merge base, is gone here: nexo never deletes a run, and its events were acknowledged".into(),
+            });
+        }
         let mut report = VerifyReport {
             ok: false,
             head: head.to_string(),
@@ -104,7 +134,7 @@ impl Nexo {
             stale: Vec::new(),
             problems,
         };
-        self.verdicts_of(&judging, &runs, &base_runs, &mut report);
+        self.verdicts_of(&judging, &runs, &bases, &mut report);
         report.ok = report.violations.is_empty() && report.problems.is_empty();
         Ok(report)
     }
@@ -155,7 +185,7 @@ impl Nexo {
         &self,
         judging: &Judging,
         runs: &[(String, ObjectId)],
-        base_runs: &BTreeMap<String, ObjectId>,
+        bases: &Bases,
         report: &mut VerifyReport,
     ) {
         let path = self
@@ -171,30 +201,34 @@ impl Nexo {
         let mut verifiers = Verifiers::new(self, judging);
         let skip_unchanged = judging.adds_nothing();
         for (id, folder) in runs {
-            let base = base_runs.get(id);
+            let (base, fork) = (bases.trusted.get(id), bases.fork.get(id));
             if skip_unchanged && base == Some(folder) {
                 continue;
             }
             report.runs_judged += 1;
-            let key = format!(
-                "{id} {folder} {}",
-                base.map(|b| b.to_string()).unwrap_or_default()
-            );
+            let name = |f: Option<&ObjectId>| f.map(|b| b.to_string()).unwrap_or_default();
+            let key = format!("{id} {folder} {} {}", name(base), name(fork));
             let judged = match old.get(&key) {
                 Some(j) => j.clone(),
                 None => self.verdict_of(judging, &mut verifiers, id, *folder, base.copied()),
             };
-            match &judged {
-                Judged::Verdict(v) => {
-                    report.gates.extend(v.gates.iter().cloned());
-                    report.violations.extend(v.violations.iter().cloned());
-                    report.stale.extend(v.stale.iter().cloned());
+            let judged = match fork {
+                Some(f) if f != folder && !old.contains_key(&key) => {
+                    self.with_growth(judged, *folder, *f)
                 }
-                Judged::Problem(message) => report.problems.push(VerifyProblem {
+                _ => judged,
+            };
+            report.gates.extend(judged.verdict.gates.iter().cloned());
+            report
+                .violations
+                .extend(judged.verdict.violations.iter().cloned());
+            report.stale.extend(judged.verdict.stale.iter().cloned());
+            report
+                .problems
+                .extend(judged.problems.iter().map(|message| VerifyProblem {
                     run_id: Some(id.clone()),
                     message: message.clone(),
-                }),
-            }
+                }));
             if verifiers.took() {
                 kept.insert(key, judged);
             }
@@ -228,7 +262,7 @@ impl Nexo {
             .and_then(|b| crate::store::parse_history(&b, &place))
         {
             Ok(h) => h.events,
-            Err(e) => return Judged::Problem(format!("cannot be judged: {}", e.message)),
+            Err(e) => return Judged::problem(format!("cannot be judged: {}", e.message)),
         };
         let inherited: HashSet<String> = base
             .and_then(|b| self.repo.history_of_folder(b).ok())
@@ -247,10 +281,10 @@ impl Nexo {
         };
         let run = match crate::fold::fold_with(events.clone(), rules, 1) {
             Ok(run) => run,
-            Err(e) => return Judged::Problem(format!("cannot be judged: {}", e.message)),
+            Err(e) => return Judged::problem(format!("cannot be judged: {}", e.message)),
         };
         if let Err(e) = same_run(id, &run.run_id) {
-            return Judged::Problem(e.message);
+            return Judged::problem(e.message);
         }
         // An event the base already has is the branch's to answer for only
         // if the branch's own policy honours what the trusted one does not
@@ -276,7 +310,37 @@ impl Nexo {
         let answers_for = |e: &EventId| {
             !inherited.contains(e) || refused_here.as_ref().is_some_and(|r| !r.contains(e))
         };
-        Judged::Verdict(judge(&run, answers_for, &on_branch))
+        Judged {
+            verdict: judge(&run, answers_for, &on_branch),
+            problems: Vec::new(),
+        }
+    }
+
+    /// `judged`, with a problem when HEAD's history of run `id` lacks a
+    /// line its copy at the merge base has: a history only grows, so one
+    /// rewritten or cut short (a gate dropped from it, say) is named.
+    fn with_growth(&self, mut judged: Judged, head: ObjectId, fork: ObjectId) -> Judged {
+        let lines = |folder: ObjectId| -> Option<Vec<String>> {
+            let bytes = self.repo.history_of_folder(folder).ok()?;
+            let history = crate::store::parse_history(&bytes, "").ok()?;
+            Some(history.events.iter().map(Event::to_line).collect())
+        };
+        let (Some(now), Some(then)) = (lines(head), lines(fork)) else {
+            return judged;
+        };
+        let now: HashSet<String> = now.into_iter().collect();
+        let gone: Vec<&String> = then.iter().filter(|l| !now.contains(*l)).collect();
+        if let Some(first) = gone.first() {
+            let first = serde_json::from_str::<serde_json::Value>(first)
+                .ok()
+                .and_then(|v| v["id"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            judged.problems.push(format!(
+                "{} event(s) of this run's history at the merge base are missing or rewritten here (first: {first}): a history only grows",
+                gone.len()
+            ));
+        }
+        judged
     }
 }
 
