@@ -16,18 +16,7 @@ fn an_approval_signed_by_a_key_the_base_lists_passes() {
         b.path(),
         &["approve", &b.run, "publish", "--actor", "release-manager"],
     );
-    nexo_json(
-        b.path(),
-        &[
-            "update",
-            &b.run,
-            "publish",
-            "--status",
-            "completed",
-            "--actor",
-            "codex",
-        ],
-    );
+    b.update("publish", "completed", "codex");
     let (code, r) = b.verify();
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["ok"], true);
@@ -43,20 +32,7 @@ fn an_approval_signed_by_a_key_the_base_lists_passes() {
 #[test]
 fn a_branch_that_sets_the_update_policy_and_walks_through_the_gate_fails() {
     let b = Base::signed();
-    write_config(b.path(), "update", &[]);
-    b.commit_all("Loosen the policy");
-    nexo_json(
-        b.path(),
-        &[
-            "update",
-            &b.run,
-            "publish",
-            "--status",
-            "completed",
-            "--actor",
-            "codex",
-        ],
-    );
+    b.walk_through("codex");
     let (code, r) = b.verify();
     assert_eq!(code, EXIT_VIOLATIONS, "{r:#}");
     assert_eq!(
@@ -221,33 +197,11 @@ fn what_the_base_already_accepted_is_not_judged_again() {
     // tightened: a pull request carrying that run unchanged still passes.
     let b = Base::new("update", &[]);
     b.repo.git(&["switch", "-q", "main"]);
-    nexo_json(
-        b.path(),
-        &[
-            "update",
-            &b.run,
-            "publish",
-            "--status",
-            "completed",
-            "--actor",
-            "codex",
-        ],
-    );
+    b.update("publish", "completed", "codex");
     write_config(b.path(), "explicit", &["release-manager"]);
     b.commit_all("Tighten the policy");
     b.repo.git(&["switch", "-q", "-C", "pr"]);
-    nexo_json(
-        b.path(),
-        &[
-            "update",
-            &b.run,
-            "build",
-            "--status",
-            "completed",
-            "--actor",
-            "codex",
-        ],
-    );
+    b.update("build", "completed", "codex");
     let (code, r) = b.verify();
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["runs_judged"], 1);
@@ -256,20 +210,7 @@ fn what_the_base_already_accepted_is_not_judged_again() {
 #[test]
 fn the_markdown_report_names_the_gate_and_the_reason_escaped() {
     let b = Base::signed();
-    write_config(b.path(), "update", &[]);
-    b.commit_all("Loosen");
-    nexo_json(
-        b.path(),
-        &[
-            "update",
-            &b.run,
-            "publish",
-            "--status",
-            "completed",
-            "--actor",
-            "a|<b>",
-        ],
-    );
+    b.walk_through("a|<b>");
     let out = nexo_in(
         b.path(),
         &["verify", "--trusted", "main", "--format", "markdown"],

@@ -71,6 +71,22 @@ impl Base {
         self.repo.git(&["add", "-A", ".nexo"]);
         self.repo.git(&["commit", "-q", "-m", message]);
     }
+
+    /// `nexo update RUN STEP --status STATUS --actor ACTOR`, on this run.
+    pub fn update(&self, step: &str, status: &str, actor: &str) -> Value {
+        let args = [
+            "update", &self.run, step, "--status", status, "--actor", actor,
+        ];
+        nexo_json(self.path(), &args)
+    }
+
+    /// The branch sets `policy: update` and `actor` completes the gated
+    /// step by an update.
+    pub fn walk_through(&self, actor: &str) {
+        write_config(self.path(), "update", &[]);
+        self.commit_all("Loosen the policy");
+        self.update("publish", "completed", actor);
+    }
 }
 
 pub fn public(dir: &Path, name: &str) -> String {
