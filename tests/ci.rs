@@ -124,11 +124,12 @@ fn run_job(workflow: &str, checkout: &Path, sha: &str, summary: &Path) -> Vec<Ra
     let mut out = Vec::new();
     for (i, step) in job["steps"].as_sequence().unwrap().iter().enumerate() {
         let Some(script) = step["run"].as_str() else {
+            // The runner's own actions: the checkout is made above, and a
+            // cache of a built nexo has nothing to restore in a test.
+            let action = step["uses"].as_str().unwrap();
             assert!(
-                step["uses"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("actions/checkout@")
+                action.starts_with("actions/checkout@") || action.starts_with("actions/cache@"),
+                "{action}"
             );
             continue;
         };

@@ -45,6 +45,10 @@ fn job(indent: &str) -> String {
     - uses: actions/checkout@v4
       with:
         fetch-depth: 0 # the base branch and the merge base, for --trusted
+    - uses: actions/cache@v4 # a built nexo, so a pull request does not compile it again
+      with:
+        path: ~/.cargo/bin/nexo
+        key: nexo-{version}-${{{{ runner.os }}}}-${{{{ vars.NEXO_GIT }}}}
     - name: Install nexo
       env:
         # nexo's git URL, as a repository variable (Settings > Secrets and
@@ -71,7 +75,8 @@ fn job(indent: &str) -> String {
               echo \"(nexo could not show $run)\" >> \"$GITHUB_STEP_SUMMARY\"
           done
 {END}
-"
+",
+        version = env!("CARGO_PKG_VERSION")
     );
     body.lines()
         .map(|l| match l.is_empty() {
