@@ -26,9 +26,10 @@ pub fn markdown(r: &VerifyReport) -> String {
     }
     if !r.violations.is_empty() {
         s.push_str("#### Violations\n\n| Run | Step | Event | By | Reason | Detail |\n|---|---|---|---|---|---|\n");
-        for v in &r.violations {
+        for v in r.violations.iter().take(MAX_ROWS) {
             s.push_str(&violation_row(v));
         }
+        s.push_str(&more(r.violations.len(), "violations"));
         s.push('\n');
     }
     if !r.problems.is_empty() {
@@ -45,9 +46,10 @@ pub fn markdown(r: &VerifyReport) -> String {
     }
     if !r.gates.is_empty() {
         s.push_str("#### Gates checked\n\n| Run | Step | Status | Decision | By | Signature |\n|---|---|---|---|---|---|\n");
-        for g in &r.gates {
+        for g in r.gates.iter().take(MAX_ROWS) {
             s.push_str(&gate_row(g));
         }
+        s.push_str(&more(r.gates.len(), "gates"));
         s.push('\n');
     }
     if !r.stale.is_empty() {
@@ -95,7 +97,7 @@ pub fn text(r: &VerifyReport) -> String {
             .unwrap_or_default();
         s.push_str(&format!("problem: {run}{}\n", p.message));
     }
-    for g in &r.gates {
+    for g in r.gates.iter().take(MAX_ROWS) {
         s.push_str(&format!(
             "gate {} {}: {}{}\n",
             g.run_id,
@@ -104,6 +106,7 @@ pub fn text(r: &VerifyReport) -> String {
             decided(g)
         ));
     }
+    s.push_str(more(r.gates.len(), "gates").trim_start());
     s.push_str(&format!(
         "policy applied: {}\nruns: {}\n{}\n",
         policy_line(r, false),
@@ -111,6 +114,20 @@ pub fn text(r: &VerifyReport) -> String {
         headline(r)
     ));
     s
+}
+
+/// How many gates or violations a report lists: a CI job summary holds
+/// 1 MiB, and a reader wants the first ones; `--format json` has them all.
+const MAX_ROWS: usize = 200;
+
+/// The line that says how many rows were left out, if any were.
+fn more(all: usize, what: &str) -> String {
+    match all.checked_sub(MAX_ROWS) {
+        Some(n) if n > 0 => {
+            format!("\n… and {n} more {what} (`nexo verify --format json` lists them all)\n")
+        }
+        _ => String::new(),
+    }
 }
 
 fn headline(r: &VerifyReport) -> String {
@@ -219,4 +236,59 @@ fn decided(g: &GateCheck) -> String {
 
 fn short(commit: &str) -> &str {
     &commit[..commit.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::approval::Approvals;
+    use crate::model::StepStatus;
+    use crate::verify::{GateCheck, Policies, PolicyOut};
+
+    fn report(gates: usize) -> VerifyReport {
+        let policy = PolicyOut {
+            approvals: Approvals::default(),
+            signers: 0,
+        };
+        VerifyReport {
+            ok: true,
+            head: "0".repeat(40),
+            trusted: None,
+            policy: Policies {
+                trusted: policy,
+                branch: None,
+                applied: Approvals::default(),
+            },
+            policy_changes: Vec::new(),
+            runs: gates,
+            runs_judged: gates,
+            gates: (0..gates)
+                .map(|i| GateCheck {
+                    run_id: format!("WF-{i}"),
+                    step_key: "publish".into(),
+                    title: "Publish <it>".into(),
+                    status: StepStatus::Pending,
+                    passed: false,
+                    decision: None,
+                    by: None,
+                    via: None,
+                    verified: false,
+                })
+                .collect(),
+            violations: Vec::new(),
+            stale: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_long_report_lists_the_first_rows_and_counts_the_rest() {
+        let md = markdown(&report(MAX_ROWS + 50));
+        assert_eq!(md.matches("| `WF-").count(), MAX_ROWS);
+        assert!(md.contains("… and 50 more gates"), "{md}");
+        assert!(md.contains("Publish &lt;it&gt;"), "escaped: {md}");
+        let short = markdown(&report(3));
+        assert!(!short.contains("more gates"), "{short}");
+        assert!(text(&report(MAX_ROWS + 1)).contains("… and 1 more gates"));
+    }
 }

@@ -218,7 +218,12 @@ impl Nexo {
                 }
                 _ => judged,
             };
-            report.gates.extend(judged.verdict.gates.iter().cloned());
+            // A run the branch left as it is, judged only because its
+            // policy could honour more, shows its gates only if one fails.
+            let unchanged = base == Some(folder);
+            if !unchanged || !judged.verdict.violations.is_empty() {
+                report.gates.extend(judged.verdict.gates.iter().cloned());
+            }
             report
                 .violations
                 .extend(judged.verdict.violations.iter().cloned());
