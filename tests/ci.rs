@@ -264,7 +264,7 @@ fn a_pull_request_that_walks_through_a_gate_fails_the_check() {
     );
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(
-        md.contains("❌ 1 violation(s) under origin/main's policy"),
+        md.contains("❌ 1 violation under origin/main's policy"),
         "{md}"
     );
     assert!(md.contains("`update_cannot_pass`"), "{md}");

@@ -259,3 +259,41 @@ fn show_fits_columns_and_colours_only_when_asked() {
     );
     assert!(!forced(&[("CLICOLOR_FORCE", "1")], &["--color", "never"]));
 }
+
+#[test]
+fn verify_reports_for_a_reviewer() {
+    let (repo, id) = release();
+    let policy = "approvals:\n  policy: explicit\n  approvers: [release-manager]\n";
+    std::fs::write(repo.path().join(".nexo/config.yaml"), policy).unwrap();
+    repo.git(&["add", ".nexo/config.yaml"]);
+    repo.git(&["commit", "-q", "-m", "The approval policy"]);
+    repo.git(&["switch", "-q", "-c", "pr"]);
+    std::fs::write(
+        repo.path().join(".nexo/config.yaml"),
+        "approvals:\n  policy: update\n",
+    )
+    .unwrap();
+    repo.git(&["commit", "-q", "-am", "Loosen the policy"]);
+    let walk = [
+        "update",
+        &id,
+        "publish",
+        "--status",
+        "completed",
+        "--actor",
+        "codex",
+    ];
+    assert!(repo.nexo(&walk).status.success());
+    let mut s = settings(&repo);
+    s.add_filter(r"since `?[0-9a-f]{12}\b`?", "since [COMMIT]");
+    s.bind(|| {
+        insta::assert_snapshot!(
+            "verify_markdown",
+            run(
+                &repo,
+                &["verify", "--trusted", "main", "--format", "markdown"]
+            )
+        );
+        insta::assert_snapshot!("verify_text", run(&repo, &["verify", "--trusted", "main"]));
+    });
+}

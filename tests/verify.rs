@@ -218,7 +218,7 @@ fn the_markdown_report_names_the_gate_and_the_reason_escaped() {
     assert_eq!(out.status.code(), Some(EXIT_VIOLATIONS));
     let md = stdout(&out);
     assert!(
-        md.starts_with("### nexo verify: ❌ 1 violation(s) under main's policy"),
+        md.starts_with("### nexo verify: ❌ 1 violation under main's policy"),
         "{md}"
     );
     assert!(md.contains("#### Violations"), "{md}");

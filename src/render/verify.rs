@@ -54,8 +54,8 @@ pub fn markdown(r: &VerifyReport) -> String {
     }
     if !r.stale.is_empty() {
         s.push_str(&format!(
-            "{} decision(s) answered an earlier request for their gate and pass nothing (two clones at once); not a failure.\n",
-            r.stale.len()
+            "{} answered an earlier request for their gate and pass nothing (two clones at once); not a failure.\n",
+            count(r.stale.len(), "decision")
         ));
     }
     s
@@ -138,14 +138,20 @@ fn headline(r: &VerifyReport) -> String {
     match (r.violations.len(), r.problems.len()) {
         (0, 0) => format!("✅ every gate holds under {against}"),
         (v, p) => format!(
-            "❌ {v} violation(s){} under {against}",
+            "❌ {}{} under {against}",
+            count(v, "violation"),
             if p > 0 {
-                format!(" and {p} problem(s)")
+                format!(" and {}", count(p, "problem"))
             } else {
                 String::new()
             }
         ),
     }
+}
+
+/// `1 violation`, `2 violations`.
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 fn policy_line(r: &VerifyReport, md: bool) -> String {
