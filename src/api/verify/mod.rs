@@ -93,15 +93,20 @@ impl Nexo {
         let (bases, policy_changes) = match trusted_at {
             Some((_, commit)) => {
                 let fork = self.repo.merge_base(head, commit)?.unwrap_or(commit);
+                let runs_at = |c| -> BTreeMap<String, ObjectId> {
+                    self.runs_of_commit(c, &mut Vec::new())
+                        .into_iter()
+                        .collect()
+                };
+                let trusted = runs_at(commit);
+                // In CI HEAD merges the base: the merge base is the base.
+                let fork_runs = match fork == commit {
+                    true => trusted.clone(),
+                    false => runs_at(fork),
+                };
                 let bases = Bases {
-                    trusted: self
-                        .runs_of_commit(commit, &mut Vec::new())
-                        .into_iter()
-                        .collect(),
-                    fork: self
-                        .runs_of_commit(fork, &mut Vec::new())
-                        .into_iter()
-                        .collect(),
+                    trusted,
+                    fork: fork_runs,
                 };
                 (bases, self.policy_changes(fork, head))
             }
@@ -210,13 +215,10 @@ impl Nexo {
             let key = format!("{id} {folder} {} {}", name(base), name(fork));
             let judged = match old.get(&key) {
                 Some(j) => j.clone(),
-                None => self.verdict_of(judging, &mut verifiers, id, *folder, base.copied()),
-            };
-            let judged = match fork {
-                Some(f) if f != folder && !old.contains_key(&key) => {
-                    self.with_growth(judged, *folder, *f)
+                None => {
+                    let copies = (base.copied(), fork.copied());
+                    self.verdict_of(judging, &mut verifiers, id, *folder, copies)
                 }
-                _ => judged,
             };
             // A run the branch left as it is, judged only because its
             // policy could honour more, shows its gates only if one fails.
@@ -251,14 +253,15 @@ impl Nexo {
     }
 
     /// Folds one run of HEAD under the applied rules and judges what it
-    /// brings that the trusted ref's copy (`base`) does not have.
+    /// brings that the trusted ref's copy does not have; and checks that
+    /// it kept every line of its copy at the merge base (`fork`).
     fn verdict_of(
         &self,
         judging: &Judging,
         verifiers: &mut Verifiers,
         id: &str,
         folder: ObjectId,
-        base: Option<ObjectId>,
+        (base, fork): (Option<ObjectId>, Option<ObjectId>),
     ) -> Judged {
         let place = format!("HEAD:{}", crate::store::Store::history_rel(id));
         let events = match self
@@ -269,16 +272,20 @@ impl Nexo {
             Ok(h) => h.events,
             Err(e) => return Judged::problem(format!("cannot be judged: {}", e.message)),
         };
-        let inherited: HashSet<String> = base
-            .and_then(|b| self.repo.history_of_folder(b).ok())
-            .and_then(|b| crate::store::parse_history(&b, "").ok())
-            .map(|h| h.events.iter().map(Event::to_line).collect())
-            .unwrap_or_default();
+        let lines: Vec<String> = events.iter().map(Event::to_line).collect();
+        let base_lines = base.and_then(|b| self.lines_of(b)).unwrap_or_default();
         let inherited: HashSet<EventId> = events
             .iter()
-            .filter(|e| inherited.contains(&e.to_line()))
-            .map(|e| e.id.clone())
+            .zip(&lines)
+            .filter(|(_, l)| base_lines.contains(*l))
+            .map(|(e, _)| e.id.clone())
             .collect();
+        let lost = match fork {
+            Some(f) if f == folder => None,
+            Some(f) if Some(f) == base => lost_lines(&base_lines, &lines),
+            Some(f) => self.lines_of(f).and_then(|then| lost_lines(&then, &lines)),
+            None => None,
+        };
         let (verified, on_branch) = verifiers.check(judging, &events);
         let rules = Rules {
             approvals: judging.applied.clone(),
@@ -317,36 +324,34 @@ impl Nexo {
         };
         Judged {
             verdict: judge(&run, answers_for, &on_branch),
-            problems: Vec::new(),
+            problems: lost.into_iter().collect(),
         }
     }
 
-    /// `judged`, with a problem when HEAD's history of run `id` lacks a
-    /// line its copy at the merge base has: a history only grows, so one
-    /// rewritten or cut short (a gate dropped from it, say) is named.
-    fn with_growth(&self, mut judged: Judged, head: ObjectId, fork: ObjectId) -> Judged {
-        let lines = |folder: ObjectId| -> Option<Vec<String>> {
-            let bytes = self.repo.history_of_folder(folder).ok()?;
-            let history = crate::store::parse_history(&bytes, "").ok()?;
-            Some(history.events.iter().map(Event::to_line).collect())
-        };
-        let (Some(now), Some(then)) = (lines(head), lines(fork)) else {
-            return judged;
-        };
-        let now: HashSet<String> = now.into_iter().collect();
-        let gone: Vec<&String> = then.iter().filter(|l| !now.contains(*l)).collect();
-        if let Some(first) = gone.first() {
-            let first = serde_json::from_str::<serde_json::Value>(first)
-                .ok()
-                .and_then(|v| v["id"].as_str().map(str::to_string))
-                .unwrap_or_default();
-            judged.problems.push(format!(
-                "{} event(s) of this run's history at the merge base are missing or rewritten here (first: {first}): a history only grows",
-                gone.len()
-            ));
-        }
-        judged
+    /// The event lines of a run folder's history, if it reads.
+    fn lines_of(&self, folder: ObjectId) -> Option<HashSet<String>> {
+        let bytes = self.repo.history_of_folder(folder).ok()?;
+        let history = crate::store::parse_history(&bytes, "").ok()?;
+        Some(history.events.iter().map(Event::to_line).collect())
     }
+}
+
+/// A problem when `now` lacks a line of `then` (the history at the merge
+/// base): a history only grows, so one rewritten or cut short (a gate
+/// dropped from it, say) is named.
+fn lost_lines(then: &HashSet<String>, now: &[String]) -> Option<String> {
+    let now: HashSet<&str> = now.iter().map(String::as_str).collect();
+    let mut gone: Vec<&String> = then.iter().filter(|l| !now.contains(l.as_str())).collect();
+    gone.sort();
+    let first = gone.first()?;
+    let first = serde_json::from_str::<serde_json::Value>(first)
+        .ok()
+        .and_then(|v| v["id"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    Some(format!(
+        "{} event(s) of this run's history at the merge base are missing or rewritten here (first: {first}): a history only grows",
+        gone.len()
+    ))
 }
 
 /// The events a fold did not honour, for whatever reason.
