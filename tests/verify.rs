@@ -33,12 +33,7 @@ fn an_approval_signed_by_a_key_the_base_lists_passes() {
 fn a_branch_that_sets_the_update_policy_and_walks_through_the_gate_fails() {
     let b = Base::signed();
     b.walk_through("codex");
-    let (code, r) = b.verify();
-    assert_eq!(code, EXIT_VIOLATIONS, "{r:#}");
-    assert_eq!(
-        reasons(&r),
-        [("publish".to_string(), "update_cannot_pass".to_string())]
-    );
+    let r = b.fails_with("update_cannot_pass");
     assert_eq!(r["violations"][0]["run_id"], b.run.as_str());
     assert_eq!(r["policy"]["applied"]["policy"], "signed");
     assert_eq!(r["policy"]["branch"]["policy"], "update");
@@ -75,12 +70,7 @@ fn a_branch_that_adds_its_own_key_and_signs_fails_with_signer_not_trusted() {
         &["approve", &b.run, "publish", "--actor", "release-manager"],
     );
     assert_eq!(approved["verified"], true);
-    let (code, r) = b.verify();
-    assert_eq!(code, EXIT_VIOLATIONS, "{r:#}");
-    assert_eq!(
-        reasons(&r),
-        [("publish".to_string(), "signer_not_trusted".to_string())]
-    );
+    let r = b.fails_with("signer_not_trusted");
     assert_eq!(r["gates"][0]["passed"], false, "{r:#}");
     assert_eq!(changed_paths(&r), [".nexo/allowed_signers"]);
     let added = r["policy_changes"][0]["added"][0].as_str().unwrap();
@@ -104,12 +94,7 @@ fn a_new_approver_of_the_branchs_own_making_is_not_an_approver() {
         b.path(),
         &["approve", &b.run, "publish", "--actor", "mallory"],
     );
-    let (code, r) = b.verify();
-    assert_eq!(code, EXIT_VIOLATIONS, "{r:#}");
-    assert_eq!(
-        reasons(&r),
-        [("publish".to_string(), "not_an_approver".to_string())]
-    );
+    let r = b.fails_with("not_an_approver");
     assert_eq!(
         changed_paths(&r),
         [".nexo/config.yaml", ".nexo/allowed_signers"]
@@ -124,12 +109,7 @@ fn a_hand_forged_approval_line_fails() {
     ] {
         let b = Base::signed();
         forge_approval(&b, signature);
-        let (code, r) = b.verify();
-        assert_eq!(code, EXIT_VIOLATIONS, "{r:#}");
-        assert_eq!(
-            reasons(&r),
-            [("publish".to_string(), "unverified".to_string())]
-        );
+        let r = b.fails_with("unverified");
         assert_eq!(r["violations"][0]["event_id"], "01KZZZZZZZZZZZZZZZZZZZZZZZ");
     }
 }
@@ -145,12 +125,7 @@ fn a_branch_that_tightens_the_policy_has_its_stricter_rule_applied() {
     assert_eq!(code, 0, "oncall is an approver on both sides: {r:#}");
     write_config(b.path(), "explicit", &["release-manager"]);
     b.commit_all("Only the release manager approves");
-    let (code, r) = b.verify();
-    assert_eq!(code, EXIT_VIOLATIONS, "{r:#}");
-    assert_eq!(
-        reasons(&r),
-        [("publish".to_string(), "not_an_approver".to_string())]
-    );
+    let r = b.fails_with("not_an_approver");
     assert_eq!(
         r["policy"]["applied"]["approvers"],
         serde_json::json!(["release-manager"])

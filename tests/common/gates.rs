@@ -67,6 +67,27 @@ impl Base {
         (out.status.code().unwrap(), parse_json(&out))
     }
 
+    /// The run's live history file in the working tree.
+    pub fn history(&self) -> PathBuf {
+        self.path()
+            .join(".nexo/runs")
+            .join(&self.run)
+            .join("history.jsonl")
+    }
+
+    /// `verify`, which must fail on exactly one violation: `reason` on
+    /// the gated `publish` step. Returns the report.
+    pub fn fails_with(&self, reason: &str) -> Value {
+        let (code, r) = self.verify();
+        assert_eq!(code, EXIT_VIOLATIONS, "{r:#}");
+        assert_eq!(
+            reasons(&r),
+            [("publish".to_string(), reason.to_string())],
+            "{r:#}"
+        );
+        r
+    }
+
     pub fn commit_all(&self, message: &str) {
         self.repo.git(&["add", "-A", ".nexo"]);
         self.repo.git(&["commit", "-q", "-m", message]);
@@ -137,11 +158,7 @@ pub fn changed_paths(report: &Value) -> Vec<String> {
 /// A line written by hand after the last event, as an agent without the
 /// key would write it: right shape, right place in the order.
 pub fn forge(b: &Base, id: &str, actor: &str, kind: &str, data: Value) {
-    let path = b
-        .path()
-        .join(".nexo/runs")
-        .join(&b.run)
-        .join("history.jsonl");
+    let path = b.history();
     let text = std::fs::read_to_string(&path).unwrap();
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     let line = serde_json::json!({
@@ -173,11 +190,7 @@ pub fn forge_approval(b: &Base, signature: Option<&str>) {
 }
 
 pub fn append_line(b: &Base, line: &str) {
-    let h = b
-        .path()
-        .join(".nexo/runs")
-        .join(&b.run)
-        .join("history.jsonl");
+    let h = b.history();
     let text = std::fs::read_to_string(&h).unwrap();
     std::fs::write(&h, format!("{text}{line}\n")).unwrap();
 }
