@@ -273,3 +273,35 @@ fn a_pull_request_that_walks_through_a_gate_fails_the_check() {
         "{md}"
     );
 }
+
+#[test]
+fn setup_ci_refuses_what_it_cannot_do_and_writes_nothing() {
+    let repo = Repo::new();
+    for args in [
+        &["setup", "ci"][..],
+        &["setup", "claude", "github"],
+        &["setup", "ci", "github", "--user"],
+    ] {
+        let out = nexo_in(repo.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            !repo.path().join(".github").exists(),
+            "{args:?} wrote nothing"
+        );
+    }
+    // A workflow of the user's own that has no jobs: mapping is kept.
+    let path = repo.path().join(".github/workflows/nexo.yml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, "name: mine\non: push\n").unwrap();
+    let out = nexo_in(repo.path(), &["setup", "ci", "github"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no `jobs:` mapping"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "name: mine\non: push\n"
+    );
+}
