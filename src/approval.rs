@@ -108,6 +108,11 @@ pub enum Refusal {
     /// The decision did not follow the event that asked for the gate now
     /// in force (named here): it answers an earlier request, or none.
     PredatesRequest(String),
+    /// An update moved a gated step on, or lifted its gate, without having
+    /// seen the event that asked for the gate (named here): concurrent
+    /// with the request, or back-dated to look so. Under every policy a
+    /// gate is passed only by what followed its request.
+    UnseenGate(String),
 }
 
 impl std::fmt::Display for Refusal {
@@ -125,6 +130,10 @@ impl std::fmt::Display for Refusal {
             Refusal::PredatesRequest(request) => write!(
                 f,
                 "the decision was made before the gate was last asked for (event {request}): it does not answer that request"
+            ),
+            Refusal::UnseenGate(request) => write!(
+                f,
+                "it moved the step on without having seen the gate asked for by event {request}: a gate is passed only by what followed its request"
             ),
         }
     }

@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::approval::{Approvals, Refusal};
+use crate::event::{Body, Event};
 use crate::fold::{Run, Step, Verdict, Via};
 use crate::id::EventId;
 use crate::model::StepStatus;
@@ -40,6 +41,16 @@ pub enum Reason {
     /// A decision made before its gate was last asked for: it answers an
     /// earlier request and passes nothing (listed as stale, not failed).
     PredatesRequest,
+    /// An update moved a gated step on without having seen the request
+    /// for its gate (concurrent with it, or back-dated to sort first).
+    UnseenGate,
+    /// An event the branch adds that does not follow every event its run
+    /// had where the branch began: back-dated, as no honest writer on the
+    /// branch could have written it.
+    NotAfterBase,
+    /// A line carrying the id of an event the base has, with other
+    /// content: the base's copy is judged, this one is not honoured.
+    RewritesInherited,
 }
 
 impl Reason {
@@ -52,6 +63,9 @@ impl Reason {
             Reason::SignerNotTrusted => "signer_not_trusted",
             Reason::Ignored => "ignored",
             Reason::PredatesRequest => "predates_request",
+            Reason::UnseenGate => "unseen_gate",
+            Reason::NotAfterBase => "not_after_base",
+            Reason::RewritesInherited => "rewrites_inherited",
         }
     }
 }
@@ -109,15 +123,33 @@ pub struct RunVerdict {
     pub stale: Vec<Violation>,
 }
 
+/// What a branch brought that the fold alone does not judge.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// Lines carrying the id of an event the base has, with other content.
+    /// They are left out of the fold, so the base's copy is what counts.
+    pub rewrites: Vec<Event>,
+    /// Events the branch adds that do not follow every event the run had
+    /// where the branch began (`unfollowed`), each with the first of those
+    /// it does not follow.
+    pub not_after: Vec<(Event, EventId)>,
+    /// Where the branch began, as people read it (a short commit id).
+    pub origin: String,
+}
+
 /// Judges `run`, folded under the trusted rules. `is_new` tells the
 /// events the branch answers for (those it brings, and any it makes pass
 /// that the trusted rules refuse); `verified_on_branch` the decisions whose
 /// signature verifies against the branch's own allowed signers (so an
-/// unverified one is told apart as `signer_not_trusted`).
+/// unverified one is told apart as `signer_not_trusted`). Each event gets
+/// at most one violation: its first flaw of rewriting an inherited event,
+/// being a line the fold cannot honour, coming before where the branch
+/// began (under a strict policy), and passing a gate it may not.
 pub fn judge(
     run: &Run,
     is_new: impl Fn(&EventId) -> bool,
     verified_on_branch: &BTreeSet<EventId>,
+    brought: &Provenance,
 ) -> RunVerdict {
     let mut out = RunVerdict {
         gates: run
@@ -128,31 +160,20 @@ pub fn judge(
             .collect(),
         ..RunVerdict::default()
     };
-    for u in run.unhonoured.iter().filter(|u| is_new(&u.event_id)) {
-        let reason = match &u.refusal {
-            Refusal::UpdateCannotPass => Reason::UpdateCannotPass,
-            Refusal::NotAnApprover(_) => Reason::NotAnApprover,
-            Refusal::SelfApproval(_) => Reason::SelfApproval,
-            Refusal::Unverified(_) if verified_on_branch.contains(&u.event_id) => {
-                Reason::SignerNotTrusted
-            }
-            Refusal::Unverified(_) => Reason::Unverified,
-            Refusal::PredatesRequest(_) => {
-                out.stale
-                    .push(violation(run, u, Reason::PredatesRequest, &u.message));
-                continue;
-            }
-        };
-        let message = match reason {
-            Reason::SignerNotTrusted => format!(
-                "signed by a key that only this branch's .nexo/allowed_signers lists for {}: the trusted allowed_signers does not",
-                u.actor
-            ),
-            _ => u.message.clone(),
-        };
-        out.violations.push(violation(run, u, reason, &message));
+    let mut named: BTreeSet<EventId> = BTreeSet::new();
+    for e in &brought.rewrites {
+        let message = format!(
+            "rewrites inherited event {}: the base has a line with this id and other content; the base's copy is judged",
+            e.id
+        );
+        out.violations
+            .push(of_event(run, e, Reason::RewritesInherited, message));
+        named.insert(e.id.clone());
     }
     for i in run.ignored.iter().filter(|i| is_new(&i.event_id)) {
+        if !named.insert(i.event_id.clone()) {
+            continue;
+        }
         out.violations.push(Violation {
             run_id: run.run_id.to_string(),
             step_key: None,
@@ -163,7 +184,132 @@ pub fn judge(
             message: format!("{} ({})", i.message, i.flaw.as_str()),
         });
     }
+    if run.rules.policy().is_strict() {
+        for (e, missed) in &brought.not_after {
+            if !named.insert(e.id.clone()) {
+                continue;
+            }
+            let message = format!(
+                "it does not follow event {missed}, which this run had where the branch began ({}): an event a branch adds comes after everything it started from",
+                brought.origin
+            );
+            out.violations
+                .push(of_event(run, e, Reason::NotAfterBase, message));
+        }
+    }
+    for u in run.unhonoured.iter().filter(|u| is_new(&u.event_id)) {
+        if named.contains(&u.event_id) {
+            continue;
+        }
+        refusal(&mut out, run, u, verified_on_branch);
+    }
     out
+}
+
+/// Files one refusal of the fold as a violation, or as stale.
+fn refusal(
+    out: &mut RunVerdict,
+    run: &Run,
+    u: &crate::fold::Unhonoured,
+    verified_on_branch: &BTreeSet<EventId>,
+) {
+    let reason = match &u.refusal {
+        Refusal::UpdateCannotPass => Reason::UpdateCannotPass,
+        Refusal::NotAnApprover(_) => Reason::NotAnApprover,
+        Refusal::SelfApproval(_) => Reason::SelfApproval,
+        Refusal::Unverified(_) if verified_on_branch.contains(&u.event_id) => {
+            Reason::SignerNotTrusted
+        }
+        Refusal::Unverified(_) => Reason::Unverified,
+        Refusal::UnseenGate(_) => Reason::UnseenGate,
+        Refusal::PredatesRequest(_) => {
+            out.stale
+                .push(violation(run, u, Reason::PredatesRequest, &u.message));
+            return;
+        }
+    };
+    let message = match reason {
+        Reason::SignerNotTrusted => format!(
+            "signed by a key that only this branch's .nexo/allowed_signers lists for {}: the trusted allowed_signers does not",
+            u.actor
+        ),
+        _ => u.message.clone(),
+    };
+    out.violations.push(violation(run, u, reason, &message));
+}
+
+/// For each event of `events` (a history, in any order) that does not
+/// follow every one of `heads` (the heads of the run where a branch
+/// began), the first head it does not follow. One pass in fold order,
+/// where parents come first: each event carries the set of heads its
+/// ancestry reaches.
+pub fn unfollowed<'a>(events: &'a [Event], heads: &[EventId]) -> Vec<(&'a Event, EventId)> {
+    if heads.is_empty() {
+        return Vec::new();
+    }
+    let words = heads.len().div_ceil(64);
+    let index: std::collections::HashMap<&str, usize> = heads
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.as_str(), i))
+        .collect();
+    let mut order: Vec<&Event> = events.iter().collect();
+    order.sort_by(|a, b| (a.clock, &a.id).cmp(&(b.clock, &b.id)));
+    let mut reach: std::collections::HashMap<&str, Vec<u64>> = Default::default();
+    let mut out = Vec::new();
+    for e in order {
+        let mut bits = vec![0u64; words];
+        for p in &e.parents {
+            if let Some(pb) = reach.get(p.as_str()) {
+                bits.iter_mut().zip(pb).for_each(|(b, p)| *b |= p);
+            }
+        }
+        if let Some(&i) = index.get(e.id.as_str()) {
+            bits[i / 64] |= 1 << (i % 64);
+        }
+        if let Some(i) = (0..heads.len()).find(|&i| bits[i / 64] & (1 << (i % 64)) == 0) {
+            out.push((e, heads[i].clone()));
+        }
+        reach.insert(e.id.as_str(), bits);
+    }
+    out
+}
+
+/// The events of a history that no other event names as a parent.
+pub fn heads_of(events: &[Event]) -> Vec<EventId> {
+    let named: BTreeSet<&str> = events
+        .iter()
+        .flat_map(|e| e.parents.iter().map(|p| p.as_str()))
+        .collect();
+    let heads: BTreeSet<&EventId> = events
+        .iter()
+        .filter(|e| !named.contains(e.id.as_str()))
+        .map(|e| &e.id)
+        .collect();
+    heads.into_iter().cloned().collect()
+}
+
+fn of_event(run: &Run, e: &Event, reason: Reason, message: String) -> Violation {
+    Violation {
+        run_id: run.run_id.to_string(),
+        step_key: step_of(e).map(str::to_string),
+        event_id: e.id.clone(),
+        actor: e.actor.clone(),
+        at: e.at.clone(),
+        reason,
+        message,
+    }
+}
+
+/// The step an event is about, if it names one.
+fn step_of(e: &Event) -> Option<&str> {
+    match &e.body {
+        Body::Updated(u) => u.step_key.as_deref(),
+        Body::Approved(d) | Body::Rejected(d) => Some(&d.step_key),
+        Body::Claimed(c) => Some(&c.step_key),
+        Body::Released(r) => Some(&r.step_key),
+        _ => None,
+    }
 }
 
 /// A step that is, or was, an approval gate.

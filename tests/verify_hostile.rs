@@ -229,8 +229,8 @@ fn a_key_the_branch_adds_back_cannot_revive_an_approval_the_base_refuses() {
 fn a_history_rewritten_without_its_gate_is_named() {
     let b = Base::signed();
     // The whole history written anew: the same run, its gate gone, its
-    // steps done. Every event is new and none is refused; only the lines
-    // it lost give it away.
+    // steps done. The lines it lost give it away, and the gate is judged
+    // as the merge base had it: the completion never saw it.
     let path = b.history();
     let opening = std::fs::read_to_string(&path).unwrap();
     let opening = opening.lines().next().unwrap().to_string();
@@ -240,7 +240,12 @@ fn a_history_rewritten_without_its_gate_is_named() {
     b.commit_all("A cleaner history");
     let (code, r) = b.verify();
     assert_eq!(code, EXIT_VIOLATIONS, "{r:#}");
-    assert!(r["violations"].as_array().unwrap().is_empty(), "{r:#}");
+    assert_eq!(
+        reasons(&r),
+        [("publish".to_string(), "not_after_base".to_string())],
+        "{r:#}"
+    );
+    assert_eq!(r["gates"][0]["passed"], false, "{r:#}");
     let message = r["problems"][0]["message"].as_str().unwrap();
     assert!(message.contains("missing or rewritten"), "{message}");
     assert_eq!(r["problems"][0]["run_id"], b.run.as_str());

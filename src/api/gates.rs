@@ -375,6 +375,10 @@ pub(super) fn refused(run: &Run, refusal: Refusal) -> Error {
         Refusal::PredatesRequest(_) => {
             format!("decide the gate again: nexo approve {} <step>", run.run_id)
         }
+        Refusal::UnseenGate(_) => format!(
+            "read the gate first (nexo resume {}), and move the step on once it is approved",
+            run.run_id
+        ),
     };
     Error::conflict(format!(
         "refused by the approval policy ({}): {refusal}",

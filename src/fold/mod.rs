@@ -27,7 +27,7 @@ use crate::model::{Priority, RunStatus, StepStatus};
 
 pub use admit::{Flaw, Ignored};
 pub use claim::{Claim, Standing, TakenFrom, Takeover, Trespass, standing};
-pub use step::{Approval, Step, Unhonoured, Verdict, Via};
+pub use step::{Approval, Mover, Step, Unhonoured, Verdict, Via};
 pub use update::{check_needs, closed_gate_for, passes_gate};
 
 /// One entry of the execution trail, derived from one event.
@@ -437,7 +437,7 @@ fn apply_with(run: &mut Run, event: &Event, ahead: Option<&admit::Lookahead>) {
     match &event.body {
         Body::Opened(_) => unreachable!("ignored above"),
         Body::Updated(u) => {
-            update::apply_update(run, event, u);
+            update::apply_update(run, event, u, seen);
             if let Some(key) = &u.step_key {
                 claim::after_update(run, event, key, seen);
             }

@@ -124,6 +124,18 @@ pub struct Step {
     /// one per holder, so a loser is told whom it lost to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub yielded: Vec<super::Claim>,
+    /// The update that last moved the step's status: a request for
+    /// approval that did not see it takes the move back (`fold::update`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_by: Option<Mover>,
+}
+
+/// Who moved a step, in which event, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mover {
+    pub event_id: EventId,
+    pub actor: String,
+    pub at: String,
 }
 
 impl Step {
@@ -154,6 +166,7 @@ impl Step {
             needs: Vec::new(),
             claims: Vec::new(),
             yielded: Vec::new(),
+            moved_by: None,
         }
     }
 

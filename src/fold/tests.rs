@@ -498,3 +498,60 @@ fn an_event_sorting_before_the_opening_is_ignored_not_fatal() {
     assert_eq!(run.step("a").unwrap().status, Pending);
     assert_eq!(run.ignored[0].flaw.as_str(), "causality");
 }
+
+/// A run whose step `a` a later update gates (`re_arm`), and an update
+/// completing `a` that names only the opening as its parent, with the
+/// request's clock: the back-dated line of a hostile branch, or a peer's
+/// concurrent completion. `id` sorts before or after the request's.
+fn completion_beside_the_request(id: &str) -> Vec<Event> {
+    let mut h = History::open(&["a", "b"]);
+    h.step("b", Running).update(re_arm());
+    let request = h.events.last().unwrap().clone();
+    let opened = h.events[0].id.clone();
+    let mut completion = crate::testkit::event(
+        0,
+        request.clock,
+        vec![opened],
+        "mallory",
+        Body::Updated(status_of("a", Completed)),
+    );
+    completion.id = id.into();
+    let mut events = h.events.clone();
+    events.push(completion);
+    events
+}
+
+#[test]
+fn a_completion_that_did_not_see_the_gate_passes_it_in_no_order_and_no_policy() {
+    for n in ["01H00000000000000000000000", "01K00000000000000000000000"] {
+        for rules in [crate::approval::Rules::default(), strict()] {
+            let events = completion_beside_the_request(n);
+            let run = fold_with(events.clone(), rules.clone(), usize::MAX).unwrap();
+            let a = run.step("a").unwrap();
+            assert_eq!(a.status, Pending, "id {n}, {:?}: {run:#?}", rules.policy());
+            assert!(a.awaits_approval(), "id {n}");
+            let refused = run.unhonoured.last().expect("the completion is listed");
+            assert_eq!(refused.actor, "mallory");
+            assert!(
+                matches!(refused.refusal, crate::approval::Refusal::UnseenGate(_)),
+                "{refused:?}"
+            );
+            // The same state whatever order the lines came in.
+            for k in 0..events.len() {
+                let mut rotated = events.clone();
+                rotated.rotate_left(k);
+                let again = fold_with(rotated, rules.clone(), usize::MAX).unwrap();
+                assert_eq!(again.step("a"), run.step("a"), "id {n}, rotated {k}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_completion_that_saw_the_gate_passes_it_under_the_seed_policy() {
+    let mut h = History::open(&["a"]);
+    h.update(re_arm()).step("a", Completed);
+    let run = h.fold();
+    assert_eq!(run.step("a").unwrap().status, Completed);
+    assert!(run.unhonoured.is_empty(), "{:?}", run.unhonoured);
+}

@@ -1,17 +1,18 @@
 //! Updates: a step's fields and status, and the run status they imply.
 
 use super::{
-    Approval, Run, Step, Verdict, Via, merge_patch, push_checkpoint, set_status, unhonoured,
+    Approval, Mover, Run, Seen, Step, Unhonoured, Verdict, Via, merge_patch, push_checkpoint,
+    set_status, unhonoured,
 };
 use crate::approval::Refusal;
 use crate::event::{Event, Updated};
 use crate::model::{RunStatus, StepStatus};
 
-pub(super) fn apply_update(run: &mut Run, event: &Event, u: &Updated) {
+pub(super) fn apply_update(run: &mut Run, event: &Event, u: &Updated, seen: Seen) {
     let at = event.at.as_str();
     let touched_status = match &u.step_key {
         Some(key) => {
-            let touched = update_step(run, event, u, key);
+            let touched = update_step(run, event, u, key, seen);
             run.current_step_key = Some(key.clone());
             touched
         }
@@ -128,11 +129,18 @@ pub fn passes_gate(s: &Step, u: &Updated) -> bool {
 }
 
 /// Applies an update's step fields to step `key` (created if new);
-/// returns the status it was moved to, if any. Under a strict approval
-/// policy an update cannot pass a gate: its status and a lifted
-/// `requires_approval` are not applied (the write path refuses such
-/// updates; this holds for lines written by hand or by other clients).
-fn update_step(run: &mut Run, event: &Event, u: &Updated, key: &str) -> Option<StepStatus> {
+/// returns the status it was moved to, if any. An update cannot pass a
+/// gate whose request it did not see, and under a strict approval policy
+/// it cannot pass one at all: its status and a lifted `requires_approval`
+/// are not applied (the write path refuses such updates; this holds for
+/// lines written by hand or by other clients).
+fn update_step(
+    run: &mut Run,
+    event: &Event,
+    u: &Updated,
+    key: &str,
+    seen: Seen,
+) -> Option<StepStatus> {
     let at = event.at.as_str();
     if run.step(key).is_none() {
         let title = u.step_title.clone().unwrap_or_else(|| key.to_string());
@@ -140,9 +148,18 @@ fn update_step(run: &mut Run, event: &Event, u: &Updated, key: &str) -> Option<S
         let index = run.steps.iter().map(|s| s.step_index).max().unwrap_or(0) + 1;
         run.steps.push(Step::new(key, &title, order, index, at));
     }
-    let strict = run.rules.policy().is_strict();
+    if u.requires_approval == Some(true) {
+        take_back_unseen_move(run, event, key, seen);
+    }
+    let step = run.step(key).expect("step exists: created above");
+    let passes = passes_gate(step, u);
+    let refusal = match &step.gate_event {
+        Some(g) if passes && !seen.followed(run, g) => Some(Refusal::UnseenGate(g.to_string())),
+        _ if passes && run.rules.policy().is_strict() => Some(Refusal::UpdateCannotPass),
+        _ => None,
+    };
+    let held = refusal.is_some();
     let step = run.step_mut(key).expect("step exists: created above");
-    let held = strict && passes_gate(step, u);
     let was_gated = step.awaits_approval();
     set_step_fields(step, u, held, at);
     let moved = if held {
@@ -154,10 +171,46 @@ fn update_step(run: &mut Run, event: &Event, u: &Updated, key: &str) -> Option<S
         step.gate_requested_by = Some(event.actor.clone());
         step.gate_event = Some(event.id.clone());
     }
-    if held {
-        unhonoured(run, event, key, Refusal::UpdateCannotPass);
+    if let Some(refusal) = refusal {
+        unhonoured(run, event, key, refusal);
     }
     moved
+}
+
+/// A request for approval (`request`, which follows everything folded into
+/// `run`) that did not see the update that moved its step on: the two
+/// were concurrent, or that update was back-dated to sort first. The
+/// move then passes no gate, in whichever order the fold met them (an
+/// update met after the request is held in `update_step`): the step goes
+/// back to pending and the move is listed as not honoured. So a line
+/// cannot pass a gate by sorting before the request.
+fn take_back_unseen_move(run: &mut Run, request: &Event, key: &str, seen: Seen) {
+    let step = run.step(key).expect("the caller made it");
+    if !(step.status.is_active() || step.status.is_done()) {
+        return;
+    }
+    let Some(mover) = step.moved_by.clone() else {
+        return;
+    };
+    if seen.followed(run, &mover.event_id) {
+        return;
+    }
+    let request = request.id.to_string();
+    let step = run.step_mut(key).expect("the caller made it");
+    step.status = StepStatus::Pending;
+    step.completed_at = None;
+    step.moved_by = None;
+    if run.status == RunStatus::Completed {
+        set_status(run, RunStatus::Running, &mover.at);
+    }
+    run.unhonoured.push(Unhonoured {
+        event_id: mover.event_id,
+        step_key: key.to_string(),
+        actor: mover.actor,
+        at: mover.at,
+        message: Refusal::UnseenGate(request.clone()).to_string(),
+        refusal: Refusal::UnseenGate(request),
+    });
 }
 
 /// The step fields an update sets beside its status.
@@ -226,6 +279,11 @@ fn move_step(step: &mut Step, event: &Event, u: &Updated, new: StepStatus) -> St
     // Reopening a finished step clears its completion time.
     step.completed_at = new.is_done().then(|| at.to_string());
     step.status = new;
+    step.moved_by = Some(Mover {
+        event_id: event.id.clone(),
+        actor: event.actor.clone(),
+        at: at.to_string(),
+    });
     new
 }
 

@@ -76,6 +76,58 @@ impl Repo {
         Ok(commit_printed(&out))
     }
 
+    /// Whether commit `a` is `b` or one of its ancestors.
+    pub fn is_ancestor(&self, a: ObjectId, b: ObjectId) -> Result<bool> {
+        let (a, b) = (a.to_string(), b.to_string());
+        let out = self.cli().run(&["merge-base", "--is-ancestor", &a, &b])?;
+        Ok(out.status.success())
+    }
+
+    /// Where the line of work that `head` carries began on `base`: the
+    /// commit of `base`'s history that `head`'s first-parent chain first
+    /// reaches. Merging the base into the branch along the way (GitHub's
+    /// "update branch") moves `git merge-base` forward, not this; for a
+    /// merge of the branch into the base (a pull request's merge commit,
+    /// whose first parent is the base) the branch's side is followed.
+    /// `None` when the chain never reaches the base (no common history).
+    pub fn branch_origin(&self, head: ObjectId, base: ObjectId) -> Result<Option<ObjectId>> {
+        let parents = self.parents_of(head)?;
+        let start = match parents.as_slice() {
+            [first, second, ..]
+                if self.is_ancestor(*first, base)? && !self.is_ancestor(*second, base)? =>
+            {
+                *second
+            }
+            _ => head,
+        };
+        let out = self.cli().run(&[
+            "rev-list",
+            "--first-parent",
+            &start.to_string(),
+            &format!("^{base}"),
+            "--",
+        ])?;
+        if !out.status.success() {
+            return Ok(None);
+        }
+        let listed = String::from_utf8_lossy(&out.stdout);
+        let Some(oldest) = listed.lines().last() else {
+            // The branch adds nothing the base does not have.
+            return Ok(Some(start));
+        };
+        let oldest = ObjectId::from_hex(oldest.trim().as_bytes())
+            .map_err(|e| git_err("git rev-list printed no commit id", e))?;
+        Ok(self.parents_of(oldest)?.first().copied())
+    }
+
+    fn parents_of(&self, commit: ObjectId) -> Result<Vec<ObjectId>> {
+        let c = self
+            .repo
+            .find_commit(commit)
+            .map_err(|e| git_err("cannot read a commit", e))?;
+        Ok(c.parent_ids().map(|p| p.detach()).collect())
+    }
+
     /// The file at `path` in `commit`'s tree, read from git's objects: no
     /// checkout, and a link is reported, never followed.
     pub fn file_at(&self, commit: ObjectId, path: &str) -> Result<FileAt> {
@@ -236,6 +288,59 @@ impl Repo {
             .filter(|e| e.mode.is_tree())
             .map(|e| (e.filename.to_string(), e.oid.to_owned()))
             .collect())
+    }
+
+    /// What under `tree` (at `path`) is not a plain folder or a plain
+    /// file: symbolic links and submodules (gitlinks), as `(path, kind)`.
+    /// With `folders_only`, files directly in `tree` count too (the runs
+    /// folder holds run folders and nothing else).
+    pub fn not_plain(
+        &self,
+        tree: ObjectId,
+        path: &str,
+        folders_only: bool,
+    ) -> Result<Vec<(String, &'static str)>> {
+        let mut out = Vec::new();
+        self.walk_not_plain(tree, path, folders_only, 3, &mut out)?;
+        Ok(out)
+    }
+
+    fn walk_not_plain(
+        &self,
+        tree: ObjectId,
+        path: &str,
+        folders_only: bool,
+        depth: u8,
+        out: &mut Vec<(String, &'static str)>,
+    ) -> Result<()> {
+        let tree = self
+            .repo
+            .find_tree(tree)
+            .map_err(|e| git_err("cannot read a tree", e))?;
+        let decoded = tree
+            .decode()
+            .map_err(|e| git_err("cannot decode a tree", e))?;
+        for e in &decoded.entries {
+            let at = format!("{path}/{}", e.filename);
+            let kind = if e.mode.is_link() {
+                "a symbolic link"
+            } else if e.mode.is_commit() {
+                "a submodule"
+            } else if e.mode.is_tree() {
+                // A run folder's own folders (history/, steps/) hold
+                // files only: no deeper walk is needed to judge it.
+                if !folders_only && depth > 0 {
+                    self.walk_not_plain(e.oid.to_owned(), &at, false, depth - 1, out)?;
+                }
+                continue;
+            } else if folders_only {
+                "a file"
+            } else {
+                continue;
+            };
+            out.push((at, kind));
+        }
+        Ok(())
     }
 
     /// The history of a run folder tree: its sealed segments, then its

@@ -49,6 +49,19 @@ impl Judged {
 struct Bases {
     trusted: BTreeMap<String, ObjectId>,
     fork: BTreeMap<String, ObjectId>,
+    /// Where the branch began (`Repo::branch_origin`), which is older
+    /// than the merge base once the base was merged into the branch:
+    /// every event the branch adds follows what its runs had there.
+    origin: BTreeMap<String, ObjectId>,
+    origin_commit: String,
+}
+
+/// One run's copies on the refs HEAD is weighed against.
+#[derive(Clone, Copy)]
+struct Copies {
+    base: Option<ObjectId>,
+    fork: Option<ObjectId>,
+    origin: Option<ObjectId>,
 }
 
 /// Everything a run's verdict depends on besides its own folders.
@@ -104,9 +117,19 @@ impl Nexo {
                     true => trusted.clone(),
                     false => runs_at(fork),
                 };
+                let origin = self.repo.branch_origin(head, commit)?;
+                let origin_runs = match origin {
+                    Some(o) if o == fork => fork_runs.clone(),
+                    Some(o) => runs_at(o),
+                    None => BTreeMap::new(),
+                };
                 let bases = Bases {
                     trusted,
                     fork: fork_runs,
+                    origin: origin_runs,
+                    origin_commit: origin
+                        .map(|o| o.to_hex_with_len(7).to_string())
+                        .unwrap_or_default(),
                 };
                 (bases, self.policy_changes(fork, head))
             }
@@ -177,6 +200,17 @@ impl Nexo {
         let Some(tree) = self.repo.commit_runs(commit).1 else {
             return Vec::new();
         };
+        let runs_rel = format!("{}/runs", crate::store::NEXO_DIR);
+        for (path, kind) in self
+            .repo
+            .not_plain(tree, &runs_rel, true)
+            .unwrap_or_default()
+        {
+            problems.push(VerifyProblem {
+                run_id: None,
+                message: format!("{path} is {kind}: {runs_rel} holds run folders only, and nexo reads nothing through it"),
+            });
+        }
         self.repo.runs_in(tree).unwrap_or_else(|e| {
             problems.push(VerifyProblem {
                 run_id: None,
@@ -206,18 +240,28 @@ impl Nexo {
         let mut verifiers = Verifiers::new(self, judging);
         let skip_unchanged = judging.adds_nothing();
         for (id, folder) in runs {
-            let (base, fork) = (bases.trusted.get(id), bases.fork.get(id));
+            let copies = Copies {
+                base: bases.trusted.get(id).copied(),
+                fork: bases.fork.get(id).copied(),
+                origin: bases.origin.get(id).copied(),
+            };
+            let base = copies.base.as_ref();
             if skip_unchanged && base == Some(folder) {
                 continue;
             }
             report.runs_judged += 1;
-            let name = |f: Option<&ObjectId>| f.map(|b| b.to_string()).unwrap_or_default();
-            let key = format!("{id} {folder} {} {}", name(base), name(fork));
+            let name = |f: Option<ObjectId>| f.map(|b| b.to_string()).unwrap_or_default();
+            let key = format!(
+                "{id} {folder} {} {} {}",
+                name(copies.base),
+                name(copies.fork),
+                name(copies.origin)
+            );
             let judged = match old.get(&key) {
                 Some(j) => j.clone(),
                 None => {
-                    let copies = (base.copied(), fork.copied());
-                    self.verdict_of(judging, &mut verifiers, id, *folder, copies)
+                    let at = (*folder, copies, bases.origin_commit.as_str());
+                    self.verdict_of(judging, &mut verifiers, id, at)
                 }
             };
             // A run the branch left as it is, judged only because its
@@ -254,16 +298,28 @@ impl Nexo {
 
     /// Folds one run of HEAD under the applied rules and judges what it
     /// brings that the trusted ref's copy does not have; and checks that
-    /// it kept every line of its copy at the merge base (`fork`).
+    /// it kept every line of its copy at the merge base (`fork`), and that
+    /// what it adds follows what the run had where the branch began.
     fn verdict_of(
         &self,
         judging: &Judging,
         verifiers: &mut Verifiers,
         id: &str,
-        folder: ObjectId,
-        (base, fork): (Option<ObjectId>, Option<ObjectId>),
+        (folder, copies, origin): (ObjectId, Copies, &str),
     ) -> Judged {
-        let place = format!("HEAD:{}", crate::store::Store::history_rel(id));
+        let rel = crate::store::Store::history_rel(id);
+        let folder_rel = rel.rsplit_once('/').map_or(rel.as_str(), |(f, _)| f);
+        match self.repo.not_plain(folder, folder_rel, false) {
+            Ok(odd) if odd.is_empty() => {}
+            Ok(odd) => {
+                let (path, kind) = &odd[0];
+                return Judged::problem(format!(
+                    "cannot be judged: {path} is {kind}, and a run folder holds plain files only"
+                ));
+            }
+            Err(e) => return Judged::problem(format!("cannot be judged: {}", e.message)),
+        }
+        let place = format!("HEAD:{rel}");
         let events = match self
             .repo
             .history_of_folder(folder)
@@ -272,32 +328,68 @@ impl Nexo {
             Ok(h) => h.events,
             Err(e) => return Judged::problem(format!("cannot be judged: {}", e.message)),
         };
-        let lines: Vec<String> = events.iter().map(Event::to_line).collect();
-        let base_lines = base.and_then(|b| self.lines_of(b)).unwrap_or_default();
-        let inherited: HashSet<EventId> = events
-            .iter()
-            .zip(&lines)
-            .filter(|(_, l)| base_lines.contains(*l))
-            .map(|(e, _)| e.id.clone())
-            .collect();
-        let lost = match fork {
-            Some(f) if f == folder => None,
-            Some(f) if Some(f) == base => lost_lines(&base_lines, &lines),
-            Some(f) => self.lines_of(f).and_then(|then| lost_lines(&then, &lines)),
+        let base = copies
+            .base
+            .and_then(|b| self.events_of(b))
+            .unwrap_or_default();
+        let fork = match copies.fork {
+            Some(f) if Some(f) == copies.base => Some(base.clone()),
+            Some(f) => self.events_of(f),
             None => None,
         };
+        let lost = match copies.fork {
+            Some(f) if f == folder => None,
+            _ => fork.as_ref().and_then(|then| lost_lines(then, &events)),
+        };
+        let lines = Lines::of(base.iter().chain(fork.iter().flatten()));
+        let (events, rewrites) = lines.keep_inherited(events, fork.as_deref().unwrap_or_default());
+        let inherited: HashSet<EventId> = events
+            .iter()
+            .filter(|e| lines.has(e))
+            .map(|e| e.id.clone())
+            .collect();
+        let origin_heads = match copies.origin {
+            Some(o) if Some(o) == copies.fork => fork.as_deref().map(crate::verify::heads_of),
+            Some(o) => self.events_of(o).map(|e| crate::verify::heads_of(&e)),
+            None => None,
+        };
+        let brought = crate::verify::Provenance {
+            not_after: crate::verify::unfollowed(&events, &origin_heads.unwrap_or_default())
+                .into_iter()
+                .filter(|(e, _)| !inherited.contains(&e.id))
+                .map(|(e, h)| (e.clone(), h))
+                .collect(),
+            rewrites,
+            origin: origin.to_string(),
+        };
+        let judged = self.judge_events(judging, verifiers, id, events, &inherited, &brought);
+        match judged {
+            Ok(verdict) => Judged {
+                verdict,
+                problems: lost.into_iter().collect(),
+            },
+            Err(message) => Judged::problem(message),
+        }
+    }
+
+    /// Folds a run's events under the applied rules and judges them.
+    fn judge_events(
+        &self,
+        judging: &Judging,
+        verifiers: &mut Verifiers,
+        id: &str,
+        events: Vec<Event>,
+        inherited: &HashSet<EventId>,
+        brought: &crate::verify::Provenance,
+    ) -> std::result::Result<RunVerdict, String> {
         let (verified, on_branch) = verifiers.check(judging, &events);
         let rules = Rules {
             approvals: judging.applied.clone(),
             verified,
         };
-        let run = match crate::fold::fold_with(events.clone(), rules, 1) {
-            Ok(run) => run,
-            Err(e) => return Judged::problem(format!("cannot be judged: {}", e.message)),
-        };
-        if let Err(e) = same_run(id, &run.run_id) {
-            return Judged::problem(e.message);
-        }
+        let run = crate::fold::fold_with(events.clone(), rules, 1)
+            .map_err(|e| format!("cannot be judged: {}", e.message))?;
+        same_run(id, &run.run_id).map_err(|e| e.message)?;
         // An event the base already has is the branch's to answer for only
         // if the branch's own policy honours what the trusted one does not
         // (a key the branch added, say): then the branch shows a gate
@@ -322,32 +414,80 @@ impl Nexo {
         let answers_for = |e: &EventId| {
             !inherited.contains(e) || refused_here.as_ref().is_some_and(|r| !r.contains(e))
         };
-        Judged {
-            verdict: judge(&run, answers_for, &on_branch),
-            problems: lost.into_iter().collect(),
-        }
+        Ok(judge(&run, answers_for, &on_branch, brought))
     }
 
-    /// The event lines of a run folder's history, if it reads.
-    fn lines_of(&self, folder: ObjectId) -> Option<HashSet<String>> {
+    /// The events of a run folder's history, if it reads.
+    fn events_of(&self, folder: ObjectId) -> Option<Vec<Event>> {
         let bytes = self.repo.history_of_folder(folder).ok()?;
-        let history = crate::store::parse_history(&bytes, "").ok()?;
-        Some(history.events.iter().map(Event::to_line).collect())
+        Some(crate::store::parse_history(&bytes, "").ok()?.events)
+    }
+}
+
+/// The lines of a run that the base has, by content and by id.
+struct Lines {
+    lines: HashSet<String>,
+    by_id: std::collections::HashMap<EventId, Vec<Event>>,
+}
+
+impl Lines {
+    fn of<'a>(events: impl Iterator<Item = &'a Event>) -> Lines {
+        let mut out = Lines {
+            lines: HashSet::new(),
+            by_id: Default::default(),
+        };
+        for e in events {
+            if out.lines.insert(e.to_line()) {
+                out.by_id.entry(e.id.clone()).or_default().push(e.clone());
+            }
+        }
+        out
+    }
+
+    /// Whether the base has this very event.
+    fn has(&self, e: &Event) -> bool {
+        self.lines.contains(&e.to_line())
+    }
+
+    /// Splits HEAD's events into those to judge and the copies that carry
+    /// an inherited id with other content. The base's copies stand in for
+    /// what a rewrite would erase, and the merge base's (`fork`) for what
+    /// a cut would: a branch cannot remove an event from the judgement by
+    /// writing a second version of it, or none.
+    fn keep_inherited(&self, events: Vec<Event>, fork: &[Event]) -> (Vec<Event>, Vec<Event>) {
+        let (mut kept, mut rewrites) = (Vec::new(), Vec::new());
+        for e in events {
+            match self.by_id.get(&e.id) {
+                Some(copies) if !copies.contains(&e) => rewrites.push(e),
+                _ => kept.push(e),
+            }
+        }
+        let mut present: HashSet<String> = kept.iter().map(Event::to_line).collect();
+        let erased = rewrites
+            .iter()
+            .filter_map(|r| self.by_id.get(&r.id))
+            .flatten();
+        for e in erased.chain(fork) {
+            if present.insert(e.to_line()) {
+                kept.push(e.clone());
+            }
+        }
+        (kept, rewrites)
     }
 }
 
 /// A problem when `now` lacks a line of `then` (the history at the merge
 /// base): a history only grows, so one rewritten or cut short (a gate
 /// dropped from it, say) is named.
-fn lost_lines(then: &HashSet<String>, now: &[String]) -> Option<String> {
-    let now: HashSet<&str> = now.iter().map(String::as_str).collect();
-    let mut gone: Vec<&String> = then.iter().filter(|l| !now.contains(l.as_str())).collect();
-    gone.sort();
-    let first = gone.first()?;
-    let first = serde_json::from_str::<serde_json::Value>(first)
-        .ok()
-        .and_then(|v| v["id"].as_str().map(str::to_string))
-        .unwrap_or_default();
+fn lost_lines(then: &[Event], now: &[Event]) -> Option<String> {
+    let now: HashSet<String> = now.iter().map(Event::to_line).collect();
+    let mut gone: Vec<&Event> = then
+        .iter()
+        .filter(|e| !now.contains(&e.to_line()))
+        .collect();
+    gone.sort_by(|a, b| a.id.cmp(&b.id));
+    gone.dedup_by(|a, b| a.to_line() == b.to_line());
+    let first = &gone.first()?.id;
     Some(format!(
         "{} event(s) of this run's history at the merge base are missing or rewritten here (first: {first}): a history only grows",
         gone.len()
