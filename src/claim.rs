@@ -20,6 +20,13 @@ pub const DEFAULT_TTL_SECONDS: u64 = 30 * 60;
 /// believes it has; a holder should renew well before `lease_until`.
 pub const SKEW_MARGIN_SECONDS: i64 = 120;
 
+/// How far ahead of the moment it is judged at an event may be dated:
+/// clocks disagree by minutes, not more. A lease that starts further
+/// ahead protects nothing yet, so a claim dated in 2100 holds nothing,
+/// and once its time comes holds no longer than a claim made then;
+/// `doctor` names every line dated further ahead than this.
+pub const FUTURE_SKEW_SECONDS: i64 = 600;
+
 /// `at` (RFC 3339) plus `ttl` seconds, written as nexo writes times
 /// (UTC, milliseconds); `None` when `at` is not a time.
 pub fn lease_end(at: &str, ttl_seconds: u64) -> Option<String> {
@@ -29,12 +36,25 @@ pub fn lease_end(at: &str, ttl_seconds: u64) -> Option<String> {
     Some(end.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
-/// Whether a lease that ends at `lease_until` still keeps others out at
-/// `now` (both RFC 3339): until its end plus the skew margin. A lease
-/// whose end is not a time protects nothing.
-pub fn protects(lease_until: &str, now: &str) -> bool {
-    match (parse(lease_until), parse(now)) {
-        (Some(end), Some(now)) => now < end + Duration::seconds(SKEW_MARGIN_SECONDS),
+/// Whether a lease from `lease_from` to `lease_until` keeps others out at
+/// `now` (all RFC 3339): from its start (less [`FUTURE_SKEW_SECONDS`])
+/// until its end plus the skew margin. A lease whose times are not times
+/// protects nothing.
+pub fn protects(lease_from: &str, lease_until: &str, now: &str) -> bool {
+    match (parse(lease_from), parse(lease_until), parse(now)) {
+        (Some(from), Some(end), Some(now)) => {
+            from <= now + Duration::seconds(FUTURE_SKEW_SECONDS)
+                && now < end + Duration::seconds(SKEW_MARGIN_SECONDS)
+        }
+        _ => false,
+    }
+}
+
+/// Whether `at` is dated further ahead of `now` than clocks disagree
+/// ([`FUTURE_SKEW_SECONDS`]); a time that does not parse is not.
+pub fn is_ahead(at: &str, now: &str) -> bool {
+    match (parse(at), parse(now)) {
+        (Some(at), Some(now)) => at > now + Duration::seconds(FUTURE_SKEW_SECONDS),
         _ => false,
     }
 }
@@ -140,10 +160,26 @@ mod tests {
 
     #[test]
     fn a_lease_protects_until_its_end_plus_the_margin() {
-        let end = "2026-12-02T10:30:00.000Z";
-        assert!(protects(end, "2026-12-02T10:31:59.999Z"));
-        assert!(!protects(end, "2026-12-02T10:32:00.000Z"));
-        assert!(!protects("garbage", "2026-12-02T10:00:00.000Z"));
+        let (from, end) = ("2026-12-02T10:00:00.000Z", "2026-12-02T10:30:00.000Z");
+        assert!(protects(from, end, "2026-12-02T10:31:59.999Z"));
+        assert!(!protects(from, end, "2026-12-02T10:32:00.000Z"));
+        assert!(!protects(from, "garbage", "2026-12-02T10:00:00.000Z"));
+    }
+
+    #[test]
+    fn a_lease_dated_ahead_protects_nothing_until_its_time() {
+        let (from, end) = ("2100-01-01T00:00:00.000Z", "2100-01-01T00:30:00.000Z");
+        assert!(!protects(from, end, "2026-12-02T10:00:00.000Z"));
+        assert!(
+            protects(from, end, "2099-12-31T23:55:00.000Z"),
+            "within the skew"
+        );
+        assert!(protects(from, end, "2100-01-01T00:10:00.000Z"));
+        assert!(is_ahead(from, "2026-12-02T10:00:00.000Z"));
+        assert!(!is_ahead(
+            "2026-12-02T10:09:00.000Z",
+            "2026-12-02T10:00:00.000Z"
+        ));
     }
 
     #[test]

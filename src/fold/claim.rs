@@ -26,6 +26,11 @@ pub struct Claim {
     /// The fencing token: the id of the event that granted the claim.
     pub token: EventId,
     pub lease_until: String,
+    /// When the lease that ends at `lease_until` began: the time of the
+    /// event that set it. A lease dated ahead of the reader protects
+    /// nothing yet (`crate::claim::protects`).
+    #[serde(default)]
+    pub lease_from: String,
     pub ttl_seconds: u64,
     pub claimed_at: String,
     /// The claim this one ended to take the step, when it did.
@@ -99,6 +104,22 @@ pub enum Standing<'a> {
     },
 }
 
+impl Claim {
+    /// Whether this lease keeps others out at `now`.
+    pub fn protects(&self, now: &str) -> bool {
+        protects(&self.lease_from, &self.lease_until, now)
+    }
+
+    /// Extends the lease to `end` if that is later, as set by an event at
+    /// `at` (a renewal never shortens a lease).
+    fn extend(&mut self, end: &str, at: &str) {
+        if crate::claim::later(&self.lease_until, end) != self.lease_until {
+            self.lease_until = end.to_string();
+            self.lease_from = at.to_string();
+        }
+    }
+}
+
 impl super::Step {
     /// Who holds the step, by the fold's order (whether the lease still
     /// protects them is [`super::Step::standing`]'s question).
@@ -116,7 +137,7 @@ impl super::Step {
 
     /// The claim that keeps everyone else off the step at `now`, if any.
     pub fn live_holder(&self, now: &str) -> Option<&Claim> {
-        self.claims.iter().find(|c| protects(&c.lease_until, now))
+        self.claims.iter().find(|c| c.protects(now))
     }
 }
 
@@ -132,7 +153,7 @@ pub fn standing<'a>(
         if c.holder == actor {
             return Standing::Mine(c);
         }
-        if protects(&c.lease_until, now) {
+        if c.protects(now) {
             let lost = claims.iter().chain(yielded).find(|k| k.holder == actor);
             return Standing::HeldBy { claim: c, lost };
         }
@@ -169,7 +190,7 @@ pub(super) fn apply_claimed(run: &mut Run, event: &Event, c: &Claimed, seen: See
     }
     let label = match step.claims.iter_mut().find(|k| k.holder == c.holder) {
         Some(k) => {
-            k.lease_until = crate::claim::later(&k.lease_until, &c.lease_until).to_string();
+            k.extend(&c.lease_until, &event.at);
             k.ttl_seconds = c.ttl_seconds;
             if took_over.is_some() {
                 k.took_over.clone_from(&took_over);
@@ -182,6 +203,7 @@ pub(super) fn apply_claimed(run: &mut Run, event: &Event, c: &Claimed, seen: See
                 holder: c.holder.clone(),
                 token: event.id.clone(),
                 lease_until: c.lease_until.clone(),
+                lease_from: event.at.clone(),
                 ttl_seconds: c.ttl_seconds,
                 claimed_at: event.at.clone(),
                 took_over: took_over.clone(),
@@ -224,7 +246,7 @@ fn ended_by(
         if k.holder == c.holder || !seen.followed(run, &k.token) {
             continue;
         }
-        match (c.steal, protects(&k.lease_until, &event.at)) {
+        match (c.steal, k.protects(&event.at)) {
             (true, _) => ended.push((i, Takeover::Stolen)),
             (false, false) => ended.push((i, Takeover::Expired)),
             (false, true) if mine.is_none_or(|m| i < m) => return Vec::new(),
@@ -288,7 +310,7 @@ pub(super) fn after_update(run: &mut Run, event: &Event, key: &str, seen: Seen) 
     while step
         .claims
         .first()
-        .is_some_and(|k| k.holder != event.actor && !protects(&k.lease_until, &event.at))
+        .is_some_and(|k| k.holder != event.actor && !k.protects(&event.at))
     {
         step.claims.remove(0);
     }
@@ -297,7 +319,7 @@ pub(super) fn after_update(run: &mut Run, event: &Event, key: &str, seen: Seen) 
     };
     if head.holder == event.actor {
         if let Some(end) = crate::claim::lease_end(&event.at, head.ttl_seconds) {
-            head.lease_until = crate::claim::later(&head.lease_until, &end).to_string();
+            head.extend(&end, &event.at);
         }
         settle_trespasses(run, key, &event.actor, seen);
         return;
@@ -328,10 +350,11 @@ pub(super) fn after_handoff(run: &mut Run, event: &Event, h: &HandedOff) {
             continue;
         }
         let end = crate::claim::lease_end(&event.at, old.ttl_seconds).unwrap_or_default();
-        let claim = Claim {
+        let mut claim = Claim {
             holder: owner.to_string(),
             token: event.id.clone(),
-            lease_until: crate::claim::later(&old.lease_until, &end).to_string(),
+            lease_until: old.lease_until.clone(),
+            lease_from: old.lease_from.clone(),
             ttl_seconds: old.ttl_seconds,
             claimed_at: event.at.clone(),
             took_over: Some(TakenFrom {
@@ -340,6 +363,7 @@ pub(super) fn after_handoff(run: &mut Run, event: &Event, h: &HandedOff) {
                 how: Takeover::HandedOff,
             }),
         };
+        claim.extend(&end, &event.at);
         step.claims.insert(i, claim);
     }
     let keys: Vec<String> = run

@@ -373,3 +373,44 @@ fn standing_passes_over_ended_leases_to_the_next_live_claim() {
     assert!(matches!(step.standing("server", now), Standing::Mine(_)));
     assert_eq!(run.live_claims(now)[0].1.holder, "server");
 }
+
+#[test]
+fn a_claim_dated_far_ahead_holds_nothing_and_is_taken_by_the_next() {
+    let mut h = History::open(&["a"]);
+    let opened = vec![h.events[0].id.clone()];
+    h.events.push(at(
+        claim_event(1, 2, opened, "mallory", "a", 3600),
+        "2100-01-01T00:00:00.000Z",
+    ));
+    let run = h.fold();
+    let step = run.step("a").unwrap();
+    assert_eq!(
+        step.holder().unwrap().holder,
+        "mallory",
+        "it is in the history"
+    );
+    assert!(step.live_holder(SOON).is_none(), "but protects nothing now");
+    assert!(matches!(step.standing("codex", SOON), Standing::Free));
+    // A claim that saw it takes the step: by its own time, the lease had
+    // not begun.
+    h.claim("codex", "a", 3600);
+    let run = h.fold();
+    let c = run.step("a").unwrap().holder().unwrap();
+    assert_eq!(c.holder, "codex");
+    assert_eq!(c.took_over.as_ref().unwrap().how, Takeover::Expired);
+}
+
+#[test]
+fn a_renewal_dated_far_ahead_extends_nothing() {
+    let mut h = History::open(&["a"]);
+    h.claim("codex", "a", 3600);
+    let renewal = claim_event(2, 3, last_id(&h), "codex", "a", 3600);
+    h.events.push(at(renewal, "2100-01-01T00:00:00.000Z"));
+    let run = h.fold();
+    let c = run.step("a").unwrap().holder().unwrap();
+    assert!(!c.protects(SOON), "{c:?}");
+    assert!(
+        !c.protects("2026-11-26T12:00:00.000Z"),
+        "not a day later either"
+    );
+}

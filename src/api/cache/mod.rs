@@ -26,7 +26,7 @@ use ids::IdSet;
 mod ids;
 
 /// Bumped when the entry or the fold's state changes shape.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 /// How many appended lines a read folds before it brings the entry up to
 /// date with them.
 const REWRITE_AFTER: usize = 32;
