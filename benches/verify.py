@@ -14,8 +14,11 @@ Then times whole processes on `pr`, interleaved:
   verify cold             the same after deleting nexo-cache/verify
 
 Prints medians in milliseconds and each as a multiple of `list` (the issue
-asks for at most 3x). Release build.
-Usage: benches/verify.py [--runs N] [--iterations N] [--work DIR]
+asks for at most 3x). Release build, or the binaries given with --nexo: with
+two or more, each gets its own copy of the repository (their caches may
+differ in format), rounds interleave them, and each line shows the ratio of
+every binary to the first.
+Usage: benches/verify.py [--runs N] [--iterations N] [--work DIR] [--nexo BIN]...
 """
 import argparse
 import json
@@ -99,34 +102,50 @@ def main():
     ap.add_argument("--runs", type=int, default=1000)
     ap.add_argument("--iterations", type=int, default=15)
     ap.add_argument("--work", default=os.path.join(ROOT, "target", "verify-bench"))
+    ap.add_argument("--nexo", action="append", help="a binary to measure (repeat for an A/B)")
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    nexo = os.path.join(ROOT, "target", "release", "nexo")
-    repo = build(a.work, a.runs, nexo)
-    caches = os.path.join(repo, ".git", "nexo-cache")
-    cache = os.path.join(caches, "verify")
-    cases = {
-        # As in a fresh clone on a CI runner: no cache of any kind.
-        "list cold": ([nexo, "list"], "all"),
-        "list": ([nexo, "list"], False),
-        # Each warm case follows the cold one that filled its cache.
-        "verify --trusted cold": ([nexo, "verify", "--trusted", "main"], True),
-        "verify --trusted warm": ([nexo, "verify", "--trusted", "main"], False),
-        "verify cold": ([nexo, "verify"], True),
-        "verify warm": ([nexo, "verify"], False),
-    }
-    for args, _ in cases.values():
-        timed(args, repo)
-    times = {k: [] for k in cases}
+    if not a.nexo:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    nexos = a.nexo or [os.path.join(ROOT, "target", "release", "nexo")]
+    built = build(a.work, a.runs, nexos[0])
+    repos = []
+    for i, _ in enumerate(nexos):
+        copy = f"{built}-{i}"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(built, copy, symlinks=True)
+        repos.append(copy)
+
+    def cases(nexo):
+        return {
+            # As in a fresh clone on a CI runner: no cache of any kind.
+            "list cold": ([nexo, "list"], "all"),
+            "list": ([nexo, "list"], False),
+            # Each warm case follows the cold one that filled its cache.
+            "verify --trusted cold": ([nexo, "verify", "--trusted", "main"], True),
+            "verify --trusted warm": ([nexo, "verify", "--trusted", "main"], False),
+            "verify cold": ([nexo, "verify"], True),
+            "verify warm": ([nexo, "verify"], False),
+        }
+
+    for nexo, repo in zip(nexos, repos):
+        for args, _ in cases(nexo).values():
+            timed(args, repo)
+    times = [{k: [] for k in cases(n)} for n in nexos]
     for _ in range(a.iterations):
-        for k, (args, cold) in cases.items():
-            if cold:
-                shutil.rmtree(caches if cold == "all" else cache, ignore_errors=True)
-            times[k].append(timed(args, repo))
-    med = {k: statistics.median(v) for k, v in times.items()}
+        for i, (nexo, repo) in enumerate(zip(nexos, repos)):
+            caches = os.path.join(repo, ".git", "nexo-cache")
+            for k, (args, cold) in cases(nexo).items():
+                if cold:
+                    shutil.rmtree(caches if cold == "all" else os.path.join(caches, "verify"),
+                                  ignore_errors=True)
+                times[i][k].append(timed(args, repo))
+    meds = [{k: statistics.median(v) for k, v in t.items()} for t in times]
     print(f"{a.runs} runs, {a.iterations} rounds")
-    for k, v in med.items():
-        print(f"{k:<22} median {v:8.1f} ms   {v / med['list']:5.1f}x list")
+    for i, nexo in enumerate(nexos):
+        print(f"== {nexo}")
+        for k, v in meds[i].items():
+            vs = f"   {v / meds[0][k]:5.2f}x the first" if i else ""
+            print(f"{k:<22} median {v:8.1f} ms   {v / meds[i]['list']:5.1f}x list{vs}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 //! A run whose folder is the same on the trusted ref holds nothing the
 //! base has not already accepted, so it is counted, not folded.
 
+mod origin;
 mod policy;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -13,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use gix::ObjectId;
 use serde::{Deserialize, Serialize};
 
+use origin::Origin;
 use policy::Side;
 
 use super::Nexo;
@@ -31,6 +33,10 @@ struct Judged {
     /// Why the run, or part of it, cannot be judged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     problems: Vec<String>,
+    /// The run's folder where the branch began, when the verdict needed
+    /// it (`Origin`): a cached verdict holds only while that is the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    origin: Option<String>,
 }
 
 impl Judged {
@@ -49,11 +55,8 @@ impl Judged {
 struct Bases {
     trusted: BTreeMap<String, ObjectId>,
     fork: BTreeMap<String, ObjectId>,
-    /// Where the branch began (`Repo::branch_origin`), which is older
-    /// than the merge base once the base was merged into the branch:
-    /// every event the branch adds follows what its runs had there.
-    origin: BTreeMap<String, ObjectId>,
-    origin_commit: String,
+    /// Where the branch began, found when a run needs it.
+    origin: Option<Origin>,
 }
 
 /// One run's copies on the refs HEAD is weighed against.
@@ -61,7 +64,6 @@ struct Bases {
 struct Copies {
     base: Option<ObjectId>,
     fork: Option<ObjectId>,
-    origin: Option<ObjectId>,
 }
 
 /// Everything a run's verdict depends on besides its own folders.
@@ -117,19 +119,10 @@ impl Nexo {
                     true => trusted.clone(),
                     false => runs_at(fork),
                 };
-                let origin = self.repo.branch_origin(head, commit)?;
-                let origin_runs = match origin {
-                    Some(o) if o == fork => fork_runs.clone(),
-                    Some(o) => runs_at(o),
-                    None => BTreeMap::new(),
-                };
                 let bases = Bases {
                     trusted,
                     fork: fork_runs,
-                    origin: origin_runs,
-                    origin_commit: origin
-                        .map(|o| o.to_hex_with_len(7).to_string())
-                        .unwrap_or_default(),
+                    origin: Some(Origin::new(head, commit, fork)),
                 };
                 (bases, self.policy_changes(fork, head))
             }
@@ -243,7 +236,6 @@ impl Nexo {
             let copies = Copies {
                 base: bases.trusted.get(id).copied(),
                 fork: bases.fork.get(id).copied(),
-                origin: bases.origin.get(id).copied(),
             };
             let base = copies.base.as_ref();
             if skip_unchanged && base == Some(folder) {
@@ -251,18 +243,14 @@ impl Nexo {
             }
             report.runs_judged += 1;
             let name = |f: Option<ObjectId>| f.map(|b| b.to_string()).unwrap_or_default();
-            let key = format!(
-                "{id} {folder} {} {} {}",
-                name(copies.base),
-                name(copies.fork),
-                name(copies.origin)
-            );
-            let judged = match old.get(&key) {
+            let key = format!("{id} {folder} {} {}", name(copies.base), name(copies.fork));
+            let cached = old.get(&key).filter(|j| match (&j.origin, &bases.origin) {
+                (Some(then), Some(o)) => *then == name(o.folder(self, bases, id)),
+                _ => true,
+            });
+            let judged = match cached {
                 Some(j) => j.clone(),
-                None => {
-                    let at = (*folder, copies, bases.origin_commit.as_str());
-                    self.verdict_of(judging, &mut verifiers, id, at)
-                }
+                None => self.verdict_of(judging, &mut verifiers, (id, *folder), (copies, bases)),
             };
             // A run the branch left as it is, judged only because its
             // policy could honour more, shows its gates only if one fails.
@@ -304,8 +292,8 @@ impl Nexo {
         &self,
         judging: &Judging,
         verifiers: &mut Verifiers,
-        id: &str,
-        (folder, copies, origin): (ObjectId, Copies, &str),
+        (id, folder): (&str, ObjectId),
+        (copies, bases): (Copies, &Bases),
     ) -> Judged {
         let rel = crate::store::Store::history_rel(id);
         let folder_rel = rel.rsplit_once('/').map_or(rel.as_str(), |(f, _)| f);
@@ -348,25 +336,40 @@ impl Nexo {
             .filter(|e| lines.has(e))
             .map(|e| e.id.clone())
             .collect();
-        let origin_heads = match copies.origin {
-            Some(o) if Some(o) == copies.fork => fork.as_deref().map(crate::verify::heads_of),
-            Some(o) => self.events_of(o).map(|e| crate::verify::heads_of(&e)),
-            None => None,
-        };
-        let brought = crate::verify::Provenance {
-            not_after: crate::verify::unfollowed(&events, &origin_heads.unwrap_or_default())
+        let brought_new = |bar: &[Event]| {
+            crate::verify::unfollowed(&events, &crate::verify::heads_of(bar))
                 .into_iter()
                 .filter(|(e, _)| !inherited.contains(&e.id))
                 .map(|(e, h)| (e.clone(), h))
-                .collect(),
+                .collect::<Vec<_>>()
+        };
+        // What follows the merge base follows where the branch began (an
+        // ancestor of it): the branch's first-parent line is walked only
+        // for a run where something does not.
+        let mut not_after = brought_new(fork.as_deref().unwrap_or_default());
+        let mut used_origin = None;
+        let mut origin_name = String::new();
+        if let (false, Some(o)) = (not_after.is_empty(), &bases.origin) {
+            let at = o.folder(self, bases, id);
+            used_origin = Some(at.map(|f| f.to_string()).unwrap_or_default());
+            origin_name = o.name(self);
+            not_after = match at {
+                Some(f) if Some(f) == copies.fork => not_after,
+                Some(f) => brought_new(&self.events_of(f).unwrap_or_default()),
+                None => Vec::new(),
+            };
+        }
+        let brought = crate::verify::Provenance {
+            not_after,
             rewrites,
-            origin: origin.to_string(),
+            origin: origin_name,
         };
         let judged = self.judge_events(judging, verifiers, id, events, &inherited, &brought);
         match judged {
             Ok(verdict) => Judged {
                 verdict,
                 problems: lost.into_iter().collect(),
+                origin: used_origin,
             },
             Err(message) => Judged::problem(message),
         }

@@ -1,0 +1,75 @@
+//! Where a branch began: the bar every event it adds must clear
+//! (docs/decisions.md, "Lines a branch writes by hand"). Finding it walks
+//! the branch's first-parent line through the user's git, so it is found
+//! once, and only for a run where some event does not follow the merge
+//! base (what follows the merge base follows this older commit too).
+
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
+
+use gix::ObjectId;
+
+use super::Bases;
+use crate::api::Nexo;
+
+pub(super) struct Origin {
+    head: ObjectId,
+    trusted: ObjectId,
+    fork: ObjectId,
+    found: OnceCell<Found>,
+}
+
+struct Found {
+    /// The commit, if the branch's line reaches the base at all.
+    commit: Option<ObjectId>,
+    /// Its runs, unless it is the merge base (whose runs `Bases` has).
+    runs: Option<BTreeMap<String, ObjectId>>,
+}
+
+impl Origin {
+    pub(super) fn new(head: ObjectId, trusted: ObjectId, fork: ObjectId) -> Origin {
+        Origin {
+            head,
+            trusted,
+            fork,
+            found: OnceCell::new(),
+        }
+    }
+
+    fn found(&self, nexo: &Nexo) -> &Found {
+        self.found.get_or_init(|| {
+            // A repository git cannot walk sets no bar beyond the merge base.
+            let commit = nexo
+                .repo
+                .branch_origin(self.head, self.trusted)
+                .unwrap_or(Some(self.fork));
+            let runs = match commit {
+                Some(c) if c != self.fork => Some(
+                    nexo.runs_of_commit(c, &mut Vec::new())
+                        .into_iter()
+                        .collect(),
+                ),
+                _ => None,
+            };
+            Found { commit, runs }
+        })
+    }
+
+    /// Run `id`'s folder where the branch began, if it had one.
+    pub(super) fn folder(&self, nexo: &Nexo, bases: &Bases, id: &str) -> Option<ObjectId> {
+        let found = self.found(nexo);
+        found.commit?;
+        match &found.runs {
+            Some(runs) => runs.get(id).copied(),
+            None => bases.fork.get(id).copied(),
+        }
+    }
+
+    /// The commit as people read it (short), or "" when there is none.
+    pub(super) fn name(&self, nexo: &Nexo) -> String {
+        self.found(nexo)
+            .commit
+            .map(|c| c.to_hex_with_len(7).to_string())
+            .unwrap_or_default()
+    }
+}
