@@ -68,9 +68,14 @@ pub(super) fn unreadable_copies(lead: String, places: &[Place]) -> Error {
     let mut by_why: Vec<(&str, Vec<Place>)> = Vec::new();
     for p in places {
         let why = p.unreadable.as_deref().unwrap_or("not read");
+        // Named with its reason beside it, not marked again.
+        let named = Place {
+            unreadable: None,
+            ..p.clone()
+        };
         match by_why.iter_mut().find(|(w, _)| *w == why) {
-            Some((_, refs)) => refs.push(p.clone()),
-            None => by_why.push((why, vec![p.clone()])),
+            Some((_, refs)) => refs.push(named),
+            None => by_why.push((why, vec![named])),
         }
     }
     let each: Vec<String> = by_why

@@ -124,20 +124,21 @@ pub fn clip(s: &str, max: usize) -> String {
 pub const PLACES_SHOWN: usize = 5;
 
 /// Where a run lives, on one line: each ref (with the worktree it is
-/// checked out in, when that is not here) quoted when its name is odd
-/// (`limits::quote_name`), the first [`PLACES_SHOWN`] of them, then how many
-/// more.
+/// checked out in, when that is not here, or marked unreadable when its
+/// copy did not read) quoted when its name is odd (`limits::quote_name`),
+/// the first [`PLACES_SHOWN`] of them, then how many more.
 pub fn places(places: &[crate::response::Place]) -> String {
     let named: Vec<String> = places
         .iter()
         .take(PLACES_SHOWN)
-        .map(|p| match p.worktree.as_deref().filter(|_| !p.here) {
-            Some(w) => format!(
-                "{} ({})",
-                crate::limits::quote_name(&p.r#ref),
-                crate::limits::quote_name(w)
-            ),
-            None => crate::limits::quote_name(&p.r#ref).into_owned(),
+        .map(|p| {
+            let name = crate::limits::quote_name(&p.r#ref);
+            let worktree = p.worktree.as_deref().filter(|_| !p.here);
+            match (worktree, p.unreadable.is_some()) {
+                (_, true) => format!("{name} (unreadable)"),
+                (Some(w), false) => format!("{name} ({})", crate::limits::quote_name(w)),
+                (None, false) => name.into_owned(),
+            }
         })
         .collect();
     match places.len().saturating_sub(PLACES_SHOWN) {
@@ -255,6 +256,9 @@ mod tests {
         };
         let few = [place("main", None), place("a b", Some("/tmp/wt x"))];
         assert_eq!(places(&few), "main, \"a b\" (\"/tmp/wt x\")");
+        let mut bad = place("hostile", None);
+        bad.unreadable = Some("history.jsonl:2: not a JSON event".into());
+        assert_eq!(places(&[bad]), "hostile (unreadable)");
         let many: Vec<_> = (0..1_500).map(|i| place(&format!("b{i}"), None)).collect();
         assert_eq!(places(&many), "b0, b1, b2, b3, b4 and 1495 more");
     }
