@@ -169,6 +169,21 @@ fn doctor_healthy_and_with_a_stale_view() {
     snap!("doctor_stale_view", repo, &["doctor"]);
 }
 
+/// What a new user reads after `{"garbage":` lands in a history: where
+/// `--fix` will put the line, then what it moved where and how to look at
+/// it, then a healthy doctor.
+#[test]
+fn doctor_moves_an_unreadable_line_aside() {
+    let (repo, id) = release();
+    let path = repo.path().join(format!(".nexo/runs/{id}/history.jsonl"));
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("{\"garbage\":\n");
+    std::fs::write(&path, text).unwrap();
+    snap!("doctor_unreadable_line", repo, &["doctor"]);
+    snap!("doctor_fix_quarantine", repo, &["doctor", "--fix"]);
+    snap!("doctor_after_quarantine", repo, &["doctor"]);
+}
+
 /// `list --branches` and `resume` when one ref's copy of a run does not
 /// read: the run is shown from the others, and the ref is named.
 #[test]
