@@ -17,6 +17,7 @@ use super::is_marker;
 use lenient::{Aside, read_lenient};
 pub use quarantine::Quarantined;
 
+mod gitlinks;
 mod lenient;
 mod quarantine;
 
@@ -42,6 +43,7 @@ pub enum ProblemKind {
     UnreadableRun,
     Gitattributes,
     Symlink,
+    Gitlink,
     TemporaryFile,
     Uncommitted,
     IndexOutOfDate,
@@ -65,6 +67,7 @@ impl ProblemKind {
             ProblemKind::UnreadableRun => "unreadable_run",
             ProblemKind::Gitattributes => "gitattributes",
             ProblemKind::Symlink => "symlink",
+            ProblemKind::Gitlink => "gitlink",
             ProblemKind::TemporaryFile => "temporary_file",
             ProblemKind::Uncommitted => "uncommitted",
             ProblemKind::IndexOutOfDate => "index_out_of_date",
@@ -158,6 +161,7 @@ impl Nexo {
         // Links first: a link at .nexo/runs stops every listing below.
         problems.extend(self.links(fix, &mut fixed)?);
         problems.extend(self.not_files(fix, &mut fixed)?);
+        problems.extend(self.gitlinks()?);
         let ids = store.run_ids()?;
         let goals = store.goal_ids()?;
         if !(ids.is_empty() && goals.is_empty())
