@@ -65,26 +65,13 @@ impl Nexo {
             ));
         }
         let here = self.store.resolve(&id).is_ok_and(|f| f == id);
-        let known: std::collections::HashSet<crate::id::EventId> = match here {
-            true => self
-                .store
-                .read_history(&id)?
-                .events
-                .into_iter()
-                .map(|e| e.id)
-                .collect(),
-            false => Default::default(),
-        };
-        let mut events = Vec::new();
-        for folder in places
+        let read_folders: Vec<ObjectId> = places
             .folders
             .iter()
             .filter(|f| !union.unreadable.iter().any(|(bad, _)| bad == *f))
-        {
-            events.extend(self.read_copy(&id, *folder)?);
-        }
-        let events = crate::event::in_fold_order(events).events;
-        let new: Vec<&Event> = events.iter().filter(|e| !known.contains(&e.id)).collect();
+            .copied()
+            .collect();
+        let new = self.events_to_bring(&id, here, &read_folders)?;
         let refs: Vec<String> = read.iter().map(|p| p.r#ref.clone()).collect();
         let named = crate::render::places(&read);
         if new.is_empty() {
@@ -138,6 +125,29 @@ impl Nexo {
             unreadable,
             commit,
         })
+    }
+
+    /// The events of run `id`'s copies in `folders` that this working tree
+    /// does not have (all of them when the run is not `here`), in fold
+    /// order.
+    fn events_to_bring(&self, id: &str, here: bool, folders: &[ObjectId]) -> Result<Vec<Event>> {
+        let known: std::collections::HashSet<crate::id::EventId> = match here {
+            true => self
+                .store
+                .read_history(id)?
+                .events
+                .into_iter()
+                .map(|e| e.id)
+                .collect(),
+            false => Default::default(),
+        };
+        let mut events = Vec::new();
+        for folder in folders {
+            events.extend(self.read_copy(id, *folder)?);
+        }
+        let mut ordered = crate::event::in_fold_order(events).events;
+        ordered.retain(|e| !known.contains(&e.id));
+        Ok(ordered)
     }
 
     /// The run `run_id` names and the refs to bring it from: `from` alone,
