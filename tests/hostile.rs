@@ -323,6 +323,134 @@ fn links_anywhere_under_nexo_are_refused_naming_the_path() {
     }
 }
 
+/// The problems `doctor --json` names, as (kind, path, message, fixable).
+fn doctor_problems(repo: &Repo, args: &[&str]) -> (i32, Vec<(String, String, String, bool)>) {
+    let out = repo.nexo(&[&["--json", "doctor"], args].concat());
+    let v = parse_json(&out);
+    let problems = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["kind"].as_str().unwrap().to_string(),
+                p["path"].as_str().unwrap().to_string(),
+                p["message"].as_str().unwrap().to_string(),
+                p["fixable"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    (out.status.code().unwrap(), problems)
+}
+
+/// A submodule committed under `.nexo/runs` (a nested repository `git add`
+/// made a gitlink of), and a run folder holding a `.git` file that points
+/// elsewhere: doctor names each by path, exits 7, and `--fix` leaves them.
+#[test]
+fn doctor_refuses_a_submodule_or_a_git_file_under_runs_naming_the_path() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    let nested = repo.path().join(".nexo/runs/WF-NESTED0000000000");
+    git_in(repo.path(), &["init", "-q", nested.to_str().unwrap()]);
+    for (k, v) in [("user.name", "Peer"), ("user.email", "peer@example.com")] {
+        git_in(&nested, &["config", k, v]);
+    }
+    std::fs::write(nested.join("history.jsonl"), history(&repo, &id)).unwrap();
+    git_in(&nested, &["add", "history.jsonl"]);
+    git_in(&nested, &["commit", "-q", "-m", "a run in a repository"]);
+    repo.git(&["add", ".nexo/runs/WF-NESTED0000000000"]);
+    repo.git(&["commit", "-q", "-m", "a peer's submodule"]);
+    assert!(
+        repo.git(&["ls-files", "--stage", ".nexo"])
+            .contains("160000 ")
+    );
+    std::fs::write(
+        repo.path().join(format!(".nexo/runs/{id}/.git")),
+        "gitdir: ../../../../elsewhere\n",
+    )
+    .unwrap();
+
+    let gitlink = "gitlink".to_string();
+    let sub = ".nexo/runs/WF-NESTED0000000000".to_string();
+    let run_dir = format!(".nexo/runs/{id}");
+    for args in [&[][..], &["--fix"][..]] {
+        let (code, problems) = doctor_problems(&repo, args);
+        assert_eq!(code, 7, "{args:?}: {problems:?}");
+        let links: Vec<_> = problems.iter().filter(|p| p.0 == gitlink).collect();
+        assert_eq!(links.len(), 2, "each named once: {problems:?}");
+        assert_eq!(
+            links[0],
+            &(
+                gitlink.clone(),
+                sub.clone(),
+                format!(
+                    "{sub} is a submodule (a gitlink in git's index), not a folder of plain files. Remove the entry with `git rm --cached {sub}`; --fix will not, since it may be someone's repository"
+                ),
+                false
+            )
+        );
+        assert_eq!(
+            links[1],
+            &(
+                gitlink.clone(),
+                run_dir.clone(),
+                format!(
+                    "{run_dir} holds a .git: it is a git repository or a submodule's checkout, not a folder of plain files. Move it out of .nexo/ by hand; --fix will not, since it may be someone's repository"
+                ),
+                false
+            )
+        );
+    }
+    assert!(nested.join(".git").is_dir(), "--fix touched the repository");
+    assert!(repo.path().join(format!(".nexo/runs/{id}/.git")).is_file());
+    let text = stdout(&repo.nexo(&["doctor"]));
+    assert!(
+        text.ends_with("none of which --fix can repair; each says what to do\n"),
+        "{text}"
+    );
+}
+
+/// A run folder that is a link, and a link inside a run folder: doctor
+/// names each by path and exits 7, and nothing is read through them.
+#[test]
+fn doctor_refuses_a_linked_run_folder_or_a_link_inside_one_naming_the_path() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), "not nexo's\n").unwrap();
+    let repo = Repo::new();
+    let linked = repo.open_release();
+    let inside = repo.open_release();
+    plant(
+        &repo,
+        &format!(".nexo/runs/{linked}"),
+        outside.path().to_str().unwrap(),
+    );
+    let secret = outside.path().join("secret");
+    plant(
+        &repo,
+        &format!(".nexo/runs/{inside}/steps/doctor.yaml"),
+        secret.to_str().unwrap(),
+    );
+    let (code, problems) = doctor_problems(&repo, &[]);
+    assert_eq!(code, 7, "{problems:?}");
+    for path in [
+        format!(".nexo/runs/{linked}"),
+        format!(".nexo/runs/{inside}/steps/doctor.yaml"),
+    ] {
+        let found = problems.iter().find(|p| p.1 == path).expect(&path);
+        assert_eq!(found.0, "symlink");
+        assert_eq!(
+            found.2,
+            format!("{path} is a symbolic link; nexo never follows links under .nexo/")
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        "not nexo's\n",
+        "the target is never written"
+    );
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
+}
+
 #[test]
 fn git_dir_and_work_tree_send_files_and_commit_to_one_repository() {
     let here = Repo::new();

@@ -169,6 +169,43 @@ fn doctor_healthy_and_with_a_stale_view() {
     snap!("doctor_stale_view", repo, &["doctor"]);
 }
 
+/// What a new user reads after `{"garbage":` lands in a history: where
+/// `--fix` will put the line, then what it moved where and how to look at
+/// it, then a healthy doctor.
+#[test]
+fn doctor_moves_an_unreadable_line_aside() {
+    let (repo, id) = release();
+    let path = repo.path().join(format!(".nexo/runs/{id}/history.jsonl"));
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("{\"garbage\":\n");
+    std::fs::write(&path, text).unwrap();
+    snap!("doctor_unreadable_line", repo, &["doctor"]);
+    snap!("doctor_fix_quarantine", repo, &["doctor", "--fix"]);
+    snap!("doctor_after_quarantine", repo, &["doctor"]);
+}
+
+/// `list --branches` and `resume` when one ref's copy of a run does not
+/// read: the run is shown from the others, and the ref is named.
+#[test]
+fn reads_name_the_ref_whose_copy_they_could_not_read() {
+    let repo = Repo::new().deterministic();
+    repo.git(&["switch", "-q", "-c", "feature"]);
+    let id = repo.open_release();
+    repo.git(&["switch", "-q", "-c", "hostile"]);
+    let path = repo.path().join(format!(".nexo/runs/{id}/history.jsonl"));
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("{\"garbage\":\n");
+    std::fs::write(&path, text).unwrap();
+    repo.git(&["commit", "-q", "-am", "a peer's bad line"]);
+    repo.git(&["switch", "-q", "main"]);
+    snap!(
+        "list_branches_unreadable_ref",
+        repo,
+        &["list", "--branches"]
+    );
+    snap!("resume_unreadable_ref", repo, &["resume", &id]);
+}
+
 #[test]
 fn errors_say_what_is_wrong_and_exit_by_kind() {
     let (repo, id) = release();

@@ -7,10 +7,8 @@
 use std::collections::BTreeMap;
 
 use gix::ObjectId;
-use serde::Serialize;
 
 use super::Nexo;
-use super::record::Record;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::fold::Run;
@@ -21,9 +19,73 @@ use crate::response::{Elsewhere, Place};
 /// ref is.
 #[derive(Default)]
 pub(super) struct OnRefs {
-    pub(super) places: Vec<Place>,
+    /// Each ref, with the run's folder tree there.
+    pub(super) places: Vec<(Place, ObjectId)>,
     /// Distinct folder trees, each read once.
     pub(super) folders: Vec<ObjectId>,
+}
+
+impl OnRefs {
+    /// The refs, each with why its copy could not be read when it could
+    /// not (`unreadable`, by folder).
+    pub(super) fn lives_on(&self, unreadable: &[(ObjectId, String)]) -> Vec<Place> {
+        self.places
+            .iter()
+            .map(|(place, folder)| Place {
+                unreadable: unreadable
+                    .iter()
+                    .find(|(f, _)| f == folder)
+                    .map(|(_, why)| why.clone()),
+                ..place.clone()
+            })
+            .collect()
+    }
+}
+
+/// A run's union, folded from the copies that read, and why each of the
+/// others did not (by folder).
+pub(super) struct Union {
+    /// `None` when no copy read (and the run is not here).
+    pub(super) run: Option<Run>,
+    pub(super) unreadable: Vec<(ObjectId, String)>,
+}
+
+/// The error of a run no copy of which reads: each ref with what is wrong
+/// with its copy, so the person knows which branch to mend.
+pub(super) fn unreadable_everywhere(id: &str, places: &[Place]) -> Error {
+    unreadable_copies(
+        format!(
+            "run {id} is not in this working tree, and no copy of it on another ref can be read"
+        ),
+        places,
+    )
+}
+
+/// `lead`, then each ref of `places` with what is wrong with its copy
+/// there (refs whose copies fail alike named together), as an error
+/// (exit 7) with the way to find every bad line.
+pub(super) fn unreadable_copies(lead: String, places: &[Place]) -> Error {
+    let mut by_why: Vec<(&str, Vec<Place>)> = Vec::new();
+    for p in places {
+        let why = p.unreadable.as_deref().unwrap_or("not read");
+        // Named with its reason beside it, not marked again.
+        let named = Place {
+            unreadable: None,
+            ..p.clone()
+        };
+        match by_why.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, refs)) => refs.push(named),
+            None => by_why.push((why, vec![named])),
+        }
+    }
+    let each: Vec<String> = by_why
+        .iter()
+        .map(|(why, refs)| format!("on {}: {why}", crate::render::places(refs)))
+        .collect();
+    let first = crate::limits::quote_name(places.first().map_or("", |p| &p.r#ref)).into_owned();
+    Error::corrupt(format!("{lead}: {}", each.join("; "))).with_hint(format!(
+        "the line named is a peer's or a hand edit: `nexo doctor` in a checkout of {first} names every bad line there, and `nexo doctor --fix` moves it aside"
+    ))
 }
 
 /// What reading other refs learnt, kept in the git directory
@@ -155,10 +217,11 @@ impl Nexo {
                 r#ref: seen.r.name.clone(),
                 worktree: seen.r.worktree.as_ref().map(|p| p.display().to_string()),
                 here: false,
+                unreadable: None,
             };
             for (id, folder) in &seen.diverged {
                 let entry = out.entry(id.clone()).or_default();
-                entry.places.push(place.clone());
+                entry.places.push((place.clone(), *folder));
                 if !entry.folders.contains(folder) {
                     entry.folders.push(*folder);
                 }
@@ -167,27 +230,78 @@ impl Nexo {
         Ok(out)
     }
 
-    /// The events of run `id` in `folders` (and in this working tree, when
-    /// it is here), as one history: the union a merge would make.
-    pub(super) fn union_events(&self, id: &str, folders: &[ObjectId]) -> Result<Vec<Event>> {
+    /// The events of run `id`'s copy in `folder` (a folder tree of another
+    /// ref), read as a history on disk is: an error names the file and line.
+    pub(super) fn read_copy(&self, id: &str, folder: ObjectId) -> Result<Vec<Event>> {
+        let mut events = Vec::new();
+        let files = self.repo.history_files_of_folder(folder).map_err(|e| {
+            let rel = crate::store::Store::run_rel(id);
+            Error::corrupt(format!("{rel}: {}", e.message))
+        })?;
+        for (name, bytes) in files {
+            let place = format!("{}/{name}", crate::store::Store::run_rel(id));
+            events.extend(crate::store::parse_history(&bytes, &place)?.events);
+        }
+        Ok(events)
+    }
+
+    /// Run `id` folded from the union of its copies in `folders` (and its
+    /// history in this working tree, when it is here): what a merge would
+    /// give. A copy that cannot be read, or that will not fold even on its
+    /// own, is left out and named; a peer's bad line harms only its own
+    /// copy, never the run's copies elsewhere.
+    pub(super) fn fold_union(&self, id: &str, folders: &[ObjectId]) -> Result<Union> {
         let here = self.store.resolve(id).is_ok_and(|found| found == id);
-        let mut events = match here {
+        let mine = match here {
             true => self.store.read_history(id)?.events,
             false => Vec::new(),
         };
+        let mut unreadable = Vec::new();
+        let mut copies = Vec::new();
         for f in folders {
-            let bytes = self.repo.history_of_folder(*f)?;
-            let text = String::from_utf8_lossy(&bytes);
-            for (n, line) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                let place = format!("{id} on another ref, line {}", n + 1);
-                events.push(Event::from_line(line, &place)?);
+            match self.read_copy(id, *f) {
+                Ok(events) => copies.push((*f, events)),
+                Err(e) => unreadable.push((*f, e.message)),
             }
         }
-        Ok(events)
+        if !here && copies.is_empty() {
+            return Ok(Union {
+                run: None,
+                unreadable,
+            });
+        }
+        let union = |copies: &[(ObjectId, Vec<Event>)]| {
+            let mut all = mine.clone();
+            all.extend(copies.iter().flat_map(|(_, e)| e.iter().cloned()));
+            all
+        };
+        if let Ok(run) = self.fold_run_checked(id, union(&copies)) {
+            return Ok(Union {
+                run: Some(run),
+                unreadable,
+            });
+        }
+        // Rare: a copy that reads line by line but does not fold (a
+        // history that opens another run, say). Each is tried alone.
+        copies.retain(
+            |(f, events)| match self.fold_run_checked(id, events.clone()) {
+                Ok(_) => true,
+                Err(e) => {
+                    let rel = crate::store::Store::history_rel(id);
+                    let why = match e.message.starts_with(&rel) {
+                        true => e.message,
+                        false => format!("{rel}: {}", e.message),
+                    };
+                    unreadable.push((*f, why));
+                    false
+                }
+            },
+        );
+        let run = match (here, copies.is_empty()) {
+            (false, true) => None,
+            _ => Some(self.fold_run_checked(id, union(&copies))?),
+        };
+        Ok(Union { run, unreadable })
     }
 
     /// Run `run_id` (an id or unique prefix), folded here if it is here,
@@ -204,11 +318,14 @@ impl Nexo {
             Some(found) => found,
             None => return Err(missing),
         };
-        let events = self.union_events(id, &found.folders)?;
-        let run = <Run as Record>::fold(self, events)?;
+        let union = self.fold_union(id, &found.folders)?;
+        let lives_on = found.lives_on(&union.unreadable);
+        let Some(run) = union.run else {
+            return Err(unreadable_everywhere(id, &lives_on));
+        };
         let elsewhere = Elsewhere {
-            how: how_to_continue(id, &found.places),
-            lives_on: found.places.clone(),
+            how: how_to_continue(id, &lives_on),
+            lives_on,
         };
         Ok((run, Some(elsewhere)))
     }
@@ -223,21 +340,24 @@ impl Nexo {
         let Some((id, found)) = find_prefix(&on_refs, run_id) else {
             return missing;
         };
-        let refs: Vec<&str> = found.places.iter().map(|p| p.r#ref.as_str()).collect();
+        let places = found.lives_on(&[]);
         Error::new(
             ErrorKind::NotFound,
             format!(
                 "run {id} is not in this working tree: it lives on {}; nothing was written",
-                refs.join(", ")
+                crate::render::places(&places)
             ),
         )
-        .with_hint(how_to_continue(id, &found.places))
+        .with_hint(how_to_continue(id, &places))
     }
 }
 
 /// The run on the refs whose id `given` is or begins (case-insensitive,
 /// as local prefixes are), when exactly one is.
-fn find_prefix<'a>(on: &'a BTreeMap<String, OnRefs>, given: &str) -> Option<(&'a str, &'a OnRefs)> {
+pub(super) fn find_prefix<'a>(
+    on: &'a BTreeMap<String, OnRefs>,
+    given: &str,
+) -> Option<(&'a str, &'a OnRefs)> {
     let g = given.trim().to_ascii_uppercase();
     let g = if g.starts_with("WF-") {
         g
@@ -255,17 +375,19 @@ fn find_prefix<'a>(on: &'a BTreeMap<String, OnRefs>, given: &str) -> Option<(&'a
 }
 
 /// How to work on a run that lives elsewhere: its worktree, else the
-/// branch to switch to, else bringing it here.
-fn how_to_continue(id: &str, places: &[Place]) -> String {
-    if let Some(w) = places
-        .iter()
-        .find_map(|p| p.worktree.as_ref().filter(|_| !p.here))
-    {
+/// branch to switch to, else bringing it here; a ref whose copy reads
+/// first. Names are quoted when they are odd, so a hostile branch name
+/// cannot pass for part of the command.
+pub(super) fn how_to_continue(id: &str, places: &[Place]) -> String {
+    let mut there: Vec<&Place> = places.iter().filter(|p| !p.here).collect();
+    there.sort_by_key(|p| p.unreadable.is_some());
+    if let Some(w) = there.iter().find_map(|p| p.worktree.as_ref()) {
+        let w = crate::limits::quote_name(w);
         return format!(
             "it is checked out in the worktree {w}: work on it there (cd {w}), or nexo bring {id} to carry it to this branch"
         );
     }
-    match places.iter().find(|p| !p.here) {
+    match there.first() {
         Some(p) => {
             let branch = p
                 .r#ref
@@ -273,8 +395,9 @@ fn how_to_continue(id: &str, places: &[Place]) -> String {
                 .filter(|_| p.r#ref.contains('/'))
                 .map_or(p.r#ref.as_str(), |(_, b)| b);
             format!(
-                "git switch {branch} to work on it there, or nexo bring {id} --from {} to carry it to this branch",
-                p.r#ref
+                "git switch {} to work on it there, or nexo bring {id} --from {} to carry it to this branch",
+                crate::limits::quote_name(branch),
+                crate::limits::quote_name(&p.r#ref)
             )
         }
         None => format!("nexo bring {id} to carry it to this branch"),
@@ -290,7 +413,7 @@ impl Nexo {
         req: &crate::request::ListRequest,
         limit: usize,
     ) -> Result<crate::response::ListResponse> {
-        let summaries = self.summaries()?;
+        let mut summaries = self.summaries()?;
         crate::trace::mark("summaries");
         let on_refs = self.runs_on_refs()?;
         crate::trace::mark("refs read");
@@ -300,26 +423,26 @@ impl Nexo {
             r#ref: self.repo.current_branch().unwrap_or_else(|| "HEAD".into()),
             worktree: Some(self.repo.workdir().display().to_string()),
             here: true,
+            unreadable: None,
         };
         let mut items = Vec::new();
+        let mut unreadable = std::mem::take(&mut summaries.unreadable);
         let mut seen = std::collections::HashSet::new();
         for s in &summaries.all {
             let id = summaries.id(s).to_string();
-            let mut item = match on_refs.get(&id) {
-                // A peer's bad line on another branch harms only that
-                // union: the run is shown as it is here.
-                Some(found) if !found.folders.is_empty() => {
-                    match unions.item(self, &id, &found.folders) {
-                        Ok(item) => item,
-                        Err(_) => summaries.item(s)?,
-                    }
-                }
-                _ => summaries.item(s)?,
+            let found = on_refs.get(&id);
+            let (item, bad) = match found {
+                Some(found) if !found.folders.is_empty() => unions
+                    .item(self, &id, &found.folders)
+                    .unwrap_or((None, Vec::new())),
+                _ => (None, Vec::new()),
             };
-            item.lives_on = on_refs
-                .get(&id)
-                .map(|f| f.places.clone())
-                .unwrap_or_default();
+            // A union that does not fold shows the run as it is here.
+            let mut item = match item {
+                Some(item) => item,
+                None => summaries.item(s)?,
+            };
+            item.lives_on = found.map(|f| f.lives_on(&bad)).unwrap_or_default();
             item.lives_on.insert(0, here.clone());
             seen.insert(id);
             items.push(item);
@@ -328,11 +451,28 @@ impl Nexo {
             if seen.contains(id) {
                 continue;
             }
-            // A damaged run on another branch must not hide the others.
-            let Ok(mut item) = unions.item(self, id, &found.folders) else {
+            // A damaged run on another branch must not hide the others:
+            // it is listed as unreadable, each ref with what is wrong there.
+            let (item, bad) = match unions.item(self, id, &found.folders) {
+                Ok(union) => union,
+                Err(e) => {
+                    unreadable.push(crate::response::Unreadable {
+                        run_id: id.clone().into(),
+                        error: e.message,
+                    });
+                    continue;
+                }
+            };
+            let lives_on = found.lives_on(&bad);
+            let Some(mut item) = item else {
+                let e = unreadable_everywhere(id, &lives_on);
+                unreadable.push(crate::response::Unreadable {
+                    run_id: id.clone().into(),
+                    error: format!("{}; {}", e.message, e.hint.unwrap_or_default()),
+                });
                 continue;
             };
-            item.lives_on = found.places.clone();
+            item.lives_on = lives_on;
             items.push(item);
         }
         crate::trace::mark("runs listed");
@@ -351,7 +491,7 @@ impl Nexo {
             ok: true,
             count: items.len(),
             runs: items,
-            unreadable: summaries.unreadable,
+            unreadable,
         })
     }
 }
@@ -359,14 +499,28 @@ impl Nexo {
 /// The list items of runs folded from several refs, by what they were
 /// folded from (the run, its folders elsewhere, its history here), kept in
 /// the git directory (`nexo-cache/refs/unions`): a branch that did not move
-/// costs no fold.
+/// costs no fold, and a copy that does not read is not read again.
 struct UnionCache {
-    items: std::collections::HashMap<String, (crate::response::ListItem, (usize, usize))>,
+    items: std::collections::HashMap<String, CachedUnion>,
     /// The keys asked for: only they are kept, so the file does not grow
     /// with every state a branch was ever in.
     used: std::collections::HashSet<String>,
     changed: bool,
 }
+
+/// One union as the cache keeps it: the list item (none when no copy
+/// read), its progress (which the item does not serialize), and each
+/// folder whose copy did not read, with why.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct CachedUnion {
+    item: Option<crate::response::ListItem>,
+    progress: (usize, usize),
+    unreadable: Vec<(String, String)>,
+}
+
+/// A union's list item (none when no copy read), and the folders whose
+/// copies did not read, with why.
+type UnionItem = (Option<crate::response::ListItem>, Vec<(ObjectId, String)>);
 
 impl UnionCache {
     fn path(nexo: &Nexo) -> std::path::PathBuf {
@@ -385,12 +539,7 @@ impl UnionCache {
         }
     }
 
-    fn item(
-        &mut self,
-        nexo: &Nexo,
-        id: &str,
-        folders: &[ObjectId],
-    ) -> Result<crate::response::ListItem> {
+    fn item(&mut self, nexo: &Nexo, id: &str, folders: &[ObjectId]) -> Result<UnionItem> {
         let mut sorted: Vec<String> = folders.iter().map(ToString::to_string).collect();
         sorted.sort();
         let stamp = nexo.store.history_stamp(id).map(|(len, mtime, ino)| {
@@ -401,17 +550,35 @@ impl UnionCache {
         });
         let key = format!("{id} {} {}", sorted.join(","), stamp.unwrap_or_default());
         self.used.insert(key.clone());
-        if let Some((item, progress)) = self.items.get(&key) {
-            let mut item = item.clone();
-            item.progress = *progress;
-            return Ok(item);
-        }
-        let run = <Run as Record>::fold(nexo, nexo.union_events(id, folders)?)?;
-        let mut item = super::list_item(&run);
-        item.progress = crate::render::progress(&run);
-        self.items.insert(key, (item.clone(), item.progress));
-        self.changed = true;
-        Ok(item)
+        let cached = match self.items.get(&key) {
+            Some(cached) => cached.clone(),
+            None => {
+                let union = nexo.fold_union(id, folders)?;
+                let item = union.run.as_ref().map(super::list_item);
+                let cached = CachedUnion {
+                    progress: union.run.as_ref().map_or((0, 0), crate::render::progress),
+                    item,
+                    unreadable: union
+                        .unreadable
+                        .iter()
+                        .map(|(f, why)| (f.to_string(), why.clone()))
+                        .collect(),
+                };
+                self.items.insert(key, cached.clone());
+                self.changed = true;
+                cached
+            }
+        };
+        let item = cached.item.map(|mut item| {
+            item.progress = cached.progress;
+            item
+        });
+        let unreadable = cached
+            .unreadable
+            .into_iter()
+            .filter_map(|(f, why)| Some((ObjectId::from_hex(f.as_bytes()).ok()?, why)))
+            .collect();
+        Ok((item, unreadable))
     }
 
     fn write(mut self, nexo: &Nexo) {
@@ -425,118 +592,6 @@ impl UnionCache {
         if let Ok(bytes) = serde_json::to_vec(&self.items) {
             nexo.write_cache_file(&path, &bytes);
         }
-    }
-}
-
-/// What `bring` did.
-#[derive(Debug, Clone, Serialize)]
-pub struct BringResponse {
-    pub ok: bool,
-    pub run_id: crate::id::RunId,
-    /// The refs whose history was brought.
-    pub from: Vec<String>,
-    /// How many events were new here.
-    pub events_brought: usize,
-    pub message: String,
-    pub commit: crate::response::CommitInfo,
-}
-
-impl Nexo {
-    /// Copies run `run_id`'s union history from the refs it lives on (or
-    /// from `from` alone) into this working tree, as one commit. The union
-    /// merge keeps this safe when the branches meet: the same lines are
-    /// counted once, and nothing conflicts.
-    pub fn bring(&self, run_id: &str, from: Option<&str>) -> Result<BringResponse> {
-        self.refresh()?;
-        let on_refs = self.runs_on_refs()?;
-        let Some((id, found)) = find_prefix(&on_refs, run_id) else {
-            return Err(Error::not_found(format!(
-                "no other branch, remote-tracking branch or worktree has a run {run_id}"
-            ))
-            .with_hint("nexo list --branches lists the runs on every ref"));
-        };
-        let id = id.to_string();
-        let (refs, folders) = match from {
-            None => (
-                found
-                    .places
-                    .iter()
-                    .filter(|p| !p.here)
-                    .map(|p| p.r#ref.clone())
-                    .collect(),
-                found.folders.clone(),
-            ),
-            Some(r) => (vec![r.to_string()], vec![self.folder_on(&id, r)?]),
-        };
-        let lock = self.lock()?;
-        let here = self.store.resolve(&id).is_ok_and(|f| f == id);
-        let known: std::collections::HashSet<crate::id::EventId> = match here {
-            true => self
-                .store
-                .read_history(&id)?
-                .events
-                .into_iter()
-                .map(|e| e.id)
-                .collect(),
-            false => Default::default(),
-        };
-        let events = crate::event::in_fold_order(self.union_events(&id, &folders)?).events;
-        let new: Vec<&Event> = events.iter().filter(|e| !known.contains(&e.id)).collect();
-        // The run must fold before any of it is written here.
-        <Run as Record>::fold(self, events.clone())?;
-        let plan = self.repo.plan_commit(self.options.no_commit)?;
-        let mut paths = vec![crate::store::Store::history_rel(&id)];
-        self.repo.add_pending(&paths)?;
-        for (i, e) in new.iter().enumerate() {
-            match (here, i) {
-                (false, 0) => self.store.create_history(lock.held(), &id, e)?,
-                _ => self.store.append(lock.held(), &id, e)?,
-            }
-        }
-        paths.extend(self.write_files(self.render_record(&id)?)?);
-        paths.extend(self.store.ensure_gitattributes()?);
-        let message = format!(
-            "nexo: bring {id} from {}\n\n{}\n",
-            refs.join(", "),
-            super::record::trailer(&id)
-        );
-        let commit = match new.is_empty() {
-            true => crate::response::CommitInfo::pending(Some("nothing new to bring".into())),
-            false => self.repo.finish(plan, &paths, &message)?,
-        };
-        Ok(BringResponse {
-            ok: true,
-            message: format!(
-                "Brought {} event{} of {id} from {}.",
-                new.len(),
-                if new.len() == 1 { "" } else { "s" },
-                refs.join(", ")
-            ),
-            run_id: id.into(),
-            from: refs,
-            events_brought: new.len(),
-            commit,
-        })
-    }
-
-    /// The folder of run `id` on ref `name`.
-    fn folder_on(&self, id: &str, name: &str) -> Result<ObjectId> {
-        let refs = self.repo.nexo_refs()?;
-        let r = refs.iter().find(|r| r.name == name).ok_or_else(|| {
-            Error::not_found(format!("no branch or remote-tracking branch named {name}"))
-                .with_hint("nexo list --branches says where each run lives")
-        })?;
-        let runs = self
-            .repo
-            .commit_runs(r.commit)
-            .1
-            .map(|t| self.repo.runs_in(t))
-            .transpose()?
-            .unwrap_or_default();
-        runs.into_iter()
-            .find(|(run, _)| run == id)
-            .map(|(_, folder)| folder)
-            .ok_or_else(|| Error::not_found(format!("{name} has no run {id}")))
     }
 }
 
@@ -556,20 +611,22 @@ impl Nexo {
         let now = crate::trace::now();
         let since = now.timestamp() - RECENT_SECONDS;
         let now_text = super::claims::now_text();
-        let mut found: BTreeMap<String, (Vec<String>, Vec<ObjectId>)> = BTreeMap::new();
+        let mut found: BTreeMap<String, (Vec<Place>, Vec<ObjectId>)> = BTreeMap::new();
         for seen in self.seen_refs()? {
             let other_worktree = seen.r.worktree.is_some() && !seen.r.current;
             let recent_remote = seen.r.name.contains('/') && seen.time >= since;
             if !(other_worktree || recent_remote) {
                 continue;
             }
-            let label = match &seen.r.worktree {
-                Some(w) => format!("{} (worktree {})", seen.r.name, w.display()),
-                None => seen.r.name.clone(),
+            let place = Place {
+                r#ref: seen.r.name.clone(),
+                worktree: seen.r.worktree.as_ref().map(|w| w.display().to_string()),
+                here: false,
+                unreadable: None,
             };
             for (id, folder) in seen.diverged {
                 let entry = found.entry(id).or_default();
-                entry.0.push(label.clone());
+                entry.0.push(place.clone());
                 entry.1.push(folder);
             }
         }
@@ -582,10 +639,7 @@ impl Nexo {
                 unread += 1;
                 continue;
             }
-            let Ok(run) = self
-                .union_events(id, folders)
-                .and_then(|events| <Run as Record>::fold(self, events))
-            else {
+            let Ok(Some(run)) = self.fold_union(id, folders).map(|u| u.run) else {
                 continue;
             };
             if run.status.is_closed() {
@@ -601,7 +655,7 @@ impl Nexo {
                 run.run_id,
                 run.status,
                 crate::render::clip(&run.goal, 50),
-                places.join(", ")
+                crate::render::places(places)
             );
             if !claims.is_empty() {
                 line.push_str(&format!("; claimed: {}", claims.join(", ")));

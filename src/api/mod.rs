@@ -10,7 +10,8 @@ use std::cell::{Cell, RefCell};
 use std::path::Path;
 
 mod branches;
-pub use branches::BringResponse;
+mod bring;
+pub use bring::BringResponse;
 mod cache;
 mod claims;
 mod compensation;

@@ -20,5 +20,6 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     let r = ctx.nexo()?.bring(&a.run.run, a.from.as_deref())?;
+    super::warn_unreadable_refs(&r.run_id, &r.unreadable);
     ctx.emit(&r, || format!("{}\n{}", r.message, commit_line(&r.commit)))
 }

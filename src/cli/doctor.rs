@@ -54,25 +54,45 @@ fn render(r: &DoctorReport, fix: bool) -> String {
     for f in &r.fixed {
         s.push_str(&format!("fixed: {f}\n"));
     }
+    for q in &r.quarantined {
+        s.push_str(&format!("quarantined: {}\n", q.describe()));
+    }
     if let Some(c) = &r.commit {
         s.push_str(&format!("committed {}\n", &c[..12]));
     }
     if let Some(why) = &r.not_committed {
         s.push_str(&format!("not committed: {why}\n"));
     }
-    s.push_str(&match (r.ok, r.problems.is_empty()) {
-        (true, true) => format!("{} runs checked: healthy\n", r.runs_checked),
-        (true, false) => format!("{} runs checked: repaired\n", r.runs_checked),
-        (false, _) => format!(
-            "{} runs checked: {} problem(s){}\n",
-            r.runs_checked,
-            r.problems.len(),
-            if fix {
-                ""
-            } else {
-                "; `nexo doctor --fix` repairs the fixable ones"
-            }
-        ),
-    });
+    s.push_str(&summary(r, fix));
     s
+}
+
+/// The last line: healthy, repaired, or what is left and who can mend it.
+/// It points at `--fix` only for problems `--fix` repairs, so it never
+/// sends a person round in a loop.
+fn summary(r: &DoctorReport, fix: bool) -> String {
+    let runs = r.runs_checked;
+    if r.ok {
+        return match r.problems.is_empty() {
+            true => format!("{runs} runs checked: healthy\n"),
+            false => format!("{runs} runs checked: repaired\n"),
+        };
+    }
+    let fixable = r.problems.iter().filter(|p| p.fixable).count();
+    let total = r.problems.len();
+    match (fix, fixable) {
+        (true, _) => format!(
+            "{runs} runs checked: {} problem(s) left that --fix cannot repair; each says what to do\n",
+            total - fixable
+        ),
+        (false, 0) => format!(
+            "{runs} runs checked: {total} problem(s), none of which --fix can repair; each says what to do\n"
+        ),
+        (false, n) if n == total => {
+            format!("{runs} runs checked: {total} problem(s); `nexo doctor --fix` repairs them\n")
+        }
+        (false, n) => format!(
+            "{runs} runs checked: {total} problem(s); `nexo doctor --fix` repairs {n} of them, and the others say what to do\n"
+        ),
+    }
 }

@@ -88,6 +88,9 @@ fn render_get(r: &GetResponse) -> String {
             Value::Object(run.shared_state.clone())
         ));
     }
+    if let Some(e) = &r.elsewhere {
+        s.push_str(&super::elsewhere_line(&run.run_id, e));
+    }
     if !r.checkpoints.is_empty() {
         s.push_str("recent checkpoints:\n");
         for c in &r.checkpoints {

@@ -38,6 +38,9 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
             .iter()
             .map(|u| (u.run_id.as_str(), u.error.as_str())),
     );
+    for run in &r.runs {
+        super::warn_unreadable_refs(&run.run_id, &run.lives_on);
+    }
     ctx.emit(&r, || {
         if r.runs.is_empty() {
             return "No runs. Open one with `nexo open \"<goal>\" --step key:title ...`.\n".into();
@@ -49,15 +52,11 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
                 .iter()
                 .filter(|run| run.lives_on.iter().all(|p| !p.here))
             {
-                let places: Vec<String> = run
-                    .lives_on
-                    .iter()
-                    .map(|p| match &p.worktree {
-                        Some(w) => format!("{} ({w})", p.r#ref),
-                        None => p.r#ref.clone(),
-                    })
-                    .collect();
-                text.push_str(&format!("{} lives on {}\n", run.run_id, places.join(", ")));
+                text.push_str(&format!(
+                    "{} lives on {}\n",
+                    run.run_id,
+                    nexo::render::places(&run.lives_on)
+                ));
             }
         }
         text

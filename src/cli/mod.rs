@@ -366,8 +366,35 @@ pub fn at_least_one(text: &str) -> std::result::Result<usize, String> {
 /// read: a listing goes on without it.
 pub fn warn_unreadable<'a>(records: impl Iterator<Item = (&'a str, &'a str)>) {
     for (id, error) in records {
-        eprintln!("warning: {id} could not be read: {error} (see `nexo doctor`)");
+        match error.contains("nexo doctor") {
+            true => eprintln!("warning: {id} could not be read: {error}"),
+            false => eprintln!("warning: {id} could not be read: {error} (see `nexo doctor`)"),
+        }
     }
+}
+
+/// Warns, on standard error, of each ref whose copy of run `id` could not
+/// be read: the answer came from the other refs.
+pub fn warn_unreadable_refs(id: &str, places: &[nexo::response::Place]) {
+    for p in places {
+        if let Some(why) = &p.unreadable {
+            eprintln!(
+                "warning: {id} on {} could not be read, so it is left out: {why} (`nexo doctor` on that branch names every bad line)",
+                nexo::limits::quote_name(&p.r#ref)
+            );
+        }
+    }
+}
+
+/// The line that says a run was answered from other refs, read-only, and
+/// how to work on it; each ref whose copy did not read is warned of.
+pub fn elsewhere_line(id: &str, e: &nexo::response::Elsewhere) -> String {
+    warn_unreadable_refs(id, &e.lives_on);
+    format!(
+        "not in this working tree (read-only here): lives on {}; {}\n",
+        nexo::render::places(&e.lives_on),
+        e.how
+    )
 }
 
 /// The line that says what became of a write's commit.

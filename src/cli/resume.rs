@@ -35,12 +35,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         ));
         s.push_str(&format!("{}\n", r.message));
         if let Some(e) = &r.elsewhere {
-            let refs: Vec<&str> = e.lives_on.iter().map(|p| p.r#ref.as_str()).collect();
-            s.push_str(&format!(
-                "not in this working tree (read-only here): lives on {}; {}\n",
-                refs.join(", "),
-                e.how
-            ));
+            s.push_str(&super::elsewhere_line(&r.run_id, e));
         }
         if !r.next_action.is_empty() && !r.message.contains(&r.next_action) {
             s.push_str(&format!("next action: {}\n", r.next_action));

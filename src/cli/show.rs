@@ -52,11 +52,11 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     let (run, elsewhere) = nexo.load_anywhere(&a.run.run, a.events)?;
     let r = resume(&run);
     if let Some(e) = &elsewhere {
-        let refs: Vec<&str> = e.lives_on.iter().map(|p| p.r#ref.as_str()).collect();
+        super::warn_unreadable_refs(&run.run_id, &e.lives_on);
         eprintln!(
             "nexo: {} is not in this working tree; shown from {} (read-only): {}",
             run.run_id,
-            refs.join(", "),
+            nexo::render::places(&e.lives_on),
             e.how
         );
     }

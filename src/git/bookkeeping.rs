@@ -210,8 +210,11 @@ impl Repo {
         }
         let root = self.workdir.join(NEXO_DIR);
         let tree = self.head_tree()?;
+        // A repository's insides (a nested one, a submodule's checkout)
+        // are never nexo's to commit; doctor names the folder.
         for entry in walkdir::WalkDir::new(&root)
             .into_iter()
+            .filter_entry(|e| e.depth() == 0 || e.file_name() != ".git")
             .filter_map(|e| e.ok())
         {
             if !entry.file_type().is_file() {
@@ -233,10 +236,12 @@ impl Repo {
                 gix::objs::compute_hash(self.repo.object_hash(), gix::objs::Kind::Blob, &bytes)
                     .map_err(|e| git_err("cannot hash", e))?;
             let in_head = match &tree {
-                Some(t) => t
-                    .lookup_entry_by_path(&rel)
-                    .map_err(|e| git_err("cannot read HEAD's tree", e))?
-                    .map(|e| e.object_id()),
+                Some(t) => match t.lookup_entry_by_path(&rel) {
+                    Ok(found) => found.map(|e| e.object_id()),
+                    // Below a submodule of HEAD's: its objects are not here.
+                    Err(_) if below_gitlink(t, &rel) => continue,
+                    Err(e) => return Err(git_err("cannot read HEAD's tree", e)),
+                },
                 None => None,
             };
             if in_head != Some(blob) && !out.contains(&rel) {
@@ -297,4 +302,18 @@ impl Repo {
         );
         stamp == expected
     }
+}
+
+/// Whether a folder above `rel` is a submodule (a gitlink) in `tree`.
+fn below_gitlink(tree: &gix::Tree<'_>, rel: &str) -> bool {
+    let mut above = rel;
+    while let Some((folder, _)) = above.rsplit_once('/') {
+        if let Ok(Some(e)) = tree.lookup_entry_by_path(folder)
+            && e.mode().is_commit()
+        {
+            return true;
+        }
+        above = folder;
+    }
+    false
 }

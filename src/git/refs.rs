@@ -347,6 +347,17 @@ impl Repo {
     /// live file, as bytes (empty when it has none). Every line is
     /// checked by the fold like a line on disk.
     pub fn history_of_folder(&self, folder: ObjectId) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for (_, bytes) in self.history_files_of_folder(folder)? {
+            out.extend(bytes);
+        }
+        Ok(out)
+    }
+
+    /// The files of a run folder tree's history, in order: each sealed
+    /// segment (as `history/<name>`, given its last newline), then the live
+    /// `history.jsonl`; so a reader can name the file a bad line is in.
+    pub fn history_files_of_folder(&self, folder: ObjectId) -> Result<Vec<(String, Vec<u8>)>> {
         let tree = self
             .repo
             .find_tree(folder)
@@ -364,11 +375,12 @@ impl Repo {
                 .map(|e| (e.filename.to_string(), e.oid.to_owned()))
                 .collect();
             names.sort();
-            for (_, id) in names {
-                out.extend(self.blob(id)?);
-                if !out.ends_with(b"\n") {
-                    out.push(b'\n');
+            for (name, id) in names {
+                let mut bytes = self.blob(id)?;
+                if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+                    bytes.push(b'\n');
                 }
+                out.push((format!("history/{name}"), bytes));
             }
         }
         if let Some(live) = tree
@@ -376,7 +388,10 @@ impl Repo {
             .map_err(|e| git_err("cannot read a run's tree", e))?
             && live.mode().is_blob()
         {
-            out.extend(self.blob(live.object_id())?);
+            out.push((
+                crate::store::HISTORY.to_string(),
+                self.blob(live.object_id())?,
+            ));
         }
         Ok(out)
     }

@@ -119,6 +119,34 @@ pub fn clip(s: &str, max: usize) -> String {
     out
 }
 
+/// How many refs a line that says where a run lives names before "and N
+/// more": a run on 1,500 branches made one line nobody could read.
+pub const PLACES_SHOWN: usize = 5;
+
+/// Where a run lives, on one line: each ref (with the worktree it is
+/// checked out in, when that is not here, or marked unreadable when its
+/// copy did not read) quoted when its name is odd (`limits::quote_name`),
+/// the first [`PLACES_SHOWN`] of them, then how many more.
+pub fn places(places: &[crate::response::Place]) -> String {
+    let named: Vec<String> = places
+        .iter()
+        .take(PLACES_SHOWN)
+        .map(|p| {
+            let name = crate::limits::quote_name(&p.r#ref);
+            let worktree = p.worktree.as_deref().filter(|_| !p.here);
+            match (worktree, p.unreadable.is_some()) {
+                (_, true) => format!("{name} (unreadable)"),
+                (Some(w), false) => format!("{name} ({})", crate::limits::quote_name(w)),
+                (None, false) => name.into_owned(),
+            }
+        })
+        .collect();
+    match places.len().saturating_sub(PLACES_SHOWN) {
+        0 => named.join(", "),
+        more => format!("{} and {more} more", named.join(", ")),
+    }
+}
+
 /// How long ago `at` (RFC 3339) was, seen from `now_ms` (Unix ms): "just
 /// now", "3 min ago", "2 h ago", "5 days ago", else the date.
 pub fn ago(at: &str, now_ms: i64) -> String {
@@ -216,6 +244,23 @@ mod tests {
         assert_eq!(ago(at, base + 3 * 1_440 * m), "3 days ago");
         assert_eq!(ago(at, base + 90 * 1_440 * m), "2026-11-27");
         assert_eq!(ago("garbage", base), "garbage");
+    }
+
+    #[test]
+    fn places_are_capped_and_odd_names_quoted() {
+        let place = |r: &str, w: Option<&str>| crate::response::Place {
+            r#ref: r.into(),
+            worktree: w.map(Into::into),
+            here: false,
+            unreadable: None,
+        };
+        let few = [place("main", None), place("a b", Some("/tmp/wt x"))];
+        assert_eq!(places(&few), "main, \"a b\" (\"/tmp/wt x\")");
+        let mut bad = place("hostile", None);
+        bad.unreadable = Some("history.jsonl:2: not a JSON event".into());
+        assert_eq!(places(&[bad]), "hostile (unreadable)");
+        let many: Vec<_> = (0..1_500).map(|i| place(&format!("b{i}"), None)).collect();
+        assert_eq!(places(&many), "b0, b1, b2, b3, b4 and 1495 more");
     }
 
     #[test]

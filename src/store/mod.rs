@@ -37,6 +37,9 @@ pub use segments::{Parts, Sealing};
 
 pub const NEXO_DIR: &str = ".nexo";
 pub const HISTORY: &str = "history.jsonl";
+/// Beside a history: the lines `doctor --fix` moved out of it because no
+/// nexo can read them, byte for byte, one a line (docs/format.md).
+pub const QUARANTINE: &str = "quarantine.jsonl";
 
 /// Marks histories for git's built-in union merge, so both sides' events
 /// survive a plain `git pull` (the fold then dedupes and orders them), and
@@ -46,6 +49,9 @@ pub const GITATTRIBUTES: &str = "\
 # Written by nexo. Histories are append-only event logs: a merge keeps every line of both sides.
 runs/*/history.jsonl merge=union
 runs/*/history/*.jsonl merge=union
+# Lines doctor --fix moved out of a history, kept: a merge keeps those of both sides.
+runs/*/quarantine.jsonl merge=union
+goals/*/quarantine.jsonl merge=union
 # Views are derived from the history: a merge keeps one side and the next nexo command
 # regenerates them. nexo registers the nexo-view driver in .git/config; without it git
 # may report conflicts here, which `nexo resolve` settles.
@@ -185,6 +191,15 @@ impl Store {
             format!("{}/{HISTORY}", Self::goal_rel(id))
         } else {
             format!("{}/{HISTORY}", Self::run_rel(id))
+        }
+    }
+
+    /// Where `doctor --fix` keeps the unreadable lines it moves out of
+    /// history `rel` (a record's live history): beside it.
+    pub fn quarantine_rel(history_rel: &str) -> String {
+        match history_rel.strip_suffix(HISTORY) {
+            Some(dir) => format!("{dir}{QUARANTINE}"),
+            None => format!("{history_rel}.{QUARANTINE}"),
         }
     }
 

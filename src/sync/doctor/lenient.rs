@@ -14,10 +14,23 @@ pub(super) struct Lenient {
     pub events: Vec<Event>,
     /// Where each event's first copy stands: (file, line).
     pub places: HashMap<EventId, (String, usize)>,
-    /// The file without duplicate events or conflict markers, when that
-    /// differs from what is on disk.
+    /// The file without duplicate events, conflict markers or the lines
+    /// to move aside, when that differs from what is on disk.
     pub cleaned: Option<Vec<u8>>,
+    /// The lines no nexo can read, to move aside: (line, bytes, what is
+    /// wrong with it).
+    pub aside: Vec<(usize, Vec<u8>, String)>,
     pub problems: Vec<Problem>,
+}
+
+/// Where a file's unreadable lines may go.
+#[derive(Clone, Copy)]
+pub(super) enum Aside<'a> {
+    /// Into this quarantine file (`--fix`), beside a live history.
+    To(&'a str),
+    /// Nowhere: a sealed segment is never rewritten (its name hashes its
+    /// bytes).
+    Sealed,
 }
 
 impl Lenient {
@@ -29,6 +42,36 @@ impl Lenient {
             message,
             fixable,
         });
+    }
+
+    /// Line `n` of `rel` (`raw`), which does not read (`why`): to be moved
+    /// aside when it can be, else named with what a person can do. Returns
+    /// whether it goes aside (and so out of the cleaned file).
+    fn unreadable(&mut self, rel: &str, n: usize, raw: &[u8], why: String, aside: Aside) -> bool {
+        let newer = std::str::from_utf8(raw).is_ok_and(crate::event::is_newer_schema);
+        let (message, fixable) = match aside {
+            // A newer nexo's event is an event: moving it would hide it from
+            // the nexo that wrote it.
+            _ if newer => (
+                format!("{why}; it is a newer nexo's event, not damage, so --fix leaves it"),
+                false,
+            ),
+            Aside::Sealed => (
+                format!(
+                    "{why}; it is in a sealed segment, which --fix never rewrites: see who wrote it with `git log -p -- {rel}`, and mend it by hand"
+                ),
+                false,
+            ),
+            Aside::To(to) => {
+                let message = format!(
+                    "{why}; every command refuses this run until it is moved: --fix moves the line to {to}, its bytes kept"
+                );
+                self.aside.push((n, raw.to_vec(), why));
+                (message, true)
+            }
+        };
+        self.problem(ProblemKind::UnreadableEvent, rel, n, message, fixable);
+        fixable
     }
 }
 
@@ -42,12 +85,14 @@ fn quote(line: &str) -> String {
     format!("{}…", line.chars().take(QUOTE).collect::<String>())
 }
 
-/// Reads history `rel` (its `bytes`) line by line.
-pub(super) fn read_lenient(rel: &str, bytes: &[u8]) -> Lenient {
+/// Reads history `rel` (its `bytes`) line by line; its unreadable lines
+/// may go `aside`.
+pub(super) fn read_lenient(rel: &str, bytes: &[u8], aside: Aside) -> Lenient {
     let mut out = Lenient {
         events: Vec::new(),
         places: HashMap::new(),
         cleaned: None,
+        aside: Vec::new(),
         problems: Vec::new(),
     };
     // Each id's first copy: where it stands and what it says.
@@ -66,12 +111,14 @@ pub(super) fn read_lenient(rel: &str, bytes: &[u8]) -> Lenient {
         let line = match std::str::from_utf8(raw) {
             Ok(line) => line,
             Err(e) => {
-                let message = format!(
-                    "{rel}:{n}: the line is not UTF-8 (invalid byte at column {}); every command refuses this run until it is mended by hand",
+                let why = format!(
+                    "{rel}:{n}: the line is not UTF-8 (invalid byte at column {})",
                     e.valid_up_to() + 1
                 );
-                out.problem(ProblemKind::UnreadableEvent, rel, n, message, false);
-                keep(&mut kept);
+                match out.unreadable(rel, n, raw, why, aside) {
+                    true => dirty = true,
+                    false => keep(&mut kept),
+                }
                 continue;
             }
         };
@@ -126,10 +173,10 @@ pub(super) fn read_lenient(rel: &str, bytes: &[u8]) -> Lenient {
                 out.problem(ProblemKind::TornTail, rel, n, message, true);
                 dirty = true;
             }
-            Err(e) => {
-                out.problem(ProblemKind::UnreadableEvent, rel, n, e.message, false);
-                keep(&mut kept);
-            }
+            Err(e) => match out.unreadable(rel, n, raw, e.message, aside) {
+                true => dirty = true,
+                false => keep(&mut kept),
+            },
         }
     }
     // `split` yields an empty last piece after a final newline; it was

@@ -14,9 +14,12 @@ use crate::id::GOAL_PREFIX;
 use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, Store, nofollow};
 
 use super::is_marker;
-use lenient::read_lenient;
+use lenient::{Aside, read_lenient};
+pub use quarantine::Quarantined;
 
+mod gitlinks;
 mod lenient;
+mod quarantine;
 
 /// Where each event's first copy stands: (file, line).
 type Places = std::collections::HashMap<crate::id::EventId, (String, usize)>;
@@ -40,6 +43,7 @@ pub enum ProblemKind {
     UnreadableRun,
     Gitattributes,
     Symlink,
+    Gitlink,
     TemporaryFile,
     Uncommitted,
     IndexOutOfDate,
@@ -63,6 +67,7 @@ impl ProblemKind {
             ProblemKind::UnreadableRun => "unreadable_run",
             ProblemKind::Gitattributes => "gitattributes",
             ProblemKind::Symlink => "symlink",
+            ProblemKind::Gitlink => "gitlink",
             ProblemKind::TemporaryFile => "temporary_file",
             ProblemKind::Uncommitted => "uncommitted",
             ProblemKind::IndexOutOfDate => "index_out_of_date",
@@ -105,6 +110,10 @@ pub struct DoctorReport {
     pub trespasses: Vec<RunTrespass>,
     /// Paths `--fix` rewrote.
     pub fixed: Vec<String>,
+    /// Lines `--fix` moved out of histories because no nexo can read them,
+    /// each kept byte for byte in the history's quarantine file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quarantined: Vec<Quarantined>,
     pub commit: Option<String>,
     /// Why the repairs were not committed, when they were not.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -152,6 +161,7 @@ impl Nexo {
         // Links first: a link at .nexo/runs stops every listing below.
         problems.extend(self.links(fix, &mut fixed)?);
         problems.extend(self.not_files(fix, &mut fixed)?);
+        problems.extend(self.gitlinks()?);
         let ids = store.run_ids()?;
         let goals = store.goal_ids()?;
         if !(ids.is_empty() && goals.is_empty())
@@ -173,12 +183,14 @@ impl Nexo {
             }
         }
         let (mut unhonoured, mut trespasses) = (Vec::new(), Vec::new());
+        let mut quarantined = Vec::new();
         for id in ids.iter().chain(&goals) {
-            let found = self.check_record(id, fix, &mut problems, &mut fixed)?;
+            let found = self.check_record(id, fix, &mut problems, &mut fixed, &mut quarantined)?;
             unhonoured.extend(found.unhonoured);
             trespasses.extend(found.trespasses);
         }
-        problems.extend(self.uncommitted(fix, &mut fixed)?);
+        let unreadable = quarantine::unreadable_paths(&problems);
+        problems.extend(self.uncommitted(fix, &mut fixed, &unreadable)?);
         let mut commit = None;
         let mut not_committed = None;
         if fix && !fixed.is_empty() {
@@ -205,6 +217,7 @@ impl Nexo {
             unhonoured,
             trespasses,
             fixed,
+            quarantined,
             commit,
             not_committed,
         })
@@ -219,13 +232,15 @@ impl Nexo {
         fix: bool,
         problems: &mut Vec<Problem>,
         fixed: &mut Vec<String>,
+        quarantined: &mut Vec<Quarantined>,
     ) -> Result<Findings> {
         let rel = Store::history_rel(id);
         let dir = rel
             .strip_suffix(&format!("/{HISTORY}"))
             .unwrap_or(&rel)
             .to_string();
-        let Some((events, places)) = self.read_record(&rel, fix, problems, fixed)? else {
+        let Some((events, places)) = self.read_record(&rel, fix, problems, fixed, quarantined)?
+        else {
             return Ok(Findings::default());
         };
         // A run is folded once: what it leaves aside, and its views.
@@ -264,13 +279,15 @@ impl Nexo {
 
     /// A record's events, segments and live file, read leniently, with
     /// where each stands; `None` when there are none (an empty history,
-    /// reported and with `fix` removed).
+    /// reported and with `fix` removed). With `fix`, the live file's
+    /// unreadable lines are moved to its quarantine file.
     fn read_record(
         &self,
         rel: &str,
         fix: bool,
         problems: &mut Vec<Problem>,
         fixed: &mut Vec<String>,
+        quarantined: &mut Vec<Quarantined>,
     ) -> Result<Option<(Vec<Event>, Places)>> {
         let store = self.store();
         let bytes = store.read(rel)?.unwrap_or_default();
@@ -281,7 +298,7 @@ impl Nexo {
             // Sealed segments are never rewritten (their names hash their
             // bytes): what is wrong in one is reported, not fixed.
             let seg = crate::store::segments::segment_rel(rel, name);
-            let read = read_lenient(&seg, &store.read(&seg)?.unwrap_or_default());
+            let read = read_lenient(&seg, &store.read(&seg)?.unwrap_or_default(), Aside::Sealed);
             problems.extend(read.problems.into_iter().map(|p| Problem {
                 fixable: false,
                 ..p
@@ -305,13 +322,19 @@ impl Nexo {
             }
             return Ok(None);
         }
-        let lenient = read_lenient(rel, &bytes);
-        let unfixable = lenient.problems.iter().any(|p| !p.fixable);
+        let aside = Store::quarantine_rel(rel);
+        let mut lenient = read_lenient(rel, &bytes, Aside::To(&aside));
+        let held = quarantine::hold_if_blocked(rel, &mut lenient);
         problems.extend(lenient.problems);
         if fix
-            && !unfixable
+            && !held
             && let Some(clean) = &lenient.cleaned
         {
+            // The lines go aside first: a crash between the two writes
+            // leaves a line in both files, never in neither.
+            let (to, moved) = self.quarantine(rel, &lenient.aside)?;
+            fixed.extend(to);
+            quarantined.extend(moved);
             store.replace(rel, clean)?;
             fixed.push(rel.to_string());
         }
@@ -431,18 +454,34 @@ impl Nexo {
     /// progress, or a crash no writer has finished yet) and index entries
     /// that differ from HEAD (which a user's `git commit` would commit).
     /// `--fix` commits them.
-    fn uncommitted(&self, fix: bool, fixed: &mut Vec<String>) -> Result<Vec<Problem>> {
+    fn uncommitted(
+        &self,
+        fix: bool,
+        fixed: &mut Vec<String>,
+        unreadable: &HashSet<String>,
+    ) -> Result<Vec<Problem>> {
         let mut problems = Vec::new();
         let git = self.repo().cli();
         let mut report = |path: String, kind: ProblemKind, message: String| {
+            // A path this --fix rewrote is committed with the repair.
+            if fix && fixed.contains(&path) {
+                return;
+            }
+            // What nexo cannot read, it never commits.
+            let held = unreadable.contains(&path);
             problems.push(Problem {
                 kind,
+                message: match held {
+                    true => format!(
+                        "{path} is not committed, and --fix will not commit it while it holds a line nexo cannot read (named above)"
+                    ),
+                    false => message,
+                },
                 path: path.clone(),
                 line: None,
-                message,
-                fixable: true,
+                fixable: !held,
             });
-            if fix && !fixed.contains(&path) {
+            if fix && !held {
                 fixed.push(path);
             }
         };
