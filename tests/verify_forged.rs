@@ -193,3 +193,22 @@ fn a_branch_merged_into_the_base_twice_still_passes() {
     let (code, r) = b.verify();
     assert_eq!(code, 0, "{r:#}");
 }
+
+#[test]
+fn a_line_doctor_moved_to_quarantine_is_not_a_lost_line() {
+    let b = Base::signed();
+    b.repo.git(&["switch", "-q", "main"]);
+    append_line(&b, "{\"garbage\":");
+    b.commit_all("A line nobody can read");
+    b.repo.git(&["switch", "-q", "-C", "pr"]);
+    let out = common::nexo_in(b.path(), &["doctor", "--fix"]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let quarantine = b.history().with_file_name("quarantine.jsonl");
+    assert!(
+        std::fs::read_to_string(quarantine)
+            .unwrap()
+            .contains("garbage")
+    );
+    let (code, r) = b.verify();
+    assert_eq!(code, 0, "{r:#}");
+}
