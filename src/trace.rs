@@ -80,6 +80,12 @@ pub fn pause_point(point: &str) {
 #[inline(always)]
 pub fn pause_point(_: &str) {}
 
+/// Now, as nexo writes times (RFC 3339 UTC, milliseconds): the moment
+/// claims are judged at.
+pub fn now_text() -> String {
+    now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// The time now, in Unix milliseconds. In debug builds `NEXO_TEST_NOW`
 /// (Unix milliseconds) fixes it, so a test harness can give every command
 /// a time of its own and snapshots need no redaction of times.

@@ -475,3 +475,44 @@ fn a_claim_acknowledged_at_the_remote_is_not_displaced_by_an_older_offline_one()
     assert_eq!(r["resume_state"], "claimed");
     assert!(r["message"].as_str().unwrap().contains("lost to it"), "{r}");
 }
+
+#[test]
+fn a_claim_written_by_hand_in_2100_holds_nothing_and_doctor_names_it() {
+    let repo = Repo::new();
+    let run = open_run(repo.path(), 1);
+    let history = repo
+        .path()
+        .join(".nexo/runs")
+        .join(&run)
+        .join("history.jsonl");
+    let text = std::fs::read_to_string(&history).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let id = "01KZZZZZZZZZZZZZZZZZZZZZZZ";
+    let line = json!({
+        "v": 5, "id": id, "clock": last["clock"].as_u64().unwrap() + 1,
+        "parents": [last["id"]], "at": "2100-01-01T00:00:00.000Z", "actor": "mallory",
+        "type": "claimed",
+        "data": {"step_key": "s0", "holder": "mallory", "lease_until": "2100-01-01T00:30:00.000Z",
+                 "ttl_seconds": 1800, "token": id},
+    });
+    std::fs::write(&history, format!("{text}{line}\n")).unwrap();
+    repo.git(&["add", "-A", ".nexo"]);
+    repo.git(&["commit", "-q", "-m", "Mine until 2100"]);
+    // The forged lease protects nothing: another agent takes the step.
+    let out = nexo_at(repo.path(), T0, &["claim", &run, "s0", "--actor", "codex"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = parse_json(&nexo_at(repo.path(), T0, &["get", &run, "--json"]));
+    assert_eq!(got["run"]["claims"][0]["holder"], "codex", "{got:#}");
+    let out = nexo_in(repo.path(), &["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(7), "{}", stdout(&out));
+    let report = parse_json(&out);
+    let problem = &report["problems"][0];
+    assert_eq!(problem["kind"], "dated_ahead", "{report:#}");
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("event {id} by mallory is dated 2100-01-01")),
+        "{report:#}"
+    );
+}

@@ -610,7 +610,7 @@ impl Nexo {
     pub(super) fn prime_elsewhere(&self) -> Result<String> {
         let now = crate::trace::now();
         let since = now.timestamp() - RECENT_SECONDS;
-        let now_text = super::claims::now_text();
+        let now_text = crate::trace::now_text();
         let mut found: BTreeMap<String, (Vec<Place>, Vec<ObjectId>)> = BTreeMap::new();
         for seen in self.seen_refs()? {
             let other_worktree = seen.r.worktree.is_some() && !seen.r.current;

@@ -15,11 +15,6 @@ use crate::request::{ClaimRequest, ReleaseRequest, UpdateRequest};
 use crate::response::{ClaimOutcome, ClaimResponse, ReleaseResponse};
 use crate::resume::{Viewer, resume_as};
 
-/// The time claims are judged at: now, as nexo writes times.
-pub(crate) fn now_text() -> String {
-    crate::trace::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// The refusal of a write to a step someone else holds: its own exit code
 /// and error kind, with the holder and the lease's end.
 pub(crate) fn held(run: &Run, step: &Step, c: &Claim) -> Error {
@@ -47,7 +42,7 @@ pub(super) fn check_write(run: &Run, actor: &str, key: &str) -> Result<()> {
     let Some(step) = run.step(key) else {
         return Ok(());
     };
-    match step.standing(actor, &now_text()) {
+    match step.standing(actor, &crate::trace::now_text()) {
         Standing::HeldBy { claim, .. } => Err(held(run, step, claim)),
         _ => Ok(()),
     }
@@ -100,7 +95,7 @@ struct Granted {
 impl Nexo {
     /// [`resume_as`] for `actor`, now.
     pub(super) fn resume_for(&self, run: &Run, actor: &str) -> crate::resume::Resume {
-        let now = now_text();
+        let now = crate::trace::now_text();
         resume_as(run, Viewer { actor, now: &now })
     }
 
@@ -254,7 +249,10 @@ impl Nexo {
         let Some(step) = run.step(key) else {
             return Ok(());
         };
-        if !matches!(step.standing(actor, &now_text()), Standing::HeldBy { .. }) {
+        if !matches!(
+            step.standing(actor, &crate::trace::now_text()),
+            Standing::HeldBy { .. }
+        ) {
             return Ok(());
         }
         self.claim(ClaimRequest {
@@ -276,7 +274,7 @@ fn claim_body(run: &Run, req: &ClaimRequest, actor: &str, ttl: u64) -> Result<(B
             run.run_id, run.status
         )));
     }
-    let now = now_text();
+    let now = crate::trace::now_text();
     let step = match req.step_key.as_deref() {
         Some(key) => existing_step(run, key)?,
         None => offered_step(run, actor, &now)?,

@@ -608,7 +608,7 @@ impl Nexo {
         let actor = self.actor(None, None);
         let r = self.resume_for(&run, &actor);
         let mut out = RunOut::of(&run, req.include_steps.unwrap_or(true));
-        out.claims = ClaimOut::live(&run, &claims::now_text());
+        out.claims = ClaimOut::live(&run, &crate::trace::now_text());
         Ok(GetResponse {
             ok: true,
             run: out,

@@ -7,13 +7,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::Nexo;
-use super::claims::now_text;
 use crate::error::{ErrorKind, Result};
 use crate::fold::{Claim, Run, Standing};
 use crate::model::Priority;
 use crate::ready::{Readiness, Wait};
 use crate::request::{ClaimRequest, ReadyRequest, RunRequest};
 use crate::response::{ReadyItem, ReadyResponse};
+use crate::trace::now_text;
 
 /// How many ready steps an answer lists when the caller names no limit.
 const DEFAULT_LIMIT: usize = 20;

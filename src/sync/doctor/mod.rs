@@ -47,6 +47,7 @@ pub enum ProblemKind {
     TemporaryFile,
     Uncommitted,
     IndexOutOfDate,
+    DatedAhead,
 }
 
 impl ProblemKind {
@@ -71,6 +72,7 @@ impl ProblemKind {
             ProblemKind::TemporaryFile => "temporary_file",
             ProblemKind::Uncommitted => "uncommitted",
             ProblemKind::IndexOutOfDate => "index_out_of_date",
+            ProblemKind::DatedAhead => "dated_ahead",
         }
     }
 }
@@ -243,6 +245,7 @@ impl Nexo {
         else {
             return Ok(Findings::default());
         };
+        dated_ahead(&events, &places, &rel, problems);
         // A run is folded once: what it leaves aside, and its views.
         let mut found = Findings::default();
         let views = match id.starts_with(GOAL_PREFIX) {
@@ -347,8 +350,8 @@ impl Nexo {
 
     /// What the fold of run `run` leaves aside: every event it does not
     /// honour, as a problem at its line (not fixable: a history line is
-    /// never rewritten), and, under a strict policy, the decisions the
-    /// policy does not honour (reported, not failed on).
+    /// never rewritten), and the decisions and updates the approval rules
+    /// do not honour (reported, not failed on).
     fn judge_run(
         &self,
         folded: &crate::fold::Run,
@@ -375,9 +378,9 @@ impl Nexo {
                 fixable: false,
             });
         }
-        if !self.approvals().policy.is_strict() {
-            return Vec::new();
-        }
+        // Under the update policy only the rules of every policy refuse
+        // anything (a decision or an update that did not see its gate's
+        // request): those are named too.
         folded
             .unhonoured
             .iter()
@@ -616,5 +619,37 @@ impl Nexo {
             }
         }
         Ok(problems)
+    }
+}
+
+/// Every event dated further ahead of now than clocks disagree
+/// (`claim::FUTURE_SKEW_SECONDS`): a problem at its line, not fixable (a
+/// history line is never rewritten). Such a line extends no lease, but
+/// a clone whose clock runs that far ahead, or a hand-written line, is
+/// worth a person's look.
+fn dated_ahead(events: &[Event], places: &Places, rel: &str, problems: &mut Vec<Problem>) {
+    let now = crate::trace::now_text();
+    for e in events
+        .iter()
+        .filter(|e| crate::claim::is_ahead(&e.at, &now))
+    {
+        let (path, line) = match places.get(&e.id) {
+            Some((path, line)) => (path.clone(), Some(*line)),
+            None => (rel.to_string(), None),
+        };
+        let at = line.map_or(String::new(), |n| format!(":{n}"));
+        problems.push(Problem {
+            kind: ProblemKind::DatedAhead,
+            message: format!(
+                "{path}{at}: event {} by {} is dated {}, more than {} minutes ahead of this machine's clock: it extends no lease until then",
+                e.id,
+                crate::limits::quote_name(&e.actor),
+                crate::limits::quote_name(&e.at),
+                crate::claim::FUTURE_SKEW_SECONDS / 60
+            ),
+            path,
+            line,
+            fixable: false,
+        });
     }
 }
