@@ -331,11 +331,14 @@ impl Nexo {
         };
         let lines = Lines::of(base.iter().chain(fork.iter().flatten()));
         let (events, rewrites) = lines.keep_inherited(events, fork.as_deref().unwrap_or_default());
-        let inherited: HashSet<EventId> = events
-            .iter()
-            .filter(|e| lines.has(e))
-            .map(|e| e.id.clone())
-            .collect();
+        let inherited: HashSet<EventId> = match lines.by_id.is_empty() {
+            true => HashSet::new(),
+            false => events
+                .iter()
+                .filter(|e| lines.has(e))
+                .map(|e| e.id.clone())
+                .collect(),
+        };
         let brought_new = |bar: &[Event]| {
             crate::verify::unfollowed(&events, &crate::verify::heads_of(bar))
                 .into_iter()
@@ -468,6 +471,9 @@ impl Lines {
                 Some(copies) if !copies.contains(&e) => rewrites.push(e),
                 _ => kept.push(e),
             }
+        }
+        if rewrites.is_empty() && fork.is_empty() {
+            return (kept, rewrites);
         }
         let mut present: HashSet<String> = kept.iter().map(Event::to_line).collect();
         let erased = rewrites
