@@ -15,9 +15,10 @@ Then times whole processes on `pr`, interleaved:
 
 Prints medians in milliseconds and each as a multiple of `list` (the issue
 asks for at most 3x). Release build, or the binaries given with --nexo: with
-two or more, each gets its own copy of the repository (their caches may
-differ in format), rounds interleave them, and each line shows the ratio of
-every binary to the first.
+two or more, each round gives each binary a copy of the repository of its
+own (their caches may differ in format; every warm case follows its cold one
+in the same round), the copies rotate between rounds, and each line shows
+the ratio of every binary to the first.
 Usage: benches/verify.py [--runs N] [--iterations N] [--work DIR] [--nexo BIN]...
 """
 import argparse
@@ -131,8 +132,11 @@ def main():
         for args, _ in cases(nexo).values():
             timed(args, repo)
     times = [{k: [] for k in cases(n)} for n in nexos]
-    for _ in range(a.iterations):
-        for i, (nexo, repo) in enumerate(zip(nexos, repos)):
+    for round_ in range(a.iterations):
+        for i, nexo in enumerate(nexos):
+            # Each binary takes each copy in turn: copies differ in how
+            # their files lie on disk, which a cold read feels.
+            repo = repos[(i + round_) % len(repos)]
             caches = os.path.join(repo, ".git", "nexo-cache")
             for k, (args, cold) in cases(nexo).items():
                 if cold:
