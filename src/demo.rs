@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use nexo::api::{Nexo, Options};
 use nexo::call::call;
-use nexo::error::{Error, Result};
+use nexo::core::error::{Error, Result};
 
 fn git(dir: &Path, args: &[&str]) -> Result<String> {
     let out = Command::new("git")

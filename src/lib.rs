@@ -38,35 +38,14 @@
 #![deny(unsafe_code)]
 
 pub mod api;
-pub mod approval;
 pub mod call;
-pub mod check;
-pub mod claim;
-pub mod config;
-pub mod divergence;
-pub mod error;
-pub mod event;
-pub mod fold;
+pub mod core;
 pub mod git;
-pub mod goal;
-pub mod graph;
-pub mod id;
-pub mod json;
-pub mod limits;
-pub mod model;
-pub mod ready;
 pub mod render;
-pub mod request;
-pub mod response;
-pub mod resume;
-pub mod sign;
 pub mod store;
 pub mod sync;
-#[cfg(test)]
-mod testkit;
 pub mod trace;
-pub mod verify;
-pub mod view;
+pub mod wire;
 
 pub use api::{Nexo, Options};
-pub use error::{Error, ErrorKind, Result};
+pub use core::error::{Error, ErrorKind, Result};

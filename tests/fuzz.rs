@@ -12,10 +12,10 @@ mod common;
 use std::collections::{HashMap, HashSet};
 
 use common::*;
-use nexo::approval::{Approvals, Policy, Rules};
-use nexo::event::{Body, Decision, Event, HandedOff, Opened, StepSpec, Updated};
-use nexo::fold::{Run, fold_with};
-use nexo::model::{Priority, StepStatus};
+use nexo::core::approval::{Approvals, Policy, Rules};
+use nexo::core::event::{Body, Decision, Event, HandedOff, Opened, StepSpec, Updated};
+use nexo::core::fold::{Run, fold_with};
+use nexo::core::model::{Priority, StepStatus};
 use serde_json::json;
 
 const CASES: u64 = 2_000;
@@ -96,10 +96,10 @@ fn honest(rng: &mut Rng, seen: &[Event], n: u64) -> Event {
     let (actor, body) = match rng.below(8) {
         6 => {
             let ttl = [30, 90, 600][rng.below(3)];
-            let claim = nexo::event::Claimed {
+            let claim = nexo::core::event::Claimed {
                 step_key: key,
                 holder: holder.into(),
-                lease_until: nexo::claim::lease_end(&at, ttl).unwrap(),
+                lease_until: nexo::core::claim::lease_end(&at, ttl).unwrap(),
                 ttl_seconds: ttl,
                 token: id(n).into(),
                 steal: rng.below(4) == 0,
@@ -108,13 +108,13 @@ fn honest(rng: &mut Rng, seen: &[Event], n: u64) -> Event {
         }
         7 => (
             holder,
-            Body::Released(nexo::event::Released {
+            Body::Released(nexo::core::event::Released {
                 step_key: key,
                 holder: holder.into(),
                 token: id(n).into(),
                 reason: [
-                    nexo::event::ReleaseReason::Released,
-                    nexo::event::ReleaseReason::Lost,
+                    nexo::core::event::ReleaseReason::Released,
+                    nexo::core::event::ReleaseReason::Lost,
                 ][rng.below(2)],
             }),
         ),
@@ -144,7 +144,7 @@ fn honest(rng: &mut Rng, seen: &[Event], n: u64) -> Event {
         4 => (
             "codex",
             Body::Updated(Updated {
-                run_status: Some(nexo::model::RunStatus::Completed),
+                run_status: Some(nexo::core::model::RunStatus::Completed),
                 ..Default::default()
             }),
         ),
@@ -273,7 +273,7 @@ fn shuffled(rng: &mut Rng, events: &[Event]) -> Vec<Event> {
 /// Whether honoured event `from` descends from `to`, by an ancestry walk
 /// of its own over the lines (the fold's is not trusted here).
 fn descends(events: &[Event], honoured: &HashSet<&str>, from: &str, to: &str) -> bool {
-    let parents: HashMap<&str, &[nexo::id::EventId]> = events
+    let parents: HashMap<&str, &[nexo::core::id::EventId]> = events
         .iter()
         .filter(|e| honoured.contains(e.id.as_str()))
         .map(|e| (e.id.as_str(), e.parents.as_slice()))

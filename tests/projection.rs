@@ -5,9 +5,10 @@
 mod common;
 
 use common::{Repo, Rng};
-use nexo::event::{Body, Event, SCHEMA_VERSION, Updated};
-use nexo::model::StepStatus;
-use nexo::{Nexo, Options, fold, resume, store, view};
+use nexo::core::event::{Body, Event, SCHEMA_VERSION, Updated};
+use nexo::core::model::StepStatus;
+use nexo::core::{fold, resume, view};
+use nexo::{Nexo, Options, store};
 use serde_json::json;
 
 fn render(lines: &[String]) -> Vec<(String, Vec<u8>)> {
@@ -78,7 +79,7 @@ fn history() -> Vec<String> {
     ] {
         let e = Event {
             v: SCHEMA_VERSION,
-            id: nexo::id::new_event_id(1_800_000_000_000 + ms),
+            id: nexo::core::id::new_event_id(1_800_000_000_000 + ms),
             clock: run.clock + 1,
             parents: run.heads.clone(),
             at: format!("2027-01-01T00:00:00.00{ms}Z"),

@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use gix::ObjectId;
 
 use super::Nexo;
-use crate::error::{Error, ErrorKind, Result};
-use crate::event::Event;
-use crate::fold::Run;
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::event::Event;
+use crate::core::fold::Run;
 use crate::git::refs::NexoRef;
-use crate::response::{Elsewhere, Place};
+use crate::wire::response::{Elsewhere, Place};
 
 /// A run's folders on the refs other than this checkout, and where each
 /// ref is.
@@ -82,7 +82,8 @@ pub(super) fn unreadable_copies(lead: String, places: &[Place]) -> Error {
         .iter()
         .map(|(why, refs)| format!("on {}: {why}", crate::render::places(refs)))
         .collect();
-    let first = crate::limits::quote_name(places.first().map_or("", |p| &p.r#ref)).into_owned();
+    let first =
+        crate::core::limits::quote_name(places.first().map_or("", |p| &p.r#ref)).into_owned();
     Error::corrupt(format!("{lead}: {}", each.join("; "))).with_hint(format!(
         "the line named is a peer's or a hand edit: `nexo doctor` in a checkout of {first} names every bad line there, and `nexo doctor --fix` moves it aside"
     ))
@@ -235,11 +236,11 @@ impl Nexo {
     pub(super) fn read_copy(&self, id: &str, folder: ObjectId) -> Result<Vec<Event>> {
         let mut events = Vec::new();
         let files = self.repo.history_files_of_folder(folder).map_err(|e| {
-            let rel = crate::store::Store::run_rel(id);
+            let rel = crate::core::layout::run_rel(id);
             Error::corrupt(format!("{rel}: {}", e.message))
         })?;
         for (name, bytes) in files {
-            let place = format!("{}/{name}", crate::store::Store::run_rel(id));
+            let place = format!("{}/{name}", crate::core::layout::run_rel(id));
             events.extend(crate::store::parse_history(&bytes, &place)?.events);
         }
         Ok(events)
@@ -287,7 +288,7 @@ impl Nexo {
             |(f, events)| match self.fold_run_checked(id, events.clone()) {
                 Ok(_) => true,
                 Err(e) => {
-                    let rel = crate::store::Store::history_rel(id);
+                    let rel = crate::core::layout::history_rel(id);
                     let why = match e.message.starts_with(&rel) {
                         true => e.message,
                         false => format!("{rel}: {}", e.message),
@@ -382,7 +383,7 @@ pub(super) fn how_to_continue(id: &str, places: &[Place]) -> String {
     let mut there: Vec<&Place> = places.iter().filter(|p| !p.here).collect();
     there.sort_by_key(|p| p.unreadable.is_some());
     if let Some(w) = there.iter().find_map(|p| p.worktree.as_ref()) {
-        let w = crate::limits::quote_name(w);
+        let w = crate::core::limits::quote_name(w);
         return format!(
             "it is checked out in the worktree {w}: work on it there (cd {w}), or nexo bring {id} to carry it to this branch"
         );
@@ -396,8 +397,8 @@ pub(super) fn how_to_continue(id: &str, places: &[Place]) -> String {
                 .map_or(p.r#ref.as_str(), |(_, b)| b);
             format!(
                 "git switch {} to work on it there, or nexo bring {id} --from {} to carry it to this branch",
-                crate::limits::quote_name(branch),
-                crate::limits::quote_name(&p.r#ref)
+                crate::core::limits::quote_name(branch),
+                crate::core::limits::quote_name(&p.r#ref)
             )
         }
         None => format!("nexo bring {id} to carry it to this branch"),
@@ -410,9 +411,9 @@ impl Nexo {
     /// histories, each labelled with where it lives.
     pub(super) fn list_branches(
         &self,
-        req: &crate::request::ListRequest,
+        req: &crate::wire::request::ListRequest,
         limit: usize,
-    ) -> Result<crate::response::ListResponse> {
+    ) -> Result<crate::wire::response::ListResponse> {
         let mut summaries = self.summaries()?;
         crate::trace::mark("summaries");
         let on_refs = self.runs_on_refs()?;
@@ -456,7 +457,7 @@ impl Nexo {
             let (item, bad) = match unions.item(self, id, &found.folders) {
                 Ok(union) => union,
                 Err(e) => {
-                    unreadable.push(crate::response::Unreadable {
+                    unreadable.push(crate::wire::response::Unreadable {
                         run_id: id.clone().into(),
                         error: e.message,
                     });
@@ -466,7 +467,7 @@ impl Nexo {
             let lives_on = found.lives_on(&bad);
             let Some(mut item) = item else {
                 let e = unreadable_everywhere(id, &lives_on);
-                unreadable.push(crate::response::Unreadable {
+                unreadable.push(crate::wire::response::Unreadable {
                     run_id: id.clone().into(),
                     error: format!("{}; {}", e.message, e.hint.unwrap_or_default()),
                 });
@@ -487,7 +488,7 @@ impl Nexo {
                 .then(a.run_id.cmp(&b.run_id))
         });
         items.truncate(limit);
-        Ok(crate::response::ListResponse {
+        Ok(crate::wire::response::ListResponse {
             ok: true,
             count: items.len(),
             runs: items,
@@ -513,14 +514,17 @@ struct UnionCache {
 /// folder whose copy did not read, with why.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct CachedUnion {
-    item: Option<crate::response::ListItem>,
+    item: Option<crate::wire::response::ListItem>,
     progress: (usize, usize),
     unreadable: Vec<(String, String)>,
 }
 
 /// A union's list item (none when no copy read), and the folders whose
 /// copies did not read, with why.
-type UnionItem = (Option<crate::response::ListItem>, Vec<(ObjectId, String)>);
+type UnionItem = (
+    Option<crate::wire::response::ListItem>,
+    Vec<(ObjectId, String)>,
+);
 
 impl UnionCache {
     fn path(nexo: &Nexo) -> std::path::PathBuf {

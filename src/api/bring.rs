@@ -7,15 +7,15 @@ use serde::Serialize;
 
 use super::Nexo;
 use super::branches::{OnRefs, find_prefix, unreadable_copies};
-use crate::error::{Error, Result};
-use crate::event::Event;
-use crate::response::Place;
+use crate::core::error::{Error, Result};
+use crate::core::event::Event;
+use crate::wire::response::Place;
 
 /// What `bring` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct BringResponse {
     pub ok: bool,
-    pub run_id: crate::id::RunId,
+    pub run_id: crate::core::id::RunId,
     /// The refs whose history was read.
     pub from: Vec<String>,
     /// How many events were new here (0: the copies are already the same
@@ -26,7 +26,7 @@ pub struct BringResponse {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<Place>,
     pub message: String,
-    pub commit: crate::response::CommitInfo,
+    pub commit: crate::wire::response::CommitInfo,
 }
 
 /// The refs to read a run from, each with its folder there.
@@ -92,11 +92,11 @@ impl Nexo {
                 from: refs,
                 events_brought: 0,
                 unreadable,
-                commit: crate::response::CommitInfo::made(None),
+                commit: crate::wire::response::CommitInfo::made(None),
             });
         }
         let plan = self.repo.plan_commit(self.options.no_commit)?;
-        let mut paths = vec![crate::store::Store::history_rel(&id)];
+        let mut paths = vec![crate::core::layout::history_rel(&id)];
         self.repo.add_pending(&paths)?;
         for (i, e) in new.iter().enumerate() {
             match (here, i) {
@@ -131,7 +131,7 @@ impl Nexo {
     /// does not have (all of them when the run is not `here`), in fold
     /// order.
     fn events_to_bring(&self, id: &str, here: bool, folders: &[ObjectId]) -> Result<Vec<Event>> {
-        let known: std::collections::HashSet<crate::id::EventId> = match here {
+        let known: std::collections::HashSet<crate::core::id::EventId> = match here {
             true => self
                 .store
                 .read_history(id)?
@@ -145,7 +145,7 @@ impl Nexo {
         for folder in folders {
             events.extend(self.read_copy(id, *folder)?);
         }
-        let mut ordered = crate::event::in_fold_order(events).events;
+        let mut ordered = crate::core::event::in_fold_order(events).events;
         ordered.retain(|e| !known.contains(&e.id));
         Ok(ordered)
     }
@@ -166,7 +166,7 @@ impl Nexo {
             (None, Err(_)) => {
                 return Err(Error::not_found(format!(
                     "no other branch, remote-tracking branch or worktree has a run {}",
-                    crate::limits::quote(run_id)
+                    crate::core::limits::quote(run_id)
                 ))
                 .with_hint("nexo list --branches lists the runs on every ref"));
             }
@@ -193,7 +193,7 @@ impl Nexo {
     /// The folder of run `id` on ref `name`.
     fn folder_on(&self, id: &str, name: &str) -> Result<ObjectId> {
         let refs = self.repo.nexo_refs()?;
-        let quoted = crate::limits::quote_name(name);
+        let quoted = crate::core::limits::quote_name(name);
         let r = refs.iter().find(|r| r.name == name).ok_or_else(|| {
             Error::not_found(format!(
                 "no branch or remote-tracking branch named {quoted}"

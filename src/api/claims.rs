@@ -7,13 +7,13 @@ use std::cell::RefCell;
 
 use super::Nexo;
 use super::validate::existing_step;
-use crate::error::{Error, ErrorKind, Result};
-use crate::event::{Body, Claimed, ReleaseReason, Released};
-use crate::fold::{Claim, Run, Standing, Step};
-use crate::id::EventId;
-use crate::request::{ClaimRequest, ReleaseRequest, UpdateRequest};
-use crate::response::{ClaimOutcome, ClaimResponse, ReleaseResponse};
-use crate::resume::{Viewer, resume_as};
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::event::{Body, Claimed, ReleaseReason, Released};
+use crate::core::fold::{Claim, Run, Standing, Step};
+use crate::core::id::EventId;
+use crate::core::resume::{Viewer, resume_as};
+use crate::wire::request::{ClaimRequest, ReleaseRequest, UpdateRequest};
+use crate::wire::response::{ClaimOutcome, ClaimResponse, ReleaseResponse};
 
 /// The refusal of a write to a step someone else holds: its own exit code
 /// and error kind, with the holder and the lease's end.
@@ -28,7 +28,7 @@ pub(crate) fn held(run: &Run, step: &Step, c: &Claim) -> Error {
     .with_hint(format!(
         "take another step (nexo resume {} says which), wait for the lease to end (it can be taken over {}s after), or take it on purpose with --steal",
         run.run_id,
-        crate::claim::SKEW_MARGIN_SECONDS
+        crate::core::claim::SKEW_MARGIN_SECONDS
     ))
     .with_detail("step_key", step.step_key.clone())
     .with_detail("holder", c.holder.clone())
@@ -52,7 +52,7 @@ pub(super) fn check_write(run: &Run, actor: &str, key: &str) -> Result<()> {
 struct Lost {
     /// The claim that holds the step instead, if any.
     winner: Option<Claim>,
-    status: crate::model::StepStatus,
+    status: crate::core::model::StepStatus,
 }
 
 impl Lost {
@@ -94,14 +94,14 @@ struct Granted {
 
 impl Nexo {
     /// [`resume_as`] for `actor`, now.
-    pub(super) fn resume_for(&self, run: &Run, actor: &str) -> crate::resume::Resume {
+    pub(super) fn resume_for(&self, run: &Run, actor: &str) -> crate::core::resume::Resume {
         let now = crate::trace::now_text();
         resume_as(run, Viewer { actor, now: &now })
     }
 
     pub fn claim(&self, req: ClaimRequest) -> Result<ClaimResponse> {
         let ttl = match req.ttl_seconds {
-            Some(t) => crate::claim::check_ttl("ttl_seconds", t)?,
+            Some(t) => crate::core::claim::check_ttl("ttl_seconds", t)?,
             None => self.claim_ttl,
         };
         let actor = self.actor(Some(req.actor.clone()), None);

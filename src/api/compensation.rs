@@ -5,11 +5,11 @@
 //! ones that declared no compensation named).
 
 use super::Nexo;
-use crate::error::Result;
-use crate::fold::{Run, Step};
-use crate::model::StepStatus;
-use crate::request::CompensationRequest;
-use crate::response::*;
+use crate::core::error::Result;
+use crate::core::fold::{Run, Step};
+use crate::core::model::StepStatus;
+use crate::wire::request::CompensationRequest;
+use crate::wire::response::*;
 
 const DEFAULT_CHECKPOINT_LIMIT: usize = 10;
 

@@ -6,17 +6,17 @@ use std::collections::BTreeSet;
 
 use super::Nexo;
 use super::validate::existing_step;
-use crate::approval::{Approvals, Policy, Refusal, Rules, signed_content};
-use crate::error::{Error, Result};
-use crate::event::{Body, Decision, Event};
-use crate::fold::{self, Run, Step, Verdict};
-use crate::limits::{self, Text, opt_text};
-use crate::model::StepStatus;
-use crate::request::DecisionRequest;
-use crate::response::DecisionResponse;
-use crate::resume::resume;
-use crate::sign::{self, SigningKey, Verifier};
-use crate::store::{Flow, NEXO_DIR, Store};
+use crate::core::approval::{Approvals, Policy, Refusal, Rules, signed_content};
+use crate::core::error::{Error, Result};
+use crate::core::event::{Body, Decision, Event};
+use crate::core::fold::{self, Run, Step, Verdict};
+use crate::core::limits::{self, Text, opt_text};
+use crate::core::model::StepStatus;
+use crate::core::resume::resume;
+use crate::git::sign::{self, SigningKey, Verifier};
+use crate::store::{Flow, NEXO_DIR};
+use crate::wire::request::DecisionRequest;
+use crate::wire::response::DecisionResponse;
 
 /// Where the keys that may sign decisions are listed (git's
 /// allowed-signers format).
@@ -58,7 +58,7 @@ impl Nexo {
             return Ok(run);
         }
         let mut run: Option<Run> = None;
-        let mut last: Option<(u64, crate::id::EventId)> = None;
+        let mut last: Option<(u64, crate::core::id::EventId)> = None;
         let (mut in_order, mut end, mut whole_lines) = (true, 0, true);
         self.store.each_event(id, 0, |e, offset, terminated| {
             // Anything but a plain sequence (lines out of order, an id
@@ -66,7 +66,7 @@ impl Nexo {
             // not come first) is for the whole-history fold to judge.
             let follows = match (&run, &last) {
                 (Some(r), Some((c, i))) => (e.clock, &e.id) > (*c, i) && r.takes_next(&e),
-                _ => matches!(e.body, crate::event::Body::Opened(_)),
+                _ => matches!(e.body, crate::core::event::Body::Opened(_)),
             };
             if !follows {
                 in_order = false;
@@ -91,7 +91,7 @@ impl Nexo {
             }
             (true, _, _) => Err(Error::corrupt(format!(
                 "{}: the run's history is empty",
-                Store::history_rel(id)
+                crate::core::layout::history_rel(id)
             ))),
             // A merge reordered the lines: read whole and sort, then cache
             // the result, so appends after the merge fold incrementally.
@@ -157,7 +157,7 @@ impl Nexo {
         limits::text("note", &note, Text::Prose)?;
         opt_text("next_action", req.next_action.as_deref(), Text::Prose)?;
         if verdict == Verdict::Rejected && note.trim().is_empty() {
-            return Err(Error::naming(crate::error::ErrorKind::Invalid, |n| {
+            return Err(Error::naming(crate::core::error::ErrorKind::Invalid, |n| {
                 format!(
                     "a rejection needs a reason: say why in {}, so the next session knows what to change",
                     n("reason")
@@ -215,7 +215,7 @@ impl Nexo {
     fn sign_decision(&self, run_id: &str, event: &mut Event) -> Result<()> {
         let actor = event.actor.clone();
         // Schema 4: the signature covers the event's clock as well.
-        event.v = crate::event::SIGNED_VERSION;
+        event.v = crate::core::event::SIGNED_VERSION;
         let (verdict, d) = decision_of(event).expect("only decisions are sealed");
         let content = signed_content(run_id, event, verdict.as_str(), d);
         let key = self.repo.signing_key().ok_or_else(|| {
@@ -244,7 +244,10 @@ impl Nexo {
 
 /// Under a strict policy a gated step cannot be opened as already passed
 /// (taken up or done): its gate would never be decided.
-pub(super) fn check_open(approvals: &Approvals, steps: &[crate::event::StepSpec]) -> Result<()> {
+pub(super) fn check_open(
+    approvals: &Approvals,
+    steps: &[crate::core::event::StepSpec],
+) -> Result<()> {
     if !approvals.policy.is_strict() {
         return Ok(());
     }
@@ -273,7 +276,7 @@ pub(crate) fn same_run(folder: &str, opened: &str) -> Result<()> {
     }
     Err(Error::corrupt(format!(
         "{} opens run {opened:?}, not {folder}: a history belongs in its own run's folder",
-        Store::history_rel(folder)
+        crate::core::layout::history_rel(folder)
     )))
 }
 
@@ -315,12 +318,15 @@ fn check_decision(run: &Run, step: &Step, actor: &str, verdict: Verdict) -> Resu
     let gated = step.requires_approval || step.status == StepStatus::WaitingApproval;
     if !gated {
         let (key, status) = (key.clone(), step.status);
-        return Err(Error::naming(crate::error::ErrorKind::Conflict, move |n| {
-            format!(
-                "step '{key}' does not require approval (status {status}); mark it with {} first",
-                n("requires_approval")
-            )
-        }));
+        return Err(Error::naming(
+            crate::core::error::ErrorKind::Conflict,
+            move |n| {
+                format!(
+                    "step '{key}' does not require approval (status {status}); mark it with {} first",
+                    n("requires_approval")
+                )
+            },
+        ));
     }
     if let Some(a) = &step.approval
         && a.decision == verdict
@@ -339,7 +345,7 @@ fn check_decision(run: &Run, step: &Step, actor: &str, verdict: Verdict) -> Resu
 /// awaiting step on (to running, retrying, completed, skipped, ...),
 /// lifting its `requires_approval`, or declaring the run completed while
 /// a gate is closed is refused before anything is written.
-pub(super) fn check_update(run: &Run, u: &crate::event::Updated) -> Result<()> {
+pub(super) fn check_update(run: &Run, u: &crate::core::event::Updated) -> Result<()> {
     if !run.rules.policy().is_strict() {
         return Ok(());
     }

@@ -8,14 +8,14 @@ use super::record::Record;
 use super::record::read_all;
 use super::validate::{check_map, limit_or};
 use super::{Nexo, non_empty};
-use crate::error::{Error, Result};
-use crate::event::{Body, GoalOpened, GoalUpdated};
-use crate::fold::Run;
-use crate::goal::{self, Goal};
-use crate::limits::{self, Text, opt_text};
-use crate::model::{GoalStatus, Priority};
-use crate::request::*;
-use crate::response::*;
+use crate::core::error::{Error, Result};
+use crate::core::event::{Body, GoalOpened, GoalUpdated};
+use crate::core::fold::Run;
+use crate::core::goal::{self, Goal};
+use crate::core::limits::{self, Text, opt_text};
+use crate::core::model::{GoalStatus, Priority};
+use crate::wire::request::*;
+use crate::wire::response::*;
 
 const DEFAULT_GOAL_LIST_LIMIT: usize = 20;
 /// How many linked runs `goal get` shows, as the original.
@@ -86,7 +86,7 @@ impl Nexo {
                 .to_string(),
             None => String::new(),
         };
-        let goal_id = crate::id::new_goal_id();
+        let goal_id = crate::core::id::new_goal_id();
         let text = |v: Option<String>| v.unwrap_or_default().trim().to_string();
         let body = Body::GoalOpened(GoalOpened {
             goal_id: goal_id.clone(),
@@ -187,7 +187,7 @@ impl Nexo {
             shared_state: req.shared_state.clone(),
         };
         if u == GoalUpdated::default() {
-            return Err(Error::naming(crate::error::ErrorKind::Invalid, |n| {
+            return Err(Error::naming(crate::core::error::ErrorKind::Invalid, |n| {
                 let fields = [
                     "status",
                     "title",
@@ -362,7 +362,7 @@ impl Nexo {
         let id = self.store.resolve_goal(given).map_err(|e| match e.kind {
             crate::ErrorKind::NotFound => Error::not_found(format!(
                 "unknown {field} {}: no goal has that id",
-                crate::limits::quote(given)
+                crate::core::limits::quote(given)
             ))
             .with_hint("`nexo goal list --all` lists the goals"),
             _ => e,

@@ -30,16 +30,16 @@ use write::Write;
 
 use validate::{check_map, check_steps, limit_or, update_subject, validate_update};
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::event::{Body, Event, HandedOff, Opened};
-use crate::fold::Run;
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::event::{Body, Event, HandedOff, Opened};
+use crate::core::fold::Run;
+use crate::core::limits::{self, Text, opt_text};
+use crate::core::model::Priority;
+use crate::core::resume::resume;
 use crate::git::Repo;
-use crate::limits::{self, Text, opt_text};
-use crate::model::Priority;
-use crate::request::*;
-use crate::response::*;
-use crate::resume::resume;
 use crate::store::{Held, Lock, Store};
+use crate::wire::request::*;
+use crate::wire::response::*;
 
 /// Who is acting and whether writes become commits.
 #[derive(Debug, Clone, Default)]
@@ -79,7 +79,7 @@ pub struct Nexo {
     store: Store,
     options: Options,
     /// Who may pass approval gates (`.nexo/config.yaml`).
-    approvals: crate::approval::Approvals,
+    approvals: crate::core::approval::Approvals,
     /// The lease a claim gets when its caller names none.
     claim_ttl: u64,
     notices: RefCell<Vec<String>>,
@@ -132,7 +132,7 @@ impl Nexo {
         let notices = Vec::new();
         let store = Store::new(repo.workdir(), repo.git_dir());
         let mut options = options;
-        let config = match crate::config::Config::load(repo.workdir()) {
+        let config = match crate::store::config::Config::load(repo.workdir()) {
             // `.nexo` itself is a link: every read and write refuses it,
             // so no policy is in play, and `doctor --fix` must be able to
             // start to remove it.
@@ -142,14 +142,14 @@ impl Nexo {
                     Path::new(crate::store::NEXO_DIR),
                 ) =>
             {
-                crate::config::Config::default()
+                crate::store::config::Config::default()
             }
-            Err(_) if options.lenient_config => crate::config::Config::default(),
+            Err(_) if options.lenient_config => crate::store::config::Config::default(),
             config => config?,
         };
         match config.commit {
-            crate::config::CommitMode::Off => options.no_commit = true,
-            mode => repo.set_coalesce(mode == crate::config::CommitMode::Coalesce),
+            crate::store::config::CommitMode::Off => options.no_commit = true,
+            mode => repo.set_coalesce(mode == crate::store::config::CommitMode::Coalesce),
         }
         Ok(Nexo {
             repo,
@@ -252,7 +252,7 @@ impl Nexo {
         let mut paths = Vec::new();
         let mut ids = Vec::new();
         for rel in self.repo.read_pending() {
-            if let Some(id) = Store::record_of_history(&rel)
+            if let Some(id) = crate::core::layout::record_of_history(&rel)
                 && let Ok(files) = self.render_record(id)
             {
                 paths.extend(self.write_files(files)?);
@@ -413,7 +413,7 @@ impl Nexo {
                 req.warnings,
             ));
         }
-        let run_id = crate::id::new_run_id();
+        let run_id = crate::core::id::new_run_id();
         let body = Body::Opened(Opened {
             run_id: run_id.clone(),
             sid,
@@ -477,7 +477,7 @@ impl Nexo {
             // Under the seed's policy, moving a gated step on is an
             // approval: the commit says so, and by whom.
             if let Some(step) = updated.step_key.as_deref().and_then(|k| run.step(k))
-                && crate::fold::passes_gate(step, &updated)
+                && crate::core::fold::passes_gate(step, &updated)
             {
                 subject.push_str(&format!(" (gate passed by {actor} via update)"));
             }
@@ -734,7 +734,7 @@ fn durable_checkpoint(run: &Run, event: &Event, commit: &CommitInfo) -> DurableC
     };
     let waiting = matches!(
         run.status,
-        crate::model::RunStatus::Blocked | crate::model::RunStatus::WaitingApproval
+        crate::core::model::RunStatus::Blocked | crate::core::model::RunStatus::WaitingApproval
     );
     DurableCheckpoint {
         event_id: event.id.clone(),
@@ -750,7 +750,7 @@ fn durable_checkpoint(run: &Run, event: &Event, commit: &CommitInfo) -> DurableC
 }
 
 fn history_rel(run_id: &str) -> String {
-    Store::history_rel(run_id)
+    crate::core::layout::history_rel(run_id)
 }
 
 fn check_open_text(req: &OpenRequest) -> Result<()> {

@@ -6,12 +6,12 @@
 
 use super::Nexo;
 use super::summaries::Summary;
-use crate::error::Result;
-use crate::fold::Run;
-use crate::model::{Priority, RunStatus};
+use crate::core::error::Result;
+use crate::core::fold::Run;
+use crate::core::model::{Priority, RunStatus};
+use crate::core::resume::resume;
 use crate::render::clip;
-use crate::response::{PrimeResponse, PrimeRun, ReadyItem};
-use crate::resume::resume;
+use crate::wire::response::{PrimeResponse, PrimeRun, ReadyItem};
 
 /// What an agent needs to start using nexo, in about 1.5 KB.
 pub const PRIMER: &str = "\

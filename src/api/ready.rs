@@ -7,13 +7,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::Nexo;
-use crate::error::{ErrorKind, Result};
-use crate::fold::{Claim, Run, Standing};
-use crate::model::Priority;
-use crate::ready::{Readiness, Wait};
-use crate::request::{ClaimRequest, ReadyRequest, RunRequest};
-use crate::response::{ReadyItem, ReadyResponse};
+use crate::core::error::{ErrorKind, Result};
+use crate::core::fold::{Claim, Run, Standing};
+use crate::core::model::Priority;
+use crate::core::ready::{Readiness, Wait};
 use crate::trace::now_text;
+use crate::wire::request::{ClaimRequest, ReadyRequest, RunRequest};
+use crate::wire::response::{ReadyItem, ReadyResponse};
 
 /// How many ready steps an answer lists when the caller names no limit.
 const DEFAULT_LIMIT: usize = 20;
@@ -43,7 +43,7 @@ impl Candidate {
 pub(super) fn candidates(run: &Run) -> Vec<Candidate> {
     if matches!(
         run.status,
-        crate::model::RunStatus::Completed | crate::model::RunStatus::Cancelled
+        crate::core::model::RunStatus::Completed | crate::core::model::RunStatus::Cancelled
     ) {
         return Vec::new();
     }
@@ -73,7 +73,7 @@ pub(super) fn rank(
     let open = |s: &&super::summaries::Summary| {
         !matches!(
             s.status,
-            crate::model::RunStatus::Completed | crate::model::RunStatus::Cancelled
+            crate::core::model::RunStatus::Completed | crate::core::model::RunStatus::Cancelled
         ) && (all || s.ready > 0)
     };
     let mut ranked = Vec::new();
@@ -84,15 +84,16 @@ pub(super) fn rank(
             ready: steps,
         } = summaries.ready(s)?;
         for (order, c) in steps.into_iter().enumerate() {
-            let wait = c
-                .wait
-                .or_else(|| match crate::fold::standing(&c.claims, &[], actor, now) {
-                    Standing::HeldBy { claim, .. } => Some(Wait::Claimed {
-                        holder: claim.holder.clone(),
-                        lease_until: claim.lease_until.clone(),
-                    }),
-                    _ => None,
-                });
+            let wait =
+                c.wait.or_else(
+                    || match crate::core::fold::standing(&c.claims, &[], actor, now) {
+                        Standing::HeldBy { claim, .. } => Some(Wait::Claimed {
+                            holder: claim.holder.clone(),
+                            lease_until: claim.lease_until.clone(),
+                        }),
+                        _ => None,
+                    },
+                );
             ranked.push(Ranked {
                 priority: item.priority,
                 opened_at: opened_at.clone(),
@@ -139,13 +140,16 @@ impl Nexo {
             ("sync", req.sync.unwrap_or(false)),
         ];
         if let Some(&(field, _)) = claim_only.iter().find(|(_, set)| *set && !claiming) {
-            return Err(crate::error::Error::naming(ErrorKind::Invalid, move |n| {
-                format!(
-                    "{} applies to the claim ready makes: pass {} too, or leave it out",
-                    n(field),
-                    n("claim")
-                )
-            }));
+            return Err(crate::core::error::Error::naming(
+                ErrorKind::Invalid,
+                move |n| {
+                    format!(
+                        "{} applies to the claim ready makes: pass {} too, or leave it out",
+                        n(field),
+                        n("claim")
+                    )
+                },
+            ));
         }
         let actor = self.actor(req.actor.clone(), None);
         let summaries = self.summaries()?;

@@ -4,13 +4,13 @@
 //! write path serves both.
 
 use super::Nexo;
-use crate::error::{ErrorKind, Result};
-use crate::event::Event;
-use crate::fold::{self, Run};
-use crate::goal::{self, Goal};
-use crate::id::{EventId, GOAL_PREFIX};
-use crate::resume::resume;
-use crate::view;
+use crate::core::error::{ErrorKind, Result};
+use crate::core::event::Event;
+use crate::core::fold::{self, Run};
+use crate::core::goal::{self, Goal};
+use crate::core::id::{EventId, GOAL_PREFIX};
+use crate::core::resume::resume;
+use crate::core::view;
 
 pub(crate) trait Record: Sized {
     /// Folds the events under the repository's rules (a run's approval

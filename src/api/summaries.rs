@@ -31,12 +31,12 @@ use serde::{Deserialize, Serialize};
 
 use super::Nexo;
 use super::record::Record;
-use crate::error::{Error, ErrorKind, Result};
-use crate::fold::Run;
-use crate::model::{Priority, RunStatus, StepStatus};
-use crate::response::{ListItem, PrimeRun, Unreadable};
-use crate::resume::resume;
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::fold::Run;
+use crate::core::model::{Priority, RunStatus, StepStatus};
+use crate::core::resume::resume;
 use crate::store::Stamp;
+use crate::wire::response::{ListItem, PrimeRun, Unreadable};
 
 /// Bumped when a line's shape changes, or what the fold makes of a
 /// history does (5: lines a peer could not have written honestly are not
@@ -120,7 +120,7 @@ pub(super) struct ForReady {
 
 #[derive(Deserialize)]
 pub(super) struct ReadyRun {
-    pub(super) run_id: crate::id::RunId,
+    pub(super) run_id: crate::core::id::RunId,
     pub(super) goal: String,
     pub(super) priority: Priority,
 }

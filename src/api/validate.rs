@@ -5,12 +5,12 @@
 use serde_json::{Map, Value};
 
 use super::non_empty;
-use crate::error::{Error, ErrorKind, Result};
-use crate::event::{StepSpec, Updated};
-use crate::fold::{Run, Step};
-use crate::limits::{Text, opt_text};
-use crate::model::{StepStatus, validate_name};
-use crate::request::UpdateRequest;
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::event::{StepSpec, Updated};
+use crate::core::fold::{Run, Step};
+use crate::core::limits::{Text, opt_text};
+use crate::core::model::{StepStatus, validate_name};
+use crate::wire::request::UpdateRequest;
 
 /// A limit, where 0 means "the default" as in the original runtime.
 pub(super) fn limit_or(v: Option<usize>, default: usize) -> usize {
@@ -37,12 +37,12 @@ fn unknown_step(run: &Run, key: &str) -> String {
 
 /// Checks a JSON map a caller stores (depth and size).
 pub(super) fn check_map(value: Option<&Map<String, Value>>, field: &str) -> Result<()> {
-    crate::check::map(field, value)
+    crate::core::check::map(field, value)
 }
 
 /// Checks the steps a run is opened with (the same rules a read applies).
 pub(super) fn check_steps(steps: &[StepSpec]) -> Result<()> {
-    crate::check::steps(steps)
+    crate::core::check::steps(steps)
 }
 
 /// Checks an update against the run it applies to and turns it into an
@@ -106,7 +106,7 @@ pub(super) fn validate_update(
         needs: req.needs,
     })
     .and_then(|u| {
-        crate::fold::check_needs(run, &u)?;
+        crate::core::fold::check_needs(run, &u)?;
         Ok(u)
     })
 }

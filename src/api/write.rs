@@ -5,13 +5,13 @@
 
 use super::Nexo;
 use super::record::{Record, trailer};
-use crate::error::{Error, Result};
-use crate::event::{Body, Event, SEALING_VERSION};
-use crate::fold::Run;
+use crate::core::error::{Error, Result};
+use crate::core::event::{Body, Event, SEALING_VERSION};
+use crate::core::fold::Run;
+use crate::core::limits::{self, Text, opt_text};
 use crate::git::CommitPlan;
-use crate::limits::{self, Text, opt_text};
-use crate::response::CommitInfo;
-use crate::store::{Held, Store};
+use crate::store::Held;
+use crate::wire::response::CommitInfo;
 
 /// Finishes an event before it is written (signs a decision); refusing
 /// leaves nothing written.
@@ -50,7 +50,7 @@ impl Nexo {
             Some(r) => r
                 .clock()
                 .checked_add(1)
-                .filter(|&c| c <= crate::check::MAX_CLOCK)
+                .filter(|&c| c <= crate::core::check::MAX_CLOCK)
                 .ok_or_else(|| {
                     Error::corrupt(format!(
                         "{} has reached the end of its logical clock ({}); nothing was written",
@@ -60,7 +60,7 @@ impl Nexo {
                     .with_hint("nexo doctor names the events that pushed it there")
                 })?,
         };
-        let id = crate::id::new_event_id(ms);
+        let id = crate::core::id::new_event_id(ms);
         let mut body = body;
         body.stamp(&id, &at);
         Ok(Event {
@@ -177,7 +177,7 @@ impl Nexo {
         }
         // The rules a reader applies to every line: whatever nexo writes,
         // every clone honours.
-        crate::check::event(&event)?;
+        crate::core::check::event(&event)?;
         let run = match prior {
             Some(mut run) => {
                 if seal.is_some() {
@@ -192,7 +192,7 @@ impl Nexo {
         let views = self.stale(run.files())?;
         // Pending before anything is written: a process killed at any
         // later point leaves the next command the full list to commit.
-        let mut paths = vec![Store::history_rel(id)];
+        let mut paths = vec![crate::core::layout::history_rel(id)];
         paths.extend(sealing.iter().flat_map(|s| s.rels.iter().cloned()));
         paths.extend(views.iter().map(|(p, _)| p.clone()));
         self.repo.add_pending(&paths)?;
@@ -249,7 +249,7 @@ impl Nexo {
     /// history (a run whose opening never completed) is removed.
     pub(super) fn settle_pending(&self) -> Result<()> {
         for rel in self.repo.read_pending() {
-            if Store::record_of_history(&rel).is_none() {
+            if crate::core::layout::record_of_history(&rel).is_none() {
                 continue;
             }
             self.store.settle_history(&rel)?;

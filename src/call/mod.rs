@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::api::Nexo;
-use crate::error::{Error, Result};
-use crate::request::{self as req, decode};
+use crate::core::error::{Error, Result};
+use crate::wire::request::{self as req, decode};
 
 mod tool;
 mod wire;
@@ -89,7 +89,7 @@ pub fn accepted_fields(tool: Tool) -> Vec<String> {
         return Vec::new();
     };
     assert!(
-        e.message.chars().count() < crate::limits::MAX_MESSAGE_CHARS,
+        e.message.chars().count() < crate::core::limits::MAX_MESSAGE_CHARS,
         "{tool}'s field list outgrew limits::MAX_MESSAGE_CHARS"
     );
     // serde says "expected `a`", "expected `a` or `b`" or "expected one
@@ -133,8 +133,8 @@ pub fn call(nexo: &Nexo, tool: &str, input: Value) -> Result<Value> {
 
 /// What a tool's description adds under a strict approval policy, so an
 /// agent reads the rule before it tries to pass a gate.
-pub fn policy_note(approvals: &crate::approval::Approvals, tool: Tool) -> Option<String> {
-    use crate::approval::Policy;
+pub fn policy_note(approvals: &crate::core::approval::Approvals, tool: Tool) -> Option<String> {
+    use crate::core::approval::Policy;
     if !approvals.policy.is_strict() {
         return None;
     }
@@ -169,7 +169,7 @@ pub fn is_tool(name: &str) -> bool {
 pub fn unknown_tool(name: &str) -> Error {
     Error::invalid(format!(
         "unknown tool {}: expected one of {}",
-        crate::limits::quote(name),
+        crate::core::limits::quote(name),
         Tool::ALL
             .iter()
             .map(|t| t.name())

@@ -10,11 +10,11 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
-use crate::event::StepSpec;
-use crate::json::value_or_encoded;
-use crate::model::{GoalStatus, Priority, RunStatus, StepStatus};
-use crate::request::{
+use crate::core::error::{Error, Result};
+use crate::core::event::StepSpec;
+use crate::core::model::{GoalStatus, Priority, RunStatus, StepStatus};
+use crate::wire::json::value_or_encoded;
+use crate::wire::request::{
     GoalOpenRequest, GoalUpdateRequest, HandoffRequest, OpenRequest, UpdateRequest, empty_as_none,
 };
 
@@ -142,7 +142,7 @@ fn map(value: Option<Value>, field: &str) -> Result<Option<Map<String, Value>>> 
         Some(v) => value_or_encoded::<Map<String, Value>>(v, field)
             .map(Some)
             .map_err(|e| {
-                Error::invalid(crate::limits::clip_message(format!(
+                Error::invalid(crate::core::limits::clip_message(format!(
                     "{} (expected a JSON object)",
                     e.message
                 )))
@@ -167,7 +167,7 @@ pub(crate) fn lenient_priority(
         Err(_) => {
             warnings.push(format!(
                 "priority {} is not one of low, normal, high, critical: used \"normal\", as the original does",
-                crate::limits::quote(&word)
+                crate::core::limits::quote(&word)
             ));
             Some(Priority::Normal)
         }
@@ -232,8 +232,11 @@ fn step(i: usize, item: Value, warnings: &mut Vec<String>) -> Result<StepSpec> {
             compensation: None,
             needs: None,
         },
-        obj @ Value::Object(_) => serde_json::from_value(obj)
-            .map_err(|e| Error::invalid(crate::limits::clip_message(format!("steps[{i}]: {e}"))))?,
+        obj @ Value::Object(_) => serde_json::from_value(obj).map_err(|e| {
+            Error::invalid(crate::core::limits::clip_message(format!(
+                "steps[{i}]: {e}"
+            )))
+        })?,
         other => {
             return Err(Error::invalid(format!(
                 "steps[{i}] is {other}: give a title (\"Run checks\") or an object ({{\"key\":\"doctor\",\"title\":\"Run checks\"}})"
@@ -244,7 +247,7 @@ fn step(i: usize, item: Value, warnings: &mut Vec<String>) -> Result<StepSpec> {
     let key = match given(input.key) {
         Some(k) => k.trim().to_string(),
         None => {
-            let made = crate::model::key_from_title(title.as_deref().unwrap_or(""), i + 1);
+            let made = crate::core::model::key_from_title(title.as_deref().unwrap_or(""), i + 1);
             warnings.push(format!(
                 "steps[{i}] has no key: used {made:?}, made from its title"
             ));

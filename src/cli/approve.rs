@@ -1,9 +1,9 @@
 //! `nexo approve`: pass a step's approval gate.
 
 use super::{Ctx, RunArg, commit_line};
-use nexo::error::Result;
-use nexo::request::DecisionRequest;
-use nexo::response::DecisionResponse;
+use nexo::core::error::Result;
+use nexo::wire::request::DecisionRequest;
+use nexo::wire::response::DecisionResponse;
 
 #[derive(clap::Args, Debug)]
 #[command(

@@ -2,7 +2,7 @@
 //! purpose.
 
 use super::{Ctx, RunArg, commit_line};
-use nexo::error::Result;
+use nexo::core::error::Result;
 
 #[derive(clap::Args, Debug)]
 #[command(

@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::Ctx;
 use nexo::call;
-use nexo::error::{Error, Result};
-use nexo::json::parse_lenient;
+use nexo::core::error::{Error, Result};
+use nexo::wire::json::parse_lenient;
 
 /// The help's list of tools, from their one declaration (`call::Tool`).
 pub fn after_help() -> String {

@@ -2,8 +2,8 @@
 //! side by side do not do the same work.
 
 use super::{Ctx, RunArg, commit_line};
-use nexo::error::Result;
-use nexo::request::{ClaimRequest, ReleaseRequest};
+use nexo::core::error::Result;
+use nexo::wire::request::{ClaimRequest, ReleaseRequest};
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -32,7 +32,7 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     let n = ctx.nexo()?;
     let ttl_seconds = match &a.ttl {
-        Some(t) => Some(nexo::claim::parse_ttl("--ttl", t)?),
+        Some(t) => Some(nexo::core::claim::parse_ttl("--ttl", t)?),
         None => None,
     };
     let r = n.claim(ClaimRequest {
@@ -100,10 +100,10 @@ pub struct ReadyArgs {
 pub fn ready(ctx: &Ctx, a: &ReadyArgs) -> Result<()> {
     let n = ctx.nexo()?;
     let ttl_seconds = match &a.ttl {
-        Some(t) => Some(nexo::claim::parse_ttl("--ttl", t)?),
+        Some(t) => Some(nexo::core::claim::parse_ttl("--ttl", t)?),
         None => None,
     };
-    let r = n.ready(nexo::request::ReadyRequest {
+    let r = n.ready(nexo::wire::request::ReadyRequest {
         actor: Some(n.actor(None, None)),
         claim: Some(a.claim),
         limit: Some(a.limit),

@@ -1,7 +1,7 @@
 //! `nexo commit`: commit every pending `.nexo/` change.
 
 use super::Ctx;
-use nexo::error::Result;
+use nexo::core::error::Result;
 
 pub fn run(ctx: &Ctx) -> Result<()> {
     let r = ctx.nexo()?.commit_pending()?;

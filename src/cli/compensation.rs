@@ -1,8 +1,8 @@
 //! `nexo compensation`: how to undo a run's work, in order.
 
 use super::{Ctx, RunArg};
-use nexo::error::Result;
-use nexo::request::CompensationRequest;
+use nexo::core::error::Result;
+use nexo::wire::request::CompensationRequest;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Example:\n  nexo compensation WF-7K2D")]

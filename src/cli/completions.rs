@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::CommandFactory;
 
-use nexo::error::{Error, Result};
+use nexo::core::error::{Error, Result};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:

@@ -1,6 +1,6 @@
 //! `nexo demo`: the seed's release example, end to end.
 
-use nexo::error::Result;
+use nexo::core::error::Result;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:

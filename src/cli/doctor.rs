@@ -2,7 +2,7 @@
 //! repaired without losing an event.
 
 use super::Ctx;
-use nexo::error::{ErrorKind, Result};
+use nexo::core::error::{ErrorKind, Result};
 use nexo::sync::DoctorReport;
 
 pub const AFTER_HELP: &str = concat!(

@@ -5,7 +5,7 @@
 //! command that was run ("also pass --title"). No text is rewritten.
 
 use super::Command;
-use nexo::error::Error;
+use nexo::core::error::Error;
 
 /// The fields each command's flags stand for.
 fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
@@ -105,7 +105,8 @@ mod tests {
         assert_eq!(flag_for(&cmd, "step_title"), "--title");
         assert_eq!(flag_for(&cmd, "step_key"), "STEP");
         assert_eq!(flag_for(&cmd, "sid"), "sid");
-        let err = nexo::limits::text("summary", "a\u{1}", nexo::limits::Text::Prose).unwrap_err();
+        let err = nexo::core::limits::text("summary", "a\u{1}", nexo::core::limits::Text::Prose)
+            .unwrap_err();
         assert!(
             in_flags(&cmd, &err)
                 .message

@@ -3,9 +3,9 @@
 use serde_json::Value;
 
 use super::{Ctx, RunArg, checkpoint_line};
-use nexo::error::Result;
-use nexo::request::GetRequest;
-use nexo::response::GetResponse;
+use nexo::core::error::Result;
+use nexo::wire::request::GetRequest;
+use nexo::wire::response::GetResponse;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Example:\n  nexo get WF-7K2D --checkpoints 3")]

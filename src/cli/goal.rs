@@ -2,10 +2,10 @@
 //! link to with `nexo open --goal`.
 
 use super::{Ctx, commit_line, json_arg};
-use nexo::error::Result;
-use nexo::model::{GoalStatus, Priority};
-use nexo::request::{GoalGetRequest, GoalListRequest, GoalOpenRequest, GoalUpdateRequest};
-use nexo::response::GoalCounts;
+use nexo::core::error::Result;
+use nexo::core::model::{GoalStatus, Priority};
+use nexo::wire::request::{GoalGetRequest, GoalListRequest, GoalOpenRequest, GoalUpdateRequest};
+use nexo::wire::response::GoalCounts;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:

@@ -1,8 +1,8 @@
 //! `nexo handoff`: a run to another owner.
 
 use super::{Ctx, RunArg, commit_line};
-use nexo::error::Result;
-use nexo::request::HandoffRequest;
+use nexo::core::error::Result;
+use nexo::wire::request::HandoffRequest;
 
 /// On the command line a handoff says something: to whom, what to know
 /// or what to do next (`call` keeps the original's actor-only handoff).

@@ -1,9 +1,9 @@
 //! `nexo list`: runs, most recently updated first.
 
 use super::Ctx;
-use nexo::error::Result;
-use nexo::model::RunStatus;
-use nexo::request::ListRequest;
+use nexo::core::error::Result;
+use nexo::core::model::RunStatus;
+use nexo::wire::request::ListRequest;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:\n  nexo list\n  nexo list --all --status completed")]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::Ctx;
-use nexo::error::Result;
+use nexo::core::error::Result;
 
 pub const AFTER_HELP: &str = "Examples:
   claude mcp add --scope project nexo -- nexo mcp

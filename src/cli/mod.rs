@@ -10,9 +10,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use nexo::api::{Nexo, Options};
-use nexo::error::{Error, Result};
-use nexo::json::parse_lenient;
-use nexo::response::{CheckpointOut, CommitInfo};
+use nexo::core::error::{Error, Result};
+use nexo::wire::json::parse_lenient;
+use nexo::wire::response::{CheckpointOut, CommitInfo};
 
 mod approve;
 mod bring;
@@ -375,12 +375,12 @@ pub fn warn_unreadable<'a>(records: impl Iterator<Item = (&'a str, &'a str)>) {
 
 /// Warns, on standard error, of each ref whose copy of run `id` could not
 /// be read: the answer came from the other refs.
-pub fn warn_unreadable_refs(id: &str, places: &[nexo::response::Place]) {
+pub fn warn_unreadable_refs(id: &str, places: &[nexo::wire::response::Place]) {
     for p in places {
         if let Some(why) = &p.unreadable {
             eprintln!(
                 "warning: {id} on {} could not be read, so it is left out: {why} (`nexo doctor` on that branch names every bad line)",
-                nexo::limits::quote_name(&p.r#ref)
+                nexo::core::limits::quote_name(&p.r#ref)
             );
         }
     }
@@ -388,7 +388,7 @@ pub fn warn_unreadable_refs(id: &str, places: &[nexo::response::Place]) {
 
 /// The line that says a run was answered from other refs, read-only, and
 /// how to work on it; each ref whose copy did not read is warned of.
-pub fn elsewhere_line(id: &str, e: &nexo::response::Elsewhere) -> String {
+pub fn elsewhere_line(id: &str, e: &nexo::wire::response::Elsewhere) -> String {
     warn_unreadable_refs(id, &e.lives_on);
     format!(
         "not in this working tree (read-only here): lives on {}; {}\n",

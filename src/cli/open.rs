@@ -1,10 +1,10 @@
 //! `nexo open`: a new run.
 
 use super::{Ctx, commit_line, json_arg};
-use nexo::error::Result;
-use nexo::event::StepSpec;
-use nexo::model::Priority;
-use nexo::request::OpenRequest;
+use nexo::core::error::Result;
+use nexo::core::event::StepSpec;
+use nexo::core::model::Priority;
+use nexo::wire::request::OpenRequest;
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -67,18 +67,18 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         .collect();
     for given in &a.needs {
         let (key, deps) = given.split_once('=').ok_or_else(|| {
-            nexo::error::Error::invalid(format!(
+            nexo::core::error::Error::invalid(format!(
                 "--needs {}: write STEP=DEP[,DEP], e.g. --needs publish=build-linux,build-mac",
-                nexo::limits::quote(given)
+                nexo::core::limits::quote(given)
             ))
         })?;
         let step = steps
             .iter_mut()
             .find(|s| s.key == key.trim())
             .ok_or_else(|| {
-                nexo::error::Error::invalid(format!(
+                nexo::core::error::Error::invalid(format!(
                     "--needs {}: '{}' is not one of the --step keys",
-                    nexo::limits::quote(given),
+                    nexo::core::limits::quote(given),
                     key.trim()
                 ))
             })?;

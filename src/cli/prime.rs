@@ -1,7 +1,7 @@
 //! `nexo prime`: what a new session should know, for a session-start hook.
 
 use super::Ctx;
-use nexo::error::{ErrorKind, Result};
+use nexo::core::error::{ErrorKind, Result};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:

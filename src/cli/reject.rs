@@ -1,8 +1,8 @@
 //! `nexo reject`: turn a step back at its approval gate, with a reason.
 
 use super::{Ctx, RunArg};
-use nexo::error::Result;
-use nexo::request::DecisionRequest;
+use nexo::core::error::Result;
+use nexo::wire::request::DecisionRequest;
 
 #[derive(clap::Args, Debug)]
 #[command(

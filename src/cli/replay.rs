@@ -1,8 +1,8 @@
 //! `nexo replay`: a run's recent checkpoints, newest first.
 
 use super::{Ctx, RunArg, checkpoint_line};
-use nexo::error::Result;
-use nexo::request::ReplayRequest;
+use nexo::core::error::Result;
+use nexo::wire::request::ReplayRequest;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Example:\n  nexo replay WF-7K2D -n 5")]

@@ -1,7 +1,7 @@
 //! `nexo resolve`: settle conflicted `.nexo/` paths of a merge or rebase.
 
 use super::Ctx;
-use nexo::error::Result;
+use nexo::core::error::Result;
 
 pub fn run(ctx: &Ctx) -> Result<()> {
     let r = ctx.nexo()?.resolve()?;

@@ -1,8 +1,8 @@
 //! `nexo resume`: the next honest action on a run.
 
 use super::{Ctx, RunArg};
-use nexo::error::Result;
-use nexo::request::RunRequest;
+use nexo::core::error::Result;
+use nexo::wire::request::RunRequest;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Example:\n  nexo resume WF-7K2D")]

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use super::Ctx;
-use nexo::error::Result;
+use nexo::core::error::Result;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::Ctx;
 use crate::setup::{self, Agent, workflow};
-use nexo::error::{Error, Result};
+use nexo::core::error::{Error, Result};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:

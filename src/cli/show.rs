@@ -2,9 +2,9 @@
 //! Mermaid diagram for a pull request.
 
 use super::{ColorChoice, Ctx, RunArg, frame};
-use nexo::error::Result;
+use nexo::core::error::Result;
+use nexo::core::resume::resume;
 use nexo::render::{markdown, text};
-use nexo::resume::resume;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -41,7 +41,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     if ctx.json {
         // The tool interface's full state, as `nexo get --json`.
         return ctx.emit(
-            &nexo.get(nexo::request::GetRequest {
+            &nexo.get(nexo::wire::request::GetRequest {
                 run_id: a.run.run.clone(),
                 include_steps: Some(true),
                 checkpoint_limit: Some(a.events),

@@ -1,7 +1,7 @@
 //! `nexo sync`: commit, fetch, integrate, settle, push.
 
 use super::Ctx;
-use nexo::error::Result;
+use nexo::core::error::Result;
 
 pub fn run(ctx: &Ctx) -> Result<()> {
     let r = ctx.nexo()?.sync()?;

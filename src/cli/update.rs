@@ -1,9 +1,9 @@
 //! `nexo update`: progress on a run.
 
 use super::{Ctx, commit_line, json_arg};
-use nexo::error::Result;
-use nexo::model::{RunStatus, StepStatus};
-use nexo::request::UpdateRequest;
+use nexo::core::error::Result;
+use nexo::core::model::{RunStatus, StepStatus};
+use nexo::wire::request::UpdateRequest;
 
 #[derive(clap::Args, Debug)]
 #[command(

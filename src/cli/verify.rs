@@ -2,7 +2,7 @@
 //! cannot change, for CI on pull requests (docs/approvals.md).
 
 use super::Ctx;
-use nexo::error::Result;
+use nexo::core::error::Result;
 use nexo::render::verify;
 
 /// The exit code of a verification that found a violation or a problem:

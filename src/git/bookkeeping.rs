@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use gix::lock::acquire::Fail;
 
 use super::{INDEX_LOCK_WAIT, Repo, git_err, index};
-use crate::error::{Error, ErrorKind, Result};
+use crate::core::error::{Error, ErrorKind, Result};
 use crate::store::NEXO_DIR;
 
 /// What rendered the views nexo last saw: this build's version.

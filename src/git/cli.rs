@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 pub struct GitCli {
     workdir: PathBuf,

@@ -19,7 +19,7 @@
 use gix::ObjectId;
 
 use super::{Repo, git_err, message};
-use crate::error::Result;
+use crate::core::error::Result;
 use crate::store::NEXO_DIR;
 
 /// How far back from another ref's tip to look for HEAD before deciding
@@ -103,7 +103,7 @@ impl Repo {
             }
             h.update([0]);
         }
-        Ok(crate::id::hex(&h.finalize()))
+        Ok(crate::core::id::hex(&h.finalize()))
     }
 
     /// Every ref but the current branch.

@@ -15,7 +15,7 @@ use gix::bstr::BString;
 use gix::config::Snapshot;
 
 use super::git_err;
-use crate::error::Result;
+use crate::core::error::Result;
 
 /// The committer's name, as gix resolves it.
 pub(super) fn name(config: &Snapshot<'_>) -> Option<BString> {

@@ -14,7 +14,7 @@ use std::ops::Range;
 
 use gix::ObjectId;
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 const HEADER: usize = 12;
 /// ctime, mtime, dev, ino, mode, uid, gid, size: ten 32-bit fields.

@@ -17,7 +17,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::core::error::{Error, ErrorKind, Result};
 
 const OWNER_FILE: &str = "nexo-index-owner";
 const PRIVATE_PREFIX: &str = "nexo-index-lock-";

@@ -20,7 +20,7 @@ use gix_zlib::stream::deflate::{Compress, FlushCompress};
 use gix_zlib::{Compression, Status};
 
 use super::{Repo, git_err};
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// The process's compressor, made on first use.
 pub(super) struct Loose {

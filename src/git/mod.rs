@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use gix::bstr::{BStr, ByteSlice};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::core::error::{Error, ErrorKind, Result};
 
 mod bookkeeping;
 pub mod cli;
@@ -28,10 +28,11 @@ mod loose;
 pub mod message;
 mod reflock;
 pub mod refs;
+pub mod sign;
 mod tree;
 
-use crate::response::CommitInfo;
 use crate::store::{NEXO_DIR, nofollow};
+use crate::wire::response::CommitInfo;
 use lockfile::IndexLock;
 use tree::Edits;
 

@@ -13,7 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 const INTENT_FILE: &str = "nexo-ref-intent";
 /// How long after the record a lock file may have been made and still be

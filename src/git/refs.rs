@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use gix::ObjectId;
 
 use super::{Repo, git_err};
-use crate::error::Result;
+use crate::core::error::Result;
 use crate::store::NEXO_DIR;
 
 /// One ref that may hold runs.
@@ -404,7 +404,7 @@ impl Repo {
             .find_header(id)
             .map_err(|e| git_err("cannot read a blob", e))?;
         if header.size() > MAX_BLOB_BYTES {
-            return Err(crate::error::Error::corrupt(format!(
+            return Err(crate::core::error::Error::corrupt(format!(
                 "blob {id} is {} bytes, over nexo's limit of {MAX_BLOB_BYTES}",
                 header.size()
             )));

@@ -6,7 +6,7 @@
 //! trees on the edited paths are read and written.
 
 use super::{Repo, git_err};
-use crate::error::Result;
+use crate::core::error::Result;
 
 /// Path edits grouped by directory: a blob (or its removal) per file name,
 /// nested edits per directory name.

@@ -21,8 +21,8 @@ use serde_json::{Map, Value, json};
 
 use nexo::api::{Nexo, Options};
 use nexo::call::{self, Tool as NexoTool};
-use nexo::error::{Error, Result};
-use nexo::model::{GoalStatus, RunStatus, StepStatus};
+use nexo::core::error::{Error, Result};
+use nexo::core::model::{GoalStatus, RunStatus, StepStatus};
 
 mod wire;
 
@@ -485,7 +485,7 @@ fn decision_schema(tool: NexoTool) -> Arc<Map<String, Value>> {
     )
 }
 
-fn tools(approvals: &nexo::approval::Approvals) -> Vec<Tool> {
+fn tools(approvals: &nexo::core::approval::Approvals) -> Vec<Tool> {
     NexoTool::ALL
         .iter()
         .map(|&tool| {

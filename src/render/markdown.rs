@@ -4,9 +4,9 @@
 //! or summary can hold `|`, `<script>` or a Mermaid keyword.
 
 use super::{change, one_line, or_nobody, progress, step_symbol, when};
-use crate::fold::{Run, Step};
-use crate::model::StepStatus;
-use crate::resume::Resume;
+use crate::core::fold::{Run, Step};
+use crate::core::model::StepStatus;
+use crate::core::resume::Resume;
 
 /// The Markdown summary, with the diagram and the newest `events` of the
 /// trail.
@@ -143,14 +143,14 @@ fn label(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::StepStatus::*;
-    use crate::resume::resume;
-    use crate::testkit::History;
+    use crate::core::model::StepStatus::*;
+    use crate::core::resume::resume;
+    use crate::core::testkit::History;
 
     #[test]
     fn hostile_text_cannot_break_the_table_or_the_diagram() {
         let mut h = History::open(&["a"]);
-        if let crate::event::Body::Opened(o) = &mut h.events[0].body {
+        if let crate::core::event::Body::Opened(o) = &mut h.events[0].body {
             o.goal = "Ship <script>alert(1)</script> | now".into();
             o.steps[0].title = "Say \"hi\"]; click s0 call evil() <b>".into();
         }

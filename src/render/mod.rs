@@ -7,8 +7,8 @@ pub mod markdown;
 pub mod text;
 pub mod verify;
 
-use crate::fold::{Checkpoint, Run, Step};
-use crate::model::{RunStatus, StepStatus};
+use crate::core::fold::{Checkpoint, Run, Step};
+use crate::core::model::{RunStatus, StepStatus};
 
 /// Whether to colour text, decided by the adapter (a terminal, NO_COLOR,
 /// CLICOLOR_FORCE, `--color`).
@@ -127,16 +127,16 @@ pub const PLACES_SHOWN: usize = 5;
 /// checked out in, when that is not here, or marked unreadable when its
 /// copy did not read) quoted when its name is odd (`limits::quote_name`),
 /// the first [`PLACES_SHOWN`] of them, then how many more.
-pub fn places(places: &[crate::response::Place]) -> String {
+pub fn places(places: &[crate::wire::response::Place]) -> String {
     let named: Vec<String> = places
         .iter()
         .take(PLACES_SHOWN)
         .map(|p| {
-            let name = crate::limits::quote_name(&p.r#ref);
+            let name = crate::core::limits::quote_name(&p.r#ref);
             let worktree = p.worktree.as_deref().filter(|_| !p.here);
             match (worktree, p.unreadable.is_some()) {
                 (_, true) => format!("{name} (unreadable)"),
-                (Some(w), false) => format!("{name} ({})", crate::limits::quote_name(w)),
+                (Some(w), false) => format!("{name} ({})", crate::core::limits::quote_name(w)),
                 (None, false) => name.into_owned(),
             }
         })
@@ -192,7 +192,7 @@ pub fn change(c: &Checkpoint) -> String {
 
 /// Who holds a step and until when, in words (`claimed by codex until
 /// 2026-12-02 10:30 UTC`), with how many queue behind them.
-pub fn claim_note(step: &crate::fold::Step) -> Option<String> {
+pub fn claim_note(step: &crate::core::fold::Step) -> Option<String> {
     let c = step.holder()?;
     let queued = match step.claims.len() - 1 {
         0 => String::new(),
@@ -206,7 +206,7 @@ pub fn claim_note(step: &crate::fold::Step) -> Option<String> {
 }
 
 /// A step's gate, dependencies and claim, as one note for a table cell.
-pub fn gate_and_claim(step: &crate::fold::Step) -> String {
+pub fn gate_and_claim(step: &crate::core::fold::Step) -> String {
     let needs = (!step.needs.is_empty()).then(|| format!("needs {}", step.needs.join(", ")));
     [text::gate(step), needs, claim_note(step)]
         .into_iter()
@@ -248,7 +248,7 @@ mod tests {
 
     #[test]
     fn places_are_capped_and_odd_names_quoted() {
-        let place = |r: &str, w: Option<&str>| crate::response::Place {
+        let place = |r: &str, w: Option<&str>| crate::wire::response::Place {
             r#ref: r.into(),
             worktree: w.map(Into::into),
             here: false,

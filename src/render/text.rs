@@ -5,9 +5,9 @@
 use super::{
     Paint, Tone, ago, change, clip, one_line, or_nobody, progress, run_tone, step_symbol, step_tone,
 };
-use crate::fold::{Run, Step, Verdict};
-use crate::response::ListItem;
-use crate::resume::Resume;
+use crate::core::fold::{Run, Step, Verdict};
+use crate::core::resume::Resume;
+use crate::wire::response::ListItem;
 
 /// What a view is fitted to: the width (none: no cutting) and colour.
 #[derive(Debug, Clone, Copy)]
@@ -238,9 +238,9 @@ pub fn list(items: &[ListItem], frame: &Frame) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::StepStatus::*;
-    use crate::resume::resume;
-    use crate::testkit::History;
+    use crate::core::model::StepStatus::*;
+    use crate::core::resume::resume;
+    use crate::core::testkit::History;
 
     fn frame(width: Option<usize>, paint: Paint) -> Frame {
         Frame {

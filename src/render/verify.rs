@@ -2,7 +2,7 @@
 //! every run summary) and for the terminal.
 
 use super::markdown::cell;
-use crate::verify::{GateCheck, VerifyReport, Violation};
+use crate::core::verify::{GateCheck, VerifyReport, Violation};
 
 /// The report as Markdown: the verdict, the policy applied, the changes
 /// a reviewer must see, the violations, and every gate judged.
@@ -247,9 +247,9 @@ fn short(commit: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approval::Approvals;
-    use crate::model::StepStatus;
-    use crate::verify::{GateCheck, Policies, PolicyOut};
+    use crate::core::approval::Approvals;
+    use crate::core::model::StepStatus;
+    use crate::core::verify::{GateCheck, Policies, PolicyOut};
 
     fn report(gates: usize) -> VerifyReport {
         let policy = PolicyOut {

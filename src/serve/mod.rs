@@ -21,7 +21,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use nexo::api::{Nexo, Options};
-use nexo::error::{Error, ErrorKind, Result};
+use nexo::core::error::{Error, ErrorKind, Result};
 
 /// What every page is rendered with.
 struct Board {

@@ -5,12 +5,12 @@
 use askama::Template;
 
 use nexo::api::Nexo;
-use nexo::error::{Error, ErrorKind, Result};
-use nexo::fold::Run;
-use nexo::model::RunStatus;
+use nexo::core::error::{Error, ErrorKind, Result};
+use nexo::core::fold::Run;
+use nexo::core::model::RunStatus;
+use nexo::core::resume::resume;
 use nexo::render::{self, ago, change, or_nobody, progress, step_symbol};
-use nexo::request::ListRequest;
-use nexo::resume::resume;
+use nexo::wire::request::ListRequest;
 
 /// How many runs the board shows (most recently updated first).
 const BOARD_LIMIT: usize = 500;

@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use nexo::error::{Error, Result};
+use nexo::core::error::{Error, Result};
 
 /// A JSON value whose objects keep their keys in file order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ pub mod workflow;
 
 use std::path::{Path, PathBuf};
 
-use nexo::error::{Error, Result};
+use nexo::core::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Agent {

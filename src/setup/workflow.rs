@@ -6,7 +6,7 @@
 //! user's own under its `jobs:` without moving a line of theirs. A file
 //! nexo cannot merge into safely is left alone, with the reason.
 
-use nexo::error::{Error, Result};
+use nexo::core::error::{Error, Result};
 
 /// Where the workflow goes, from the repository's root.
 pub const PATH: &str = ".github/workflows/nexo.yml";

@@ -22,10 +22,11 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::event::Event;
-use crate::id::{GOAL_PREFIX, RUN_PREFIX};
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::event::Event;
+use crate::core::id::{GOAL_PREFIX, RUN_PREFIX};
 
+pub mod config;
 mod folder;
 pub mod nofollow;
 pub mod segments;
@@ -35,11 +36,7 @@ use folder::{names_at, open_dir_nofollow, stat_all};
 
 pub use segments::{Parts, Sealing};
 
-pub const NEXO_DIR: &str = ".nexo";
-pub const HISTORY: &str = "history.jsonl";
-/// Beside a history: the lines `doctor --fix` moved out of it because no
-/// nexo can read them, byte for byte, one a line (docs/format.md).
-pub const QUARANTINE: &str = "quarantine.jsonl";
+pub use crate::core::layout::{HISTORY, NEXO_DIR, QUARANTINE};
 
 /// Marks histories for git's built-in union merge, so both sides' events
 /// survive a plain `git pull` (the fold then dedupes and orders them), and
@@ -172,47 +169,6 @@ impl Store {
 
     pub fn runs_dir(&self) -> PathBuf {
         self.root.join(NEXO_DIR).join("runs")
-    }
-
-    /// Path of a run's directory relative to the working tree, with `/`.
-    pub fn run_rel(run_id: &str) -> String {
-        format!("{NEXO_DIR}/runs/{run_id}")
-    }
-
-    /// Path of a goal's directory relative to the working tree.
-    pub fn goal_rel(goal_id: &str) -> String {
-        format!("{NEXO_DIR}/goals/{goal_id}")
-    }
-
-    /// Path of a record's history relative to the working tree: a goal's
-    /// for a `WG-` id, else a run's.
-    pub fn history_rel(id: &str) -> String {
-        if id.starts_with(GOAL_PREFIX) {
-            format!("{}/{HISTORY}", Self::goal_rel(id))
-        } else {
-            format!("{}/{HISTORY}", Self::run_rel(id))
-        }
-    }
-
-    /// Where `doctor --fix` keeps the unreadable lines it moves out of
-    /// history `rel` (a record's live history): beside it.
-    pub fn quarantine_rel(history_rel: &str) -> String {
-        match history_rel.strip_suffix(HISTORY) {
-            Some(dir) => format!("{dir}{QUARANTINE}"),
-            None => format!("{history_rel}.{QUARANTINE}"),
-        }
-    }
-
-    /// The id of a history path (`.nexo/runs/<id>/history.jsonl` or
-    /// `.nexo/goals/<id>/history.jsonl`).
-    pub fn record_of_history(rel: &str) -> Option<&str> {
-        let rest = rel.strip_prefix(NEXO_DIR)?.strip_prefix('/')?;
-        let id = rest
-            .strip_prefix("runs/")
-            .or_else(|| rest.strip_prefix("goals/"))?
-            .strip_suffix(HISTORY)?
-            .strip_suffix('/')?;
-        (!id.contains('/') && Self::history_rel(id) == rel).then_some(id)
     }
 
     pub fn abs(&self, rel: &str) -> PathBuf {
@@ -407,16 +363,16 @@ impl Store {
         } else {
             format!("{prefix}{upper}")
         };
-        crate::model::validate_name(&format!("{what}_id"), &wanted)?;
+        crate::core::model::validate_name(&format!("{what}_id"), &wanted)?;
         // The common case, a full id, costs a few stats instead of a listing.
-        let rel = Self::history_rel(&wanted);
+        let rel = crate::core::layout::history_rel(&wanted);
         if nofollow::check(&self.root, Path::new(&rel))? || self.reappears(&rel)? {
             return Ok(wanted);
         }
         if wanted.len() < prefix.len() + MIN_PREFIX {
             return Err(Error::invalid(format!(
                 "{what} id prefix {} is too short: give at least {MIN_PREFIX} characters after {prefix}",
-                crate::limits::quote(given)
+                crate::core::limits::quote(given)
             ))
             .with_hint(format!("`{list}` lists them")));
         }
@@ -429,7 +385,7 @@ impl Store {
             1 => Ok(matches.into_iter().next().expect("one match")),
             0 => Err(Error::not_found(format!(
                 "unknown {what} {}: no {what} in {} matches it",
-                crate::limits::quote(given),
+                crate::core::limits::quote(given),
                 dir.display()
             ))
             .with_hint(format!("`{list} --all` lists them"))),
@@ -437,7 +393,7 @@ impl Store {
                 ErrorKind::Ambiguous,
                 format!(
                     "{what} id prefix {} is ambiguous; it matches {}",
-                    crate::limits::quote(given),
+                    crate::core::limits::quote(given),
                     matches.join(", ")
                 ),
             )),
@@ -453,7 +409,7 @@ impl Store {
     /// modification time, inode) without reading it, to notice that git
     /// replaced it (a merge) since it was read.
     pub fn history_stamp(&self, run_id: &str) -> Option<(u64, std::time::SystemTime, u64)> {
-        let m = fs::symlink_metadata(self.abs(&Self::history_rel(run_id))).ok()?;
+        let m = fs::symlink_metadata(self.abs(&crate::core::layout::history_rel(run_id))).ok()?;
         #[cfg(unix)]
         let ino = std::os::unix::fs::MetadataExt::ino(&m);
         #[cfg(not(unix))]
@@ -489,7 +445,7 @@ impl Store {
     /// A history opened for reading, never through a link: its live file,
     /// then its sealed segments (in that order; see [`segments`]).
     pub fn open_history(&self, id: &str) -> Result<Parts> {
-        let rel = Self::history_rel(id);
+        let rel = crate::core::layout::history_rel(id);
         let open = || nofollow::open(&self.root, Path::new(&rel), OpenOptions::new().read(true));
         let live = match open()? {
             Some(file) => Some(file),
@@ -500,7 +456,7 @@ impl Store {
         let live = live.ok_or_else(|| {
             Error::not_found(format!(
                 "unknown run {}: {} does not exist",
-                crate::limits::quote(id),
+                crate::core::limits::quote(id),
                 self.abs(&rel).display()
             ))
         })?;
@@ -512,7 +468,7 @@ impl Store {
     /// aside as segments (see [`segments`]). The write then installs them
     /// and restarts the live file with its event.
     pub fn prepare_seal(&self, _: &Held, id: &str) -> Result<Option<Sealing>> {
-        let rel = Self::history_rel(id);
+        let rel = crate::core::layout::history_rel(id);
         let big = fs::symlink_metadata(self.abs(&rel))
             .is_ok_and(|m| m.is_file() && m.len() >= segments::seal_bytes());
         if !big {
@@ -531,7 +487,7 @@ impl Store {
         crate::trace::crash_point("sealed");
         let mut line = event.to_line();
         line.push('\n');
-        let rel = Self::history_rel(id);
+        let rel = crate::core::layout::history_rel(id);
         nofollow::write_durable(&self.root, Path::new(&rel), line.as_bytes(), &self.tmp_dir)
     }
 
@@ -544,7 +500,7 @@ impl Store {
     /// appears whole or not at all (written aside, flushed, renamed), so a
     /// crash can never leave an empty or partial history to be committed.
     pub fn create_history(&self, _: &Held, run_id: &str, event: &Event) -> Result<()> {
-        let rel = Self::history_rel(run_id);
+        let rel = crate::core::layout::history_rel(run_id);
         let rel = Path::new(&rel);
         let dir = rel.parent().expect("history has a parent");
         nofollow::create_dir_all(&self.root, dir)?;
@@ -560,7 +516,7 @@ impl Store {
     /// settled first (see `settle_tail`) so the new line starts on a line
     /// of its own.
     pub fn append(&self, _: &Held, run_id: &str, event: &Event) -> Result<()> {
-        let rel = Self::history_rel(run_id);
+        let rel = crate::core::layout::history_rel(run_id);
         let path = self.abs(&rel);
         let mut file = nofollow::open(
             &self.root,
@@ -570,7 +526,7 @@ impl Store {
         .ok_or_else(|| {
             Error::not_found(format!(
                 "unknown run {}: {rel} does not exist",
-                crate::limits::quote(run_id)
+                crate::core::limits::quote(run_id)
             ))
         })?;
         settle_tail(&mut file).map_err(|e| Error::io("repair the end of", &path, e))?;

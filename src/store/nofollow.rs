@@ -12,7 +12,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind as IoKind, Write};
 use std::path::{Component, Path, PathBuf};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::core::error::{Error, ErrorKind, Result};
 
 /// The error for a link found at `rel` (relative to the working tree).
 pub fn link_error(rel: &Path) -> Error {

@@ -32,8 +32,8 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::nofollow;
-use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::core::error::{Error, Result};
+use crate::core::event::Event;
 
 /// The folder of a record's sealed segments, beside its live file.
 pub const SEGMENTS: &str = "history";
@@ -374,7 +374,7 @@ fn add_segment(
     bytes: &[u8],
     sealing: &mut Sealing,
 ) -> Result<()> {
-    let hash = crate::id::hex(&Sha256::digest(bytes)[..8]);
+    let hash = crate::core::id::hex(&Sha256::digest(bytes)[..8]);
     if let Some((name, _)) = existing
         .iter()
         .find(|(n, _)| n.contains(&format!("-{hash}.")))

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::api::Nexo;
-use crate::error::Result;
+use crate::core::error::Result;
 use crate::git::cli::GitCli;
 use crate::store::NEXO_DIR;
 

@@ -11,7 +11,7 @@
 use serde::Serialize;
 
 use crate::api::Nexo;
-use crate::error::{Error, ErrorKind, Result};
+use crate::core::error::{Error, ErrorKind, Result};
 use crate::git::cli::{GitCli, Push, text};
 use crate::store::NEXO_DIR;
 
@@ -287,7 +287,7 @@ impl Upstream {
 fn backoff(attempt: usize) {
     let ceiling = (25u64 << attempt.min(6)).min(1500);
     std::thread::sleep(std::time::Duration::from_millis(
-        10 + crate::id::random_below(ceiling),
+        10 + crate::core::id::random_below(ceiling),
     ));
 }
 

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Serialize;
 
 use crate::api::Nexo;
-use crate::error::Result;
-use crate::event::Event;
+use crate::core::error::Result;
+use crate::core::event::Event;
 use crate::git::cli::GitCli;
-use crate::store::{GITATTRIBUTES, NEXO_DIR, Store};
+use crate::store::{GITATTRIBUTES, NEXO_DIR};
 
 use super::is_marker;
 
@@ -78,7 +78,7 @@ impl Nexo {
     /// events (stages 2 and 3, plus the working tree's), each once, and
     /// regenerates its views. Returns the paths to stage.
     fn settle_history(&self, git: &GitCli, id: &str) -> Result<Vec<String>> {
-        let rel = Store::history_rel(id);
+        let rel = crate::core::layout::history_rel(id);
         let mut lines = Vec::new();
         for spec in [format!(":2:{rel}"), format!(":3:{rel}")] {
             if let Ok(out) = git.run(&["show", &spec])

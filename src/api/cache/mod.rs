@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Nexo;
-use crate::approval::Rules;
-use crate::error::Result;
-use crate::fold::{self, Run};
-use crate::id::EventId;
+use crate::core::approval::Rules;
+use crate::core::error::Result;
+use crate::core::fold::{self, Run};
+use crate::core::id::EventId;
 use crate::store::Flow;
 use ids::IdSet;
 
@@ -86,8 +86,8 @@ impl Nexo {
                 let heads = &entry.run.heads;
                 let saw_all =
                     e.parents.len() == heads.len() && heads.iter().all(|h| e.parents.contains(h));
-                let fresh =
-                    !ids.may_contain(&e.id) && !matches!(e.body, crate::event::Body::Opened(_));
+                let fresh = !ids.may_contain(&e.id)
+                    && !matches!(e.body, crate::core::event::Body::Opened(_));
                 // A last event still without its newline is folded from the
                 // file until the next write completes it.
                 if !follows || !saw_all || !fresh || !terminated {
@@ -192,5 +192,5 @@ fn policy(rules: &Rules) -> String {
 /// SHA-256 of the `TAIL` bytes before `len` (fewer at the start).
 fn tail_hash(history: &mut crate::store::Parts, len: u64) -> Result<String> {
     let buf = history.bytes_before(len, TAIL)?;
-    Ok(crate::id::hex(&Sha256::digest(&buf)))
+    Ok(crate::core::id::hex(&Sha256::digest(&buf)))
 }

@@ -19,12 +19,12 @@ use policy::Side;
 
 use super::Nexo;
 use super::gates::{same_run, signed_decisions};
-use crate::approval::{Approvals, Policy, Rules};
-use crate::error::{Error, Result};
-use crate::event::Event;
-use crate::id::EventId;
-use crate::sign::Verifier;
-use crate::verify::{Policies, RunVerdict, TrustedRef, VerifyProblem, VerifyReport, judge};
+use crate::core::approval::{Approvals, Policy, Rules};
+use crate::core::error::{Error, Result};
+use crate::core::event::Event;
+use crate::core::id::EventId;
+use crate::core::verify::{Policies, RunVerdict, TrustedRef, VerifyProblem, VerifyReport, judge};
+use crate::git::sign::Verifier;
 
 /// What judging one run found, as cached.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -86,7 +86,7 @@ impl Nexo {
         let (judging, trusted_at) = match trusted {
             Some(name) => {
                 let commit = self.repo.commit_of(name)?.ok_or_else(|| {
-                    Error::not_found(format!("--trusted {}: no such commit", crate::limits::quote(name)))
+                    Error::not_found(format!("--trusted {}: no such commit", crate::core::limits::quote(name)))
                         .with_hint("fetch it first (git fetch origin main; in GitHub Actions, actions/checkout with fetch-depth: 0)")
                 })?;
                 let side = self.side_at(commit, name).map_err(|e| {
@@ -295,7 +295,7 @@ impl Nexo {
         (id, folder): (&str, ObjectId),
         (copies, bases): (Copies, &Bases),
     ) -> Judged {
-        let rel = crate::store::Store::history_rel(id);
+        let rel = crate::core::layout::history_rel(id);
         let folder_rel = rel.rsplit_once('/').map_or(rel.as_str(), |(f, _)| f);
         match self.repo.not_plain(folder, folder_rel, false) {
             Ok(odd) if odd.is_empty() => {}
@@ -340,7 +340,7 @@ impl Nexo {
                 .collect(),
         };
         let brought_new = |bar: &[Event]| {
-            crate::verify::unfollowed(&events, &crate::verify::heads_of(bar))
+            crate::core::verify::unfollowed(&events, &crate::core::verify::heads_of(bar))
                 .into_iter()
                 .filter(|(e, _)| !inherited.contains(&e.id))
                 .map(|(e, h)| (e.clone(), h))
@@ -362,7 +362,7 @@ impl Nexo {
                 None => Vec::new(),
             };
         }
-        let brought = crate::verify::Provenance {
+        let brought = crate::core::verify::Provenance {
             not_after,
             rewrites,
             origin: origin_name,
@@ -386,14 +386,14 @@ impl Nexo {
         id: &str,
         events: Vec<Event>,
         inherited: &HashSet<EventId>,
-        brought: &crate::verify::Provenance,
+        brought: &crate::core::verify::Provenance,
     ) -> std::result::Result<RunVerdict, String> {
         let (verified, on_branch) = verifiers.check(judging, &events);
         let rules = Rules {
             approvals: judging.applied.clone(),
             verified,
         };
-        let run = crate::fold::fold_with(events.clone(), rules, 1)
+        let run = crate::core::fold::fold_with(events.clone(), rules, 1)
             .map_err(|e| format!("cannot be judged: {}", e.message))?;
         same_run(id, &run.run_id).map_err(|e| e.message)?;
         // An event the base already has is the branch's to answer for only
@@ -411,7 +411,7 @@ impl Nexo {
                     approvals: b.approvals.clone(),
                     verified: on_branch.clone(),
                 };
-                crate::fold::fold_with(events, rules, 1)
+                crate::core::fold::fold_with(events, rules, 1)
                     .ok()
                     .map(|r| refused(&r))
             }
@@ -508,7 +508,7 @@ fn lost_lines(then: &[Event], now: &[Event]) -> Option<String> {
 }
 
 /// The events a fold did not honour, for whatever reason.
-fn refused(run: &crate::fold::Run) -> HashSet<EventId> {
+fn refused(run: &crate::core::fold::Run) -> HashSet<EventId> {
     run.unhonoured
         .iter()
         .map(|u| u.event_id.clone())
@@ -593,7 +593,7 @@ fn cache_key(applied: &Approvals, trusted: &Side, branch: Option<&Side>) -> Stri
         h.update(part);
     }
     h.update([branch.is_some() as u8]);
-    crate::id::hex(&h.finalize())
+    crate::core::id::hex(&h.finalize())
 }
 
 /// The signature checks of one `verify`: against the trusted keys, and

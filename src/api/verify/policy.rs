@@ -5,12 +5,12 @@
 use gix::ObjectId;
 
 use crate::api::Nexo;
-use crate::approval::Approvals;
-use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::core::approval::Approvals;
+use crate::core::error::{Error, Result};
+use crate::core::verify::{PolicyChange, PolicyOut};
 use crate::git::refs::FileAt;
 use crate::store::NEXO_DIR;
-use crate::verify::{PolicyChange, PolicyOut};
+use crate::store::config::Config;
 
 use super::super::gates::ALLOWED_SIGNERS;
 

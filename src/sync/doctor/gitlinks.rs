@@ -9,8 +9,8 @@ use std::path::Path;
 
 use super::{Problem, ProblemKind};
 use crate::api::Nexo;
-use crate::error::Result;
-use crate::limits::quote_name;
+use crate::core::error::Result;
+use crate::core::limits::quote_name;
 use crate::store::{NEXO_DIR, nofollow};
 
 /// The mode git gives a submodule's entry in a tree or the index.

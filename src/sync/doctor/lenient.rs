@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use super::{Problem, ProblemKind};
-use crate::event::Event;
-use crate::id::EventId;
+use crate::core::event::Event;
+use crate::core::id::EventId;
 use crate::sync::is_marker;
 
 /// What `read_lenient` found.
@@ -48,7 +48,7 @@ impl Lenient {
     /// aside when it can be, else named with what a person can do. Returns
     /// whether it goes aside (and so out of the cleaned file).
     fn unreadable(&mut self, rel: &str, n: usize, raw: &[u8], why: String, aside: Aside) -> bool {
-        let newer = std::str::from_utf8(raw).is_ok_and(crate::event::is_newer_schema);
+        let newer = std::str::from_utf8(raw).is_ok_and(crate::core::event::is_newer_schema);
         let (message, fixable) = match aside {
             // A newer nexo's event is an event: moving it would hide it from
             // the nexo that wrote it.

@@ -8,10 +8,10 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::api::Nexo;
-use crate::error::Result;
-use crate::event::Event;
-use crate::id::GOAL_PREFIX;
-use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, Store, nofollow};
+use crate::core::error::Result;
+use crate::core::event::Event;
+use crate::core::id::GOAL_PREFIX;
+use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, nofollow};
 
 use super::is_marker;
 use lenient::{Aside, read_lenient};
@@ -22,7 +22,7 @@ mod lenient;
 mod quarantine;
 
 /// Where each event's first copy stands: (file, line).
-type Places = std::collections::HashMap<crate::id::EventId, (String, usize)>;
+type Places = std::collections::HashMap<crate::core::id::EventId, (String, usize)>;
 
 /// What kind of problem `doctor` found; serialized in snake_case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -129,7 +129,7 @@ pub struct DoctorReport {
 pub struct RunTrespass {
     pub run_id: String,
     #[serde(flatten)]
-    pub trespass: crate::fold::Trespass,
+    pub trespass: crate::core::fold::Trespass,
 }
 
 /// What doctor lists beside problems, from one record's fold.
@@ -143,7 +143,7 @@ struct Findings {
 pub struct UnhonouredDecision {
     pub run_id: String,
     #[serde(flatten)]
-    pub decision: crate::fold::Unhonoured,
+    pub decision: crate::core::fold::Unhonoured,
 }
 
 impl Nexo {
@@ -236,7 +236,7 @@ impl Nexo {
         fixed: &mut Vec<String>,
         quarantined: &mut Vec<Quarantined>,
     ) -> Result<Findings> {
-        let rel = Store::history_rel(id);
+        let rel = crate::core::layout::history_rel(id);
         let dir = rel
             .strip_suffix(&format!("/{HISTORY}"))
             .unwrap_or(&rel)
@@ -260,7 +260,7 @@ impl Nexo {
                         trespass: t.clone(),
                     })
                     .collect();
-                crate::view::render(&run, &crate::resume::resume(&run))
+                crate::core::view::render(&run, &crate::core::resume::resume(&run))
             }),
         };
         let views = match views {
@@ -325,7 +325,7 @@ impl Nexo {
             }
             return Ok(None);
         }
-        let aside = Store::quarantine_rel(rel);
+        let aside = crate::core::layout::quarantine_rel(rel);
         let mut lenient = read_lenient(rel, &bytes, Aside::To(&aside));
         let held = quarantine::hold_if_blocked(rel, &mut lenient);
         problems.extend(lenient.problems);
@@ -354,7 +354,7 @@ impl Nexo {
     /// do not honour (reported, not failed on).
     fn judge_run(
         &self,
-        folded: &crate::fold::Run,
+        folded: &crate::core::fold::Run,
         places: &Places,
         problems: &mut Vec<Problem>,
     ) -> Vec<UnhonouredDecision> {
@@ -362,7 +362,7 @@ impl Nexo {
         for ignored in &folded.ignored {
             let (path, line) = match places.get(&ignored.event_id) {
                 Some((path, line)) => (path.clone(), Some(*line)),
-                None => (Store::history_rel(run), None),
+                None => (crate::core::layout::history_rel(run), None),
             };
             let at = line.map_or(String::new(), |n| format!(":{n}"));
             problems.push(Problem {
@@ -518,7 +518,10 @@ impl Nexo {
     fn not_files(&self, fix: bool, fixed: &mut Vec<String>) -> Result<Vec<Problem>> {
         let root = self.store().root();
         let mut problems = Vec::new();
-        for (folder, prefix) in [("runs", crate::id::RUN_PREFIX), ("goals", GOAL_PREFIX)] {
+        for (folder, prefix) in [
+            ("runs", crate::core::id::RUN_PREFIX),
+            ("goals", GOAL_PREFIX),
+        ] {
             let dir = Path::new(NEXO_DIR).join(folder);
             for (name, link) in nofollow::read_dir(root, &dir)? {
                 if link || !name.starts_with(prefix) {
@@ -575,8 +578,9 @@ impl Nexo {
             });
             if fix {
                 // The link itself, never what it points to.
-                std::fs::remove_file(root.join(NEXO_DIR))
-                    .map_err(|e| crate::error::Error::io("remove", &root.join(NEXO_DIR), e))?;
+                std::fs::remove_file(root.join(NEXO_DIR)).map_err(|e| {
+                    crate::core::error::Error::io("remove", &root.join(NEXO_DIR), e)
+                })?;
                 fixed.push(NEXO_DIR.into());
             }
             return Ok(problems);
@@ -631,7 +635,7 @@ fn dated_ahead(events: &[Event], places: &Places, rel: &str, problems: &mut Vec<
     let now = crate::trace::now_text();
     for e in events
         .iter()
-        .filter(|e| crate::claim::is_ahead(&e.at, &now))
+        .filter(|e| crate::core::claim::is_ahead(&e.at, &now))
     {
         let (path, line) = match places.get(&e.id) {
             Some((path, line)) => (path.clone(), Some(*line)),
@@ -643,9 +647,9 @@ fn dated_ahead(events: &[Event], places: &Places, rel: &str, problems: &mut Vec<
             message: format!(
                 "{path}{at}: event {} by {} is dated {}, more than {} minutes ahead of this machine's clock: it extends no lease until then",
                 e.id,
-                crate::limits::quote_name(&e.actor),
-                crate::limits::quote_name(&e.at),
-                crate::claim::FUTURE_SKEW_SECONDS / 60
+                crate::core::limits::quote_name(&e.actor),
+                crate::core::limits::quote_name(&e.at),
+                crate::core::claim::FUTURE_SKEW_SECONDS / 60
             ),
             path,
             line,

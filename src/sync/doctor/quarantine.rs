@@ -8,8 +8,7 @@ use serde::Serialize;
 
 use super::{Problem, ProblemKind};
 use crate::api::Nexo;
-use crate::error::Result;
-use crate::store::Store;
+use crate::core::error::Result;
 
 /// A line `--fix` moved out of a history.
 #[derive(Debug, Clone, Serialize)]
@@ -55,7 +54,7 @@ impl Nexo {
         rel: &str,
         lines: &[(usize, Vec<u8>, String)],
     ) -> Result<(Option<String>, Vec<Quarantined>)> {
-        let to = Store::quarantine_rel(rel);
+        let to = crate::core::layout::quarantine_rel(rel);
         let mut kept = self.store().read(&to)?.unwrap_or_default();
         let held: HashSet<Vec<u8>> = kept.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
         if !kept.is_empty() && !kept.ends_with(b"\n") {

@@ -1,0 +1,211 @@
+//! Leases: the time arithmetic every claim shares, the same on every
+//! machine. The fold (`fold::claim`) decides who holds a step from the
+//! events alone; whether that holder's lease still protects it is a
+//! question asked at a moment, answered here.
+//!
+//! Pure: no files, processes or git.
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+
+use crate::core::error::{Error, Result};
+
+/// How long a claim lasts when neither the caller nor `.nexo/config.yaml`
+/// says (`claims: {ttl: ...}`).
+pub const DEFAULT_TTL_SECONDS: u64 = 30 * 60;
+
+/// The clock skew between machines that claims allow for: a lease keeps
+/// others out until `lease_until` plus this margin, on every machine and
+/// in the fold alike. So a machine whose clock runs up to two minutes
+/// ahead of the holder's cannot take over a lease the holder still
+/// believes it has; a holder should renew well before `lease_until`.
+pub const SKEW_MARGIN_SECONDS: i64 = 120;
+
+/// How far ahead of the moment it is judged at an event may be dated:
+/// clocks disagree by minutes, not more. A lease that starts further
+/// ahead protects nothing yet, so a claim dated in 2100 holds nothing,
+/// and once its time comes holds no longer than a claim made then;
+/// `doctor` names every line dated further ahead than this.
+pub const FUTURE_SKEW_SECONDS: i64 = 600;
+
+/// `at` (RFC 3339) plus `ttl` seconds, written as nexo writes times
+/// (UTC, milliseconds); `None` when `at` is not a time.
+pub fn lease_end(at: &str, ttl_seconds: u64) -> Option<String> {
+    let start = parse(at)?;
+    let ttl = i64::try_from(ttl_seconds).ok()?;
+    let end = start.checked_add_signed(Duration::try_seconds(ttl)?)?;
+    Some(end.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+/// Whether a lease from `lease_from` to `lease_until` keeps others out at
+/// `now` (all RFC 3339): from its start (less [`FUTURE_SKEW_SECONDS`])
+/// until its end plus the skew margin. A lease whose times are not times
+/// protects nothing.
+pub fn protects(lease_from: &str, lease_until: &str, now: &str) -> bool {
+    match (parse(lease_from), parse(lease_until), parse(now)) {
+        (Some(from), Some(end), Some(now)) => {
+            from <= now + Duration::seconds(FUTURE_SKEW_SECONDS)
+                && now < end + Duration::seconds(SKEW_MARGIN_SECONDS)
+        }
+        _ => false,
+    }
+}
+
+/// Whether `at` is dated further ahead of `now` than clocks disagree
+/// ([`FUTURE_SKEW_SECONDS`]); a time that does not parse is not.
+pub fn is_ahead(at: &str, now: &str) -> bool {
+    match (parse(at), parse(now)) {
+        (Some(at), Some(now)) => at > now + Duration::seconds(FUTURE_SKEW_SECONDS),
+        _ => false,
+    }
+}
+
+/// The later of two lease ends (a renewal never shortens a lease).
+pub fn later<'a>(a: &'a str, b: &'a str) -> &'a str {
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) if y > x => b,
+        (None, Some(_)) => b,
+        _ => a,
+    }
+}
+
+fn parse(t: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// Reads a lease length as people write it: `90s`, `30m`, `2h`, `1d`,
+/// `1h30m`, or a plain number of seconds. `what` names the field or flag
+/// in the caller's terms.
+pub fn parse_ttl(what: &str, text: &str) -> Result<u64> {
+    let bad = || {
+        Error::invalid(format!(
+            "{what} {} is not a duration: write e.g. 90s, 30m, 2h or 1h30m (at most {} days)",
+            crate::core::limits::quote(text),
+            crate::core::check::MAX_TTL_SECONDS / 86_400
+        ))
+    };
+    let t = text.trim();
+    if let Ok(seconds) = t.parse::<u64>() {
+        return check_ttl(what, seconds);
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        total = n
+            .checked_mul(unit)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(bad)?;
+    }
+    if !number.is_empty() || t.is_empty() {
+        return Err(bad());
+    }
+    check_ttl(what, total)
+}
+
+/// A lease length within what a claim may ask for.
+pub fn check_ttl(what: &str, seconds: u64) -> Result<u64> {
+    let max = crate::core::check::MAX_TTL_SECONDS;
+    if seconds == 0 || seconds > max {
+        return Err(Error::invalid(format!(
+            "{what} {seconds} seconds is out of range: a lease lasts 1 second to {} days",
+            max / 86_400
+        )));
+    }
+    Ok(seconds)
+}
+
+/// A lease length in words: `30m`, `1h30m`, `45s`.
+pub fn ttl_words(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_ends_ttl_after_its_start() {
+        assert_eq!(
+            lease_end("2026-12-02T10:00:00.000Z", 1800).as_deref(),
+            Some("2026-12-02T10:30:00.000Z")
+        );
+        assert_eq!(lease_end("yesterday", 10), None);
+        assert_eq!(lease_end("2026-12-02T10:00:00.000Z", u64::MAX), None);
+    }
+
+    #[test]
+    fn a_lease_protects_until_its_end_plus_the_margin() {
+        let (from, end) = ("2026-12-02T10:00:00.000Z", "2026-12-02T10:30:00.000Z");
+        assert!(protects(from, end, "2026-12-02T10:31:59.999Z"));
+        assert!(!protects(from, end, "2026-12-02T10:32:00.000Z"));
+        assert!(!protects(from, "garbage", "2026-12-02T10:00:00.000Z"));
+    }
+
+    #[test]
+    fn a_lease_dated_ahead_protects_nothing_until_its_time() {
+        let (from, end) = ("2100-01-01T00:00:00.000Z", "2100-01-01T00:30:00.000Z");
+        assert!(!protects(from, end, "2026-12-02T10:00:00.000Z"));
+        assert!(
+            protects(from, end, "2099-12-31T23:55:00.000Z"),
+            "within the skew"
+        );
+        assert!(protects(from, end, "2100-01-01T00:10:00.000Z"));
+        assert!(is_ahead(from, "2026-12-02T10:00:00.000Z"));
+        assert!(!is_ahead(
+            "2026-12-02T10:09:00.000Z",
+            "2026-12-02T10:00:00.000Z"
+        ));
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        for (text, seconds) in [
+            ("90", 90),
+            ("90s", 90),
+            ("30m", 1800),
+            ("2h", 7200),
+            ("1h30m", 5400),
+            ("1d", 86_400),
+        ] {
+            assert_eq!(parse_ttl("--ttl", text).unwrap(), seconds, "{text}");
+        }
+        for text in ["", "m", "30x", "0", "8d", "1h30", "99999999999999999999d"] {
+            let err = parse_ttl("--ttl", text).unwrap_err();
+            assert!(err.message.starts_with("--ttl"), "{text}: {err}");
+        }
+        assert_eq!(ttl_words(5400), "1h30m");
+        assert_eq!(ttl_words(45), "45s");
+    }
+
+    #[test]
+    fn the_later_lease_wins() {
+        let (a, b) = ("2026-12-02T10:00:00.000Z", "2026-12-02T11:00:00.000Z");
+        assert_eq!(later(a, b), b);
+        assert_eq!(later(b, a), b);
+    }
+}

@@ -1,0 +1,416 @@
+//! Claims folded from events alone: holders, queues, leases, takeovers,
+//! trespasses and handoffs, in every order a merge can give.
+
+use crate::core::event::{Body, Claimed, Event, ReleaseReason, Updated};
+use crate::core::fold::{Standing, Takeover, fold};
+use crate::core::model::StepStatus::*;
+use crate::core::resume::{ResumeState, Viewer, resume_as};
+use crate::core::testkit::{History, claim_event, event, status_of};
+
+/// Long after every lease in these tests has ended.
+const LATER: &str = "2026-11-25T12:00:00.000Z";
+/// While the tests' leases (an hour from 10:00) still protect.
+const SOON: &str = "2026-11-25T10:05:00.000Z";
+
+fn holder(h: &History, key: &str) -> Option<String> {
+    h.fold()
+        .step(key)
+        .unwrap()
+        .holder()
+        .map(|c| c.holder.clone())
+}
+
+fn at(mut e: Event, when: &str) -> Event {
+    e.at = when.into();
+    if let Body::Claimed(c) = &mut e.body {
+        c.lease_until = crate::core::claim::lease_end(when, c.ttl_seconds).unwrap();
+    }
+    e
+}
+
+fn steal(mut e: Event) -> Event {
+    if let Body::Claimed(c) = &mut e.body {
+        c.steal = true;
+    }
+    e
+}
+
+fn last_id(h: &History) -> Vec<crate::core::id::EventId> {
+    vec![h.events.last().unwrap().id.clone()]
+}
+
+/// A run opened with step `a`, and two claims on it made concurrently
+/// (neither saw the other): laptop's for `head_ttl` seconds, first in fold
+/// order, and server's for an hour, queued behind it.
+fn rivals(head_ttl: u64) -> (Event, Event, Event) {
+    let h = History::open(&["a"]);
+    let opened = vec![h.events[0].id.clone()];
+    let head = claim_event(1, 2, opened.clone(), "laptop", "a", head_ttl);
+    let queued = claim_event(2, 2, opened, "server", "a", 3600);
+    (h.events[0].clone(), head, queued)
+}
+
+#[test]
+fn a_claim_holds_the_step_and_its_end_releases_it() {
+    let mut h = History::open(&["a", "b"]);
+    h.claim("codex", "a", 3600);
+    let run = h.fold();
+    let c = run.step("a").unwrap().holder().unwrap();
+    assert_eq!(
+        (c.holder.as_str(), c.token.as_str()),
+        ("codex", h.events[1].id.as_str())
+    );
+    assert_eq!(run.live_claims(SOON).len(), 1);
+    assert!(run.live_claims(LATER).is_empty(), "the lease ends");
+    let mut released = History::open(&["a"]);
+    released.claim("codex", "a", 3600);
+    released.release("codex", "a", ReleaseReason::Released);
+    assert_eq!(holder(&released, "a"), None);
+    for done in [Completed, Skipped, Failed] {
+        let mut h2 = History::open(&["a"]);
+        h2.claim("codex", "a", 3600).step("a", done);
+        assert_eq!(holder(&h2, "a"), None, "{done}");
+    }
+}
+
+#[test]
+fn the_holders_writes_renew_the_lease_and_a_claim_again_keeps_the_token() {
+    let mut h = History::open(&["a"]);
+    h.claim("agent", "a", 60);
+    let token = h.events[1].id.clone();
+    let lease = |h: &History| {
+        h.fold()
+            .step("a")
+            .unwrap()
+            .holder()
+            .unwrap()
+            .lease_until
+            .clone()
+    };
+    let first = lease(&h);
+    h.step("a", Running);
+    let renewed = lease(&h);
+    assert!(renewed > first, "{renewed} > {first}");
+    h.claim("agent", "a", 60);
+    let c = h.fold().step("a").unwrap().holder().unwrap().clone();
+    assert_eq!(c.token, token, "a renewal keeps the fencing token");
+}
+
+#[test]
+fn a_claim_that_saw_a_live_one_queues_and_takes_nothing() {
+    let mut h = History::open(&["a"]);
+    h.claim("codex", "a", 3600).claim("claude", "a", 3600);
+    let run = h.fold();
+    let step = run.step("a").unwrap();
+    assert_eq!(step.holder().unwrap().holder, "codex");
+    assert!(matches!(
+        step.standing("claude", SOON),
+        Standing::HeldBy { lost: Some(_), .. }
+    ));
+    let r = resume_as(
+        &run,
+        Viewer {
+            actor: "claude",
+            now: SOON,
+        },
+    );
+    assert_eq!(r.resume_state, ResumeState::Claimed);
+    assert!(!r.can_resume);
+    assert!(
+        r.message.contains("claimed by codex until"),
+        "{}",
+        r.message
+    );
+    assert!(r.message.contains("lost to it"), "{}", r.message);
+    let mine = resume_as(
+        &run,
+        Viewer {
+            actor: "codex",
+            now: SOON,
+        },
+    );
+    assert_eq!(mine.resume_state, ResumeState::Ready, "the holder goes on");
+    assert!(mine.claim.unwrap().yours);
+}
+
+#[test]
+fn an_expired_claim_is_taken_over_and_the_takeover_recorded() {
+    let mut h = History::open(&["a"]);
+    h.claim("codex", "a", 60);
+    let taker = claim_event(2, 3, last_id(&h), "claude", "a", 60);
+    h.events.push(at(taker, "2026-11-25T10:03:02.000Z"));
+    let run = h.fold();
+    let c = run.step("a").unwrap().holder().unwrap();
+    assert_eq!(c.holder, "claude");
+    let from = c.took_over.as_ref().unwrap();
+    assert_eq!(
+        (from.holder.as_str(), from.how),
+        ("codex", Takeover::Expired)
+    );
+    assert_eq!(run.step("a").unwrap().claims.len(), 1);
+}
+
+#[test]
+fn within_the_skew_margin_a_lease_still_holds() {
+    let mut h = History::open(&["a"]);
+    h.claim("codex", "a", 60);
+    // The lease ends at 10:01:01; the margin keeps it until 10:03:01.
+    let early = claim_event(2, 3, last_id(&h), "claude", "a", 60);
+    h.events.push(at(early, "2026-11-25T10:03:00.999Z"));
+    assert_eq!(holder(&h, "a").as_deref(), Some("codex"));
+}
+
+#[test]
+fn a_steal_takes_a_live_claim_and_says_so() {
+    let mut h = History::open(&["a"]);
+    h.claim("codex", "a", 3600);
+    h.events
+        .push(steal(claim_event(2, 3, last_id(&h), "lead", "a", 60)));
+    let c = h.fold().step("a").unwrap().holder().unwrap().clone();
+    assert_eq!(c.holder, "lead");
+    assert_eq!(c.took_over.unwrap().how, Takeover::Stolen);
+}
+
+/// Two clones claim the same step without seeing each other: every order
+/// of the merged lines gives the same holder, the first in fold order.
+#[test]
+fn concurrent_claims_give_one_holder_in_every_order() {
+    let h = History::open(&["a"]);
+    let opened = vec![h.events[0].id.clone()];
+    let a = claim_event(1, 2, opened.clone(), "laptop", "a", 3600);
+    let b = claim_event(2, 2, opened.clone(), "server", "a", 3600);
+    let c = claim_event(3, 3, opened, "cloud", "a", 3600);
+    let lines = [h.events[0].clone(), a, b, c];
+    let orders: [[usize; 4]; 4] = [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2]];
+    for order in orders {
+        let run = fold(order.iter().map(|&i| lines[i].clone()).collect()).unwrap();
+        let step = run.step("a").unwrap();
+        let holders: Vec<&str> = step.claims.iter().map(|c| c.holder.as_str()).collect();
+        assert_eq!(holders, ["laptop", "server", "cloud"], "{order:?}");
+    }
+}
+
+#[test]
+fn when_the_first_claim_yields_the_next_in_line_holds() {
+    let (opening, mine, theirs) = rivals(3600);
+    let mut lost = event(
+        3,
+        3,
+        vec![mine.id.clone(), theirs.id.clone()],
+        "laptop",
+        Body::Released(crate::core::event::Released {
+            step_key: "a".into(),
+            holder: "laptop".into(),
+            token: mine.id.clone(),
+            reason: ReleaseReason::Lost,
+        }),
+    );
+    lost.v = crate::core::event::CLAIM_VERSION;
+    let run = fold(vec![opening, lost, theirs, mine]).unwrap();
+    assert_eq!(run.step("a").unwrap().holder().unwrap().holder, "server");
+    let label = &run.checkpoints.back().unwrap().checkpoint_label;
+    assert_eq!(label, "laptop released a (lost to server)");
+}
+
+#[test]
+fn a_write_by_someone_else_is_kept_and_surfaced_until_the_holder_answers() {
+    let mut h = History::open(&["a"]);
+    h.claim("codex", "a", 3600);
+    h.push(
+        "claude",
+        Body::Updated(Updated {
+            summary: Some("did it anyway".into()),
+            ..status_of("a", Running)
+        }),
+    );
+    let run = h.fold();
+    assert_eq!(run.step("a").unwrap().status, Running, "never dropped");
+    assert_eq!(run.trespasses.len(), 1);
+    assert!(
+        run.trespasses[0]
+            .describe()
+            .contains("claude wrote to step 'a'")
+    );
+    let r = resume_as(
+        &run,
+        Viewer {
+            actor: "codex",
+            now: SOON,
+        },
+    );
+    assert!(
+        r.message.contains("claude wrote to step 'a'"),
+        "{}",
+        r.message
+    );
+    h.push("codex", Body::Updated(status_of("a", Running)));
+    assert!(h.fold().trespasses.is_empty(), "the holder saw it");
+}
+
+#[test]
+fn a_write_after_the_lease_ended_ends_the_claim_instead() {
+    let mut h = History::open(&["a"]);
+    h.claim("codex", "a", 60);
+    let e = event(
+        2,
+        3,
+        last_id(&h),
+        "claude",
+        Body::Updated(status_of("a", Running)),
+    );
+    h.events.push(at(e, "2026-11-25T10:10:00.000Z"));
+    let run = h.fold();
+    assert!(run.trespasses.is_empty());
+    assert_eq!(run.step("a").unwrap().holder(), None);
+}
+
+#[test]
+fn a_handoff_moves_the_claim_and_one_without_an_owner_lets_it_go() {
+    let mut h = History::open(&["a"]);
+    h.claim("agent", "a", 3600).handoff("claude");
+    let run = h.fold();
+    let c = run.step("a").unwrap().holder().unwrap();
+    assert_eq!(c.holder, "claude");
+    assert_eq!(c.token, h.events[2].id, "a new grant, a new token");
+    assert_eq!(c.took_over.as_ref().unwrap().how, Takeover::HandedOff);
+    let mut h = History::open(&["a"]);
+    h.claim("agent", "a", 3600);
+    h.push("agent", Body::HandedOff(Default::default()));
+    assert_eq!(holder(&h, "a"), None);
+}
+
+#[test]
+fn a_claim_line_the_write_side_would_refuse_is_ignored() {
+    let mut h = History::open(&["a"]);
+    h.claim("codex", "a", 3600);
+    let good = h.events.pop().unwrap();
+    let mut forged_holder = good.clone();
+    if let Body::Claimed(c) = &mut forged_holder.body {
+        c.holder = "lead".into();
+    }
+    let mut long_lease = good.clone();
+    if let Body::Claimed(c) = &mut long_lease.body {
+        c.lease_until = "2099-01-01T00:00:00.000Z".into();
+    }
+    let mut old_schema = good.clone();
+    old_schema.v = 2;
+    let mut too_long = good;
+    if let Body::Claimed(c) = &mut too_long.body {
+        c.ttl_seconds = 365 * 86_400;
+        c.lease_until = crate::core::claim::lease_end(&too_long.at, c.ttl_seconds).unwrap();
+    }
+    for bad in [forged_holder, long_lease, old_schema, too_long] {
+        let mut h2 = History {
+            events: h.events.clone(),
+        };
+        h2.events.push(bad);
+        let run = h2.fold();
+        assert_eq!(run.ignored.len(), 1, "{:?}", run.ignored);
+        assert_eq!(run.step("a").unwrap().holder(), None);
+    }
+}
+
+#[test]
+fn a_claim_on_an_unknown_step_changes_nothing() {
+    let mut h = History::open(&["a"]);
+    h.claim("codex", "nope", 60);
+    let run = h.fold();
+    assert!(run.steps.iter().all(|s| s.claims.is_empty()));
+    assert!(matches!(
+        h.events[1].body,
+        Body::Claimed(Claimed { ref step_key, .. }) if step_key == "nope"
+    ));
+}
+
+/// A claim queued behind one that has since expired takes the step when
+/// its holder claims again or writes to it, instead of staying behind a
+/// holder nobody can see.
+#[test]
+fn a_queued_claim_takes_over_from_an_expired_head_by_claiming_or_writing() {
+    let (opening, head, queued) = rivals(60);
+    let both = vec![head.id.clone(), queued.id.clone()];
+    let base = vec![opening.clone(), head, queued];
+    let late = "2026-11-25T10:30:00.000Z";
+    let again = at(claim_event(3, 3, both.clone(), "server", "a", 3600), late);
+    let write = at(
+        event(3, 3, both, "server", Body::Updated(status_of("a", Running))),
+        late,
+    );
+    for next in [again, write] {
+        let mut lines = base.clone();
+        lines.push(next);
+        let run = fold(lines).unwrap();
+        let step = run.step("a").unwrap();
+        let holders: Vec<&str> = step.claims.iter().map(|c| c.holder.as_str()).collect();
+        assert_eq!(holders, ["server"]);
+        assert!(run.trespasses.is_empty());
+    }
+}
+
+/// A queued contender's write while the holder's lease is live is a
+/// trespass, not a renewal that would let it jump the queue.
+#[test]
+fn a_queued_contenders_write_under_a_live_holder_is_a_trespass() {
+    let (opening, head, queued) = rivals(3600);
+    let both = vec![head.id.clone(), queued.id.clone()];
+    let write = event(3, 3, both, "server", Body::Updated(status_of("a", Running)));
+    let run = fold(vec![opening.clone(), head, queued, write]).unwrap();
+    assert_eq!(run.step("a").unwrap().holder().unwrap().holder, "laptop");
+    assert_eq!(run.trespasses.len(), 1);
+}
+
+/// Past an expired head, the next live contender is who holds the step
+/// now: others are refused, and its own claim is a takeover.
+#[test]
+fn standing_passes_over_ended_leases_to_the_next_live_claim() {
+    let (opening, head, queued) = rivals(60);
+    let run = fold(vec![opening.clone(), head, queued]).unwrap();
+    let step = run.step("a").unwrap();
+    let now = "2026-11-25T10:30:00.000Z";
+    assert!(
+        matches!(step.standing("claude", now), Standing::HeldBy { claim, .. } if claim.holder == "server")
+    );
+    assert!(matches!(step.standing("server", now), Standing::Mine(_)));
+    assert_eq!(run.live_claims(now)[0].1.holder, "server");
+}
+
+#[test]
+fn a_claim_dated_far_ahead_holds_nothing_and_is_taken_by_the_next() {
+    let mut h = History::open(&["a"]);
+    let opened = vec![h.events[0].id.clone()];
+    h.events.push(at(
+        claim_event(1, 2, opened, "mallory", "a", 3600),
+        "2100-01-01T00:00:00.000Z",
+    ));
+    let run = h.fold();
+    let step = run.step("a").unwrap();
+    assert_eq!(
+        step.holder().unwrap().holder,
+        "mallory",
+        "it is in the history"
+    );
+    assert!(step.live_holder(SOON).is_none(), "but protects nothing now");
+    assert!(matches!(step.standing("codex", SOON), Standing::Free));
+    // A claim that saw it takes the step: by its own time, the lease had
+    // not begun.
+    h.claim("codex", "a", 3600);
+    let run = h.fold();
+    let c = run.step("a").unwrap().holder().unwrap();
+    assert_eq!(c.holder, "codex");
+    assert_eq!(c.took_over.as_ref().unwrap().how, Takeover::Expired);
+}
+
+#[test]
+fn a_renewal_dated_far_ahead_extends_nothing() {
+    let mut h = History::open(&["a"]);
+    h.claim("codex", "a", 3600);
+    let renewal = claim_event(2, 3, last_id(&h), "codex", "a", 3600);
+    h.events.push(at(renewal, "2100-01-01T00:00:00.000Z"));
+    let run = h.fold();
+    let c = run.step("a").unwrap().holder().unwrap();
+    assert!(!c.protects(SOON), "{c:?}");
+    assert!(
+        !c.protects("2026-11-26T12:00:00.000Z"),
+        "not a day later either"
+    );
+}
