@@ -46,6 +46,7 @@ pub mod store;
 pub mod sync;
 pub mod trace;
 pub mod wire;
+pub mod workspace;
 
-pub use api::{Nexo, Options};
 pub use core::error::{Error, ErrorKind, Result};
+pub use workspace::{Nexo, Options};

@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 
 use gix::ObjectId;
 
-use super::Nexo;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::event::Event;
 use crate::core::fold::Run;
 use crate::git::refs::NexoRef;
 use crate::wire::response::{Elsewhere, Place};
+use crate::workspace::Nexo;
 
 /// A run's folders on the refs other than this checkout, and where each
 /// ref is.
@@ -334,7 +334,7 @@ impl Nexo {
     /// Why a write to `run_id` cannot be made here, when the run lives on
     /// another ref: the same refusal as for an unknown run (exit 3), with
     /// where it is and how to work on it.
-    pub(super) fn not_here(&self, run_id: &str, missing: Error) -> Error {
+    pub(crate) fn not_here(&self, run_id: &str, missing: Error) -> Error {
         let Ok(on_refs) = self.runs_on_refs() else {
             return missing;
         };
@@ -558,7 +558,7 @@ impl UnionCache {
             Some(cached) => cached.clone(),
             None => {
                 let union = nexo.fold_union(id, folders)?;
-                let item = union.run.as_ref().map(super::list_item);
+                let item = union.run.as_ref().map(crate::api::runs::list_item);
                 let cached = CachedUnion {
                     progress: union.run.as_ref().map_or((0, 0), crate::render::progress),
                     item,

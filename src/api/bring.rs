@@ -5,11 +5,11 @@
 use gix::ObjectId;
 use serde::Serialize;
 
-use super::Nexo;
 use super::branches::{OnRefs, find_prefix, unreadable_copies};
 use crate::core::error::{Error, Result};
 use crate::core::event::Event;
 use crate::wire::response::Place;
+use crate::workspace::Nexo;
 
 /// What `bring` did.
 #[derive(Debug, Clone, Serialize)]
@@ -109,7 +109,7 @@ impl Nexo {
         let message = format!(
             "nexo: bring {id} from {}\n\n{}\n",
             refs.join(", "),
-            super::record::trailer(&id)
+            crate::workspace::record::trailer(&id)
         );
         let commit = self.repo.finish(plan, &paths, &message)?;
         Ok(BringResponse {

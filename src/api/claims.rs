@@ -5,7 +5,6 @@
 
 use std::cell::RefCell;
 
-use super::Nexo;
 use super::validate::existing_step;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::event::{Body, Claimed, ReleaseReason, Released};
@@ -14,6 +13,7 @@ use crate::core::id::EventId;
 use crate::core::resume::{Viewer, resume_as};
 use crate::wire::request::{ClaimRequest, ReleaseRequest, UpdateRequest};
 use crate::wire::response::{ClaimOutcome, ClaimResponse, ReleaseResponse};
+use crate::workspace::Nexo;
 
 /// The refusal of a write to a step someone else holds: its own exit code
 /// and error kind, with the holder and the lease's end.

@@ -4,12 +4,12 @@
 //! and nexo's (steps that did work, most recently touched first, with the
 //! ones that declared no compensation named).
 
-use super::Nexo;
 use crate::core::error::Result;
 use crate::core::fold::{Run, Step};
 use crate::core::model::StepStatus;
 use crate::wire::request::CompensationRequest;
 use crate::wire::response::*;
+use crate::workspace::Nexo;
 
 const DEFAULT_CHECKPOINT_LIMIT: usize = 10;
 

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use super::Nexo;
 use super::validate::existing_step;
 use crate::core::approval::{Approvals, Policy, Refusal, Rules, signed_content};
+use crate::core::approval::{decision_of, signed_decisions};
+use crate::core::check::same_run;
 use crate::core::error::{Error, Result};
 use crate::core::event::{Body, Decision, Event};
 use crate::core::fold::{self, Run, Step, Verdict};
@@ -17,6 +18,7 @@ use crate::git::sign::{self, SigningKey, Verifier};
 use crate::store::{Flow, NEXO_DIR};
 use crate::wire::request::DecisionRequest;
 use crate::wire::response::DecisionResponse;
+use crate::workspace::Nexo;
 
 /// Where the keys that may sign decisions are listed (git's
 /// allowed-signers format).
@@ -31,7 +33,7 @@ impl Nexo {
     /// Folds a run's events under the repository's approval rules: under
     /// `signed`, each decision's signature is checked first.
     pub(crate) fn fold_run(&self, events: Vec<Event>) -> Result<Run> {
-        self.fold_run_keeping(events, super::KEEP_CHECKPOINTS)
+        self.fold_run_keeping(events, crate::workspace::KEEP_CHECKPOINTS)
     }
 
     /// Folds run `id` from its file. When the lines are in fold order (a
@@ -46,7 +48,7 @@ impl Nexo {
     }
 
     fn fold_run_file_unchecked(&self, id: &str, keep: usize) -> Result<Run> {
-        let keep = keep.max(super::KEEP_CHECKPOINTS);
+        let keep = keep.max(crate::workspace::KEEP_CHECKPOINTS);
         if self.approvals.policy == Policy::Signed {
             return self.fold_run_keeping(self.store.read_history(id)?.events, keep);
         }
@@ -217,7 +219,7 @@ impl Nexo {
         // Schema 4: the signature covers the event's clock as well.
         event.v = crate::core::event::SIGNED_VERSION;
         let (verdict, d) = decision_of(event).expect("only decisions are sealed");
-        let content = signed_content(run_id, event, verdict.as_str(), d);
+        let content = signed_content(run_id, event, verdict, d);
         let key = self.repo.signing_key().ok_or_else(|| {
             Error::conflict("the signed approval policy needs a signing key, and git's user.signingkey is not set")
                 .with_hint("set it as for git's SSH signing: git config user.signingkey ~/.ssh/id_ed25519.pub")
@@ -264,43 +266,6 @@ pub(super) fn check_open(
         ))
         .with_hint("open it pending (leave out its status) and have an approver decide its gate")),
         None => Ok(()),
-    }
-}
-
-/// A history must open the run whose folder it is in: a peer's history in
-/// `runs/WF-A/` that opens `WF-B` would otherwise write its views over
-/// WF-B's.
-pub(crate) fn same_run(folder: &str, opened: &str) -> Result<()> {
-    if folder == opened {
-        return Ok(());
-    }
-    Err(Error::corrupt(format!(
-        "{} opens run {opened:?}, not {folder}: a history belongs in its own run's folder",
-        crate::core::layout::history_rel(folder)
-    )))
-}
-
-/// Each signed decision of a run's `events`, with the content its
-/// signature must cover (none when no event opens the run).
-pub(super) fn signed_decisions(events: &[Event]) -> impl Iterator<Item = (&Event, Vec<u8>, &str)> {
-    let run_id = events.iter().find_map(|e| match &e.body {
-        Body::Opened(o) => Some(o.run_id.to_string()),
-        _ => None,
-    });
-    events.iter().filter_map(move |e| {
-        let run_id = run_id.as_deref()?;
-        let (verdict, d) = decision_of(e)?;
-        let signature = d.signature.as_deref()?;
-        Some((e, signed_content(run_id, e, verdict.as_str(), d), signature))
-    })
-}
-
-/// A decision event's verdict and payload.
-fn decision_of(e: &Event) -> Option<(Verdict, &Decision)> {
-    match &e.body {
-        Body::Approved(d) => Some((Verdict::Approved, d)),
-        Body::Rejected(d) => Some((Verdict::Rejected, d)),
-        _ => None,
     }
 }
 

@@ -4,10 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::record::Record;
-use super::record::read_all;
 use super::validate::{check_map, limit_or};
-use super::{Nexo, non_empty};
 use crate::core::error::{Error, Result};
 use crate::core::event::{Body, GoalOpened, GoalUpdated};
 use crate::core::fold::Run;
@@ -16,6 +13,9 @@ use crate::core::limits::{self, Text, opt_text};
 use crate::core::model::{GoalStatus, Priority};
 use crate::wire::request::*;
 use crate::wire::response::*;
+use crate::workspace::record::Record;
+use crate::workspace::record::read_all;
+use crate::workspace::{Nexo, non_empty};
 
 const DEFAULT_GOAL_LIST_LIMIT: usize = 20;
 /// How many linked runs `goal get` shows, as the original.
@@ -60,7 +60,7 @@ impl Nexo {
         let title = req.title.trim().to_string();
         let sid = req.sid.trim().to_string();
         if sid.is_empty() {
-            return Err(super::empty_sid());
+            return Err(crate::api::runs::empty_sid());
         }
         if title.is_empty() {
             return Err(Error::invalid(
@@ -101,7 +101,7 @@ impl Nexo {
             shared_state: req.shared_state.unwrap_or_default(),
         });
         let plan = self.repo.plan_commit(self.options.no_commit)?;
-        let write = super::Write {
+        let write = crate::workspace::write::Write {
             held: lock.held(),
             plan,
             id: &goal_id,
@@ -109,7 +109,7 @@ impl Nexo {
         };
         let (goal, event, commit) =
             self.append_and_publish(write, None, actor, body, |g: &Goal| {
-                format!("goal opened: {}", super::one_line(&g.title))
+                format!("goal opened: {}", crate::api::runs::one_line(&g.title))
             })?;
         Ok(GoalOpenResponse {
             ok: true,

@@ -4,7 +4,6 @@
 //! the most recent), a budget in bytes may cut the list, and a run in
 //! progress is never cut. With no runs, a short primer teaches the verbs.
 
-use super::Nexo;
 use super::summaries::Summary;
 use crate::core::error::Result;
 use crate::core::fold::Run;
@@ -12,6 +11,7 @@ use crate::core::model::{Priority, RunStatus};
 use crate::core::resume::resume;
 use crate::render::clip;
 use crate::wire::response::{PrimeResponse, PrimeRun, ReadyItem};
+use crate::workspace::Nexo;
 
 /// What an agent needs to start using nexo, in about 1.5 KB.
 pub const PRIMER: &str = "\

@@ -6,14 +6,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Nexo;
 use crate::core::error::{ErrorKind, Result};
 use crate::core::fold::{Claim, Run, Standing};
 use crate::core::model::Priority;
-use crate::core::ready::{Readiness, Wait};
+use crate::core::ready::Wait;
 use crate::trace::now_text;
 use crate::wire::request::{ClaimRequest, ReadyRequest, RunRequest};
 use crate::wire::response::{ReadyItem, ReadyResponse};
+use crate::workspace::Nexo;
 
 /// How many ready steps an answer lists when the caller names no limit.
 const DEFAULT_LIMIT: usize = 20;
@@ -47,7 +47,7 @@ pub(super) fn candidates(run: &Run) -> Vec<Candidate> {
     ) {
         return Vec::new();
     }
-    let readiness = Readiness::of(run);
+    let readiness = crate::core::resume::readiness(run);
     run.steps
         .iter()
         .filter(|s| !s.status.is_done())

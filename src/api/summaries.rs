@@ -29,14 +29,14 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use super::Nexo;
-use super::record::Record;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::fold::Run;
 use crate::core::model::{Priority, RunStatus, StepStatus};
 use crate::core::resume::resume;
 use crate::store::Stamp;
 use crate::wire::response::{ListItem, PrimeRun, Unreadable};
+use crate::workspace::Nexo;
+use crate::workspace::record::Record;
 
 /// Bumped when a line's shape changes, or what the fold makes of a
 /// history does (5: lines a peer could not have written honestly are not
@@ -292,7 +292,7 @@ fn line_of(run: &Run, stamp: Stamp) -> String {
     let r = resume(run);
     let prime = super::prime::prime_run(run);
     let shown = Shown {
-        item: super::list_item(run),
+        item: crate::api::runs::list_item(run),
         progress: crate::render::progress(run),
         step_key: prime.step_key,
         step_status: prime.step_status,

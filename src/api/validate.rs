@@ -4,13 +4,13 @@
 
 use serde_json::{Map, Value};
 
-use super::non_empty;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::event::{StepSpec, Updated};
 use crate::core::fold::{Run, Step};
 use crate::core::limits::{Text, opt_text};
 use crate::core::model::{StepStatus, validate_name};
 use crate::wire::request::UpdateRequest;
+use crate::workspace::non_empty;
 
 /// A limit, where 0 means "the default" as in the original runtime.
 pub(super) fn limit_or(v: Option<usize>, default: usize) -> usize {

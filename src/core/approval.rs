@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::event::{Decision, Event};
+use crate::core::event::{Body, Decision, Event};
 use crate::core::id::EventId;
 
 /// How gates are passed.
@@ -222,6 +222,30 @@ pub fn signed_content(run_id: &str, event: &Event, verdict: &str, d: &Decision) 
             .push(event.clock.into());
     }
     serde_json::to_vec(&content).expect("JSON values serialize")
+}
+
+/// Each signed decision of a run's `events`, with the content its
+/// signature must cover (none when no event opens the run).
+pub fn signed_decisions(events: &[Event]) -> impl Iterator<Item = (&Event, Vec<u8>, &str)> {
+    let run_id = events.iter().find_map(|e| match &e.body {
+        Body::Opened(o) => Some(o.run_id.to_string()),
+        _ => None,
+    });
+    events.iter().filter_map(move |e| {
+        let run_id = run_id.as_deref()?;
+        let (verdict, d) = decision_of(e)?;
+        let signature = d.signature.as_deref()?;
+        Some((e, signed_content(run_id, e, verdict, d), signature))
+    })
+}
+
+/// A decision event's verdict, as its signature names it, and payload.
+pub fn decision_of(e: &Event) -> Option<(&'static str, &Decision)> {
+    match &e.body {
+        Body::Approved(d) => Some(("approved", d)),
+        Body::Rejected(d) => Some(("rejected", d)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

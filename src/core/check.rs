@@ -86,9 +86,7 @@ pub fn event(e: &Event) -> Result<()> {
     }
 }
 
-/// The longest lease one claim or renewal may ask for: a week. A claim is
-/// a promise to be working now, not a reservation.
-pub const MAX_TTL_SECONDS: u64 = 7 * 24 * 3600;
+pub use crate::core::claim::MAX_TTL_SECONDS;
 
 fn claimed(e: &Event, c: &Claimed) -> Result<()> {
     validate_name("step_key", &c.step_key)?;
@@ -321,6 +319,19 @@ fn goal_updated(g: &GoalUpdated) -> Result<()> {
         Text::Prose,
     )?;
     map("shared_state", g.shared_state.as_ref())
+}
+
+/// A history must open the run whose folder it is in: a peer's history in
+/// `runs/WF-A/` that opens `WF-B` would otherwise write its views over
+/// WF-B's.
+pub fn same_run(folder: &str, opened: &str) -> Result<()> {
+    if folder == opened {
+        return Ok(());
+    }
+    Err(Error::corrupt(format!(
+        "{} opens run {opened:?}, not {folder}: a history belongs in its own run's folder",
+        crate::core::layout::history_rel(folder)
+    )))
 }
 
 #[cfg(test)]

@@ -9,6 +9,10 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
 use crate::core::error::{Error, Result};
 
+/// The longest lease one claim or renewal may ask for: a week. A claim is
+/// a promise to be working now, not a reservation.
+pub const MAX_TTL_SECONDS: u64 = 7 * 24 * 3600;
+
 /// How long a claim lasts when neither the caller nor `.nexo/config.yaml`
 /// says (`claims: {ttl: ...}`).
 pub const DEFAULT_TTL_SECONDS: u64 = 30 * 60;
@@ -82,7 +86,7 @@ pub fn parse_ttl(what: &str, text: &str) -> Result<u64> {
         Error::invalid(format!(
             "{what} {} is not a duration: write e.g. 90s, 30m, 2h or 1h30m (at most {} days)",
             crate::core::limits::quote(text),
-            crate::core::check::MAX_TTL_SECONDS / 86_400
+            MAX_TTL_SECONDS / 86_400
         ))
     };
     let t = text.trim();
@@ -118,7 +122,7 @@ pub fn parse_ttl(what: &str, text: &str) -> Result<u64> {
 
 /// A lease length within what a claim may ask for.
 pub fn check_ttl(what: &str, seconds: u64) -> Result<u64> {
-    let max = crate::core::check::MAX_TTL_SECONDS;
+    let max = MAX_TTL_SECONDS;
     if seconds == 0 || seconds > max {
         return Err(Error::invalid(format!(
             "{what} {seconds} seconds is out of range: a lease lasts 1 second to {} days",

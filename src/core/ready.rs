@@ -14,7 +14,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::fold::{Run, Standing, Step};
 use crate::core::model::{RunStatus, StepStatus};
-use crate::core::resume::{ResumeState, Viewer};
+
+/// Who asks, and when: claims are judged for them at that moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer<'a> {
+    pub actor: &'a str,
+    /// RFC 3339.
+    pub now: &'a str,
+}
 
 /// Why a step is not ready.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,18 +76,9 @@ pub struct Readiness<'a> {
 }
 
 impl<'a> Readiness<'a> {
-    pub fn of(run: &'a Run) -> Readiness<'a> {
-        let offered = match run.is_graph() {
-            true => None,
-            false => {
-                let r = crate::core::resume::resume(run);
-                let starts = matches!(
-                    r.resume_state,
-                    ResumeState::Ready | ResumeState::RetryAvailable
-                );
-                r.step_key.filter(|_| starts)
-            }
-        };
+    /// `offered`: for a sequence, the step `resume` offers to start or
+    /// retry (`resume::readiness` works it out); none for a graph.
+    pub fn new(run: &'a Run, offered: Option<String>) -> Readiness<'a> {
         Readiness { run, offered }
     }
 
@@ -150,13 +148,15 @@ impl<'a> Readiness<'a> {
     }
 }
 
-/// The steps `viewer` may take now, in the run's order.
-pub fn ready_steps<'a>(run: &'a Run, viewer: Viewer) -> Vec<&'a Step> {
-    let r = Readiness::of(run);
-    run.steps
-        .iter()
-        .filter(|s| r.waits_for(s, viewer).is_none())
-        .collect()
+impl<'a> Readiness<'a> {
+    /// The steps `viewer` may take now, in the run's order.
+    pub fn ready_steps(&self, viewer: Viewer) -> Vec<&'a Step> {
+        self.run
+            .steps
+            .iter()
+            .filter(|s| self.waits_for(s, viewer).is_none())
+            .collect()
+    }
 }
 
 #[cfg(test)]

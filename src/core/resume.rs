@@ -125,12 +125,28 @@ impl ClaimSeen {
     }
 }
 
-/// Who asks, and when: claims are judged for them at that moment.
-#[derive(Debug, Clone, Copy)]
-pub struct Viewer<'a> {
-    pub actor: &'a str,
-    /// RFC 3339.
-    pub now: &'a str,
+pub use crate::core::ready::Viewer;
+
+/// A run's readiness: for a sequence, its one ready step is the one
+/// [`resume`] offers to start or retry.
+pub fn readiness(run: &Run) -> Readiness<'_> {
+    let offered = match run.is_graph() {
+        true => None,
+        false => {
+            let r = resume(run);
+            let starts = matches!(
+                r.resume_state,
+                ResumeState::Ready | ResumeState::RetryAvailable
+            );
+            r.step_key.filter(|_| starts)
+        }
+    };
+    Readiness::new(run, offered)
+}
+
+/// The steps `viewer` may take now, in the run's order.
+pub fn ready_steps<'a>(run: &'a Run, viewer: Viewer) -> Vec<&'a Step> {
+    readiness(run).ready_steps(viewer)
 }
 
 impl Resume {
@@ -188,7 +204,7 @@ pub fn resume(run: &Run) -> Resume {
 pub fn resume_as(run: &Run, viewer: Viewer) -> Resume {
     let mut r = resume(run);
     if run.is_graph() {
-        r.ready_steps = crate::core::ready::ready_steps(run, viewer)
+        r.ready_steps = ready_steps(run, viewer)
             .iter()
             .map(|s| s.step_key.clone())
             .collect();
@@ -431,7 +447,7 @@ fn next_to_do(run: &Run) -> Option<Resume> {
 }
 
 fn next_in_graph(run: &Run) -> Option<Resume> {
-    let readiness = Readiness::of(run);
+    let readiness = readiness(run);
     let mut gated = None;
     for step in &run.steps {
         match readiness.waits(step) {

@@ -11,10 +11,10 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::api::Nexo;
 use crate::core::error::Result;
 use crate::git::cli::GitCli;
 use crate::store::NEXO_DIR;
+use crate::workspace::Nexo;
 
 /// A claim of this clone's that yielded to one already at the remote.
 #[derive(Debug, Clone, Serialize)]

@@ -10,10 +10,10 @@
 
 use serde::Serialize;
 
-use crate::api::Nexo;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::git::cli::{GitCli, Push, text};
 use crate::store::NEXO_DIR;
+use crate::workspace::Nexo;
 
 mod claims;
 mod doctor;

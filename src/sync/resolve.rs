@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
-use crate::api::Nexo;
 use crate::core::error::Result;
 use crate::core::event::Event;
 use crate::git::cli::GitCli;
 use crate::store::{GITATTRIBUTES, NEXO_DIR};
+use crate::workspace::Nexo;
 
 use super::is_marker;
 

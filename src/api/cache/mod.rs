@@ -15,12 +15,12 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::Nexo;
 use crate::core::approval::Rules;
 use crate::core::error::Result;
 use crate::core::fold::{self, Run};
 use crate::core::id::EventId;
 use crate::store::Flow;
+use crate::workspace::Nexo;
 use ids::IdSet;
 
 mod ids;

@@ -17,14 +17,15 @@ use serde::{Deserialize, Serialize};
 use origin::Origin;
 use policy::Side;
 
-use super::Nexo;
-use super::gates::{same_run, signed_decisions};
+use crate::core::approval::signed_decisions;
 use crate::core::approval::{Approvals, Policy, Rules};
+use crate::core::check::same_run;
 use crate::core::error::{Error, Result};
 use crate::core::event::Event;
 use crate::core::id::EventId;
 use crate::core::verify::{Policies, RunVerdict, TrustedRef, VerifyProblem, VerifyReport, judge};
 use crate::git::sign::Verifier;
+use crate::workspace::Nexo;
 
 /// What judging one run found, as cached.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use gix::ObjectId;
 
 use super::Bases;
-use crate::api::Nexo;
+use crate::workspace::Nexo;
 
 pub(super) struct Origin {
     head: ObjectId,

@@ -4,13 +4,13 @@
 
 use gix::ObjectId;
 
-use crate::api::Nexo;
 use crate::core::approval::Approvals;
 use crate::core::error::{Error, Result};
 use crate::core::verify::{PolicyChange, PolicyOut};
 use crate::git::refs::FileAt;
 use crate::store::NEXO_DIR;
 use crate::store::config::Config;
+use crate::workspace::Nexo;
 
 use super::super::gates::ALLOWED_SIGNERS;
 

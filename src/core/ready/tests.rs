@@ -4,7 +4,7 @@
 use super::*;
 use crate::core::event::{Body, Opened, StepSpec, Updated};
 use crate::core::model::StepStatus::*;
-use crate::core::resume::{Viewer, resume_as};
+use crate::core::resume::{readiness, ready_steps, resume_as};
 use crate::core::testkit::{History, RUN, status_of};
 
 const NOW: &str = "2026-11-25T10:05:00.000Z";
@@ -60,7 +60,7 @@ fn a_release_builds_side_by_side_and_publishes_when_all_are_done() {
     let run = h.fold();
     let publish = run.step("publish").unwrap();
     assert_eq!(
-        Readiness::of(&run).waits(publish),
+        readiness(&run).waits(publish),
         Some(Wait::Needs {
             steps: vec!["windows".into()]
         })
@@ -79,7 +79,7 @@ fn a_gate_and_a_claim_keep_a_step_from_being_ready() {
     let mut h = graph(&["a", "b!<a", "c<a"]);
     h.step("a", Completed).claim("codex", "c", 600);
     let run = h.fold();
-    let r = Readiness::of(&run);
+    let r = readiness(&run);
     assert_eq!(r.waits(run.step("b").unwrap()), Some(Wait::Gate));
     assert!(matches!(
         r.waits_for(run.step("c").unwrap(), viewer("claude")),
@@ -109,7 +109,7 @@ fn a_sequence_has_one_ready_step_the_one_resume_offers() {
     let mut h = History::open(&["a", "b", "c"]);
     assert_eq!(ready(&h, "x"), ["a"]);
     let run = h.fold();
-    let r = Readiness::of(&run);
+    let r = readiness(&run);
     assert_eq!(
         r.waits(run.step("c").unwrap()),
         Some(Wait::Turn { step: "a".into() })

@@ -8,10 +8,10 @@
 use std::path::Path;
 
 use super::{Problem, ProblemKind};
-use crate::api::Nexo;
 use crate::core::error::Result;
 use crate::core::limits::quote_name;
 use crate::store::{NEXO_DIR, nofollow};
+use crate::workspace::Nexo;
 
 /// The mode git gives a submodule's entry in a tree or the index.
 const GITLINK_MODE: &str = "160000";

@@ -7,11 +7,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::api::Nexo;
 use crate::core::error::Result;
 use crate::core::event::Event;
 use crate::core::id::GOAL_PREFIX;
 use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, nofollow};
+use crate::workspace::Nexo;
 
 use super::is_marker;
 use lenient::{Aside, read_lenient};

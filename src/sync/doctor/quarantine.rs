@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::{Problem, ProblemKind};
-use crate::api::Nexo;
 use crate::core::error::Result;
+use crate::workspace::Nexo;
 
 /// A line `--fix` moved out of a history.
 #[derive(Debug, Clone, Serialize)]

@@ -3,7 +3,6 @@
 //! same way (an append-only history, views beside it, one commit), so one
 //! write path serves both.
 
-use super::Nexo;
 use crate::core::error::{ErrorKind, Result};
 use crate::core::event::Event;
 use crate::core::fold::{self, Run};
@@ -11,6 +10,7 @@ use crate::core::goal::{self, Goal};
 use crate::core::id::{EventId, GOAL_PREFIX};
 use crate::core::resume::resume;
 use crate::core::view;
+use crate::workspace::Nexo;
 
 pub(crate) trait Record: Sized {
     /// Folds the events under the repository's rules (a run's approval
@@ -19,7 +19,7 @@ pub(crate) trait Record: Sized {
     /// Reads record `id` from its file and folds it.
     fn read(nexo: &Nexo, id: &str) -> Result<Self> {
         let record = Self::fold(nexo, nexo.store().read_history(id)?.events)?;
-        super::gates::same_run(id, record.id())?;
+        crate::core::check::same_run(id, record.id())?;
         Ok(record)
     }
     /// Follows one event that comes after every event folded so far.
@@ -40,7 +40,7 @@ impl Record for Run {
         nexo.fold_run(events)
     }
     fn read(nexo: &Nexo, id: &str) -> Result<Run> {
-        nexo.fold_run_file(id, super::KEEP_CHECKPOINTS)
+        nexo.fold_run_file(id, crate::workspace::KEEP_CHECKPOINTS)
     }
     fn apply(&mut self, event: &Event) {
         fold::apply(self, event);
@@ -121,7 +121,7 @@ impl Nexo {
     pub fn render_events(&self, id: &str, events: Vec<Event>) -> Result<Vec<(String, Vec<u8>)>> {
         if is_goal(id) {
             let goal = Goal::fold(self, events)?;
-            super::gates::same_run(id, &goal.goal_id)?;
+            crate::core::check::same_run(id, &goal.goal_id)?;
             Ok(goal.files())
         } else {
             Ok(self.fold_run_checked(id, events)?.files())
@@ -132,7 +132,7 @@ impl Nexo {
     /// when the history opens another run.
     pub(crate) fn fold_run_checked(&self, id: &str, events: Vec<Event>) -> Result<Run> {
         let run = Run::fold(self, events)?;
-        super::gates::same_run(id, &run.run_id)?;
+        crate::core::check::same_run(id, &run.run_id)?;
         Ok(run)
     }
 }
