@@ -40,11 +40,14 @@
 pub mod api;
 pub mod call;
 pub mod core;
+pub mod doctor;
 pub mod git;
+pub mod index;
 pub mod render;
 pub mod store;
 pub mod sync;
 pub mod trace;
+pub mod verify;
 pub mod wire;
 pub mod workspace;
 

@@ -166,7 +166,7 @@ impl Nexo {
         run_id: &str,
         key: &str,
         token: &str,
-    ) -> Result<crate::sync::SyncReport> {
+    ) -> Result<crate::wire::sync::SyncReport> {
         let report = self.sync()?;
         let run = self.load(run_id)?;
         let step = existing_step(&run, key)?;

@@ -13,9 +13,7 @@
 //! the verbs it is built on (`crate::sync`, `crate::branches`).
 
 mod branches;
-mod bring;
-pub use bring::BringResponse;
-mod cache;
+pub use branches::BringResponse;
 mod claims;
 mod compensation;
 mod gates;
@@ -25,7 +23,6 @@ mod ready;
 pub(crate) mod runs;
 mod summaries;
 mod validate;
-pub mod verify;
 mod write;
 
 pub use crate::workspace::{LockGuard, Nexo, Options};

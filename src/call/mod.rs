@@ -5,9 +5,9 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::api::Nexo;
 use crate::core::error::{Error, Result};
 use crate::wire::request::{self as req, decode};
-use crate::api::Nexo;
 
 mod tool;
 mod wire;

@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use nexo::core::error::{ErrorKind, Result};
-use nexo::sync::DoctorReport;
+use nexo::doctor::DoctorReport;
 
 pub const AFTER_HELP: &str = concat!(
     "Examples:\n  nexo doctor\n  nexo doctor --fix      # repair what can be repaired without losing an event, and commit it\n\n",

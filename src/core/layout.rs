@@ -9,6 +9,10 @@ pub const HISTORY: &str = "history.jsonl";
 /// nexo can read them, byte for byte, one a line (docs/format.md).
 pub const QUARANTINE: &str = "quarantine.jsonl";
 
+/// The keys whose SSH signatures the `signed` approval policy accepts,
+/// in git's allowed-signers format, beside `config.yaml`.
+pub const ALLOWED_SIGNERS: &str = "allowed_signers";
+
 /// A run's folder.
 pub fn run_rel(run_id: &str) -> String {
     format!("{NEXO_DIR}/runs/{run_id}")

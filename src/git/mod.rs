@@ -98,6 +98,13 @@ pub struct Repo {
 
 /// A gix error, kept whole as the source of ours: `Error::full` prints its
 /// chain as "caused by:" lines, and the tool interface's message joins it.
+/// A merge conflict marker line, as git writes them.
+pub fn is_marker(line: &str) -> bool {
+    ["<<<<<<<", "=======", ">>>>>>>", "|||||||"]
+        .iter()
+        .any(|m| line.starts_with(m))
+}
+
 fn git_err(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::repo(what).with_source(e)
 }

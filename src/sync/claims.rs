@@ -9,23 +9,12 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use crate::wire::sync::Yielded;
 
 use crate::core::error::Result;
 use crate::git::cli::GitCli;
 use crate::store::NEXO_DIR;
 use crate::workspace::Nexo;
-
-/// A claim of this clone's that yielded to one already at the remote.
-#[derive(Debug, Clone, Serialize)]
-pub struct Yielded {
-    pub run_id: String,
-    pub step_key: String,
-    pub holder: String,
-    pub token: String,
-    /// Who holds the step instead.
-    pub to: String,
-}
 
 impl Nexo {
     /// Yields every claim of this clone's, not yet at the upstream, that a

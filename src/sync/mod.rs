@@ -8,31 +8,17 @@
 //! regenerated from the merged history, so `.nexo/` never needs a person
 //! to resolve a conflict.
 
-use serde::Serialize;
-
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::git::cli::{GitCli, Push, text};
 use crate::store::NEXO_DIR;
+pub use crate::wire::sync::{ResolveReport, SyncReport, Yielded};
 use crate::workspace::Nexo;
 
 mod claims;
-mod doctor;
 mod resolve;
-
-pub use claims::Yielded;
-
-pub use doctor::{DoctorReport, Problem, ProblemKind};
-pub use resolve::ResolveReport;
 
 /// How many times `sync` pulls again after a rejected push.
 const PUSH_ATTEMPTS: usize = 10;
-
-/// A merge conflict marker line.
-fn is_marker(line: &str) -> bool {
-    ["<<<<<<<", "=======", ">>>>>>>", "|||||||"]
-        .iter()
-        .any(|m| line.starts_with(m))
-}
 
 impl Nexo {
     /// Commits what is pending, fetches, integrates the upstream's commits
@@ -289,20 +275,4 @@ fn backoff(attempt: usize) {
     std::thread::sleep(std::time::Duration::from_millis(
         10 + crate::core::id::random_below(ceiling),
     ));
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SyncReport {
-    pub ok: bool,
-    pub upstream: String,
-    /// The commit of pending changes made before pulling.
-    pub committed: Option<String>,
-    pub pulled: bool,
-    pub resolved: Vec<String>,
-    pub refreshed: Vec<String>,
-    pub pushed: bool,
-    pub attempts: usize,
-    /// Claims of this clone's that yielded to one already at the remote.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub yielded: Vec<Yielded>,
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use serde::Serialize;
+use crate::wire::sync::ResolveReport;
 
 use crate::core::error::Result;
 use crate::core::event::Event;
@@ -11,7 +11,7 @@ use crate::git::cli::GitCli;
 use crate::store::{GITATTRIBUTES, NEXO_DIR};
 use crate::workspace::Nexo;
 
-use super::is_marker;
+use crate::git::is_marker;
 
 impl Nexo {
     /// Settles every conflicted `.nexo/` path of a merge or rebase in
@@ -138,12 +138,4 @@ fn next_step(others: &[&str], nothing_staged: bool, rebase: bool) -> String {
     } else {
         "Finish the merge with `git commit`.".into()
     }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ResolveReport {
-    pub ok: bool,
-    pub resolved: Vec<String>,
-    pub still_conflicted: Vec<String>,
-    pub next: String,
 }

@@ -262,7 +262,7 @@ pub struct ClaimResponse {
     pub took_over: Option<TakenFrom>,
     /// The claim is at the remote (`sync: true`), and how it got there.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sync: Option<crate::sync::SyncReport>,
+    pub sync: Option<crate::wire::sync::SyncReport>,
     pub message: String,
     pub event_id: EventId,
     pub commit: CommitInfo,

@@ -9,6 +9,7 @@
 use std::cell::{Cell, RefCell};
 use std::path::Path;
 
+mod fold;
 pub(crate) mod record;
 pub(crate) mod write;
 

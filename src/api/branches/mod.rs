@@ -6,6 +6,9 @@
 
 use std::collections::BTreeMap;
 
+mod bring;
+pub use bring::BringResponse;
+
 use gix::ObjectId;
 
 use crate::core::error::{Error, ErrorKind, Result};
@@ -198,7 +201,7 @@ impl Nexo {
         if changed && let Ok(bytes) = serde_json::to_vec(&cache) {
             // Best effort: a cache that cannot be written costs a re-read.
             let _ = std::fs::create_dir_all(path.parent().expect("a file in a folder"));
-            self.write_cache_file(&path, &bytes);
+            crate::index::write_file(&self.store, &path, &bytes);
         }
         Ok(out)
     }
@@ -594,7 +597,7 @@ impl UnionCache {
         let path = Self::path(nexo);
         let _ = std::fs::create_dir_all(path.parent().expect("a file in a folder"));
         if let Ok(bytes) = serde_json::to_vec(&self.items) {
-            nexo.write_cache_file(&path, &bytes);
+            crate::index::write_file(&nexo.store, &path, &bytes);
         }
     }
 }

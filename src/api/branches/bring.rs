@@ -5,7 +5,7 @@
 use gix::ObjectId;
 use serde::Serialize;
 
-use super::branches::{OnRefs, find_prefix, unreadable_copies};
+use super::{OnRefs, find_prefix, unreadable_copies};
 use crate::core::error::{Error, Result};
 use crate::core::event::Event;
 use crate::wire::response::Place;

@@ -280,7 +280,7 @@ impl Nexo {
             // Best effort: a cache that cannot be written costs a re-fold.
             let dir = path.parent().expect("a file in a folder");
             let _ = std::fs::create_dir_all(dir);
-            self.write_cache_file(&path, &bytes);
+            crate::index::write_file(&self.store, &path, &bytes);
             forget_old_judgings(dir);
         }
     }

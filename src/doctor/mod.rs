@@ -13,7 +13,7 @@ use crate::core::id::GOAL_PREFIX;
 use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, nofollow};
 use crate::workspace::Nexo;
 
-use super::is_marker;
+use crate::git::is_marker;
 use lenient::{Aside, read_lenient};
 pub use quarantine::Quarantined;
 

@@ -10,20 +10,16 @@
 //! cache is an optimisation only: delete it, or let it be corrupt, and
 //! every answer is byte-identical.
 
-use std::io::Write;
-
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::ids::IdSet;
 use crate::core::approval::Rules;
 use crate::core::error::Result;
 use crate::core::fold::{self, Run};
 use crate::core::id::EventId;
 use crate::store::Flow;
-use crate::workspace::Nexo;
-use ids::IdSet;
-
-mod ids;
+use crate::store::Store;
 
 /// Bumped when the entry or the fold's state changes shape.
 const FORMAT: u32 = 5;
@@ -49,11 +45,16 @@ struct Entry {
     run: Run,
 }
 
-impl Nexo {
+/// The fold cache of one repository.
+pub struct FoldCache<'a> {
+    pub store: &'a Store,
+}
+
+impl FoldCache<'_> {
     /// Run `id` from its cache entry, brought up to date with the lines
     /// appended since, or `None` when the entry cannot be used (then the
     /// caller folds the file and stores a new entry).
-    pub(super) fn cached_run(&self, id: &str, rules: &Rules, keep: usize) -> Result<Option<Run>> {
+    pub fn cached_run(&self, id: &str, rules: &Rules, keep: usize) -> Result<Option<Run>> {
         let Some(mut entry) = self.read_entry(id, rules, keep) else {
             return Ok(None);
         };
@@ -116,7 +117,7 @@ impl Nexo {
 
     /// Stores `run`, folded from the first `len` bytes of its history
     /// (whose last event in fold order is `last`).
-    pub(super) fn store_run(&self, id: &str, run: &Run, len: u64, last: (u64, EventId)) {
+    pub fn store_run(&self, id: &str, run: &Run, len: u64, last: (u64, EventId)) {
         let Ok(mut file) = self.store.open_history(id) else {
             return;
         };
@@ -164,22 +165,17 @@ impl Nexo {
         let Ok(bytes) = serde_json::to_vec(entry) else {
             return;
         };
-        if self.write_cache_file(&self.ids_path(id), ids) {
-            self.write_cache_file(&self.store.cache_dir().join(format!("{id}.json")), &bytes);
+        if super::write_file(self.store, &self.ids_path(id), ids) {
+            super::write_file(
+                self.store,
+                &self.store.cache_dir().join(format!("{id}.json")),
+                &bytes,
+            );
         }
     }
 
     fn ids_path(&self, id: &str) -> std::path::PathBuf {
         self.store.cache_dir().join(format!("{id}.ids"))
-    }
-
-    pub(super) fn write_cache_file(&self, path: &std::path::Path, bytes: &[u8]) -> bool {
-        let dir = self.store.cache_dir();
-        let _ = std::fs::create_dir_all(&dir);
-        let Ok(mut tmp) = tempfile::NamedTempFile::new_in(&dir) else {
-            return false;
-        };
-        tmp.write_all(bytes).is_ok() && tmp.persist(path).is_ok()
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::{Problem, ProblemKind};
 use crate::core::event::Event;
 use crate::core::id::EventId;
-use crate::sync::is_marker;
+use crate::git::is_marker;
 
 /// What `read_lenient` found.
 pub(super) struct Lenient {

@@ -12,7 +12,7 @@ use crate::store::NEXO_DIR;
 use crate::store::config::Config;
 use crate::workspace::Nexo;
 
-use super::super::gates::ALLOWED_SIGNERS;
+use crate::core::layout::ALLOWED_SIGNERS;
 
 /// A policy and the keys it trusts.
 #[derive(Debug, Clone, Default)]

@@ -1,0 +1,143 @@
+//! A record's fold under the repository's rules: the approval policy of
+//! `.nexo/config.yaml` and, under `signed`, the decisions whose SSH
+//! signatures verify (docs/approvals.md); streamed from the file when its
+//! lines are in fold order, through the fold cache (`crate::index`).
+
+use std::collections::BTreeSet;
+
+use crate::core::approval::{Approvals, Policy, Rules, signed_decisions};
+use crate::core::check::same_run;
+use crate::core::error::{Error, Result};
+use crate::core::event::Event;
+use crate::core::fold::{self, Run};
+use crate::core::layout::{ALLOWED_SIGNERS, NEXO_DIR};
+use crate::git::sign::Verifier;
+use crate::store::Flow;
+
+use super::Nexo;
+
+impl Nexo {
+    /// The approval policy in force (`.nexo/config.yaml`).
+    pub fn approvals(&self) -> &Approvals {
+        &self.approvals
+    }
+
+    /// Folds a run's events under the repository's approval rules: under
+    /// `signed`, each decision's signature is checked first.
+    pub(crate) fn fold_run(&self, events: Vec<Event>) -> Result<Run> {
+        self.fold_run_keeping(events, crate::workspace::KEEP_CHECKPOINTS)
+    }
+
+    /// Folds run `id` from its file. When the lines are in fold order (a
+    /// history only ever appended to, the common case) they are folded as
+    /// they are read, one at a time, so memory does not grow with the
+    /// history; otherwise (after a merge) they are read whole and sorted.
+    /// The signed policy verifies every decision first, so it reads whole.
+    pub(crate) fn fold_run_file(&self, id: &str, keep: usize) -> Result<Run> {
+        let run = self.fold_run_file_unchecked(id, keep)?;
+        same_run(id, &run.run_id)?;
+        Ok(run)
+    }
+
+    fn fold_run_file_unchecked(&self, id: &str, keep: usize) -> Result<Run> {
+        let keep = keep.max(crate::workspace::KEEP_CHECKPOINTS);
+        if self.approvals.policy == Policy::Signed {
+            return self.fold_run_keeping(self.store.read_history(id)?.events, keep);
+        }
+        let rules = Rules {
+            approvals: self.approvals.clone(),
+            verified: BTreeSet::new(),
+        };
+        if let Some(run) = self.fold_cache().cached_run(id, &rules, keep)? {
+            return Ok(run);
+        }
+        let mut run: Option<Run> = None;
+        let mut last: Option<(u64, crate::core::id::EventId)> = None;
+        let (mut in_order, mut end, mut whole_lines) = (true, 0, true);
+        self.store.each_event(id, 0, |e, offset, terminated| {
+            // Anything but a plain sequence (lines out of order, an id
+            // seen before, a parent not yet folded, an opening that does
+            // not come first) is for the whole-history fold to judge.
+            let follows = match (&run, &last) {
+                (Some(r), Some((c, i))) => (e.clock, &e.id) > (*c, i) && r.takes_next(&e),
+                _ => matches!(e.body, crate::core::event::Body::Opened(_)),
+            };
+            if !follows {
+                in_order = false;
+                return Ok(Flow::Stop);
+            }
+            match &mut run {
+                None => run = Some(fold::start(&e, rules.clone(), keep)?),
+                Some(r) => fold::apply(r, &e),
+            }
+            last = Some((e.clock, e.id));
+            (end, whole_lines) = (offset, whole_lines && terminated);
+            Ok(Flow::Continue)
+        })?;
+        match (in_order, run, last) {
+            (true, Some(run), Some(last)) => {
+                // A last line without its newline is settled by the next
+                // write; the cache waits for it.
+                if whole_lines {
+                    self.fold_cache().store_run(id, &run, end, last);
+                }
+                Ok(run)
+            }
+            (true, _, _) => Err(Error::corrupt(format!(
+                "{}: the run's history is empty",
+                crate::core::layout::history_rel(id)
+            ))),
+            // A merge reordered the lines: read whole and sort, then cache
+            // the result, so appends after the merge fold incrementally.
+            (false, _, _) => {
+                let history = self.store.read_history(id)?;
+                let last = history.events.iter().map(|e| (e.clock, e.id.clone())).max();
+                let run = self.fold_run_keeping(history.events, keep)?;
+                if let (Some(len), Some(last)) = (history.whole_len, last) {
+                    self.fold_cache().store_run(id, &run, len, last);
+                }
+                Ok(run)
+            }
+        }
+    }
+
+    /// [`Nexo::fold_run`], keeping the newest `keep` checkpoints.
+    pub(crate) fn fold_run_keeping(&self, events: Vec<Event>, keep: usize) -> Result<Run> {
+        let rules = self.rules_for(&events);
+        fold::fold_with(events, rules, keep)
+    }
+
+    fn rules_for(&self, events: &[Event]) -> Rules {
+        let mut rules = Rules {
+            approvals: self.approvals.clone(),
+            verified: BTreeSet::new(),
+        };
+        if rules.policy() != Policy::Signed {
+            return rules;
+        }
+        let mut verifier = self.verifier();
+        for (e, content, signature) in signed_decisions(events) {
+            // ssh-keygen missing: nothing verifies, and `doctor` says why.
+            if verifier
+                .verify(&e.actor, &content, signature)
+                .unwrap_or(false)
+            {
+                rules.verified.insert(e.id.clone());
+            }
+        }
+        verifier.save();
+        rules
+    }
+
+    pub(crate) fn verifier(&self) -> Verifier {
+        let rel = format!("{NEXO_DIR}/{ALLOWED_SIGNERS}");
+        // Never through a link; unreadable is the same as absent: nothing
+        // verifies, and doctor reports the decisions it leaves unhonoured.
+        let allowed = self.store.read(&rel).ok().flatten();
+        Verifier::new(allowed, &self.repo.git_dir().join("nexo-verified"))
+    }
+
+    fn fold_cache(&self) -> crate::index::FoldCache<'_> {
+        crate::index::FoldCache { store: &self.store }
+    }
+}
