@@ -323,13 +323,13 @@ impl Nexo {
         for g in open.iter().take(MAX) {
             let next = match g.next_action.as_str() {
                 "" => String::new(),
-                n => format!("; next: {}", crate::render::clip(n, 70)),
+                n => format!("; next: {}", crate::core::words::clip(n, 70)),
             };
             text.push_str(&format!(
                 "- {} [{}] {}{next}\n",
                 g.goal_id,
                 g.status,
-                crate::render::clip(&g.title, 60)
+                crate::core::words::clip(&g.title, 60)
             ));
             out.push(PrimeGoal {
                 goal_id: g.goal_id.clone(),
@@ -360,7 +360,7 @@ impl Nexo {
     /// in the error.
     fn existing_goal(&self, given: &str, field: &str) -> Result<Goal> {
         let id = self.store.resolve_goal(given).map_err(|e| match e.kind {
-            crate::ErrorKind::NotFound => Error::not_found(format!(
+            crate::core::error::ErrorKind::NotFound => Error::not_found(format!(
                 "unknown {field} {}: no goal has that id",
                 crate::core::limits::quote(given)
             ))

@@ -21,8 +21,11 @@ mod goals;
 mod prime;
 mod ready;
 pub(crate) mod runs;
-mod summaries;
 mod validate;
 mod write;
 
 pub use crate::workspace::{LockGuard, Nexo, Options};
+
+/// A temporary file in a folder, with an ordinary file's mode, never
+/// through a link: how `nexo setup` writes a file whole.
+pub use crate::store::nofollow::temp_file_in;

@@ -4,12 +4,10 @@
 //! the most recent), a budget in bytes may cut the list, and a run in
 //! progress is never cut. With no runs, a short primer teaches the verbs.
 
-use super::summaries::Summary;
 use crate::core::error::Result;
-use crate::core::fold::Run;
 use crate::core::model::{Priority, RunStatus};
-use crate::core::resume::resume;
-use crate::render::clip;
+use crate::core::words::clip;
+use crate::index::summaries::Summary;
 use crate::wire::response::{PrimeResponse, PrimeRun, ReadyItem};
 use crate::workspace::Nexo;
 
@@ -146,26 +144,6 @@ fn attention(s: &Summary) -> u8 {
         _ if s.requires_approval => 0,
         RunStatus::Running | RunStatus::Blocked if urgent => 1,
         _ => 2,
-    }
-}
-
-pub(super) fn prime_run(run: &Run) -> PrimeRun {
-    let r = resume(run);
-    let step = r
-        .step_key
-        .as_deref()
-        .or(run.current_step_key.as_deref())
-        .and_then(|k| run.step(k));
-    PrimeRun {
-        run_id: run.run_id.clone(),
-        goal: run.goal.clone(),
-        status: run.status,
-        owner: run.owner.clone(),
-        step_key: step.map(|s| s.step_key.clone()),
-        step_status: step.map(|s| s.status),
-        resume_state: r.resume_state,
-        requires_approval: r.requires_approval,
-        next_action: run.next_action.clone(),
     }
 }
 

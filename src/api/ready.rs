@@ -4,10 +4,8 @@
 //! each open run's steps and what they wait on), never folds every run,
 //! and judges claims at the moment it runs.
 
-use serde::{Deserialize, Serialize};
-
 use crate::core::error::{ErrorKind, Result};
-use crate::core::fold::{Claim, Run, Standing};
+use crate::core::fold::Standing;
 use crate::core::model::Priority;
 use crate::core::ready::Wait;
 use crate::trace::now_text;
@@ -18,59 +16,17 @@ use crate::workspace::Nexo;
 /// How many ready steps an answer lists when the caller names no limit.
 const DEFAULT_LIMIT: usize = 20;
 
-/// A step of an open run as the summaries keep it for `ready`: what it
-/// waits on, claims aside (the fold's part), and its claims, judged
-/// when asked.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct Candidate {
-    key: String,
-    title: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    wait: Option<Wait>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    claims: Vec<Claim>,
-}
-
-impl Candidate {
-    /// Ready, claims aside.
-    pub(super) fn is_ready(&self) -> bool {
-        self.wait.is_none()
-    }
-}
-
-/// The steps of `run` still to do, for its summary (none for a run that
-/// is closed: nothing in it is ever ready).
-pub(super) fn candidates(run: &Run) -> Vec<Candidate> {
-    if matches!(
-        run.status,
-        crate::core::model::RunStatus::Completed | crate::core::model::RunStatus::Cancelled
-    ) {
-        return Vec::new();
-    }
-    let readiness = crate::core::resume::readiness(run);
-    run.steps
-        .iter()
-        .filter(|s| !s.status.is_done())
-        .map(|s| Candidate {
-            key: s.step_key.clone(),
-            title: s.title.clone(),
-            wait: readiness.waits(s),
-            claims: s.claims.clone(),
-        })
-        .collect()
-}
-
 /// Every step still to do of every open run, for `actor` at `now`, best
 /// first: ready before waiting, then priority, the oldest run, and the
 /// run's own order.
 pub(super) fn rank(
-    summaries: &super::summaries::Summaries,
+    summaries: &crate::index::summaries::Summaries,
     actor: &str,
     now: &str,
     all: bool,
 ) -> Result<Vec<Ranked>> {
     // Without `all`, a run with no step ready is not even decoded.
-    let open = |s: &&super::summaries::Summary| {
+    let open = |s: &&crate::index::summaries::Summary| {
         !matches!(
             s.status,
             crate::core::model::RunStatus::Completed | crate::core::model::RunStatus::Cancelled
@@ -78,7 +34,7 @@ pub(super) fn rank(
     };
     let mut ranked = Vec::new();
     for s in summaries.all.iter().filter(open) {
-        let super::summaries::ForReady {
+        let crate::index::summaries::ForReady {
             item,
             opened_at,
             ready: steps,

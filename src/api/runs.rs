@@ -8,7 +8,6 @@ use crate::core::event::{Body, Event, HandedOff, Opened};
 use crate::core::fold::Run;
 use crate::core::limits::{self, Text, opt_text};
 use crate::core::model::Priority;
-use crate::core::resume::resume;
 use crate::wire::request::*;
 use crate::wire::response::*;
 use crate::workspace::write::Write;
@@ -330,27 +329,6 @@ fn open_response(
         step_keys: run.steps.iter().map(|s| s.step_key.clone()).collect(),
         warnings,
         commit,
-    }
-}
-
-/// A run as `list` shows it.
-pub(crate) fn list_item(run: &Run) -> ListItem {
-    ListItem {
-        run_id: run.run_id.clone(),
-        session_id: run.sid.clone(),
-        goal: run.goal.clone(),
-        goal_id: run.goal_id.clone(),
-        protocol_task_id: run.protocol_task_id.clone(),
-        workflow_kind: run.workflow_kind.clone(),
-        status: run.status,
-        priority: run.priority,
-        owner: run.owner.clone(),
-        current_step_key: run.current_step_key.clone(),
-        next_action: run.next_action.clone(),
-        resume_state: resume(run).resume_state,
-        updated_at: run.updated_at.clone(),
-        progress: crate::render::progress(run),
-        lives_on: Vec::new(),
     }
 }
 

@@ -19,7 +19,7 @@ impl Nexo {
         let id = match self.store.resolve(run_id) {
             Ok(id) => id,
             // A run one branch away is named, with how to work on it.
-            Err(e) if e.kind == crate::ErrorKind::NotFound => {
+            Err(e) if e.kind == crate::core::error::ErrorKind::NotFound => {
                 return Err(self.not_here(run_id, e));
             }
             Err(e) => return Err(e),

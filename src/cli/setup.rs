@@ -70,9 +70,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
 }
 
 fn run_ci(a: &Args) -> Result<()> {
-    let root = nexo::git::Repo::discover(std::path::Path::new("."))?
-        .workdir()
-        .to_path_buf();
+    let root = nexo::Nexo::worktree_of(std::path::Path::new("."))?;
     let changes = setup::plan_ci(&root)?;
     if !write(&changes, a.dry_run, "nexo setup ci github")? {
         return Ok(());
@@ -97,9 +95,7 @@ fn run_agent(_ctx: &Ctx, a: &Args, agent: Agent) -> Result<()> {
         true => std::env::var_os("HOME")
             .map(PathBuf::from)
             .ok_or_else(|| Error::invalid("--user needs $HOME to be set"))?,
-        false => nexo::git::Repo::discover(std::path::Path::new("."))?
-            .workdir()
-            .to_path_buf(),
+        false => nexo::Nexo::worktree_of(std::path::Path::new("."))?,
     };
     let root = std::fs::canonicalize(&root).unwrap_or(root);
     let changes = setup::plan(agent, &root, a.user)?;

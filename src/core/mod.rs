@@ -24,3 +24,4 @@ pub mod resume;
 pub(crate) mod testkit;
 pub mod verify;
 pub mod view;
+pub mod words;

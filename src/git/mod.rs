@@ -32,7 +32,6 @@ pub mod sign;
 mod tree;
 
 use crate::store::{NEXO_DIR, nofollow};
-use crate::wire::response::CommitInfo;
 use lockfile::IndexLock;
 use tree::Edits;
 
@@ -98,6 +97,40 @@ pub struct Repo {
 
 /// A gix error, kept whole as the source of ours: `Error::full` prints its
 /// chain as "caused by:" lines, and the tool interface's message joins it.
+/// The commit a write made, when it made one.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CommitInfo {
+    pub commit: Option<String>,
+    /// Whether the change is in a commit on HEAD. `false` with the event
+    /// written means it is on disk and will be committed by the next nexo
+    /// command or `nexo commit`: the caller must not retry.
+    pub committed: bool,
+    /// Why no commit was made (`--no-commit`, a merge in progress, a lock
+    /// held by git, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_reason: Option<String>,
+}
+
+impl CommitInfo {
+    /// A commit was made (`None`: HEAD already held exactly this content).
+    pub fn made(commit: Option<String>) -> CommitInfo {
+        CommitInfo {
+            commit,
+            committed: true,
+            pending_reason: None,
+        }
+    }
+
+    /// Nothing was committed, for `reason`.
+    pub fn pending(reason: Option<String>) -> CommitInfo {
+        CommitInfo {
+            commit: None,
+            committed: false,
+            pending_reason: reason,
+        }
+    }
+}
+
 /// A merge conflict marker line, as git writes them.
 pub fn is_marker(line: &str) -> bool {
     ["<<<<<<<", "=======", ">>>>>>>", "|||||||"]

@@ -1,9 +1,11 @@
 //! What nexo derives from the committed files and keeps under `.git`
 //! (`nexo-cache/`), never committed: the fold cache (a run's folded state,
-//! so a read does not fold its whole history again). Delete any of it and
-//! every answer is byte-identical, only slower.
+//! so a read does not fold its whole history again),
+//! and the summary index (one line a run, what `list`, `ready` and
+//! `prime` read). Delete any of it and every answer is byte-identical,
+//! only slower.
 //!
-//! May import: `core`, `store`, `trace`.
+//! May import: `core`, `store`, `wire`, `trace`.
 
 use std::io::Write;
 
@@ -11,6 +13,7 @@ use crate::store::Store;
 
 mod fold_cache;
 mod ids;
+pub mod summaries;
 
 pub use fold_cache::FoldCache;
 

@@ -93,58 +93,12 @@ pub fn step_symbol(step: &Step) -> &'static str {
     }
 }
 
+pub use crate::core::words::{clip, one_line};
+pub use crate::wire::response::{PLACES_SHOWN, places};
+
 /// Steps done (completed or skipped) and steps in all.
 pub fn progress(run: &Run) -> (usize, usize) {
-    let done = run.steps.iter().filter(|s| s.status.is_done()).count();
-    (done, run.steps.len())
-}
-
-/// `s` on one line: every run of white space (line breaks too) is one
-/// space.
-pub fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// `s` on one line, cut to at most `max` characters with an ellipsis.
-pub fn clip(s: &str, max: usize) -> String {
-    let line = one_line(s);
-    if line.chars().count() <= max {
-        return line;
-    }
-    if max == 0 {
-        return String::new();
-    }
-    let mut out: String = line.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
-
-/// How many refs a line that says where a run lives names before "and N
-/// more": a run on 1,500 branches made one line nobody could read.
-pub const PLACES_SHOWN: usize = 5;
-
-/// Where a run lives, on one line: each ref (with the worktree it is
-/// checked out in, when that is not here, or marked unreadable when its
-/// copy did not read) quoted when its name is odd (`limits::quote_name`),
-/// the first [`PLACES_SHOWN`] of them, then how many more.
-pub fn places(places: &[crate::wire::response::Place]) -> String {
-    let named: Vec<String> = places
-        .iter()
-        .take(PLACES_SHOWN)
-        .map(|p| {
-            let name = crate::core::limits::quote_name(&p.r#ref);
-            let worktree = p.worktree.as_deref().filter(|_| !p.here);
-            match (worktree, p.unreadable.is_some()) {
-                (_, true) => format!("{name} (unreadable)"),
-                (Some(w), false) => format!("{name} ({})", crate::core::limits::quote_name(w)),
-                (None, false) => name.into_owned(),
-            }
-        })
-        .collect();
-    match places.len().saturating_sub(PLACES_SHOWN) {
-        0 => named.join(", "),
-        more => format!("{} and {more} more", named.join(", ")),
-    }
+    run.progress()
 }
 
 /// How long ago `at` (RFC 3339) was, seen from `now_ms` (Unix ms): "just

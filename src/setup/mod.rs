@@ -134,7 +134,7 @@ pub fn apply(changes: &[Change]) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         // A new file gets an ordinary file's mode (0666 less the umask);
         // an existing one keeps its own.
-        let mut tmp = nexo::store::nofollow::temp_file_in(dir)?;
+        let mut tmp = nexo::api::temp_file_in(dir)?;
         std::io::Write::write_all(&mut tmp, c.new.as_bytes())
             .map_err(|e| Error::io("write", &c.path, e))?;
         if let Ok(m) = std::fs::metadata(&c.path) {

@@ -126,7 +126,7 @@ fn line_changes(before: &[u8], after: &[u8]) -> (Vec<String>, Vec<String>) {
         a.lines()
             .filter(|l| !l.trim().is_empty() && !others.contains(l))
             .take(50)
-            .map(|l| crate::render::clip(l, 160))
+            .map(|l| crate::core::words::clip(l, 160))
             .collect()
     };
     (only(&after, &before), only(&before, &after))

@@ -9,42 +9,10 @@ use crate::core::fold::{Checkpoint, Run, Step, TakenFrom, Trespass, Unhonoured, 
 use crate::core::goal::Goal;
 use crate::core::id::{EventId, GoalId, RunId};
 use crate::core::model::{GoalStatus, Priority, RunStatus, StepStatus};
-use crate::core::resume::{ClaimSeen, Resume, ResumeState};
+use crate::core::resume::{ClaimSeen, Resume, ResumeState, resume};
 use crate::wire::json::none_as_empty;
 
-/// The commit a write made, when it made one.
-#[derive(Debug, Clone, Serialize)]
-pub struct CommitInfo {
-    pub commit: Option<String>,
-    /// Whether the change is in a commit on HEAD. `false` with the event
-    /// written means it is on disk and will be committed by the next nexo
-    /// command or `nexo commit`: the caller must not retry.
-    pub committed: bool,
-    /// Why no commit was made (`--no-commit`, a merge in progress, a lock
-    /// held by git, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pending_reason: Option<String>,
-}
-
-impl CommitInfo {
-    /// A commit was made (`None`: HEAD already held exactly this content).
-    pub fn made(commit: Option<String>) -> CommitInfo {
-        CommitInfo {
-            commit,
-            committed: true,
-            pending_reason: None,
-        }
-    }
-
-    /// Nothing was committed, for `reason`.
-    pub fn pending(reason: Option<String>) -> CommitInfo {
-        CommitInfo {
-            commit: None,
-            committed: false,
-            pending_reason: reason,
-        }
-    }
-}
+pub use crate::git::CommitInfo;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct NextStep {
@@ -197,6 +165,34 @@ pub struct Place {
     /// from the refs whose copies read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
+}
+
+/// How many refs a line that says where a run lives names before "and N
+/// more": a run on 1,500 branches made one line nobody could read.
+pub const PLACES_SHOWN: usize = 5;
+
+/// Where a run lives, on one line: each ref (with the worktree it is
+/// checked out in, when that is not here, or marked unreadable when its
+/// copy did not read) quoted when its name is odd (`limits::quote_name`),
+/// the first [`PLACES_SHOWN`] of them, then how many more.
+pub fn places(places: &[Place]) -> String {
+    let named: Vec<String> = places
+        .iter()
+        .take(PLACES_SHOWN)
+        .map(|p| {
+            let name = crate::core::limits::quote_name(&p.r#ref);
+            let worktree = p.worktree.as_deref().filter(|_| !p.here);
+            match (worktree, p.unreadable.is_some()) {
+                (_, true) => format!("{name} (unreadable)"),
+                (Some(w), false) => format!("{name} ({})", crate::core::limits::quote_name(w)),
+                (None, false) => name.into_owned(),
+            }
+        })
+        .collect();
+    match places.len().saturating_sub(PLACES_SHOWN) {
+        0 => named.join(", "),
+        more => format!("{} and {more} more", named.join(", ")),
+    }
 }
 
 /// Where a run that is not (only) in this working tree lives, and how to
@@ -546,6 +542,29 @@ pub struct ListItem {
     pub lives_on: Vec<Place>,
 }
 
+impl ListItem {
+    /// `run` as `list` shows it.
+    pub fn of(run: &Run) -> ListItem {
+        ListItem {
+            run_id: run.run_id.clone(),
+            session_id: run.sid.clone(),
+            goal: run.goal.clone(),
+            goal_id: run.goal_id.clone(),
+            protocol_task_id: run.protocol_task_id.clone(),
+            workflow_kind: run.workflow_kind.clone(),
+            status: run.status,
+            priority: run.priority,
+            owner: run.owner.clone(),
+            current_step_key: run.current_step_key.clone(),
+            next_action: run.next_action.clone(),
+            resume_state: resume(run).resume_state,
+            updated_at: run.updated_at.clone(),
+            progress: run.progress(),
+            lives_on: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ListResponse {
     pub ok: bool,
@@ -656,6 +675,30 @@ pub struct PrimeRun {
     pub resume_state: ResumeState,
     pub requires_approval: bool,
     pub next_action: String,
+}
+
+impl PrimeRun {
+    /// What `prime` shows of `run`: the step resume points at, else the
+    /// current one.
+    pub fn of(run: &Run) -> PrimeRun {
+        let r = resume(run);
+        let step = r
+            .step_key
+            .as_deref()
+            .or(run.current_step_key.as_deref())
+            .and_then(|k| run.step(k));
+        PrimeRun {
+            run_id: run.run_id.clone(),
+            goal: run.goal.clone(),
+            status: run.status,
+            owner: run.owner.clone(),
+            step_key: step.map(|s| s.step_key.clone()),
+            step_status: step.map(|s| s.status),
+            resume_state: r.resume_state,
+            requires_approval: r.requires_approval,
+            next_action: run.next_action.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

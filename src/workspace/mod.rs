@@ -140,6 +140,12 @@ impl Nexo {
         })
     }
 
+    /// The working tree of the git repository containing `dir` (where
+    /// `nexo setup` writes an agent's files).
+    pub fn worktree_of(dir: &Path) -> Result<std::path::PathBuf> {
+        Ok(Repo::discover(dir)?.workdir().to_path_buf())
+    }
+
     /// One-time notices for the person at the terminal (the adapter decides
     /// where they go: the CLI prints them on standard error).
     pub fn notices(&self) -> Vec<String> {
@@ -293,7 +299,7 @@ impl Nexo {
             let written = match self.write_files(files) {
                 Ok(w) => w,
                 // A run with a link in its folder: doctor reports it.
-                Err(e) if e.kind == crate::ErrorKind::Corrupt => continue,
+                Err(e) if e.kind == crate::core::error::ErrorKind::Corrupt => continue,
                 Err(e) => return Err(e),
             };
             if !written.is_empty() {
@@ -324,6 +330,14 @@ impl Nexo {
             self.repo.mark_seen();
         }
         Ok(refreshed)
+    }
+
+    /// Every run's summary (`index::summaries`), after a refresh: what
+    /// `list`, `ready`, `prime` and goal counts read.
+    pub(crate) fn summaries(&self) -> Result<crate::index::summaries::Summaries> {
+        self.refresh()?;
+        let index = crate::index::summaries::SummaryIndex { store: &self.store };
+        index.read(|id| <Run as record::Record>::read(self, id))
     }
 
     /// Reads and folds a run (by id or unique prefix).

@@ -73,7 +73,7 @@ impl Nexo {
             .collect();
         let new = self.events_to_bring(&id, here, &read_folders)?;
         let refs: Vec<String> = read.iter().map(|p| p.r#ref.clone()).collect();
-        let named = crate::render::places(&read);
+        let named = crate::wire::response::places(&read);
         if new.is_empty() {
             // Nothing to append: no file is touched, so nothing is left
             // pending for doctor to find, and nothing is reported changed.

@@ -15,6 +15,7 @@ use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::event::Event;
 use crate::core::fold::Run;
 use crate::git::refs::NexoRef;
+use crate::wire::response::ListItem;
 use crate::wire::response::{Elsewhere, Place};
 use crate::workspace::Nexo;
 
@@ -83,7 +84,7 @@ pub(super) fn unreadable_copies(lead: String, places: &[Place]) -> Error {
     }
     let each: Vec<String> = by_why
         .iter()
-        .map(|(why, refs)| format!("on {}: {why}", crate::render::places(refs)))
+        .map(|(why, refs)| format!("on {}: {why}", crate::wire::response::places(refs)))
         .collect();
     let first =
         crate::core::limits::quote_name(places.first().map_or("", |p| &p.r#ref)).into_owned();
@@ -349,7 +350,7 @@ impl Nexo {
             ErrorKind::NotFound,
             format!(
                 "run {id} is not in this working tree: it lives on {}; nothing was written",
-                crate::render::places(&places)
+                crate::wire::response::places(&places)
             ),
         )
         .with_hint(how_to_continue(id, &places))
@@ -561,9 +562,9 @@ impl UnionCache {
             Some(cached) => cached.clone(),
             None => {
                 let union = nexo.fold_union(id, folders)?;
-                let item = union.run.as_ref().map(crate::api::runs::list_item);
+                let item = union.run.as_ref().map(ListItem::of);
                 let cached = CachedUnion {
-                    progress: union.run.as_ref().map_or((0, 0), crate::render::progress),
+                    progress: union.run.as_ref().map_or((0, 0), Run::progress),
                     item,
                     unreadable: union
                         .unreadable
@@ -661,8 +662,8 @@ impl Nexo {
                 "  - {} [{}] {} on {}",
                 run.run_id,
                 run.status,
-                crate::render::clip(&run.goal, 50),
-                crate::render::places(places)
+                crate::core::words::clip(&run.goal, 50),
+                crate::wire::response::places(places)
             );
             if !claims.is_empty() {
                 line.push_str(&format!("; claimed: {}", claims.join(", ")));

@@ -184,6 +184,12 @@ impl Run {
         self.steps.iter().any(|s| !s.needs.is_empty())
     }
 
+    /// Steps done (completed or skipped) and steps in all.
+    pub fn progress(&self) -> (usize, usize) {
+        let done = self.steps.iter().filter(|s| s.status.is_done()).count();
+        (done, self.steps.len())
+    }
+
     pub fn step_keys(&self) -> String {
         self.steps
             .iter()

@@ -30,13 +30,14 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::fold::Claim;
 use crate::core::fold::Run;
 use crate::core::model::{Priority, RunStatus, StepStatus};
+use crate::core::ready::Wait;
 use crate::core::resume::resume;
 use crate::store::Stamp;
+use crate::store::Store;
 use crate::wire::response::{ListItem, PrimeRun, Unreadable};
-use crate::workspace::Nexo;
-use crate::workspace::record::Record;
 
 /// Bumped when a line's shape changes, or what the fold makes of a
 /// history does (5: lines a peer could not have written honestly are not
@@ -54,7 +55,7 @@ const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
 /// One run, as `list` and `prime` need it: a line of the index text,
 /// with its fields' places in it (no copy per run: listing 10,000 runs
 /// must not allocate 30,000 strings).
-pub(crate) struct Summary {
+pub struct Summary {
     line: Range<usize>,
     id: Range<usize>,
     updated_at: Range<usize>,
@@ -89,7 +90,7 @@ struct Header {
 }
 
 /// Every run's summary, and the text they point into.
-pub(crate) struct Summaries {
+pub struct Summaries {
     text: Text,
     pub all: Vec<Summary>,
     pub unreadable: Vec<Unreadable>,
@@ -105,24 +106,24 @@ struct Shown {
     opened_at: String,
     /// The steps still to do, for `ready`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    ready: Vec<super::ready::Candidate>,
+    ready: Vec<Candidate>,
 }
 
 /// What `ready` reads of [`Shown`]: the run, its age, its steps still to
 /// do (nothing else is decoded).
 #[derive(Deserialize)]
-pub(super) struct ForReady {
-    pub(super) item: ReadyRun,
-    pub(super) opened_at: String,
+pub struct ForReady {
+    pub item: ReadyRun,
+    pub opened_at: String,
     #[serde(default)]
-    pub(super) ready: Vec<super::ready::Candidate>,
+    pub ready: Vec<Candidate>,
 }
 
 #[derive(Deserialize)]
-pub(super) struct ReadyRun {
-    pub(super) run_id: crate::core::id::RunId,
-    pub(super) goal: String,
-    pub(super) priority: Priority,
+pub struct ReadyRun {
+    pub run_id: crate::core::id::RunId,
+    pub goal: String,
+    pub priority: Priority,
 }
 
 /// [`Shown`] without what only `ready` reads: `list` and `prime` step
@@ -265,7 +266,7 @@ impl Summaries {
 
     /// What `ready` reads of the run: its list item, when it was opened,
     /// and its steps still to do.
-    pub(super) fn ready(&self, s: &Summary) -> Result<ForReady> {
+    pub fn ready(&self, s: &Summary) -> Result<ForReady> {
         self.shown(s)
     }
 
@@ -287,17 +288,59 @@ impl Summaries {
     }
 }
 
+/// A step of an open run as the summaries keep it for `ready`: what it
+/// waits on, claims aside (the fold's part), and its claims, judged
+/// when asked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Candidate {
+    pub key: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<Wait>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<Claim>,
+}
+
+impl Candidate {
+    /// Ready, claims aside.
+    pub fn is_ready(&self) -> bool {
+        self.wait.is_none()
+    }
+}
+
+/// The steps of `run` still to do, for its summary (none for a run that
+/// is closed: nothing in it is ever ready).
+pub fn candidates(run: &Run) -> Vec<Candidate> {
+    if matches!(
+        run.status,
+        crate::core::model::RunStatus::Completed | crate::core::model::RunStatus::Cancelled
+    ) {
+        return Vec::new();
+    }
+    let readiness = crate::core::resume::readiness(run);
+    run.steps
+        .iter()
+        .filter(|s| !s.status.is_done())
+        .map(|s| Candidate {
+            key: s.step_key.clone(),
+            title: s.title.clone(),
+            wait: readiness.waits(s),
+            claims: s.claims.clone(),
+        })
+        .collect()
+}
+
 /// The index line of `run`, whose history has `stamp`.
 fn line_of(run: &Run, stamp: Stamp) -> String {
     let r = resume(run);
-    let prime = super::prime::prime_run(run);
+    let prime = PrimeRun::of(run);
     let shown = Shown {
-        item: crate::api::runs::list_item(run),
-        progress: crate::render::progress(run),
+        item: ListItem::of(run),
+        progress: run.progress(),
         step_key: prime.step_key,
         step_status: prime.step_status,
         opened_at: run.opened_at.clone(),
-        ready: super::ready::candidates(run),
+        ready: candidates(run),
     };
     let ready = shown.ready.iter().filter(|c| c.is_ready()).count();
     let json = serde_json::to_string(&shown).expect("summaries serialize");
@@ -359,12 +402,17 @@ impl Summary {
     }
 }
 
-impl Nexo {
+/// The summary index of one repository.
+pub struct SummaryIndex<'a> {
+    pub store: &'a Store,
+}
+
+impl SummaryIndex<'_> {
     /// Every run's summary, most recently updated first, and the runs
     /// whose history cannot be read (one damaged history must not hide
-    /// the others; `nexo doctor` tells what is wrong with it).
-    pub(crate) fn summaries(&self) -> Result<Summaries> {
-        self.refresh()?;
+    /// the others; `nexo doctor` tells what is wrong with it). `fold`
+    /// reads and folds a run whose line is missing or stale.
+    pub fn read(&self, fold: impl Fn(&str) -> Result<Run>) -> Result<Summaries> {
         let path = self.store.cache_dir().join("summaries");
         let mut text = Text::read(&path);
         let header = text.header();
@@ -386,7 +434,7 @@ impl Nexo {
         let mut unreadable = Vec::new();
         let mut fresh = Vec::new();
         for (id, stamp) in stale {
-            match Run::read(self, &id) {
+            match fold(&id) {
                 Ok(run) => {
                     let summary = text.push(&line_of(&run, stamp));
                     fresh.push(summary.line.clone());
