@@ -3,6 +3,8 @@
 //! time. `NEXO_CRASH_AT=<point>` (debug builds only): kill the process at
 //! that point, so tests can check what a crash halfway leaves behind. Both cost one cached
 //! environment lookup when unset.
+//!
+//! The ground floor: imports nothing of nexo, and any room may use it.
 
 use std::sync::OnceLock;
 use std::time::Instant;

@@ -11,8 +11,8 @@ use crate::core::event::{Body, Claimed, ReleaseReason, Released};
 use crate::core::fold::{Claim, Run, Standing, Step};
 use crate::core::id::EventId;
 use crate::core::resume::{Viewer, resume_as};
+use crate::wire::claims::{ClaimOutcome, ClaimResponse, ReleaseResponse};
 use crate::wire::request::{ClaimRequest, ReleaseRequest, UpdateRequest};
-use crate::wire::response::{ClaimOutcome, ClaimResponse, ReleaseResponse};
 use crate::workspace::Nexo;
 
 /// The refusal of a write to a step someone else holds: its own exit code

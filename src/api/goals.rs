@@ -11,6 +11,7 @@ use crate::core::fold::Run;
 use crate::core::goal::{self, Goal};
 use crate::core::limits::{self, Text, opt_text};
 use crate::core::model::{GoalStatus, Priority};
+use crate::wire::goals::*;
 use crate::wire::request::*;
 use crate::wire::response::*;
 use crate::workspace::record::Record;

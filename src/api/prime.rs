@@ -8,7 +8,8 @@ use crate::core::error::Result;
 use crate::core::model::{Priority, RunStatus};
 use crate::core::words::clip;
 use crate::index::summaries::Summary;
-use crate::wire::response::{PrimeResponse, PrimeRun, ReadyItem};
+use crate::wire::response::ReadyItem;
+use crate::wire::response::{PrimeResponse, PrimeRun};
 use crate::workspace::Nexo;
 
 /// What an agent needs to start using nexo, in about 1.5 KB.

@@ -9,8 +9,9 @@ use crate::core::fold::Standing;
 use crate::core::model::Priority;
 use crate::core::ready::Wait;
 use crate::trace::now_text;
+use crate::wire::claims::ReadyResponse;
 use crate::wire::request::{ClaimRequest, ReadyRequest, RunRequest};
-use crate::wire::response::{ReadyItem, ReadyResponse};
+use crate::wire::response::ReadyItem;
 use crate::workspace::Nexo;
 
 /// How many ready steps an answer lists when the caller names no limit.

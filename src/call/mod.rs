@@ -1,6 +1,8 @@
 //! NEXO's tool interface: a tool name and a JSON object in, one JSON object
 //! out. `nexo call` and the MCP server both dispatch through here, so they
 //! accept and return exactly the same things.
+//!
+//! An adapter: may import `api`, and `core` and `wire` for types.
 
 use serde::Serialize;
 use serde_json::Value;

@@ -4,8 +4,8 @@
 use super::{Ctx, commit_line, json_arg};
 use nexo::core::error::Result;
 use nexo::core::model::{GoalStatus, Priority};
+use nexo::wire::goals::GoalCounts;
 use nexo::wire::request::{GoalGetRequest, GoalListRequest, GoalOpenRequest, GoalUpdateRequest};
-use nexo::wire::response::GoalCounts;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:

@@ -2,6 +2,10 @@
 //! call into the library and its text rendering (like jj's
 //! `cli/src/commands/`). This file holds what they share: the global
 //! flags, the context they run in, and the output helpers.
+//!
+//! An adapter: it reaches the library through the verbs (`nexo::api`,
+//! `verify`, `doctor`, `sync`), `call`, `render`, and `core` and `wire`
+//! for types; never the stores below (tests/architecture.rs).
 
 use std::path::{Path, PathBuf};
 

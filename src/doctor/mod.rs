@@ -1,6 +1,7 @@
 //! `doctor`: every irregularity in `.nexo/` that a crash, a merge, a
 //! person or a peer can leave, reported, and with `fix` repaired where
-//! that loses no event.
+//! that loses no event. A verb of its own beside `crate::api`; may
+//! import: `core`, `store`, `git`, `index`, `wire`, `workspace`, `trace`.
 
 use std::collections::HashSet;
 use std::path::Path;

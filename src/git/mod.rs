@@ -1,6 +1,8 @@
 //! The git layer: finding the repository and turning a write into exactly
 //! one commit that touches nothing but `.nexo/`.
 //!
+//! May import: `core`, `store`, `trace`.
+//!
 //! The new tree is HEAD's tree with only our paths replaced, so the user's
 //! staged and unstaged work never enters a nexo commit. The branch moves by
 //! compare-and-swap. Afterwards the index entries of our paths are updated

@@ -1,4 +1,5 @@
 //! `nexo mcp`: the tool interface over the Model Context Protocol (stdio).
+//! An adapter: it reaches the library through `nexo::api` and `nexo::call`.
 //!
 //! Every tool `nexo call` knows is served under the same name, with an
 //! input schema that documents each field, and dispatched through the same

@@ -2,6 +2,8 @@
 //! Markdown and Mermaid for pull requests. Pure functions of a folded run
 //! (and of "now", for relative times): no files, terminals or git, so the
 //! same run renders the same text in a test, a terminal and a CI job.
+//!
+//! An adapter: may import `core` and `wire` (types only).
 
 pub mod markdown;
 pub mod text;

@@ -1,4 +1,5 @@
-//! `nexo serve`: a read-only web board of the repository's runs, on
+//! `nexo serve` (an adapter over `nexo::api`): a read-only web board of
+//! the repository's runs, on
 //! 127.0.0.1 by default. Every request reads `.nexo/` afresh, so changes
 //! written after the server started show up on the next load (the pages
 //! reload themselves every few seconds). Only GET and HEAD are served;

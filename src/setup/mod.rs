@@ -1,4 +1,5 @@
-//! `nexo setup claude|codex`: one command that wires nexo into an agent's
+//! `nexo setup claude|codex` (an adapter over `nexo::api`): one command
+//! that wires nexo into an agent's
 //! own configuration (its MCP server list, a session-start hook where the
 //! agent has one, and a short marked block in AGENTS.md / CLAUDE.md).
 //! Files are merged, never replaced: every other key and paragraph stays,

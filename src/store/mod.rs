@@ -1,5 +1,7 @@
 //! The on-disk store: `.nexo/` in the working tree.
 //!
+//! May import: `core`, `trace`.
+//!
 //! ```text
 //! .nexo/.gitattributes                   union merge for histories
 //! .nexo/runs/<RUN_ID>/history.jsonl      append-only events (the truth)

@@ -1,12 +1,15 @@
-//! Exchanging runs with other clones through an ordinary git remote, and
-//! keeping `.nexo/` healthy after merges: `sync` (here), `resolve` and
-//! `doctor`, over the user's own git (`git::cli`).
+//! Exchanging runs with other clones through an ordinary git remote:
+//! `sync` (here), `resolve`, and the claims a clone yields to the remote,
+//! over the user's own git (`git::cli`). `doctor` is a room of its own.
 //!
 //! Fetching, merging, rebasing and pushing go through the user's `git`
 //! program, so their credentials, ssh config and pull settings apply.
 //! Histories merge as a union (see `.nexo/.gitattributes`), views are
 //! regenerated from the merged history, so `.nexo/` never needs a person
 //! to resolve a conflict.
+//!
+//! May import: `core`, `store`, `git`, `index`, `wire`, `workspace`,
+//! `trace`; the verbs of `crate::api` are built on it, not the other way.
 
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::git::cli::{GitCli, Push, text};

@@ -1,5 +1,7 @@
 //! `nexo verify`: every run in HEAD's `.nexo/` judged by a policy the
 //! branch cannot change (docs/approvals.md, "Verifying a pull request").
+//! A verb of its own beside `crate::api`; may import: `core`, `store`,
+//! `git`, `index`, `wire`, `workspace`, `trace`.
 //!
 //! Everything is read from git's objects (HEAD's commit, the trusted ref's
 //! commit): no checkout, no link followed, nothing written but the cache.

@@ -5,6 +5,8 @@
 //! May import: `core`, and the types of the layers below it (a commit's
 //! info from `git`, a sync's report from `sync`).
 
+pub mod claims;
+pub mod goals;
 pub mod json;
 pub mod request;
 pub mod response;

@@ -5,8 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::core::divergence::Divergence;
-use crate::core::fold::{Checkpoint, Run, Step, TakenFrom, Trespass, Unhonoured, Verdict};
-use crate::core::goal::Goal;
+use crate::core::fold::{Checkpoint, Run, Step, Trespass, Unhonoured, Verdict};
 use crate::core::id::{EventId, GoalId, RunId};
 use crate::core::model::{GoalStatus, Priority, RunStatus, StepStatus};
 use crate::core::resume::{ClaimSeen, Resume, ResumeState, resume};
@@ -229,41 +228,6 @@ impl ClaimOut {
     }
 }
 
-/// How a claim came to be held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClaimOutcome {
-    /// The step was free.
-    Claimed,
-    /// The caller held it already: the lease is longer now.
-    Renewed,
-    /// The previous holder's lease had ended.
-    TookOver,
-    /// Taken from a live holder on purpose.
-    Stole,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ClaimResponse {
-    pub ok: bool,
-    pub run_id: RunId,
-    pub step_key: String,
-    pub holder: String,
-    pub lease_until: String,
-    pub token: String,
-    pub ttl_seconds: u64,
-    pub outcome: ClaimOutcome,
-    /// The claim this one ended, on a takeover or a steal.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub took_over: Option<TakenFrom>,
-    /// The claim is at the remote (`sync: true`), and how it got there.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sync: Option<crate::wire::sync::SyncReport>,
-    pub message: String,
-    pub event_id: EventId,
-    pub commit: CommitInfo,
-}
-
 /// One step of one open run, as `ready` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReadyItem {
@@ -278,34 +242,6 @@ pub struct ReadyItem {
     pub waits_on: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait: Option<crate::core::ready::Wait>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ReadyResponse {
-    pub ok: bool,
-    /// How many steps are ready now, across every open run.
-    pub count: usize,
-    pub message: String,
-    /// Best first: the ready ones (with `all`, then the rest).
-    pub steps: Vec<ReadyItem>,
-    /// The step claimed, with `claim`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub claimed: Option<ClaimResponse>,
-    /// The claimed step's run, resumed for the caller.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resume: Option<ResumeResponse>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ReleaseResponse {
-    pub ok: bool,
-    pub run_id: RunId,
-    pub step_key: String,
-    pub holder: String,
-    pub token: String,
-    pub message: String,
-    pub event_id: EventId,
-    pub commit: CommitInfo,
 }
 
 /// One checkpoint as the original reported it, plus who and which event.
@@ -725,91 +661,4 @@ pub struct PrimeGoal {
     pub status: GoalStatus,
     pub priority: Priority,
     pub next_action: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct GoalOpenResponse {
-    pub ok: bool,
-    pub goal_id: GoalId,
-    pub status: GoalStatus,
-    pub title: String,
-    pub priority: Priority,
-    pub parent_goal_id: String,
-    pub next_action: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-    pub event_id: EventId,
-    #[serde(flatten)]
-    pub commit: CommitInfo,
-}
-
-/// How many runs link to a goal and how many goals name it as parent.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct GoalCounts {
-    pub run_count: usize,
-    pub open_run_count: usize,
-    pub child_count: usize,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct GoalUpdateResponse {
-    pub ok: bool,
-    pub goal_id: GoalId,
-    pub status: GoalStatus,
-    pub title: String,
-    pub next_action: String,
-    pub blocker_reason: String,
-    #[serde(flatten)]
-    pub counts: GoalCounts,
-    pub event_id: EventId,
-    #[serde(flatten)]
-    pub commit: CommitInfo,
-}
-
-/// A goal with its counts, and its runs when asked for.
-#[derive(Debug, Clone, Serialize)]
-pub struct GoalOut {
-    #[serde(flatten)]
-    pub goal: Goal,
-    #[serde(flatten)]
-    pub counts: GoalCounts,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub runs: Option<Vec<RunOut>>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct GoalGetResponse {
-    pub ok: bool,
-    pub goal: GoalOut,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct GoalListItem {
-    pub goal_id: GoalId,
-    pub session_id: String,
-    pub title: String,
-    pub status: GoalStatus,
-    pub priority: Priority,
-    pub parent_goal_id: String,
-    pub next_action: String,
-    pub blocker_reason: String,
-    #[serde(flatten)]
-    pub counts: GoalCounts,
-    pub updated_at: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct GoalListResponse {
-    pub ok: bool,
-    pub count: usize,
-    pub goals: Vec<GoalListItem>,
-    /// Goals whose history could not be read, with the reason.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub unreadable: Vec<UnreadableGoal>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct UnreadableGoal {
-    pub goal_id: String,
-    pub error: String,
 }
