@@ -222,6 +222,7 @@ pub(super) fn refused(run: &Run, refusal: Refusal) -> Error {
         Refusal::PredatesRequest(_) => {
             format!("decide the gate again: nexo approve {} <step>", run.run_id)
         }
+        Refusal::Needs(_) => "name steps the run has, without a cycle".to_string(),
         Refusal::UnseenGate(_) => format!(
             "read the gate first (nexo resume {}), and move the step on once it is approved",
             run.run_id

@@ -113,6 +113,10 @@ pub enum Refusal {
     /// with the request, or back-dated to look so. Under every policy a
     /// gate is passed only by what followed its request.
     UnseenGate(String),
+    /// The steps an update says its step needs name a step the run does
+    /// not have, or close a cycle, in the state the fold met it in: those
+    /// needs are not applied; the rest of the update is.
+    Needs(String),
 }
 
 impl std::fmt::Display for Refusal {
@@ -131,6 +135,7 @@ impl std::fmt::Display for Refusal {
                 f,
                 "the decision was made before the gate was last asked for (event {request}): it does not answer that request"
             ),
+            Refusal::Needs(why) => write!(f, "its needs are not applied ({why}); the rest of it is"),
             Refusal::UnseenGate(request) => write!(
                 f,
                 "it moved the step on without having seen the gate asked for by event {request}: a gate is passed only by what followed its request"

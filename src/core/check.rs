@@ -61,6 +61,12 @@ pub fn event(e: &Event) -> Result<()> {
     limits::text("actor", &e.actor, Text::Name)?;
     limits::text("session", &e.session, Text::Name)?;
     limits::text("at", &e.at, Text::Name)?;
+    if chrono::DateTime::parse_from_rfc3339(&e.at).is_err() {
+        return Err(Error::invalid(format!(
+            "at {} is not an RFC 3339 time (as nexo writes them: 2026-12-06T10:00:00.000Z)",
+            limits::quote(&e.at)
+        )));
+    }
     if e.body.declares_needs() && e.v < NEEDS_VERSION {
         return Err(Error::invalid(format!(
             "steps' needs are written as schema {NEEDS_VERSION}, not {}",

@@ -54,6 +54,17 @@ pub fn protects(lease_from: &str, lease_until: &str, now: &str) -> bool {
     }
 }
 
+/// Whether a lease that ends at `lease_until` had ended by `at`: past its
+/// end and the skew margin. What the fold asks of a lease when an event
+/// meets it (a lease that had not begun by then had not ended either).
+pub fn ended(lease_until: &str, at: &str) -> bool {
+    match (parse(lease_until), parse(at)) {
+        (Some(end), Some(at)) => at >= end + Duration::seconds(SKEW_MARGIN_SECONDS),
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
+}
+
 /// Whether `at` is dated further ahead of `now` than clocks disagree
 /// ([`FUTURE_SKEW_SECONDS`]); a time that does not parse is not.
 pub fn is_ahead(at: &str, now: &str) -> bool {

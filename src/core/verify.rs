@@ -222,6 +222,7 @@ fn refusal(
         }
         Refusal::Unverified(_) => Reason::Unverified,
         Refusal::UnseenGate(_) => Reason::UnseenGate,
+        Refusal::Needs(_) => Reason::Ignored,
         Refusal::PredatesRequest(_) => {
             out.stale
                 .push(violation(run, u, Reason::PredatesRequest, &u.message));

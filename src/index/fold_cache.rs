@@ -22,7 +22,7 @@ use crate::store::Flow;
 use crate::store::Store;
 
 /// Bumped when the entry or the fold's state changes shape.
-const FORMAT: u32 = 5;
+const FORMAT: u32 = 6;
 /// How many appended lines a read folds before it brings the entry up to
 /// date with them.
 const REWRITE_AFTER: usize = 32;

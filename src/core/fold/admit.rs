@@ -91,9 +91,6 @@ pub(super) fn admit(
     ahead: Option<&Lookahead>,
 ) -> Result<(), Flaw> {
     check::event(e).map_err(|err| Flaw::Invalid(err.message))?;
-    if let crate::core::event::Body::Updated(u) = &e.body {
-        super::check_needs(run, u).map_err(|err| Flaw::Invalid(err.message))?;
-    }
     // `above`: the highest clock of any line its parents stand for, which
     // its own must exceed. `reach`: the highest of its honoured parents',
     // which bounds how far ahead it may run (a parent the fold dropped

@@ -7,9 +7,16 @@
 //! *followed* another (its writer had seen it) removes it only when that
 //! lease had ended by the claim's own time, or with `steal`; otherwise it
 //! queues too, which is also where a claim that crossed the holder's
-//! renewal ends up. Whether a holder's lease still protects it at a given
-//! moment is asked at that moment (`crate::core::claim::protects`): the fold
-//! itself never reads a clock, so every machine folds the same claims.
+//! renewal ends up.
+//!
+//! Two questions are asked of a lease, never mixed: inside the fold,
+//! whether it had *ended* by the time of an event that meets it (a lease
+//! that had not begun by then had not ended either), and at a reader's
+//! moment, whether it *protects* its holder now: from its start, less the
+//! clocks' skew, to its end plus the margin (`crate::core::claim`). So a
+//! lease dated ahead of its reader protects nothing until its time, and
+//! the fold itself never reads a clock: every machine folds the same
+//! claims.
 
 use serde::{Deserialize, Serialize};
 
@@ -110,12 +117,23 @@ impl Claim {
         protects(&self.lease_from, &self.lease_until, now)
     }
 
+    /// Whether this lease had ended by `at`, when an event meets it in the
+    /// fold (`crate::core::claim::ended`).
+    pub fn ended_by(&self, at: &str) -> bool {
+        crate::core::claim::ended(&self.lease_until, at)
+    }
+
     /// Extends the lease to `end` if that is later, as set by an event at
-    /// `at` (a renewal never shortens a lease).
+    /// `at` (a renewal never shortens a lease). A renewal made while the
+    /// lease still held continues it, from its first start; one made after
+    /// it ended starts anew at `at`, so a renewal dated ahead protects
+    /// nothing until its time.
     fn extend(&mut self, end: &str, at: &str) {
         if crate::core::claim::later(&self.lease_until, end) != self.lease_until {
+            if self.ended_by(at) {
+                self.lease_from = at.to_string();
+            }
             self.lease_until = end.to_string();
-            self.lease_from = at.to_string();
         }
     }
 }
@@ -246,7 +264,7 @@ fn ended_by(
         if k.holder == c.holder || !seen.followed(run, &k.token) {
             continue;
         }
-        match (c.steal, k.protects(&event.at)) {
+        match (c.steal, !k.ended_by(&event.at)) {
             (true, _) => ended.push((i, Takeover::Stolen)),
             (false, false) => ended.push((i, Takeover::Expired)),
             (false, true) if mine.is_none_or(|m| i < m) => return Vec::new(),
@@ -310,7 +328,7 @@ pub(super) fn after_update(run: &mut Run, event: &Event, key: &str, seen: Seen) 
     while step
         .claims
         .first()
-        .is_some_and(|k| k.holder != event.actor && !k.protects(&event.at))
+        .is_some_and(|k| k.holder != event.actor && k.ended_by(&event.at))
     {
         step.claims.remove(0);
     }

@@ -391,13 +391,17 @@ fn a_claim_dated_far_ahead_holds_nothing_and_is_taken_by_the_next() {
     );
     assert!(step.live_holder(SOON).is_none(), "but protects nothing now");
     assert!(matches!(step.standing("codex", SOON), Standing::Free));
-    // A claim that saw it takes the step: by its own time, the lease had
-    // not begun.
+    // A claim that saw it queues behind it (that lease has not ended),
+    // and holds the step: the one ahead protects nothing yet.
     h.claim("codex", "a", 3600);
     let run = h.fold();
-    let c = run.step("a").unwrap().holder().unwrap();
-    assert_eq!(c.holder, "codex");
-    assert_eq!(c.took_over.as_ref().unwrap().how, Takeover::Expired);
+    let step = run.step("a").unwrap();
+    assert_eq!(step.live_holder(SOON).unwrap().holder, "codex");
+    assert!(matches!(step.standing("codex", SOON), Standing::Mine(_)));
+    assert!(matches!(
+        step.standing("claude", SOON),
+        Standing::HeldBy { .. }
+    ));
 }
 
 #[test]
@@ -412,5 +416,111 @@ fn a_renewal_dated_far_ahead_extends_nothing() {
     assert!(
         !c.protects("2026-11-26T12:00:00.000Z"),
         "not a day later either"
+    );
+}
+
+/// holder claims `a` at 10:00:01 for an hour; intruder, concurrently
+/// (its clone never saw the claim), works on `a` at 10:05 after two
+/// writes of its own on `b`, so its third write has the higher clock.
+/// With `renew_at`, holder renews (a second claim) at that time first.
+fn holder_and_concurrent_writer(renew_at: Option<&str>) -> Vec<Event> {
+    let h = History::open(&["a", "b"]);
+    let opened = h.events[0].id.clone();
+    let mut events = h.events.clone();
+    let claim = claim_event(1, 2, vec![opened.clone()], "holder", "a", 3600);
+    events.push(claim.clone());
+    if let Some(when) = renew_at {
+        let renewal = claim_event(2, 3, vec![claim.id.clone()], "holder", "a", 3600);
+        events.push(at(renewal, when));
+    }
+    let upd = |n, clock, parents, key: &str, when: &str| {
+        let e = event(
+            n,
+            clock,
+            parents,
+            "intruder",
+            Body::Updated(status_of(key, Running)),
+        );
+        at(e, when)
+    };
+    let w1 = upd(10, 2, vec![opened], "b", "2026-11-25T10:01:00.000Z");
+    let w2 = upd(11, 3, vec![w1.id.clone()], "b", "2026-11-25T10:02:00.000Z");
+    let w3 = upd(12, 4, vec![w2.id.clone()], "a", "2026-11-25T10:05:00.000Z");
+    events.extend([w1, w2, w3]);
+    events
+}
+
+/// A renewal continues the lease it extends: a write dated inside the
+/// original lease, folded after the renewal, still meets a live lease. A write
+/// dated inside the original lease, folded after the renewal, finds the
+/// holder unprotected and ends its claim: renewing loses the step.
+#[test]
+fn a_renewal_does_not_unprotect_the_lease_it_extends() {
+    let now = "2026-11-25T10:45:00.000Z";
+    let without = fold(holder_and_concurrent_writer(None)).unwrap();
+    let a = without.step("a").unwrap();
+    assert_eq!(a.holder().map(|c| c.holder.as_str()), Some("holder"));
+    assert_eq!(without.trespasses.len(), 1, "the write trespassed");
+
+    let renewed = fold(holder_and_concurrent_writer(Some(
+        "2026-11-25T10:40:00.000Z",
+    )))
+    .unwrap();
+    let a = renewed.step("a").unwrap();
+    assert_eq!(
+        a.live_holder(now).map(|c| c.holder.as_str()),
+        Some("holder"),
+        "holder renewed at 10:40 and now holds nothing: {:#?} trespasses {:?}",
+        a.claims,
+        renewed.trespasses
+    );
+}
+
+/// A claim that saw a live lease, dated before that lease began
+/// (by hand, or from a clone whose clock is behind by more than ten
+/// minutes), ends it as "expired" without `steal`: a lease now protects
+/// nothing before its start, in the fold as well as at a reader.
+#[test]
+fn a_claim_dated_before_a_live_lease_does_not_take_it_as_expired() {
+    let mut h = History::open(&["a"]);
+    h.claim("holder", "a", 3600);
+    let holder_claim = h.events.last().unwrap().id.clone();
+    let back = claim_event(2, 3, vec![holder_claim], "mallory", "a", 3600);
+    h.events.push(at(back, "2026-11-25T09:30:00.000Z"));
+    let run = h.fold();
+    let a = run.step("a").unwrap();
+    let first = a.holder().unwrap();
+    assert!(
+        first.holder == "holder",
+        "mallory took a live lease without --steal, as {:?}: {:#?}",
+        first.took_over.as_ref().map(|t| t.how),
+        a.claims
+    );
+}
+
+/// A write whose `at` is not a time is not honoured at all: it cannot end
+/// a live lease.
+#[test]
+fn a_write_whose_time_does_not_read_does_not_end_a_live_lease() {
+    let mut h = History::open(&["a"]);
+    h.claim("holder", "a", 3600);
+    let parent = h.events.last().unwrap().id.clone();
+    let w = event(
+        2,
+        3,
+        vec![parent],
+        "mallory",
+        Body::Updated(status_of("a", Running)),
+    );
+    h.events.push(at(w, "whenever"));
+    let run = h.fold();
+    assert_eq!(run.ignored.len(), 1, "{:?}", run.ignored);
+    let a = run.step("a").unwrap();
+    assert_eq!(
+        a.holder().map(|c| c.holder.as_str()),
+        Some("holder"),
+        "{:#?} trespasses {:?}",
+        a.claims,
+        run.trespasses
     );
 }

@@ -11,6 +11,7 @@ mod admit;
 mod claim;
 mod decision;
 mod step;
+mod unseen;
 mod update;
 
 use std::collections::{HashSet, VecDeque};
@@ -27,7 +28,7 @@ use crate::core::model::{Priority, RunStatus, StepStatus};
 
 pub use admit::{Flaw, Ignored};
 pub use claim::{Claim, Standing, TakenFrom, Takeover, Trespass, standing};
-pub use step::{Approval, Mover, Step, Unhonoured, Verdict, Via};
+pub use step::{Approval, Before, Mover, Step, Unhonoured, Verdict, Via};
 pub use update::{check_needs, closed_gate_for, passes_gate};
 
 /// One entry of the execution trail, derived from one event.
@@ -77,6 +78,11 @@ pub struct Run {
     /// Decisions (and gate-passing updates) the approval policy did not
     /// honour, oldest first.
     pub unhonoured: Vec<Unhonoured>,
+    /// The update that completed the run (`run_status: completed`): under
+    /// a strict policy a request for approval that did not see it takes
+    /// it back (`fold::unseen`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_by: Option<Mover>,
     /// Events of the history the fold did not honour (invalid, out of
     /// causal order, or an id with two contents), in fold order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -352,6 +358,7 @@ fn open(event: &Event, o: &Opened, rules: Rules, keep: usize) -> Run {
         closed_at: None,
         steps,
         unhonoured: Vec::new(),
+        completed_by: None,
         ignored: Vec::new(),
         ignored_ids: HashSet::new(),
         trespasses: Vec::new(),
@@ -443,10 +450,12 @@ fn apply_with(run: &mut Run, event: &Event, ahead: Option<&admit::Lookahead>) {
     match &event.body {
         Body::Opened(_) => unreachable!("ignored above"),
         Body::Updated(u) => {
+            let before = unseen::before(run, u);
             update::apply_update(run, event, u, seen);
             if let Some(key) = &u.step_key {
                 claim::after_update(run, event, key, seen);
             }
+            unseen::remember(run, event, u, before);
         }
         Body::HandedOff(h) => {
             decision::apply_handoff(run, event, h);

@@ -125,17 +125,39 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub yielded: Vec<super::Claim>,
     /// The update that last moved the step's status: a request for
-    /// approval that did not see it takes the move back (`fold::update`).
+    /// approval that did not see it takes the move back (`fold::unseen`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved_by: Option<Mover>,
 }
 
-/// Who moved a step, in which event, and when.
+/// Who moved a step (or completed a run), in which event, and when; and
+/// what it changed, so that taking the move back undoes it whole.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mover {
     pub event_id: EventId,
     pub actor: String,
     pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Box<Before>>,
+}
+
+/// A step and its run as they were before a move, and the run's status
+/// the move left (`fold::unseen`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Before {
+    pub status: StepStatus,
+    pub attempt_count: u32,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<super::Claim>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub yielded: Vec<super::Claim>,
+    pub run_status: crate::core::model::RunStatus,
+    pub run_closed_at: Option<String>,
+    /// The run's status right after the move: restored from `run_status`
+    /// only while the run still reads so.
+    pub run_after: crate::core::model::RunStatus,
 }
 
 impl Step {

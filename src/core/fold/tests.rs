@@ -558,3 +558,97 @@ fn a_completion_that_saw_the_gate_passes_it_under_the_seed_policy() {
     assert_eq!(run.step("a").unwrap().status, Completed);
     assert!(run.unhonoured.is_empty(), "{:?}", run.unhonoured);
 }
+
+/// The run's completion, concurrent with a request for approval made by
+/// an update (no status): folded before the request, it stands, and the
+/// run reads completed with a closed gate under a strict policy; folded
+/// after it (a later id), it is refused. Which one happens is decided by
+/// the ids' order alone.
+#[test]
+fn a_run_completion_concurrent_with_a_request_is_judged_the_same_in_either_order() {
+    let mut outcomes = Vec::new();
+    for id in ["01H00000000000000000000000", "01Z00000000000000000000000"] {
+        let mut h = History::open(&["a", "b"]);
+        let opened = h.events[0].id.clone();
+        h.update(Updated {
+            step_key: Some("b".into()),
+            requires_approval: Some(true),
+            ..Default::default()
+        });
+        let request = h.events.last().unwrap().clone();
+        let mut done = event(
+            0,
+            request.clock,
+            vec![opened],
+            "mallory",
+            Body::Updated(Updated {
+                run_status: Some(crate::core::model::RunStatus::Completed),
+                ..Default::default()
+            }),
+        );
+        done.id = id.into();
+        let mut events = h.events.clone();
+        events.push(done);
+        let rules = crate::core::approval::Rules {
+            approvals: crate::core::approval::Approvals {
+                policy: crate::core::approval::Policy::Explicit,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let run = fold_with(events, rules, usize::MAX).unwrap();
+        outcomes.push((id, run.status, run.step("b").unwrap().awaits_approval()));
+    }
+    assert_eq!(outcomes[0].1, outcomes[1].1, "{outcomes:?}");
+    assert_ne!(outcomes[0].1, RunStatus::Completed, "{outcomes:?}");
+}
+
+/// Taking a move back undoes it whole. holder claims `b`; `b`
+/// is gated by a request; mallory's completion of `b`, concurrent with
+/// the request, is folded before or after it by its id alone. Either way
+/// it is refused, but folded first it released holder's claim (a done
+/// step drops its claims), counted an attempt and set the run running,
+/// and the take-back restores none of that.
+#[test]
+fn a_move_taken_back_leaves_the_same_state_as_a_move_held() {
+    let mut differ = Vec::new();
+    for moved_to in [Running, Completed] {
+        let mut states = Vec::new();
+        for id in ["01H00000000000000000000000", "01Z00000000000000000000000"] {
+            let mut h = History::open(&["a", "b"]);
+            h.claim("holder", "b", 3600);
+            let claimed = h.events.last().unwrap().id.clone();
+            h.update(Updated {
+                step_key: Some("b".into()),
+                requires_approval: Some(true),
+                ..Default::default()
+            });
+            let request = h.events.last().unwrap().clone();
+            let mut running = event(
+                0,
+                request.clock,
+                vec![claimed],
+                "mallory",
+                Body::Updated(status_of("b", moved_to)),
+            );
+            running.id = id.into();
+            let mut events = h.events.clone();
+            events.push(running);
+            let run = fold(events).unwrap();
+            let b = run.step("b").unwrap();
+            states.push((
+                id,
+                b.status,
+                b.attempt_count,
+                b.started_at.is_some(),
+                b.holder().map(|c| c.holder.clone()),
+                run.status,
+            ));
+        }
+        let (x, y) = (&states[0], &states[1]);
+        if (x.1, x.2, x.3, &x.4, x.5) != (y.1, y.2, y.3, &y.4, y.5) {
+            differ.push(format!("moved to {moved_to}: {states:?}"));
+        }
+    }
+    assert!(differ.is_empty(), "{differ:#?}");
+}

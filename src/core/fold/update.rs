@@ -1,8 +1,8 @@
 //! Updates: a step's fields and status, and the run status they imply.
 
 use super::{
-    Approval, Mover, Run, Seen, Step, Unhonoured, Verdict, Via, merge_patch, push_checkpoint,
-    set_status, unhonoured,
+    Approval, Mover, Run, Seen, Step, Verdict, Via, merge_patch, push_checkpoint, set_status,
+    unhonoured,
 };
 use crate::core::approval::Refusal;
 use crate::core::event::{Event, Updated};
@@ -149,7 +149,7 @@ fn update_step(
         run.steps.push(Step::new(key, &title, order, index, at));
     }
     if u.requires_approval == Some(true) {
-        take_back_unseen_move(run, event, key, seen);
+        super::unseen::take_back(run, event, key, seen);
     }
     let step = run.step(key).expect("step exists: created above");
     let passes = passes_gate(step, u);
@@ -159,9 +159,13 @@ fn update_step(
         _ => None,
     };
     let held = refusal.is_some();
+    // Needs that do not fit the state met (a step the run lacks, a cycle
+    // with a line that sorted first) are left out, not the whole update:
+    // no line can void another's request for approval by sorting first.
+    let bad_needs = check_needs(run, u).err();
     let step = run.step_mut(key).expect("step exists: created above");
     let was_gated = step.awaits_approval();
-    set_step_fields(step, u, held, at);
+    set_step_fields(step, u, held, bad_needs.is_none(), at);
     let moved = if held {
         None
     } else {
@@ -174,47 +178,14 @@ fn update_step(
     if let Some(refusal) = refusal {
         unhonoured(run, event, key, refusal);
     }
+    if let Some(e) = bad_needs {
+        unhonoured(run, event, key, Refusal::Needs(e.message));
+    }
     moved
 }
 
-/// A request for approval (`request`, which follows everything folded into
-/// `run`) that did not see the update that moved its step on: the two
-/// were concurrent, or that update was back-dated to sort first. The
-/// move then passes no gate, in whichever order the fold met them (an
-/// update met after the request is held in `update_step`): the step goes
-/// back to pending and the move is listed as not honoured. So a line
-/// cannot pass a gate by sorting before the request.
-fn take_back_unseen_move(run: &mut Run, request: &Event, key: &str, seen: Seen) {
-    let step = run.step(key).expect("the caller made it");
-    if !(step.status.is_active() || step.status.is_done()) {
-        return;
-    }
-    let Some(mover) = step.moved_by.clone() else {
-        return;
-    };
-    if seen.followed(run, &mover.event_id) {
-        return;
-    }
-    let request = request.id.to_string();
-    let step = run.step_mut(key).expect("the caller made it");
-    step.status = StepStatus::Pending;
-    step.completed_at = None;
-    step.moved_by = None;
-    if run.status == RunStatus::Completed {
-        set_status(run, RunStatus::Running, &mover.at);
-    }
-    run.unhonoured.push(Unhonoured {
-        event_id: mover.event_id,
-        step_key: key.to_string(),
-        actor: mover.actor,
-        at: mover.at,
-        message: Refusal::UnseenGate(request.clone()).to_string(),
-        refusal: Refusal::UnseenGate(request),
-    });
-}
-
 /// The step fields an update sets beside its status.
-fn set_step_fields(step: &mut Step, u: &Updated, held: bool, at: &str) {
+fn set_step_fields(step: &mut Step, u: &Updated, held: bool, needs_fit: bool, at: &str) {
     if let Some(t) = &u.step_title {
         step.title = t.clone();
     }
@@ -234,7 +205,7 @@ fn set_step_fields(step: &mut Step, u: &Updated, held: bool, at: &str) {
     if let Some(patch) = &u.state_patch {
         step.last_state_patch.clone_from(patch);
     }
-    if let Some(needs) = &u.needs {
+    if let Some(needs) = u.needs.as_ref().filter(|_| needs_fit) {
         step.needs.clone_from(needs);
     }
     for (field, value) in [
@@ -283,6 +254,7 @@ fn move_step(step: &mut Step, event: &Event, u: &Updated, new: StepStatus) -> St
         event_id: event.id.clone(),
         actor: event.actor.clone(),
         at: at.to_string(),
+        before: None,
     });
     new
 }
