@@ -483,3 +483,76 @@ fn views_are_rechecked_once_after_an_upgrade() {
     assert_eq!(std::fs::read_to_string(&view).unwrap(), good);
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
 }
+
+// Found by a review of issue 33: bytes a person wrote, kept by --fix.
+
+/// Every byte of the run's folder, history and quarantine together, at
+/// HEAD after `doctor --fix`.
+fn kept_anywhere(repo: &Repo, id: &str) -> String {
+    let dir = repo.path().join(".nexo/runs").join(id);
+    let mut all = String::new();
+    for name in ["history.jsonl", "quarantine.jsonl"] {
+        all.push_str(&std::fs::read_to_string(dir.join(name)).unwrap_or_default());
+    }
+    all
+}
+
+/// A last line without its newline that nexo did not write is never cut
+/// as a crash's leftover, whatever it holds: a complete JSON
+/// object a person appended with `printf` (or an editor that does not end
+/// files with a newline), or a newer nexo's event, which the change
+/// promises never to move. `--fix` then commits the history without it
+/// and the bytes are nowhere in the working tree or in HEAD.
+#[test]
+fn a_last_line_without_its_newline_is_not_lost() {
+    let mut lost = Vec::new();
+    for (what, line) in [
+        ("a note", r#"{"note":"rotate the deploy key before publishing"}"#.to_string()),
+        (
+            "a newer nexo's event",
+            r#"{"v":99,"id":"01M0000000000000000000NEW0","clock":9,"parents":[],"at":"2026-12-02T12:00:00.000Z","actor":"codex","type":"paused","data":{}}"#
+                .to_string(),
+        ),
+    ] {
+        let repo = Repo::new();
+        let id = repo.open_release();
+        let path = history_path(&repo, &id);
+        let mut all = std::fs::read(&path).unwrap();
+        all.extend_from_slice(line.as_bytes());
+        std::fs::write(&path, all).unwrap();
+        let out = repo.nexo(&["doctor", "--fix"]);
+        let kept = kept_anywhere(&repo, &id);
+        if !kept.contains(&line) {
+            lost.push(format!(
+                "{what}: gone after `doctor --fix` (exit {:?}): {}",
+                out.status.code(),
+                stdout(&out)
+            ));
+        }
+    }
+    assert!(lost.is_empty(), "{lost:#?}");
+}
+
+/// two lines with one id whose bytes differ only in a field the
+/// event's header does not know (serde drops unknown top-level fields)
+/// count as "the same event again", and `--fix` drops the second line
+/// with the bytes it alone carried.
+#[test]
+fn a_second_copy_that_carries_more_bytes_is_not_dropped() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    let path = history_path(&repo, &id);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let last = text.lines().last().unwrap();
+    let annotated = format!(
+        "{},\"reviewer_note\":\"approved on the phone by Dana, ticket 4411\"}}",
+        last.strip_suffix('}').unwrap()
+    );
+    std::fs::write(&path, format!("{text}{annotated}\n")).unwrap();
+    let out = repo.nexo(&["doctor", "--fix"]);
+    assert!(
+        kept_anywhere(&repo, &id).contains("ticket 4411"),
+        "gone after --fix: {}",
+        stdout(&out)
+    );
+}

@@ -51,6 +51,9 @@ fn render(r: &DoctorReport, fix: bool) -> String {
             t.trespass.event_id
         ));
     }
+    for d in &r.dated_ahead {
+        s.push_str(&format!("dated ahead: {}\n", d.message));
+    }
     for f in &r.fixed {
         s.push_str(&format!("fixed: {f}\n"));
     }

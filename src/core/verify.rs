@@ -51,6 +51,9 @@ pub enum Reason {
     /// A line carrying the id of an event the base has, with other
     /// content: the base's copy is judged, this one is not honoured.
     RewritesInherited,
+    /// An event the base has and honours that the branch's lines made the
+    /// fold refuse (a line sorted before it, say, that voids part of it).
+    ErasesInherited,
 }
 
 impl Reason {
@@ -66,6 +69,7 @@ impl Reason {
             Reason::UnseenGate => "unseen_gate",
             Reason::NotAfterBase => "not_after_base",
             Reason::RewritesInherited => "rewrites_inherited",
+            Reason::ErasesInherited => "erases_inherited",
         }
     }
 }
@@ -135,6 +139,9 @@ pub struct Provenance {
     pub not_after: Vec<(Event, EventId)>,
     /// Where the branch began, as people read it (a short commit id).
     pub origin: String,
+    /// Inherited events the base's fold honours and HEAD's does not: the
+    /// branch's lines changed what they mean.
+    pub erased: Vec<Event>,
 }
 
 /// Judges `run`, folded under the trusted rules. `is_new` tells the
@@ -184,9 +191,20 @@ pub fn judge(
             message: format!("{} ({})", i.message, i.flaw.as_str()),
         });
     }
+    for e in &brought.erased {
+        if !named.insert(e.id.clone()) {
+            continue;
+        }
+        let message = format!(
+            "inherited event {}, which the base honours, is not honoured here: a line this branch added changed what it means",
+            e.id
+        );
+        out.violations
+            .push(of_event(run, e, Reason::ErasesInherited, message));
+    }
     if run.rules.policy().is_strict() {
         for (e, missed) in &brought.not_after {
-            if !named.insert(e.id.clone()) {
+            if !bears_on_gate(run, e) || !named.insert(e.id.clone()) {
                 continue;
             }
             let message = format!(
@@ -299,6 +317,29 @@ fn of_event(run: &Run, e: &Event, reason: Reason, message: String) -> Violation 
         at: e.at.clone(),
         reason,
         message,
+    }
+}
+
+/// Whether an event bears on a gate: a decision, the run's completion, or
+/// an update of a gated step's status, gate or needs. Only such an event
+/// the branch adds without following where it began is a violation: the
+/// rest is ordinary concurrent work (a sibling branch merged in, a run
+/// brought over), which the fold judges as any other.
+fn bears_on_gate(run: &Run, e: &Event) -> bool {
+    match &e.body {
+        Body::Approved(_) | Body::Rejected(_) => true,
+        Body::Updated(u) => {
+            let completes = u.run_status == Some(crate::core::model::RunStatus::Completed);
+            let gated = u
+                .step_key
+                .as_deref()
+                .and_then(|k| run.step(k))
+                .is_some_and(is_gate);
+            let moves =
+                u.step_status.is_some() || u.requires_approval.is_some() || u.needs.is_some();
+            completes || (gated && moves)
+        }
+        _ => false,
     }
 }
 

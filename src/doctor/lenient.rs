@@ -48,6 +48,21 @@ impl Lenient {
     /// aside when it can be, else named with what a person can do. Returns
     /// whether it goes aside (and so out of the cleaned file).
     fn unreadable(&mut self, rel: &str, n: usize, raw: &[u8], why: String, aside: Aside) -> bool {
+        self.set_aside(rel, n, raw, why, aside, true)
+    }
+
+    /// A line to move aside with its bytes kept: one no nexo can read
+    /// (`refuses`: every command refuses the run until it is moved), or
+    /// one that holds more than nexo reads.
+    fn set_aside(
+        &mut self,
+        rel: &str,
+        n: usize,
+        raw: &[u8],
+        why: String,
+        aside: Aside,
+        refuses: bool,
+    ) -> bool {
         let newer = std::str::from_utf8(raw).is_ok_and(crate::core::event::is_newer_schema);
         let (message, fixable) = match aside {
             // A newer nexo's event is an event: moving it would hide it from
@@ -63,9 +78,12 @@ impl Lenient {
                 false,
             ),
             Aside::To(to) => {
-                let message = format!(
-                    "{why}; every command refuses this run until it is moved: --fix moves the line to {to}, its bytes kept"
-                );
+                let blocked = match refuses {
+                    true => "every command refuses this run until it is moved: ",
+                    false => "",
+                };
+                let message =
+                    format!("{why}; {blocked}--fix moves the line to {to}, its bytes kept");
                 self.aside.push((n, raw.to_vec(), why));
                 (message, true)
             }
@@ -73,6 +91,14 @@ impl Lenient {
         self.problem(ProblemKind::UnreadableEvent, rel, n, message, fixable);
         fixable
     }
+}
+
+/// Whether two lines hold the same JSON (whatever their keys' order and
+/// spacing): a copy that carries more than its event is not a copy.
+fn same_json(line: &str, other: &[u8]) -> bool {
+    let a = serde_json::from_str::<serde_json::Value>(line);
+    let b = serde_json::from_slice::<serde_json::Value>(other);
+    matches!((a, b), (Ok(a), Ok(b)) if a == b)
 }
 
 /// The longest stretch of a line quoted in a report.
@@ -144,10 +170,23 @@ pub(super) fn read_lenient(rel: &str, bytes: &[u8], aside: Aside) -> Lenient {
                     dirty = true;
                 }
                 if let Some((first, copy)) = seen.get(&e.id) {
-                    if *copy == e {
+                    if *copy == e && same_json(line, lines[*first - 1]) {
                         let message = format!("{rel}:{n}: event {} appears again", e.id);
                         out.problem(ProblemKind::DuplicateEvent, rel, n, message, true);
                         dirty = true;
+                        continue;
+                    }
+                    if *copy == e {
+                        // The same event, carrying fields nexo does not
+                        // read: not a copy to drop, bytes to keep aside.
+                        let why = format!(
+                            "{rel}:{n}: event {} appears again with fields nexo does not read (first at line {first})",
+                            e.id
+                        );
+                        match out.set_aside(rel, n, raw, why, aside, false) {
+                            true => dirty = true,
+                            false => keep(&mut kept),
+                        }
                         continue;
                     }
                     let message = format!(
@@ -166,7 +205,7 @@ pub(super) fn read_lenient(rel: &str, bytes: &[u8], aside: Aside) -> Lenient {
                 out.events.push(e);
                 keep(&mut kept);
             }
-            Err(_) if last && torn => {
+            Err(_) if last && torn && crate::store::is_torn_write(raw) => {
                 let message = format!(
                     "{rel}:{n}: a partial last line (a crash mid-write); the next write cuts it"
                 );

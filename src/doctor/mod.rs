@@ -111,6 +111,12 @@ pub struct DoctorReport {
     /// problem of the files: exit status unchanged).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trespasses: Vec<RunTrespass>,
+    /// Events dated more than `claim::FUTURE_SKEW_SECONDS` ahead of this
+    /// machine's clock (kind `dated_ahead`): they extend no lease until
+    /// then. Named for a person to look at, not failed on: a history line
+    /// is never rewritten, so nothing could clear them but time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dated_ahead: Vec<Problem>,
     /// Paths `--fix` rewrote.
     pub fixed: Vec<String>,
     /// Lines `--fix` moved out of histories because no nexo can read them,
@@ -138,6 +144,7 @@ pub struct RunTrespass {
 struct Findings {
     unhonoured: Vec<UnhonouredDecision>,
     trespasses: Vec<RunTrespass>,
+    dated_ahead: Vec<Problem>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -185,12 +192,14 @@ impl Nexo {
                 fixed.push(rel);
             }
         }
-        let (mut unhonoured, mut trespasses) = (Vec::new(), Vec::new());
+        let (mut unhonoured, mut trespasses, mut dated_ahead) =
+            (Vec::new(), Vec::new(), Vec::new());
         let mut quarantined = Vec::new();
         for id in ids.iter().chain(&goals) {
             let found = self.check_record(id, fix, &mut problems, &mut fixed, &mut quarantined)?;
             unhonoured.extend(found.unhonoured);
             trespasses.extend(found.trespasses);
+            dated_ahead.extend(found.dated_ahead);
         }
         let unreadable = quarantine::unreadable_paths(&problems);
         problems.extend(self.uncommitted(fix, &mut fixed, &unreadable)?);
@@ -219,6 +228,7 @@ impl Nexo {
             problems,
             unhonoured,
             trespasses,
+            dated_ahead,
             fixed,
             quarantined,
             commit,
@@ -246,9 +256,11 @@ impl Nexo {
         else {
             return Ok(Findings::default());
         };
-        dated_ahead(&events, &places, &rel, problems);
         // A run is folded once: what it leaves aside, and its views.
-        let mut found = Findings::default();
+        let mut found = Findings {
+            dated_ahead: dated_ahead(&events, &places, &rel),
+            ..Findings::default()
+        };
         let views = match id.starts_with(GOAL_PREFIX) {
             true => self.render_events(id, events),
             false => self.fold_run_checked(id, events).map(|run| {
@@ -628,12 +640,12 @@ impl Nexo {
 }
 
 /// Every event dated further ahead of now than clocks disagree
-/// (`claim::FUTURE_SKEW_SECONDS`): a problem at its line, not fixable (a
-/// history line is never rewritten). Such a line extends no lease, but
-/// a clone whose clock runs that far ahead, or a hand-written line, is
-/// worth a person's look.
-fn dated_ahead(events: &[Event], places: &Places, rel: &str, problems: &mut Vec<Problem>) {
+/// (`claim::FUTURE_SKEW_SECONDS`), at its line. Such a line extends no
+/// lease, but a clone whose clock runs that far ahead, or a hand-written
+/// line, is worth a person's look.
+fn dated_ahead(events: &[Event], places: &Places, rel: &str) -> Vec<Problem> {
     let now = crate::trace::now_text();
+    let mut out = Vec::new();
     for e in events
         .iter()
         .filter(|e| crate::core::claim::is_ahead(&e.at, &now))
@@ -643,7 +655,7 @@ fn dated_ahead(events: &[Event], places: &Places, rel: &str, problems: &mut Vec<
             None => (rel.to_string(), None),
         };
         let at = line.map_or(String::new(), |n| format!(":{n}"));
-        problems.push(Problem {
+        out.push(Problem {
             kind: ProblemKind::DatedAhead,
             message: format!(
                 "{path}{at}: event {} by {} is dated {}, more than {} minutes ahead of this machine's clock: it extends no lease until then",
@@ -657,4 +669,5 @@ fn dated_ahead(events: &[Event], places: &Places, rel: &str, problems: &mut Vec<
             fixable: false,
         });
     }
+    out
 }

@@ -291,17 +291,17 @@ impl Repo {
     }
 
     /// What under `tree` (at `path`) is not a plain folder or a plain
-    /// file: symbolic links and submodules (gitlinks), as `(path, kind)`.
-    /// With `folders_only`, files directly in `tree` count too (the runs
-    /// folder holds run folders and nothing else).
+    /// file: symbolic links and submodules (gitlinks), as `(path, kind)`;
+    /// with `shallow`, only `tree`'s own entries (the runs folder, whose
+    /// run folders are judged one by one).
     pub fn not_plain(
         &self,
         tree: ObjectId,
         path: &str,
-        folders_only: bool,
+        shallow: bool,
     ) -> Result<Vec<(String, &'static str)>> {
         let mut out = Vec::new();
-        self.walk_not_plain(tree, path, folders_only, 3, &mut out)?;
+        self.walk_not_plain(tree, path, shallow, 3, &mut out)?;
         Ok(out)
     }
 
@@ -309,7 +309,7 @@ impl Repo {
         &self,
         tree: ObjectId,
         path: &str,
-        folders_only: bool,
+        shallow: bool,
         depth: u8,
         out: &mut Vec<(String, &'static str)>,
     ) -> Result<()> {
@@ -329,12 +329,10 @@ impl Repo {
             } else if e.mode.is_tree() {
                 // A run folder's own folders (history/, steps/) hold
                 // files only: no deeper walk is needed to judge it.
-                if !folders_only && depth > 0 {
+                if !shallow && depth > 0 {
                     self.walk_not_plain(e.oid.to_owned(), &at, false, depth - 1, out)?;
                 }
                 continue;
-            } else if folders_only {
-                "a file"
             } else {
                 continue;
             };

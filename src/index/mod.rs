@@ -15,7 +15,7 @@ mod fold_cache;
 mod ids;
 pub mod summaries;
 
-pub use fold_cache::FoldCache;
+pub use fold_cache::{FORMAT as FOLD_FORMAT, FoldCache};
 
 /// Writes one cache file whole (a temporary file renamed into place).
 /// Best effort: a cache that cannot be written costs a refold later.

@@ -140,8 +140,13 @@ pub enum Tail {
     Clean,
     /// The last line is a whole event that lacks only its newline.
     MissingNewline,
-    /// The last line is a fragment no reader ever accepted as an event.
+    /// The last line is a fragment of a line nexo was writing when it was
+    /// killed (`is_torn_write`): no reader ever accepted it as an event.
     Torn,
+    /// The last line lacks its newline and is no fragment of nexo's: a
+    /// line someone wrote by hand, a newer nexo's event. It is kept (its
+    /// newline added) for `doctor` to judge, never cut.
+    Foreign,
 }
 
 impl Store {
@@ -540,7 +545,8 @@ impl Store {
     }
 
     /// Settles the end of a history file left by a crash, under the lock:
-    /// a whole last event gets its newline, a fragment is cut. Returns
+    /// a whole last event gets its newline, a fragment of nexo's own write
+    /// is cut, and any other last line gets its newline and stays. Returns
     /// what it found. Never commit a history before settling it.
     pub fn settle_history(&self, rel: &str) -> Result<Tail> {
         let Some(mut file) = nofollow::open(
@@ -643,11 +649,24 @@ pub fn classify_tail(bytes: &[u8]) -> Tail {
     let whole = std::str::from_utf8(&bytes[start..])
         .ok()
         .is_some_and(|line| Event::from_line(line, "").is_ok());
-    if whole {
-        Tail::MissingNewline
-    } else {
-        Tail::Torn
+    match (whole, is_torn_write(&bytes[start..])) {
+        (true, _) => Tail::MissingNewline,
+        (false, true) => Tail::Torn,
+        (false, false) => Tail::Foreign,
     }
+}
+
+/// Whether an unterminated last line is what a killed nexo leaves: nexo
+/// writes each event as one line that begins `{"v":`, so a fragment of one
+/// begins so too (or is shorter) and is not yet whole JSON. Anything else
+/// was written by someone else, and is never cut.
+pub fn is_torn_write(fragment: &[u8]) -> bool {
+    const START: &[u8] = b"{\"v\":";
+    let begins = match fragment.len() < START.len() {
+        true => START.starts_with(fragment),
+        false => fragment.starts_with(START),
+    };
+    begins && serde_json::from_slice::<serde_json::Value>(fragment).is_err()
 }
 
 fn settle_tail(file: &mut File) -> std::io::Result<Tail> {
@@ -668,7 +687,7 @@ fn settle_tail(file: &mut File) -> std::io::Result<Tail> {
     match tail {
         Tail::Clean => {}
         // The file is opened for appending: this lands at the end.
-        Tail::MissingNewline => file.write_all(b"\n")?,
+        Tail::MissingNewline | Tail::Foreign => file.write_all(b"\n")?,
         Tail::Torn => {
             let keep = buf.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
             file.set_len(keep as u64)?;

@@ -8,6 +8,7 @@
 //! A run whose folder is the same on the trusted ref holds nothing the
 //! base has not already accepted, so it is counted, not folded.
 
+mod brought;
 mod origin;
 mod policy;
 
@@ -16,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use gix::ObjectId;
 use serde::{Deserialize, Serialize};
 
+use brought::erased;
 use origin::Origin;
 use policy::Side;
 
@@ -204,7 +206,7 @@ impl Nexo {
         {
             problems.push(VerifyProblem {
                 run_id: None,
-                message: format!("{path} is {kind}: {runs_rel} holds run folders only, and nexo reads nothing through it"),
+                message: format!("{path} is {kind}: nexo reads nothing through it"),
             });
         }
         self.repo.runs_in(tree).unwrap_or_else(|e| {
@@ -332,45 +334,11 @@ impl Nexo {
             Some(f) if f == folder => None,
             _ => fork.as_ref().and_then(|then| lost_lines(then, &events)),
         };
-        let lines = Lines::of(base.iter().chain(fork.iter().flatten()));
-        let (events, rewrites) = lines.keep_inherited(events, fork.as_deref().unwrap_or_default());
-        let inherited: HashSet<EventId> = match lines.by_id.is_empty() {
-            true => HashSet::new(),
-            false => events
-                .iter()
-                .filter(|e| lines.has(e))
-                .map(|e| e.id.clone())
-                .collect(),
-        };
-        let brought_new = |bar: &[Event]| {
-            crate::core::verify::unfollowed(&events, &crate::core::verify::heads_of(bar))
-                .into_iter()
-                .filter(|(e, _)| !inherited.contains(&e.id))
-                .map(|(e, h)| (e.clone(), h))
-                .collect::<Vec<_>>()
-        };
-        // What follows the merge base follows where the branch began (an
-        // ancestor of it): the branch's first-parent line is walked only
-        // for a run where something does not.
-        let mut not_after = brought_new(fork.as_deref().unwrap_or_default());
-        let mut used_origin = None;
-        let mut origin_name = String::new();
-        if let (false, Some(o)) = (not_after.is_empty(), &bases.origin) {
-            let at = o.folder(self, bases, id);
-            used_origin = Some(at.map(|f| f.to_string()).unwrap_or_default());
-            origin_name = o.name(self);
-            not_after = match at {
-                Some(f) if Some(f) == copies.fork => not_after,
-                Some(f) => brought_new(&self.events_of(f).unwrap_or_default()),
-                None => Vec::new(),
-            };
-        }
-        let brought = crate::core::verify::Provenance {
-            not_after,
-            rewrites,
-            origin: origin_name,
-        };
-        let judged = self.judge_events(judging, verifiers, id, events, &inherited, &brought);
+        let at = (id, copies, bases);
+        let (events, inherited, brought, used_origin) =
+            self.brought(at, events, &base, fork.as_deref());
+        let judged =
+            self.judge_events(judging, verifiers, id, (events, &base), &inherited, brought);
         match judged {
             Ok(verdict) => Judged {
                 verdict,
@@ -387,18 +355,19 @@ impl Nexo {
         judging: &Judging,
         verifiers: &mut Verifiers,
         id: &str,
-        events: Vec<Event>,
+        (events, base): (Vec<Event>, &[Event]),
         inherited: &HashSet<EventId>,
-        brought: &crate::core::verify::Provenance,
+        mut brought: crate::core::verify::Provenance,
     ) -> std::result::Result<RunVerdict, String> {
         let (verified, on_branch) = verifiers.check(judging, &events);
         let rules = Rules {
             approvals: judging.applied.clone(),
             verified,
         };
-        let run = crate::core::fold::fold_with(events.clone(), rules, 1)
+        let run = crate::core::fold::fold_with(events.clone(), rules.clone(), 1)
             .map_err(|e| format!("cannot be judged: {}", e.message))?;
         same_run(id, &run.run_id).map_err(|e| e.message)?;
+        brought.erased = erased(&run, base, inherited, rules);
         // An event the base already has is the branch's to answer for only
         // if the branch's own policy honours what the trusted one does not
         // (a key the branch added, say): then the branch shows a gate
@@ -423,72 +392,17 @@ impl Nexo {
         let answers_for = |e: &EventId| {
             !inherited.contains(e) || refused_here.as_ref().is_some_and(|r| !r.contains(e))
         };
-        Ok(judge(&run, answers_for, &on_branch, brought))
+        Ok(judge(&run, answers_for, &on_branch, &brought))
     }
 
     /// The events a base's copy of a run holds: every line that reads.
     /// A line the base cannot read either is nothing it has, so a branch
     /// whose `doctor --fix` moved that line to quarantine lost nothing.
-    fn events_of(&self, folder: ObjectId) -> Option<Vec<Event>> {
+    pub(super) fn events_of(&self, folder: ObjectId) -> Option<Vec<Event>> {
         let bytes = self.repo.history_of_folder(folder).ok()?;
         let lines = bytes.split(|&b| b == b'\n');
         let text = lines.filter_map(|l| std::str::from_utf8(l).ok());
         Some(text.filter_map(|l| Event::from_line(l, "").ok()).collect())
-    }
-}
-
-/// The lines of a run that the base has, by content and by id.
-struct Lines {
-    lines: HashSet<String>,
-    by_id: std::collections::HashMap<EventId, Vec<Event>>,
-}
-
-impl Lines {
-    fn of<'a>(events: impl Iterator<Item = &'a Event>) -> Lines {
-        let mut out = Lines {
-            lines: HashSet::new(),
-            by_id: Default::default(),
-        };
-        for e in events {
-            if out.lines.insert(e.to_line()) {
-                out.by_id.entry(e.id.clone()).or_default().push(e.clone());
-            }
-        }
-        out
-    }
-
-    /// Whether the base has this very event.
-    fn has(&self, e: &Event) -> bool {
-        self.lines.contains(&e.to_line())
-    }
-
-    /// Splits HEAD's events into those to judge and the copies that carry
-    /// an inherited id with other content. The base's copies stand in for
-    /// what a rewrite would erase, and the merge base's (`fork`) for what
-    /// a cut would: a branch cannot remove an event from the judgement by
-    /// writing a second version of it, or none.
-    fn keep_inherited(&self, events: Vec<Event>, fork: &[Event]) -> (Vec<Event>, Vec<Event>) {
-        let (mut kept, mut rewrites) = (Vec::new(), Vec::new());
-        for e in events {
-            match self.by_id.get(&e.id) {
-                Some(copies) if !copies.contains(&e) => rewrites.push(e),
-                _ => kept.push(e),
-            }
-        }
-        if rewrites.is_empty() && fork.is_empty() {
-            return (kept, rewrites);
-        }
-        let mut present: HashSet<String> = kept.iter().map(Event::to_line).collect();
-        let erased = rewrites
-            .iter()
-            .filter_map(|r| self.by_id.get(&r.id))
-            .flatten();
-        for e in erased.chain(fork) {
-            if present.insert(e.to_line()) {
-                kept.push(e.clone());
-            }
-        }
-        (kept, rewrites)
     }
 }
 
@@ -511,7 +425,7 @@ fn lost_lines(then: &[Event], now: &[Event]) -> Option<String> {
 }
 
 /// The events a fold did not honour, for whatever reason.
-fn refused(run: &crate::core::fold::Run) -> HashSet<EventId> {
+pub(super) fn refused(run: &crate::core::fold::Run) -> HashSet<EventId> {
     run.unhonoured
         .iter()
         .map(|u| u.event_id.clone())

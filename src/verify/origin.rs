@@ -20,8 +20,8 @@ pub(super) struct Origin {
 }
 
 struct Found {
-    /// The commit, if the branch's line reaches the base at all.
-    commit: Option<ObjectId>,
+    /// The commit where the branch began.
+    commit: ObjectId,
     /// Its runs, unless it is the merge base (whose runs `Bases` has).
     runs: Option<BTreeMap<String, ObjectId>>,
 }
@@ -38,19 +38,20 @@ impl Origin {
 
     fn found(&self, nexo: &Nexo) -> &Found {
         self.found.get_or_init(|| {
-            // A repository git cannot walk sets no bar beyond the merge base.
+            // A line git cannot walk, or that never reaches the base (a
+            // history rooted elsewhere, the base merged in), began nowhere
+            // the base knows: the merge base is the bar, fail closed.
             let commit = nexo
                 .repo
                 .branch_origin(self.head, self.trusted)
-                .unwrap_or(Some(self.fork));
-            let runs = match commit {
-                Some(c) if c != self.fork => Some(
-                    nexo.runs_of_commit(c, &mut Vec::new())
-                        .into_iter()
-                        .collect(),
-                ),
-                _ => None,
-            };
+                .ok()
+                .flatten()
+                .unwrap_or(self.fork);
+            let runs = (commit != self.fork).then(|| {
+                nexo.runs_of_commit(commit, &mut Vec::new())
+                    .into_iter()
+                    .collect()
+            });
             Found { commit, runs }
         })
     }
@@ -58,18 +59,14 @@ impl Origin {
     /// Run `id`'s folder where the branch began, if it had one.
     pub(super) fn folder(&self, nexo: &Nexo, bases: &Bases, id: &str) -> Option<ObjectId> {
         let found = self.found(nexo);
-        found.commit?;
         match &found.runs {
             Some(runs) => runs.get(id).copied(),
             None => bases.fork.get(id).copied(),
         }
     }
 
-    /// The commit as people read it (short), or "" when there is none.
+    /// The commit as people read it (short).
     pub(super) fn name(&self, nexo: &Nexo) -> String {
-        self.found(nexo)
-            .commit
-            .map(|c| c.to_hex_with_len(7).to_string())
-            .unwrap_or_default()
+        self.found(nexo).commit.to_hex_with_len(7).to_string()
     }
 }

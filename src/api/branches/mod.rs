@@ -556,7 +556,14 @@ impl UnionCache {
                 .map_or(0, |d| d.as_nanos());
             format!("{len}.{ns}.{ino}")
         });
-        let key = format!("{id} {} {}", sorted.join(","), stamp.unwrap_or_default());
+        // A fold that changes what it makes of a history moves the format:
+        // no union an older fold made is trusted.
+        let key = format!(
+            "{} {id} {} {}",
+            crate::index::FOLD_FORMAT,
+            sorted.join(","),
+            stamp.unwrap_or_default()
+        );
         self.used.insert(key.clone());
         let cached = match self.items.get(&key) {
             Some(cached) => cached.clone(),
