@@ -556,3 +556,24 @@ fn a_second_copy_that_carries_more_bytes_is_not_dropped() {
         stdout(&out)
     );
 }
+
+/// The write path settles a history's end as doctor does: a last line
+/// without its newline that nexo did not write keeps its bytes.
+#[test]
+fn a_write_never_cuts_a_line_nexo_did_not_write() {
+    let repo = Repo::new();
+    let id = repo.open_release();
+    let path = history_path(&repo, &id);
+    let note = r#"{"note":"rotate the deploy key before publishing"}"#;
+    let mut all = std::fs::read(&path).unwrap();
+    all.extend_from_slice(note.as_bytes());
+    std::fs::write(&path, all).unwrap();
+    // The run now holds a line no nexo reads: the write is refused, as
+    // every read of the run is until `doctor --fix` moves it, and the
+    // line stays.
+    let out = repo.nexo(&["update", &id, "doctor", "--summary", "checked"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("doctor"), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.trim_end().ends_with(note), "{text}");
+}

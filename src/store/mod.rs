@@ -622,9 +622,10 @@ pub fn parse_history(bytes: &[u8], place: &str) -> Result<History> {
         if line.trim().is_empty() {
             continue;
         }
-        if last && unterminated {
-            // Only a line that is not terminated may be torn; a whole event
-            // that lacks only its newline is still an event.
+        if last && unterminated && crate::store::is_torn_write(line.as_bytes()) {
+            // Only a line that is not terminated may be torn (a fragment of
+            // nexo's own write); a whole event that lacks only its newline
+            // is still an event.
             match Event::from_line(line, "") {
                 Ok(e) => events.push(e),
                 Err(_) => torn_tail = true,

@@ -258,8 +258,9 @@ fn each_line(
         }
         let event = match Event::from_line(line.trim_end_matches('\n'), &place) {
             Ok(e) => e,
-            // Only the live file's unterminated last line may be torn.
-            Err(_) if !terminated && live => break,
+            // Only the live file's unterminated last line may be torn, and
+            // only by nexo's own write: anything else is unreadable.
+            Err(_) if !terminated && live && super::is_torn_write(line.as_bytes()) => break,
             Err(e) => return Err(e),
         };
         let place = Place {

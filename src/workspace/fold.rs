@@ -34,9 +34,15 @@ impl Nexo {
     /// history; otherwise (after a merge) they are read whole and sorted.
     /// The signed policy verifies every decision first, so it reads whole.
     pub(crate) fn fold_run_file(&self, id: &str, keep: usize) -> Result<Run> {
-        let run = self.fold_run_file_unchecked(id, keep)?;
-        same_run(id, &run.run_id)?;
-        Ok(run)
+        let run = self
+            .fold_run_file_unchecked(id, keep)
+            .and_then(|run| same_run(id, &run.run_id).map(|()| run));
+        run.map_err(|e| match (e.kind, &e.hint) {
+            (crate::core::error::ErrorKind::Corrupt, None) => e.with_hint(
+                "nexo doctor names what is wrong; nexo doctor --fix moves a line no nexo reads aside, its bytes kept",
+            ),
+            _ => e,
+        })
     }
 
     fn fold_run_file_unchecked(&self, id: &str, keep: usize) -> Result<Run> {
