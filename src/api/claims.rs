@@ -49,14 +49,14 @@ pub(super) fn check_write(run: &Run, actor: &str, key: &str) -> Result<()> {
 }
 
 /// Why a claim with `sync` did not hold at the remote.
-struct Lost {
+pub(super) struct Lost {
     /// The claim that holds the step instead, if any.
-    winner: Option<Claim>,
-    status: crate::core::model::StepStatus,
+    pub(super) winner: Option<Claim>,
+    pub(super) status: crate::core::model::StepStatus,
 }
 
 impl Lost {
-    fn error(&self, run_id: &str, key: &str, token: &str) -> Error {
+    pub(super) fn error(&self, run_id: &str, key: &str, token: &str) -> Error {
         let why = match &self.winner {
             Some(w) => format!(
                 "lost to {}'s claim {} (until {}), which reached the remote first without seeing yours",
@@ -100,36 +100,27 @@ impl Nexo {
     }
 
     pub fn claim(&self, req: ClaimRequest) -> Result<ClaimResponse> {
+        if req.sync == Some(true) {
+            return self.claim_at_remote(req);
+        }
+        self.claim_here(&req)
+    }
+
+    /// A claim written here (committed, not pushed).
+    pub(super) fn claim_here(&self, req: &ClaimRequest) -> Result<ClaimResponse> {
         let ttl = match req.ttl_seconds {
             Some(t) => crate::core::claim::check_ttl("ttl_seconds", t)?,
             None => self.claim_ttl,
         };
         let actor = self.actor(Some(req.actor.clone()), None);
-        let sync = req.sync.unwrap_or(false);
-        if sync {
-            // Claim on what the remote already has: a claim made there
-            // since is refused here, not raced.
-            self.sync()?;
-        }
         let granted = RefCell::new(None);
         let (run, event, commit) = self.write(&req.run_id, |run| {
-            let (body, g) = claim_body(run, &req, &actor, ttl)?;
+            let (body, g) = claim_body(run, req, &actor, ttl)?;
             let subject = format!("{} claims {}", actor, g.step_key);
             *granted.borrow_mut() = Some(g);
             Ok((actor.clone(), body, subject))
         })?;
         let g = granted.into_inner().expect("set by the write");
-        let report = match sync {
-            true => {
-                let token = granted_token(&run, &g.step_key, &actor);
-                Some(self.hold_at_remote(&run.run_id, &g.step_key, &token)?)
-            }
-            false => None,
-        };
-        let run = match sync {
-            true => self.load(&run.run_id)?,
-            false => run,
-        };
         let step = run.step(&g.step_key).expect("claimed above");
         let c = step
             .claims
@@ -150,59 +141,11 @@ impl Nexo {
             ttl_seconds: c.ttl_seconds,
             outcome: g.outcome,
             took_over: c.took_over.clone(),
-            sync: report,
+            sync: None,
             message,
             event_id: event.id,
             commit,
         })
-    }
-
-    /// Makes the claim `token` on step `key` hold at the remote: pushes
-    /// it with `sync`, which yields it before each push to a claim the
-    /// remote got first (`sync::claims`). Still the holder afterwards, the
-    /// claim holds; otherwise the answer names who does.
-    fn hold_at_remote(
-        &self,
-        run_id: &str,
-        key: &str,
-        token: &str,
-    ) -> Result<crate::wire::sync::SyncReport> {
-        let report = self.sync()?;
-        let run = self.load(run_id)?;
-        let step = existing_step(&run, key)?;
-        if step.holder().is_some_and(|h| h.token == token) {
-            return Ok(report);
-        }
-        let lost = Lost {
-            winner: step.holder().cloned(),
-            status: step.status,
-        };
-        Err(lost.error(run_id, key, token))
-    }
-
-    /// Releases `holder`'s claim `token` as lost to `to`'s.
-    pub(crate) fn yield_claim(
-        &self,
-        run_id: &str,
-        key: &str,
-        holder: &str,
-        token: &str,
-        to: &str,
-    ) -> Result<()> {
-        self.write(run_id, |_| {
-            let body = Body::Released(Released {
-                step_key: key.to_string(),
-                holder: holder.to_string(),
-                token: EventId::from(token),
-                reason: ReleaseReason::Lost,
-            });
-            Ok((
-                holder.to_string(),
-                body,
-                format!("{holder} yields {key} to {to}"),
-            ))
-        })
-        .map(drop)
     }
 
     pub fn release(&self, req: ReleaseRequest) -> Result<ReleaseResponse> {
@@ -369,12 +312,4 @@ fn released_step<'a>(run: &'a Run, key: Option<&str>, actor: &str) -> Result<&'a
         }));
     }
     Ok(step)
-}
-
-/// The token of `actor`'s claim on `key` (a renewal keeps the old one).
-fn granted_token(run: &Run, key: &str, actor: &str) -> String {
-    run.step(key)
-        .and_then(|s| s.claims.iter().find(|c| c.holder == actor))
-        .map(|c| c.token.to_string())
-        .unwrap_or_default()
 }

@@ -20,6 +20,7 @@ mod gates;
 mod goals;
 mod prime;
 mod ready;
+mod remote_claim;
 pub(crate) mod runs;
 mod validate;
 mod write;

@@ -95,6 +95,7 @@ impl Nexo {
         let claim_only = [
             ("ttl_seconds", req.ttl_seconds.is_some()),
             ("sync", req.sync.unwrap_or(false)),
+            ("timeout_seconds", req.timeout_seconds.is_some()),
         ];
         if let Some(&(field, _)) = claim_only.iter().find(|(_, set)| *set && !claiming) {
             return Err(crate::core::error::Error::naming(
@@ -109,6 +110,10 @@ impl Nexo {
             ));
         }
         let actor = self.actor(req.actor.clone(), None);
+        if claiming && req.sync.unwrap_or(false) {
+            // Look at what the remote has before ranking anything.
+            return self.ready_claim_at_remote(req, actor);
+        }
         let summaries = self.summaries()?;
         let ranked = rank(&summaries, &actor, &now_text(), req.all.unwrap_or(false))?;
         let ready: Vec<ReadyItem> = ranked
@@ -151,8 +156,7 @@ impl Nexo {
                 step_key: Some(item.step_key.clone()),
                 actor: actor.clone(),
                 ttl_seconds: req.ttl_seconds,
-                sync: req.sync,
-                steal: None,
+                ..ClaimRequest::default()
             });
             let claimed = match claim {
                 Ok(c) => c,

@@ -190,6 +190,9 @@ pub fn error_value(err: &Error) -> Value {
     if let Some(hint) = &err.hint {
         v["hint"] = Value::String(hint.clone());
     }
+    if err.kind.retryable() {
+        v["retryable"] = Value::Bool(true);
+    }
     for (field, value) in &err.details {
         v[*field] = value.clone();
     }

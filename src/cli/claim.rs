@@ -25,8 +25,20 @@ pub struct Args {
     /// Take the step from a holder whose lease is live, on purpose (recorded).
     #[arg(long)]
     pub steal: bool,
+    /// With --sync: how long to go on while other clones keep moving the remote
+    /// (default: .nexo/config.yaml's sync.timeout, else 30s); then exit 12, retryable.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
     #[command(flatten)]
     pub write: super::WriteArgs,
+}
+
+/// A `--timeout` duration, in seconds.
+pub fn timeout_seconds(given: &Option<String>) -> Result<Option<u64>> {
+    given
+        .as_deref()
+        .map(|t| nexo::core::claim::parse_ttl("--timeout", t))
+        .transpose()
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
@@ -42,6 +54,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         ttl_seconds,
         sync: Some(a.sync),
         steal: Some(a.steal),
+        timeout_seconds: timeout_seconds(&a.timeout)?,
     })?;
     ctx.emit(&r, || {
         let pushed = match &r.sync {
@@ -90,9 +103,14 @@ pub struct ReadyArgs {
     /// With --claim: the lease's length (90s, 30m, 2h).
     #[arg(long, value_name = "DURATION")]
     pub ttl: Option<String>,
-    /// With --claim: hold the claim at the remote.
+    /// With --claim: look at the remote first, and hold the claim there (the next
+    /// ready step if another clone wins one).
     #[arg(long)]
     pub sync: bool,
+    /// With --claim --sync: how long to go on while other clones keep moving the
+    /// remote (default: sync.timeout, else 30s); then exit 12, retryable.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
     #[command(flatten)]
     pub write: super::WriteArgs,
 }
@@ -110,6 +128,7 @@ pub fn ready(ctx: &Ctx, a: &ReadyArgs) -> Result<()> {
         ttl_seconds,
         sync: Some(a.sync),
         all: Some(a.all),
+        timeout_seconds: timeout_seconds(&a.timeout)?,
     })?;
     ctx.emit(&r, || {
         let mut s = format!("{}\n", r.message);

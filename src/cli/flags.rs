@@ -46,8 +46,13 @@ fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
             ("ttl_seconds", "--ttl"),
             ("sync", "--sync"),
             ("claim", "--claim"),
+            ("timeout_seconds", "--timeout"),
         ],
-        Command::Claim(_) => &[("ttl_seconds", "--ttl"), ("step_key", "STEP")],
+        Command::Claim(_) => &[
+            ("ttl_seconds", "--ttl"),
+            ("step_key", "STEP"),
+            ("timeout_seconds", "--timeout"),
+        ],
         Command::Handoff(_) => &[
             ("new_owner", "--to"),
             ("handoff_note", "--note"),

@@ -142,7 +142,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  nexo handoff WF-7K2D --to claude_code --next \"Publish.\"\n  nexo sync         # the other machine sees the handoff after its own nexo sync\nSee docs/sync.md."
     )]
-    Sync,
+    Sync(sync::Args),
     /// Serve every nexo_workflow_* and nexo_goal_* tool over MCP on standard input/output.
     #[command(after_help = mcp::AFTER_HELP)]
     Mcp(mcp::Args),
@@ -318,7 +318,7 @@ fn execute(cli: &Cli) -> Result<i32> {
         Command::Doctor(a) => return doctor::run(&ctx, a),
         Command::Verify(a) => return verify::run(&ctx, a),
         Command::Resolve => resolve::run(&ctx),
-        Command::Sync => sync::run(&ctx),
+        Command::Sync(a) => sync::run(&ctx, a),
         Command::Mcp(a) => mcp::run(&ctx, a),
         Command::Serve(a) => serve::run(&ctx, a),
         Command::Setup(a) => setup::run(&ctx, a),

@@ -3,8 +3,20 @@
 use super::Ctx;
 use nexo::core::error::Result;
 
-pub fn run(ctx: &Ctx) -> Result<()> {
-    let r = ctx.nexo()?.sync()?;
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// How long to go on while other clones keep moving the remote (default:
+    /// .nexo/config.yaml's sync.timeout, else 30s); then exit 12, retryable.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
+    let n = ctx.nexo()?;
+    let r = match super::claim::timeout_seconds(&a.timeout)? {
+        Some(t) => n.sync_within(std::time::Duration::from_secs(t))?,
+        None => n.sync()?,
+    };
     ctx.emit(&r, || {
         format!(
             "synced with {}: {}{}{}pushed\n",

@@ -26,6 +26,9 @@ pub enum ErrorKind {
     /// The step is held by someone else's live claim, or a claim lost
     /// the race for it.
     Claimed,
+    /// Other clones kept moving the remote until the time ran out:
+    /// nothing is lost, and the same command run again may well succeed.
+    Contended,
 }
 
 impl ErrorKind {
@@ -42,6 +45,7 @@ impl ErrorKind {
             ErrorKind::Busy => 8,
             ErrorKind::Io => 9,
             ErrorKind::Claimed => 10,
+            ErrorKind::Contended => 12,
         }
     }
 
@@ -56,7 +60,14 @@ impl ErrorKind {
             ErrorKind::Busy => "busy",
             ErrorKind::Io => "io",
             ErrorKind::Claimed => "claim_held",
+            ErrorKind::Contended => "contended",
         }
+    }
+
+    /// Whether running the same command again may succeed unchanged:
+    /// others were in the way (a lock held, a remote that kept moving).
+    pub fn retryable(self) -> bool {
+        matches!(self, ErrorKind::Busy | ErrorKind::Contended)
     }
 }
 

@@ -47,6 +47,7 @@ impl GitCli {
             .env("GIT_MERGE_AUTOEDIT", "no")
             .args(args)
             .output()
+            .inspect(|_| crate::trace::mark(&format!("git {}", args.join(" "))))
             .map_err(|e| Error::repo(format!("cannot run git: {e}")))
     }
 

@@ -127,7 +127,11 @@ impl Repo {
     }
 
     /// Whether `tree` differs from `parent`'s tree only in `.nexo`.
-    fn only_nexo_changed(&self, tree: ObjectId, parent: Option<ObjectId>) -> Result<bool> {
+    pub(super) fn only_nexo_changed(
+        &self,
+        tree: ObjectId,
+        parent: Option<ObjectId>,
+    ) -> Result<bool> {
         let base = match parent {
             Some(p) => self
                 .repo

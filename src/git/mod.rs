@@ -30,12 +30,15 @@ mod loose;
 pub mod message;
 mod reflock;
 pub mod refs;
+mod replay;
 pub mod sign;
 mod tree;
 
 use crate::store::{NEXO_DIR, nofollow};
 use lockfile::IndexLock;
 use tree::Edits;
+
+pub use replay::Sides;
 
 /// How long we wait for git's own `index.lock` (a user's `git add` or
 /// `git commit` in flight) before giving up with nothing half-done.
@@ -367,7 +370,7 @@ impl Repo {
         // other runs' views may be stale: leave them for the next refresh.
         let views_current = self.seen_tree() == Some(self.nexo_tree()?);
         crate::trace::crash_point("before-commit");
-        match self.commit_paths(lock, index, &all, message) {
+        match self.commit_paths(lock, index, &all, message, None) {
             Ok(id) => {
                 // Only after the commit landed may the pending list go.
                 self.clear_pending();
@@ -420,6 +423,7 @@ impl Repo {
         index: Index,
         paths: &[String],
         message: &str,
+        onto: Option<replay::Onto>,
     ) -> Result<Option<String>> {
         let sig = self.committer()?;
         // The blob ids are computed here; the objects are written once the
@@ -437,7 +441,10 @@ impl Repo {
             }
             crate::trace::mark("blobs written");
             let mut time = gix::date::parse::TimeBuf::default();
-            self.commit_tree(&edits, sig.to_ref(&mut time), message)
+            match onto {
+                Some(onto) => self.commit_onto(&edits, sig.to_ref(&mut time), message, onto),
+                None => self.commit_tree(&edits, sig.to_ref(&mut time), message),
+            }
         };
         let mut out = BufWriter::with_capacity(256 * 1024, lock);
         let (committed, stamp) = match index {
@@ -623,7 +630,6 @@ impl Repo {
         head_id: Option<gix::ObjectId>,
         amend: Option<coalesce::Amend>,
     ) -> Result<gix::ObjectId> {
-        use gix::refs::transaction::{PreviousValue, RefEdit};
         let (message, parents, action) = match amend {
             Some(a) => (
                 message::sanitize(&message::coalesce(&a.message, message)),
@@ -636,23 +642,41 @@ impl Repo {
                 "commit",
             ),
         };
-        let commit = gix::objs::Commit {
-            message: message.as_str().into(),
+        let commit = NewCommit {
+            message: &message,
             tree,
+            parents,
+            action,
+        };
+        self.write_and_move_head(sig, commit, head_id)
+    }
+
+    /// Writes `commit` and moves HEAD from `expected` to it (`None`: HEAD
+    /// must not exist yet).
+    fn write_and_move_head(
+        &self,
+        sig: gix::actor::SignatureRef<'_>,
+        new: NewCommit<'_>,
+        expected: Option<gix::ObjectId>,
+    ) -> Result<gix::ObjectId> {
+        use gix::refs::transaction::{PreviousValue, RefEdit};
+        let commit = gix::objs::Commit {
+            message: new.message.into(),
+            tree: new.tree,
             author: sig.into(),
             committer: sig.into(),
             encoding: None,
-            parents: parents.into(),
+            parents: new.parents.into(),
             extra_headers: Default::default(),
         };
         let id = self.write_object(&commit)?;
         crate::trace::crash_point("commit-written");
-        let expected = match head_id {
+        let expected = match expected {
             Some(previous) => PreviousValue::MustExistAndMatch(previous.into()),
             None => PreviousValue::MustNotExist,
         };
         let log =
-            gix::reference::log::message(action, message.as_str().into(), commit.parents.len());
+            gix::reference::log::message(new.action, new.message.into(), commit.parents.len());
         let name: gix::refs::FullName = "HEAD".try_into().expect("HEAD is a valid name");
         let edit = RefEdit::update(name, id, expected, log).with_deref(true);
         let record = reflock::Intent::record(self.git_dir(), &self.ref_locks(), id)?;
@@ -678,6 +702,15 @@ impl Repo {
             .map_err(|e| git_err("cannot read HEAD", e))?;
         Ok(head.id().map(|id| id.detach()))
     }
+}
+
+/// A commit to write: its message, tree and parents, and the reflog's word
+/// for it.
+struct NewCommit<'a> {
+    message: &'a str,
+    tree: gix::ObjectId,
+    parents: Vec<gix::ObjectId>,
+    action: &'static str,
 }
 
 /// Whether `dir` lies in a repository that uses SHA-256 object names,

@@ -23,7 +23,7 @@ use crate::store::Store;
 
 /// Bumped when the entry or the fold's state changes shape, or what the
 /// fold makes of a history does: every cache of folded state keys on it.
-pub const FORMAT: u32 = 6;
+pub const FORMAT: u32 = 7;
 /// How many appended lines a read folds before it brings the entry up to
 /// date with them.
 const REWRITE_AFTER: usize = 32;

@@ -43,7 +43,7 @@ use crate::wire::response::{ListItem, PrimeRun, Unreadable};
 /// history does (5: lines a peer could not have written honestly are not
 /// honoured; 7: the steps `ready` reads), so an upgraded nexo never
 /// trusts a summary an older fold made.
-const FORMAT: &str = "nexo-summaries 9";
+const FORMAT: &str = "nexo-summaries 10";
 
 /// How many lines may be appended to the index before it is written
 /// sorted again.

@@ -321,7 +321,8 @@ fn input_schema(tool: NexoTool) -> Arc<Map<String, Value>> {
                 "actor": string("Who claims it (the holder)."),
                 "ttl_seconds": {"type": "integer", "minimum": 1, "description": "How long the lease lasts; every write by the holder to the step renews it. Default .nexo/config.yaml's claims.ttl, else 1800."},
                 "sync": {"type": "boolean", "description": "Push the claim to the git remote, and yield to a claim that reached it first. Default false (an optimistic, local claim)."},
-                "steal": {"type": "boolean", "description": "Take the step from a holder whose lease is live, on purpose (recorded). Default false."}
+                "steal": {"type": "boolean", "description": "Take the step from a holder whose lease is live, on purpose (recorded). Default false."},
+                "timeout_seconds": {"type": "integer", "minimum": 1, "description": "With sync: how long to go on while other clones keep moving the remote; then a retryable contended error. Default .nexo/config.yaml's sync.timeout, else 30."}
             }),
             &["run_id", "actor"],
         ),
@@ -331,8 +332,9 @@ fn input_schema(tool: NexoTool) -> Arc<Map<String, Value>> {
                 "claim": {"type": "boolean", "description": "Claim the best ready step (and the next, if another agent wins it); the answer carries the claim and the run's resume. Default false."},
                 "limit": {"type": "integer", "minimum": 0, "description": "How many steps to list. Default 20; 0 means the default."},
                 "ttl_seconds": {"type": "integer", "minimum": 1, "description": "With claim: the lease's length. Default .nexo/config.yaml's claims.ttl, else 1800."},
-                "sync": {"type": "boolean", "description": "With claim: hold the claim at the git remote. Default false."},
-                "all": {"type": "boolean", "description": "List the steps that are not ready too, with what each waits on. Default false."}
+                "sync": {"type": "boolean", "description": "With claim: look at the git remote first, and hold the claim there (the next ready step if another clone wins one). Default false."},
+                "all": {"type": "boolean", "description": "List the steps that are not ready too, with what each waits on. Default false."},
+                "timeout_seconds": {"type": "integer", "minimum": 1, "description": "With claim and sync: how long to go on while other clones keep moving the remote; then a retryable contended error. Default sync.timeout, else 30."}
             }),
             &[],
         ),

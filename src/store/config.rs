@@ -20,7 +20,22 @@ pub struct Config {
     /// How long claims last (docs/cli.md, "Claims").
     #[serde(default)]
     pub claims: Claims,
+    /// How long a sync keeps trying while others move the remote.
+    #[serde(default)]
+    pub sync: Sync,
 }
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sync {
+    /// How long `sync`, `claim --sync` and `ready --claim --sync` go on
+    /// pushing while other clones keep moving the remote: `30s`, `2m`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+/// How long a sync keeps trying when `sync.timeout` says nothing.
+pub const DEFAULT_SYNC_TIMEOUT_SECONDS: u64 = 30;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +46,16 @@ pub struct Claims {
 }
 
 impl Config {
+    /// How long a sync keeps trying while others move the remote
+    /// (checked when the config is read).
+    pub fn sync_timeout(&self) -> u64 {
+        self.sync
+            .timeout
+            .as_deref()
+            .and_then(|t| crate::core::claim::parse_ttl("sync.timeout", t).ok())
+            .unwrap_or(DEFAULT_SYNC_TIMEOUT_SECONDS)
+    }
+
     /// The lease a claim gets when its caller names none.
     pub fn claim_ttl(&self) -> u64 {
         self.claims
@@ -83,6 +108,7 @@ impl Default for Config {
             commit: CommitMode::Coalesce,
             approvals: Approvals::default(),
             claims: Claims::default(),
+            sync: Sync::default(),
         }
     }
 }
@@ -111,7 +137,7 @@ impl Config {
         }
         let config: Config = serde_yaml::from_str(text).map_err(|e| {
             Error::invalid(format!(
-                "{place}: {e} (valid keys: commit: true|false|each; approvals: {{policy: update|explicit|signed, approvers: [names], self_approval: true|false}}; claims: {{ttl: 30m}})"
+                "{place}: {e} (valid keys: commit: true|false|each; approvals: {{policy: update|explicit|signed, approvers: [names], self_approval: true|false}}; claims: {{ttl: 30m}}; sync: {{timeout: 30s}})"
             ))
         })?;
         config.check(std::path::Path::new(place))?;
@@ -123,6 +149,10 @@ impl Config {
     fn check(&self, path: &std::path::Path) -> Result<()> {
         if let Some(ttl) = &self.claims.ttl {
             crate::core::claim::parse_ttl("claims.ttl", ttl)
+                .map_err(|e| Error::invalid(format!("{}: {}", path.display(), e.message)))?;
+        }
+        if let Some(t) = &self.sync.timeout {
+            crate::core::claim::parse_ttl("sync.timeout", t)
                 .map_err(|e| Error::invalid(format!("{}: {}", path.display(), e.message)))?;
         }
         let a = &self.approvals;

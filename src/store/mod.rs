@@ -560,6 +560,31 @@ impl Store {
         settle_tail(&mut file).map_err(|e| Error::io("repair the end of", &self.abs(rel), e))
     }
 
+    /// Removes from live history `rel` every line that repeats an earlier
+    /// one byte for byte (what a union merge makes when both sides carry
+    /// the same event), keeping the first; `true` when it changed the
+    /// file. Nothing is lost: each event stays once. Under the lock.
+    pub fn dedupe_history(&self, _: &Held, rel: &str) -> Result<bool> {
+        let Some(bytes) = self.read(rel)? else {
+            return Ok(false);
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut kept = Vec::with_capacity(bytes.len());
+        let mut dropped = false;
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            let body = line.strip_suffix(b"\n").unwrap_or(line);
+            if !body.is_empty() && !seen.insert(body) {
+                dropped = true;
+                continue;
+            }
+            kept.extend_from_slice(line);
+        }
+        if dropped {
+            self.replace(rel, &kept)?;
+        }
+        Ok(dropped)
+    }
+
     /// Writes `.nexo/.gitattributes` if it is missing or an older nexo
     /// wrote it; returns its relative path when it did. A file the user
     /// wrote themselves is left alone.

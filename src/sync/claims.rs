@@ -9,6 +9,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::core::event::{Body, ReleaseReason, Released};
+use crate::core::id::EventId;
 use crate::wire::sync::Yielded;
 
 use crate::core::error::Result;
@@ -68,5 +70,30 @@ impl Nexo {
             }
         }
         Ok(yielded)
+    }
+
+    /// Releases `holder`'s claim `token` as lost to `to`'s.
+    fn yield_claim(
+        &self,
+        run_id: &str,
+        key: &str,
+        holder: &str,
+        token: &str,
+        to: &str,
+    ) -> Result<()> {
+        self.write_record::<crate::core::fold::Run, _>(run_id, |_| {
+            let body = Body::Released(Released {
+                step_key: key.to_string(),
+                holder: holder.to_string(),
+                token: EventId::from(token),
+                reason: ReleaseReason::Lost,
+            });
+            Ok((
+                holder.to_string(),
+                body,
+                format!("{holder} yields {key} to {to}"),
+            ))
+        })
+        .map(drop)
     }
 }

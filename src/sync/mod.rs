@@ -11,6 +11,8 @@
 //! May import: `core`, `store`, `git`, `index`, `wire`, `workspace`,
 //! `trace`; the verbs of `crate::api` are built on it, not the other way.
 
+use std::time::{Duration, Instant};
+
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::git::cli::{GitCli, Push, text};
 use crate::store::NEXO_DIR;
@@ -18,17 +20,15 @@ pub use crate::wire::sync::{ResolveReport, SyncReport, Yielded};
 use crate::workspace::Nexo;
 
 mod claims;
+mod replay;
 mod resolve;
 
-/// How many times `sync` pulls again after a rejected push.
-const PUSH_ATTEMPTS: usize = 10;
-
 impl Nexo {
-    /// Commits what is pending, fetches, integrates the upstream's commits
-    /// (merge, rebase or fast-forward, as the user's git configuration
-    /// says, or a merge when it says nothing), settles `.nexo/`,
-    /// regenerates views and pushes; when the push finds the remote moved,
-    /// it goes round again.
+    /// Commits what is pending, brings the upstream's commits in
+    /// (`pull`), and pushes; when the push finds the remote moved, it goes
+    /// round again, with a jittered pause, until the sync timeout
+    /// (`sync.timeout` in `.nexo/config.yaml`, 30 s by default): then it
+    /// stops with `contended` (exit 12, retryable), everything safe here.
     ///
     /// nexo's lock is held while the branch and working tree change (from
     /// committing pending work to regenerating views), so no nexo write in
@@ -38,6 +38,30 @@ impl Nexo {
     /// Before each push, a claim of this clone's that a claim already at
     /// the remote contends yields to it (`claims`).
     pub fn sync(&self) -> Result<SyncReport> {
+        self.sync_within(self.sync_timeout())
+    }
+
+    /// [`Nexo::sync`], giving up on a remote that keeps moving after
+    /// `within`.
+    pub fn sync_within(&self, within: Duration) -> Result<SyncReport> {
+        let remote = self.remote()?;
+        let mut report = SyncReport::new(&remote.target.name);
+        report.committed = self.commit_pending()?.commit;
+        let deadline = Instant::now() + within;
+        for attempt in 1.. {
+            report.attempts = attempt;
+            self.pull(&remote, &mut report)?;
+            if self.push(&remote, deadline, attempt)? {
+                report.pushed = true;
+                return Ok(report);
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// The upstream this branch syncs with, checked for a sync: no merge
+    /// or rebase in progress, the views' merge driver registered.
+    pub(crate) fn remote(&self) -> Result<Remote> {
         let git = self.repo().cli();
         if self.repo().operation_in_progress() {
             return Err(Error::conflict(
@@ -47,49 +71,78 @@ impl Nexo {
         let target = Upstream::of(&git)?;
         // Before the pull: it is what keeps the pull from stopping on views.
         self.see_to_merge_driver();
-        let mut report = SyncReport {
-            ok: true,
-            upstream: target.name.clone(),
-            committed: self.commit_pending()?.commit,
-            pulled: false,
-            resolved: Vec::new(),
-            refreshed: Vec::new(),
-            pushed: false,
-            attempts: 0,
-            yielded: Vec::new(),
-        };
-        for attempt in 1..=PUSH_ATTEMPTS {
-            report.attempts = attempt;
-            git.ok(&["fetch", "--quiet", &target.remote])
-                .map_err(|e| Error::repo(format!("{}; nothing was changed", e.message)))?;
-            {
-                let _lock = self.lock()?;
-                // Writers may have left work uncommitted (--no-commit).
-                if let Some(c) = self.commit_pending()?.commit {
-                    report.committed = Some(c);
-                }
-                let before = git.rev("HEAD")?;
-                self.integrate(&git, &target, &mut report)?;
-                report.pulled |= git.rev("HEAD")? != before;
-                report.refreshed.extend(self.refresh()?);
-                report.yielded.extend(self.yield_unpushed_claims(&git)?);
-            }
-            match git.push(&target.remote, &target.branch_ref)? {
-                Push::Pushed => {
-                    report.pushed = true;
-                    return Ok(report);
-                }
-                Push::Behind(_) if attempt < PUSH_ATTEMPTS => backoff(attempt),
-                Push::Behind(why) | Push::Failed(why) => {
-                    return Err(Error::repo(format!("git push failed: {why}"))
-                        .with_hint("your commits are safe in this clone; run `nexo sync` again"));
-                }
-            }
-        }
-        unreachable!("the loop returns")
+        Ok(Remote { git, target })
     }
 
-    /// Brings the upstream's fetched commits into HEAD.
+    /// Brings the upstream's commits into this branch: when the remote's
+    /// tip moved (asked first, without fetching), fetches the branch,
+    /// integrates it, settles `.nexo/` and regenerates views; then yields
+    /// the claims of this clone's that a claim at the remote contends.
+    pub(crate) fn pull(&self, remote: &Remote, report: &mut SyncReport) -> Result<()> {
+        self.pull_looking(remote, report, Look::Ask)
+    }
+
+    /// [`Nexo::pull`], fetching whatever the remote's tip says when `look`
+    /// is [`Look::Fetch`].
+    pub(crate) fn pull_looking(
+        &self,
+        remote: &Remote,
+        report: &mut SyncReport,
+        look: Look,
+    ) -> Result<()> {
+        let (git, target) = (&remote.git, &remote.target);
+        if look == Look::Fetch || target.moved(git) {
+            // Only this branch: a remote with many branches costs one.
+            let branch = format!("+{}:{}", target.branch_ref, target.tracking_ref);
+            git.ok(&["fetch", "--quiet", &target.remote, &branch])
+                .map_err(|e| Error::repo(format!("{}; nothing was changed", e.message)))?;
+        }
+        let _lock = self.lock()?;
+        // Writers may have left work uncommitted (--no-commit).
+        if let Some(c) = self.commit_pending()?.commit {
+            report.committed = Some(c);
+        }
+        let before = git.rev("HEAD")?;
+        self.integrate(git, target, report)?;
+        report.pulled |= git.rev("HEAD")? != before;
+        report.refreshed.extend(self.refresh()?);
+        report.yielded.extend(self.yield_unpushed_claims(git)?);
+        Ok(())
+    }
+
+    /// Pushes HEAD when the upstream lacks some of it: `true` once the
+    /// remote has it, `false` when the remote moved meanwhile (after a
+    /// pause: pull again), and `contended` once `deadline` has passed.
+    pub(crate) fn push(&self, remote: &Remote, deadline: Instant, attempt: usize) -> Result<bool> {
+        let (git, target) = (&remote.git, &remote.target);
+        if git.count("@{u}..HEAD")? == 0 {
+            return Ok(true);
+        }
+        match git.push(&target.remote, &target.branch_ref)? {
+            Push::Pushed => Ok(true),
+            Push::Behind(why) if Instant::now() >= deadline => {
+                Err(contended(&target.name, attempt, &why))
+            }
+            Push::Behind(_) => {
+                backoff(attempt);
+                Ok(false)
+            }
+            Push::Failed(why) => Err(Error::repo(format!("git push failed: {why}"))
+                .with_hint("your commits are safe in this clone; run `nexo sync` again")),
+        }
+    }
+
+    /// How long a sync (or a claim at the remote) keeps trying while others
+    /// move the remote.
+    pub fn sync_timeout(&self) -> Duration {
+        Duration::from_secs(self.sync_timeout_seconds)
+    }
+
+    /// Brings the upstream's fetched commits into HEAD. nexo's own commits
+    /// (only `.nexo/`, nexo's trailers) are replayed on the upstream's tip,
+    /// whatever the pull configuration says: a fleet then leaves one commit
+    /// per change and no merge commits. Anything of the user's is merged or
+    /// rebased as their configuration says.
     fn integrate(&self, git: &GitCli, target: &Upstream, report: &mut SyncReport) -> Result<()> {
         let behind = git.count("HEAD..@{u}")?;
         if behind == 0 {
@@ -98,6 +151,12 @@ impl Nexo {
         let ahead = git.count("@{u}..HEAD")?;
         let how = match ahead {
             0 => Integration::FastForward,
+            _ if target.local_commits_are_nexos(git)? => {
+                if self.replay_own(git)? {
+                    return Ok(());
+                }
+                Integration::Rebase { merges: false }
+            }
             _ => target.integration(git)?,
         };
         let (verb, args): (&str, Vec<&str>) = match &how {
@@ -171,6 +230,41 @@ impl Nexo {
     }
 }
 
+/// How a pull learns whether the remote moved.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Look {
+    /// Ask for the remote's tip first, and fetch only when it moved.
+    Ask,
+    /// Fetch: a push was just overtaken, or a claim is about to be made.
+    Fetch,
+}
+
+/// The upstream a sync exchanges with, and the git that reaches it.
+pub(crate) struct Remote {
+    git: GitCli,
+    target: Upstream,
+}
+
+impl Remote {
+    /// The upstream as people name it (`origin/main`).
+    pub(crate) fn name(&self) -> &str {
+        &self.target.name
+    }
+}
+
+/// Others kept moving the remote until the time ran out: nothing is lost,
+/// and running the command again is the answer.
+fn contended(upstream: &str, attempts: usize, why: &str) -> Error {
+    Error::new(
+        ErrorKind::Contended,
+        format!(
+            "{upstream} kept moving: {attempts} pushes were each overtaken by another clone's ({})",
+            why.lines().last().unwrap_or_default()
+        ),
+    )
+    .with_hint("everything is committed in this clone; run the command again (it is safe to retry), or give it longer with --timeout")
+}
+
 /// Where this branch syncs to.
 struct Upstream {
     /// `origin/main`, for messages.
@@ -180,6 +274,8 @@ struct Upstream {
     branch_ref: String,
     /// The local branch's short name.
     branch: String,
+    /// Where the upstream branch is fetched into (`refs/remotes/origin/main`).
+    tracking_ref: String,
 }
 
 /// How to bring the upstream's commits in.
@@ -194,6 +290,28 @@ enum Integration {
 }
 
 impl Upstream {
+    /// Whether the remote's branch may have moved since the last fetch:
+    /// its tip, asked without fetching, differs from `@{u}`. An idle clone
+    /// then learns that nothing changed for one small request; when the
+    /// remote cannot be asked, the fetch that follows says why.
+    fn moved(&self, git: &GitCli) -> bool {
+        if self.remote == "." {
+            return false;
+        }
+        let tip = git
+            .run(&["ls-remote", "--quiet", &self.remote, &self.branch_ref])
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .next()
+                    .map(str::to_string)
+            })
+            .unwrap_or_default();
+        tip.is_none_or(|tip| git.rev("@{u}").ok().as_deref() != Some(tip.as_str()))
+    }
+
     fn of(git: &GitCli) -> Result<Upstream> {
         let none = || {
             Error::repo(
@@ -216,11 +334,17 @@ impl Upstream {
             .map_err(|_| none())?
             .trim()
             .to_string();
+        let tracking_ref = git
+            .ok(&["rev-parse", "--symbolic-full-name", "@{u}"])
+            .map_err(|_| none())?
+            .trim()
+            .to_string();
         Ok(Upstream {
             name,
             remote,
             branch_ref,
             branch,
+            tracking_ref,
         })
     }
 
@@ -274,7 +398,9 @@ impl Upstream {
 /// jitter" exponential backoff), so clones that keep rejecting each
 /// other's pushes fall out of step instead of colliding in lockstep.
 fn backoff(attempt: usize) {
-    let ceiling = (25u64 << attempt.min(6)).min(1500);
+    // Short: a clone asleep while the others push only falls further
+    // behind; the jitter alone keeps them out of step.
+    let ceiling = (20u64 << attempt.min(3)).min(160);
     std::thread::sleep(std::time::Duration::from_millis(
         10 + crate::core::id::random_below(ceiling),
     ));

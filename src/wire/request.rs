@@ -96,6 +96,10 @@ pub struct ClaimRequest {
     /// Take the step from a live holder, on purpose.
     #[serde(default)]
     pub steal: Option<bool>,
+    /// With `sync`: how long to go on while other clones keep moving the
+    /// remote (`.nexo/config.yaml`'s `sync.timeout`, else 30 seconds).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
 }
 
 /// What any agent may take now (`nexo ready`, `nexo_workflow_ready`).
@@ -120,6 +124,10 @@ pub struct ReadyRequest {
     /// List the steps that are not ready too, with what each waits on.
     #[serde(default)]
     pub all: Option<bool>,
+    /// With `claim` and `sync`: how long to go on while other clones keep
+    /// moving the remote (`sync.timeout`, else 30 seconds).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
 }
 
 /// A holder letting go (`nexo release`, `nexo_workflow_release`).

@@ -2,6 +2,23 @@
 
 use serde::Serialize;
 
+impl SyncReport {
+    /// A sync with `upstream` that has done nothing yet.
+    pub fn new(upstream: &str) -> SyncReport {
+        SyncReport {
+            ok: true,
+            upstream: upstream.to_string(),
+            committed: None,
+            pulled: false,
+            resolved: Vec::new(),
+            refreshed: Vec::new(),
+            pushed: false,
+            attempts: 0,
+            yielded: Vec::new(),
+        }
+    }
+}
+
 /// What `sync` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncReport {

@@ -62,6 +62,8 @@ pub struct Nexo {
     pub(crate) approvals: crate::core::approval::Approvals,
     /// The lease a claim gets when its caller names none.
     pub(crate) claim_ttl: u64,
+    /// How long a sync keeps trying while others move the remote.
+    pub(crate) sync_timeout_seconds: u64,
     notices: RefCell<Vec<String>>,
     /// Whether this process saw to the merge driver already (see `lock`).
     driver_checked: Cell<bool>,
@@ -132,6 +134,7 @@ impl Nexo {
             store,
             options,
             claim_ttl: config.claim_ttl(),
+            sync_timeout_seconds: config.sync_timeout(),
             approvals: config.approvals,
             notices: RefCell::new(notices),
             driver_checked: Cell::new(false),
@@ -286,11 +289,16 @@ impl Nexo {
         if seen == Some(current) || self.repo.operation_in_progress() {
             return Ok(Vec::new());
         }
-        let _lock = self.lock()?;
+        let lock = self.lock()?;
         let ids = self.repo.changed_records(seen.flatten(), current)?;
         let mut changed = Vec::new();
         let mut refreshed = Vec::new();
         for id in &ids {
+            // A merge that gave both sides' copy of an event keeps one.
+            let history = crate::core::layout::history_rel(id);
+            if self.store.dedupe_history(lock.held(), &history)? {
+                changed.push(history);
+            }
             // A record that does not fold is reported by `nexo doctor`; it
             // must not block work on the others.
             let Ok(files) = self.render_record(id) else {

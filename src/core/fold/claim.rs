@@ -196,6 +196,14 @@ pub(super) fn apply_claimed(run: &mut Run, event: &Event, c: &Claimed, seen: See
         push_checkpoint(run, event, label, None, None, None);
         return;
     };
+    // A claim met after its step was done (made concurrently with the
+    // completion, which clears every claim) holds nothing, as it would
+    // had the completion been met second: no one holds a finished step.
+    if step.status.is_done() {
+        let label = format!("claimed {} (already {})", c.step_key, step.status);
+        push_checkpoint(run, event, label, Some(c.step_key.clone()), None, None);
+        return;
+    }
     let ended = ended_by(run, step, event, c, seen);
     let step = run.step_mut(&c.step_key).expect("found above");
     let took_over = ended.last().map(|&(i, how)| TakenFrom {

@@ -524,3 +524,25 @@ fn a_write_whose_time_does_not_read_does_not_end_a_live_lease() {
         run.trespasses
     );
 }
+
+#[test]
+fn a_claim_concurrent_with_the_steps_completion_holds_nothing_in_either_order() {
+    let h = History::open(&["a", "b"]);
+    let opened = vec![h.events[0].id.clone()];
+    // The claim sorts after the completion, then before it.
+    for (done_clock, claim_clock) in [(2, 3), (3, 2)] {
+        let done = event(
+            1,
+            done_clock,
+            opened.clone(),
+            "laptop",
+            Body::Updated(status_of("a", Completed)),
+        );
+        let claim = claim_event(2, claim_clock, opened.clone(), "server", "a", 3600);
+        let events = vec![h.events[0].clone(), done, claim];
+        let run = fold(events).unwrap();
+        let a = run.step("a").unwrap();
+        assert_eq!(a.status, Completed);
+        assert!(a.claims.is_empty(), "{:?}", a.claims);
+    }
+}
