@@ -21,6 +21,8 @@ mod goals;
 mod prime;
 mod ready;
 pub(crate) mod runs;
+mod templates;
+pub use templates::STARTERS;
 mod validate;
 mod write;
 

@@ -65,6 +65,9 @@ pub struct OpenResponse {
     /// Step titles, in order (the original's shape).
     pub steps: Vec<String>,
     pub step_keys: Vec<String>,
+    /// The template the steps were expanded from, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::core::event::TemplateRef>,
     /// Values accepted as the original accepts them but changed on the
     /// way (an unknown priority read as `normal`, a key made from a title).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -650,6 +653,9 @@ pub struct PrimeResponse {
     /// Open goals, most recently updated first (at most five).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub goals: Vec<PrimeGoal>,
+    /// The repository's workflow templates (`.nexo/templates/`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<String>,
     /// The summary as plain text, ready to paste into a model's context.
     pub text: String,
 }
