@@ -85,6 +85,19 @@ fn yaml_error(src: &Source, e: serde_yaml::Error) -> Error {
             _ => text,
         }
     };
+    // `title: {{version}}` is a YAML mapping in a mapping, not a text.
+    let braces = loc.is_some_and(|l| {
+        src.text
+            .lines()
+            .nth(l.line.saturating_sub(1))
+            .is_some_and(|line| line.contains("{{"))
+    });
+    let message = match braces && message.contains("invalid type: map") {
+        true => format!(
+            "{message} (a text that begins with {{{{ is a YAML mapping unless it is quoted: write \"{{{{version}}}} ...\")"
+        ),
+        false => message,
+    };
     match loc.filter(|_| !bomb) {
         Some(loc) => at(&src.place, loc, message),
         None => Error::invalid(format!("{}: {message}", src.place)),
