@@ -600,3 +600,18 @@ fn verify_and_doctor_fail_on_a_broken_template() {
     assert!(repo.nexo(&["verify"]).status.success());
     assert!(repo.nexo(&["doctor"]).status.success());
 }
+
+/// docs/template.schema.json is what `nexo template schema` derives from
+/// the types that decode a template, so editors and nexo never disagree.
+#[test]
+fn the_schema_file_for_editors_is_the_derived_one() {
+    let repo = Repo::new();
+    let out = repo.nexo(&["template", "schema"]);
+    assert!(out.status.success());
+    let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/template.schema.json")).unwrap();
+    assert_eq!(
+        stdout(&out),
+        file,
+        "regenerate it: nexo template schema > docs/template.schema.json"
+    );
+}

@@ -409,6 +409,39 @@ mod tests {
     }
 
     #[test]
+    fn an_opening_from_a_template_is_schema_7_and_names_its_template_plainly() {
+        let mut h = crate::core::testkit::History::open(&["a"]);
+        let e = &mut h.events[0];
+        let Body::Opened(o) = &mut e.body else {
+            unreachable!()
+        };
+        o.template = Some(TemplateRef {
+            name: "release".into(),
+            version: "2".into(),
+            hash: "ab".repeat(32),
+            extends: vec![],
+            vars: Default::default(),
+        });
+        assert_eq!(e.body.written_version(), TEMPLATE_VERSION);
+        e.v = TEMPLATE_VERSION;
+        assert!(event(e).is_ok());
+        e.v = NEEDS_VERSION;
+        assert!(event(e).unwrap_err().message.contains("schema 7, not 6"));
+        e.v = TEMPLATE_VERSION;
+        let Body::Opened(o) = &mut e.body else {
+            unreachable!()
+        };
+        o.template.as_mut().unwrap().name = "../x".into();
+        assert!(event(e).unwrap_err().message.contains("template.name"));
+        let Body::Opened(o) = &mut e.body else {
+            unreachable!()
+        };
+        o.template.as_mut().unwrap().name = "release".into();
+        o.template.as_mut().unwrap().hash = "not a hash".into();
+        assert!(event(e).unwrap_err().message.contains("template.hash"));
+    }
+
+    #[test]
     fn header_fields_follow_the_write_sides_rules() {
         let mut e = update("a");
         e.actor = "\u{1b}[2Jroot".into();
