@@ -54,7 +54,7 @@ pub struct RawTemplate {
     pub steps: Vec<RawStep>,
 }
 
-/// The words of a priority, for the schema.
+/// How urgent the run is.
 #[derive(JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[allow(dead_code)]
