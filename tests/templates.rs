@@ -608,7 +608,11 @@ fn the_schema_file_for_editors_is_the_derived_one() {
     let repo = Repo::new();
     let out = repo.nexo(&["template", "schema"]);
     assert!(out.status.success());
-    let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/template.schema.json")).unwrap();
+    let file = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/template.schema.json"
+    ))
+    .unwrap();
     assert_eq!(
         stdout(&out),
         file,

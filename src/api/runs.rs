@@ -21,7 +21,7 @@ const DEFAULT_LIST_LIMIT: usize = 20;
 
 impl Nexo {
     pub fn open(&self, mut req: OpenRequest) -> Result<OpenResponse> {
-        let template = self.from_template(&mut req)?;
+        let template = self.expand_into(&mut req)?;
         check_open_text(&req)?;
         let goal = req.goal.trim().to_string();
         if goal.is_empty() {

@@ -50,7 +50,7 @@ impl Nexo {
     /// Fills `req` from its template, if it names one: the steps, and the
     /// goal, kind, priority and next action the caller did not give.
     /// Returns what the opening records of the template.
-    pub(super) fn from_template(&self, req: &mut OpenRequest) -> Result<Option<TemplateRef>> {
+    pub(super) fn expand_into(&self, req: &mut OpenRequest) -> Result<Option<TemplateRef>> {
         let Some(name) = non_empty(req.template.clone()) else {
             if !req.vars.is_empty() {
                 return Err(Error::naming(ErrorKind::Invalid, |n| {

@@ -160,11 +160,15 @@ fn fill(file: &Parsed, path: &[Seg], text: &str, look: &Lookup, kind: Text) -> R
         return Err(file.err_in(path, raw, why));
     }
     let out = text::render(text, &|n| look.get(n)).map_err(|e| file.err_in(path, &e.raw, e.why))?;
-    let field = path.iter().filter_map(|s| match s {
-        Seg::Key(k) => Some(k.as_str()),
-        Seg::Index(_) => None,
-    });
-    let field = field.last().unwrap_or("text").to_string();
+    let field = path
+        .iter()
+        .rev()
+        .find_map(|s| match s {
+            Seg::Key(k) => Some(k.as_str()),
+            Seg::Index(_) => None,
+        })
+        .unwrap_or("text")
+        .to_string();
     limits::text(&field, &out, kind).map_err(|e| file.err(path, e.message))?;
     Ok(out)
 }
