@@ -471,6 +471,7 @@ fn the_tool_interface_names_its_fields() {
     assert_eq!(r["steps"][0], "Check 4");
     let get = repo.call("nexo_workflow_get", &json!({"run_id": r["run_id"]}));
     assert_eq!(get["run"]["goal"], "Ship it");
+    assert_eq!(get["run"]["template"]["vars"], json!({"platforms": ["x"], "version": "4"}));
 }
 
 #[test]

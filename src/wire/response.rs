@@ -394,6 +394,9 @@ pub struct RunOut {
     pub shared_state: Map<String, Value>,
     pub idempotency_key: String,
     pub protocol_task_id: String,
+    /// The template the run was opened from (absent when it was not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::core::event::TemplateRef>,
     pub opened_at: String,
     pub updated_at: String,
     pub closed_at: Option<String>,
@@ -424,6 +427,7 @@ impl RunOut {
             shared_state: run.shared_state.clone(),
             idempotency_key: run.idempotency_key.clone(),
             protocol_task_id: run.protocol_task_id.clone(),
+            template: run.template.clone(),
             opened_at: run.opened_at.clone(),
             updated_at: run.updated_at.clone(),
             closed_at: run.closed_at.clone(),
