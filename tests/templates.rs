@@ -471,7 +471,10 @@ fn the_tool_interface_names_its_fields() {
     assert_eq!(r["steps"][0], "Check 4");
     let get = repo.call("nexo_workflow_get", &json!({"run_id": r["run_id"]}));
     assert_eq!(get["run"]["goal"], "Ship it");
-    assert_eq!(get["run"]["template"]["vars"], json!({"platforms": ["x"], "version": "4"}));
+    assert_eq!(
+        get["run"]["template"]["vars"],
+        json!({"platforms": ["x"], "version": "4"})
+    );
 }
 
 #[test]
@@ -493,6 +496,28 @@ fn a_template_is_never_read_through_a_link() {
         "{}",
         stderr(&out)
     );
+    let out = repo.nexo(&["doctor"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert!(
+        stdout(&out).contains("symlink: .nexo/templates/t.yaml is a symbolic link"),
+        "{}",
+        stdout(&out)
+    );
+    // The folder itself as a link: never listed through, named by verify.
+    std::fs::remove_file(repo.path().join(".nexo/templates/t.yaml")).unwrap();
+    std::fs::remove_dir(repo.path().join(".nexo/templates")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.path().join(".nexo/templates")).unwrap();
+    repo.git(&["add", ".nexo"]);
+    repo.git(&["commit", "-q", "-m", "a linked templates folder"]);
+    let out = repo.nexo(&["verify"]);
+    assert_eq!(out.status.code(), Some(11));
+    assert!(
+        stdout(&out).contains("HEAD:.nexo/templates is a symbolic link"),
+        "{}",
+        stdout(&out)
+    );
+    let out = repo.nexo(&["open", "--template", "t"]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
     let out = repo.nexo(&["open", "--template", "../runs/x"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

@@ -19,7 +19,11 @@ impl Nexo {
     pub(super) fn check_templates(&self, problems: &mut Vec<Problem>) -> Result<usize> {
         let store = self.store();
         let mut checked = 0;
-        for (file, link) in store.template_entries()? {
+        // `.nexo/templates` itself as a link is named by `links`.
+        let Ok(entries) = store.template_entries() else {
+            return Ok(0);
+        };
+        for (file, link) in entries {
             let rel = format!("{TEMPLATES_DIR}/{file}");
             if link || store.root().join(&rel).is_dir() {
                 continue;

@@ -20,6 +20,34 @@ impl Nexo {
         commit: ObjectId,
         problems: &mut Vec<VerifyProblem>,
     ) -> usize {
+        match self.repo.file_at(commit, TEMPLATES_DIR) {
+            Ok(FileAt::Missing | FileAt::NotAFile("a folder")) => {}
+            Ok(FileAt::NotAFile(kind)) => {
+                problems.push(VerifyProblem {
+                    run_id: None,
+                    message: format!(
+                        "HEAD:{TEMPLATES_DIR} is {kind}: nexo reads no template through it"
+                    ),
+                });
+                return 0;
+            }
+            Ok(FileAt::File(..)) => {
+                problems.push(VerifyProblem {
+                    run_id: None,
+                    message: format!(
+                        "HEAD:{TEMPLATES_DIR} is a file where a folder of templates belongs"
+                    ),
+                });
+                return 0;
+            }
+            Err(e) => {
+                problems.push(VerifyProblem {
+                    run_id: None,
+                    message: e.message,
+                });
+                return 0;
+            }
+        }
         let names = match self.repo.names_at(commit, TEMPLATES_DIR) {
             Ok(names) => names,
             Err(e) => {
