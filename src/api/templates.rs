@@ -155,8 +155,11 @@ impl Nexo {
                 .map_err(|e| self.with_templates(e));
             // A template asked for by name that is not there is the
             // caller's mistake, not a verdict on a template.
-            if asked && matches!(&checked, Err(e) if e.kind == ErrorKind::NotFound) {
-                return checked.map(|_| unreachable!());
+            if let Err(e) = &checked
+                && asked
+                && e.kind == ErrorKind::NotFound
+            {
+                return Err(e.clone());
             }
             templates.push(match checked {
                 Ok(e) => TemplateVerdict {
