@@ -76,6 +76,7 @@ fn opening() -> Event {
             shared_state: Default::default(),
             idempotency_key: String::new(),
             protocol_task_id: String::new(),
+            template: None,
         }),
     }
 }

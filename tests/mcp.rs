@@ -51,6 +51,14 @@ fn step<'a>(flow: &'a [Value], name: &str) -> &'a Value {
 #[test]
 fn an_mcp_client_runs_the_whole_flow() {
     let repo = Repo::new();
+    std::fs::create_dir_all(repo.path().join(".nexo/templates")).unwrap();
+    std::fs::write(
+        repo.path().join(".nexo/templates/ship.yaml"),
+        "goal: Ship {{what}}\nvars:\n  what: {required: true}\n  targets: {type: list}\nsteps:\n  - key: build\n    for_each: targets\n  - key: ship\n    needs: build-*\n",
+    )
+    .unwrap();
+    repo.git(&["add", ".nexo"]);
+    repo.git(&["commit", "-q", "-m", "a template"]);
     let client = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/client.py");
     let commits = repo.commit_count();
     let out = seal(&mut Command::new(python()))
@@ -88,10 +96,23 @@ fn an_mcp_client_runs_the_whole_flow() {
         "{}",
         v["primer"]
     );
+    // open's schema is derived from the declaration `nexo call` decodes
+    // with: the template fields are listed, described, and goal may be
+    // left to a template.
+    let open = &tools["nexo_workflow_open"];
+    assert_eq!(open["required"], serde_json::json!(["sid"]));
     assert_eq!(
-        tools["nexo_workflow_open"]["required"],
-        serde_json::json!(["sid", "goal"])
+        serde_json::Value::Object(
+            nexo::call::derived_schema(nexo::call::Tool::WorkflowOpen).unwrap()
+        ),
+        *open,
+        "tools/list serves the derived schema as it is"
     );
+    for field in ["template", "vars"] {
+        let description = open["properties"][field]["description"].as_str().unwrap();
+        assert!(description.contains("template"), "{field}: {description}");
+    }
+    assert!(open["properties"]["steps"]["items"]["properties"]["step_key"].is_object());
     assert!(
         tools["nexo_workflow_update"]["properties"]["step_status"]["enum"]
             .as_array()
@@ -104,6 +125,7 @@ fn an_mcp_client_runs_the_whole_flow() {
         "goal_open",
         "goal_get",
         "open",
+        "open_template",
         "update",
         "gate",
         "resume_gated",
@@ -128,6 +150,12 @@ fn an_mcp_client_runs_the_whole_flow() {
         step(flow, "open")["result"]["steps"],
         serde_json::json!(["Run release readiness checks", "Publish release"])
     );
+    let templated = &step(flow, "open_template")["result"];
+    assert_eq!(
+        templated["step_keys"],
+        serde_json::json!(["build-web", "build-pdf", "ship"])
+    );
+    assert_eq!(templated["template"]["name"], "ship");
     assert_eq!(step(flow, "gate")["result"]["status"], "waiting_approval");
     let gated = &step(flow, "resume_gated")["result"];
     assert_eq!(gated["resume_state"], "waiting_approval");

@@ -334,3 +334,45 @@ fn verify_reports_for_a_reviewer() {
         insta::assert_snapshot!("verify_text", run(&repo, &["verify", "--trusted", "main"]));
     });
 }
+
+#[test]
+fn templates_for_people() {
+    let repo = Repo::new().deterministic();
+    snap!("template_init", repo, &["template", "init"]);
+    snap!("template_list", repo, &["template", "list"]);
+    snap!("template_show", repo, &["template", "show", "release"]);
+    snap!(
+        "template_open",
+        repo,
+        &[
+            "open",
+            "--template",
+            "release",
+            "--var",
+            "version=3.2.0",
+            "--var",
+            "platforms=linux,mac"
+        ]
+    );
+    snap!(
+        "template_open_missing_var",
+        repo,
+        &["open", "--template", "migration"]
+    );
+    snap!(
+        "template_open_wrong_value_json",
+        repo,
+        &[
+            "call",
+            "nexo_workflow_open",
+            "--input",
+            r#"{"sid":"s","template":"migration","vars":{"database":"orders","change":"an index","environment":"prod"}}"#
+        ]
+    );
+    std::fs::write(
+        repo.path().join(".nexo/templates/broken.yaml"),
+        "vars: {os: {type: list}}\nsteps:\n  - key: build\n    for_each: os\n  - key: ship\n    title: Ship {{verson}}\n    needs: build\n",
+    )
+    .unwrap();
+    snap!("template_check_broken", repo, &["template", "check"]);
+}

@@ -22,6 +22,8 @@ mod prime;
 mod ready;
 mod remote_claim;
 pub(crate) mod runs;
+mod templates;
+pub use templates::STARTERS;
 mod validate;
 mod write;
 

@@ -67,6 +67,11 @@ impl Nexo {
         if text.len() + lead.len() <= budget {
             text.push_str(&lead);
         }
+        let templates = self.template_names();
+        let line = templates_text(&templates);
+        if text.len() + line.len() <= budget {
+            text.push_str(&line);
+        }
         let mut runs = Vec::new();
         for summary in &open {
             let in_progress = summary.status == RunStatus::Running;
@@ -110,6 +115,7 @@ impl Nexo {
             total_open: total,
             runs,
             goals,
+            templates,
             text,
         })
     }
@@ -134,6 +140,18 @@ fn ready_text(ready: &[ReadyItem]) -> String {
         ready.len(),
         if ready.len() == 1 { "" } else { "s" },
         best.join(", ")
+    )
+}
+
+/// The templates line, one line: a session that knows them opens a
+/// team's procedure instead of typing its own.
+fn templates_text(names: &[String]) -> String {
+    if names.is_empty() {
+        return String::new();
+    }
+    format!(
+        "Templates here: {}. Open one with nexo_workflow_open {{\"template\":\"NAME\",\"vars\":{{...}}}} (nexo template show NAME lists its variables).\n",
+        clip(&names.join(", "), 200)
     )
 }
 

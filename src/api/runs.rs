@@ -20,7 +20,8 @@ const DEFAULT_CHECKPOINT_LIMIT: usize = 8;
 const DEFAULT_LIST_LIMIT: usize = 20;
 
 impl Nexo {
-    pub fn open(&self, req: OpenRequest) -> Result<OpenResponse> {
+    pub fn open(&self, mut req: OpenRequest) -> Result<OpenResponse> {
+        let template = self.expand_into(&mut req)?;
         check_open_text(&req)?;
         let goal = req.goal.trim().to_string();
         if goal.is_empty() {
@@ -84,6 +85,7 @@ impl Nexo {
             shared_state,
             idempotency_key,
             protocol_task_id,
+            template,
         });
         let plan = self.repo.plan_commit(self.options.no_commit)?;
         let write = Write {
@@ -327,6 +329,7 @@ fn open_response(
         step_count: run.steps.len(),
         steps: run.steps.iter().map(|s| s.title.clone()).collect(),
         step_keys: run.steps.iter().map(|s| s.step_key.clone()).collect(),
+        template: run.template.clone(),
         warnings,
         commit,
     }

@@ -108,6 +108,16 @@ pub fn accepted_fields(tool: Tool) -> Vec<String> {
         .collect()
 }
 
+/// The input schema of `tool`, where it is derived from the declaration
+/// its input decodes with (`nexo_workflow_open`'s): the MCP server serves
+/// it as it is, so a field added there is listed with its description.
+pub fn derived_schema(tool: Tool) -> Option<serde_json::Map<String, Value>> {
+    match tool {
+        Tool::WorkflowOpen => Some(wire::open_schema()),
+        _ => None,
+    }
+}
+
 /// Runs one tool with an already-parsed JSON input.
 pub fn call(nexo: &Nexo, tool: &str, input: Value) -> Result<Value> {
     let tool = Tool::parse(tool).ok_or_else(|| unknown_tool(tool))?;

@@ -7,69 +7,184 @@
 //! `max_retries` as 0, each with a warning in the answer. Every other
 //! request decodes straight into its library type.
 
+use std::collections::BTreeMap;
+
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::core::error::{Error, Result};
 use crate::core::event::StepSpec;
 use crate::core::model::{GoalStatus, Priority, RunStatus, StepStatus};
+use crate::core::template::Given;
 use crate::wire::json::value_or_encoded;
 use crate::wire::request::{
     GoalOpenRequest, GoalUpdateRequest, HandoffRequest, OpenRequest, UpdateRequest, empty_as_none,
 };
 
-#[derive(Debug, Deserialize)]
+/// `nexo_workflow_open`'s input. The MCP server's input schema for the
+/// tool is derived from this declaration (`open_schema`): each field's
+/// documentation is its description there.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Open {
+    /// The caller's session id.
     sid: String,
-    goal: String,
+    /// What the run should achieve. Must not be empty, unless a template gives the goal.
+    #[serde(default)]
+    goal: Option<String>,
+    /// Who owns the run now (a client, agent or person).
     #[serde(default)]
     owner: Option<String>,
+    /// low, normal, high or critical. Default normal; another word is read as normal, with a warning.
     #[serde(default)]
     priority: Option<String>,
+    /// The kind of work: release, migration, audit, ... Default general (or the template's kind).
     #[serde(default)]
     workflow_kind: Option<String>,
+    /// Ordered steps: [{"key": "doctor", "title": "Run checks", "requires_approval": false, "max_retries": 0}], plain titles (["Run checks"], keyed from the title), or either encoded as a JSON string. step_key is accepted for key; keys are unique plain names.
     #[serde(default)]
+    #[schemars(schema_with = "steps_schema")]
     steps: Option<Value>,
+    /// The first concrete action.
     #[serde(default)]
     next_action: Option<String>,
+    /// State shared by the steps. A JSON object, or the same object encoded as a JSON string (the original runtime's form).
     #[serde(default)]
+    #[schemars(schema_with = "object_or_string")]
     shared_state: Option<Value>,
+    /// With the same sid, returns the open run with this key instead of opening another.
     #[serde(default)]
     idempotency_key: Option<String>,
+    /// The open goal (WG-...) this run serves; see nexo_goal_open.
     #[serde(default)]
     goal_id: Option<String>,
+    /// The caller's task id in its own protocol; stored and returned, not checked.
     #[serde(default)]
     protocol_task_id: Option<String>,
+    /// Who opens the run; defaults to the server's identity.
     #[serde(default)]
     actor: Option<String>,
+    /// Open the run from this repository's template .nexo/templates/<template>.yaml (nexo template list): its steps, expanded with vars, are the run's steps, and its goal, kind, priority and next action are used where these fields are not given. Not with steps.
+    #[serde(default)]
+    template: Option<String>,
+    /// Values for the template's variables, by name: {"version": "3.2", "platforms": ["linux", "mac"], "announce": true}. A list may also be a text of comma-separated items. A required variable must be given; an unknown one is refused.
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, VarValue>>")]
+    vars: Option<Value>,
+}
+
+// A template variable's value as the schema describes it; the decoder
+// reads each by the type its template declares.
+/// A text, an integer, true or false, or a list of texts.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum VarValue {
+    Text(String),
+    Integer(i64),
+    Boolean(bool),
+    List(Vec<String>),
+}
+
+/// `steps`: a list of steps (each an object or a plain title), or that
+/// list encoded in a string.
+fn steps_schema(generator: &mut SchemaGenerator) -> Schema {
+    let mut item = generator.subschema_for::<StepInput>();
+    item.insert("type".into(), json!(["object", "string"]));
+    item.insert(
+        "description".into(),
+        json!("A step: an object, or a plain title (its key made from it)."),
+    );
+    // serde's aliases are fields a caller may send: the schema lists them
+    // beside the field they stand for.
+    if let Some(Value::Object(props)) = item.get_mut("properties") {
+        for (alias, field) in [("step_key", "key"), ("depends_on", "needs")] {
+            let mut same = props[field].clone();
+            same["description"] = json!(format!("Same as {field}."));
+            props.insert(alias.into(), same);
+        }
+    }
+    json_schema!({"type": ["array", "string"], "items": item})
+}
+
+/// A JSON object, or one encoded in a string.
+fn object_or_string(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": ["object", "string"]})
+}
+
+/// The JSON Schema of `T`'s fields, with every subschema inline (some
+/// MCP clients do not follow `$ref`).
+fn input_schema_of<T: JsonSchema>() -> Map<String, Value> {
+    let settings = SchemaSettings::draft2020_12().with(|s| s.inline_subschemas = true);
+    let schema = settings.into_generator().into_root_schema_for::<T>();
+    let mut map = match schema.to_value() {
+        Value::Object(map) => map,
+        _ => unreachable!("a struct's schema is an object"),
+    };
+    for meta in ["$schema", "title", "description"] {
+        map.remove(meta);
+    }
+    without_null_defaults(&mut map);
+    map
+}
+
+/// Drops `"default": null`, which schemars writes for every
+/// `#[serde(default)]` option: "not sent" needs no saying.
+fn without_null_defaults(map: &mut Map<String, Value>) {
+    if map.get("default").is_some_and(Value::is_null) {
+        map.remove("default");
+    }
+    for value in map.values_mut() {
+        if let Value::Object(inner) = value {
+            without_null_defaults(inner);
+        }
+    }
+}
+
+/// `nexo_workflow_open`'s input schema, derived from [`Open`].
+pub fn open_schema() -> Map<String, Value> {
+    input_schema_of::<Open>()
 }
 
 /// One step of `open`'s `steps` given as an object: the seed writes `key`,
 /// the original read `step_key`; both mean the same.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct StepInput {
+    /// Unique plain name: letters, digits, - _ ., at most 80 characters. Made from the title when absent. step_key is the same.
     #[serde(default, alias = "step_key")]
     key: Option<String>,
+    /// Human title; defaults to the key.
     #[serde(default)]
     title: Option<String>,
+    /// The step is an approval gate.
     #[serde(default)]
     requires_approval: Option<bool>,
+    /// Attempts allowed; below 0 is read as 0.
     #[serde(default)]
     max_retries: Option<i64>,
+    /// The status the step starts in; default pending.
     #[serde(default, deserialize_with = "empty_as_none")]
+    #[schemars(with = "Option<String>")]
     status: Option<StepStatus>,
+    /// Where the step sorts (from 1); default its position.
     #[serde(default)]
     step_index: Option<u32>,
+    /// A person must pass this step; nexo makes it an approval gate.
     #[serde(default)]
     human_gate: Option<bool>,
+    /// How to retry.
     #[serde(default)]
     retry_policy: Option<String>,
+    /// When a retry makes sense.
     #[serde(default)]
     retry_after: Option<String>,
+    /// How to undo this step's work.
     #[serde(default)]
     compensation: Option<String>,
+    /// Step keys that must be completed or skipped first. With needs the run is a graph: steps whose needs are done are ready side by side (nexo_workflow_ready). depends_on is the same.
     #[serde(default, alias = "depends_on")]
     needs: Option<Vec<String>>,
 }
@@ -281,7 +396,7 @@ impl TryFrom<Open> for OpenRequest {
         let mut warnings = Vec::new();
         Ok(OpenRequest {
             sid: w.sid,
-            goal: w.goal,
+            goal: w.goal.unwrap_or_default(),
             owner: w.owner,
             priority: lenient_priority(w.priority, &mut warnings),
             workflow_kind: w.workflow_kind,
@@ -292,8 +407,25 @@ impl TryFrom<Open> for OpenRequest {
             goal_id: w.goal_id,
             protocol_task_id: w.protocol_task_id,
             actor: w.actor,
+            template: w.template,
+            vars: vars(w.vars)?,
             warnings,
         })
+    }
+}
+
+/// `vars`: an object of values (null: not sent), each read later by the
+/// type its template declares.
+fn vars(value: Option<Value>) -> Result<Vec<(String, Given)>> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(Vec::new()),
+        Some(v) => Ok(value_or_encoded::<Map<String, Value>>(v, "vars")
+            .map_err(|e| Error::invalid(crate::core::limits::clip_message(format!("{} (expected an object of the template's variables, like {{\"version\": \"3.2\"}})", e.message))))?
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k, Given::Json(v)))
+            .collect()),
     }
 }
 

@@ -74,28 +74,32 @@ fn render(r: &DoctorReport, fix: bool) -> String {
 /// It points at `--fix` only for problems `--fix` repairs, so it never
 /// sends a person round in a loop.
 fn summary(r: &DoctorReport, fix: bool) -> String {
-    let runs = r.runs_checked;
+    let runs = match r.templates_checked {
+        0 => format!("{} runs", r.runs_checked),
+        1 => format!("{} runs and 1 template", r.runs_checked),
+        n => format!("{} runs and {n} templates", r.runs_checked),
+    };
     if r.ok {
         return match r.problems.is_empty() {
-            true => format!("{runs} runs checked: healthy\n"),
-            false => format!("{runs} runs checked: repaired\n"),
+            true => format!("{runs} checked: healthy\n"),
+            false => format!("{runs} checked: repaired\n"),
         };
     }
     let fixable = r.problems.iter().filter(|p| p.fixable).count();
     let total = r.problems.len();
     match (fix, fixable) {
         (true, _) => format!(
-            "{runs} runs checked: {} problem(s) left that --fix cannot repair; each says what to do\n",
+            "{runs} checked: {} problem(s) left that --fix cannot repair; each says what to do\n",
             total - fixable
         ),
         (false, 0) => format!(
-            "{runs} runs checked: {total} problem(s), none of which --fix can repair; each says what to do\n"
+            "{runs} checked: {total} problem(s), none of which --fix can repair; each says what to do\n"
         ),
         (false, n) if n == total => {
-            format!("{runs} runs checked: {total} problem(s); `nexo doctor --fix` repairs them\n")
+            format!("{runs} checked: {total} problem(s); `nexo doctor --fix` repairs them\n")
         }
         (false, n) => format!(
-            "{runs} runs checked: {total} problem(s); `nexo doctor --fix` repairs {n} of them, and the others say what to do\n"
+            "{runs} checked: {total} problem(s); `nexo doctor --fix` repairs {n} of them, and the others say what to do\n"
         ),
     }
 }

@@ -22,7 +22,10 @@ fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
             ("idempotency_key", "--idempotency-key"),
             ("protocol_task_id", "--protocol-task"),
             ("steps", "--step"),
+            ("template", "--template"),
+            ("vars", "--var"),
         ],
+        Command::Template(_) => &[("template", "NAME"), ("vars", "--var")],
         Command::Update(_) => &[
             ("step_key", "STEP"),
             ("step_title", "--title"),
@@ -90,6 +93,8 @@ fn flag_for(cmd: &Command, field: &str) -> String {
     let split = field.find(['[', '.']).unwrap_or(field.len());
     let (head, tail) = field.split_at(split);
     match table(cmd).iter().find(|(f, _)| *f == head) {
+        // A template's variable: `vars.version` is `--var version`.
+        Some((_, "--var")) if tail.starts_with('.') => format!("--var {}", &tail[1..]),
         Some((_, flag)) => format!("{flag}{tail}"),
         None => field.to_string(),
     }

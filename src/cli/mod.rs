@@ -43,6 +43,7 @@ mod serve;
 mod setup;
 mod show;
 mod sync;
+mod template;
 mod update;
 mod verify;
 
@@ -125,6 +126,8 @@ pub enum Command {
     Ready(claim::ReadyArgs),
     /// The goal stack: objectives that runs serve (open, update, get, list).
     Goal(goal::Args),
+    /// Workflow templates in .nexo/templates/: list, show, check, init (see `nexo open --template`).
+    Template(template::Args),
     /// Commit every pending .nexo/ change (left by --no-commit or a merge in progress).
     #[command(
         after_help = "Examples:\n  nexo update WF-7K2D doctor --status completed --no-commit\n  nexo commit"
@@ -190,6 +193,7 @@ impl Command {
             Command::Call(a) => Some(&a.write),
             Command::Goal(a) => Some(&a.write),
             Command::Mcp(a) => Some(&a.write),
+            Command::Template(a) => a.write_args(),
             _ => None,
         }
     }
@@ -314,6 +318,7 @@ fn execute(cli: &Cli) -> Result<i32> {
         Command::Bring(a) => bring::run(&ctx, a),
         Command::Ready(a) => claim::ready(&ctx, a),
         Command::Goal(a) => goal::run(&ctx, a),
+        Command::Template(a) => return template::run(&ctx, a),
         Command::Commit => commit::run(&ctx),
         Command::Doctor(a) => return doctor::run(&ctx, a),
         Command::Verify(a) => return verify::run(&ctx, a),
@@ -339,7 +344,7 @@ pub fn list_arg(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn pretty<T: Serialize>(v: &T) -> String {
+pub fn pretty<T: Serialize>(v: &T) -> String {
     serde_json::to_string_pretty(v).expect("values serialize")
 }
 

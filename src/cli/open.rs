@@ -4,15 +4,22 @@ use super::{Ctx, commit_line, json_arg};
 use nexo::core::error::Result;
 use nexo::core::event::StepSpec;
 use nexo::core::model::Priority;
+use nexo::core::template::Given;
 use nexo::wire::request::OpenRequest;
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example:\n  nexo open \"Prepare and publish v3.1.1\" --step doctor:\"Run release readiness checks\" --step publish:\"Publish release\" --next \"Run doctor.\""
+    after_help = "Examples:\n  nexo open \"Prepare and publish v3.1.1\" --step doctor:\"Run release readiness checks\" --step publish:\"Publish release\" --next \"Run doctor.\"\n  nexo open --template release --var version=3.2 --var platforms=linux,mac   # steps from .nexo/templates/release.yaml"
 )]
 pub struct Args {
-    /// What the run should achieve.
-    pub goal: String,
+    /// What the run should achieve (a template may give it).
+    pub goal: Option<String>,
+    /// Open the run from .nexo/templates/NAME.yaml: its steps, and its goal, kind and next action where not given (see `nexo template list`).
+    #[arg(long, short = 't', value_name = "NAME", conflicts_with_all = ["steps", "needs"])]
+    pub template: Option<String>,
+    /// A value for one of the template's variables, as NAME=VALUE; repeat per variable. A list is comma-separated (platforms=linux,mac).
+    #[arg(long = "var", value_name = "NAME=VALUE", requires = "template")]
+    pub vars: Vec<String>,
     /// A step as KEY or KEY:TITLE; repeat in order.
     #[arg(long = "step", short = 's', value_name = "KEY[:TITLE]")]
     pub steps: Vec<String>,
@@ -90,7 +97,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
             .clone()
             .or_else(|| ctx.options().session)
             .unwrap_or_else(|| "cli".into()),
-        goal: a.goal.clone(),
+        goal: a.goal.clone().unwrap_or_default(),
         owner: a.owner.clone(),
         priority: a.priority,
         workflow_kind: a.workflow_kind.clone(),
@@ -101,6 +108,8 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         goal_id: a.goal_id.clone(),
         protocol_task_id: a.protocol_task.clone(),
         actor: ctx.actor.clone(),
+        template: a.template.clone(),
+        vars: var_args(&a.vars)?,
         warnings: Vec::new(),
     };
     let r = n.open(req)?;
@@ -110,8 +119,13 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         } else {
             "Opened"
         };
+        let from = match &r.template {
+            Some(t) if t.version.is_empty() => format!(" from template {}", t.name),
+            Some(t) => format!(" from template {} version {}", t.name, t.version),
+            None => String::new(),
+        };
         let mut s = format!(
-            "{verb} {} ({}, {} steps)\n",
+            "{verb} {} ({}, {} steps){from}\n",
             r.run_id, r.status, r.step_count
         );
         for (k, t) in r.step_keys.iter().zip(&r.steps) {
@@ -122,4 +136,18 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         }
         s + &commit_line(&r.commit)
     })
+}
+
+/// `--var NAME=VALUE` flags, in order, as a template's given values.
+pub fn var_args(given: &[String]) -> Result<Vec<(String, Given)>> {
+    given
+        .iter()
+        .map(|v| match v.split_once('=') {
+            Some((name, value)) => Ok((name.trim().to_string(), Given::Text(value.to_string()))),
+            None => Err(nexo::core::error::Error::invalid(format!(
+                "--var {}: write NAME=VALUE, e.g. --var version=3.2",
+                nexo::core::limits::quote(v)
+            ))),
+        })
+        .collect()
 }

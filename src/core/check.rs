@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::core::error::{Error, Result};
 use crate::core::event::{
     Body, CLAIM_VERSION, Claimed, Decision, Event, GoalOpened, GoalUpdated, HandedOff,
-    NEEDS_VERSION, Opened, Released, StepSpec, Updated,
+    NEEDS_VERSION, Opened, Released, StepSpec, TEMPLATE_VERSION, TemplateRef, Updated,
 };
 use crate::core::limits::{self, Text, opt_text};
 use crate::core::model::validate_name;
@@ -70,6 +70,12 @@ pub fn event(e: &Event) -> Result<()> {
     if e.body.declares_needs() && e.v < NEEDS_VERSION {
         return Err(Error::invalid(format!(
             "steps' needs are written as schema {NEEDS_VERSION}, not {}",
+            e.v
+        )));
+    }
+    if matches!(&e.body, Body::Opened(o) if o.template.is_some()) && e.v < TEMPLATE_VERSION {
+        return Err(Error::invalid(format!(
+            "an opening from a template is written as schema {TEMPLATE_VERSION}, not {}",
             e.v
         )));
     }
@@ -225,7 +231,32 @@ fn opened(o: &Opened) -> Result<()> {
     limits::text("goal", &o.goal, Text::Line)?;
     limits::text("next_action", &o.next_action, Text::Prose)?;
     steps(&o.steps)?;
+    if let Some(t) = &o.template {
+        template(t)?;
+    }
     map("shared_state", Some(&o.shared_state))
+}
+
+/// The template an opening names: plain names, a SHA-256 in hex, and
+/// values within a JSON value's limits.
+fn template(t: &TemplateRef) -> Result<()> {
+    validate_name("template.name", &t.name)?;
+    for (i, base) in t.extends.iter().enumerate() {
+        validate_name(&format!("template.extends[{i}]"), base)?;
+    }
+    limits::text("template.version", &t.version, Text::Name)?;
+    if t.hash.len() != 64
+        || !t
+            .hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(Error::invalid(format!(
+            "template.hash {} is not a SHA-256 in lowercase hex",
+            limits::quote(&t.hash)
+        )));
+    }
+    map("template.vars", Some(&t.vars))
 }
 
 fn updated(u: &Updated) -> Result<()> {
@@ -375,6 +406,39 @@ mod tests {
             let err = event(&e).unwrap_err();
             assert!(err.message.contains("clock"), "{err}");
         }
+    }
+
+    #[test]
+    fn an_opening_from_a_template_is_schema_7_and_names_its_template_plainly() {
+        let mut h = crate::core::testkit::History::open(&["a"]);
+        let e = &mut h.events[0];
+        let Body::Opened(o) = &mut e.body else {
+            unreachable!()
+        };
+        o.template = Some(TemplateRef {
+            name: "release".into(),
+            version: "2".into(),
+            hash: "ab".repeat(32),
+            extends: vec![],
+            vars: Default::default(),
+        });
+        assert_eq!(e.body.written_version(), TEMPLATE_VERSION);
+        e.v = TEMPLATE_VERSION;
+        assert!(event(e).is_ok());
+        e.v = NEEDS_VERSION;
+        assert!(event(e).unwrap_err().message.contains("schema 7, not 6"));
+        e.v = TEMPLATE_VERSION;
+        let Body::Opened(o) = &mut e.body else {
+            unreachable!()
+        };
+        o.template.as_mut().unwrap().name = "../x".into();
+        assert!(event(e).unwrap_err().message.contains("template.name"));
+        let Body::Opened(o) = &mut e.body else {
+            unreachable!()
+        };
+        o.template.as_mut().unwrap().name = "release".into();
+        o.template.as_mut().unwrap().hash = "not a hash".into();
+        assert!(event(e).unwrap_err().message.contains("template.hash"));
     }
 
     #[test]

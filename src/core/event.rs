@@ -34,7 +34,10 @@ use crate::core::model::{GoalStatus, Priority, RunStatus, StepStatus};
 ///   refuses the run ("upgrade nexo") instead of ignoring who holds what.
 /// - 6: steps' dependencies (`needs`, at open or by an update): a run whose
 ///   steps are a graph, which an older nexo would fold as a sequence.
-pub const SCHEMA_VERSION: u32 = 6;
+/// - 7: an opening that records the template it was expanded from
+///   (`Opened::template`), which an older nexo's strict reading of the
+///   opening would call an unreadable line rather than a newer one.
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// What an ordinary write writes: every nexo since version 2 of the
 /// format reads it, so clones on an older nexo keep working until a
@@ -43,6 +46,9 @@ pub const WRITTEN_VERSION: u32 = 2;
 
 /// What the write that seals a history writes (see [`SCHEMA_VERSION`]).
 pub const SEALING_VERSION: u32 = 3;
+
+/// What an opening from a template is written as (see [`SCHEMA_VERSION`]).
+pub const TEMPLATE_VERSION: u32 = 7;
 
 /// What a signed decision is written as (see [`SCHEMA_VERSION`]).
 pub const SIGNED_VERSION: u32 = 4;
@@ -110,6 +116,7 @@ impl Body {
     /// The schema version a new event with this body is written as.
     pub fn written_version(&self) -> u32 {
         match self {
+            Body::Opened(o) if o.template.is_some() => TEMPLATE_VERSION,
             _ if self.declares_needs() => NEEDS_VERSION,
             Body::Claimed(_) | Body::Released(_) => CLAIM_VERSION,
             _ => WRITTEN_VERSION,
@@ -202,6 +209,32 @@ pub struct Opened {
     /// checked (nexo has no protocol tasks).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub protocol_task_id: String,
+    /// The template the steps were expanded from (schema 7). The steps
+    /// above are the expansion itself, so no reader ever needs the
+    /// template file, as it was or as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateRef>,
+}
+
+/// Which template, at which content and with which values, a run was
+/// opened from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateRef {
+    /// `.nexo/templates/<name>.yaml`.
+    pub name: String,
+    /// The template's own `version`, when it has one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    /// SHA-256, in hex, of the template file's bytes followed by those of
+    /// each base it extends.
+    pub hash: String,
+    /// The bases it extends, nearest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extends: Vec<String>,
+    /// The value each of its variables took.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub vars: Map<String, Value>,
 }
 
 /// A progress report. Every field is optional: a field that is absent

@@ -13,6 +13,14 @@ pub const QUARANTINE: &str = "quarantine.jsonl";
 /// in git's allowed-signers format, beside `config.yaml`.
 pub const ALLOWED_SIGNERS: &str = "allowed_signers";
 
+/// Where a repository's workflow templates are: `<name>.yaml` each.
+pub const TEMPLATES_DIR: &str = ".nexo/templates";
+
+/// The file of template `name`.
+pub fn template_rel(name: &str) -> String {
+    format!("{TEMPLATES_DIR}/{name}.yaml")
+}
+
 /// A run's folder.
 pub fn run_rel(run_id: &str) -> String {
     format!("{NEXO_DIR}/runs/{run_id}")

@@ -20,6 +20,7 @@ pub mod limits;
 pub mod model;
 pub mod ready;
 pub mod resume;
+pub mod template;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub mod verify;

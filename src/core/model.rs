@@ -85,7 +85,7 @@ macro_rules! word_enum {
 
 /// `" (did you mean X?)"` when one of `words` is close to `typed` (a
 /// typo, a missing letter, a prefix), else nothing.
-fn did_you_mean<'a>(typed: &str, words: impl Iterator<Item = &'a str>) -> String {
+pub(crate) fn did_you_mean<'a>(typed: &str, words: impl Iterator<Item = &'a str>) -> String {
     let best = words
         .map(|w| (distance(typed, w), w))
         .filter(|(d, w)| *d <= 2.max(typed.len() / 4) || (typed.len() >= 3 && w.starts_with(typed)))

@@ -45,6 +45,7 @@ impl History {
                 shared_state: Default::default(),
                 idempotency_key: String::new(),
                 protocol_task_id: String::new(),
+                template: None,
             }),
         );
         h

@@ -467,10 +467,18 @@ pub struct VerifyReport {
     /// Runs folded and judged: all of them, or with `--trusted` those
     /// whose folder differs from the trusted ref's.
     pub runs_judged: usize,
+    /// Templates in HEAD's `.nexo/templates`, each checked as opening a
+    /// run from it would check it (a broken one is a problem).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub templates: usize,
     pub gates: Vec<GateCheck>,
     pub violations: Vec<Violation>,
     pub stale: Vec<Violation>,
     pub problems: Vec<VerifyProblem>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

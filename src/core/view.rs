@@ -39,6 +39,9 @@ struct RunView<'a> {
     closed_at: Option<&'a str>,
     #[serde(skip_serializing_if = "str::is_empty")]
     idempotency_key: &'a str,
+    /// The template the steps were expanded from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    template: Option<&'a crate::core::event::TemplateRef>,
     shared_state: &'a Map<String, Value>,
     resume: ResumeView<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -141,6 +144,7 @@ pub fn run_yaml(run: &Run, resume: &Resume) -> Vec<u8> {
         updated_at: &run.updated_at,
         closed_at: run.closed_at.as_deref(),
         idempotency_key: &run.idempotency_key,
+        template: run.template.as_ref(),
         shared_state: &run.shared_state,
         resume: ResumeView {
             state: resume.resume_state.as_str(),

@@ -21,6 +21,7 @@ pub use quarantine::Quarantined;
 mod gitlinks;
 mod lenient;
 mod quarantine;
+mod templates;
 
 /// Where each event's first copy stands: (file, line).
 type Places = std::collections::HashMap<crate::core::id::EventId, (String, usize)>;
@@ -49,6 +50,7 @@ pub enum ProblemKind {
     Uncommitted,
     IndexOutOfDate,
     DatedAhead,
+    Template,
 }
 
 impl ProblemKind {
@@ -74,6 +76,7 @@ impl ProblemKind {
             ProblemKind::Uncommitted => "uncommitted",
             ProblemKind::IndexOutOfDate => "index_out_of_date",
             ProblemKind::DatedAhead => "dated_ahead",
+            ProblemKind::Template => "template",
         }
     }
 }
@@ -101,6 +104,10 @@ pub struct DoctorReport {
     pub ok: bool,
     pub runs_checked: usize,
     pub goals_checked: usize,
+    /// Templates in `.nexo/templates/`, each checked as opening a run
+    /// from it would (a broken one is a problem, kind `template`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub templates_checked: usize,
     pub problems: Vec<Problem>,
     /// Decisions (and gate-passing updates) the approval policy does not
     /// honour, by run, event and reason. Reported, not failed on: a
@@ -201,6 +208,7 @@ impl Nexo {
             trespasses.extend(found.trespasses);
             dated_ahead.extend(found.dated_ahead);
         }
+        let templates_checked = self.check_templates(&mut problems)?;
         let unreadable = quarantine::unreadable_paths(&problems);
         problems.extend(self.uncommitted(fix, &mut fixed, &unreadable)?);
         let mut commit = None;
@@ -225,6 +233,7 @@ impl Nexo {
             ok: !remaining,
             runs_checked: ids.len(),
             goals_checked: goals.len(),
+            templates_checked,
             problems,
             unhonoured,
             trespasses,
@@ -637,6 +646,10 @@ impl Nexo {
         }
         Ok(problems)
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Every event dated further ahead of now than clocks disagree

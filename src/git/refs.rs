@@ -156,6 +156,50 @@ impl Repo {
         Ok(FileAt::File(id, self.blob(id)?))
     }
 
+    /// The names in folder `path` of `commit`'s tree, each with what it
+    /// is when it is not a regular file (a link, a folder, a submodule);
+    /// empty when there is no such folder. Nothing is followed.
+    pub fn names_at(
+        &self,
+        commit: ObjectId,
+        path: &str,
+    ) -> Result<Vec<(String, Option<&'static str>)>> {
+        let tree = self
+            .repo
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .map_err(|e| git_err("cannot read a commit's tree", e))?;
+        let Some(entry) = tree
+            .lookup_entry_by_path(path)
+            .map_err(|e| git_err("cannot read a commit's tree", e))?
+        else {
+            return Ok(Vec::new());
+        };
+        if !entry.mode().is_tree() {
+            return Ok(Vec::new());
+        }
+        let folder = self
+            .repo
+            .find_tree(entry.object_id())
+            .map_err(|e| git_err("cannot read a tree", e))?;
+        let decoded = folder
+            .decode()
+            .map_err(|e| git_err("cannot decode a tree", e))?;
+        Ok(decoded
+            .entries
+            .iter()
+            .map(|e| {
+                let kind = match e.mode {
+                    m if m.is_link() => Some("a symbolic link"),
+                    m if m.is_tree() => Some("a folder"),
+                    m if m.is_commit() => Some("a submodule"),
+                    _ => None,
+                };
+                (e.filename.to_string(), kind)
+            })
+            .collect())
+    }
+
     /// Every local and remote-tracking branch, with the worktree where
     /// each is checked out. Reads refs only: no object.
     pub fn nexo_refs(&self) -> Result<Vec<NexoRef>> {

@@ -308,7 +308,9 @@ fn input_schema(tool: NexoTool) -> Arc<Map<String, Value>> {
         "description": "The step's new status. in_progress means running."});
     let run_status = json!({"type": "string", "enum": words(RunStatus::ALL), "description": "Set the run's status explicitly."});
     match tool {
-        NexoTool::WorkflowOpen => open_schema(),
+        NexoTool::WorkflowOpen => {
+            Arc::new(call::derived_schema(tool).expect("open's schema is derived"))
+        }
         NexoTool::WorkflowUpdate => update_schema(&step_status, &run_status),
         NexoTool::WorkflowResume => schema(
             json!({"run_id": run_id(), "actor": string("Who asks: a step another agent holds with a live claim is not offered to them. Defaults to the server's identity.")}),
@@ -399,41 +401,6 @@ fn input_schema(tool: NexoTool) -> Arc<Map<String, Value>> {
             &[],
         ),
     }
-}
-
-/// `nexo_workflow_open`'s fields.
-fn open_schema() -> Arc<Map<String, Value>> {
-    schema(
-        json!({
-            "sid": string("The caller's session id."),
-            "goal": string("What the run should achieve. Must not be empty."),
-            "owner": string("Who owns the run now (a client, agent or person)."),
-            "priority": priority(),
-            "workflow_kind": string("The kind of work: release, migration, audit, ... Default general."),
-            "steps": {"type": ["array", "string"], "description": "Ordered steps: [{\"key\": \"doctor\", \"title\": \"Run checks\", \"requires_approval\": false, \"max_retries\": 0}], plain titles ([\"Run checks\"], keyed from the title), or either encoded as a JSON string. step_key is accepted for key; keys are unique plain names.",
-                "items": {"type": ["object", "string"], "properties": {
-                    "key": string("Unique plain name: letters, digits, - _ ., at most 80 characters. Made from the title when absent."),
-                    "step_key": string("Same as key."),
-                    "title": string("Human title; defaults to the key."),
-                    "requires_approval": {"type": "boolean", "description": "The step is an approval gate."},
-                    "human_gate": {"type": "boolean", "description": "A person must pass this step; nexo makes it an approval gate."},
-                    "max_retries": {"type": "integer", "description": "Attempts allowed; below 0 is read as 0."},
-                    "status": string("The status the step starts in; default pending."),
-                    "step_index": {"type": "integer", "minimum": 0, "description": "Where the step sorts (from 1); default its position."},
-                    "needs": {"type": "array", "items": {"type": "string"}, "description": "Step keys that must be completed or skipped first. With needs the run is a graph: steps whose needs are done are ready side by side (nexo_workflow_ready)."},
-                    "depends_on": {"type": "array", "items": {"type": "string"}, "description": "Same as needs."},
-                    "retry_policy": string("How to retry."),
-                    "retry_after": string("When a retry makes sense."),
-                    "compensation": string("How to undo this step's work.")}}},
-            "next_action": string("The first concrete action."),
-            "shared_state": object_or_string("State shared by the steps."),
-            "idempotency_key": string("With the same sid, returns the open run with this key instead of opening another."),
-            "goal_id": string("The open goal (WG-...) this run serves; see nexo_goal_open."),
-            "protocol_task_id": string("The caller's task id in its own protocol; stored and returned, not checked."),
-            "actor": string("Who opens the run; defaults to the server's identity.")
-        }),
-        &["sid", "goal"],
-    )
 }
 
 /// `nexo_workflow_update`'s fields.

@@ -181,6 +181,15 @@ fn policy_line(r: &VerifyReport, md: bool) -> String {
 }
 
 fn runs_line(r: &VerifyReport) -> String {
+    let runs = runs_only(r);
+    match r.templates {
+        0 => runs,
+        1 => format!("{runs}; 1 template checked"),
+        n => format!("{runs}; {n} templates checked"),
+    }
+}
+
+fn runs_only(r: &VerifyReport) -> String {
     match &r.trusted {
         Some(t) => format!(
             "{} in HEAD; {} judged, {} as on {}",
@@ -268,6 +277,7 @@ mod tests {
             policy_changes: Vec::new(),
             runs: gates,
             runs_judged: gates,
+            templates: 0,
             gates: (0..gates)
                 .map(|i| GateCheck {
                     run_id: format!("WF-{i}"),

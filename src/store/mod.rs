@@ -32,6 +32,7 @@ pub mod config;
 mod folder;
 pub mod nofollow;
 pub mod segments;
+pub mod templates;
 
 pub use folder::{Folder, Stamp};
 use folder::{names_at, open_dir_nofollow, stat_all};

@@ -11,6 +11,7 @@
 mod brought;
 mod origin;
 mod policy;
+mod templates;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -110,6 +111,7 @@ impl Nexo {
             None => (Judging::new(self.side_here(), None), None),
         };
         let runs = self.runs_of_commit(head, &mut problems);
+        let templates = self.verify_templates(head, &mut problems);
         let (bases, policy_changes) = match trusted_at {
             Some((_, commit)) => {
                 let fork = self.repo.merge_base(head, commit)?.unwrap_or(commit);
@@ -155,6 +157,7 @@ impl Nexo {
             policy_changes,
             runs: runs.len(),
             runs_judged: 0,
+            templates,
             gates: Vec::new(),
             violations: Vec::new(),
             stale: Vec::new(),

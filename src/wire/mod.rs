@@ -11,3 +11,4 @@ pub mod json;
 pub mod request;
 pub mod response;
 pub mod sync;
+pub mod templates;

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::core::event::StepSpec;
+use crate::core::template::Given;
 
 use crate::core::error::{Error, Result};
 use crate::core::model::{GoalStatus, Priority, RunStatus, StepStatus};
@@ -32,6 +33,10 @@ pub struct OpenRequest {
     pub protocol_task_id: Option<String>,
     /// Who opens the run; defaults to the caller's identity.
     pub actor: Option<String>,
+    /// The template to expand the steps from (`.nexo/templates/<name>.yaml`).
+    pub template: Option<String>,
+    /// Values for the template's variables, in the order given.
+    pub vars: Vec<(String, Given)>,
     /// What decoding changed in the caller's values, returned in the answer.
     pub warnings: Vec<String>,
 }

@@ -65,6 +65,9 @@ pub struct OpenResponse {
     /// Step titles, in order (the original's shape).
     pub steps: Vec<String>,
     pub step_keys: Vec<String>,
+    /// The template the steps were expanded from, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::core::event::TemplateRef>,
     /// Values accepted as the original accepts them but changed on the
     /// way (an unknown priority read as `normal`, a key made from a title).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -391,6 +394,9 @@ pub struct RunOut {
     pub shared_state: Map<String, Value>,
     pub idempotency_key: String,
     pub protocol_task_id: String,
+    /// The template the run was opened from (absent when it was not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::core::event::TemplateRef>,
     pub opened_at: String,
     pub updated_at: String,
     pub closed_at: Option<String>,
@@ -421,6 +427,7 @@ impl RunOut {
             shared_state: run.shared_state.clone(),
             idempotency_key: run.idempotency_key.clone(),
             protocol_task_id: run.protocol_task_id.clone(),
+            template: run.template.clone(),
             opened_at: run.opened_at.clone(),
             updated_at: run.updated_at.clone(),
             closed_at: run.closed_at.clone(),
@@ -650,6 +657,9 @@ pub struct PrimeResponse {
     /// Open goals, most recently updated first (at most five).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub goals: Vec<PrimeGoal>,
+    /// The repository's workflow templates (`.nexo/templates/`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<String>,
     /// The summary as plain text, ready to paste into a model's context.
     pub text: String,
 }

@@ -75,6 +75,9 @@ async def main(nexo, repo):
                 "run_id": run, "step_key": "publish", "step_status": "done"})])
             flow.append(["unknown_run", await call("nexo_workflow_resume", {"run_id": "WF-NOPE"})])
             flow.append(["sync_without_remote", await call("nexo_workflow_sync", {})])
+            flow.append(["open_template", await call("nexo_workflow_open", {
+                "sid": "mcp-session", "template": "ship",
+                "vars": {"what": "the docs", "targets": ["web", "pdf"]}})])
             flow.append(["goal_get", await call("nexo_goal_get", {
                 "goal_id": goal["result"]["goal_id"], "include_runs": True})])
             out["flow"] = flow

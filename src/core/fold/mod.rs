@@ -71,6 +71,9 @@ pub struct Run {
     pub shared_state: Map<String, Value>,
     pub idempotency_key: String,
     pub protocol_task_id: String,
+    /// The template the run was opened from, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::core::event::TemplateRef>,
     pub opened_at: String,
     pub updated_at: String,
     pub closed_at: Option<String>,
@@ -353,6 +356,7 @@ fn open(event: &Event, o: &Opened, rules: Rules, keep: usize) -> Run {
         shared_state: o.shared_state.clone(),
         idempotency_key: o.idempotency_key.clone(),
         protocol_task_id: o.protocol_task_id.clone(),
+        template: o.template.clone(),
         opened_at: event.at.clone(),
         updated_at: event.at.clone(),
         closed_at: None,
