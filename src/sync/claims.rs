@@ -36,6 +36,7 @@ impl Nexo {
             .filter_map(|p| p.strip_prefix(&runs_dir)?.split('/').next())
             .collect();
         let mut yielded = Vec::new();
+        let mut held: Option<std::collections::BTreeSet<(String, String)>> = None;
         for id in runs {
             // An unreadable run is doctor's to report, not sync's to stop on.
             let Ok(run) = self.load(id) else { continue };
@@ -58,6 +59,15 @@ impl Nexo {
                     else {
                         continue;
                     };
+                    // A claim this clone holds the claim ref of was decided
+                    // at the remote already (`claim_refs`): it stands.
+                    let held = match &mut held {
+                        Some(h) => h,
+                        None => held.insert(self.held_claim_refs(git)?),
+                    };
+                    if held.contains(&(id.to_string(), step.step_key.clone())) {
+                        continue;
+                    }
                     self.yield_claim(id, &step.step_key, &mine.holder, &mine.token, &rival.holder)?;
                     yielded.push(Yielded {
                         run_id: id.to_string(),
@@ -95,5 +105,11 @@ impl Nexo {
             ))
         })
         .map(drop)
+    }
+
+    /// Releases, as lost, claim `c` made here on a step whose claim ref
+    /// another clone created first: it never held the step.
+    pub(crate) fn yield_to_claim_ref(&self, c: &crate::wire::claims::ClaimResponse) -> Result<()> {
+        self.yield_claim(&c.run_id, &c.step_key, &c.holder, &c.token, "another clone")
     }
 }

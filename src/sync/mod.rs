@@ -18,7 +18,9 @@ use crate::git::cli::{GitCli, Push, text};
 use crate::store::NEXO_DIR;
 pub use crate::wire::sync::{ResolveReport, SyncReport, Yielded};
 use crate::workspace::Nexo;
+pub(crate) use claim_refs::{ClaimPush, Looked};
 
+mod claim_refs;
 mod claims;
 mod replay;
 mod resolve;
@@ -88,10 +90,15 @@ impl Nexo {
         &self,
         remote: &Remote,
         report: &mut SyncReport,
-        look: Look,
+        look: Look<'_>,
     ) -> Result<()> {
         let (git, target) = (&remote.git, &remote.target);
-        if look == Look::Fetch || target.moved(git) {
+        let fetch = match look {
+            Look::Fetch => true,
+            Look::Ask => target.moved(git),
+            Look::Tip(tip) => tip.is_none_or(|t| git.rev("@{u}").ok().as_deref() != Some(t)),
+        };
+        if fetch {
             // Only this branch: a remote with many branches costs one.
             let branch = format!("+{}:{}", target.branch_ref, target.tracking_ref);
             git.ok(&["fetch", "--quiet", &target.remote, &branch])
@@ -232,11 +239,13 @@ impl Nexo {
 
 /// How a pull learns whether the remote moved.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Look {
+pub(crate) enum Look<'a> {
     /// Ask for the remote's tip first, and fetch only when it moved.
     Ask,
-    /// Fetch: a push was just overtaken, or a claim is about to be made.
+    /// Fetch: a push was just overtaken.
     Fetch,
+    /// The remote's tip was just asked for (`look`): fetch when it moved.
+    Tip(Option<&'a str>),
 }
 
 /// The upstream a sync exchanges with, and the git that reaches it.

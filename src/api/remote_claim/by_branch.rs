@@ -1,19 +1,15 @@
-//! Claims the remote arbitrates (`claim --sync`, `ready --claim --sync`):
-//! look first (fetch, and rank what the remote has), claim here, push once.
-//! A push overtaken by another clone's is the remote's compare-and-swap
-//! failing: look again. A claim still standing is pushed again; one that
-//! lost to a claim the remote got first yields (`sync::claims`), and
-//! `ready` moves on to the next ready step. All within the sync timeout,
-//! after which the answer is `contended` (exit 12, retryable), never a
-//! broken repository.
-//!
-//! Work done here and not pushed yet (a completion, say) travels with the
-//! claim's push: a fleet pushes once a step, not twice.
+//! Claims the branch arbitrates, where the remote takes no claim refs:
+//! look first (fetch, and rank what the remote has), claim here, push the
+//! branch once. A push overtaken by another clone's is the remote's
+//! compare-and-swap failing: look again. A claim still standing is pushed
+//! again; one that lost to a claim the remote got first yields
+//! (`sync::claims`), and `ready` moves on to the next ready step.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use super::claims::Lost;
-use super::ready::rank;
+use crate::api::claims::Lost;
+use crate::api::ready::rank;
 use crate::core::error::{ErrorKind, Result};
 use crate::sync::{Look, Remote};
 use crate::wire::claims::{ClaimResponse, ReadyResponse};
@@ -23,25 +19,25 @@ use crate::wire::sync::SyncReport;
 use crate::workspace::Nexo;
 
 impl Nexo {
-    /// `claim --sync`: the claim made on what the remote has, and held
-    /// there; or `lost` (exit 10) naming the claim that got there first.
-    pub(super) fn claim_at_remote(&self, req: ClaimRequest) -> Result<ClaimResponse> {
-        let (remote, mut report, deadline) = self.start_remote(req.timeout_seconds)?;
-        self.pull(&remote, &mut report)?;
-        let local = ClaimRequest {
-            sync: None,
-            ..req.clone()
-        };
-        let mut claimed = self.claim_here(&local)?;
+    /// Pushes the branch with claim `claimed` in it until the remote has
+    /// it, or the claim lost to one the remote got first.
+    pub(super) fn hold_by_branch(
+        &self,
+        remote: &Remote,
+        mut report: SyncReport,
+        deadline: Instant,
+        mut claimed: ClaimResponse,
+    ) -> Result<ClaimResponse> {
+        let remote = remote;
         for attempt in 1.. {
             report.attempts = attempt;
-            if self.push(&remote, deadline, attempt)? {
+            if self.push(remote, deadline, attempt)? {
                 break;
             }
-            self.pull(&remote, &mut report)?;
+            self.pull(remote, &mut report)?;
             if !self.still_holds(&claimed)? {
                 // The yield is pushed, so every clone agrees who holds it.
-                self.push_until_done(&remote, &mut report, deadline)?;
+                self.push_until_done(remote, &mut report, deadline)?;
                 return Err(self.lost(&claimed)?);
             }
         }
@@ -54,7 +50,7 @@ impl Nexo {
     /// and held there; a step another clone wins meanwhile is passed over
     /// for the next. Nothing ready: work done here is pushed, and the
     /// answer says so.
-    pub(super) fn ready_claim_at_remote(
+    pub(super) fn ready_claim_by_branch(
         &self,
         req: ReadyRequest,
         actor: String,
@@ -70,7 +66,7 @@ impl Nexo {
                 mine = None;
             }
             if mine.is_none() {
-                mine = self.claim_one_ready(&req, &actor, attempt)?;
+                mine = self.claim_one_ready(&req, &actor, attempt, &HashSet::new())?;
                 if mine.is_none() {
                     self.push_until_done(&remote, &mut report, deadline)?;
                     return Ok(nothing_ready());
@@ -102,7 +98,10 @@ impl Nexo {
 
     /// The remote, an empty report with what was pending committed, and
     /// when to give up on a remote that keeps moving.
-    fn start_remote(&self, timeout: Option<u64>) -> Result<(Remote, SyncReport, Instant)> {
+    pub(super) fn start_remote(
+        &self,
+        timeout: Option<u64>,
+    ) -> Result<(Remote, SyncReport, Instant)> {
         let remote = self.remote()?;
         let mut report = SyncReport::new(remote.name());
         report.committed = self.commit_pending()?.commit;
@@ -112,7 +111,7 @@ impl Nexo {
 
     /// Pushes what this clone has and the remote lacks, pulling again
     /// whenever another clone's push got there first.
-    fn push_until_done(
+    pub(super) fn push_until_done(
         &self,
         remote: &Remote,
         report: &mut SyncReport,
@@ -130,11 +129,12 @@ impl Nexo {
     /// Claims here the best step ready for `actor` on what this clone now
     /// has: among the steps ranked alike (the same run and priority) one
     /// at random, so agents that look at once rarely go for the same.
-    fn claim_one_ready(
+    pub(super) fn claim_one_ready(
         &self,
         req: &ReadyRequest,
         actor: &str,
         attempt: usize,
+        taken: &HashSet<(String, String)>,
     ) -> Result<Option<(ReadyItem, ClaimResponse)>> {
         let summaries = self.summaries()?;
         let now = crate::trace::now_text();
@@ -142,6 +142,7 @@ impl Nexo {
             .into_iter()
             .filter(|r| r.item.ready)
             .map(|r| r.item)
+            .filter(|i| !taken.contains(&(i.run_id.to_string(), i.step_key.clone())))
             .collect();
         spread(&mut ready, actor, attempt);
         for item in ready {
@@ -164,16 +165,16 @@ impl Nexo {
 
     /// Whether `c`'s claim still holds its step: it did not yield, and
     /// nobody finished the step meanwhile.
-    fn still_holds(&self, c: &ClaimResponse) -> Result<bool> {
+    pub(super) fn still_holds(&self, c: &ClaimResponse) -> Result<bool> {
         let run = self.load(&c.run_id)?;
         Ok(run.step(&c.step_key).is_some_and(|s| {
             !s.status.is_done() && s.holder().is_some_and(|h| h.token.as_str() == c.token)
         }))
     }
 
-    fn lost(&self, c: &ClaimResponse) -> Result<crate::core::error::Error> {
+    pub(super) fn lost(&self, c: &ClaimResponse) -> Result<crate::core::error::Error> {
         let run = self.load(&c.run_id)?;
-        let step = super::validate::existing_step(&run, &c.step_key)?;
+        let step = crate::api::validate::existing_step(&run, &c.step_key)?;
         let lost = Lost {
             winner: step.holder().cloned(),
             status: step.status,
@@ -204,7 +205,7 @@ fn spread(ready: &mut [ReadyItem], actor: &str, attempt: usize) {
     }
 }
 
-fn nothing_ready() -> ReadyResponse {
+pub(super) fn nothing_ready() -> ReadyResponse {
     ReadyResponse {
         ok: true,
         count: 0,

@@ -1,0 +1,183 @@
+//! Claims the remote arbitrates (`claim --sync`, `ready --claim --sync`).
+//!
+//! Look first: one request for the branch's tip and the claim refs
+//! (`sync::claim_refs`), a fetch only when the branch moved, and rank on
+//! what the remote has. Then claim here and push the claim's own ref,
+//! created only if no other clone holds it: the remote's compare-and-swap
+//! on that one name decides, so claims on different steps never queue
+//! behind each other. A step another clone got first is passed over for
+//! the next; nothing is retried against a branch the whole fleet pushes
+//! to. The same push offers the branch what this clone has (the claim's
+//! event, work done since the last push), which the branch may refuse
+//! without harm: it goes with a later push.
+//!
+//! A remote that refuses refs of nexo's own falls back to the branch as
+//! the arbiter (`by_branch`). Either way a remote that keeps moving past
+//! the sync timeout gives `contended` (exit 12, retryable).
+
+mod by_branch;
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use crate::core::error::{Error, ErrorKind, Result};
+use crate::sync::{ClaimPush, Look, Looked, Remote};
+use crate::wire::claims::{ClaimResponse, ReadyResponse};
+use crate::wire::request::{ClaimRequest, ReadyRequest, RunRequest};
+use crate::wire::response::ReadyItem;
+use crate::workspace::Nexo;
+
+use by_branch::nothing_ready;
+
+impl Nexo {
+    /// `claim --sync`: the claim made on what the remote has, and held
+    /// there; or `lost` (exit 10) when another clone holds it.
+    pub(super) fn claim_at_remote(&self, req: ClaimRequest) -> Result<ClaimResponse> {
+        let (remote, mut report, deadline) = self.start_remote(req.timeout_seconds)?;
+        let looked = self.look(&remote)?;
+        self.pull_looking(&remote, &mut report, Look::Tip(looked.tip.as_deref()))?;
+        let local = ClaimRequest {
+            sync: None,
+            ..req.clone()
+        };
+        let mut claimed = self.claim_here(&local)?;
+        match self.push_claim(&remote, &claimed.run_id, &claimed.step_key)? {
+            ClaimPush::Held { branch } => {
+                report.pushed = branch;
+                claimed.sync = Some(report);
+                Ok(claimed)
+            }
+            ClaimPush::Taken => {
+                self.yield_to_claim_ref(&claimed)?;
+                Err(taken(&claimed))
+            }
+            ClaimPush::Unsupported => self.hold_by_branch(&remote, report, deadline, claimed),
+        }
+    }
+
+    /// `ready --claim --sync`: the best step ready at the remote, claimed
+    /// and held there; a step another clone holds is passed over for the
+    /// next. Nothing ready: work done here is pushed, and the answer says
+    /// so.
+    pub(super) fn ready_claim_at_remote(
+        &self,
+        req: ReadyRequest,
+        actor: String,
+    ) -> Result<ReadyResponse> {
+        let (remote, mut report, deadline) = self.start_remote(req.timeout_seconds)?;
+        let mut lost: HashSet<(String, String)> = HashSet::new();
+        for attempt in 1.. {
+            report.attempts = attempt;
+            let looked = self.look(&remote)?;
+            self.pull_looking(&remote, &mut report, Look::Tip(looked.tip.as_deref()))?;
+            let mut taken: HashSet<(String, String)> = looked
+                .taken_by_others()
+                .into_iter()
+                .map(|(run, step, _)| (run, step))
+                .collect();
+            taken.extend(lost.iter().cloned());
+            let Some((item, mut claimed)) = self.claim_one_ready(&req, &actor, attempt, &taken)?
+            else {
+                self.push_until_done(&remote, &mut report, deadline)?;
+                self.drop_finished_claim_refs(&remote, &looked);
+                return Ok(nothing_ready());
+            };
+            match self.push_claim(&remote, &claimed.run_id, &claimed.step_key)? {
+                ClaimPush::Held { branch } => {
+                    report.pushed = branch;
+                    if branch {
+                        self.drop_finished_claim_refs(&remote, &looked);
+                    }
+                    claimed.sync = Some(report);
+                    return self.claimed_answer(item, claimed, &actor);
+                }
+                ClaimPush::Taken => {
+                    self.yield_to_claim_ref(&claimed)?;
+                    lost.insert((claimed.run_id.to_string(), claimed.step_key.clone()));
+                }
+                ClaimPush::Unsupported => {
+                    return match self.hold_by_branch(&remote, report, deadline, claimed) {
+                        Ok(held) => self.claimed_answer(item, held, &actor),
+                        Err(e) if e.kind == ErrorKind::Claimed => {
+                            self.ready_claim_by_branch(req, actor)
+                        }
+                        Err(e) => Err(e),
+                    };
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Contended,
+                    format!(
+                        "{} steps ready here were each taken by another clone first; {} attempts",
+                        lost.len(),
+                        attempt
+                    ),
+                )
+                .with_hint("run the command again (it is safe to retry)"));
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// The answer of a claim `ready` made: the step, the claim, the run's
+    /// resume for the claimer.
+    fn claimed_answer(
+        &self,
+        item: ReadyItem,
+        claimed: ClaimResponse,
+        actor: &str,
+    ) -> Result<ReadyResponse> {
+        let resume = self.resume(RunRequest {
+            run_id: item.run_id.to_string(),
+            actor: Some(actor.to_string()),
+        })?;
+        Ok(ReadyResponse {
+            ok: true,
+            count: 1,
+            message: format!(
+                "{actor} claimed step '{}' of {} until {}.",
+                claimed.step_key, claimed.run_id, claimed.lease_until
+            ),
+            steps: vec![item],
+            claimed: Some(claimed),
+            resume: Some(resume),
+        })
+    }
+
+    /// Deletes this clone's claim refs whose claims no longer hold their
+    /// step here, once the branch has what this clone has (the step done,
+    /// the claim released or yielded): every clone can then read that
+    /// from the branch. Best effort.
+    fn drop_finished_claim_refs(&self, remote: &Remote, looked: &Looked) {
+        let finished: Vec<(String, String, String)> = looked
+            .ours()
+            .into_iter()
+            .filter(|(run, step, _)| {
+                self.load(run).is_ok_and(|r| {
+                    r.step(step)
+                        .is_none_or(|s| s.status.is_done() || s.claims.is_empty())
+                })
+            })
+            .collect();
+        self.drop_claim_refs(remote, &finished);
+    }
+}
+
+/// Another clone's claim ref names the step: the claim made here yielded.
+fn taken(c: &ClaimResponse) -> Error {
+    Error::new(
+        ErrorKind::Claimed,
+        format!(
+            "your claim {} on step '{}' of {} lost: another clone holds the step's claim at the remote, taken first; yours was released as lost",
+            c.token, c.step_key, c.run_id
+        ),
+    )
+    .with_hint(format!(
+        "take another step: nexo ready --claim --sync (or nexo resume {} after nexo sync)",
+        c.run_id
+    ))
+    .with_detail("lost", true)
+    .with_detail("step_key", c.step_key.clone())
+    .with_detail("your_token", c.token.clone())
+}

@@ -1,0 +1,214 @@
+//! Claims held at the remote by a ref of their own
+//! (`refs/nexo/claims/<RUN>/<STEP>`), created only if it does not exist:
+//! the remote's compare-and-swap on that one name decides who holds the
+//! step, so claims on different steps never contend, and a fleet does not
+//! queue behind one branch to take work (docs/decisions.md, "A fleet on
+//! one remote"). The claim's event still goes into the run's history and
+//! reaches the branch with the next push; the ref only arbitrates.
+//!
+//! Which claim refs are this clone's own is kept in local refs
+//! (`refs/nexo/held/<RUN>/<STEP>`, the commit pushed); they are never
+//! pushed.
+
+use std::collections::BTreeMap;
+
+use super::Remote;
+use crate::core::error::Result;
+use crate::workspace::Nexo;
+
+const CLAIMS: &str = "refs/nexo/claims/";
+const HELD: &str = "refs/nexo/held/";
+
+/// What the remote said when asked once: its branch's tip, and every claim
+/// ref with the commit it points at.
+pub(crate) struct Looked {
+    pub(crate) tip: Option<String>,
+    claims: BTreeMap<(String, String), String>,
+    /// This clone's own claim refs, as it last pushed them.
+    held: BTreeMap<(String, String), String>,
+}
+
+/// What a claim's push did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ClaimPush {
+    /// The claim ref is ours; `branch`: the branch took HEAD too.
+    Held { branch: bool },
+    /// Another clone's claim ref names the step.
+    Taken,
+    /// The remote refuses refs of nexo's own: claims go by the branch.
+    Unsupported,
+}
+
+impl Looked {
+    /// The steps another clone holds a claim ref on.
+    pub(crate) fn taken_by_others(&self) -> Vec<(String, String, String)> {
+        self.claims_where(|held| !held)
+    }
+
+    /// The claim refs of this clone's.
+    pub(crate) fn ours(&self) -> Vec<(String, String, String)> {
+        self.claims_where(|held| held)
+    }
+
+    fn claims_where(&self, keep: impl Fn(bool) -> bool) -> Vec<(String, String, String)> {
+        self.claims
+            .iter()
+            .filter(|(key, sha)| keep(self.held.get(*key) == Some(*sha)))
+            .map(|((r, s), sha)| (r.clone(), s.clone(), sha.clone()))
+            .collect()
+    }
+}
+
+/// This clone's claim refs: (run, step) to the commit it pushed.
+fn held_refs(git: &crate::git::cli::GitCli) -> Result<BTreeMap<(String, String), String>> {
+    let listed = git.ok(&["for-each-ref", "--format=%(objectname)\t%(refname)", HELD])?;
+    Ok(listed
+        .lines()
+        .filter_map(|line| {
+            let (sha, name) = line.split_once('\t')?;
+            let (run, step) = name.strip_prefix(HELD)?.split_once('/')?;
+            Some(((run.to_string(), step.to_string()), sha.to_string()))
+        })
+        .collect())
+}
+
+fn claim_ref(run: &str, step: &str) -> String {
+    format!("{CLAIMS}{run}/{step}")
+}
+
+impl Nexo {
+    /// The steps this clone holds a claim ref on, as it last pushed them.
+    pub(crate) fn held_claim_refs(
+        &self,
+        git: &crate::git::cli::GitCli,
+    ) -> Result<std::collections::BTreeSet<(String, String)>> {
+        Ok(held_refs(git)?.into_keys().collect())
+    }
+
+    /// Asks the remote, in one request, for its branch's tip and its
+    /// claim refs.
+    pub(crate) fn look(&self, remote: &Remote) -> Result<Looked> {
+        let (git, target) = (&remote.git, &remote.target);
+        let pattern = format!("{CLAIMS}*");
+        let out = git.run(&[
+            "ls-remote",
+            "--quiet",
+            &target.remote,
+            &target.branch_ref,
+            &pattern,
+        ])?;
+        let mut looked = Looked {
+            tip: None,
+            claims: BTreeMap::new(),
+            held: BTreeMap::new(),
+        };
+        if !out.status.success() {
+            return Ok(looked);
+        }
+        looked.held = held_refs(git)?;
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let Some((sha, name)) = line.split_once('\t') else {
+                continue;
+            };
+            if name == target.branch_ref {
+                looked.tip = Some(sha.to_string());
+            } else if let Some((run, step)) =
+                name.strip_prefix(CLAIMS).and_then(|r| r.split_once('/'))
+            {
+                looked
+                    .claims
+                    .insert((run.to_string(), step.to_string()), sha.to_string());
+            }
+        }
+        Ok(looked)
+    }
+
+    /// Creates the claim ref of step `step` of run `run` at the remote,
+    /// pointing at HEAD (which holds the claim's event), only if no such
+    /// ref exists; in the same push offers HEAD to the branch, which may
+    /// refuse it without harm (the claim's event then waits for the next
+    /// push).
+    pub(crate) fn push_claim(&self, remote: &Remote, run: &str, step: &str) -> Result<ClaimPush> {
+        let (git, target) = (&remote.git, &remote.target);
+        let name = claim_ref(run, step);
+        let lease = format!("--force-with-lease={name}:");
+        let claim = format!("HEAD:{name}");
+        let branch = format!("HEAD:{}", target.branch_ref);
+        let out = git.run(&[
+            "push",
+            "--porcelain",
+            &lease,
+            &target.remote,
+            &claim,
+            &branch,
+        ])?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let status = |dst: &str| {
+            text.lines()
+                .find(|l| {
+                    l.split('\t')
+                        .nth(1)
+                        .is_some_and(|r| r.ends_with(&format!(":{dst}")))
+                })
+                .map(|l| l.to_string())
+        };
+        let ok = |l: &Option<String>| {
+            l.as_deref()
+                .is_some_and(|l| l.starts_with([' ', '*', '+', '=']))
+        };
+        let claimed = status(&name);
+        if ok(&claimed) {
+            let head = git.rev("HEAD")?;
+            git.ok(&["update-ref", &format!("{HELD}{run}/{step}"), &head])?;
+            return Ok(ClaimPush::Held {
+                branch: ok(&status(&target.branch_ref)),
+            });
+        }
+        // Another clone's ref is there, or was being made in the same
+        // instant (the remote's lock on the name): taken. A remote that
+        // refuses refs of nexo's own says why in other words (denied, a
+        // hook declined): the branch alone arbitrates there.
+        const TAKEN: [&str; 6] = [
+            "stale info",
+            "already exists",
+            "fetch first",
+            "non-fast-forward",
+            "failed to update ref",
+            "lock",
+        ];
+        match claimed.as_deref() {
+            Some(l) if TAKEN.iter().any(|t| l.contains(t)) => Ok(ClaimPush::Taken),
+            Some(_) => Ok(ClaimPush::Unsupported),
+            None => Err(crate::core::error::Error::repo(format!(
+                "git push failed: {}",
+                crate::git::cli::text(&out)
+            ))
+            .with_hint("your claim is committed here; run the command again")),
+        }
+    }
+
+    /// Deletes this clone's claim refs on steps the remote's branch has
+    /// done (their completion there, every clone can see the step is not
+    /// free): best effort, each only while it still names our commit.
+    pub(crate) fn drop_claim_refs(&self, remote: &Remote, done: &[(String, String, String)]) {
+        if done.is_empty() {
+            return;
+        }
+        let mut args = vec!["push".to_string(), "--porcelain".into(), "--quiet".into()];
+        for (run, step, sha) in done {
+            args.push(format!("--force-with-lease={}:{sha}", claim_ref(run, step)));
+        }
+        args.push(remote.target.remote.clone());
+        for (run, step, _) in done {
+            args.push(format!(":{}", claim_ref(run, step)));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if remote.git.run(&args).is_ok_and(|o| o.status.success()) {
+            for (run, step, _) in done {
+                let _ = remote
+                    .git
+                    .run(&["update-ref", "-d", &format!("{HELD}{run}/{step}")]);
+            }
+        }
+    }
+}
