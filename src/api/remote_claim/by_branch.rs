@@ -28,7 +28,6 @@ impl Nexo {
         deadline: Instant,
         mut claimed: ClaimResponse,
     ) -> Result<ClaimResponse> {
-        let remote = remote;
         for attempt in 1.. {
             report.attempts = attempt;
             if self.push(remote, deadline, attempt)? {
