@@ -110,7 +110,10 @@ impl Nexo {
         };
         let (goal, event, commit) =
             self.append_and_publish(write, None, actor, body, |g: &Goal| {
-                format!("goal opened: {}", crate::api::runs::one_line(&g.title))
+                format!(
+                    "goal opened: {}",
+                    crate::core::words::headline(&g.title, 60)
+                )
             })?;
         Ok(GoalOpenResponse {
             ok: true,
@@ -299,11 +302,16 @@ impl Nexo {
                 }
             })
             .collect();
+        let closed_left_out = match (req.status, include_closed) {
+            (None, false) => all.iter().filter(|g| g.status.is_closed()).count(),
+            _ => 0,
+        };
         Ok(GoalListResponse {
             ok: true,
             count: goals.len(),
             goals,
             unreadable,
+            closed_left_out,
         })
     }
 

@@ -8,6 +8,7 @@ use crate::core::event::{Body, Event, HandedOff, Opened};
 use crate::core::fold::Run;
 use crate::core::limits::{self, Text, opt_text};
 use crate::core::model::Priority;
+use crate::core::words::{headline, who};
 use crate::wire::request::*;
 use crate::wire::response::*;
 use crate::workspace::write::Write;
@@ -95,7 +96,7 @@ impl Nexo {
             seal: None,
         };
         let (run, _, commit) = self.append_and_publish(write, None, actor, body, |run: &Run| {
-            format!("opened: {}", one_line(&run.goal))
+            format!("opened: {}", headline(&run.goal, 60))
         })?;
         Ok(open_response(&run, false, commit, req.warnings))
     }
@@ -229,7 +230,7 @@ impl Nexo {
             // A handoff with nothing but its actor is a checkpoint, as in
             // the original; an empty new_owner keeps the owner.
             let subject = match &new_owner {
-                Some(o) => format!("handoff {} → {o}", display_owner(&run.owner)),
+                Some(o) => format!("handoff {} → {o}", who(&run.owner)),
                 None => "handoff".to_string(),
             };
             let body = Body::HandedOff(HandedOff {
@@ -243,8 +244,8 @@ impl Nexo {
         let r = self.resume_for(&run, &run.owner);
         let message = format!(
             "Run handed off from {} to {}. {}",
-            display_owner(&previous_owner),
-            display_owner(&run.owner),
+            who(&previous_owner),
+            who(&run.owner),
             r.message
         );
         Ok(HandoffResponse {
@@ -301,11 +302,20 @@ impl Nexo {
             .take(limit)
             .map(|s| summaries.item(s))
             .collect::<Result<Vec<ListItem>>>()?;
+        let closed_left_out = match (req.status, include_closed) {
+            (None, false) => summaries
+                .all
+                .iter()
+                .filter(|s| s.status.is_closed())
+                .count(),
+            _ => 0,
+        };
         Ok(ListResponse {
             ok: true,
             count: items.len(),
             runs: items,
             unreadable: summaries.unreadable,
+            closed_left_out,
         })
     }
 }
@@ -386,17 +396,4 @@ pub(crate) fn empty_sid() -> Error {
             n("sid")
         )
     })
-}
-
-fn display_owner(owner: &str) -> &str {
-    if owner.is_empty() { "(nobody)" } else { owner }
-}
-
-pub(crate) fn one_line(s: &str) -> String {
-    let line = s.lines().next().unwrap_or("");
-    if line.chars().count() > 60 {
-        format!("{}…", line.chars().take(59).collect::<String>())
-    } else {
-        line.to_string()
-    }
 }

@@ -37,11 +37,7 @@ fn render_get(r: &GetResponse) -> String {
         run.workflow_kind,
         run.status,
         run.priority,
-        if run.owner.is_empty() {
-            "-"
-        } else {
-            &run.owner
-        }
+        nexo::core::words::who(&run.owner)
     ));
     s.push_str(&format!(
         "opened {}   updated {}\n",
@@ -62,12 +58,8 @@ fn render_get(r: &GetResponse) -> String {
                 st.status.as_str(),
                 st.title
             );
-            if st.attempt_count > 0 {
-                line.push_str(&format!("  (attempt {}", st.attempt_count));
-                if st.max_retries > 0 {
-                    line.push_str(&format!(" of {}", st.max_retries));
-                }
-                line.push(')');
+            if let Some(attempts) = nexo::render::attempts(st) {
+                line.push_str(&format!("  (attempt {attempts})"));
             }
             if out.awaiting_approval {
                 line.push_str("  [approval required]");
@@ -78,7 +70,7 @@ fn render_get(r: &GetResponse) -> String {
             s.push('\n');
         }
     }
-    if !run.next_action.is_empty() {
+    if !run.next_action.is_empty() && !run.status.is_finished() {
         s.push_str(&format!("next action: {}\n", run.next_action));
     }
     s.push_str(&format!("resume: {} — {}\n", r.resume_state, r.message));

@@ -236,7 +236,11 @@ fn list(ctx: &Ctx, a: &ListArgs) -> Result<()> {
     );
     ctx.emit(&r, || {
         if r.goals.is_empty() {
-            return "No goals. Open one with `nexo goal open \"<title>\"`.\n".into();
+            return match (a.status, r.closed_left_out) {
+                (Some(status), _) => format!("No {status} goals.\n"),
+                (None, 0) => "No goals. Open one with `nexo goal open \"<title>\"`.\n".into(),
+                (None, n) => format!("No open goals ({n} closed: `nexo goal list --all`).\n"),
+            };
         }
         let mut s = String::new();
         for g in &r.goals {

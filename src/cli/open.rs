@@ -5,6 +5,7 @@ use nexo::core::error::Result;
 use nexo::core::event::StepSpec;
 use nexo::core::model::Priority;
 use nexo::core::template::Given;
+use nexo::core::words::count;
 use nexo::wire::request::OpenRequest;
 
 #[derive(clap::Args, Debug)]
@@ -125,8 +126,10 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
             None => String::new(),
         };
         let mut s = format!(
-            "{verb} {} ({}, {} steps){from}\n",
-            r.run_id, r.status, r.step_count
+            "{verb} {} ({}, {}){from}\n",
+            r.run_id,
+            r.status,
+            count(r.step_count, "step")
         );
         for (k, t) in r.step_keys.iter().zip(&r.steps) {
             s.push_str(&format!("  - {k}: {t}\n"));

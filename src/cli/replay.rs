@@ -21,8 +21,10 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     })?;
     ctx.emit(&r, || {
         let mut s = format!(
-            "{}: {} of {} checkpoints, newest first\n",
-            r.run_id, r.count, r.total
+            "{}: {} of {}, newest first\n",
+            r.run_id,
+            r.count,
+            nexo::core::words::count(r.total, "checkpoint")
         );
         for c in &r.checkpoints {
             s.push_str(&checkpoint_line(c));

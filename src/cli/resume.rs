@@ -25,7 +25,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         s.push_str(&format!(
             "status: {}   owner: {}   resume: {}{}\n",
             r.status,
-            if r.owner.is_empty() { "-" } else { &r.owner },
+            nexo::core::words::who(&r.owner),
             r.resume_state,
             if r.requires_approval {
                 " (approval required)"
@@ -37,7 +37,13 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         if let Some(e) = &r.elsewhere {
             s.push_str(&super::elsewhere_line(&r.run_id, e));
         }
-        if !r.next_action.is_empty() && !r.message.contains(&r.next_action) {
+        // A closed run's next action is what was left to do before it
+        // closed: repeating it would send a newcomer back to work that is
+        // done (docs/decisions.md, "Closed runs resume to nothing").
+        if !r.next_action.is_empty()
+            && !r.status.is_finished()
+            && !r.message.contains(&r.next_action)
+        {
             s.push_str(&format!("next action: {}\n", r.next_action));
         }
         s

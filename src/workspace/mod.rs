@@ -326,7 +326,7 @@ impl Nexo {
             if refreshed.len() == 1 {
                 refreshed[0].clone()
             } else {
-                format!("{} records", refreshed.len())
+                crate::core::words::count(refreshed.len(), "record")
             },
             refreshed
                 .iter()

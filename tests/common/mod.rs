@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod gates;
+pub mod snap;
 
 use serde_json::Value;
 

@@ -1,0 +1,146 @@
+//! What a newcomer reads in the corners: an empty or all-closed list, a
+//! finished run, a run with no steps, a failure before any attempt, a
+//! count of one, a missing owner, names longer than their column. Each
+//! is said the way one place (src/core/words.rs) says it; snapshots,
+//! since the wording is the point.
+
+mod common;
+
+use common::*;
+
+/// Runs `nexo ARGS --json` in `repo` (a writing command) and returns the
+/// run id it answered with.
+fn opened(repo: &Repo, args: &[&str]) -> String {
+    let out = repo.nexo(&[&["--json"], args].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    parse_json(&out)["run_id"].as_str().unwrap().to_string()
+}
+
+fn ok(repo: &Repo, args: &[&str]) {
+    let out = repo.nexo(args);
+    assert!(out.status.success(), "nexo {args:?}: {}", stderr(&out));
+}
+
+#[test]
+fn a_list_of_closed_runs_says_where_they_are() {
+    let repo = Repo::new().deterministic();
+    snap!("list_nothing_yet", repo, &["list"]);
+    let id = opened(&repo, &["open", "Ship it", "-s", "ship"]);
+    ok(&repo, &["update", &id, "ship", "--status", "completed"]);
+    snap!("list_all_closed", repo, &["list"]);
+    snap!(
+        "list_none_with_status",
+        repo,
+        &["list", "--status", "running"]
+    );
+    ok(&repo, &["goal", "open", "Ship v2", "--sid", "s"]);
+    let goal = parse_json(&repo.nexo(&["--json", "goal", "list"]))["goals"][0]["goal_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(&repo, &["goal", "update", &goal, "--status", "abandoned"]);
+    snap!("goal_list_all_closed", repo, &["goal", "list"]);
+}
+
+/// A run completed after its gate was approved: the approval's next
+/// action ("Continue with step ...") is stale, and no view repeats it.
+#[test]
+fn a_finished_run_resumes_to_nothing_and_repeats_no_stale_next_action() {
+    let repo = Repo::new().deterministic();
+    let id = opened(
+        &repo,
+        &["open", "Publish v3.1.1", "-s", "publish:Publish release"],
+    );
+    ok(
+        &repo,
+        &[
+            "update",
+            &id,
+            "publish",
+            "--status",
+            "blocked",
+            "--requires-approval",
+        ],
+    );
+    ok(
+        &repo,
+        &["approve", &id, "publish", "--actor", "release-manager"],
+    );
+    ok(&repo, &["update", &id, "publish", "--status", "completed"]);
+    snap!("resume_completed", repo, &["resume", &id]);
+    snap!("show_completed", repo, &["show", &id]);
+}
+
+#[test]
+fn a_run_without_steps_says_how_to_add_one() {
+    let repo = Repo::new().deterministic();
+    let id = opened(&repo, &["open", "Plan the migration"]);
+    snap!("resume_no_steps", repo, &["resume", &id]);
+}
+
+/// An agent may report a failure without marking the step running first:
+/// no attempt was counted, and no text says "attempt 0".
+#[test]
+fn a_failure_before_any_attempt_is_not_called_attempt_0() {
+    let repo = Repo::new().deterministic();
+    let id = opened(
+        &repo,
+        &[
+            "open",
+            "Migrate the database",
+            "-s",
+            "migrate",
+            "-s",
+            "verify",
+        ],
+    );
+    ok(
+        &repo,
+        &[
+            "update",
+            &id,
+            "migrate",
+            "--status",
+            "failed",
+            "--compensation",
+            "restore the snapshot",
+        ],
+    );
+    snap!("resume_failed_no_attempt", repo, &["resume", &id]);
+    snap!("compensation_failed_step", repo, &["compensation", &id]);
+    ok(&repo, &["update", &id, "migrate", "--max-retries", "2"]);
+    snap!("resume_retry_no_attempt", repo, &["resume", &id]);
+    ok(&repo, &["update", &id, "verify", "--status", "completed"]);
+    snap!(
+        "markdown_no_attempts",
+        repo,
+        &["show", &id, "--format", "markdown"]
+    );
+}
+
+/// One step is "1 step"; a run nobody owns is owned by "nobody",
+/// everywhere it shows.
+#[test]
+fn a_count_of_one_is_singular_and_a_missing_owner_is_nobody() {
+    let repo = Repo::new().deterministic();
+    let id = opened(&repo, &["open", "Tidy the changelog", "-s", "tidy"]);
+    snap!("doctor_one_run", repo, &["doctor"]);
+    snap!(
+        "open_one_step",
+        repo,
+        &["open", "Write the notes", "-s", "write"]
+    );
+    snap!("list_no_owner", repo, &["list"]);
+    snap!("resume_no_owner", repo, &["resume", &id]);
+    snap!("show_no_owner", repo, &["show", &id]);
+    snap!(
+        "handoff_from_nobody",
+        repo,
+        &["handoff", &id, "--to", "claude_code"]
+    );
+    let subject = repo.git(&["log", "-1", "--format=%B"]);
+    assert!(
+        subject.contains("handoff nobody → claude_code"),
+        "{subject}"
+    );
+}
