@@ -285,11 +285,18 @@ fn the_man_page_and_help_document_every_command() {
             "nexo {cmd} --help has no examples:\n{help}"
         );
     }
+    // The flags every command takes are listed apart from its own.
     let list = stdout(&nexo_in(dir.path(), &["list", "--help"]));
-    assert!(
-        !list.contains("--no-commit"),
-        "a read-only command offers no --no-commit:\n{list}"
-    );
+    let (own, global) = list
+        .split_once("Global options:")
+        .unwrap_or_else(|| panic!("no global options heading:\n{list}"));
+    assert!(!own.contains("--no-commit"), "{list}");
+    for flag in ["-C <DIR>", "--json", "--no-commit", "--actor <NAME>"] {
+        assert!(
+            global.contains(flag),
+            "{flag} is not under its heading:\n{list}"
+        );
+    }
 }
 
 #[test]

@@ -29,8 +29,6 @@ pub struct Args {
     /// (default: .nexo/config.yaml's sync.timeout, else 30s); then exit 12, retryable.
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
 }
 
 /// A `--timeout` duration, in seconds.
@@ -72,8 +70,6 @@ pub struct ReleaseArgs {
     pub run: RunArg,
     /// The step to release (default: the one step you hold on the run).
     pub step: Option<String>,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
 }
 
 pub fn release(ctx: &Ctx, a: &ReleaseArgs) -> Result<()> {
@@ -111,8 +107,6 @@ pub struct ReadyArgs {
     /// remote (default: sync.timeout, else 30s); then exit 12, retryable.
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
 }
 
 pub fn ready(ctx: &Ctx, a: &ReadyArgs) -> Result<()> {

@@ -17,8 +17,6 @@ use nexo::wire::request::{GoalGetRequest, GoalListRequest, GoalOpenRequest, Goal
 pub struct Args {
     #[command(subcommand)]
     pub command: GoalCommand,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
 }
 
 #[derive(clap::Subcommand, Debug)]

@@ -16,8 +16,6 @@ pub struct Args {
     /// The repository to serve (default: the working directory, or -C).
     #[arg(long, value_name = "DIR")]
     pub repo: Option<PathBuf>,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {

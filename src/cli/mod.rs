@@ -61,6 +61,9 @@ Exit codes: 0 ok, 2 invalid input, 3 unknown run or step, 4 ambiguous prefix,
 5 refused by the run's state, 6 git problem, 7 corrupt history, 8 busy, 9 I/O,
 10 step claimed by another, 11 verify found a violation.";
 
+/// The heading the flags every command takes are listed under.
+const GLOBAL: &str = "Global options";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "nexo",
@@ -73,17 +76,20 @@ travel with push and pull. A new session asks `nexo resume` for the next honest 
     after_help = AFTER_HELP
 )]
 pub struct Cli {
+    // The four flags every command takes are global: they may come before
+    // or after the command's name (`nexo list --no-commit`), and each
+    // command's help lists them apart from its own.
     /// Run as if nexo was started in <DIR> (like git -C).
-    #[arg(short = 'C', global = true, value_name = "DIR")]
+    #[arg(short = 'C', global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub dir: Option<PathBuf>,
     /// Print the answer as one JSON object (the tool interface's shape).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
-    /// Write the files but do not commit them (also after a writing command).
-    #[arg(long)]
+    /// Write the files but do not commit them (see `nexo commit`).
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_commit: bool,
-    /// Who is acting (also after a writing command).
-    #[arg(long, value_name = "NAME")]
+    /// Who is acting, or asking (default: $NEXO_ACTOR, else git's user.name).
+    #[arg(long, global = true, value_name = "NAME", help_heading = GLOBAL)]
     pub actor: Option<String>,
     #[command(subcommand)]
     pub command: Command,
@@ -164,39 +170,6 @@ pub enum Command {
     Completions(completions::CompletionArgs),
     /// Print the man page (or write every page into a folder with --dir).
     Man(completions::ManArgs),
-}
-
-/// The flags of the commands that write: they appear only there.
-#[derive(clap::Args, Debug, Default, Clone)]
-pub struct WriteArgs {
-    /// Write the files but do not commit them (see `nexo commit`).
-    #[arg(long)]
-    pub no_commit: bool,
-    /// Who is acting (default: $NEXO_ACTOR, else git's user.name).
-    #[arg(long, value_name = "NAME")]
-    pub actor: Option<String>,
-}
-
-impl Command {
-    /// The writing flags given after the command, if it takes them.
-    fn write_args(&self) -> Option<&WriteArgs> {
-        match self {
-            Command::Open(a) => Some(&a.write),
-            Command::Update(a) => Some(&a.write),
-            Command::Handoff(a) => Some(&a.write),
-            Command::Approve(a) => Some(&a.write),
-            Command::Reject(a) => Some(&a.write),
-            Command::Claim(a) => Some(&a.write),
-            Command::Release(a) => Some(&a.write),
-            Command::Bring(a) => Some(&a.write),
-            Command::Ready(a) => Some(&a.write),
-            Command::Call(a) => Some(&a.write),
-            Command::Goal(a) => Some(&a.write),
-            Command::Mcp(a) => Some(&a.write),
-            Command::Template(a) => a.write_args(),
-            _ => None,
-        }
-    }
 }
 
 /// What every command runs with: the global flags.
@@ -294,11 +267,10 @@ fn execute(cli: &Cli) -> Result<i32> {
         std::env::set_current_dir(dir)
             .map_err(|e| Error::repo(format!("cannot use -C {}: {e}", dir.display())))?;
     }
-    let write = cli.command.write_args().cloned().unwrap_or_default();
     let ctx = Ctx {
         json: cli.json,
-        no_commit: cli.no_commit || write.no_commit,
-        actor: write.actor.or_else(|| cli.actor.clone()),
+        no_commit: cli.no_commit,
+        actor: cli.actor.clone(),
     };
     let done = match &cli.command {
         Command::Call(a) => call::run(&ctx, a),
@@ -488,6 +460,39 @@ mod tests {
             out.push((p.clone(), sub.clone()));
             commands(sub, p, out);
         }
+    }
+
+    #[test]
+    fn every_command_takes_the_global_flags_after_its_name() {
+        Cli::command().debug_assert();
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut all = Vec::new();
+        commands(&cmd, "nexo".into(), &mut all);
+        // clap's own `help` subcommands take no flags.
+        for (path, sub) in all.iter().filter(|(p, _)| !p.contains(" help")) {
+            for id in ["dir", "json", "no_commit", "actor"] {
+                assert!(
+                    sub.get_arguments()
+                        .any(|a| a.get_id() == id && a.is_global_set()),
+                    "{path} does not take the global {id}"
+                );
+            }
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from([
+            "nexo",
+            "list",
+            "--no-commit",
+            "--json",
+            "-C",
+            "/tmp",
+            "--actor",
+            "codex",
+        ])
+        .unwrap();
+        assert!(cli.no_commit && cli.json);
+        assert_eq!(cli.actor.as_deref(), Some("codex"));
+        assert_eq!(cli.dir.as_deref(), Some(std::path::Path::new("/tmp")));
     }
 
     #[test]

@@ -55,8 +55,6 @@ pub struct Args {
     /// The caller's task id in its own protocol, stored and shown (nexo does not check it).
     #[arg(long, value_name = "ID")]
     pub protocol_task: Option<String>,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {

@@ -5,20 +5,18 @@ use nexo::core::error::Result;
 use nexo::wire::request::RunRequest;
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Example:\n  nexo resume WF-7K2D")]
+#[command(
+    after_help = "Examples:\n  nexo resume WF-7K2D\n  nexo resume WF-7K2D --actor claude     # a step another agent holds is not offered to claude"
+)]
 pub struct Args {
     #[command(flatten)]
     pub run: RunArg,
-    /// Who asks: a step another agent holds is not offered (default: $NEXO_ACTOR, else git's
-    /// user.name).
-    #[arg(long, value_name = "NAME")]
-    pub actor: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     let r = ctx.nexo()?.resume(RunRequest {
         run_id: a.run.run.clone(),
-        actor: a.actor.clone().or_else(|| ctx.actor.clone()),
+        actor: ctx.actor.clone(),
     })?;
     ctx.emit(&r, || {
         let mut s = format!("{}  {}\n", r.run_id, r.goal);

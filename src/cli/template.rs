@@ -1,7 +1,7 @@
 //! `nexo template list | show | check | init | schema`: the repository's
 //! workflow templates (`.nexo/templates/<name>.yaml`).
 
-use super::{Ctx, WriteArgs, commit_line, open::var_args};
+use super::{Ctx, commit_line, open::var_args};
 use nexo::core::error::Result;
 use nexo::core::template::Expanded;
 
@@ -37,23 +37,10 @@ pub enum Sub {
     },
     /// Write two starters, release and migration, into .nexo/templates/ (never over a file that is there), and commit them.
     #[command(after_help = "Example:\n  nexo template init && nexo template show release")]
-    Init {
-        #[command(flatten)]
-        write: WriteArgs,
-    },
+    Init,
     /// Print the JSON Schema of a template file, for editors.
     #[command(after_help = "Example:\n  nexo template schema > .vscode/nexo-template.schema.json")]
     Schema,
-}
-
-impl Args {
-    /// The writing flags given after `template init`.
-    pub fn write_args(&self) -> Option<&WriteArgs> {
-        match &self.command {
-            Sub::Init { write } => Some(write),
-            _ => None,
-        }
-    }
 }
 
 /// Runs the subcommand; `check` exits 2 when a template is broken.
@@ -62,7 +49,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<i32> {
         Sub::List => list(ctx),
         Sub::Show { name, vars } => show(ctx, name, vars),
         Sub::Check { name } => return check(ctx, name.as_deref()),
-        Sub::Init { .. } => init(ctx),
+        Sub::Init => init(ctx),
         Sub::Schema => {
             outln!("{}", super::pretty(&nexo::core::template::schema()));
             Ok(())

@@ -68,8 +68,6 @@ pub struct Args {
     /// (recorded as stolen).
     #[arg(long)]
     pub steal: bool,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
