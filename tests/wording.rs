@@ -144,3 +144,75 @@ fn a_count_of_one_is_singular_and_a_missing_owner_is_nobody() {
         "{subject}"
     );
 }
+
+/// Names longer than their column are clipped with an ellipsis; the
+/// columns after them stay in line.
+#[test]
+fn long_names_keep_their_columns() {
+    let repo = Repo::new().deterministic();
+    let key = "a-very-long-step-key-that-goes-on-and-on";
+    let agent = "an-agent-with-a-very-long-name-indeed";
+    let id = opened(
+        &repo,
+        &[
+            "open",
+            "Long names",
+            "-s",
+            &format!("{key}:A long title"),
+            "-s",
+            "b",
+            "--actor",
+            agent,
+        ],
+    );
+    ok(
+        &repo,
+        &[
+            "update",
+            &id,
+            key,
+            "--status",
+            "running",
+            "--label",
+            "a-checkpoint-label-that-is-long-too",
+            "--actor",
+            agent,
+            "--summary",
+            "did things",
+        ],
+    );
+    ok(&repo, &["update", &id, "b", "--status", "running"]);
+    snap!("replay_long_names", repo, &["replay", &id]);
+    snap!("get_long_names", repo, &["get", &id]);
+    snap!("ready_long_names", repo, &["ready", "--all"]);
+}
+
+/// A commit the next nexo write may fold into its own says so, and then
+/// is gone from the branch as it said; under `commit: each` nothing is
+/// folded and nothing is said.
+#[test]
+fn a_commit_that_may_be_folded_says_so() {
+    let repo = Repo::new();
+    let id = opened(&repo, &["open", "Release", "-s", "build"]);
+    let out = repo.nexo(&["update", &id, "build", "--status", "running"]);
+    let text = stdout(&out);
+    let line = text.lines().find(|l| l.starts_with("committed ")).unwrap();
+    assert!(
+        line.ends_with(" (may be folded into the next nexo commit)"),
+        "{text}"
+    );
+    let hash = line.split(' ').nth(1).unwrap().to_string();
+    ok(&repo, &["update", &id, "build", "--status", "completed"]);
+    let log = repo.git(&["log", "--format=%h %H"]);
+    assert!(!log.contains(&hash), "folded as it said: {log}");
+
+    let each = Repo::new();
+    each.commit_each();
+    let id = opened(&each, &["open", "Release", "-s", "build"]);
+    let text = stdout(&each.nexo(&["update", &id, "build", "--status", "running"]));
+    assert!(!text.contains("folded"), "{text}");
+    let line = text.lines().find(|l| l.starts_with("committed ")).unwrap();
+    let hash = line.split(' ').nth(1).unwrap().to_string();
+    ok(&each, &["update", &id, "build", "--status", "completed"]);
+    assert!(each.git(&["log", "--format=%H"]).contains(&hash));
+}

@@ -127,10 +127,7 @@ impl Nexo {
             .iter()
             .find(|c| c.holder == actor)
             .expect("the caller holds the step");
-        let message = format!(
-            "{} holds step '{}' of {} until {} (claim {}). Renew it by writing to the step or claiming again; it ends when the step completes, is skipped, fails or is handed off, or on nexo release.",
-            actor, step.step_key, run.run_id, c.lease_until, c.token
-        );
+        let message = claim_message(&actor, step, &run.run_id, c, g.outcome);
         Ok(ClaimResponse {
             ok: true,
             run_id: run.run_id.clone(),
@@ -312,4 +309,34 @@ fn released_step<'a>(run: &'a Run, key: Option<&str>, actor: &str) -> Result<&'a
         }));
     }
     Ok(step)
+}
+
+/// What a claim did, said once: who holds which step until when, how they
+/// came to (a takeover and a steal name the holder before), and how the
+/// lease is kept and ends.
+fn claim_message(
+    actor: &str,
+    step: &Step,
+    run_id: &str,
+    c: &Claim,
+    outcome: ClaimOutcome,
+) -> String {
+    let (key, until, token) = (&step.step_key, &c.lease_until, &c.token);
+    let from = c
+        .took_over
+        .as_ref()
+        .map_or("another", |t| t.holder.as_str());
+    let what = match outcome {
+        ClaimOutcome::Claimed => format!("{actor} claimed step '{key}' of {run_id}"),
+        ClaimOutcome::Renewed => format!("{actor} renewed its claim on step '{key}' of {run_id}"),
+        ClaimOutcome::TookOver => {
+            format!("{actor} took step '{key}' of {run_id} over from {from}, whose lease had ended")
+        }
+        ClaimOutcome::Stole => format!(
+            "{actor} took step '{key}' of {run_id} from {from} on purpose (recorded as stolen)"
+        ),
+    };
+    format!(
+        "{what}; the claim ({token}) holds until {until}. Writing to the step or claiming it again renews it; it ends when the step completes, is skipped, fails or is handed off, or on nexo release."
+    )
 }

@@ -126,31 +126,34 @@ impl Nexo {
         let shared_state = req.shared_state.clone();
         let state_patch = req.state_patch.clone();
         let run_id = req.run_id.clone();
-        let warnings = req.warnings.clone();
-        let (run, event, commit) = self.write(&run_id, |run| {
+        let mut warnings = req.warnings.clone();
+        let reopened = std::cell::Cell::new(None);
+        let (run, event, commit) = self.write_saying(&run_id, |run| {
             if let Some(key) = req.step_key.as_deref() {
                 super::claims::check_write(run, &actor, key)?;
             }
             let updated = validate_update(run, req, shared_state, state_patch)?;
             gates::check_update(run, &updated)?;
-            let mut subject = update_subject(&updated);
-            // Under the seed's policy, moving a gated step on is an
-            // approval: the commit says so, and by whom.
-            if let Some(step) = updated.step_key.as_deref().and_then(|k| run.step(k))
-                && crate::core::fold::passes_gate(step, &updated)
+            let (head, tail) = update_words(run, &updated, &actor);
+            let (was, reopened) = (run.status, &reopened);
+            // A finished run that an update takes up again says so, in the
+            // commit and the answer: reopening is never silent.
+            let subject = move |after: &Run| match was.is_finished() && !after.status.is_finished()
             {
-                subject.push_str(&format!(" (gate passed by {actor} via update)"));
-            }
-            // The summary and evidence say what happened; the subject is
-            // cut to 72 characters, the commit's body keeps them whole.
-            if let Some(summary) = &updated.summary {
-                subject.push_str(&format!(": {summary}"));
-            }
-            if let Some(evidence) = &updated.evidence {
-                subject.push_str(&format!(" (evidence: {evidence})"));
-            }
+                true => {
+                    reopened.set(Some(was));
+                    format!("{head} (reopens the {was} run){tail}")
+                }
+                false => format!("{head}{tail}"),
+            };
             Ok((actor.clone(), Body::Updated(updated), subject))
         })?;
+        if let Some(was) = reopened.get() {
+            warnings.push(format!(
+                "this update reopened run {}, which was {was}; it is {} now",
+                run.run_id, run.status
+            ));
+        }
         let r = self.resume_for(&run, &actor);
         Ok(UpdateResponse {
             ok: true,
@@ -318,6 +321,27 @@ impl Nexo {
             closed_left_out,
         })
     }
+}
+
+/// An update's commit subject, in two parts for a note between them: what
+/// changed (and, under the seed's policy, that moving a gated step on
+/// passed its gate, and by whom), then the summary and evidence, which the
+/// 72-character subject may cut and the commit's body keeps whole.
+fn update_words(run: &Run, updated: &crate::core::event::Updated, actor: &str) -> (String, String) {
+    let mut head = update_subject(updated);
+    if let Some(step) = updated.step_key.as_deref().and_then(|k| run.step(k))
+        && crate::core::fold::passes_gate(step, updated)
+    {
+        head.push_str(&format!(" (gate passed by {actor} via update)"));
+    }
+    let mut tail = String::new();
+    if let Some(summary) = &updated.summary {
+        tail.push_str(&format!(": {summary}"));
+    }
+    if let Some(evidence) = &updated.evidence {
+        tail.push_str(&format!(" (evidence: {evidence})"));
+    }
+    (head, tail)
 }
 
 fn open_response(

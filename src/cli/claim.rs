@@ -3,6 +3,7 @@
 
 use super::{Ctx, RunArg, commit_line};
 use nexo::core::error::Result;
+use nexo::core::words::{cell, column, one_line};
 use nexo::wire::request::{ClaimRequest, ReleaseRequest};
 
 #[derive(clap::Args, Debug)]
@@ -125,26 +126,30 @@ pub fn ready(ctx: &Ctx, a: &ReadyArgs) -> Result<()> {
         timeout_seconds: timeout_seconds(&a.timeout)?,
     })?;
     ctx.emit(&r, || {
-        let mut s = format!("{}\n", r.message);
+        // The claim's own message says what the answer's does, and more.
         if let Some(c) = &r.claimed {
-            s.push_str(&format!("{}\n{}\n", c.message, commit_line(&c.commit)));
+            let mut s = format!("{}\n{}", c.message, commit_line(&c.commit));
             if let Some(resume) = &r.resume {
                 s.push_str(&format!("{}: {}\n", resume.resume_state, resume.message));
             }
             return s;
         }
+        let mut s = format!("{}\n", r.message);
+        let key = column(r.steps.iter().map(|i| i.step_key.as_str()), 4, 24);
         for i in &r.steps {
-            s.push_str(&format!(
-                "{}  {:<20} {:<8} {}{}\n",
+            let line = format!(
+                "{}  {}  {:<8} {}{}",
                 i.run_id,
-                i.step_key,
+                cell(&i.step_key, key),
                 i.priority.as_str(),
-                i.title,
+                one_line(&i.title),
                 i.waits_on
                     .as_deref()
                     .map(|w| format!("  ({w})"))
                     .unwrap_or_default()
-            ));
+            );
+            s.push_str(line.trim_end());
+            s.push('\n');
         }
         s
     })

@@ -9,7 +9,7 @@ pub const AFTER_HELP: &str = "Examples:
   claude mcp add --scope project nexo -- nexo mcp
   codex mcp add nexo -- nexo mcp
   nexo setup claude      # or: nexo setup codex (writes the agent's config for you)
-See docs/agents.md.";
+Registering by hand, the session hook and habits: docs/agents.md in nexo's repository.";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

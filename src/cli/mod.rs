@@ -149,7 +149,7 @@ pub enum Command {
     Resolve,
     /// Commit pending changes, fetch, merge or rebase, settle .nexo/, regenerate views, push.
     #[command(
-        after_help = "Examples:\n  nexo handoff WF-7K2D --to claude_code --next \"Publish.\"\n  nexo sync         # the other machine sees the handoff after its own nexo sync\nSee docs/sync.md."
+        after_help = "Examples:\n  nexo handoff WF-7K2D --to claude_code --next \"Publish.\"\n  nexo sync         # the other machine sees the handoff after its own nexo sync\nPull, push, divergence and claims across clones: docs/sync.md in nexo's repository."
     )]
     Sync(sync::Args),
     /// Serve every nexo_workflow_* and nexo_goal_* tool over MCP on standard input/output.
@@ -378,25 +378,43 @@ pub fn elsewhere_line(id: &str, e: &nexo::wire::response::Elsewhere) -> String {
     )
 }
 
-/// The line that says what became of a write's commit.
+/// The line that says what became of a write's commit. A commit the next
+/// nexo write may fold into its own is said to be one, so that a hash that
+/// is gone from `git log` a minute later surprises nobody.
 pub fn commit_line(c: &CommitInfo) -> String {
     match (&c.commit, &c.pending_reason) {
+        (Some(id), _) if c.may_fold => format!(
+            "committed {} (may be folded into the next nexo commit)\n",
+            &id[..id.len().min(12)]
+        ),
         (Some(id), _) => format!("committed {}\n", &id[..id.len().min(12)]),
         (None, Some(why)) => format!("not committed: {why}\n"),
         (None, None) => String::new(),
     }
 }
 
-/// One checkpoint of a run's history, on one line.
-pub fn checkpoint_line(c: &CheckpointOut) -> String {
-    let mut s = format!(
-        "{}  {:<22} {:<10} {}",
-        c.created_at, c.checkpoint_label, c.actor, c.run_status
-    );
-    if let Some(summary) = &c.summary {
-        s.push_str(&format!("  {summary}"));
+/// Checkpoints of a run's history, one a line, each after `indent`: the
+/// time, then who and the run's status in columns as wide as their widest
+/// value up to a cap (a long name is clipped, never pushing the columns
+/// after it out of line), then the label and summary, whole.
+pub fn checkpoint_lines(checkpoints: &[CheckpointOut], indent: &str) -> String {
+    use nexo::core::words::{cell, column, one_line};
+    let actor = column(checkpoints.iter().map(|c| c.actor.as_str()), 5, 16);
+    let status = column(checkpoints.iter().map(|c| c.run_status.as_str()), 6, 16);
+    let mut s = String::new();
+    for c in checkpoints {
+        let summary = c.summary.as_deref().map(|t| format!(" — {}", one_line(t)));
+        let line = format!(
+            "{indent}{}  {}  {}  {}{}",
+            c.created_at,
+            cell(&c.actor, actor),
+            cell(c.run_status.as_str(), status),
+            one_line(&c.checkpoint_label),
+            summary.unwrap_or_default()
+        );
+        s.push_str(line.trim_end());
+        s.push('\n');
     }
-    s.push('\n');
     s
 }
 
