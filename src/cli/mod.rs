@@ -97,7 +97,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Call a NEXO tool with a JSON input, exactly like the original runtime.
+    /// Call one of the agents' tools (nexo_workflow_*, nexo_goal_*) with a JSON input, as an agent does.
     #[command(after_help = call::after_help())]
     Call(call::Args),
     /// Open a new run.
@@ -164,7 +164,7 @@ pub enum Command {
     Setup(setup::Args),
     /// A compact summary of open runs for a session-start hook.
     Prime(prime::Args),
-    /// Walk the seed's release example end to end, across two clones of a throwaway repository.
+    /// Watch a release run pass between two agents and a person, in a throwaway repository's clones.
     Demo(demo::Args),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionArgs),
