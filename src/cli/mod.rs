@@ -513,6 +513,67 @@ mod tests {
         assert_eq!(cli.dir.as_deref(), Some(std::path::Path::new("/tmp")));
     }
 
+    /// `line` split into words as a shell would: quotes group, and a
+    /// `#` after white space starts a comment. None if a quote is open.
+    fn shell_words(line: &str) -> Option<Vec<String>> {
+        let (mut words, mut word, mut quote, mut started) =
+            (Vec::new(), String::new(), None, false);
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => word.push(c),
+                (None, '\'' | '"') => (quote, started) = (Some(c), true),
+                (None, '#') if !started => break,
+                (None, c) if c.is_whitespace() => {
+                    if started {
+                        words.push(std::mem::take(&mut word));
+                    }
+                    started = false;
+                }
+                (None, c) => (word.push(c), started = true).1,
+            }
+        }
+        if started {
+            words.push(word);
+        }
+        quote.is_none().then_some(words)
+    }
+
+    /// What a newcomer copies from the README is what nexo takes: every
+    /// whole `nexo` command in its shell blocks parses, and nothing in it
+    /// needs editing first (no placeholder, no jargon from before).
+    #[test]
+    fn the_readmes_commands_are_commands_nexo_takes() {
+        let readme = include_str!("../../README.md");
+        for banned in ["<owner>", "the seed's", "original runtime"] {
+            assert!(!readme.contains(banned), "README says {banned:?}");
+        }
+        assert!(readme.contains("cargo install --locked --path ."));
+        let mut checked = 0;
+        let mut in_sh = false;
+        for line in readme.lines() {
+            match line.trim() {
+                "```sh" => in_sh = true,
+                "```" => in_sh = false,
+                l if in_sh && l.starts_with("nexo ") => {
+                    let Some(words) = shell_words(l) else {
+                        continue;
+                    };
+                    if let Err(e) = <Cli as clap::Parser>::try_parse_from(&words) {
+                        use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
+                        assert!(
+                            matches!(e.kind(), DisplayHelp | DisplayVersion),
+                            "README's {l:?} does not parse: {e}"
+                        );
+                    }
+                    checked += 1;
+                }
+                _ => {}
+            }
+        }
+        assert!(checked > 20, "{checked} commands checked");
+    }
+
     #[test]
     fn every_command_has_examples_and_every_argument_a_description() {
         let mut all = Vec::new();
