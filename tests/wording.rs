@@ -76,6 +76,20 @@ fn a_run_without_steps_says_how_to_add_one() {
     let repo = Repo::new().deterministic();
     let id = opened(&repo, &["open", "Plan the migration"]);
     snap!("resume_no_steps", repo, &["resume", &id]);
+    snap!("get_no_steps", repo, &["get", &id]);
+    // Closed by hand, with no step: the timeline says what the update did.
+    ok(&repo, &["update", &id, "--run-status", "cancelled"]);
+    snap!("show_cancelled_no_steps", repo, &["show", &id]);
+}
+
+/// A goal with one run counts it in the singular.
+#[test]
+fn a_goal_counts_its_runs_in_their_number() {
+    let repo = Repo::new().deterministic();
+    let v = parse_json(&repo.nexo(&["--json", "goal", "open", "Ship v2", "--sid", "s"]));
+    let goal = v["goal_id"].as_str().unwrap().to_string();
+    ok(&repo, &["open", "Release", "--goal", &goal]);
+    snap!("goal_get_one_run", repo, &["goal", "get", &goal]);
 }
 
 /// An agent may report a failure without marking the step running first:

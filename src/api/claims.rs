@@ -25,11 +25,15 @@ pub(crate) fn held(run: &Run, step: &Step, c: &Claim) -> Error {
             step.step_key, run.run_id, c.holder, c.lease_until, c.token
         ),
     )
-    .with_hint(format!(
-        "take another step (nexo resume {} says which), wait for the lease to end (it can be taken over {}s after), or take it on purpose with --steal",
-        run.run_id,
-        crate::core::claim::SKEW_MARGIN_SECONDS
-    ))
+    .with_hint_naming({
+        let (run_id, margin) = (run.run_id.clone(), crate::core::claim::SKEW_MARGIN_SECONDS);
+        move |n| {
+            format!(
+                "take another step (nexo resume {run_id} says which), wait for the lease to end (it can be taken over {margin}s after), or take it on purpose by passing {}",
+                n("steal")
+            )
+        }
+    })
     .with_detail("step_key", step.step_key.clone())
     .with_detail("holder", c.holder.clone())
     .with_detail("lease_until", c.lease_until.clone())
@@ -265,7 +269,7 @@ fn offered_step<'a>(run: &'a Run, actor: &str, now: &str) -> Result<&'a Step> {
             "{} offers no step to claim now ({}): {}",
             run.run_id, r.resume_state, r.message
         ))
-        .with_hint("name the step to claim: nexo claim <RUN> <STEP>")),
+        .with_hint_naming(|n| format!("name the step to claim: pass {}", n("step_key")))),
     }
 }
 

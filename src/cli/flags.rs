@@ -48,6 +48,7 @@ fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
             ("requires_approval", "--requires-approval"),
             ("owner", "--owner"),
             ("needs", "--needs"),
+            ("steal", "--steal"),
         ],
         Command::Ready(_) => &[
             ("ttl_seconds", "--ttl"),
@@ -59,6 +60,7 @@ fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
             ("ttl_seconds", "--ttl"),
             ("step_key", "STEP"),
             ("timeout_seconds", "--timeout"),
+            ("steal", "--steal"),
         ],
         Command::Release(_) => &[("step_key", "STEP")],
         Command::Handoff(_) => &[

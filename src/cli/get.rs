@@ -74,9 +74,13 @@ fn render_get(r: &GetResponse) -> String {
         "opened {}   updated {}\n",
         run.opened_at, run.updated_at
     ));
-    if let Some(steps) = &run.steps {
-        s.push_str("steps:\n");
-        s.push_str(&step_lines(steps, run.current_step_key.as_deref()));
+    match &run.steps {
+        Some(steps) if steps.is_empty() => s.push_str("steps: none\n"),
+        Some(steps) => {
+            s.push_str("steps:\n");
+            s.push_str(&step_lines(steps, run.current_step_key.as_deref()));
+        }
+        None => {}
     }
     if !run.next_action.is_empty() && !run.status.is_finished() {
         s.push_str(&format!("next action: {}\n", run.next_action));

@@ -4,6 +4,7 @@
 use super::{Ctx, commit_line, json_arg};
 use nexo::core::error::Result;
 use nexo::core::model::{GoalStatus, Priority};
+use nexo::core::words::count;
 use nexo::wire::goals::GoalCounts;
 use nexo::wire::request::{GoalGetRequest, GoalListRequest, GoalOpenRequest, GoalUpdateRequest};
 
@@ -135,12 +136,10 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
 
 fn counts(c: &GoalCounts) -> String {
     format!(
-        "{} run{} ({} open), {} sub-goal{}",
-        c.run_count,
-        if c.run_count == 1 { "" } else { "s" },
+        "{} ({} open), {}",
+        count(c.run_count, "run"),
         c.open_run_count,
-        c.child_count,
-        if c.child_count == 1 { "" } else { "s" }
+        count(c.child_count, "sub-goal")
     )
 }
 

@@ -143,6 +143,10 @@ pub fn change(c: &Checkpoint) -> String {
         }
         // An update that left the step's status as it was.
         (_, Some(k), _) if c.checkpoint_label == *k => format!("{k} updated{summary}"),
+        // An update of the run itself, under the default label.
+        ("updated", None, _) if c.checkpoint_label == "update" => {
+            format!("run updated, {}{summary}", c.run_status)
+        }
         (_, Some(k), Some(s)) => format!("{} ({k} {s}){summary}", c.checkpoint_label),
         _ => format!("{}{summary}", c.checkpoint_label),
     }

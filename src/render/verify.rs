@@ -3,7 +3,7 @@
 
 use super::markdown::cell;
 use crate::core::verify::{GateCheck, VerifyReport, Violation};
-use crate::core::words::{count, plural};
+use crate::core::words::{count, or_none, plural, who};
 
 /// The report as Markdown: the verdict, the policy applied, the changes
 /// a reviewer must see, the violations, and every gate judged.
@@ -83,7 +83,7 @@ pub fn text(r: &VerifyReport) -> String {
         s.push_str(&format!(
             "violation: {} step {} event {} by {}: {} ({})\n",
             v.run_id,
-            v.step_key.as_deref().unwrap_or("-"),
+            or_none(v.step_key.as_deref()),
             v.event_id,
             v.actor,
             v.reason,
@@ -160,11 +160,7 @@ fn policy_line(r: &VerifyReport, md: bool) -> String {
     if a.policy.is_strict() {
         s.push_str(&format!(
             " · approvers: {} · self-approval: {}",
-            if a.approvers.is_empty() {
-                "nobody".to_string()
-            } else {
-                cell(&a.approvers.join(", "))
-            },
+            cell(who(&a.approvers.join(", "))),
             if a.self_approval { "allowed" } else { "no" }
         ));
     }
