@@ -77,7 +77,11 @@ fn render(r: &DoctorReport, fix: bool) -> String {
 fn summary(r: &DoctorReport, fix: bool) -> String {
     let runs = match r.templates_checked {
         0 => count(r.runs_checked, "run"),
-        n => format!("{} and {}", count(r.runs_checked, "run"), count(n, "template")),
+        n => format!(
+            "{} and {}",
+            count(r.runs_checked, "run"),
+            count(n, "template")
+        ),
     };
     if r.ok {
         return match r.problems.is_empty() {

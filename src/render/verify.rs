@@ -179,8 +179,7 @@ fn runs_line(r: &VerifyReport) -> String {
     let runs = runs_only(r);
     match r.templates {
         0 => runs,
-        1 => format!("{runs}; 1 template checked"),
-        n => format!("{runs}; {n} templates checked"),
+        n => format!("{runs}; {} checked", count(n, "template")),
     }
 }
 
