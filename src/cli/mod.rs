@@ -59,7 +59,7 @@ Examples:
 Run ids may be shortened to any unique prefix (like git's short hashes).
 Exit codes: 0 ok, 2 invalid input, 3 unknown run or step, 4 ambiguous prefix,
 5 refused by the run's state, 6 git problem, 7 corrupt history, 8 busy, 9 I/O,
-10 step claimed by another, 11 verify found a violation.";
+10 step claimed by another, 11 verify found a violation, 12 the remote kept moving (retry).";
 
 /// The heading the flags every command takes are listed under.
 const GLOBAL: &str = "Global options";
@@ -537,6 +537,33 @@ mod tests {
             words.push(word);
         }
         quote.is_none().then_some(words)
+    }
+
+    /// Every exit code an error can give is in `nexo --help` and in
+    /// docs/cli.md's table: a kind added without its line fails here (the
+    /// match below stops compiling until the kind is listed).
+    #[test]
+    fn every_exit_code_is_documented() {
+        use nexo::core::error::ErrorKind::{self, *};
+        const KINDS: [ErrorKind; 10] = [
+            Invalid, NotFound, Ambiguous, Conflict, Repo, Corrupt, Busy, Io, Claimed, Contended,
+        ];
+        let _listed = |k: ErrorKind| match k {
+            Invalid | NotFound | Ambiguous | Conflict | Repo | Corrupt | Busy | Io | Claimed
+            | Contended => (),
+        };
+        let docs = include_str!("../../docs/cli.md");
+        for kind in KINDS {
+            let code = kind.exit_code();
+            assert!(
+                super::AFTER_HELP.contains(&format!("{code} ")),
+                "nexo --help lacks exit {code}"
+            );
+            assert!(
+                docs.contains(&format!("\n| {code} |")),
+                "docs/cli.md lacks exit {code}"
+            );
+        }
     }
 
     /// What a newcomer copies from the README is what nexo takes: every
