@@ -1,10 +1,13 @@
-//! `nexo demo`: the seed's release example, end to end, in a throwaway
-//! repository. It goes through the same tool interface an agent uses.
+//! `nexo demo`: a release run, end to end, in a throwaway repository
+//! with two clones: Codex's laptop and Claude Code's server. It shows
+//! both faces of nexo: the agents' tool calls (`nexo call`, in process,
+//! through the same interface an agent uses) and the people's command
+//! line (`nexo update`, `approve`, `sync`, `show`, run as the real binary).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use nexo::api::{Nexo, Options};
 use nexo::call::call;
@@ -27,22 +30,82 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn say(title: &str, tool: &str, input: &Value) {
-    outln!("\n== {title}");
-    outln!("$ nexo call {tool} --input '{input}'");
+/// The two clones, and who works in each.
+struct Machines {
+    laptop: PathBuf,
+    server: PathBuf,
 }
 
-fn show(out: &Value, fields: &[&str]) {
+/// An agent's tool call, as `nexo call` takes it: the title, the command
+/// an agent would run (its input as written, `$RUN` standing for the run's
+/// id), then the answer's `fields`.
+fn agent(
+    (dir, actor): (&Path, &str),
+    title: &str,
+    tool: &str,
+    (input, run): (&str, &str),
+    fields: &[&str],
+) -> Result<Value> {
+    let input = input.replace("$RUN", run);
+    outln!("\n== {title}");
+    outln!("$ nexo call {tool} --input '{input}'");
+    let input: Value = serde_json::from_str(&input).expect("the demo's inputs are JSON");
+    // A fresh handle per call, as the MCP server opens one: the command
+    // line may have written in between.
+    let nexo = Nexo::discover(
+        dir,
+        Options {
+            actor: Some(actor.into()),
+            ..Options::default()
+        },
+    )?;
+    let out = call(&nexo, tool, input)?;
     for f in fields {
         if let Some(v) = out.get(*f) {
-            outln!(
-                "  {f}: {}",
-                match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                }
-            );
+            let v = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            outln!("  {f}: {v}");
         }
+    }
+    Ok(out)
+}
+
+/// A person's command, run as the real `nexo` binary in `dir`, with what
+/// it printed indented beneath.
+fn person(dir: &Path, title: &str, args: &[&str]) -> Result<String> {
+    outln!("\n== {title}");
+    let shown: Vec<String> = args.iter().map(|a| shell_word(a)).collect();
+    outln!("$ nexo {}", shown.join(" "));
+    let exe =
+        std::env::current_exe().map_err(|e| Error::io("find", Path::new("the nexo binary"), e))?;
+    let out = Command::new(exe)
+        .current_dir(dir)
+        .args(args)
+        .env_remove("NEXO_ACTOR")
+        .output()
+        .map_err(|e| Error::io("run", Path::new("nexo"), e))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(Error::repo(format!(
+            "nexo {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    for line in text.lines() {
+        outln!("  {line}");
+    }
+    Ok(text)
+}
+
+/// `word` as a shell would need it typed.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=,@".contains(c);
+    match word.chars().all(plain) && !word.is_empty() {
+        true => word.to_string(),
+        false => format!("\"{}\"", word.replace('"', "\\\"")),
     }
 }
 
@@ -51,222 +114,190 @@ pub fn run(keep: bool) -> Result<()> {
         .prefix("nexo-demo-")
         .tempdir()
         .map_err(|e| Error::io("create", &std::env::temp_dir(), e))?;
-    let (dir, server) = machines(tmp.path())?;
-    let codex = Nexo::discover(
-        &dir,
-        Options {
-            actor: Some("codex".into()),
-            ..Options::default()
-        },
-    )?;
-    let claude = Nexo::discover(
-        &server,
-        Options {
-            actor: Some("claude_code".into()),
-            ..Options::default()
-        },
-    )?;
-
-    let run_id = on_the_laptop(&codex)?;
-    travel(&codex, &claude, &run_id)?;
-    show_files(&dir, &run_id)?;
+    let root = tmp.path().to_path_buf();
+    outln!("nexo demo: a release run kept in git, worked on by two agents and a person.");
+    outln!(
+        "It works in {}: origin.git (the shared remote), laptop/ (Codex's clone) and server/ (Claude Code's clone).",
+        root.display()
+    );
+    outln!(
+        "{}",
+        match keep {
+            true => "They are kept when it ends (--keep).",
+            false => "They are removed when it ends; `nexo demo --keep` keeps them to look around.",
+        }
+    );
+    let m = machines(&root)?;
+    let run_id = on_the_laptop(&m)?;
+    travel(&m, &run_id)?;
+    show_files(&m.laptop, &run_id)?;
     if keep {
         let path = tmp.keep();
-        outln!("Kept the demo clones under {}", path.display());
+        outln!(
+            "\nKept {}: cd {} && nexo show {run_id}",
+            path.display(),
+            path.join("laptop").display()
+        );
+    } else {
+        drop(tmp);
+        outln!("\nRemoved {}.", root.display());
     }
     Ok(())
 }
 
 /// Two machines sharing one remote: Codex's laptop and Claude Code's
 /// server. The run travels between them with ordinary push and pull.
-fn machines(root: &Path) -> Result<(PathBuf, PathBuf)> {
-    let remote = root.join("origin.git");
-    let dir = &root.join("laptop");
-    let server = &root.join("server");
-    git(
-        root,
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            &remote.to_string_lossy(),
-        ],
-    )?;
-    std::fs::create_dir(dir).map_err(|e| Error::io("create", dir, e))?;
-    git(dir, &["init", "-q", "-b", "main"])?;
-    git(dir, &["config", "user.name", "nexo demo"])?;
-    git(dir, &["config", "user.email", "demo@nexo.invalid"])?;
-    std::fs::write(dir.join("README.md"), "# demo project\n")
-        .map_err(|e| Error::io("write", dir, e))?;
-    git(dir, &["add", "README.md"])?;
-    git(dir, &["commit", "-q", "-m", "initial commit"])?;
-    git(dir, &["remote", "add", "origin", &remote.to_string_lossy()])?;
-    git(dir, &["push", "-q", "-u", "origin", "main"])?;
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            &remote.to_string_lossy(),
-            &server.to_string_lossy(),
-        ],
-    )?;
-    git(server, &["config", "user.name", "nexo demo server"])?;
-    git(server, &["config", "user.email", "server@nexo.invalid"])?;
-    outln!(
-        "Demo: a laptop clone ({}) and a server clone ({}) of one remote",
-        dir.display(),
-        server.display()
-    );
-
-    Ok((dir.clone(), server.clone()))
+fn machines(root: &Path) -> Result<Machines> {
+    let remote = root.join("origin.git").to_string_lossy().into_owned();
+    let laptop = root.join("laptop");
+    let server = root.join("server");
+    git(root, &["init", "-q", "--bare", "-b", "main", &remote])?;
+    std::fs::create_dir(&laptop).map_err(|e| Error::io("create", &laptop, e))?;
+    git(&laptop, &["init", "-q", "-b", "main"])?;
+    git(&laptop, &["config", "user.name", "nexo demo"])?;
+    git(&laptop, &["config", "user.email", "demo@nexo.invalid"])?;
+    std::fs::write(laptop.join("README.md"), "# demo project\n")
+        .map_err(|e| Error::io("write", &laptop, e))?;
+    git(&laptop, &["add", "README.md"])?;
+    git(&laptop, &["commit", "-q", "-m", "initial commit"])?;
+    git(&laptop, &["remote", "add", "origin", &remote])?;
+    git(&laptop, &["push", "-q", "-u", "origin", "main"])?;
+    git(root, &["clone", "-q", &remote, &server.to_string_lossy()])?;
+    git(&server, &["config", "user.name", "nexo demo server"])?;
+    git(&server, &["config", "user.email", "server@nexo.invalid"])?;
+    Ok(Machines { laptop, server })
 }
 
-/// The seed's steps on the laptop, up to the handoff. Returns the run id.
-fn on_the_laptop(codex: &Nexo) -> Result<String> {
-    let input = json!({
-        "sid": "demo-session-1",
-        "goal": "Prepare and publish v3.1.1",
-        "owner": "codex",
-        "priority": "high",
-        "workflow_kind": "release",
-        "steps": "[{\"key\":\"doctor\",\"title\":\"Run release readiness checks\"},{\"key\":\"package\",\"title\":\"Build and verify artifacts\"},{\"key\":\"publish\",\"title\":\"Publish release\"}]",
-        "next_action": "Run doctor and capture the first checkpoint."
-    });
-    say("Open the workflow", "nexo_workflow_open", &input);
-    let out = call(codex, "nexo_workflow_open", input)?;
-    show(&out, &["run_id", "status", "steps", "next_action"]);
-    let run_id = out["run_id"]
+/// On the laptop, up to the handoff: Codex opens the run and works
+/// through the tool interface; a person records a step and approves the
+/// gate from the command line. Returns the run id.
+fn on_the_laptop(m: &Machines) -> Result<String> {
+    let codex = (m.laptop.as_path(), "codex");
+    let opened = agent(
+        codex,
+        "Codex opens the run (an agent's tool call)",
+        "nexo_workflow_open",
+        (
+            r#"{"sid":"demo-session-1","goal":"Prepare and publish v3.1.1","owner":"codex","priority":"high","workflow_kind":"release","steps":[{"key":"doctor","title":"Run release readiness checks"},{"key":"package","title":"Build and verify artifacts"},{"key":"publish","title":"Publish release"}],"next_action":"Run doctor and capture the first checkpoint."}"#,
+            "",
+        ),
+        &["run_id", "status", "steps", "next_action"],
+    )?;
+    let run = opened["run_id"]
         .as_str()
         .expect("open returns a run id")
         .to_string();
-
-    let steps: Vec<(&str, Value)> = vec![
+    agent(
+        codex,
+        "Codex records the first step",
+        "nexo_workflow_update",
         (
-            "Record the first step",
-            json!({
-                "run_id": run_id, "step_key": "doctor", "step_title": "Run release readiness checks",
-                "step_status": "completed", "summary": "doctor clean, parity checks passed",
-                "evidence": "nexo doctor + verify_client_parity.py", "next_action": "Build release artifacts."
-            }),
+            r#"{"run_id":"$RUN","step_key":"doctor","step_status":"completed","summary":"doctor clean, parity checks passed","evidence":"nexo doctor + verify_client_parity.py","next_action":"Build release artifacts."}"#,
+            &run,
         ),
-        (
-            "Package the release",
-            json!({
-                "run_id": run_id, "step_key": "package", "step_status": "completed",
-                "summary": "artifacts built, checksums verified", "evidence": "dist/SHA256SUMS",
-                "next_action": "Ask for publish approval."
-            }),
-        ),
-        (
-            "Mark a step as waiting for approval",
-            json!({
-                "run_id": run_id, "step_key": "publish", "step_title": "Publish release",
-                "step_status": "blocked", "requires_approval": true,
-                "summary": "Artifacts are ready. Waiting for explicit publish approval.",
-                "next_action": "Wait for approval before publishing."
-            }),
-        ),
-    ];
-    for (title, input) in steps {
-        say(title, "nexo_workflow_update", &input);
-        let out = call(codex, "nexo_workflow_update", input)?;
-        show(&out, &["status", "resume_state", "resume_message"]);
-    }
-
-    let input = json!({"run_id": run_id});
-    say(
-        "A new session resumes honestly: the gate holds",
-        "nexo_workflow_resume",
-        &input,
-    );
-    show(
-        &call(codex, "nexo_workflow_resume", input)?,
-        &["resume_state", "can_resume", "requires_approval", "message"],
-    );
-
-    let input = json!({"run_id": run_id, "step_key": "publish", "actor": "release-manager", "note": "Release notes reviewed."});
-    say(
-        "A person approves the gate explicitly",
-        "nexo_workflow_approve",
-        &input,
-    );
-    show(
-        &call(codex, "nexo_workflow_approve", input)?,
-        &["decision", "by", "resume_state", "message"],
-    );
-
-    let input = json!({
-        "run_id": run_id, "actor": "codex", "new_owner": "claude_code",
-        "handoff_note": "Doctor and package steps are done. Publish is approved and waiting on a final smoke test.",
-        "next_action": "Run smoke test and publish if clean."
-    });
-    say(
+        &["status", "resume_state", "resume_message"],
+    )?;
+    person(
+        &m.laptop,
+        "A person records the packaging from the terminal (the command line)",
+        &[
+            "update",
+            &run,
+            "package",
+            "--status",
+            "completed",
+            "--summary",
+            "artifacts built, checksums verified",
+            "--evidence",
+            "dist/SHA256SUMS",
+            "--actor",
+            "release-engineer",
+        ],
+    )?;
+    gate(&m.laptop, &run)?;
+    agent(
+        codex,
         "Codex hands the run to Claude Code",
         "nexo_workflow_handoff",
-        &input,
-    );
-    show(
-        &call(codex, "nexo_workflow_handoff", input)?,
+        (
+            r#"{"run_id":"$RUN","actor":"codex","new_owner":"claude_code","handoff_note":"Doctor and package steps are done. Publish is approved and waiting on a final smoke test.","next_action":"Run smoke test and publish if clean."}"#,
+            &run,
+        ),
         &["owner", "message"],
-    );
-
-    Ok(run_id)
+    )?;
+    Ok(run)
 }
 
-/// Both machines sync; the server resumes, publishes; the laptop replays.
-fn travel(codex: &Nexo, claude: &Nexo, run_id: &str) -> Result<()> {
-    outln!("\n== The laptop syncs; so does the server\n$ nexo sync   (on each machine)");
-    codex.sync()?;
-    claude.sync()?;
-    outln!("  pushed from the laptop, pulled on the server");
-
-    let input = json!({"run_id": run_id});
-    say(
-        "On the receiving client (the server)",
+/// Codex puts publishing behind an approval gate; a new session finds the
+/// gate holding; the release manager approves it from the terminal.
+fn gate(dir: &Path, run: &str) -> Result<()> {
+    agent(
+        (dir, "codex"),
+        "Codex asks for approval before publishing",
+        "nexo_workflow_update",
+        (
+            r#"{"run_id":"$RUN","step_key":"publish","step_status":"blocked","requires_approval":true,"summary":"Artifacts are ready. Waiting for explicit publish approval.","next_action":"Wait for approval before publishing."}"#,
+            run,
+        ),
+        &["status", "resume_state", "resume_message"],
+    )?;
+    agent(
+        (dir, "codex"),
+        "A new session resumes honestly: the gate holds",
         "nexo_workflow_resume",
-        &input,
-    );
-    show(
-        &call(claude, "nexo_workflow_resume", input)?,
-        &["owner", "resume_state", "message", "next_action"],
-    );
+        (r#"{"run_id":"$RUN"}"#, run),
+        &["resume_state", "can_resume", "requires_approval", "message"],
+    )?;
+    person(
+        dir,
+        "The release manager approves the gate (the command line)",
+        &[
+            "approve",
+            run,
+            "publish",
+            "--note",
+            "Release notes reviewed.",
+            "--actor",
+            "release-manager",
+        ],
+    )?;
+    Ok(())
+}
 
-    let input = json!({
-        "run_id": run_id, "step_key": "publish", "step_status": "completed",
-        "summary": "Smoke test clean; v3.1.1 published.", "evidence": "https://example.invalid/releases/v3.1.1"
-    });
-    say(
+/// Both machines sync; the server resumes and publishes; the laptop syncs
+/// again and a person looks at the run.
+fn travel(m: &Machines, run: &str) -> Result<()> {
+    person(
+        &m.laptop,
+        "The laptop syncs (commit, pull, push)",
+        &["sync"],
+    )?;
+    person(&m.server, "So does the server", &["sync"])?;
+    let claude = (m.server.as_path(), "claude_code");
+    agent(
+        claude,
+        "On the server, Claude Code resumes where Codex left off",
+        "nexo_workflow_resume",
+        (r#"{"run_id":"$RUN"}"#, run),
+        &["owner", "resume_state", "message", "next_action"],
+    )?;
+    agent(
+        claude,
         "Claude Code publishes and records the evidence",
         "nexo_workflow_update",
-        &input,
-    );
-    show(
-        &call(claude, "nexo_workflow_update", input)?,
+        (
+            r#"{"run_id":"$RUN","step_key":"publish","step_status":"completed","summary":"Smoke test clean; v3.1.1 published.","evidence":"https://example.invalid/releases/v3.1.1"}"#,
+            run,
+        ),
         &["status", "resume_state", "resume_message"],
-    );
-
-    claude.sync()?;
-    codex.sync()?;
-    let input = json!({"run_id": run_id, "limit": 5});
-    say(
-        "Back on the laptop after a sync: replay the trail",
-        "nexo_workflow_replay",
-        &input,
-    );
-    let out = call(codex, "nexo_workflow_replay", input)?;
-    for c in out["checkpoints"].as_array().into_iter().flatten() {
-        outln!(
-            "  {}  {:<20} by {:<16} {}",
-            c["created_at"].as_str().unwrap_or(""),
-            c["checkpoint_label"].as_str().unwrap_or(""),
-            c["actor"].as_str().unwrap_or(""),
-            c["summary"].as_str().unwrap_or("")
-        );
-    }
-
+    )?;
+    person(&m.server, "The server syncs", &["sync"])?;
+    person(&m.laptop, "Back on the laptop, after a sync", &["sync"])?;
+    person(
+        &m.laptop,
+        "A person looks at the run (the command line)",
+        &["show", run],
+    )?;
     Ok(())
 }
 
@@ -282,6 +313,5 @@ fn show_files(dir: &Path, run_id: &str) -> Result<()> {
     let run_yaml = std::fs::read_to_string(dir.join(format!(".nexo/runs/{run_id}/run.yaml")))
         .map_err(|e| Error::io("read", dir, e))?;
     outln!("\n== .nexo/runs/{run_id}/run.yaml\n{run_yaml}");
-
     Ok(())
 }

@@ -101,6 +101,9 @@ impl Project {
 struct Ran {
     name: String,
     code: i32,
+    /// What the step printed, kept for a failure's message rather than
+    /// spilled into the test output.
+    output: String,
 }
 
 /// Runs the job's `run:` steps as a runner does: expressions evaluated
@@ -163,11 +166,13 @@ fn run_job(workflow: &str, checkout: &Path, sha: &str, summary: &Path) -> Vec<Ra
                 cmd.env(k.as_str().unwrap(), expression(v.as_str().unwrap()));
             }
         }
-        let code = cmd.status().unwrap().code().unwrap_or(-1);
+        let ran = cmd.output().unwrap();
+        let code = ran.status.code().unwrap_or(-1);
         failed |= code != 0;
         out.push(Ran {
             name: step["name"].as_str().unwrap_or("").to_string(),
             code,
+            output: format!("{}{}", stdout(&ran), stderr(&ran)),
         });
     }
     out
@@ -209,7 +214,7 @@ fn an_honest_pull_request_passes_the_check_and_is_summarised() {
     let summary = dir.path().join("summary.md");
     let ran = run_job(&project.workflow, &at, &sha, &summary);
     for r in &ran {
-        assert_eq!(r.code, 0, "step {}", r.name);
+        assert_eq!(r.code, 0, "step {}: {}", r.name, r.output);
     }
     assert_eq!(ran.len(), 3, "install, verify, show");
     let md = std::fs::read_to_string(&summary).unwrap();

@@ -1,8 +1,10 @@
 //! The real agent clients read what `nexo setup` writes: Claude Code's
 //! `claude mcp list` reports the nexo server connected, and Codex's
 //! `codex mcp list` lists it enabled. Both are the npm packages, pinned
-//! and installed under `target/` (by `.ci/run`, or here on first use);
-//! skipped only where npm is missing. Neither needs an account for this.
+//! here only and installed here on first use, into `target/tmp/agent-clients`
+//! (`.ci/run` and `cargo test` share it), or taken from
+//! `$NEXO_TEST_CLIENTS`; skipped, and said so, only where npm is missing.
+//! Neither needs an account for this.
 
 mod common;
 
@@ -12,7 +14,6 @@ use std::sync::OnceLock;
 
 use common::*;
 
-// Pinned here and in .ci/run.
 const CLAUDE_CODE: &str = "@anthropic-ai/claude-code@2.1.332";
 const CODEX: &str = "@openai/codex@0.171.0";
 
@@ -20,28 +21,52 @@ const CODEX: &str = "@openai/codex@0.171.0";
 fn clients() -> Option<&'static Path> {
     static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::var_os("NEXO_TEST_CLIENTS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("agent-clients"));
-        let bin = dir.join("node_modules/.bin");
-        if bin.join("claude").exists() && bin.join("codex").exists() {
+        if let Some(dir) = std::env::var_os("NEXO_TEST_CLIENTS") {
+            return Some(PathBuf::from(dir));
+        }
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("agent-clients");
+        // What is installed, by its pins: new pins install again.
+        let marker = dir.join(".installed");
+        let pins = format!("{CLAUDE_CODE} {CODEX}\n");
+        if std::fs::read_to_string(&marker).is_ok_and(|m| m == pins) {
             return Some(dir);
         }
         if Command::new("npm").arg("--version").output().is_err() {
-            eprintln!("npm is missing: the real-client checks are skipped");
             return None;
         }
-        let ok = Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+        // Quietly: npm's engine warnings and "added N packages" are not
+        // the suite's output. What it said is kept for a failure.
+        let out = Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
             .arg(&dir)
             .args([CLAUDE_CODE, CODEX])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "npm could not install {CLAUDE_CODE} and {CODEX}");
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "npm could not install {CLAUDE_CODE} and {CODEX}:\n{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        std::fs::write(&marker, pins).unwrap();
         Some(dir)
     })
     .as_deref()
+}
+
+/// The clients, or a skip said where npm is missing.
+fn clients_or_skip() -> Option<&'static Path> {
+    let dir = clients();
+    if dir.is_none() {
+        skip("npm is missing, so the real Claude Code and Codex clients are not checked");
+    }
+    dir
 }
 
 /// `client` (`claude` or `codex`) run in `repo` with `home` as its home,
@@ -70,7 +95,9 @@ fn run(mut cmd: Command) -> String {
 
 #[test]
 fn claude_code_connects_to_the_server_setup_wrote() {
-    let Some(dir) = clients() else { return };
+    let Some(dir) = clients_or_skip() else {
+        return;
+    };
     let repo = Repo::new();
     assert!(repo.nexo(&["setup", "claude"]).status.success());
     // What a person does once: trust the folder and approve the project's
@@ -97,7 +124,9 @@ fn claude_code_connects_to_the_server_setup_wrote() {
 
 #[test]
 fn codex_lists_the_server_setup_wrote_as_enabled() {
-    let Some(dir) = clients() else { return };
+    let Some(dir) = clients_or_skip() else {
+        return;
+    };
     let repo = Repo::new();
     assert!(repo.nexo(&["setup", "codex"]).status.success());
     let home = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();

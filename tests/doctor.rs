@@ -12,7 +12,7 @@ fn a_healthy_repository_passes() {
     repo.open_release();
     let out = repo.nexo(&["doctor"]);
     assert!(out.status.success(), "{}", stdout(&out));
-    assert!(stdout(&out).contains("1 runs checked: healthy"));
+    assert!(stdout(&out).contains("1 run checked: healthy"));
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn doctor_fix_moves_an_unreadable_line_aside_and_stops_pointing_at_itself() {
     assert_eq!(
         stdout(&out),
         format!(
-            "{unreadable}uncommitted: {rel} is written but not committed; --fix commits it\n1 runs checked: 2 problem(s); `nexo doctor --fix` repairs them\n"
+            "{unreadable}uncommitted: {rel} is written but not committed; --fix commits it\n1 run checked: 2 problems; `nexo doctor --fix` repairs them\n"
         )
     );
 
@@ -134,7 +134,7 @@ fn doctor_fix_moves_an_unreadable_line_aside_and_stops_pointing_at_itself() {
         )),
         "{text}"
     );
-    assert!(text.ends_with("1 runs checked: repaired\n"), "{text}");
+    assert!(text.ends_with("1 run checked: repaired\n"), "{text}");
     assert_eq!(std::fs::read(history_path(&repo, &id)).unwrap(), history);
     assert_eq!(
         std::fs::read(repo.path().join(&aside)).unwrap(),
@@ -154,7 +154,7 @@ fn doctor_fix_moves_an_unreadable_line_aside_and_stops_pointing_at_itself() {
 
     let out = repo.nexo(&["doctor"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    assert_eq!(stdout(&out), "1 runs checked: healthy\n");
+    assert_eq!(stdout(&out), "1 run checked: healthy\n");
     assert!(repo.nexo(&["resume", &id]).status.success());
 }
 
@@ -244,7 +244,7 @@ fn a_newer_nexos_event_is_left_where_it_is_and_fix_says_so() {
     );
     assert!(
         text.ends_with(
-            "1 runs checked: 3 problem(s), none of which --fix can repair; each says what to do\n"
+            "1 run checked: 3 problems, none of which --fix can repair; each says what to do\n"
         ),
         "{text}"
     );
@@ -253,7 +253,7 @@ fn a_newer_nexos_event_is_left_where_it_is_and_fix_says_so() {
     assert_eq!(out.status.code(), Some(7));
     assert!(
         stdout(&out).ends_with(
-            "1 runs checked: 3 problem(s) left that --fix cannot repair; each says what to do\n"
+            "1 run checked: 3 problems left that --fix cannot repair; each says what to do\n"
         ),
         "{}",
         stdout(&out)
@@ -296,7 +296,7 @@ fn a_bad_line_in_a_sealed_segment_is_named_not_moved() {
         stdout(&out)
     );
     assert!(
-        stdout(&out).ends_with("problem(s) left that --fix cannot repair; each says what to do\n"),
+        stdout(&out).ends_with("1 problem left that --fix cannot repair; each says what to do\n"),
         "{}",
         stdout(&out)
     );
@@ -395,7 +395,7 @@ fn a_peer_syncs_the_repair_and_the_line_does_not_come_back() {
         .join("quarantine.jsonl");
     assert_eq!(std::fs::read_to_string(aside).unwrap(), "{\"garbage\":\n");
     let out = repo.nexo(&["doctor"]);
-    assert_eq!(stdout(&out), "1 runs checked: healthy\n");
+    assert_eq!(stdout(&out), "1 run checked: healthy\n");
 }
 
 #[test]

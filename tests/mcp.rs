@@ -2,8 +2,9 @@
 //! and a whole open → update → gate → approve → handoff → resume → replay
 //! flow, checking the answers and the commits made.
 //!
-//! The SDK lives in a virtual environment: `$NEXO_TEST_PYTHON` if set (CI
-//! sets it), else one this test creates once under the target directory.
+//! The SDK lives in a virtual environment: `$NEXO_TEST_PYTHON` if set,
+//! else one this test creates once in `target/tmp/mcp-venv` (`.ci/run`
+//! and `cargo test` share it), the SDK's pin declared here only.
 
 mod common;
 
@@ -22,22 +23,37 @@ fn python() -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mcp-venv");
     let py = venv.join("bin").join("python");
     let ready = venv.join(".installed");
-    if !ready.exists() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "python3 -m venv failed");
-        let ok = Command::new(&py)
-            .args(["-m", "pip", "install", "-q", MCP_SDK])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "pip install {MCP_SDK} failed");
-        std::fs::write(&ready, MCP_SDK).unwrap();
+    if std::fs::read_to_string(&ready).is_ok_and(|pin| pin == MCP_SDK) {
+        return py;
     }
+    // Quietly, what they said kept for a failure: pip's notices are not
+    // the suite's output.
+    let run = |cmd: &mut Command, what: &str| {
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{what} failed:\n{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    };
+    let _ = std::fs::remove_dir_all(&venv);
+    run(
+        Command::new("python3").args(["-m", "venv"]).arg(&venv),
+        "python3 -m venv",
+    );
+    run(
+        Command::new(&py).args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            MCP_SDK,
+        ]),
+        &format!("pip install {MCP_SDK}"),
+    );
+    std::fs::write(&ready, MCP_SDK).unwrap();
     py
 }
 
@@ -331,6 +347,7 @@ fn malformed_oversized_and_misshapen_lines_are_answered_and_serving_goes_on() {
         .arg("mcp")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let mut input = child.stdin.take().unwrap();

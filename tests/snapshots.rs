@@ -1,48 +1,15 @@
 //! Snapshots of what people and agents see: each command's text, its
 //! `--json`, and its errors with their exit codes. Each command runs with
 //! ids and a time of its own, the same on every run, so only commit ids
-//! and temporary paths are redacted; `cargo insta review` (or
-//! INSTA_UPDATE=always) updates them.
+//! and temporary paths are redacted (tests/common/snap.rs); `cargo insta
+//! review` (or INSTA_UPDATE=always) updates them.
 
 mod common;
 
 use common::*;
 use serde_json::json;
 
-/// stdout, stderr and the exit code of `nexo ARGS`, as one text.
-fn run(repo: &Repo, args: &[&str]) -> String {
-    let out = repo.nexo(args);
-    format!(
-        "exit: {}\n--- stdout\n{}--- stderr\n{}",
-        out.status.code().unwrap_or(-1),
-        stdout(&out),
-        stderr(&out)
-    )
-}
-
-fn settings(repo: &Repo) -> insta::Settings {
-    let mut s = insta::Settings::clone_current();
-    s.set_prepend_module_to_snapshot(false);
-    let path = regex_escape(&repo.path().to_string_lossy());
-    s.add_filter(&path, "[REPO]");
-    // Run and event ids and times need no filter: the repository gives
-    // each command its seed and its time (`Repo::deterministic`). Commit
-    // ids still depend on the initial commit git made.
-    s.add_filter(r"\b[0-9a-f]{40}\b", "[COMMIT]");
-    s.add_filter(r"committed [0-9a-f]{12}\b", "committed [COMMIT]");
-    s
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '.' | '+' | '*' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '|' | '^' | '$' | '\\' => {
-                format!("\\{c}")
-            }
-            c => c.to_string(),
-        })
-        .collect()
-}
+use common::snap::{run, settings};
 
 /// A repository with the seed's release run, its first step done and the
 /// publish step at its gate.
@@ -61,13 +28,6 @@ fn release() -> (Repo, String) {
                 "requires_approval": true, "summary": "artifacts ready"}),
     );
     (repo, id)
-}
-
-macro_rules! snap {
-    ($name:literal, $repo:expr, $args:expr) => {{
-        let repo = &$repo;
-        settings(repo).bind(|| insta::assert_snapshot!($name, run(repo, $args)));
-    }};
 }
 
 #[test]

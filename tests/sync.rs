@@ -586,10 +586,11 @@ fn a_history_briefly_missing_is_waited_for() {
         .current_dir(repo.path())
         .args(["resume", &id, "--json"])
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(60));
     std::fs::rename(&aside, &history).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
 }

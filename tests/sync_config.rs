@@ -310,7 +310,11 @@ fn a_plain_git_pull_landing_mid_write_is_read_again_not_written_over() {
         .args(["call", "nexo_workflow_update", "--input"])
         .arg(json!({"run_id": run, "step_key": "x", "step_status": "running"}).to_string());
     w.env(&mut cmd);
-    let child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     while !pause.exists() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
@@ -320,8 +324,9 @@ fn a_plain_git_pull_landing_mid_write_is_read_again_not_written_over() {
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
     let ours: Value = serde_json::from_slice(&out.stdout).unwrap();
     let history = w.git(

@@ -575,6 +575,9 @@ fn input_can_come_from_standard_input() {
         .args(["call", "nexo_workflow_open", "--input", "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
+        // The first write's notice (the merge driver it registered) is
+        // for a person, not the test output.
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     use std::io::Write;
@@ -585,7 +588,7 @@ fn input_can_come_from_standard_input() {
         .write_all(b"{\"sid\":\"s\",\n\"goal\":\"from stdin\nwith a raw line break\"}")
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
+    assert!(out.status.success(), "{}", stderr(&out));
     let v = parse_json(&out);
     let got = repo.call("nexo_workflow_get", &json!({"run_id": v["run_id"]}));
     assert_eq!(got["run"]["goal"], "from stdin\nwith a raw line break");

@@ -25,11 +25,15 @@ pub(crate) fn held(run: &Run, step: &Step, c: &Claim) -> Error {
             step.step_key, run.run_id, c.holder, c.lease_until, c.token
         ),
     )
-    .with_hint(format!(
-        "take another step (nexo resume {} says which), wait for the lease to end (it can be taken over {}s after), or take it on purpose with --steal",
-        run.run_id,
-        crate::core::claim::SKEW_MARGIN_SECONDS
-    ))
+    .with_hint_naming({
+        let (run_id, margin) = (run.run_id.clone(), crate::core::claim::SKEW_MARGIN_SECONDS);
+        move |n| {
+            format!(
+                "take another step (nexo resume {run_id} says which), wait for the lease to end (it can be taken over {margin}s after), or take it on purpose by passing {}",
+                n("steal")
+            )
+        }
+    })
     .with_detail("step_key", step.step_key.clone())
     .with_detail("holder", c.holder.clone())
     .with_detail("lease_until", c.lease_until.clone())
@@ -127,10 +131,7 @@ impl Nexo {
             .iter()
             .find(|c| c.holder == actor)
             .expect("the caller holds the step");
-        let message = format!(
-            "{} holds step '{}' of {} until {} (claim {}). Renew it by writing to the step or claiming again; it ends when the step completes, is skipped, fails or is handed off, or on nexo release.",
-            actor, step.step_key, run.run_id, c.lease_until, c.token
-        );
+        let message = claim_message(&actor, step, &run.run_id, c, g.outcome);
         Ok(ClaimResponse {
             ok: true,
             run_id: run.run_id.clone(),
@@ -268,7 +269,7 @@ fn offered_step<'a>(run: &'a Run, actor: &str, now: &str) -> Result<&'a Step> {
             "{} offers no step to claim now ({}): {}",
             run.run_id, r.resume_state, r.message
         ))
-        .with_hint("name the step to claim: nexo claim <RUN> <STEP>")),
+        .with_hint_naming(|n| format!("name the step to claim: pass {}", n("step_key")))),
     }
 }
 
@@ -312,4 +313,34 @@ fn released_step<'a>(run: &'a Run, key: Option<&str>, actor: &str) -> Result<&'a
         }));
     }
     Ok(step)
+}
+
+/// What a claim did, said once: who holds which step until when, how they
+/// came to (a takeover and a steal name the holder before), and how the
+/// lease is kept and ends.
+fn claim_message(
+    actor: &str,
+    step: &Step,
+    run_id: &str,
+    c: &Claim,
+    outcome: ClaimOutcome,
+) -> String {
+    let (key, until, token) = (&step.step_key, &c.lease_until, &c.token);
+    let from = c
+        .took_over
+        .as_ref()
+        .map_or("another", |t| t.holder.as_str());
+    let what = match outcome {
+        ClaimOutcome::Claimed => format!("{actor} claimed step '{key}' of {run_id}"),
+        ClaimOutcome::Renewed => format!("{actor} renewed its claim on step '{key}' of {run_id}"),
+        ClaimOutcome::TookOver => {
+            format!("{actor} took step '{key}' of {run_id} over from {from}, whose lease had ended")
+        }
+        ClaimOutcome::Stole => format!(
+            "{actor} took step '{key}' of {run_id} from {from} on purpose (recorded as stolen)"
+        ),
+    };
+    format!(
+        "{what}; the claim ({token}) holds until {until}. Writing to the step or claiming it again renews it; it ends when the step completes, is skipped, fails or is handed off, or on nexo release."
+    )
 }

@@ -60,11 +60,18 @@ pub fn plan(run: &Run, limit: usize) -> CompensationResponse {
     } else {
         "Execute compensation steps in listed order before cancelling or reopening the run."
     };
-    // nexo's view: steps that did work, latest first; skipped steps did none.
+    // nexo's view: steps that did work, latest first; skipped steps did
+    // none, and a failed one did some even with no attempt recorded (an
+    // agent may report the failure without marking the step running).
     let mut touched: Vec<&Step> = run
         .steps
         .iter()
-        .filter(|s| s.attempt_count > 0 || s.status.is_done() || s.started_at.is_some())
+        .filter(|s| {
+            s.attempt_count > 0
+                || s.status.is_done()
+                || s.status == StepStatus::Failed
+                || s.started_at.is_some()
+        })
         .filter(|s| s.status != StepStatus::Skipped)
         .collect();
     touched.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.order.cmp(&a.order)));

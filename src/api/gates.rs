@@ -63,6 +63,7 @@ impl Nexo {
                     "{key} {verdict} by {actor}{}",
                     if signed { " (signed)" } else { "" }
                 );
+                let subject = move |_: &Run| subject;
                 Ok(match verdict {
                     Verdict::Approved => (actor.clone(), Body::Approved(decision), subject),
                     Verdict::Rejected => (actor.clone(), Body::Rejected(decision), subject),

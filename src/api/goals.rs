@@ -64,9 +64,12 @@ impl Nexo {
             return Err(crate::api::runs::empty_sid());
         }
         if title.is_empty() {
-            return Err(Error::invalid(
-                "title is empty: say what the goal is, e.g. \"Ship v3.1 to every customer\"",
-            ));
+            return Err(Error::naming(crate::core::error::ErrorKind::Invalid, |n| {
+                format!(
+                    "{} is empty: say what the goal is, e.g. \"Ship v3.1 to every customer\"",
+                    n("title")
+                )
+            }));
         }
         limits::text("title", &title, Text::Line)?;
         limits::text("sid", &sid, Text::Name)?;
@@ -110,7 +113,10 @@ impl Nexo {
         };
         let (goal, event, commit) =
             self.append_and_publish(write, None, actor, body, |g: &Goal| {
-                format!("goal opened: {}", crate::api::runs::one_line(&g.title))
+                format!(
+                    "goal opened: {}",
+                    crate::core::words::headline(&g.title, 60)
+                )
             })?;
         Ok(GoalOpenResponse {
             ok: true,
@@ -218,10 +224,16 @@ impl Nexo {
         let mut hops = 0;
         while let Some(g) = at {
             if g.goal_id == goal.goal_id {
-                return Err(Error::invalid(format!(
-                    "parent_goal_id {} would make goal {} its own ancestor: pick a goal outside its subtree",
-                    parent.goal_id, goal.goal_id
-                )));
+                let (parent, goal) = (parent.goal_id.clone(), goal.goal_id.clone());
+                return Err(Error::naming(
+                    crate::core::error::ErrorKind::Invalid,
+                    move |n| {
+                        format!(
+                            "{} {parent} would make goal {goal} its own ancestor: pick a goal outside its subtree",
+                            n("parent_goal_id")
+                        )
+                    },
+                ));
             }
             hops += 1;
             at = match g.parent_goal_id.as_str() {
@@ -299,11 +311,16 @@ impl Nexo {
                 }
             })
             .collect();
+        let closed_left_out = match (req.status, include_closed) {
+            (None, false) => all.iter().filter(|g| g.status.is_closed()).count(),
+            _ => 0,
+        };
         Ok(GoalListResponse {
             ok: true,
             count: goals.len(),
             goals,
             unreadable,
+            closed_left_out,
         })
     }
 
@@ -361,11 +378,14 @@ impl Nexo {
     /// in the error.
     fn existing_goal(&self, given: &str, field: &str) -> Result<Goal> {
         let id = self.store.resolve_goal(given).map_err(|e| match e.kind {
-            crate::core::error::ErrorKind::NotFound => Error::not_found(format!(
-                "unknown {field} {}: no goal has that id",
-                crate::core::limits::quote(given)
-            ))
-            .with_hint("`nexo goal list --all` lists the goals"),
+            crate::core::error::ErrorKind::NotFound => {
+                let field = field.to_string();
+                let given = crate::core::limits::quote(given).to_string();
+                Error::naming(crate::core::error::ErrorKind::NotFound, move |n| {
+                    format!("unknown {} {given}: no goal has that id", n(&field))
+                })
+                .with_hint("`nexo goal list --all` lists the goals")
+            }
             _ => e,
         })?;
         goal::fold(self.store.read_history(&id)?.events)
@@ -380,10 +400,15 @@ impl Nexo {
                 "goal {} is closed with status '{}': runs can only be opened under an open goal",
                 goal.goal_id, goal.status
             ))
-            .with_hint(format!(
-                "reopen it first (nexo goal update {} --status active), or open the run without goal_id",
-                goal.goal_id
-            )));
+            .with_hint_naming({
+                let id = goal.goal_id.clone();
+                move |n| {
+                    format!(
+                        "reopen it first (nexo goal update {id} --status active), or open the run without {}",
+                        n("goal_id")
+                    )
+                }
+            }));
         }
         Ok(goal.goal_id.to_string())
     }
@@ -474,7 +499,12 @@ fn closure_gates(goal: &Goal, req: &GoalUpdateRequest, counts: &GoalCounts) -> R
         return Err(Error::conflict(
             "Cannot mark an irreversible publish/broadcast/payment goal completed without a specific approval tied to evidence",
         )
-        .with_hint("say which approval allowed it, e.g. success_signal: \"explicit approval from release-manager in #812\"")
+        .with_hint_naming(|n| {
+            format!(
+                "say in {} which approval allowed it, e.g. \"explicit approval from release-manager in #812\"",
+                n("success_signal")
+            )
+        })
         .with_detail("blocked_by", "goal_irreversible_specific_ok_gate")
         .with_detail("goal_id", id));
     }

@@ -27,6 +27,8 @@ pub use templates::STARTERS;
 mod validate;
 mod write;
 
+pub use validate::nothing_to_update;
+
 pub use crate::workspace::{LockGuard, Nexo, Options};
 
 /// A temporary file in a folder, with an ordinary file's mode, never

@@ -6,7 +6,7 @@
 
 use crate::core::error::Result;
 use crate::core::model::{Priority, RunStatus};
-use crate::core::words::clip;
+use crate::core::words::{clip, count};
 use crate::index::summaries::Summary;
 use crate::wire::response::ReadyItem;
 use crate::wire::response::{PrimeResponse, PrimeRun};
@@ -51,8 +51,8 @@ impl Nexo {
         let mut text = match total {
             0 => PRIMER.to_string(),
             n => format!(
-                "nexo: {n} open workflow run{} here. Before acting on one, call nexo_workflow_resume (or `nexo resume <id>`).\n",
-                if n == 1 { "" } else { "s" }
+                "nexo: {} here. Before acting on one, call nexo_workflow_resume (or `nexo resume <id>`).\n",
+                count(n, "open workflow run")
             ),
         };
         let actor = self.actor(None, None);
@@ -92,9 +92,8 @@ impl Nexo {
         }
         if !unreadable.is_empty() {
             text.push_str(&format!(
-                "  ({} run{} could not be read: nexo doctor)\n",
-                unreadable.len(),
-                if unreadable.len() == 1 { "" } else { "s" }
+                "  ({} could not be read: nexo doctor)\n",
+                count(unreadable.len(), "run")
             ));
         }
         // Another session's runs must never stop this one's primer.
@@ -136,9 +135,8 @@ fn ready_text(ready: &[ReadyItem]) -> String {
         .map(|i| format!("{} {}", i.run_id, clip(&i.step_key, 24)))
         .collect();
     format!(
-        "Ready now: {} step{}, best {} (nexo ready --claim takes one).\n",
-        ready.len(),
-        if ready.len() == 1 { "" } else { "s" },
+        "Ready now: {}, best {} (nexo ready --claim takes one).\n",
+        count(ready.len(), "step"),
         best.join(", ")
     )
 }

@@ -8,6 +8,7 @@ use crate::core::event::{Body, Event, HandedOff, Opened};
 use crate::core::fold::Run;
 use crate::core::limits::{self, Text, opt_text};
 use crate::core::model::Priority;
+use crate::core::words::{headline, who};
 use crate::wire::request::*;
 use crate::wire::response::*;
 use crate::workspace::write::Write;
@@ -95,7 +96,7 @@ impl Nexo {
             seal: None,
         };
         let (run, _, commit) = self.append_and_publish(write, None, actor, body, |run: &Run| {
-            format!("opened: {}", one_line(&run.goal))
+            format!("opened: {}", headline(&run.goal, 60))
         })?;
         Ok(open_response(&run, false, commit, req.warnings))
     }
@@ -125,31 +126,34 @@ impl Nexo {
         let shared_state = req.shared_state.clone();
         let state_patch = req.state_patch.clone();
         let run_id = req.run_id.clone();
-        let warnings = req.warnings.clone();
-        let (run, event, commit) = self.write(&run_id, |run| {
+        let mut warnings = req.warnings.clone();
+        let reopened = std::cell::Cell::new(None);
+        let (run, event, commit) = self.write_saying(&run_id, |run| {
             if let Some(key) = req.step_key.as_deref() {
                 super::claims::check_write(run, &actor, key)?;
             }
             let updated = validate_update(run, req, shared_state, state_patch)?;
             gates::check_update(run, &updated)?;
-            let mut subject = update_subject(&updated);
-            // Under the seed's policy, moving a gated step on is an
-            // approval: the commit says so, and by whom.
-            if let Some(step) = updated.step_key.as_deref().and_then(|k| run.step(k))
-                && crate::core::fold::passes_gate(step, &updated)
+            let (head, tail) = update_words(run, &updated, &actor);
+            let (was, reopened) = (run.status, &reopened);
+            // A finished run that an update takes up again says so, in the
+            // commit and the answer: reopening is never silent.
+            let subject = move |after: &Run| match was.is_finished() && !after.status.is_finished()
             {
-                subject.push_str(&format!(" (gate passed by {actor} via update)"));
-            }
-            // The summary and evidence say what happened; the subject is
-            // cut to 72 characters, the commit's body keeps them whole.
-            if let Some(summary) = &updated.summary {
-                subject.push_str(&format!(": {summary}"));
-            }
-            if let Some(evidence) = &updated.evidence {
-                subject.push_str(&format!(" (evidence: {evidence})"));
-            }
+                true => {
+                    reopened.set(Some(was));
+                    format!("{head} (reopens the {was} run){tail}")
+                }
+                false => format!("{head}{tail}"),
+            };
             Ok((actor.clone(), Body::Updated(updated), subject))
         })?;
+        if let Some(was) = reopened.get() {
+            warnings.push(format!(
+                "this update reopened run {}, which was {was}; it is {} now",
+                run.run_id, run.status
+            ));
+        }
         let r = self.resume_for(&run, &actor);
         Ok(UpdateResponse {
             ok: true,
@@ -229,7 +233,7 @@ impl Nexo {
             // A handoff with nothing but its actor is a checkpoint, as in
             // the original; an empty new_owner keeps the owner.
             let subject = match &new_owner {
-                Some(o) => format!("handoff {} → {o}", display_owner(&run.owner)),
+                Some(o) => format!("handoff {} → {o}", who(&run.owner)),
                 None => "handoff".to_string(),
             };
             let body = Body::HandedOff(HandedOff {
@@ -243,8 +247,8 @@ impl Nexo {
         let r = self.resume_for(&run, &run.owner);
         let message = format!(
             "Run handed off from {} to {}. {}",
-            display_owner(&previous_owner),
-            display_owner(&run.owner),
+            who(&previous_owner),
+            who(&run.owner),
             r.message
         );
         Ok(HandoffResponse {
@@ -301,13 +305,43 @@ impl Nexo {
             .take(limit)
             .map(|s| summaries.item(s))
             .collect::<Result<Vec<ListItem>>>()?;
+        let closed_left_out = match (req.status, include_closed) {
+            (None, false) => summaries
+                .all
+                .iter()
+                .filter(|s| s.status.is_closed())
+                .count(),
+            _ => 0,
+        };
         Ok(ListResponse {
             ok: true,
             count: items.len(),
             runs: items,
             unreadable: summaries.unreadable,
+            closed_left_out,
         })
     }
+}
+
+/// An update's commit subject, in two parts for a note between them: what
+/// changed (and, under the seed's policy, that moving a gated step on
+/// passed its gate, and by whom), then the summary and evidence, which the
+/// 72-character subject may cut and the commit's body keeps whole.
+fn update_words(run: &Run, updated: &crate::core::event::Updated, actor: &str) -> (String, String) {
+    let mut head = update_subject(updated);
+    if let Some(step) = updated.step_key.as_deref().and_then(|k| run.step(k))
+        && crate::core::fold::passes_gate(step, updated)
+    {
+        head.push_str(&format!(" (gate passed by {actor} via update)"));
+    }
+    let mut tail = String::new();
+    if let Some(summary) = &updated.summary {
+        tail.push_str(&format!(": {summary}"));
+    }
+    if let Some(evidence) = &updated.evidence {
+        tail.push_str(&format!(" (evidence: {evidence})"));
+    }
+    (head, tail)
 }
 
 fn open_response(
@@ -386,17 +420,4 @@ pub(crate) fn empty_sid() -> Error {
             n("sid")
         )
     })
-}
-
-fn display_owner(owner: &str) -> &str {
-    if owner.is_empty() { "(nobody)" } else { owner }
-}
-
-pub(crate) fn one_line(s: &str) -> String {
-    let line = s.lines().next().unwrap_or("");
-    if line.chars().count() > 60 {
-        format!("{}…", line.chars().take(59).collect::<String>())
-    } else {
-        line.to_string()
-    }
 }

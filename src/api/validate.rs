@@ -81,10 +81,13 @@ pub(super) fn validate_update(
             .approval
             .as_ref()
             .expect("rejected steps carry a decision");
-        return Err(Error::conflict(format!(
-            "step '{key}' was rejected by {} at {}; approve it explicitly (nexo approve {} {key}) or request approval again with requires_approval: true",
-            a.by, a.at, run.run_id
-        )));
+        let (key, by, at, run_id) = (key.clone(), a.by.clone(), a.at.clone(), run.run_id.clone());
+        return Err(Error::naming(ErrorKind::Conflict, move |n| {
+            format!(
+                "step '{key}' was rejected by {by} at {at}; approve it explicitly (nexo approve {run_id} {key}) or ask for approval again ({} true)",
+                n("requires_approval")
+            )
+        }));
     }
     Ok(Updated {
         step_key,
@@ -156,7 +159,7 @@ fn check_step_key(run: &Run, req: &UpdateRequest, step_key: Option<&str>) -> Res
 }
 
 /// An update that would change nothing.
-fn nothing_to_update() -> Error {
+pub fn nothing_to_update() -> Error {
     Error::naming(ErrorKind::Invalid, |n| {
         let [key, status, rest @ ..] = [
             "step_key",

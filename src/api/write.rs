@@ -14,6 +14,21 @@ impl Nexo {
     where
         F: FnOnce(&Run) -> Result<(String, Body, String)>,
     {
+        let build = |run: &Run| build(run).map(|(actor, body, s)| (actor, body, move |_: &Run| s));
+        self.write_saying(run_id, build)
+    }
+
+    /// [`Nexo::write`], with the commit subject a function of the run
+    /// after the event (what the event did to it).
+    pub(super) fn write_saying<F, S>(
+        &self,
+        run_id: &str,
+        build: F,
+    ) -> Result<(Run, Event, CommitInfo)>
+    where
+        F: FnOnce(&Run) -> Result<(String, Body, S)>,
+        S: FnOnce(&Run) -> String,
+    {
         crate::trace::mark("discovered");
         self.refresh()?;
         let id = match self.store.resolve(run_id) {
@@ -24,6 +39,6 @@ impl Nexo {
             }
             Err(e) => return Err(e),
         };
-        self.write_record(&id, build)
+        self.write_sealed(&id, build, None)
     }
 }

@@ -20,8 +20,6 @@ pub struct Args {
     /// The next concrete action.
     #[arg(long)]
     pub next: Option<String>,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {

@@ -14,8 +14,6 @@ pub struct Args {
     /// Bring it from this ref only (a branch or remote-tracking branch).
     #[arg(long, value_name = "REF")]
     pub from: Option<String>,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {

@@ -26,8 +26,6 @@ pub struct Args {
     /// The input object as JSON; `-` reads it from standard input.
     #[arg(long, short = 'i', value_name = "JSON")]
     pub input: Option<String>,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {

@@ -3,6 +3,7 @@
 
 use super::{Ctx, RunArg, commit_line};
 use nexo::core::error::Result;
+use nexo::core::words::{cell, column, one_line};
 use nexo::wire::request::{ClaimRequest, ReleaseRequest};
 
 #[derive(clap::Args, Debug)]
@@ -29,8 +30,6 @@ pub struct Args {
     /// (default: .nexo/config.yaml's sync.timeout, else 30s); then exit 12, retryable.
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
 }
 
 /// A `--timeout` duration, in seconds.
@@ -72,8 +71,6 @@ pub struct ReleaseArgs {
     pub run: RunArg,
     /// The step to release (default: the one step you hold on the run).
     pub step: Option<String>,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
 }
 
 pub fn release(ctx: &Ctx, a: &ReleaseArgs) -> Result<()> {
@@ -111,8 +108,6 @@ pub struct ReadyArgs {
     /// remote (default: sync.timeout, else 30s); then exit 12, retryable.
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
 }
 
 pub fn ready(ctx: &Ctx, a: &ReadyArgs) -> Result<()> {
@@ -131,26 +126,30 @@ pub fn ready(ctx: &Ctx, a: &ReadyArgs) -> Result<()> {
         timeout_seconds: timeout_seconds(&a.timeout)?,
     })?;
     ctx.emit(&r, || {
-        let mut s = format!("{}\n", r.message);
+        // The claim's own message says what the answer's does, and more.
         if let Some(c) = &r.claimed {
-            s.push_str(&format!("{}\n{}\n", c.message, commit_line(&c.commit)));
+            let mut s = format!("{}\n{}", c.message, commit_line(&c.commit));
             if let Some(resume) = &r.resume {
                 s.push_str(&format!("{}: {}\n", resume.resume_state, resume.message));
             }
             return s;
         }
+        let mut s = format!("{}\n", r.message);
+        let key = column(r.steps.iter().map(|i| i.step_key.as_str()), 4, 24);
         for i in &r.steps {
-            s.push_str(&format!(
-                "{}  {:<20} {:<8} {}{}\n",
+            let line = format!(
+                "{}  {}  {:<8} {}{}",
                 i.run_id,
-                i.step_key,
+                cell(&i.step_key, key),
                 i.priority.as_str(),
-                i.title,
+                one_line(&i.title),
                 i.waits_on
                     .as_deref()
                     .map(|w| format!("  ({w})"))
                     .unwrap_or_default()
-            ));
+            );
+            s.push_str(line.trim_end());
+            s.push('\n');
         }
         s
     })

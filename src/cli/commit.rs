@@ -6,7 +6,10 @@ use nexo::core::error::Result;
 pub fn run(ctx: &Ctx) -> Result<()> {
     let r = ctx.nexo()?.commit_pending()?;
     ctx.emit(&r, || match &r.commit {
-        Some(c) => format!("Committed pending .nexo/ changes as {c}\n"),
+        Some(c) => format!(
+            "Committed {} as {c}\n",
+            nexo::core::words::count(r.paths.len(), "pending .nexo/ change")
+        ),
         None => "Nothing to commit in .nexo/\n".into(),
     })
 }

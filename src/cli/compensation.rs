@@ -17,10 +17,15 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         checkpoint_limit: None,
     })?;
     ctx.emit(&r, || {
-        let mut s = format!(
-            "{} ({}): {} compensations, apply in this order\n",
-            r.run_id, r.status, r.count
-        );
+        let mut s = match r.count {
+            0 => format!("{} ({}): no compensation to apply\n", r.run_id, r.status),
+            n => format!(
+                "{} ({}): {}, to apply in this order:\n",
+                r.run_id,
+                r.status,
+                nexo::core::words::count(n, "compensation")
+            ),
+        };
         for c in &r.compensations {
             s.push_str(&format!(
                 "  {} [{}]: {}\n",

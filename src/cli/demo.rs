@@ -1,13 +1,13 @@
-//! `nexo demo`: the seed's release example, end to end.
+//! `nexo demo`: a release run, end to end, in a throwaway repository.
 
 use nexo::core::error::Result;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
-  nexo demo           # the seed's release workflow in a throwaway repository, then cleaned up
-  nexo demo --keep    # keep the repositories to look around")]
+  nexo demo           # a release run across two clones of a throwaway repository, removed at the end
+  nexo demo --keep    # keep the clones to look around (their folder is printed)")]
 pub struct Args {
-    /// Keep the demo repository and print its path.
+    /// Keep the demo's remote and clones, and print where they are.
     #[arg(long)]
     pub keep: bool,
 }

@@ -3,6 +3,7 @@
 
 use super::Ctx;
 use nexo::core::error::{ErrorKind, Result};
+use nexo::core::words::count;
 use nexo::doctor::DoctorReport;
 
 pub const AFTER_HELP: &str = concat!(
@@ -75,9 +76,12 @@ fn render(r: &DoctorReport, fix: bool) -> String {
 /// sends a person round in a loop.
 fn summary(r: &DoctorReport, fix: bool) -> String {
     let runs = match r.templates_checked {
-        0 => format!("{} runs", r.runs_checked),
-        1 => format!("{} runs and 1 template", r.runs_checked),
-        n => format!("{} runs and {n} templates", r.runs_checked),
+        0 => count(r.runs_checked, "run"),
+        n => format!(
+            "{} and {}",
+            count(r.runs_checked, "run"),
+            count(n, "template")
+        ),
     };
     if r.ok {
         return match r.problems.is_empty() {
@@ -87,19 +91,26 @@ fn summary(r: &DoctorReport, fix: bool) -> String {
     }
     let fixable = r.problems.iter().filter(|p| p.fixable).count();
     let total = r.problems.len();
+    let problems = count(total, "problem");
     match (fix, fixable) {
         (true, _) => format!(
-            "{runs} checked: {} problem(s) left that --fix cannot repair; each says what to do\n",
-            total - fixable
+            "{runs} checked: {} left that --fix cannot repair; each says what to do\n",
+            count(total - fixable, "problem")
         ),
         (false, 0) => format!(
-            "{runs} checked: {total} problem(s), none of which --fix can repair; each says what to do\n"
+            "{runs} checked: {problems}, {}; each says what to do\n",
+            if total == 1 {
+                "which --fix cannot repair"
+            } else {
+                "none of which --fix can repair"
+            }
         ),
-        (false, n) if n == total => {
-            format!("{runs} checked: {total} problem(s); `nexo doctor --fix` repairs them\n")
-        }
+        (false, n) if n == total => format!(
+            "{runs} checked: {problems}; `nexo doctor --fix` repairs {}\n",
+            if total == 1 { "it" } else { "them" }
+        ),
         (false, n) => format!(
-            "{runs} checked: {total} problem(s); `nexo doctor --fix` repairs {n} of them, and the others say what to do\n"
+            "{runs} checked: {problems}; `nexo doctor --fix` repairs {n} of them, and the others say what to do\n"
         ),
     }
 }

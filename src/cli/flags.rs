@@ -2,10 +2,13 @@
 //! that names the caller's fields once, leaving the naming to the
 //! interface (`Error::naming`): the tool interface names `step_title`, and
 //! a person at the command line, who typed flags, reads the flag of the
-//! command that was run ("also pass --title"). No text is rewritten.
+//! command that was run ("also pass --title"). No text is rewritten: the
+//! library writes each message and hint once, given how to name a field.
 
 use super::Command;
+use super::goal::GoalCommand;
 use nexo::core::error::Error;
+use nexo::core::limits::quote;
 
 /// The fields each command's flags stand for.
 fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
@@ -24,6 +27,7 @@ fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
             ("steps", "--step"),
             ("template", "--template"),
             ("vars", "--var"),
+            ("needs", "--needs"),
         ],
         Command::Template(_) => &[("template", "NAME"), ("vars", "--var")],
         Command::Update(_) => &[
@@ -44,6 +48,7 @@ fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
             ("requires_approval", "--requires-approval"),
             ("owner", "--owner"),
             ("needs", "--needs"),
+            ("steal", "--steal"),
         ],
         Command::Ready(_) => &[
             ("ttl_seconds", "--ttl"),
@@ -55,34 +60,62 @@ fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
             ("ttl_seconds", "--ttl"),
             ("step_key", "STEP"),
             ("timeout_seconds", "--timeout"),
+            ("steal", "--steal"),
         ],
+        Command::Release(_) => &[("step_key", "STEP")],
         Command::Handoff(_) => &[
             ("new_owner", "--to"),
             ("handoff_note", "--note"),
             ("next_action", "--next"),
             ("actor", "--actor"),
         ],
-        Command::Approve(_) | Command::Reject(_) => &[
+        Command::Approve(_) => &[
             ("next_action", "--next"),
+            ("note", "--note"),
+            ("step_key", "STEP"),
+        ],
+        Command::Reject(_) => &[
+            ("next_action", "--next"),
+            ("note", "--reason"),
             ("reason", "--reason"),
             ("step_key", "STEP"),
         ],
-        Command::Goal(_) => &[
-            ("parent_goal_id", "--parent"),
-            ("next_action", "--next"),
-            ("success_signal", "--success-signal"),
-            ("blocker_reason", "--blocker"),
-            ("shared_state", "--state"),
-        ],
+        Command::Goal(g) => match g.command {
+            GoalCommand::Open(_) => &[
+                ("title", "TITLE"),
+                ("objective", "--objective"),
+                ("parent_goal_id", "--parent"),
+                ("priority", "--priority"),
+                ("next_action", "--next"),
+                ("success_signal", "--success-signal"),
+                ("owner", "--owner"),
+                ("sid", "--sid"),
+                ("session_id", "--sid"),
+                ("shared_state", "--state"),
+            ],
+            GoalCommand::Update(_) => &[
+                ("status", "--status"),
+                ("title", "--title"),
+                ("objective", "--objective"),
+                ("parent_goal_id", "--parent"),
+                ("next_action", "--next"),
+                ("success_signal", "--success-signal"),
+                ("blocker_reason", "--blocker"),
+                ("owner", "--owner"),
+                ("shared_state", "--state"),
+            ],
+            GoalCommand::Get(_) | GoalCommand::List(_) => &[("goal_id", "GOAL")],
+        },
         _ => &[],
     }
 }
 
-/// `err` as the command line shows it: each field its message names is
-/// called by `cmd`'s flag for it.
+/// `err` as the command line shows it: each field its message and hint
+/// name is called by `cmd`'s flag for it.
 pub fn in_flags(cmd: &Command, err: &Error) -> Error {
     let mut shown = err.clone();
     shown.message = err.message_naming(&|field| flag_for(cmd, field));
+    shown.hint = err.hint_naming(&|field| flag_for(cmd, field));
     shown
 }
 
@@ -90,6 +123,9 @@ pub fn in_flags(cmd: &Command, err: &Error) -> Error {
 /// a list (`steps[2].title`) by its list's flag. A field the command has
 /// no flag for keeps its name.
 fn flag_for(cmd: &Command, field: &str) -> String {
+    if let Some(words) = in_other_words(cmd, field) {
+        return words;
+    }
     let split = field.find(['[', '.']).unwrap_or(field.len());
     let (head, tail) = field.split_at(split);
     match table(cmd).iter().find(|(f, _)| *f == head) {
@@ -97,6 +133,33 @@ fn flag_for(cmd: &Command, field: &str) -> String {
         Some((_, "--var")) if tail.starts_with('.') => format!("--var {}", &tail[1..]),
         Some((_, flag)) => format!("{flag}{tail}"),
         None => field.to_string(),
+    }
+}
+
+/// Fields a person set some other way than by one flag of this command:
+/// a step of `open` is one `--step` value, named as it was typed, and a
+/// gate is asked for with `nexo update`, not with approve's flags.
+fn in_other_words(cmd: &Command, field: &str) -> Option<String> {
+    match cmd {
+        Command::Open(a) => {
+            let (index, part) = field.strip_prefix("steps[")?.split_once("].")?;
+            let given = a.steps.get(index.parse::<usize>().ok()?)?;
+            Some(match part {
+                "key" | "title" => format!("the {part} in --step {}", quote(given)),
+                p if p.starts_with("needs") => "--needs".to_string(),
+                _ => format!("--step {}", quote(given)),
+            })
+        }
+        Command::Approve(super::approve::Args { run, step, .. })
+        | Command::Reject(super::reject::Args { run, step, .. })
+            if field == "requires_approval" =>
+        {
+            Some(format!(
+                "`nexo update {} {step} --requires-approval`",
+                run.run
+            ))
+        }
+        _ => None,
     }
 }
 

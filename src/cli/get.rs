@@ -2,10 +2,11 @@
 
 use serde_json::Value;
 
-use super::{Ctx, RunArg, checkpoint_line};
+use super::{Ctx, RunArg, checkpoint_lines};
 use nexo::core::error::Result;
+use nexo::core::words::{cell, column, one_line};
 use nexo::wire::request::GetRequest;
-use nexo::wire::response::GetResponse;
+use nexo::wire::response::{GetResponse, StepOut};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Example:\n  nexo get WF-7K2D --checkpoints 3")]
@@ -29,6 +30,36 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     ctx.emit(&r, || render_get(&r))
 }
 
+/// The steps, one a line, the current one marked, in columns a long key
+/// cannot push out of line.
+fn step_lines(steps: &[StepOut], current: Option<&str>) -> String {
+    let key = column(steps.iter().map(|o| o.step.step_key.as_str()), 4, 24);
+    let mut s = String::new();
+    for out in steps {
+        let st = &out.step;
+        let marker = if current == Some(st.step_key.as_str()) {
+            ">"
+        } else {
+            " "
+        };
+        let mut line = format!(
+            "{marker} {}  {:<16} {}",
+            cell(&st.step_key, key),
+            st.status.as_str(),
+            one_line(&st.title)
+        );
+        if let Some(attempts) = nexo::render::attempts(st) {
+            line.push_str(&format!("  (attempt {attempts})"));
+        }
+        if let Some(gate) = nexo::render::text::gate(st) {
+            line.push_str(&format!("  [{gate}]"));
+        }
+        s.push_str(&line);
+        s.push('\n');
+    }
+    s
+}
+
 fn render_get(r: &GetResponse) -> String {
     let run = &r.run;
     let mut s = format!("{}  {}\n", run.run_id, run.goal);
@@ -37,48 +68,21 @@ fn render_get(r: &GetResponse) -> String {
         run.workflow_kind,
         run.status,
         run.priority,
-        if run.owner.is_empty() {
-            "-"
-        } else {
-            &run.owner
-        }
+        nexo::core::words::who(&run.owner)
     ));
     s.push_str(&format!(
         "opened {}   updated {}\n",
         run.opened_at, run.updated_at
     ));
-    if let Some(steps) = &run.steps {
-        s.push_str("steps:\n");
-        for out in steps {
-            let st = &out.step;
-            let marker = if run.current_step_key.as_deref() == Some(st.step_key.as_str()) {
-                ">"
-            } else {
-                " "
-            };
-            let mut line = format!(
-                "{marker} {:<14} {:<16} {}",
-                st.step_key,
-                st.status.as_str(),
-                st.title
-            );
-            if st.attempt_count > 0 {
-                line.push_str(&format!("  (attempt {}", st.attempt_count));
-                if st.max_retries > 0 {
-                    line.push_str(&format!(" of {}", st.max_retries));
-                }
-                line.push(')');
-            }
-            if out.awaiting_approval {
-                line.push_str("  [approval required]");
-            } else if let Some(a) = &st.approval {
-                line.push_str(&format!("  [{:?} by {}]", a.decision, a.by).to_lowercase());
-            }
-            s.push_str(&line);
-            s.push('\n');
+    match &run.steps {
+        Some(steps) if steps.is_empty() => s.push_str("steps: none\n"),
+        Some(steps) => {
+            s.push_str("steps:\n");
+            s.push_str(&step_lines(steps, run.current_step_key.as_deref()));
         }
+        None => {}
     }
-    if !run.next_action.is_empty() {
+    if !run.next_action.is_empty() && !run.status.is_finished() {
         s.push_str(&format!("next action: {}\n", run.next_action));
     }
     s.push_str(&format!("resume: {} — {}\n", r.resume_state, r.message));
@@ -93,10 +97,7 @@ fn render_get(r: &GetResponse) -> String {
     }
     if !r.checkpoints.is_empty() {
         s.push_str("recent checkpoints:\n");
-        for c in &r.checkpoints {
-            s.push_str("  ");
-            s.push_str(&checkpoint_line(c));
-        }
+        s.push_str(&checkpoint_lines(&r.checkpoints, "  "));
     }
     s
 }

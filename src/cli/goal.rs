@@ -4,6 +4,7 @@
 use super::{Ctx, commit_line, json_arg};
 use nexo::core::error::Result;
 use nexo::core::model::{GoalStatus, Priority};
+use nexo::core::words::count;
 use nexo::wire::goals::GoalCounts;
 use nexo::wire::request::{GoalGetRequest, GoalListRequest, GoalOpenRequest, GoalUpdateRequest};
 
@@ -17,8 +18,6 @@ use nexo::wire::request::{GoalGetRequest, GoalListRequest, GoalOpenRequest, Goal
 pub struct Args {
     #[command(subcommand)]
     pub command: GoalCommand,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -137,12 +136,10 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
 
 fn counts(c: &GoalCounts) -> String {
     format!(
-        "{} run{} ({} open), {} sub-goal{}",
-        c.run_count,
-        if c.run_count == 1 { "" } else { "s" },
+        "{} ({} open), {}",
+        count(c.run_count, "run"),
         c.open_run_count,
-        c.child_count,
-        if c.child_count == 1 { "" } else { "s" }
+        count(c.child_count, "sub-goal")
     )
 }
 
@@ -236,7 +233,11 @@ fn list(ctx: &Ctx, a: &ListArgs) -> Result<()> {
     );
     ctx.emit(&r, || {
         if r.goals.is_empty() {
-            return "No goals. Open one with `nexo goal open \"<title>\"`.\n".into();
+            return match (a.status, r.closed_left_out) {
+                (Some(status), _) => format!("No {status} goals.\n"),
+                (None, 0) => "No goals. Open one with `nexo goal open \"<title>\"`.\n".into(),
+                (None, n) => format!("No open goals ({n} closed: `nexo goal list --all`).\n"),
+            };
         }
         let mut s = String::new();
         for g in &r.goals {

@@ -26,6 +26,16 @@ pub struct Args {
     pub color: super::ColorChoice,
 }
 
+/// What an empty list says: which runs there are none of, and where the
+/// others are.
+fn empty(a: &Args, closed: usize) -> String {
+    match (a.status, closed) {
+        (Some(status), _) => format!("No {status} runs.\n"),
+        (None, 0) => "No runs. Open one with `nexo open \"<goal>\" --step key:title ...`.\n".into(),
+        (None, n) => format!("No open runs ({n} closed: `nexo list --all`).\n"),
+    }
+}
+
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     let r = ctx.nexo()?.list(ListRequest {
         status: a.status,
@@ -43,7 +53,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     }
     ctx.emit(&r, || {
         if r.runs.is_empty() {
-            return "No runs. Open one with `nexo open \"<goal>\" --step key:title ...`.\n".into();
+            return empty(a, r.closed_left_out);
         }
         let mut text = nexo::render::text::list(&r.runs, &super::frame(a.color));
         if a.branches {

@@ -9,15 +9,13 @@ pub const AFTER_HELP: &str = "Examples:
   claude mcp add --scope project nexo -- nexo mcp
   codex mcp add nexo -- nexo mcp
   nexo setup claude      # or: nexo setup codex (writes the agent's config for you)
-See docs/agents.md.";
+Registering by hand, the session hook and habits: docs/agents.md in nexo's repository.";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The repository to serve (default: the working directory, or -C).
     #[arg(long, value_name = "DIR")]
     pub repo: Option<PathBuf>,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {

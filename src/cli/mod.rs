@@ -59,7 +59,10 @@ Examples:
 Run ids may be shortened to any unique prefix (like git's short hashes).
 Exit codes: 0 ok, 2 invalid input, 3 unknown run or step, 4 ambiguous prefix,
 5 refused by the run's state, 6 git problem, 7 corrupt history, 8 busy, 9 I/O,
-10 step claimed by another, 11 verify found a violation.";
+10 step claimed by another, 11 verify found a violation, 12 the remote kept moving (retry).";
+
+/// The heading the flags every command takes are listed under.
+const GLOBAL: &str = "Global options";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -73,17 +76,20 @@ travel with push and pull. A new session asks `nexo resume` for the next honest 
     after_help = AFTER_HELP
 )]
 pub struct Cli {
+    // The four flags every command takes are global: they may come before
+    // or after the command's name (`nexo list --no-commit`), and each
+    // command's help lists them apart from its own.
     /// Run as if nexo was started in <DIR> (like git -C).
-    #[arg(short = 'C', global = true, value_name = "DIR")]
+    #[arg(short = 'C', global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub dir: Option<PathBuf>,
     /// Print the answer as one JSON object (the tool interface's shape).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
-    /// Write the files but do not commit them (also after a writing command).
-    #[arg(long)]
+    /// Write the files but do not commit them (see `nexo commit`).
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_commit: bool,
-    /// Who is acting (also after a writing command).
-    #[arg(long, value_name = "NAME")]
+    /// Who is acting, or asking (default: $NEXO_ACTOR, else git's user.name).
+    #[arg(long, global = true, value_name = "NAME", help_heading = GLOBAL)]
     pub actor: Option<String>,
     #[command(subcommand)]
     pub command: Command,
@@ -91,7 +97,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Call a NEXO tool with a JSON input, exactly like the original runtime.
+    /// Call one of the agents' tools (nexo_workflow_*, nexo_goal_*) with a JSON input, as an agent does.
     #[command(after_help = call::after_help())]
     Call(call::Args),
     /// Open a new run.
@@ -143,7 +149,7 @@ pub enum Command {
     Resolve,
     /// Commit pending changes, fetch, merge or rebase, settle .nexo/, regenerate views, push.
     #[command(
-        after_help = "Examples:\n  nexo handoff WF-7K2D --to claude_code --next \"Publish.\"\n  nexo sync         # the other machine sees the handoff after its own nexo sync\nSee docs/sync.md."
+        after_help = "Examples:\n  nexo handoff WF-7K2D --to claude_code --next \"Publish.\"\n  nexo sync         # the other machine sees the handoff after its own nexo sync\nPull, push, divergence and claims across clones: docs/sync.md in nexo's repository."
     )]
     Sync(sync::Args),
     /// Serve every nexo_workflow_* and nexo_goal_* tool over MCP on standard input/output.
@@ -158,45 +164,12 @@ pub enum Command {
     Setup(setup::Args),
     /// A compact summary of open runs for a session-start hook.
     Prime(prime::Args),
-    /// Walk the seed's release example end to end, across two clones of a throwaway repository.
+    /// Watch a release run pass between two agents and a person, in a throwaway repository's clones.
     Demo(demo::Args),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionArgs),
     /// Print the man page (or write every page into a folder with --dir).
     Man(completions::ManArgs),
-}
-
-/// The flags of the commands that write: they appear only there.
-#[derive(clap::Args, Debug, Default, Clone)]
-pub struct WriteArgs {
-    /// Write the files but do not commit them (see `nexo commit`).
-    #[arg(long)]
-    pub no_commit: bool,
-    /// Who is acting (default: $NEXO_ACTOR, else git's user.name).
-    #[arg(long, value_name = "NAME")]
-    pub actor: Option<String>,
-}
-
-impl Command {
-    /// The writing flags given after the command, if it takes them.
-    fn write_args(&self) -> Option<&WriteArgs> {
-        match self {
-            Command::Open(a) => Some(&a.write),
-            Command::Update(a) => Some(&a.write),
-            Command::Handoff(a) => Some(&a.write),
-            Command::Approve(a) => Some(&a.write),
-            Command::Reject(a) => Some(&a.write),
-            Command::Claim(a) => Some(&a.write),
-            Command::Release(a) => Some(&a.write),
-            Command::Bring(a) => Some(&a.write),
-            Command::Ready(a) => Some(&a.write),
-            Command::Call(a) => Some(&a.write),
-            Command::Goal(a) => Some(&a.write),
-            Command::Mcp(a) => Some(&a.write),
-            Command::Template(a) => a.write_args(),
-            _ => None,
-        }
-    }
 }
 
 /// What every command runs with: the global flags.
@@ -294,11 +267,10 @@ fn execute(cli: &Cli) -> Result<i32> {
         std::env::set_current_dir(dir)
             .map_err(|e| Error::repo(format!("cannot use -C {}: {e}", dir.display())))?;
     }
-    let write = cli.command.write_args().cloned().unwrap_or_default();
     let ctx = Ctx {
         json: cli.json,
-        no_commit: cli.no_commit || write.no_commit,
-        actor: write.actor.or_else(|| cli.actor.clone()),
+        no_commit: cli.no_commit,
+        actor: cli.actor.clone(),
     };
     let done = match &cli.command {
         Command::Call(a) => call::run(&ctx, a),
@@ -406,25 +378,43 @@ pub fn elsewhere_line(id: &str, e: &nexo::wire::response::Elsewhere) -> String {
     )
 }
 
-/// The line that says what became of a write's commit.
+/// The line that says what became of a write's commit. A commit the next
+/// nexo write may fold into its own is said to be one, so that a hash that
+/// is gone from `git log` a minute later surprises nobody.
 pub fn commit_line(c: &CommitInfo) -> String {
     match (&c.commit, &c.pending_reason) {
+        (Some(id), _) if c.may_fold => format!(
+            "committed {} (may be folded into the next nexo commit)\n",
+            &id[..id.len().min(12)]
+        ),
         (Some(id), _) => format!("committed {}\n", &id[..id.len().min(12)]),
         (None, Some(why)) => format!("not committed: {why}\n"),
         (None, None) => String::new(),
     }
 }
 
-/// One checkpoint of a run's history, on one line.
-pub fn checkpoint_line(c: &CheckpointOut) -> String {
-    let mut s = format!(
-        "{}  {:<22} {:<10} {}",
-        c.created_at, c.checkpoint_label, c.actor, c.run_status
-    );
-    if let Some(summary) = &c.summary {
-        s.push_str(&format!("  {summary}"));
+/// Checkpoints of a run's history, one a line, each after `indent`: the
+/// time, then who and the run's status in columns as wide as their widest
+/// value up to a cap (a long name is clipped, never pushing the columns
+/// after it out of line), then the label and summary, whole.
+pub fn checkpoint_lines(checkpoints: &[CheckpointOut], indent: &str) -> String {
+    use nexo::core::words::{cell, column, one_line};
+    let actor = column(checkpoints.iter().map(|c| c.actor.as_str()), 5, 16);
+    let status = column(checkpoints.iter().map(|c| c.run_status.as_str()), 6, 16);
+    let mut s = String::new();
+    for c in checkpoints {
+        let summary = c.summary.as_deref().map(|t| format!(" — {}", one_line(t)));
+        let line = format!(
+            "{indent}{}  {}  {}  {}{}",
+            c.created_at,
+            cell(&c.actor, actor),
+            cell(c.run_status.as_str(), status),
+            one_line(&c.checkpoint_label),
+            summary.unwrap_or_default()
+        );
+        s.push_str(line.trim_end());
+        s.push('\n');
     }
-    s.push('\n');
     s
 }
 
@@ -488,6 +478,127 @@ mod tests {
             out.push((p.clone(), sub.clone()));
             commands(sub, p, out);
         }
+    }
+
+    #[test]
+    fn every_command_takes_the_global_flags_after_its_name() {
+        Cli::command().debug_assert();
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut all = Vec::new();
+        commands(&cmd, "nexo".into(), &mut all);
+        // clap's own `help` subcommands take no flags.
+        for (path, sub) in all.iter().filter(|(p, _)| !p.contains(" help")) {
+            for id in ["dir", "json", "no_commit", "actor"] {
+                assert!(
+                    sub.get_arguments()
+                        .any(|a| a.get_id() == id && a.is_global_set()),
+                    "{path} does not take the global {id}"
+                );
+            }
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from([
+            "nexo",
+            "list",
+            "--no-commit",
+            "--json",
+            "-C",
+            "/tmp",
+            "--actor",
+            "codex",
+        ])
+        .unwrap();
+        assert!(cli.no_commit && cli.json);
+        assert_eq!(cli.actor.as_deref(), Some("codex"));
+        assert_eq!(cli.dir.as_deref(), Some(std::path::Path::new("/tmp")));
+    }
+
+    /// `line` split into words as a shell would: quotes group, and a
+    /// `#` after white space starts a comment. None if a quote is open.
+    fn shell_words(line: &str) -> Option<Vec<String>> {
+        let (mut words, mut word, mut quote, mut started) =
+            (Vec::new(), String::new(), None, false);
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => word.push(c),
+                (None, '\'' | '"') => (quote, started) = (Some(c), true),
+                (None, '#') if !started => break,
+                (None, c) if c.is_whitespace() => {
+                    if started {
+                        words.push(std::mem::take(&mut word));
+                    }
+                    started = false;
+                }
+                (None, c) => (word.push(c), started = true).1,
+            }
+        }
+        if started {
+            words.push(word);
+        }
+        quote.is_none().then_some(words)
+    }
+
+    /// Every exit code an error can give is in `nexo --help` and in
+    /// docs/cli.md's table: a kind added without its line fails here (the
+    /// match below stops compiling until the kind is listed).
+    #[test]
+    fn every_exit_code_is_documented() {
+        use nexo::core::error::ErrorKind::{self, *};
+        const KINDS: [ErrorKind; 10] = [
+            Invalid, NotFound, Ambiguous, Conflict, Repo, Corrupt, Busy, Io, Claimed, Contended,
+        ];
+        let _listed = |k: ErrorKind| match k {
+            Invalid | NotFound | Ambiguous | Conflict | Repo | Corrupt | Busy | Io | Claimed
+            | Contended => (),
+        };
+        let docs = include_str!("../../docs/cli.md");
+        for kind in KINDS {
+            let code = kind.exit_code();
+            assert!(
+                super::AFTER_HELP.contains(&format!("{code} ")),
+                "nexo --help lacks exit {code}"
+            );
+            assert!(
+                docs.contains(&format!("\n| {code} |")),
+                "docs/cli.md lacks exit {code}"
+            );
+        }
+    }
+
+    /// What a newcomer copies from the README is what nexo takes: every
+    /// whole `nexo` command in its shell blocks parses, and nothing in it
+    /// needs editing first (no placeholder, no jargon from before).
+    #[test]
+    fn the_readmes_commands_are_commands_nexo_takes() {
+        let readme = include_str!("../../README.md");
+        for banned in ["<owner>", "the seed's", "original runtime"] {
+            assert!(!readme.contains(banned), "README says {banned:?}");
+        }
+        assert!(readme.contains("cargo install --locked --path ."));
+        let mut checked = 0;
+        let mut in_sh = false;
+        for line in readme.lines() {
+            match line.trim() {
+                "```sh" => in_sh = true,
+                "```" => in_sh = false,
+                l if in_sh && l.starts_with("nexo ") => {
+                    let Some(words) = shell_words(l) else {
+                        continue;
+                    };
+                    if let Err(e) = <Cli as clap::Parser>::try_parse_from(&words) {
+                        use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
+                        assert!(
+                            matches!(e.kind(), DisplayHelp | DisplayVersion),
+                            "README's {l:?} does not parse: {e}"
+                        );
+                    }
+                    checked += 1;
+                }
+                _ => {}
+            }
+        }
+        assert!(checked > 20, "{checked} commands checked");
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! `nexo open`: a new run.
 
 use super::{Ctx, commit_line, json_arg};
-use nexo::core::error::Result;
+use nexo::core::error::{Error, Result};
 use nexo::core::event::StepSpec;
-use nexo::core::model::Priority;
+use nexo::core::limits::quote;
+use nexo::core::model::{Priority, key_from_title, validate_name};
 use nexo::core::template::Given;
+use nexo::core::words::count;
 use nexo::wire::request::OpenRequest;
 
 #[derive(clap::Args, Debug)]
@@ -54,8 +56,30 @@ pub struct Args {
     /// The caller's task id in its own protocol, stored and shown (nexo does not check it).
     #[arg(long, value_name = "ID")]
     pub protocol_task: Option<String>,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
+}
+
+/// One `--step KEY[:TITLE]` value (the `i`th). A key that is not a plain
+/// name is refused in the flag's own terms, with the value to type
+/// instead: a newcomer's `-s "build it"` meant a title. No title, or an
+/// empty one (`-s build:`), is the key.
+fn step(given: &str, i: usize) -> Result<StepSpec> {
+    let (key, title) = given.split_once(':').unwrap_or((given, ""));
+    let (key, title) = (key.trim(), title.trim());
+    let title = if title.is_empty() { key } else { title };
+    if let Err(e) = validate_name("key", key) {
+        let suggested = key_from_title(if key.is_empty() { title } else { key }, i + 1);
+        return Err(Error::invalid(format!(
+            "--step {}: a step is KEY or KEY:TITLE, and its key {}",
+            quote(given),
+            e.message.trim_start_matches("key ")
+        ))
+        .with_hint(format!("--step {suggested}:{}", quote(title))));
+    }
+    Ok(StepSpec {
+        key: key.to_string(),
+        title: title.to_string(),
+        ..Default::default()
+    })
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
@@ -63,29 +87,23 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     let mut steps: Vec<StepSpec> = a
         .steps
         .iter()
-        .map(|s| {
-            let (key, title) = s.split_once(':').unwrap_or((s.as_str(), s.as_str()));
-            StepSpec {
-                key: key.trim().to_string(),
-                title: title.trim().to_string(),
-                ..Default::default()
-            }
-        })
-        .collect();
+        .enumerate()
+        .map(|(i, s)| step(s, i))
+        .collect::<Result<_>>()?;
     for given in &a.needs {
         let (key, deps) = given.split_once('=').ok_or_else(|| {
-            nexo::core::error::Error::invalid(format!(
+            Error::invalid(format!(
                 "--needs {}: write STEP=DEP[,DEP], e.g. --needs publish=build-linux,build-mac",
-                nexo::core::limits::quote(given)
+                quote(given)
             ))
         })?;
         let step = steps
             .iter_mut()
             .find(|s| s.key == key.trim())
             .ok_or_else(|| {
-                nexo::core::error::Error::invalid(format!(
+                Error::invalid(format!(
                     "--needs {}: '{}' is not one of the --step keys",
-                    nexo::core::limits::quote(given),
+                    quote(given),
                     key.trim()
                 ))
             })?;
@@ -125,8 +143,10 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
             None => String::new(),
         };
         let mut s = format!(
-            "{verb} {} ({}, {} steps){from}\n",
-            r.run_id, r.status, r.step_count
+            "{verb} {} ({}, {}){from}\n",
+            r.run_id,
+            r.status,
+            count(r.step_count, "step")
         );
         for (k, t) in r.step_keys.iter().zip(&r.steps) {
             s.push_str(&format!("  - {k}: {t}\n"));

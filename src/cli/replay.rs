@@ -1,6 +1,6 @@
 //! `nexo replay`: a run's recent checkpoints, newest first.
 
-use super::{Ctx, RunArg, checkpoint_line};
+use super::{Ctx, RunArg, checkpoint_lines};
 use nexo::core::error::Result;
 use nexo::wire::request::ReplayRequest;
 
@@ -20,13 +20,12 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         limit: Some(a.limit),
     })?;
     ctx.emit(&r, || {
-        let mut s = format!(
-            "{}: {} of {} checkpoints, newest first\n",
-            r.run_id, r.count, r.total
+        let s = format!(
+            "{}: {} of {}, newest first\n",
+            r.run_id,
+            r.count,
+            nexo::core::words::count(r.total, "checkpoint")
         );
-        for c in &r.checkpoints {
-            s.push_str(&checkpoint_line(c));
-        }
-        s
+        s + &checkpoint_lines(&r.checkpoints, "")
     })
 }

@@ -7,14 +7,36 @@ use super::Ctx;
 use crate::setup::{self, Agent, workflow};
 use nexo::core::error::{Error, Result};
 
-#[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:
+/// The help's closing text: examples, then GitLab CI's job, which nexo
+/// does not write but a user who installed only the binary must be able
+/// to find (`nexo setup --help`, `man nexo-setup`).
+const AFTER_HELP: &str = "Examples:
   nexo setup claude              # .mcp.json, .claude/settings.json (SessionStart: nexo prime), CLAUDE.md, AGENTS.md
   nexo setup codex               # .codex/config.toml ([mcp_servers.nexo]), AGENTS.md
   nexo setup claude --dry-run    # show the changes, write nothing
   nexo setup codex --user        # ~/.codex/config.toml and ~/.codex/AGENTS.md instead
   nexo setup ci github           # .github/workflows/nexo.yml: nexo verify on every pull request
-Existing files are merged, never replaced, and a second run changes nothing. Nothing is staged or committed.")]
+Existing files are merged, never replaced, and a second run changes nothing. Nothing is staged or committed.
+
+GitLab CI: add this job to .gitlab-ci.yml, set the CI/CD variable NEXO_GIT to a git URL nexo
+installs from (or put nexo on the runners), and require it with \"Pipelines must succeed\":
+  nexo-verify:
+    rules:
+      - if: $CI_PIPELINE_SOURCE == \"merge_request_event\"
+    variables:
+      GIT_DEPTH: 0            # the target branch and the merge base
+    script:
+      - set -o pipefail       # so tee does not hide verify's exit code
+      - command -v nexo || cargo install --locked --git \"$NEXO_GIT\" nexo
+      - git fetch origin \"$CI_MERGE_REQUEST_TARGET_BRANCH_NAME\"
+      - BASE=\"origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME\"
+      - nexo verify --trusted \"$BASE\" --format markdown | tee nexo-verify.md
+    artifacts:
+      when: always
+      paths: [nexo-verify.md]";
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// What to wire nexo into: claude (Claude Code), codex, or ci.
     #[arg(value_enum)]
@@ -56,7 +78,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         }
         (Target::Ci, None) => {
             return Err(Error::invalid("name the CI: nexo setup ci github")
-                .with_hint("GitLab CI: see docs/cli.md, \"A required check in CI\""));
+                .with_hint("for GitLab CI, `nexo setup --help` (or `man nexo-setup`) shows the job to add to .gitlab-ci.yml"));
         }
         (_, Some(_)) => {
             return Err(Error::invalid(
@@ -84,7 +106,7 @@ fn run_ci(a: &Args) -> Result<()> {
         );
     }
     outln!(
-        "Next: set the repository variable NEXO_GIT to nexo's git URL (or install nexo on your runners), commit {}, and make the nexo-verify check required in the base branch's protection rules.",
+        "Next: set the repository variable NEXO_GIT to a git URL nexo installs from (a clone of its repository you host; or install nexo on your runners), commit {}, and make the nexo-verify check required in the base branch's protection rules.",
         workflow::PATH
     );
     Ok(())

@@ -2,6 +2,7 @@
 
 use super::Ctx;
 use nexo::core::error::Result;
+use nexo::core::words::{count, runs_and_goals};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -29,12 +30,15 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
             if r.resolved.is_empty() {
                 String::new()
             } else {
-                format!("settled {} .nexo/ paths, ", r.resolved.len())
+                format!("settled {} under .nexo/, ", count(r.resolved.len(), "path"))
             },
             if r.refreshed.is_empty() {
                 String::new()
             } else {
-                format!("regenerated views of {} runs, ", r.refreshed.len())
+                format!(
+                    "regenerated the views of {}, ",
+                    runs_and_goals(r.refreshed.iter().map(String::as_str))
+                )
             },
         )
     })

@@ -1,9 +1,10 @@
 //! `nexo template list | show | check | init | schema`: the repository's
 //! workflow templates (`.nexo/templates/<name>.yaml`).
 
-use super::{Ctx, WriteArgs, commit_line, open::var_args};
+use super::{Ctx, commit_line, open::var_args};
 use nexo::core::error::Result;
 use nexo::core::template::Expanded;
+use nexo::core::words::{NONE, cell, column, count, one_line};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -37,23 +38,10 @@ pub enum Sub {
     },
     /// Write two starters, release and migration, into .nexo/templates/ (never over a file that is there), and commit them.
     #[command(after_help = "Example:\n  nexo template init && nexo template show release")]
-    Init {
-        #[command(flatten)]
-        write: WriteArgs,
-    },
+    Init,
     /// Print the JSON Schema of a template file, for editors.
     #[command(after_help = "Example:\n  nexo template schema > .vscode/nexo-template.schema.json")]
     Schema,
-}
-
-impl Args {
-    /// The writing flags given after `template init`.
-    pub fn write_args(&self) -> Option<&WriteArgs> {
-        match &self.command {
-            Sub::Init { write } => Some(write),
-            _ => None,
-        }
-    }
 }
 
 /// Runs the subcommand; `check` exits 2 when a template is broken.
@@ -62,7 +50,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<i32> {
         Sub::List => list(ctx),
         Sub::Show { name, vars } => show(ctx, name, vars),
         Sub::Check { name } => return check(ctx, name.as_deref()),
-        Sub::Init { .. } => init(ctx),
+        Sub::Init => init(ctx),
         Sub::Schema => {
             outln!("{}", super::pretty(&nexo::core::template::schema()));
             Ok(())
@@ -77,22 +65,29 @@ fn list(ctx: &Ctx) -> Result<()> {
         if r.templates.is_empty() {
             return "No templates here (.nexo/templates/). `nexo template init` writes two starters.\n".into();
         }
+        // A long name is clipped, never pushing the columns out of line.
+        let named = |t: &nexo::wire::templates::TemplateSummary| match t.version.as_str() {
+            "" => t.name.clone(),
+            v => format!("{} v{v}", t.name),
+        };
+        let width = column(r.templates.iter().map(named).collect::<Vec<_>>().iter().map(String::as_str), 4, 28);
         let mut s = String::new();
         for t in &r.templates {
-            let version = match t.version.as_str() {
-                "" => String::new(),
-                v => format!(" v{v}"),
+            let line = match &t.error {
+                Some(e) => format!("{}  BROKEN: {e}", cell(&named(t), width)),
+                None => format!(
+                    "{}  {:<9}  vars: {}  {}",
+                    cell(&named(t), width),
+                    count(t.steps, "step"),
+                    match t.vars.is_empty() {
+                        true => NONE.to_string(),
+                        false => t.vars.join(", "),
+                    },
+                    one_line(&t.description)
+                ),
             };
-            match &t.error {
-                Some(e) => s.push_str(&format!("{}{version}  BROKEN: {e}\n", t.name)),
-                None => s.push_str(&format!(
-                    "{}{version}  {} steps  vars: {}  {}\n",
-                    t.name,
-                    t.steps,
-                    if t.vars.is_empty() { "-".to_string() } else { t.vars.join(", ") },
-                    t.description
-                )),
-            }
+            s.push_str(line.trim_end());
+            s.push('\n');
         }
         s
     })
@@ -116,7 +111,11 @@ fn render(path: &str, t: &Expanded, examples: bool) -> String {
     if !t.extends.is_empty() {
         s.push_str(&format!("extends {}\n", t.extends.join(" → ")));
     }
-    s.push_str("vars:\n");
+    s.push_str(if t.vars.is_empty() {
+        "vars: none\n"
+    } else {
+        "vars:\n"
+    });
     for v in &t.vars {
         let mut line = format!("  {} ({}", v.name, v.kind);
         if v.required {
@@ -165,7 +164,7 @@ fn check(ctx: &Ctx, name: Option<&str>) -> Result<i32> {
         let mut s = String::new();
         for t in &r.templates {
             match &t.error {
-                None => s.push_str(&format!("ok     {} ({} steps)\n", t.name, t.steps)),
+                None => s.push_str(&format!("ok     {} ({})\n", t.name, count(t.steps, "step"))),
                 Some(e) => s.push_str(&format!("broken {}: {e}\n", t.name)),
             }
         }

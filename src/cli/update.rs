@@ -68,11 +68,39 @@ pub struct Args {
     /// (recorded as stolen).
     #[arg(long)]
     pub steal: bool,
-    #[command(flatten)]
-    pub write: super::WriteArgs,
+}
+
+/// Whether the flags ask for any change. The tool interface takes an
+/// update naming only a step (the original's way to point at it), but a
+/// person who typed `nexo update RUN STEP` and nothing else forgot the
+/// change: it is refused as `nexo update RUN` is, before anything is
+/// written.
+fn asks_for_a_change(a: &Args) -> bool {
+    [
+        a.status.is_some(),
+        a.title.is_some(),
+        a.summary.is_some(),
+        a.evidence.is_some(),
+        a.next.is_some(),
+        a.run_status.is_some(),
+        a.label.is_some(),
+        a.requires_approval.is_some(),
+        a.max_retries.is_some(),
+        a.retry_after.is_some(),
+        a.retry_policy.is_some(),
+        a.compensation.is_some(),
+        a.owner.is_some(),
+        a.state.is_some(),
+        a.patch.is_some(),
+        a.needs.is_some(),
+    ]
+    .contains(&true)
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
+    if !asks_for_a_change(a) {
+        return Err(nexo::api::nothing_to_update());
+    }
     let n = ctx.nexo()?;
     let req = UpdateRequest {
         run_id: a.run.clone(),
@@ -99,11 +127,12 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     };
     let r = n.update(req)?;
     ctx.emit(&r, || {
+        let notes: String = r.warnings.iter().map(|w| format!("note: {w}\n")).collect();
         format!(
-            "{} is {} (current step: {})\n{}: {}\n{}",
+            "{notes}{} is {} (current step: {})\n{}: {}\n{}",
             r.run_id,
             r.status,
-            r.current_step_key.as_deref().unwrap_or("-"),
+            nexo::core::words::or_none(r.current_step_key.as_deref()),
             r.resume_state,
             r.resume_message,
             commit_line(&r.commit)

@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::event::{
     Body, CLAIM_VERSION, Claimed, Decision, Event, GoalOpened, GoalUpdated, HandedOff,
     NEEDS_VERSION, Opened, Released, StepSpec, TEMPLATE_VERSION, TemplateRef, Updated,
@@ -168,10 +168,13 @@ pub fn steps(steps: &[StepSpec]) -> Result<()> {
     for (i, s) in steps.iter().enumerate() {
         validate_name(&format!("steps[{i}].key"), &s.key)?;
         if steps[..i].iter().any(|p| p.key == s.key) {
-            return Err(Error::invalid(format!(
-                "duplicate step key '{}' in steps: each step needs its own key",
-                s.key
-            )));
+            let key = s.key.clone();
+            return Err(Error::naming(ErrorKind::Invalid, move |n| {
+                format!(
+                    "duplicate step key '{key}' in {}: each step needs its own key",
+                    n("steps")
+                )
+            }));
         }
         limits::text(&format!("steps[{i}].title"), &s.title, Text::Line)?;
         opt_text(

@@ -100,9 +100,20 @@ pub fn parse_ttl(what: &str, text: &str) -> Result<u64> {
             MAX_TTL_SECONDS / 86_400
         ))
     };
+    // Out of range is said in the caller's own words ("9000h"), not in
+    // the seconds they were turned into.
+    let in_range = |seconds: u64| {
+        check_ttl(what, seconds).map_err(|_| {
+            Error::invalid(format!(
+                "{what} {} is out of range: {}",
+                crate::core::limits::quote(text),
+                lease_range()
+            ))
+        })
+    };
     let t = text.trim();
     if let Ok(seconds) = t.parse::<u64>() {
-        return check_ttl(what, seconds);
+        return in_range(seconds);
     }
     let mut total: u64 = 0;
     let mut number = String::new();
@@ -128,19 +139,26 @@ pub fn parse_ttl(what: &str, text: &str) -> Result<u64> {
     if !number.is_empty() || t.is_empty() {
         return Err(bad());
     }
-    check_ttl(what, total)
+    in_range(total)
 }
 
 /// A lease length within what a claim may ask for.
 pub fn check_ttl(what: &str, seconds: u64) -> Result<u64> {
-    let max = MAX_TTL_SECONDS;
-    if seconds == 0 || seconds > max {
+    if seconds == 0 || seconds > MAX_TTL_SECONDS {
         return Err(Error::invalid(format!(
-            "{what} {seconds} seconds is out of range: a lease lasts 1 second to {} days",
-            max / 86_400
+            "{what} {seconds} is out of range: {}",
+            lease_range()
         )));
     }
     Ok(seconds)
+}
+
+/// How long a lease may last, in words.
+fn lease_range() -> String {
+    format!(
+        "a lease lasts 1 second to {} days",
+        MAX_TTL_SECONDS / 86_400
+    )
 }
 
 /// A lease length in words: `30m`, `1h30m`, `45s`.

@@ -71,14 +71,18 @@ impl ErrorKind {
     }
 }
 
-/// A message that names the caller's fields, written once for every
-/// interface: it is given how to name a field. The tool interface names
-/// a field as itself (`step_title`); the command line by the flag that
-/// stands for it (`--title`), so no interface rewrites another's words.
-#[derive(Clone)]
-pub struct Naming(Arc<Words>);
+/// A message (and a hint) that names the caller's fields, written once
+/// for every interface: each is given how to name a field. The tool
+/// interface names a field as itself (`step_title`); the command line by
+/// the flag that stands for it (`--title`), so no interface rewrites
+/// another's words. Behind one pointer, so an error stays small.
+#[derive(Clone, Default)]
+pub struct Naming {
+    message: Option<Arc<Words>>,
+    hint: Option<Arc<Words>>,
+}
 
-/// Writes a message, given how to name a field.
+/// Writes a text, given how to name a field.
 type Words = dyn Fn(&dyn Fn(&str) -> String) -> String + Send + Sync;
 
 impl fmt::Debug for Naming {
@@ -100,9 +104,9 @@ pub struct Error {
     /// Fields the tool interface adds to its failure answer, where the
     /// original gave more than a message (a gate's `blocked_by`, say).
     pub details: Vec<(&'static str, serde_json::Value)>,
-    /// `message` again, with the fields it names left for the interface to
-    /// name (see [`Naming`]).
-    pub naming: Option<Naming>,
+    /// `message` and `hint` again, with the fields they name left for the
+    /// interface to name (see [`Naming`]).
+    pub naming: Option<Arc<Naming>>,
 }
 
 impl Error {
@@ -124,16 +128,38 @@ impl Error {
         words: impl Fn(&dyn Fn(&str) -> String) -> String + Send + Sync + 'static,
     ) -> Self {
         let mut e = Self::new(kind, words(&|field: &str| field.to_string()));
-        e.naming = Some(Naming(Arc::new(words)));
+        e.naming = Some(Arc::new(Naming {
+            message: Some(Arc::new(words)),
+            hint: None,
+        }));
         e
     }
     /// The message with each field it names as `name` calls it (the
     /// message as it is where it names none).
     pub fn message_naming(&self, name: &dyn Fn(&str) -> String) -> String {
-        match &self.naming {
-            Some(Naming(words)) => words(name),
+        match self.naming.as_ref().and_then(|n| n.message.as_ref()) {
+            Some(words) => words(name),
             None => self.message.clone(),
         }
+    }
+    /// The hint with each field it names as `name` calls it.
+    pub fn hint_naming(&self, name: &dyn Fn(&str) -> String) -> Option<String> {
+        match self.naming.as_ref().and_then(|n| n.hint.as_ref()) {
+            Some(words) => Some(words(name)),
+            None => self.hint.clone(),
+        }
+    }
+    /// The same error, suggesting a fix that names the caller's fields:
+    /// `words` writes it given how to name a field (see [`Naming`]).
+    pub fn with_hint_naming(
+        mut self,
+        words: impl Fn(&dyn Fn(&str) -> String) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.hint = Some(words(&|field: &str| field.to_string()));
+        let mut naming = self.naming.as_deref().cloned().unwrap_or_default();
+        naming.hint = Some(Arc::new(words));
+        self.naming = Some(Arc::new(naming));
+        self
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Invalid, message)
@@ -185,6 +211,13 @@ impl Error {
     /// The same error, suggesting `hint` as the fix.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        if let Some(naming) = &self.naming {
+            let message = naming.message.clone();
+            self.naming = Some(Arc::new(Naming {
+                message,
+                hint: None,
+            }));
+        }
         self
     }
     /// The same error, with a field for the tool interface's answer.

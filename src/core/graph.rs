@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::model::validate_name;
 
 /// Checks the dependencies of a whole set of steps, given as
@@ -17,25 +17,28 @@ pub fn check<'a>(steps: &[(&'a str, &'a [String])], field: &dyn Fn(usize) -> Str
     for (i, (key, needs)) in steps.iter().enumerate() {
         for (j, n) in needs.iter().enumerate() {
             validate_name(&format!("{}[{j}]", field(i)), n)?;
+            // The field is named by each interface its own way (`--needs`).
+            let refuse = |kind, rest: String| {
+                let (at, key) = (field(i), key.to_string());
+                Err(Error::naming(kind, move |name| {
+                    format!("{}: step '{key}' {rest}", name(&at))
+                }))
+            };
             if n == key {
-                return Err(Error::invalid(format!(
-                    "{}: step '{key}' cannot need itself",
-                    field(i)
-                )));
+                return refuse(ErrorKind::Invalid, "cannot need itself".into());
             }
             if needs[..j].contains(n) {
-                return Err(Error::invalid(format!(
-                    "{}: step '{key}' names '{n}' twice",
-                    field(i)
-                )));
+                return refuse(ErrorKind::Invalid, format!("names '{n}' twice"));
             }
             if !steps.iter().any(|(k, _)| k == n) {
                 let keys: Vec<&str> = steps.iter().map(|(k, _)| *k).collect();
-                return Err(Error::not_found(format!(
-                    "{}: step '{key}' needs '{n}', which is not a step of the run; its steps are: {}",
-                    field(i),
-                    keys.join(", ")
-                )));
+                return refuse(
+                    ErrorKind::NotFound,
+                    format!(
+                        "needs '{n}', which is not a step of the run; its steps are: {}",
+                        keys.join(", ")
+                    ),
+                );
             }
         }
     }

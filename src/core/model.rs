@@ -135,6 +135,12 @@ impl RunStatus {
             RunStatus::Failed | RunStatus::Completed | RunStatus::Cancelled
         )
     }
+
+    /// Completed or cancelled: nothing is left to do, so a next action
+    /// recorded before is stale (a failed run still has its choices).
+    pub fn is_finished(self) -> bool {
+        matches!(self, RunStatus::Completed | RunStatus::Cancelled)
+    }
 }
 
 word_enum! {

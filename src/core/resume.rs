@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::fold::{Claim, Run, Standing, Step};
 use crate::core::model::{RunStatus, StepStatus};
 use crate::core::ready::{Readiness, Wait};
+use crate::core::words::count;
 
 /// Where a run stands for whoever resumes it. Serialized in snake_case
 /// (`waiting_approval`, `retry_available`, ...), the tool interface's words.
@@ -331,7 +332,7 @@ fn reconcile(run: &Run) -> Option<Resume> {
 
 /// 1. A closed-and-done run has nothing left to resume.
 fn closed(run: &Run) -> Option<Resume> {
-    if !matches!(run.status, RunStatus::Completed | RunStatus::Cancelled) {
+    if !run.status.is_finished() {
         return None;
     }
     let msg = format!("Run is {}; nothing is left to resume.", run.status);
@@ -377,10 +378,19 @@ fn retry_available(run: &Run) -> Option<Resume> {
         .steps
         .iter()
         .find(|s| s.status == StepStatus::Failed && s.attempt_count < s.max_retries)?;
-    let mut msg = format!(
-        "Step '{}' failed after attempt {} of {}; retry it.",
-        step.title, step.attempt_count, step.max_retries
-    );
+    // An agent may report a failure without having marked the step
+    // running: then no attempt was counted, and "attempt 0" would puzzle.
+    let mut msg = match step.attempt_count {
+        0 => format!(
+            "Step '{}' failed before any attempt was recorded; retry it ({} allowed).",
+            step.title,
+            count(step.max_retries as usize, "attempt")
+        ),
+        n => format!(
+            "Step '{}' failed after attempt {n} of {}; retry it.",
+            step.title, step.max_retries
+        ),
+    };
     if let Some(after) = &step.retry_after {
         msg.push_str(&format!(" Retry after {after}."));
     }
@@ -396,12 +406,14 @@ fn retry_available(run: &Run) -> Option<Resume> {
 ///    decides: carrying on with the next step would hide the failure.
 fn failed(run: &Run) -> Option<Resume> {
     let step = run.steps.iter().find(|s| s.status == StepStatus::Failed)?;
-    let mut msg = format!(
-        "Step '{}' failed after {} attempt{} with no retries left.",
-        step.title,
-        step.attempt_count,
-        if step.attempt_count == 1 { "" } else { "s" }
-    );
+    let mut msg = match step.attempt_count {
+        0 => format!("Step '{}' failed, and it allows no retries.", step.title),
+        n => format!(
+            "Step '{}' failed after {} with no retries left.",
+            step.title,
+            count(n as usize, "attempt")
+        ),
+    };
     if let Some(summary) = &step.last_summary {
         msg.push_str(&format!(" Last summary: {}", sentence(summary)));
     }
@@ -481,12 +493,16 @@ fn others_in_flight(run: &Run) -> Option<Resume> {
     ))
 }
 
-/// 8. Nothing step-shaped: the run's own status and next action.
+/// 8. Nothing step-shaped: the run's own status and next action. An
+///    open run with neither steps nor a next action says how to add one.
 fn by_run_status(run: &Run) -> Resume {
-    let msg = if run.next_action.is_empty() {
-        format!("Run is {}.", run.status)
-    } else {
-        run.next_action.clone()
+    let msg = match (run.next_action.is_empty(), run.steps.is_empty()) {
+        (false, _) => run.next_action.clone(),
+        (true, true) if !run.status.is_closed() => format!(
+            "Run is {} and has no steps yet: add the first with `nexo update {} <key> --title \"<what to do>\"` (nexo_workflow_update with step_key and step_title).",
+            run.status, run.run_id
+        ),
+        (true, _) => format!("Run is {}.", run.status),
     };
     Resume::new(
         ResumeState::of_run(run.status),

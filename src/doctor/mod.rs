@@ -216,9 +216,8 @@ impl Nexo {
         if fix && !fixed.is_empty() {
             let plan = self.repo().plan_commit(self.no_commit())?;
             let message = format!(
-                "nexo: doctor --fix repaired {} file{}\n",
-                fixed.len(),
-                if fixed.len() == 1 { "" } else { "s" }
+                "nexo: doctor --fix repaired {}\n",
+                crate::core::words::count(fixed.len(), "file")
             );
             let info = self.repo().finish(plan, &fixed, &message)?;
             commit = info.commit;

@@ -29,10 +29,10 @@ impl Quarantined {
     /// What `doctor --fix` says it did, and how to look at the line.
     pub fn describe(&self) -> String {
         format!(
-            "moved line {} of {} ({} bytes no nexo can read) to {}{}, bytes unchanged; look at it with `cat -v {}`",
+            "moved line {} of {} ({} no nexo can read) to {}{}, bytes unchanged; look at it with `cat -v {}`",
             self.line,
             self.path,
-            self.bytes,
+            crate::core::words::count(self.bytes, "byte"),
             self.to,
             if self.already_there {
                 " (it was there already: a merge had brought it back)"

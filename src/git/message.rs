@@ -3,6 +3,8 @@
 //! hostile value can never reach a commit unescaped even if it got past
 //! validation (a peer's history, an older nexo).
 
+use crate::core::words::{clip, count, one_line, runs_and_goals};
+
 /// `message` with every control character other than `\n` written as a
 /// visible escape (`\u{1b}`), tabs as a space.
 pub fn sanitize(message: &str) -> String {
@@ -65,18 +67,12 @@ pub fn coalesce(previous: &str, next: &str) -> String {
         .collect();
     let what = match records.as_slice() {
         [one] => one.to_string(),
-        many => {
-            let goals = many.iter().filter(|r| r.starts_with("WG-")).count();
-            let count =
-                |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-            match (many.len() - goals, goals) {
-                (runs, 0) => count(runs, "run"),
-                (0, goals) => count(goals, "goal"),
-                (runs, goals) => format!("{} and {}", count(runs, "run"), count(goals, "goal")),
-            }
-        }
+        many => runs_and_goals(many.iter().copied()),
     };
-    let head = subject(&format!("nexo: {} changes to {what}", changes.len()));
+    let head = subject(&format!(
+        "nexo: {} to {what}",
+        count(changes.len(), "change")
+    ));
     let body: Vec<String> = changes.iter().map(|c| format!("- {c}")).collect();
     format!("{head}\n\n{}\n\n{}\n", body.join("\n"), trailers.join("\n"))
 }
@@ -107,14 +103,7 @@ fn parse(message: &str) -> (Vec<String>, Vec<String>) {
 
 /// `text` cut to the subject's length, with an ellipsis.
 fn subject(text: &str) -> String {
-    if text.chars().count() <= SUBJECT_MAX {
-        return text.to_string();
-    }
-    text.chars().take(SUBJECT_MAX - 1).chain(['…']).collect()
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    clip(text, SUBJECT_MAX)
 }
 
 #[cfg(test)]

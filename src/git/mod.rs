@@ -114,6 +114,12 @@ pub struct CommitInfo {
     /// held by git, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_reason: Option<String>,
+    /// Whether the next nexo write may fold this commit into its own
+    /// (coalescing, docs/git.md), after which its id is gone from the
+    /// branch. For the command line's words; not in the tool interface's
+    /// answer, whose shape is the original's.
+    #[serde(skip)]
+    pub may_fold: bool,
 }
 
 impl CommitInfo {
@@ -123,6 +129,7 @@ impl CommitInfo {
             commit,
             committed: true,
             pending_reason: None,
+            may_fold: false,
         }
     }
 
@@ -132,6 +139,7 @@ impl CommitInfo {
             commit: None,
             committed: false,
             pending_reason: reason,
+            may_fold: false,
         }
     }
 }
@@ -377,7 +385,11 @@ impl Repo {
                 if views_current {
                     self.mark_seen();
                 }
-                Ok(CommitInfo::made(id))
+                Ok(CommitInfo {
+                    // Only a commit carrying nexo's trailers is amended.
+                    may_fold: self.coalesce && id.is_some() && message::is_nexos(message),
+                    ..CommitInfo::made(id)
+                })
             }
             Err(e) => Ok(CommitInfo::pending(Some(format!(
                 "{}. The change is written to .nexo/ and will be committed by the next nexo command or `nexo commit`",

@@ -237,7 +237,7 @@ fn string(desc: &str) -> Value {
 }
 
 fn object_or_string(desc: &str) -> Value {
-    json!({"type": ["object", "string"], "description": format!("{desc} A JSON object, or the same object encoded as a JSON string (the original runtime's form).")})
+    json!({"type": ["object", "string"], "description": format!("{desc} A JSON object, or the same object encoded as a JSON string (as older clients send it).")})
 }
 
 fn goal_id() -> Value {

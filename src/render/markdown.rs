@@ -3,7 +3,7 @@
 //! GitHub and GitLab render. Every value from the run is escaped: a goal
 //! or summary can hold `|`, `<script>` or a Mermaid keyword.
 
-use super::{change, one_line, or_nobody, progress, step_symbol, when};
+use super::{change, one_line, progress, step_symbol, when, who};
 use crate::core::fold::{Run, Step};
 use crate::core::model::StepStatus;
 use crate::core::resume::Resume;
@@ -16,7 +16,7 @@ pub fn markdown(run: &Run, resume: &Resume, events: usize) -> String {
     s.push_str(&format!(
         "**Status:** {} · **Progress:** {done}/{all} steps · **Owner:** {} · **Priority:** {} · **Updated:** {}\n\n",
         run.status,
-        cell(or_nobody(&run.owner)),
+        cell(who(&run.owner)),
         run.priority,
         when(&run.updated_at)
     ));
@@ -36,7 +36,7 @@ pub fn markdown(run: &Run, resume: &Resume, events: usize) -> String {
                 step.step_key,
                 cell(&step.title),
                 step.status,
-                step.attempt_count,
+                super::attempts(step).unwrap_or_default(),
                 cell(&super::gate_and_claim(step)),
                 step.last_summary.as_deref().map(cell).unwrap_or_default()
             ));

@@ -95,7 +95,7 @@ pub fn step_symbol(step: &Step) -> &'static str {
     }
 }
 
-pub use crate::core::words::{clip, one_line};
+pub use crate::core::words::{clip, one_line, who};
 pub use crate::wire::response::{PLACES_SHOWN, places};
 
 /// Steps done (completed or skipped) and steps in all.
@@ -136,13 +136,29 @@ pub fn change(c: &Checkpoint) -> String {
         .unwrap_or_default();
     match (c.event_type.as_str(), &c.step_key, c.step_status) {
         ("opened", _, _) => "opened the run".into(),
-        ("handed_off", _, _) => format!("handed off to {}{summary}", or_nobody(&c.owner)),
+        ("handed_off", _, _) => format!("handed off to {}{summary}", who(&c.owner)),
         ("approved" | "rejected", Some(k), _) => format!("{} {k}{summary}", c.checkpoint_label),
         (_, Some(k), Some(s)) if c.checkpoint_label == format!("{k}:{s}") => {
             format!("{k} → {s}{summary}")
         }
+        // An update that left the step's status as it was.
+        (_, Some(k), _) if c.checkpoint_label == *k => format!("{k} updated{summary}"),
+        // An update of the run itself, under the default label.
+        ("updated", None, _) if c.checkpoint_label == "update" => {
+            format!("run updated, {}{summary}", c.run_status)
+        }
         (_, Some(k), Some(s)) => format!("{} ({k} {s}){summary}", c.checkpoint_label),
         _ => format!("{}{summary}", c.checkpoint_label),
+    }
+}
+
+/// A step's attempts ("2", "2 of 3"), or none before the first: a step
+/// finished without being marked running shows no "attempt 0".
+pub fn attempts(step: &Step) -> Option<String> {
+    match (step.attempt_count, step.max_retries) {
+        (0, _) => None,
+        (n, 0) => Some(n.to_string()),
+        (n, max) => Some(format!("{n} of {max}")),
     }
 }
 
@@ -169,10 +185,6 @@ pub fn gate_and_claim(step: &crate::core::fold::Step) -> String {
         .flatten()
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-pub fn or_nobody(owner: &str) -> &str {
-    if owner.is_empty() { "nobody" } else { owner }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! with an ellipsis) before they are coloured, so colour never counts.
 
 use super::{
-    Paint, Tone, ago, change, clip, one_line, or_nobody, progress, run_tone, step_symbol, step_tone,
+    Paint, Tone, ago, change, clip, one_line, progress, run_tone, step_symbol, step_tone, who,
 };
 use crate::core::fold::{Run, Step, Verdict};
 use crate::core::resume::Resume;
@@ -65,13 +65,13 @@ pub fn show(run: &Run, resume: &Resume, frame: &Frame, events: usize) -> String 
                 format!(
                     "  {}  owner {}  {done}/{all} steps  updated {}",
                     run.priority,
-                    or_nobody(&run.owner),
+                    who(&run.owner),
                     ago(&run.updated_at, frame.now_ms)
                 ),
             )
             .fit(frame),
     );
-    if !run.next_action.is_empty() {
+    if !run.next_action.is_empty() && !run.status.is_finished() {
         s.push_str(
             &Line::default()
                 .push(None, format!("next: {}", one_line(&run.next_action)))
@@ -143,15 +143,8 @@ fn step_line(step: &Step, (key_width, title_width): (usize, usize)) -> Line {
             None,
             format!("{:<title_width$}", clip(&step.title, title_width)),
         );
-    if step.attempt_count > 0 {
-        let of = match step.max_retries {
-            0 => String::new(),
-            n => format!("/{n}"),
-        };
-        line = line.push(
-            Some(Tone::Dim),
-            format!("  attempt {}{of}", step.attempt_count),
-        );
+    if let Some(attempts) = super::attempts(step) {
+        line = line.push(Some(Tone::Dim), format!("  attempt {attempts}"));
     }
     if let Some(gate) = gate(step) {
         line = line.push(Some(Tone::Wait), format!("  [{gate}]"));
@@ -224,7 +217,7 @@ pub fn list(items: &[ListItem], frame: &Frame) -> String {
                         "  {:<8}  {:<5}  {:<12}  {:<11}  {}",
                         r.priority.as_str(),
                         format!("{done}/{all}"),
-                        clip(if r.owner.is_empty() { "-" } else { &r.owner }, 12),
+                        clip(who(&r.owner), 12),
                         ago(&r.updated_at, frame.now_ms),
                         one_line(&r.goal)
                     ),

@@ -3,6 +3,7 @@
 
 use super::markdown::cell;
 use crate::core::verify::{GateCheck, VerifyReport, Violation};
+use crate::core::words::{count, or_none, plural, who};
 
 /// The report as Markdown: the verdict, the policy applied, the changes
 /// a reviewer must see, the violations, and every gate judged.
@@ -29,7 +30,7 @@ pub fn markdown(r: &VerifyReport) -> String {
         for v in r.violations.iter().take(MAX_ROWS) {
             s.push_str(&violation_row(v));
         }
-        s.push_str(&more(r.violations.len(), "violations"));
+        s.push_str(&more(r.violations.len(), "violation"));
         s.push('\n');
     }
     if !r.problems.is_empty() {
@@ -49,7 +50,7 @@ pub fn markdown(r: &VerifyReport) -> String {
         for g in r.gates.iter().take(MAX_ROWS) {
             s.push_str(&gate_row(g));
         }
-        s.push_str(&more(r.gates.len(), "gates"));
+        s.push_str(&more(r.gates.len(), "gate"));
         s.push('\n');
     }
     if !r.stale.is_empty() {
@@ -82,7 +83,7 @@ pub fn text(r: &VerifyReport) -> String {
         s.push_str(&format!(
             "violation: {} step {} event {} by {}: {} ({})\n",
             v.run_id,
-            v.step_key.as_deref().unwrap_or("-"),
+            or_none(v.step_key.as_deref()),
             v.event_id,
             v.actor,
             v.reason,
@@ -106,7 +107,7 @@ pub fn text(r: &VerifyReport) -> String {
             decided(g)
         ));
     }
-    s.push_str(more(r.gates.len(), "gates").trim_start());
+    s.push_str(more(r.gates.len(), "gate").trim_start());
     s.push_str(&format!(
         "policy applied: {}\nruns: {}\n{}\n",
         policy_line(r, false),
@@ -124,7 +125,10 @@ const MAX_ROWS: usize = 200;
 fn more(all: usize, what: &str) -> String {
     match all.checked_sub(MAX_ROWS) {
         Some(n) if n > 0 => {
-            format!("\n… and {n} more {what} (`nexo verify --format json` lists them all)\n")
+            format!(
+                "\n… and {n} more {} (`nexo verify --format json` lists them all)\n",
+                plural(n, what)
+            )
         }
         _ => String::new(),
     }
@@ -149,11 +153,6 @@ fn headline(r: &VerifyReport) -> String {
     }
 }
 
-/// `1 violation`, `2 violations`.
-fn count(n: usize, what: &str) -> String {
-    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
-}
-
 fn policy_line(r: &VerifyReport, md: bool) -> String {
     let a = &r.policy.applied;
     let code = |s: &str| if md { format!("`{s}`") } else { s.to_string() };
@@ -161,11 +160,7 @@ fn policy_line(r: &VerifyReport, md: bool) -> String {
     if a.policy.is_strict() {
         s.push_str(&format!(
             " · approvers: {} · self-approval: {}",
-            if a.approvers.is_empty() {
-                "nobody".to_string()
-            } else {
-                cell(&a.approvers.join(", "))
-            },
+            cell(who(&a.approvers.join(", "))),
             if a.self_approval { "allowed" } else { "no" }
         ));
     }
@@ -184,8 +179,7 @@ fn runs_line(r: &VerifyReport) -> String {
     let runs = runs_only(r);
     match r.templates {
         0 => runs,
-        1 => format!("{runs}; 1 template checked"),
-        n => format!("{runs}; {n} templates checked"),
+        n => format!("{runs}; {} checked", count(n, "template")),
     }
 }
 
@@ -305,6 +299,6 @@ mod tests {
         assert!(md.contains("Publish &lt;it&gt;"), "escaped: {md}");
         let short = markdown(&report(3));
         assert!(!short.contains("more gates"), "{short}");
-        assert!(text(&report(MAX_ROWS + 1)).contains("… and 1 more gates"));
+        assert!(text(&report(MAX_ROWS + 1)).contains("… and 1 more gate ("));
     }
 }

@@ -9,7 +9,7 @@ use nexo::core::error::{Error, ErrorKind, Result};
 use nexo::core::fold::Run;
 use nexo::core::model::RunStatus;
 use nexo::core::resume::resume;
-use nexo::render::{self, ago, change, or_nobody, progress, step_symbol};
+use nexo::render::{self, ago, change, progress, step_symbol, who};
 use nexo::wire::request::ListRequest;
 
 /// How many runs the board shows (most recently updated first).
@@ -127,7 +127,7 @@ pub fn board(nexo: &Nexo) -> Result<String> {
             goal: r.goal.clone(),
             status: r.status.as_str(),
             priority: r.priority.as_str(),
-            owner: or_nobody(&r.owner).to_string(),
+            owner: who(&r.owner).to_string(),
             progress: format!("{}/{} steps", r.progress.0, r.progress.1),
             updated: ago(&r.updated_at, now),
         });
@@ -160,7 +160,7 @@ pub fn run(nexo: &Nexo, id: &str) -> Result<String> {
         goal: run.goal.clone(),
         status: run.status.as_str(),
         priority: run.priority.as_str(),
-        owner: or_nobody(&run.owner).to_string(),
+        owner: who(&run.owner).to_string(),
         progress: format!("{done}/{all} steps"),
         updated: ago(&run.updated_at, now),
         resume_state: r.resume_state.as_str(),

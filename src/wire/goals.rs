@@ -88,6 +88,10 @@ pub struct GoalListResponse {
     /// Goals whose history could not be read, with the reason.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<UnreadableGoal>,
+    /// How many closed goals were left out for not being asked for (not
+    /// in the tool interface's answer, as for runs).
+    #[serde(skip)]
+    pub closed_left_out: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]

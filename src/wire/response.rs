@@ -516,6 +516,11 @@ pub struct ListResponse {
     /// Runs whose history could not be read, with the reason.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<Unreadable>,
+    /// How many closed runs were left out for not being asked for: what
+    /// the command line says when the list is empty. Not in the tool
+    /// interface's answer, whose shape is the original's.
+    #[serde(skip)]
+    pub closed_left_out: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]

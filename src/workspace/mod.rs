@@ -326,7 +326,7 @@ impl Nexo {
             if refreshed.len() == 1 {
                 refreshed[0].clone()
             } else {
-                format!("{} records", refreshed.len())
+                crate::core::words::count(refreshed.len(), "record")
             },
             refreshed
                 .iter()
@@ -374,9 +374,8 @@ impl Nexo {
             });
         }
         let message = format!(
-            "nexo: commit {} pending .nexo/ change{}\n",
-            paths.len(),
-            if paths.len() == 1 { "" } else { "s" }
+            "nexo: commit {}\n",
+            crate::core::words::count(paths.len(), "pending .nexo/ change")
         );
         let plan = self.repo.plan_commit(false)?;
         let info = self.repo.finish(plan, &paths, &message)?;

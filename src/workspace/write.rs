@@ -84,19 +84,23 @@ impl Nexo {
     where
         F: FnOnce(&R) -> Result<(String, Body, String)>,
     {
+        let build = |r: &R| build(r).map(|(actor, body, s)| (actor, body, move |_: &R| s));
         self.write_sealed(id, build, None)
     }
 
     /// [`Nexo::write_record`], with `seal` finishing the event once its id
     /// and parents exist and before anything is written (a signature).
-    pub(crate) fn write_sealed<R: Record, F>(
+    /// `build` gives the commit subject as a function of the record after
+    /// the event, for a subject that says what the event did to it.
+    pub(crate) fn write_sealed<R: Record, F, S>(
         &self,
         id: &str,
         build: F,
         seal: Seal,
     ) -> Result<(R, Event, CommitInfo)>
     where
-        F: FnOnce(&R) -> Result<(String, Body, String)>,
+        F: FnOnce(&R) -> Result<(String, Body, S)>,
+        S: FnOnce(&R) -> String,
     {
         let id = id.to_string();
         let lock = self.lock()?;
@@ -121,7 +125,7 @@ impl Nexo {
             id: &id,
             seal,
         };
-        self.append_and_publish(write, Some(run), actor, body, |_| subject)
+        self.append_and_publish(write, Some(run), actor, body, subject)
     }
 
     /// What every write does once its request is validated: decide on the

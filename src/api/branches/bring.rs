@@ -115,9 +115,8 @@ impl Nexo {
         Ok(BringResponse {
             ok: true,
             message: format!(
-                "Brought {} event{} of {id} from {named}.",
-                new.len(),
-                if new.len() == 1 { "" } else { "s" },
+                "Brought {} of {id} from {named}.",
+                crate::core::words::count(new.len(), "event")
             ),
             run_id: id.into(),
             from: refs,

@@ -482,10 +482,15 @@ impl Nexo {
         }
         crate::trace::mark("runs listed");
         unions.write(self);
+        let before = items.len();
         items.retain(|i| match req.status {
             Some(st) => i.status == st,
             None => req.include_closed.unwrap_or(false) || !i.status.is_closed(),
         });
+        let closed_left_out = match req.status {
+            None => before - items.len(),
+            Some(_) => 0,
+        };
         items.sort_by(|a, b| {
             b.updated_at
                 .cmp(&a.updated_at)
@@ -497,6 +502,7 @@ impl Nexo {
             count: items.len(),
             runs: items,
             unreadable,
+            closed_left_out,
         })
     }
 }

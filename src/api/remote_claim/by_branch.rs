@@ -42,6 +42,8 @@ impl Nexo {
         }
         report.pushed = true;
         claimed.sync = Some(report);
+        // Pushed: the commit is at the remote, and no later write folds it.
+        claimed.commit.may_fold = false;
         Ok(claimed)
     }
 
@@ -78,6 +80,7 @@ impl Nexo {
         let (item, mut claimed) = mine.expect("the loop leaves with a claim");
         report.pushed = true;
         claimed.sync = Some(report);
+        claimed.commit.may_fold = false;
         let resume = self.resume(RunRequest {
             run_id: item.run_id.to_string(),
             actor: Some(actor.clone()),
