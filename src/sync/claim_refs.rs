@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Remote;
+use super::{Look, Remote, SyncReport};
 use crate::core::error::Result;
 use crate::workspace::Nexo;
 
@@ -185,6 +185,31 @@ impl Nexo {
             ))
             .with_hint("your claim is committed here; run the command again")),
         }
+    }
+
+    /// Whether claim `token`, whose ref this clone just created while the
+    /// branch refused its push, still holds its step once that branch is
+    /// fetched. The ref alone cannot tell: between this clone's look and
+    /// its push, the step's last holder may have finished it, pushed the
+    /// branch and dropped its ref (the remote lists refs one by one, not
+    /// as one snapshot). A claim that holds nothing gives its ref back.
+    pub(crate) fn holds_after_fetch(
+        &self,
+        remote: &Remote,
+        report: &mut SyncReport,
+        (run, step, token): (&str, &str, &str),
+    ) -> Result<bool> {
+        self.pull_looking(remote, report, Look::Fetch)?;
+        let holds = self.load(run)?.step(step).is_some_and(|s| {
+            !s.status.is_done() && s.claims.iter().any(|c| c.token.as_str() == token)
+        });
+        if !holds {
+            let key = (run.to_string(), step.to_string());
+            if let Some(sha) = held_refs(&remote.git)?.remove(&key) {
+                self.drop_claim_refs(remote, &[(key.0, key.1, sha)]);
+            }
+        }
+        Ok(holds)
     }
 
     /// Deletes this clone's claim refs on steps the remote's branch has

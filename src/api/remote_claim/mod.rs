@@ -44,6 +44,9 @@ impl Nexo {
         match self.push_claim(&remote, &claimed.run_id, &claimed.step_key)? {
             ClaimPush::Held { branch } => {
                 report.pushed = branch;
+                if !branch && !self.holds_after_fetch(&remote, &mut report, key(&claimed))? {
+                    return Err(done_there(&claimed));
+                }
                 claimed.sync = Some(report);
                 Ok(claimed)
             }
@@ -83,13 +86,18 @@ impl Nexo {
                 return Ok(nothing_ready());
             };
             match self.push_claim(&remote, &claimed.run_id, &claimed.step_key)? {
-                ClaimPush::Held { branch } => {
-                    report.pushed = branch;
-                    if branch {
-                        self.drop_finished_claim_refs(&remote, &looked);
-                    }
+                ClaimPush::Held { branch: true } => {
+                    report.pushed = true;
+                    self.drop_finished_claim_refs(&remote, &looked);
                     claimed.sync = Some(report);
                     return self.claimed_answer(item, claimed, &actor);
+                }
+                ClaimPush::Held { branch: false } => {
+                    if self.holds_after_fetch(&remote, &mut report, key(&claimed))? {
+                        claimed.sync = Some(report);
+                        return self.claimed_answer(item, claimed, &actor);
+                    }
+                    lost.insert((claimed.run_id.to_string(), claimed.step_key.clone()));
                 }
                 ClaimPush::Taken => {
                     self.yield_to_claim_ref(&claimed)?;
@@ -162,6 +170,27 @@ impl Nexo {
             .collect();
         self.drop_claim_refs(remote, &finished);
     }
+}
+
+/// A claim's run, step and token, as `holds_after_fetch` asks for them.
+fn key(c: &ClaimResponse) -> (&str, &str, &str) {
+    (&c.run_id, &c.step_key, &c.token)
+}
+
+/// The step was done at the remote before the claim reached it: the
+/// claim made here holds nothing.
+fn done_there(c: &ClaimResponse) -> Error {
+    Error::new(
+        ErrorKind::Claimed,
+        format!(
+            "your claim {} on step '{}' of {} holds nothing: another clone finished the step first",
+            c.token, c.step_key, c.run_id
+        ),
+    )
+    .with_hint("take another step: nexo ready --claim --sync")
+    .with_detail("lost", true)
+    .with_detail("step_key", c.step_key.clone())
+    .with_detail("your_token", c.token.clone())
 }
 
 /// Another clone's claim ref names the step: the claim made here yielded.
