@@ -243,3 +243,78 @@ fn a_timeout_that_is_not_a_duration_is_refused_in_the_flags_terms() {
         assert!(!err.contains("lease"), "the timeout is not a lease: {err}");
     }
 }
+
+/// 2026-11-25T10:00:00Z, in the milliseconds `NEXO_TEST_NOW` takes.
+const T0: u64 = 1_795_600_800_000;
+
+fn nexo_at(dir: &Path, now_ms: u64, args: &[&str]) -> Output {
+    nexo_cmd()
+        .current_dir(dir)
+        .env("NEXO_TEST_NOW", now_ms.to_string())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_claim_ref_whose_holder_vanished_is_taken_over_once_its_lease_has_lapsed() {
+    let (_repo, shared, dirs, run) = fleet(2, 1);
+    let (a, b) = (&dirs[0], &dirs[1]);
+    // A's claim ref reaches the remote, its event never does: the branch
+    // is being written (a lock), and then A is gone for good.
+    let branch = lock(&shared.bare, "refs/heads/main");
+    let out = nexo_at(a, T0, &["claim", &run, "s0", "--ttl", "60s", "--sync"]);
+    ok(&out, "a claims s0");
+    std::fs::remove_file(branch).unwrap();
+    let a_ref = git_in(
+        &shared.bare,
+        &["rev-parse", &format!("refs/nexo/claims/{run}/s0")],
+    );
+
+    let during = nexo_at(b, T0 + 60_000, &["ready", "--claim", "--sync", "--json"]);
+    ok(&during, "ready while A's lease holds");
+    assert!(
+        parse_json(&during)["claimed"].is_null(),
+        "{}",
+        stdout(&during)
+    );
+
+    let after = T0 + (60 + 121) * 1000;
+    let taken = nexo_at(b, after, &["ready", "--claim", "--sync", "--json"]);
+    ok(&taken, "ready once A's lease lapsed");
+    assert_eq!(
+        parse_json(&taken)["claimed"]["step_key"],
+        "s0",
+        "{}",
+        stdout(&taken)
+    );
+    let b_ref = git_in(
+        &shared.bare,
+        &["rev-parse", &format!("refs/nexo/claims/{run}/s0")],
+    );
+    assert_ne!(a_ref, b_ref, "the ref names B's claim now");
+    ok(
+        &nexo_at(b, after, &["update", &run, "s0", "--status", "completed"]),
+        "b works",
+    );
+}
+
+#[test]
+fn claim_sync_takes_over_a_lapsed_claim_ref_and_not_a_live_one() {
+    let (_repo, shared, dirs, run) = fleet(2, 1);
+    let (a, b) = (&dirs[0], &dirs[1]);
+    let branch = lock(&shared.bare, "refs/heads/main");
+    ok(
+        &nexo_at(a, T0, &["claim", &run, "s0", "--ttl", "60s", "--sync"]),
+        "a claims",
+    );
+    std::fs::remove_file(branch).unwrap();
+
+    let live = nexo_at(b, T0 + 60_000, &["claim", &run, "s0", "--sync", "--json"]);
+    assert_eq!(live.status.code(), Some(10), "{}", stdout(&live));
+
+    let after = T0 + (60 + 121) * 1000;
+    let out = nexo_at(b, after, &["claim", &run, "s0", "--sync", "--json"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(parse_json(&out)["step_key"], "s0", "{}", stdout(&out));
+}

@@ -385,6 +385,27 @@ impl Repo {
         Ok(())
     }
 
+    /// The history of the record folder at `rel` in `commit`'s tree, as
+    /// [`Self::history_of_folder`] reads it; `None` when there is no such
+    /// folder (a link or a file there is not one).
+    pub fn history_at(&self, commit: ObjectId, rel: &str) -> Result<Option<Vec<u8>>> {
+        let tree = self
+            .repo
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .map_err(|e| git_err("cannot read a commit's tree", e))?;
+        let Some(entry) = tree
+            .lookup_entry_by_path(rel)
+            .map_err(|e| git_err("cannot read a commit's tree", e))?
+        else {
+            return Ok(None);
+        };
+        if !entry.mode().is_tree() {
+            return Ok(None);
+        }
+        self.history_of_folder(entry.object_id()).map(Some)
+    }
+
     /// The history of a run folder tree: its sealed segments, then its
     /// live file, as bytes (empty when it has none). Every line is
     /// checked by the fold like a line on disk.

@@ -45,6 +45,13 @@ impl Looked {
         self.claims_where(|held| !held)
     }
 
+    /// Another clone's claim ref on `step` of `run`, with its commit.
+    pub(crate) fn other_on(&self, run: &str, step: &str) -> Option<(String, String, String)> {
+        self.taken_by_others()
+            .into_iter()
+            .find(|(r, s, _)| r == run && s == step)
+    }
+
     /// The claim refs of this clone's.
     pub(crate) fn ours(&self) -> Vec<(String, String, String)> {
         self.claims_where(|held| held)
@@ -128,10 +135,20 @@ impl Nexo {
     /// ref exists; in the same push offers HEAD to the branch, which may
     /// refuse it without harm (the claim's event then waits for the next
     /// push).
-    pub(crate) fn push_claim(&self, remote: &Remote, run: &str, step: &str) -> Result<ClaimPush> {
+    /// `replacing`: the commit of a lapsed claim ref this claim takes
+    /// over, compare-and-swap on that value; else the ref must not exist.
+    pub(crate) fn push_claim(
+        &self,
+        remote: &Remote,
+        (run, step): (&str, &str),
+        replacing: Option<&str>,
+    ) -> Result<ClaimPush> {
         let (git, target) = (&remote.git, &remote.target);
         let name = claim_ref(run, step);
-        let lease = format!("--force-with-lease={name}:");
+        let lease = format!(
+            "--force-with-lease={name}:{}",
+            replacing.unwrap_or_default()
+        );
         let claim = format!("HEAD:{name}");
         let branch = format!("HEAD:{}", target.branch_ref);
         let out = git.run(&[
@@ -210,6 +227,68 @@ impl Nexo {
             }
         }
         Ok(holds)
+    }
+
+    /// Of other clones' claim refs (`(run, step, commit)`), those whose
+    /// holder vanished: every claim on the step at the ref's commit has
+    /// lapsed, and the branch shows no live renewal either. Their commits
+    /// are fetched first, since only their holder had them. A ref that
+    /// cannot be fetched or read has not lapsed. `mine`: the token of a
+    /// claim this clone just made on the step, which is no renewal.
+    pub(crate) fn lapsed_claim_refs(
+        &self,
+        remote: &Remote,
+        refs: &[(String, String, String)],
+        mine: Option<&str>,
+    ) -> BTreeMap<(String, String), String> {
+        let mut lapsed = BTreeMap::new();
+        if refs.is_empty() {
+            return lapsed;
+        }
+        let mut args = vec![
+            "fetch".to_string(),
+            "--quiet".into(),
+            remote.target.remote.clone(),
+        ];
+        args.extend(refs.iter().map(|(run, step, _)| claim_ref(run, step)));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if !remote.git.run(&args).is_ok_and(|o| o.status.success()) {
+            return lapsed;
+        }
+        let now = crate::trace::now_text();
+        for (run, step, sha) in refs {
+            if self.ref_lapsed((run, step, sha), &now, mine) {
+                lapsed.insert((run.clone(), step.clone()), sha.clone());
+            }
+        }
+        lapsed
+    }
+
+    fn ref_lapsed(
+        &self,
+        (run, step, sha): (&str, &str, &str),
+        now: &str,
+        mine: Option<&str>,
+    ) -> bool {
+        let Ok(id) = gix::ObjectId::from_hex(sha.as_bytes()) else {
+            return false;
+        };
+        let rel = crate::core::layout::run_rel(run);
+        let Ok(Some(bytes)) = self.repo().history_at(id, &rel) else {
+            return false;
+        };
+        let events: Vec<_> = String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|l| crate::core::event::Event::from_line(l, "").ok())
+            .collect();
+        crate::core::claim::lapsed(&events, step, now)
+            && self.load(run).is_ok_and(|r| {
+                r.step(step).is_some_and(|s| {
+                    s.claims
+                        .iter()
+                        .all(|c| !c.protects(now) || Some(c.token.as_str()) == mine)
+                })
+            })
     }
 
     /// Deletes this clone's claim refs on steps the remote's branch has

@@ -17,7 +17,7 @@
 
 mod by_branch;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
 use crate::core::error::{Error, ErrorKind, Result};
@@ -41,7 +41,17 @@ impl Nexo {
             ..req.clone()
         };
         let mut claimed = self.claim_here(&local)?;
-        match self.push_claim(&remote, &claimed.run_id, &claimed.step_key)? {
+        let mut push = self.push_claim(&remote, (&claimed.run_id, &claimed.step_key), None)?;
+        if push == ClaimPush::Taken
+            && let Some(other) = looked.other_on(&claimed.run_id, &claimed.step_key)
+            && let Some(sha) = self
+                .lapsed_claim_refs(&remote, &[other], Some(&claimed.token))
+                .into_values()
+                .next()
+        {
+            push = self.push_claim(&remote, (&claimed.run_id, &claimed.step_key), Some(&sha))?;
+        }
+        match push {
             ClaimPush::Held { branch } => {
                 report.pushed = branch;
                 if !branch && !self.holds_after_fetch(&remote, &mut report, key(&claimed))? {
@@ -69,23 +79,35 @@ impl Nexo {
     ) -> Result<ReadyResponse> {
         let (remote, mut report, deadline) = self.start_remote(req.timeout_seconds)?;
         let mut lost: HashSet<(String, String)> = HashSet::new();
+        // Other clones' refs whose holders vanished, asked for once, and
+        // only when every step ready here is held by a ref.
+        let mut lapsed: Option<BTreeMap<(String, String), String>> = None;
         for attempt in 1.. {
             report.attempts = attempt;
             let looked = self.look(&remote)?;
             self.pull_looking(&remote, &mut report, Look::Tip(looked.tip.as_deref()))?;
-            let mut taken: HashSet<(String, String)> = looked
-                .taken_by_others()
-                .into_iter()
-                .map(|(run, step, _)| (run, step))
-                .collect();
-            taken.extend(lost.iter().cloned());
+            let others = looked.taken_by_others();
+            let taken = held_elsewhere(&others, lapsed.as_ref(), &lost);
             let Some((item, mut claimed)) = self.claim_one_ready(&req, &actor, attempt, &taken)?
             else {
+                if lapsed.is_none() && !others.is_empty() {
+                    let found = self.lapsed_claim_refs(&remote, &others, None);
+                    let again = !found.is_empty();
+                    lapsed = Some(found);
+                    if again {
+                        continue;
+                    }
+                }
                 self.push_until_done(&remote, &mut report, deadline)?;
                 self.drop_finished_claim_refs(&remote, &looked);
                 return Ok(nothing_ready());
             };
-            match self.push_claim(&remote, &claimed.run_id, &claimed.step_key)? {
+            let step = (claimed.run_id.to_string(), claimed.step_key.clone());
+            let replacing = lapsed
+                .as_ref()
+                .and_then(|l| l.get(&step))
+                .map(String::as_str);
+            match self.push_claim(&remote, (&step.0, &step.1), replacing)? {
                 ClaimPush::Held { branch: true } => {
                     report.pushed = true;
                     self.drop_finished_claim_refs(&remote, &looked);
@@ -97,11 +119,11 @@ impl Nexo {
                         claimed.sync = Some(report);
                         return self.claimed_answer(item, claimed, &actor);
                     }
-                    lost.insert((claimed.run_id.to_string(), claimed.step_key.clone()));
+                    lost.insert(step);
                 }
                 ClaimPush::Taken => {
                     self.yield_to_claim_ref(&claimed)?;
-                    lost.insert((claimed.run_id.to_string(), claimed.step_key.clone()));
+                    lost.insert(step);
                 }
                 ClaimPush::Unsupported => {
                     return match self.hold_by_branch(&remote, report, deadline, claimed) {
@@ -170,6 +192,21 @@ impl Nexo {
             .collect();
         self.drop_claim_refs(remote, &finished);
     }
+}
+
+/// The steps `ready` passes over: other clones' refs (but the lapsed
+/// ones, which it may take over) and the steps it lost this time.
+fn held_elsewhere(
+    others: &[(String, String, String)],
+    lapsed: Option<&BTreeMap<(String, String), String>>,
+    lost: &HashSet<(String, String)>,
+) -> HashSet<(String, String)> {
+    others
+        .iter()
+        .map(|(run, step, _)| (run.clone(), step.clone()))
+        .filter(|key| !lapsed.is_some_and(|l| l.contains_key(key)))
+        .chain(lost.iter().cloned())
+        .collect()
 }
 
 /// A claim's run, step and token, as `holds_after_fetch` asks for them.
