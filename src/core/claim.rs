@@ -177,61 +177,9 @@ pub fn ttl_words(seconds: u64) -> String {
     out
 }
 
-/// Whether the claims on `step` that `events` record (the history at a
-/// claim ref's commit, as its holder pushed it) have all lapsed at `now`:
-/// at least one, and none keeps others out. A history with no claim on
-/// the step proves nothing and has not lapsed. The lease is recomputed
-/// from each event's own `at` and a ttl within range, never taken from a
-/// line's `lease_until`, since a peer's line is untrusted.
-pub fn lapsed(events: &[crate::core::event::Event], step: &str, now: &str) -> bool {
-    let mut any = false;
-    for e in events {
-        let crate::core::event::Body::Claimed(c) = &e.body else {
-            continue;
-        };
-        if c.step_key != step {
-            continue;
-        }
-        any = true;
-        let ttl = c.ttl_seconds.min(MAX_TTL_SECONDS);
-        let until = lease_end(&e.at, ttl).unwrap_or_default();
-        if protects(&e.at, &until, now) {
-            return false;
-        }
-    }
-    any
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_claim_ref_lapses_only_when_every_claim_on_its_step_has_ended() {
-        use crate::core::testkit::History;
-        let mut h = History::open(&["a", "b"]);
-        h.claim("ann", "a", 60);
-        let at = h.events.last().unwrap().at.clone();
-        let later = |secs: i64| {
-            (parse(&at).unwrap() + Duration::seconds(secs))
-                .to_rfc3339_opts(SecondsFormat::Millis, true)
-        };
-        assert!(!lapsed(&h.events, "a", &at), "live");
-        assert!(
-            !lapsed(&h.events, "a", &later(60 + 60)),
-            "within the skew margin"
-        );
-        assert!(lapsed(&h.events, "a", &later(60 + SKEW_MARGIN_SECONDS)));
-        assert!(
-            !lapsed(&h.events, "b", &later(86_400)),
-            "no claim on b proves nothing"
-        );
-        // A forged lease_until far ahead is not believed: at + ttl is.
-        if let crate::core::event::Body::Claimed(c) = &mut h.events.last_mut().unwrap().body {
-            c.lease_until = "2100-01-01T00:00:00.000Z".into();
-        }
-        assert!(lapsed(&h.events, "a", &later(60 + SKEW_MARGIN_SECONDS)));
-    }
 
     #[test]
     fn a_lease_ends_ttl_after_its_start() {

@@ -281,7 +281,7 @@ impl Nexo {
             .lines()
             .filter_map(|l| crate::core::event::Event::from_line(l, "").ok())
             .collect();
-        crate::core::claim::lapsed(&events, step, now)
+        crate::core::fold::lapsed(&events, step, now)
             && self.load(run).is_ok_and(|r| {
                 r.step(step).is_some_and(|s| {
                     s.claims

@@ -412,3 +412,28 @@ fn settle_trespasses(run: &mut Run, key: &str, holder: &str, seen: Seen) {
         .collect();
     run.trespasses.retain(|t| !answered.contains(&t.event_id));
 }
+
+/// Whether the claims on `step` that `events` record (the history at a
+/// claim ref's commit, as its holder pushed it) have all lapsed at `now`:
+/// at least one, and none keeps others out. A history with no claim on
+/// the step proves nothing and has not lapsed. The lease is recomputed
+/// from each event's own `at` and a ttl within range, never taken from a
+/// line's `lease_until`, since a peer's line is untrusted.
+pub fn lapsed(events: &[Event], step: &str, now: &str) -> bool {
+    let mut any = false;
+    for e in events {
+        let crate::core::event::Body::Claimed(c) = &e.body else {
+            continue;
+        };
+        if c.step_key != step {
+            continue;
+        }
+        any = true;
+        let ttl = c.ttl_seconds.min(crate::core::claim::MAX_TTL_SECONDS);
+        let until = crate::core::claim::lease_end(&e.at, ttl).unwrap_or_default();
+        if protects(&e.at, &until, now) {
+            return false;
+        }
+    }
+    any
+}

@@ -546,3 +546,38 @@ fn a_claim_concurrent_with_the_steps_completion_holds_nothing_in_either_order() 
         assert!(a.claims.is_empty(), "{:?}", a.claims);
     }
 }
+
+#[test]
+fn a_claim_ref_lapses_only_when_every_claim_on_its_step_has_ended() {
+    use crate::core::testkit::History;
+    let mut h = History::open(&["a", "b"]);
+    h.claim("ann", "a", 60);
+    let at = h.events.last().unwrap().at.clone();
+    let later = |secs: i64| {
+        (chrono::DateTime::parse_from_rfc3339(&at).unwrap() + chrono::Duration::seconds(secs))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    assert!(!crate::core::fold::lapsed(&h.events, "a", &at), "live");
+    assert!(
+        !crate::core::fold::lapsed(&h.events, "a", &later(60 + 60)),
+        "within the skew margin"
+    );
+    assert!(crate::core::fold::lapsed(
+        &h.events,
+        "a",
+        &later(60 + crate::core::claim::SKEW_MARGIN_SECONDS)
+    ));
+    assert!(
+        !crate::core::fold::lapsed(&h.events, "b", &later(86_400)),
+        "no claim on b proves nothing"
+    );
+    // A forged lease_until far ahead is not believed: at + ttl is.
+    if let crate::core::event::Body::Claimed(c) = &mut h.events.last_mut().unwrap().body {
+        c.lease_until = "2100-01-01T00:00:00.000Z".into();
+    }
+    assert!(crate::core::fold::lapsed(
+        &h.events,
+        "a",
+        &later(60 + crate::core::claim::SKEW_MARGIN_SECONDS)
+    ));
+}

@@ -27,7 +27,7 @@ use crate::core::id::{EventId, RunId};
 use crate::core::model::{Priority, RunStatus, StepStatus};
 
 pub use admit::{Flaw, Ignored};
-pub use claim::{Claim, Standing, TakenFrom, Takeover, Trespass, standing};
+pub use claim::{Claim, Standing, TakenFrom, Takeover, Trespass, lapsed, standing};
 pub use step::{Approval, Before, Mover, Step, Unhonoured, Verdict, Via};
 pub use update::{check_needs, closed_gate_for, passes_gate};
 
