@@ -52,7 +52,9 @@ impl Nexo {
         let deadline = Instant::now() + within;
         for attempt in 1.. {
             report.attempts = attempt;
-            self.pull(&remote, &mut report)?;
+            // A push just refused says the remote moved: no need to ask.
+            let look = if attempt == 1 { Look::Ask } else { Look::Fetch };
+            self.pull_looking(&remote, &mut report, look)?;
             if self.push(&remote, deadline, attempt)? {
                 report.pushed = true;
                 return Ok(report);

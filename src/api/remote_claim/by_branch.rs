@@ -123,7 +123,7 @@ impl Nexo {
             if self.push(remote, deadline, attempt)? {
                 return Ok(());
             }
-            self.pull(remote, report)?;
+            self.pull_looking(remote, report, Look::Fetch)?;
         }
         unreachable!("the loop returns")
     }
