@@ -25,6 +25,7 @@ pub(crate) mod runs;
 mod templates;
 pub use templates::STARTERS;
 mod validate;
+pub mod wait;
 mod write;
 
 pub use validate::nothing_to_update;

@@ -50,6 +50,12 @@ fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
             ("needs", "--needs"),
             ("steal", "--steal"),
         ],
+        Command::Wait(_) => &[
+            ("step_key", "STEP"),
+            ("for", "--for"),
+            ("timeout_seconds", "--timeout"),
+            ("sync", "--sync"),
+        ],
         Command::Ready(_) => &[
             ("ttl_seconds", "--ttl"),
             ("sync", "--sync"),

@@ -25,4 +25,5 @@ pub mod template;
 pub(crate) mod testkit;
 pub mod verify;
 pub mod view;
+pub mod wait;
 pub mod words;

@@ -195,6 +195,17 @@ impl GoalStatus {
 }
 
 word_enum! {
+    /// What `nexo wait` waits for (`core::wait`).
+    Condition, "condition" {
+        Decided => "decided",
+        Done => "done",
+        Ready => "ready",
+        Changed => "changed",
+    }
+    aliases {}
+}
+
+word_enum! {
     Priority, "priority" {
         Low => "low",
         Normal => "normal",

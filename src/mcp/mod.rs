@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 use nexo::api::{Nexo, Options};
 use nexo::call::{self, Tool as NexoTool};
 use nexo::core::error::{Error, Result};
-use nexo::core::model::{GoalStatus, RunStatus, StepStatus};
+use nexo::core::model::{Condition, GoalStatus, RunStatus, StepStatus};
 
 mod wire;
 
@@ -339,6 +339,17 @@ fn input_schema(tool: NexoTool) -> Arc<Map<String, Value>> {
                 "timeout_seconds": {"type": "integer", "minimum": 1, "description": "With claim and sync: how long to go on while other clones keep moving the remote; then a retryable contended error. Default sync.timeout, else 30."}
             }),
             &[],
+        ),
+        NexoTool::WorkflowWait => schema(
+            json!({
+                "run_id": run_id(),
+                "step_key": string("The step the condition is about. Required for decided; without it, done, ready and changed are about the run (done: the run is closed; ready: any step is ready)."),
+                "for": {"type": "string", "enum": Condition::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(), "description": "decided: the step's gate is approved or rejected; done: the step (or run) reached its end; ready: the step (or any step) is ready for the actor; changed: any new event on the run."},
+                "timeout_seconds": {"type": "integer", "minimum": 0, "description": "How long to wait before a retryable timed_out error. Default 60; at most 300 (a longer one is cut to 300)."},
+                "sync": {"type": "boolean", "description": "Also watch the git remote: its tip is asked for without fetching, with a growing pause (1s, doubling to 16s); fetched and pulled only when it moved. Default false (this clone only)."},
+                "actor": string("Who asks, for ready: a step another agent holds is not ready for them. Defaults to the server's identity.")
+            }),
+            &["run_id", "for"],
         ),
         NexoTool::WorkflowRelease => schema(
             json!({

@@ -15,7 +15,7 @@ use crate::core::event::StepSpec;
 use crate::core::template::Given;
 
 use crate::core::error::{Error, Result};
-use crate::core::model::{GoalStatus, Priority, RunStatus, StepStatus};
+use crate::core::model::{Condition, GoalStatus, Priority, RunStatus, StepStatus};
 
 /// A new run. `steps` are validated by the library (plain unique keys).
 #[derive(Debug, Clone, Default)]
@@ -133,6 +133,31 @@ pub struct ReadyRequest {
     /// moving the remote (`sync.timeout`, else 30 seconds).
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+}
+
+/// A wait until something holds of a run (`nexo wait`,
+/// `nexo_workflow_wait`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitRequest {
+    pub run_id: String,
+    /// The step the condition is about; the run for `done`, `ready` and
+    /// `changed` when absent.
+    #[serde(default)]
+    pub step_key: Option<String>,
+    /// What to wait for.
+    #[serde(rename = "for")]
+    pub condition: Condition,
+    /// How long to wait; none: until it holds (the tool interface always
+    /// sets one, capped).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+    /// Watch the git remote as well as this clone.
+    #[serde(default)]
+    pub sync: Option<bool>,
+    /// Who asks, for `ready` (a step another holds is not ready for them).
+    #[serde(default)]
+    pub actor: Option<String>,
 }
 
 /// A holder letting go (`nexo release`, `nexo_workflow_release`).
