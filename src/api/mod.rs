@@ -16,6 +16,7 @@ mod branches;
 pub use branches::BringResponse;
 mod claims;
 mod compensation;
+mod feed;
 mod gates;
 mod goals;
 mod prime;

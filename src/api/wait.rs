@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::ready::Viewer;
 use crate::core::wait::Watched;
-use crate::sync::{Look, SyncReport};
+use crate::sync::{Look, Remote, SyncReport};
 use crate::trace::now_text;
 use crate::wire::request::{GetRequest, WaitRequest};
 use crate::wire::response::GetResponse;
@@ -43,12 +43,11 @@ impl Nexo {
         watched.check(&run)?;
         let began = Instant::now();
         let deadline = req.timeout_seconds.map(|s| began + Duration::from_secs(s));
-        let remote = match req.sync.unwrap_or(false) {
-            true => Some(self.remote()?),
+        let mut remote = match req.sync.unwrap_or(false) {
+            true => Some(self.remote_watch()?),
             false => None,
         };
         let mut stamp = self.store().history_stamp(&id);
-        let (mut next_look, mut pause) = (began, REMOTE_FIRST);
         loop {
             let now = now_text();
             let viewer = Viewer {
@@ -65,18 +64,8 @@ impl Nexo {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(timed_out(&req, &id, &awaited, began.elapsed()));
             }
-            if let Some(remote) = &remote
-                && Instant::now() >= next_look
-            {
-                pause = match remote.moved() {
-                    true => {
-                        let mut report = SyncReport::new(remote.name());
-                        self.pull_looking(remote, &mut report, Look::Fetch)?;
-                        REMOTE_FIRST
-                    }
-                    false => (pause * 2).min(REMOTE_CAP),
-                };
-                next_look = Instant::now() + pause;
+            if let Some(remote) = &mut remote {
+                remote.poll(self)?;
             }
             let now_stamp = self.store().history_stamp(&id);
             if now_stamp != stamp {
@@ -87,6 +76,47 @@ impl Nexo {
             let left = deadline.map_or(LOCAL_POLL, |d| d.saturating_duration_since(Instant::now()));
             std::thread::sleep(left.min(LOCAL_POLL));
         }
+    }
+}
+
+/// A remote watched cheaply: asked for its tip when the pause is over,
+/// pulled only when it moved ([`REMOTE_FIRST`] to [`REMOTE_CAP`]).
+pub struct RemoteWatch {
+    remote: Remote,
+    next_look: Instant,
+    pause: Duration,
+}
+
+impl Nexo {
+    /// The upstream of this branch, to watch (refused as `sync` refuses
+    /// it: no upstream, a merge in progress).
+    pub fn remote_watch(&self) -> Result<RemoteWatch> {
+        Ok(RemoteWatch {
+            remote: self.remote()?,
+            next_look: Instant::now(),
+            pause: REMOTE_FIRST,
+        })
+    }
+}
+
+impl RemoteWatch {
+    /// Looks at the remote if the pause is over, and pulls if it moved:
+    /// whether it pulled.
+    pub fn poll(&mut self, nexo: &Nexo) -> Result<bool> {
+        if Instant::now() < self.next_look {
+            return Ok(false);
+        }
+        let moved = self.remote.moved();
+        self.pause = match moved {
+            true => {
+                let mut report = SyncReport::new(self.remote.name());
+                nexo.pull_looking(&self.remote, &mut report, Look::Fetch)?;
+                REMOTE_FIRST
+            }
+            false => (self.pause * 2).min(REMOTE_CAP),
+        };
+        self.next_look = Instant::now() + self.pause;
+        Ok(moved)
     }
 }
 

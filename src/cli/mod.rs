@@ -27,6 +27,7 @@ mod compensation;
 mod completions;
 mod demo;
 mod doctor;
+mod events;
 mod flags;
 mod get;
 mod goal;
@@ -47,6 +48,7 @@ mod template;
 mod update;
 mod verify;
 mod wait;
+mod watch;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -134,6 +136,10 @@ pub enum Command {
     Ready(claim::ReadyArgs),
     /// Wait until a step's gate is decided, a step or the run is done, a step is ready, or anything changes.
     Wait(wait::Args),
+    /// What happened to runs since a cursor (gates asked for and decided, failures, ...), once.
+    Events(events::Args),
+    /// Follow what happens to runs as it happens (--sync: from the remote too), --exec a command for each.
+    Watch(watch::Args),
     /// The goal stack: objectives that runs serve (open, update, get, list).
     Goal(goal::Args),
     /// Workflow templates in .nexo/templates/: list, show, check, init (see `nexo open --template`).
@@ -294,6 +300,8 @@ fn execute(cli: &Cli) -> Result<i32> {
         Command::Bring(a) => bring::run(&ctx, a),
         Command::Ready(a) => claim::ready(&ctx, a),
         Command::Wait(a) => wait::run(&ctx, a),
+        Command::Events(a) => events::run(&ctx, a),
+        Command::Watch(a) => watch::run(&ctx, a),
         Command::Goal(a) => goal::run(&ctx, a),
         Command::Template(a) => return template::run(&ctx, a),
         Command::Commit => commit::run(&ctx),

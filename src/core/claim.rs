@@ -83,6 +83,11 @@ pub fn later<'a>(a: &'a str, b: &'a str) -> &'a str {
     }
 }
 
+/// An RFC 3339 time, in UTC; `None` when it is not one.
+pub fn parse_time(t: &str) -> Option<DateTime<Utc>> {
+    parse(t)
+}
+
 fn parse(t: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(t)
         .ok()

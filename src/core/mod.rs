@@ -11,6 +11,7 @@ pub mod claim;
 pub mod divergence;
 pub mod error;
 pub mod event;
+pub mod feed;
 pub mod fold;
 pub mod goal;
 pub mod graph;

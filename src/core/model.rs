@@ -206,6 +206,20 @@ word_enum! {
 }
 
 word_enum! {
+    /// What happened, as `nexo watch` and `nexo events` tell it
+    /// (`core::feed`).
+    FeedKind, "event kind" {
+        GateRequested => "gate_requested",
+        GateDecided => "gate_decided",
+        StepFailed => "step_failed",
+        ClaimExpired => "claim_expired",
+        RunCompleted => "run_completed",
+        RunBlocked => "run_blocked",
+    }
+    aliases {}
+}
+
+word_enum! {
     Priority, "priority" {
         Low => "low",
         Normal => "normal",
