@@ -41,8 +41,10 @@ pub(super) fn rank(
             ready: steps,
         } = summaries.ready(s)?;
         for (order, c) in steps.into_iter().enumerate() {
-            let wait =
-                c.wait.or_else(
+            let wait = c
+                .wait
+                .or_else(|| crate::core::ready::timer(c.not_before.as_deref(), now))
+                .or_else(
                     || match crate::core::fold::standing(&c.claims, &[], actor, now) {
                         Standing::HeldBy { claim, .. } => Some(Wait::Claimed {
                             holder: claim.holder.clone(),

@@ -65,7 +65,8 @@ pub(super) fn validate_update(
         || shared_state.is_some()
         || state_patch.is_some()
         || req.owner.is_some()
-        || req.needs.is_some();
+        || req.needs.is_some()
+        || req.not_before.is_some();
     if !anything {
         return Err(nothing_to_update());
     }
@@ -107,6 +108,11 @@ pub(super) fn validate_update(
         max_retries: req.max_retries,
         requires_approval: req.requires_approval,
         needs: req.needs,
+        not_before: req
+            .not_before
+            .as_deref()
+            .map(|t| crate::core::claim::timer("not_before", t, &crate::trace::now_text()))
+            .transpose()?,
     })
     .and_then(|u| {
         crate::core::fold::check_needs(run, &u)?;
@@ -127,6 +133,7 @@ fn check_step_key(run: &Run, req: &UpdateRequest, step_key: Option<&str>) -> Res
         ("retry_policy", req.retry_policy.is_some()),
         ("compensation", req.compensation.is_some()),
         ("needs", req.needs.is_some()),
+        ("not_before", req.not_before.is_some()),
     ];
     match step_key {
         None => {

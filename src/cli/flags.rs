@@ -48,6 +48,7 @@ fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
             ("requires_approval", "--requires-approval"),
             ("owner", "--owner"),
             ("needs", "--needs"),
+            ("not_before", "--not-before"),
             ("steal", "--steal"),
         ],
         Command::Wait(_) => &[

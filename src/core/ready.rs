@@ -39,6 +39,8 @@ pub enum Wait {
     Turn { step: String },
     /// The run is not open for work.
     Run { status: RunStatus },
+    /// Its timer has not come (RFC 3339).
+    NotBefore { until: String },
 }
 
 impl Wait {
@@ -54,8 +56,23 @@ impl Wait {
             Wait::Status { status } => format!("is {status}"),
             Wait::Turn { step } => format!("comes after {step}"),
             Wait::Run { status } => format!("its run is {status}"),
+            Wait::NotBefore { until } => format!("not before {until}"),
         }
     }
+}
+
+/// What a step with timer `not_before` waits on at `now`: the time, until
+/// it has come. A timer that does not read (none the write side lets
+/// through) holds nothing.
+pub fn timer(not_before: Option<&str>, now: &str) -> Option<Wait> {
+    let until = not_before?;
+    let (t, now) = (
+        crate::core::claim::parse_time(until)?,
+        crate::core::claim::parse_time(now)?,
+    );
+    (now < t).then(|| Wait::NotBefore {
+        until: until.to_string(),
+    })
 }
 
 /// Whether a step's status is one to take up: pending, or failed or
@@ -136,6 +153,9 @@ impl<'a> Readiness<'a> {
     /// What `step` waits on for `viewer`, claims included.
     pub fn waits_for(&self, step: &Step, viewer: Viewer) -> Option<Wait> {
         if let Some(w) = self.waits(step) {
+            return Some(w);
+        }
+        if let Some(w) = timer(step.not_before.as_deref(), viewer.now) {
             return Some(w);
         }
         match step.standing(viewer.actor, viewer.now) {

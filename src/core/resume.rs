@@ -215,9 +215,11 @@ pub fn resume_as(run: &Run, viewer: Viewer) -> Resume {
             r = own;
         }
     }
+    let r = timed(run, r, viewer.now);
     let Some(step) = r.step_key.as_deref().and_then(|k| run.step(k)) else {
         return r;
     };
+    let mut r = r;
     match step.standing(viewer.actor, viewer.now) {
         Standing::Free => {}
         Standing::Mine(c) => r.claim = Some(ClaimSeen::of(step, c, true, None)),
@@ -250,6 +252,35 @@ pub fn resume_as(run: &Run, viewer: Viewer) -> Resume {
         ));
     }
     r
+}
+
+/// [`resume`] at `now`: a step whose timer has not come is not offered
+/// (another ready one is, if there is one). What `show` and the board
+/// say, for nobody in particular.
+pub fn resume_at(run: &Run, now: &str) -> Resume {
+    timed(run, resume(run), now)
+}
+
+/// `r`, unless the step it offers to start waits for its timer.
+fn timed(run: &Run, mut r: Resume, now: &str) -> Resume {
+    let Some(step) = r.step_key.as_deref().and_then(|k| run.step(k)) else {
+        return r;
+    };
+    let Some(Wait::NotBefore { until }) =
+        crate::core::ready::timer(step.not_before.as_deref(), now)
+    else {
+        return r;
+    };
+    if !r.can_resume || step.status.is_active() {
+        return r;
+    }
+    let msg = format!(
+        "Step '{}' is not to start before {until}: wait for it (nexo wait {} {} --for ready), or take another step.",
+        step.title, run.run_id, step.step_key
+    );
+    let mut later = Resume::new(ResumeState::Blocked, false, msg, Some(step));
+    later.ready_steps = std::mem::take(&mut r.ready_steps);
+    free_instead(run, later)
 }
 
 /// In a graph, the step the viewer holds, ready or in flight, when the

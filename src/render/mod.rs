@@ -177,10 +177,19 @@ pub fn claim_note(step: &crate::core::fold::Step) -> Option<String> {
     ))
 }
 
-/// A step's gate, dependencies and claim, as one note for a table cell.
+/// A step's timer: "not before <time>" (shown once it has passed too,
+/// as a rendering knows no clock; `ready` and `resume` judge it).
+pub fn timer_note(step: &crate::core::fold::Step) -> Option<String> {
+    step.not_before
+        .as_deref()
+        .map(|t| format!("not before {}", when(t)))
+}
+
+/// A step's gate, dependencies, timer and claim, as one note for a
+/// table cell.
 pub fn gate_and_claim(step: &crate::core::fold::Step) -> String {
     let needs = (!step.needs.is_empty()).then(|| format!("needs {}", step.needs.join(", ")));
-    [text::gate(step), needs, claim_note(step)]
+    [text::gate(step), needs, timer_note(step), claim_note(step)]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()

@@ -64,6 +64,9 @@ pub struct UpdateRequest {
     pub requires_approval: Option<bool>,
     /// Replaces the step's dependencies (empty: none).
     pub needs: Option<Vec<String>>,
+    /// The step's timer: an RFC 3339 time or a duration from now (empty:
+    /// none).
+    pub not_before: Option<String>,
     /// Take the step from whoever holds a live claim on it, on purpose
     /// (recorded as a stolen claim).
     pub steal: bool,
