@@ -12,6 +12,7 @@
 //! May import: `core`, `store`, `git`, `index`, `wire`, `workspace`, and
 //! the verbs it is built on (`crate::sync`, `crate::branches`).
 
+mod after;
 mod branches;
 pub use branches::BringResponse;
 mod claims;

@@ -54,7 +54,9 @@ impl Nexo {
                 actor: &actor,
                 now: &now,
             };
-            let Some(awaited) = watched.awaits(&run, viewer) else {
+            let others = super::after::Others::default();
+            let outside = |s: &crate::core::fold::Step| self.after_waits(&s.after, &others);
+            let Some(awaited) = watched.awaits(&run, viewer, &outside) else {
                 return self.get(GetRequest {
                     run_id: id,
                     include_steps: Some(true),

@@ -61,7 +61,8 @@ pub struct Args {
     /// Merge this JSON object into the shared state (null deletes a key).
     #[arg(long, value_name = "JSON")]
     pub patch: Option<String>,
-    /// Replace what the step needs done first: DEP[,DEP] (an empty value clears it).
+    /// Replace what the step needs done first: DEP[,DEP], each a step of this run, another run
+    /// (WF-XXXX: completed) or another run's step (WF-XXXX:step); an empty value clears them.
     #[arg(long, value_name = "DEP[,DEP]")]
     pub needs: Option<String>,
     /// Not ready before then: an RFC 3339 time or a duration from now (90s, 2h, 1d; up to 7d);

@@ -74,9 +74,11 @@ pub fn event(e: &Event) -> Result<()> {
             e.v
         )));
     }
-    if matches!(&e.body, Body::Updated(u) if u.not_before.is_some()) && e.v < TIMER_VERSION {
+    if matches!(&e.body, Body::Updated(u) if u.not_before.is_some() || u.after.is_some())
+        && e.v < TIMER_VERSION
+    {
         return Err(Error::invalid(format!(
-            "a step's timer is written as schema {TIMER_VERSION}, not {}",
+            "a step's timer or needs on other runs are written as schema {TIMER_VERSION}, not {}",
             e.v
         )));
     }
@@ -304,6 +306,18 @@ fn updated(u: &Updated) -> Result<()> {
         }
         for (i, n) in needs.iter().enumerate() {
             validate_name(&format!("needs[{i}]"), n)?;
+        }
+    }
+    if let Some(after) = &u.after {
+        if after.len() > limits::MAX_STEPS {
+            return Err(Error::invalid(format!(
+                "after has {} entries; the limit is {}",
+                after.len(),
+                limits::MAX_STEPS
+            )));
+        }
+        for (i, n) in after.iter().enumerate() {
+            crate::core::ready::RunNeed::parse(&format!("after[{i}]"), n)?;
         }
     }
     // Any RFC 3339 time is harmless on read (a timer in the year 9999

@@ -37,8 +37,9 @@ use crate::core::model::{GoalStatus, Priority, RunStatus, StepStatus};
 /// - 7: an opening that records the template it was expanded from
 ///   (`Opened::template`), which an older nexo's strict reading of the
 ///   opening would call an unreadable line rather than a newer one.
-/// - 8: a step's timer (`Updated::not_before`), which an older nexo would
-///   ignore and call the step ready before its time.
+/// - 8: a step's timer (`Updated::not_before`) and its needs on other
+///   runs (`Updated::after`), which an older nexo would ignore and call
+///   the step ready before its time.
 pub const SCHEMA_VERSION: u32 = 8;
 
 /// What an ordinary write writes: every nexo since version 2 of the
@@ -122,7 +123,7 @@ impl Body {
     /// The schema version a new event with this body is written as.
     pub fn written_version(&self) -> u32 {
         match self {
-            Body::Updated(u) if u.not_before.is_some() => TIMER_VERSION,
+            Body::Updated(u) if u.not_before.is_some() || u.after.is_some() => TIMER_VERSION,
             Body::Opened(o) if o.template.is_some() => TEMPLATE_VERSION,
             _ if self.declares_needs() => NEEDS_VERSION,
             Body::Claimed(_) | Body::Released(_) => CLAIM_VERSION,
@@ -289,6 +290,10 @@ pub struct Updated {
     /// empty: no timer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<String>,
+    /// Replaces the step's needs on other runs (schema 8): `WF-X` (that
+    /// run completed) or `WF-X:step` (that step completed or skipped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

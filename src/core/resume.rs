@@ -262,20 +262,31 @@ pub fn resume_at(run: &Run, now: &str) -> Resume {
 }
 
 /// `r`, unless the step it offers to start waits for its timer.
-fn timed(run: &Run, mut r: Resume, now: &str) -> Resume {
+fn timed(run: &Run, r: Resume, now: &str) -> Resume {
+    held_back(run, r, &|s| {
+        crate::core::ready::timer(s.not_before.as_deref(), now)
+    })
+}
+
+/// `r`, unless the step it offers to start waits on what `waits` says
+/// (a timer, another run): then the step is named with what it waits on,
+/// and another ready step is offered if there is one.
+pub fn held_back(run: &Run, mut r: Resume, waits: &dyn Fn(&Step) -> Option<Wait>) -> Resume {
     let Some(step) = r.step_key.as_deref().and_then(|k| run.step(k)) else {
-        return r;
-    };
-    let Some(Wait::NotBefore { until }) =
-        crate::core::ready::timer(step.not_before.as_deref(), now)
-    else {
         return r;
     };
     if !r.can_resume || step.status.is_active() {
         return r;
     }
+    let Some(wait) = waits(step) else {
+        return r;
+    };
+    let what = match &wait {
+        Wait::NotBefore { until } => format!("is not to start before {until}"),
+        other => other.describe(),
+    };
     let msg = format!(
-        "Step '{}' is not to start before {until}: wait for it (nexo wait {} {} --for ready), or take another step.",
+        "Step '{}' {what}: wait for it (nexo wait {} {} --for ready), or take another step.",
         step.title, run.run_id, step.step_key
     );
     let mut later = Resume::new(ResumeState::Blocked, false, msg, Some(step));

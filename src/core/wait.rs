@@ -52,8 +52,14 @@ impl Watched<'_> {
     }
 
     /// `None` when the condition holds; else what is still awaited, in
-    /// words ("publish waits for approval").
-    pub fn awaits(&self, run: &Run, viewer: Viewer) -> Option<String> {
+    /// words ("publish waits for approval"). `outside` says what a step
+    /// waits on beyond its run (other runs it needs).
+    pub fn awaits(
+        &self,
+        run: &Run,
+        viewer: Viewer,
+        outside: &dyn Fn(&Step) -> Option<crate::core::ready::Wait>,
+    ) -> Option<String> {
         let step = self.step.and_then(|k| run.step(k));
         let name = |s: &Step| format!("step {}", s.step_key);
         match (self.condition, step) {
@@ -76,9 +82,11 @@ impl Watched<'_> {
             }
             (Condition::Ready, Some(s)) => readiness(run)
                 .waits_for(s, viewer)
+                .or_else(|| outside(s))
                 .map(|w| format!("{} {}", name(s), w.describe())),
             (Condition::Ready, None) => crate::core::resume::ready_steps(run, viewer)
-                .is_empty()
+                .iter()
+                .all(|s| outside(s).is_some())
                 .then(|| format!("no step of {} is ready", run.run_id)),
             // `check` refuses it; an unknown step waits.
             (Condition::Decided, None) => Some("a step to decide".into()),
@@ -117,6 +125,7 @@ mod tests {
                 actor: "me",
                 now: NOW,
             },
+            &|_| None,
         )
     }
 

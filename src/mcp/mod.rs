@@ -438,7 +438,7 @@ fn update_schema(step_status: &Value, run_status: &Value) -> Arc<Map<String, Val
             "max_retries": {"type": "integer", "description": "Attempts allowed before resume stops offering a retry; below 0 is read as 0."},
             "requires_approval": {"type": "boolean", "description": "Put the step behind an approval gate (true re-arms it)."},
             "steal": {"type": "boolean", "description": "Write to a step another agent holds with a live claim, taking the claim on purpose (recorded). Default false: such a write is refused."},
-            "needs": {"type": "array", "items": {"type": "string"}, "description": "Replaces the step's dependencies: the step keys that must be completed or skipped before it is ready ([] clears them). A cycle or an unknown key is refused."},
+            "needs": {"type": "array", "items": {"type": "string"}, "description": "Replaces the step's dependencies: the step keys that must be completed or skipped before it is ready, and other runs (WF-XXXX: that run completed) or their steps (WF-XXXX:step: that step completed or skipped) ([] clears them). A cycle (also through runs) or an unknown key or run is refused."},
             "depends_on": {"type": "array", "items": {"type": "string"}, "description": "Same as needs."},
             "not_before": string("The step is not ready before then: an RFC 3339 time (2026-12-24T18:00:00Z) or a duration from now (90s, 30m, 2h, 1d; at most 7 days); at most ten years ahead. \"\" clears it. ready, resume and nexo_workflow_wait say when it will be.")
         }),
