@@ -234,3 +234,34 @@ fn events_answers_with_a_cursor_that_the_next_call_starts_from() {
     let bad = repo.nexo(&["events", "--since", "$(reboot)@1"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn a_sync_watch_tells_a_decision_made_in_another_clone() {
+    use std::io::BufRead;
+    let repo = Repo::new();
+    let shared = repo.share();
+    let run = open_gated(repo.path());
+    assert!(common::nexo_in(repo.path(), &["sync"]).status.success());
+    assert!(common::nexo_in(&shared.other, &["sync"]).status.success());
+    let mut watch = start_watch(repo.path(), &["--sync", "--json", "--on", "gate_decided"]);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = tx.send(line.unwrap());
+        }
+    });
+    nexo_ok(
+        &shared.other,
+        &["--json", "approve", &run, "publish", "--actor", "alice"],
+    );
+    assert!(common::nexo_in(&shared.other, &["sync"]).status.success());
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the decision from the remote");
+    stop(watch);
+    let told: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(told["kind"], "gate_decided");
+    assert_eq!(told["actor"], "alice");
+    assert!(rx.try_recv().is_err(), "told twice");
+}
