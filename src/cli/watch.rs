@@ -65,10 +65,16 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         .map(|t| serde_json::from_str(&t))
     {
         Some(Ok(state)) => state,
-        Some(Err(_)) | None => WatchState {
-            cursor: n.cursor_now()?.to_string(),
-            pending: None,
-        },
+        Some(Err(_)) | None => {
+            let state = WatchState {
+                cursor: n.cursor_now()?.to_string(),
+                pending: None,
+            };
+            // Recorded at once: a watch stopped before its first item
+            // takes up from here, not from its next start.
+            save(&n, &name, &state)?;
+            state
+        }
     };
     let mut remote = match a.sync {
         true => Some(n.remote_watch()?),
@@ -140,7 +146,13 @@ fn deliver(
     }
     state.cursor = pending.to;
     state.pending = None;
-    save(n, name, state)
+    // An idle watch writes nothing: the cursor on disk stays where the
+    // last item was, and a restart looks again from there, finding the
+    // same nothing.
+    match items.len() > pending.delivered {
+        true => save(n, name, state),
+        false => Ok(()),
+    }
 }
 
 fn save(n: &Nexo, name: &str, state: &WatchState) -> Result<()> {
