@@ -100,7 +100,10 @@ impl Nexo {
     /// [`resume_as`] for `actor`, now.
     pub(super) fn resume_for(&self, run: &Run, actor: &str) -> crate::core::resume::Resume {
         let now = crate::trace::now_text();
-        resume_as(run, Viewer { actor, now: &now })
+        let others = super::after::Others::default();
+        crate::core::resume::held_back(run, resume_as(run, Viewer { actor, now: &now }), &|s| {
+            self.after_waits(&s.after, &others)
+        })
     }
 
     pub fn claim(&self, req: ClaimRequest) -> Result<ClaimResponse> {

@@ -12,10 +12,12 @@
 //! May import: `core`, `store`, `git`, `index`, `wire`, `workspace`, and
 //! the verbs it is built on (`crate::sync`, `crate::branches`).
 
+mod after;
 mod branches;
 pub use branches::BringResponse;
 mod claims;
 mod compensation;
+mod feed;
 mod gates;
 mod goals;
 mod prime;
@@ -25,6 +27,7 @@ pub(crate) mod runs;
 mod templates;
 pub use templates::STARTERS;
 mod validate;
+pub mod wait;
 mod write;
 
 pub use validate::nothing_to_update;

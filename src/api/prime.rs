@@ -56,7 +56,8 @@ impl Nexo {
             ),
         };
         let actor = self.actor(None, None);
-        let ranked = super::ready::rank(&summaries, &actor, &crate::trace::now_text(), false)?;
+        let ranked =
+            super::ready::rank(self, &summaries, &actor, &crate::trace::now_text(), false)?;
         let ready: Vec<ReadyItem> = ranked
             .into_iter()
             .map(|r| r.item)

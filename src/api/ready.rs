@@ -21,6 +21,7 @@ const DEFAULT_LIMIT: usize = 20;
 /// first: ready before waiting, then priority, the oldest run, and the
 /// run's own order.
 pub(super) fn rank(
+    nexo: &Nexo,
     summaries: &crate::index::summaries::Summaries,
     actor: &str,
     now: &str,
@@ -34,6 +35,7 @@ pub(super) fn rank(
         ) && (all || s.ready > 0)
     };
     let mut ranked = Vec::new();
+    let others = super::after::Others::default();
     for s in summaries.all.iter().filter(open) {
         let crate::index::summaries::ForReady {
             item,
@@ -41,8 +43,11 @@ pub(super) fn rank(
             ready: steps,
         } = summaries.ready(s)?;
         for (order, c) in steps.into_iter().enumerate() {
-            let wait =
-                c.wait.or_else(
+            let wait = c
+                .wait
+                .or_else(|| crate::core::ready::timer(c.not_before.as_deref(), now))
+                .or_else(|| nexo.after_waits(&c.after, &others))
+                .or_else(
                     || match crate::core::fold::standing(&c.claims, &[], actor, now) {
                         Standing::HeldBy { claim, .. } => Some(Wait::Claimed {
                             holder: claim.holder.clone(),
@@ -115,7 +120,13 @@ impl Nexo {
             return self.ready_claim_at_remote(req, actor);
         }
         let summaries = self.summaries()?;
-        let ranked = rank(&summaries, &actor, &now_text(), req.all.unwrap_or(false))?;
+        let ranked = rank(
+            self,
+            &summaries,
+            &actor,
+            &now_text(),
+            req.all.unwrap_or(false),
+        )?;
         let ready: Vec<ReadyItem> = ranked
             .iter()
             .filter(|r| r.item.ready)

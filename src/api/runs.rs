@@ -132,7 +132,8 @@ impl Nexo {
             if let Some(key) = req.step_key.as_deref() {
                 super::claims::check_write(run, &actor, key)?;
             }
-            let updated = validate_update(run, req, shared_state, state_patch)?;
+            let mut updated = validate_update(run, req, shared_state, state_patch)?;
+            self.check_after(run, &mut updated)?;
             gates::check_update(run, &updated)?;
             let (head, tail) = update_words(run, &updated, &actor);
             let (was, reopened) = (run.status, &reopened);

@@ -9,6 +9,7 @@ use crate::core::event::{StepSpec, Updated};
 use crate::core::fold::{Run, Step};
 use crate::core::limits::{Text, opt_text};
 use crate::core::model::{StepStatus, validate_name};
+use crate::core::ready::RunNeed;
 use crate::wire::request::UpdateRequest;
 use crate::workspace::non_empty;
 
@@ -65,7 +66,8 @@ pub(super) fn validate_update(
         || shared_state.is_some()
         || state_patch.is_some()
         || req.owner.is_some()
-        || req.needs.is_some();
+        || req.needs.is_some()
+        || req.not_before.is_some();
     if !anything {
         return Err(nothing_to_update());
     }
@@ -89,6 +91,21 @@ pub(super) fn validate_update(
             )
         }));
     }
+    // Needs on other runs go apart (`after`, checked against the other
+    // runs by the caller); a step that had some keeps them cleared only
+    // when told, so a plain update of needs stays schema 6.
+    let (needs, after) = match req.needs {
+        None => (None, None),
+        Some(all) => {
+            let (cross, same): (Vec<String>, Vec<String>) =
+                all.into_iter().partition(|n| RunNeed::is_one(n));
+            let had = step_key
+                .as_deref()
+                .and_then(|k| run.step(k))
+                .is_some_and(|s| !s.after.is_empty());
+            (Some(same), (had || !cross.is_empty()).then_some(cross))
+        }
+    };
     Ok(Updated {
         step_key,
         step_title: req.step_title,
@@ -106,7 +123,13 @@ pub(super) fn validate_update(
         owner: req.owner,
         max_retries: req.max_retries,
         requires_approval: req.requires_approval,
-        needs: req.needs,
+        needs,
+        after,
+        not_before: req
+            .not_before
+            .as_deref()
+            .map(|t| crate::core::claim::timer("not_before", t, &crate::trace::now_text()))
+            .transpose()?,
     })
     .and_then(|u| {
         crate::core::fold::check_needs(run, &u)?;
@@ -127,6 +150,7 @@ fn check_step_key(run: &Run, req: &UpdateRequest, step_key: Option<&str>) -> Res
         ("retry_policy", req.retry_policy.is_some()),
         ("compensation", req.compensation.is_some()),
         ("needs", req.needs.is_some()),
+        ("not_before", req.not_before.is_some()),
     ];
     match step_key {
         None => {

@@ -35,6 +35,7 @@ enum Request {
     Claim(req::ClaimRequest),
     Release(req::ReleaseRequest),
     Ready(req::ReadyRequest),
+    Wait(req::WaitRequest),
     Sync,
     GoalOpen(req::GoalOpenRequest),
     GoalUpdate(req::GoalUpdateRequest),
@@ -68,6 +69,7 @@ fn decode_input(tool: Tool, input: Value) -> Result<Request> {
         Tool::WorkflowClaim => Request::Claim(decode(name, input)?),
         Tool::WorkflowRelease => Request::Release(decode(name, input)?),
         Tool::WorkflowReady => Request::Ready(decode(name, input)?),
+        Tool::WorkflowWait => Request::Wait(capped(decode(name, input)?)),
         Tool::WorkflowSync => {
             decode::<req::NoFields>(name, input)?;
             Request::Sync
@@ -118,6 +120,23 @@ pub fn derived_schema(tool: Tool) -> Option<serde_json::Map<String, Value>> {
     }
 }
 
+/// How long `nexo_workflow_wait` waits when the caller names no timeout.
+pub const WAIT_DEFAULT_SECONDS: u64 = 60;
+/// The longest a tool call may wait: a client's request must not hang for
+/// ever (many give up after a few minutes); a longer timeout is cut to
+/// this, and the caller waits again.
+pub const WAIT_CAP_SECONDS: u64 = 300;
+
+/// A tool's wait always ends: the caller's timeout, capped.
+fn capped(mut r: req::WaitRequest) -> req::WaitRequest {
+    r.timeout_seconds = Some(
+        r.timeout_seconds
+            .unwrap_or(WAIT_DEFAULT_SECONDS)
+            .min(WAIT_CAP_SECONDS),
+    );
+    r
+}
+
 /// Runs one tool with an already-parsed JSON input.
 pub fn call(nexo: &Nexo, tool: &str, input: Value) -> Result<Value> {
     let tool = Tool::parse(tool).ok_or_else(|| unknown_tool(tool))?;
@@ -135,6 +154,7 @@ pub fn call(nexo: &Nexo, tool: &str, input: Value) -> Result<Value> {
         Request::Claim(r) => to_value(nexo.claim(r)?),
         Request::Release(r) => to_value(nexo.release(r)?),
         Request::Ready(r) => to_value(nexo.ready(r)?),
+        Request::Wait(r) => to_value(nexo.wait(r)?),
         Request::Sync => to_value(nexo.sync()?),
         Request::GoalOpen(r) => to_value(nexo.goal_open(r)?),
         Request::GoalUpdate(r) => to_value(nexo.goal_update(r)?),

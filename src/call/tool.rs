@@ -68,6 +68,8 @@ tools! {
         "Let go of your claim on a step, so another agent can take it.";
     WorkflowReady => "nexo_workflow_ready",
         "List the steps any agent may take now across every open run, best first (priority, then the run's age); claim: true takes the best one for you, as nexo_workflow_claim does, and moves on if another agent wins it.";
+    WorkflowWait => "nexo_workflow_wait",
+        "Wait until a run's step gate is decided, a step (or the run) is done, a step is ready, or anything changes; answers as nexo_workflow_get. sync: true also watches the git remote (cheaply: no fetch until it moves). Gives up with a retryable timed_out error after timeout_seconds (default 60, at most 300): call it again to keep waiting.";
     WorkflowSync => "nexo_workflow_sync",
         "Share this repository's runs with other machines: commit pending changes, pull (merge or rebase as git is configured), settle .nexo/, push. Call it after a handoff.";
     GoalOpen => "nexo_goal_open",

@@ -231,6 +231,8 @@ pub struct Update {
     steal: Option<bool>,
     #[serde(default, alias = "depends_on")]
     needs: Option<Vec<String>>,
+    #[serde(default)]
+    not_before: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -455,6 +457,7 @@ impl TryFrom<Update> for UpdateRequest {
             requires_approval: w.requires_approval,
             steal: w.steal.unwrap_or(false),
             needs: w.needs,
+            not_before: w.not_before,
             warnings,
         })
     }

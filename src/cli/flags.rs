@@ -48,7 +48,14 @@ fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
             ("requires_approval", "--requires-approval"),
             ("owner", "--owner"),
             ("needs", "--needs"),
+            ("not_before", "--not-before"),
             ("steal", "--steal"),
+        ],
+        Command::Wait(_) => &[
+            ("step_key", "STEP"),
+            ("for", "--for"),
+            ("timeout_seconds", "--timeout"),
+            ("sync", "--sync"),
         ],
         Command::Ready(_) => &[
             ("ttl_seconds", "--ttl"),

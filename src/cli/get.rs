@@ -60,7 +60,7 @@ fn step_lines(steps: &[StepOut], current: Option<&str>) -> String {
     s
 }
 
-fn render_get(r: &GetResponse) -> String {
+pub fn render_get(r: &GetResponse) -> String {
     let run = &r.run;
     let mut s = format!("{}  {}\n", run.run_id, run.goal);
     s.push_str(&format!(

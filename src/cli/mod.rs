@@ -27,6 +27,7 @@ mod compensation;
 mod completions;
 mod demo;
 mod doctor;
+mod events;
 mod flags;
 mod get;
 mod goal;
@@ -46,6 +47,8 @@ mod sync;
 mod template;
 mod update;
 mod verify;
+mod wait;
+mod watch;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -59,7 +62,8 @@ Examples:
 Run ids may be shortened to any unique prefix (like git's short hashes).
 Exit codes: 0 ok, 2 invalid input, 3 unknown run or step, 4 ambiguous prefix,
 5 refused by the run's state, 6 git problem, 7 corrupt history, 8 busy, 9 I/O,
-10 step claimed by another, 11 verify found a violation, 12 the remote kept moving (retry).";
+10 step claimed by another, 11 verify found a violation, 12 the remote kept moving (retry),
+13 a wait timed out.";
 
 /// The heading the flags every command takes are listed under.
 const GLOBAL: &str = "Global options";
@@ -130,6 +134,12 @@ pub enum Command {
     Bring(bring::Args),
     /// The steps any agent may take now, across every open run, best first (--claim: take one).
     Ready(claim::ReadyArgs),
+    /// Wait until a step's gate is decided, a step or the run is done, a step is ready, or anything changes.
+    Wait(wait::Args),
+    /// What happened to runs since a cursor (gates asked for and decided, failures, ...), once.
+    Events(events::Args),
+    /// Follow what happens to runs as it happens (--sync: from the remote too), --exec a command for each.
+    Watch(watch::Args),
     /// The goal stack: objectives that runs serve (open, update, get, list).
     Goal(goal::Args),
     /// Workflow templates in .nexo/templates/: list, show, check, init (see `nexo open --template`).
@@ -289,6 +299,9 @@ fn execute(cli: &Cli) -> Result<i32> {
         Command::Release(a) => claim::release(&ctx, a),
         Command::Bring(a) => bring::run(&ctx, a),
         Command::Ready(a) => claim::ready(&ctx, a),
+        Command::Wait(a) => wait::run(&ctx, a),
+        Command::Events(a) => events::run(&ctx, a),
+        Command::Watch(a) => watch::run(&ctx, a),
         Command::Goal(a) => goal::run(&ctx, a),
         Command::Template(a) => return template::run(&ctx, a),
         Command::Commit => commit::run(&ctx),
@@ -545,12 +558,13 @@ mod tests {
     #[test]
     fn every_exit_code_is_documented() {
         use nexo::core::error::ErrorKind::{self, *};
-        const KINDS: [ErrorKind; 10] = [
+        const KINDS: [ErrorKind; 11] = [
             Invalid, NotFound, Ambiguous, Conflict, Repo, Corrupt, Busy, Io, Claimed, Contended,
+            TimedOut,
         ];
         let _listed = |k: ErrorKind| match k {
             Invalid | NotFound | Ambiguous | Conflict | Repo | Corrupt | Busy | Io | Claimed
-            | Contended => (),
+            | Contended | TimedOut => (),
         };
         let docs = include_str!("../../docs/cli.md");
         for kind in KINDS {

@@ -3,7 +3,7 @@
 
 use super::{ColorChoice, Ctx, RunArg, frame};
 use nexo::core::error::Result;
-use nexo::core::resume::resume;
+use nexo::core::resume::resume_at;
 use nexo::render::{markdown, text};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         );
     }
     let (run, elsewhere) = nexo.load_anywhere(&a.run.run, a.events)?;
-    let r = resume(&run);
+    let r = resume_at(&run, &nexo::trace::now_text());
     if let Some(e) = &elsewhere {
         super::warn_unreadable_refs(&run.run_id, &e.lives_on);
         eprintln!(

@@ -61,9 +61,14 @@ pub struct Args {
     /// Merge this JSON object into the shared state (null deletes a key).
     #[arg(long, value_name = "JSON")]
     pub patch: Option<String>,
-    /// Replace what the step needs done first: DEP[,DEP] (an empty value clears it).
+    /// Replace what the step needs done first: DEP[,DEP], each a step of this run, another run
+    /// (WF-XXXX: completed) or another run's step (WF-XXXX:step); an empty value clears them.
     #[arg(long, value_name = "DEP[,DEP]")]
     pub needs: Option<String>,
+    /// Not ready before then: an RFC 3339 time or a duration from now (90s, 2h, 1d; up to 7d);
+    /// an empty value clears it.
+    #[arg(long, value_name = "TIME")]
+    pub not_before: Option<String>,
     /// Write even though another agent holds a live claim on the step, taking the claim
     /// (recorded as stolen).
     #[arg(long)]
@@ -93,6 +98,7 @@ fn asks_for_a_change(a: &Args) -> bool {
         a.state.is_some(),
         a.patch.is_some(),
         a.needs.is_some(),
+        a.not_before.is_some(),
     ]
     .contains(&true)
 }
@@ -122,6 +128,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         max_retries: a.max_retries,
         requires_approval: a.requires_approval,
         needs: a.needs.as_deref().map(super::list_arg),
+        not_before: a.not_before.clone(),
         steal: a.steal,
         warnings: Vec::new(),
     };

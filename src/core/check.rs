@@ -13,7 +13,8 @@ use serde_json::{Map, Value};
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::event::{
     Body, CLAIM_VERSION, Claimed, Decision, Event, GoalOpened, GoalUpdated, HandedOff,
-    NEEDS_VERSION, Opened, Released, StepSpec, TEMPLATE_VERSION, TemplateRef, Updated,
+    NEEDS_VERSION, Opened, Released, StepSpec, TEMPLATE_VERSION, TIMER_VERSION, TemplateRef,
+    Updated,
 };
 use crate::core::limits::{self, Text, opt_text};
 use crate::core::model::validate_name;
@@ -70,6 +71,14 @@ pub fn event(e: &Event) -> Result<()> {
     if e.body.declares_needs() && e.v < NEEDS_VERSION {
         return Err(Error::invalid(format!(
             "steps' needs are written as schema {NEEDS_VERSION}, not {}",
+            e.v
+        )));
+    }
+    if matches!(&e.body, Body::Updated(u) if u.not_before.is_some() || u.after.is_some())
+        && e.v < TIMER_VERSION
+    {
+        return Err(Error::invalid(format!(
+            "a step's timer or needs on other runs are written as schema {TIMER_VERSION}, not {}",
             e.v
         )));
     }
@@ -297,6 +306,30 @@ fn updated(u: &Updated) -> Result<()> {
         }
         for (i, n) in needs.iter().enumerate() {
             validate_name(&format!("needs[{i}]"), n)?;
+        }
+    }
+    if let Some(after) = &u.after {
+        if after.len() > limits::MAX_STEPS {
+            return Err(Error::invalid(format!(
+                "after has {} entries; the limit is {}",
+                after.len(),
+                limits::MAX_STEPS
+            )));
+        }
+        for (i, n) in after.iter().enumerate() {
+            crate::core::ready::RunNeed::parse(&format!("after[{i}]"), n)?;
+        }
+    }
+    // Any RFC 3339 time is harmless on read (a timer in the year 9999
+    // keeps its step waiting, saying so); the write side refuses one
+    // too far ahead (`claim::timer`).
+    if let Some(t) = u.not_before.as_deref().filter(|t| !t.is_empty()) {
+        limits::text("not_before", t, Text::Name)?;
+        if crate::core::claim::parse_time(t).is_none() {
+            return Err(Error::invalid(format!(
+                "not_before {} is not an RFC 3339 time",
+                limits::quote(t)
+            )));
         }
     }
     Ok(())

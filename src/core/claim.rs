@@ -83,6 +83,50 @@ pub fn later<'a>(a: &'a str, b: &'a str) -> &'a str {
     }
 }
 
+/// How far ahead a step's timer may be set: ten years. A later one is
+/// a typo (or a hostile value) that would hide a step for ever.
+pub const MAX_TIMER_DAYS: i64 = 3653;
+
+/// A step's timer as the caller gave it (`what` names the field or flag):
+/// an RFC 3339 time, or a duration from `now` (`90s`, `2h`, `1d`); empty
+/// clears it. Written as RFC 3339 UTC with milliseconds, like every time
+/// nexo writes.
+pub fn timer(what: &str, text: &str, now: &str) -> Result<String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(String::new());
+    }
+    let now = parse(now).ok_or_else(|| Error::invalid(format!("the clock reads {now}")))?;
+    let refuse = |why: &'static str| {
+        let (field, quoted) = (what.to_string(), crate::core::limits::quote(t).to_string());
+        Error::naming(crate::core::error::ErrorKind::Invalid, move |n| {
+            format!("{} {quoted} {why}", n(&field))
+        })
+    };
+    let at = match parse(t) {
+        Some(at) => at,
+        None => {
+            let seconds = parse_ttl(what, t).map_err(|_| {
+                refuse(
+                    "is neither an RFC 3339 time (2026-12-24T18:00:00Z) nor a duration from now (90s, 30m, 2h, 1d; at most 7 days)",
+                )
+            })?;
+            now + chrono::Duration::seconds(seconds as i64)
+        }
+    };
+    if at - now > chrono::Duration::days(MAX_TIMER_DAYS) {
+        return Err(refuse(
+            "is more than ten years ahead: a step that waits that long is better left out (or set the timer later)",
+        ));
+    }
+    Ok(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+/// An RFC 3339 time, in UTC; `None` when it is not one.
+pub fn parse_time(t: &str) -> Option<DateTime<Utc>> {
+    parse(t)
+}
+
 fn parse(t: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(t)
         .ok()
@@ -213,6 +257,21 @@ mod tests {
             "2026-12-02T10:09:00.000Z",
             "2026-12-02T10:00:00.000Z"
         ));
+    }
+
+    #[test]
+    fn timers_are_times_or_durations_and_never_a_decade_away() {
+        let now = "2026-12-06T10:00:00.000Z";
+        assert_eq!(timer("t", "2h", now).unwrap(), "2026-12-06T12:00:00.000Z");
+        assert_eq!(
+            timer("t", "2026-12-24T18:00:00+01:00", now).unwrap(),
+            "2026-12-24T17:00:00.000Z"
+        );
+        assert_eq!(timer("t", " ", now).unwrap(), "");
+        let far = timer("--not-before", "9999-12-31T23:59:59Z", now).unwrap_err();
+        assert!(far.message.contains("ten years"), "{far}");
+        let bad = timer("--not-before", "tomorrow", now).unwrap_err();
+        assert!(bad.message.contains("--not-before \"tomorrow\""), "{bad}");
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub enum ErrorKind {
     /// Other clones kept moving the remote until the time ran out:
     /// nothing is lost, and the same command run again may well succeed.
     Contended,
+    /// A wait's condition did not hold before its timeout: nothing is
+    /// wrong, and waiting again may well see it.
+    TimedOut,
 }
 
 impl ErrorKind {
@@ -46,6 +49,7 @@ impl ErrorKind {
             ErrorKind::Io => 9,
             ErrorKind::Claimed => 10,
             ErrorKind::Contended => 12,
+            ErrorKind::TimedOut => 13,
         }
     }
 
@@ -61,13 +65,17 @@ impl ErrorKind {
             ErrorKind::Io => "io",
             ErrorKind::Claimed => "claim_held",
             ErrorKind::Contended => "contended",
+            ErrorKind::TimedOut => "timed_out",
         }
     }
 
     /// Whether running the same command again may succeed unchanged:
     /// others were in the way (a lock held, a remote that kept moving).
     pub fn retryable(self) -> bool {
-        matches!(self, ErrorKind::Busy | ErrorKind::Contended)
+        matches!(
+            self,
+            ErrorKind::Busy | ErrorKind::Contended | ErrorKind::TimedOut
+        )
     }
 }
 

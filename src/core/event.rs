@@ -37,7 +37,10 @@ use crate::core::model::{GoalStatus, Priority, RunStatus, StepStatus};
 /// - 7: an opening that records the template it was expanded from
 ///   (`Opened::template`), which an older nexo's strict reading of the
 ///   opening would call an unreadable line rather than a newer one.
-pub const SCHEMA_VERSION: u32 = 7;
+/// - 8: a step's timer (`Updated::not_before`) and its needs on other
+///   runs (`Updated::after`), which an older nexo would ignore and call
+///   the step ready before its time.
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// What an ordinary write writes: every nexo since version 2 of the
 /// format reads it, so clones on an older nexo keep working until a
@@ -52,6 +55,10 @@ pub const TEMPLATE_VERSION: u32 = 7;
 
 /// What a signed decision is written as (see [`SCHEMA_VERSION`]).
 pub const SIGNED_VERSION: u32 = 4;
+
+/// What an update that sets a step's timer is written as (see
+/// [`SCHEMA_VERSION`]).
+pub const TIMER_VERSION: u32 = 8;
 
 /// What a claim or a release is written as (see [`SCHEMA_VERSION`]).
 pub const CLAIM_VERSION: u32 = 5;
@@ -116,6 +123,7 @@ impl Body {
     /// The schema version a new event with this body is written as.
     pub fn written_version(&self) -> u32 {
         match self {
+            Body::Updated(u) if u.not_before.is_some() || u.after.is_some() => TIMER_VERSION,
             Body::Opened(o) if o.template.is_some() => TEMPLATE_VERSION,
             _ if self.declares_needs() => NEEDS_VERSION,
             Body::Claimed(_) | Body::Released(_) => CLAIM_VERSION,
@@ -278,6 +286,14 @@ pub struct Updated {
     /// Replaces the step's dependencies (schema 6; empty: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needs: Option<Vec<String>>,
+    /// The step is not ready before this time, RFC 3339 UTC (schema 8;
+    /// empty: no timer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
+    /// Replaces the step's needs on other runs (schema 8): `WF-X` (that
+    /// run completed) or `WF-X:step` (that step completed or skipped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

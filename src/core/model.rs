@@ -195,6 +195,31 @@ impl GoalStatus {
 }
 
 word_enum! {
+    /// What `nexo wait` waits for (`core::wait`).
+    Condition, "condition" {
+        Decided => "decided",
+        Done => "done",
+        Ready => "ready",
+        Changed => "changed",
+    }
+    aliases {}
+}
+
+word_enum! {
+    /// What happened, as `nexo watch` and `nexo events` tell it
+    /// (`core::feed`).
+    FeedKind, "event kind" {
+        GateRequested => "gate_requested",
+        GateDecided => "gate_decided",
+        StepFailed => "step_failed",
+        ClaimExpired => "claim_expired",
+        RunCompleted => "run_completed",
+        RunBlocked => "run_blocked",
+    }
+    aliases {}
+}
+
+word_enum! {
     Priority, "priority" {
         Low => "low",
         Normal => "normal",

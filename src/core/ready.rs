@@ -39,6 +39,10 @@ pub enum Wait {
     Turn { step: String },
     /// The run is not open for work.
     Run { status: RunStatus },
+    /// Its timer has not come (RFC 3339).
+    NotBefore { until: String },
+    /// Other runs, or their steps, it needs are not completed yet.
+    After { needs: Vec<String> },
 }
 
 impl Wait {
@@ -54,8 +58,69 @@ impl Wait {
             Wait::Status { status } => format!("is {status}"),
             Wait::Turn { step } => format!("comes after {step}"),
             Wait::Run { status } => format!("its run is {status}"),
+            Wait::NotBefore { until } => format!("not before {until}"),
+            Wait::After { needs } => format!("waits for {}", needs.join(", ")),
         }
     }
+}
+
+/// A step's need on another run: `WF-X` (the run completed) or
+/// `WF-X:step` (that step completed or skipped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunNeed {
+    pub run: String,
+    pub step: Option<String>,
+}
+
+impl RunNeed {
+    /// Whether a `needs` entry names another run rather than a step of
+    /// the same one: it starts with the run prefix.
+    pub fn is_one(entry: &str) -> bool {
+        entry.starts_with(crate::core::id::RUN_PREFIX)
+    }
+
+    /// Reads `WF-X` or `WF-X:step`; `what` names the field.
+    pub fn parse(what: &str, entry: &str) -> crate::core::error::Result<RunNeed> {
+        let (run, step) = match entry.split_once(':') {
+            Some((r, s)) => (r, Some(s)),
+            None => (entry, None),
+        };
+        if !Self::is_one(run) {
+            return Err(crate::core::error::Error::invalid(format!(
+                "{what} {} is not a need on another run: write WF-XXXX or WF-XXXX:step",
+                crate::core::limits::quote(entry)
+            )));
+        }
+        crate::core::model::validate_name(what, run)?;
+        if let Some(s) = step {
+            crate::core::model::validate_name(what, s)?;
+        }
+        Ok(RunNeed {
+            run: run.to_string(),
+            step: step.map(str::to_string),
+        })
+    }
+}
+
+/// What a step needing `after` waits on, given whether each need is
+/// met (`done`): the needs still open, in order.
+pub fn after_wait(after: &[String], done: &dyn Fn(&str) -> bool) -> Option<Wait> {
+    let open: Vec<String> = after.iter().filter(|n| !done(n)).cloned().collect();
+    (!open.is_empty()).then_some(Wait::After { needs: open })
+}
+
+/// What a step with timer `not_before` waits on at `now`: the time, until
+/// it has come. A timer that does not read (none the write side lets
+/// through) holds nothing.
+pub fn timer(not_before: Option<&str>, now: &str) -> Option<Wait> {
+    let until = not_before?;
+    let (t, now) = (
+        crate::core::claim::parse_time(until)?,
+        crate::core::claim::parse_time(now)?,
+    );
+    (now < t).then(|| Wait::NotBefore {
+        until: until.to_string(),
+    })
 }
 
 /// Whether a step's status is one to take up: pending, or failed or
@@ -136,6 +201,9 @@ impl<'a> Readiness<'a> {
     /// What `step` waits on for `viewer`, claims included.
     pub fn waits_for(&self, step: &Step, viewer: Viewer) -> Option<Wait> {
         if let Some(w) = self.waits(step) {
+            return Some(w);
+        }
+        if let Some(w) = timer(step.not_before.as_deref(), viewer.now) {
             return Some(w);
         }
         match step.standing(viewer.actor, viewer.now) {

@@ -215,9 +215,11 @@ pub fn resume_as(run: &Run, viewer: Viewer) -> Resume {
             r = own;
         }
     }
+    let r = timed(run, r, viewer.now);
     let Some(step) = r.step_key.as_deref().and_then(|k| run.step(k)) else {
         return r;
     };
+    let mut r = r;
     match step.standing(viewer.actor, viewer.now) {
         Standing::Free => {}
         Standing::Mine(c) => r.claim = Some(ClaimSeen::of(step, c, true, None)),
@@ -250,6 +252,46 @@ pub fn resume_as(run: &Run, viewer: Viewer) -> Resume {
         ));
     }
     r
+}
+
+/// [`resume`] at `now`: a step whose timer has not come is not offered
+/// (another ready one is, if there is one). What `show` and the board
+/// say, for nobody in particular.
+pub fn resume_at(run: &Run, now: &str) -> Resume {
+    timed(run, resume(run), now)
+}
+
+/// `r`, unless the step it offers to start waits for its timer.
+fn timed(run: &Run, r: Resume, now: &str) -> Resume {
+    held_back(run, r, &|s| {
+        crate::core::ready::timer(s.not_before.as_deref(), now)
+    })
+}
+
+/// `r`, unless the step it offers to start waits on what `waits` says
+/// (a timer, another run): then the step is named with what it waits on,
+/// and another ready step is offered if there is one.
+pub fn held_back(run: &Run, mut r: Resume, waits: &dyn Fn(&Step) -> Option<Wait>) -> Resume {
+    let Some(step) = r.step_key.as_deref().and_then(|k| run.step(k)) else {
+        return r;
+    };
+    if !r.can_resume || step.status.is_active() {
+        return r;
+    }
+    let Some(wait) = waits(step) else {
+        return r;
+    };
+    let what = match &wait {
+        Wait::NotBefore { until } => format!("is not to start before {until}"),
+        other => other.describe(),
+    };
+    let msg = format!(
+        "Step '{}' {what}: wait for it (nexo wait {} {} --for ready), or take another step.",
+        step.title, run.run_id, step.step_key
+    );
+    let mut later = Resume::new(ResumeState::Blocked, false, msg, Some(step));
+    later.ready_steps = std::mem::take(&mut r.ready_steps);
+    free_instead(run, later)
 }
 
 /// In a graph, the step the viewer holds, ready or in flight, when the

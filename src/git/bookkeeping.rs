@@ -18,6 +18,8 @@ use crate::store::NEXO_DIR;
 const RENDERER: &str = concat!("nexo-", env!("CARGO_PKG_VERSION"));
 /// Paths written but not committed yet, one per line, inside the git dir.
 const PENDING_FILE: &str = "nexo-pending";
+/// A watch's cursor, inside the git dir: `nexo-watch-<filters' name>`.
+const WATCH_PREFIX: &str = "nexo-watch-";
 
 impl Repo {
     /// Registers nexo's merge driver for views in this clone's git config,
@@ -158,6 +160,31 @@ impl Repo {
             let tree = tree.map_or_else(|| "-".to_string(), |t| t.to_string());
             let _ = std::fs::write(self.seen_path(), format!("{tree} {RENDERER}\n"));
         }
+    }
+
+    /// A watch's state (`nexo watch`): where it stopped, by the name of
+    /// its filters; `None` when it never ran.
+    pub fn watch_state(&self, name: &str) -> Option<String> {
+        std::fs::read_to_string(self.watch_path(name)).ok()
+    }
+
+    /// Records a watch's state whole (written beside it, then renamed), so
+    /// a watch stopped at any moment finds the last state it recorded.
+    pub fn set_watch_state(&self, name: &str, text: &str) -> Result<()> {
+        let path = self.watch_path(name);
+        let dir = path.parent().expect("a file in the git dir");
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .map_err(|e| Error::io("create a file in", dir, e))?;
+        tmp.write_all(text.as_bytes())
+            .and_then(|()| tmp.as_file().sync_data())
+            .map_err(|e| Error::io("write", tmp.path(), e))?;
+        tmp.persist(&path)
+            .map_err(|e| Error::io("replace", &path, e.error))?;
+        Ok(())
+    }
+
+    fn watch_path(&self, name: &str) -> PathBuf {
+        self.repo.git_dir().join(format!("{WATCH_PREFIX}{name}"))
     }
 
     /// Forgets the pending paths once they are committed.

@@ -707,7 +707,7 @@ impl Repo {
             .unwrap_or(false)
     }
 
-    fn head_id(&self) -> Result<Option<gix::ObjectId>> {
+    pub(crate) fn head_id(&self) -> Result<Option<gix::ObjectId>> {
         let head = self
             .repo
             .head()

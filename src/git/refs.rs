@@ -128,6 +128,26 @@ impl Repo {
         Ok(c.parent_ids().map(|p| p.detach()).collect())
     }
 
+    /// The commit HEAD points at (`None` before the first commit).
+    pub fn head_commit(&self) -> Result<Option<ObjectId>> {
+        self.head_id()
+    }
+
+    /// The folder (tree) at `path` in `commit`'s tree; `None` when there
+    /// is none there, or something else (a link is never followed). An
+    /// error when this clone does not have the commit.
+    pub fn folder_at(&self, commit: ObjectId, path: &str) -> Result<Option<ObjectId>> {
+        let tree = self
+            .repo
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .map_err(|e| git_err("cannot read a commit's tree", e))?;
+        let entry = tree
+            .lookup_entry_by_path(path)
+            .map_err(|e| git_err("cannot read a commit's tree", e))?;
+        Ok(entry.filter(|e| e.mode().is_tree()).map(|e| e.object_id()))
+    }
+
     /// The file at `path` in `commit`'s tree, read from git's objects: no
     /// checkout, and a link is reported, never followed.
     pub fn file_at(&self, commit: ObjectId, path: &str) -> Result<FileAt> {

@@ -299,6 +299,12 @@ pub struct Candidate {
     pub wait: Option<Wait>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<Claim>,
+    /// Its needs on other runs, judged when asked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
+    /// Its timer, judged when asked, as claims are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
 }
 
 impl Candidate {
@@ -326,6 +332,8 @@ pub fn candidates(run: &Run) -> Vec<Candidate> {
             title: s.title.clone(),
             wait: readiness.waits(s),
             claims: s.claims.clone(),
+            after: s.after.clone(),
+            not_before: s.not_before.clone(),
         })
         .collect()
 }

@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 use nexo::api::{Nexo, Options};
 use nexo::call::{self, Tool as NexoTool};
 use nexo::core::error::{Error, Result};
-use nexo::core::model::{GoalStatus, RunStatus, StepStatus};
+use nexo::core::model::{Condition, GoalStatus, RunStatus, StepStatus};
 
 mod wire;
 
@@ -340,6 +340,17 @@ fn input_schema(tool: NexoTool) -> Arc<Map<String, Value>> {
             }),
             &[],
         ),
+        NexoTool::WorkflowWait => schema(
+            json!({
+                "run_id": run_id(),
+                "step_key": string("The step the condition is about. Required for decided; without it, done, ready and changed are about the run (done: the run is closed; ready: any step is ready)."),
+                "for": {"type": "string", "enum": Condition::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(), "description": "decided: the step's gate is approved or rejected; done: the step (or run) reached its end; ready: the step (or any step) is ready for the actor; changed: any new event on the run."},
+                "timeout_seconds": {"type": "integer", "minimum": 0, "description": "How long to wait before a retryable timed_out error. Default 60; at most 300 (a longer one is cut to 300)."},
+                "sync": {"type": "boolean", "description": "Also watch the git remote: its tip is asked for without fetching, with a growing pause (1s, doubling to 16s); fetched and pulled only when it moved. Default false (this clone only)."},
+                "actor": string("Who asks, for ready: a step another agent holds is not ready for them. Defaults to the server's identity.")
+            }),
+            &["run_id", "for"],
+        ),
         NexoTool::WorkflowRelease => schema(
             json!({
                 "run_id": run_id(),
@@ -427,8 +438,9 @@ fn update_schema(step_status: &Value, run_status: &Value) -> Arc<Map<String, Val
             "max_retries": {"type": "integer", "description": "Attempts allowed before resume stops offering a retry; below 0 is read as 0."},
             "requires_approval": {"type": "boolean", "description": "Put the step behind an approval gate (true re-arms it)."},
             "steal": {"type": "boolean", "description": "Write to a step another agent holds with a live claim, taking the claim on purpose (recorded). Default false: such a write is refused."},
-            "needs": {"type": "array", "items": {"type": "string"}, "description": "Replaces the step's dependencies: the step keys that must be completed or skipped before it is ready ([] clears them). A cycle or an unknown key is refused."},
-            "depends_on": {"type": "array", "items": {"type": "string"}, "description": "Same as needs."}
+            "needs": {"type": "array", "items": {"type": "string"}, "description": "Replaces the step's dependencies: the step keys that must be completed or skipped before it is ready, and other runs (WF-XXXX: that run completed) or their steps (WF-XXXX:step: that step completed or skipped) ([] clears them). A cycle (also through runs) or an unknown key or run is refused."},
+            "depends_on": {"type": "array", "items": {"type": "string"}, "description": "Same as needs."},
+            "not_before": string("The step is not ready before then: an RFC 3339 time (2026-12-24T18:00:00Z) or a duration from now (90s, 30m, 2h, 1d; at most 7 days); at most ten years ahead. \"\" clears it. ready, resume and nexo_workflow_wait say when it will be.")
         }),
         &["run_id"],
     )

@@ -177,14 +177,38 @@ pub fn claim_note(step: &crate::core::fold::Step) -> Option<String> {
     ))
 }
 
-/// A step's gate, dependencies and claim, as one note for a table cell.
+/// What a step needs, in its run and in others: "needs build, WF-X:deploy".
+pub fn needs_note(step: &crate::core::fold::Step) -> Option<String> {
+    let all: Vec<&str> = step
+        .needs
+        .iter()
+        .chain(step.after.iter())
+        .map(String::as_str)
+        .collect();
+    (!all.is_empty()).then(|| format!("needs {}", all.join(", ")))
+}
+
+/// A step's timer: "not before <time>" (shown once it has passed too,
+/// as a rendering knows no clock; `ready` and `resume` judge it).
+pub fn timer_note(step: &crate::core::fold::Step) -> Option<String> {
+    step.not_before
+        .as_deref()
+        .map(|t| format!("not before {}", when(t)))
+}
+
+/// A step's gate, dependencies, timer and claim, as one note for a
+/// table cell.
 pub fn gate_and_claim(step: &crate::core::fold::Step) -> String {
-    let needs = (!step.needs.is_empty()).then(|| format!("needs {}", step.needs.join(", ")));
-    [text::gate(step), needs, claim_note(step)]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join("; ")
+    [
+        text::gate(step),
+        needs_note(step),
+        timer_note(step),
+        claim_note(step),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("; ")
 }
 
 #[cfg(test)]

@@ -149,9 +149,11 @@ fn step_line(step: &Step, (key_width, title_width): (usize, usize)) -> Line {
     if let Some(gate) = gate(step) {
         line = line.push(Some(Tone::Wait), format!("  [{gate}]"));
     }
-    if !step.needs.is_empty() {
-        let needs = format!("  needs {}", step.needs.join(", "));
-        line = line.push(Some(Tone::Dim), needs);
+    if let Some(needs) = super::needs_note(step) {
+        line = line.push(Some(Tone::Dim), format!("  {needs}"));
+    }
+    if let Some(timer) = super::timer_note(step) {
+        line = line.push(Some(Tone::Wait), format!("  [{timer}]"));
     }
     if let Some(claim) = super::claim_note(step) {
         line = line.push(Some(Tone::Busy), format!("  [{claim}]"));

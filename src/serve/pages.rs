@@ -8,7 +8,7 @@ use nexo::api::Nexo;
 use nexo::core::error::{Error, ErrorKind, Result};
 use nexo::core::fold::Run;
 use nexo::core::model::RunStatus;
-use nexo::core::resume::resume;
+use nexo::core::resume::resume_at;
 use nexo::render::{self, ago, change, progress, step_symbol, who};
 use nexo::wire::request::ListRequest;
 
@@ -151,7 +151,7 @@ fn column(title: &'static str, class: &'static str) -> Column {
 pub fn run(nexo: &Nexo, id: &str) -> Result<String> {
     let repo = shown_path(nexo);
     let (run, _) = nexo.load_anywhere(id, 1)?;
-    let r = resume(&run);
+    let r = resume_at(&run, &nexo::trace::now_text());
     let now = now();
     let (done, all) = progress(&run);
     html(RunPage {

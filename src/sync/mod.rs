@@ -261,6 +261,12 @@ impl Remote {
     pub(crate) fn name(&self) -> &str {
         &self.target.name
     }
+
+    /// Whether the remote's branch may have moved since the last fetch,
+    /// asked without fetching (one `git ls-remote`).
+    pub(crate) fn moved(&self) -> bool {
+        self.target.moved(&self.git)
+    }
 }
 
 /// Others kept moving the remote until the time ran out: nothing is lost,

@@ -6,6 +6,7 @@
 //! info from `git`, a sync's report from `sync`).
 
 pub mod claims;
+pub mod feed;
 pub mod goals;
 pub mod json;
 pub mod request;

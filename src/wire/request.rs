@@ -15,7 +15,7 @@ use crate::core::event::StepSpec;
 use crate::core::template::Given;
 
 use crate::core::error::{Error, Result};
-use crate::core::model::{GoalStatus, Priority, RunStatus, StepStatus};
+use crate::core::model::{Condition, GoalStatus, Priority, RunStatus, StepStatus};
 
 /// A new run. `steps` are validated by the library (plain unique keys).
 #[derive(Debug, Clone, Default)]
@@ -64,6 +64,9 @@ pub struct UpdateRequest {
     pub requires_approval: Option<bool>,
     /// Replaces the step's dependencies (empty: none).
     pub needs: Option<Vec<String>>,
+    /// The step's timer: an RFC 3339 time or a duration from now (empty:
+    /// none).
+    pub not_before: Option<String>,
     /// Take the step from whoever holds a live claim on it, on purpose
     /// (recorded as a stolen claim).
     pub steal: bool,
@@ -133,6 +136,31 @@ pub struct ReadyRequest {
     /// moving the remote (`sync.timeout`, else 30 seconds).
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+}
+
+/// A wait until something holds of a run (`nexo wait`,
+/// `nexo_workflow_wait`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitRequest {
+    pub run_id: String,
+    /// The step the condition is about; the run for `done`, `ready` and
+    /// `changed` when absent.
+    #[serde(default)]
+    pub step_key: Option<String>,
+    /// What to wait for.
+    #[serde(rename = "for")]
+    pub condition: Condition,
+    /// How long to wait; none: until it holds (the tool interface always
+    /// sets one, capped).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+    /// Watch the git remote as well as this clone.
+    #[serde(default)]
+    pub sync: Option<bool>,
+    /// Who asks, for `ready` (a step another holds is not ready for them).
+    #[serde(default)]
+    pub actor: Option<String>,
 }
 
 /// A holder letting go (`nexo release`, `nexo_workflow_release`).

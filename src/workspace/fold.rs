@@ -113,6 +113,24 @@ impl Nexo {
         fold::fold_with(events, rules, keep)
     }
 
+    /// [`Nexo::fold_run`], handing `note` the run before and after each
+    /// event `noted` picks (`fold::fold_noting`).
+    pub(crate) fn fold_run_noting(
+        &self,
+        events: Vec<Event>,
+        noted: &dyn Fn(&Event) -> bool,
+        note: &mut fold::Noted<'_>,
+    ) -> Result<Run> {
+        let rules = self.rules_for(&events);
+        fold::fold_noting(
+            events,
+            rules,
+            crate::workspace::KEEP_CHECKPOINTS,
+            noted,
+            note,
+        )
+    }
+
     fn rules_for(&self, events: &[Event]) -> Rules {
         let mut rules = Rules {
             approvals: self.approvals.clone(),

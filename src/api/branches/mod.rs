@@ -237,7 +237,7 @@ impl Nexo {
 
     /// The events of run `id`'s copy in `folder` (a folder tree of another
     /// ref), read as a history on disk is: an error names the file and line.
-    pub(super) fn read_copy(&self, id: &str, folder: ObjectId) -> Result<Vec<Event>> {
+    pub(crate) fn read_copy(&self, id: &str, folder: ObjectId) -> Result<Vec<Event>> {
         let mut events = Vec::new();
         let files = self.repo.history_files_of_folder(folder).map_err(|e| {
             let rel = crate::core::layout::run_rel(id);

@@ -140,7 +140,7 @@ impl Nexo {
     ) -> Result<Option<(ReadyItem, ClaimResponse)>> {
         let summaries = self.summaries()?;
         let now = crate::trace::now_text();
-        let mut ready: Vec<ReadyItem> = rank(&summaries, actor, &now, false)?
+        let mut ready: Vec<ReadyItem> = rank(self, &summaries, actor, &now, false)?
             .into_iter()
             .filter(|r| r.item.ready)
             .map(|r| r.item)

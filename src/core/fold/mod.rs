@@ -220,6 +220,23 @@ pub fn fold(events: Vec<Event>) -> Result<Run> {
 /// whose opening is in doubt (none, two, or one id with two contents) is
 /// corrupt: no copy's goal and owner may stand for the run.
 pub fn fold_with(events: Vec<Event>, rules: Rules, keep: usize) -> Result<Run> {
+    fold_noting(events, rules, keep, &|_| false, &mut |_, _, _| {})
+}
+
+/// What an event changed: the run before it, the event, the run after.
+pub type Noted<'a> = dyn FnMut(&Run, &Event, &Run) + 'a;
+
+/// [`fold_with`], handing each event after the opening for which `noted`
+/// says yes to `note` with the run before and after it (`core::feed`
+/// tells what happened from the two). Only those events cost a copy of
+/// the run.
+pub fn fold_noting(
+    events: Vec<Event>,
+    rules: Rules,
+    keep: usize,
+    noted: &dyn Fn(&Event) -> bool,
+    note: &mut Noted<'_>,
+) -> Result<Run> {
     let ordered = crate::core::event::in_fold_order(events);
     let ahead = admit::lookahead(
         ordered
@@ -275,6 +292,10 @@ pub fn fold_with(events: Vec<Event>, rules: Rules, keep: usize) -> Result<Run> {
                 first.id, first.clock
             ));
             admit::ignore(&mut run, event, flaw);
+        } else if noted(event) {
+            let before = run.clone();
+            apply_with(&mut run, event, Some(&ahead));
+            note(&before, event, &run);
         } else {
             apply_with(&mut run, event, Some(&ahead));
         }

@@ -116,6 +116,13 @@ pub struct Step {
     /// ready; none in a run that is a sequence.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub needs: Vec<String>,
+    /// Other runs (`WF-X`) or their steps (`WF-X:step`) that must be
+    /// completed first (judged when asked: the fold sees one run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
+    /// Not ready before this time (RFC 3339 UTC), whatever else holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
     /// Who holds the step, then the claims that queued behind them
     /// (`fold::claim`); empty when nobody claims it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -186,6 +193,8 @@ impl Step {
             created_at: at.to_string(),
             updated_at: at.to_string(),
             needs: Vec::new(),
+            after: Vec::new(),
+            not_before: None,
             claims: Vec::new(),
             yielded: Vec::new(),
             moved_by: None,

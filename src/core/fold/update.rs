@@ -208,6 +208,12 @@ fn set_step_fields(step: &mut Step, u: &Updated, held: bool, needs_fit: bool, at
     if let Some(needs) = u.needs.as_ref().filter(|_| needs_fit) {
         step.needs.clone_from(needs);
     }
+    if let Some(after) = &u.after {
+        step.after.clone_from(after);
+    }
+    if let Some(t) = &u.not_before {
+        step.not_before = (!t.is_empty()).then(|| t.clone());
+    }
     for (field, value) in [
         (&mut step.retry_policy, &u.retry_policy),
         (&mut step.retry_after, &u.retry_after),

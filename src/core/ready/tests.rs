@@ -188,3 +188,70 @@ fn resume_sends_an_agent_back_to_the_step_it_holds() {
     assert_eq!(other.step_key.as_deref(), Some("a"));
     assert_eq!(other.ready_steps, ["a", "b"]);
 }
+
+#[test]
+fn a_timer_holds_a_step_until_its_time_and_resume_offers_another() {
+    let mut h = graph(&["migrate", "docs", "ship<migrate,docs"]);
+    h.update(Updated {
+        step_key: Some("migrate".into()),
+        not_before: Some("2026-11-25T12:00:00.000Z".into()),
+        ..Default::default()
+    });
+    // Written as schema 2, a timer is not valid: an older nexo would
+    // have called the step ready.
+    assert_eq!(h.fold().step("migrate").unwrap().not_before, None);
+    h.events.last_mut().unwrap().v = crate::core::event::TIMER_VERSION;
+    let run = h.fold();
+    let keys = |now| -> Vec<String> {
+        ready_steps(
+            &run,
+            Viewer {
+                actor: "codex",
+                now,
+            },
+        )
+        .iter()
+        .map(|s| s.step_key.clone())
+        .collect()
+    };
+    assert_eq!(keys(NOW), ["docs"]);
+    assert_eq!(keys("2026-11-25T12:00:00.000Z"), ["migrate", "docs"]);
+    let r = resume_as(&run, viewer("codex"));
+    assert_eq!(r.step_key.as_deref(), Some("docs"), "{}", r.message);
+    let wait = readiness(&run).waits_for(run.step("migrate").unwrap(), viewer("codex"));
+    assert_eq!(
+        wait.map(|w| w.describe()),
+        Some("not before 2026-11-25T12:00:00.000Z".into())
+    );
+    // A timer no clock can reach still reads, and holds.
+    assert!(timer(Some("9999-12-31T23:59:59Z"), NOW).is_some());
+    assert!(timer(Some("not a time"), NOW).is_none());
+}
+
+#[test]
+fn needs_on_other_runs_are_read_strictly_and_judged_by_what_is_met() {
+    let need = RunNeed::parse("needs[0]", "WF-ABCD:migrate").unwrap();
+    assert_eq!(
+        (need.run.as_str(), need.step.as_deref()),
+        ("WF-ABCD", Some("migrate"))
+    );
+    assert_eq!(RunNeed::parse("needs[0]", "WF-ABCD").unwrap().step, None);
+    for bad in [
+        "build",
+        "WF-../x",
+        "WF-A:../etc",
+        "WF-A:",
+        "WF-A:b:c",
+        "WF-A b",
+    ] {
+        assert!(RunNeed::parse("needs[0]", bad).is_err(), "{bad:?} accepted");
+    }
+    let after = ["WF-A".to_string(), "WF-B:deploy".to_string()];
+    assert_eq!(
+        after_wait(&after, &|n| n == "WF-A"),
+        Some(Wait::After {
+            needs: vec!["WF-B:deploy".into()]
+        })
+    );
+    assert_eq!(after_wait(&after, &|_| true), None);
+}
