@@ -13,7 +13,7 @@ use crate::api::ready::rank;
 use crate::core::error::{ErrorKind, Result};
 use crate::sync::{Look, Remote};
 use crate::wire::claims::{ClaimResponse, ReadyResponse};
-use crate::wire::request::{ClaimRequest, ReadyRequest, RunRequest};
+use crate::wire::request::{ClaimRequest, ReadyRequest};
 use crate::wire::response::ReadyItem;
 use crate::wire::sync::SyncReport;
 use crate::workspace::Nexo;
@@ -81,21 +81,7 @@ impl Nexo {
         report.pushed = true;
         claimed.sync = Some(report);
         claimed.commit.may_fold = false;
-        let resume = self.resume(RunRequest {
-            run_id: item.run_id.to_string(),
-            actor: Some(actor.clone()),
-        })?;
-        Ok(ReadyResponse {
-            ok: true,
-            count: 1,
-            message: format!(
-                "{actor} claimed step '{}' of {} until {}.",
-                claimed.step_key, claimed.run_id, claimed.lease_until
-            ),
-            steps: vec![item],
-            claimed: Some(claimed),
-            resume: Some(resume),
-        })
+        self.claimed_answer(item, claimed, &actor)
     }
 
     /// The remote, an empty report with what was pending committed, and

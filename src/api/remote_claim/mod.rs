@@ -152,7 +152,7 @@ impl Nexo {
 
     /// The answer of a claim `ready` made: the step, the claim, the run's
     /// resume for the claimer.
-    fn claimed_answer(
+    pub(super) fn claimed_answer(
         &self,
         item: ReadyItem,
         claimed: ClaimResponse,
