@@ -317,7 +317,7 @@ fn updated(u: &Updated) -> Result<()> {
             )));
         }
         for (i, n) in after.iter().enumerate() {
-            crate::core::ready::RunNeed::parse(&format!("after[{i}]"), n)?;
+            crate::core::model::RunNeed::parse(&format!("after[{i}]"), n)?;
         }
     }
     // Any RFC 3339 time is harmless on read (a timer in the year 9999
