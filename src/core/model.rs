@@ -316,6 +316,44 @@ pub fn key_from_title(title: &str, index: usize) -> String {
     }
 }
 
+/// A step's need on another run: `WF-X` (the run completed) or
+/// `WF-X:step` (that step completed or skipped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunNeed {
+    pub run: String,
+    pub step: Option<String>,
+}
+
+impl RunNeed {
+    /// Whether a `needs` entry names another run rather than a step of
+    /// the same one: it starts with the run prefix.
+    pub fn is_one(entry: &str) -> bool {
+        entry.starts_with(crate::core::id::RUN_PREFIX)
+    }
+
+    /// Reads `WF-X` or `WF-X:step`; `what` names the field.
+    pub fn parse(what: &str, entry: &str) -> crate::core::error::Result<RunNeed> {
+        let (run, step) = match entry.split_once(':') {
+            Some((r, s)) => (r, Some(s)),
+            None => (entry, None),
+        };
+        if !Self::is_one(run) {
+            return Err(crate::core::error::Error::invalid(format!(
+                "{what} {} is not a need on another run: write WF-XXXX or WF-XXXX:step",
+                crate::core::limits::quote(entry)
+            )));
+        }
+        crate::core::model::validate_name(what, run)?;
+        if let Some(s) = step {
+            crate::core::model::validate_name(what, s)?;
+        }
+        Ok(RunNeed {
+            run: run.to_string(),
+            step: step.map(str::to_string),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,43 +424,5 @@ mod tests {
         for good in ["doctor", "step-1", "v3.1.1", "a_b", &"a".repeat(80)] {
             validate_name("step key", good).unwrap();
         }
-    }
-}
-
-/// A step's need on another run: `WF-X` (the run completed) or
-/// `WF-X:step` (that step completed or skipped).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunNeed {
-    pub run: String,
-    pub step: Option<String>,
-}
-
-impl RunNeed {
-    /// Whether a `needs` entry names another run rather than a step of
-    /// the same one: it starts with the run prefix.
-    pub fn is_one(entry: &str) -> bool {
-        entry.starts_with(crate::core::id::RUN_PREFIX)
-    }
-
-    /// Reads `WF-X` or `WF-X:step`; `what` names the field.
-    pub fn parse(what: &str, entry: &str) -> crate::core::error::Result<RunNeed> {
-        let (run, step) = match entry.split_once(':') {
-            Some((r, s)) => (r, Some(s)),
-            None => (entry, None),
-        };
-        if !Self::is_one(run) {
-            return Err(crate::core::error::Error::invalid(format!(
-                "{what} {} is not a need on another run: write WF-XXXX or WF-XXXX:step",
-                crate::core::limits::quote(entry)
-            )));
-        }
-        crate::core::model::validate_name(what, run)?;
-        if let Some(s) = step {
-            crate::core::model::validate_name(what, s)?;
-        }
-        Ok(RunNeed {
-            run: run.to_string(),
-            step: step.map(str::to_string),
-        })
     }
 }
