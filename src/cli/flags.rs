@@ -87,33 +87,38 @@ fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
             ("reason", "--reason"),
             ("step_key", "STEP"),
         ],
-        Command::Goal(g) => match g.command {
-            GoalCommand::Open(_) => &[
-                ("title", "TITLE"),
-                ("objective", "--objective"),
-                ("parent_goal_id", "--parent"),
-                ("priority", "--priority"),
-                ("next_action", "--next"),
-                ("success_signal", "--success-signal"),
-                ("owner", "--owner"),
-                ("sid", "--sid"),
-                ("session_id", "--sid"),
-                ("shared_state", "--state"),
-            ],
-            GoalCommand::Update(_) => &[
-                ("status", "--status"),
-                ("title", "--title"),
-                ("objective", "--objective"),
-                ("parent_goal_id", "--parent"),
-                ("next_action", "--next"),
-                ("success_signal", "--success-signal"),
-                ("blocker_reason", "--blocker"),
-                ("owner", "--owner"),
-                ("shared_state", "--state"),
-            ],
-            GoalCommand::Get(_) | GoalCommand::List(_) => &[("goal_id", "GOAL")],
-        },
+        Command::Goal(g) => goal_table(&g.command),
         _ => &[],
+    }
+}
+
+/// [`table`] for `nexo goal`'s subcommands.
+fn goal_table(cmd: &GoalCommand) -> &'static [(&'static str, &'static str)] {
+    match cmd {
+        GoalCommand::Open(_) => &[
+            ("title", "TITLE"),
+            ("objective", "--objective"),
+            ("parent_goal_id", "--parent"),
+            ("priority", "--priority"),
+            ("next_action", "--next"),
+            ("success_signal", "--success-signal"),
+            ("owner", "--owner"),
+            ("sid", "--sid"),
+            ("session_id", "--sid"),
+            ("shared_state", "--state"),
+        ],
+        GoalCommand::Update(_) => &[
+            ("status", "--status"),
+            ("title", "--title"),
+            ("objective", "--objective"),
+            ("parent_goal_id", "--parent"),
+            ("next_action", "--next"),
+            ("success_signal", "--success-signal"),
+            ("blocker_reason", "--blocker"),
+            ("owner", "--owner"),
+            ("shared_state", "--state"),
+        ],
+        GoalCommand::Get(_) | GoalCommand::List(_) => &[("goal_id", "GOAL")],
     }
 }
 

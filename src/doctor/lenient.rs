@@ -170,34 +170,13 @@ pub(super) fn read_lenient(rel: &str, bytes: &[u8], aside: Aside) -> Lenient {
                     dirty = true;
                 }
                 if let Some((first, copy)) = seen.get(&e.id) {
-                    if *copy == e && same_json(line, lines[*first - 1]) {
-                        let message = format!("{rel}:{n}: event {} appears again", e.id);
-                        out.problem(ProblemKind::DuplicateEvent, rel, n, message, true);
-                        dirty = true;
-                        continue;
+                    let earlier = (*first, copy, lines[*first - 1]);
+                    let (changed, keeps) =
+                        repeated(&mut out, (rel, n), (line, raw), e, earlier, aside);
+                    dirty |= changed;
+                    if keeps {
+                        keep(&mut kept);
                     }
-                    if *copy == e {
-                        // The same event, carrying fields nexo does not
-                        // read: not a copy to drop, bytes to keep aside.
-                        let why = format!(
-                            "{rel}:{n}: event {} appears again with fields nexo does not read (first at line {first})",
-                            e.id
-                        );
-                        match out.set_aside(rel, n, raw, why, aside, false) {
-                            true => dirty = true,
-                            false => keep(&mut kept),
-                        }
-                        continue;
-                    }
-                    let message = format!(
-                        "{rel}:{n}: event {} also stands at line {first} with other content, so neither copy is honoured (a forged or hand-edited line); line {first}: {} — line {n}: {}",
-                        e.id,
-                        quote(&copy.to_line()),
-                        quote(line)
-                    );
-                    out.problem(ProblemKind::ConflictingEvent, rel, n, message, false);
-                    out.events.push(e);
-                    keep(&mut kept);
                     continue;
                 }
                 seen.insert(e.id.clone(), (n, e.clone()));
@@ -222,4 +201,40 @@ pub(super) fn read_lenient(rel: &str, bytes: &[u8], aside: Aside) -> Lenient {
     // kept as nothing, so the cleaned file ends as the original did.
     out.cleaned = dirty.then_some(kept);
     out
+}
+
+/// A line whose id line `first` already has: a copy to drop, the same
+/// event with fields nexo does not read (bytes set aside), or other
+/// content (neither copy honoured, both kept). Returns whether the file
+/// changed, and whether the line stays in it.
+fn repeated(
+    out: &mut Lenient,
+    (rel, n): (&str, usize),
+    (line, raw): (&str, &[u8]),
+    e: Event,
+    (first, copy, first_line): (usize, &Event, &[u8]),
+    aside: Aside,
+) -> (bool, bool) {
+    if *copy == e && same_json(line, first_line) {
+        let message = format!("{rel}:{n}: event {} appears again", e.id);
+        out.problem(ProblemKind::DuplicateEvent, rel, n, message, true);
+        return (true, false);
+    }
+    if *copy == e {
+        let why = format!(
+            "{rel}:{n}: event {} appears again with fields nexo does not read (first at line {first})",
+            e.id
+        );
+        let moved = out.set_aside(rel, n, raw, why, aside, false);
+        return (moved, !moved);
+    }
+    let message = format!(
+        "{rel}:{n}: event {} also stands at line {first} with other content, so neither copy is honoured (a forged or hand-edited line); line {first}: {} — line {n}: {}",
+        e.id,
+        quote(&copy.to_line()),
+        quote(line)
+    );
+    out.problem(ProblemKind::ConflictingEvent, rel, n, message, false);
+    out.events.push(e);
+    (false, true)
 }

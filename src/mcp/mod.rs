@@ -397,6 +397,15 @@ fn input_schema(tool: NexoTool) -> Arc<Map<String, Value>> {
         ),
         NexoTool::WorkflowApprove | NexoTool::WorkflowReject => decision_schema(tool),
         NexoTool::WorkflowSync => schema(json!({}), &[]),
+        NexoTool::GoalOpen | NexoTool::GoalUpdate | NexoTool::GoalGet | NexoTool::GoalList => {
+            goal_schema(tool)
+        }
+    }
+}
+
+/// The input schema of each goal tool.
+fn goal_schema(tool: NexoTool) -> Arc<Map<String, Value>> {
+    match tool {
         NexoTool::GoalOpen => goal_open_schema(),
         NexoTool::GoalUpdate => goal_update_schema(),
         NexoTool::GoalGet => schema(
@@ -411,6 +420,7 @@ fn input_schema(tool: NexoTool) -> Arc<Map<String, Value>> {
             }),
             &[],
         ),
+        _ => unreachable!("only goal tools come here"),
     }
 }
 
