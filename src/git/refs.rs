@@ -151,18 +151,9 @@ impl Repo {
     /// The file at `path` in `commit`'s tree, read from git's objects: no
     /// checkout, and a link is reported, never followed.
     pub fn file_at(&self, commit: ObjectId, path: &str) -> Result<FileAt> {
-        let tree = self
-            .repo
-            .find_commit(commit)
-            .and_then(|c| c.tree())
-            .map_err(|e| git_err("cannot read a commit's tree", e))?;
-        let Some(entry) = tree
-            .lookup_entry_by_path(path)
-            .map_err(|e| git_err("cannot read a commit's tree", e))?
-        else {
+        let Some((mode, id)) = self.entry_at(commit, path)? else {
             return Ok(FileAt::Missing);
         };
-        let mode = entry.mode();
         if mode.is_link() {
             return Ok(FileAt::NotAFile("a symbolic link"));
         }
@@ -172,8 +163,24 @@ impl Repo {
         if !mode.is_blob() {
             return Ok(FileAt::NotAFile("a submodule"));
         }
-        let id = entry.object_id();
         Ok(FileAt::File(id, self.blob(id)?))
+    }
+
+    /// The mode and object of `path` in `commit`'s tree, if it has one.
+    fn entry_at(
+        &self,
+        commit: ObjectId,
+        path: &str,
+    ) -> Result<Option<(gix::object::tree::EntryMode, ObjectId)>> {
+        let tree = self
+            .repo
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .map_err(|e| git_err("cannot read a commit's tree", e))?;
+        let entry = tree
+            .lookup_entry_by_path(path)
+            .map_err(|e| git_err("cannot read a commit's tree", e))?;
+        Ok(entry.map(|e| (e.mode(), e.object_id())))
     }
 
     /// The names in folder `path` of `commit`'s tree, each with what it
@@ -409,21 +416,10 @@ impl Repo {
     /// [`Self::history_of_folder`] reads it; `None` when there is no such
     /// folder (a link or a file there is not one).
     pub fn history_at(&self, commit: ObjectId, rel: &str) -> Result<Option<Vec<u8>>> {
-        let tree = self
-            .repo
-            .find_commit(commit)
-            .and_then(|c| c.tree())
-            .map_err(|e| git_err("cannot read a commit's tree", e))?;
-        let Some(entry) = tree
-            .lookup_entry_by_path(rel)
-            .map_err(|e| git_err("cannot read a commit's tree", e))?
-        else {
-            return Ok(None);
-        };
-        if !entry.mode().is_tree() {
-            return Ok(None);
+        match self.entry_at(commit, rel)? {
+            Some((mode, id)) if mode.is_tree() => self.history_of_folder(id).map(Some),
+            _ => Ok(None),
         }
-        self.history_of_folder(entry.object_id()).map(Some)
     }
 
     /// The history of a run folder tree: its sealed segments, then its
