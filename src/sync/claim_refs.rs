@@ -242,6 +242,13 @@ impl Nexo {
         mine: Option<&str>,
     ) -> BTreeMap<(String, String), String> {
         let mut lapsed = BTreeMap::new();
+        let now = crate::trace::now_text();
+        // Only steps the branch shows free are worth a fetch: a step done,
+        // or held by a claim the branch has, keeps its ref for a reason.
+        let refs: Vec<_> = refs
+            .iter()
+            .filter(|(run, step, _)| self.free_here(run, step, &now, mine))
+            .collect();
         if refs.is_empty() {
             return lapsed;
         }
@@ -255,21 +262,28 @@ impl Nexo {
         if !remote.git.run(&args).is_ok_and(|o| o.status.success()) {
             return lapsed;
         }
-        let now = crate::trace::now_text();
         for (run, step, sha) in refs {
-            if self.ref_lapsed((run, step, sha), &now, mine) {
+            if self.ref_lapsed((run, step, sha), &now) {
                 lapsed.insert((run.clone(), step.clone()), sha.clone());
             }
         }
         lapsed
     }
 
-    fn ref_lapsed(
-        &self,
-        (run, step, sha): (&str, &str, &str),
-        now: &str,
-        mine: Option<&str>,
-    ) -> bool {
+    /// Whether the branch, as fetched, has `step` of `run` not done and
+    /// held by no live claim but `mine`.
+    fn free_here(&self, run: &str, step: &str, now: &str, mine: Option<&str>) -> bool {
+        self.load(run).is_ok_and(|r| {
+            r.step(step).is_some_and(|s| {
+                !s.status.is_done()
+                    && s.claims
+                        .iter()
+                        .all(|c| !c.protects(now) || Some(c.token.as_str()) == mine)
+            })
+        })
+    }
+
+    fn ref_lapsed(&self, (run, step, sha): (&str, &str, &str), now: &str) -> bool {
         let Ok(id) = gix::ObjectId::from_hex(sha.as_bytes()) else {
             return false;
         };
@@ -282,13 +296,6 @@ impl Nexo {
             .filter_map(|l| crate::core::event::Event::from_line(l, "").ok())
             .collect();
         crate::core::fold::lapsed(&events, step, now)
-            && self.load(run).is_ok_and(|r| {
-                r.step(step).is_some_and(|s| {
-                    s.claims
-                        .iter()
-                        .all(|c| !c.protects(now) || Some(c.token.as_str()) == mine)
-                })
-            })
     }
 
     /// Deletes this clone's claim refs on steps the remote's branch has
