@@ -318,3 +318,61 @@ fn claim_sync_takes_over_a_lapsed_claim_ref_and_not_a_live_one() {
     assert!(out.status.success(), "{}", stdout(&out));
     assert_eq!(parse_json(&out)["step_key"], "s0", "{}", stdout(&out));
 }
+
+/// Makes the remote's next push to its branch land `side`'s commit there
+/// instead and decline the pushed one, as a rival's push that won the
+/// race would: an `update` hook, git's own per-ref veto, that leaves
+/// every other ref alone and fires once.
+fn rival_wins_the_branch_once(bare: &Path, side: &str) {
+    let hook = bare.join("hooks/update");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    let script = format!(
+        "#!/bin/sh\n\
+         [ \"$1\" = refs/heads/main ] || exit 0\n\
+         [ -f \"$GIT_DIR/rival-once\" ] && exit 0\n\
+         : > \"$GIT_DIR/rival-once\"\n\
+         env -u GIT_QUARANTINE_PATH git update-ref refs/heads/main {side} || exit 2\n\
+         echo 'a rival pushed first' >&2\n\
+         exit 1\n"
+    );
+    std::fs::write(&hook, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn a_claim_ref_won_while_a_rivals_claim_won_the_branch_is_given_up_not_held_twice() {
+    let (_repo, shared, dirs, run) = fleet(2, 1);
+    let (a, b) = (&dirs[0], &dirs[1]);
+    // A claims first (its claim comes first in the fold's order) and its
+    // claim reaches the branch without a claim ref: the branch push of a
+    // claim whose ref push lost, before its yield is pushed.
+    ok(&nexo_at(a, T0, &["claim", &run, "s0"]), "a claims here");
+    git_in(a, &["push", "-q", "origin", "HEAD:refs/heads/side"]);
+    let side = git_in(a, &["rev-parse", "HEAD"]);
+    rival_wins_the_branch_once(&shared.bare, side.trim());
+
+    // B looked before A's claim reached the branch, so it claims s0 too,
+    // creates the claim ref, and finds the branch taken.
+    let out = nexo_at(b, T0 + 1000, &["claim", &run, "s0", "--sync", "--json"]);
+    assert_eq!(out.status.code(), Some(10), "{}", stdout(&out));
+    let lost = parse_json(&out);
+    assert_eq!(lost["lost"], true, "{lost}");
+    let refs = git_in(&shared.bare, &["for-each-ref", "refs/nexo/claims/"]);
+    assert!(refs.is_empty(), "B gave its claim ref back: {refs}");
+
+    // B's claim yielded: it will not become the holder behind its back
+    // when A lets go, and A holds the step on every clone.
+    ok(&nexo_at(b, T0 + 2000, &["sync"]), "b syncs");
+    ok(&nexo_at(a, T0 + 3000, &["sync"]), "a syncs");
+    ok(
+        &nexo_at(
+            a,
+            T0 + 3000,
+            &["update", &run, "s0", "--status", "completed"],
+        ),
+        "a, the holder, works",
+    );
+    let refused = nexo_at(b, T0 + 3000, &["update", &run, "s0", "--status", "running"]);
+    assert!(!refused.status.success(), "b holds nothing");
+}

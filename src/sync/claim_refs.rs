@@ -28,6 +28,17 @@ pub(crate) struct Looked {
     held: BTreeMap<(String, String), String>,
 }
 
+/// Where a claim stands once the branch it could not push to is fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterFetch {
+    /// It holds its step.
+    Holds,
+    /// The step was done at the remote before the claim reached it.
+    Done,
+    /// A rival's claim the remote has comes first: this one yielded.
+    Behind,
+}
+
 /// What a claim's push did.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ClaimPush {
@@ -204,29 +215,45 @@ impl Nexo {
         }
     }
 
-    /// Whether claim `token`, whose ref this clone just created while the
-    /// branch refused its push, still holds its step once that branch is
-    /// fetched. The ref alone cannot tell: between this clone's look and
-    /// its push, the step's last holder may have finished it, pushed the
-    /// branch and dropped its ref (the remote lists refs one by one, not
-    /// as one snapshot). A claim that holds nothing gives its ref back.
+    /// Where claim `token`, whose ref this clone just created while the
+    /// branch refused its push, stands once that branch is fetched. The
+    /// ref alone cannot tell: between this clone's look and its push, the
+    /// step's last holder may have finished it, pushed the branch and
+    /// dropped its ref (the remote lists refs one by one, not as one
+    /// snapshot); or a rival's claim made concurrently reached the branch
+    /// without a ref (its ref push lost, its branch push won, its yield
+    /// not pushed yet) and comes first in the fold's order. A claim that
+    /// does not hold its step yields, so that it never becomes the holder
+    /// behind the caller's back, and gives its ref back.
     pub(crate) fn holds_after_fetch(
         &self,
         remote: &Remote,
         report: &mut SyncReport,
         (run, step, token): (&str, &str, &str),
-    ) -> Result<bool> {
+    ) -> Result<AfterFetch> {
         self.pull_looking(remote, report, Look::Fetch)?;
-        let holds = self.load(run)?.step(step).is_some_and(|s| {
-            !s.status.is_done() && s.claims.iter().any(|c| c.token.as_str() == token)
-        });
-        if !holds {
-            let key = (run.to_string(), step.to_string());
-            if let Some(sha) = held_refs(&remote.git)?.remove(&key) {
-                self.drop_claim_refs(remote, &[(key.0, key.1, sha)]);
-            }
+        let now = crate::trace::now_text();
+        let loaded = self.load(run)?;
+        let Some(s) = loaded.step(step) else {
+            return Ok(AfterFetch::Done);
+        };
+        if s.held_by(token, &now) {
+            return Ok(AfterFetch::Holds);
         }
-        Ok(holds)
+        let after = if s.status.is_done() {
+            AfterFetch::Done
+        } else {
+            AfterFetch::Behind
+        };
+        if let Some(mine) = s.claims.iter().find(|c| c.token.as_str() == token) {
+            let to = s.live_holder(&now).map_or("another clone", |c| &c.holder);
+            self.yield_claim(run, step, &mine.holder, token, to)?;
+        }
+        let key = (run.to_string(), step.to_string());
+        if let Some(sha) = held_refs(&remote.git)?.remove(&key) {
+            self.drop_claim_refs(remote, &[(key.0, key.1, sha)]);
+        }
+        Ok(after)
     }
 
     /// Of other clones' claim refs (`(run, step, commit)`), those whose

@@ -83,7 +83,7 @@ impl Nexo {
     }
 
     /// Releases `holder`'s claim `token` as lost to `to`'s.
-    fn yield_claim(
+    pub(super) fn yield_claim(
         &self,
         run_id: &str,
         key: &str,

@@ -18,7 +18,7 @@ use crate::git::cli::{GitCli, Push, text};
 use crate::store::NEXO_DIR;
 pub use crate::wire::sync::{ResolveReport, SyncReport, Yielded};
 use crate::workspace::Nexo;
-pub(crate) use claim_refs::{ClaimPush, Looked};
+pub(crate) use claim_refs::{AfterFetch, ClaimPush, Looked};
 
 mod claim_refs;
 mod claims;

@@ -155,9 +155,10 @@ impl Nexo {
     /// nobody finished the step meanwhile.
     pub(super) fn still_holds(&self, c: &ClaimResponse) -> Result<bool> {
         let run = self.load(&c.run_id)?;
-        Ok(run.step(&c.step_key).is_some_and(|s| {
-            !s.status.is_done() && s.holder().is_some_and(|h| h.token.as_str() == c.token)
-        }))
+        let now = crate::trace::now_text();
+        Ok(run
+            .step(&c.step_key)
+            .is_some_and(|s| s.held_by(&c.token, &now)))
     }
 
     pub(super) fn lost(&self, c: &ClaimResponse) -> Result<crate::core::error::Error> {

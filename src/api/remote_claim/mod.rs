@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
 use crate::core::error::{Error, ErrorKind, Result};
-use crate::sync::{ClaimPush, Look, Looked, Remote};
+use crate::sync::{AfterFetch, ClaimPush, Look, Looked, Remote};
 use crate::wire::claims::{ClaimResponse, ReadyResponse};
 use crate::wire::request::{ClaimRequest, ReadyRequest, RunRequest};
 use crate::wire::response::ReadyItem;
@@ -54,8 +54,12 @@ impl Nexo {
         match push {
             ClaimPush::Held { branch } => {
                 report.pushed = branch;
-                if !branch && !self.holds_after_fetch(&remote, &mut report, key(&claimed))? {
-                    return Err(done_there(&claimed));
+                if !branch {
+                    match self.holds_after_fetch(&remote, &mut report, key(&claimed))? {
+                        AfterFetch::Holds => {}
+                        AfterFetch::Done => return Err(done_there(&claimed)),
+                        AfterFetch::Behind => return Err(taken(&claimed)),
+                    }
                 }
                 claimed.sync = Some(report);
                 Ok(claimed)
@@ -115,7 +119,8 @@ impl Nexo {
                     return self.claimed_answer(item, claimed, &actor);
                 }
                 ClaimPush::Held { branch: false } => {
-                    if self.holds_after_fetch(&remote, &mut report, key(&claimed))? {
+                    let after = self.holds_after_fetch(&remote, &mut report, key(&claimed))?;
+                    if after == AfterFetch::Holds {
                         claimed.sync = Some(report);
                         return self.claimed_answer(item, claimed, &actor);
                     }

@@ -153,6 +153,20 @@ impl super::Step {
         standing(&self.claims, &self.yielded, actor, now)
     }
 
+    /// Whether claim `token` holds the step at `now`: the step is not
+    /// done, and no contender ahead of it in the fold's order is protected
+    /// by its lease. A claim that is merely listed (queued behind a live
+    /// holder, made concurrently with it) holds nothing until the holder
+    /// lets go, and the writes it would make are refused meanwhile.
+    pub fn held_by(&self, token: &str, now: &str) -> bool {
+        !self.status.is_done()
+            && self
+                .claims
+                .iter()
+                .find(|c| c.token.as_str() == token || c.protects(now))
+                .is_some_and(|c| c.token.as_str() == token)
+    }
+
     /// The claim that keeps everyone else off the step at `now`, if any.
     pub fn live_holder(&self, now: &str) -> Option<&Claim> {
         self.claims.iter().find(|c| c.protects(now))

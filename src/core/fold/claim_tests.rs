@@ -581,3 +581,22 @@ fn a_claim_ref_lapses_only_when_every_claim_on_its_step_has_ended() {
         &later(60 + crate::core::claim::SKEW_MARGIN_SECONDS)
     ));
 }
+
+#[test]
+fn a_claim_queued_behind_a_live_rival_holds_nothing_until_the_rival_lets_go() {
+    let (opening, head, queued) = rivals(3600);
+    let (head_token, queued_token) = (head.id.clone(), queued.id.clone());
+    let run = fold(vec![opening, queued, head]).unwrap();
+    let step = run.step("a").unwrap();
+    assert_eq!(step.claims.len(), 2, "both are listed");
+    assert!(step.held_by(head_token.as_str(), SOON));
+    assert!(
+        !step.held_by(queued_token.as_str(), SOON),
+        "listed behind a live holder is not holding"
+    );
+    assert!(
+        step.held_by(queued_token.as_str(), LATER),
+        "the holder's lease ended: the next in line holds"
+    );
+    assert!(!step.held_by("01NOSUCHTOKEN0000000000000", SOON));
+}
