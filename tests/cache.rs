@@ -133,12 +133,21 @@ fn a_union_merge_is_detected_and_refolded() {
     }
 }
 
-/// Ages `.nexo/runs` so the summaries index may trust its modification
-/// time (it trusts only a time two seconds old).
+/// Ages `.nexo/runs` and its fan-out folders so the summaries index may
+/// trust their modification times (it trusts only times two seconds old).
 fn age_runs_folder(dir: &Path) {
-    let out = std::process::Command::new("touch")
-        .args(["-m", "-d", "2020-01-01T00:00:00"])
+    let out = std::process::Command::new("find")
         .arg(dir.join(".nexo/runs"))
+        .args(["-maxdepth", "2", "-type", "d"])
+        .args([
+            "-exec",
+            "touch",
+            "-m",
+            "-d",
+            "2020-01-01T00:00:00",
+            "{}",
+            "+",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -190,11 +199,7 @@ fn a_trusted_summaries_index_still_sees_every_change() {
     list_same_without_index(repo.path());
 
     // A history changed by hand (git would do the same on a pull).
-    let history = repo
-        .path()
-        .join(".nexo/runs")
-        .join(&second)
-        .join("history.jsonl");
+    let history = repo.path().join(run_rel(&second)).join("history.jsonl");
     let text = std::fs::read_to_string(&history).unwrap();
     let mut lines: Vec<serde_json::Value> = text
         .lines()
@@ -214,13 +219,13 @@ fn a_trusted_summaries_index_still_sees_every_change() {
     // A run removed, and one added, behind the index's back.
     age_runs_folder(repo.path());
     listed(repo.path());
-    let runs = repo.path().join(".nexo/runs");
-    std::fs::rename(runs.join(&second), repo.path().join("moved-away")).unwrap();
+    let folder = repo.path().join(run_rel(&second));
+    std::fs::rename(&folder, repo.path().join("moved-away")).unwrap();
     let now = listed(repo.path());
     assert!(!now.contains(&second), "a removed run is not listed");
     age_runs_folder(repo.path());
     listed(repo.path());
-    std::fs::rename(repo.path().join("moved-away"), runs.join(&second)).unwrap();
+    std::fs::rename(repo.path().join("moved-away"), &folder).unwrap();
     assert!(
         listed(repo.path()).contains(&second),
         "an added run is listed"

@@ -612,7 +612,13 @@ impl Repo {
             // HEAD's tree plus this change, on HEAD's parents: the amended
             // commit holds everything HEAD held.
             let refs = self.refs_fingerprint()?;
-            let amend = self.amendable(head_id, &refs)?;
+            // Only a change of nexo's own trailers joins the one before it:
+            // a commit without (an upgrade of the layout, a repair) stays
+            // one of its own, as its message says.
+            let amend = match message::is_nexos(message) {
+                true => self.amendable(head_id, &refs)?,
+                false => None,
+            };
             match self.commit_and_move_head(sig, message, tree, head_id, amend) {
                 Ok(id) => {
                     self.record_commit(id, &refs);

@@ -492,7 +492,10 @@ impl SummaryIndex<'_> {
         };
         let stamped = |from, to| {
             let lines = text.lines(from, to);
-            let names: Vec<&str> = lines.iter().map(|s| text.get(s.id.clone())).collect();
+            let names: Vec<String> = lines
+                .iter()
+                .map(|s| crate::core::layout::run_in_runs(text.get(s.id.clone())))
+                .collect();
             let stamps = folder.stamps(&names);
             lines.into_iter().zip(stamps).collect::<Vec<_>>()
         };

@@ -11,7 +11,10 @@ use std::path::Path;
 
 mod fold;
 pub(crate) mod record;
+mod upgrade;
 pub(crate) mod write;
+
+pub use upgrade::Upgraded;
 
 pub(crate) use record::trailer;
 
@@ -284,6 +287,7 @@ impl Nexo {
     /// changed and commits them. Cheap when nothing changed: one comparison
     /// of HEAD's `.nexo` tree with the one nexo last saw.
     pub fn refresh(&self) -> Result<Vec<String>> {
+        self.upgrade_layout()?;
         let current = self.repo.nexo_tree()?;
         let seen = self.repo.seen_tree();
         if seen == Some(current) || self.repo.operation_in_progress() {
