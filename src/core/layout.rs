@@ -24,6 +24,10 @@ pub fn template_rel(name: &str) -> String {
 /// Where the runs are: each in `<c1>/<c2>/<RUN_ID>/` below it (see
 /// [`run_rel`]).
 pub const RUNS_DIR: &str = ".nexo/runs";
+/// [`RUNS_DIR`]'s name in `.nexo`'s tree.
+pub const RUNS: &str = "runs";
+/// [`GOALS_DIR`]'s name in `.nexo`'s tree.
+pub const GOALS: &str = "goals";
 /// Where the goals are: each in `<GOAL_ID>/` below it (goals are few).
 pub const GOALS_DIR: &str = ".nexo/goals";
 

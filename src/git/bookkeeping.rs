@@ -92,7 +92,8 @@ impl Repo {
         let mut changed = Vec::new();
         // Runs sit two fan-out folders down (layout 2); a run folder
         // directly in `runs/` is layout 1's, named too.
-        for (folder, depth) in [("runs", 2), ("goals", 0)] {
+        use crate::core::layout::{GOALS, RUNS};
+        for (folder, depth) in [(RUNS, 2), (GOALS, 0)] {
             let (o, n) = (self.subtree(old, folder)?, self.subtree(new, folder)?);
             if o != n {
                 self.changed_below(o, n, depth, &mut changed)?;
@@ -209,8 +210,9 @@ impl Repo {
     /// change for the next command to commit.
     pub fn add_pending(&self, paths: &[String]) -> Result<()> {
         let mut all = self.read_pending();
+        let mut known: std::collections::HashSet<String> = all.iter().cloned().collect();
         for p in paths {
-            if !all.contains(p) {
+            if known.insert(p.clone()) {
                 all.push(p.clone());
             }
         }

@@ -67,13 +67,20 @@ impl Nexo {
         let mut done = Upgraded::default();
         let mut paths = Vec::new();
         let mut united = Vec::new();
+        // Pending before anything moves, once for all (a path in both
+        // places): a killed upgrade leaves the next command the list of
+        // what changed.
         for id in &ids {
             let (from, to) = (legacy_run_rel(id), run_rel(id));
-            let old_files = files_below(self.store.root(), &from)?;
-            // Pending before anything moves: a killed upgrade leaves the
-            // next command the list of what changed.
-            self.repo.add_pending(&old_files)?;
-            paths.extend(old_files);
+            for old in files_below(self.store.root(), &from)? {
+                let new = format!("{to}{}", &old[from.len()..]);
+                paths.push(old);
+                paths.push(new);
+            }
+        }
+        self.repo.add_pending(&paths)?;
+        for id in &ids {
+            let (from, to) = (legacy_run_rel(id), run_rel(id));
             if nofollow::check(self.store.root(), Path::new(&to))? {
                 self.unite(&from, &to)?;
                 united.push(id.clone());
@@ -82,9 +89,6 @@ impl Nexo {
                 self.move_folder(&from, &to)?;
                 done.moved += 1;
             }
-            let new_files = files_below(self.store.root(), &to)?;
-            self.repo.add_pending(&new_files)?;
-            paths.extend(new_files);
         }
         for id in &united {
             // A run that does not fold is doctor's to report.
