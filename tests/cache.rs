@@ -173,6 +173,38 @@ fn list_same_without_index(dir: &Path) -> String {
     with
 }
 
+/// Closed runs are taken from the index unstat'ed while no commit since
+/// it changed them: a commit that does (a pull, a hand edit committed) is
+/// seen, and so is a write left uncommitted.
+#[test]
+fn a_closed_run_changed_by_a_commit_or_a_pending_write_is_seen() {
+    let repo = Repo::new();
+    let run = repo.open_release();
+    let out = repo.nexo(&["update", &run, "--run-status", "completed"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    age_runs_folder(repo.path());
+    listed(repo.path());
+    assert!(listed(repo.path()).contains("\"completed\""));
+    // Reopened by a commit made behind nexo's back (as a pull would).
+    let path = repo.path().join(run_rel(&run)).join("history.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    last["id"] = json!("01ZZZZZZZZZZZZZZZZZZZZZZZZ");
+    last["clock"] = json!(last["clock"].as_u64().unwrap() + 1);
+    last["data"] = json!({"run_status": "blocked"});
+    std::fs::write(&path, format!("{text}{last}\n")).unwrap();
+    repo.git(&["commit", "-qam", "by hand"]);
+    age_runs_folder(repo.path());
+    assert!(listed(repo.path()).contains("\"blocked\""));
+    list_same_without_index(repo.path());
+    // A write left uncommitted.
+    let out = repo.nexo(&["--no-commit", "update", &run, "--run-status", "cancelled"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    age_runs_folder(repo.path());
+    assert!(listed(repo.path()).contains("\"cancelled\""));
+    list_same_without_index(repo.path());
+}
+
 #[test]
 fn a_trusted_summaries_index_still_sees_every_change() {
     let repo = Repo::new();
@@ -185,8 +217,8 @@ fn a_trusted_summaries_index_still_sees_every_change() {
     let header = index.lines().next().unwrap();
     assert_eq!(
         header.split('\t').count(),
-        4,
-        "the folder is trusted: {header}"
+        5,
+        "the tree is recorded and the folder trusted: {header}"
     );
 
     // A write to one run: its line is appended, then wins.
