@@ -279,3 +279,36 @@ fn a_clone_that_merged_the_upgrade_by_hand_is_settled_by_doctor_fix() {
     assert!(out.status.success(), "{}", stderr(&out));
     converged(&u);
 }
+
+#[test]
+fn a_run_in_both_layouts_is_united_each_event_once() {
+    let repo = Repo::new();
+    let run = repo.open_release();
+    let out = repo.nexo(&["update", &run, "doctor", "--status", "completed"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A clone that had not upgraded wrote on its copy in layout 1's place,
+    // and a merge kept both folders (git could not pair them).
+    let copy = format!(".nexo/runs/{run}");
+    let new = repo.path().join(run_rel(&run));
+    std::fs::create_dir_all(repo.path().join(&copy).join("steps")).unwrap();
+    for f in ["history.jsonl", "run.yaml"] {
+        std::fs::copy(new.join(f), repo.path().join(&copy).join(f)).unwrap();
+    }
+    // That nexo commits its write, the copy with it.
+    flat(
+        repo.path(),
+        &["update", &run, "package", "--status", "running"],
+    );
+    assert!(repo.git(&["status", "--porcelain"]).trim().is_empty());
+    let mine = event_ids(repo.path(), &run);
+    let out = repo.nexo(&["--json", "doctor", "--fix"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ids = event_ids(repo.path(), &run);
+    assert_eq!(ids.len(), mine.len() + 1, "{ids:?}");
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "an event twice: {ids:?}");
+    assert!(!repo.path().join(&copy).exists());
+    let got = nexo_ok(repo.path(), &["--json", "get", &run]);
+    assert_eq!(got["run"]["steps"][1]["status"], "running", "{got:#}");
+    doctor_clean(repo.path());
+}
