@@ -15,9 +15,17 @@ Prints each case's median and its ratio to the small-run baseline.
 With --nexo PATH (repeatable), measures those binaries instead of this
 checkout's release build, interleaved round by round: an A/B of two builds.
 
+With --fleet (issue 36): --runs runs, all but 1,000 closed, the 1,000 open
+with three steps side by side, written in layout 1 and upgraded by `doctor
+--fix` (timed), against a one-run repository: update time and bytes of new
+git objects per update, list, list --all --limit 20, ready, doctor, and the
+peak memory of each.
+
 usage: benches/scale.py [--events N] [--runs N] [--iterations N] [--work DIR] [--nexo PATH]...
+       benches/scale.py --fleet --runs 100000 [--iterations N]
 """
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -31,6 +39,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def sh(args, cwd, check=True):
     return subprocess.run(args, cwd=cwd, check=check, capture_output=True, text=True)
+
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def run_id(kind, n):
+    """A run id as nexo mints them: 16 uniform Crockford characters (a
+    digest of kind and n), so runs spread over the fan-out folders."""
+    digest = int.from_bytes(hashlib.sha256(f"{kind}-{n}".encode()).digest()[:10], "big")
+    return "WF-" + "".join(CROCKFORD[(digest >> (5 * i)) & 31] for i in range(15, -1, -1))
 
 
 def event_id(n):
@@ -71,8 +89,12 @@ def git_repo(path):
         f.write("bench\n")
 
 
-def write_run(path, run_id, lines):
-    d = os.path.join(path, ".nexo", "runs", run_id)
+def write_run(path, run_id, lines, layout=2):
+    """Writes a history where nexo keeps it: `.nexo/runs/<c>/<c>/<id>/`
+    (layout 2), or `.nexo/runs/<id>/` (layout 1, which nexo upgrades)."""
+    body = run_id[3:]
+    fan = [] if layout == 1 else [body[0], body[1]]
+    d = os.path.join(path, ".nexo", "runs", *fan, run_id)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "history.jsonl"), "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -117,7 +139,7 @@ def build(work, nexo, events, runs):
     many = os.path.join(work, "many")
     git_repo(many)
     for r in range(runs):
-        rid = f"WF-MANY{r:012d}"
+        rid = run_id("many", r)
         write_run(many, rid, [
             opened(1, rid, 3),
             line(2, [event_id(1)], "updated", {"step_key": "s0", "step_status": "running"}),
@@ -128,7 +150,7 @@ def build(work, nexo, events, runs):
     ready = os.path.join(work, "open")
     git_repo(ready)
     for r in range(1000):
-        rid = f"WF-OPEN{r:012d}"
+        rid = run_id("open", r)
         write_run(ready, rid, [opened_graph(1, rid)])
     commit_all(ready, nexo)
     for name in ("small", "long", "many", "open"):
@@ -136,7 +158,7 @@ def build(work, nexo, events, runs):
     open(stamp, "w").close()
 
 
-def run_once(cmd, cwd):
+def run_once(cmd, cwd, check=True):
     """Wall time (ms) and peak resident memory (MB) of one process."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     old = os.getcwd()
@@ -149,7 +171,7 @@ def run_once(cmd, cwd):
     finally:
         os.chdir(old)
         os.close(devnull)
-    if os.waitstatus_to_exitcode(status) != 0:
+    if check and os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{cmd} failed in {cwd}")
     return ms, usage.ru_maxrss / 1024
 
@@ -163,6 +185,8 @@ def main():
     ap.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--rebuild", action="store_true", help="remake the repositories")
     ap.add_argument("--nexo", action="append", help="a binary to measure (repeat for an A/B)")
+    ap.add_argument("--fleet", action="store_true",
+                    help="only the --runs case of mostly closed runs, against one run (issue 36)")
     a = ap.parse_args()
     if not a.measure_only and not a.nexo:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
@@ -173,15 +197,24 @@ def main():
         # Each binary gets repositories of its own: two builds' caches in
         # one git directory would keep replacing each other's entries.
         for i, b in enumerate(binaries):
+            if a.fleet:
+                build_small(a.work, b)
+                build_fleet(a.work, b, a.runs)
+                continue
             build(work_of(a.work, i, binaries), b, a.events, a.runs)
         # Measure from a fresh, small process: posix_spawn shares this
         # one's memory until exec, and Linux counts it in the child's peak.
         args = [sys.executable, __file__, "--measure-only", "--iterations", str(a.iterations),
                 "--events", str(a.events), "--runs", str(a.runs), "--work", a.work]
+        if a.fleet:
+            args.append("--fleet")
         for b in binaries:
             args += ["--nexo", b]
         raise SystemExit(subprocess.run(args).returncode)
-    measure(a, binaries)
+    if a.fleet:
+        fleet_report(a, binaries[0])
+    else:
+        measure(a, binaries)
 
 
 def work_of(work, i, binaries):
@@ -202,7 +235,7 @@ def measure(a, binaries):
             f"update long{tag}": (upd("WF-LONG00000000000A"), long),
             f"list small{tag}": ([nexo, "list"], small),
             f"list many{tag}": ([nexo, "list"], many),
-            f"update many{tag}": (upd("WF-MANY000000000007"), many),
+            f"update many{tag}": (upd(run_id("many", 7)), many),
             f"list open{tag}": ([nexo, "list"], ready),
             f"ready open{tag}": ([nexo, "ready"], ready),
             f"ready many{tag}": ([nexo, "ready"], many),
@@ -229,6 +262,101 @@ def measure(a, binaries):
         base = base or med[f"{verb} small{tag[tag.find(' '):] if ' ' in tag else ''}"]
         ratio = med[name] / base
         print(f"{name:<18} median {med[name]:8.2f} ms  {ratio:6.1f}x   peak {peak[name]:7.1f} MB")
+
+
+def loose_bytes(repo):
+    """Bytes of loose objects in `repo`'s git directory."""
+    objects = os.path.join(repo, ".git", "objects")
+    total = 0
+    for d in os.listdir(objects):
+        if len(d) == 2:
+            for f in os.listdir(os.path.join(objects, d)):
+                total += os.path.getsize(os.path.join(objects, d, f))
+    return total
+
+
+def build_small(work, nexo):
+    small = os.path.join(work, "small")
+    if not os.path.exists(os.path.join(small, ".git")):
+        git_repo(small)
+        write_run(small, "WF-SMALL0000000000A", [opened(1, "WF-SMALL0000000000A", 5)])
+        commit_all(small, nexo)
+
+
+def build_fleet(work, nexo, runs):
+    """`runs` runs, all but 1,000 completed, 1,000 open with three steps
+    that run side by side; written in layout 1 and upgraded by `nexo
+    doctor --fix`, timed (the migration). Returns its time and peak."""
+    fleet = os.path.join(work, f"fleet-{runs}")
+    stamp = fleet + ".built"
+    if os.path.exists(stamp):
+        with open(stamp) as f:
+            return fleet, json.load(f)
+    git_repo(fleet)
+    for r in range(runs):
+        rid = run_id("fleet", r)
+        if r < 1000:
+            write_run(fleet, rid, [opened_graph(1, rid)], layout=1)
+        else:
+            write_run(fleet, rid, [
+                opened(1, rid, 3),
+                line(2, [event_id(1)], "updated", {"step_key": "s0", "step_status": "completed"}),
+                line(3, [event_id(2)], "updated", {"run_status": "completed"}),
+            ], layout=1)
+    sh(["git", "add", "-A"], fleet)
+    sh(["git", "commit", "-q", "-m", "bench"], fleet)
+    migrate = run_once([nexo, "doctor", "--fix"], fleet, check=False)
+    fix = run_once([nexo, "doctor", "--fix"], fleet, check=False)
+    sh([nexo, "list"], fleet)
+    sh(["git", "tag", "-f", "bench-start"], fleet)
+    figures = {"migrate": migrate, "views": fix}
+    with open(stamp, "w") as f:
+        json.dump(figures, f)
+    return fleet, figures
+
+
+def fleet_report(a, nexo):
+    """The --runs case side by side with a one-run repository: update
+    time, bytes of new objects per update, list, ready, doctor, peaks."""
+    small = os.path.join(a.work, "small")
+    fleet, built = build_fleet(a.work, nexo, a.runs)
+    open_id = run_id("fleet", 3)
+    ids = {"small": "WF-SMALL0000000000A", "fleet": open_id}
+    repos = {"small": small, "fleet": fleet}
+    rows = {}
+    for verb, cmd, rounds in [
+        ("update", lambda k: [nexo, "update", ids[k], "s1", "--summary", "bench"], a.iterations),
+        ("list", lambda k: [nexo, "list"], a.iterations),
+        ("list --all --limit 20", lambda k: [nexo, "list", "--all", "--limit", "20"], a.iterations),
+        ("ready", lambda k: [nexo, "ready"], a.iterations),
+        ("doctor", lambda k: [nexo, "doctor"], 3),
+    ]:
+        for k in repos:
+            run_once(cmd(k), repos[k], check=False)
+        times = {k: [] for k in repos}
+        peaks = {k: 0.0 for k in repos}
+        grew = {k: [] for k in repos}
+        for _ in range(rounds):
+            for k in repos:
+                before = loose_bytes(repos[k]) if verb == "update" else 0
+                ms, mb = run_once(cmd(k), repos[k], check=False)
+                if verb == "update":
+                    grew[k].append(loose_bytes(repos[k]) - before)
+                times[k].append(ms)
+                peaks[k] = max(peaks[k], mb)
+        rows[verb] = (times, peaks, grew)
+    print(f"{a.runs} runs (1,000 open, 3 steps side by side), {a.iterations} interleaved rounds")
+    m, f = built["migrate"], built["views"]
+    print(f"upgrade from layout 1 (doctor --fix): {m[0] / 1000:.1f} s, peak {m[1]:.1f} MB;"
+          f" then doctor --fix: {f[0] / 1000:.1f} s, peak {f[1]:.1f} MB")
+    print(f"{'':<22}{'one run':>12}{a.runs:>10} runs{'ratio':>8}   peak one / many")
+    for verb, (times, peaks, grew) in rows.items():
+        one, many = (statistics.median(times[k]) for k in ("small", "fleet"))
+        print(f"{verb:<22}{one:>9.1f} ms{many:>11.1f} ms{many / one:>7.1f}x"
+              f"   {peaks['small']:6.1f} / {peaks['fleet']:6.1f} MB")
+        if verb == "update":
+            gs, gf = (statistics.median(grew[k]) / 1024 for k in ("small", "fleet"))
+            print(f"{'  new objects/update':<22}{gs:>9.1f} KB{gf:>11.1f} KB")
 
 
 if __name__ == "__main__":

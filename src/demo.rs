@@ -310,8 +310,9 @@ fn show_files(dir: &Path, run_id: &str) -> Result<()> {
     );
     outln!("\n== The files");
     out!("{}", git(dir, &["ls-files", ".nexo"])?);
-    let run_yaml = std::fs::read_to_string(dir.join(format!(".nexo/runs/{run_id}/run.yaml")))
-        .map_err(|e| Error::io("read", dir, e))?;
-    outln!("\n== .nexo/runs/{run_id}/run.yaml\n{run_yaml}");
+    let rel = format!("{}/run.yaml", nexo::core::layout::run_rel(run_id));
+    let run_yaml =
+        std::fs::read_to_string(dir.join(&rel)).map_err(|e| Error::io("read", dir, e))?;
+    outln!("\n== {rel}\n{run_yaml}");
     Ok(())
 }

@@ -103,6 +103,21 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
 
+/// `NEXO_TEST_FLAT_LAYOUT=1` (debug builds only): write runs where a
+/// nexo of layout 1 did, flat in `.nexo/runs/`, and never upgrade them, so
+/// tests can make the repositories an older nexo left.
+pub fn flat_layout() -> bool {
+    #[cfg(debug_assertions)]
+    {
+        static FLAT: OnceLock<bool> = OnceLock::new();
+        *FLAT.get_or_init(|| std::env::var_os("NEXO_TEST_FLAT_LAYOUT").is_some())
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        false
+    }
+}
+
 /// In debug builds, `NEXO_TEST_SEED`: ids come from a generator seeded by
 /// it instead of the system's random source, so a harness that gives each
 /// command a seed of its own gets the same ids on every run.

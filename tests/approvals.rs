@@ -51,10 +51,7 @@ fn resume_state(repo: &Repo, id: &str) -> Value {
 }
 
 fn history(repo: &Repo, id: &str) -> PathBuf {
-    repo.path()
-        .join(".nexo/runs")
-        .join(id)
-        .join("history.jsonl")
+    repo.path().join(run_rel(id)).join("history.jsonl")
 }
 
 /// Appends a hand-written event after the history's last one and commits
@@ -265,7 +262,7 @@ fn a_signed_approval_is_honoured_and_says_it_verified() {
     assert_eq!(publish["approval"]["verified"], true, "{publish}");
     let view = std::fs::read_to_string(
         repo.path()
-            .join(format!(".nexo/runs/{id}/steps/publish.yaml")),
+            .join(format!("{rr}/steps/publish.yaml", rr = run_rel(&id))),
     )
     .unwrap();
     assert!(view.contains("verified: true"), "{view}");

@@ -86,7 +86,7 @@ fn a_run_on_another_branch_is_found_shown_and_not_written_here() {
         "{err}"
     );
     assert_eq!(repo.git(&["rev-parse", "HEAD"]), before, "nothing written");
-    assert!(!repo.path().join(".nexo/runs").join(&run).exists());
+    assert!(!repo.path().join(run_rel(&run)).exists());
     // The tool interface lists it too.
     let v = repo.call("nexo_workflow_list", &serde_json::json!({"branches": true}));
     assert_eq!(v["runs"][0]["lives_on"][0]["ref"], "feature");
@@ -281,11 +281,7 @@ fn a_bad_line_on_another_branch_does_not_stop_list_branches() {
     let run = open(repo.path(), "Shared run");
     let other = open(repo.path(), "Another run");
     repo.git(&["switch", "-q", "-c", "hostile"]);
-    let history = repo
-        .path()
-        .join(".nexo/runs")
-        .join(&run)
-        .join("history.jsonl");
+    let history = repo.path().join(run_rel(&run)).join("history.jsonl");
     let mut text = std::fs::read_to_string(&history).unwrap();
     text.push_str("{not an event}\n");
     std::fs::write(&history, text).unwrap();
@@ -305,11 +301,7 @@ fn a_bad_line_on_another_branch_does_not_stop_list_branches() {
 /// `remote` (`origin/<branch>`), as a fetch would.
 fn bad_copy(repo: &Repo, from: &str, branch: &str, run: &str, line: &str, remote: bool) -> String {
     repo.git(&["switch", "-q", "-c", branch, from]);
-    let history = repo
-        .path()
-        .join(".nexo/runs")
-        .join(run)
-        .join("history.jsonl");
+    let history = repo.path().join(run_rel(run)).join("history.jsonl");
     let mut text = std::fs::read_to_string(&history).unwrap();
     text.push_str(line);
     std::fs::write(&history, text).unwrap();
@@ -331,7 +323,8 @@ fn bad_copy(repo: &Repo, from: &str, branch: &str, run: &str, line: &str, remote
 /// What a copy with `{"garbage":` on its line 2 is said to have wrong.
 fn garbage_at_line_2(run: &str) -> String {
     format!(
-        ".nexo/runs/{run}/history.jsonl:2: not a JSON event: EOF while parsing a value at line 1 column 11"
+        "{rr}/history.jsonl:2: not a JSON event: EOF while parsing a value at line 1 column 11",
+        rr = run_rel(run)
     )
 }
 
@@ -449,7 +442,7 @@ fn a_run_no_copy_of_which_reads_names_the_ref_and_file_and_writes_nothing() {
         "nothing committed"
     );
     assert_eq!(repo.git(&["status", "--porcelain"]), "", "nothing written");
-    assert!(!repo.path().join(".nexo/runs").join(&run).exists());
+    assert!(!repo.path().join(run_rel(&run)).exists());
 }
 
 /// `bring` from a ref whose copy holds nothing this branch lacks writes

@@ -133,12 +133,21 @@ fn a_union_merge_is_detected_and_refolded() {
     }
 }
 
-/// Ages `.nexo/runs` so the summaries index may trust its modification
-/// time (it trusts only a time two seconds old).
+/// Ages `.nexo/runs` and its fan-out folders so the summaries index may
+/// trust their modification times (it trusts only times two seconds old).
 fn age_runs_folder(dir: &Path) {
-    let out = std::process::Command::new("touch")
-        .args(["-m", "-d", "2020-01-01T00:00:00"])
+    let out = std::process::Command::new("find")
         .arg(dir.join(".nexo/runs"))
+        .args(["-maxdepth", "2", "-type", "d"])
+        .args([
+            "-exec",
+            "touch",
+            "-m",
+            "-d",
+            "2020-01-01T00:00:00",
+            "{}",
+            "+",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -164,6 +173,38 @@ fn list_same_without_index(dir: &Path) -> String {
     with
 }
 
+/// Closed runs are taken from the index unstat'ed while no commit since
+/// it changed them: a commit that does (a pull, a hand edit committed) is
+/// seen, and so is a write left uncommitted.
+#[test]
+fn a_closed_run_changed_by_a_commit_or_a_pending_write_is_seen() {
+    let repo = Repo::new();
+    let run = repo.open_release();
+    let out = repo.nexo(&["update", &run, "--run-status", "completed"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    age_runs_folder(repo.path());
+    listed(repo.path());
+    assert!(listed(repo.path()).contains("\"completed\""));
+    // Reopened by a commit made behind nexo's back (as a pull would).
+    let path = repo.path().join(run_rel(&run)).join("history.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    last["id"] = json!("01ZZZZZZZZZZZZZZZZZZZZZZZZ");
+    last["clock"] = json!(last["clock"].as_u64().unwrap() + 1);
+    last["data"] = json!({"run_status": "blocked"});
+    std::fs::write(&path, format!("{text}{last}\n")).unwrap();
+    repo.git(&["commit", "-qam", "by hand"]);
+    age_runs_folder(repo.path());
+    assert!(listed(repo.path()).contains("\"blocked\""));
+    list_same_without_index(repo.path());
+    // A write left uncommitted.
+    let out = repo.nexo(&["--no-commit", "update", &run, "--run-status", "cancelled"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    age_runs_folder(repo.path());
+    assert!(listed(repo.path()).contains("\"cancelled\""));
+    list_same_without_index(repo.path());
+}
+
 #[test]
 fn a_trusted_summaries_index_still_sees_every_change() {
     let repo = Repo::new();
@@ -176,8 +217,8 @@ fn a_trusted_summaries_index_still_sees_every_change() {
     let header = index.lines().next().unwrap();
     assert_eq!(
         header.split('\t').count(),
-        4,
-        "the folder is trusted: {header}"
+        5,
+        "the tree is recorded and the folder trusted: {header}"
     );
 
     // A write to one run: its line is appended, then wins.
@@ -190,11 +231,7 @@ fn a_trusted_summaries_index_still_sees_every_change() {
     list_same_without_index(repo.path());
 
     // A history changed by hand (git would do the same on a pull).
-    let history = repo
-        .path()
-        .join(".nexo/runs")
-        .join(&second)
-        .join("history.jsonl");
+    let history = repo.path().join(run_rel(&second)).join("history.jsonl");
     let text = std::fs::read_to_string(&history).unwrap();
     let mut lines: Vec<serde_json::Value> = text
         .lines()
@@ -214,13 +251,13 @@ fn a_trusted_summaries_index_still_sees_every_change() {
     // A run removed, and one added, behind the index's back.
     age_runs_folder(repo.path());
     listed(repo.path());
-    let runs = repo.path().join(".nexo/runs");
-    std::fs::rename(runs.join(&second), repo.path().join("moved-away")).unwrap();
+    let folder = repo.path().join(run_rel(&second));
+    std::fs::rename(&folder, repo.path().join("moved-away")).unwrap();
     let now = listed(repo.path());
     assert!(!now.contains(&second), "a removed run is not listed");
     age_runs_folder(repo.path());
     listed(repo.path());
-    std::fs::rename(repo.path().join("moved-away"), runs.join(&second)).unwrap();
+    std::fs::rename(repo.path().join("moved-away"), &folder).unwrap();
     assert!(
         listed(repo.path()).contains(&second),
         "an added run is listed"

@@ -480,11 +480,7 @@ fn a_claim_acknowledged_at_the_remote_is_not_displaced_by_an_older_offline_one()
 fn a_claim_written_by_hand_in_2100_holds_nothing_and_doctor_names_it() {
     let repo = Repo::new();
     let run = open_run(repo.path(), 1);
-    let history = repo
-        .path()
-        .join(".nexo/runs")
-        .join(&run)
-        .join("history.jsonl");
+    let history = repo.path().join(run_rel(&run)).join("history.jsonl");
     let text = std::fs::read_to_string(&history).unwrap();
     let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     let id = "01KZZZZZZZZZZZZZZZZZZZZZZZ";

@@ -49,7 +49,10 @@ fn a_burst_of_writes_is_one_commit_holding_every_event() {
     assert_eq!(msg.matches(&format!("Nexo-Run: {id}")).count(), 1, "{msg}");
     // HEAD holds all four events, the parent is the user's, and the
     // reflog records each amend as git does.
-    let history = repo.git(&["show", &format!("HEAD:.nexo/runs/{id}/history.jsonl")]);
+    let history = repo.git(&[
+        "show",
+        &format!("HEAD:{rr}/history.jsonl", rr = run_rel(&id)),
+    ]);
     assert_eq!(history.lines().count(), 4);
     assert_eq!(
         repo.git(&["log", "-1", "--format=%s", "HEAD~1"]).trim(),
@@ -261,7 +264,7 @@ fn sync_publishes_the_coalesced_commit_and_clones_converge() {
     }
     let history = |dir: &std::path::Path| {
         let mut lines: Vec<String> =
-            std::fs::read_to_string(dir.join(format!(".nexo/runs/{id}/history.jsonl")))
+            std::fs::read_to_string(dir.join(format!("{rr}/history.jsonl", rr = run_rel(&id))))
                 .unwrap()
                 .lines()
                 .map(String::from)

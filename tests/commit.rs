@@ -37,8 +37,8 @@ fn each_write_is_one_commit_of_nexo_paths_with_trailers() {
         paths.contains(&".nexo/.gitattributes".to_string()),
         "{paths:?}"
     );
-    assert!(paths.contains(&format!(".nexo/runs/{id}/history.jsonl")));
-    assert!(paths.contains(&format!(".nexo/runs/{id}/steps/publish.yaml")));
+    assert!(paths.contains(&format!("{rr}/history.jsonl", rr = run_rel(&id))));
+    assert!(paths.contains(&format!("{rr}/steps/publish.yaml", rr = run_rel(&id))));
 
     let v = repo.call(
         "nexo_workflow_update",
@@ -63,9 +63,9 @@ fn each_write_is_one_commit_of_nexo_paths_with_trailers() {
     assert_eq!(
         paths,
         [
-            format!(".nexo/runs/{id}/history.jsonl"),
-            format!(".nexo/runs/{id}/run.yaml"),
-            format!(".nexo/runs/{id}/steps/doctor.yaml"),
+            format!("{rr}/history.jsonl", rr = run_rel(&id)),
+            format!("{rr}/run.yaml", rr = run_rel(&id)),
+            format!("{rr}/steps/doctor.yaml", rr = run_rel(&id)),
         ]
     );
     // Reads make no commits; the reflog records ours.
@@ -135,7 +135,7 @@ fn a_repository_without_commits_gets_a_root_commit() {
     );
     assert!(
         repo.git(&["ls-files"])
-            .contains(&format!(".nexo/runs/{id}/history.jsonl"))
+            .contains(&format!("{rr}/history.jsonl", rr = run_rel(&id)))
     );
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
     assert_eq!(
@@ -182,9 +182,11 @@ fn during_a_merge_files_are_written_and_committed_afterwards() {
         "{v}"
     );
     assert_eq!(repo.commit_count(), commits);
-    let history =
-        std::fs::read_to_string(repo.path().join(format!(".nexo/runs/{id}/history.jsonl")))
-            .unwrap();
+    let history = std::fs::read_to_string(
+        repo.path()
+            .join(format!("{rr}/history.jsonl", rr = run_rel(&id))),
+    )
+    .unwrap();
     assert_eq!(history.lines().count(), 2);
 
     // The user finishes the merge with their own files only.
@@ -199,7 +201,10 @@ fn during_a_merge_files_are_written_and_committed_afterwards() {
             .all(|p| p.starts_with(".nexo/"))
     );
     assert_eq!(
-        repo.git(&["show", &format!("HEAD:.nexo/runs/{id}/history.jsonl")]),
+        repo.git(&[
+            "show",
+            &format!("HEAD:{rr}/history.jsonl", rr = run_rel(&id))
+        ]),
         history
     );
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
@@ -249,7 +254,7 @@ fn commit_false_in_config_leaves_changes_in_the_working_tree() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|p| p == &json!(format!(".nexo/runs/{id}/history.jsonl")))
+            .any(|p| p == &json!(format!("{rr}/history.jsonl", rr = run_rel(&id))))
     );
     assert!(
         v["paths"]
@@ -481,7 +486,7 @@ fn settings_git_would_refuse_are_refused_before_anything_is_written() {
 fn a_view_committed_executable_becomes_a_regular_file_again() {
     let repo = Repo::new();
     let id = repo.open_release();
-    let view = format!(".nexo/runs/{id}/run.yaml");
+    let view = format!("{rr}/run.yaml", rr = run_rel(&id));
     repo.git(&["update-index", "--chmod=+x", &view]);
     repo.git(&["commit", "-q", "-m", "make the view executable"]);
     let mode = |repo: &Repo| repo.git(&["ls-tree", "HEAD", &view]);

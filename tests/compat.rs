@@ -391,7 +391,10 @@ fn the_update_answer_names_its_durable_checkpoint() {
     assert_eq!(d["event_id"], v["event_id"]);
     assert_eq!(d["task_status"], "blocked");
     assert_eq!(d["committed"], true);
-    assert_eq!(d["history"], format!(".nexo/runs/{id}/history.jsonl"));
+    assert_eq!(
+        d["history"],
+        format!("{rr}/history.jsonl", rr = run_rel(&id))
+    );
 }
 
 #[test]

@@ -90,7 +90,7 @@ impl Scenario {
     /// The checks that hold after every recovery.
     fn assert_whole(&self, context: &str) {
         let repo = &self.repo;
-        let path = format!("HEAD:.nexo/runs/{}/history.jsonl", self.run);
+        let path = format!("HEAD:{}/history.jsonl", run_rel(&self.run));
         let committed = repo.git(&["show", &path]);
         for id in &self.acknowledged {
             assert!(
@@ -198,9 +198,10 @@ fn an_open_killed_at_any_point_leaves_no_empty_or_partial_run() {
         );
         for run in list["runs"].as_array().unwrap() {
             let id = run["run_id"].as_str().unwrap();
-            let committed = s
-                .repo
-                .git(&["show", &format!("HEAD:.nexo/runs/{id}/history.jsonl")]);
+            let committed = s.repo.git(&[
+                "show",
+                &format!("HEAD:{rr}/history.jsonl", rr = run_rel(id)),
+            ]);
             assert!(
                 committed.starts_with("{") && committed.ends_with("}\n"),
                 "{point}: {committed:?}"
@@ -217,7 +218,7 @@ fn doctor_reports_what_a_kill_left_and_fix_repairs_it() {
     std::fs::write(
         s.repo
             .path()
-            .join(format!(".nexo/runs/{}/.nexo-tmp-orphan", s.run)),
+            .join(format!("{}/.nexo-tmp-orphan", run_rel(&s.run))),
         "x",
     )
     .unwrap();

@@ -23,7 +23,7 @@ fn problems_are_reported_with_file_and_line_and_fixed() {
         "nexo_workflow_update",
         &json!({"run_id": id, "step_key": "doctor", "step_status": "completed"}),
     );
-    let dir = repo.path().join(".nexo/runs").join(&id);
+    let dir = repo.path().join(run_rel(&id));
     let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
     let lines: Vec<&str> = history.lines().collect();
     // A duplicated event, conflict markers around a line, a stale view,
@@ -64,7 +64,7 @@ fn problems_are_reported_with_file_and_line_and_fixed() {
         marker["message"]
             .as_str()
             .unwrap()
-            .contains(&format!(".nexo/runs/{id}/history.jsonl:2"))
+            .contains(&format!("{rr}/history.jsonl:2", rr = run_rel(&id)))
     );
 
     let commits = repo.commit_count();
@@ -85,10 +85,7 @@ fn problems_are_reported_with_file_and_line_and_fixed() {
 
 /// The live history of run `id`.
 fn history_path(repo: &Repo, id: &str) -> std::path::PathBuf {
-    repo.path()
-        .join(".nexo/runs")
-        .join(id)
-        .join("history.jsonl")
+    repo.path().join(run_rel(id)).join("history.jsonl")
 }
 
 /// Appends `bytes` to run `id`'s live history by hand.
@@ -109,8 +106,8 @@ fn doctor_fix_moves_an_unreadable_line_aside_and_stops_pointing_at_itself() {
     let id = repo.open_release();
     let history = std::fs::read(history_path(&repo, &id)).unwrap();
     append_by_hand(&repo, &id, b"{\"garbage\":\n");
-    let rel = format!(".nexo/runs/{id}/history.jsonl");
-    let aside = format!(".nexo/runs/{id}/quarantine.jsonl");
+    let rel = format!("{rr}/history.jsonl", rr = run_rel(&id));
+    let aside = format!("{rr}/quarantine.jsonl", rr = run_rel(&id));
     let unreadable = format!(
         "unreadable_event: {rel}:2: not a JSON event: EOF while parsing a value at line 1 column 11; every command refuses this run until it is moved: --fix moves the line to {aside}, its bytes kept\n"
     );
@@ -178,7 +175,7 @@ fn a_line_that_is_not_utf8_is_moved_aside_byte_for_byte() {
     broken.extend_from_slice(&good[first..]);
     std::fs::write(&path, &broken).unwrap();
     repo.git(&["commit", "-q", "-am", "a hand edit"]);
-    let rel = format!(".nexo/runs/{id}/history.jsonl");
+    let rel = format!("{rr}/history.jsonl", rr = run_rel(&id));
 
     let out = repo.nexo(&["doctor"]);
     assert_eq!(out.status.code(), Some(7));
@@ -196,11 +193,7 @@ fn a_line_that_is_not_utf8_is_moved_aside_byte_for_byte() {
     assert_eq!(std::fs::read(&path).unwrap(), good);
     let mut kept = bad.to_vec();
     kept.push(b'\n');
-    let aside = repo
-        .path()
-        .join(".nexo/runs")
-        .join(&id)
-        .join("quarantine.jsonl");
+    let aside = repo.path().join(run_rel(&id)).join("quarantine.jsonl");
     assert_eq!(std::fs::read(&aside).unwrap(), kept);
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
     let r = repo.call("nexo_workflow_resume", &json!({"run_id": id}));
@@ -218,7 +211,7 @@ fn a_newer_nexos_event_is_left_where_it_is_and_fix_says_so() {
     append_by_hand(&repo, &id, format!("{newer}{{\"garbage\":\n").as_bytes());
     let before = std::fs::read(history_path(&repo, &id)).unwrap();
     let commits = repo.commit_count();
-    let rel = format!(".nexo/runs/{id}/history.jsonl");
+    let rel = format!("{rr}/history.jsonl", rr = run_rel(&id));
 
     let out = repo.nexo(&["doctor"]);
     assert_eq!(out.status.code(), Some(7));
@@ -264,8 +257,7 @@ fn a_newer_nexos_event_is_left_where_it_is_and_fix_says_so() {
     assert!(
         !repo
             .path()
-            .join(".nexo/runs")
-            .join(&id)
+            .join(run_rel(&id))
             .join("quarantine.jsonl")
             .exists()
     );
@@ -277,7 +269,7 @@ fn a_newer_nexos_event_is_left_where_it_is_and_fix_says_so() {
 fn a_bad_line_in_a_sealed_segment_is_named_not_moved() {
     let repo = Repo::new();
     let id = repo.open_release();
-    let dir = repo.path().join(".nexo/runs").join(&id);
+    let dir = repo.path().join(run_rel(&id));
     let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
     std::fs::create_dir_all(dir.join("history")).unwrap();
     let segment = "history/000001-0123456789abcdef.jsonl";
@@ -285,7 +277,7 @@ fn a_bad_line_in_a_sealed_segment_is_named_not_moved() {
     std::fs::write(dir.join("history.jsonl"), "").unwrap();
     repo.git(&["add", "-A", ".nexo"]);
     repo.git(&["commit", "-q", "-m", "a hand-made segment"]);
-    let rel = format!(".nexo/runs/{id}/{segment}");
+    let rel = format!("{rr}/{segment}", rr = run_rel(&id));
     let out = repo.nexo(&["doctor", "--fix"]);
     assert_eq!(out.status.code(), Some(7));
     assert!(
@@ -325,11 +317,7 @@ fn a_line_a_merge_brings_back_is_moved_aside_again_and_kept_once() {
     repo.git(&["commit", "-q", "-am", "the peer writes on after it"]);
     repo.git(&["switch", "-q", "main"]);
     assert!(repo.nexo(&["doctor", "--fix"]).status.success());
-    let aside = repo
-        .path()
-        .join(".nexo/runs")
-        .join(&id)
-        .join("quarantine.jsonl");
+    let aside = repo.path().join(run_rel(&id)).join("quarantine.jsonl");
     assert_eq!(std::fs::read_to_string(&aside).unwrap(), "{\"garbage\":\n");
 
     repo.git(&["merge", "-q", "--no-edit", "peer"]);
@@ -357,11 +345,7 @@ fn a_peer_syncs_the_repair_and_the_line_does_not_come_back() {
     assert!(repo.nexo(&["sync"]).status.success());
     assert!(nexo_in(&shared.other, &["sync"]).status.success());
     // A hostile push: the line committed and pushed with plain git.
-    let other_history = shared
-        .other
-        .join(".nexo/runs")
-        .join(&id)
-        .join("history.jsonl");
+    let other_history = shared.other.join(run_rel(&id)).join("history.jsonl");
     let mut text = std::fs::read_to_string(&other_history).unwrap();
     text.push_str("{\"garbage\":\n");
     std::fs::write(&other_history, text).unwrap();
@@ -388,11 +372,7 @@ fn a_peer_syncs_the_repair_and_the_line_does_not_come_back() {
     assert!(nexo_in(&shared.other, &["sync"]).status.success());
     assert!(repo.nexo(&["sync"]).status.success());
     assert!(!history_text(repo.path(), &id).contains("garbage"));
-    let aside = repo
-        .path()
-        .join(".nexo/runs")
-        .join(&id)
-        .join("quarantine.jsonl");
+    let aside = repo.path().join(run_rel(&id)).join("quarantine.jsonl");
     assert_eq!(std::fs::read_to_string(aside).unwrap(), "{\"garbage\":\n");
     let out = repo.nexo(&["doctor"]);
     assert_eq!(stdout(&out), "1 run checked: healthy\n");
@@ -403,7 +383,7 @@ fn views_changed_behind_nexos_back_are_regenerated_by_the_next_command() {
     let repo = Repo::new();
     let id = repo.open_release();
     // Someone commits a hand edit to a view (as a bad merge would).
-    let view = repo.path().join(".nexo/runs").join(&id).join("run.yaml");
+    let view = repo.path().join(run_rel(&id)).join("run.yaml");
     let good = std::fs::read_to_string(&view).unwrap();
     std::fs::write(&view, "hand edited\n").unwrap();
     repo.git(&["commit", "-q", "-am", "edit a view"]);
@@ -427,11 +407,7 @@ fn one_damaged_run_does_not_hide_the_others_from_list_and_prime() {
     let repo = Repo::new();
     let good = repo.open_release();
     let bad = repo.open_release();
-    let path = repo
-        .path()
-        .join(".nexo/runs")
-        .join(&bad)
-        .join("history.jsonl");
+    let path = repo.path().join(run_rel(&bad)).join("history.jsonl");
     std::fs::write(&path, "{\"v\":1,\"no\":\"id\"}\n").unwrap();
     let out = repo.nexo(&["--json", "list"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -468,7 +444,7 @@ fn one_damaged_run_does_not_hide_the_others_from_list_and_prime() {
 fn views_are_rechecked_once_after_an_upgrade() {
     let repo = Repo::new();
     let id = repo.open_release();
-    let view = repo.path().join(".nexo/runs").join(&id).join("run.yaml");
+    let view = repo.path().join(run_rel(&id)).join("run.yaml");
     let good = std::fs::read_to_string(&view).unwrap();
     std::fs::write(&view, "rendered by an older nexo\n").unwrap();
     repo.git(&["commit", "-q", "-am", "old rendering"]);
@@ -489,7 +465,7 @@ fn views_are_rechecked_once_after_an_upgrade() {
 /// Every byte of the run's folder, history and quarantine together, at
 /// HEAD after `doctor --fix`.
 fn kept_anywhere(repo: &Repo, id: &str) -> String {
-    let dir = repo.path().join(".nexo/runs").join(id);
+    let dir = repo.path().join(run_rel(id));
     let mut all = String::new();
     for name in ["history.jsonl", "quarantine.jsonl"] {
         all.push_str(&std::fs::read_to_string(dir.join(name)).unwrap_or_default());

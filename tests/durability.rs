@@ -9,10 +9,7 @@ use common::*;
 use serde_json::json;
 
 fn history_path(repo: &Repo, id: &str) -> std::path::PathBuf {
-    repo.path()
-        .join(".nexo/runs")
-        .join(id)
-        .join("history.jsonl")
+    repo.path().join(run_rel(id)).join("history.jsonl")
 }
 
 #[test]
@@ -43,7 +40,10 @@ fn a_torn_last_line_is_skipped_on_read_and_cut_on_the_next_write() {
         "the fragment was not cut: {text}"
     );
     // What was committed is whole.
-    let committed = repo.git(&["show", &format!("HEAD:.nexo/runs/{id}/history.jsonl")]);
+    let committed = repo.git(&[
+        "show",
+        &format!("HEAD:{rr}/history.jsonl", rr = run_rel(&id)),
+    ]);
     assert_eq!(committed, text);
 }
 
@@ -68,7 +68,7 @@ fn a_corrupt_line_in_the_middle_is_an_error_naming_file_and_line() {
     assert_eq!(code, 7);
     let msg = v["error"].as_str().unwrap();
     assert!(
-        msg.contains(&format!(".nexo/runs/{id}/history.jsonl:2")),
+        msg.contains(&format!("{rr}/history.jsonl:2", rr = run_rel(&id))),
         "{msg}"
     );
     assert_eq!(repo.commit_count(), commits);
@@ -126,7 +126,7 @@ fn concurrent_writers_lose_nothing() {
     assert!(clocks.windows(2).all(|w| w[0] < w[1]), "{clocks:?}");
     // Every event is committed: HEAD holds them all (writers coalesce
     // into nexo's unpublished commit, never past one another).
-    let rel = format!(".nexo/runs/{id}/history.jsonl");
+    let rel = format!("{rr}/history.jsonl", rr = run_rel(&id));
     let head = repo.git(&["show", &format!("HEAD:{rel}")]);
     assert_eq!(head.lines().count(), 1 + writers * each);
     assert!(repo.commit_count() <= before + writers * each);
@@ -155,7 +155,7 @@ fn a_crash_between_append_and_commit_is_finished_by_the_next_command() {
     assert_eq!(repo.commit_count(), commits);
     assert!(
         repo.git(&["status", "--porcelain"])
-            .contains(&format!(".nexo/runs/{a}/history.jsonl"))
+            .contains(&format!("{rr}/history.jsonl", rr = run_rel(&a)))
     );
     // The event is not lost: it is in the history, and resume sees it.
     assert_eq!(
@@ -198,6 +198,9 @@ fn a_crash_between_append_and_commit_is_finished_by_the_next_command() {
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
     let doctor = repo.nexo(&["doctor"]);
     assert!(doctor.status.success(), "{}", stdout(&doctor));
-    let committed = repo.git(&["show", &format!("HEAD:.nexo/runs/{a}/steps/doctor.yaml")]);
+    let committed = repo.git(&[
+        "show",
+        &format!("HEAD:{rr}/steps/doctor.yaml", rr = run_rel(&a)),
+    ]);
     assert!(committed.contains("status: completed"), "{committed}");
 }

@@ -388,7 +388,7 @@ fn fuzzed_histories_from_a_peer_harm_only_their_own_run() {
         let shared = repo.share();
         let other = &shared.other;
         git_in(other, &["pull", "-q"]);
-        let dir = other.join(format!(".nexo/runs/{RUN}"));
+        let dir = other.join(run_rel(RUN));
         std::fs::create_dir_all(&dir).unwrap();
         let text: String = history(seed).iter().map(|e| e.to_line() + "\n").collect();
         std::fs::write(dir.join("history.jsonl"), text).unwrap();

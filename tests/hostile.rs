@@ -11,7 +11,11 @@ use common::*;
 use serde_json::{Value, json};
 
 fn history(repo: &Repo, id: &str) -> String {
-    std::fs::read_to_string(repo.path().join(format!(".nexo/runs/{id}/history.jsonl"))).unwrap()
+    std::fs::read_to_string(
+        repo.path()
+            .join(format!("{rr}/history.jsonl", rr = run_rel(id))),
+    )
+    .unwrap()
 }
 
 fn error_of(repo: &Repo, tool: &str, input: &Value) -> (i32, String) {
@@ -139,7 +143,9 @@ fn a_last_event_without_its_newline_is_kept_and_completed() {
         "nexo_workflow_update",
         &json!({"run_id": id, "summary": "kept"}),
     );
-    let path = repo.path().join(format!(".nexo/runs/{id}/history.jsonl"));
+    let path = repo
+        .path()
+        .join(format!("{rr}/history.jsonl", rr = run_rel(&id)));
     let text = history(&repo, &id);
     std::fs::write(&path, text.trim_end_matches('\n')).unwrap();
     let doctor = repo.nexo(&["doctor", "--json"]);
@@ -227,7 +233,11 @@ fn a_pulled_steps_link_never_makes_nexo_write_outside_nexo() {
     let repo = Repo::new();
     let id = repo.open_release();
     let readme = std::fs::read(repo.path().join("README.md")).unwrap();
-    plant(&repo, &format!(".nexo/runs/{id}/steps"), "../../../..");
+    plant(
+        &repo,
+        &format!("{rr}/steps", rr = run_rel(&id)),
+        "../../../..",
+    );
     let outside: Vec<_> = std::fs::read_dir(repo.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -241,7 +251,10 @@ fn a_pulled_steps_link_never_makes_nexo_write_outside_nexo() {
         &json!({"run_id": id, "summary": "x"}),
     );
     assert_eq!(code, 7, "{error}");
-    assert!(error.contains(&format!(".nexo/runs/{id}/steps")), "{error}");
+    assert!(
+        error.contains(&format!("{rr}/steps", rr = run_rel(&id))),
+        "{error}"
+    );
     let now: Vec<_> = std::fs::read_dir(repo.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -269,7 +282,7 @@ fn a_pulled_steps_link_never_makes_nexo_write_outside_nexo() {
     );
     assert!(
         repo.path()
-            .join(format!(".nexo/runs/{id}/steps/doctor.yaml"))
+            .join(format!("{rr}/steps/doctor.yaml", rr = run_rel(&id)))
             .is_file()
     );
     assert!(repo.path().join("README.md").is_file());
@@ -291,11 +304,11 @@ fn links_anywhere_under_nexo_are_refused_naming_the_path() {
             "history" => {
                 std::fs::write(outside.path().join("h"), history(&repo, &id)).unwrap();
                 (
-                    format!(".nexo/runs/{id}/history.jsonl"),
+                    format!("{rr}/history.jsonl", rr = run_rel(&id)),
                     format!("{target}/h"),
                 )
             }
-            "run" => (format!(".nexo/runs/{id}"), target.clone()),
+            "run" => (run_rel(&id).to_string(), target.clone()),
             "runs" => (".nexo/runs".to_string(), target.clone()),
             _ => (".nexo".to_string(), target.clone()),
         };
@@ -365,14 +378,14 @@ fn doctor_refuses_a_submodule_or_a_git_file_under_runs_naming_the_path() {
             .contains("160000 ")
     );
     std::fs::write(
-        repo.path().join(format!(".nexo/runs/{id}/.git")),
+        repo.path().join(format!("{rr}/.git", rr = run_rel(&id))),
         "gitdir: ../../../../elsewhere\n",
     )
     .unwrap();
 
     let gitlink = "gitlink".to_string();
     let sub = ".nexo/runs/WF-NESTED0000000000".to_string();
-    let run_dir = format!(".nexo/runs/{id}");
+    let run_dir = run_rel(&id).to_string();
     for args in [&[][..], &["--fix"][..]] {
         let (code, problems) = doctor_problems(&repo, args);
         assert_eq!(code, 7, "{args:?}: {problems:?}");
@@ -402,7 +415,11 @@ fn doctor_refuses_a_submodule_or_a_git_file_under_runs_naming_the_path() {
         );
     }
     assert!(nested.join(".git").is_dir(), "--fix touched the repository");
-    assert!(repo.path().join(format!(".nexo/runs/{id}/.git")).is_file());
+    assert!(
+        repo.path()
+            .join(format!("{rr}/.git", rr = run_rel(&id)))
+            .is_file()
+    );
     let text = stdout(&repo.nexo(&["doctor"]));
     assert!(
         text.ends_with("none of which --fix can repair; each says what to do\n"),
@@ -421,20 +438,20 @@ fn doctor_refuses_a_linked_run_folder_or_a_link_inside_one_naming_the_path() {
     let inside = repo.open_release();
     plant(
         &repo,
-        &format!(".nexo/runs/{linked}"),
+        &run_rel(&linked).to_string(),
         outside.path().to_str().unwrap(),
     );
     let secret = outside.path().join("secret");
     plant(
         &repo,
-        &format!(".nexo/runs/{inside}/steps/doctor.yaml"),
+        &format!("{rr}/steps/doctor.yaml", rr = run_rel(&inside)),
         secret.to_str().unwrap(),
     );
     let (code, problems) = doctor_problems(&repo, &[]);
     assert_eq!(code, 7, "{problems:?}");
     for path in [
-        format!(".nexo/runs/{linked}"),
-        format!(".nexo/runs/{inside}/steps/doctor.yaml"),
+        run_rel(&linked).to_string(),
+        format!("{rr}/steps/doctor.yaml", rr = run_rel(&inside)),
     ] {
         let found = problems.iter().find(|p| p.1 == path).expect(&path);
         assert_eq!(found.0, "symlink");

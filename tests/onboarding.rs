@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
@@ -359,13 +359,12 @@ fn files_nexo_creates_have_an_ordinary_files_mode_under_the_umask() {
         under_umask(&repo, umask, "setup claude");
         under_umask(&repo, umask, "setup codex");
         under_umask(&repo, umask, "open Ship --step a:A");
-        let id = std::fs::read_dir(repo.path().join(".nexo/runs"))
+        let list = repo.nexo(&["--json", "list"]);
+        let id = parse_json(&list)["runs"][0]["run_id"]
+            .as_str()
             .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .file_name();
-        let run = Path::new(".nexo/runs").join(id);
+            .to_string();
+        let run = PathBuf::from(run_rel(&id));
         for rel in [
             Path::new(".mcp.json"),
             Path::new(".claude/settings.json"),

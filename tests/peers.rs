@@ -13,7 +13,7 @@ use common::*;
 use serde_json::{Value, json};
 
 fn history_path(dir: &Path, id: &str) -> std::path::PathBuf {
-    dir.join(format!(".nexo/runs/{id}/history.jsonl"))
+    dir.join(format!("{rr}/history.jsonl", rr = run_rel(id)))
 }
 
 fn lines(dir: &Path, id: &str) -> Vec<Value> {
@@ -127,7 +127,7 @@ fn a_path_as_a_step_key_harms_nothing_and_doctor_names_it() {
             .repo
             .call("nexo_workflow_resume", &json!({"run_id": p.target}));
         assert_eq!(r["ok"], true, "{r}");
-        let steps = p.repo.path().join(format!(".nexo/runs/{}/steps", p.target));
+        let steps = p.repo.path().join(format!("{}/steps", run_rel(&p.target)));
         let mut names: Vec<String> = std::fs::read_dir(&steps)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -502,7 +502,7 @@ fn a_history_that_opens_another_run_harms_neither() {
     let view = std::fs::read_to_string(
         p.repo
             .path()
-            .join(format!(".nexo/runs/{}/run.yaml", p.bystander)),
+            .join(format!("{}/run.yaml", run_rel(&p.bystander))),
     )
     .unwrap();
     assert!(view.contains(&p.bystander), "{view}");

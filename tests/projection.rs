@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Repo, Rng};
+use common::{Repo, Rng, run_rel};
 use nexo::core::event::{Body, Event, SCHEMA_VERSION, Updated};
 use nexo::core::model::StepStatus;
 use nexo::core::{fold, resume, view};
@@ -63,11 +63,7 @@ fn history() -> Vec<String> {
     );
 
     let run = nexo.load(&id).unwrap();
-    let path = repo
-        .path()
-        .join(".nexo/runs")
-        .join(&id)
-        .join("history.jsonl");
+    let path = repo.path().join(run_rel(&id)).join("history.jsonl");
     let mut lines: Vec<String> = std::fs::read_to_string(path)
         .unwrap()
         .lines()

@@ -304,13 +304,8 @@ fn a_cycle_or_an_unknown_dependency_is_refused_and_nothing_is_written() {
     assert_eq!(added["ok"], true);
     let got = repo.call("nexo_workflow_get", &json!({"run_id": run}));
     assert_eq!(got["run"]["steps"][2]["needs"], json!(["a", "b"]));
-    let view = std::fs::read_to_string(
-        repo.path()
-            .join(".nexo/runs")
-            .join(&run)
-            .join("steps/c.yaml"),
-    )
-    .unwrap();
+    let view =
+        std::fs::read_to_string(repo.path().join(run_rel(&run)).join("steps/c.yaml")).unwrap();
     assert!(view.contains("needs:\n- a\n- b\n"), "{view}");
 }
 

@@ -45,7 +45,7 @@ fn update(dir: &Path, id: &str, n: usize) -> Value {
 }
 
 fn run_dir(dir: &Path, id: &str) -> PathBuf {
-    dir.join(".nexo/runs").join(id)
+    dir.join(run_rel(id))
 }
 
 fn segments(dir: &Path, id: &str) -> Vec<String> {

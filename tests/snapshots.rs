@@ -122,7 +122,8 @@ fn doctor_healthy_and_with_a_stale_view() {
     let (repo, id) = release();
     snap!("doctor_healthy", repo, &["doctor"]);
     std::fs::write(
-        repo.path().join(format!(".nexo/runs/{id}/run.yaml")),
+        repo.path()
+            .join(format!("{rr}/run.yaml", rr = run_rel(&id))),
         "edited\n",
     )
     .unwrap();
@@ -135,7 +136,9 @@ fn doctor_healthy_and_with_a_stale_view() {
 #[test]
 fn doctor_moves_an_unreadable_line_aside() {
     let (repo, id) = release();
-    let path = repo.path().join(format!(".nexo/runs/{id}/history.jsonl"));
+    let path = repo
+        .path()
+        .join(format!("{rr}/history.jsonl", rr = run_rel(&id)));
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str("{\"garbage\":\n");
     std::fs::write(&path, text).unwrap();
@@ -152,7 +155,9 @@ fn reads_name_the_ref_whose_copy_they_could_not_read() {
     repo.git(&["switch", "-q", "-c", "feature"]);
     let id = repo.open_release();
     repo.git(&["switch", "-q", "-c", "hostile"]);
-    let path = repo.path().join(format!(".nexo/runs/{id}/history.jsonl"));
+    let path = repo
+        .path()
+        .join(format!("{rr}/history.jsonl", rr = run_rel(&id)));
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str("{\"garbage\":\n");
     std::fs::write(&path, text).unwrap();

@@ -199,18 +199,10 @@ fn converge(net: &Net, seed: u64, ops: usize) {
             _ => sync(c),
         }
         // Only runs this clone has can be updated: pick from the synced ones.
-        runs.retain(|r| {
-            net.clones
-                .iter()
-                .any(|c| c.join(".nexo/runs").join(r).exists())
-        });
+        runs.retain(|r| net.clones.iter().any(|c| c.join(run_rel(r)).exists()));
         let visible: Vec<String> = runs
             .iter()
-            .filter(|r| {
-                net.clones
-                    .iter()
-                    .all(|c| c.join(".nexo/runs").join(r).exists())
-            })
+            .filter(|r| net.clones.iter().all(|c| c.join(run_rel(r)).exists()))
             .cloned()
             .collect();
         if !visible.is_empty() {
@@ -430,8 +422,7 @@ fn a_clone_that_never_ran_nexo_settles_conflicts_with_resolve() {
     let doctor = nexo_in(b, &["doctor"]);
     assert!(doctor.status.success(), "{}", stdout(&doctor));
     assert_eq!(git_in(b, &["status", "--porcelain"]), "");
-    let history =
-        std::fs::read_to_string(b.join(".nexo/runs").join(&id).join("history.jsonl")).unwrap();
+    let history = std::fs::read_to_string(b.join(run_rel(&id)).join("history.jsonl")).unwrap();
     assert_eq!(history.lines().count(), 3);
     // Both clones' changes are there, and the disagreement is reported.
     let r = call(b, "nexo_workflow_resume", json!({"run_id": id}));
@@ -575,11 +566,7 @@ fn goals_travel_between_clones_and_converge() {
 fn a_history_briefly_missing_is_waited_for() {
     let repo = Repo::new();
     let id = repo.open_release();
-    let history = repo
-        .path()
-        .join(".nexo/runs")
-        .join(&id)
-        .join("history.jsonl");
+    let history = repo.path().join(run_rel(&id)).join("history.jsonl");
     let aside = repo.path().join("history.aside");
     std::fs::rename(&history, &aside).unwrap();
     let child = nexo_cmd()

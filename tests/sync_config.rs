@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{Rng, git_cmd, nexo_cmd};
+use common::{Rng, git_cmd, nexo_cmd, run_rel};
 use serde_json::{Value, json};
 
 /// A bare remote and clones that see no global or system git config.
@@ -164,7 +164,10 @@ impl World {
             );
             let history = self.git(
                 c,
-                &["show", &format!("HEAD:.nexo/runs/{run}/history.jsonl")],
+                &[
+                    "show",
+                    &format!("HEAD:{rr}/history.jsonl", rr = run_rel(run)),
+                ],
             );
             for e in events {
                 assert!(
@@ -331,7 +334,10 @@ fn a_plain_git_pull_landing_mid_write_is_read_again_not_written_over() {
     let ours: Value = serde_json::from_slice(&out.stdout).unwrap();
     let history = w.git(
         &a,
-        &["show", &format!("HEAD:.nexo/runs/{run}/history.jsonl")],
+        &[
+            "show",
+            &format!("HEAD:{rr}/history.jsonl", rr = run_rel(&run)),
+        ],
     );
     assert!(
         history.contains(&remote_event),

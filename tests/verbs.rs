@@ -437,13 +437,10 @@ fn run_ids_accept_unique_prefixes_and_refuse_ambiguous_ones() {
     assert_eq!(r["run_id"], id.as_str());
     // Two runs sharing a prefix: make a second one by hand.
     let twin = format!("{}ZZZZ", &id[..id.len() - 4]);
-    let dir = repo.path().join(".nexo/runs").join(&twin);
+    let dir = repo.path().join(run_rel(&twin));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(
-        repo.path()
-            .join(".nexo/runs")
-            .join(&id)
-            .join("history.jsonl"),
+        repo.path().join(run_rel(&id)).join("history.jsonl"),
         dir.join("history.jsonl"),
     )
     .unwrap();

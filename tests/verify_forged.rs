@@ -11,7 +11,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use common::gates::*;
-use common::nexo_ok;
+use common::{nexo_ok, run_rel};
 
 /// The lines of the run's history on the branch, parsed.
 fn lines(b: &Base) -> Vec<Value> {
@@ -107,14 +107,14 @@ fn a_back_dated_completion_passes_no_gate_under_the_seed_policy_either() {
 fn a_run_folder_that_is_a_link_or_a_submodule_is_a_violation() {
     // A link in place of a run folder, to a folder of the branch.
     let b = Base::signed();
-    let runs = b.path().join(".nexo/runs");
-    std::fs::rename(runs.join(&b.run), b.path().join("elsewhere")).unwrap();
-    std::os::unix::fs::symlink("../../elsewhere", runs.join(&b.run)).unwrap();
+    let folder = b.path().join(run_rel(&b.run));
+    std::fs::rename(&folder, b.path().join("elsewhere")).unwrap();
+    std::os::unix::fs::symlink("../../../../elsewhere", &folder).unwrap();
     b.repo.git(&["add", "-A", "elsewhere"]);
     b.commit_all("A run that lives elsewhere");
     let (code, r) = b.verify();
     assert_eq!(code, EXIT_VIOLATIONS, "{r:#}");
-    let path = format!(".nexo/runs/{} is a symbolic link", b.run);
+    let path = format!("{} is a symbolic link", run_rel(&b.run));
     assert!(r["problems"].to_string().contains(&path), "{r:#}");
 
     // A submodule (gitlink) among the runs.
@@ -132,13 +132,13 @@ fn a_run_folder_that_is_a_link_or_a_submodule_is_a_violation() {
 
     // A file of a run folder that is a link.
     let b = Base::signed();
-    let view = b.path().join(".nexo/runs").join(&b.run).join("run.yaml");
+    let view = b.path().join(run_rel(&b.run)).join("run.yaml");
     std::fs::remove_file(&view).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", &view).unwrap();
     b.commit_all("A view that is a link");
     let (code, r) = b.verify();
     assert_eq!(code, EXIT_VIOLATIONS, "{r:#}");
-    let path = format!(".nexo/runs/{}/run.yaml is a symbolic link", b.run);
+    let path = format!("{}/run.yaml is a symbolic link", run_rel(&b.run));
     assert!(r["problems"].to_string().contains(&path), "{r:#}");
 }
 
@@ -221,13 +221,14 @@ fn a_line_doctor_moved_to_quarantine_is_not_a_lost_line() {
 // merge queue, a stray file); a line voiding part of an inherited event.
 
 fn history_of(dir: &Path, run: &str) -> std::path::PathBuf {
-    dir.join(".nexo/runs").join(run).join("history.jsonl")
+    dir.join(run_rel(run)).join("history.jsonl")
 }
 
 fn lines_at(b: &Base, rev: &str, run: &str) -> Vec<Value> {
-    let text = b
-        .repo
-        .git(&["show", &format!("{rev}:.nexo/runs/{run}/history.jsonl")]);
+    let text = b.repo.git(&[
+        "show",
+        &format!("{rev}:{rr}/history.jsonl", rr = run_rel(run)),
+    ]);
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()

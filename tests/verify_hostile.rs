@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::gates::*;
-use common::{nexo_in, parse_json, stderr};
+use common::{nexo_in, parse_json, run_rel, stderr};
 
 /// A hostile branch gets a verdict, not a hang or a crash: each case is
 /// committed on `pr` and must fail the check, naming what is wrong.
@@ -71,7 +71,7 @@ fn a_hostile_branch_gets_a_verdict() {
         (
             "a history that opens another run",
             |b| {
-                let from = b.path().join(".nexo/runs").join(&b.run);
+                let from = b.path().join(run_rel(&b.run));
                 let to = b.path().join(".nexo/runs/WF-ZZZZZZZZZZZZZZZZ");
                 copy_folder(&from, &to);
             },
@@ -254,7 +254,7 @@ fn a_history_rewritten_without_its_gate_is_named() {
 #[test]
 fn a_run_deleted_by_the_branch_is_named() {
     let b = Base::signed();
-    std::fs::remove_dir_all(b.path().join(".nexo/runs").join(&b.run)).unwrap();
+    std::fs::remove_dir_all(b.path().join(run_rel(&b.run))).unwrap();
     b.commit_all("Tidy up");
     let (code, r) = b.verify();
     assert_eq!(code, EXIT_VIOLATIONS, "{r:#}");

@@ -75,7 +75,7 @@ const GLOBAL: &str = "Global options";
     about = "Durable workflow runs for coding agents, kept as plain files in your git repository",
     long_about = "nexo keeps multi-step work (a release, a migration, an audit) as a durable run inside your git \
 repository: a goal, ordered steps, their status and evidence, approval gates, an owner and the next concrete \
-action. Each change is one event appended to .nexo/runs/<RUN_ID>/history.jsonl and committed to git, so runs \
+action. Each change is one event appended to .nexo/runs/<c>/<c>/<RUN_ID>/history.jsonl and committed to git, so runs \
 travel with push and pull. A new session asks `nexo resume` for the next honest action.",
     after_help = AFTER_HELP
 )]

@@ -249,7 +249,7 @@ mod tests {
             .into_iter()
             .map(|(p, _)| p)
             .collect();
-        let dir = ".nexo/runs/WF-TESTRUN000000000";
+        let dir = ".nexo/runs/T/E/WF-TESTRUN000000000";
         assert_eq!(
             paths,
             [

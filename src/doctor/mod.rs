@@ -19,6 +19,7 @@ use lenient::{Aside, read_lenient};
 pub use quarantine::Quarantined;
 
 mod gitlinks;
+mod layout;
 mod lenient;
 mod quarantine;
 mod templates;
@@ -51,6 +52,7 @@ pub enum ProblemKind {
     IndexOutOfDate,
     DatedAhead,
     Template,
+    OldLayout,
 }
 
 impl ProblemKind {
@@ -77,6 +79,7 @@ impl ProblemKind {
             ProblemKind::IndexOutOfDate => "index_out_of_date",
             ProblemKind::DatedAhead => "dated_ahead",
             ProblemKind::Template => "template",
+            ProblemKind::OldLayout => "old_layout",
         }
     }
 }
@@ -179,6 +182,7 @@ impl Nexo {
         problems.extend(self.links(fix, &mut fixed)?);
         problems.extend(self.not_files(fix, &mut fixed)?);
         problems.extend(self.gitlinks()?);
+        problems.extend(self.old_layout(fix, &mut fixed)?);
         let ids = store.run_ids()?;
         let goals = store.goal_ids()?;
         if !(ids.is_empty() && goals.is_empty())
@@ -539,16 +543,12 @@ impl Nexo {
     fn not_files(&self, fix: bool, fixed: &mut Vec<String>) -> Result<Vec<Problem>> {
         let root = self.store().root();
         let mut problems = Vec::new();
-        for (folder, prefix) in [
-            ("runs", crate::core::id::RUN_PREFIX),
-            ("goals", GOAL_PREFIX),
-        ] {
-            let dir = Path::new(NEXO_DIR).join(folder);
-            for (name, link) in nofollow::read_dir(root, &dir)? {
+        for (folder, prefix) in self.store().record_folders()? {
+            for (name, link) in nofollow::read_dir(root, Path::new(&folder))? {
                 if link || !name.starts_with(prefix) {
                     continue;
                 }
-                let rel = format!("{NEXO_DIR}/{folder}/{name}/{HISTORY}");
+                let rel = format!("{folder}/{name}/{HISTORY}");
                 let Ok(m) = std::fs::symlink_metadata(root.join(&rel)) else {
                     continue;
                 };

@@ -69,7 +69,7 @@ impl Repo {
         Ok(entry.filter(|e| e.mode().is_tree()).map(|e| e.object_id()))
     }
 
-    /// The subtree `name` of a `.nexo` tree.
+    /// The subtree `name` of a tree (of `.nexo`, or a folder in it).
     fn subtree(&self, nexo: Option<gix::ObjectId>, name: &str) -> Result<Option<gix::ObjectId>> {
         let Some(id) = nexo else {
             return Ok(None);
@@ -92,13 +92,37 @@ impl Repo {
         new: Option<gix::ObjectId>,
     ) -> Result<Vec<String>> {
         let mut changed = Vec::new();
-        for folder in ["runs", "goals"] {
+        // Runs sit two fan-out folders down (layout 2); a run folder
+        // directly in `runs/` is layout 1's, named too.
+        use crate::core::layout::{GOALS, RUNS};
+        for (folder, depth) in [(RUNS, 2), (GOALS, 0)] {
             let (o, n) = (self.subtree(old, folder)?, self.subtree(new, folder)?);
             if o != n {
-                changed.extend(self.changed_entries(o, n)?);
+                self.changed_below(o, n, depth, &mut changed)?;
             }
         }
+        changed.sort();
         Ok(changed)
+    }
+
+    /// The records whose folder differs between two trees `depth` fan-out
+    /// levels above them, descending only into fan-out folders that differ.
+    fn changed_below(
+        &self,
+        old: Option<gix::ObjectId>,
+        new: Option<gix::ObjectId>,
+        depth: u8,
+        out: &mut Vec<String>,
+    ) -> Result<()> {
+        for name in self.changed_entries(old, new)? {
+            if depth == 0 || !crate::core::layout::is_shard(&name) {
+                out.push(name);
+                continue;
+            }
+            let (o, n) = (self.subtree(old, &name)?, self.subtree(new, &name)?);
+            self.changed_below(o, n, depth - 1, out)?;
+        }
+        Ok(())
     }
 
     /// The entries whose object differs between two trees (added or
@@ -213,8 +237,9 @@ impl Repo {
     /// change for the next command to commit.
     pub fn add_pending(&self, paths: &[String]) -> Result<()> {
         let mut all = self.read_pending();
+        let mut known: std::collections::HashSet<String> = all.iter().cloned().collect();
         for p in paths {
-            if !all.contains(p) {
+            if known.insert(p.clone()) {
                 all.push(p.clone());
             }
         }

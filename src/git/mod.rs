@@ -449,7 +449,9 @@ impl Repo {
         let commit = || -> Result<Option<gix::ObjectId>> {
             let ids = blobs.iter().filter_map(|(_, id)| *id);
             for (bytes, id) in contents.iter().zip(ids) {
-                self.write_loose(gix::objs::Kind::Blob, bytes, Some(id))?;
+                if let Some(bytes) = bytes {
+                    self.write_loose(gix::objs::Kind::Blob, bytes, Some(id))?;
+                }
             }
             crate::trace::mark("blobs written");
             let mut time = gix::date::parse::TimeBuf::default();
@@ -484,13 +486,13 @@ impl Repo {
         Ok(committed.map(|id| id.to_string()))
     }
 
-    /// The content of each path as it is on disk now, and its blob id
-    /// (`None`: the path is gone).
+    /// The content of each path as it is on disk now (`None` when git has
+    /// that blob already), and its blob id (`None`: the path is gone).
     #[allow(clippy::type_complexity)]
     fn read_paths<'p>(
         &self,
         paths: &'p [String],
-    ) -> Result<(Vec<Vec<u8>>, Vec<(&'p str, Option<gix::ObjectId>)>)> {
+    ) -> Result<(Vec<Option<Vec<u8>>>, Vec<(&'p str, Option<gix::ObjectId>)>)> {
         let kind = self.repo.object_hash();
         let mut contents = Vec::with_capacity(paths.len());
         let mut blobs = Vec::with_capacity(paths.len());
@@ -501,7 +503,10 @@ impl Repo {
                     let id = gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &bytes)
                         .map_err(|e| git_err("cannot hash a blob", e))?;
                     blobs.push((rel.as_str(), Some(id)));
-                    contents.push(bytes);
+                    // A blob git has already (a file moved, a view that
+                    // did not change) is not held: moving 100,000 runs
+                    // must not hold every file in memory at once.
+                    contents.push((!self.repo.has_object(id)).then_some(bytes));
                 }
                 None => blobs.push((rel.as_str(), None)),
             }
@@ -612,7 +617,13 @@ impl Repo {
             // HEAD's tree plus this change, on HEAD's parents: the amended
             // commit holds everything HEAD held.
             let refs = self.refs_fingerprint()?;
-            let amend = self.amendable(head_id, &refs)?;
+            // Only a change of nexo's own trailers joins the one before it:
+            // a commit without (an upgrade of the layout, a repair) stays
+            // one of its own, as its message says.
+            let amend = match message::is_nexos(message) {
+                true => self.amendable(head_id, &refs)?,
+                false => None,
+            };
             match self.commit_and_move_head(sig, message, tree, head_id, amend) {
                 Ok(id) => {
                     self.record_commit(id, &refs);

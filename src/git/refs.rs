@@ -344,27 +344,42 @@ impl Repo {
         (time, runs)
     }
 
-    /// The run folders of a `.nexo/runs` tree: (run id, folder tree).
+    /// The run folders of a `.nexo/runs` tree: (run id, folder tree), in
+    /// either layout (a branch may not have upgraded): layout 2's two
+    /// fan-out levels, and run folders directly in it (layout 1).
     pub fn runs_in(&self, runs: ObjectId) -> Result<Vec<(String, ObjectId)>> {
+        let mut out = Vec::new();
+        self.runs_below(runs, 2, &mut out)?;
+        Ok(out)
+    }
+
+    fn runs_below(
+        &self,
+        tree: ObjectId,
+        depth: u8,
+        out: &mut Vec<(String, ObjectId)>,
+    ) -> Result<()> {
         let tree = self
             .repo
-            .find_tree(runs)
+            .find_tree(tree)
             .map_err(|e| git_err("cannot read a runs tree", e))?;
         let decoded = tree
             .decode()
             .map_err(|e| git_err("cannot decode a runs tree", e))?;
-        Ok(decoded
-            .entries
-            .iter()
-            .filter(|e| e.mode.is_tree())
-            .map(|e| (e.filename.to_string(), e.oid.to_owned()))
-            .collect())
+        for e in decoded.entries.iter().filter(|e| e.mode.is_tree()) {
+            let name = e.filename.to_string();
+            match depth > 0 && crate::core::layout::is_shard(&name) {
+                true => self.runs_below(e.oid.to_owned(), depth - 1, out)?,
+                false => out.push((name, e.oid.to_owned())),
+            }
+        }
+        Ok(())
     }
 
     /// What under `tree` (at `path`) is not a plain folder or a plain
     /// file: symbolic links and submodules (gitlinks), as `(path, kind)`;
-    /// with `shallow`, only `tree`'s own entries (the runs folder, whose
-    /// run folders are judged one by one).
+    /// with `shallow`, only `tree`'s own entries and its fan-out
+    /// folders' (the runs folder, whose run folders are judged one by one).
     pub fn not_plain(
         &self,
         tree: ObjectId,
@@ -402,6 +417,12 @@ impl Repo {
                 // files only: no deeper walk is needed to judge it.
                 if !shallow && depth > 0 {
                     self.walk_not_plain(e.oid.to_owned(), &at, false, depth - 1, out)?;
+                } else if shallow
+                    && depth > 1
+                    && crate::core::layout::is_shard(&e.filename.to_string())
+                {
+                    // The runs folder's fan-out folders are its own.
+                    self.walk_not_plain(e.oid.to_owned(), &at, true, depth - 1, out)?;
                 }
                 continue;
             } else {

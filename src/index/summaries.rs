@@ -43,7 +43,7 @@ use crate::wire::response::{ListItem, PrimeRun, Unreadable};
 /// history does (5: lines a peer could not have written honestly are not
 /// honoured; 7: the steps `ready` reads), so an upgraded nexo never
 /// trusts a summary an older fold made.
-const FORMAT: &str = "nexo-summaries 10";
+const FORMAT: &str = "nexo-summaries 11";
 
 /// How many lines may be appended to the index before it is written
 /// sorted again.
@@ -86,7 +86,22 @@ struct Header {
     /// Where the lines written sorted end; lines appended since follow
     /// (a run folded again since: its newer line wins).
     sorted_end: usize,
+    /// HEAD's `.nexo` tree when the index was written (hex), if known.
+    tree: Option<String>,
     folder: Option<(i128, u64)>,
+}
+
+/// What the caller (who reads git) knows of the committed runs: a
+/// closed run that no commit since the index was written changed, and
+/// that no write left pending, is taken from the index without a stat,
+/// so `list` costs the open runs, not the closed ones (docs/performance.md).
+pub struct Committed<'a> {
+    /// HEAD's `.nexo` tree now (hex).
+    pub tree: String,
+    /// The runs whose folders differ between the `.nexo` tree given (hex)
+    /// and HEAD's, with every run written but not committed; `None` when
+    /// that cannot be told (the tree is gone).
+    pub changed_since: &'a dyn Fn(&str) -> Option<std::collections::HashSet<String>>,
 }
 
 /// Every run's summary, and the text they point into.
@@ -180,6 +195,7 @@ impl Text {
             return None;
         }
         let sorted_end: usize = f.next()?.parse().ok()?;
+        let tree = f.next().filter(|t| *t != "-").map(String::from);
         let folder = f
             .next()
             .and_then(|m| m.parse().ok())
@@ -187,6 +203,7 @@ impl Text {
         (end < sorted_end && sorted_end <= bytes.len()).then_some(Header {
             start: end + 1,
             sorted_end,
+            tree,
             folder,
         })
     }
@@ -413,6 +430,7 @@ impl Summary {
 /// The summary index of one repository.
 pub struct SummaryIndex<'a> {
     pub store: &'a Store,
+    pub committed: Option<Committed<'a>>,
 }
 
 impl SummaryIndex<'_> {
@@ -427,9 +445,18 @@ impl SummaryIndex<'_> {
         // Taken before the folder is read: a change after it moves it.
         let folder = self.store.runs_folder_stamp();
         let trusted = header.as_ref().and_then(|h| h.folder);
+        // The runs that may have changed since the index's tree (`None`:
+        // every run may have).
+        let changed = match (
+            &self.committed,
+            header.as_ref().and_then(|h| h.tree.as_ref()),
+        ) {
+            (Some(c), Some(tree)) => (c.changed_since)(tree),
+            _ => None,
+        };
         let (kept, stale) = match &header {
             Some(h) if trusted.is_some() && trusted == folder.map(folder_key) => {
-                self.unchanged_by_place(&text, h)?
+                self.unchanged_by_place(&text, h, changed.as_ref())?
             }
             Some(h) => self.unchanged_by_id(
                 &text,
@@ -476,8 +503,13 @@ impl SummaryIndex<'_> {
             || gone
             || settled != trusted
             || had_appended + fresh.len() > MAX_APPENDED;
+        let tree = self.committed.as_ref().map(|c| c.tree.as_str());
+        // A tree recorded once serves on: what changed since an older
+        // tree is more than since a newer, never less.
+        let rewrite =
+            rewrite || (header.as_ref().is_some_and(|h| h.tree.is_none()) && tree.is_some());
         if rewrite {
-            self.write_summaries(&summaries, settled);
+            self.write_summaries(&summaries, tree, settled);
         } else if !fresh.is_empty() {
             append_summaries(&path, &summaries.text, &fresh);
         }
@@ -494,15 +526,35 @@ impl SummaryIndex<'_> {
         &self,
         text: &Text,
         h: &Header,
+        changed: Option<&std::collections::HashSet<String>>,
     ) -> Result<(((Vec<Summary>, bool), usize), Vec<(String, Stamp)>)> {
         let Some(folder) = self.store.runs_folder()? else {
             return self.unchanged_by_id(text, Vec::new(), Vec::new());
         };
+        // A closed run no commit or pending write changed since the
+        // index's tree keeps its line unstat'ed.
+        let trusted = |s: &Summary| {
+            changed.is_some_and(|c| !c.contains(text.get(s.id.clone())))
+                && matches!(s.status, RunStatus::Completed | RunStatus::Cancelled)
+        };
         let stamped = |from, to| {
             let lines = text.lines(from, to);
-            let names: Vec<&str> = lines.iter().map(|s| text.get(s.id.clone())).collect();
-            let stamps = folder.stamps(&names);
-            lines.into_iter().zip(stamps).collect::<Vec<_>>()
+            let names: Vec<String> = lines
+                .iter()
+                .filter(|s| !trusted(s))
+                .map(|s| crate::core::layout::run_in_runs(text.get(s.id.clone())))
+                .collect();
+            let mut stamps = folder.stamps(&names).into_iter();
+            lines
+                .into_iter()
+                .map(|s| {
+                    let stamp = match trusted(&s) {
+                        true => Some(s.stamp),
+                        false => stamps.next().flatten(),
+                    };
+                    (s, stamp)
+                })
+                .collect::<Vec<_>>()
         };
         let mid = text.line_end_after((h.start + h.sorted_end) / 2, h.sorted_end);
         let (mut sorted, appended) = std::thread::scope(|s| {
@@ -573,7 +625,7 @@ impl SummaryIndex<'_> {
     }
 
     /// Best effort: an index that cannot be written is rebuilt later.
-    fn write_summaries(&self, s: &Summaries, folder: Option<(i128, u64)>) {
+    fn write_summaries(&self, s: &Summaries, tree: Option<&str>, folder: Option<(i128, u64)>) {
         let dir = self.store.cache_dir();
         let _ = std::fs::create_dir_all(&dir);
         let mut body = Vec::with_capacity(s.all.len() * 400);
@@ -581,7 +633,11 @@ impl SummaryIndex<'_> {
             body.extend_from_slice(s.text.raw(one.line.clone()));
             body.push(b'\n');
         }
-        let folder = folder.map_or(String::new(), |(mtime, ino)| format!("\t{mtime}\t{ino}"));
+        let folder = format!(
+            "\t{}{}",
+            tree.unwrap_or("-"),
+            folder.map_or(String::new(), |(mtime, ino)| format!("\t{mtime}\t{ino}"))
+        );
         // Where the sorted lines end, counting the header itself (20
         // digits, so its own length is known).
         let end = FORMAT.len() + 1 + 20 + folder.len() + 1 + body.len();

@@ -67,10 +67,9 @@ fn job(indent: &str) -> String {
     - name: Show the runs this pull request changed
       if: always()
       run: |
-        git diff --name-only \"origin/$GITHUB_BASE_REF...HEAD\" -- .nexo/runs | cut -d/ -f3 | sort -u |
+        git diff --name-only \"origin/$GITHUB_BASE_REF...HEAD\" -- .nexo/runs | grep -o 'WF-[^/]*' | sort -u |
           while read -r run; do
-            case \"$run\" in WF-*) ;; *) continue ;; esac
-            [ -e \".nexo/runs/$run\" ] || continue
+            ls -d .nexo/runs/*/*/\"$run\" >/dev/null 2>&1 || continue
             nexo --no-commit show \"$run\" --format markdown >> \"$GITHUB_STEP_SUMMARY\" ||
               echo \"(nexo could not show $run)\" >> \"$GITHUB_STEP_SUMMARY\"
           done

@@ -23,6 +23,12 @@ pub struct Config {
     /// How long a sync keeps trying while others move the remote.
     #[serde(default)]
     pub sync: Sync,
+    /// The layout of `.nexo/` (`core::layout::LAYOUT`), written by nexo
+    /// when it first writes layout 2: a nexo that knows no such key (any
+    /// before layout 2) refuses the repository instead of finding no runs
+    /// where it looks and writing new ones where nobody else would.
+    #[serde(default)]
+    pub layout: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -109,6 +115,7 @@ impl Default for Config {
             approvals: Approvals::default(),
             claims: Claims::default(),
             sync: Sync::default(),
+            layout: None,
         }
     }
 }
@@ -137,7 +144,8 @@ impl Config {
         }
         let config: Config = serde_yaml::from_str(text).map_err(|e| {
             Error::invalid(format!(
-                "{place}: {e} (valid keys: commit: true|false|each; approvals: {{policy: update|explicit|signed, approvers: [names], self_approval: true|false}}; claims: {{ttl: 30m}}; sync: {{timeout: 30s}})"
+                "{place}: {e} (valid keys: commit: true|false|each; approvals: {{policy: update|explicit|signed, approvers: [names], self_approval: true|false}}; claims: {{ttl: 30m}}; sync: {{timeout: 30s}}; layout: {}, written by nexo)",
+                crate::core::layout::LAYOUT
             ))
         })?;
         config.check(std::path::Path::new(place))?;
@@ -147,6 +155,16 @@ impl Config {
     /// A strict approval policy with nobody allowed to approve would hold
     /// every gate for ever: refuse it where it is written.
     fn check(&self, path: &std::path::Path) -> Result<()> {
+        if let Some(layout) = self.layout
+            && layout > crate::core::layout::LAYOUT
+        {
+            return Err(Error::invalid(format!(
+                "{}: layout {layout} is newer than this nexo knows (it reads layouts 1 to {}): upgrade nexo",
+                path.display(),
+                crate::core::layout::LAYOUT
+            ))
+            .with_hint("nothing was read or written; a newer nexo keeps runs where this one would not find them"));
+        }
         if let Some(ttl) = &self.claims.ttl {
             crate::core::claim::parse_ttl("claims.ttl", ttl)
                 .map_err(|e| Error::invalid(format!("{}: {}", path.display(), e.message)))?;
@@ -181,5 +199,49 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// What nexo adds to `.nexo/config.yaml` when it first writes layout 2.
+fn layout_lines() -> String {
+    format!(
+        "# Written by nexo: runs live in .nexo/runs/<c>/<c>/<RUN_ID>/ (layout {0}). A nexo that\n# refuses this key is older than layout {0}: upgrade it.\nlayout: {0}\n",
+        crate::core::layout::LAYOUT
+    )
+}
+
+impl crate::store::Store {
+    /// Records the layout in `.nexo/config.yaml` (creating it, or adding
+    /// a line to the user's) unless it is there; returns its path when it
+    /// wrote it. Only the key is added: the user's lines stay as they are.
+    pub fn ensure_layout_marker(&self) -> Result<Option<String>> {
+        if crate::trace::flat_layout() {
+            return Ok(None);
+        }
+        let rel = format!("{NEXO_DIR}/{}", Config::FILE);
+        let old = self.read(&rel)?.unwrap_or_default();
+        let place = self.abs(&rel).display().to_string();
+        if Config::parse(&old, &place)?.layout.is_some() {
+            return Ok(None);
+        }
+        let mut text = old;
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            text.push(b'\n');
+        }
+        text.extend_from_slice(layout_lines().as_bytes());
+        // A config written in flow style (`{commit: each}`) takes no line
+        // added after it: say so rather than write one nexo cannot read.
+        Config::parse(&text, &place).map_err(|e| {
+            Error::invalid(format!(
+                "cannot record the layout in {place}: {}",
+                e.message
+            ))
+            .with_hint(format!(
+                "add the line `layout: {}` to it yourself",
+                crate::core::layout::LAYOUT
+            ))
+        })?;
+        self.replace(&rel, &text)?;
+        Ok(Some(rel))
     }
 }

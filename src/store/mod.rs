@@ -4,15 +4,16 @@
 //!
 //! ```text
 //! .nexo/.gitattributes                   union merge for histories
-//! .nexo/runs/<RUN_ID>/history.jsonl      append-only events (the truth)
-//! .nexo/runs/<RUN_ID>/history/*.jsonl    its sealed beginning (see segments)
-//! .nexo/runs/<RUN_ID>/run.yaml           view, regenerated from the fold
-//! .nexo/runs/<RUN_ID>/steps/<key>.yaml   view, one per step
+//! .nexo/runs/<c>/<c>/<RUN_ID>/history.jsonl      append-only events (the truth)
+//! .nexo/runs/<c>/<c>/<RUN_ID>/history/*.jsonl    its sealed beginning (see segments)
+//! .nexo/runs/<c>/<c>/<RUN_ID>/run.yaml           view, regenerated from the fold
+//! .nexo/runs/<c>/<c>/<RUN_ID>/steps/<key>.yaml   view, one per step
 //! .nexo/goals/<GOAL_ID>/history.jsonl    a goal's events (same rules)
 //! .nexo/goals/<GOAL_ID>/goal.yaml        its view
 //! ```
 //!
-//! An id says where its record lives: `WG-` ids are goals, all others runs.
+//! An id says where its record lives: `WG-` ids are goals, all others runs,
+//! fanned out by their first two characters after `WF-` (`core::layout`).
 //!
 //! Appends are a single `write` of a whole line on an `O_APPEND` file,
 //! flushed before returning; views are replaced by rename. One lock per
@@ -29,6 +30,7 @@ use crate::core::event::Event;
 use crate::core::id::{GOAL_PREFIX, RUN_PREFIX};
 
 pub mod config;
+mod fanout;
 mod folder;
 pub mod nofollow;
 pub mod segments;
@@ -39,7 +41,7 @@ use folder::{names_at, open_dir_nofollow, stat_all};
 
 pub use segments::{Parts, Sealing};
 
-pub use crate::core::layout::{HISTORY, NEXO_DIR, QUARANTINE};
+pub use crate::core::layout::{GOALS_DIR, HISTORY, NEXO_DIR, QUARANTINE, RUNS_DIR};
 
 /// Marks histories for git's built-in union merge, so both sides' events
 /// survive a plain `git pull` (the fold then dedupes and orders them), and
@@ -47,19 +49,25 @@ pub use crate::core::layout::{HISTORY, NEXO_DIR, QUARANTINE};
 /// conflict: views are regenerated from the merged history afterwards.
 pub const GITATTRIBUTES: &str = "\
 # Written by nexo. Histories are append-only event logs: a merge keeps every line of both sides.
-runs/*/history.jsonl merge=union
-runs/*/history/*.jsonl merge=union
+runs/*/*/*/history.jsonl merge=union
+runs/*/*/*/history/*.jsonl merge=union
 # Lines doctor --fix moved out of a history, kept: a merge keeps those of both sides.
-runs/*/quarantine.jsonl merge=union
+runs/*/*/*/quarantine.jsonl merge=union
 goals/*/quarantine.jsonl merge=union
 # Views are derived from the history: a merge keeps one side and the next nexo command
 # regenerates them. nexo registers the nexo-view driver in .git/config; without it git
 # may report conflicts here, which `nexo resolve` settles.
-runs/*/run.yaml merge=nexo-view
-runs/*/steps/*.yaml merge=nexo-view
+runs/*/*/*/run.yaml merge=nexo-view
+runs/*/*/*/steps/*.yaml merge=nexo-view
 goals/*/history.jsonl merge=union
 goals/*/history/*.jsonl merge=union
 goals/*/goal.yaml merge=nexo-view
+# Layout 1 (runs/<RUN_ID>/), which a clone that has not upgraded may still merge in.
+runs/*/history.jsonl merge=union
+runs/*/history/*.jsonl merge=union
+runs/*/quarantine.jsonl merge=union
+runs/*/run.yaml merge=nexo-view
+runs/*/steps/*.yaml merge=nexo-view
 ";
 const GITATTRIBUTES_MARK: &str = "# Written by nexo.";
 
@@ -176,7 +184,7 @@ impl Store {
     }
 
     pub fn runs_dir(&self) -> PathBuf {
-        self.root.join(NEXO_DIR).join("runs")
+        self.root.join(RUNS_DIR)
     }
 
     pub fn abs(&self, rel: &str) -> PathBuf {
@@ -235,39 +243,33 @@ impl Store {
     /// out (`nexo doctor` reports it); `.nexo` or `runs` being a link is an
     /// error.
     pub fn run_ids(&self) -> Result<Vec<String>> {
-        self.ids_in("runs", RUN_PREFIX)
+        Ok(sorted_ids(self.stamped_run_ids()?))
     }
 
     /// All goal ids present, sorted (as [`Store::run_ids`]).
     pub fn goal_ids(&self) -> Result<Vec<String>> {
-        self.ids_in("goals", GOAL_PREFIX)
-    }
-
-    fn ids_in(&self, folder: &str, prefix: &str) -> Result<Vec<String>> {
-        let mut ids: Vec<String> = self
-            .stamped_ids(folder, prefix)?
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
-        ids.sort_unstable();
-        Ok(ids)
+        Ok(sorted_ids(self.stamped_ids(GOALS_DIR, GOAL_PREFIX)?))
     }
 
     /// Every run id with its history's [`Stamp`], in no particular order:
     /// one lstat a run.
     pub fn stamped_run_ids(&self) -> Result<Vec<(String, Stamp)>> {
-        self.stamped_ids("runs", RUN_PREFIX)
+        match crate::trace::flat_layout() {
+            true => self.stamped_ids(RUNS_DIR, RUN_PREFIX),
+            false => self.stamped_fanned(),
+        }
     }
 
-    fn stamped_ids(&self, folder: &str, prefix: &str) -> Result<Vec<(String, Stamp)>> {
-        let dir = Path::new(NEXO_DIR).join(folder);
-        if !nofollow::check(&self.root, &dir)? {
+    /// The records directly in `dir` with their histories' stamps.
+    fn stamped_ids(&self, dir: &str, prefix: &str) -> Result<Vec<(String, Stamp)>> {
+        let dir = Path::new(dir);
+        if !nofollow::check(&self.root, dir)? {
             return Ok(Vec::new());
         }
         // The folder is read and each history stat'ed relative to it, not
         // by full paths: with 10,000 runs the path walks and the
         // allocations per entry were most of a listing's cost.
-        let path = self.root.join(&dir);
+        let path = self.root.join(dir);
         let (names, stamps) = match open_dir_nofollow(&path) {
             Some(folder) => {
                 let names = names_at(&folder, prefix).map_err(|e| Error::io("read", &path, e))?;
@@ -276,7 +278,7 @@ impl Store {
             }
             // Where a folder cannot be opened as a file (not on unix).
             None => {
-                let names: Vec<String> = nofollow::read_dir(&self.root, &dir)?
+                let names: Vec<String> = nofollow::read_dir(&self.root, dir)?
                     .into_iter()
                     .filter(|(name, link)| !link && name.starts_with(prefix))
                     .map(|(name, _)| name)
@@ -292,22 +294,14 @@ impl Store {
             .collect())
     }
 
-    /// The stamp of the `runs/` folder itself (see [`Stamp`]): it changes
-    /// whenever a run appears, disappears or is replaced.
-    pub fn runs_folder_stamp(&self) -> Option<Stamp> {
-        let dir = Path::new(NEXO_DIR).join("runs");
-        let m = fs::symlink_metadata(self.root.join(&dir)).ok()?;
-        (m.is_dir() && nofollow::check(&self.root, &dir).is_ok()).then(|| Stamp::of(&m))
-    }
-
     /// The `runs/` folder, opened to stamp histories in it by name
     /// (`None`: there is none).
     pub fn runs_folder(&self) -> Result<Option<Folder>> {
-        let dir = Path::new(NEXO_DIR).join("runs");
-        if !nofollow::check(&self.root, &dir)? {
+        let dir = Path::new(RUNS_DIR);
+        if !nofollow::check(&self.root, dir)? {
             return Ok(None);
         }
-        let path = self.root.join(&dir);
+        let path = self.root.join(dir);
         Ok(Some(Folder {
             file: open_dir_nofollow(&path),
             path,
@@ -388,7 +382,10 @@ impl Store {
             .into_iter()
             .filter(|id| id.starts_with(&wanted))
             .collect();
-        let dir = self.root.join(NEXO_DIR).join(format!("{what}s"));
+        let dir = self.root.join(match what {
+            "run" => RUNS_DIR,
+            _ => GOALS_DIR,
+        });
         match matches.len() {
             1 => Ok(matches.into_iter().next().expect("one match")),
             0 => Err(Error::not_found(format!(
@@ -633,6 +630,13 @@ impl Store {
     pub fn remove(&self, rel: &str) -> Result<()> {
         nofollow::remove_file(&self.root, Path::new(rel))
     }
+}
+
+/// The ids of `stamped`, sorted.
+fn sorted_ids(stamped: Vec<(String, Stamp)>) -> Vec<String> {
+    let mut ids: Vec<String> = stamped.into_iter().map(|(id, _)| id).collect();
+    ids.sort_unstable();
+    ids
 }
 
 /// Parses history bytes; `place` names the file in errors.

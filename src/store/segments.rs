@@ -1,9 +1,9 @@
 //! A history in parts: sealed segments, then the live file.
 //!
 //! ```text
-//! .nexo/runs/<RUN_ID>/history/000001-<hash>.jsonl   sealed, never changed again
-//! .nexo/runs/<RUN_ID>/history/000002-<hash>.jsonl
-//! .nexo/runs/<RUN_ID>/history.jsonl                 the live end, appended to
+//! .nexo/runs/<c>/<c>/<RUN_ID>/history/000001-<hash>.jsonl   sealed, never changed again
+//! .nexo/runs/<c>/<c>/<RUN_ID>/history/000002-<hash>.jsonl
+//! .nexo/runs/<c>/<c>/<RUN_ID>/history.jsonl                 the live end, appended to
 //! ```
 //!
 //! Why: git stores a file whole. A 23 MB history appended to on every

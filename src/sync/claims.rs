@@ -15,7 +15,7 @@ use crate::wire::sync::Yielded;
 
 use crate::core::error::Result;
 use crate::git::cli::GitCli;
-use crate::store::NEXO_DIR;
+use crate::store::RUNS_DIR;
 use crate::workspace::Nexo;
 
 impl Nexo {
@@ -24,7 +24,7 @@ impl Nexo {
     /// the lock, after integrating and before pushing. Costs one `git diff`
     /// when no step is contended.
     pub(super) fn yield_unpushed_claims(&self, git: &GitCli) -> Result<Vec<Yielded>> {
-        let runs_dir = format!("{NEXO_DIR}/runs/");
+        let runs_dir = format!("{RUNS_DIR}/");
         // No upstream branch yet (a first push): nothing there to yield to.
         let out = git.run(&["diff", "--name-only", "@{u}", "HEAD", "--", &runs_dir])?;
         if !out.status.success() {
@@ -33,7 +33,10 @@ impl Nexo {
         let listing = String::from_utf8_lossy(&out.stdout).into_owned();
         let runs: BTreeSet<&str> = listing
             .lines()
-            .filter_map(|p| p.strip_prefix(&runs_dir)?.split('/').next())
+            .filter_map(|p| match crate::core::layout::record_of_path(p)? {
+                (id, false) => Some(id),
+                (_, true) => None,
+            })
             .collect();
         let mut yielded = Vec::new();
         let mut held: Option<std::collections::BTreeSet<(String, String)>> = None;
@@ -41,7 +44,7 @@ impl Nexo {
             // An unreadable run is doctor's to report, not sync's to stop on.
             let Ok(run) = self.load(id) else { continue };
             for step in run.steps.iter().filter(|s| s.claims.len() > 1) {
-                let folder = format!("{runs_dir}{id}/");
+                let folder = format!("{}/", crate::core::layout::run_rel(id));
                 let at_remote = |token: &str| -> Result<bool> {
                     let args = ["grep", "-q", "-F", "-e", token, "@{u}", "--", &folder];
                     Ok(git.run(&args)?.status.success())

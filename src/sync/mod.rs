@@ -111,6 +111,9 @@ impl Nexo {
         if let Some(c) = self.commit_pending()?.commit {
             report.committed = Some(c);
         }
+        // Both sides in one layout before they meet: a pull of an
+        // upgraded remote then merges runs folder by folder.
+        self.upgrade_layout()?;
         let before = git.rev("HEAD")?;
         self.integrate(git, target, report)?;
         report.pulled |= git.rev("HEAD")? != before;

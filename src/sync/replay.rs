@@ -97,7 +97,7 @@ fn is_history(path: &str) -> bool {
 }
 
 fn is_view(path: &str) -> bool {
-    path.ends_with(".yaml") && (path.contains("/runs/") || path.contains("/goals/"))
+    path.ends_with(".yaml") && crate::core::layout::record_of_path(path).is_some()
 }
 
 /// `theirs`, then every line of `ours` it lacks, in `ours`'s order: each

@@ -30,10 +30,17 @@ impl Nexo {
         let mut runs = BTreeMap::new();
         let mut staged = Vec::new();
         for path in &ours {
-            let mut parts = path.split('/');
-            let run = match (parts.next(), parts.next(), parts.next()) {
-                (Some(NEXO_DIR), Some("runs" | "goals"), Some(id)) => id.to_string(),
-                _ => {
+            let run = match crate::core::layout::record_of_path(path) {
+                Some((id, false)) => id.to_string(),
+                // A run still in layout 1's place (a peer that had not
+                // upgraded): its file is staged as the merge left it, and
+                // the upgrade that follows unites it with the run's
+                // folder in layout 2, each event once.
+                Some((_, true)) => {
+                    staged.push(path.to_string());
+                    continue;
+                }
+                None => {
                     // .nexo/.gitattributes or config: take the merged side's
                     // content if it is ours, else leave it to the user.
                     if *path == format!("{NEXO_DIR}/.gitattributes") {

@@ -201,10 +201,9 @@ impl Nexo {
         let Some(tree) = self.repo.commit_runs(commit).1 else {
             return Vec::new();
         };
-        let runs_rel = format!("{}/runs", crate::store::NEXO_DIR);
         for (path, kind) in self
             .repo
-            .not_plain(tree, &runs_rel, true)
+            .not_plain(tree, crate::store::RUNS_DIR, true)
             .unwrap_or_default()
         {
             problems.push(VerifyProblem {

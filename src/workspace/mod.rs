@@ -11,7 +11,10 @@ use std::path::Path;
 
 mod fold;
 pub(crate) mod record;
+mod upgrade;
 pub(crate) mod write;
+
+pub use upgrade::Upgraded;
 
 pub(crate) use record::trailer;
 
@@ -284,6 +287,7 @@ impl Nexo {
     /// changed and commits them. Cheap when nothing changed: one comparison
     /// of HEAD's `.nexo` tree with the one nexo last saw.
     pub fn refresh(&self) -> Result<Vec<String>> {
+        self.upgrade_layout()?;
         let current = self.repo.nexo_tree()?;
         let seen = self.repo.seen_tree();
         if seen == Some(current) || self.repo.operation_in_progress() {
@@ -344,7 +348,37 @@ impl Nexo {
     /// `list`, `ready`, `prime` and goal counts read.
     pub(crate) fn summaries(&self) -> Result<crate::index::summaries::Summaries> {
         self.refresh()?;
-        let index = crate::index::summaries::SummaryIndex { store: &self.store };
+        // During a merge the working tree holds what no commit does yet:
+        // every run is stat'ed then.
+        let current = match self.repo.operation_in_progress() {
+            true => None,
+            false => self.repo.nexo_tree()?,
+        };
+        let changed_since = |since: &str| -> Option<std::collections::HashSet<String>> {
+            let since = gix::ObjectId::from_hex(since.as_bytes()).ok()?;
+            let mut ids: std::collections::HashSet<String> = match Some(since) == current {
+                true => Default::default(),
+                false => self
+                    .repo
+                    .changed_records(Some(since), current)
+                    .ok()?
+                    .into_iter()
+                    .collect(),
+            };
+            for rel in self.repo.read_pending() {
+                if let Some((id, _)) = crate::core::layout::record_of_path(&rel) {
+                    ids.insert(id.to_string());
+                }
+            }
+            Some(ids)
+        };
+        let index = crate::index::summaries::SummaryIndex {
+            store: &self.store,
+            committed: current.map(|tree| crate::index::summaries::Committed {
+                tree: tree.to_string(),
+                changed_since: &changed_since,
+            }),
+        };
         index.read(|id| <Run as record::Record>::read(self, id))
     }
 

@@ -209,6 +209,7 @@ impl Nexo {
         subject: &str,
     ) -> Result<CommitInfo> {
         changed.extend(self.store.ensure_gitattributes()?);
+        changed.extend(self.store.ensure_layout_marker()?);
         // What earlier writes left pending (--no-commit, a merge in
         // progress) rides along with this commit. Their views were written
         // with their events, and a killed writer's work was finished when

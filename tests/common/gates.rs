@@ -70,8 +70,7 @@ impl Base {
     /// The run's live history file in the working tree.
     pub fn history(&self) -> PathBuf {
         self.path()
-            .join(".nexo/runs")
-            .join(&self.run)
+            .join(super::run_rel(&self.run))
             .join("history.jsonl")
     }
 

@@ -44,6 +44,7 @@ pub fn seal(cmd: &mut Command) -> &mut Command {
         "NEXO_ACTOR",
         "NEXO_SESSION_ID",
         "NEXO_TRACE",
+        "NEXO_TEST_FLAT_LAYOUT",
     ] {
         cmd.env_remove(var);
     }
@@ -382,7 +383,13 @@ pub fn open_gated(dir: &Path) -> String {
 
 /// The live history file of run `run` in the working tree at `dir`.
 pub fn history_text(dir: &Path, run: &str) -> String {
-    std::fs::read_to_string(dir.join(".nexo/runs").join(run).join("history.jsonl")).unwrap()
+    std::fs::read_to_string(dir.join(run_rel(run)).join("history.jsonl")).unwrap()
+}
+
+/// Run `run`'s folder, relative to the working tree
+/// (`.nexo/runs/<c>/<c>/<RUN_ID>`).
+pub fn run_rel(run: &str) -> String {
+    nexo::core::layout::run_rel(run)
 }
 
 /// Another clone of `bare` at `dir`, as agent `name` (own identity,

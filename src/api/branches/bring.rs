@@ -106,6 +106,7 @@ impl Nexo {
         }
         paths.extend(self.write_files(self.render_record(&id)?)?);
         paths.extend(self.store.ensure_gitattributes()?);
+        paths.extend(self.store.ensure_layout_marker()?);
         let message = format!(
             "nexo: bring {id} from {}\n\n{}\n",
             refs.join(", "),

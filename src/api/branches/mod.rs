@@ -105,7 +105,7 @@ struct RefCache {
     trees: std::collections::HashMap<String, Vec<(String, String)>>,
 }
 
-const REF_CACHE_FORMAT: u32 = 1;
+const REF_CACHE_FORMAT: u32 = 2;
 
 /// One ref, as the cache knows it.
 pub(super) struct SeenRef {

@@ -1,0 +1,56 @@
+//! `doctor` on the layout of `.nexo/` (`core::layout`): run folders still
+//! in layout 1's place, and a layout not recorded in `.nexo/config.yaml`.
+
+use super::{Problem, ProblemKind};
+use crate::core::error::Result;
+use crate::core::layout::{LAYOUT, RUNS_DIR};
+use crate::store::NEXO_DIR;
+use crate::workspace::Nexo;
+
+impl Nexo {
+    /// With `fix`, upgrades the layout (its own commit, as the first
+    /// write would make) and records it.
+    pub(super) fn old_layout(&self, fix: bool, fixed: &mut Vec<String>) -> Result<Vec<Problem>> {
+        let mut problems = Vec::new();
+        let legacy = self.legacy_runs()?;
+        if !legacy.is_empty() {
+            problems.push(Problem {
+                kind: ProblemKind::OldLayout,
+                path: RUNS_DIR.to_string(),
+                line: None,
+                message: format!(
+                    "{} in layout 1's place ({RUNS_DIR}/<RUN_ID>/, e.g. {RUNS_DIR}/{}/): --fix, or the next nexo command, moves them to {RUNS_DIR}/<c>/<c>/<RUN_ID>/ in one commit",
+                    match legacy.len() {
+                        1 => "1 run is".to_string(),
+                        n => format!("{n} runs are"),
+                    },
+                    legacy[0]
+                ),
+                fixable: true,
+            });
+            if fix {
+                self.upgrade_layout()?;
+            }
+            return Ok(problems);
+        }
+        let rel = format!("{NEXO_DIR}/config.yaml");
+        let recorded = crate::store::config::Config::load(self.store().root())
+            .map(|c| c.layout.is_some())
+            .unwrap_or(true);
+        if !recorded && !self.store().run_ids()?.is_empty() {
+            problems.push(Problem {
+                kind: ProblemKind::OldLayout,
+                path: rel.clone(),
+                line: None,
+                message: format!(
+                    "{rel} does not record the layout (layout: {LAYOUT}): a nexo older than layout {LAYOUT} would find no runs here and write new ones where no other nexo looks; --fix adds it"
+                ),
+                fixable: true,
+            });
+            if fix {
+                fixed.extend(self.store().ensure_layout_marker()?);
+            }
+        }
+        Ok(problems)
+    }
+}

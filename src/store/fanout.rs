@@ -1,0 +1,162 @@
+//! The runs folder in layout 2: `.nexo/runs/<c1>/<c2>/<RUN_ID>/` (see
+//! `core::layout`). Listing it reads 1 + 32 + 1,024 small folders instead
+//! of one with an entry per run; the leaves are read on two threads.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use super::folder::{names_at, open_dir_nofollow, stat_all};
+use super::{Stamp, Store, nofollow};
+use crate::core::error::{Error, Result};
+use crate::core::id::{GOAL_PREFIX, RUN_PREFIX};
+use crate::core::layout::{GOALS_DIR, RUNS_DIR, is_shard};
+
+/// A leaf folder of the fan-out, open.
+struct Leaf {
+    file: File,
+    path: PathBuf,
+}
+
+impl Store {
+    /// The fan-out folders below `.nexo/runs` (`None`: no runs folder), as
+    /// paths relative to the working tree; a folder that is a link is left
+    /// out (`nexo doctor` reports it).
+    pub fn run_leaves(&self) -> Result<Option<Vec<String>>> {
+        let runs = Path::new(RUNS_DIR);
+        if !nofollow::check(&self.root, runs)? {
+            return Ok(None);
+        }
+        let mut leaves = Vec::new();
+        for (first, link) in nofollow::read_dir(&self.root, runs)? {
+            if link || !is_shard(&first) {
+                continue;
+            }
+            let mid = runs.join(&first);
+            if !self.root.join(&mid).is_dir() {
+                continue;
+            }
+            for (second, link) in nofollow::read_dir(&self.root, &mid)? {
+                if !link && is_shard(&second) {
+                    leaves.push(format!("{RUNS_DIR}/{first}/{second}"));
+                }
+            }
+        }
+        leaves.sort_unstable();
+        Ok(Some(leaves))
+    }
+
+    /// Every folder that holds records' folders directly, with the prefix
+    /// of their ids: the fan-out's leaves, then the goals folder.
+    pub fn record_folders(&self) -> Result<Vec<(String, &'static str)>> {
+        let mut out: Vec<(String, &'static str)> = match crate::trace::flat_layout() {
+            true => vec![(RUNS_DIR.to_string(), RUN_PREFIX)],
+            false => (self.run_leaves()?.unwrap_or_default().into_iter())
+                .map(|leaf| (leaf, RUN_PREFIX))
+                .collect(),
+        };
+        out.push((GOALS_DIR.to_string(), GOAL_PREFIX));
+        Ok(out)
+    }
+
+    /// Every run id with its history's [`Stamp`], in no particular order:
+    /// one lstat a run, the leaves on two threads.
+    pub(super) fn stamped_fanned(&self) -> Result<Vec<(String, Stamp)>> {
+        let Some(leaves) = self.run_leaves()? else {
+            return Ok(Vec::new());
+        };
+        let read = |leaves: &[String]| -> Result<Vec<(String, Stamp)>> {
+            let mut out = Vec::new();
+            for rel in leaves {
+                let path = self.root.join(rel);
+                let Some(file) = open_dir_nofollow(&path) else {
+                    out.extend(self.stamped_slowly(rel)?);
+                    continue;
+                };
+                let leaf = Leaf { file, path };
+                let names = names_at(&leaf.file, RUN_PREFIX)
+                    .map_err(|e| Error::io("read", &leaf.path, e))?;
+                let stamps = stat_all(&leaf.file, &names);
+                out.extend(
+                    names
+                        .into_iter()
+                        .zip(stamps)
+                        .filter_map(|(name, stamp)| Some((name, stamp?))),
+                );
+            }
+            Ok(out)
+        };
+        let (first, second) = leaves.split_at(leaves.len() / 2);
+        std::thread::scope(|s| {
+            let one = s.spawn(|| read(first));
+            let mut two = read(second)?;
+            let mut all = one.join().expect("listing threads do not panic")?;
+            all.append(&mut two);
+            Ok(all)
+        })
+    }
+
+    /// A leaf read by paths, where a folder cannot be opened as a file.
+    fn stamped_slowly(&self, rel: &str) -> Result<Vec<(String, Stamp)>> {
+        let names: Vec<String> = nofollow::read_dir(&self.root, Path::new(rel))?
+            .into_iter()
+            .filter(|(name, link)| !link && name.starts_with(RUN_PREFIX))
+            .map(|(name, _)| name)
+            .collect();
+        let stamps = super::Folder {
+            file: None,
+            path: self.root.join(rel),
+        }
+        .stamps(&names);
+        Ok(names
+            .into_iter()
+            .zip(stamps)
+            .filter_map(|(name, stamp)| Some((name, stamp?)))
+            .collect())
+    }
+
+    /// A stamp of the runs folder and every fan-out folder in it: it
+    /// changes whenever a run appears, disappears or is replaced anywhere
+    /// below (each folder's modification time does), at 1,057 lstats.
+    /// Its time is the newest of theirs; its inode a digest of all.
+    pub fn runs_folder_stamp(&self) -> Option<Stamp> {
+        let runs = Path::new(RUNS_DIR);
+        let top = std::fs::symlink_metadata(self.root.join(runs)).ok()?;
+        if !top.is_dir() || nofollow::check(&self.root, runs).is_err() {
+            return None;
+        }
+        let mut all = vec![Stamp::of(&top)];
+        if !crate::trace::flat_layout() {
+            for (first, link) in nofollow::read_dir(&self.root, runs).ok()? {
+                if link || !is_shard(&first) {
+                    continue;
+                }
+                let mid = runs.join(&first);
+                all.push(Stamp::of(
+                    &std::fs::symlink_metadata(self.root.join(&mid)).ok()?,
+                ));
+                for (second, link) in nofollow::read_dir(&self.root, &mid).ok()? {
+                    if !link && is_shard(&second) {
+                        let m =
+                            std::fs::symlink_metadata(self.root.join(&mid).join(&second)).ok()?;
+                        all.push(Stamp::of(&m));
+                    }
+                }
+            }
+        }
+        // A sum of each folder's digest: the order folders are read in
+        // does not matter.
+        let digest = all.iter().fold(0u64, |sum, s| {
+            let one = [s.ino, s.mtime_ns as u64, (s.mtime_ns >> 64) as u64]
+                .iter()
+                .fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
+                    (h ^ v).wrapping_mul(0x0000_0100_0000_01b3)
+                });
+            sum.wrapping_add(one)
+        });
+        Some(Stamp {
+            len: all.len() as u64,
+            mtime_ns: all.iter().map(|s| s.mtime_ns).max().unwrap_or(0),
+            ino: digest,
+        })
+    }
+}
