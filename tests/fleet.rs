@@ -340,21 +340,52 @@ fn rival_wins_the_branch_once(bare: &Path, side: &str) {
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-#[test]
-fn a_claim_ref_won_while_a_rivals_claim_won_the_branch_is_given_up_not_held_twice() {
-    let (_repo, shared, dirs, run) = fleet(2, 1);
+/// A run of one step (and `wrap`) on two clones, A and B: A's claim on
+/// `s0`, made first, reaches the branch without a claim ref (the branch
+/// push of a claim whose ref push lost), and with it whatever `then`
+/// writes in A; B, which looked before, claims `s0` with `--sync`,
+/// creates the claim ref and finds the branch taken.
+fn rival_on_the_branch(then: &[&str]) -> (Repo, Shared, Vec<PathBuf>, String, Output) {
+    let (repo, shared, dirs, run) = fleet(2, 1);
     let (a, b) = (&dirs[0], &dirs[1]);
-    // A claims first (its claim comes first in the fold's order) and its
-    // claim reaches the branch without a claim ref: the branch push of a
-    // claim whose ref push lost, before its yield is pushed.
     ok(&nexo_at(a, T0, &["claim", &run, "s0"]), "a claims here");
+    if !then.is_empty() {
+        let args: Vec<&str> = then
+            .iter()
+            .map(|a| if *a == "RUN" { run.as_str() } else { a })
+            .collect();
+        ok(&nexo_at(a, T0 + 500, &args), "a then");
+    }
     git_in(a, &["push", "-q", "origin", "HEAD:refs/heads/side"]);
     let side = git_in(a, &["rev-parse", "HEAD"]);
     rival_wins_the_branch_once(&shared.bare, side.trim());
+    let out = nexo_at(
+        b,
+        T0 + 1000,
+        &["claim", &run, "s0", "--sync", "--timeout", "2s", "--json"],
+    );
+    (repo, shared, dirs, run, out)
+}
 
-    // B looked before A's claim reached the branch, so it claims s0 too,
-    // creates the claim ref, and finds the branch taken.
-    let out = nexo_at(b, T0 + 1000, &["claim", &run, "s0", "--sync", "--json"]);
+#[test]
+fn a_claim_ref_won_while_a_rivals_claim_won_the_branch_holds_once_the_rival_yields() {
+    let (_repo, _shared, dirs, run, out) = rival_on_the_branch(&["release", "RUN", "s0"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(parse_json(&out)["step_key"], "s0", "{}", stdout(&out));
+    ok(
+        &nexo_at(
+            &dirs[1],
+            T0 + 2000,
+            &["update", &run, "s0", "--status", "running"],
+        ),
+        "b, the holder, works at once",
+    );
+}
+
+#[test]
+fn a_claim_ref_won_while_a_rivals_claim_won_the_branch_is_given_up_when_the_rival_never_yields() {
+    let (_repo, shared, dirs, run, out) = rival_on_the_branch(&[]);
+    let (a, b) = (&dirs[0], &dirs[1]);
     assert_eq!(out.status.code(), Some(10), "{}", stdout(&out));
     let lost = parse_json(&out);
     assert_eq!(lost["lost"], true, "{lost}");

@@ -11,6 +11,7 @@
 //! pushed.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use super::{Look, Remote, SyncReport};
 use crate::core::error::Result;
@@ -220,40 +221,52 @@ impl Nexo {
     /// ref alone cannot tell: between this clone's look and its push, the
     /// step's last holder may have finished it, pushed the branch and
     /// dropped its ref (the remote lists refs one by one, not as one
-    /// snapshot); or a rival's claim made concurrently reached the branch
-    /// without a ref (its ref push lost, its branch push won, its yield
-    /// not pushed yet) and comes first in the fold's order. A claim that
-    /// does not hold its step yields, so that it never becomes the holder
-    /// behind the caller's back, and gives its ref back.
+    /// snapshot). Or a rival's claim made at the same moment reached the
+    /// branch though its ref push lost: it comes first in the fold's
+    /// order until its yield (written as it lost) reaches the branch too,
+    /// which is waited for until `until`, polling the remote's tip with a
+    /// backoff. A claim that does not hold its step then yields, so that
+    /// it never becomes the holder behind the caller's back, and gives its
+    /// ref back.
     pub(crate) fn holds_after_fetch(
         &self,
         remote: &Remote,
         report: &mut SyncReport,
         (run, step, token): (&str, &str, &str),
+        until: Instant,
     ) -> Result<AfterFetch> {
-        self.pull_looking(remote, report, Look::Fetch)?;
-        let now = crate::trace::now_text();
-        let loaded = self.load(run)?;
-        let Some(s) = loaded.step(step) else {
-            return Ok(AfterFetch::Done);
-        };
-        if s.held_by(token, &now) {
-            return Ok(AfterFetch::Holds);
+        let mut look = Look::Fetch;
+        for round in 0u32.. {
+            self.pull_looking(remote, report, look)?;
+            let now = crate::trace::now_text();
+            let loaded = self.load(run)?;
+            let s = loaded.step(step);
+            let after = match s {
+                Some(s) if s.held_by(token, &now) => return Ok(AfterFetch::Holds),
+                Some(s) if !s.status.is_done() => AfterFetch::Behind,
+                _ => AfterFetch::Done,
+            };
+            if after == AfterFetch::Behind && Instant::now() < until {
+                std::thread::sleep(
+                    Duration::from_millis(100 << round.min(3))
+                        .min(until.saturating_duration_since(Instant::now())),
+                );
+                look = Look::Ask;
+                continue;
+            }
+            if let Some(s) = s
+                && let Some(mine) = s.claims.iter().find(|c| c.token.as_str() == token)
+            {
+                let to = s.live_holder(&now).map_or("another clone", |c| &c.holder);
+                self.yield_claim(run, step, &mine.holder, token, to)?;
+            }
+            let key = (run.to_string(), step.to_string());
+            if let Some(sha) = held_refs(&remote.git)?.remove(&key) {
+                self.drop_claim_refs(remote, &[(key.0, key.1, sha)]);
+            }
+            return Ok(after);
         }
-        let after = if s.status.is_done() {
-            AfterFetch::Done
-        } else {
-            AfterFetch::Behind
-        };
-        if let Some(mine) = s.claims.iter().find(|c| c.token.as_str() == token) {
-            let to = s.live_holder(&now).map_or("another clone", |c| &c.holder);
-            self.yield_claim(run, step, &mine.holder, token, to)?;
-        }
-        let key = (run.to_string(), step.to_string());
-        if let Some(sha) = held_refs(&remote.git)?.remove(&key) {
-            self.drop_claim_refs(remote, &[(key.0, key.1, sha)]);
-        }
-        Ok(after)
+        unreachable!("the loop returns")
     }
 
     /// Of other clones' claim refs (`(run, step, commit)`), those whose

@@ -18,7 +18,7 @@
 mod by_branch;
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::sync::{AfterFetch, ClaimPush, Look, Looked, Remote};
@@ -55,7 +55,8 @@ impl Nexo {
             ClaimPush::Held { branch } => {
                 report.pushed = branch;
                 if !branch {
-                    match self.holds_after_fetch(&remote, &mut report, key(&claimed))? {
+                    let until = rival_yield_by(deadline);
+                    match self.holds_after_fetch(&remote, &mut report, key(&claimed), until)? {
                         AfterFetch::Holds => {}
                         AfterFetch::Done => return Err(done_there(&claimed)),
                         AfterFetch::Behind => return Err(taken(&claimed)),
@@ -66,6 +67,10 @@ impl Nexo {
             }
             ClaimPush::Taken => {
                 self.yield_to_claim_ref(&claimed)?;
+                // The claim may have reached the branch (its push is not
+                // atomic): its yield goes there at once, best effort, so
+                // that the ref's holder waits for it as little as can be.
+                let _ = self.push(&remote, deadline, 1);
                 Err(taken(&claimed))
             }
             ClaimPush::Unsupported => self.hold_by_branch(&remote, report, deadline, claimed),
@@ -119,7 +124,9 @@ impl Nexo {
                     return self.claimed_answer(item, claimed, &actor);
                 }
                 ClaimPush::Held { branch: false } => {
-                    let after = self.holds_after_fetch(&remote, &mut report, key(&claimed))?;
+                    let until = rival_yield_by(deadline);
+                    let after =
+                        self.holds_after_fetch(&remote, &mut report, key(&claimed), until)?;
                     if after == AfterFetch::Holds {
                         claimed.sync = Some(report);
                         return self.claimed_answer(item, claimed, &actor);
@@ -212,6 +219,15 @@ fn held_elsewhere(
         .filter(|key| !lapsed.is_some_and(|l| l.contains_key(key)))
         .chain(lost.iter().cloned())
         .collect()
+}
+
+/// How long a claim whose ref this clone created waits, at most, for a
+/// rival's yield to reach the branch (`holds_after_fetch`): a rival whose
+/// ref push lost writes it at once and pushes it with its next push.
+const RIVAL_YIELD_WAIT: Duration = Duration::from_secs(5);
+
+fn rival_yield_by(deadline: Instant) -> Instant {
+    deadline.min(Instant::now() + RIVAL_YIELD_WAIT)
 }
 
 /// A claim's run, step and token, as `holds_after_fetch` asks for them.
