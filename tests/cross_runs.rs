@@ -136,17 +136,18 @@ fn a_need_on_a_run_folder_that_is_a_link_is_refused_and_harmless_by_hand() {
         repo.path(),
         &["--json", "update", &real, "r1", "--status", "completed"],
     );
-    let runs = repo.path().join(".nexo/runs");
     let outside = tempfile::tempdir().unwrap();
     let copy = outside.path().join("run");
     std::fs::create_dir(&copy).unwrap();
     std::fs::copy(
-        runs.join(&real).join("history.jsonl"),
+        repo.path().join(common::run_rel(&real)).join("history.jsonl"),
         copy.join("history.jsonl"),
     )
     .unwrap();
     let linked = "WF-LINKEDRUN00000";
-    std::os::unix::fs::symlink(&copy, runs.join(linked)).unwrap();
+    let link = repo.path().join(common::run_rel(linked));
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&copy, link).unwrap();
 
     let before = history_text(repo.path(), &deploy);
     let out = repo.nexo(&["update", &deploy, "deploy", "--needs", linked]);
@@ -154,7 +155,7 @@ fn a_need_on_a_run_folder_that_is_a_link_is_refused_and_harmless_by_hand() {
     assert_eq!(history_text(repo.path(), &deploy), before);
 
     // A peer's hand-written line: the step waits, and nothing breaks.
-    let history = runs.join(&deploy).join("history.jsonl");
+    let history = repo.path().join(common::run_rel(&deploy)).join("history.jsonl");
     let last: Value = serde_json::from_str(before.lines().last().unwrap()).unwrap();
     let forged = serde_json::json!({
         "v": 8, "id": "01M95TCSTMVHP2CCG5Q2EY4ZZZ", "clock": last["clock"].as_u64().unwrap() + 1,
