@@ -140,7 +140,9 @@ fn a_need_on_a_run_folder_that_is_a_link_is_refused_and_harmless_by_hand() {
     let copy = outside.path().join("run");
     std::fs::create_dir(&copy).unwrap();
     std::fs::copy(
-        repo.path().join(common::run_rel(&real)).join("history.jsonl"),
+        repo.path()
+            .join(common::run_rel(&real))
+            .join("history.jsonl"),
         copy.join("history.jsonl"),
     )
     .unwrap();
@@ -155,7 +157,10 @@ fn a_need_on_a_run_folder_that_is_a_link_is_refused_and_harmless_by_hand() {
     assert_eq!(history_text(repo.path(), &deploy), before);
 
     // A peer's hand-written line: the step waits, and nothing breaks.
-    let history = repo.path().join(common::run_rel(&deploy)).join("history.jsonl");
+    let history = repo
+        .path()
+        .join(common::run_rel(&deploy))
+        .join("history.jsonl");
     let last: Value = serde_json::from_str(before.lines().last().unwrap()).unwrap();
     let forged = serde_json::json!({
         "v": 8, "id": "01M95TCSTMVHP2CCG5Q2EY4ZZZ", "clock": last["clock"].as_u64().unwrap() + 1,

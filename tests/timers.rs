@@ -173,7 +173,10 @@ fn a_timer_in_the_year_9999_is_refused_and_harmless_when_written_by_hand() {
     assert!(e["error"].as_str().unwrap().contains("not_before"), "{e}");
 
     // A peer's hand-written line: the step waits, saying until when.
-    let history = repo.path().join(common::run_rel(&run)).join("history.jsonl");
+    let history = repo
+        .path()
+        .join(common::run_rel(&run))
+        .join("history.jsonl");
     let text = std::fs::read_to_string(&history).unwrap();
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     let forged = serde_json::json!({

@@ -13,6 +13,7 @@
 //! the verbs it is built on (`crate::sync`, `crate::branches`).
 
 mod after;
+mod archive;
 mod branches;
 pub use branches::BringResponse;
 mod claims;

@@ -294,6 +294,9 @@ impl Nexo {
         if req.branches.unwrap_or(false) {
             return self.list_branches(&req, limit);
         }
+        if req.archived.unwrap_or(false) {
+            return self.list_archived(limit);
+        }
         let include_closed = req.include_closed.unwrap_or(false);
         let summaries = self.summaries()?;
         let items = summaries

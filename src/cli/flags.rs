@@ -70,6 +70,7 @@ fn table(cmd: &Command) -> &'static [(&'static str, &'static str)] {
             ("steal", "--steal"),
         ],
         Command::Release(_) => &[("step_key", "STEP")],
+        Command::Archive(_) => &[("closed_before", "--closed-before")],
         Command::Handoff(_) => &[
             ("new_owner", "--to"),
             ("handoff_note", "--note"),

@@ -21,6 +21,9 @@ pub struct Args {
     /// git's objects; nothing is checked out), each with where it lives.
     #[arg(long, short = 'b')]
     pub branches: bool,
+    /// The archived runs instead (`nexo archive`), most recently archived first.
+    #[arg(long, conflicts_with_all = ["all", "status", "branches"])]
+    pub archived: bool,
     /// Colour: auto (on a terminal, unless NO_COLOR), always or never.
     #[arg(long, value_enum, default_value_t = super::ColorChoice::Auto)]
     pub color: super::ColorChoice,
@@ -29,6 +32,9 @@ pub struct Args {
 /// What an empty list says: which runs there are none of, and where the
 /// others are.
 fn empty(a: &Args, closed: usize) -> String {
+    if a.archived {
+        return "No archived runs (`nexo archive` archives closed ones).\n".into();
+    }
     match (a.status, closed) {
         (Some(status), _) => format!("No {status} runs.\n"),
         (None, 0) => "No runs. Open one with `nexo open \"<goal>\" --step key:title ...`.\n".into(),
@@ -42,6 +48,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         include_closed: Some(a.all),
         limit: Some(a.limit),
         branches: Some(a.branches),
+        archived: Some(a.archived),
     })?;
     super::warn_unreadable(
         r.unreadable

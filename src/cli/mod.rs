@@ -19,6 +19,7 @@ use nexo::wire::json::parse_lenient;
 use nexo::wire::response::{CheckpointOut, CommitInfo};
 
 mod approve;
+mod archive;
 mod bring;
 mod call;
 mod claim;
@@ -144,6 +145,8 @@ pub enum Command {
     Goal(goal::Args),
     /// Workflow templates in .nexo/templates/: list, show, check, init (see `nexo open --template`).
     Template(template::Args),
+    /// Move closed runs out of .nexo/runs/ into .nexo/archive/, in one commit (still read by id).
+    Archive(archive::Args),
     /// Commit every pending .nexo/ change (left by --no-commit or a merge in progress).
     #[command(
         after_help = "Examples:\n  nexo update WF-7K2D doctor --status completed --no-commit\n  nexo commit"
@@ -304,6 +307,7 @@ fn execute(cli: &Cli) -> Result<i32> {
         Command::Watch(a) => watch::run(&ctx, a),
         Command::Goal(a) => goal::run(&ctx, a),
         Command::Template(a) => return template::run(&ctx, a),
+        Command::Archive(a) => archive::run(&ctx, a),
         Command::Commit => commit::run(&ctx),
         Command::Doctor(a) => return doctor::run(&ctx, a),
         Command::Verify(a) => return verify::run(&ctx, a),

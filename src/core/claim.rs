@@ -155,9 +155,16 @@ pub fn parse_ttl(what: &str, text: &str) -> Result<u64> {
             ))
         })
     };
+    in_range(seconds_of(text).ok_or_else(bad)?)
+}
+
+/// A length of time as people write it (`90s`, `30m`, `2h`, `30d`,
+/// `1h30m`, or a plain number of seconds), in seconds; `None` when it is
+/// not one.
+pub fn seconds_of(text: &str) -> Option<u64> {
     let t = text.trim();
     if let Ok(seconds) = t.parse::<u64>() {
-        return in_range(seconds);
+        return Some(seconds);
     }
     let mut total: u64 = 0;
     let mut number = String::new();
@@ -171,19 +178,16 @@ pub fn parse_ttl(what: &str, text: &str) -> Result<u64> {
             'm' => 60,
             'h' => 3600,
             'd' => 86_400,
-            _ => return Err(bad()),
+            _ => return None,
         };
-        let n: u64 = number.parse().map_err(|_| bad())?;
+        let n: u64 = number.parse().ok()?;
         number.clear();
-        total = n
-            .checked_mul(unit)
-            .and_then(|s| total.checked_add(s))
-            .ok_or_else(bad)?;
+        total = n.checked_mul(unit).and_then(|s| total.checked_add(s))?;
     }
     if !number.is_empty() || t.is_empty() {
-        return Err(bad());
+        return None;
     }
-    in_range(total)
+    Some(total)
 }
 
 /// A lease length within what a claim may ask for.

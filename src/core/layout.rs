@@ -74,6 +74,20 @@ pub fn legacy_run_rel(run_id: &str) -> String {
     format!("{RUNS_DIR}/{run_id}")
 }
 
+/// Where `nexo archive` moves closed runs: each in `<c1>/<c2>/<RUN_ID>/`
+/// below it, as in [`RUNS_DIR`], its files byte for byte (so git sees a
+/// rename, and a peer's later line follows the file), with an
+/// [`ARCHIVED`] note beside them.
+pub const ARCHIVE_DIR: &str = ".nexo/archive";
+/// In an archived run's folder: when it was archived and how many events
+/// it had, so that a later event (a peer's, merged in) brings it back.
+pub const ARCHIVED: &str = "archived.yaml";
+
+/// An archived run's folder: `.nexo/archive/7/K/WF-7K2D…`.
+pub fn archive_rel(run_id: &str) -> String {
+    format!("{ARCHIVE_DIR}/{}", fanned(run_id))
+}
+
 /// Whether `name`, an entry of [`RUNS_DIR`] or of one of its folders, is a
 /// fan-out folder (one character) rather than a run's folder.
 pub fn is_shard(name: &str) -> bool {

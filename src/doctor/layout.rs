@@ -1,5 +1,6 @@
 //! `doctor` on the layout of `.nexo/` (`core::layout`): run folders still
-//! in layout 1's place, and a layout not recorded in `.nexo/config.yaml`.
+//! in layout 1's place, a layout not recorded in `.nexo/config.yaml`, and
+//! archived runs a later event is to bring back.
 
 use super::{Problem, ProblemKind};
 use crate::core::error::Result;
@@ -49,6 +50,35 @@ impl Nexo {
             });
             if fix {
                 fixed.extend(self.store().ensure_layout_marker()?);
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Archived runs that a merge gave a later event, or left with a live
+    /// folder too: the next refresh brings them back; `fix` does now.
+    pub(super) fn archived_later(
+        &self,
+        fix: bool,
+        fixed: &mut Vec<String>,
+    ) -> Result<Vec<Problem>> {
+        let mut problems = Vec::new();
+        for id in self.store().archived_run_ids()? {
+            if !self.archived_but_later(&id)? {
+                continue;
+            }
+            let path = crate::core::layout::archive_rel(&id);
+            problems.push(Problem {
+                kind: ProblemKind::ArchivedLater,
+                path: path.clone(),
+                line: None,
+                message: format!(
+                    "{id} is archived but has a later event, or a live folder too: --fix, or the next nexo command after a pull, brings it back to {RUNS_DIR}/"
+                ),
+                fixable: true,
+            });
+            if fix && self.settle_one(&id, false)? {
+                fixed.push(path);
             }
         }
         Ok(problems)

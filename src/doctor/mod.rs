@@ -53,6 +53,7 @@ pub enum ProblemKind {
     DatedAhead,
     Template,
     OldLayout,
+    ArchivedLater,
 }
 
 impl ProblemKind {
@@ -80,6 +81,7 @@ impl ProblemKind {
             ProblemKind::DatedAhead => "dated_ahead",
             ProblemKind::Template => "template",
             ProblemKind::OldLayout => "old_layout",
+            ProblemKind::ArchivedLater => "archived_later",
         }
     }
 }
@@ -183,6 +185,7 @@ impl Nexo {
         problems.extend(self.not_files(fix, &mut fixed)?);
         problems.extend(self.gitlinks()?);
         problems.extend(self.old_layout(fix, &mut fixed)?);
+        problems.extend(self.archived_later(fix, &mut fixed)?);
         let ids = store.run_ids()?;
         let goals = store.goal_ids()?;
         if !(ids.is_empty() && goals.is_empty())

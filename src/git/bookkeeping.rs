@@ -105,6 +105,24 @@ impl Repo {
         Ok(changed)
     }
 
+    /// The archived runs (`nexo archive`) whose folder differs between two
+    /// `.nexo` trees (added or changed in `new`): what a merge may have
+    /// brought a later event to.
+    pub fn changed_archived(
+        &self,
+        old: Option<gix::ObjectId>,
+        new: Option<gix::ObjectId>,
+    ) -> Result<Vec<String>> {
+        let mut changed = Vec::new();
+        let folder = "archive";
+        let (o, n) = (self.subtree(old, folder)?, self.subtree(new, folder)?);
+        if o != n {
+            self.changed_below(o, n, 2, &mut changed)?;
+        }
+        changed.sort();
+        Ok(changed)
+    }
+
     /// The records whose folder differs between two trees `depth` fan-out
     /// levels above them, descending only into fan-out folders that differ.
     fn changed_below(

@@ -107,6 +107,7 @@ pub fn board(nexo: &Nexo) -> Result<String> {
         include_closed: Some(true),
         limit: Some(BOARD_LIMIT),
         branches: Some(true),
+        archived: None,
     })?;
     let now = now();
     let mut columns = vec![

@@ -9,7 +9,7 @@ use super::folder::{names_at, open_dir_nofollow, stat_all};
 use super::{Stamp, Store, nofollow};
 use crate::core::error::{Error, Result};
 use crate::core::id::{GOAL_PREFIX, RUN_PREFIX};
-use crate::core::layout::{GOALS_DIR, RUNS_DIR, is_shard};
+use crate::core::layout::{ARCHIVE_DIR, GOALS_DIR, RUNS_DIR, is_shard};
 
 /// A leaf folder of the fan-out, open.
 struct Leaf {
@@ -22,7 +22,27 @@ impl Store {
     /// paths relative to the working tree; a folder that is a link is left
     /// out (`nexo doctor` reports it).
     pub fn run_leaves(&self) -> Result<Option<Vec<String>>> {
-        let runs = Path::new(RUNS_DIR);
+        self.leaves_below(RUNS_DIR)
+    }
+
+    /// The runs in the archive (`nexo archive`), sorted: a listing of its
+    /// fan-out, for `list --archived` and `doctor`, never for live reads.
+    pub fn archived_run_ids(&self) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for leaf in self.leaves_below(ARCHIVE_DIR)?.unwrap_or_default() {
+            for (name, link) in nofollow::read_dir(&self.root, Path::new(&leaf))? {
+                if !link && crate::core::model::validate_name("run_id", &name).is_ok() {
+                    ids.push(name);
+                }
+            }
+        }
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// The fan-out folders below `base` (`.nexo/runs` or the archive).
+    fn leaves_below(&self, base: &str) -> Result<Option<Vec<String>>> {
+        let runs = Path::new(base);
         if !nofollow::check(&self.root, runs)? {
             return Ok(None);
         }
@@ -37,7 +57,7 @@ impl Store {
             }
             for (second, link) in nofollow::read_dir(&self.root, &mid)? {
                 if !link && is_shard(&second) {
-                    leaves.push(format!("{RUNS_DIR}/{first}/{second}"));
+                    leaves.push(format!("{base}/{first}/{second}"));
                 }
             }
         }

@@ -336,8 +336,14 @@ impl Store {
 
     /// Resolves a full run id or a unique prefix of one (with or without
     /// `WF-`, any case), like git's short hashes.
+    /// An archived run's prefix resolves too, when no live run has it.
     pub fn resolve(&self, given: &str) -> Result<String> {
-        self.resolve_in(given, RUN_PREFIX, "run", || self.run_ids())
+        match self.resolve_in(given, RUN_PREFIX, "run", || self.run_ids()) {
+            Err(e) if e.kind == ErrorKind::NotFound => self
+                .resolve_in(given, RUN_PREFIX, "run", || self.archived_run_ids())
+                .map_err(|_| e),
+            found => found,
+        }
     }
 
     fn resolve_in(
@@ -368,7 +374,10 @@ impl Store {
         crate::core::model::validate_name(&format!("{what}_id"), &wanted)?;
         // The common case, a full id, costs a few stats instead of a listing.
         let rel = crate::core::layout::history_rel(&wanted);
-        if nofollow::check(&self.root, Path::new(&rel))? || self.reappears(&rel)? {
+        if nofollow::check(&self.root, Path::new(&rel))?
+            || self.reappears(&rel)?
+            || (what == "run" && self.archived_history(&wanted)?.is_some())
+        {
             return Ok(wanted);
         }
         if wanted.len() < prefix.len() + MIN_PREFIX {
@@ -403,6 +412,16 @@ impl Store {
                 ),
             )),
         }
+    }
+
+    /// The history of run `id` in the archive (`nexo archive`), when it
+    /// is there: read by id like a live run's, never listed with them.
+    pub fn archived_history(&self, id: &str) -> Result<Option<String>> {
+        if id.starts_with(GOAL_PREFIX) || crate::core::model::validate_name("run_id", id).is_err() {
+            return Ok(None);
+        }
+        let rel = format!("{}/{HISTORY}", crate::core::layout::archive_rel(id));
+        Ok(nofollow::check(&self.root, Path::new(&rel))?.then_some(rel))
     }
 
     /// Reads a file under the working tree, never through a link.
@@ -458,6 +477,14 @@ impl Store {
             None if self.reappears(&rel)? => open()?,
             None => None,
         };
+        if live.is_none()
+            && let Some(rel) = self.archived_history(id)?
+        {
+            let file = nofollow::open(&self.root, Path::new(&rel), OpenOptions::new().read(true))?;
+            if let Some(file) = file {
+                return Parts::open(&self.root, &rel, file);
+            }
+        }
         let live = live.ok_or_else(|| {
             Error::not_found(format!(
                 "unknown run {}: {} does not exist",

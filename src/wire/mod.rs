@@ -5,6 +5,7 @@
 //! May import: `core`, and the types of the layers below it (a commit's
 //! info from `git`, a sync's report from `sync`).
 
+pub mod archive;
 pub mod claims;
 pub mod feed;
 pub mod goals;

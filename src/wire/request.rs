@@ -216,6 +216,10 @@ pub struct ListRequest {
     /// worktree, each labelled with where it lives.
     #[serde(default)]
     pub branches: Option<bool>,
+    /// The archived runs instead (`nexo archive`), most recently
+    /// archived first.
+    #[serde(default)]
+    pub archived: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

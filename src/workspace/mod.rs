@@ -9,6 +9,7 @@
 use std::cell::{Cell, RefCell};
 use std::path::Path;
 
+pub(crate) mod archive;
 mod fold;
 pub(crate) mod record;
 mod upgrade;
@@ -240,7 +241,11 @@ impl Nexo {
         let mut paths = Vec::new();
         let mut ids = Vec::new();
         for rel in self.repo.read_pending() {
+            // A history no longer there moved (an archive killed midway):
+            // its views went with it.
             if let Some(id) = crate::core::layout::record_of_history(&rel)
+                && crate::store::nofollow::check(self.store.root(), std::path::Path::new(&rel))
+                    .unwrap_or(false)
                 && let Ok(files) = self.render_record(id)
             {
                 paths.extend(self.write_files(files)?);
@@ -294,7 +299,13 @@ impl Nexo {
             return Ok(Vec::new());
         }
         let lock = self.lock()?;
-        let ids = self.repo.changed_records(seen.flatten(), current)?;
+        let mut ids = self.repo.changed_records(seen.flatten(), current)?;
+        // A merge that gave an archived run a later event brings it back.
+        for id in self.settle_archived(seen.flatten(), current)? {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
         let mut changed = Vec::new();
         let mut refreshed = Vec::new();
         for id in &ids {

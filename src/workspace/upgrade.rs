@@ -122,7 +122,7 @@ impl Nexo {
     }
 
     /// Moves a run folder whole (one rename: the files keep their bytes).
-    fn move_folder(&self, from: &str, to: &str) -> Result<()> {
+    pub(super) fn move_folder(&self, from: &str, to: &str) -> Result<()> {
         let root = self.store.root();
         let parent = Path::new(to).parent().expect("a run folder has a parent");
         nofollow::create_dir_all(root, parent)?;
@@ -133,7 +133,7 @@ impl Nexo {
     /// Adds to layout 2's history of a run every event of its layout-1
     /// folder (sealed segments and live file) it lacks, and the lines of
     /// its quarantine; then removes the layout-1 folder.
-    fn unite(&self, from: &str, to: &str) -> Result<()> {
+    pub(super) fn unite(&self, from: &str, to: &str) -> Result<()> {
         let store = &self.store;
         let to_history = format!("{to}/{HISTORY}");
         let mut have: HashSet<String> = HashSet::new();
@@ -182,7 +182,7 @@ impl Nexo {
 }
 
 /// The lines of a run folder's history, sealed segments first.
-fn history_lines(store: &crate::store::Store, folder: &str) -> Result<Vec<String>> {
+pub(super) fn history_lines(store: &crate::store::Store, folder: &str) -> Result<Vec<String>> {
     let live = format!("{folder}/{HISTORY}");
     let mut out = Vec::new();
     for (name, _) in crate::store::segments::segments(store.root(), &live)? {
@@ -203,7 +203,7 @@ fn lines_of(bytes: &[u8]) -> Vec<String> {
 
 /// What makes two lines the same event: its id when the line is one,
 /// else the line's bytes (a line no nexo can read is kept, never dropped).
-fn event_key(line: &str) -> String {
+pub(super) fn event_key(line: &str) -> String {
     match crate::core::event::Event::from_line(line, "") {
         Ok(e) => format!("id:{}", e.id),
         Err(_) => format!("line:{line}"),
@@ -212,7 +212,7 @@ fn event_key(line: &str) -> String {
 
 /// Every file below folder `rel`, as relative paths (links are not
 /// followed, and not listed: nexo never commits through one).
-fn files_below(root: &Path, rel: &str) -> Result<Vec<String>> {
+pub(super) fn files_below(root: &Path, rel: &str) -> Result<Vec<String>> {
     let mut out = Vec::new();
     if !nofollow::check(root, Path::new(rel))? {
         return Ok(out);

@@ -104,6 +104,8 @@ impl Nexo {
     {
         let id = id.to_string();
         let lock = self.lock()?;
+        // An archived run comes back with its first later event.
+        self.bring_back(&id)?;
         // Read under the lock: another process may have just appended.
         let stamp = self.store.history_stamp(&id);
         let mut run = R::read(self, &id)?;

@@ -1,0 +1,289 @@
+//! `nexo archive`: closed runs out of `.nexo/runs/` into `.nexo/archive/`
+//! in one commit, still read by id, listed by `list --archived`; a later
+//! event brings a run back with nothing lost, whether written here, or by
+//! a peer that had not pulled the archiving and merges with `nexo sync` or
+//! a plain `git pull`.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+
+fn closed_run(dir: &Path, goal: &str) -> String {
+    let run = nexo_ok(dir, &["--json", "open", goal, "-s", "a"])["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    nexo_ok(
+        dir,
+        &["--json", "update", &run, "a", "--status", "completed"],
+    );
+    run
+}
+
+fn archive_rel(run: &str) -> String {
+    nexo::core::layout::archive_rel(run)
+}
+
+fn listed(dir: &Path, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["--json", "list"];
+    all.extend(args);
+    nexo_ok(dir, &all)["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn event_ids(dir: &Path, run: &str) -> Vec<String> {
+    let mut ids: Vec<String> =
+        nexo_ok(dir, &["--json", "replay", run, "--limit", "1000"])["checkpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["event_id"].as_str().unwrap_or_default().to_string())
+            .collect();
+    ids.sort();
+    ids
+}
+
+fn doctor_clean(dir: &Path) {
+    let report = parse_json(&nexo_in(dir, &["--json", "doctor"]));
+    assert_eq!(report["ok"], true, "{report:#}");
+}
+
+#[test]
+fn closed_runs_move_to_the_archive_in_one_commit_and_are_still_read_by_id() {
+    let repo = Repo::new();
+    let done = closed_run(repo.path(), "Release 3.1");
+    let open = nexo_ok(repo.path(), &["--json", "open", "Release 3.2", "-s", "a"])["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let head = repo.git(&["rev-parse", "HEAD"]);
+
+    let dry = nexo_ok(
+        repo.path(),
+        &["--json", "archive", "--closed-before", "0s", "--dry-run"],
+    );
+    assert_eq!(
+        (dry["count"].clone(), dry["dry_run"].clone()),
+        (1.into(), true.into())
+    );
+    assert_eq!(dry["runs"][0]["run_id"], done.as_str());
+    assert_eq!(
+        repo.git(&["rev-parse", "HEAD"]),
+        head,
+        "a dry run commits nothing"
+    );
+    let young = nexo_ok(repo.path(), &["--json", "archive"]);
+    assert_eq!(young["count"], 0, "closed just now: not 30 days ago");
+
+    let r = nexo_ok(repo.path(), &["--json", "archive", "--closed-before", "0s"]);
+    assert_eq!(r["count"], 1, "{r}");
+    assert_eq!(
+        repo.git(&["rev-list", "--count", &format!("{}..HEAD", head.trim())])
+            .trim(),
+        "1"
+    );
+    let touched = repo.git(&["show", "--name-only", "--format=", "HEAD"]);
+    assert!(
+        touched.lines().all(|p| p.starts_with(".nexo/")),
+        "{touched}"
+    );
+    assert!(
+        repo.path()
+            .join(archive_rel(&done))
+            .join("history.jsonl")
+            .exists()
+    );
+    assert!(!repo.path().join(run_rel(&done)).exists());
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+
+    assert_eq!(listed(repo.path(), &["--all"]), vec![open.clone()]);
+    assert_eq!(listed(repo.path(), &["--archived"]), vec![done.clone()]);
+    let got = nexo_ok(repo.path(), &["--json", "get", &done]);
+    assert_eq!(got["run"]["status"], "completed", "{got}");
+    assert_eq!(event_ids(repo.path(), &done).len(), 2);
+    let shown = repo.nexo(&["show", &done]);
+    assert!(shown.status.success() && stdout(&shown).contains("Release 3.1"));
+    let prefix = &done[..8];
+    assert_eq!(
+        nexo_ok(repo.path(), &["--json", "get", prefix])["run"]["run_id"],
+        done.as_str()
+    );
+    doctor_clean(repo.path());
+}
+
+#[test]
+fn a_write_to_an_archived_run_brings_it_back_in_its_own_commit() {
+    let repo = Repo::new();
+    let run = closed_run(repo.path(), "Audit");
+    nexo_ok(repo.path(), &["--json", "archive", "--closed-before", "0s"]);
+    let before = event_ids(repo.path(), &run);
+
+    nexo_ok(repo.path(), &["--json", "handoff", &run, "--to", "bob"]);
+    assert!(!repo.path().join(archive_rel(&run)).exists());
+    assert!(
+        repo.path()
+            .join(run_rel(&run))
+            .join("history.jsonl")
+            .exists()
+    );
+    assert!(
+        !repo
+            .path()
+            .join(run_rel(&run))
+            .join("archived.yaml")
+            .exists()
+    );
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    let after = event_ids(repo.path(), &run);
+    assert_eq!(after.len(), before.len() + 1);
+    assert!(before.iter().all(|e| after.contains(e)));
+    assert!(listed(repo.path(), &["--archived"]).is_empty());
+    assert_eq!(listed(repo.path(), &["--all"]), vec![run]);
+    doctor_clean(repo.path());
+}
+
+/// Two clones with `run` closed; the first archives it and pushes, while
+/// the second, which has not pulled, writes a later event.
+fn archived_there_written_here() -> (Repo, Shared, String, Vec<String>) {
+    let repo = Repo::new();
+    let shared = repo.share();
+    let run = closed_run(repo.path(), "Migrate");
+    assert!(nexo_in(repo.path(), &["sync"]).status.success());
+    assert!(nexo_in(&shared.other, &["sync"]).status.success());
+    nexo_ok(repo.path(), &["--json", "archive", "--closed-before", "0s"]);
+    assert!(nexo_in(repo.path(), &["sync"]).status.success());
+    nexo_ok(&shared.other, &["--json", "handoff", &run, "--to", "carol"]);
+    let mut ids = event_ids(&shared.other, &run);
+    ids.sort();
+    (repo, shared, run, ids)
+}
+
+fn back_with_every_event(dir: &Path, run: &str, ids: &[String]) {
+    assert!(
+        !dir.join(archive_rel(run)).exists(),
+        "{} still archived",
+        dir.display()
+    );
+    assert_eq!(event_ids(dir, run), ids, "every event, once");
+    assert_eq!(listed(dir, &["--all"]), vec![run.to_string()]);
+    doctor_clean(dir);
+}
+
+#[test]
+fn a_peers_later_event_brings_an_archived_run_back_through_nexo_sync() {
+    let (repo, shared, run, ids) = archived_there_written_here();
+    let out = nexo_in(&shared.other, &["sync"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    back_with_every_event(&shared.other, &run, &ids);
+    assert!(nexo_in(repo.path(), &["sync"]).status.success());
+    back_with_every_event(repo.path(), &run, &ids);
+}
+
+#[test]
+fn a_peers_later_event_brings_an_archived_run_back_after_a_plain_git_pull() {
+    let (_repo, shared, run, ids) = archived_there_written_here();
+    let pulled = git_cmd()
+        .current_dir(&shared.other)
+        .args(["pull", "--no-rebase", "--no-edit", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    // Any command sees HEAD's .nexo moved and settles the archive.
+    let list: Value = nexo_ok(&shared.other, &["--json", "list", "--all"]);
+    assert_eq!(list["runs"][0]["run_id"], run.as_str(), "{list}");
+    assert_eq!(git_in(&shared.other, &["status", "--porcelain"]), "");
+    back_with_every_event(&shared.other, &run, &ids);
+}
+
+#[test]
+fn a_length_that_is_not_one_is_refused_in_the_flags_terms_and_nothing_is_written() {
+    let repo = Repo::new();
+    closed_run(repo.path(), "Ship");
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let out = repo.nexo(&["archive", "--closed-before", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--closed-before \"soon\""),
+        "{}",
+        stderr(&out)
+    );
+    let call = repo.nexo(&[
+        "call",
+        "nexo_workflow_list",
+        "--input",
+        r#"{"archived":"yes"}"#,
+    ]);
+    assert!(!call.status.success());
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
+}
+
+#[test]
+fn an_archive_killed_at_every_point_loses_no_event_and_the_next_command_settles_it() {
+    for point in [
+        "archive-pending",
+        "archive-moved",
+        "archive-noted",
+        "before-commit",
+    ] {
+        let repo = Repo::new();
+        let runs: Vec<String> = (0..3)
+            .map(|i| closed_run(repo.path(), &format!("R{i}")))
+            .collect();
+        let before: Vec<Vec<String>> = runs.iter().map(|r| event_ids(repo.path(), r)).collect();
+        let killed = nexo_cmd()
+            .current_dir(repo.path())
+            .env("NEXO_CRASH_AT", point)
+            .args(["archive", "--closed-before", "0s"])
+            .output()
+            .unwrap();
+        assert!(!killed.status.success(), "{point}: the kill happened");
+        // The next command that takes nexo's lock finishes what the
+        // killed one left (here `nexo commit`; any write would).
+        nexo_ok(repo.path(), &["--json", "commit"]);
+        for (run, ids) in runs.iter().zip(&before) {
+            assert_eq!(&event_ids(repo.path(), run), ids, "{point}: {run}");
+        }
+        let archived = listed(repo.path(), &["--archived"]).len();
+        let live = listed(repo.path(), &["--all"]).len();
+        assert_eq!(archived + live, 3, "{point}: each run in one place");
+        doctor_clean(repo.path());
+        assert_eq!(repo.git(&["status", "--porcelain"]), "", "{point}");
+    }
+}
+
+#[test]
+fn a_live_copy_beside_an_archived_run_is_united_by_doctor_fix() {
+    let repo = Repo::new();
+    let run = closed_run(repo.path(), "Both");
+    let ids = event_ids(repo.path(), &run);
+    nexo_ok(repo.path(), &["--json", "archive", "--closed-before", "0s"]);
+    // A merge git could not pair with the archiving leaves the run's
+    // folder in both places (here by hand, committed).
+    let (from, to) = (
+        repo.path().join(archive_rel(&run)),
+        repo.path().join(run_rel(&run)),
+    );
+    std::fs::create_dir_all(&to).unwrap();
+    std::fs::copy(from.join("history.jsonl"), to.join("history.jsonl")).unwrap();
+    repo.git(&["add", ".nexo"]);
+    repo.git(&["commit", "-q", "-m", "a merge kept both"]);
+    let report = parse_json(&nexo_in(repo.path(), &["--json", "doctor"]));
+    assert_eq!(report["ok"], false, "{report:#}");
+    assert!(report.to_string().contains("archived_later"), "{report:#}");
+    let fixed = parse_json(&nexo_in(repo.path(), &["--json", "doctor", "--fix"]));
+    assert_eq!(fixed["ok"], true, "{fixed:#}");
+    assert!(!from.exists());
+    assert_eq!(event_ids(repo.path(), &run), ids);
+    doctor_clean(repo.path());
+}
