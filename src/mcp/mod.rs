@@ -387,7 +387,8 @@ fn input_schema(tool: NexoTool) -> Arc<Map<String, Value>> {
                 "status": run_status,
                 "include_closed": {"type": "boolean", "description": "Include failed, completed and cancelled runs. Default false."},
                 "limit": {"type": "integer", "minimum": 0, "description": "Default 20; 0 means the default."},
-                "branches": {"type": "boolean", "description": "Also the runs of every other branch, remote-tracking branch and worktree (read from git's objects, read-only), each with lives_on: the refs it is on. Default false."}
+                "branches": {"type": "boolean", "description": "Also the runs of every other branch, remote-tracking branch and worktree (read from git's objects, read-only), each with lives_on: the refs it is on. Default false."},
+                "archived": {"type": "boolean", "description": "The archived runs instead (moved by `nexo archive`; still read by id), most recently archived first. Default false."}
             }),
             &[],
         ),
