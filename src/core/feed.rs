@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::error::{Error, Result};
 use crate::core::event::Event;
-use crate::core::fold::{Run, Step};
+use crate::core::fold::{Run, RunBefore, Step};
 use crate::core::model::{FeedKind, RunStatus, StepStatus};
 use crate::core::words::one_line;
 
@@ -33,7 +33,7 @@ pub struct Item {
 }
 
 /// What `event` did to a run that was `before` and is `after` it.
-pub fn happened(before: &Run, event: &Event, after: &Run) -> Vec<Item> {
+pub fn happened(before: &RunBefore, event: &Event, after: &Run) -> Vec<Item> {
     let item = |kind, step: Option<&Step>, summary: String| Item {
         kind,
         run_id: after.run_id.to_string(),

@@ -223,13 +223,37 @@ pub fn fold_with(events: Vec<Event>, rules: Rules, keep: usize) -> Result<Run> {
     fold_noting(events, rules, keep, &|_| false, &mut |_, _, _| {})
 }
 
-/// What an event changed: the run before it, the event, the run after.
-pub type Noted<'a> = dyn FnMut(&Run, &Event, &Run) + 'a;
+/// What an event changed: the run as it was before it (its status and
+/// steps), the event, the run after.
+pub type Noted<'a> = dyn FnMut(&RunBefore, &Event, &Run) + 'a;
+
+/// The run before an event, as far as telling what the event did needs:
+/// its status and its steps, whose size does not grow with the history
+/// (a copy of the whole run would, and made for every event of a long
+/// history it cost time squared).
+#[derive(Debug, Clone)]
+pub struct RunBefore {
+    pub status: crate::core::model::RunStatus,
+    pub steps: Vec<Step>,
+}
+
+impl RunBefore {
+    pub fn of(run: &Run) -> RunBefore {
+        RunBefore {
+            status: run.status,
+            steps: run.steps.clone(),
+        }
+    }
+
+    pub fn step(&self, key: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.step_key == key)
+    }
+}
 
 /// [`fold_with`], handing each event after the opening for which `noted`
 /// says yes to `note` with the run before and after it (`core::feed`
 /// tells what happened from the two). Only those events cost a copy of
-/// the run.
+/// the run's steps.
 pub fn fold_noting(
     events: Vec<Event>,
     rules: Rules,
@@ -293,7 +317,7 @@ pub fn fold_noting(
             ));
             admit::ignore(&mut run, event, flaw);
         } else if noted(event) {
-            let before = run.clone();
+            let before = RunBefore::of(&run);
             apply_with(&mut run, event, Some(&ahead));
             note(&before, event, &run);
         } else {
