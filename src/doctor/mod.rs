@@ -267,6 +267,21 @@ impl Nexo {
             .strip_suffix(&format!("/{HISTORY}"))
             .unwrap_or(&rel)
             .to_string();
+        // A healthy run is folded as it is read, without a copy of its
+        // history in memory; anything else is read leniently, to be named
+        // at its line.
+        if !id.starts_with(GOAL_PREFIX)
+            && let Some(run) = self.fold_healthy(id)?
+        {
+            let found = Findings {
+                unhonoured: self.judge_run(&run, &Places::new(), problems),
+                trespasses: trespasses_of(id, &run),
+                ..Findings::default()
+            };
+            let views = crate::core::view::render(&run, &crate::core::resume::resume(&run));
+            self.check_views(&views, &dir, fix, problems, fixed)?;
+            return Ok(found);
+        }
         let Some((events, places)) = self.read_record(&rel, fix, problems, fixed, quarantined)?
         else {
             return Ok(Findings::default());
@@ -280,14 +295,7 @@ impl Nexo {
             true => self.render_events(id, events),
             false => self.fold_run_checked(id, events).map(|run| {
                 found.unhonoured = self.judge_run(&run, &places, problems);
-                found.trespasses = run
-                    .trespasses
-                    .iter()
-                    .map(|t| RunTrespass {
-                        run_id: id.to_string(),
-                        trespass: t.clone(),
-                    })
-                    .collect();
+                found.trespasses = trespasses_of(id, &run);
                 crate::core::view::render(&run, &crate::core::resume::resume(&run))
             }),
         };
@@ -658,6 +666,17 @@ fn is_zero(n: &usize) -> bool {
 /// (`claim::FUTURE_SKEW_SECONDS`), at its line. Such a line extends no
 /// lease, but a clone whose clock runs that far ahead, or a hand-written
 /// line, is worth a person's look.
+/// The writes to claimed steps run `id` folds, as doctor lists them.
+fn trespasses_of(id: &str, run: &crate::core::fold::Run) -> Vec<RunTrespass> {
+    run.trespasses
+        .iter()
+        .map(|t| RunTrespass {
+            run_id: id.to_string(),
+            trespass: t.clone(),
+        })
+        .collect()
+}
+
 fn dated_ahead(events: &[Event], places: &Places, rel: &str) -> Vec<Problem> {
     let now = crate::trace::now_text();
     let mut out = Vec::new();

@@ -424,6 +424,24 @@ impl Store {
         Ok(nofollow::check(&self.root, Path::new(&rel))?.then_some(rel))
     }
 
+    /// The last byte of a file under the working tree (`None`: no such
+    /// file, or empty), never through a link: whether its last line ended.
+    pub fn last_byte(&self, rel: &str) -> Result<Option<u8>> {
+        let Some(mut file) =
+            nofollow::open(&self.root, Path::new(rel), OpenOptions::new().read(true))?
+        else {
+            return Ok(None);
+        };
+        let io = |e| Error::io("read", &self.abs(rel), e);
+        if file.seek(SeekFrom::End(0)).map_err(io)? == 0 {
+            return Ok(None);
+        }
+        file.seek(SeekFrom::End(-1)).map_err(io)?;
+        let mut byte = [0u8];
+        file.read_exact(&mut byte).map_err(io)?;
+        Ok(Some(byte[0]))
+    }
+
     /// Reads a file under the working tree, never through a link.
     pub fn read(&self, rel: &str) -> Result<Option<Vec<u8>>> {
         nofollow::read(&self.root, Path::new(rel))

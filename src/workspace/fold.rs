@@ -57,29 +57,13 @@ impl Nexo {
         if let Some(run) = self.fold_cache().cached_run(id, &rules, keep)? {
             return Ok(run);
         }
-        let mut run: Option<Run> = None;
-        let mut last: Option<(u64, crate::core::id::EventId)> = None;
-        let (mut in_order, mut end, mut whole_lines) = (true, 0, true);
-        self.store.each_event(id, 0, |e, offset, terminated| {
-            // Anything but a plain sequence (lines out of order, an id
-            // seen before, a parent not yet folded, an opening that does
-            // not come first) is for the whole-history fold to judge.
-            let follows = match (&run, &last) {
-                (Some(r), Some((c, i))) => (e.clock, &e.id) > (*c, i) && r.takes_next(&e),
-                _ => matches!(e.body, crate::core::event::Body::Opened(_)),
-            };
-            if !follows {
-                in_order = false;
-                return Ok(Flow::Stop);
-            }
-            match &mut run {
-                None => run = Some(fold::start(&e, rules.clone(), keep)?),
-                Some(r) => fold::apply(r, &e),
-            }
-            last = Some((e.clock, e.id));
-            (end, whole_lines) = (offset, whole_lines && terminated);
-            Ok(Flow::Continue)
-        })?;
+        let InOrder {
+            run,
+            in_order,
+            end,
+            whole_lines,
+            last,
+        } = self.fold_as_read(id, &rules, keep, &mut |_| true)?;
         match (in_order, run, last) {
             (true, Some(run), Some(last)) => {
                 // A last line without its newline is settled by the next
@@ -105,6 +89,81 @@ impl Nexo {
                 Ok(run)
             }
         }
+    }
+
+    /// Folds run `id` as its lines are read, one at a time, while they
+    /// come in fold order and `also` accepts each; stops (`in_order`
+    /// false) at the first that does not.
+    fn fold_as_read(
+        &self,
+        id: &str,
+        rules: &Rules,
+        keep: usize,
+        also: &mut dyn FnMut(&Event) -> bool,
+    ) -> Result<InOrder> {
+        let mut run: Option<Run> = None;
+        let mut last: Option<(u64, crate::core::id::EventId)> = None;
+        let (mut in_order, mut end, mut whole_lines) = (true, 0, true);
+        self.store.each_event(id, 0, |e, offset, terminated| {
+            // Anything but a plain sequence (lines out of order, an id
+            // seen before, a parent not yet folded, an opening that does
+            // not come first) is for the whole-history fold to judge.
+            let follows = match (&run, &last) {
+                (Some(r), Some((c, i))) => (e.clock, &e.id) > (*c, i) && r.takes_next(&e),
+                _ => matches!(e.body, crate::core::event::Body::Opened(_)),
+            };
+            if !follows || !also(&e) {
+                in_order = false;
+                return Ok(Flow::Stop);
+            }
+            match &mut run {
+                None => run = Some(fold::start(&e, rules.clone(), keep)?),
+                Some(r) => fold::apply(r, &e),
+            }
+            last = Some((e.clock, e.id));
+            (end, whole_lines) = (offset, whole_lines && terminated);
+            Ok(Flow::Continue)
+        })?;
+        Ok(InOrder {
+            run,
+            in_order,
+            end,
+            whole_lines,
+            last,
+        })
+    }
+
+    /// Run `id` folded as it is read, when its history is plainly healthy:
+    /// every line a readable event, in fold order, each once, none dated
+    /// ahead of the clock or left aside by the fold, the live file ending
+    /// in a newline, and no signed policy to verify first. `doctor` then
+    /// needs no copy of the history in memory; `None` sends it to the
+    /// lenient read, which names what is wrong at its line.
+    pub(crate) fn fold_healthy(&self, id: &str) -> Result<Option<Run>> {
+        if self.approvals.policy == Policy::Signed {
+            return Ok(None);
+        }
+        let rules = Rules {
+            approvals: self.approvals.clone(),
+            verified: BTreeSet::new(),
+        };
+        let now = crate::trace::now_text();
+        let keep = crate::workspace::KEEP_CHECKPOINTS;
+        let ahead = |e: &Event| !crate::core::claim::is_ahead(&e.at, &now);
+        let Ok(read) = self.fold_as_read(id, &rules, keep, &mut |e| ahead(e)) else {
+            return Ok(None);
+        };
+        let live = crate::core::layout::history_rel(id);
+        let ends_whole = self.store.last_byte(&live)? == Some(b'\n');
+        Ok(match read {
+            InOrder {
+                run: Some(run),
+                in_order: true,
+                whole_lines: true,
+                ..
+            } if ends_whole && run.ignored.is_empty() && run.run_id.as_str() == id => Some(run),
+            _ => None,
+        })
     }
 
     /// [`Nexo::fold_run`], keeping the newest `keep` checkpoints.
@@ -164,4 +223,16 @@ impl Nexo {
     fn fold_cache(&self) -> crate::index::FoldCache<'_> {
         crate::index::FoldCache { store: &self.store }
     }
+}
+
+/// What folding a history as it is read found.
+struct InOrder {
+    run: Option<Run>,
+    /// Every line came in fold order (and was accepted).
+    in_order: bool,
+    /// Where the last folded line ends.
+    end: u64,
+    /// Every folded line ended in a newline.
+    whole_lines: bool,
+    last: Option<(u64, crate::core::id::EventId)>,
 }
