@@ -217,7 +217,7 @@ fn a_trusted_summaries_index_still_sees_every_change() {
     let header = index.lines().next().unwrap();
     assert_eq!(
         header.split('\t').count(),
-        5,
+        7,
         "the tree is recorded and the folder trusted: {header}"
     );
 

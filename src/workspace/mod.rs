@@ -345,8 +345,19 @@ impl Nexo {
     }
 
     /// Every run's summary (`index::summaries`), after a refresh: what
-    /// `list`, `ready`, `prime` and goal counts read.
+    /// `list --all` and goal counts read.
     pub(crate) fn summaries(&self) -> Result<crate::index::summaries::Summaries> {
+        self.summaries_of(false)
+    }
+
+    /// The summaries of the runs not completed or cancelled, with how many
+    /// others there are: what `list`, `ready` and `prime` read, at the
+    /// cost of the open runs (the closed ones are not read).
+    pub(crate) fn open_summaries(&self) -> Result<crate::index::summaries::Summaries> {
+        self.summaries_of(true)
+    }
+
+    fn summaries_of(&self, open: bool) -> Result<crate::index::summaries::Summaries> {
         self.refresh()?;
         // During a merge the working tree holds what no commit does yet:
         // every run is stat'ed then.
@@ -379,7 +390,11 @@ impl Nexo {
                 changed_since: &changed_since,
             }),
         };
-        index.read(|id| <Run as record::Record>::read(self, id))
+        let fold = |id: &str| <Run as record::Record>::read(self, id);
+        match open {
+            true => index.read_open(fold),
+            false => index.read(fold),
+        }
     }
 
     /// Reads and folds a run (by id or unique prefix).

@@ -1,30 +1,44 @@
-//! Run summaries for `list`, `prime` and goal counts: one index file in
-//! the git directory (`nexo-cache/summaries`, never committed), one line
-//! per run, keyed by its history's stamp (length, modification time,
-//! inode). Listing 10,000 runs is one mapped read of that file and one
-//! lstat per run; only a run whose history changed is folded again
-//! (through the per-run cache), and only the runs shown are decoded from
-//! JSON.
+//! Run summaries for `list`, `ready`, `prime` and goal counts: an index
+//! in the git directory (`nexo-cache/`, never committed), one line per
+//! run, keyed by its history's stamp (length, modification time, inode),
+//! in two files: the open part (`summaries`: every run not completed or
+//! cancelled) and the closed part (`summaries-closed`). `list` (open
+//! runs), `ready` and `prime` map and parse the open part alone, so their
+//! cost follows the open runs, not all of them (docs/performance.md,
+//! "100,000 runs"); `list --all` and goal counts read both. Only a run
+//! whose history changed is folded again (through the per-run cache), and
+//! only the runs shown are decoded from JSON.
 //!
-//! The first line names the format, says where the lines written sorted
-//! (most recently updated first) end, and, when it can be trusted, gives
-//! the stamp of the `runs/` folder itself. After a write, the lines of
-//! the runs folded again are appended, and win over their earlier lines;
-//! past 64 of them the file is written sorted again. As for the folder:
-//! its modification time changes whenever an entry is added, removed or
-//! replaced, so while it is unchanged the index's ids are the runs there
-//! are and the folder need not be read again. A stamp is recorded only once it is two seconds
-//! old (a change within the file system's timestamp resolution could
-//! otherwise go unseen), and never while a run is unreadable (those are
-//! not in the index).
+//! Each part's first line names the format, says where the lines written
+//! sorted (most recently updated first) end, carries a token shared by
+//! the two parts of one index (a part of another rebuild is not paired),
+//! the count of runs when the index was written whole, HEAD's `.nexo`
+//! tree when the part was written, and in the open part, when it can be
+//! trusted, the stamp of the `runs/` folders. After a write, the lines of
+//! the runs folded again are appended, and win over their earlier lines
+//! (a line in the open part over one in the closed part); past 64 of them
+//! the part is written sorted again. A run that closes is appended to the
+//! closed part and the open part is written again without it; a closed
+//! run that a later event reopens is named by the tree diff since the
+//! open part's tree, folded, and joins the open part.
+//!
+//! As for the folders: their modification times change whenever an entry
+//! is added, removed or replaced, so while they are unchanged the
+//! index's ids are the runs there are and the folders need not be read
+//! again. A stamp is recorded only once it is two seconds old (a change
+//! within the file system's timestamp resolution could otherwise go
+//! unseen), and never while a run is unreadable (those are not in the
+//! index).
 //!
 //! A line is tab-separated: id, length, mtime, inode, updated_at, status,
 //! priority, whether a gate waits, how many steps are ready, goal id, the length of the JSON, then
 //! the JSON of what `list` and `prime` show. Values never hold tabs: names and times are refused
 //! with control characters in them (docs/format.md, "Limits").
 
-use std::collections::HashMap;
-use std::io::Write;
+mod open;
+mod read;
+mod text;
+
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
@@ -41,17 +55,17 @@ use crate::wire::response::{ListItem, PrimeRun, Unreadable};
 
 /// Bumped when a line's shape changes, or what the fold makes of a
 /// history does (5: lines a peer could not have written honestly are not
-/// honoured; 7: the steps `ready` reads), so an upgraded nexo never
-/// trusts a summary an older fold made.
-const FORMAT: &str = "nexo-summaries 11";
+/// honoured; 7: the steps `ready` reads; 12: open and closed runs in
+/// two parts), so an upgraded nexo never trusts a summary an older fold
+/// made.
+const FORMAT: &str = "nexo-summaries 12";
 
-/// How many lines may be appended to the index before it is written
-/// sorted again.
+/// How many lines may be appended to a part before it is written sorted
+/// again.
 const MAX_APPENDED: usize = 64;
 
 /// How old the `runs/` folder's modification time must be to be trusted.
 const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// One run, as `list` and `prime` need it: a line of the index text,
 /// with its fields' places in it (no copy per run: listing 10,000 runs
 /// must not allocate 30,000 strings).
@@ -70,27 +84,6 @@ pub struct Summary {
     pub ready: u32,
 }
 
-/// The index's bytes, then the lines of runs folded just now: one
-/// address space for [`Summary`]'s ranges.
-struct Text {
-    /// Mapped, not read: nexo replaces the file by rename and never
-    /// writes it in place.
-    index: Option<memmap2::Mmap>,
-    extra: String,
-}
-
-/// What the index's first line says (see [`Text::header`]).
-struct Header {
-    /// Where the first line of a run starts.
-    start: usize,
-    /// Where the lines written sorted end; lines appended since follow
-    /// (a run folded again since: its newer line wins).
-    sorted_end: usize,
-    /// HEAD's `.nexo` tree when the index was written (hex), if known.
-    tree: Option<String>,
-    folder: Option<(i128, u64)>,
-}
-
 /// What the caller (who reads git) knows of the committed runs: a
 /// closed run that no commit since the index was written changed, and
 /// that no write left pending, is taken from the index without a stat,
@@ -104,11 +97,15 @@ pub struct Committed<'a> {
     pub changed_since: &'a dyn Fn(&str) -> Option<std::collections::HashSet<String>>,
 }
 
-/// Every run's summary, and the text they point into.
+/// Every run's summary (or, read for the open runs, every run not
+/// completed or cancelled), and the text they point into.
 pub struct Summaries {
-    text: Text,
+    text: text::Text,
     pub all: Vec<Summary>,
     pub unreadable: Vec<Unreadable>,
+    /// How many completed or cancelled runs were left out of `all` (read
+    /// for the open runs only).
+    pub closed_out: usize,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -149,105 +146,6 @@ struct Listed {
     progress: (usize, usize),
     step_key: Option<String>,
     step_status: Option<StepStatus>,
-}
-
-impl Text {
-    fn read(path: &std::path::Path) -> Text {
-        let index = std::fs::File::open(path).ok().and_then(|f| {
-            // SAFETY: the file is nexo's own, in the git directory, and is
-            // only ever replaced by rename, so the mapping's bytes do not
-            // change or shrink while it is held.
-            #[allow(unsafe_code)]
-            unsafe { memmap2::Mmap::map(&f) }.ok()
-        });
-        Text {
-            index,
-            extra: String::new(),
-        }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        self.index.as_deref().unwrap_or_default()
-    }
-
-    fn get(&self, r: Range<usize>) -> &str {
-        std::str::from_utf8(self.raw(r)).unwrap_or_default()
-    }
-
-    /// Adds `line` (without its newline) and returns its summary.
-    fn push(&mut self, line: &str) -> Summary {
-        let start = self.bytes().len() + self.extra.len();
-        self.extra.push_str(line);
-        self.extra.push('\n');
-        Summary::parse(&self.extra.as_bytes()[start - self.bytes().len()..], start)
-            .expect("a line just made parses")
-    }
-
-    /// The index's first line: `FORMAT`, where the sorted lines end, and
-    /// the trusted `runs/` folder stamp if any. `None`: no index, or not
-    /// this format.
-    fn header(&self) -> Option<Header> {
-        let bytes = self.bytes();
-        let end = bytes.iter().position(|&b| b == b'\n')?;
-        let first = std::str::from_utf8(&bytes[..end]).ok()?;
-        let mut f = first.split('\t');
-        if f.next() != Some(FORMAT) {
-            return None;
-        }
-        let sorted_end: usize = f.next()?.parse().ok()?;
-        let tree = f.next().filter(|t| *t != "-").map(String::from);
-        let folder = f
-            .next()
-            .and_then(|m| m.parse().ok())
-            .zip(f.next().and_then(|i| i.parse().ok()));
-        (end < sorted_end && sorted_end <= bytes.len()).then_some(Header {
-            start: end + 1,
-            sorted_end,
-            tree,
-            folder,
-        })
-    }
-
-    /// The bytes of a range, for comparing without decoding.
-    fn raw(&self, r: Range<usize>) -> &[u8] {
-        let base = self.bytes().len();
-        match r.start >= base {
-            true => &self.extra.as_bytes()[r.start - base..r.end - base],
-            false => &self.bytes()[r],
-        }
-    }
-
-    /// Where the line that holds byte `at` ends (just past its newline),
-    /// at most `end`.
-    fn line_end_after(&self, at: usize, end: usize) -> usize {
-        self.bytes()[at.min(end)..end]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(end, |p| at + p + 1)
-    }
-
-    /// Every line between `start` and `end` that parses.
-    fn lines(&self, mut start: usize, end: usize) -> Vec<Summary> {
-        let bytes = &self.bytes()[..end];
-        let mut out = Vec::new();
-        while start < bytes.len() {
-            // A line says how long its JSON is, so the bulk of the index
-            // is stepped over, not scanned.
-            match Summary::parse(&bytes[start..], start) {
-                Some(s) => {
-                    start = s.line.end + 1;
-                    out.push(s);
-                }
-                None => {
-                    start = bytes[start..]
-                        .iter()
-                        .position(|&b| b == b'\n')
-                        .map_or(bytes.len(), |p| start + p + 1);
-                }
-            }
-        }
-        out
-    }
 }
 
 impl Summaries {
@@ -433,276 +331,6 @@ pub struct SummaryIndex<'a> {
     pub committed: Option<Committed<'a>>,
 }
 
-impl SummaryIndex<'_> {
-    /// Every run's summary, most recently updated first, and the runs
-    /// whose history cannot be read (one damaged history must not hide
-    /// the others; `nexo doctor` tells what is wrong with it). `fold`
-    /// reads and folds a run whose line is missing or stale.
-    pub fn read(&self, fold: impl Fn(&str) -> Result<Run>) -> Result<Summaries> {
-        let path = self.store.cache_dir().join("summaries");
-        let mut text = Text::read(&path);
-        let header = text.header();
-        // Taken before the folder is read: a change after it moves it.
-        let folder = self.store.runs_folder_stamp();
-        let trusted = header.as_ref().and_then(|h| h.folder);
-        // The runs that may have changed since the index's tree (`None`:
-        // every run may have).
-        let changed = match (
-            &self.committed,
-            header.as_ref().and_then(|h| h.tree.as_ref()),
-        ) {
-            (Some(c), Some(tree)) => (c.changed_since)(tree),
-            _ => None,
-        };
-        let (kept, stale) = match &header {
-            Some(h) if trusted.is_some() && trusted == folder.map(folder_key) => {
-                self.unchanged_by_place(&text, h, changed.as_ref())?
-            }
-            Some(h) => self.unchanged_by_id(
-                &text,
-                text.lines(h.start, h.sorted_end),
-                text.lines(h.sorted_end, text.bytes().len()),
-            )?,
-            None => self.unchanged_by_id(&text, Vec::new(), Vec::new())?,
-        };
-        let ((mut all, gone), had_appended) = kept;
-        let mut unreadable = Vec::new();
-        let mut fresh = Vec::new();
-        for (id, stamp) in stale {
-            match fold(&id) {
-                Ok(run) => {
-                    let summary = text.push(&line_of(&run, stamp));
-                    fresh.push(summary.line.clone());
-                    all.push(summary);
-                }
-                Err(e) if e.kind == ErrorKind::Corrupt => unreadable.push(Unreadable {
-                    run_id: id.into(),
-                    error: e.message_with_causes(),
-                }),
-                Err(e) => return Err(e),
-            }
-        }
-        if had_appended > 0 || !fresh.is_empty() {
-            // Nearly sorted: the lines written sorted still are.
-            all.sort_by(|a, b| {
-                (text
-                    .raw(b.updated_at.clone())
-                    .cmp(text.raw(a.updated_at.clone())))
-                .then_with(|| text.raw(a.id.clone()).cmp(text.raw(b.id.clone())))
-            });
-        }
-        let settled = folder
-            .filter(|f| unreadable.is_empty() && settled(f))
-            .map(folder_key);
-        let summaries = Summaries {
-            text,
-            all,
-            unreadable,
-        };
-        let rewrite = header.is_none()
-            || gone
-            || settled != trusted
-            || had_appended + fresh.len() > MAX_APPENDED;
-        let tree = self.committed.as_ref().map(|c| c.tree.as_str());
-        // A tree recorded once serves on: what changed since an older
-        // tree is more than since a newer, never less.
-        let rewrite =
-            rewrite || (header.as_ref().is_some_and(|h| h.tree.is_none()) && tree.is_some());
-        if rewrite {
-            self.write_summaries(&summaries, tree, settled);
-        } else if !fresh.is_empty() {
-            append_summaries(&path, &summaries.text, &fresh);
-        }
-        Ok(summaries)
-    }
-
-    /// With the runs those of the index (the folder is unchanged): each
-    /// history stat'ed in the index's order, each half of the index
-    /// parsed and stat'ed on its own core. Returns the lines still current
-    /// (whether any run is gone, how many lines were appended) and the
-    /// runs to fold again.
-    #[allow(clippy::type_complexity)]
-    fn unchanged_by_place(
-        &self,
-        text: &Text,
-        h: &Header,
-        changed: Option<&std::collections::HashSet<String>>,
-    ) -> Result<(((Vec<Summary>, bool), usize), Vec<(String, Stamp)>)> {
-        let Some(folder) = self.store.runs_folder()? else {
-            return self.unchanged_by_id(text, Vec::new(), Vec::new());
-        };
-        // A closed run no commit or pending write changed since the
-        // index's tree keeps its line unstat'ed.
-        let trusted = |s: &Summary| {
-            changed.is_some_and(|c| !c.contains(text.get(s.id.clone())))
-                && matches!(s.status, RunStatus::Completed | RunStatus::Cancelled)
-        };
-        let stamped = |from, to| {
-            let lines = text.lines(from, to);
-            let names: Vec<String> = lines
-                .iter()
-                .filter(|s| !trusted(s))
-                .map(|s| crate::core::layout::run_in_runs(text.get(s.id.clone())))
-                .collect();
-            let mut stamps = folder.stamps(&names).into_iter();
-            lines
-                .into_iter()
-                .map(|s| {
-                    let stamp = match trusted(&s) {
-                        true => Some(s.stamp),
-                        false => stamps.next().flatten(),
-                    };
-                    (s, stamp)
-                })
-                .collect::<Vec<_>>()
-        };
-        let mid = text.line_end_after((h.start + h.sorted_end) / 2, h.sorted_end);
-        let (mut sorted, appended) = std::thread::scope(|s| {
-            let first = s.spawn(|| stamped(h.start, mid));
-            let second = stamped(mid, h.sorted_end);
-            let appended = stamped(h.sorted_end, text.bytes().len());
-            let mut sorted = first.join().expect("parsing threads do not panic");
-            sorted.extend(second);
-            (sorted, appended)
-        });
-        let had_appended = appended.len();
-        let keep = supersede(text, &sorted, &appended);
-        sorted.extend(appended);
-        let mut stale = Vec::new();
-        let mut gone = false;
-        let mut kept = Vec::with_capacity(sorted.len());
-        for ((s, stamp), keep) in sorted.into_iter().zip(keep) {
-            match stamp {
-                _ if !keep => {}
-                Some(st) if st == s.stamp => kept.push(s),
-                Some(st) => stale.push((text.get(s.id.clone()).to_string(), st)),
-                None => gone = true,
-            }
-        }
-        Ok((((kept, gone), had_appended), stale))
-    }
-
-    /// [`Nexo::unchanged_by_place`] when the folder may hold other runs:
-    /// it is read, and its runs matched to the index's lines by id.
-    #[allow(clippy::type_complexity)]
-    fn unchanged_by_id(
-        &self,
-        text: &Text,
-        mut parsed: Vec<Summary>,
-        appended: Vec<Summary>,
-    ) -> Result<(((Vec<Summary>, bool), usize), Vec<(String, Stamp)>)> {
-        let had_appended = appended.len();
-        let keep = supersede(text, &parsed, &appended);
-        parsed.extend(appended);
-        let parsed: Vec<Summary> = parsed
-            .into_iter()
-            .zip(keep)
-            .filter_map(|(s, k)| k.then_some(s))
-            .collect();
-        let ids = self.store.stamped_run_ids()?;
-        let mut kept = vec![false; parsed.len()];
-        let mut stale = Vec::new();
-        {
-            let known: HashMap<&str, usize> = parsed
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (text.get(s.id.clone()), i))
-                .collect();
-            for (id, stamp) in ids {
-                match known.get(id.as_str()) {
-                    Some(&i) if parsed[i].stamp == stamp && !kept[i] => kept[i] = true,
-                    _ => stale.push((id, stamp)),
-                }
-            }
-        }
-        let gone = kept.iter().any(|k| !k);
-        let all = parsed
-            .into_iter()
-            .zip(kept)
-            .filter_map(|(s, k)| k.then_some(s))
-            .collect();
-        Ok((((all, gone), had_appended), stale))
-    }
-
-    /// Best effort: an index that cannot be written is rebuilt later.
-    fn write_summaries(&self, s: &Summaries, tree: Option<&str>, folder: Option<(i128, u64)>) {
-        let dir = self.store.cache_dir();
-        let _ = std::fs::create_dir_all(&dir);
-        let mut body = Vec::with_capacity(s.all.len() * 400);
-        for one in &s.all {
-            body.extend_from_slice(s.text.raw(one.line.clone()));
-            body.push(b'\n');
-        }
-        let folder = format!(
-            "\t{}{}",
-            tree.unwrap_or("-"),
-            folder.map_or(String::new(), |(mtime, ino)| format!("\t{mtime}\t{ino}"))
-        );
-        // Where the sorted lines end, counting the header itself (20
-        // digits, so its own length is known).
-        let end = FORMAT.len() + 1 + 20 + folder.len() + 1 + body.len();
-        let header = format!("{FORMAT}\t{end:020}{folder}\n");
-        if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(&dir)
-            && tmp.write_all(header.as_bytes()).is_ok()
-            && tmp.write_all(&body).is_ok()
-        {
-            let _ = tmp.persist(dir.join("summaries"));
-        }
-    }
-}
-
-/// Appends the lines of runs folded again to the index: a write changes
-/// one run, and rewriting 10,000 lines for it cost more than the listing.
-/// Best effort, like the rest of the index.
-fn append_summaries(path: &std::path::Path, text: &Text, lines: &[Range<usize>]) {
-    let mut out = Vec::new();
-    for line in lines {
-        out.extend_from_slice(text.raw(line.clone()));
-        out.push(b'\n');
-    }
-    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(path) {
-        let _ = f.write_all(&out);
-    }
-}
-
-/// Which of the sorted lines, then of the appended ones, still count:
-/// an appended line replaces the run's earlier one (the last appended
-/// wins).
-fn supersede<T: AsSummary>(text: &Text, sorted: &[T], appended: &[T]) -> Vec<bool> {
-    let mut keep = vec![true; sorted.len() + appended.len()];
-    if appended.is_empty() {
-        return keep;
-    }
-    let newest: HashMap<&[u8], usize> = appended
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (text.raw(s.summary().id.clone()), sorted.len() + i))
-        .collect();
-    for (i, s) in sorted.iter().chain(appended).enumerate() {
-        keep[i] = newest
-            .get(text.raw(s.summary().id.clone()))
-            .is_none_or(|&n| n == i);
-    }
-    keep
-}
-
-/// A summary, alone or with the stamp its history has now.
-trait AsSummary {
-    fn summary(&self) -> &Summary;
-}
-
-impl AsSummary for Summary {
-    fn summary(&self) -> &Summary {
-        self
-    }
-}
-
-impl AsSummary for (Summary, Option<Stamp>) {
-    fn summary(&self) -> &Summary {
-        &self.0
-    }
-}
-
 /// A field of digits, as written by [`line_of`] (a stamp's numbers are
 /// never negative; anything else is not a line nexo wrote).
 fn number(digits: &[u8]) -> Option<i128> {
@@ -725,4 +353,10 @@ fn settled(folder: &Stamp) -> bool {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128);
     folder.mtime_ns < now - SETTLED.as_nanos() as i128
+}
+
+/// Whether a run of this status lives in the closed part: nothing in a
+/// completed or cancelled run is ever ready (a failed run may be retried).
+fn is_final(status: RunStatus) -> bool {
+    matches!(status, RunStatus::Completed | RunStatus::Cancelled)
 }
