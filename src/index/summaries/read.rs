@@ -47,11 +47,8 @@ impl SummaryIndex<'_> {
             _ => None,
         };
         let checked = match &headers {
-            // The closed part's appended lines, then the open part's, win
-            // over the closed part's sorted ones.
-            Some((o, c)) if trusted.is_some() && trusted == folder.map(folder_key) => {
-                let later = [c.sorted_end..c.end, o.start..o.end];
-                self.unchanged_by_place(&text, c.start..c.sorted_end, &later, changed.as_ref())?
+            Some(h) if trusted.is_some() && trusted == folder.map(folder_key) => {
+                self.check_lines(&text, h, changed.as_ref())?
             }
             Some((o, c)) => {
                 let mut later = text.lines(c.sorted_end, c.end);
@@ -136,6 +133,27 @@ impl SummaryIndex<'_> {
         } else if !opening.is_empty() {
             append_part(&dir, Part::Open, text, &opening);
         }
+    }
+
+    /// Both parts' lines against the histories, the folders unchanged:
+    /// the closed part's appended lines, then the open part's, win over
+    /// the closed part's sorted ones. Every run the index was written
+    /// with must be found once; else a line was lost (a damaged part) and
+    /// the folders are read.
+    fn check_lines(
+        &self,
+        text: &Text,
+        (o, c): &(Header, Header),
+        changed: Option<&std::collections::HashSet<String>>,
+    ) -> Result<Checked> {
+        let later = [c.sorted_end..c.end, o.start..o.end];
+        let checked = self.unchanged_by_place(text, c.start..c.sorted_end, &later, changed)?;
+        if checked.gone || checked.kept.len() + checked.stale.len() == o.runs {
+            return Ok(checked);
+        }
+        let mut later = text.lines(c.sorted_end, c.end);
+        later.extend(text.lines(o.start, o.end));
+        self.unchanged_by_id(text, text.lines(c.start, c.sorted_end), later)
     }
 
     /// With the runs those of the index (the folders are unchanged): each
