@@ -425,3 +425,62 @@ fn a_stale_or_damaged_closed_part_or_an_older_index_is_rebuilt() {
     assert!(part(dir, "summaries").starts_with("nexo-summaries 12\t"));
     same_without_index(dir);
 }
+
+/// `list --all --limit N` stops early in the closed part: it must list
+/// what the whole list starts with, for every N, through closes, a
+/// reopening commit and a pending write.
+#[test]
+fn the_newest_runs_are_the_start_of_the_whole_list() {
+    let repo = Repo::new();
+    let dir = repo.path();
+    let runs: Vec<String> = (0..6).map(|_| repo.open_release()).collect();
+    for run in &runs[..4] {
+        nexo_ok_in(dir, &["update", run, "--run-status", "completed"]);
+    }
+    age_runs_folder(dir);
+    listed(dir);
+    let ids = |v: &Value| -> Vec<String> {
+        v["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["run_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let check = |step: &str| {
+        let newest = |n: usize| -> Vec<String> {
+            let out = call(
+                dir,
+                "nexo_workflow_list",
+                json!({"include_closed": true, "limit": n}),
+            );
+            ids(&serde_json::from_str(&out).unwrap())
+        };
+        let limited: Vec<Vec<String>> = (1..=7).map(newest).collect();
+        let (_, whole) = same_without_index(dir);
+        let whole = ids(&serde_json::from_str(&whole).unwrap());
+        assert_eq!(whole.len(), 6, "{step}");
+        for (n, got) in (1..=7).zip(limited) {
+            assert_eq!(got, whole[..n.min(6)].to_vec(), "{step}: the first {n}");
+        }
+        age_runs_folder(dir);
+        listed(dir);
+    };
+    check("closed runs");
+    // An older closed run updated again: it moves up.
+    nexo_ok_in(dir, &["update", &runs[0], "--summary", "late note"]);
+    check("a closed run updated");
+    nexo_ok_in(dir, &["update", &runs[1], "--run-status", "blocked"]);
+    check("a closed run reopened");
+    nexo_ok_in(
+        dir,
+        &[
+            "--no-commit",
+            "update",
+            &runs[4],
+            "--run-status",
+            "cancelled",
+        ],
+    );
+    check("a pending close");
+}

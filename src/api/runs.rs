@@ -298,6 +298,7 @@ impl Nexo {
         // The open runs alone are read unless closed ones may be shown.
         let summaries = match (req.status, include_closed) {
             (Some(st), _) if st.is_closed() => self.summaries()?,
+            (None, true) => self.newest_summaries(limit)?,
             (_, true) => self.summaries()?,
             _ => self.open_summaries()?,
         };

@@ -50,6 +50,10 @@ impl SummaryIndex<'_> {
         let mut lines = text.lines(o.start, o.sorted_end);
         let appended = text.lines(o.sorted_end, o.end);
         let had_appended = appended.len();
+        // A damaged line: reading every run finds its run.
+        if lines.len() + appended.len() != text.count_lines(o.start..o.end) {
+            return Ok(None);
+        }
         let keep = supersede(&text, &lines, &appended);
         lines.extend(appended);
         let lines: Vec<Summary> = lines

@@ -334,10 +334,13 @@ pub(super) fn fold_stale(
 /// Most recently updated first, then by id. Nearly sorted: the lines
 /// written sorted still are.
 pub(super) fn sort(text: &Text, all: &mut [Summary]) {
-    all.sort_by(|a, b| {
-        (text
-            .raw(b.updated_at.clone())
-            .cmp(text.raw(a.updated_at.clone())))
-        .then_with(|| text.raw(a.id.clone()).cmp(text.raw(b.id.clone())))
-    });
+    all.sort_by(|a, b| order(text, a, b));
+}
+
+/// The list's order: most recently updated first, then by id.
+pub(super) fn order(text: &Text, a: &Summary, b: &Summary) -> std::cmp::Ordering {
+    (text
+        .raw(b.updated_at.clone())
+        .cmp(text.raw(a.updated_at.clone())))
+    .then_with(|| text.raw(a.id.clone()).cmp(text.raw(b.id.clone())))
 }

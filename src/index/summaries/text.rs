@@ -199,31 +199,36 @@ impl Text {
     }
 
     /// Every line between `start` and `end` (one part) that parses.
-    pub(super) fn lines(&self, start: usize, end: usize) -> Vec<Summary> {
+    pub(super) fn lines(&self, mut start: usize, end: usize) -> Vec<Summary> {
         let mut out = Vec::new();
-        if start >= end {
-            return out;
-        }
-        let (bytes, base) = self.holding(start);
-        let bytes = &bytes[..end - base];
-        let mut at = start - base;
-        while at < bytes.len() {
-            // A line says how long its JSON is, so the bulk of the index
-            // is stepped over, not scanned.
-            match Summary::parse(&bytes[at..], base + at) {
-                Some(s) => {
-                    at = s.line.end + 1 - base;
-                    out.push(s);
-                }
-                None => {
-                    at = bytes[at..]
-                        .iter()
-                        .position(|&b| b == b'\n')
-                        .map_or(bytes.len(), |p| at + p + 1);
-                }
-            }
+        while start < end {
+            let (line, next) = self.line_at(start, end);
+            out.extend(line);
+            start = next;
         }
         out
+    }
+
+    /// The line at `at` if it parses, and where the next starts (at most
+    /// `end`, in the same part).
+    pub(super) fn line_at(&self, at: usize, end: usize) -> (Option<Summary>, usize) {
+        let (bytes, base) = self.holding(at);
+        let bytes = &bytes[at - base..end - base];
+        // A line says how long its JSON is, so the bulk of the index is
+        // stepped over, not scanned.
+        match Summary::parse(bytes, at) {
+            Some(s) => {
+                let next = s.line.end + 1;
+                (Some(s), next)
+            }
+            None => {
+                let next = bytes
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(end, |p| at + p + 1);
+                (None, next)
+            }
+        }
     }
 }
 
