@@ -379,6 +379,15 @@ fn a_run_moves_between_the_open_and_closed_parts() {
         "{}",
         stderr(&out)
     );
+
+    // A run added: the open part takes it, the closed part stands.
+    let closed = part(a.path(), "summaries-closed");
+    let third = a.open_release();
+    age_runs_folder(a.path());
+    listed(a.path());
+    assert!(listed_open(a.path()).contains(&third));
+    assert_eq!(part(a.path(), "summaries-closed"), closed);
+    same_without_index(a.path());
 }
 
 /// A closed part that is not the open part's (another rebuild's), or

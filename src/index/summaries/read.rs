@@ -90,20 +90,22 @@ impl SummaryIndex<'_> {
     }
 
     /// Brings the parts up to date after every run was read: written
-    /// whole when the runs or their folders changed, or a part grew too
-    /// long; else the lines folded again appended, a run that closed
-    /// appended to the closed part and the open part written without it.
+    /// whole when a run is gone or the closed part grew too long; else
+    /// the lines folded again appended, a run that closed appended to the
+    /// closed part and the open part written without it (and written
+    /// again when the folders or the count of runs changed).
     fn write_after_all(&self, s: &Summaries, headers: Option<&(Header, Header)>, c: Change) {
         let dir = self.store.cache_dir();
         let text = &s.text;
         let (closing, opening): (Vec<&Fresh>, Vec<&Fresh>) = c.fresh.iter().partition(|f| f.1);
         let closing: Vec<Range<usize>> = closing.into_iter().map(|f| f.0.clone()).collect();
         let opening: Vec<Range<usize>> = opening.into_iter().map(|f| f.0.clone()).collect();
+        // A run added changes the folders' stamp and the count of runs,
+        // both the open part's: the closed part stands.
         let whole = match headers {
             None => true,
-            Some((o, cl)) => {
+            Some((_, cl)) => {
                 c.gone
-                    || c.settled != o.folder
                     || text.count_lines(cl.sorted_end..cl.end) + closing.len() > MAX_APPENDED
                     // A tree recorded once serves on: what changed since
                     // an older tree is more than since a newer, never less.
@@ -121,6 +123,7 @@ impl SummaryIndex<'_> {
         let rewrite = !closing.is_empty()
             || text.count_lines(o.sorted_end..o.end) + opening.len() > MAX_APPENDED
             || o.runs != s.all.len()
+            || c.settled != o.folder
             || (o.tree.is_none() && c.tree.is_some());
         if rewrite {
             let meta = Meta {
