@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 
 use super::read::{fold_stale, order, sort};
-use super::text::{Text, supersede};
+use super::text::Text;
 use super::{Result, Run, Stamp, Summaries, Summary, SummaryIndex, folder_key};
 
 impl SummaryIndex<'_> {
@@ -48,18 +48,12 @@ impl SummaryIndex<'_> {
         let Some(folder) = self.store.runs_folder()? else {
             return Ok(None);
         };
-        let mut later = text.lines(c.sorted_end, c.end);
-        later.extend(text.lines(o.start, o.end));
-        // A damaged line: reading every run finds its run.
-        if later.len() != text.count_lines(c.sorted_end..c.end) + text.count_lines(o.start..o.end) {
+        let Some(later) = text.current(
+            c.sorted_end..c.sorted_end,
+            &[c.sorted_end..c.end, o.start..o.end],
+        ) else {
             return Ok(None);
-        }
-        let keep = supersede(&text, &[], &later);
-        let later: Vec<Summary> = later
-            .into_iter()
-            .zip(keep)
-            .filter_map(|(s, k)| k.then_some(s))
-            .collect();
+        };
         let others: Vec<String> = {
             let known: HashSet<&str> = later.iter().map(|s| text.get(s.id.clone())).collect();
             changed

@@ -12,10 +12,8 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use super::read::{Fresh, fold_stale, sort};
-use super::text::{Meta, Part, Text, append_part, supersede, write_part};
-use super::{
-    MAX_APPENDED, Result, Run, Stamp, Summaries, Summary, SummaryIndex, folder_key, is_final,
-};
+use super::text::{Meta, Part, Text, append_part, write_part};
+use super::{MAX_APPENDED, Result, Run, Stamp, Summaries, SummaryIndex, folder_key, is_final};
 
 impl SummaryIndex<'_> {
     /// The summaries of every run not completed or cancelled, most
@@ -47,20 +45,12 @@ impl SummaryIndex<'_> {
         let Some(folder) = self.store.runs_folder()? else {
             return Ok(None);
         };
-        let mut lines = text.lines(o.start, o.sorted_end);
-        let appended = text.lines(o.sorted_end, o.end);
-        let had_appended = appended.len();
-        // A damaged line: reading every run finds its run.
-        if lines.len() + appended.len() != text.count_lines(o.start..o.end) {
+        let had_appended = text.count_lines(o.sorted_end..o.end);
+        let appended = o.sorted_end..o.end;
+        let Some(lines) = text.current(o.start..o.sorted_end, std::slice::from_ref(&appended))
+        else {
             return Ok(None);
-        }
-        let keep = supersede(&text, &lines, &appended);
-        lines.extend(appended);
-        let lines: Vec<Summary> = lines
-            .into_iter()
-            .zip(keep)
-            .filter_map(|(s, k)| k.then_some(s))
-            .collect();
+        };
         // Runs changed since the part's tree that it does not hold: closed
         // at that tree, perhaps reopened since (goals are named too).
         let others: Vec<String> = {

@@ -209,6 +209,34 @@ impl Text {
         out
     }
 
+    /// The lines of `first`, then of `later` (each range in one part), a
+    /// later line of a run winning over its earlier ones; `None` when a
+    /// line does not parse (damaged: reading every run finds its run).
+    pub(super) fn current(
+        &self,
+        first: Range<usize>,
+        later: &[Range<usize>],
+    ) -> Option<Vec<Summary>> {
+        let parsed = |r: &Range<usize>| {
+            let lines = self.lines(r.start, r.end);
+            (lines.len() == self.count_lines(r.clone())).then_some(lines)
+        };
+        let mut lines = parsed(&first)?;
+        let mut after = Vec::new();
+        for r in later {
+            after.extend(parsed(r)?);
+        }
+        let keep = supersede(self, &lines, &after);
+        lines.extend(after);
+        Some(
+            lines
+                .into_iter()
+                .zip(keep)
+                .filter_map(|(s, k)| k.then_some(s))
+                .collect(),
+        )
+    }
+
     /// The line at `at` if it parses, and where the next starts (at most
     /// `end`, in the same part).
     pub(super) fn line_at(&self, at: usize, end: usize) -> (Option<Summary>, usize) {
