@@ -22,7 +22,7 @@ git objects per update, list, list --all --limit 20, ready, doctor, and the
 peak memory of each.
 
 usage: benches/scale.py [--events N] [--runs N] [--iterations N] [--work DIR] [--nexo PATH]...
-       benches/scale.py --fleet --runs 100000 [--iterations N]
+       benches/scale.py --fleet --runs 100000 [--iterations N] [--verbs 'list,ready']
 """
 import argparse
 import hashlib
@@ -187,6 +187,8 @@ def main():
     ap.add_argument("--nexo", action="append", help="a binary to measure (repeat for an A/B)")
     ap.add_argument("--fleet", action="store_true",
                     help="only the --runs case of mostly closed runs, against one run (issue 36)")
+    ap.add_argument("--verbs", help="with --fleet, only these rows, comma-separated "
+                    "(e.g. 'list,list --all --limit 20,ready': reads only, the repository unchanged)")
     a = ap.parse_args()
     if not a.measure_only and not a.nexo:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
@@ -208,6 +210,8 @@ def main():
                 "--events", str(a.events), "--runs", str(a.runs), "--work", a.work]
         if a.fleet:
             args.append("--fleet")
+        if a.verbs:
+            args += ["--verbs", a.verbs]
         for b in binaries:
             args += ["--nexo", b]
         raise SystemExit(subprocess.run(args).returncode)
@@ -331,6 +335,8 @@ def fleet_report(a, nexo):
         ("ready", lambda k: [nexo, "ready"], a.iterations),
         ("doctor", lambda k: [nexo, "doctor"], 3),
     ]:
+        if a.verbs and verb not in a.verbs.split(","):
+            continue
         for k in repos:
             run_once(cmd(k), repos[k], check=False)
         times = {k: [] for k in repos}

@@ -217,7 +217,7 @@ fn a_trusted_summaries_index_still_sees_every_change() {
     let header = index.lines().next().unwrap();
     assert_eq!(
         header.split('\t').count(),
-        5,
+        7,
         "the tree is recorded and the folder trusted: {header}"
     );
 
@@ -281,4 +281,215 @@ fn a_trusted_summaries_index_still_sees_every_change() {
         index.lines().count()
     );
     list_same_without_index(repo.path());
+}
+
+/// One part of the summaries index, as text.
+fn part(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(".git/nexo-cache").join(name)).unwrap()
+}
+
+/// The open runs' list (what reads the open part alone).
+fn listed_open(dir: &Path) -> String {
+    call(dir, "nexo_workflow_list", json!({"limit": 500}))
+}
+
+/// Both lists with the index as it is must be those without it.
+fn same_without_index(dir: &Path) -> (String, String) {
+    let with = (listed_open(dir), listed(dir));
+    for name in ["summaries", "summaries-closed"] {
+        let _ = std::fs::remove_file(dir.join(".git/nexo-cache").join(name));
+    }
+    let without = (listed_open(dir), listed(dir));
+    assert_eq!(
+        with, without,
+        "the lists changed without the summaries index"
+    );
+    with
+}
+
+fn nexo_ok_in(dir: &Path, args: &[&str]) {
+    let out = nexo_in(dir, args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+}
+
+/// A run that closes leaves the open part for the closed part; a closed
+/// run that a peer's event reopens (pulled with a plain `git pull`) comes
+/// back to the open part, both while the index is trusted.
+#[test]
+fn a_run_moves_between_the_open_and_closed_parts() {
+    let a = Repo::new();
+    let first = a.open_release();
+    let second = a.open_release();
+    let shared = a.share();
+    let b = shared.other.clone();
+    age_runs_folder(a.path());
+    listed(a.path());
+    listed_open(a.path());
+    assert!(part(a.path(), "summaries").contains(&first));
+
+    nexo_ok_in(a.path(), &["update", &first, "--run-status", "completed"]);
+    let open = listed_open(a.path());
+    assert!(!open.contains(&first) && open.contains(&second), "{open}");
+    assert!(
+        !part(a.path(), "summaries").contains(&first),
+        "left the open part"
+    );
+    assert!(
+        part(a.path(), "summaries-closed").contains(&first),
+        "joined the closed part"
+    );
+    assert!(listed(a.path()).contains(&first));
+    same_without_index(a.path());
+
+    // A peer reopens it; this clone pulls with plain git.
+    age_runs_folder(a.path());
+    listed(a.path());
+    a.git(&["push", "-q", "origin", "main"]);
+    git_in(&b, &["pull", "-q", "--no-edit", "origin", "main"]);
+    nexo_ok_in(&b, &["update", &first, "--run-status", "blocked"]);
+    git_in(&b, &["push", "-q", "origin", "main"]);
+    a.git(&["pull", "-q", "--no-rebase", "--no-edit", "origin", "main"]);
+    let open = listed_open(a.path());
+    assert!(
+        open.contains(&first) && open.contains("\"blocked\""),
+        "{open}"
+    );
+    assert!(
+        part(a.path(), "summaries").contains(&first),
+        "back in the open part"
+    );
+    let all = listed(a.path());
+    assert_eq!(all.matches(&first).count(), 1, "listed once: {all}");
+    same_without_index(a.path());
+
+    // Closed again here, then read whole first: the same.
+    nexo_ok_in(a.path(), &["update", &first, "--run-status", "cancelled"]);
+    assert!(listed(a.path()).contains("\"cancelled\""));
+    assert!(!listed_open(a.path()).contains(&first));
+    same_without_index(a.path());
+
+    // Every run closed: the open part alone still counts them.
+    nexo_ok_in(a.path(), &["update", &second, "--run-status", "completed"]);
+    age_runs_folder(a.path());
+    listed(a.path());
+    let out = a.nexo(&["list"]);
+    assert_eq!(
+        stdout(&out),
+        "No open runs (2 closed: `nexo list --all`).\n",
+        "{}",
+        stderr(&out)
+    );
+
+    // A run added: the open part takes it, the closed part stands.
+    let closed = part(a.path(), "summaries-closed");
+    let third = a.open_release();
+    age_runs_folder(a.path());
+    listed(a.path());
+    assert!(listed_open(a.path()).contains(&third));
+    assert_eq!(part(a.path(), "summaries-closed"), closed);
+    same_without_index(a.path());
+}
+
+/// A closed part that is not the open part's (another rebuild's), or
+/// with a line damaged, and an index an older nexo wrote, are not
+/// trusted: the answers are those without an index.
+#[test]
+fn a_stale_or_damaged_closed_part_or_an_older_index_is_rebuilt() {
+    let repo = Repo::new();
+    let dir = repo.path();
+    let first = repo.open_release();
+    let second = repo.open_release();
+    nexo_ok_in(dir, &["update", &first, "--run-status", "completed"]);
+    age_runs_folder(dir);
+    listed(dir);
+    let earlier = part(dir, "summaries-closed");
+
+    // Another rebuild (a run added), then the earlier closed part back.
+    nexo_ok_in(dir, &["update", &second, "--run-status", "cancelled"]);
+    let third = repo.open_release();
+    age_runs_folder(dir);
+    listed(dir);
+    std::fs::write(dir.join(".git/nexo-cache/summaries-closed"), &earlier).unwrap();
+    let (open, all) = same_without_index(dir);
+    assert!(open.contains(&third) && !open.contains(&second), "{open}");
+    assert!(all.contains(&first) && all.contains(&second), "{all}");
+
+    // A line of the closed part damaged in place.
+    age_runs_folder(dir);
+    listed(dir);
+    let closed = part(dir, "summaries-closed");
+    let damaged = closed.replacen(&format!("{first}\t"), &format!("{first}x"), 1);
+    assert_ne!(closed, damaged);
+    std::fs::write(dir.join(".git/nexo-cache/summaries-closed"), damaged).unwrap();
+    assert_eq!(listed(dir), all, "a damaged line hides no run");
+    same_without_index(dir);
+
+    // The one file an older nexo wrote (format 11), with no closed part.
+    let old = format!(
+        "nexo-summaries 11\t00000000000000000040\t-\n{second}\t1\t2\t3\tx\topen\tnormal\t0\t0\t\t2\t{{}}\n"
+    );
+    std::fs::write(dir.join(".git/nexo-cache/summaries"), old).unwrap();
+    let _ = std::fs::remove_file(dir.join(".git/nexo-cache/summaries-closed"));
+    assert_eq!(listed(dir), all);
+    assert!(part(dir, "summaries").starts_with("nexo-summaries 12\t"));
+    same_without_index(dir);
+}
+
+/// `list --all --limit N` stops early in the closed part: it must list
+/// what the whole list starts with, for every N, through closes, a
+/// reopening commit and a pending write.
+#[test]
+fn the_newest_runs_are_the_start_of_the_whole_list() {
+    let repo = Repo::new();
+    let dir = repo.path();
+    let runs: Vec<String> = (0..6).map(|_| repo.open_release()).collect();
+    for run in &runs[..4] {
+        nexo_ok_in(dir, &["update", run, "--run-status", "completed"]);
+    }
+    age_runs_folder(dir);
+    listed(dir);
+    let ids = |v: &Value| -> Vec<String> {
+        v["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["run_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let check = |step: &str| {
+        let newest = |n: usize| -> Vec<String> {
+            let out = call(
+                dir,
+                "nexo_workflow_list",
+                json!({"include_closed": true, "limit": n}),
+            );
+            ids(&serde_json::from_str(&out).unwrap())
+        };
+        let limited: Vec<Vec<String>> = (1..=7).map(newest).collect();
+        let (_, whole) = same_without_index(dir);
+        let whole = ids(&serde_json::from_str(&whole).unwrap());
+        assert_eq!(whole.len(), 6, "{step}");
+        for (n, got) in (1..=7).zip(limited) {
+            assert_eq!(got, whole[..n.min(6)].to_vec(), "{step}: the first {n}");
+        }
+        age_runs_folder(dir);
+        listed(dir);
+    };
+    check("closed runs");
+    // An older closed run updated again: it moves up.
+    nexo_ok_in(dir, &["update", &runs[0], "--summary", "late note"]);
+    check("a closed run updated");
+    nexo_ok_in(dir, &["update", &runs[1], "--run-status", "blocked"]);
+    check("a closed run reopened");
+    nexo_ok_in(
+        dir,
+        &[
+            "--no-commit",
+            "update",
+            &runs[4],
+            "--run-status",
+            "cancelled",
+        ],
+    );
+    check("a pending close");
 }

@@ -129,7 +129,7 @@ impl Nexo {
     /// than `to`'s, as this working tree's runs have them.
     fn expired_between(&self, from: &Cursor, to: &Cursor, only: Option<&str>) -> Result<Vec<Item>> {
         let (start, end) = (from.time(), to.time());
-        let summaries = self.summaries()?;
+        let summaries = self.open_summaries()?;
         let mut items = Vec::new();
         for s in &summaries.all {
             if matches!(s.status, RunStatus::Completed | RunStatus::Cancelled) {

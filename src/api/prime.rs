@@ -38,7 +38,7 @@ impl Nexo {
     /// The open runs by what needs attention, at most `limit` (runs in
     /// progress always), within `max_bytes` of text when given.
     pub fn prime(&self, limit: usize, max_bytes: Option<usize>) -> Result<PrimeResponse> {
-        let summaries = self.summaries()?;
+        let summaries = self.open_summaries()?;
         let unreadable = &summaries.unreadable;
         let mut open: Vec<&Summary> = summaries
             .all

@@ -119,7 +119,7 @@ impl Nexo {
             // Look at what the remote has before ranking anything.
             return self.ready_claim_at_remote(req, actor);
         }
-        let summaries = self.summaries()?;
+        let summaries = self.open_summaries()?;
         let ranked = rank(
             self,
             &summaries,

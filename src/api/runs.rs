@@ -298,7 +298,13 @@ impl Nexo {
             return self.list_archived(limit);
         }
         let include_closed = req.include_closed.unwrap_or(false);
-        let summaries = self.summaries()?;
+        // The open runs alone are read unless closed ones may be shown.
+        let summaries = match (req.status, include_closed) {
+            (Some(st), _) if st.is_closed() => self.summaries()?,
+            (None, true) => self.newest_summaries(limit)?,
+            (_, true) => self.summaries()?,
+            _ => self.open_summaries()?,
+        };
         let items = summaries
             .all
             .iter()
@@ -310,11 +316,14 @@ impl Nexo {
             .map(|s| summaries.item(s))
             .collect::<Result<Vec<ListItem>>>()?;
         let closed_left_out = match (req.status, include_closed) {
-            (None, false) => summaries
-                .all
-                .iter()
-                .filter(|s| s.status.is_closed())
-                .count(),
+            (None, false) => {
+                summaries
+                    .all
+                    .iter()
+                    .filter(|s| s.status.is_closed())
+                    .count()
+                    + summaries.closed_out
+            }
             _ => 0,
         };
         Ok(ListResponse {

@@ -120,6 +120,36 @@ pub(super) fn names_at(_: &File, _: &str) -> std::io::Result<Vec<String>> {
     Err(std::io::Error::other("not on unix"))
 }
 
+/// The stamps of the fan-out folders in the open runs folder `runs`
+/// (each first-level folder, then each folder in it), none followed
+/// through a link; `None` when one cannot be read.
+#[cfg(unix)]
+pub(super) fn shard_stamps(runs: &File) -> Option<Vec<Stamp>> {
+    use rustix::fs::{AtFlags, Mode, OFlags, fstat, openat, statat};
+    let stamp = |st: rustix::fs::Stat| Stamp {
+        len: st.st_size as u64,
+        mtime_ns: st.st_mtime as i128 * 1_000_000_000 + st.st_mtime_nsec as i128,
+        ino: st.st_ino,
+    };
+    let shard = crate::core::layout::is_shard;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut all = Vec::new();
+    for first in names_at(runs, "").ok()?.iter().filter(|n| shard(n)) {
+        let mid = File::from(openat(runs, first.as_str(), flags, Mode::empty()).ok()?);
+        all.push(stamp(fstat(&mid).ok()?));
+        for second in names_at(&mid, "").ok()?.iter().filter(|n| shard(n)) {
+            let st = statat(&mid, second.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
+            all.push(stamp(st));
+        }
+    }
+    Some(all)
+}
+
+#[cfg(not(unix))]
+pub(super) fn shard_stamps(_: &File) -> Option<Vec<Stamp>> {
+    None
+}
+
 /// Whether `name` in the open folder `dir` is a link (or unreadable).
 #[cfg(unix)]
 fn is_link_at(dir: &File, name: &str) -> bool {

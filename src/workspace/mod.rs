@@ -356,8 +356,34 @@ impl Nexo {
     }
 
     /// Every run's summary (`index::summaries`), after a refresh: what
-    /// `list`, `ready`, `prime` and goal counts read.
+    /// `list --all` and goal counts read.
     pub(crate) fn summaries(&self) -> Result<crate::index::summaries::Summaries> {
+        self.summaries_of(None)
+    }
+
+    /// The `limit` most recently updated runs' summaries, open or closed:
+    /// `list --all --limit N`, which reads the closed runs only as far as
+    /// it needs.
+    pub(crate) fn newest_summaries(
+        &self,
+        limit: usize,
+    ) -> Result<crate::index::summaries::Summaries> {
+        self.summaries_of(Some(Some(limit)))
+    }
+
+    /// The summaries of the runs not completed or cancelled, with how many
+    /// others there are: what `list`, `ready` and `prime` read, at the
+    /// cost of the open runs (the closed ones are not read).
+    pub(crate) fn open_summaries(&self) -> Result<crate::index::summaries::Summaries> {
+        self.summaries_of(Some(None))
+    }
+
+    /// `None`: every run; `Some(None)`: the open runs; `Some(Some(n))`:
+    /// the `n` most recently updated.
+    fn summaries_of(
+        &self,
+        part: Option<Option<usize>>,
+    ) -> Result<crate::index::summaries::Summaries> {
         self.refresh()?;
         // During a merge the working tree holds what no commit does yet:
         // every run is stat'ed then.
@@ -390,7 +416,12 @@ impl Nexo {
                 changed_since: &changed_since,
             }),
         };
-        index.read(|id| <Run as record::Record>::read(self, id))
+        let fold = |id: &str| <Run as record::Record>::read(self, id);
+        match part {
+            None => index.read(fold),
+            Some(None) => index.read_open(fold),
+            Some(Some(limit)) => index.read_newest(limit, fold),
+        }
     }
 
     /// Reads and folds a run (by id or unique prefix).

@@ -124,7 +124,7 @@ impl Nexo {
         attempt: usize,
         taken: &HashSet<(String, String)>,
     ) -> Result<Option<(ReadyItem, ClaimResponse)>> {
-        let summaries = self.summaries()?;
+        let summaries = self.open_summaries()?;
         let now = crate::trace::now_text();
         let mut ready: Vec<ReadyItem> = rank(self, &summaries, actor, &now, false)?
             .into_iter()

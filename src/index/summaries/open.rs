@@ -1,0 +1,156 @@
+//! The open runs' summaries from the open part alone: what `list`,
+//! `ready` and `prime` read, at the cost of the open runs.
+//!
+//! The open part can answer alone while the `runs/` folders are those it
+//! recorded (no run added or removed), and HEAD's `.nexo` tree then is
+//! known: every run not in it was closed at that tree, so a run open now
+//! is in the open part or named by the tree diff since (or the pending
+//! writes). Those named runs are folded again; one that a later event
+//! reopened joins the open part. Otherwise every run is read.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use super::read::{Fresh, fold_stale, sort};
+use super::text::{Meta, Part, Text, append_part, write_part};
+use super::{MAX_APPENDED, Result, Run, Stamp, Summaries, SummaryIndex, folder_key, is_final};
+
+impl SummaryIndex<'_> {
+    /// The summaries of every run not completed or cancelled, most
+    /// recently updated first, with how many others there are; from the
+    /// open part alone when it can answer, else from every run's
+    /// ([`SummaryIndex::read`], closed runs included).
+    pub fn read_open(&self, fold: impl Fn(&str) -> Result<Run>) -> Result<Summaries> {
+        match self.try_open(&fold)? {
+            Some(s) => Ok(s),
+            None => self.read_all(&fold),
+        }
+    }
+
+    fn try_open(&self, fold: &dyn Fn(&str) -> Result<Run>) -> Result<Option<Summaries>> {
+        let dir = self.store.cache_dir();
+        let mut text = Text::read(&dir);
+        let Some((o, _)) = text.headers() else {
+            return Ok(None);
+        };
+        let (Some(committed), Some(since)) = (&self.committed, o.tree.as_deref()) else {
+            return Ok(None);
+        };
+        if o.folder.is_none() || o.folder != self.store.runs_folder_stamp().map(folder_key) {
+            return Ok(None);
+        }
+        let Some(changed) = (committed.changed_since)(since) else {
+            return Ok(None);
+        };
+        let Some(folder) = self.store.runs_folder()? else {
+            return Ok(None);
+        };
+        let had_appended = text.count_lines(o.sorted_end..o.end);
+        let appended = o.sorted_end..o.end;
+        let Some(lines) = text.current(o.start..o.sorted_end, std::slice::from_ref(&appended))
+        else {
+            return Ok(None);
+        };
+        // Runs changed since the part's tree that it does not hold: closed
+        // at that tree, perhaps reopened since (goals are named too).
+        let others: Vec<String> = {
+            let known: HashSet<&str> = lines.iter().map(|s| text.get(s.id.clone())).collect();
+            let mut others: Vec<String> = changed
+                .into_iter()
+                .filter(|id| id.starts_with(crate::core::id::RUN_PREFIX))
+                .filter(|id| !known.contains(id.as_str()))
+                .collect();
+            others.sort();
+            others
+        };
+        let names: Vec<String> = lines
+            .iter()
+            .map(|s| text.get(s.id.clone()))
+            .chain(others.iter().map(String::as_str))
+            .map(crate::core::layout::run_in_runs)
+            .collect();
+        let stamps: Option<Vec<Stamp>> = folder.stamps(&names).into_iter().collect();
+        // A run gone: reading every run tells what became of it.
+        let Some(stamps) = stamps else {
+            return Ok(None);
+        };
+        let (stamps, other_stamps) = stamps.split_at(lines.len());
+        let mut all = Vec::with_capacity(lines.len());
+        let mut stale = Vec::new();
+        for (s, &st) in lines.into_iter().zip(stamps) {
+            match st == s.stamp {
+                true => all.push(s),
+                false => stale.push((text.get(s.id.clone()).to_string(), st)),
+            }
+        }
+        let others: Vec<(String, Stamp)> = others.into_iter().zip(other_stamps.to_vec()).collect();
+        let any_other = !others.is_empty();
+        let (fresh, mut unreadable) = fold_stale(&mut text, &mut all, stale, fold)?;
+        let (fresh_other, bad) = fold_stale(&mut text, &mut all, others, fold)?;
+        unreadable.extend(bad);
+        all.retain(|s| !is_final(s.status));
+        if had_appended > 0 || !fresh.is_empty() || !fresh_other.is_empty() {
+            sort(&text, &mut all);
+        }
+        let closed_out = o.runs.saturating_sub(all.len() + unreadable.len());
+        let summaries = Summaries {
+            text,
+            all,
+            unreadable,
+            closed_out,
+        };
+        // The part's tree moves on once the runs changed since are seen,
+        // so the next read folds them no more.
+        let moved_on = any_other && committed.tree != since;
+        let meta = Meta {
+            token: &o.token,
+            runs: o.runs,
+            tree: Some(&committed.tree),
+            folder: o.folder,
+        };
+        write_after_open(
+            &dir,
+            &summaries,
+            &meta,
+            moved_on,
+            had_appended,
+            [&fresh, &fresh_other],
+        );
+        Ok(Some(summaries))
+    }
+}
+
+/// Brings the open part up to date: written again when a run of it
+/// closed (its line appended to the closed part first), when its tree
+/// moves on, or when too many lines were appended; else the lines folded
+/// again appended. `fresh`: the lines of runs of the part, then of others.
+fn write_after_open(
+    dir: &std::path::Path,
+    s: &Summaries,
+    meta: &Meta,
+    moved_on: bool,
+    had_appended: usize,
+    [fresh, fresh_other]: [&[Fresh]; 2],
+) {
+    let opened: Vec<Range<usize>> = fresh
+        .iter()
+        .chain(fresh_other)
+        .filter(|f| !f.1)
+        .map(|f| f.0.clone())
+        .collect();
+    let closing: Vec<Range<usize>> = fresh.iter().filter(|f| f.1).map(|f| f.0.clone()).collect();
+    let rewrite = s.unreadable.is_empty()
+        && (moved_on || !closing.is_empty() || had_appended + opened.len() > MAX_APPENDED);
+    if !rewrite {
+        if !opened.is_empty() {
+            append_part(dir, Part::Open, &s.text, &opened);
+        }
+        return;
+    }
+    // The closed line first: a run in neither part would be lost to
+    // `list --all` while the folders are trusted.
+    if closing.is_empty() || append_part(dir, Part::Closed, &s.text, &closing) {
+        let lines = s.all.iter().map(|x| s.text.raw(x.line.clone()));
+        write_part(dir, Part::Open, lines, meta);
+    }
+}

@@ -1,0 +1,349 @@
+//! Every run's summary: both parts read, each run checked against its
+//! history's stamp (a closed run that no change since the closed part's
+//! tree names is taken unstat'ed), and the parts brought up to date.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use super::text::{Header, Meta, Part, Text, append_part, new_token, supersede, write_part};
+use super::{
+    ErrorKind, MAX_APPENDED, Result, Run, Stamp, Summaries, Summary, SummaryIndex, Unreadable,
+    folder_key, is_final, line_of, settled,
+};
+
+/// The index's lines still current, and the runs to fold again.
+pub(super) struct Checked {
+    kept: Vec<Summary>,
+    /// Whether a run of the index is gone.
+    gone: bool,
+    stale: Vec<(String, Stamp)>,
+}
+
+/// A line of a run folded just now, and whether the run is closed.
+pub(super) type Fresh = (Range<usize>, bool);
+
+impl SummaryIndex<'_> {
+    /// Every run's summary, most recently updated first, and the runs
+    /// whose history cannot be read (one damaged history must not hide
+    /// the others; `nexo doctor` tells what is wrong with it). `fold`
+    /// reads and folds a run whose line is missing or stale.
+    pub fn read(&self, fold: impl Fn(&str) -> Result<Run>) -> Result<Summaries> {
+        self.read_all(&fold)
+    }
+
+    pub(super) fn read_all(&self, fold: &dyn Fn(&str) -> Result<Run>) -> Result<Summaries> {
+        let mut text = Text::read(&self.store.cache_dir());
+        let headers = text.headers();
+        // Taken before the folder is read: a change after it moves it.
+        let folder = self.store.runs_folder_stamp();
+        let trusted = headers.as_ref().and_then(|(o, _)| o.folder);
+        // The runs that may have changed since the closed part's tree
+        // (`None`: every run may have).
+        let changed = match (
+            &self.committed,
+            headers.as_ref().and_then(|(_, c)| c.tree.as_ref()),
+        ) {
+            (Some(c), Some(tree)) => (c.changed_since)(tree),
+            _ => None,
+        };
+        let checked = match &headers {
+            Some(h) if trusted.is_some() && trusted == folder.map(folder_key) => {
+                self.check_lines(&text, h, changed.as_ref())?
+            }
+            Some((o, c)) => {
+                let mut later = text.lines(c.sorted_end, c.end);
+                later.extend(text.lines(o.start, o.end));
+                self.unchanged_by_id(&text, text.lines(c.start, c.sorted_end), later)?
+            }
+            None => self.unchanged_by_id(&text, Vec::new(), Vec::new())?,
+        };
+        let later = headers
+            .as_ref()
+            .is_some_and(|(o, c)| o.start < o.end || c.sorted_end < c.end);
+        let Checked {
+            kept: mut all,
+            gone,
+            stale,
+        } = checked;
+        let (fresh, unreadable) = fold_stale(&mut text, &mut all, stale, fold)?;
+        if later || !fresh.is_empty() {
+            sort(&text, &mut all);
+        }
+        let settled = folder
+            .filter(|f| unreadable.is_empty() && settled(f))
+            .map(folder_key);
+        let summaries = Summaries {
+            text,
+            all,
+            unreadable,
+            closed_out: 0,
+        };
+        let tree = self.committed.as_ref().map(|c| c.tree.as_str());
+        let change = Change {
+            gone,
+            settled,
+            tree,
+            fresh: &fresh,
+        };
+        self.write_after_all(&summaries, headers.as_ref(), change);
+        Ok(summaries)
+    }
+
+    /// Brings the parts up to date after every run was read: written
+    /// whole when a run is gone or the closed part grew too long; else
+    /// the lines folded again appended, a run that closed appended to the
+    /// closed part and the open part written without it (and written
+    /// again when the folders or the count of runs changed).
+    fn write_after_all(&self, s: &Summaries, headers: Option<&(Header, Header)>, c: Change) {
+        let dir = self.store.cache_dir();
+        let text = &s.text;
+        let (closing, opening): (Vec<&Fresh>, Vec<&Fresh>) = c.fresh.iter().partition(|f| f.1);
+        let closing: Vec<Range<usize>> = closing.into_iter().map(|f| f.0.clone()).collect();
+        let opening: Vec<Range<usize>> = opening.into_iter().map(|f| f.0.clone()).collect();
+        // A run added changes the folders' stamp and the count of runs,
+        // both the open part's: the closed part stands.
+        let whole = match headers {
+            None => true,
+            Some((_, cl)) => {
+                c.gone
+                    || text.count_lines(cl.sorted_end..cl.end) + closing.len() > MAX_APPENDED
+                    // A tree recorded once serves on: what changed since
+                    // an older tree is more than since a newer, never less.
+                    || (cl.tree.is_none() && c.tree.is_some())
+            }
+        };
+        let Some((o, _)) = headers.filter(|_| !whole) else {
+            return write_whole(&dir, s, c.tree, c.settled);
+        };
+        // The closed line first: a run in neither part would be lost to
+        // `list --all` while the folders are trusted.
+        if !closing.is_empty() && !append_part(&dir, Part::Closed, text, &closing) {
+            return;
+        }
+        let rewrite = !closing.is_empty()
+            || text.count_lines(o.sorted_end..o.end) + opening.len() > MAX_APPENDED
+            || o.runs != s.all.len()
+            || c.settled != o.folder
+            || (o.tree.is_none() && c.tree.is_some());
+        if rewrite {
+            let meta = Meta {
+                token: &o.token,
+                runs: s.all.len(),
+                tree: c.tree,
+                folder: c.settled,
+            };
+            write_part(&dir, Part::Open, open_lines(s), &meta);
+        } else if !opening.is_empty() {
+            append_part(&dir, Part::Open, text, &opening);
+        }
+    }
+
+    /// Both parts' lines against the histories, the folders unchanged:
+    /// the closed part's appended lines, then the open part's, win over
+    /// the closed part's sorted ones. Every run the index was written
+    /// with must be found once; else a line was lost (a damaged part) and
+    /// the folders are read.
+    fn check_lines(
+        &self,
+        text: &Text,
+        (o, c): &(Header, Header),
+        changed: Option<&std::collections::HashSet<String>>,
+    ) -> Result<Checked> {
+        let later = [c.sorted_end..c.end, o.start..o.end];
+        let checked = self.unchanged_by_place(text, c.start..c.sorted_end, &later, changed)?;
+        if checked.gone || checked.kept.len() + checked.stale.len() == o.runs {
+            return Ok(checked);
+        }
+        let mut later = text.lines(c.sorted_end, c.end);
+        later.extend(text.lines(o.start, o.end));
+        self.unchanged_by_id(text, text.lines(c.start, c.sorted_end), later)
+    }
+
+    /// With the runs those of the index (the folders are unchanged): each
+    /// history stat'ed in the index's order, each half of the closed
+    /// part's sorted lines parsed and stat'ed on its own core, then the
+    /// `later` lines, which win over them.
+    fn unchanged_by_place(
+        &self,
+        text: &Text,
+        first: Range<usize>,
+        later: &[Range<usize>],
+        changed: Option<&std::collections::HashSet<String>>,
+    ) -> Result<Checked> {
+        let Some(folder) = self.store.runs_folder()? else {
+            return self.unchanged_by_id(text, Vec::new(), Vec::new());
+        };
+        // A closed run no commit or pending write changed since the
+        // closed part's tree keeps its line unstat'ed.
+        let trusted = |s: &Summary| {
+            is_final(s.status)
+                && text.part_of(s.line.start) == Some(Part::Closed)
+                && changed.is_some_and(|c| !c.contains(text.get(s.id.clone())))
+        };
+        let stamped = |from, to| {
+            let lines = text.lines(from, to);
+            let names: Vec<String> = lines
+                .iter()
+                .filter(|s| !trusted(s))
+                .map(|s| crate::core::layout::run_in_runs(text.get(s.id.clone())))
+                .collect();
+            let mut stamps = folder.stamps(&names).into_iter();
+            lines
+                .into_iter()
+                .map(|s| {
+                    let stamp = match trusted(&s) {
+                        true => Some(s.stamp),
+                        false => stamps.next().flatten(),
+                    };
+                    (s, stamp)
+                })
+                .collect::<Vec<_>>()
+        };
+        let mid = text.line_end_after(first.start.midpoint(first.end), first.end);
+        let (mut sorted, appended) = std::thread::scope(|s| {
+            let one = s.spawn(|| stamped(first.start, mid));
+            let two = stamped(mid, first.end);
+            let appended: Vec<_> = later.iter().flat_map(|r| stamped(r.start, r.end)).collect();
+            let mut sorted = one.join().expect("parsing threads do not panic");
+            sorted.extend(two);
+            (sorted, appended)
+        });
+        let keep = supersede(text, &sorted, &appended);
+        sorted.extend(appended);
+        let mut stale = Vec::new();
+        let mut gone = false;
+        let mut kept = Vec::with_capacity(sorted.len());
+        for ((s, stamp), keep) in sorted.into_iter().zip(keep) {
+            match stamp {
+                _ if !keep => {}
+                Some(st) if st == s.stamp => kept.push(s),
+                Some(st) => stale.push((text.get(s.id.clone()).to_string(), st)),
+                None => gone = true,
+            }
+        }
+        Ok(Checked { kept, gone, stale })
+    }
+
+    /// [`SummaryIndex::unchanged_by_place`] when the folders may hold
+    /// other runs: they are read, and their runs matched to the index's
+    /// lines by id.
+    fn unchanged_by_id(
+        &self,
+        text: &Text,
+        mut parsed: Vec<Summary>,
+        appended: Vec<Summary>,
+    ) -> Result<Checked> {
+        let keep = supersede(text, &parsed, &appended);
+        parsed.extend(appended);
+        let parsed: Vec<Summary> = parsed
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(s, k)| k.then_some(s))
+            .collect();
+        let ids = self.store.stamped_run_ids()?;
+        let mut kept = vec![false; parsed.len()];
+        let mut stale = Vec::new();
+        {
+            let known: HashMap<&str, usize> = parsed
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (text.get(s.id.clone()), i))
+                .collect();
+            for (id, stamp) in ids {
+                match known.get(id.as_str()) {
+                    Some(&i) if parsed[i].stamp == stamp && !kept[i] => kept[i] = true,
+                    _ => stale.push((id, stamp)),
+                }
+            }
+        }
+        let gone = kept.iter().any(|k| !k);
+        let kept = parsed
+            .into_iter()
+            .zip(kept)
+            .filter_map(|(s, k)| k.then_some(s))
+            .collect();
+        Ok(Checked { kept, gone, stale })
+    }
+}
+
+/// What a read changed, for deciding what to write.
+struct Change<'a> {
+    gone: bool,
+    settled: Option<(i128, u64)>,
+    tree: Option<&'a str>,
+    fresh: &'a [Fresh],
+}
+
+/// The lines of the open part, in `s`'s order.
+pub(super) fn open_lines(s: &Summaries) -> impl Iterator<Item = &[u8]> {
+    s.all
+        .iter()
+        .filter(|x| !is_final(x.status))
+        .map(|x| s.text.raw(x.line.clone()))
+}
+
+/// Writes both parts whole, the closed one first (a reader between the
+/// two finds their tokens differ and reads every run). Best effort.
+fn write_whole(
+    dir: &std::path::Path,
+    s: &Summaries,
+    tree: Option<&str>,
+    folder: Option<(i128, u64)>,
+) {
+    let token = new_token();
+    let meta = |folder| Meta {
+        token: &token,
+        runs: s.all.len(),
+        tree,
+        folder,
+    };
+    let closed = s
+        .all
+        .iter()
+        .filter(|x| is_final(x.status))
+        .map(|x| s.text.raw(x.line.clone()));
+    if write_part(dir, Part::Closed, closed, &meta(None)) {
+        write_part(dir, Part::Open, open_lines(s), &meta(folder));
+    }
+}
+
+/// Folds the `stale` runs again, their lines added to `text` and to `all`.
+/// Returns the lines made, and the runs that could not be read.
+pub(super) fn fold_stale(
+    text: &mut Text,
+    all: &mut Vec<Summary>,
+    stale: Vec<(String, Stamp)>,
+    fold: &dyn Fn(&str) -> Result<Run>,
+) -> Result<(Vec<Fresh>, Vec<Unreadable>)> {
+    let mut unreadable = Vec::new();
+    let mut fresh = Vec::new();
+    for (id, stamp) in stale {
+        match fold(&id) {
+            Ok(run) => {
+                let summary = text.push(&line_of(&run, stamp));
+                fresh.push((summary.line.clone(), is_final(summary.status)));
+                all.push(summary);
+            }
+            Err(e) if e.kind == ErrorKind::Corrupt => unreadable.push(Unreadable {
+                run_id: id.into(),
+                error: e.message_with_causes(),
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((fresh, unreadable))
+}
+
+/// Most recently updated first, then by id. Nearly sorted: the lines
+/// written sorted still are.
+pub(super) fn sort(text: &Text, all: &mut [Summary]) {
+    all.sort_by(|a, b| order(text, a, b));
+}
+
+/// The list's order: most recently updated first, then by id.
+pub(super) fn order(text: &Text, a: &Summary, b: &Summary) -> std::cmp::Ordering {
+    (text
+        .raw(b.updated_at.clone())
+        .cmp(text.raw(a.updated_at.clone())))
+    .then_with(|| text.raw(a.id.clone()).cmp(text.raw(b.id.clone())))
+}

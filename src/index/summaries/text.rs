@@ -1,0 +1,360 @@
+//! The two files of the summaries index, mapped, as one address space
+//! for [`Summary`]'s ranges: the open part, then the closed part, then
+//! the lines of runs folded just now.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::ops::Range;
+use std::path::Path;
+
+use super::{FORMAT, Summary};
+
+/// Which file of the index a line lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Part {
+    /// Every run not completed or cancelled: what `list`, `ready` and
+    /// `prime` read.
+    Open,
+    /// Completed and cancelled runs: read by `list --all` and goal counts.
+    Closed,
+}
+
+impl Part {
+    pub(super) fn file(self) -> &'static str {
+        match self {
+            Part::Open => "summaries",
+            Part::Closed => "summaries-closed",
+        }
+    }
+}
+
+pub(super) struct Text {
+    /// Mapped, not read: nexo replaces the files by rename and only ever
+    /// appends to them otherwise, so mapped bytes never change.
+    open: Option<memmap2::Mmap>,
+    closed: Option<memmap2::Mmap>,
+    extra: String,
+}
+
+/// What a part's first line says.
+pub(super) struct Header {
+    /// Where the first line of a run starts.
+    pub start: usize,
+    /// Where the lines written sorted end; lines appended since follow
+    /// (a run folded again since: its newer line wins).
+    pub sorted_end: usize,
+    /// Where the part ends.
+    pub end: usize,
+    /// Both parts of one index carry the same token: a part written by
+    /// another rebuild is not paired with this one.
+    pub token: String,
+    /// How many runs the repository held when the index was last written
+    /// whole (the open part's; every run not in it is closed).
+    pub runs: usize,
+    /// HEAD's `.nexo` tree when the part was written (hex), if known.
+    pub tree: Option<String>,
+    pub folder: Option<(i128, u64)>,
+}
+
+/// What a part's header is written with.
+pub(super) struct Meta<'a> {
+    pub token: &'a str,
+    pub runs: usize,
+    pub tree: Option<&'a str>,
+    pub folder: Option<(i128, u64)>,
+}
+
+fn map(path: &Path) -> Option<memmap2::Mmap> {
+    std::fs::File::open(path).ok().and_then(|f| {
+        // SAFETY: the file is nexo's own, in the git directory, and is
+        // only ever replaced by rename or appended to, so the mapping's
+        // bytes do not change or shrink while it is held.
+        #[allow(unsafe_code)]
+        unsafe { memmap2::Mmap::map(&f) }.ok()
+    })
+}
+
+impl Text {
+    pub(super) fn read(dir: &Path) -> Text {
+        Text {
+            open: map(&dir.join(Part::Open.file())),
+            closed: map(&dir.join(Part::Closed.file())),
+            extra: String::new(),
+        }
+    }
+
+    fn part(&self, p: Part) -> &[u8] {
+        match p {
+            Part::Open => self.open.as_deref().unwrap_or_default(),
+            Part::Closed => self.closed.as_deref().unwrap_or_default(),
+        }
+    }
+
+    fn base(&self, p: Part) -> usize {
+        match p {
+            Part::Open => 0,
+            Part::Closed => self.part(Part::Open).len(),
+        }
+    }
+
+    fn mapped(&self) -> usize {
+        self.part(Part::Open).len() + self.part(Part::Closed).len()
+    }
+
+    /// The part that holds byte `at` (`None`: a line folded just now).
+    pub(super) fn part_of(&self, at: usize) -> Option<Part> {
+        match at {
+            _ if at >= self.mapped() => None,
+            _ if at >= self.base(Part::Closed) => Some(Part::Closed),
+            _ => Some(Part::Open),
+        }
+    }
+
+    /// The bytes `at` lies in, and where they start.
+    fn holding(&self, at: usize) -> (&[u8], usize) {
+        match self.part_of(at) {
+            Some(p) => (self.part(p), self.base(p)),
+            None => (self.extra.as_bytes(), self.mapped()),
+        }
+    }
+
+    pub(super) fn get(&self, r: Range<usize>) -> &str {
+        std::str::from_utf8(self.raw(r)).unwrap_or_default()
+    }
+
+    /// The bytes of a range, for comparing without decoding.
+    pub(super) fn raw(&self, r: Range<usize>) -> &[u8] {
+        let (bytes, base) = self.holding(r.start);
+        &bytes[r.start - base..r.end - base]
+    }
+
+    /// Adds `line` (without its newline) and returns its summary.
+    pub(super) fn push(&mut self, line: &str) -> Summary {
+        let start = self.mapped() + self.extra.len();
+        self.extra.push_str(line);
+        self.extra.push('\n');
+        Summary::parse(&self.extra.as_bytes()[start - self.mapped()..], start)
+            .expect("a line just made parses")
+    }
+
+    /// Both parts' headers, when both are this format and of one index.
+    pub(super) fn headers(&self) -> Option<(Header, Header)> {
+        let open = self.header(Part::Open)?;
+        let closed = self.header(Part::Closed)?;
+        (open.token == closed.token).then_some((open, closed))
+    }
+
+    /// A part's first line: `FORMAT`, where the sorted lines end, the
+    /// token, the count of runs, the tree and the trusted `runs/` folder
+    /// stamp if any. `None`: no such part, or not this format.
+    pub(super) fn header(&self, p: Part) -> Option<Header> {
+        let bytes = self.part(p);
+        let base = self.base(p);
+        let end = bytes.iter().position(|&b| b == b'\n')?;
+        let first = std::str::from_utf8(&bytes[..end]).ok()?;
+        let mut f = first.split('\t');
+        if f.next() != Some(FORMAT) {
+            return None;
+        }
+        let sorted_end: usize = f.next()?.parse().ok()?;
+        let token = f.next()?.to_string();
+        let runs = f.next()?.parse().ok()?;
+        let tree = f.next()?;
+        let tree = (tree != "-").then(|| tree.to_string());
+        let folder = f
+            .next()
+            .and_then(|m| m.parse().ok())
+            .zip(f.next().and_then(|i| i.parse().ok()));
+        (end < sorted_end && sorted_end <= bytes.len()).then_some(Header {
+            start: base + end + 1,
+            sorted_end: base + sorted_end,
+            end: base + bytes.len(),
+            token,
+            runs,
+            tree,
+            folder,
+        })
+    }
+
+    /// Where the line that holds byte `at` ends (just past its newline),
+    /// at most `end` (both in one part).
+    pub(super) fn line_end_after(&self, at: usize, end: usize) -> usize {
+        if at >= end {
+            return end;
+        }
+        let (bytes, base) = self.holding(at);
+        bytes[at - base..end - base]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(end, |p| at + p + 1)
+    }
+
+    /// How many lines lie between `start` and `end` (one part).
+    pub(super) fn count_lines(&self, r: Range<usize>) -> usize {
+        if r.start >= r.end {
+            return 0;
+        }
+        let (bytes, base) = self.holding(r.start);
+        bytecount(&bytes[r.start - base..r.end - base])
+    }
+
+    /// Every line between `start` and `end` (one part) that parses.
+    pub(super) fn lines(&self, mut start: usize, end: usize) -> Vec<Summary> {
+        let mut out = Vec::new();
+        while start < end {
+            let (line, next) = self.line_at(start, end);
+            out.extend(line);
+            start = next;
+        }
+        out
+    }
+
+    /// The lines of `first`, then of `later` (each range in one part), a
+    /// later line of a run winning over its earlier ones; `None` when a
+    /// line does not parse (damaged: reading every run finds its run).
+    pub(super) fn current(
+        &self,
+        first: Range<usize>,
+        later: &[Range<usize>],
+    ) -> Option<Vec<Summary>> {
+        let parsed = |r: &Range<usize>| {
+            let lines = self.lines(r.start, r.end);
+            (lines.len() == self.count_lines(r.clone())).then_some(lines)
+        };
+        let mut lines = parsed(&first)?;
+        let mut after = Vec::new();
+        for r in later {
+            after.extend(parsed(r)?);
+        }
+        let keep = supersede(self, &lines, &after);
+        lines.extend(after);
+        Some(
+            lines
+                .into_iter()
+                .zip(keep)
+                .filter_map(|(s, k)| k.then_some(s))
+                .collect(),
+        )
+    }
+
+    /// The line at `at` if it parses, and where the next starts (at most
+    /// `end`, in the same part).
+    pub(super) fn line_at(&self, at: usize, end: usize) -> (Option<Summary>, usize) {
+        let (bytes, base) = self.holding(at);
+        let bytes = &bytes[at - base..end - base];
+        // A line says how long its JSON is, so the bulk of the index is
+        // stepped over, not scanned.
+        match Summary::parse(bytes, at) {
+            Some(s) => {
+                let next = s.line.end + 1;
+                (Some(s), next)
+            }
+            None => {
+                let next = bytes
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(end, |p| at + p + 1);
+                (None, next)
+            }
+        }
+    }
+}
+
+fn bytecount(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
+/// A token for an index written whole: its time and this process.
+pub(super) fn new_token() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{now:x}.{:x}", std::process::id())
+}
+
+/// Writes a part whole, `lines` in order. Best effort: an index that
+/// cannot be written is rebuilt later; false when it was not written.
+pub(super) fn write_part<'a>(
+    dir: &Path,
+    p: Part,
+    lines: impl Iterator<Item = &'a [u8]>,
+    meta: &Meta,
+) -> bool {
+    let _ = std::fs::create_dir_all(dir);
+    let mut body = Vec::new();
+    for line in lines {
+        body.extend_from_slice(line);
+        body.push(b'\n');
+    }
+    let rest = format!(
+        "\t{}\t{}\t{}{}",
+        meta.token,
+        meta.runs,
+        meta.tree.unwrap_or("-"),
+        meta.folder
+            .map_or(String::new(), |(mtime, ino)| format!("\t{mtime}\t{ino}"))
+    );
+    // Where the sorted lines end, counting the header itself (20 digits,
+    // so its own length is known).
+    let end = FORMAT.len() + 1 + 20 + rest.len() + 1 + body.len();
+    let header = format!("{FORMAT}\t{end:020}{rest}\n");
+    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else {
+        return false;
+    };
+    tmp.write_all(header.as_bytes()).is_ok()
+        && tmp.write_all(&body).is_ok()
+        && tmp.persist(dir.join(p.file())).is_ok()
+}
+
+/// Appends the lines of runs folded again to a part: a write changes one
+/// run, and rewriting 10,000 lines for it cost more than the listing.
+/// False when they could not be appended.
+pub(super) fn append_part(dir: &Path, p: Part, text: &Text, lines: &[Range<usize>]) -> bool {
+    let mut out = Vec::new();
+    for line in lines {
+        out.extend_from_slice(text.raw(line.clone()));
+        out.push(b'\n');
+    }
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(p.file()))
+        .and_then(|mut f| f.write_all(&out))
+        .is_ok()
+}
+
+/// Which of the first lines, then of the later ones, still count: a later
+/// line replaces the run's earlier one (the last wins).
+pub(super) fn supersede<T: AsSummary>(text: &Text, first: &[T], later: &[T]) -> Vec<bool> {
+    let mut keep = vec![true; first.len() + later.len()];
+    if later.is_empty() {
+        return keep;
+    }
+    let newest: HashMap<&[u8], usize> = later
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (text.raw(s.summary().id.clone()), first.len() + i))
+        .collect();
+    for (i, s) in first.iter().chain(later).enumerate() {
+        keep[i] = newest
+            .get(text.raw(s.summary().id.clone()))
+            .is_none_or(|&n| n == i);
+    }
+    keep
+}
+
+/// A summary, alone or with the stamp its history has now.
+pub(super) trait AsSummary {
+    fn summary(&self) -> &Summary;
+}
+
+impl AsSummary for Summary {
+    fn summary(&self) -> &Summary {
+        self
+    }
+}
+
+impl AsSummary for (Summary, Option<crate::store::Stamp>) {
+    fn summary(&self) -> &Summary {
+        &self.0
+    }
+}
