@@ -287,3 +287,23 @@ fn a_live_copy_beside_an_archived_run_is_united_by_doctor_fix() {
     assert_eq!(event_ids(repo.path(), &run), ids);
     doctor_clean(repo.path());
 }
+
+#[test]
+fn a_refused_write_to_an_archived_run_moves_nothing() {
+    let repo = Repo::new();
+    let run = closed_run(repo.path(), "Done");
+    nexo_ok(repo.path(), &["--json", "archive", "--closed-before", "0s"]);
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let out = repo.nexo(&["claim", &run, "a"]);
+    assert!(!out.status.success(), "a completed step is not claimed");
+    assert!(
+        repo.path()
+            .join(archive_rel(&run))
+            .join("history.jsonl")
+            .exists()
+    );
+    assert!(!repo.path().join(run_rel(&run)).exists());
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(listed(repo.path(), &["--archived"]), vec![run]);
+}

@@ -83,6 +83,7 @@ impl Nexo {
             let (from, to) = (run_rel(&r.run_id), archive_rel(&r.run_id));
             let events = distinct_events(&self.store, &from)?;
             self.move_folder(&from, &to)?;
+            prune_empty_fanout(self.store.root(), &from);
             crate::trace::crash_point("archive-moved");
             let note = ArchivedNote {
                 archived_at: now.clone(),
@@ -172,6 +173,7 @@ impl Nexo {
                 self.store.remove(&note)?;
             }
         }
+        prune_empty_fanout(root, &from);
         self.note(format!("{id} is back from the archive"));
         Ok(true)
     }
@@ -206,6 +208,20 @@ impl Nexo {
         let when = |n: &Option<ArchivedNote>| n.as_ref().map(|n| n.archived_at.clone());
         out.sort_by(|a, b| when(&b.1).cmp(&when(&a.1)).then_with(|| a.0.cmp(&b.0)));
         Ok(out)
+    }
+}
+
+/// Removes the two fan-out folders above run folder `rel` that moving it
+/// left empty (best effort: git tracks no folder, so an empty one is only
+/// clutter; one that is not empty, or not there, stays as it is).
+fn prune_empty_fanout(root: &Path, rel: &str) {
+    let mut folder = Path::new(rel).parent();
+    for _ in 0..2 {
+        let Some(f) = folder else { return };
+        if std::fs::remove_dir(root.join(f)).is_err() {
+            return;
+        }
+        folder = f.parent();
     }
 }
 
