@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use super::read::{fold_stale, order, sort};
 use super::text::Text;
-use super::{Result, Run, Stamp, Summaries, Summary, SummaryIndex, folder_key};
+use super::{Result, Run, Stamp, Summaries, Summary, SummaryIndex};
 
 impl SummaryIndex<'_> {
     /// The `limit` most recently updated runs, open or closed (fewer when
@@ -36,16 +36,7 @@ impl SummaryIndex<'_> {
         let Some((o, c)) = text.headers() else {
             return Ok(None);
         };
-        let (Some(committed), Some(since)) = (&self.committed, c.tree.as_deref()) else {
-            return Ok(None);
-        };
-        if o.folder.is_none() || o.folder != self.store.runs_folder_stamp().map(folder_key) {
-            return Ok(None);
-        }
-        let Some(changed) = (committed.changed_since)(since) else {
-            return Ok(None);
-        };
-        let Some(folder) = self.store.runs_folder()? else {
+        let Some((changed, folder)) = self.changed_since_part(&o, c.tree.as_deref())? else {
             return Ok(None);
         };
         let Some(later) = text.current(

@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use super::read::{Fresh, fold_stale, sort};
 use super::text::{Meta, Part, Text, append_part, write_part};
-use super::{MAX_APPENDED, Result, Run, Stamp, Summaries, SummaryIndex, folder_key, is_final};
+use super::{MAX_APPENDED, Result, Run, Stamp, Summaries, SummaryIndex, is_final};
 
 impl SummaryIndex<'_> {
     /// The summaries of every run not completed or cancelled, most
@@ -36,13 +36,7 @@ impl SummaryIndex<'_> {
         let (Some(committed), Some(since)) = (&self.committed, o.tree.as_deref()) else {
             return Ok(None);
         };
-        if o.folder.is_none() || o.folder != self.store.runs_folder_stamp().map(folder_key) {
-            return Ok(None);
-        }
-        let Some(changed) = (committed.changed_since)(since) else {
-            return Ok(None);
-        };
-        let Some(folder) = self.store.runs_folder()? else {
+        let Some((changed, folder)) = self.changed_since_part(&o, Some(since))? else {
             return Ok(None);
         };
         let had_appended = text.count_lines(o.sorted_end..o.end);

@@ -347,3 +347,27 @@ pub(super) fn order(text: &Text, a: &Summary, b: &Summary) -> std::cmp::Ordering
         .cmp(text.raw(a.updated_at.clone())))
     .then_with(|| text.raw(a.id.clone()).cmp(text.raw(b.id.clone())))
 }
+
+impl SummaryIndex<'_> {
+    /// What a quick read needs before it trusts a part whose tree is
+    /// `since`: the runs folders as the open part `open` recorded them
+    /// (no run added or removed), HEAD's tree known, and then the records
+    /// changed since (a tree diff and the pending writes) and the open
+    /// runs folder. `None`: read every run instead.
+    pub(super) fn changed_since_part(
+        &self,
+        open: &super::text::Header,
+        since: Option<&str>,
+    ) -> Result<Option<(std::collections::HashSet<String>, crate::store::Folder)>> {
+        let (Some(committed), Some(since)) = (&self.committed, since) else {
+            return Ok(None);
+        };
+        if open.folder.is_none() || open.folder != self.store.runs_folder_stamp().map(folder_key) {
+            return Ok(None);
+        }
+        let Some(changed) = (committed.changed_since)(since) else {
+            return Ok(None);
+        };
+        Ok(self.store.runs_folder()?.map(|folder| (changed, folder)))
+    }
+}
