@@ -501,9 +501,12 @@ impl Nexo {
     ) -> Result<Vec<Problem>> {
         let mut problems = Vec::new();
         let git = self.repo().cli();
+        // A set beside the list: a repair of a whole repository's views
+        // names hundreds of thousands of paths.
+        let mut rewritten: HashSet<String> = fixed.iter().cloned().collect();
         let mut report = |path: String, kind: ProblemKind, message: String| {
             // A path this --fix rewrote is committed with the repair.
-            if fix && fixed.contains(&path) {
+            if fix && !rewritten.insert(path.clone()) {
                 return;
             }
             // What nexo cannot read, it never commits.
