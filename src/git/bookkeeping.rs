@@ -274,6 +274,7 @@ impl Repo {
     /// plus the pending list: what `nexo commit` commits.
     pub fn pending_paths(&self) -> Result<Vec<String>> {
         let mut out = self.read_pending();
+        let mut listed: std::collections::HashSet<String> = out.iter().cloned().collect();
         if !crate::store::nofollow::check(&self.workdir, std::path::Path::new(NEXO_DIR))? {
             out.sort();
             return Ok(out);
@@ -314,7 +315,7 @@ impl Repo {
                 },
                 None => None,
             };
-            if in_head != Some(blob) && !out.contains(&rel) {
+            if in_head != Some(blob) && listed.insert(rel.clone()) {
                 out.push(rel);
             }
         }
