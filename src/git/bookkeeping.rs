@@ -279,6 +279,15 @@ impl Repo {
             out.sort();
             return Ok(out);
         }
+        if let Some(changed) = self.changed_per_git()? {
+            for rel in changed {
+                if listed.insert(rel.clone()) {
+                    out.push(rel);
+                }
+            }
+            out.sort();
+            return Ok(out);
+        }
         let root = self.workdir.join(NEXO_DIR);
         let tree = self.head_tree()?;
         // A repository's insides (a nested one, a submodule's checkout)
@@ -321,6 +330,44 @@ impl Repo {
         }
         out.sort();
         Ok(out)
+    }
+
+    /// The files under `.nexo/` that differ from HEAD, as `git status`
+    /// finds them: from the stat data in git's index, which nexo keeps
+    /// exact, instead of reading and hashing every file (seconds, not a
+    /// minute, at 100,000 runs). Ignored files too, since nexo's paths are
+    /// nexo's whatever a `.gitignore` says; links, folders (a nested
+    /// repository) and nexo's temporary files are not. `None` when git
+    /// cannot say: every file is then compared by hand.
+    fn changed_per_git(&self) -> Result<Option<Vec<String>>> {
+        // Never rewriting git's index behind nexo's writes.
+        let out = self.cli().run(&[
+            "--no-optional-locks",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--ignored=traditional",
+            "--no-renames",
+            "--",
+            NEXO_DIR,
+        ])?;
+        if !out.status.success() {
+            return Ok(None);
+        }
+        let mut changed = Vec::new();
+        for entry in out.stdout.split(|&b| b == 0) {
+            let Some(path) = entry.get(3..) else { continue };
+            let rel = String::from_utf8_lossy(path).into_owned();
+            let name = rel.rsplit('/').next().unwrap_or_default();
+            if rel.ends_with('/') || name.starts_with(".nexo-tmp-") {
+                continue;
+            }
+            if std::fs::symlink_metadata(self.workdir.join(&rel)).is_ok_and(|m| m.is_file()) {
+                changed.push(rel);
+            }
+        }
+        Ok(Some(changed))
     }
 
     /// Where we remember the index file we last wrote: its stat data and
