@@ -287,3 +287,35 @@ fn a_live_copy_beside_an_archived_run_is_united_by_doctor_fix() {
     assert_eq!(event_ids(repo.path(), &run), ids);
     doctor_clean(repo.path());
 }
+
+#[test]
+fn two_peers_that_had_not_pulled_the_archiving_merge_their_events_with_plain_git_pulls() {
+    let (_repo, shared, run, mut ids) = archived_there_written_here();
+    // The second peer pulls and pushes with plain git: no nexo command
+    // settles the archive between, so the remote holds the archived run
+    // with its line.
+    let third = shared.other.with_file_name("third");
+    clone_as(&shared.bare, &third, "Third");
+    let git = |dir: &Path, args: &[&str]| {
+        let out = git_cmd().current_dir(dir).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // The third clone is from before the archiving: reset it there.
+    git(&third, &["reset", "-q", "--hard", "HEAD~1"]);
+    git(&third, &["config", "pull.rebase", "false"]);
+    nexo_ok(&third, &["--json", "handoff", &run, "--to", "dave"]);
+    ids.extend(event_ids(&third, &run));
+    git(&shared.other, &["pull", "--no-rebase", "--no-edit", "-q"]);
+    git(&shared.other, &["push", "-q"]);
+    git(&third, &["pull", "--no-rebase", "--no-edit", "-q"]);
+    // Any command sees HEAD's .nexo moved and settles the archive.
+    nexo_ok(&third, &["--json", "list", "--all"]);
+    ids.sort();
+    ids.dedup();
+    back_with_every_event(&third, &run, &ids);
+}

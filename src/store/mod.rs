@@ -62,6 +62,14 @@ runs/*/*/*/steps/*.yaml merge=nexo-view
 goals/*/history.jsonl merge=union
 goals/*/history/*.jsonl merge=union
 goals/*/goal.yaml merge=nexo-view
+# Archived runs (nexo archive): a peer's later line follows the rename into the archive, and
+# two such peers must merge there as in runs/.
+archive/*/*/*/history.jsonl merge=union
+archive/*/*/*/history/*.jsonl merge=union
+archive/*/*/*/quarantine.jsonl merge=union
+archive/*/*/*/run.yaml merge=nexo-view
+archive/*/*/*/steps/*.yaml merge=nexo-view
+archive/*/*/*/archived.yaml merge=nexo-view
 # Layout 1 (runs/<RUN_ID>/), which a clone that has not upgraded may still merge in.
 runs/*/history.jsonl merge=union
 runs/*/history/*.jsonl merge=union
