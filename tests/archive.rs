@@ -319,3 +319,45 @@ fn two_peers_that_had_not_pulled_the_archiving_merge_their_events_with_plain_git
     ids.dedup();
     back_with_every_event(&third, &run, &ids);
 }
+
+#[test]
+fn a_peers_link_in_the_archive_stops_no_command_and_doctor_names_it() {
+    let repo = Repo::new();
+    let shared = repo.share();
+    let open = nexo_ok(repo.path(), &["--json", "open", "Live", "-s", "a"])["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(nexo_in(repo.path(), &["sync"]).status.success());
+    // The peer commits a link where an archived run's folder would be.
+    git_in(&shared.other, &["pull", "-q", "--no-edit"]);
+    let outside = tempfile::tempdir().unwrap();
+    let evil = shared.other.join(".nexo/archive/Z/Z/WF-ZZZZZZZZZZZZZZZZ");
+    std::fs::create_dir_all(evil.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(outside.path(), &evil).unwrap();
+    git_in(&shared.other, &["add", "-A", ".nexo"]);
+    git_in(&shared.other, &["commit", "-q", "-m", "a link"]);
+    git_in(&shared.other, &["push", "-q"]);
+
+    let out = nexo_in(repo.path(), &["sync"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(listed(repo.path(), &["--all"]), vec![open.clone()]);
+    nexo_ok(repo.path(), &["--json", "handoff", &open, "--to", "bob"]);
+    let report = parse_json(&nexo_in(repo.path(), &["--json", "doctor"]));
+    assert!(report.to_string().contains("symlink"), "{report:#}");
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn doctor_reports_a_link_at_the_archive_instead_of_stopping() {
+    let repo = Repo::new();
+    closed_run(repo.path(), "Old");
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.path().join(".nexo/archive")).unwrap();
+    let out = nexo_in(repo.path(), &["--json", "doctor"]);
+    let report = parse_json(&out);
+    assert!(report.to_string().contains("symlink"), "{report:#}");
+    let fixed = parse_json(&nexo_in(repo.path(), &["--json", "doctor", "--fix"]));
+    assert_eq!(fixed["ok"], true, "{fixed:#}");
+    assert!(!repo.path().join(".nexo/archive").exists());
+}

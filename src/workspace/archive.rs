@@ -129,8 +129,13 @@ impl Nexo {
     ) -> Result<Vec<String>> {
         let mut back = Vec::new();
         for id in self.repo.changed_archived(old, new)? {
-            if self.settle_one(&id, false)? {
-                back.push(id);
+            match self.settle_one(&id, false) {
+                Ok(true) => back.push(id),
+                Ok(false) => {}
+                // A peer's link in the archive harms that run only: doctor
+                // reports it, and every other command goes on.
+                Err(e) if e.kind == crate::core::error::ErrorKind::Corrupt => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(back)
