@@ -361,3 +361,18 @@ fn doctor_reports_a_link_at_the_archive_instead_of_stopping() {
     assert_eq!(fixed["ok"], true, "{fixed:#}");
     assert!(!repo.path().join(".nexo/archive").exists());
 }
+
+#[test]
+fn a_refused_write_to_an_archived_run_moves_nothing() {
+    let repo = Repo::new();
+    let run = closed_run(repo.path(), "Done");
+    nexo_ok(repo.path(), &["--json", "archive", "--closed-before", "0s"]);
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let claim = repo.nexo(&["claim", &run, "a"]);
+    assert!(!claim.status.success(), "a completed step is not claimed");
+    let update = repo.nexo(&["update", &run, "nosuch", "--status", "completed"]);
+    assert!(!update.status.success(), "an unknown step is refused");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "", "nothing written");
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(listed(repo.path(), &["--archived"]), vec![run]);
+}
