@@ -376,3 +376,16 @@ fn a_refused_write_to_an_archived_run_moves_nothing() {
     assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
     assert_eq!(listed(repo.path(), &["--archived"]), vec![run]);
 }
+
+#[test]
+fn verify_judges_archived_runs_and_an_archiving_branch_loses_none() {
+    let repo = Repo::new();
+    closed_run(repo.path(), "Old");
+    repo.git(&["checkout", "-q", "-b", "tidy"]);
+    nexo_ok(repo.path(), &["--json", "archive", "--closed-before", "0s"]);
+    let out = repo.nexo(&["--json", "verify", "--trusted", "main"]);
+    let report = parse_json(&out);
+    assert_eq!(report["ok"], true, "moved, not gone: {report:#}");
+    let here = parse_json(&repo.nexo(&["--json", "verify"]));
+    assert_eq!(here["runs"], 1, "the archived run is judged: {here:#}");
+}
