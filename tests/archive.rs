@@ -389,3 +389,23 @@ fn verify_judges_archived_runs_and_an_archiving_branch_loses_none() {
     let here = parse_json(&repo.nexo(&["--json", "verify"]));
     assert_eq!(here["runs"], 1, "the archived run is judged: {here:#}");
 }
+
+#[test]
+fn junk_in_the_archive_named_like_a_run_stops_no_command() {
+    let repo = Repo::new();
+    let run = closed_run(repo.path(), "Kept");
+    repo.git(&["checkout", "-q", "-b", "peer"]);
+    let junk = repo.path().join(".nexo/archive/Z/Z/WF-ZZZZZZZZZZZZZZZZ");
+    std::fs::create_dir_all(junk.parent().unwrap()).unwrap();
+    std::fs::write(&junk, "not a folder\n").unwrap();
+    repo.git(&["add", "-A", ".nexo"]);
+    repo.git(&["commit", "-q", "-m", "junk"]);
+    repo.git(&["checkout", "-q", "main"]);
+    nexo_ok(repo.path(), &["--json", "list"]);
+    // The junk arrives by a merge, as a peer's commit would.
+    repo.git(&["merge", "-q", "--no-edit", "peer"]);
+    assert_eq!(listed(repo.path(), &["--all"]), vec![run.clone()]);
+    assert!(listed(repo.path(), &["--archived"]).is_empty());
+    nexo_ok(repo.path(), &["--json", "handoff", &run, "--to", "bob"]);
+    doctor_clean(repo.path());
+}

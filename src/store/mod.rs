@@ -428,8 +428,18 @@ impl Store {
         if id.starts_with(GOAL_PREFIX) || crate::core::model::validate_name("run_id", id).is_err() {
             return Ok(None);
         }
-        let rel = format!("{}/{HISTORY}", crate::core::layout::archive_rel(id));
+        let dir = crate::core::layout::archive_rel(id);
+        // Junk named like a run (a file, say) is no archived run.
+        if !self.is_folder(&dir)? {
+            return Ok(None);
+        }
+        let rel = format!("{dir}/{HISTORY}");
         Ok(nofollow::check(&self.root, Path::new(&rel))?.then_some(rel))
+    }
+
+    /// Whether `rel` is a folder, never through a link (one is refused).
+    pub fn is_folder(&self, rel: &str) -> Result<bool> {
+        Ok(nofollow::check(&self.root, Path::new(rel))? && self.abs(rel).is_dir())
     }
 
     /// The last byte of a file under the working tree (`None`: no such

@@ -147,7 +147,7 @@ impl Nexo {
     pub(crate) fn archived_but_later(&self, id: &str) -> Result<bool> {
         let root = self.store.root();
         let (from, to) = (archive_rel(id), run_rel(id));
-        Ok(nofollow::check(root, Path::new(&from))?
+        Ok(self.store.is_folder(&from)?
             && (nofollow::check(root, Path::new(&to))? || self.grew_since_archived(&from)?))
     }
 
@@ -156,7 +156,7 @@ impl Nexo {
     pub(crate) fn settle_one(&self, id: &str, always: bool) -> Result<bool> {
         let root = self.store.root();
         let (from, to) = (archive_rel(id), run_rel(id));
-        if !nofollow::check(root, Path::new(&from))? {
+        if !self.store.is_folder(&from)? {
             return Ok(false);
         }
         let live = nofollow::check(root, Path::new(&to))?;
