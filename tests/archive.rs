@@ -409,3 +409,46 @@ fn junk_in_the_archive_named_like_a_run_stops_no_command() {
     nexo_ok(repo.path(), &["--json", "handoff", &run, "--to", "bob"]);
     doctor_clean(repo.path());
 }
+
+#[test]
+fn a_write_while_an_archive_commits_never_takes_its_index_lock() {
+    let repo = Repo::new();
+    let done = closed_run(repo.path(), "Done");
+    let open = nexo_ok(repo.path(), &["--json", "open", "Busy", "-s", "a"])["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pause = repo.path().join("..").join(format!(
+        "pause-{}",
+        repo.path().file_name().unwrap().to_string_lossy()
+    ));
+    let archive = nexo_cmd()
+        .current_dir(repo.path())
+        .env("NEXO_PAUSE_AT", "archive-noted")
+        .env("NEXO_PAUSE_FILE", &pause)
+        .args(["--json", "archive", "--closed-before", "0s"])
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !pause.exists() {
+        assert!(
+            start.elapsed().as_secs() < 60,
+            "the archive reached its pause"
+        );
+        std::thread::yield_now();
+    }
+    // Another writer while the archive holds git's index lock: it waits
+    // for nexo's lock (and gives up, busy), never removes the index lock.
+    let write = repo.nexo(&["--json", "handoff", &open, "--to", "bob"]);
+    std::fs::remove_file(&pause).unwrap();
+    let archived = archive.wait_with_output().unwrap();
+    assert!(archived.status.success(), "{}", stderr(&archived));
+    assert_eq!(
+        repo.git(&["status", "--porcelain"]),
+        "",
+        "{}",
+        stderr(&write)
+    );
+    assert_eq!(listed(repo.path(), &["--archived"]), vec![done]);
+    doctor_clean(repo.path());
+}

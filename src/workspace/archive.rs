@@ -93,7 +93,7 @@ impl Nexo {
                 .replace(&format!("{to}/{ARCHIVED}"), yaml.as_bytes())?;
         }
         crate::trace::crash_point("archive-noted");
-        drop(lock);
+        crate::trace::pause_point("archive-noted");
         let message = format!(
             "nexo: archive {} closed before {cutoff}\n\n\
              Moved whole from .nexo/runs/ to .nexo/archive/: nexo get, replay and show read them by\n\
@@ -101,6 +101,10 @@ impl Nexo {
             crate::core::words::count(runs.len(), "run"),
         );
         let commit = self.repo.finish(plan, &paths, &message)?;
+        // Held until the commit: the index lock taken with the plan is
+        // ours, and the next holder of nexo's lock would take it for a
+        // killed writer's and remove it.
+        drop(lock);
         Ok(ArchiveOutcome {
             runs,
             commit: Some(commit),
