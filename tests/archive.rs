@@ -452,3 +452,50 @@ fn a_write_while_an_archive_commits_never_takes_its_index_lock() {
     assert_eq!(listed(repo.path(), &["--archived"]), vec![done]);
     doctor_clean(repo.path());
 }
+
+#[test]
+fn resolve_unites_an_archived_history_two_peers_conflicted_in() {
+    let repo = Repo::new();
+    // The user's own attributes, which nexo leaves alone: no union merge
+    // for the archive, so git stops on the two peers' lines.
+    std::fs::create_dir_all(repo.path().join(".nexo")).unwrap();
+    std::fs::write(
+        repo.path().join(".nexo/.gitattributes"),
+        "runs/*/*/*/history.jsonl merge=union\n",
+    )
+    .unwrap();
+    repo.git(&["add", ".nexo/.gitattributes"]);
+    repo.git(&["commit", "-q", "-m", "own attributes"]);
+    let shared = repo.share();
+    let run = closed_run(repo.path(), "Migrate");
+    assert!(nexo_in(repo.path(), &["sync"]).status.success());
+    assert!(nexo_in(&shared.other, &["sync"]).status.success());
+    nexo_ok(repo.path(), &["--json", "archive", "--closed-before", "0s"]);
+    nexo_ok(&shared.other, &["--json", "handoff", &run, "--to", "carol"]);
+    nexo_ok(repo.path(), &["--json", "handoff", &run, "--to", "dave"]);
+    let mut ids = event_ids(&shared.other, &run);
+    ids.extend(event_ids(repo.path(), &run));
+    ids.sort();
+    ids.dedup();
+    // Here the run came back with its write; archive it again, so the
+    // peer's line and this one meet in .nexo/archive/.
+    nexo_ok(repo.path(), &["--json", "archive", "--closed-before", "0s"]);
+    git_in(repo.path(), &["push", "-q"]);
+    let pulled = git_cmd()
+        .current_dir(&shared.other)
+        .args(["pull", "--no-rebase", "--no-edit", "-q"])
+        .output()
+        .unwrap();
+    if pulled.status.success() {
+        return skip("git merged without a conflict");
+    }
+    let resolved = nexo_in(&shared.other, &["resolve"]);
+    assert!(resolved.status.success(), "{}", stderr(&resolved));
+    let history = shared.other.join(archive_rel(&run)).join("history.jsonl");
+    let text = std::fs::read_to_string(&history).unwrap();
+    assert!(!text.contains("<<<<<<<"), "{text}");
+    git_in(&shared.other, &["commit", "-q", "--no-edit"]);
+    assert_eq!(listed(&shared.other, &["--all"]), vec![run.clone()]);
+    assert!(!shared.other.join(archive_rel(&run)).exists());
+    assert_eq!(event_ids(&shared.other, &run), ids, "every event, once");
+}
