@@ -289,21 +289,213 @@ fn a_live_copy_beside_an_archived_run_is_united_by_doctor_fix() {
 }
 
 #[test]
+fn two_peers_that_had_not_pulled_the_archiving_merge_their_events_with_plain_git_pulls() {
+    let (_repo, shared, run, mut ids) = archived_there_written_here();
+    // The second peer pulls and pushes with plain git: no nexo command
+    // settles the archive between, so the remote holds the archived run
+    // with its line.
+    let third = shared.other.with_file_name("third");
+    clone_as(&shared.bare, &third, "Third");
+    let git = |dir: &Path, args: &[&str]| {
+        let out = git_cmd().current_dir(dir).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // The third clone is from before the archiving: reset it there.
+    git(&third, &["reset", "-q", "--hard", "HEAD~1"]);
+    git(&third, &["config", "pull.rebase", "false"]);
+    nexo_ok(&third, &["--json", "handoff", &run, "--to", "dave"]);
+    ids.extend(event_ids(&third, &run));
+    git(&shared.other, &["pull", "--no-rebase", "--no-edit", "-q"]);
+    git(&shared.other, &["push", "-q"]);
+    git(&third, &["pull", "--no-rebase", "--no-edit", "-q"]);
+    // Any command sees HEAD's .nexo moved and settles the archive.
+    nexo_ok(&third, &["--json", "list", "--all"]);
+    ids.sort();
+    ids.dedup();
+    back_with_every_event(&third, &run, &ids);
+}
+
+#[test]
+fn a_peers_link_in_the_archive_stops_no_command_and_doctor_names_it() {
+    let repo = Repo::new();
+    let shared = repo.share();
+    let open = nexo_ok(repo.path(), &["--json", "open", "Live", "-s", "a"])["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(nexo_in(repo.path(), &["sync"]).status.success());
+    // The peer commits a link where an archived run's folder would be.
+    git_in(&shared.other, &["pull", "-q", "--no-edit"]);
+    let outside = tempfile::tempdir().unwrap();
+    let evil = shared.other.join(".nexo/archive/Z/Z/WF-ZZZZZZZZZZZZZZZZ");
+    std::fs::create_dir_all(evil.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(outside.path(), &evil).unwrap();
+    git_in(&shared.other, &["add", "-A", ".nexo"]);
+    git_in(&shared.other, &["commit", "-q", "-m", "a link"]);
+    git_in(&shared.other, &["push", "-q"]);
+
+    let out = nexo_in(repo.path(), &["sync"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(listed(repo.path(), &["--all"]), vec![open.clone()]);
+    nexo_ok(repo.path(), &["--json", "handoff", &open, "--to", "bob"]);
+    let report = parse_json(&nexo_in(repo.path(), &["--json", "doctor"]));
+    assert!(report.to_string().contains("symlink"), "{report:#}");
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn doctor_reports_a_link_at_the_archive_instead_of_stopping() {
+    let repo = Repo::new();
+    closed_run(repo.path(), "Old");
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.path().join(".nexo/archive")).unwrap();
+    let out = nexo_in(repo.path(), &["--json", "doctor"]);
+    let report = parse_json(&out);
+    assert!(report.to_string().contains("symlink"), "{report:#}");
+    let fixed = parse_json(&nexo_in(repo.path(), &["--json", "doctor", "--fix"]));
+    assert_eq!(fixed["ok"], true, "{fixed:#}");
+    assert!(!repo.path().join(".nexo/archive").exists());
+}
+
+#[test]
 fn a_refused_write_to_an_archived_run_moves_nothing() {
     let repo = Repo::new();
     let run = closed_run(repo.path(), "Done");
     nexo_ok(repo.path(), &["--json", "archive", "--closed-before", "0s"]);
     let head = repo.git(&["rev-parse", "HEAD"]);
-    let out = repo.nexo(&["claim", &run, "a"]);
-    assert!(!out.status.success(), "a completed step is not claimed");
-    assert!(
-        repo.path()
-            .join(archive_rel(&run))
-            .join("history.jsonl")
-            .exists()
-    );
-    assert!(!repo.path().join(run_rel(&run)).exists());
-    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    let claim = repo.nexo(&["claim", &run, "a"]);
+    assert!(!claim.status.success(), "a completed step is not claimed");
+    let update = repo.nexo(&["update", &run, "nosuch", "--status", "completed"]);
+    assert!(!update.status.success(), "an unknown step is refused");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "", "nothing written");
     assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
     assert_eq!(listed(repo.path(), &["--archived"]), vec![run]);
+}
+
+#[test]
+fn verify_judges_archived_runs_and_an_archiving_branch_loses_none() {
+    let repo = Repo::new();
+    closed_run(repo.path(), "Old");
+    repo.git(&["checkout", "-q", "-b", "tidy"]);
+    nexo_ok(repo.path(), &["--json", "archive", "--closed-before", "0s"]);
+    let out = repo.nexo(&["--json", "verify", "--trusted", "main"]);
+    let report = parse_json(&out);
+    assert_eq!(report["ok"], true, "moved, not gone: {report:#}");
+    let here = parse_json(&repo.nexo(&["--json", "verify"]));
+    assert_eq!(here["runs"], 1, "the archived run is judged: {here:#}");
+}
+
+#[test]
+fn junk_in_the_archive_named_like_a_run_stops_no_command() {
+    let repo = Repo::new();
+    let run = closed_run(repo.path(), "Kept");
+    repo.git(&["checkout", "-q", "-b", "peer"]);
+    let junk = repo.path().join(".nexo/archive/Z/Z/WF-ZZZZZZZZZZZZZZZZ");
+    std::fs::create_dir_all(junk.parent().unwrap()).unwrap();
+    std::fs::write(&junk, "not a folder\n").unwrap();
+    repo.git(&["add", "-A", ".nexo"]);
+    repo.git(&["commit", "-q", "-m", "junk"]);
+    repo.git(&["checkout", "-q", "main"]);
+    nexo_ok(repo.path(), &["--json", "list"]);
+    // The junk arrives by a merge, as a peer's commit would.
+    repo.git(&["merge", "-q", "--no-edit", "peer"]);
+    assert_eq!(listed(repo.path(), &["--all"]), vec![run.clone()]);
+    assert!(listed(repo.path(), &["--archived"]).is_empty());
+    nexo_ok(repo.path(), &["--json", "handoff", &run, "--to", "bob"]);
+    doctor_clean(repo.path());
+}
+
+#[test]
+fn a_write_while_an_archive_commits_never_takes_its_index_lock() {
+    let repo = Repo::new();
+    let done = closed_run(repo.path(), "Done");
+    let open = nexo_ok(repo.path(), &["--json", "open", "Busy", "-s", "a"])["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pause = repo.path().join("..").join(format!(
+        "pause-{}",
+        repo.path().file_name().unwrap().to_string_lossy()
+    ));
+    let archive = nexo_cmd()
+        .current_dir(repo.path())
+        .env("NEXO_PAUSE_AT", "archive-noted")
+        .env("NEXO_PAUSE_FILE", &pause)
+        .args(["--json", "archive", "--closed-before", "0s"])
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !pause.exists() {
+        assert!(
+            start.elapsed().as_secs() < 60,
+            "the archive reached its pause"
+        );
+        std::thread::yield_now();
+    }
+    // Another writer while the archive holds git's index lock: it waits
+    // for nexo's lock (and gives up, busy), never removes the index lock.
+    let write = repo.nexo(&["--json", "handoff", &open, "--to", "bob"]);
+    std::fs::remove_file(&pause).unwrap();
+    let archived = archive.wait_with_output().unwrap();
+    assert!(archived.status.success(), "{}", stderr(&archived));
+    assert_eq!(
+        repo.git(&["status", "--porcelain"]),
+        "",
+        "{}",
+        stderr(&write)
+    );
+    assert_eq!(listed(repo.path(), &["--archived"]), vec![done]);
+    doctor_clean(repo.path());
+}
+
+#[test]
+fn resolve_unites_an_archived_history_two_peers_conflicted_in() {
+    let repo = Repo::new();
+    // The user's own attributes, which nexo leaves alone: no union merge
+    // for the archive, so git stops on the two peers' lines.
+    std::fs::create_dir_all(repo.path().join(".nexo")).unwrap();
+    std::fs::write(
+        repo.path().join(".nexo/.gitattributes"),
+        "runs/*/*/*/history.jsonl merge=union\n",
+    )
+    .unwrap();
+    repo.git(&["add", ".nexo/.gitattributes"]);
+    repo.git(&["commit", "-q", "-m", "own attributes"]);
+    let shared = repo.share();
+    let run = closed_run(repo.path(), "Migrate");
+    assert!(nexo_in(repo.path(), &["sync"]).status.success());
+    assert!(nexo_in(&shared.other, &["sync"]).status.success());
+    nexo_ok(repo.path(), &["--json", "archive", "--closed-before", "0s"]);
+    nexo_ok(&shared.other, &["--json", "handoff", &run, "--to", "carol"]);
+    nexo_ok(repo.path(), &["--json", "handoff", &run, "--to", "dave"]);
+    let mut ids = event_ids(&shared.other, &run);
+    ids.extend(event_ids(repo.path(), &run));
+    ids.sort();
+    ids.dedup();
+    // Here the run came back with its write; archive it again, so the
+    // peer's line and this one meet in .nexo/archive/.
+    nexo_ok(repo.path(), &["--json", "archive", "--closed-before", "0s"]);
+    git_in(repo.path(), &["push", "-q"]);
+    let pulled = git_cmd()
+        .current_dir(&shared.other)
+        .args(["pull", "--no-rebase", "--no-edit", "-q"])
+        .output()
+        .unwrap();
+    if pulled.status.success() {
+        return skip("git merged without a conflict");
+    }
+    let resolved = nexo_in(&shared.other, &["resolve"]);
+    assert!(resolved.status.success(), "{}", stderr(&resolved));
+    let history = shared.other.join(archive_rel(&run)).join("history.jsonl");
+    let text = std::fs::read_to_string(&history).unwrap();
+    assert!(!text.contains("<<<<<<<"), "{text}");
+    git_in(&shared.other, &["commit", "-q", "--no-edit"]);
+    assert_eq!(listed(&shared.other, &["--all"]), vec![run.clone()]);
+    assert!(!shared.other.join(archive_rel(&run)).exists());
+    assert_eq!(event_ids(&shared.other, &run), ids, "every event, once");
 }

@@ -63,9 +63,18 @@ impl Nexo {
         fixed: &mut Vec<String>,
     ) -> Result<Vec<Problem>> {
         let mut problems = Vec::new();
+        let archive = std::path::Path::new(crate::core::layout::ARCHIVE_DIR);
+        // A link there is reported (and removed) as a link.
+        if crate::store::nofollow::is_link_at(self.store().root(), archive) {
+            return Ok(problems);
+        }
         for id in self.store().archived_run_ids()? {
-            if !self.archived_but_later(&id)? {
-                continue;
+            match self.archived_but_later(&id) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                // A link in its folder: reported as a link.
+                Err(e) if e.kind == crate::core::error::ErrorKind::Corrupt => continue,
+                Err(e) => return Err(e),
             }
             let path = crate::core::layout::archive_rel(&id);
             problems.push(Problem {

@@ -344,6 +344,16 @@ impl Repo {
         (time, runs)
     }
 
+    /// The tree of `.nexo/archive` at commit `id` (`nexo archive`), when
+    /// it is a folder.
+    pub fn commit_archive(&self, id: ObjectId) -> Option<ObjectId> {
+        let tree = self.repo.find_commit(id).ok()?.tree().ok()?;
+        let entry = tree
+            .lookup_entry_by_path(crate::core::layout::ARCHIVE_DIR)
+            .ok()??;
+        entry.mode().is_tree().then(|| entry.object_id())
+    }
+
     /// The run folders of a `.nexo/runs` tree: (run id, folder tree), in
     /// either layout (a branch may not have upgraded): layout 2's two
     /// fan-out levels, and run folders directly in it (layout 1).

@@ -31,7 +31,10 @@ impl Store {
         let mut ids = Vec::new();
         for leaf in self.leaves_below(ARCHIVE_DIR)?.unwrap_or_default() {
             for (name, link) in nofollow::read_dir(&self.root, Path::new(&leaf))? {
-                if !link && crate::core::model::validate_name("run_id", &name).is_ok() {
+                if !link
+                    && crate::core::model::validate_name("run_id", &name).is_ok()
+                    && self.root.join(&leaf).join(&name).is_dir()
+                {
                     ids.push(name);
                 }
             }

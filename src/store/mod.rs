@@ -62,6 +62,14 @@ runs/*/*/*/steps/*.yaml merge=nexo-view
 goals/*/history.jsonl merge=union
 goals/*/history/*.jsonl merge=union
 goals/*/goal.yaml merge=nexo-view
+# Archived runs (nexo archive): a peer's later line follows the rename into the archive, and
+# two such peers must merge there as in runs/.
+archive/*/*/*/history.jsonl merge=union
+archive/*/*/*/history/*.jsonl merge=union
+archive/*/*/*/quarantine.jsonl merge=union
+archive/*/*/*/run.yaml merge=nexo-view
+archive/*/*/*/steps/*.yaml merge=nexo-view
+archive/*/*/*/archived.yaml merge=nexo-view
 # Layout 1 (runs/<RUN_ID>/), which a clone that has not upgraded may still merge in.
 runs/*/history.jsonl merge=union
 runs/*/history/*.jsonl merge=union
@@ -420,8 +428,18 @@ impl Store {
         if id.starts_with(GOAL_PREFIX) || crate::core::model::validate_name("run_id", id).is_err() {
             return Ok(None);
         }
-        let rel = format!("{}/{HISTORY}", crate::core::layout::archive_rel(id));
+        let dir = crate::core::layout::archive_rel(id);
+        // Junk named like a run (a file, say) is no archived run.
+        if !self.is_folder(&dir)? {
+            return Ok(None);
+        }
+        let rel = format!("{dir}/{HISTORY}");
         Ok(nofollow::check(&self.root, Path::new(&rel))?.then_some(rel))
+    }
+
+    /// Whether `rel` is a folder, never through a link (one is refused).
+    pub fn is_folder(&self, rel: &str) -> Result<bool> {
+        Ok(nofollow::check(&self.root, Path::new(rel))? && self.abs(rel).is_dir())
     }
 
     /// The last byte of a file under the working tree (`None`: no such

@@ -7,8 +7,9 @@ use crate::wire::sync::ResolveReport;
 
 use crate::core::error::Result;
 use crate::core::event::Event;
+use crate::core::layout::ARCHIVE_DIR;
 use crate::git::cli::GitCli;
-use crate::store::{GITATTRIBUTES, NEXO_DIR};
+use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR};
 use crate::workspace::Nexo;
 
 use crate::git::is_marker;
@@ -30,6 +31,18 @@ impl Nexo {
         let mut runs = BTreeMap::new();
         let mut staged = Vec::new();
         for path in &ours {
+            // An archived run's history (a peer's line carried along the
+            // rename): both sides' events, each once. Its views and note
+            // are staged as they are; it comes back, views regenerated, at
+            // the next refresh when it gained an event.
+            if path.starts_with(&format!("{ARCHIVE_DIR}/")) {
+                if path.ends_with(&format!("/{HISTORY}")) {
+                    let merged = self.union_of_sides(&git, path)?;
+                    self.store().replace(path, merged.as_bytes())?;
+                }
+                staged.push(path.to_string());
+                continue;
+            }
             let run = match crate::core::layout::record_of_path(path) {
                 Some((id, false)) => id.to_string(),
                 // A run still in layout 1's place (a peer that had not
@@ -86,6 +99,21 @@ impl Nexo {
     /// regenerates its views. Returns the paths to stage.
     fn settle_history(&self, git: &GitCli, id: &str) -> Result<Vec<String>> {
         let rel = crate::core::layout::history_rel(id);
+        let merged = self.union_of_sides(git, &rel)?;
+        self.store().replace(&rel, merged.as_bytes())?;
+        let mut staged = vec![rel.clone()];
+        let history = crate::store::parse_history(merged.as_bytes(), &rel)?;
+        for (path, bytes) in self.render_events(id, history.events)? {
+            self.store().write_if_changed(&path, &bytes)?;
+            staged.push(path);
+        }
+        Ok(staged)
+    }
+
+    /// The conflicted history `rel` as both sides' events (stages 2 and 3,
+    /// plus the working tree's), each once, markers and unreadable lines
+    /// left out.
+    fn union_of_sides(&self, git: &GitCli, rel: &str) -> Result<String> {
         let mut lines = Vec::new();
         for spec in [format!(":2:{rel}"), format!(":3:{rel}")] {
             if let Ok(out) = git.run(&["show", &spec])
@@ -98,7 +126,7 @@ impl Nexo {
                 );
             }
         }
-        if let Some(t) = self.store().read(&rel)? {
+        if let Some(t) = self.store().read(rel)? {
             lines.extend(String::from_utf8_lossy(&t).lines().map(String::from));
         }
         let mut seen = HashSet::new();
@@ -107,7 +135,7 @@ impl Nexo {
             if line.trim().is_empty() || is_marker(&line) {
                 continue;
             }
-            let Ok(e) = Event::from_line(&line, &rel) else {
+            let Ok(e) = Event::from_line(&line, rel) else {
                 continue;
             };
             if seen.insert(e.id) {
@@ -115,14 +143,7 @@ impl Nexo {
                 merged.push('\n');
             }
         }
-        self.store().replace(&rel, merged.as_bytes())?;
-        let mut staged = vec![rel.clone()];
-        let history = crate::store::parse_history(merged.as_bytes(), &rel)?;
-        for (path, bytes) in self.render_events(id, history.events)? {
-            self.store().write_if_changed(&path, &bytes)?;
-            staged.push(path);
-        }
-        Ok(staged)
+        Ok(merged)
     }
 }
 

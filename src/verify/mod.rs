@@ -198,26 +198,37 @@ impl Nexo {
                 }),
             }
         }
-        let Some(tree) = self.repo.commit_runs(commit).1 else {
-            return Vec::new();
-        };
-        for (path, kind) in self
-            .repo
-            .not_plain(tree, crate::store::RUNS_DIR, true)
-            .unwrap_or_default()
-        {
-            problems.push(VerifyProblem {
-                run_id: None,
-                message: format!("{path} is {kind}: nexo reads nothing through it"),
-            });
+        let mut runs: Vec<(String, ObjectId)> = Vec::new();
+        // Archived runs are runs too: judged like the others, and never
+        // "gone" for having moved (`nexo archive`).
+        for (tree, dir) in [
+            (self.repo.commit_runs(commit).1, crate::store::RUNS_DIR),
+            (
+                self.repo.commit_archive(commit),
+                crate::core::layout::ARCHIVE_DIR,
+            ),
+        ] {
+            let Some(tree) = tree else { continue };
+            for (path, kind) in self.repo.not_plain(tree, dir, true).unwrap_or_default() {
+                problems.push(VerifyProblem {
+                    run_id: None,
+                    message: format!("{path} is {kind}: nexo reads nothing through it"),
+                });
+            }
+            match self.repo.runs_in(tree) {
+                Ok(found) => {
+                    // A run in both places (a merge git could not pair) is
+                    // judged once, by its live folder.
+                    let live: HashSet<String> = runs.iter().map(|(id, _)| id.clone()).collect();
+                    runs.extend(found.into_iter().filter(|(id, _)| !live.contains(id)));
+                }
+                Err(e) => problems.push(VerifyProblem {
+                    run_id: None,
+                    message: e.message,
+                }),
+            }
         }
-        self.repo.runs_in(tree).unwrap_or_else(|e| {
-            problems.push(VerifyProblem {
-                run_id: None,
-                message: e.message,
-            });
-            Vec::new()
-        })
+        runs
     }
 
     fn verdicts_of(

@@ -94,7 +94,7 @@ impl Nexo {
                 .replace(&format!("{to}/{ARCHIVED}"), yaml.as_bytes())?;
         }
         crate::trace::crash_point("archive-noted");
-        drop(lock);
+        crate::trace::pause_point("archive-noted");
         let message = format!(
             "nexo: archive {} closed before {cutoff}\n\n\
              Moved whole from .nexo/runs/ to .nexo/archive/: nexo get, replay and show read them by\n\
@@ -102,6 +102,10 @@ impl Nexo {
             crate::core::words::count(runs.len(), "run"),
         );
         let commit = self.repo.finish(plan, &paths, &message)?;
+        // Held until the commit: the index lock taken with the plan is
+        // ours, and the next holder of nexo's lock would take it for a
+        // killed writer's and remove it.
+        drop(lock);
         Ok(ArchiveOutcome {
             runs,
             commit: Some(commit),
@@ -130,8 +134,13 @@ impl Nexo {
     ) -> Result<Vec<String>> {
         let mut back = Vec::new();
         for id in self.repo.changed_archived(old, new)? {
-            if self.settle_one(&id, false)? {
-                back.push(id);
+            match self.settle_one(&id, false) {
+                Ok(true) => back.push(id),
+                Ok(false) => {}
+                // A peer's link in the archive harms that run only: doctor
+                // reports it, and every other command goes on.
+                Err(e) if e.kind == crate::core::error::ErrorKind::Corrupt => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(back)
@@ -143,7 +152,7 @@ impl Nexo {
     pub(crate) fn archived_but_later(&self, id: &str) -> Result<bool> {
         let root = self.store.root();
         let (from, to) = (archive_rel(id), run_rel(id));
-        Ok(nofollow::check(root, Path::new(&from))?
+        Ok(self.store.is_folder(&from)?
             && (nofollow::check(root, Path::new(&to))? || self.grew_since_archived(&from)?))
     }
 
@@ -152,7 +161,7 @@ impl Nexo {
     pub(crate) fn settle_one(&self, id: &str, always: bool) -> Result<bool> {
         let root = self.store.root();
         let (from, to) = (archive_rel(id), run_rel(id));
-        if !nofollow::check(root, Path::new(&from))? {
+        if !self.store.is_folder(&from)? {
             return Ok(false);
         }
         let live = nofollow::check(root, Path::new(&to))?;

@@ -104,6 +104,9 @@ impl Nexo {
     {
         let id = id.to_string();
         let lock = self.lock()?;
+        // An archived run a merge left in both places is united before it
+        // is read; one only archived is read there.
+        self.settle_one(&id, false)?;
         // Read under the lock: another process may have just appended.
         let stamp = self.store.history_stamp(&id);
         let mut run = R::read(self, &id)?;
@@ -119,7 +122,7 @@ impl Nexo {
         }
         let (actor, body, subject) = build(&run)?;
         // An archived run comes back with its first later event, once the
-        // event is known to be accepted: a refused one moves nothing.
+        // event is accepted: a refused one moves nothing.
         self.bring_back(&id)?;
         crate::trace::mark("folded");
         let write = Write {
