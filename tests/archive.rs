@@ -427,6 +427,8 @@ fn a_write_while_an_archive_commits_never_takes_its_index_lock() {
         .env("NEXO_PAUSE_AT", "archive-noted")
         .env("NEXO_PAUSE_FILE", &pause)
         .args(["--json", "archive", "--closed-before", "0s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let start = std::time::Instant::now();
