@@ -501,3 +501,23 @@ fn resolve_unites_an_archived_history_two_peers_conflicted_in() {
     assert!(!shared.other.join(archive_rel(&run)).exists());
     assert_eq!(event_ids(&shared.other, &run), ids, "every event, once");
 }
+
+#[test]
+fn the_first_archiving_commits_the_archives_merge_rules() {
+    let repo = Repo::new();
+    closed_run(repo.path(), "Old");
+    // A repository whose .gitattributes predates the archive.
+    let attributes = repo.path().join(".nexo/.gitattributes");
+    let old: String = std::fs::read_to_string(&attributes)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("archive"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&attributes, old).unwrap();
+    repo.git(&["commit", "-qam", "an older nexo's attributes"]);
+    nexo_ok(repo.path(), &["--json", "archive", "--closed-before", "0s"]);
+    let committed = repo.git(&["show", "HEAD:.nexo/.gitattributes"]);
+    assert!(committed.contains("archive/"), "{committed}");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}

@@ -95,6 +95,9 @@ impl Nexo {
         }
         crate::trace::crash_point("archive-noted");
         crate::trace::pause_point("archive-noted");
+        // The archive's merge rules travel with the first archiving, so a
+        // peer's pull merges the archived histories line by line.
+        paths.extend(self.store.ensure_gitattributes()?);
         let message = format!(
             "nexo: archive {} closed before {cutoff}\n\n\
              Moved whole from .nexo/runs/ to .nexo/archive/: nexo get, replay and show read them by\n\
