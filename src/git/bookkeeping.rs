@@ -91,18 +91,10 @@ impl Repo {
         old: Option<gix::ObjectId>,
         new: Option<gix::ObjectId>,
     ) -> Result<Vec<String>> {
-        let mut changed = Vec::new();
         // Runs sit two fan-out folders down (layout 2); a run folder
         // directly in `runs/` is layout 1's, named too.
         use crate::core::layout::{GOALS, RUNS};
-        for (folder, depth) in [(RUNS, 2), (GOALS, 0)] {
-            let (o, n) = (self.subtree(old, folder)?, self.subtree(new, folder)?);
-            if o != n {
-                self.changed_below(o, n, depth, &mut changed)?;
-            }
-        }
-        changed.sort();
-        Ok(changed)
+        self.changed_in(old, new, &[(RUNS, 2), (GOALS, 0)])
     }
 
     /// The archived runs (`nexo archive`) whose folder differs between two
@@ -113,11 +105,23 @@ impl Repo {
         old: Option<gix::ObjectId>,
         new: Option<gix::ObjectId>,
     ) -> Result<Vec<String>> {
+        self.changed_in(old, new, &[("archive", 2)])
+    }
+
+    /// The entries `depth` fan-out levels below each of `folders` whose
+    /// object differs between two `.nexo` trees, sorted.
+    fn changed_in(
+        &self,
+        old: Option<gix::ObjectId>,
+        new: Option<gix::ObjectId>,
+        folders: &[(&str, u8)],
+    ) -> Result<Vec<String>> {
         let mut changed = Vec::new();
-        let folder = "archive";
-        let (o, n) = (self.subtree(old, folder)?, self.subtree(new, folder)?);
-        if o != n {
-            self.changed_below(o, n, 2, &mut changed)?;
+        for &(folder, depth) in folders {
+            let (o, n) = (self.subtree(old, folder)?, self.subtree(new, folder)?);
+            if o != n {
+                self.changed_below(o, n, depth, &mut changed)?;
+            }
         }
         changed.sort();
         Ok(changed)

@@ -137,15 +137,10 @@ impl Repo {
     /// is none there, or something else (a link is never followed). An
     /// error when this clone does not have the commit.
     pub fn folder_at(&self, commit: ObjectId, path: &str) -> Result<Option<ObjectId>> {
-        let tree = self
-            .repo
-            .find_commit(commit)
-            .and_then(|c| c.tree())
-            .map_err(|e| git_err("cannot read a commit's tree", e))?;
-        let entry = tree
-            .lookup_entry_by_path(path)
-            .map_err(|e| git_err("cannot read a commit's tree", e))?;
-        Ok(entry.filter(|e| e.mode().is_tree()).map(|e| e.object_id()))
+        Ok(self
+            .entry_at(commit, path)?
+            .filter(|(mode, _)| mode.is_tree())
+            .map(|(_, id)| id))
     }
 
     /// The file at `path` in `commit`'s tree, read from git's objects: no
