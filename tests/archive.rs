@@ -521,3 +521,21 @@ fn the_first_archiving_commits_the_archives_merge_rules() {
     assert!(committed.contains("archive/"), "{committed}");
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
 }
+
+#[test]
+fn archived_with_a_filter_it_cannot_honour_is_refused_in_the_callers_terms() {
+    let repo = Repo::new();
+    closed_run(repo.path(), "Ship");
+    for input in [
+        r#"{"archived":true,"status":"completed"}"#,
+        r#"{"archived":true,"branches":true}"#,
+    ] {
+        let out = repo.nexo(&["call", "nexo_workflow_list", "--input", input]);
+        assert_eq!(out.status.code(), Some(2), "{input}: {}", stdout(&out));
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            text.contains("archived") && text.contains("combine"),
+            "{text}"
+        );
+    }
+}

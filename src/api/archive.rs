@@ -1,8 +1,9 @@
 //! `archive` and `list --archived`: closed runs out of the live folder,
 //! still read by id (`workspace::archive`).
 
-use crate::core::error::Result;
+use crate::core::error::{Error, ErrorKind, Result};
 use crate::wire::archive::{ArchiveRequest, ArchiveResponse};
+use crate::wire::request::ListRequest;
 use crate::wire::response::{ListItem, ListResponse};
 use crate::workspace::Nexo;
 
@@ -38,7 +39,23 @@ impl Nexo {
     }
 
     /// The archived runs, most recently archived first, up to `limit`.
-    pub(crate) fn list_archived(&self, limit: usize) -> Result<ListResponse> {
+    pub(crate) fn list_archived(&self, req: &ListRequest, limit: usize) -> Result<ListResponse> {
+        // Archived runs are closed and on this branch: a filter that
+        // would narrow them otherwise is refused, not silently dropped.
+        let with = match (req.status.is_some(), req.branches.unwrap_or(false)) {
+            (true, _) => Some("status"),
+            (_, true) => Some("branches"),
+            _ => None,
+        };
+        if let Some(field) = with {
+            return Err(Error::naming(ErrorKind::Invalid, move |name| {
+                format!(
+                    "{} lists the archived runs of this working tree, all closed: it does not combine with {}; ask for one or the other",
+                    name("archived"),
+                    name(field)
+                )
+            }));
+        }
         let mut runs = Vec::new();
         let mut unreadable = Vec::new();
         for (id, _) in self.archived_runs()?.into_iter().take(limit) {

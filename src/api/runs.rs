@@ -291,11 +291,11 @@ impl Nexo {
 
     pub fn list(&self, req: ListRequest) -> Result<ListResponse> {
         let limit = limit_or(req.limit, DEFAULT_LIST_LIMIT);
+        if req.archived.unwrap_or(false) {
+            return self.list_archived(&req, limit);
+        }
         if req.branches.unwrap_or(false) {
             return self.list_branches(&req, limit);
-        }
-        if req.archived.unwrap_or(false) {
-            return self.list_archived(limit);
         }
         let include_closed = req.include_closed.unwrap_or(false);
         // The open runs alone are read unless closed ones may be shown.
