@@ -189,6 +189,9 @@ def main():
                     help="only the --runs case of mostly closed runs, against one run (issue 36)")
     ap.add_argument("--verbs", help="with --fleet, only these rows, comma-separated "
                     "(e.g. 'list,list --all --limit 20,ready': reads only, the repository unchanged)")
+    ap.add_argument("--index", choices=["whole", "split"], default="whole",
+                    help="with --fleet, git's index in both repositories: written whole (git's "
+                    "default) or split (core.splitIndex, git's remedy for large indexes)")
     a = ap.parse_args()
     if not a.measure_only and not a.nexo:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
@@ -212,6 +215,7 @@ def main():
             args.append("--fleet")
         if a.verbs:
             args += ["--verbs", a.verbs]
+        args += ["--index", a.index]
         for b in binaries:
             args += ["--nexo", b]
         raise SystemExit(subprocess.run(args).returncode)
@@ -327,6 +331,10 @@ def fleet_report(a, nexo):
     open_id = run_id("fleet", 3)
     ids = {"small": "WF-SMALL0000000000A", "fleet": open_id}
     repos = {"small": small, "fleet": fleet}
+    for repo in repos.values():
+        split = a.index == "split"
+        sh(["git", "config", "core.splitIndex", "true" if split else "false"], repo)
+        sh(["git", "update-index", "--split-index" if split else "--no-split-index"], repo)
     rows = {}
     for verb, cmd, rounds in [
         ("update", lambda k: [nexo, "update", ids[k], "s1", "--summary", "bench"], a.iterations),
@@ -351,7 +359,8 @@ def fleet_report(a, nexo):
                 times[k].append(ms)
                 peaks[k] = max(peaks[k], mb)
         rows[verb] = (times, peaks, grew)
-    print(f"{a.runs} runs (1,000 open, 3 steps side by side), {a.iterations} interleaved rounds")
+    print(f"{a.runs} runs (1,000 open, 3 steps side by side), {a.iterations} interleaved rounds,"
+          f" git's index {a.index}")
     m, f = built["migrate"], built["views"]
     print(f"upgrade from layout 1 (doctor --fix): {m[0] / 1000:.1f} s, peak {m[1]:.1f} MB;"
           f" then doctor --fix: {f[0] / 1000:.1f} s, peak {f[1]:.1f} MB")

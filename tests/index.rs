@@ -177,3 +177,113 @@ fn the_users_next_commit_after_many_nexo_commits_keeps_everything() {
     );
     assert_clean(&repo);
 }
+
+/// Puts the index in split mode with git's own command, with git's
+/// threshold for a new shared base set to `max_percent`.
+fn split(repo: &Repo, max_percent: &str) {
+    repo.git(&["config", "core.splitIndex", "true"]);
+    repo.git(&["config", "splitIndex.maxPercentChange", max_percent]);
+    repo.git(&["update-index", "--split-index"]);
+    assert!(is_split(repo));
+}
+
+fn is_split(repo: &Repo) -> bool {
+    let bytes = std::fs::read(repo.path().join(".git/index")).unwrap();
+    bytes.windows(4).any(|w| w == b"link")
+}
+
+fn shared_indexes(repo: &Repo) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo.path().join(".git"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("sharedindex."))
+        .collect();
+    names.sort();
+    names
+}
+
+/// gix (which cargo and other tools read indexes with) sees the entries
+/// git sees.
+fn assert_gix_agrees(repo: &Repo) {
+    let index = gix::open(repo.path()).unwrap().index().unwrap();
+    let paths: String = index
+        .entries()
+        .iter()
+        .map(|e| format!("{}\n", e.path(&index)))
+        .collect();
+    assert_eq!(paths, repo.git(&["ls-files"]));
+}
+
+#[test]
+fn a_split_index_stays_split_and_only_its_small_part_is_written() {
+    let repo = neighbours();
+    split(&repo, "100");
+    let bases = shared_indexes(&repo);
+    exercise(&repo);
+    assert!(is_split(&repo), "the index was written whole");
+    assert_eq!(
+        shared_indexes(&repo),
+        bases,
+        "a new shared index was written"
+    );
+    assert_gix_agrees(&repo);
+    // git's own next write of the index keeps it working.
+    std::fs::write(repo.path().join("a"), "user change").unwrap();
+    repo.git(&["commit", "-q", "-am", "user"]);
+    assert_clean(&repo);
+    repo.open_release();
+    assert_clean(&repo);
+    assert_gix_agrees(&repo);
+}
+
+#[test]
+fn a_split_index_past_its_threshold_gets_a_new_base_and_keeps_the_users_staging() {
+    let repo = neighbours();
+    split(&repo, "0");
+    std::fs::write(repo.path().join("a"), "staged by the user").unwrap();
+    repo.git(&["add", "a"]);
+    let bases = shared_indexes(&repo);
+    let id = repo.open_release();
+    repo.call(
+        "nexo_workflow_update",
+        &json!({"run_id": id, "step_key": "doctor", "step_status": "completed"}),
+    );
+    assert!(is_split(&repo));
+    assert_ne!(shared_indexes(&repo), bases, "no new shared index");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "M  a\n");
+    assert_eq!(repo.git(&["diff", "--cached", "--name-only"]), "a\n");
+    repo.git(&["fsck", "--strict", "--no-progress"]);
+    assert_gix_agrees(&repo);
+    repo.git(&["commit", "-q", "-m", "user"]);
+    assert_clean(&repo);
+}
+
+#[test]
+fn moving_runs_out_of_a_split_index_deletes_their_shared_entries() {
+    for max_percent in ["100", "0"] {
+        let repo = neighbours();
+        let id = repo.open_release();
+        repo.call(
+            "nexo_workflow_update",
+            &json!({"run_id": id, "run_status": "completed"}),
+        );
+        let other = repo.open_release();
+        // The runs' files are in the shared base from here on.
+        split(&repo, max_percent);
+        nexo_ok(repo.path(), &["--json", "archive", "--closed-before", "0s"]);
+        assert!(is_split(&repo));
+        assert_clean(&repo);
+        assert_eq!(
+            repo.git(&["ls-tree", "-r", "--name-only", "HEAD"]),
+            repo.git(&["ls-files"])
+        );
+        assert_gix_agrees(&repo);
+        // A write to a run still in the base replaces its entries.
+        repo.call(
+            "nexo_workflow_update",
+            &json!({"run_id": other, "summary": "after the archive"}),
+        );
+        assert_clean(&repo);
+        assert_gix_agrees(&repo);
+    }
+}

@@ -11,7 +11,7 @@
 //! git's `index.lock` is held from before the ref moves until the index is
 //! written, so a concurrent `git commit` cannot interleave.
 
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +25,7 @@ pub mod cli;
 mod coalesce;
 mod identity;
 mod index;
+mod index_io;
 mod lockfile;
 mod loose;
 pub mod message;
@@ -35,6 +36,7 @@ pub mod sign;
 mod tree;
 
 use crate::store::{NEXO_DIR, nofollow};
+use index_io::freshen;
 use lockfile::IndexLock;
 use tree::Edits;
 
@@ -53,25 +55,6 @@ pub enum CommitPlan {
     Skip { reason: String },
 }
 
-/// Reserves the new index's blocks before writing it. On ext4, renaming a
-/// file with delayed-allocation blocks over an existing one forces them to
-/// be allocated and flushed at rename time (`auto_da_alloc`); with the
-/// blocks reserved up front, the rename is a rename. Best effort.
-#[cfg(target_os = "linux")]
-fn preallocate(out: &mut BufWriter<IndexLock>, len: usize) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: `posix_fallocate` only reads its integer arguments; the
-    // descriptor is open and owned by the lock file for the whole call. A
-    // failure (unsupported file system) only loses the speed-up.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::posix_fallocate(out.get_ref().file().as_raw_fd(), 0, len as libc::off_t)
-    };
-}
-
-#[cfg(not(target_os = "linux"))]
-fn preallocate(_: &mut BufWriter<IndexLock>, _: usize) {}
-
 /// git's index as read under its lock.
 pub enum Index {
     /// Versions 2 and 3, updated in place (see `index`), with the check of
@@ -80,6 +63,8 @@ pub enum Index {
         raw: Arc<index::RawIndex>,
         verify: Option<std::thread::JoinHandle<Result<bool>>>,
     },
+    /// A split index (`core.splitIndex`): only its small part is written.
+    Split(Box<index::split::Split>),
     /// Version 4, decoded whole.
     Gix(Box<gix::index::File>),
 }
@@ -316,6 +301,7 @@ impl Repo {
         let hash_len = self.repo.object_hash().len_in_bytes();
         let index = match index_path.exists() {
             true => match index::RawIndex::open(&index_path, hash_len)? {
+                Some(raw) if raw.link().is_some() => Index::Split(Box::new(self.open_split(raw)?)),
                 Some(raw) => {
                     let raw = Arc::new(raw);
                     // A null checksum means "not computed" (index.skipHash);
@@ -467,6 +453,16 @@ impl Repo {
                     self.write_raw_index(&mut out, &raw, verify, &updates, &removals, commit)?;
                 (committed, Some(hash))
             }
+            Index::Split(split) => {
+                let mut scratch = Vec::new();
+                let max = self.split_max_percent();
+                let written = split.apply(&updates, &removals, max, &mut scratch)?;
+                if written.new_base.is_none() {
+                    freshen(split.base_path());
+                }
+                let (committed, hash) = self.write_pieces(&mut out, &written.own, commit)?;
+                (committed, Some(hash))
+            }
             Index::Gix(mut file) => {
                 let committed = commit()?;
                 update_gix_index(&mut file, &updates, &removals);
@@ -540,56 +536,6 @@ impl Repo {
             });
         }
         Ok((updates, removals))
-    }
-
-    /// Writes a version 2 or 3 index with our entries spliced in, while
-    /// `commit` runs: its checksum is computed on the other core, since the
-    /// new index's content does not depend on the commit.
-    fn write_raw_index(
-        &self,
-        out: &mut BufWriter<IndexLock>,
-        raw: &index::RawIndex,
-        verify: Option<std::thread::JoinHandle<Result<bool>>>,
-        updates: &[index::NewEntry<'_>],
-        removals: &[&str],
-        commit: impl FnOnce() -> Result<Option<gix::ObjectId>>,
-    ) -> Result<(Option<gix::ObjectId>, gix::ObjectId)> {
-        // A damaged index must not be blessed with a fresh checksum, and
-        // HEAD must not move without the index following it: the old
-        // checksum (checked while the event was appended) must hold first.
-        if let Some(v) = verify
-            && !v.join().expect("checksum thread does not panic")?
-        {
-            return Err(Error::repo(
-                "git's index fails its checksum, so nexo left it and HEAD untouched. Run `git status` to see git's own diagnosis; `rm .git/index && git reset` rebuilds it from HEAD",
-            ));
-        }
-        let kind = self.repo.object_hash();
-        let mut scratch = Vec::new();
-        let pieces = raw.splice(updates, removals, &mut scratch);
-        let skip = self.skip_index_hash();
-        let total = pieces.iter().map(|p| p.len()).sum::<usize>() + kind.len_in_bytes();
-        preallocate(out, total);
-        // A small index is hashed here: starting a thread costs more.
-        let on_the_side = !skip && total >= HASH_ON_THE_SIDE;
-        let (committed, hash) = std::thread::scope(|scope| -> Result<_> {
-            let hasher = on_the_side.then(|| scope.spawn(|| index::checksum(kind, &pieces)));
-            let committed = commit()?;
-            crate::trace::mark("committed");
-            for p in &pieces {
-                out.write_all(p)
-                    .map_err(|e| git_err("cannot write git's index", e))?;
-            }
-            let hash = match hasher {
-                Some(h) => h.join().expect("checksum thread does not panic")?,
-                None if skip => gix::ObjectId::null(kind),
-                None => index::checksum(kind, &pieces)?,
-            };
-            Ok((committed, hash))
-        })?;
-        out.write_all(hash.as_bytes())
-            .map_err(|e| git_err("cannot write git's index", e))?;
-        Ok((committed, hash))
     }
 
     /// Builds the tree and commit on top of HEAD and moves HEAD by
@@ -708,14 +654,6 @@ impl Repo {
         record.clear();
         moved.map_err(|e| git_err("cannot move HEAD to nexo's commit", e))?;
         Ok(id)
-    }
-
-    /// `index.skipHash`: the user asked git not to checksum the index.
-    fn skip_index_hash(&self) -> bool {
-        self.repo
-            .config_snapshot()
-            .boolean("index.skipHash")
-            .unwrap_or(false)
     }
 
     pub(crate) fn head_id(&self) -> Result<Option<gix::ObjectId>> {

@@ -10,6 +10,10 @@
 //! (cached trees, entry offsets), and hash once. Version 4
 //! (prefix-compressed paths) goes through gix's full decoder instead.
 
+mod ewah;
+mod offsets;
+pub mod split;
+
 use std::ops::Range;
 
 use gix::ObjectId;
@@ -25,7 +29,9 @@ const EXTENDED: u16 = 0x4000;
 
 /// Extensions that describe the entries as they were and would lie
 /// afterwards: git rebuilds them when it needs them.
-const STALE_EXTENSIONS: [&[u8; 4]; 3] = [b"TREE", b"EOIE", b"IEOT"];
+/// `link` is a split index's tie to its shared part: a whole index
+/// written from it stands alone.
+const STALE_EXTENSIONS: [&[u8; 4]; 4] = [b"TREE", b"EOIE", b"IEOT", b"link"];
 
 fn corrupt(what: &str) -> Error {
     Error::repo(format!("git's index looks damaged ({what})"))
@@ -53,7 +59,7 @@ pub struct RawIndex {
     bytes: Bytes,
     hash_len: usize,
     /// Byte offset where each entry starts, and one past the last entry.
-    offsets: Vec<usize>,
+    offsets: offsets::Offsets,
 }
 
 /// One entry nexo writes: a regular file's path, blob id and stat data.
@@ -74,7 +80,7 @@ impl RawIndex {
         RawIndex {
             bytes: Bytes::Owned(bytes),
             hash_len,
-            offsets: vec![HEADER],
+            offsets: offsets::Offsets::Owned(vec![HEADER]),
         }
     }
 
@@ -93,15 +99,21 @@ impl RawIndex {
         Self::parse(Bytes::Mapped(map), hash_len)
     }
 
-    fn parse(bytes: Bytes, hash_len: usize) -> Result<Option<RawIndex>> {
+    /// Checks the header; the version and entry count it declares.
+    fn header(bytes: &[u8], hash_len: usize) -> Result<(u32, usize)> {
         if bytes.len() < HEADER + hash_len || &bytes[..4] != b"DIRC" {
             return Err(corrupt("bad header"));
         }
         let version = u32::from_be_bytes(bytes[4..8].try_into().expect("4 bytes"));
+        let count = u32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
+        Ok((version, count))
+    }
+
+    fn parse(bytes: Bytes, hash_len: usize) -> Result<Option<RawIndex>> {
+        let (version, count) = Self::header(&bytes, hash_len)?;
         if !matches!(version, 2 | 3) {
             return Ok(None);
         }
-        let count = u32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
         let end = bytes.len() - hash_len;
         let fixed = STAT_LEN + hash_len + 2;
         // The count comes from the file: trust it only as far as the file
@@ -144,14 +156,36 @@ impl RawIndex {
         let raw = RawIndex {
             bytes,
             hash_len,
-            offsets,
+            offsets: offsets::Offsets::Owned(offsets),
         };
         raw.check_extensions()?;
         Ok(Some(raw))
     }
 
     fn entries_end(&self) -> usize {
-        *self.offsets.last().expect("at least the end offset")
+        self.offsets.get(self.len())
+    }
+
+    /// How many entries the index holds.
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    fn version(&self) -> u32 {
+        u32::from_be_bytes(self.bytes[4..8].try_into().expect("4 bytes"))
+    }
+
+    /// The body of the `link` extension: this is the split part of an
+    /// index whose other entries are in a shared file.
+    pub fn link(&self) -> Option<&[u8]> {
+        self.extensions()
+            .find(|(sig, _)| *sig == b"link")
+            .map(|(_, r)| &self.bytes[r.start + 8..r.end])
+    }
+
+    /// Entry `i`'s bytes, padding included.
+    fn entry_bytes(&self, i: usize) -> &[u8] {
+        &self.bytes[self.offsets.get(i)..self.offsets.get(i + 1)]
     }
 
     fn extensions(&self) -> impl Iterator<Item = (&[u8], Range<usize>)> {
@@ -182,11 +216,6 @@ impl RawIndex {
                     "this repository uses a sparse index, which nexo cannot update safely yet: run `git config index.sparse false` (or `git sparse-checkout disable`), or pass --no-commit",
                 ));
             }
-            if sig == b"link" {
-                return Err(Error::repo(
-                    "this repository uses a split index (core.splitIndex), which nexo cannot update yet: run `git update-index --no-split-index`, or pass --no-commit",
-                ));
-            }
             last = range.end;
         }
         if last != end {
@@ -211,18 +240,25 @@ impl RawIndex {
     }
 
     fn path(&self, i: usize) -> &[u8] {
-        let at = self.offsets[i];
+        let at = self.offsets.get(i);
         let fixed = STAT_LEN + self.hash_len + 2;
         let flags = self.flags(i);
         let name_at = at + fixed + if flags & EXTENDED != 0 { 2 } else { 0 };
-        let end = self.offsets[i + 1];
-        let name = &self.bytes[name_at..end];
+        let end = self.offsets.get(i + 1);
+        // Offsets from a cache are checked for order and bounds, not for
+        // agreeing with each entry's flags: a mismatch reads as no path.
+        let name = self.bytes.get(name_at..end).unwrap_or_default();
         let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
         &name[..len]
     }
 
+    /// Entry `i`'s merge stage: 0, or 1 to 3 in a conflict.
+    fn stage(&self, i: usize) -> u16 {
+        (self.flags(i) >> 12) & 3
+    }
+
     fn flags(&self, i: usize) -> u16 {
-        let at = self.offsets[i] + STAT_LEN + self.hash_len;
+        let at = self.offsets.get(i) + STAT_LEN + self.hash_len;
         u16::from_be_bytes([self.bytes[at], self.bytes[at + 1]])
     }
 
@@ -242,30 +278,54 @@ impl RawIndex {
     }
 
     fn encode(&self, e: &NewEntry<'_>, out: &mut Vec<u8>) {
-        let start = out.len();
-        let s = &e.stat;
-        for v in [
-            s.ctime.secs,
-            s.ctime.nsecs,
-            s.mtime.secs,
-            s.mtime.nsecs,
-            s.dev,
-            s.ino,
-            REGULAR_FILE,
-            s.uid,
-            s.gid,
-            s.size,
-        ] {
-            out.extend_from_slice(&v.to_be_bytes());
-        }
-        out.extend_from_slice(e.id.as_bytes());
-        let name_len = e.path.len().min(NAME_MASK as usize) as u16;
-        out.extend_from_slice(&name_len.to_be_bytes());
-        out.extend_from_slice(e.path.as_bytes());
-        let len = (out.len() - start + 8) & !7;
-        out.resize(start + len, 0);
+        encode_named(e, e.path.as_bytes(), out)
     }
+}
 
+/// `e` as an index entry named `name`: empty for an entry of a split
+/// index that replaces a shared one, whose name it takes.
+fn encode_named(e: &NewEntry<'_>, name: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    let s = &e.stat;
+    for v in [
+        s.ctime.secs,
+        s.ctime.nsecs,
+        s.mtime.secs,
+        s.mtime.nsecs,
+        s.dev,
+        s.ino,
+        REGULAR_FILE,
+        s.uid,
+        s.gid,
+        s.size,
+    ] {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    out.extend_from_slice(e.id.as_bytes());
+    let name_len = name.len().min(NAME_MASK as usize) as u16;
+    out.extend_from_slice(&name_len.to_be_bytes());
+    out.extend_from_slice(name);
+    let len = (out.len() - start + 8) & !7;
+    out.resize(start + len, 0);
+}
+
+/// The changes in path order, one per path: `Some` to write the entry,
+/// `None` to remove the path. An update wins over a removal.
+fn sorted_changes<'e, 'p>(
+    updates: &'e [NewEntry<'p>],
+    removals: &'e [&str],
+) -> Vec<(&'e [u8], Option<&'e NewEntry<'p>>)> {
+    let mut changes: Vec<(&[u8], Option<&NewEntry<'_>>)> = updates
+        .iter()
+        .map(|u| (u.path.as_bytes(), Some(u)))
+        .chain(removals.iter().map(|r| (r.as_bytes(), None)))
+        .collect();
+    changes.sort_by(|a, b| a.0.cmp(b.0).then(b.1.is_some().cmp(&a.1.is_some())));
+    changes.dedup_by(|b, a| a.0 == b.0);
+    changes
+}
+
+impl RawIndex {
     /// The new index as a sequence of byte slices, without its checksum:
     /// `updates` replace their paths' entries (every stage) or join the
     /// entries, `removals` leave, and everything between them is borrowed
@@ -278,20 +338,13 @@ impl RawIndex {
         removals: &[&str],
         scratch: &'a mut Vec<u8>,
     ) -> Vec<&'a [u8]> {
-        let mut changes: Vec<(&[u8], Option<&NewEntry<'_>>)> = updates
-            .iter()
-            .map(|u| (u.path.as_bytes(), Some(u)))
-            .chain(removals.iter().map(|r| (r.as_bytes(), None)))
-            .collect();
-        // An update wins over a removal of the same path.
-        changes.sort_by(|a, b| a.0.cmp(b.0).then(b.1.is_some().cmp(&a.1.is_some())));
-        changes.dedup_by(|b, a| a.0 == b.0);
+        let changes = sorted_changes(updates, removals);
 
         enum Piece {
             Old(Range<usize>),
             New(Range<usize>),
         }
-        let entries = self.offsets.len() - 1;
+        let entries = self.len();
         let mut plan = Vec::with_capacity(2 * changes.len() + 4);
         let mut count = entries;
         scratch.clear();
@@ -306,7 +359,7 @@ impl RawIndex {
             while past < entries && self.path(past) == path {
                 past += 1;
             }
-            plan.push(Piece::Old(self.offsets[next]..self.offsets[at]));
+            plan.push(Piece::Old(self.offsets.get(next)..self.offsets.get(at)));
             count -= past - at;
             if let Some(e) = entry {
                 let start = scratch.len();
@@ -316,7 +369,7 @@ impl RawIndex {
             }
             next = past;
         }
-        plan.push(Piece::Old(self.offsets[next]..self.entries_end()));
+        plan.push(Piece::Old(self.offsets.get(next)..self.entries_end()));
         scratch[8..HEADER].copy_from_slice(&(count as u32).to_be_bytes());
         for (sig, range) in self.extensions() {
             if !STALE_EXTENSIONS.iter().any(|s| s.as_slice() == sig) {
@@ -359,165 +412,4 @@ pub fn checksum(kind: gix::hash::Kind, pieces: &[&[u8]]) -> Result<ObjectId> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const HASH: usize = 20;
-
-    fn entry(path: &str) -> NewEntry<'_> {
-        NewEntry {
-            path,
-            id: ObjectId::null(gix::hash::Kind::Sha1),
-            stat: Default::default(),
-        }
-    }
-
-    /// A well-formed version 2 index with `paths` and a TREE extension.
-    fn index(paths: &[&str]) -> Vec<u8> {
-        let empty = RawIndex::empty(HASH);
-        let entries: Vec<_> = paths.iter().map(|p| entry(p)).collect();
-        let mut scratch = Vec::new();
-        let mut bytes: Vec<u8> = empty.splice(&entries, &[], &mut scratch).concat();
-        bytes.extend_from_slice(b"TREE");
-        bytes.extend_from_slice(&3u32.to_be_bytes());
-        bytes.extend_from_slice(b"xyz");
-        let sum = checksum(gix::hash::Kind::Sha1, &[&bytes]).unwrap();
-        bytes.extend_from_slice(sum.as_bytes());
-        bytes
-    }
-
-    fn parse(bytes: &[u8]) -> Result<Option<RawIndex>> {
-        RawIndex::parse(Bytes::Owned(bytes.to_vec()), HASH)
-    }
-
-    #[test]
-    fn a_well_formed_index_parses_and_splices() {
-        let bytes = index(&["a/one", "a/two"]);
-        let raw = parse(&bytes).unwrap().unwrap();
-        assert_eq!(raw.offsets.len(), 3);
-        assert_eq!(raw.path(1), b"a/two");
-        let mut scratch = Vec::new();
-        let out = raw
-            .splice(&[entry("a/three")], &["a/one"], &mut scratch)
-            .concat();
-        // The TREE extension describes the old entries and is dropped.
-        let again = parse(&[out, vec![0; HASH]].concat()).unwrap().unwrap();
-        assert_eq!(again.offsets.len(), 3);
-        assert_eq!(again.path(0), b"a/three");
-        assert_eq!(again.extensions().count(), 0);
-    }
-
-    #[test]
-    fn a_splice_matches_the_set_it_describes() {
-        // A deterministic mix of paths before, inside and after `.nexo/`.
-        let mut seed = 7u64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
-        for _ in 0..50 {
-            let mut all: Vec<String> = (0..40)
-                .map(|_| match next(3) {
-                    0 => format!("a{}", next(20)),
-                    1 => format!(".nexo/runs/WF-{}/history.jsonl", next(20)),
-                    _ => format!("z/{}", next(20)),
-                })
-                .collect();
-            all.sort();
-            all.dedup();
-            let bytes = index(&all.iter().map(String::as_str).collect::<Vec<_>>());
-            let raw = parse(&bytes).unwrap().unwrap();
-            let updates: Vec<String> = (0..next(5))
-                .map(|_| format!(".nexo/runs/WF-{}/history.jsonl", next(25)))
-                .collect();
-            let removals: Vec<String> = (0..next(3))
-                .map(|_| all[next(all.len() as u64) as usize].clone())
-                .collect();
-            let entries: Vec<_> = updates.iter().map(|p| entry(p)).collect();
-            let gone: Vec<&str> = removals.iter().map(String::as_str).collect();
-            let mut scratch = Vec::new();
-            let out = raw.splice(&entries, &gone, &mut scratch).concat();
-            let again = parse(&[out, vec![0; HASH]].concat()).unwrap().unwrap();
-            let got: Vec<&[u8]> = (0..again.offsets.len() - 1)
-                .map(|i| again.path(i))
-                .collect();
-            let mut want: Vec<&str> = all
-                .iter()
-                .map(String::as_str)
-                .filter(|p| !gone.contains(p))
-                .chain(updates.iter().map(String::as_str))
-                .collect();
-            want.sort();
-            want.dedup();
-            let want: Vec<&[u8]> = want.iter().map(|p| p.as_bytes()).collect();
-            assert_eq!(got, want, "updates {updates:?} removals {removals:?}");
-        }
-    }
-
-    #[test]
-    fn every_truncation_is_refused_never_a_panic() {
-        let bytes = index(&["a/one", "a/two", &format!("a/{}", "x".repeat(5000))]);
-        for len in 0..bytes.len() {
-            // A prefix can happen to be well-formed; its checksum then
-            // fails, which the caller checks before writing.
-            if let Ok(Some(raw)) = parse(&bytes[..len]) {
-                let sum = checksum(gix::hash::Kind::Sha1, &[raw.content()]).unwrap();
-                assert_ne!(sum.as_bytes(), raw.stored_checksum(), "{len}");
-            }
-        }
-    }
-
-    #[test]
-    fn garbage_in_any_byte_never_panics() {
-        let bytes = index(&["a/one", "a/two"]);
-        for at in 0..bytes.len() {
-            for flip in [0x01, 0x80, 0xff] {
-                let mut b = bytes.clone();
-                b[at] ^= flip;
-                if let Ok(Some(raw)) = parse(&b) {
-                    // Whatever parses can be spliced without a panic.
-                    let mut scratch = Vec::new();
-                    let _ = raw.splice(&[entry("a/new")], &["a/one"], &mut scratch);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn an_extension_longer_than_the_file_is_refused() {
-        let mut bytes = index(&["a/one"]);
-        let tree = bytes.windows(4).position(|w| w == b"TREE").unwrap();
-        bytes[tree + 4..tree + 8].copy_from_slice(&1000u32.to_be_bytes());
-        let e = parse(&bytes).err().expect("refused");
-        assert!(
-            e.message.contains("extension runs past the end"),
-            "{}",
-            e.message
-        );
-    }
-
-    #[test]
-    fn a_long_name_without_its_terminator_is_refused() {
-        let mut bytes = index(&["a/one"]);
-        // Claim the longest name length, so the parser looks for a NUL.
-        let flags = HEADER + STAT_LEN + HASH;
-        bytes[flags..flags + 2].copy_from_slice(&NAME_MASK.to_be_bytes());
-        let end = bytes.len() - HASH;
-        for b in &mut bytes[flags + 2..end] {
-            if *b == 0 {
-                *b = b'x';
-            }
-        }
-        assert!(parse(&bytes).is_err());
-    }
-
-    #[test]
-    fn an_absurd_entry_count_is_refused_without_allocating_it() {
-        let mut bytes = index(&["a/one"]);
-        bytes[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
-        let e = parse(&bytes).err().expect("refused");
-        assert!(e.message.contains("more entries"), "{}", e.message);
-    }
-}
+mod tests;

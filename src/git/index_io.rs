@@ -1,0 +1,141 @@
+//! Writing git's index: spliced whole, or, when git keeps it split
+//! (`core.splitIndex`), its small part only (see `index::split`).
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use super::lockfile::IndexLock;
+use super::{HASH_ON_THE_SIDE, Repo, git_err, index};
+use crate::core::error::{Error, Result};
+
+/// Reserves the new index's blocks before writing it. On ext4, renaming a
+/// file with delayed-allocation blocks over an existing one forces them to
+/// be allocated and flushed at rename time (`auto_da_alloc`); with the
+/// blocks reserved up front, the rename is a rename. Best effort.
+#[cfg(target_os = "linux")]
+fn preallocate(out: &mut BufWriter<IndexLock>, len: usize) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `posix_fallocate` only reads its integer arguments; the
+    // descriptor is open and owned by the lock file for the whole call. A
+    // failure (unsupported file system) only loses the speed-up.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::posix_fallocate(out.get_ref().file().as_raw_fd(), 0, len as libc::off_t)
+    };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn preallocate(_: &mut BufWriter<IndexLock>, _: usize) {}
+
+impl Repo {
+    /// Writes a version 2 or 3 index with our entries spliced in, while
+    /// `commit` runs: its checksum is computed on the other core, since the
+    /// new index's content does not depend on the commit.
+    pub(super) fn write_raw_index(
+        &self,
+        out: &mut BufWriter<IndexLock>,
+        raw: &index::RawIndex,
+        verify: Option<std::thread::JoinHandle<Result<bool>>>,
+        updates: &[index::NewEntry<'_>],
+        removals: &[&str],
+        commit: impl FnOnce() -> Result<Option<gix::ObjectId>>,
+    ) -> Result<(Option<gix::ObjectId>, gix::ObjectId)> {
+        // A damaged index must not be blessed with a fresh checksum, and
+        // HEAD must not move without the index following it: the old
+        // checksum (checked while the event was appended) must hold first.
+        if let Some(v) = verify
+            && !v.join().expect("checksum thread does not panic")?
+        {
+            return Err(Error::repo(
+                "git's index fails its checksum, so nexo left it and HEAD untouched. Run `git status` to see git's own diagnosis; `rm .git/index && git reset` rebuilds it from HEAD",
+            ));
+        }
+        let mut scratch = Vec::new();
+        let pieces = raw.splice(updates, removals, &mut scratch);
+        self.write_pieces(out, &pieces, commit)
+    }
+
+    /// Writes an index made of `pieces` (its checksum after them) while
+    /// `commit` runs; a large one is hashed on the other core.
+    pub(super) fn write_pieces(
+        &self,
+        out: &mut BufWriter<IndexLock>,
+        pieces: &[&[u8]],
+        commit: impl FnOnce() -> Result<Option<gix::ObjectId>>,
+    ) -> Result<(Option<gix::ObjectId>, gix::ObjectId)> {
+        let kind = self.repo.object_hash();
+        let skip = self.skip_index_hash();
+        let total = pieces.iter().map(|p| p.len()).sum::<usize>() + kind.len_in_bytes();
+        preallocate(out, total);
+        // A small index is hashed here: starting a thread costs more.
+        let on_the_side = !skip && total >= HASH_ON_THE_SIDE;
+        let (committed, hash) = std::thread::scope(|scope| -> Result<_> {
+            let hasher = on_the_side.then(|| scope.spawn(|| index::checksum(kind, pieces)));
+            let committed = commit()?;
+            crate::trace::mark("committed");
+            for p in pieces {
+                out.write_all(p)
+                    .map_err(|e| git_err("cannot write git's index", e))?;
+            }
+            let hash = match hasher {
+                Some(h) => h.join().expect("checksum thread does not panic")?,
+                None if skip => gix::ObjectId::null(kind),
+                None => index::checksum(kind, pieces)?,
+            };
+            Ok((committed, hash))
+        })?;
+        out.write_all(hash.as_bytes())
+            .map_err(|e| git_err("cannot write git's index", e))?;
+        Ok((committed, hash))
+    }
+
+    /// `index.skipHash`: the user asked git not to checksum the index.
+    pub(super) fn skip_index_hash(&self) -> bool {
+        self.repo
+            .config_snapshot()
+            .boolean("index.skipHash")
+            .unwrap_or(false)
+    }
+
+    /// The split index whose small part is `own`, its checksum checked
+    /// first unless nexo wrote it (the shared part is named by its own).
+    pub(super) fn open_split(&self, own: index::RawIndex) -> Result<index::split::Split> {
+        let kind = self.repo.object_hash();
+        let sum = own.stored_checksum();
+        if !self.skip_index_hash()
+            && sum.iter().any(|&b| b != 0)
+            && !self.index_is_ours(&own)
+            && index::checksum(kind, &[own.content()])?.as_bytes() != sum
+        {
+            return Err(Error::repo(
+                "git's index fails its checksum, so nexo left it and HEAD untouched. Run `git status` to see git's own diagnosis; `rm .git/index && git reset` rebuilds it from HEAD",
+            ));
+        }
+        // git looks for the shared part in the (worktree's) git directory,
+        // wherever GIT_INDEX_FILE puts the index itself.
+        let dir = self.repo.git_dir();
+        index::split::Split::open(own, kind, dir, &dir.join("nexo-cache"))
+    }
+
+    /// `splitIndex.maxPercentChange`, git's threshold for writing a new
+    /// shared base (0 to 100, 20 when unset or out of range, as git reads it).
+    pub(super) fn split_max_percent(&self) -> u32 {
+        self.repo
+            .config_snapshot()
+            .integer("splitIndex.maxPercentChange")
+            .and_then(|v| u32::try_from(v).ok())
+            .filter(|&v| v <= 100)
+            .unwrap_or(index::split::DEFAULT_MAX_PERCENT)
+    }
+}
+
+/// Marks the shared index as in use, as git does on each write, so git's
+/// expiry of old shared indexes (`splitIndex.sharedIndexExpire`) spares it.
+pub(super) fn freshen(base: Option<PathBuf>) {
+    if let Some(path) = base
+        && let Ok(f) = std::fs::File::options().append(true).open(&path)
+    {
+        // Only a guard against expiry: failing leaves git to decide.
+        let _ = f.set_modified(std::time::SystemTime::now());
+    }
+}
