@@ -243,3 +243,26 @@ fn doctor_reports_what_a_kill_left_and_fix_repairs_it() {
     );
     s.assert_whole("doctor --fix after a kill");
 }
+
+#[test]
+fn an_update_killed_at_any_point_with_a_split_index_is_finished_by_the_next_command() {
+    // 0%: every write makes a new shared base; 100%: none does.
+    for (point, max_percent) in POINTS.iter().zip(["0", "100"].iter().cycle()) {
+        let mut s = Scenario::new();
+        s.repo.git(&["config", "core.splitIndex", "true"]);
+        s.repo
+            .git(&["config", "splitIndex.maxPercentChange", max_percent]);
+        s.repo.git(&["update-index", "--split-index"]);
+        let input = s.input(json!({"step_key": "doctor", "summary": "killed"}));
+        s.crash(point, "nexo_workflow_update", &input);
+        s.ack(
+            "nexo_workflow_update",
+            json!({"summary": "after the crash"}),
+        );
+        let index = std::fs::read(s.repo.path().join(".git/index")).unwrap();
+        assert!(index.windows(4).any(|w| w == b"link"), "{point}: not split");
+        s.assert_whole(&format!(
+            "update killed at {point}, split at {max_percent}%"
+        ));
+    }
+}

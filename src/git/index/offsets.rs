@@ -63,7 +63,7 @@ impl RawIndex {
         let hash_len = kind.len_in_bytes();
         let file = std::fs::File::open(path).map_err(|e| {
             Error::io("open", path, e).with_hint(
-                "git's split index names a shared index that is gone: `git update-index --no-split-index` rebuilds the index whole, or `rm .git/index && git reset`",
+                "git's split index names a shared index that is gone: `rm .git/index && git reset` rebuilds the index from HEAD (staged changes are lost)",
             )
         })?;
         // SAFETY: as in `RawIndex::open`: git writes a shared index once,
