@@ -493,3 +493,110 @@ fn the_newest_runs_are_the_start_of_the_whole_list() {
     );
     check("a pending close");
 }
+
+/// A closed run written by hand as the benches write them (a history
+/// alone, no views): opened with one step, the step and the run completed.
+fn write_closed_run(dir: &Path, n: usize) {
+    let (folder, id) = hand_run(n);
+    let line =
+        |k: usize, parents: &[usize], kind: &str, data: Value| event_line(k, parents, kind, data);
+    let lines = [
+        line(
+            1,
+            &[],
+            "opened",
+            json!({"run_id": id, "sid": "t", "goal": format!("goal {n}"), "priority": "normal",
+            "workflow_kind": "general", "steps": [{"key": "s0", "title": "Step"}]}),
+        ),
+        line(
+            2,
+            &[1],
+            "updated",
+            json!({"step_key": "s0", "step_status": "completed"}),
+        ),
+        line(3, &[2], "updated", json!({"run_status": "completed"})),
+    ];
+    let folder = dir.join(folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("history.jsonl"), lines.join("\n") + "\n").unwrap();
+}
+
+fn append_summary(dir: &Path, n: usize) {
+    use std::io::Write;
+    let (folder, _) = hand_run(n);
+    let line = event_line(4, &[3], "updated", json!({"summary": "reviewed"}));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(folder).join("history.jsonl"))
+        .unwrap();
+    writeln!(f, "{line}").unwrap();
+}
+
+fn event_line(k: usize, parents: &[usize], kind: &str, data: Value) -> String {
+    let parents: Vec<String> = parents.iter().map(|p| format!("01{p:024}")).collect();
+    json!({"v": 2, "id": format!("01{k:024}"), "clock": k, "parents": parents,
+           "at": "2026-11-27T10:00:00.000Z", "actor": "t", "type": kind, "data": data})
+    .to_string()
+}
+
+/// Run `n`'s folder (relative) and id, spread over the fan-out folders.
+fn hand_run(n: usize) -> (String, String) {
+    const CROCKFORD: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut x = (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let body: String = (0..16)
+        .map(|_| {
+            x ^= x >> 29;
+            x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            CROCKFORD[(x >> 59) as usize] as char
+        })
+        .collect();
+    let id = format!("WF-{body}");
+    (
+        format!(".nexo/runs/{}/{}/{id}", &body[..1], &body[1..2]),
+        id,
+    )
+}
+
+/// A commit that touches every run (a peer's bulk change, or `doctor
+/// --fix` writing the views of runs written without them) must not leave every later
+/// `list --all --limit N` checking each of those runs again: the first
+/// read after it records the new tree.
+#[test]
+fn a_bulk_commit_moves_the_closed_parts_tree_forward() {
+    let repo = Repo::new();
+    let dir = repo.path();
+    repo.open_release();
+    for n in 0..1100 {
+        write_closed_run(dir, n);
+    }
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "runs by hand"]);
+    nexo_ok_in(dir, &["list", "--all", "--limit", "5"]);
+    let tree_of = |name: &str| {
+        let p = part(dir, name);
+        p.lines()
+            .next()
+            .unwrap()
+            .rsplit('\t')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    age_runs_folder(dir);
+    nexo_ok_in(dir, &["list", "--all", "--limit", "5"]);
+    let before = tree_of("summaries-closed");
+    // A peer's bulk commit, pulled: a summary added to every run.
+    for n in 0..1100 {
+        append_summary(dir, n);
+    }
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "a summary in every run"]);
+    age_runs_folder(dir);
+    nexo_ok_in(dir, &["list", "--all", "--limit", "5"]);
+    let after = tree_of("summaries-closed");
+    assert_ne!(
+        before, after,
+        "the closed part still dates from before the bulk commit"
+    );
+    same_without_index(dir);
+}

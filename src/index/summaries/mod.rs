@@ -64,6 +64,11 @@ const FORMAT: &str = "nexo-summaries 12";
 /// How many lines may be appended to a part before it is written sorted
 /// again.
 const MAX_APPENDED: usize = 64;
+/// Runs changed since the closed part's tree past which a read writes
+/// the index whole, recording today's tree: each read checks every run
+/// changed since, so a bulk commit (views regenerated in every run) would
+/// otherwise cost each `list --all` seconds from then on.
+const MAX_CHANGED: usize = 1024;
 
 /// How old the `runs/` folder's modification time must be to be trusted.
 const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);

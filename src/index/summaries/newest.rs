@@ -39,6 +39,10 @@ impl SummaryIndex<'_> {
         let Some((changed, folder)) = self.changed_since_part(&o, c.tree.as_deref())? else {
             return Ok(None);
         };
+        // Reading every run records a newer tree for the next time.
+        if changed.len() > super::MAX_CHANGED {
+            return Ok(None);
+        }
         let Some(later) = text.current(
             c.sorted_end..c.sorted_end,
             &[c.sorted_end..c.end, o.start..o.end],
@@ -60,11 +64,10 @@ impl SummaryIndex<'_> {
             .chain(others.iter().map(String::as_str))
             .map(crate::core::layout::run_in_runs)
             .collect();
-        let Some(stamps) = folder
-            .stamps(&names)
-            .into_iter()
-            .collect::<Option<Vec<_>>>()
-        else {
+        let Some(stamps) = self.while_folders_checked(&o, || folder.stamps(&names)) else {
+            return Ok(None);
+        };
+        let Some(stamps) = stamps.into_iter().collect::<Option<Vec<_>>>() else {
             return Ok(None);
         };
         // Every run looked at here: none is taken from the closed part's

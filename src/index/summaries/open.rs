@@ -63,9 +63,11 @@ impl SummaryIndex<'_> {
             .chain(others.iter().map(String::as_str))
             .map(crate::core::layout::run_in_runs)
             .collect();
-        let stamps: Option<Vec<Stamp>> = folder.stamps(&names).into_iter().collect();
-        // A run gone: reading every run tells what became of it.
-        let Some(stamps) = stamps else {
+        // A run come or gone: reading every run tells what became of it.
+        let Some(stamps) = self.while_folders_checked(&o, || folder.stamps(&names)) else {
+            return Ok(None);
+        };
+        let Some(stamps) = stamps.into_iter().collect::<Option<Vec<Stamp>>>() else {
             return Ok(None);
         };
         let (stamps, other_stamps) = stamps.split_at(lines.len());

@@ -7,8 +7,8 @@ use std::ops::Range;
 
 use super::text::{Header, Meta, Part, Text, append_part, new_token, supersede, write_part};
 use super::{
-    ErrorKind, MAX_APPENDED, Result, Run, Stamp, Summaries, Summary, SummaryIndex, Unreadable,
-    folder_key, is_final, line_of, settled,
+    ErrorKind, MAX_APPENDED, MAX_CHANGED, Result, Run, Stamp, Summaries, Summary, SummaryIndex,
+    Unreadable, folder_key, is_final, line_of, settled,
 };
 
 /// The index's lines still current, and the runs to fold again.
@@ -46,6 +46,7 @@ impl SummaryIndex<'_> {
             (Some(c), Some(tree)) => (c.changed_since)(tree),
             _ => None,
         };
+        let stale_tree = changed.as_ref().is_some_and(|c| c.len() > MAX_CHANGED);
         let checked = match &headers {
             Some(h) if trusted.is_some() && trusted == folder.map(folder_key) => {
                 self.check_lines(&text, h, changed.as_ref())?
@@ -83,6 +84,7 @@ impl SummaryIndex<'_> {
             gone,
             settled,
             tree,
+            stale_tree,
             fresh: &fresh,
         };
         self.write_after_all(&summaries, headers.as_ref(), change);
@@ -106,6 +108,7 @@ impl SummaryIndex<'_> {
             None => true,
             Some((_, cl)) => {
                 c.gone
+                    || c.stale_tree
                     || text.count_lines(cl.sorted_end..cl.end) + closing.len() > MAX_APPENDED
                     // A tree recorded once serves on: what changed since
                     // an older tree is more than since a newer, never less.
@@ -271,6 +274,8 @@ struct Change<'a> {
     gone: bool,
     settled: Option<(i128, u64)>,
     tree: Option<&'a str>,
+    /// Many runs changed since the closed part's tree.
+    stale_tree: bool,
     fresh: &'a [Fresh],
 }
 
@@ -362,12 +367,34 @@ impl SummaryIndex<'_> {
         let (Some(committed), Some(since)) = (&self.committed, since) else {
             return Ok(None);
         };
-        if open.folder.is_none() || open.folder != self.store.runs_folder_stamp().map(folder_key) {
+        if open.folder.is_none() {
             return Ok(None);
         }
         let Some(changed) = (committed.changed_since)(since) else {
             return Ok(None);
         };
         Ok(self.store.runs_folder()?.map(|folder| (changed, folder)))
+    }
+
+    /// `work` (stamping the histories the part names), done while the
+    /// other core stamps the runs folders, as `open` recorded them:
+    /// `None` when a run came or went since. At 100,000 runs each side is
+    /// about a thousand `lstat`s, and each was half of what `list` cost.
+    pub(super) fn while_folders_checked<T>(
+        &self,
+        open: &super::text::Header,
+        work: impl FnOnce() -> T,
+    ) -> Option<T> {
+        let check = || self.store.runs_folder_stamp().map(folder_key);
+        // Below a few hundred runs a thread costs more than it saves.
+        if open.runs < 256 {
+            return (open.folder.is_some() && check() == open.folder).then(work);
+        }
+        std::thread::scope(|scope| {
+            let folders = scope.spawn(check);
+            let out = work();
+            let folders = folders.join().expect("stamping folders does not panic");
+            (open.folder.is_some() && folders == open.folder).then_some(out)
+        })
     }
 }
