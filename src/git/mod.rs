@@ -143,6 +143,9 @@ fn git_err(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Err
 /// From what size the new index is hashed on the other core while the
 /// commit is made (about 0.5 ms of hashing).
 const HASH_ON_THE_SIDE: usize = 1 << 20;
+/// Past this many paths a commit writes each new blob as it reads it
+/// instead of holding them all until the commit.
+const HOLD_AT_MOST: usize = 256;
 
 impl Repo {
     /// Finds the repository that contains `dir`, as git would, honouring
@@ -501,8 +504,15 @@ impl Repo {
                     blobs.push((rel.as_str(), Some(id)));
                     // A blob git has already (a file moved, a view that
                     // did not change) is not held: moving 100,000 runs
-                    // must not hold every file in memory at once.
-                    contents.push((!self.repo.has_object(id)).then_some(bytes));
+                    // must not hold every file in memory at once. Nor is a
+                    // new one in a large commit (views regenerated in
+                    // every run): it is written now, not beside the
+                    // index's checksum, which only a small commit waits on.
+                    let new = !self.repo.has_object(id);
+                    if new && paths.len() > HOLD_AT_MOST {
+                        self.write_loose(gix::objs::Kind::Blob, &bytes, Some(id))?;
+                    }
+                    contents.push((new && paths.len() <= HOLD_AT_MOST).then_some(bytes));
                 }
                 None => blobs.push((rel.as_str(), None)),
             }
