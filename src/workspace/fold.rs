@@ -155,6 +155,18 @@ impl Nexo {
         })
     }
 
+    /// A fold fed one event at a time under the repository's rules, for a
+    /// history read from elsewhere (`fold::Stream`); `None` under
+    /// `signed`, whose decisions are verified over the whole history first.
+    pub(crate) fn stream_fold(&self) -> Option<fold::Stream> {
+        let rules = Rules {
+            approvals: self.approvals.clone(),
+            verified: BTreeSet::new(),
+        };
+        let keep = crate::workspace::KEEP_CHECKPOINTS;
+        (self.approvals.policy != Policy::Signed).then(|| fold::Stream::new(rules, keep))
+    }
+
     /// [`Nexo::fold_run`], keeping the newest `keep` checkpoints.
     pub(crate) fn fold_run_keeping(&self, events: Vec<Event>, keep: usize) -> Result<Run> {
         let rules = self.rules_for(&events);
