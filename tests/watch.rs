@@ -265,3 +265,90 @@ fn a_sync_watch_tells_a_decision_made_in_another_clone() {
     assert_eq!(told["actor"], "alice");
     assert!(rx.try_recv().is_err(), "told twice");
 }
+
+/// `events` folds a run's copy in a commit as it reads it while its lines
+/// come in fold order (sealed segments, then the live file), and reads it
+/// whole when they do not (a merge may leave them in any order): the same
+/// answer either way, and an answer from a cursor tells exactly what the
+/// answer from the beginning adds to the one that gave the cursor.
+#[test]
+fn events_read_in_order_or_whole_answer_the_same() {
+    let repo = Repo::new();
+    let run = open_gated(repo.path());
+    let first = nexo_ok(repo.path(), &["--json", "events"]);
+    let cursor = first["cursor"].as_str().unwrap().to_string();
+    for args in [
+        &["approve", &run, "publish", "--actor", "alice"][..],
+        &["update", &run, "build", "--status", "running"],
+        &[
+            "update",
+            &run,
+            "build",
+            "--status",
+            "failed",
+            "--summary",
+            "broke",
+        ],
+        &["update", &run, "--run-status", "blocked"],
+        &["update", &run, "build", "--status", "completed"],
+        &["update", &run, "--run-status", "completed"],
+    ] {
+        let out = nexo_cmd()
+            .current_dir(repo.path())
+            .env("NEXO_SEAL_BYTES", "700")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    let folder = repo.path().join(common::run_rel(&run));
+    assert!(folder.join("history").is_dir(), "the history was sealed");
+    let answers = || {
+        let all = nexo_ok(repo.path(), &["--json", "events"]);
+        let since = nexo_ok(repo.path(), &["--json", "events", "--since", &cursor]);
+        let text = common::stdout(&repo.nexo(&["events"]));
+        let text = text.rsplit_once("cursor: ").unwrap().0.to_string();
+        (all["events"].clone(), since["events"].clone(), text)
+    };
+    let (all, since, text) = answers();
+    let kinds: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "gate_requested",
+            "gate_decided",
+            "step_failed",
+            "run_blocked",
+            "run_completed"
+        ]
+    );
+    let mut joined = first["events"].as_array().unwrap().clone();
+    joined.extend(since.as_array().unwrap().iter().cloned());
+    assert_eq!(all, Value::Array(joined));
+    // Every line, the segments' and the live file's, into the live file
+    // newest first: what only the whole fold reads.
+    let segments = folder.join("history");
+    let mut names: Vec<_> = std::fs::read_dir(&segments).unwrap().flatten().collect();
+    names.sort_by_key(|e| e.file_name());
+    let mut lines: Vec<String> = Vec::new();
+    for e in names {
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        lines.extend(text.lines().map(str::to_string));
+    }
+    std::fs::remove_dir_all(segments).unwrap();
+    lines.extend(
+        common::history_text(repo.path(), &run)
+            .lines()
+            .map(str::to_string),
+    );
+    lines.reverse();
+    std::fs::write(folder.join("history.jsonl"), lines.join("\n") + "\n").unwrap();
+    repo.git(&["add", "-A", ".nexo"]);
+    repo.git(&["commit", "-q", "-m", "reorder the history"]);
+    assert_eq!(answers(), (all, since, text));
+}

@@ -15,9 +15,12 @@ use std::collections::HashSet;
 use gix::ObjectId;
 
 use crate::core::error::{Error, Result};
+use crate::core::event::Event;
 use crate::core::feed::{Cursor, Item, expired, happened};
+use crate::core::id::EventId;
 use crate::core::layout::{NEXO_DIR, run_rel};
 use crate::core::model::RunStatus;
+use crate::store::Flow;
 use crate::wire::feed::{EventsResponse, FeedFilter};
 use crate::workspace::Nexo;
 use crate::workspace::record::is_goal;
@@ -97,32 +100,85 @@ impl Nexo {
     }
 
     /// The events of run `id` that `new` has and `old` had not, told.
+    /// Neither copy is held whole when it need not be: `old` gives only
+    /// its ids, and `new` is folded as it is read while its lines come in
+    /// fold order (a history only appended to); otherwise (after a merge,
+    /// or under `signed`) it is read whole and sorted.
     fn told_of(&self, id: &str, old: Option<ObjectId>, new: Option<ObjectId>) -> Result<Vec<Item>> {
-        let events_at = |c: Option<ObjectId>| -> Result<Vec<crate::core::event::Event>> {
-            let folder = match c {
-                Some(c) => self.repo().folder_at(c, &run_rel(id))?,
-                None => None,
-            };
-            match folder {
-                Some(f) => self.read_copy(id, f),
-                None => Ok(Vec::new()),
-            }
+        let folder = |c: Option<ObjectId>| match c {
+            Some(c) => self.repo().folder_at(c, &run_rel(id)),
+            None => Ok(None),
         };
-        let seen: HashSet<String> = events_at(old)?
-            .into_iter()
-            .map(|e| e.id.to_string())
-            .collect();
-        let events = events_at(new)?;
+        let mut seen: HashSet<EventId> = HashSet::new();
+        if let Some(f) = folder(old)? {
+            self.each_copy_event(id, f, &mut |e| {
+                seen.insert(e.id);
+                Ok(Flow::Continue)
+            })?;
+        }
+        let Some(new) = folder(new)? else {
+            return Ok(Vec::new());
+        };
+        let noted = |e: &Event| !seen.contains(e.id.as_str());
+        if let Some(items) = self.told_as_read(id, new, &noted)? {
+            return Ok(items);
+        }
+        let events = self.read_copy(id, new)?;
         if events.is_empty() {
             return Ok(Vec::new());
         }
         let mut items = Vec::new();
-        self.fold_run_noting(
-            events,
-            &|e| !seen.contains(e.id.as_str()),
-            &mut |before, e, after| items.extend(happened(before, e, after)),
-        )?;
+        self.fold_run_noting(events, &noted, &mut |before, e, after| {
+            items.extend(happened(before, e, after))
+        })?;
         Ok(items)
+    }
+
+    /// What the events of run `id`'s copy in `folder` that `noted` picks
+    /// did, folded as the copy is read; `None` when its lines do not come
+    /// in fold order (or the policy is `signed`): the copy is for the
+    /// whole fold.
+    fn told_as_read(
+        &self,
+        id: &str,
+        folder: ObjectId,
+        noted: &dyn Fn(&Event) -> bool,
+    ) -> Result<Option<Vec<Item>>> {
+        let Some(mut stream) = self.stream_fold() else {
+            return Ok(None);
+        };
+        let (mut items, mut in_order) = (Vec::new(), true);
+        self.each_copy_event(id, folder, &mut |e| {
+            if !stream.follows(&e) {
+                in_order = false;
+                return Ok(Flow::Stop);
+            }
+            stream.push_noting(&e, noted, &mut |before, e, after| {
+                items.extend(happened(before, e, after))
+            })?;
+            Ok(Flow::Continue)
+        })?;
+        Ok(in_order.then_some(items))
+    }
+
+    /// Each event of run `id`'s copy in `folder` (a folder tree of some
+    /// commit), read as [`Nexo::read_copy`] reads it, until `each` stops:
+    /// one file's bytes held at a time, and no event kept.
+    fn each_copy_event(
+        &self,
+        id: &str,
+        folder: ObjectId,
+        each: &mut dyn FnMut(Event) -> Result<Flow>,
+    ) -> Result<()> {
+        let mut flow = Flow::Continue;
+        self.repo().each_history_file(folder, &mut |name, bytes| {
+            let place = format!("{}/{name}", run_rel(id));
+            crate::store::each_history_event(&bytes, &place, |e| {
+                flow = each(e)?;
+                Ok(flow)
+            })?;
+            Ok(flow)
+        })
     }
 
     /// Leases of open runs that ended after `from`'s time and no later

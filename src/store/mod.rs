@@ -33,11 +33,13 @@ pub mod config;
 mod fanout;
 mod folder;
 pub mod nofollow;
+mod parse;
 pub mod segments;
 pub mod templates;
 
 pub use folder::{Folder, Stamp};
 use folder::{names_at, open_dir_nofollow, stat_all};
+pub use parse::{classify_tail, each_history_event, is_torn_write, parse_history};
 
 pub use segments::{Parts, Sealing};
 
@@ -700,67 +702,6 @@ fn sorted_ids(stamped: Vec<(String, Stamp)>) -> Vec<String> {
     let mut ids: Vec<String> = stamped.into_iter().map(|(id, _)| id).collect();
     ids.sort_unstable();
     ids
-}
-
-/// Parses history bytes; `place` names the file in errors.
-pub fn parse_history(bytes: &[u8], place: &str) -> Result<History> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| Error::corrupt(format!("{place}: not UTF-8 ({e})")))?;
-    let unterminated = !text.is_empty() && !text.ends_with('\n');
-    let mut torn_tail = false;
-    let mut events = Vec::new();
-    let mut lines = text.split('\n').enumerate().peekable();
-    while let Some((i, line)) = lines.next() {
-        let last = lines.peek().is_none();
-        if line.trim().is_empty() {
-            continue;
-        }
-        if last && unterminated && crate::store::is_torn_write(line.as_bytes()) {
-            // Only a line that is not terminated may be torn (a fragment of
-            // nexo's own write); a whole event that lacks only its newline
-            // is still an event.
-            match Event::from_line(line, "") {
-                Ok(e) => events.push(e),
-                Err(_) => torn_tail = true,
-            }
-            break;
-        }
-        events.push(Event::from_line(line, &format!("{place}:{}", i + 1))?);
-    }
-    Ok(History {
-        events,
-        torn_tail,
-        whole_len: (!unterminated).then_some(bytes.len() as u64),
-    })
-}
-
-/// What the end of `bytes` holds; see [`Tail`].
-pub fn classify_tail(bytes: &[u8]) -> Tail {
-    if bytes.is_empty() || bytes.ends_with(b"\n") {
-        return Tail::Clean;
-    }
-    let start = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-    let whole = std::str::from_utf8(&bytes[start..])
-        .ok()
-        .is_some_and(|line| Event::from_line(line, "").is_ok());
-    match (whole, is_torn_write(&bytes[start..])) {
-        (true, _) => Tail::MissingNewline,
-        (false, true) => Tail::Torn,
-        (false, false) => Tail::Foreign,
-    }
-}
-
-/// Whether an unterminated last line is what a killed nexo leaves: nexo
-/// writes each event as one line that begins `{"v":`, so a fragment of one
-/// begins so too (or is shorter) and is not yet whole JSON. Anything else
-/// was written by someone else, and is never cut.
-pub fn is_torn_write(fragment: &[u8]) -> bool {
-    const START: &[u8] = b"{\"v\":";
-    let begins = match fragment.len() < START.len() {
-        true => START.starts_with(fragment),
-        false => fragment.starts_with(START),
-    };
-    begins && serde_json::from_slice::<serde_json::Value>(fragment).is_err()
 }
 
 fn settle_tail(file: &mut File) -> std::io::Result<Tail> {

@@ -101,31 +101,20 @@ impl Nexo {
         keep: usize,
         also: &mut dyn FnMut(&Event) -> bool,
     ) -> Result<InOrder> {
-        let mut run: Option<Run> = None;
-        let mut last: Option<(u64, crate::core::id::EventId)> = None;
+        let mut stream = fold::Stream::new(rules.clone(), keep);
         let (mut in_order, mut end, mut whole_lines) = (true, 0, true);
         self.store.each_event(id, 0, |e, offset, terminated| {
-            // Anything but a plain sequence (lines out of order, an id
-            // seen before, a parent not yet folded, an opening that does
-            // not come first) is for the whole-history fold to judge.
-            let follows = match (&run, &last) {
-                (Some(r), Some((c, i))) => (e.clock, &e.id) > (*c, i) && r.takes_next(&e),
-                _ => matches!(e.body, crate::core::event::Body::Opened(_)),
-            };
-            if !follows || !also(&e) {
+            if !stream.follows(&e) || !also(&e) {
                 in_order = false;
                 return Ok(Flow::Stop);
             }
-            match &mut run {
-                None => run = Some(fold::start(&e, rules.clone(), keep)?),
-                Some(r) => fold::apply(r, &e),
-            }
-            last = Some((e.clock, e.id));
+            stream.push(&e)?;
             (end, whole_lines) = (offset, whole_lines && terminated);
             Ok(Flow::Continue)
         })?;
+        let last = stream.last().cloned();
         Ok(InOrder {
-            run,
+            run: stream.into_run(),
             in_order,
             end,
             whole_lines,
@@ -164,6 +153,18 @@ impl Nexo {
             } if ends_whole && run.ignored.is_empty() && run.run_id.as_str() == id => Some(run),
             _ => None,
         })
+    }
+
+    /// A fold fed one event at a time under the repository's rules, for a
+    /// history read from elsewhere (`fold::Stream`); `None` under
+    /// `signed`, whose decisions are verified over the whole history first.
+    pub(crate) fn stream_fold(&self) -> Option<fold::Stream> {
+        let rules = Rules {
+            approvals: self.approvals.clone(),
+            verified: BTreeSet::new(),
+        };
+        let keep = crate::workspace::KEEP_CHECKPOINTS;
+        (self.approvals.policy != Policy::Signed).then(|| fold::Stream::new(rules, keep))
     }
 
     /// [`Nexo::fold_run`], keeping the newest `keep` checkpoints.

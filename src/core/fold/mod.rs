@@ -11,6 +11,7 @@ mod admit;
 mod claim;
 mod decision;
 mod step;
+mod stream;
 mod unseen;
 mod update;
 
@@ -29,6 +30,7 @@ use crate::core::model::{Priority, RunStatus, StepStatus};
 pub use admit::{Flaw, Ignored};
 pub use claim::{Claim, Standing, TakenFrom, Takeover, Trespass, lapsed, standing};
 pub use step::{Approval, Before, Mover, Step, Unhonoured, Verdict, Via};
+pub use stream::Stream;
 pub use update::{check_needs, closed_gate_for, passes_gate};
 
 /// One entry of the execution trail, derived from one event.
