@@ -539,3 +539,33 @@ fn archived_with_a_filter_it_cannot_honour_is_refused_in_the_callers_terms() {
         );
     }
 }
+
+/// A run closed and archived on another branch is brought by its full
+/// id, with or without --from; a prefix cannot find it (archives are not
+/// listed ref by ref) and the hint says to give the full id.
+#[test]
+fn a_run_archived_on_another_branch_is_brought_by_its_full_id() {
+    let repo = Repo::new();
+    let dir = repo.path();
+    repo.open_release();
+    for from in [None, Some("side")] {
+        repo.git(&["checkout", "-q", "-B", "side", "main"]);
+        let run = closed_run(dir, "side work");
+        nexo_ok(dir, &["--json", "archive", "--closed-before", "0s"]);
+        repo.git(&["checkout", "-q", "main"]);
+        assert!(!dir.join(archive_rel(&run)).exists());
+
+        let out = repo.nexo(&["bring", &run[..8]]);
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        assert!(stderr(&out).contains("full id"), "{}", stderr(&out));
+
+        let mut args = vec!["--json", "bring", &run];
+        args.extend(from.iter().flat_map(|f| ["--from", *f]));
+        let r = nexo_ok(dir, &args);
+        assert_eq!(r["from"], serde_json::json!(["side"]), "{r}");
+        assert!(r["events_brought"].as_u64().unwrap() > 0, "{r}");
+        let got = nexo_ok(dir, &["--json", "get", &run]);
+        assert_eq!(got["run"]["status"], "completed", "{got}");
+        assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    }
+}

@@ -163,13 +163,17 @@ impl Nexo {
         let id = match (found, self.store.resolve(run_id)) {
             (Some((id, _)), _) => id.to_string(),
             (None, Ok(id)) => id,
-            (None, Err(_)) => {
-                return Err(Error::not_found(format!(
-                    "no other branch, remote-tracking branch or worktree has a run {}",
-                    crate::core::limits::quote(run_id)
-                ))
-                .with_hint("nexo list --branches lists the runs on every ref"));
-            }
+            (None, Err(_)) => match self.archived_on_refs(run_id)? {
+                Some((id, sources)) if from.is_none() => return Ok((id, sources)),
+                Some((id, _)) => id,
+                None => {
+                    return Err(Error::not_found(format!(
+                        "no other branch, remote-tracking branch or worktree has a run {}",
+                        crate::core::limits::quote(run_id)
+                    ))
+                    .with_hint("nexo list --branches lists the runs on every ref (an archived run: give its full id)"));
+                }
+            },
         };
         match from {
             Some(r) => {
@@ -207,9 +211,39 @@ impl Nexo {
             .map(|t| self.repo.runs_in(t))
             .transpose()?
             .unwrap_or_default();
-        runs.into_iter()
-            .find(|(run, _)| run == id)
-            .map(|(_, folder)| folder)
+        if let Some((_, folder)) = runs.into_iter().find(|(run, _)| run == id) {
+            return Ok(folder);
+        }
+        self.repo
+            .folder_at(r.commit, &crate::core::layout::archive_rel(id))?
             .ok_or_else(|| Error::not_found(format!("{quoted} has no run {id}")))
+    }
+
+    /// The refs other than this checkout that keep run `given` in their
+    /// archive, with its folder there. Archives are not listed ref by ref
+    /// (`list --branches` shows live runs), so this takes a full id.
+    fn archived_on_refs(&self, given: &str) -> Result<Option<(String, Sources)>> {
+        let id = given.trim().to_ascii_uppercase();
+        let body = id.strip_prefix(crate::core::id::RUN_PREFIX).unwrap_or("");
+        if body.is_empty() || body.len() > 64 || !body.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Ok(None);
+        }
+        let rel = crate::core::layout::archive_rel(&id);
+        let mut sources = Vec::new();
+        for r in self.repo.nexo_refs()? {
+            if r.current {
+                continue;
+            }
+            if let Some(folder) = self.repo.folder_at(r.commit, &rel)? {
+                let place = Place {
+                    r#ref: r.name.clone(),
+                    worktree: r.worktree.as_ref().map(|p| p.display().to_string()),
+                    here: false,
+                    unreadable: None,
+                };
+                sources.push((place, folder));
+            }
+        }
+        Ok((!sources.is_empty()).then_some((id, sources)))
     }
 }
