@@ -55,6 +55,9 @@ fn render(r: &DoctorReport, fix: bool) -> String {
     for d in &r.dated_ahead {
         s.push_str(&format!("dated ahead: {}\n", d.message));
     }
+    for a in &r.advice {
+        s.push_str(&format!("advice: {a}\n"));
+    }
     for f in &r.fixed {
         s.push_str(&format!("fixed: {f}\n"));
     }

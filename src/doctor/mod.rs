@@ -129,6 +129,10 @@ pub struct DoctorReport {
     /// is never rewritten, so nothing could clear them but time.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dated_ahead: Vec<Problem>,
+    /// Suggestions about the repository, not problems: the exit status
+    /// is unchanged (a large index written whole, say).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub advice: Vec<String>,
     /// Paths `--fix` rewrote.
     pub fixed: Vec<String>,
     /// Lines `--fix` moved out of histories because no nexo can read them,
@@ -244,6 +248,7 @@ impl Nexo {
             unhonoured,
             trespasses,
             dated_ahead,
+            advice: self.repo.split_index_advice().into_iter().collect(),
             fixed,
             quarantined,
             commit,

@@ -129,6 +129,43 @@ impl Repo {
     }
 }
 
+/// Past this many entries an index written whole costs a write more than
+/// the rest of it (about 20 ms a commit at 100,000 entries here).
+const LARGE_INDEX: usize = 100_000;
+
+impl Repo {
+    /// A suggestion for a large index written whole: git's split index
+    /// makes each write cost what changed. `None` when the index is small
+    /// or split already, or the user set `core.splitIndex` either way.
+    pub fn split_index_advice(&self) -> Option<String> {
+        use std::io::Read;
+        let configured = self
+            .repo
+            .config_snapshot()
+            .boolean("core.splitIndex")
+            .is_some();
+        let path = self.repo.index_path();
+        let mut head = [0u8; 12];
+        let mut file = std::fs::File::open(&path).ok()?;
+        file.read_exact(&mut head).ok()?;
+        let size = file.metadata().ok()?.len();
+        advice(configured, &head, size)
+    }
+}
+
+/// The advice for an index whose first 12 bytes are `head` and length
+/// `size`. A split index's `.git/index` holds only what changed since its
+/// base, so it is never large here.
+fn advice(configured: bool, head: &[u8; 12], size: u64) -> Option<String> {
+    let count = u32::from_be_bytes(head[8..12].try_into().expect("4 bytes")) as usize;
+    (!configured && &head[..4] == b"DIRC" && count >= LARGE_INDEX).then(|| {
+        format!(
+            "git's index holds {count} entries ({} MB) and every commit, nexo's or git's, rewrites it whole: `git config core.splitIndex true` and then `git update-index --split-index` make a write cost what it changes (docs/git.md). Tools built on libgit2 cannot read a split index; set `core.splitIndex false` to keep this as it is and silence this note.",
+            size / 1_000_000
+        )
+    })
+}
+
 /// Marks the shared index as in use, as git does on each write, so git's
 /// expiry of old shared indexes (`splitIndex.sharedIndexExpire`) spares it.
 pub(super) fn freshen(base: Option<PathBuf>) {
@@ -137,5 +174,28 @@ pub(super) fn freshen(base: Option<PathBuf>) {
     {
         // Only a guard against expiry: failing leaves git to decide.
         let _ = f.set_modified(std::time::SystemTime::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(count: u32) -> [u8; 12] {
+        let mut h = *b"DIRC\0\0\0\x02\0\0\0\0";
+        h[8..].copy_from_slice(&count.to_be_bytes());
+        h
+    }
+
+    #[test]
+    fn a_large_whole_index_gets_advice_unless_the_user_chose() {
+        let note = advice(false, &head(500_000), 56_000_272).expect("advised");
+        assert!(note.contains("500000 entries (56 MB)"), "{note}");
+        assert!(note.contains("core.splitIndex true"), "{note}");
+        assert_eq!(advice(true, &head(500_000), 56_000_272), None);
+        assert_eq!(advice(false, &head(99_999), 10_000_000), None);
+        let mut bad = head(500_000);
+        bad[0] = b'X';
+        assert_eq!(advice(false, &bad, 56_000_272), None);
     }
 }
