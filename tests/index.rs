@@ -287,3 +287,37 @@ fn moving_runs_out_of_a_split_index_deletes_their_shared_entries() {
         assert_gix_agrees(&repo);
     }
 }
+
+/// git's fsmonitor extension (FSMN) marks changed entries by position:
+/// kept after nexo adds entries before a user's modified file, it would
+/// mark that file unchanged and `git status` would hide the change.
+#[test]
+fn a_users_change_stays_visible_to_git_with_fsmonitor() {
+    use std::os::unix::fs::PermissionsExt;
+    for split_it in [false, true] {
+        let repo = neighbours();
+        // A hook that never reports a change: git trusts its bitmap.
+        let hook = repo.path().join(".git/fsmonitor-hook");
+        std::fs::write(&hook, "#!/bin/sh\nprintf 'token\\0'\n").unwrap();
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        repo.git(&["config", "core.fsmonitor", hook.to_str().unwrap()]);
+        repo.git(&["config", "core.fsmonitorHookVersion", "2"]);
+        if split_it {
+            split(&repo, "100");
+        }
+        std::fs::write(repo.path().join("z/deep/file"), "changed by the user").unwrap();
+        assert_eq!(repo.git(&["status", "--porcelain"]), " M z/deep/file\n");
+        repo.git(&["update-index", "--force-write-index"]);
+        // git keeps the file marked as changed in its fsmonitor bitmap.
+        assert_eq!(
+            repo.git(&["ls-files", "-f", "z/deep/file"]),
+            "H z/deep/file\n"
+        );
+        repo.open_release();
+        assert_eq!(
+            repo.git(&["status", "--porcelain"]),
+            " M z/deep/file\n",
+            "split: {split_it}"
+        );
+    }
+}
