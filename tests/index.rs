@@ -321,3 +321,27 @@ fn a_users_change_stays_visible_to_git_with_fsmonitor() {
         );
     }
 }
+
+/// A shared index nexo writes is readable as git's own are (0666 less
+/// the umask), not private to its writer: another account reading the
+/// repository (a CI user, a container) could not read the index at all.
+#[test]
+fn a_new_shared_index_has_the_mode_git_gives_its_own() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = neighbours();
+    split(&repo, "0");
+    let mode = |name: &str| {
+        let path = repo.path().join(".git").join(name);
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    };
+    let gits = shared_indexes(&repo);
+    repo.open_release();
+    let new: Vec<String> = shared_indexes(&repo)
+        .into_iter()
+        .filter(|n| !gits.contains(n))
+        .collect();
+    assert!(!new.is_empty(), "no new shared index");
+    for name in new {
+        assert_eq!(mode(&name), mode(&gits[0]), "{name}");
+    }
+}
