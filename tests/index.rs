@@ -345,3 +345,57 @@ fn a_new_shared_index_has_the_mode_git_gives_its_own() {
         assert_eq!(mode(&name), mode(&gits[0]), "{name}");
     }
 }
+
+/// `git update-index --index-info` with `lines` on its input.
+fn index_info(repo: &Repo, lines: &str) {
+    use std::io::Write;
+    let mut child = git_cmd()
+        .arg("-C")
+        .arg(repo.path())
+        .args(["update-index", "--index-info"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// A conflict on one of nexo's files (stages 1 to 3, as `git stash pop`
+/// leaves one) ends with nexo's entry, whatever the index's form.
+#[test]
+fn a_conflict_on_a_nexo_file_ends_with_nexos_entry_in_every_form() {
+    let forms: [&[&str]; 3] = [
+        &["update-index", "--split-index"],
+        &["update-index", "--index-version", "4"],
+        &["update-index", "--index-version", "4", "--split-index"],
+    ];
+    for form in forms {
+        let repo = neighbours();
+        let id = repo.open_release();
+        repo.git(form);
+        let ls = repo.git(&["ls-files", ".nexo"]);
+        let path = ls.lines().find(|l| l.ends_with("/run.yaml")).unwrap();
+        let ours = repo.git(&["rev-parse", &format!("HEAD:{path}")]);
+        let theirs = repo.git(&["rev-parse", "HEAD:a"]);
+        let (ours, theirs) = (ours.trim(), theirs.trim());
+        let null = "0".repeat(40);
+        index_info(
+            &repo,
+            &format!(
+                "0 {null}\t{path}\n100644 {ours} 1\t{path}\n100644 {theirs} 2\t{path}\n100644 {ours} 3\t{path}\n"
+            ),
+        );
+        assert_eq!(repo.git(&["ls-files", "--unmerged"]).lines().count(), 3);
+        repo.call(
+            "nexo_workflow_update",
+            &json!({"run_id": id, "summary": "after the conflict"}),
+        );
+        assert_eq!(repo.git(&["ls-files", "--unmerged"]), "", "{form:?}");
+        assert_clean(&repo);
+    }
+}
