@@ -287,3 +287,115 @@ fn moving_runs_out_of_a_split_index_deletes_their_shared_entries() {
         assert_gix_agrees(&repo);
     }
 }
+
+/// git's fsmonitor extension (FSMN) marks changed entries by position:
+/// kept after nexo adds entries before a user's modified file, it would
+/// mark that file unchanged and `git status` would hide the change.
+#[test]
+fn a_users_change_stays_visible_to_git_with_fsmonitor() {
+    use std::os::unix::fs::PermissionsExt;
+    for split_it in [false, true] {
+        let repo = neighbours();
+        // A hook that never reports a change: git trusts its bitmap.
+        let hook = repo.path().join(".git/fsmonitor-hook");
+        std::fs::write(&hook, "#!/bin/sh\nprintf 'token\\0'\n").unwrap();
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        repo.git(&["config", "core.fsmonitor", hook.to_str().unwrap()]);
+        repo.git(&["config", "core.fsmonitorHookVersion", "2"]);
+        if split_it {
+            split(&repo, "100");
+        }
+        std::fs::write(repo.path().join("z/deep/file"), "changed by the user").unwrap();
+        assert_eq!(repo.git(&["status", "--porcelain"]), " M z/deep/file\n");
+        repo.git(&["update-index", "--force-write-index"]);
+        // git keeps the file marked as changed in its fsmonitor bitmap.
+        assert_eq!(
+            repo.git(&["ls-files", "-f", "z/deep/file"]),
+            "H z/deep/file\n"
+        );
+        repo.open_release();
+        assert_eq!(
+            repo.git(&["status", "--porcelain"]),
+            " M z/deep/file\n",
+            "split: {split_it}"
+        );
+    }
+}
+
+/// A shared index nexo writes is readable as git's own are (0666 less
+/// the umask), not private to its writer: another account reading the
+/// repository (a CI user, a container) could not read the index at all.
+#[test]
+fn a_new_shared_index_has_the_mode_git_gives_its_own() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = neighbours();
+    split(&repo, "0");
+    let mode = |name: &str| {
+        let path = repo.path().join(".git").join(name);
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    };
+    let gits = shared_indexes(&repo);
+    repo.open_release();
+    let new: Vec<String> = shared_indexes(&repo)
+        .into_iter()
+        .filter(|n| !gits.contains(n))
+        .collect();
+    assert!(!new.is_empty(), "no new shared index");
+    for name in new {
+        assert_eq!(mode(&name), mode(&gits[0]), "{name}");
+    }
+}
+
+/// `git update-index --index-info` with `lines` on its input.
+fn index_info(repo: &Repo, lines: &str) {
+    use std::io::Write;
+    let mut child = git_cmd()
+        .arg("-C")
+        .arg(repo.path())
+        .args(["update-index", "--index-info"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// A conflict on one of nexo's files (stages 1 to 3, as `git stash pop`
+/// leaves one) ends with nexo's entry, whatever the index's form.
+#[test]
+fn a_conflict_on_a_nexo_file_ends_with_nexos_entry_in_every_form() {
+    let forms: [&[&str]; 3] = [
+        &["update-index", "--split-index"],
+        &["update-index", "--index-version", "4"],
+        &["update-index", "--index-version", "4", "--split-index"],
+    ];
+    for form in forms {
+        let repo = neighbours();
+        let id = repo.open_release();
+        repo.git(form);
+        let ls = repo.git(&["ls-files", ".nexo"]);
+        let path = ls.lines().find(|l| l.ends_with("/run.yaml")).unwrap();
+        let ours = repo.git(&["rev-parse", &format!("HEAD:{path}")]);
+        let theirs = repo.git(&["rev-parse", "HEAD:a"]);
+        let (ours, theirs) = (ours.trim(), theirs.trim());
+        let null = "0".repeat(40);
+        index_info(
+            &repo,
+            &format!(
+                "0 {null}\t{path}\n100644 {ours} 1\t{path}\n100644 {theirs} 2\t{path}\n100644 {ours} 3\t{path}\n"
+            ),
+        );
+        assert_eq!(repo.git(&["ls-files", "--unmerged"]).lines().count(), 3);
+        repo.call(
+            "nexo_workflow_update",
+            &json!({"run_id": id, "summary": "after the conflict"}),
+        );
+        assert_eq!(repo.git(&["ls-files", "--unmerged"]), "", "{form:?}");
+        assert_clean(&repo);
+    }
+}

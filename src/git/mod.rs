@@ -705,6 +705,14 @@ fn update_gix_index(
     updates: &[index::NewEntry<'_>],
     removals: &[&str],
 ) {
+    // A conflict on one of our paths (stages 1 to 3) ends with our entry,
+    // as in versions 2 and 3: left beside it, git would see the file
+    // still unmerged, one stage holding our new blob.
+    let updated: std::collections::HashSet<&BStr> = updates
+        .iter()
+        .map(|u| u.path.as_bytes().as_bstr())
+        .collect();
+    file.remove_entries(|_, p, e| e.stage_raw() != 0 && updated.contains(p));
     for u in updates {
         let path: &BStr = u.path.as_bytes().as_bstr();
         match file.entry_index_by_path(path) {

@@ -30,8 +30,11 @@ const EXTENDED: u16 = 0x4000;
 /// Extensions that describe the entries as they were and would lie
 /// afterwards: git rebuilds them when it needs them.
 /// `link` is a split index's tie to its shared part: a whole index
-/// written from it stands alone.
-const STALE_EXTENSIONS: [&[u8; 4]; 4] = [b"TREE", b"EOIE", b"IEOT", b"link"];
+/// written from it stands alone. `FSMN` (fsmonitor) marks the entries
+/// git must still check by position: once entries are added or removed
+/// it would mark a user's changed file as unchanged, hiding it from
+/// `git status`; without it git checks every entry once.
+const STALE_EXTENSIONS: [&[u8; 4]; 5] = [b"TREE", b"EOIE", b"IEOT", b"link", b"FSMN"];
 
 fn corrupt(what: &str) -> Error {
     Error::repo(format!("git's index looks damaged ({what})"))

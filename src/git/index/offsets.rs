@@ -75,6 +75,14 @@ impl RawIndex {
             return Err(super::corrupt("a shared index that is not version 2 or 3")
                 .with_hint("nexo updates split indexes of versions 2 and 3: `git update-index --index-version 2` or pass --no-commit"));
         }
+        // git refuses a shared index whose trailer is not its name on
+        // every read; a cached scan must not let one through either.
+        let trailer = gix::ObjectId::from_bytes_or_panic(&map[map.len() - hash_len..]);
+        if trailer != hex {
+            return Err(super::corrupt(
+                "a shared index that does not match its name",
+            ));
+        }
         let cache = cache_path(cache_dir, hex);
         if let Some(offsets) = load(&cache, &map, count, hash_len) {
             let raw = RawIndex {

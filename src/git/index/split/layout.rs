@@ -264,8 +264,16 @@ impl Hashed {
                 "nexo writes split indexes of SHA-1 repositories only",
             ));
         }
-        let tmp = tempfile::Builder::new()
-            .prefix("sharedindex_")
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("sharedindex_");
+        // 0666 less the umask, as git creates it: tempfile's 0600 would
+        // survive the rename, and another account could not read the index.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let tmp = builder
             .tempfile_in(git_dir)
             .map_err(|e| Error::io("create", git_dir, e))?;
         Ok(Hashed {

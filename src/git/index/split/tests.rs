@@ -186,3 +186,33 @@ fn a_shared_index_that_does_not_match_its_name_is_refused() {
         e.message
     );
 }
+
+#[test]
+fn a_shared_index_swapped_for_another_is_refused_even_with_its_offsets_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let model: BTreeMap<String, u32> = (0..5).map(|i| (format!("p{i}"), i)).collect();
+    let a = base(dir.path(), &model);
+    empty_small(dir.path(), a);
+    // The offsets of `a` are cached.
+    drop(open(dir.path()));
+    // Another base of the same paths (so the same offsets and length)
+    // takes `a`'s name: git refuses it, as its trailer names another.
+    let other: BTreeMap<String, u32> = model.keys().map(|p| (p.clone(), 7)).collect();
+    let b = base(dir.path(), &other);
+    let shared = |id: ObjectId| dir.path().join(format!("sharedindex.{id}"));
+    std::fs::copy(shared(b), shared(a)).unwrap();
+    let own = RawIndex::parse(
+        Bytes::Owned(std::fs::read(dir.path().join("index")).unwrap()),
+        20,
+    )
+    .unwrap()
+    .unwrap();
+    let e = Split::open(own, KIND, dir.path(), &dir.path().join("cache"))
+        .err()
+        .expect("refused");
+    assert!(
+        e.message.contains("does not match its name"),
+        "{}",
+        e.message
+    );
+}
