@@ -109,7 +109,10 @@ def commit_all(path, nexo):
 
 
 def build(work, nexo, events, runs):
-    stamp = os.path.join(work, f"built-{events}-{runs}-open")
+    """The four repositories, written in layout 1, which every nexo reads:
+    a binary from before layout 2 (issue 36) measures them as they are, a
+    later one upgrades them in commit_all's untimed `doctor --fix`."""
+    stamp = os.path.join(work, f"built-{events}-{runs}-open-layout1")
     if os.path.exists(stamp):
         # Reused: reset each repository to its first commit's state.
         for name in ("small", "long", "many", "open"):
@@ -120,7 +123,7 @@ def build(work, nexo, events, runs):
     shutil.rmtree(work, ignore_errors=True)
     small = os.path.join(work, "small")
     git_repo(small)
-    write_run(small, "WF-SMALL0000000000A", [opened(1, "WF-SMALL0000000000A", 5)])
+    write_run(small, "WF-SMALL0000000000A", [opened(1, "WF-SMALL0000000000A", 5)], layout=1)
     commit_all(small, nexo)
 
     long = os.path.join(work, "long")
@@ -133,7 +136,7 @@ def build(work, nexo, events, runs):
             "step_key": f"s{n % 5}", "step_status": statuses[n % 3],
             "summary": f"progress note number {n}, with a few words of detail",
         }))
-    write_run(long, rid, lines)
+    write_run(long, rid, lines, layout=1)
     commit_all(long, nexo)
 
     many = os.path.join(work, "many")
@@ -143,7 +146,7 @@ def build(work, nexo, events, runs):
         write_run(many, rid, [
             opened(1, rid, 3),
             line(2, [event_id(1)], "updated", {"step_key": "s0", "step_status": "running"}),
-        ])
+        ], layout=1)
     commit_all(many, nexo)
 
     # 1,000 open runs whose steps can run side by side: what `ready` reads.
@@ -151,7 +154,7 @@ def build(work, nexo, events, runs):
     git_repo(ready)
     for r in range(1000):
         rid = run_id("open", r)
-        write_run(ready, rid, [opened_graph(1, rid)])
+        write_run(ready, rid, [opened_graph(1, rid)], layout=1)
     commit_all(ready, nexo)
     for name in ("small", "long", "many", "open"):
         sh(["git", "tag", "-f", "bench-start"], os.path.join(work, name))
