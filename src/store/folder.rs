@@ -182,10 +182,10 @@ pub struct Folder {
 
 impl Folder {
     /// The stamps of the histories of records `names` (`None`: no
-    /// history), on this thread.
-    pub fn stamps<S: AsRef<str>>(&self, names: &[S]) -> Vec<Option<Stamp>> {
+    /// history), on two threads from [`PARALLEL_STATS`] names.
+    pub fn stamps<S: AsRef<str> + Sync>(&self, names: &[S]) -> Vec<Option<Stamp>> {
         match &self.file {
-            Some(f) => stat_here(f, names),
+            Some(f) => stat_all(f, names),
             None => names
                 .iter()
                 .map(|n| {

@@ -86,7 +86,7 @@ const GITATTRIBUTES_MARK: &str = "# Written by nexo.";
 const MIN_PREFIX: usize = 4;
 
 /// From how many runs a listing stats their histories on two threads.
-const PARALLEL_STATS: usize = 2_000;
+pub const PARALLEL_STATS: usize = 2_000;
 
 /// How long a history missing from its record's folder is waited for
 /// (see `Store::reappears`).

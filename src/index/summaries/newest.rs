@@ -64,7 +64,8 @@ impl SummaryIndex<'_> {
             .chain(others.iter().map(String::as_str))
             .map(crate::core::layout::run_in_runs)
             .collect();
-        let Some(stamps) = self.while_folders_checked(&o, || folder.stamps(&names)) else {
+        let Some(stamps) = self.while_folders_checked(&o, names.len(), || folder.stamps(&names))
+        else {
             return Ok(None);
         };
         let Some(stamps) = stamps.into_iter().collect::<Option<Vec<_>>>() else {

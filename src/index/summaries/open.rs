@@ -47,7 +47,9 @@ impl SummaryIndex<'_> {
         };
         // Runs changed since the part's tree that it does not hold: closed
         // at that tree, perhaps reopened since (goals are named too).
-        let others: Vec<String> = {
+        let others: Vec<String> = if changed.is_empty() {
+            Vec::new()
+        } else {
             let known: HashSet<&str> = lines.iter().map(|s| text.get(s.id.clone())).collect();
             let mut others: Vec<String> = changed
                 .into_iter()
@@ -64,7 +66,8 @@ impl SummaryIndex<'_> {
             .map(crate::core::layout::run_in_runs)
             .collect();
         // A run come or gone: reading every run tells what became of it.
-        let Some(stamps) = self.while_folders_checked(&o, || folder.stamps(&names)) else {
+        let Some(stamps) = self.while_folders_checked(&o, names.len(), || folder.stamps(&names))
+        else {
             return Ok(None);
         };
         let Some(stamps) = stamps.into_iter().collect::<Option<Vec<Stamp>>>() else {

@@ -217,9 +217,16 @@ impl Text {
         first: Range<usize>,
         later: &[Range<usize>],
     ) -> Option<Vec<Summary>> {
+        // Every line must parse: one that does not is damaged.
         let parsed = |r: &Range<usize>| {
-            let lines = self.lines(r.start, r.end);
-            (lines.len() == self.count_lines(r.clone())).then_some(lines)
+            let mut lines = Vec::new();
+            let mut at = r.start;
+            while at < r.end {
+                let (line, next) = self.line_at(at, r.end);
+                lines.push(line?);
+                at = next;
+            }
+            Some(lines)
         };
         let mut lines = parsed(&first)?;
         let mut after = Vec::new();
