@@ -58,17 +58,10 @@ impl SummaryIndex<'_> {
                 .collect()
         };
         let n_others = others.len();
-        let names: Vec<String> = later
-            .iter()
-            .map(|s| text.get(s.id.clone()))
-            .chain(others.iter().map(String::as_str))
-            .map(crate::core::layout::run_in_runs)
-            .collect();
-        let Some(stamps) = self.while_folders_checked(&o, names.len(), || folder.stamps(&names))
+        let ids = later.iter().map(|s| text.get(s.id.clone()));
+        let Some((names, stamps)) =
+            self.stamped(&o, &folder, ids.chain(others.iter().map(String::as_str)))
         else {
-            return Ok(None);
-        };
-        let Some(stamps) = stamps.into_iter().collect::<Option<Vec<_>>>() else {
             return Ok(None);
         };
         // Every run looked at here: none is taken from the closed part's

@@ -59,18 +59,10 @@ impl SummaryIndex<'_> {
             others.sort();
             others
         };
-        let names: Vec<String> = lines
-            .iter()
-            .map(|s| text.get(s.id.clone()))
-            .chain(others.iter().map(String::as_str))
-            .map(crate::core::layout::run_in_runs)
-            .collect();
-        // A run come or gone: reading every run tells what became of it.
-        let Some(stamps) = self.while_folders_checked(&o, names.len(), || folder.stamps(&names))
+        let ids = lines.iter().map(|s| text.get(s.id.clone()));
+        let Some((_, stamps)) =
+            self.stamped(&o, &folder, ids.chain(others.iter().map(String::as_str)))
         else {
-            return Ok(None);
-        };
-        let Some(stamps) = stamps.into_iter().collect::<Option<Vec<Stamp>>>() else {
             return Ok(None);
         };
         let (stamps, other_stamps) = stamps.split_at(lines.len());

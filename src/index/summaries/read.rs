@@ -376,6 +376,22 @@ impl SummaryIndex<'_> {
         Ok(self.store.runs_folder()?.map(|folder| (changed, folder)))
     }
 
+    /// The folders of runs `ids` in the runs folder and the stamps of
+    /// their histories, when the runs folders are as `open` recorded them
+    /// and every history is there; `None` otherwise (reading every run
+    /// then tells what became of them).
+    pub(super) fn stamped<'i>(
+        &self,
+        open: &super::text::Header,
+        folder: &crate::store::Folder,
+        ids: impl Iterator<Item = &'i str>,
+    ) -> Option<(Vec<String>, Vec<Stamp>)> {
+        let names: Vec<String> = ids.map(crate::core::layout::run_in_runs).collect();
+        let stamps = self.while_folders_checked(open, names.len(), || folder.stamps(&names))?;
+        let stamps = stamps.into_iter().collect::<Option<Vec<Stamp>>>()?;
+        Some((names, stamps))
+    }
+
     /// `work` (stamping the `histories` the part names), when the runs
     /// folders are as `open` recorded them; `None` when a run came or went.
     /// From [`crate::store::PARALLEL_STATS`] histories, which are then

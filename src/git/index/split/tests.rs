@@ -33,11 +33,7 @@ fn base(dir: &Path, model: &BTreeMap<String, u32>) -> ObjectId {
         .splice(&entries, &[], &mut scratch)
         .concat();
     let sum = checksum(KIND, &[&bytes]).unwrap();
-    std::fs::write(
-        dir.join(format!("sharedindex.{sum}")),
-        [bytes, sum.as_bytes().to_vec()].concat(),
-    )
-    .unwrap();
+    write_file(&dir.join(format!("sharedindex.{sum}")), bytes);
     sum
 }
 
@@ -45,8 +41,13 @@ fn base(dir: &Path, model: &BTreeMap<String, u32>) -> ObjectId {
 fn empty_small(dir: &Path, base: ObjectId) {
     let mut bytes = b"DIRC\0\0\0\x02\0\0\0\0".to_vec();
     super::layout::link(base.as_bytes(), &[], &[], &mut bytes);
+    write_file(&dir.join("index"), bytes);
+}
+
+/// An index file: `bytes` and their checksum.
+fn write_file(path: &Path, bytes: Vec<u8>) {
     let sum = checksum(KIND, &[&bytes]).unwrap();
-    std::fs::write(dir.join("index"), [bytes, sum.as_bytes().to_vec()].concat()).unwrap();
+    std::fs::write(path, [bytes, sum.as_bytes().to_vec()].concat()).unwrap();
 }
 
 fn open(dir: &Path) -> Split {
@@ -112,13 +113,8 @@ fn every_write_reads_back_as_the_model_whatever_the_threshold() {
                 .apply(&updates, &removals, max_percent, &mut scratch)
                 .unwrap();
             let bytes = written.own.concat();
-            let sum = checksum(KIND, &[&bytes]).unwrap();
             drop(split);
-            std::fs::write(
-                dir.path().join("index"),
-                [bytes, sum.as_bytes().to_vec()].concat(),
-            )
-            .unwrap();
+            write_file(&dir.path().join("index"), bytes);
             assert_eq!(
                 read_back(dir.path()),
                 model,
@@ -146,13 +142,7 @@ fn a_cached_offsets_file_that_does_not_fit_is_rebuilt() {
     let mut scratch = Vec::new();
     let up = [entry("p3", 99)];
     let written = split.apply(&up, &[], 100, &mut scratch).unwrap();
-    let bytes = written.own.concat();
-    let sum = checksum(KIND, &[&bytes]).unwrap();
-    std::fs::write(
-        dir.path().join("index"),
-        [bytes, sum.as_bytes().to_vec()].concat(),
-    )
-    .unwrap();
+    write_file(&dir.path().join("index"), written.own.concat());
     assert_eq!(read_back(dir.path())["p3"], 99);
     assert_eq!(
         std::fs::read(&cache).unwrap(),
