@@ -399,3 +399,20 @@ fn a_conflict_on_a_nexo_file_ends_with_nexos_entry_in_every_form() {
         assert_clean(&repo);
     }
 }
+
+#[test]
+fn a_threshold_git_would_refuse_is_refused_before_anything_is_written() {
+    let repo = neighbours();
+    split(&repo, "20");
+    repo.git(&["config", "splitIndex.maxPercentChange", "lots"]);
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let out = repo.nexo(&["open", "goal", "-s", "a"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("splitIndex.maxPercentChange is not a number"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
+    assert!(!repo.path().join(".nexo/runs").exists());
+}

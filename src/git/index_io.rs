@@ -118,14 +118,23 @@ impl Repo {
     }
 
     /// `splitIndex.maxPercentChange`, git's threshold for writing a new
-    /// shared base (0 to 100, 20 when unset or out of range, as git reads it).
-    pub(super) fn split_max_percent(&self) -> u32 {
-        self.repo
-            .config_snapshot()
-            .integer("splitIndex.maxPercentChange")
+    /// shared base, as git reads it: out of 0 to 100 it warns and uses 20,
+    /// and a value that is not a number makes it stop, so that is refused
+    /// here, before anything is written (`plan_commit` asks first).
+    pub(super) fn split_max_percent(&self) -> Result<u32> {
+        const KEY: &str = "splitIndex.maxPercentChange";
+        let value = self.repo.config_snapshot().try_integer(KEY).map_err(|e| {
+            Error::repo(format!(
+                "{KEY} is not a number ({e}); git would refuse it too. Nothing was written"
+            ))
+            .with_hint(format!(
+                "set it to a percentage from 0 to 100: git config {KEY} 20"
+            ))
+        })?;
+        Ok(value
             .and_then(|v| u32::try_from(v).ok())
             .filter(|&v| v <= 100)
-            .unwrap_or(index::split::DEFAULT_MAX_PERCENT)
+            .unwrap_or(index::split::DEFAULT_MAX_PERCENT))
     }
 }
 

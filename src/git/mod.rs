@@ -63,8 +63,12 @@ pub enum Index {
         raw: Arc<index::RawIndex>,
         verify: Option<std::thread::JoinHandle<Result<bool>>>,
     },
-    /// A split index (`core.splitIndex`): only its small part is written.
-    Split(Box<index::split::Split>),
+    /// A split index (`core.splitIndex`): only its small part is written,
+    /// with a new shared base past `max_percent` of added entries.
+    Split {
+        split: Box<index::split::Split>,
+        max_percent: u32,
+    },
     /// Version 4, decoded whole.
     Gix(Box<gix::index::File>),
 }
@@ -304,7 +308,10 @@ impl Repo {
         let hash_len = self.repo.object_hash().len_in_bytes();
         let index = match index_path.exists() {
             true => match index::RawIndex::open(&index_path, hash_len)? {
-                Some(raw) if raw.link().is_some() => Index::Split(Box::new(self.open_split(raw)?)),
+                Some(raw) if raw.link().is_some() => Index::Split {
+                    split: Box::new(self.open_split(raw)?),
+                    max_percent: self.split_max_percent()?,
+                },
                 Some(raw) => {
                     let raw = Arc::new(raw);
                     // A null checksum means "not computed" (index.skipHash);
@@ -456,10 +463,9 @@ impl Repo {
                     self.write_raw_index(&mut out, &raw, verify, &updates, &removals, commit)?;
                 (committed, Some(hash))
             }
-            Index::Split(split) => {
+            Index::Split { split, max_percent } => {
                 let mut scratch = Vec::new();
-                let max = self.split_max_percent();
-                let written = split.apply(&updates, &removals, max, &mut scratch)?;
+                let written = split.apply(&updates, &removals, max_percent, &mut scratch)?;
                 if written.new_base.is_none() {
                     freshen(split.base_path());
                 }
