@@ -11,6 +11,7 @@
 //! (prefix-compressed paths) goes through gix's full decoder instead.
 
 mod ewah;
+mod fsmonitor;
 mod offsets;
 pub mod split;
 
@@ -33,7 +34,8 @@ const EXTENDED: u16 = 0x4000;
 /// written from it stands alone. `FSMN` (fsmonitor) marks the entries
 /// git must still check by position: once entries are added or removed
 /// it would mark a user's changed file as unchanged, hiding it from
-/// `git status`; without it git checks every entry once.
+/// `git status`. A whole index's is renumbered (`fsmonitor`); a split
+/// index's is dropped, and git checks every entry once.
 const STALE_EXTENSIONS: [&[u8; 4]; 5] = [b"TREE", b"EOIE", b"IEOT", b"link", b"FSMN"];
 
 fn corrupt(what: &str) -> Error {
@@ -356,6 +358,7 @@ impl RawIndex {
         plan.push(Piece::New(0..HEADER));
         // Entries before `next` are placed; the changes come in path order.
         let mut next = 0;
+        let mut moved = fsmonitor::Moves::default();
         for (path, entry) in changes {
             let at = next + self.lower_bound_in(path, next..entries);
             let mut past = at;
@@ -363,19 +366,28 @@ impl RawIndex {
                 past += 1;
             }
             plan.push(Piece::Old(self.offsets.get(next)..self.offsets.get(at)));
+            moved.keep(next..at);
             count -= past - at;
             if let Some(e) = entry {
                 let start = scratch.len();
                 self.encode(e, scratch);
                 plan.push(Piece::New(start..scratch.len()));
+                moved.add();
                 count += 1;
             }
             next = past;
         }
         plan.push(Piece::Old(self.offsets.get(next)..self.entries_end()));
+        moved.keep(next..entries);
         scratch[8..HEADER].copy_from_slice(&(count as u32).to_be_bytes());
         for (sig, range) in self.extensions() {
-            if !STALE_EXTENSIONS.iter().any(|s| s.as_slice() == sig) {
+            if sig == b"FSMN" {
+                let start = scratch.len();
+                let body = &self.bytes[range.start + 8..range.end];
+                if fsmonitor::renumbered(body, &moved, scratch) {
+                    plan.push(Piece::New(start..scratch.len()));
+                }
+            } else if !STALE_EXTENSIONS.iter().any(|s| s.as_slice() == sig) {
                 plan.push(Piece::Old(range));
             }
         }
