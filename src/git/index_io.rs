@@ -46,9 +46,7 @@ impl Repo {
         if let Some(v) = verify
             && !v.join().expect("checksum thread does not panic")?
         {
-            return Err(Error::repo(
-                "git's index fails its checksum, so nexo left it and HEAD untouched. Run `git status` to see git's own diagnosis; `rm .git/index && git reset` rebuilds it from HEAD",
-            ));
+            return Err(checksum_failed());
         }
         let mut scratch = Vec::new();
         let pieces = raw.splice(updates, removals, &mut scratch);
@@ -107,9 +105,7 @@ impl Repo {
             && !self.index_is_ours(&own)
             && index::checksum(kind, &[own.content()])?.as_bytes() != sum
         {
-            return Err(Error::repo(
-                "git's index fails its checksum, so nexo left it and HEAD untouched. Run `git status` to see git's own diagnosis; `rm .git/index && git reset` rebuilds it from HEAD",
-            ));
+            return Err(checksum_failed());
         }
         // git looks for the shared part in the (worktree's) git directory,
         // wherever GIT_INDEX_FILE puts the index itself.
@@ -136,13 +132,7 @@ impl Repo {
             .filter(|&v| v <= 100)
             .unwrap_or(index::split::DEFAULT_MAX_PERCENT))
     }
-}
 
-/// Past this many entries an index written whole costs a write more than
-/// the rest of it (about 20 ms a commit at 100,000 entries here).
-const LARGE_INDEX: usize = 100_000;
-
-impl Repo {
     /// A suggestion for a large index written whole: git's split index
     /// makes each write cost what changed. `None` when the index is small
     /// or split already, or the user set `core.splitIndex` either way.
@@ -161,6 +151,17 @@ impl Repo {
         advice(configured, &head, size)
     }
 }
+
+/// A damaged index must not be blessed with a fresh checksum.
+fn checksum_failed() -> Error {
+    Error::repo(
+        "git's index fails its checksum, so nexo left it and HEAD untouched. Run `git status` to see git's own diagnosis; `rm .git/index && git reset` rebuilds it from HEAD",
+    )
+}
+
+/// Past this many entries an index written whole costs a write more than
+/// the rest of it (about 20 ms a commit at 100,000 entries here).
+const LARGE_INDEX: usize = 100_000;
 
 /// The advice for an index whose first 12 bytes are `head` and length
 /// `size`. A split index's `.git/index` holds only what changed since its

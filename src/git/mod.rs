@@ -515,10 +515,11 @@ impl Repo {
                     // every run): it is written now, not beside the
                     // index's checksum, which only a small commit waits on.
                     let new = !self.repo.has_object(id);
-                    if new && paths.len() > HOLD_AT_MOST {
+                    let held = new && paths.len() <= HOLD_AT_MOST;
+                    if new && !held {
                         self.write_loose(gix::objs::Kind::Blob, &bytes, Some(id))?;
                     }
-                    contents.push((new && paths.len() <= HOLD_AT_MOST).then_some(bytes));
+                    contents.push(held.then_some(bytes));
                 }
                 None => blobs.push((rel.as_str(), None)),
             }

@@ -235,13 +235,7 @@ impl Nexo {
                 continue;
             }
             if let Some(folder) = self.repo.folder_at(r.commit, &rel)? {
-                let place = Place {
-                    r#ref: r.name.clone(),
-                    worktree: r.worktree.as_ref().map(|p| p.display().to_string()),
-                    here: false,
-                    unreadable: None,
-                };
-                sources.push((place, folder));
+                sources.push((super::place_of(&r), folder));
             }
         }
         Ok((!sources.is_empty()).then_some((id, sources)))

@@ -218,12 +218,7 @@ impl Nexo {
             if seen.r.current {
                 continue;
             }
-            let place = Place {
-                r#ref: seen.r.name.clone(),
-                worktree: seen.r.worktree.as_ref().map(|p| p.display().to_string()),
-                here: false,
-                unreadable: None,
-            };
+            let place = place_of(&seen.r);
             for (id, folder) in &seen.diverged {
                 let entry = out.entry(id.clone()).or_default();
                 entry.places.push((place.clone(), *folder));
@@ -639,12 +634,7 @@ impl Nexo {
             if !(other_worktree || recent_remote) {
                 continue;
             }
-            let place = Place {
-                r#ref: seen.r.name.clone(),
-                worktree: seen.r.worktree.as_ref().map(|w| w.display().to_string()),
-                here: false,
-                unreadable: None,
-            };
+            let place = place_of(&seen.r);
             for (id, folder) in seen.diverged {
                 let entry = found.entry(id).or_default();
                 entry.0.push(place.clone());
@@ -696,5 +686,15 @@ impl Nexo {
             ));
         }
         Ok(text)
+    }
+}
+
+/// Where a ref other than this checkout is, as answers name it.
+pub(super) fn place_of(r: &NexoRef) -> Place {
+    Place {
+        r#ref: r.name.clone(),
+        worktree: r.worktree.as_ref().map(|w| w.display().to_string()),
+        here: false,
+        unreadable: None,
     }
 }

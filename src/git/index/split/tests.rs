@@ -50,6 +50,25 @@ fn write_file(path: &Path, bytes: Vec<u8>) {
     std::fs::write(path, [bytes, sum.as_bytes().to_vec()].concat()).unwrap();
 }
 
+/// A base of `n` paths `p0`, `p1`, … in a new folder, with an empty
+/// small part over it: the folder, the paths' blobs and the base's id.
+fn fresh(n: u32) -> (tempfile::TempDir, BTreeMap<String, u32>, ObjectId) {
+    let dir = tempfile::tempdir().unwrap();
+    let model: BTreeMap<String, u32> = (0..n).map(|i| (format!("p{i}"), i)).collect();
+    let id = base(dir.path(), &model);
+    empty_small(dir.path(), id);
+    (dir, model, id)
+}
+
+/// Why the split index in `dir` does not open.
+fn refused(dir: &Path) -> crate::core::error::Error {
+    let bytes = std::fs::read(dir.join("index")).unwrap();
+    let own = RawIndex::parse(Bytes::Owned(bytes), 20).unwrap().unwrap();
+    Split::open(own, KIND, dir, &dir.join("cache"))
+        .err()
+        .expect("refused")
+}
+
 fn open(dir: &Path) -> Split {
     let bytes = std::fs::read(dir.join("index")).unwrap();
     let own = RawIndex::parse(Bytes::Owned(bytes), 20).unwrap().unwrap();
@@ -126,10 +145,7 @@ fn every_write_reads_back_as_the_model_whatever_the_threshold() {
 
 #[test]
 fn a_cached_offsets_file_that_does_not_fit_is_rebuilt() {
-    let dir = tempfile::tempdir().unwrap();
-    let model: BTreeMap<String, u32> = (0..10).map(|i| (format!("p{i}"), i)).collect();
-    let b = base(dir.path(), &model);
-    empty_small(dir.path(), b);
+    let (dir, _, b) = fresh(10);
     drop(open(dir.path()));
     let cache = dir.path().join(format!("cache/sharedindex.{b}.offsets"));
     let good = std::fs::read(&cache).unwrap();
@@ -153,23 +169,12 @@ fn a_cached_offsets_file_that_does_not_fit_is_rebuilt() {
 
 #[test]
 fn a_shared_index_that_does_not_match_its_name_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let model: BTreeMap<String, u32> = (0..3).map(|i| (format!("p{i}"), i)).collect();
-    let b = base(dir.path(), &model);
-    empty_small(dir.path(), b);
+    let (dir, _, b) = fresh(3);
     let shared = dir.path().join(format!("sharedindex.{b}"));
     let mut bytes = std::fs::read(&shared).unwrap();
     bytes[20] ^= 1;
     std::fs::write(&shared, &bytes).unwrap();
-    let own = RawIndex::parse(
-        Bytes::Owned(std::fs::read(dir.path().join("index")).unwrap()),
-        20,
-    )
-    .unwrap()
-    .unwrap();
-    let e = Split::open(own, KIND, dir.path(), &dir.path().join("cache"))
-        .err()
-        .expect("refused");
+    let e = refused(dir.path());
     assert!(
         e.message.contains("does not match its name"),
         "{}",
@@ -179,10 +184,7 @@ fn a_shared_index_that_does_not_match_its_name_is_refused() {
 
 #[test]
 fn a_shared_index_swapped_for_another_is_refused_even_with_its_offsets_cached() {
-    let dir = tempfile::tempdir().unwrap();
-    let model: BTreeMap<String, u32> = (0..5).map(|i| (format!("p{i}"), i)).collect();
-    let a = base(dir.path(), &model);
-    empty_small(dir.path(), a);
+    let (dir, model, a) = fresh(5);
     // The offsets of `a` are cached.
     drop(open(dir.path()));
     // Another base of the same paths (so the same offsets and length)
@@ -191,15 +193,7 @@ fn a_shared_index_swapped_for_another_is_refused_even_with_its_offsets_cached() 
     let b = base(dir.path(), &other);
     let shared = |id: ObjectId| dir.path().join(format!("sharedindex.{id}"));
     std::fs::copy(shared(b), shared(a)).unwrap();
-    let own = RawIndex::parse(
-        Bytes::Owned(std::fs::read(dir.path().join("index")).unwrap()),
-        20,
-    )
-    .unwrap()
-    .unwrap();
-    let e = Split::open(own, KIND, dir.path(), &dir.path().join("cache"))
-        .err()
-        .expect("refused");
+    let e = refused(dir.path());
     assert!(
         e.message.contains("does not match its name"),
         "{}",
