@@ -447,9 +447,7 @@ impl Store {
     /// The last byte of a file under the working tree (`None`: no such
     /// file, or empty), never through a link: whether its last line ended.
     pub fn last_byte(&self, rel: &str) -> Result<Option<u8>> {
-        let Some(mut file) =
-            nofollow::open(&self.root, Path::new(rel), OpenOptions::new().read(true))?
-        else {
+        let Some(mut file) = nofollow::open_read(&self.root, Path::new(rel))? else {
             return Ok(None);
         };
         let io = |e| Error::io("read", &self.abs(rel), e);
@@ -508,7 +506,7 @@ impl Store {
     /// then its sealed segments (in that order; see [`segments`]).
     pub fn open_history(&self, id: &str) -> Result<Parts> {
         let rel = crate::core::layout::history_rel(id);
-        let open = || nofollow::open(&self.root, Path::new(&rel), OpenOptions::new().read(true));
+        let open = || nofollow::open_read(&self.root, Path::new(&rel));
         let live = match open()? {
             Some(file) => Some(file),
             // git may be writing it anew (see `reappears`).
@@ -518,7 +516,7 @@ impl Store {
         if live.is_none()
             && let Some(rel) = self.archived_history(id)?
         {
-            let file = nofollow::open(&self.root, Path::new(&rel), OpenOptions::new().read(true))?;
+            let file = nofollow::open_read(&self.root, Path::new(&rel))?;
             if let Some(file) = file {
                 return Parts::open(&self.root, &rel, file);
             }

@@ -130,13 +130,12 @@ impl Parts {
         let part = &mut self.parts[i];
         if part.file.is_none() {
             let opened =
-                nofollow::open(&self.root, Path::new(&part.rel), File::options().read(true))?
-                    .ok_or_else(|| {
-                        Error::corrupt(format!(
-                            "{}: the segment disappeared while reading",
-                            part.rel
-                        ))
-                    })?;
+                nofollow::open_read(&self.root, Path::new(&part.rel))?.ok_or_else(|| {
+                    Error::corrupt(format!(
+                        "{}: the segment disappeared while reading",
+                        part.rel
+                    ))
+                })?;
             part.file = Some(opened);
         }
         Ok(part.file.as_mut().expect("opened above"))
@@ -334,7 +333,7 @@ pub fn prepare(root: &Path, rel: &str, tmp_dir: &Path) -> Result<Sealing> {
         .filter_map(|(n, _)| segment_seq(n))
         .max()
         .unwrap_or(0);
-    let file = nofollow::open(root, Path::new(rel), File::options().read(true))?
+    let file = nofollow::open_read(root, Path::new(rel))?
         .ok_or_else(|| Error::not_found(format!("{rel} does not exist")))?;
     let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
     let mut sealing = Sealing {

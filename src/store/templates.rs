@@ -37,9 +37,7 @@ impl Store {
     pub fn read_template(&self, name: &str) -> Result<Option<Source>> {
         template::check_name(name)?;
         let rel = template_rel(name);
-        let Some(file) =
-            nofollow::open(self.root(), Path::new(&rel), OpenOptions::new().read(true))?
-        else {
+        let Some(file) = nofollow::open_read(self.root(), Path::new(&rel))? else {
             return Ok(None);
         };
         let path = self.root().join(&rel);
