@@ -54,6 +54,9 @@ impl Nexo {
 
     /// The paths under `.nexo/` that git's index holds as submodules.
     fn gitlinks_in_index(&self) -> Result<Vec<String>> {
+        if let Ok(Some(found)) = self.repo().nexo_gitlinks() {
+            return Ok(found);
+        }
         let out = self
             .repo()
             .cli()

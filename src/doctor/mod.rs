@@ -532,25 +532,20 @@ impl Nexo {
                 fixed.push(path);
             }
         };
-        for path in self.repo().pending_paths()? {
+        let (pending, staged) = self.repo().pending_and_staged()?;
+        for path in pending {
             let message = format!("{path} is written but not committed; --fix commits it");
             report(path, ProblemKind::Uncommitted, message);
         }
-        let staged = git.run(&[
-            "diff",
-            "--cached",
-            "--name-only",
-            "--no-renames",
-            "--",
-            NEXO_DIR,
-        ])?;
-        if staged.status.success() {
-            for path in String::from_utf8_lossy(&staged.stdout).lines() {
-                let message = format!(
-                    "git's index holds another version of {path} than HEAD, which your next `git commit` would commit; --fix brings it up to date"
-                );
-                report(path.to_string(), ProblemKind::IndexOutOfDate, message);
-            }
+        let staged = match staged {
+            Some(staged) => staged,
+            None => staged_per_git(&git)?,
+        };
+        for path in staged {
+            let message = format!(
+                "git's index holds another version of {path} than HEAD, which your next `git commit` would commit; --fix brings it up to date"
+            );
+            report(path, ProblemKind::IndexOutOfDate, message);
         }
         Ok(problems)
     }
@@ -664,6 +659,25 @@ impl Nexo {
         }
         Ok(problems)
     }
+}
+
+/// The `.nexo/` paths whose index entry differs from HEAD, per git.
+fn staged_per_git(git: &crate::git::cli::GitCli) -> Result<Vec<String>> {
+    let staged = git.run(&[
+        "diff",
+        "--cached",
+        "--name-only",
+        "--no-renames",
+        "--",
+        NEXO_DIR,
+    ])?;
+    if !staged.status.success() {
+        return Ok(Vec::new());
+    }
+    Ok(String::from_utf8_lossy(&staged.stdout)
+        .lines()
+        .map(String::from)
+        .collect())
 }
 
 fn is_zero(n: &usize) -> bool {

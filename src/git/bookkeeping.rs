@@ -277,20 +277,32 @@ impl Repo {
     /// Every `.nexo/` path that differs between HEAD and the working tree,
     /// plus the pending list: what `nexo commit` commits.
     pub fn pending_paths(&self) -> Result<Vec<String>> {
+        Ok(self.pending_and_staged()?.0)
+    }
+
+    /// `pending_paths`, and the `.nexo/` paths whose index entry differs
+    /// from HEAD when nexo found them on the way (`None`: ask git).
+    pub fn pending_and_staged(&self) -> Result<(Vec<String>, Option<Vec<String>>)> {
         let mut out = self.read_pending();
         let mut listed: std::collections::HashSet<String> = out.iter().cloned().collect();
         if !crate::store::nofollow::check(&self.workdir, std::path::Path::new(NEXO_DIR))? {
             out.sort();
-            return Ok(out);
+            return Ok((out, None));
         }
-        if let Some(changed) = self.changed_per_git()? {
+        // What nexo cannot judge itself (a split index, a damaged one)
+        // goes to git, which says the same or says why not.
+        let (changed, staged) = match self.nexo_changes().unwrap_or(None) {
+            Some(found) => (Some(found.pending), Some(found.staged)),
+            None => (self.changed_per_git()?, None),
+        };
+        if let Some(changed) = changed {
             for rel in changed {
                 if listed.insert(rel.clone()) {
                     out.push(rel);
                 }
             }
             out.sort();
-            return Ok(out);
+            return Ok((out, staged));
         }
         let root = self.workdir.join(NEXO_DIR);
         let tree = self.head_tree()?;
@@ -333,7 +345,7 @@ impl Repo {
             }
         }
         out.sort();
-        Ok(out)
+        Ok((out, None))
     }
 
     /// The files under `.nexo/` that differ from HEAD, as `git status`

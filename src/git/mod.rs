@@ -33,6 +33,7 @@ mod reflock;
 pub mod refs;
 mod replay;
 pub mod sign;
+pub mod status;
 mod tree;
 
 use crate::store::{NEXO_DIR, nofollow};

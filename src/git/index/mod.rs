@@ -14,6 +14,7 @@ mod ewah;
 mod fsmonitor;
 mod offsets;
 pub mod split;
+pub mod stream;
 
 use std::ops::Range;
 

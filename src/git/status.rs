@@ -1,0 +1,435 @@
+//! What `git status` and `git diff --cached` say of `.nexo/`, found in one
+//! ordered pass instead of asking git.
+//!
+//! In a repository of 100,000 runs each of those git commands decodes the
+//! whole index (500,000 entries) and peaks at 140 MB, the status taking
+//! seconds besides. Three streams come in the same order (git's path
+//! order): the index read entry by entry (`index::stream`), HEAD's
+//! `.nexo` tree walked depth first, and the working tree walked with each
+//! folder's names in tree order. Each path is judged as it passes, so
+//! memory holds one folder's listing per level, not the repository.
+//!
+//! A file's contents are read only when its stat data does not match its
+//! index entry, or matches too closely to trust (git's "racy" case). nexo
+//! hashes files as they are on disk, as its commits do.
+
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+
+use gix::ObjectId;
+use gix::index::entry::Stat;
+
+use super::index::stream::{Entry, Stream};
+use super::{Repo, git_err};
+use crate::core::error::{Error, Result};
+use crate::store::NEXO_DIR;
+
+const GITLINK: u32 = 0o160000;
+const EXECUTABLE: u32 = 0o100755;
+
+/// `.nexo/`'s differences from HEAD.
+pub struct Changes {
+    /// Files that differ from HEAD, or are not in it, as `git status`
+    /// lists them (existing regular files only): what `nexo commit` commits.
+    pub pending: Vec<String>,
+    /// Paths whose index entry differs from HEAD's (`git diff --cached`).
+    pub staged: Vec<String>,
+}
+
+/// One index entry without its path.
+struct Staged {
+    stage: u16,
+    mode: u32,
+    id: ObjectId,
+    stat: Stat,
+}
+
+impl Repo {
+    /// `.nexo/`'s changes, or `None` when git must be asked: no index yet,
+    /// a split or sparse index, or a skip-worktree or intent-to-add entry
+    /// under `.nexo/`.
+    pub(crate) fn nexo_changes(&self) -> Result<Option<Changes>> {
+        let path = self.repo.index_path();
+        let kind = self.repo.object_hash();
+        let Some(stream) = self.plain_index()? else {
+            return Ok(None);
+        };
+        let racy_from = gix::index::fs::Metadata::from_path_no_follow(&path)
+            .ok()
+            .and_then(|m| Stat::from_fs(&m).ok())
+            .map(|s| s.mtime)
+            .unwrap_or_default();
+        let mut pass = Pass {
+            repo: self,
+            index: IndexWalk::new(stream, kind)?,
+            head: HeadWalk::new(self)?,
+            files: FileWalk::new(&self.workdir),
+            racy_from,
+            changes: Changes {
+                pending: Vec::new(),
+                staged: Vec::new(),
+            },
+        };
+        while let Some(key) = pass.next_path() {
+            if !pass.judge(&key)? {
+                return Ok(None);
+            }
+        }
+        Ok(Some(pass.changes))
+    }
+
+    /// The `.nexo/` paths git's index holds as submodules; `None` when git
+    /// must be asked.
+    pub(crate) fn nexo_gitlinks(&self) -> Result<Option<Vec<String>>> {
+        let Some(mut stream) = self.plain_index()? else {
+            return Ok(None);
+        };
+        let mut e = Entry::new(self.repo.object_hash());
+        let mut out = Vec::new();
+        let prefix = format!("{NEXO_DIR}/");
+        while stream.next_entry(&mut e)? {
+            if e.mode() == GITLINK && e.path.starts_with(prefix.as_bytes()) {
+                out.push(String::from_utf8_lossy(&e.path).into_owned());
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The index, opened at its first entry, when it holds its entries
+    /// itself: not split (most are in a shared file) nor sparse (an entry
+    /// may stand for a folder). Read through once to see its extensions:
+    /// ~60 ms at 500,000 entries, against git's seconds.
+    fn plain_index(&self) -> Result<Option<Stream>> {
+        let path = self.repo.index_path();
+        let kind = self.repo.object_hash();
+        let plain = match Stream::open(&path, kind)? {
+            Some(s) => !s.split_or_sparse()?,
+            None => false,
+        };
+        match plain {
+            true => Stream::open(&path, kind),
+            false => Ok(None),
+        }
+    }
+}
+
+struct Pass<'r> {
+    repo: &'r Repo,
+    index: IndexWalk,
+    head: HeadWalk<'r>,
+    files: FileWalk,
+    /// An entry written in the same instant as the index (or later) may
+    /// describe an older version of its file with the same stat data.
+    racy_from: gix::index::entry::stat::Time,
+    changes: Changes,
+}
+
+impl Pass<'_> {
+    /// The least path any stream holds next.
+    fn next_path(&self) -> Option<Vec<u8>> {
+        [self.index.peek(), self.head.peek(), self.files.peek()]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(<[u8]>::to_vec)
+    }
+
+    /// Takes `key` from every stream and records how it differs; `false`
+    /// when an entry needs git's own judgement.
+    fn judge(&mut self, key: &[u8]) -> Result<bool> {
+        let Some(entries) = self.index.take(key)? else {
+            return Ok(false);
+        };
+        let tip = self.head.take(key)?;
+        let file = self.files.take(key)?;
+        let stage0 = entries.iter().find(|e| e.stage == 0);
+        let conflicted = entries.iter().any(|e| e.stage != 0);
+        let staged = conflicted
+            || match (stage0, tip) {
+                (Some(e), Some((mode, id))) => e.id != id || e.mode != mode,
+                (None, None) => false,
+                _ => true,
+            };
+        let path = String::from_utf8_lossy(key).into_owned();
+        if staged {
+            self.changes.staged.push(path.clone());
+        }
+        let Some(file) = file else { return Ok(true) };
+        let pending = match stage0 {
+            _ if staged => true,
+            None => true,
+            Some(e) => self.worktree_differs(e, &file)?,
+        };
+        if pending {
+            self.changes.pending.push(path);
+        }
+        Ok(true)
+    }
+
+    fn worktree_differs(&self, e: &Staged, file: &Path) -> Result<bool> {
+        if e.mode & 0o170000 != 0o100000 {
+            return Ok(true);
+        }
+        let meta = gix::index::fs::Metadata::from_path_no_follow(file)
+            .map_err(|err| Error::io("stat", file, err))?;
+        if meta.is_executable() != (e.mode == EXECUTABLE) {
+            return Ok(true);
+        }
+        let racy = e.stat.mtime >= self.racy_from;
+        if !racy && Stat::from_fs(&meta).is_ok_and(|s| s == e.stat) {
+            return Ok(false);
+        }
+        let bytes = std::fs::read(file).map_err(|err| Error::io("read", file, err))?;
+        let id =
+            gix::objs::compute_hash(self.repo.repo.object_hash(), gix::objs::Kind::Blob, &bytes)
+                .map_err(|err| git_err("cannot hash", err))?;
+        Ok(id != e.id)
+    }
+}
+
+/// The index's `.nexo/` entries, one path (all its stages) at a time.
+struct IndexWalk {
+    stream: Stream,
+    current: Entry,
+    has: bool,
+}
+
+impl IndexWalk {
+    fn new(mut stream: Stream, kind: gix::hash::Kind) -> Result<IndexWalk> {
+        let mut current = Entry::new(kind);
+        let prefix = format!("{NEXO_DIR}/");
+        let mut has = stream.next_entry(&mut current)?;
+        while has && current.path.as_slice() < prefix.as_bytes() {
+            has = stream.next_entry(&mut current)?;
+        }
+        let mut walk = IndexWalk {
+            stream,
+            current,
+            has,
+        };
+        walk.stop_past_nexo();
+        Ok(walk)
+    }
+
+    fn stop_past_nexo(&mut self) {
+        if self.has
+            && !self
+                .current
+                .path
+                .starts_with(format!("{NEXO_DIR}/").as_bytes())
+        {
+            self.has = false;
+        }
+    }
+
+    fn peek(&self) -> Option<&[u8]> {
+        self.has.then_some(self.current.path.as_slice())
+    }
+
+    /// The entries named `key` (none is `Some(empty)`); `None` when one is
+    /// skip-worktree or intent-to-add.
+    fn take(&mut self, key: &[u8]) -> Result<Option<Vec<Staged>>> {
+        let mut out = Vec::new();
+        while self.has && self.current.path == key {
+            if self.current.special {
+                return Ok(None);
+            }
+            out.push(Staged {
+                stage: self.current.stage,
+                mode: self.current.mode(),
+                id: self.current.id,
+                stat: self.current.fs_stat(),
+            });
+            self.has = self.stream.next_entry(&mut self.current)?;
+            self.stop_past_nexo();
+        }
+        Ok(Some(out))
+    }
+}
+
+/// A tree entry: name, mode and id.
+type TreeItem = (Vec<u8>, u32, ObjectId);
+
+/// HEAD's `.nexo` tree, depth first in tree order: every blob, link and
+/// submodule with its mode and id.
+struct HeadWalk<'r> {
+    repo: &'r gix::Repository,
+    /// Per level: the folder's path with a trailing `/`, its entries, and
+    /// how many were taken.
+    stack: Vec<(Vec<u8>, Vec<TreeItem>, usize)>,
+    next: Option<TreeItem>,
+}
+
+impl<'r> HeadWalk<'r> {
+    fn new(repo: &'r Repo) -> Result<HeadWalk<'r>> {
+        let mut walk = HeadWalk {
+            repo: &repo.repo,
+            stack: Vec::new(),
+            next: None,
+        };
+        if let Some(tree) = repo.head_tree()?
+            && let Some(e) = tree
+                .lookup_entry_by_path(NEXO_DIR)
+                .map_err(|e| git_err("cannot read HEAD's tree", e))?
+            && e.mode().is_tree()
+        {
+            walk.push(format!("{NEXO_DIR}/").into_bytes(), e.object_id())?;
+        }
+        walk.advance()?;
+        Ok(walk)
+    }
+
+    fn push(&mut self, folder: Vec<u8>, id: ObjectId) -> Result<()> {
+        let tree = self
+            .repo
+            .find_tree(id)
+            .map_err(|e| git_err("cannot read a tree", e))?;
+        let decoded = tree
+            .decode()
+            .map_err(|e| git_err("cannot decode a tree", e))?;
+        let entries = decoded
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.filename.to_vec(),
+                    u32::from(e.mode.value()),
+                    e.oid.to_owned(),
+                )
+            })
+            .collect();
+        self.stack.push((folder, entries, 0));
+        Ok(())
+    }
+
+    fn advance(&mut self) -> Result<()> {
+        self.next = None;
+        while let Some((folder, entries, taken)) = self.stack.last_mut() {
+            let Some((name, mode, id)) = entries.get(*taken).cloned() else {
+                self.stack.pop();
+                continue;
+            };
+            *taken += 1;
+            let mut path = folder.clone();
+            path.extend_from_slice(&name);
+            if mode & 0o170000 == 0o040000 {
+                path.push(b'/');
+                self.push(path, id)?;
+                continue;
+            }
+            self.next = Some((path, mode, id));
+            return Ok(());
+        }
+        Ok(())
+    }
+
+    fn peek(&self) -> Option<&[u8]> {
+        self.next.as_ref().map(|(p, _, _)| p.as_slice())
+    }
+
+    fn take(&mut self, key: &[u8]) -> Result<Option<(u32, ObjectId)>> {
+        match &self.next {
+            Some((p, mode, id)) if p == key => {
+                let found = (*mode, *id);
+                self.advance()?;
+                Ok(Some(found))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The regular files below `.nexo/` in git's path order, leaving out
+/// nexo's temporary files and any nested repository (git lists one as a
+/// folder, never its files).
+struct FileWalk {
+    workdir: PathBuf,
+    walk: walkdir::IntoIter,
+    next: Option<(Vec<u8>, PathBuf)>,
+}
+
+impl FileWalk {
+    fn new(workdir: &Path) -> FileWalk {
+        let root = workdir.join(NEXO_DIR);
+        let walk = walkdir::WalkDir::new(&root)
+            .follow_links(false)
+            .follow_root_links(false)
+            .sort_by(tree_order)
+            .into_iter();
+        let mut files = FileWalk {
+            workdir: workdir.to_path_buf(),
+            walk,
+            next: None,
+        };
+        // `.nexo` itself as a link or a file holds nothing to walk.
+        if std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir()) {
+            files.advance();
+        }
+        files
+    }
+
+    fn advance(&mut self) {
+        self.next = None;
+        while let Some(entry) = self.walk.next() {
+            let Ok(e) = entry else { continue };
+            let kind = e.file_type();
+            if kind.is_dir() {
+                if e.depth() > 0
+                    && (e.file_name() == ".git" || e.path().join(".git").symlink_metadata().is_ok())
+                {
+                    self.walk.skip_current_dir();
+                }
+                continue;
+            }
+            if !kind.is_file() || e.file_name().to_string_lossy().starts_with(".nexo-tmp-") {
+                continue;
+            }
+            let Ok(rel) = e.path().strip_prefix(&self.workdir) else {
+                continue;
+            };
+            self.next = Some((git_path(rel), e.path().to_path_buf()));
+            return;
+        }
+    }
+
+    fn peek(&self) -> Option<&[u8]> {
+        self.next.as_ref().map(|(p, _)| p.as_slice())
+    }
+
+    fn take(&mut self, key: &[u8]) -> Result<Option<PathBuf>> {
+        match &self.next {
+            Some((p, abs)) if p == key => {
+                let abs = abs.clone();
+                self.advance();
+                Ok(Some(abs))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// A path below the working tree as git's index spells it.
+fn git_path(rel: &Path) -> Vec<u8> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        rel.as_os_str().as_bytes().to_vec()
+    }
+    #[cfg(not(unix))]
+    {
+        rel.to_string_lossy().replace('\\', "/").into_bytes()
+    }
+}
+
+/// git's tree order: a folder sorts as its name followed by `/`, which
+/// makes a depth-first walk meet files in the index's path order.
+fn tree_order(a: &walkdir::DirEntry, b: &walkdir::DirEntry) -> Ordering {
+    let key = |e: &walkdir::DirEntry| {
+        let mut name = git_path(Path::new(e.file_name()));
+        if e.file_type().is_dir() {
+            name.push(b'/');
+        }
+        name
+    };
+    key(a).cmp(&key(b))
+}
