@@ -13,7 +13,6 @@
 //! index entry, or matches too closely to trust (git's "racy" case). nexo
 //! hashes files as they are on disk, as its commits do.
 
-use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
@@ -23,6 +22,7 @@ use super::index::stream::{Entry, Stream};
 use super::{Repo, git_err};
 use crate::core::error::{Error, Result};
 use crate::store::NEXO_DIR;
+use crate::store::nofollow::TMP_PREFIX;
 
 const GITLINK: u32 = 0o160000;
 const EXECUTABLE: u32 = 0o100755;
@@ -344,25 +344,34 @@ impl<'r> HeadWalk<'r> {
 /// folder, never its files).
 struct FileWalk {
     workdir: PathBuf,
-    walk: walkdir::IntoIter,
+    /// Per level: the folder, its entries in tree order, how many taken.
+    stack: Vec<(PathBuf, Vec<Listed>, usize)>,
     next: Option<(Vec<u8>, PathBuf)>,
+}
+
+/// A folder's entry: its name as git spells it (a folder's with `/`
+/// after it, so that plain byte order is git's tree order), and whether
+/// it is a folder or a regular file.
+struct Listed {
+    key: Vec<u8>,
+    name: std::ffi::OsString,
+    folder: bool,
+    file: bool,
 }
 
 impl FileWalk {
     fn new(workdir: &Path) -> FileWalk {
         let root = workdir.join(NEXO_DIR);
-        let walk = walkdir::WalkDir::new(&root)
-            .follow_links(false)
-            .follow_root_links(false)
-            .sort_by(tree_order)
-            .into_iter();
         let mut files = FileWalk {
             workdir: workdir.to_path_buf(),
-            walk,
+            stack: Vec::new(),
             next: None,
         };
         // `.nexo` itself as a link or a file holds nothing to walk.
-        if std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir()) {
+        if std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir())
+            && let Some(listed) = list(&root, false)
+        {
+            files.stack.push((root, listed, 0));
             files.advance();
         }
         files
@@ -370,25 +379,26 @@ impl FileWalk {
 
     fn advance(&mut self) {
         self.next = None;
-        while let Some(entry) = self.walk.next() {
-            let Ok(e) = entry else { continue };
-            let kind = e.file_type();
-            if kind.is_dir() {
-                if e.depth() > 0
-                    && (e.file_name() == ".git" || e.path().join(".git").symlink_metadata().is_ok())
-                {
-                    self.walk.skip_current_dir();
+        while let Some((folder, listed, taken)) = self.stack.last_mut() {
+            let Some(entry) = listed.get(*taken) else {
+                self.stack.pop();
+                continue;
+            };
+            *taken += 1;
+            let path = folder.join(&entry.name);
+            if entry.folder {
+                if let Some(inner) = list(&path, true) {
+                    self.stack.push((path, inner, 0));
                 }
                 continue;
             }
-            if !kind.is_file() || e.file_name().to_string_lossy().starts_with(".nexo-tmp-") {
-                continue;
+            let temporary = entry.key.starts_with(TMP_PREFIX.as_bytes());
+            if let (true, false, Ok(rel)) =
+                (entry.file, temporary, path.strip_prefix(&self.workdir))
+            {
+                self.next = Some((git_path(rel), path));
+                return;
             }
-            let Ok(rel) = e.path().strip_prefix(&self.workdir) else {
-                continue;
-            };
-            self.next = Some((git_path(rel), e.path().to_path_buf()));
-            return;
         }
     }
 
@@ -408,6 +418,38 @@ impl FileWalk {
     }
 }
 
+/// `folder`'s entries in tree order, its `.git` left out; `None` when
+/// `nested` and a `.git` makes it a repository of its own, or when it
+/// cannot be read. The types come with the names (no stat per entry).
+fn list(folder: &Path, nested: bool) -> Option<Vec<Listed>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(folder).ok()? {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name();
+        if name == ".git" {
+            if nested {
+                return None;
+            }
+            continue;
+        }
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let mut key = git_path(Path::new(&name));
+        if kind.is_dir() {
+            key.push(b'/');
+        }
+        out.push(Listed {
+            key,
+            name,
+            folder: kind.is_dir(),
+            file: kind.is_file(),
+        });
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Some(out)
+}
+
 /// A path below the working tree as git's index spells it.
 fn git_path(rel: &Path) -> Vec<u8> {
     #[cfg(unix)]
@@ -419,17 +461,4 @@ fn git_path(rel: &Path) -> Vec<u8> {
     {
         rel.to_string_lossy().replace('\\', "/").into_bytes()
     }
-}
-
-/// git's tree order: a folder sorts as its name followed by `/`, which
-/// makes a depth-first walk meet files in the index's path order.
-fn tree_order(a: &walkdir::DirEntry, b: &walkdir::DirEntry) -> Ordering {
-    let key = |e: &walkdir::DirEntry| {
-        let mut name = git_path(Path::new(e.file_name()));
-        if e.file_type().is_dir() {
-            name.push(b'/');
-        }
-        name
-    };
-    key(a).cmp(&key(b))
 }

@@ -277,6 +277,41 @@ fn regular(
 /// (the walk names it), or any other error.
 #[cfg(target_os = "linux")]
 fn open_beneath(root: &Path, rel: &Path) -> Option<Option<File>> {
+    use rustix::fs::OFlags;
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK;
+    beneath(root, rel, flags).map(|found| found.map(File::from))
+}
+
+/// `read_dir`'s listing by the same one call: `None` leaves it to the
+/// checked walk.
+#[cfg(target_os = "linux")]
+fn list_beneath(root: &Path, rel: &Path) -> Option<Vec<(String, bool)>> {
+    use rustix::fs::{FileType, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW;
+    let Some(fd) = beneath(root, rel, flags)? else {
+        return Some(Vec::new());
+    };
+    let mut out = Vec::new();
+    for entry in rustix::fs::Dir::new(fd).ok()? {
+        let entry = entry.ok()?;
+        let Ok(name) = entry.file_name().to_str() else {
+            continue;
+        };
+        if name == "." || name == ".." {
+            continue;
+        }
+        out.push((name.to_string(), entry.file_type() == FileType::Symlink));
+    }
+    out.sort();
+    Some(out)
+}
+
+#[cfg(target_os = "linux")]
+fn beneath(
+    root: &Path,
+    rel: &Path,
+    flags: rustix::fs::OFlags,
+) -> Option<Option<rustix::fd::OwnedFd>> {
     use rustix::fs::{Mode, OFlags, ResolveFlags};
     if rel.as_os_str().is_empty() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
         return None;
@@ -289,10 +324,9 @@ fn open_beneath(root: &Path, rel: &Path) -> Option<Option<File>> {
         Mode::empty(),
     )
     .ok()?;
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let how = ResolveFlags::NO_SYMLINKS | ResolveFlags::BENEATH;
-    match rustix::fs::openat2(&dir, rel, flags, Mode::empty(), how) {
-        Ok(fd) => Some(Some(File::from(fd))),
+    match rustix::fs::openat2(&dir, rel, flags | OFlags::CLOEXEC, Mode::empty(), how) {
+        Ok(fd) => Some(Some(fd)),
         Err(rustix::io::Errno::NOENT) => Some(None),
         Err(_) => None,
     }
@@ -300,6 +334,11 @@ fn open_beneath(root: &Path, rel: &Path) -> Option<Option<File>> {
 
 #[cfg(not(target_os = "linux"))]
 fn open_beneath(_: &Path, _: &Path) -> Option<Option<File>> {
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
+fn list_beneath(_: &Path, _: &Path) -> Option<Vec<(String, bool)>> {
     None
 }
 
@@ -408,6 +447,9 @@ pub fn remove_file(root: &Path, rel: &Path) -> Result<()> {
 /// The names in folder `rel`, with whether each is a link; empty when the
 /// folder does not exist. The folder itself may not be a link.
 pub fn read_dir(root: &Path, rel: &Path) -> Result<Vec<(String, bool)>> {
+    if let Some(found) = list_beneath(root, rel) {
+        return Ok(found);
+    }
     if !check(root, rel)? {
         return Ok(Vec::new());
     }
