@@ -425,3 +425,27 @@ fn a_threshold_git_would_refuse_is_refused_before_anything_is_written() {
     assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
     assert!(!repo.path().join(".nexo/runs").exists());
 }
+
+/// An index of several passes' slices (`index::SLICE`, 4 MB): each slice
+/// is handed back to the kernel as it is scanned, hashed and written, and
+/// git must still read every entry where it was, on both sides of
+/// `.nexo/`.
+#[test]
+fn an_index_larger_than_a_slice_is_spliced_whole() {
+    let repo = Repo::new();
+    for dir in ["a", "z"] {
+        let folder = repo.path().join(dir);
+        std::fs::create_dir_all(&folder).unwrap();
+        for n in 0..40_000 {
+            std::fs::write(folder.join(format!("{n:06}")), "").unwrap();
+        }
+    }
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "many files"]);
+    let size = std::fs::metadata(repo.path().join(".git/index"))
+        .unwrap()
+        .len();
+    assert!(size > 5 << 20, "the index is {size} bytes");
+    exercise(&repo);
+    assert_eq!(repo.git(&["ls-files", "a", "z"]).lines().count(), 80_000);
+}

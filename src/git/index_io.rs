@@ -50,15 +50,17 @@ impl Repo {
         }
         let mut scratch = Vec::new();
         let pieces = raw.splice(updates, removals, &mut scratch);
-        self.write_pieces(out, &pieces, commit)
+        self.write_pieces(out, &pieces, &|p| raw.release(p), commit)
     }
 
     /// Writes an index made of `pieces` (its checksum after them) while
-    /// `commit` runs; a large one is hashed on the other core.
+    /// `commit` runs; a large one is hashed on the other core. Each slice
+    /// of a piece goes to `release` once written and once hashed.
     pub(super) fn write_pieces(
         &self,
         out: &mut BufWriter<IndexLock>,
         pieces: &[&[u8]],
+        release: &(dyn Fn(&[u8]) + Sync),
         commit: impl FnOnce() -> Result<Option<gix::ObjectId>>,
     ) -> Result<(Option<gix::ObjectId>, gix::ObjectId)> {
         let kind = self.repo.object_hash();
@@ -68,17 +70,19 @@ impl Repo {
         // A small index is hashed here: starting a thread costs more.
         let on_the_side = !skip && total >= HASH_ON_THE_SIDE;
         let (committed, hash) = std::thread::scope(|scope| -> Result<_> {
-            let hasher = on_the_side.then(|| scope.spawn(|| index::checksum(kind, pieces)));
+            let hasher = on_the_side
+                .then(|| scope.spawn(|| index::checksum_releasing(kind, pieces, release)));
             let committed = commit()?;
             crate::trace::mark("committed");
-            for p in pieces {
+            for p in pieces.iter().flat_map(|p| p.chunks(index::SLICE)) {
                 out.write_all(p)
                     .map_err(|e| git_err("cannot write git's index", e))?;
+                release(p);
             }
             let hash = match hasher {
                 Some(h) => h.join().expect("checksum thread does not panic")?,
                 None if skip => gix::ObjectId::null(kind),
-                None => index::checksum(kind, pieces)?,
+                None => index::checksum_releasing(kind, pieces, release)?,
             };
             Ok((committed, hash))
         })?;
