@@ -355,25 +355,6 @@ fn a_new_shared_index_has_the_mode_git_gives_its_own() {
     }
 }
 
-/// `git update-index --index-info` with `lines` on its input.
-fn index_info(repo: &Repo, lines: &str) {
-    use std::io::Write;
-    let mut child = git_cmd()
-        .arg("-C")
-        .arg(repo.path())
-        .args(["update-index", "--index-info"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(lines.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
-}
-
 /// A conflict on one of nexo's files (stages 1 to 3, as `git stash pop`
 /// leaves one) ends with nexo's entry, whatever the index's form.
 #[test]
@@ -394,7 +375,7 @@ fn a_conflict_on_a_nexo_file_ends_with_nexos_entry_in_every_form() {
         let (ours, theirs) = (ours.trim(), theirs.trim());
         let null = "0".repeat(40);
         index_info(
-            &repo,
+            repo.path(),
             &format!(
                 "0 {null}\t{path}\n100644 {ours} 1\t{path}\n100644 {theirs} 2\t{path}\n100644 {ours} 3\t{path}\n"
             ),

@@ -195,21 +195,7 @@ fn conflicted_and_special_entries_are_judged_as_git_judges_them() {
     // A merge that stopped on the view: stages 1 to 3, no stage 0.
     repo.git(&["rm", "-q", "--cached", &view]);
     let info = format!("100644 {id} 1\t{view}\n100644 {id} 2\t{view}\n100644 {id} 3\t{view}\n");
-    let mut child = common::git_cmd()
-        .arg("-C")
-        .arg(repo.path())
-        .args(["update-index", "--index-info"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(info.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    common::index_info(repo.path(), &info);
     agree(&repo, "a conflicted view");
     repo.git(&["add", &view]);
     // Marked skip-worktree, then changed on disk: git does not look.

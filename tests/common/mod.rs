@@ -433,3 +433,22 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 }
+
+/// `git update-index --index-info` in `dir` with `lines` on its input.
+pub fn index_info(dir: &Path, lines: &str) {
+    use std::io::Write;
+    let mut child = git_cmd()
+        .arg("-C")
+        .arg(dir)
+        .args(["update-index", "--index-info"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
