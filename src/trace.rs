@@ -131,3 +131,17 @@ pub fn test_seed() -> Option<u64> {
         None
     }
 }
+
+/// In debug builds, `NEXO_TEST_THREADS_FROM`: from how many records
+/// `doctor` checks them on more than one thread (`default` otherwise), so a
+/// test of a few runs takes the path a large repository takes.
+pub fn threads_from(default: usize) -> usize {
+    #[cfg(debug_assertions)]
+    if let Some(n) = std::env::var("NEXO_TEST_THREADS_FROM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return n;
+    }
+    default
+}

@@ -553,3 +553,52 @@ fn a_write_never_cuts_a_line_nexo_did_not_write() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.trim_end().ends_with(note), "{text}");
 }
+
+/// `nexo` in `dir`, checking records on threads from the first one on
+/// (`NEXO_TEST_THREADS_FROM`, debug builds) when `threaded`.
+fn doctor_in(dir: &std::path::Path, threaded: bool, args: &[&str]) -> std::process::Output {
+    let mut cmd = nexo_cmd();
+    cmd.current_dir(dir).args(args);
+    if threaded {
+        cmd.env("NEXO_TEST_THREADS_FROM", "1");
+    }
+    cmd.output().unwrap()
+}
+
+/// A large repository's records are checked on two threads: what they
+/// find is put back in id order, so the report and the repairs are the
+/// ones a check of one record after another makes, byte for byte.
+#[test]
+fn records_checked_on_threads_are_reported_and_repaired_as_one_by_one() {
+    let repo = Repo::new();
+    let ids: Vec<String> = (0..9).map(|_| repo.open_release()).collect();
+    let dir = |i: usize| repo.path().join(run_rel(&ids[i]));
+    std::fs::write(dir(1).join("run.yaml"), "status: hand-edited\n").unwrap();
+    append_by_hand(&repo, &ids[2], b"{\"garbage\":\n");
+    std::fs::write(dir(4).join("steps/ghost.yaml"), "x: 1\n").unwrap();
+    std::fs::remove_file(dir(5).join("run.yaml")).unwrap();
+    std::fs::write(history_path(&repo, &ids[7]), "").unwrap();
+    append_by_hand(&repo, &ids[8], b"not json\n");
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "damage"]);
+    // The same damage in a second clone, to repair one by one.
+    let copy = Repo::empty();
+    copy.git(&["pull", "-q", repo.path().to_str().unwrap(), "main"]);
+
+    for args in [&["doctor"][..], &["--json", "doctor"]] {
+        let threaded = doctor_in(repo.path(), true, args);
+        let one_by_one = doctor_in(repo.path(), false, args);
+        assert_eq!(threaded.status.code(), Some(7), "{}", stderr(&threaded));
+        assert_eq!(stdout(&threaded), stdout(&one_by_one), "{args:?}");
+    }
+    let report = |out: &std::process::Output| {
+        let mut v = parse_json(out);
+        v.as_object_mut().unwrap().remove("commit");
+        v
+    };
+    let threaded = doctor_in(repo.path(), true, &["--json", "doctor", "--fix"]);
+    let one_by_one = doctor_in(copy.path(), false, &["--json", "doctor", "--fix"]);
+    assert_eq!(report(&threaded), report(&one_by_one));
+    assert!(!report(&threaded)["fixed"].as_array().unwrap().is_empty());
+    assert_eq!(repo.nexo_files(), copy.nexo_files());
+}

@@ -102,7 +102,7 @@ impl Nexo {
                 .with_hint("set it as for git's SSH signing: git config user.signingkey ~/.ssh/id_ed25519.pub")
         })?;
         let signature = sign::sign(&SigningKey::from_git_config(&key), &content)?;
-        let mut verifier = self.verifier();
+        let mut verifier = self.folding().verifier();
         let ok = verifier.verify(&actor, &content, &signature)?;
         verifier.save();
         if !ok {

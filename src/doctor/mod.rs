@@ -9,23 +9,17 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::core::error::Result;
-use crate::core::event::Event;
-use crate::core::id::GOAL_PREFIX;
 use crate::store::{GITATTRIBUTES, HISTORY, NEXO_DIR, nofollow};
 use crate::workspace::Nexo;
 
-use crate::git::is_marker;
-use lenient::{Aside, read_lenient};
 pub use quarantine::Quarantined;
 
 mod gitlinks;
 mod layout;
 mod lenient;
 mod quarantine;
+mod records;
 mod templates;
-
-/// Where each event's first copy stands: (file, line).
-type Places = std::collections::HashMap<crate::core::id::EventId, (String, usize)>;
 
 /// What kind of problem `doctor` found; serialized in snake_case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -155,14 +149,6 @@ pub struct RunTrespass {
     pub trespass: crate::core::fold::Trespass,
 }
 
-/// What doctor lists beside problems, from one record's fold.
-#[derive(Default)]
-struct Findings {
-    unhonoured: Vec<UnhonouredDecision>,
-    trespasses: Vec<RunTrespass>,
-    dated_ahead: Vec<Problem>,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct UnhonouredDecision {
     pub run_id: String,
@@ -190,6 +176,7 @@ impl Nexo {
         problems.extend(self.gitlinks()?);
         problems.extend(self.old_layout(fix, &mut fixed)?);
         problems.extend(self.archived_later(fix, &mut fixed)?);
+        crate::trace::mark("doctor: links, layout and archive checked");
         let ids = store.run_ids()?;
         let goals = store.goal_ids()?;
         if !(ids.is_empty() && goals.is_empty())
@@ -210,18 +197,15 @@ impl Nexo {
                 fixed.push(rel);
             }
         }
-        let (mut unhonoured, mut trespasses, mut dated_ahead) =
-            (Vec::new(), Vec::new(), Vec::new());
-        let mut quarantined = Vec::new();
-        for id in ids.iter().chain(&goals) {
-            let found = self.check_record(id, fix, &mut problems, &mut fixed, &mut quarantined)?;
-            unhonoured.extend(found.unhonoured);
-            trespasses.extend(found.trespasses);
-            dated_ahead.extend(found.dated_ahead);
-        }
+        let records: Vec<&str> = ids.iter().chain(&goals).map(String::as_str).collect();
+        let checked = records::Checker::new(self, fix).check_all(&records)?;
+        crate::trace::mark("doctor: records checked");
+        problems.extend(checked.problems);
+        fixed.extend(checked.fixed);
         let templates_checked = self.check_templates(&mut problems)?;
         let unreadable = quarantine::unreadable_paths(&problems);
         problems.extend(self.uncommitted(fix, &mut fixed, &unreadable)?);
+        crate::trace::mark("doctor: uncommitted paths judged");
         let mut commit = None;
         let mut not_committed = None;
         if fix && !fixed.is_empty() {
@@ -245,253 +229,15 @@ impl Nexo {
             goals_checked: goals.len(),
             templates_checked,
             problems,
-            unhonoured,
-            trespasses,
-            dated_ahead,
+            unhonoured: checked.unhonoured,
+            trespasses: checked.trespasses,
+            dated_ahead: checked.dated_ahead,
             advice: self.repo.split_index_advice().into_iter().collect(),
             fixed,
-            quarantined,
+            quarantined: checked.quarantined,
             commit,
             not_committed,
         })
-    }
-
-    /// One run's or goal's history and views, for `doctor`; returns the
-    /// decisions the approval policy does not honour and the unanswered
-    /// writes to claimed steps.
-    fn check_record(
-        &self,
-        id: &str,
-        fix: bool,
-        problems: &mut Vec<Problem>,
-        fixed: &mut Vec<String>,
-        quarantined: &mut Vec<Quarantined>,
-    ) -> Result<Findings> {
-        let rel = crate::core::layout::history_rel(id);
-        let dir = rel
-            .strip_suffix(&format!("/{HISTORY}"))
-            .unwrap_or(&rel)
-            .to_string();
-        // A healthy run is folded as it is read, without a copy of its
-        // history in memory; anything else is read leniently, to be named
-        // at its line.
-        if !id.starts_with(GOAL_PREFIX)
-            && let Some(run) = self.fold_healthy(id)?
-        {
-            let found = Findings {
-                unhonoured: self.judge_run(&run, &Places::new(), problems),
-                trespasses: trespasses_of(id, &run),
-                ..Findings::default()
-            };
-            let views = crate::core::view::render(&run, &crate::core::resume::resume(&run));
-            self.check_views(&views, &dir, fix, problems, fixed)?;
-            return Ok(found);
-        }
-        let Some((events, places)) = self.read_record(&rel, fix, problems, fixed, quarantined)?
-        else {
-            return Ok(Findings::default());
-        };
-        // A run is folded once: what it leaves aside, and its views.
-        let mut found = Findings {
-            dated_ahead: dated_ahead(&events, &places, &rel),
-            ..Findings::default()
-        };
-        let views = match id.starts_with(GOAL_PREFIX) {
-            true => self.render_events(id, events),
-            false => self.fold_run_checked(id, events).map(|run| {
-                found.unhonoured = self.judge_run(&run, &places, problems);
-                found.trespasses = trespasses_of(id, &run);
-                crate::core::view::render(&run, &crate::core::resume::resume(&run))
-            }),
-        };
-        let views = match views {
-            Ok(views) => views,
-            Err(e) => {
-                problems.push(Problem {
-                    kind: ProblemKind::UnreadableRun,
-                    path: rel.clone(),
-                    line: None,
-                    message: format!("{rel}: {}", e.message),
-                    fixable: false,
-                });
-                return Ok(found);
-            }
-        };
-        self.check_views(&views, &dir, fix, problems, fixed)?;
-        Ok(found)
-    }
-
-    /// A record's events, segments and live file, read leniently, with
-    /// where each stands; `None` when there are none (an empty history,
-    /// reported and with `fix` removed). With `fix`, the live file's
-    /// unreadable lines are moved to its quarantine file.
-    fn read_record(
-        &self,
-        rel: &str,
-        fix: bool,
-        problems: &mut Vec<Problem>,
-        fixed: &mut Vec<String>,
-        quarantined: &mut Vec<Quarantined>,
-    ) -> Result<Option<(Vec<Event>, Places)>> {
-        let store = self.store();
-        let bytes = store.read(rel)?.unwrap_or_default();
-        let mut events = Vec::new();
-        let mut places = Places::new();
-        let sealed = crate::store::segments::segments(store.root(), rel)?;
-        for (name, _) in &sealed {
-            // Sealed segments are never rewritten (their names hash their
-            // bytes): what is wrong in one is reported, not fixed.
-            let seg = crate::store::segments::segment_rel(rel, name);
-            let read = read_lenient(&seg, &store.read(&seg)?.unwrap_or_default(), Aside::Sealed);
-            problems.extend(read.problems.into_iter().map(|p| Problem {
-                fixable: false,
-                ..p
-            }));
-            events.extend(read.events);
-            places.extend(read.places);
-        }
-        if bytes.is_empty() && sealed.is_empty() {
-            problems.push(Problem {
-                kind: ProblemKind::EmptyHistory,
-                path: rel.to_string(),
-                line: None,
-                message: format!(
-                    "{rel} is empty: a run whose opening never completed; --fix removes it"
-                ),
-                fixable: true,
-            });
-            if fix {
-                store.remove(rel)?;
-                fixed.push(rel.to_string());
-            }
-            return Ok(None);
-        }
-        let aside = crate::core::layout::quarantine_rel(rel);
-        let mut lenient = read_lenient(rel, &bytes, Aside::To(&aside));
-        let held = quarantine::hold_if_blocked(rel, &mut lenient);
-        problems.extend(lenient.problems);
-        if fix
-            && !held
-            && let Some(clean) = &lenient.cleaned
-        {
-            // The lines go aside first: a crash between the two writes
-            // leaves a line in both files, never in neither.
-            let (to, moved) = self.quarantine(rel, &lenient.aside)?;
-            fixed.extend(to);
-            quarantined.extend(moved);
-            store.replace(rel, clean)?;
-            fixed.push(rel.to_string());
-        }
-        events.extend(lenient.events);
-        for (id, place) in lenient.places {
-            places.entry(id).or_insert(place);
-        }
-        Ok(Some((events, places)))
-    }
-
-    /// What the fold of run `run` leaves aside: every event it does not
-    /// honour, as a problem at its line (not fixable: a history line is
-    /// never rewritten), and the decisions and updates the approval rules
-    /// do not honour (reported, not failed on).
-    fn judge_run(
-        &self,
-        folded: &crate::core::fold::Run,
-        places: &Places,
-        problems: &mut Vec<Problem>,
-    ) -> Vec<UnhonouredDecision> {
-        let run = folded.run_id.as_str();
-        for ignored in &folded.ignored {
-            let (path, line) = match places.get(&ignored.event_id) {
-                Some((path, line)) => (path.clone(), Some(*line)),
-                None => (crate::core::layout::history_rel(run), None),
-            };
-            let at = line.map_or(String::new(), |n| format!(":{n}"));
-            problems.push(Problem {
-                kind: ProblemKind::IgnoredEvent,
-                message: format!(
-                    "{path}{at}: event {} ({}) is not honoured: {}",
-                    ignored.event_id,
-                    ignored.flaw.as_str(),
-                    ignored.message
-                ),
-                path,
-                line,
-                fixable: false,
-            });
-        }
-        // Under the update policy only the rules of every policy refuse
-        // anything (a decision or an update that did not see its gate's
-        // request): those are named too.
-        folded
-            .unhonoured
-            .iter()
-            .map(|decision| UnhonouredDecision {
-                run_id: run.to_string(),
-                decision: decision.clone(),
-            })
-            .collect()
-    }
-
-    /// One record's views against the ones its history renders, for
-    /// `doctor`.
-    fn check_views(
-        &self,
-        views: &[(String, Vec<u8>)],
-        dir: &str,
-        fix: bool,
-        problems: &mut Vec<Problem>,
-        fixed: &mut Vec<String>,
-    ) -> Result<()> {
-        let store = self.store();
-        let expected: HashSet<&str> = views.iter().map(|(p, _)| p.as_str()).collect();
-        for (path, bytes) in views {
-            let (kind, message) = match store.read(path) {
-                Ok(Some(old)) if &old == bytes => continue,
-                Ok(Some(old)) if String::from_utf8_lossy(&old).lines().any(is_marker) => (
-                    ProblemKind::ConflictMarker,
-                    format!("{path}: conflict markers in a view"),
-                ),
-                Ok(Some(_)) => (
-                    ProblemKind::StaleView,
-                    format!("{path} does not match the history"),
-                ),
-                Ok(None) => (ProblemKind::MissingView, format!("{path} is missing")),
-                // A link: reported, and removed by --fix, by `links`.
-                Err(_) => continue,
-            };
-            problems.push(Problem {
-                kind,
-                path: path.clone(),
-                line: None,
-                message,
-                fixable: true,
-            });
-            if fix && store.write_if_changed(path, bytes)? {
-                fixed.push(path.clone());
-            }
-        }
-        let steps_dir = format!("{dir}/steps");
-        if let Ok(entries) = nofollow::read_dir(store.root(), Path::new(&steps_dir)) {
-            let extra: Vec<String> = entries
-                .into_iter()
-                .map(|(name, _)| format!("{steps_dir}/{name}"))
-                .filter(|p| !expected.contains(p.as_str()))
-                .collect();
-            for path in extra {
-                problems.push(Problem {
-                    kind: ProblemKind::ExtraView,
-                    message: format!("{path} belongs to no step of the run"),
-                    path: path.clone(),
-                    line: None,
-                    fixable: true,
-                });
-                if fix {
-                    store.remove(&path)?;
-                    fixed.push(path);
-                }
-            }
-        }
-        Ok(())
     }
 
     /// `.nexo/` paths not committed (left by --no-commit, a merge in
@@ -682,48 +428,4 @@ fn staged_per_git(git: &crate::git::cli::GitCli) -> Result<Vec<String>> {
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
-}
-
-/// Every event dated further ahead of now than clocks disagree
-/// (`claim::FUTURE_SKEW_SECONDS`), at its line. Such a line extends no
-/// lease, but a clone whose clock runs that far ahead, or a hand-written
-/// line, is worth a person's look.
-/// The writes to claimed steps run `id` folds, as doctor lists them.
-fn trespasses_of(id: &str, run: &crate::core::fold::Run) -> Vec<RunTrespass> {
-    run.trespasses
-        .iter()
-        .map(|t| RunTrespass {
-            run_id: id.to_string(),
-            trespass: t.clone(),
-        })
-        .collect()
-}
-
-fn dated_ahead(events: &[Event], places: &Places, rel: &str) -> Vec<Problem> {
-    let now = crate::trace::now_text();
-    let mut out = Vec::new();
-    for e in events
-        .iter()
-        .filter(|e| crate::core::claim::is_ahead(&e.at, &now))
-    {
-        let (path, line) = match places.get(&e.id) {
-            Some((path, line)) => (path.clone(), Some(*line)),
-            None => (rel.to_string(), None),
-        };
-        let at = line.map_or(String::new(), |n| format!(":{n}"));
-        out.push(Problem {
-            kind: ProblemKind::DatedAhead,
-            message: format!(
-                "{path}{at}: event {} by {} is dated {}, more than {} minutes ahead of this machine's clock: it extends no lease until then",
-                e.id,
-                crate::core::limits::quote_name(&e.actor),
-                crate::core::limits::quote_name(&e.at),
-                crate::core::claim::FUTURE_SKEW_SECONDS / 60
-            ),
-            path,
-            line,
-            fixable: false,
-        });
-    }
-    out
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{Problem, ProblemKind};
 use crate::core::error::Result;
-use crate::workspace::Nexo;
+use crate::store::Store;
 
 /// A line `--fix` moved out of a history.
 #[derive(Debug, Clone, Serialize)]
@@ -44,44 +44,42 @@ impl Quarantined {
     }
 }
 
-impl Nexo {
-    /// Appends the `lines` of history `rel` that its quarantine file does
-    /// not hold yet to it, before the history is rewritten without them, so
-    /// a crash in between leaves a line in both places, never in neither.
-    /// Returns the quarantine file's path when it changed, and each line.
-    pub(super) fn quarantine(
-        &self,
-        rel: &str,
-        lines: &[(usize, Vec<u8>, String)],
-    ) -> Result<(Option<String>, Vec<Quarantined>)> {
-        let to = crate::core::layout::quarantine_rel(rel);
-        let mut kept = self.store().read(&to)?.unwrap_or_default();
-        let held: HashSet<Vec<u8>> = kept.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
-        if !kept.is_empty() && !kept.ends_with(b"\n") {
-            kept.push(b'\n');
-        }
-        let mut moved = Vec::new();
-        let mut added = false;
-        for (line, bytes, _) in lines {
-            let already_there = held.contains(bytes);
-            if !already_there {
-                kept.extend_from_slice(bytes);
-                kept.push(b'\n');
-                added = true;
-            }
-            moved.push(Quarantined {
-                path: rel.to_string(),
-                line: *line,
-                to: to.clone(),
-                bytes: bytes.len(),
-                already_there,
-            });
-        }
-        if added {
-            self.store().replace(&to, &kept)?;
-        }
-        Ok((added.then_some(to), moved))
+/// Appends the `lines` of history `rel` that its quarantine file does not
+/// hold yet to it, before the history is rewritten without them, so a
+/// crash in between leaves a line in both places, never in neither.
+/// Returns the quarantine file's path when it changed, and each line.
+pub(super) fn quarantine(
+    store: &Store,
+    rel: &str,
+    lines: &[(usize, Vec<u8>, String)],
+) -> Result<(Option<String>, Vec<Quarantined>)> {
+    let to = crate::core::layout::quarantine_rel(rel);
+    let mut kept = store.read(&to)?.unwrap_or_default();
+    let held: HashSet<Vec<u8>> = kept.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    if !kept.is_empty() && !kept.ends_with(b"\n") {
+        kept.push(b'\n');
     }
+    let mut moved = Vec::new();
+    let mut added = false;
+    for (line, bytes, _) in lines {
+        let already_there = held.contains(bytes);
+        if !already_there {
+            kept.extend_from_slice(bytes);
+            kept.push(b'\n');
+            added = true;
+        }
+        moved.push(Quarantined {
+            path: rel.to_string(),
+            line: *line,
+            to: to.clone(),
+            bytes: bytes.len(),
+            already_there,
+        });
+    }
+    if added {
+        store.replace(&to, &kept)?;
+    }
+    Ok((added.then_some(to), moved))
 }
 
 /// When history `rel` holds an unreadable line that cannot be moved aside

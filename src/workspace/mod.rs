@@ -17,6 +17,7 @@ pub(crate) mod write;
 
 pub use upgrade::Upgraded;
 
+pub(crate) use fold::Folding;
 pub(crate) use record::trailer;
 
 use crate::core::error::{Error, Result};

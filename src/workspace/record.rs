@@ -10,7 +10,7 @@ use crate::core::goal::{self, Goal};
 use crate::core::id::{EventId, GOAL_PREFIX};
 use crate::core::resume::resume;
 use crate::core::view;
-use crate::workspace::Nexo;
+use crate::workspace::{Folding, Nexo};
 
 pub(crate) trait Record: Sized {
     /// Folds the events under the repository's rules (a run's approval
@@ -119,21 +119,30 @@ impl Nexo {
     /// The views of record `id` for these events: a goal's for a `WG-`
     /// id, else a run's.
     pub fn render_events(&self, id: &str, events: Vec<Event>) -> Result<Vec<(String, Vec<u8>)>> {
-        if is_goal(id) {
-            let goal = Goal::fold(self, events)?;
-            crate::core::check::same_run(id, &goal.goal_id)?;
-            Ok(goal.files())
-        } else {
-            Ok(self.fold_run_checked(id, events)?.files())
-        }
+        self.folding().render_events(id, events)
     }
 
     /// Run `id` folded from `events` under the repository's rules, refused
     /// when the history opens another run.
     pub(crate) fn fold_run_checked(&self, id: &str, events: Vec<Event>) -> Result<Run> {
-        let run = Run::fold(self, events)?;
-        crate::core::check::same_run(id, &run.run_id)?;
-        Ok(run)
+        self.folding().fold_run_checked(id, events)
+    }
+}
+
+impl Folding<'_> {
+    /// [`Nexo::render_events`], from any thread.
+    pub(crate) fn render_events(
+        self,
+        id: &str,
+        events: Vec<Event>,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        if is_goal(id) {
+            let goal = goal::fold(events)?;
+            crate::core::check::same_run(id, &goal.goal_id)?;
+            Ok(goal.files())
+        } else {
+            Ok(self.fold_run_checked(id, events)?.files())
+        }
     }
 }
 
