@@ -51,16 +51,19 @@ fn git_says(repo: &Repo) -> (Paths, Paths) {
         .filter(|p| !p.rsplit('/').next().unwrap().starts_with(".nexo-tmp-"))
         .filter(|p| std::fs::symlink_metadata(repo.path().join(p)).is_ok_and(|m| m.is_file()))
         .collect();
+    // NUL-separated: a line each would quote a name like `é`.
     let staged = repo
         .git(&[
             "diff",
             "--cached",
             "--name-only",
+            "-z",
             "--no-renames",
             "--",
             ".nexo",
         ])
-        .lines()
+        .split('\0')
+        .filter(|p| !p.is_empty())
         .map(String::from)
         .collect();
     (pending, staged)
@@ -221,4 +224,23 @@ fn conflicted_and_special_entries_are_judged_as_git_judges_them() {
     write(&repo, ".nexo/runs/new.txt", b"x\n");
     repo.git(&["add", "-N", ".nexo/runs/new.txt"]);
     agree(&repo, "an intent-to-add file");
+}
+
+/// A committed file under `.nexo/odd/`, as a user or an older nexo leaves one.
+fn committed(repo: &Repo, rel: &str, bytes: &[u8]) {
+    write(repo, rel, bytes);
+    repo.git(&["add", "-f", rel]);
+    repo.git(&["commit", "-q", "-m", rel]);
+}
+
+#[test]
+fn a_staged_name_beyond_ascii_is_named_as_it_is_in_every_index_form() {
+    let (repo, _) = two_runs();
+    committed(&repo, ".nexo/odd/é", b"x\n");
+    write(&repo, ".nexo/odd/é", b"y\n");
+    repo.git(&["add", "-f", ".nexo/odd/é"]);
+    agree(&repo, "a staged é, plain index");
+    // Left to git: its one-a-line output quoted the name.
+    repo.git(&["update-index", "--split-index"]);
+    agree(&repo, "a staged é, split index");
 }
