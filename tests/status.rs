@@ -244,3 +244,17 @@ fn a_staged_name_beyond_ascii_is_named_as_it_is_in_every_index_form() {
     repo.git(&["update-index", "--split-index"]);
     agree(&repo, "a staged é, split index");
 }
+
+#[test]
+#[cfg(unix)]
+fn an_executable_bit_counts_only_where_git_trusts_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let (repo, run) = two_runs();
+    let view = repo.path().join(format!("{run}/run.yaml"));
+    std::fs::set_permissions(&view, std::fs::Permissions::from_mode(0o755)).unwrap();
+    agree(&repo, "made executable, core.fileMode true");
+    // A FAT or Windows mount: every file looks executable, and git,
+    // told so, ignores the bit; nexo listed every such file forever.
+    repo.git(&["config", "core.fileMode", "false"]);
+    agree(&repo, "made executable, core.fileMode false");
+}

@@ -65,6 +65,11 @@ impl Repo {
             head: HeadWalk::new(self)?,
             files: FileWalk::new(&self.workdir),
             racy_from,
+            exec_bit: self
+                .repo
+                .config_snapshot()
+                .boolean("core.fileMode")
+                .unwrap_or(true),
             changes: Changes {
                 pending: Vec::new(),
                 staged: Vec::new(),
@@ -121,6 +126,9 @@ struct Pass<'r> {
     /// An entry written in the same instant as the index (or later) may
     /// describe an older version of its file with the same stat data.
     racy_from: gix::index::entry::stat::Time,
+    /// `core.fileMode`: false where the file system's executable bits
+    /// mean nothing (a FAT drive, a Windows mount), and git ignores them.
+    exec_bit: bool,
     changes: Changes,
 }
 
@@ -172,7 +180,7 @@ impl Pass<'_> {
         }
         let meta = gix::index::fs::Metadata::from_path_no_follow(file)
             .map_err(|err| Error::io("stat", file, err))?;
-        if meta.is_executable() != (e.mode == EXECUTABLE) {
+        if self.exec_bit && meta.is_executable() != (e.mode == EXECUTABLE) {
             return Ok(true);
         }
         let racy = e.stat.mtime >= self.racy_from;
