@@ -258,3 +258,14 @@ fn an_executable_bit_counts_only_where_git_trusts_it() {
     repo.git(&["config", "core.fileMode", "false"]);
     agree(&repo, "made executable, core.fileMode false");
 }
+
+#[test]
+fn a_file_assumed_unchanged_is_left_as_git_leaves_it() {
+    let (repo, run) = two_runs();
+    let view = format!("{run}/run.yaml");
+    repo.git(&["update-index", "--assume-unchanged", &view]);
+    write(&repo, &view, b"edited\n");
+    agree(&repo, "an assumed-unchanged view edited");
+    repo.git(&["update-index", "--index-version", "4"]);
+    agree(&repo, "the same in a version 4 index");
+}

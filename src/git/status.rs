@@ -42,6 +42,7 @@ struct Staged {
     mode: u32,
     id: ObjectId,
     stat: Stat,
+    assumed: bool,
 }
 
 impl Repo {
@@ -166,6 +167,7 @@ impl Pass<'_> {
         let pending = match stage0 {
             _ if staged => true,
             None => true,
+            Some(e) if e.assumed => false,
             Some(e) => self.worktree_differs(e, &file)?,
         };
         if pending {
@@ -247,6 +249,7 @@ impl IndexWalk {
                 mode: self.current.mode(),
                 id: self.current.id,
                 stat: self.current.fs_stat(),
+                assumed: self.current.assumed,
             });
             self.has = self.stream.next_entry(&mut self.current)?;
             self.stop_past_nexo();
