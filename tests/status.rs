@@ -269,3 +269,18 @@ fn a_file_assumed_unchanged_is_left_as_git_leaves_it() {
     repo.git(&["update-index", "--index-version", "4"]);
     agree(&repo, "the same in a version 4 index");
 }
+
+#[test]
+fn a_tracked_file_in_a_folder_holding_a_git_is_still_compared() {
+    let (repo, run) = two_runs();
+    let step = format!("{run}/steps/publish.yaml");
+    // An empty `.git` is no repository: git lists the folder's files.
+    std::fs::create_dir(repo.path().join(format!("{run}/steps/.git"))).unwrap();
+    write(&repo, &step, b"edited\n");
+    write(&repo, &format!("{run}/steps/new.yaml"), b"x\n");
+    agree(&repo, "an empty .git beside an edited step");
+    // A repository made there: git still compares the files it tracks.
+    std::fs::remove_dir(repo.path().join(format!("{run}/steps/.git"))).unwrap();
+    common::git_in(&repo.path().join(format!("{run}/steps")), &["init", "-q"]);
+    agree(&repo, "a repository made in a run's steps");
+}

@@ -81,6 +81,12 @@ impl Repo {
                 return Ok(None);
             }
         }
+        // git still compares a tracked file inside a folder holding a
+        // `.git` (and lists its untracked files when that `.git` is no
+        // repository); the walk leaves such folders out.
+        if pass.files.nested {
+            return Ok(None);
+        }
         Ok(Some(pass.changes))
     }
 
@@ -358,6 +364,8 @@ struct FileWalk {
     /// Per level: the folder, its entries in tree order, how many taken.
     stack: Vec<(PathBuf, Vec<Listed>, usize)>,
     next: Option<(Vec<u8>, PathBuf)>,
+    /// A `.git` was met, whose folder's files the walk did not judge.
+    nested: bool,
 }
 
 /// A folder's entry: its name as git spells it (a folder's with `/`
@@ -377,10 +385,11 @@ impl FileWalk {
             workdir: workdir.to_path_buf(),
             stack: Vec::new(),
             next: None,
+            nested: false,
         };
         // `.nexo` itself as a link or a file holds nothing to walk.
         if std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir())
-            && let Some(listed) = list(&root, false)
+            && let Some(listed) = list(&root, false, &mut files.nested)
         {
             files.stack.push((root, listed, 0));
             files.advance();
@@ -398,7 +407,7 @@ impl FileWalk {
             *taken += 1;
             let path = folder.join(&entry.name);
             if entry.folder {
-                if let Some(inner) = list(&path, true) {
+                if let Some(inner) = list(&path, true, &mut self.nested) {
                     self.stack.push((path, inner, 0));
                 }
                 continue;
@@ -429,15 +438,17 @@ impl FileWalk {
     }
 }
 
-/// `folder`'s entries in tree order, its `.git` left out; `None` when
-/// `nested` and a `.git` makes it a repository of its own, or when it
-/// cannot be read. The types come with the names (no stat per entry).
-fn list(folder: &Path, nested: bool) -> Option<Vec<Listed>> {
+/// `folder`'s entries in tree order, its `.git` left out (and `git_met`
+/// set); `None` when `nested` and a `.git` makes it a repository of its
+/// own, or when it cannot be read. The types come with the names (no
+/// stat per entry).
+fn list(folder: &Path, nested: bool, git_met: &mut bool) -> Option<Vec<Listed>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(folder).ok()? {
         let Ok(entry) = entry else { continue };
         let name = entry.file_name();
         if name == ".git" {
+            *git_met = true;
             if nested {
                 return None;
             }
