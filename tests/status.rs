@@ -284,3 +284,54 @@ fn a_tracked_file_in_a_folder_holding_a_git_is_still_compared() {
     common::git_in(&repo.path().join(format!("{run}/steps")), &["init", "-q"]);
     agree(&repo, "a repository made in a run's steps");
 }
+
+#[test]
+fn a_tree_written_with_an_old_file_mode_is_no_change() {
+    let (repo, _) = two_runs();
+    committed(&repo, ".nexo/odd/f", b"x\n");
+    // Rebuild HEAD with `.nexo/odd/f` as `100664`, as git before 2005 (or
+    // a peer's hand-made tree) wrote it; git reads it as `100644`.
+    let blob = repo.git(&["rev-parse", "HEAD:.nexo/odd/f"]);
+    let mut raw = b"100664 f\0".to_vec();
+    raw.extend((0..20).map(|i| u8::from_str_radix(&blob.trim()[2 * i..2 * i + 2], 16).unwrap()));
+    let odd = repo.path().join("odd.tree");
+    std::fs::write(&odd, raw).unwrap();
+    let odd_id = repo.git(&["hash-object", "-t", "tree", "-w", "--literally", "odd.tree"]);
+    std::fs::remove_file(&odd).unwrap();
+    let tree = |of: &str, name: &str, id: &str| {
+        let mut listing: String = repo
+            .git(&["ls-tree", of])
+            .lines()
+            .filter(|l| !l.ends_with(&format!("\t{name}")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        listing.push_str(&format!("040000 tree {id}\t{name}\n"));
+        mktree(&repo, &listing)
+    };
+    let nexo = tree("HEAD:.nexo", "odd", odd_id.trim());
+    let root = tree("HEAD", ".nexo", &nexo);
+    let commit = repo.git(&["commit-tree", &root, "-p", "HEAD", "-m", "old mode"]);
+    repo.git(&["update-ref", "HEAD", commit.trim()]);
+    agree(&repo, "a file mode git canonicalises");
+}
+
+fn mktree(repo: &Repo, listing: &str) -> String {
+    use std::io::Write;
+    let mut child = common::git_cmd()
+        .arg("-C")
+        .arg(repo.path())
+        .arg("mktree")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(listing.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}

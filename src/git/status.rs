@@ -310,7 +310,7 @@ impl<'r> HeadWalk<'r> {
             .map(|e| {
                 (
                     e.filename.to_vec(),
-                    u32::from(e.mode.value()),
+                    canonical(u32::from(e.mode.value())),
                     e.oid.to_owned(),
                 )
             })
@@ -353,6 +353,17 @@ impl<'r> HeadWalk<'r> {
             }
             _ => Ok(None),
         }
+    }
+}
+
+/// A tree entry's mode as git reads it (`canon_mode`): an old or
+/// hand-made tree's `100664` is a plain file, not a change of mode.
+fn canonical(mode: u32) -> u32 {
+    match mode & 0o170000 {
+        0o100000 if mode & 0o100 != 0 => EXECUTABLE,
+        0o100000 => 0o100644,
+        0o120000 | 0o040000 => mode & 0o170000,
+        _ => GITLINK,
     }
 }
 
