@@ -337,6 +337,27 @@ fn mktree(repo: &Repo, listing: &str) -> String {
 }
 
 #[test]
+#[cfg(unix)]
+fn a_link_checked_out_as_a_file_is_judged_by_its_contents() {
+    let (repo, _) = two_runs();
+    std::os::unix::fs::symlink("../README.md", repo.path().join(".nexo/link")).unwrap();
+    repo.git(&["add", "-f", ".nexo/link"]);
+    repo.git(&["commit", "-q", "-m", "a link"]);
+    // core.symlinks=false (as on Windows): git writes the link as a file
+    // holding its target, and judges that file by its contents.
+    repo.git(&["config", "core.symlinks", "false"]);
+    std::fs::remove_file(repo.path().join(".nexo/link")).unwrap();
+    repo.git(&["checkout", "--", ".nexo/link"]);
+    let file = repo.path().join(".nexo/link");
+    assert!(std::fs::symlink_metadata(&file).unwrap().is_file());
+    // Its stat data off its entry: contents decide.
+    std::fs::write(&file, std::fs::read(&file).unwrap()).unwrap();
+    agree(&repo, "a link checked out as a file, untouched");
+    std::fs::write(&file, "../elsewhere").unwrap();
+    agree(&repo, "a link checked out as a file, edited");
+}
+
+#[test]
 #[ignore = "nexo hashes files as they are on disk; git converts line ends first (not fixed)"]
 fn a_file_git_converts_on_checkout_is_no_change() {
     let (repo, run) = two_runs();

@@ -26,6 +26,7 @@ use crate::store::nofollow::TMP_PREFIX;
 
 const GITLINK: u32 = 0o160000;
 const EXECUTABLE: u32 = 0o100755;
+const SYMLINK: u32 = 0o120000;
 
 /// `.nexo/`'s differences from HEAD.
 pub struct Changes {
@@ -70,6 +71,11 @@ impl Repo {
                 .repo
                 .config_snapshot()
                 .boolean("core.fileMode")
+                .unwrap_or(true),
+            symlinks: self
+                .repo
+                .config_snapshot()
+                .boolean("core.symlinks")
                 .unwrap_or(true),
             changes: Changes {
                 pending: Vec::new(),
@@ -136,6 +142,8 @@ struct Pass<'r> {
     /// `core.fileMode`: false where the file system's executable bits
     /// mean nothing (a FAT drive, a Windows mount), and git ignores them.
     exec_bit: bool,
+    /// `core.symlinks`: false where links cannot be made (Windows).
+    symlinks: bool,
     changes: Changes,
 }
 
@@ -183,12 +191,15 @@ impl Pass<'_> {
     }
 
     fn worktree_differs(&self, e: &Staged, file: &Path) -> Result<bool> {
-        if e.mode & 0o170000 != 0o100000 {
+        // Without symbolic links git checks a link out as a plain file
+        // holding its target, and compares that file's contents.
+        let link_as_file = !self.symlinks && e.mode & 0o170000 == SYMLINK;
+        if e.mode & 0o170000 != 0o100000 && !link_as_file {
             return Ok(true);
         }
         let meta = gix::index::fs::Metadata::from_path_no_follow(file)
             .map_err(|err| Error::io("stat", file, err))?;
-        if self.exec_bit && meta.is_executable() != (e.mode == EXECUTABLE) {
+        if self.exec_bit && !link_as_file && meta.is_executable() != (e.mode == EXECUTABLE) {
             return Ok(true);
         }
         let racy = e.stat.mtime >= self.racy_from;
