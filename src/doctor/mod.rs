@@ -413,6 +413,7 @@ fn staged_per_git(git: &crate::git::cli::GitCli) -> Result<Vec<String>> {
         "diff",
         "--cached",
         "--name-only",
+        "-z",
         "--no-renames",
         "--",
         NEXO_DIR,
@@ -420,9 +421,13 @@ fn staged_per_git(git: &crate::git::cli::GitCli) -> Result<Vec<String>> {
     if !staged.status.success() {
         return Ok(Vec::new());
     }
-    Ok(String::from_utf8_lossy(&staged.stdout)
-        .lines()
-        .map(String::from)
+    // NUL-separated: a line each would come quoted (`"\303\251"` for
+    // `é`) as `core.quotePath` has it, and name no file.
+    Ok(staged
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
         .collect())
 }
 

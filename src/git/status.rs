@@ -26,6 +26,7 @@ use crate::store::nofollow::TMP_PREFIX;
 
 const GITLINK: u32 = 0o160000;
 const EXECUTABLE: u32 = 0o100755;
+const SYMLINK: u32 = 0o120000;
 
 /// `.nexo/`'s differences from HEAD.
 pub struct Changes {
@@ -42,6 +43,7 @@ struct Staged {
     mode: u32,
     id: ObjectId,
     stat: Stat,
+    assumed: bool,
 }
 
 impl Repo {
@@ -65,6 +67,16 @@ impl Repo {
             head: HeadWalk::new(self)?,
             files: FileWalk::new(&self.workdir),
             racy_from,
+            exec_bit: self
+                .repo
+                .config_snapshot()
+                .boolean("core.fileMode")
+                .unwrap_or(true),
+            symlinks: self
+                .repo
+                .config_snapshot()
+                .boolean("core.symlinks")
+                .unwrap_or(true),
             changes: Changes {
                 pending: Vec::new(),
                 staged: Vec::new(),
@@ -74,6 +86,12 @@ impl Repo {
             if !pass.judge(&key)? {
                 return Ok(None);
             }
+        }
+        // git still compares a tracked file inside a folder holding a
+        // `.git` (and lists its untracked files when that `.git` is no
+        // repository); the walk leaves such folders out.
+        if pass.files.nested {
+            return Ok(None);
         }
         Ok(Some(pass.changes))
     }
@@ -121,6 +139,11 @@ struct Pass<'r> {
     /// An entry written in the same instant as the index (or later) may
     /// describe an older version of its file with the same stat data.
     racy_from: gix::index::entry::stat::Time,
+    /// `core.fileMode`: false where the file system's executable bits
+    /// mean nothing (a FAT drive, a Windows mount), and git ignores them.
+    exec_bit: bool,
+    /// `core.symlinks`: false where links cannot be made (Windows).
+    symlinks: bool,
     changes: Changes,
 }
 
@@ -158,6 +181,7 @@ impl Pass<'_> {
         let pending = match stage0 {
             _ if staged => true,
             None => true,
+            Some(e) if e.assumed => false,
             Some(e) => self.worktree_differs(e, &file)?,
         };
         if pending {
@@ -167,12 +191,15 @@ impl Pass<'_> {
     }
 
     fn worktree_differs(&self, e: &Staged, file: &Path) -> Result<bool> {
-        if e.mode & 0o170000 != 0o100000 {
+        // Without symbolic links git checks a link out as a plain file
+        // holding its target, and compares that file's contents.
+        let link_as_file = !self.symlinks && e.mode & 0o170000 == SYMLINK;
+        if e.mode & 0o170000 != 0o100000 && !link_as_file {
             return Ok(true);
         }
         let meta = gix::index::fs::Metadata::from_path_no_follow(file)
             .map_err(|err| Error::io("stat", file, err))?;
-        if meta.is_executable() != (e.mode == EXECUTABLE) {
+        if self.exec_bit && !link_as_file && meta.is_executable() != (e.mode == EXECUTABLE) {
             return Ok(true);
         }
         let racy = e.stat.mtime >= self.racy_from;
@@ -239,6 +266,7 @@ impl IndexWalk {
                 mode: self.current.mode(),
                 id: self.current.id,
                 stat: self.current.fs_stat(),
+                assumed: self.current.assumed,
             });
             self.has = self.stream.next_entry(&mut self.current)?;
             self.stop_past_nexo();
@@ -293,7 +321,7 @@ impl<'r> HeadWalk<'r> {
             .map(|e| {
                 (
                     e.filename.to_vec(),
-                    u32::from(e.mode.value()),
+                    canonical(u32::from(e.mode.value())),
                     e.oid.to_owned(),
                 )
             })
@@ -339,6 +367,17 @@ impl<'r> HeadWalk<'r> {
     }
 }
 
+/// A tree entry's mode as git reads it (`canon_mode`): an old or
+/// hand-made tree's `100664` is a plain file, not a change of mode.
+fn canonical(mode: u32) -> u32 {
+    match mode & 0o170000 {
+        0o100000 if mode & 0o100 != 0 => EXECUTABLE,
+        0o100000 => 0o100644,
+        0o120000 | 0o040000 => mode & 0o170000,
+        _ => GITLINK,
+    }
+}
+
 /// The regular files below `.nexo/` in git's path order, leaving out
 /// nexo's temporary files and any nested repository (git lists one as a
 /// folder, never its files).
@@ -347,6 +386,8 @@ struct FileWalk {
     /// Per level: the folder, its entries in tree order, how many taken.
     stack: Vec<(PathBuf, Vec<Listed>, usize)>,
     next: Option<(Vec<u8>, PathBuf)>,
+    /// A `.git` was met, whose folder's files the walk did not judge.
+    nested: bool,
 }
 
 /// A folder's entry: its name as git spells it (a folder's with `/`
@@ -366,10 +407,11 @@ impl FileWalk {
             workdir: workdir.to_path_buf(),
             stack: Vec::new(),
             next: None,
+            nested: false,
         };
         // `.nexo` itself as a link or a file holds nothing to walk.
         if std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir())
-            && let Some(listed) = list(&root, false)
+            && let Some(listed) = list(&root, false, &mut files.nested)
         {
             files.stack.push((root, listed, 0));
             files.advance();
@@ -387,7 +429,7 @@ impl FileWalk {
             *taken += 1;
             let path = folder.join(&entry.name);
             if entry.folder {
-                if let Some(inner) = list(&path, true) {
+                if let Some(inner) = list(&path, true, &mut self.nested) {
                     self.stack.push((path, inner, 0));
                 }
                 continue;
@@ -418,15 +460,17 @@ impl FileWalk {
     }
 }
 
-/// `folder`'s entries in tree order, its `.git` left out; `None` when
-/// `nested` and a `.git` makes it a repository of its own, or when it
-/// cannot be read. The types come with the names (no stat per entry).
-fn list(folder: &Path, nested: bool) -> Option<Vec<Listed>> {
+/// `folder`'s entries in tree order, its `.git` left out (and `git_met`
+/// set); `None` when `nested` and a `.git` makes it a repository of its
+/// own, or when it cannot be read. The types come with the names (no
+/// stat per entry).
+fn list(folder: &Path, nested: bool, git_met: &mut bool) -> Option<Vec<Listed>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(folder).ok()? {
         let Ok(entry) = entry else { continue };
         let name = entry.file_name();
         if name == ".git" {
+            *git_met = true;
             if nested {
                 return None;
             }

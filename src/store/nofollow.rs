@@ -286,13 +286,14 @@ fn open_beneath(root: &Path, rel: &Path) -> Option<Option<File>> {
 /// checked walk.
 #[cfg(target_os = "linux")]
 fn list_beneath(root: &Path, rel: &Path) -> Option<Vec<(String, bool)>> {
-    use rustix::fs::{FileType, OFlags};
+    use rustix::fs::{AtFlags, FileType, OFlags};
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW;
     let Some(fd) = beneath(root, rel, flags)? else {
         return Some(Vec::new());
     };
     let mut out = Vec::new();
-    for entry in rustix::fs::Dir::new(fd).ok()? {
+    let mut dir = rustix::fs::Dir::new(fd).ok()?;
+    while let Some(entry) = dir.read() {
         let entry = entry.ok()?;
         let Ok(name) = entry.file_name().to_str() else {
             continue;
@@ -300,7 +301,19 @@ fn list_beneath(root: &Path, rel: &Path) -> Option<Vec<(String, bool)>> {
         if name == "." || name == ".." {
             continue;
         }
-        out.push((name.to_string(), entry.file_type() == FileType::Symlink));
+        // A file system that leaves types out of its listings (DT_UNKNOWN:
+        // XFS without ftype, some FUSE and network mounts) is asked per
+        // name, as std's `file_type` does: else a link passes for a file.
+        let kind = match entry.file_type() {
+            FileType::Unknown => {
+                let at = dir.fd().ok()?;
+                let st =
+                    rustix::fs::statat(at, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
+                FileType::from_raw_mode(st.st_mode)
+            }
+            known => known,
+        };
+        out.push((name.to_string(), kind == FileType::Symlink));
     }
     out.sort();
     Some(out)

@@ -23,6 +23,9 @@ use crate::core::error::{Error, Result};
 /// intent-to-add entry stands for a file not staged yet.
 const SKIP_WORKTREE: u16 = 0x4000;
 const INTENT_TO_ADD: u16 = 0x2000;
+/// `git update-index --assume-unchanged` (or `core.ignoreStat`): git
+/// takes the file to match its entry without looking at it.
+const ASSUME_VALID: u16 = 0x8000;
 
 /// One entry as the index stores it.
 pub struct Entry {
@@ -34,6 +37,8 @@ pub struct Entry {
     /// Skip-worktree or intent-to-add: an entry a plain comparison of
     /// contents would misjudge.
     pub special: bool,
+    /// Assumed unchanged: git never compares the file with it.
+    pub assumed: bool,
 }
 
 impl Entry {
@@ -44,6 +49,7 @@ impl Entry {
             id: ObjectId::null(kind),
             stage: 0,
             special: false,
+            assumed: false,
         }
     }
 
@@ -135,6 +141,7 @@ impl Stream {
         let flags = u16::from_be_bytes([fixed[fixed.len() - 2], fixed[fixed.len() - 1]]);
         e.stage = (flags >> 12) & 3;
         e.special = false;
+        e.assumed = flags & ASSUME_VALID != 0;
         if flags & EXTENDED != 0 {
             if self.version < 3 {
                 return Err(corrupt("extended flags in a version 2 index"));
