@@ -344,7 +344,6 @@ fn a_link_checked_out_as_a_file_is_judged_by_its_contents() {
 }
 
 #[test]
-#[ignore = "nexo hashes files as they are on disk; git converts line ends first (not fixed)"]
 fn a_file_git_converts_on_checkout_is_no_change() {
     let (repo, run) = two_runs();
     // `core.autocrlf`: git checks views out with CRLF, blobs keep LF.
@@ -357,4 +356,22 @@ fn a_file_git_converts_on_checkout_is_no_change() {
     // Its stat data off its entry: contents decide.
     std::fs::write(&view, &bytes).unwrap();
     agree(&repo, "a view checked out with CRLF");
+}
+
+#[test]
+fn a_file_an_attribute_converts_on_checkout_is_no_change() {
+    // `eol=crlf` set inside `.nexo/` (the walk sees it) and at the root.
+    for at in [".nexo/runs/.gitattributes", ".gitattributes"] {
+        let (repo, run) = two_runs();
+        write(&repo, at, b"*.yaml text eol=crlf\n");
+        repo.git(&["add", "-f", at]);
+        repo.git(&["commit", "-q", "-m", "attributes"]);
+        std::fs::remove_dir_all(repo.path().join(&run)).unwrap();
+        repo.git(&["checkout", "--", &run]);
+        let view = repo.path().join(format!("{run}/run.yaml"));
+        let bytes = std::fs::read(&view).unwrap();
+        assert!(bytes.windows(2).any(|w| w == b"\r\n"), "checked out CRLF");
+        std::fs::write(&view, &bytes).unwrap();
+        agree(&repo, at);
+    }
 }

@@ -23,6 +23,7 @@ use crate::core::error::{Error, ErrorKind, Result};
 mod bookkeeping;
 pub mod cli;
 mod coalesce;
+mod conversion;
 mod identity;
 mod index;
 mod index_io;

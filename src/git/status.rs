@@ -53,6 +53,9 @@ impl Repo {
     pub(crate) fn nexo_changes(&self) -> Result<Option<Changes>> {
         let path = self.repo.index_path();
         let kind = self.repo.object_hash();
+        if self.may_convert() {
+            return Ok(None);
+        }
         let Some(stream) = self.plain_index()? else {
             return Ok(None);
         };
@@ -90,7 +93,7 @@ impl Repo {
         // git still compares a tracked file inside a folder holding a
         // `.git` (and lists its untracked files when that `.git` is no
         // repository); the walk leaves such folders out.
-        if pass.files.nested {
+        if pass.files.nested || pass.files.converts {
             return Ok(None);
         }
         Ok(Some(pass.changes))
@@ -388,6 +391,9 @@ struct FileWalk {
     next: Option<(Vec<u8>, PathBuf)>,
     /// A `.git` was met, whose folder's files the walk did not judge.
     nested: bool,
+    /// A `.gitattributes` under `.nexo/` sets an attribute that makes git
+    /// convert files (`conversion`): git must be asked.
+    converts: bool,
 }
 
 /// A folder's entry: its name as git spells it (a folder's with `/`
@@ -408,6 +414,7 @@ impl FileWalk {
             stack: Vec::new(),
             next: None,
             nested: false,
+            converts: false,
         };
         // `.nexo` itself as a link or a file holds nothing to walk.
         if std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir())
@@ -435,6 +442,10 @@ impl FileWalk {
                 continue;
             }
             let temporary = entry.key.starts_with(TMP_PREFIX.as_bytes());
+            if entry.file && entry.name == ".gitattributes" {
+                self.converts |=
+                    std::fs::read(&path).is_ok_and(|t| super::conversion::converts(&t));
+            }
             if let (true, false, Ok(rel)) =
                 (entry.file, temporary, path.strip_prefix(&self.workdir))
             {
