@@ -302,24 +302,9 @@ fn a_tree_written_with_an_old_file_mode_is_no_change() {
 }
 
 fn mktree(repo: &Repo, listing: &str) -> String {
-    use std::io::Write;
-    let mut child = common::git_cmd()
-        .arg("-C")
-        .arg(repo.path())
-        .arg("mktree")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(listing.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    common::git_with_input(repo.path(), &["mktree"], listing)
+        .trim()
+        .to_string()
 }
 
 #[test]

@@ -37,6 +37,13 @@ pub struct Changes {
     pub staged: Vec<String>,
 }
 
+/// Whether a path as git spells it lies below `.nexo/`: asked of every
+/// index entry, so without building the prefix each time.
+fn below_nexo(path: &[u8]) -> bool {
+    path.strip_prefix(NEXO_DIR.as_bytes())
+        .is_some_and(|rest| rest.first() == Some(&b'/'))
+}
+
 /// One index entry without its path.
 struct Staged {
     stage: u16,
@@ -48,8 +55,9 @@ struct Staged {
 
 impl Repo {
     /// `.nexo/`'s changes, or `None` when git must be asked: no index yet,
-    /// a split or sparse index, or a skip-worktree or intent-to-add entry
-    /// under `.nexo/`.
+    /// a split or sparse index, a skip-worktree or intent-to-add entry or
+    /// a folder holding a `.git` under `.nexo/`, or a setting that makes
+    /// git convert files (`conversion`).
     pub(crate) fn nexo_changes(&self) -> Result<Option<Changes>> {
         let path = self.repo.index_path();
         let kind = self.repo.object_hash();
@@ -64,22 +72,15 @@ impl Repo {
             .and_then(|m| Stat::from_fs(&m).ok())
             .map(|s| s.mtime)
             .unwrap_or_default();
+        let config = self.repo.config_snapshot();
         let mut pass = Pass {
             repo: self,
             index: IndexWalk::new(stream, kind)?,
             head: HeadWalk::new(self)?,
             files: FileWalk::new(&self.workdir),
             racy_from,
-            exec_bit: self
-                .repo
-                .config_snapshot()
-                .boolean("core.fileMode")
-                .unwrap_or(true),
-            symlinks: self
-                .repo
-                .config_snapshot()
-                .boolean("core.symlinks")
-                .unwrap_or(true),
+            exec_bit: config.boolean("core.fileMode").unwrap_or(true),
+            symlinks: config.boolean("core.symlinks").unwrap_or(true),
             changes: Changes {
                 pending: Vec::new(),
                 staged: Vec::new(),
@@ -107,9 +108,8 @@ impl Repo {
         };
         let mut e = Entry::new(self.repo.object_hash());
         let mut out = Vec::new();
-        let prefix = format!("{NEXO_DIR}/");
         while stream.next_entry(&mut e)? {
-            if e.mode() == GITLINK && e.path.starts_with(prefix.as_bytes()) {
+            if e.mode() == GITLINK && below_nexo(&e.path) {
                 out.push(String::from_utf8_lossy(&e.path).into_owned());
             }
         }
@@ -242,12 +242,7 @@ impl IndexWalk {
     }
 
     fn stop_past_nexo(&mut self) {
-        if self.has
-            && !self
-                .current
-                .path
-                .starts_with(format!("{NEXO_DIR}/").as_bytes())
-        {
+        if self.has && !below_nexo(&self.current.path) {
             self.has = false;
         }
     }

@@ -434,21 +434,29 @@ impl Rng {
     }
 }
 
-/// `git update-index --index-info` in `dir` with `lines` on its input.
-pub fn index_info(dir: &Path, lines: &str) {
+/// `git ARGS` in `dir` with `input` on its standard input; its output.
+pub fn git_with_input(dir: &Path, args: &[&str], input: &str) -> String {
     use std::io::Write;
     let mut child = git_cmd()
         .arg("-C")
         .arg(dir)
-        .args(["update-index", "--index-info"])
+        .args(args)
         .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     child
         .stdin
         .take()
         .unwrap()
-        .write_all(lines.as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
-    assert!(child.wait().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "git {args:?} failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `git update-index --index-info` in `dir` with `lines` on its input.
+pub fn index_info(dir: &Path, lines: &str) {
+    git_with_input(dir, &["update-index", "--index-info"], lines);
 }

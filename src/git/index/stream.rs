@@ -78,6 +78,7 @@ pub struct Stream {
     input: BufReader<File>,
     version: u32,
     left: usize,
+    kind: gix::hash::Kind,
     hash_len: usize,
     /// Bytes from the end of the entries to the checksum: the extensions.
     len: u64,
@@ -109,6 +110,7 @@ impl Stream {
             input,
             version,
             left: count,
+            kind,
             hash_len: kind.len_in_bytes(),
             len,
             read: HEADER as u64,
@@ -228,7 +230,7 @@ impl Stream {
     /// index (its entries are elsewhere) or a sparse one (an entry may be
     /// a whole folder), either of which the caller leaves to git.
     pub fn split_or_sparse(mut self) -> Result<bool> {
-        let mut e = Entry::new(gix::hash::Kind::Sha1);
+        let mut e = Entry::new(self.kind);
         while self.left > 0 {
             self.next_entry(&mut e)?;
         }
