@@ -24,10 +24,19 @@ pub fn init() {
 pub fn mark(what: &str) {
     if let Some(t) = start() {
         eprintln!(
-            "nexo-trace {:>8.3} ms  {what}",
-            t.elapsed().as_secs_f64() * 1000.0
+            "nexo-trace {:>8.3} ms {:>7} KB  {what}",
+            t.elapsed().as_secs_f64() * 1000.0,
+            resident_kb().map_or("?".to_string(), |kb| kb.to_string())
         );
     }
+}
+
+/// The process's resident memory now (Linux), for tracing where a
+/// command's peak comes from.
+fn resident_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Aborts the process here if `NEXO_CRASH_AT` names this point: a test
@@ -129,6 +138,20 @@ pub fn test_seed() -> Option<u64> {
     #[cfg(not(debug_assertions))]
     {
         None
+    }
+}
+
+/// `NEXO_TEST_PER_FILE_MOVES=1` (debug builds only): the layout upgrade
+/// commits every file it moves one by one, as it did before folders were
+/// moved whole, so a test can compare the two.
+pub fn per_file_moves() -> bool {
+    #[cfg(debug_assertions)]
+    {
+        std::env::var_os("NEXO_TEST_PER_FILE_MOVES").is_some()
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        false
     }
 }
 

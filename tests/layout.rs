@@ -312,3 +312,152 @@ fn a_run_in_both_layouts_is_united_each_event_once() {
     assert_eq!(got["run"]["steps"][1]["status"], "running", "{got:#}");
     doctor_clean(repo.path());
 }
+
+/// The upgrade takes a folder that nothing changed as a move (its tree
+/// from HEAD, its index entries renamed as the index is written) and the
+/// rest file by file: the commit and git's index must be exactly those
+/// the file-by-file way gives, whatever state each folder is in.
+#[test]
+fn folders_moved_whole_give_the_commit_and_index_of_the_file_by_file_way() {
+    let repo = Repo::new();
+    let runs: Vec<String> = (0..7)
+        .map(|i| open_flat(repo.path(), &format!("g{i}")))
+        .collect();
+    let folder = |i: usize| repo.path().join(".nexo/runs").join(&runs[i]);
+    // Run 2: an event written but not committed (on the pending list).
+    flat(
+        repo.path(),
+        &[
+            "--no-commit",
+            "update",
+            &runs[2],
+            "a",
+            "--status",
+            "running",
+        ],
+    );
+    // Run 3: a file of the user's, untracked, in the run's folder.
+    std::fs::write(folder(3).join("notes.md"), "mine\n").unwrap();
+    // Run 4: a view changed and staged by hand.
+    let view = "run.yaml";
+    std::fs::write(folder(4).join(view), "edited: true\n").unwrap();
+    repo.git(&["add", &format!(".nexo/runs/{}/{view}", runs[4])]);
+    // Run 5: a view deleted by hand, not staged.
+    std::fs::remove_file(folder(5).join(view)).unwrap();
+    // Run 6: changed on disk only, same size, by hand.
+    let h = folder(6).join("history.jsonl");
+    let mut text = std::fs::read_to_string(&h).unwrap();
+    text = text.replacen("\"g6\"", "\"G6\"", 1);
+    std::fs::write(&h, text).unwrap();
+    // Something of the user's, staged: never part of nexo's commit.
+    std::fs::write(repo.path().join("notes.txt"), "mine\n").unwrap();
+    repo.git(&["add", "notes.txt"]);
+
+    let twin = tempfile::tempdir().unwrap();
+    let copy = twin.path().join("repo");
+    let cp = std::process::Command::new("cp")
+        .args(["-a"])
+        .arg(repo.path())
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    git_in(&copy, &["update-index", "-q", "--refresh"]);
+
+    let moved = nexo_cmd()
+        .current_dir(repo.path())
+        .env("NEXO_TRACE", "1")
+        .args(["doctor", "--fix"])
+        .output()
+        .unwrap();
+    assert!(moved.status.success(), "{}", stderr(&moved));
+    assert!(
+        stderr(&moved).contains("2 folders moved whole"),
+        "{}",
+        stderr(&moved)
+    );
+    let by_file = nexo_cmd()
+        .current_dir(&copy)
+        .env("NEXO_TEST_PER_FILE_MOVES", "1")
+        .args(["doctor", "--fix"])
+        .output()
+        .unwrap();
+    assert!(by_file.status.success(), "{}", stderr(&by_file));
+    for args in [
+        &["rev-parse", "HEAD^{tree}"][..],
+        &["ls-files", "-s"],
+        &["status", "--porcelain", "--untracked-files=all"],
+        &["diff", "--cached", "--name-only"],
+    ] {
+        assert_eq!(git_in(repo.path(), args), git_in(&copy, args), "{args:?}");
+    }
+    assert_eq!(
+        git_in(repo.path(), &["diff", "--cached", "--name-only"]).trim(),
+        "notes.txt"
+    );
+    // git trusts the renamed entries' stat data: nothing to refresh.
+    git_in(repo.path(), &["update-index", "--refresh"]);
+    git_in(repo.path(), &["fsck", "--no-dangling"]);
+    assert_eq!(files(repo.path()), files(&copy));
+}
+
+/// An upgrade killed at any point, folders moved whole or file by file,
+/// loses no event, and the next command leaves HEAD, git's index and the
+/// working tree agreeing, every run in layout 2's place.
+#[test]
+fn an_upgrade_killed_at_every_point_is_finished_by_the_next_command() {
+    for point in [
+        "upgrade-pending",
+        "upgrade-moved",
+        "before-commit",
+        "commit-written",
+        "head-moved",
+        "index-before-rename",
+    ] {
+        let repo = Repo::new();
+        let runs: Vec<String> = (0..4)
+            .map(|i| open_flat(repo.path(), &format!("k{i}")))
+            .collect();
+        // One run with an event not committed: it goes file by file.
+        flat(
+            repo.path(),
+            &[
+                "--no-commit",
+                "update",
+                &runs[1],
+                "a",
+                "--status",
+                "running",
+            ],
+        );
+        let before: Vec<Vec<String>> = runs
+            .iter()
+            .map(|r| {
+                let text = std::fs::read_to_string(
+                    repo.path().join(".nexo/runs").join(r).join("history.jsonl"),
+                )
+                .unwrap();
+                let ids = text.lines().map(|l| {
+                    let v: Value = serde_json::from_str(l).unwrap();
+                    v["id"].as_str().unwrap().to_string()
+                });
+                ids.collect()
+            })
+            .collect();
+        let killed = nexo_cmd()
+            .current_dir(repo.path())
+            .env("NEXO_CRASH_AT", point)
+            .args(["doctor", "--fix"])
+            .output()
+            .unwrap();
+        assert!(!killed.status.success(), "{point}: the kill happened");
+        nexo_ok(repo.path(), &["--json", "commit"]);
+        nexo_ok(repo.path(), &["--json", "doctor", "--fix"]);
+        for (run, ids) in runs.iter().zip(&before) {
+            assert_eq!(&event_ids(repo.path(), run), ids, "{point}: {run}");
+        }
+        doctor_clean(repo.path());
+        assert_eq!(repo.git(&["status", "--porcelain"]), "", "{point}");
+        git_in(repo.path(), &["update-index", "--refresh"]);
+    }
+}

@@ -274,6 +274,35 @@ impl Repo {
             .map_err(|e| Error::io("write", &path, e))
     }
 
+    /// `add_pending` for a great many paths (every file of 100,000 moved
+    /// run folders): the list is copied and the new paths written after
+    /// it as they come, none of it held. A path already listed may be
+    /// listed twice, which only costs its lookup twice.
+    pub fn append_pending(&self, paths: &mut dyn Iterator<Item = Result<String>>) -> Result<()> {
+        use std::io::{BufRead, Write};
+        let path = self.pending_path();
+        let tmp = path.with_extension("tmp");
+        let io = |e| Error::io("write", &path, e);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
+        if let Ok(file) = std::fs::File::open(&path) {
+            for line in std::io::BufReader::new(file).split(b'\n') {
+                let line = line.map_err(|e| Error::io("read", &path, e))?;
+                if !line.is_empty() {
+                    out.write_all(&line).map_err(io)?;
+                    out.write_all(b"\n").map_err(io)?;
+                }
+            }
+        }
+        for p in paths {
+            out.write_all(p?.as_bytes()).map_err(io)?;
+            out.write_all(b"\n").map_err(io)?;
+        }
+        out.into_inner().map_err(|e| io(e.into_error()))?;
+        // Renamed over, under nexo's lock: a kill mid-write must not
+        // leave a shortened list.
+        std::fs::rename(&tmp, &path).map_err(io)
+    }
+
     /// Every `.nexo/` path that differs between HEAD and the working tree,
     /// plus the pending list: what `nexo commit` commits.
     pub fn pending_paths(&self) -> Result<Vec<String>> {

@@ -157,7 +157,7 @@ impl Repo {
 }
 
 /// A damaged index must not be blessed with a fresh checksum.
-fn checksum_failed() -> Error {
+pub(super) fn checksum_failed() -> Error {
     Error::repo(
         "git's index fails its checksum, so nexo left it and HEAD untouched. Run `git status` to see git's own diagnosis; `rm .git/index && git reset` rebuilds it from HEAD",
     )

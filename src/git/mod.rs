@@ -30,6 +30,7 @@ mod index_io;
 mod lockfile;
 mod loose;
 pub mod message;
+mod moves;
 mod reflock;
 pub mod refs;
 mod replay;
@@ -42,6 +43,7 @@ use index_io::freshen;
 use lockfile::IndexLock;
 use tree::Edits;
 
+pub use index::moved::FolderMove;
 pub use replay::Sides;
 
 /// How long we wait for git's own `index.lock` (a user's `git add` or
@@ -455,7 +457,7 @@ impl Repo {
             let mut time = gix::date::parse::TimeBuf::default();
             match onto {
                 Some(onto) => self.commit_onto(&edits, sig.to_ref(&mut time), message, onto),
-                None => self.commit_tree(&edits, sig.to_ref(&mut time), message),
+                None => self.commit_tree(&edits, sig.to_ref(&mut time), message, None),
             }
         };
         let mut out = BufWriter::with_capacity(256 * 1024, lock);
@@ -560,11 +562,13 @@ impl Repo {
 
     /// Builds the tree and commit on top of HEAD and moves HEAD by
     /// compare-and-swap, rebuilding when another process moved it first.
+    /// `prepare` rewrites HEAD's tree before `edits` apply (folders moved).
     fn commit_tree(
         &self,
         edits: &Edits,
         sig: gix::actor::SignatureRef<'_>,
         message: &str,
+        prepare: Option<&dyn Fn(gix::ObjectId) -> Result<gix::ObjectId>>,
     ) -> Result<Option<gix::ObjectId>> {
         for attempt in 0.. {
             let head_id = self.head_id()?;
@@ -576,7 +580,11 @@ impl Repo {
                     .map_err(|e| git_err("cannot read HEAD's commit", e))?,
                 None => gix::ObjectId::empty_tree(self.repo.object_hash()),
             };
-            let tree = self.edit_tree(base_tree, edits)?;
+            let prepared = match prepare {
+                Some(prepare) => prepare(base_tree)?,
+                None => base_tree,
+            };
+            let tree = self.edit_tree(prepared, edits)?;
             if tree == base_tree && head_id.is_some() {
                 return Ok(None);
             }

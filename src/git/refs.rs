@@ -143,6 +143,35 @@ impl Repo {
             .map(|(_, id)| id))
     }
 
+    /// Every path HEAD holds below folder `path` that is not a folder
+    /// (files, links, submodules), as `path/…`.
+    pub fn paths_in_head(&self, path: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let Some(head) = self.head_id()? else {
+            return Ok(out);
+        };
+        let mut todo: Vec<(String, ObjectId)> = self
+            .folder_at(head, path)?
+            .map(|id| (path.to_string(), id))
+            .into_iter()
+            .collect();
+        while let Some((at, id)) = todo.pop() {
+            let tree = self
+                .repo
+                .find_tree(id)
+                .map_err(|e| git_err("cannot read a tree", e))?;
+            for entry in tree.iter() {
+                let entry = entry.map_err(|e| git_err("cannot decode a tree", e))?;
+                let below = format!("{at}/{}", entry.filename());
+                match entry.mode().is_tree() {
+                    true => todo.push((below, entry.object_id())),
+                    false => out.push(below),
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The file at `path` in `commit`'s tree, read from git's objects: no
     /// checkout, and a link is reported, never followed.
     pub fn file_at(&self, commit: ObjectId, path: &str) -> Result<FileAt> {

@@ -35,6 +35,8 @@ pub struct Changes {
     pub pending: Vec<String>,
     /// Paths whose index entry differs from HEAD's (`git diff --cached`).
     pub staged: Vec<String>,
+    /// Paths git's index holds (stage 0) that are not files on disk.
+    pub missing: Vec<String>,
 }
 
 /// Whether a path as git spells it lies below `.nexo/`: asked of every
@@ -84,6 +86,7 @@ impl Repo {
             changes: Changes {
                 pending: Vec::new(),
                 staged: Vec::new(),
+                missing: Vec::new(),
             },
         };
         while let Some(key) = pass.next_path() {
@@ -180,7 +183,12 @@ impl Pass<'_> {
         if staged {
             self.changes.staged.push(path.clone());
         }
-        let Some(file) = file else { return Ok(true) };
+        let Some(file) = file else {
+            if stage0.is_some() {
+                self.changes.missing.push(path);
+            }
+            return Ok(true);
+        };
         let pending = match stage0 {
             _ if staged => true,
             None => true,

@@ -16,6 +16,8 @@ pub(super) struct Edits(std::collections::BTreeMap<String, Edit>);
 enum Edit {
     Blob(Option<gix::ObjectId>),
     Dir(Edits),
+    /// A folder's whole tree, as it is elsewhere (a folder moved).
+    Tree(gix::ObjectId),
 }
 
 impl Edits {
@@ -35,11 +37,32 @@ impl Edits {
                     .0
                     .entry(dir.to_string())
                     .or_insert_with(|| Edit::Dir(Edits::default()));
-                if let Edit::Blob(_) = entry {
+                if !matches!(entry, Edit::Dir(_)) {
                     *entry = Edit::Dir(Edits::default());
                 }
                 if let Edit::Dir(sub) = entry {
                     sub.insert(rest, id);
+                }
+            }
+        }
+    }
+
+    /// Puts tree `id` at folder `path`, whatever was there.
+    pub(super) fn insert_tree(&mut self, path: &str, id: gix::ObjectId) {
+        match path.split_once('/') {
+            None => {
+                self.0.insert(path.to_string(), Edit::Tree(id));
+            }
+            Some((dir, rest)) => {
+                let entry = self
+                    .0
+                    .entry(dir.to_string())
+                    .or_insert_with(|| Edit::Dir(Edits::default()));
+                if !matches!(entry, Edit::Dir(_)) {
+                    *entry = Edit::Dir(Edits::default());
+                }
+                if let Edit::Dir(sub) = entry {
+                    sub.insert_tree(rest, id);
                 }
             }
         }
@@ -91,6 +114,7 @@ impl Repo {
                 .position(|e| e.filename == name.as_bytes());
             let new = match edit {
                 Edit::Blob(id) => id.map(|id| (EntryKind::Blob, id)),
+                Edit::Tree(id) => Some((EntryKind::Tree, *id)),
                 Edit::Dir(sub) => {
                     let old = pos
                         .map(|p| &tree.entries[p])
@@ -139,7 +163,7 @@ impl Repo {
             // where nexo writes a file) changes the mode, so the entries
             // are rebuilt.
             match (edit, mode) {
-                (Edit::Blob(Some(_)), b"100644") | (Edit::Dir(_), b"40000") => {}
+                (Edit::Blob(Some(_)), b"100644") | (Edit::Dir(_) | Edit::Tree(_), b"40000") => {}
                 _ => return Ok(None),
             }
             places.push((at, edit));
@@ -148,6 +172,7 @@ impl Repo {
         for (at, edit) in places {
             let id = match edit {
                 Edit::Blob(id) => *id,
+                Edit::Tree(id) => Some(*id),
                 Edit::Dir(sub) => {
                     let old = gix::ObjectId::from_bytes_or_panic(&tree[at..at + hash_len]);
                     self.edit_level(Some(old), sub)?

@@ -14,6 +14,7 @@ use std::path::Path;
 
 use crate::core::error::{Error, Result};
 use crate::core::layout::{HISTORY, QUARANTINE, RUNS_DIR, is_shard, legacy_run_rel, run_rel};
+use crate::git::FolderMove;
 use crate::store::nofollow;
 use crate::workspace::Nexo;
 
@@ -64,32 +65,53 @@ impl Nexo {
             return Ok(None);
         }
         let plan = self.repo.plan_commit(self.options.no_commit)?;
-        let mut done = Upgraded::default();
-        let mut paths = Vec::new();
-        let mut united = Vec::new();
+        let by_folder = !crate::trace::per_file_moves();
+        let clean = match by_folder && crate::git::Repo::moves_folders(&plan) {
+            true => self.clean_legacy(&ids)?,
+            false => HashSet::new(),
+        };
+        crate::trace::mark("upgrade: folders judged");
+        let root = self.store.root();
         // Pending before anything moves, once for all (a path in both
         // places): a killed upgrade leaves the next command the list of
-        // what changed.
-        for id in &ids {
+        // what changed. Streamed: 100,000 runs are a million paths.
+        let earlier = self.repo.read_pending();
+        self.repo.append_pending(&mut run_files(root, &ids))?;
+        crate::trace::mark("upgrade: pending recorded");
+        crate::trace::crash_point("upgrade-pending");
+        let mut done = Upgraded::default();
+        let mut paths = Vec::new();
+        for id in ids.iter().filter(|id| !clean.contains(id.as_str())) {
             let (from, to) = (legacy_run_rel(id), run_rel(id));
-            for old in files_below(self.store.root(), &from)? {
-                let new = format!("{to}{}", &old[from.len()..]);
+            for old in files_below(root, &from)? {
+                paths.push(format!("{to}{}", &old[from.len()..]));
                 paths.push(old);
-                paths.push(new);
             }
+            // A file deleted by hand leaves its old place in the commit
+            // too, or HEAD would keep a layout-1 folder of it.
+            paths.extend(self.repo.paths_in_head(&from)?);
         }
-        self.repo.add_pending(&paths)?;
+        let mut united = Vec::new();
+        let mut moves = Vec::new();
         for id in &ids {
             let (from, to) = (legacy_run_rel(id), run_rel(id));
-            if nofollow::check(self.store.root(), Path::new(&to))? {
+            if nofollow::check(root, Path::new(&to))? {
                 self.unite(&from, &to)?;
                 united.push(id.clone());
                 done.united += 1;
             } else {
                 self.move_folder(&from, &to)?;
                 done.moved += 1;
+                if clean.contains(id.as_str()) {
+                    moves.push(FolderMove {
+                        from: format!("{from}/"),
+                        to: format!("{to}/"),
+                    });
+                }
             }
         }
+        crate::trace::mark("upgrade: folders moved");
+        crate::trace::crash_point("upgrade-moved");
         for id in &united {
             // A run that does not fold is doctor's to report.
             if let Ok(files) = self.render_record(id) {
@@ -108,7 +130,11 @@ impl Nexo {
             moved = crate::core::words::count(done.moved, "run"),
             united = crate::core::words::count(done.united, "run"),
         );
-        done.commit = self.repo.finish(plan, &paths, &message)?.commit;
+        done.commit = match moves.is_empty() {
+            true => self.repo.finish(plan, &paths, &message)?,
+            false => (self.repo).finish_moves(plan, &moves, earlier, &paths, &message)?,
+        }
+        .commit;
         self.note(format!(
             "upgraded .nexo/ to layout {}: {} moved{}",
             crate::core::layout::LAYOUT,
@@ -119,6 +145,45 @@ impl Nexo {
             }
         ));
         Ok(Some(done))
+    }
+
+    /// The runs of `ids` whose layout-1 folder git can take as a move:
+    /// HEAD, git's index and the working tree agree on every file of it
+    /// (nothing changed, staged, unmerged, missing or untracked, and
+    /// nothing pending), and nothing is at or for its new place. Empty
+    /// when nexo cannot tell (git is asked instead, `nexo_changes`).
+    fn clean_legacy<'i>(&self, ids: &'i [String]) -> Result<HashSet<&'i str>> {
+        let Some(changes) = self.repo.nexo_changes()? else {
+            return Ok(HashSet::new());
+        };
+        let mut dirty: HashSet<&str> = HashSet::new();
+        let pending = self.repo.read_pending();
+        let all = [
+            &changes.pending,
+            &changes.staged,
+            &changes.missing,
+            &pending,
+        ];
+        for path in all.into_iter().flatten() {
+            let Some(rest) = path
+                .strip_prefix(RUNS_DIR)
+                .and_then(|r| r.strip_prefix('/'))
+            else {
+                continue;
+            };
+            // `<RUN_ID>/…` in layout 1, `<c>/<c>/<RUN_ID>/…` in layout 2.
+            let mut parts = rest.split('/');
+            dirty.extend(parts.next());
+            dirty.extend(parts.nth(1));
+        }
+        let root = self.store.root();
+        let mut clean = HashSet::new();
+        for id in ids {
+            if !dirty.contains(id.as_str()) && !nofollow::check(root, Path::new(&run_rel(id)))? {
+                clean.insert(id.as_str());
+            }
+        }
+        Ok(clean)
     }
 
     /// Moves a run folder whole (one rename: the files keep their bytes).
@@ -208,6 +273,31 @@ pub(super) fn event_key(line: &str) -> String {
         Ok(e) => format!("id:{}", e.id),
         Err(_) => format!("line:{line}"),
     }
+}
+
+/// Every file of the layout-1 folders of `ids`, at its old place and its
+/// new one, folder by folder.
+fn run_files<'a>(root: &'a Path, ids: &'a [String]) -> impl Iterator<Item = Result<String>> + 'a {
+    let mut queue: Vec<String> = Vec::new();
+    let mut next = ids.iter();
+    std::iter::from_fn(move || {
+        loop {
+            if let Some(p) = queue.pop() {
+                return Some(Ok(p));
+            }
+            let id = next.next()?;
+            let (from, to) = (legacy_run_rel(id), run_rel(id));
+            match files_below(root, &from) {
+                Ok(files) => {
+                    for old in files {
+                        queue.push(format!("{to}{}", &old[from.len()..]));
+                        queue.push(old);
+                    }
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    })
 }
 
 /// Every file below folder `rel`, as relative paths (links are not

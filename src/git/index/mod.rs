@@ -12,6 +12,7 @@
 
 mod ewah;
 mod fsmonitor;
+pub mod moved;
 mod offsets;
 pub mod split;
 pub mod stream;
@@ -464,29 +465,53 @@ pub fn checksum_releasing(
     pieces: &[&[u8]],
     release: &dyn Fn(&[u8]),
 ) -> Result<ObjectId> {
-    let slices = || pieces.iter().flat_map(|p| p.chunks(SLICE));
+    let mut h = Hasher::new(kind);
+    for p in pieces.iter().flat_map(|p| p.chunks(SLICE)) {
+        h.update(p);
+        release(p);
+    }
+    h.finish()
+}
+
+/// The hash over an index's bytes, fed as they are written.
+pub(super) enum Hasher {
     // The trailing checksum guards against a torn or damaged file. A
     // crafted collision in it would gain nothing (whoever can write the
     // index can write any index), so SHA-1 without collision detection
     // serves: 15% faster, and hashing the 9.4 MB index of a 100,000-file
     // repository is a write's critical path (twice after another git
     // command rewrote the index: verify, then write).
-    if kind == gix::hash::Kind::Sha1 {
+    Sha1(sha1::Sha1),
+    Other(gix::hash::Hasher),
+}
+
+impl Hasher {
+    pub(super) fn new(kind: gix::hash::Kind) -> Hasher {
         use sha1::Digest;
-        let mut h = sha1::Sha1::new();
-        for p in slices() {
-            h.update(p);
-            release(p);
+        match kind {
+            gix::hash::Kind::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
+            #[allow(unreachable_patterns)]
+            _ => Hasher::Other(gix::hash::hasher(kind)),
         }
-        return Ok(ObjectId::from_bytes_or_panic(&h.finalize()));
     }
-    let mut h = gix::hash::hasher(kind);
-    for p in slices() {
-        h.update(p);
-        release(p);
+
+    pub(super) fn update(&mut self, bytes: &[u8]) {
+        use sha1::Digest;
+        match self {
+            Hasher::Sha1(h) => h.update(bytes),
+            Hasher::Other(h) => h.update(bytes),
+        }
     }
-    h.try_finalize()
-        .map_err(|e| Error::repo(format!("cannot hash git's index: {e}")))
+
+    pub(super) fn finish(self) -> Result<ObjectId> {
+        use sha1::Digest;
+        match self {
+            Hasher::Sha1(h) => Ok(ObjectId::from_bytes_or_panic(&h.finalize())),
+            Hasher::Other(h) => h
+                .try_finalize()
+                .map_err(|e| Error::repo(format!("cannot hash git's index: {e}"))),
+        }
+    }
 }
 
 #[cfg(test)]

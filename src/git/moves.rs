@@ -1,0 +1,194 @@
+//! A commit that moves whole folders, in memory that does not grow with
+//! the number of files moved (the layout upgrade: 100,000 run folders,
+//! 500,000 files).
+//!
+//! `finish` names every file it commits, then holds each path with its
+//! blob id, stat data and index entry until the commit is built: about
+//! 300 MB for the upgrade at 100,000 runs. A folder that matches HEAD
+//! and git's index (nothing of it changed, staged, unmerged or untracked:
+//! the caller asks `nexo_changes` before moving it) needs none of that:
+//! its tree is HEAD's, put at the new place, and its index entries are
+//! the old ones renamed as the index is written (`index::moved`).
+//! Anything else goes the per-file way beside it.
+
+use std::collections::{HashMap, HashSet};
+
+use super::index::moved::FolderMove;
+use super::tree::Edits;
+use super::{CommitInfo, CommitPlan, Index, Repo, git_err, index};
+use crate::core::error::{Error, Result};
+
+impl Repo {
+    /// Whether `finish_moves` can carry moves out as moves with this
+    /// plan: an index of version 2 or 3 written whole. Otherwise every
+    /// file of every moved folder goes the per-file way (`finish`).
+    pub fn moves_folders(plan: &CommitPlan) -> bool {
+        matches!(
+            plan,
+            CommitPlan::Commit {
+                index: Index::Raw { .. },
+                ..
+            }
+        )
+    }
+
+    /// `finish`, with `moves` (folders already renamed on disk, each
+    /// matching HEAD and the index before it moved) committed as moves.
+    /// Every file of theirs, at both places, must be on the pending list
+    /// already (`append_pending`): a process killed midway leaves the
+    /// next command the full list, as `finish` would. `earlier` is the
+    /// pending list from before they were added.
+    pub fn finish_moves(
+        &self,
+        plan: CommitPlan,
+        moves: &[FolderMove],
+        earlier: Vec<String>,
+        paths: &[String],
+        message: &str,
+    ) -> Result<CommitInfo> {
+        self.append_pending(&mut paths.iter().cloned().map(Ok))?;
+        let (lock, index) = match plan {
+            CommitPlan::Commit { lock, index } => (lock, index),
+            CommitPlan::Skip { reason } => return Ok(CommitInfo::pending(Some(reason))),
+        };
+        let Index::Raw { raw, verify } = index else {
+            return Err(Error::repo("a move commit needs an index written whole"));
+        };
+        let mut small = earlier;
+        let known: HashSet<String> = small.iter().cloned().collect();
+        small.extend(paths.iter().filter(|p| !known.contains(*p)).cloned());
+        drop(known);
+        let views_current = self.seen_tree() == Some(self.nexo_tree()?);
+        crate::trace::mark(&format!("{} folders moved whole", moves.len()));
+        crate::trace::crash_point("before-commit");
+        let made = self.commit_moves(lock, &raw, verify, moves, &small, message);
+        match made {
+            Ok(id) => {
+                self.clear_pending();
+                if views_current {
+                    self.mark_seen();
+                }
+                Ok(CommitInfo::made(id))
+            }
+            Err(e) => Ok(CommitInfo::pending(Some(format!(
+                "{}. The change is written to .nexo/ and will be committed by the next nexo command or `nexo commit`",
+                e.message_with_causes()
+            )))),
+        }
+    }
+
+    fn commit_moves(
+        &self,
+        lock: super::lockfile::IndexLock,
+        raw: &index::RawIndex,
+        verify: Option<std::thread::JoinHandle<Result<bool>>>,
+        moves: &[FolderMove],
+        paths: &[String],
+        message: &str,
+    ) -> Result<Option<String>> {
+        use std::io::Write;
+        if let Some(v) = verify
+            && !v.join().expect("checksum thread does not panic")?
+        {
+            return Err(super::index_io::checksum_failed());
+        }
+        let sig = self.committer()?;
+        let (contents, blobs) = self.read_paths(paths)?;
+        let mut edits = Edits::default();
+        for (rel, id) in &blobs {
+            edits.insert(rel, *id);
+        }
+        let (updates, removals) = self.index_changes(&blobs)?;
+        // Worked out, and refused if need be, before HEAD moves.
+        let new_index = raw.plan_moved(moves, &updates, &removals)?;
+        crate::trace::mark("index planned");
+        let ids = blobs.iter().filter_map(|(_, id)| *id);
+        for (bytes, id) in contents.iter().zip(ids) {
+            if let Some(bytes) = bytes {
+                self.write_loose(gix::objs::Kind::Blob, bytes, Some(id))?;
+            }
+        }
+        let mut time = gix::date::parse::TimeBuf::default();
+        let moved = |base| self.moved_tree(base, moves);
+        let committed = self.commit_tree(&edits, sig.to_ref(&mut time), message, Some(&moved))?;
+        crate::trace::mark("moves committed");
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, lock);
+        let kind = self.repo.object_hash();
+        let hash = new_index.write((kind, self.skip_index_hash()), &mut out)?;
+        out.flush()
+            .map_err(|e| git_err("cannot write git's index", e))?;
+        let lock = out
+            .into_inner()
+            .map_err(|e| git_err("cannot write git's index", e.into_error()))?;
+        lock.commit()?;
+        self.remember_index(hash);
+        crate::trace::mark("index written");
+        Ok(committed.map(|id| id.to_string()))
+    }
+
+    /// Root tree `base` with each folder of `moves` taken from its old
+    /// place to its new one. Every `from` lies in one folder, and every
+    /// `to` below that folder (`.nexo/runs`); the folder's tree is read
+    /// once and rewritten once, and only the trees on the new places are
+    /// written, so the cost follows the folders moved, not their files.
+    /// A folder HEAD does not have (nothing of it tracked) moves nothing.
+    fn moved_tree(&self, base: gix::ObjectId, moves: &[FolderMove]) -> Result<gix::ObjectId> {
+        let Some(first) = moves.first() else {
+            return Ok(base);
+        };
+        let parent = parent_of(&first.from);
+        // Each moved folder's name in `parent`, and its place below it.
+        let mut places: HashMap<&[u8], &str> = HashMap::with_capacity(moves.len());
+        for m in moves {
+            let place = m.to.strip_prefix(parent).and_then(|r| r.strip_prefix('/'));
+            let (Some(place), true) = (place, parent_of(&m.from) == parent) else {
+                return Err(Error::repo(format!(
+                    "cannot move {} to {} with the others",
+                    m.from, m.to
+                )));
+            };
+            let name = &m.from[parent.len() + 1..m.from.len() - 1];
+            places.insert(name.as_bytes(), place.trim_end_matches('/'));
+        }
+        let old = self
+            .repo
+            .find_tree(base)
+            .map_err(|e| git_err("cannot read a tree", e))?
+            .lookup_entry_by_path(parent)
+            .map_err(|e| git_err("cannot read HEAD's tree", e))?
+            .filter(|e| e.mode().is_tree())
+            .ok_or_else(|| Error::repo(format!("HEAD has no folder {parent}")))?;
+        let tree = self
+            .repo
+            .find_tree(old.object_id())
+            .map_err(|e| git_err("cannot read a tree", e))?;
+        let mut kept = tree
+            .decode()
+            .map_err(|e| git_err("cannot decode a tree", e))?;
+        let mut arrivals = Edits::default();
+        kept.entries.retain(|e| {
+            let place = places
+                .get(AsRef::<[u8]>::as_ref(e.filename))
+                .filter(|_| e.mode.is_tree());
+            if let Some(place) = place {
+                arrivals.insert_tree(place, e.oid.to_owned());
+            }
+            place.is_none()
+        });
+        drop(places);
+        let left = self.write_object(&kept)?;
+        drop(kept);
+        drop(tree);
+        let arrived = self.edit_tree(left, &arrivals)?;
+        drop(arrivals);
+        let mut at_parent = Edits::default();
+        at_parent.insert_tree(parent, arrived);
+        self.edit_tree(base, &at_parent)
+    }
+}
+
+/// The folder holding folder `path` (which ends with `/`).
+fn parent_of(path: &str) -> &str {
+    let trimmed = path.trim_end_matches('/');
+    trimmed.rsplit_once('/').map_or("", |(p, _)| p)
+}
