@@ -24,6 +24,7 @@ pub mod core;
 pub mod doctor;
 pub mod git;
 pub mod index;
+pub mod memory;
 pub mod render;
 pub mod store;
 pub mod sync;

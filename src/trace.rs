@@ -23,19 +23,21 @@ pub fn init() {
 
 pub fn mark(what: &str) {
     if let Some(t) = start() {
+        let kb = |key| resident_kb(key).map_or("?".to_string(), |kb| kb.to_string());
         eprintln!(
-            "nexo-trace {:>8.3} ms {:>7} KB  {what}",
+            "nexo-trace {:>8.3} ms {:>7} KB (peak {:>7} KB)  {what}",
             t.elapsed().as_secs_f64() * 1000.0,
-            resident_kb().map_or("?".to_string(), |kb| kb.to_string())
+            kb("VmRSS:"),
+            kb("VmHWM:"),
         );
     }
 }
 
-/// The process's resident memory now (Linux), for tracing where a
-/// command's peak comes from.
-fn resident_kb() -> Option<u64> {
+/// The process's resident memory (Linux; `VmRSS:` now, `VmHWM:` its
+/// peak so far), for tracing where a command's peak comes from.
+fn resident_kb(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 

@@ -182,6 +182,15 @@ fn a_version_4_index_is_judged_as_git_judges_it() {
     changes_git_would_see(&repo, &run);
 }
 
+/// HEAD's trees read from a pack (whose pages the walk hands back as it
+/// goes, `git/packs.rs`) rather than loose objects.
+#[test]
+fn a_packed_repository_is_judged_as_git_judges_it() {
+    let (repo, run) = two_runs();
+    repo.git(&["gc", "-q", "--prune=now"]);
+    changes_git_would_see(&repo, &run);
+}
+
 #[test]
 fn a_split_index_is_left_to_git_and_judged_the_same() {
     let (repo, run) = two_runs();

@@ -121,6 +121,7 @@ impl Repo {
     }
 
     fn parents_of(&self, commit: ObjectId) -> Result<Vec<ObjectId>> {
+        crate::memory::read_one();
         let c = self
             .repo
             .find_commit(commit)
@@ -196,6 +197,7 @@ impl Repo {
         commit: ObjectId,
         path: &str,
     ) -> Result<Option<(gix::object::tree::EntryMode, ObjectId)>> {
+        crate::memory::read_one();
         let tree = self
             .repo
             .find_commit(commit)
@@ -393,6 +395,7 @@ impl Repo {
         depth: u8,
         out: &mut Vec<(String, ObjectId)>,
     ) -> Result<()> {
+        crate::memory::read_one();
         let tree = self
             .repo
             .find_tree(tree)
@@ -433,6 +436,7 @@ impl Repo {
         depth: u8,
         out: &mut Vec<(String, &'static str)>,
     ) -> Result<()> {
+        crate::memory::read_one();
         let tree = self
             .repo
             .find_tree(tree)
@@ -507,6 +511,7 @@ impl Repo {
         folder: ObjectId,
         each: &mut dyn FnMut(String, Vec<u8>) -> Result<Flow>,
     ) -> Result<()> {
+        crate::memory::read_one();
         let tree = self
             .repo
             .find_tree(folder)
@@ -545,6 +550,7 @@ impl Repo {
     }
 
     fn blob(&self, id: ObjectId) -> Result<Vec<u8>> {
+        crate::memory::read_one();
         // A peer's branch can hold any blob: its size is checked before
         // it is read, so a huge one is refused instead of filling memory.
         let header = self

@@ -94,6 +94,7 @@ impl Repo {
                 return Ok(None);
             }
         }
+        crate::memory::release();
         // git still compares a tracked file inside a folder holding a
         // `.git` (and lists its untracked files when that `.git` is no
         // repository); the walk leaves such folders out.
@@ -288,9 +289,11 @@ type TreeItem = (Vec<u8>, u32, ObjectId);
 /// submodule with its mode and id.
 struct HeadWalk<'r> {
     repo: &'r gix::Repository,
-    /// Per level: the folder's path with a trailing `/`, its entries, and
-    /// how many were taken.
-    stack: Vec<(Vec<u8>, Vec<TreeItem>, usize)>,
+    hash_len: usize,
+    /// Per level: the folder's path with a trailing `/`, its tree object's
+    /// bytes (read entry by entry as the walk goes: layout 1's runs tree
+    /// holds 100,000 of them), and where the next entry starts.
+    stack: Vec<(Vec<u8>, Vec<u8>, usize)>,
     next: Option<TreeItem>,
 }
 
@@ -298,6 +301,7 @@ impl<'r> HeadWalk<'r> {
     fn new(repo: &'r Repo) -> Result<HeadWalk<'r>> {
         let mut walk = HeadWalk {
             repo: &repo.repo,
+            hash_len: repo.repo.object_hash().len_in_bytes(),
             stack: Vec::new(),
             next: None,
         };
@@ -314,44 +318,33 @@ impl<'r> HeadWalk<'r> {
     }
 
     fn push(&mut self, folder: Vec<u8>, id: ObjectId) -> Result<()> {
+        crate::memory::read_one();
         let tree = self
             .repo
             .find_tree(id)
             .map_err(|e| git_err("cannot read a tree", e))?;
-        let decoded = tree
-            .decode()
-            .map_err(|e| git_err("cannot decode a tree", e))?;
-        let entries = decoded
-            .entries
-            .iter()
-            .map(|e| {
-                (
-                    e.filename.to_vec(),
-                    canonical(u32::from(e.mode.value())),
-                    e.oid.to_owned(),
-                )
-            })
-            .collect();
-        self.stack.push((folder, entries, 0));
+        self.stack.push((folder, tree.detach().data, 0));
         Ok(())
     }
 
     fn advance(&mut self) -> Result<()> {
         self.next = None;
-        while let Some((folder, entries, taken)) = self.stack.last_mut() {
-            let Some((name, mode, id)) = entries.get(*taken).cloned() else {
+        while let Some((folder, data, at)) = self.stack.last_mut() {
+            if *at == data.len() {
                 self.stack.pop();
                 continue;
-            };
-            *taken += 1;
+            }
+            let (name, mode, id, len) = super::tree::tree_entry(&data[*at..], self.hash_len)
+                .ok_or_else(|| Error::repo("a tree in HEAD's .nexo is damaged"))?;
+            *at += len;
             let mut path = folder.clone();
-            path.extend_from_slice(&name);
+            path.extend_from_slice(name);
             if mode & 0o170000 == 0o040000 {
                 path.push(b'/');
                 self.push(path, id)?;
                 continue;
             }
-            self.next = Some((path, mode, id));
+            self.next = Some((path, canonical(mode), id));
             return Ok(());
         }
         Ok(())

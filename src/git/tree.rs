@@ -189,6 +189,25 @@ impl Repo {
     }
 }
 
+/// The first entry of a tree object's bytes: its name, mode, id and
+/// length (`<octal mode> <name>\0<id>`).
+pub(super) fn tree_entry(
+    data: &[u8],
+    hash_len: usize,
+) -> Option<(&[u8], u32, gix::ObjectId, usize)> {
+    let space = data.iter().position(|&b| b == b' ')?;
+    let nul = space + data[space..].iter().position(|&b| b == 0)?;
+    let mode = std::str::from_utf8(&data[..space]).ok()?;
+    let mode = u32::from_str_radix(mode, 8).ok()?;
+    let id = data.get(nul + 1..nul + 1 + hash_len)?;
+    Some((
+        &data[space + 1..nul],
+        mode,
+        gix::ObjectId::from_bytes_or_panic(id),
+        nul + 1 + hash_len,
+    ))
+}
+
 /// Where the object id of entry `name` starts in a tree's bytes, and its
 /// mode as written (git writes a folder's as `40000`). Entries are
 /// `<octal mode> <name>\0<id>`.

@@ -70,6 +70,7 @@ impl Nexo {
             true => self.clean_legacy(&ids)?,
             false => HashSet::new(),
         };
+        crate::memory::phase_done();
         crate::trace::mark("upgrade: folders judged");
         let root = self.store.root();
         // Pending before anything moves, once for all (a path in both
@@ -110,6 +111,10 @@ impl Nexo {
                 }
             }
         }
+        // What the commit no longer needs goes before it: 100,000 ids.
+        drop(clean);
+        drop(ids);
+        crate::memory::phase_done();
         crate::trace::mark("upgrade: folders moved");
         crate::trace::crash_point("upgrade-moved");
         for id in &united {
