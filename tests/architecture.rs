@@ -21,6 +21,7 @@ fn allowed(room: &str) -> Option<&'static [&'static str]> {
         "wire",
         "workspace",
         "trace",
+        "memory",
     ];
     // Adapters: the verbs and the shapes they answer in, never below.
     const ADAPTER: &[&str] = &[
@@ -45,10 +46,10 @@ fn allowed(room: &str) -> Option<&'static [&'static str]> {
         "Result",
     ];
     Some(match room {
-        "trace" => &[],
+        "trace" | "memory" => &[],
         "core" => &["trace"],
         "store" => &["core", "trace"],
-        "git" => &["core", "store", "trace"],
+        "git" => &["core", "store", "trace", "memory"],
         "wire" => &["core", "git"],
         "index" => &["core", "store", "wire", "trace"],
         "workspace" => VERBS_BELOW,
