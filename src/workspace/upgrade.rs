@@ -125,16 +125,7 @@ impl Nexo {
         }
         paths.extend(self.store.ensure_gitattributes()?);
         paths.extend(self.store.ensure_layout_marker()?);
-        let message = format!(
-            "nexo: move .nexo/runs to layout {layout}\n\n\
-             {moved} moved from .nexo/runs/<RUN_ID>/ to .nexo/runs/<c>/<c>/<RUN_ID>/ (the id's first\n\
-             two characters after WF-), so a write no longer rewrites a tree with an entry per run.\n\
-             {united} already there, united with it (each event once). A nexo older than layout\n\
-             {layout} refuses this repository (`layout: {layout}` in .nexo/config.yaml): upgrade it.\n",
-            layout = crate::core::layout::LAYOUT,
-            moved = crate::core::words::count(done.moved, "run"),
-            united = crate::core::words::count(done.united, "run"),
-        );
+        let message = upgrade_message(&done);
         done.commit = match moves.is_empty() {
             true => self.repo.finish(plan, &paths, &message)?,
             false => (self.repo).finish_moves(plan, &moves, earlier, &paths, &message)?,
@@ -278,6 +269,20 @@ pub(super) fn event_key(line: &str) -> String {
         Ok(e) => format!("id:{}", e.id),
         Err(_) => format!("line:{line}"),
     }
+}
+
+/// The upgrade commit's message: what moved where, and why.
+fn upgrade_message(done: &Upgraded) -> String {
+    format!(
+        "nexo: move .nexo/runs to layout {layout}\n\n\
+             {moved} moved from .nexo/runs/<RUN_ID>/ to .nexo/runs/<c>/<c>/<RUN_ID>/ (the id's first\n\
+             two characters after WF-), so a write no longer rewrites a tree with an entry per run.\n\
+             {united} already there, united with it (each event once). A nexo older than layout\n\
+             {layout} refuses this repository (`layout: {layout}` in .nexo/config.yaml): upgrade it.\n",
+        layout = crate::core::layout::LAYOUT,
+        moved = crate::core::words::count(done.moved, "run"),
+        united = crate::core::words::count(done.united, "run"),
+    )
 }
 
 /// Every file of the layout-1 folders of `ids`, at its old place and its
