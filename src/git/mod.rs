@@ -441,18 +441,10 @@ impl Repo {
         // The blob ids are computed here; the objects are written once the
         // index checksum is under way on the other core.
         let (contents, blobs) = self.read_paths(paths)?;
-        let mut edits = Edits::default();
-        for (rel, id) in &blobs {
-            edits.insert(rel, *id);
-        }
+        let edits = Edits::of(&blobs);
         let (updates, removals) = self.index_changes(&blobs)?;
         let commit = || -> Result<Option<gix::ObjectId>> {
-            let ids = blobs.iter().filter_map(|(_, id)| *id);
-            for (bytes, id) in contents.iter().zip(ids) {
-                if let Some(bytes) = bytes {
-                    self.write_loose(gix::objs::Kind::Blob, bytes, Some(id))?;
-                }
-            }
+            self.write_held(&contents, &blobs)?;
             crate::trace::mark("blobs written");
             let mut time = gix::date::parse::TimeBuf::default();
             match onto {
@@ -494,6 +486,21 @@ impl Repo {
         }
         crate::trace::mark("index written");
         Ok(committed.map(|id| id.to_string()))
+    }
+
+    /// Writes the blobs `read_paths` held (new ones in a small commit).
+    fn write_held(
+        &self,
+        contents: &[Option<Vec<u8>>],
+        blobs: &[(&str, Option<gix::ObjectId>)],
+    ) -> Result<()> {
+        let ids = blobs.iter().filter_map(|(_, id)| *id);
+        for (bytes, id) in contents.iter().zip(ids) {
+            if let Some(bytes) = bytes {
+                self.write_loose(gix::objs::Kind::Blob, bytes, Some(id))?;
+            }
+        }
+        Ok(())
     }
 
     /// The content of each path as it is on disk now (`None` when git has

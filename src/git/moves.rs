@@ -94,21 +94,13 @@ impl Repo {
         }
         let sig = self.committer()?;
         let (contents, blobs) = self.read_paths(paths)?;
-        let mut edits = Edits::default();
-        for (rel, id) in &blobs {
-            edits.insert(rel, *id);
-        }
+        let edits = Edits::of(&blobs);
         let (updates, removals) = self.index_changes(&blobs)?;
         // Worked out, and refused if need be, before HEAD moves.
         let new_index = raw.plan_moved(moves, &updates, &removals)?;
         crate::memory::phase_done();
         crate::trace::mark("index planned");
-        let ids = blobs.iter().filter_map(|(_, id)| *id);
-        for (bytes, id) in contents.iter().zip(ids) {
-            if let Some(bytes) = bytes {
-                self.write_loose(gix::objs::Kind::Blob, bytes, Some(id))?;
-            }
-        }
+        self.write_held(&contents, &blobs)?;
         let mut time = gix::date::parse::TimeBuf::default();
         let moved = |base| self.moved_tree(base, moves);
         let committed = self.commit_tree(&edits, sig.to_ref(&mut time), message, Some(&moved))?;

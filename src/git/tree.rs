@@ -21,16 +21,36 @@ enum Edit {
 }
 
 impl Edits {
+    /// Each path's new blob, or its removal (`None`).
+    pub(super) fn of(blobs: &[(&str, Option<gix::ObjectId>)]) -> Edits {
+        let mut edits = Edits::default();
+        for (rel, id) in blobs {
+            edits.insert(rel, *id);
+        }
+        edits
+    }
+
+    /// A file's new blob at `path`, or its removal (`None`).
     pub(super) fn insert(&mut self, path: &str, id: Option<gix::ObjectId>) {
+        self.put(path, Edit::Blob(id))
+    }
+
+    /// Puts tree `id` at folder `path`, whatever was there.
+    pub(super) fn insert_tree(&mut self, path: &str, id: gix::ObjectId) {
+        self.put(path, Edit::Tree(id))
+    }
+
+    fn put(&mut self, path: &str, leaf: Edit) {
         match path.split_once('/') {
             None => {
                 // A file that is gone where a folder now stands (a link
                 // replaced by the real folder, say) is not a removal of
                 // that folder: the folder's own edits decide.
-                if id.is_none() && matches!(self.0.get(path), Some(Edit::Dir(_))) {
+                let gone = matches!(leaf, Edit::Blob(None));
+                if gone && matches!(self.0.get(path), Some(Edit::Dir(_))) {
                     return;
                 }
-                self.0.insert(path.to_string(), Edit::Blob(id));
+                self.0.insert(path.to_string(), leaf);
             }
             Some((dir, rest)) => {
                 let entry = self
@@ -41,28 +61,7 @@ impl Edits {
                     *entry = Edit::Dir(Edits::default());
                 }
                 if let Edit::Dir(sub) = entry {
-                    sub.insert(rest, id);
-                }
-            }
-        }
-    }
-
-    /// Puts tree `id` at folder `path`, whatever was there.
-    pub(super) fn insert_tree(&mut self, path: &str, id: gix::ObjectId) {
-        match path.split_once('/') {
-            None => {
-                self.0.insert(path.to_string(), Edit::Tree(id));
-            }
-            Some((dir, rest)) => {
-                let entry = self
-                    .0
-                    .entry(dir.to_string())
-                    .or_insert_with(|| Edit::Dir(Edits::default()));
-                if !matches!(entry, Edit::Dir(_)) {
-                    *entry = Edit::Dir(Edits::default());
-                }
-                if let Edit::Dir(sub) = entry {
-                    sub.insert_tree(rest, id);
+                    sub.put(rest, leaf);
                 }
             }
         }
