@@ -78,6 +78,11 @@ pub fn release() {
         // bytes in from the file (packs are never changed in place; a
         // replaced one stays readable while mapped). A slice gix holds into
         // it reads the same bytes afterwards. An error is a missed saving.
+        // One assumption: no other thread unmaps a pack between the read
+        // of the maps and this call (memory mapped there anew would be
+        // zeroed). nexo's other threads (doctor's record checks, the
+        // index checksum) read no git objects, so the thread calling this
+        // is the only one that could.
         #[allow(unsafe_code)]
         unsafe {
             libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);

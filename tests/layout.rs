@@ -430,6 +430,13 @@ fn an_upgrade_killed_at_every_point_is_finished_by_the_next_command() {
                 "running",
             ],
         );
+        // And one with a view deleted by hand: file by file too.
+        let view = repo
+            .path()
+            .join(".nexo/runs")
+            .join(&runs[2])
+            .join("run.yaml");
+        std::fs::remove_file(view).unwrap();
         let before: Vec<Vec<String>> = runs
             .iter()
             .map(|r| {
@@ -459,5 +466,53 @@ fn an_upgrade_killed_at_every_point_is_finished_by_the_next_command() {
         doctor_clean(repo.path());
         assert_eq!(repo.git(&["status", "--porcelain"]), "", "{point}");
         git_in(repo.path(), &["update-index", "--refresh"]);
+        let in_head = repo.git(&["ls-tree", "-r", "--name-only", "HEAD", ".nexo/runs"]);
+        assert!(in_head.lines().all(record_is_fanned), "{point}: {in_head}");
     }
+}
+
+/// A version-4 index goes file by file, through gix: an upgrade killed
+/// after listing its paths, then listed again by the next one, must not
+/// leave any path in git's index twice.
+#[test]
+fn an_upgrade_killed_and_run_again_leaves_a_version_4_index_without_repeats() {
+    let repo = Repo::new();
+    for i in 0..2 {
+        open_flat(repo.path(), &format!("v{i}"));
+    }
+    repo.git(&["update-index", "--index-version", "4"]);
+    let killed = nexo_cmd()
+        .current_dir(repo.path())
+        .env("NEXO_CRASH_AT", "upgrade-pending")
+        .args(["doctor", "--fix"])
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    nexo_ok(repo.path(), &["--json", "--no-commit", "list"]);
+    nexo_ok(repo.path(), &["--json", "commit"]);
+    let staged = repo.git(&["ls-files", "-s"]);
+    let paths: Vec<&str> = staged
+        .lines()
+        .map(|l| l.split('\t').nth(1).unwrap())
+        .collect();
+    let unique: std::collections::BTreeSet<&str> = paths.iter().copied().collect();
+    assert_eq!(paths.len(), unique.len(), "{staged}");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    doctor_clean(repo.path());
+}
+
+/// A layout-1 folder with nothing tracked, in a repository whose HEAD has
+/// no `.nexo/runs` at all: the upgrade's commit is still made.
+#[test]
+fn an_untracked_empty_run_folder_is_upgraded_with_no_runs_in_head() {
+    let repo = Repo::new();
+    let run = open_flat(repo.path(), "gone");
+    repo.git(&["rm", "-r", "-q", ".nexo/runs"]);
+    repo.git(&["commit", "-q", "-m", "no runs"]);
+    std::fs::create_dir_all(repo.path().join(".nexo/runs").join(&run)).unwrap();
+    let out = repo.nexo(&["--json", "doctor", "--fix"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let subject = repo.git(&["log", "-1", "--format=%s"]);
+    assert_eq!(subject.trim(), "nexo: move .nexo/runs to layout 2");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
 }

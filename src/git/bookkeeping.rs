@@ -242,16 +242,16 @@ impl Repo {
         self.repo.git_dir().join(PENDING_FILE)
     }
 
-    /// Paths written but not committed yet.
+    /// Paths written but not committed yet, each once (`append_pending`
+    /// may list one twice, and a version-4 index, updated through gix,
+    /// would take a new path twice).
     pub fn read_pending(&self) -> Vec<String> {
-        std::fs::read_to_string(self.pending_path())
-            .map(|s| {
-                s.lines()
-                    .filter(|l| !l.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default()
+        let text = std::fs::read_to_string(self.pending_path()).unwrap_or_default();
+        let mut seen = std::collections::HashSet::new();
+        text.lines()
+            .filter(|l| !l.is_empty() && seen.insert(*l))
+            .map(String::from)
+            .collect()
     }
 
     /// Records `paths` as written but not committed. Called before an
@@ -277,7 +277,7 @@ impl Repo {
     /// `add_pending` for a great many paths (every file of 100,000 moved
     /// run folders): the list is copied and the new paths written after
     /// it as they come, none of it held. A path already listed may be
-    /// listed twice, which only costs its lookup twice.
+    /// listed twice; `read_pending` gives it once.
     pub fn append_pending(&self, paths: &mut dyn Iterator<Item = Result<String>>) -> Result<()> {
         use std::io::{BufRead, Write};
         let path = self.pending_path();

@@ -150,8 +150,9 @@ impl Repo {
             .map_err(|e| git_err("cannot read a tree", e))?
             .lookup_entry_by_path(parent)
             .map_err(|e| git_err("cannot read HEAD's tree", e))?
-            .filter(|e| e.mode().is_tree())
-            .ok_or_else(|| Error::repo(format!("HEAD has no folder {parent}")))?;
+            .filter(|e| e.mode().is_tree());
+        // No folder there in HEAD: nothing of the moved ones is tracked.
+        let Some(old) = old else { return Ok(base) };
         let data = self
             .repo
             .find_tree(old.object_id())

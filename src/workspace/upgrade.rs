@@ -73,24 +73,27 @@ impl Nexo {
         crate::memory::phase_done();
         crate::trace::mark("upgrade: folders judged");
         let root = self.store.root();
+        let mut done = Upgraded::default();
+        let mut paths = Vec::new();
+        for id in ids.iter().filter(|id| !clean.contains(id.as_str())) {
+            // A file deleted by hand leaves its old place in the commit
+            // too, or HEAD would keep a layout-1 folder of it.
+            paths.extend(self.repo.paths_in_head(&legacy_run_rel(id))?);
+        }
         // Pending before anything moves, once for all (a path in both
         // places): a killed upgrade leaves the next command the list of
         // what changed. Streamed: 100,000 runs are a million paths.
         let earlier = self.repo.read_pending();
-        self.repo.append_pending(&mut run_files(root, &ids))?;
+        self.repo
+            .append_pending(&mut run_files(root, &ids).chain(paths.iter().cloned().map(Ok)))?;
         crate::trace::mark("upgrade: pending recorded");
         crate::trace::crash_point("upgrade-pending");
-        let mut done = Upgraded::default();
-        let mut paths = Vec::new();
         for id in ids.iter().filter(|id| !clean.contains(id.as_str())) {
             let (from, to) = (legacy_run_rel(id), run_rel(id));
             for old in files_below(root, &from)? {
                 paths.push(format!("{to}{}", &old[from.len()..]));
                 paths.push(old);
             }
-            // A file deleted by hand leaves its old place in the commit
-            // too, or HEAD would keep a layout-1 folder of it.
-            paths.extend(self.repo.paths_in_head(&from)?);
         }
         let mut united = Vec::new();
         let mut moves = Vec::new();
