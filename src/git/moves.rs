@@ -51,8 +51,12 @@ impl Repo {
             CommitPlan::Commit { lock, index } => (lock, index),
             CommitPlan::Skip { reason } => return Ok(CommitInfo::pending(Some(reason))),
         };
+        // The folders are moved already: this must not fail now. An index
+        // not written whole (which `moves_folders` keeps from coming here)
+        // takes the file-by-file way, over the whole pending list.
         let Index::Raw { raw, verify } = index else {
-            return Err(Error::repo("a move commit needs an index written whole"));
+            let plan = CommitPlan::Commit { lock, index };
+            return self.finish(plan, paths, message);
         };
         let mut small = earlier;
         let known: HashSet<String> = small.iter().cloned().collect();
