@@ -161,12 +161,19 @@ pub fn per_file_moves() -> bool {
 /// `doctor` checks them on more than one thread (`default` otherwise), so a
 /// test of a few runs takes the path a large repository takes.
 pub fn threads_from(default: usize) -> usize {
+    test_size("THREADS_FROM", default)
+}
+
+/// In debug builds, `NEXO_TEST_<NAME>`: a size a test sets small, so that
+/// a few runs take the path 100,000 take (`default` otherwise).
+pub fn test_size(name: &str, default: usize) -> usize {
     #[cfg(debug_assertions)]
-    if let Some(n) = std::env::var("NEXO_TEST_THREADS_FROM")
+    if let Some(n) = std::env::var(format!("NEXO_TEST_{name}"))
         .ok()
         .and_then(|v| v.parse().ok())
     {
         return n;
     }
+    let _ = name;
     default
 }

@@ -34,6 +34,12 @@ fn render(r: &DoctorReport, fix: bool) -> String {
     for p in &r.problems {
         s.push_str(&format!("{}: {}\n", p.kind, p.message));
     }
+    for (kind, n) in &r.problems_not_listed {
+        s.push_str(&format!(
+            "{kind}: {}, not listed\n",
+            count(*n, "more problem")
+        ));
+    }
     for u in &r.unhonoured {
         s.push_str(&format!(
             "not honoured: {} event {} by {} on step {}: {}\n",
@@ -60,6 +66,12 @@ fn render(r: &DoctorReport, fix: bool) -> String {
     }
     for f in &r.fixed {
         s.push_str(&format!("fixed: {f}\n"));
+    }
+    if r.fixed_not_listed > 0 {
+        s.push_str(&format!(
+            "fixed: {}, not listed\n",
+            count(r.fixed_not_listed, "more file")
+        ));
     }
     for q in &r.quarantined {
         s.push_str(&format!("quarantined: {}\n", q.describe()));
@@ -92,8 +104,10 @@ fn summary(r: &DoctorReport, fix: bool) -> String {
             false => format!("{runs} checked: repaired\n"),
         };
     }
-    let fixable = r.problems.iter().filter(|p| p.fixable).count();
-    let total = r.problems.len();
+    // Those not listed are all ones --fix repairs.
+    let not_listed: usize = r.problems_not_listed.values().sum();
+    let fixable = r.problems.iter().filter(|p| p.fixable).count() + not_listed;
+    let total = r.problems.len() + not_listed;
     let problems = count(total, "problem");
     match (fix, fixable) {
         (true, _) => format!(

@@ -14,6 +14,7 @@ use crate::workspace::Nexo;
 
 pub use quarantine::Quarantined;
 
+mod found;
 mod gitlinks;
 mod layout;
 mod lenient;
@@ -22,7 +23,7 @@ mod records;
 mod templates;
 
 /// What kind of problem `doctor` found; serialized in snake_case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     StaleView,
@@ -107,7 +108,13 @@ pub struct DoctorReport {
     /// from it would (a broken one is a problem, kind `template`).
     #[serde(skip_serializing_if = "is_zero")]
     pub templates_checked: usize,
+    /// Every problem `--fix` cannot repair, and the first
+    /// `found::LISTED` of those it can.
     pub problems: Vec<Problem>,
+    /// How many more problems `--fix` repairs were found, by kind: past
+    /// the first `found::LISTED` they are counted, not listed.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub problems_not_listed: std::collections::BTreeMap<ProblemKind, usize>,
     /// Decisions (and gate-passing updates) the approval policy does not
     /// honour, by run, event and reason. Reported, not failed on: a
     /// history is append-only, and a policy made stricter leaves earlier
@@ -127,8 +134,11 @@ pub struct DoctorReport {
     /// is unchanged (a large index written whole, say).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub advice: Vec<String>,
-    /// Paths `--fix` rewrote.
+    /// Paths `--fix` rewrote: the first `found::LISTED`.
     pub fixed: Vec<String>,
+    /// How many more paths `--fix` rewrote, not listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fixed_not_listed: usize,
     /// Lines `--fix` moved out of histories because no nexo can read them,
     /// each kept byte for byte in the history's quarantine file.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -166,16 +176,17 @@ impl Nexo {
         let _lock = if fix { Some(self.lock()?) } else { None };
         if fix {
             self.see_to_merge_driver();
+            self.repo().sweep(found::SPILL_PREFIX);
         }
-        let mut problems = Vec::new();
+        let mut found = found::Found::new(self.repo().git_dir());
         let mut fixed = Vec::new();
         let attributes = format!("{NEXO_DIR}/.gitattributes");
         // Links first: a link at .nexo/runs stops every listing below.
-        problems.extend(self.links(fix, &mut fixed)?);
-        problems.extend(self.not_files(fix, &mut fixed)?);
-        problems.extend(self.gitlinks()?);
-        problems.extend(self.old_layout(fix, &mut fixed)?);
-        problems.extend(self.archived_later(fix, &mut fixed)?);
+        found.problems(self.links(fix, &mut fixed)?);
+        found.problems(self.not_files(fix, &mut fixed)?);
+        found.problems(self.gitlinks()?);
+        found.problems(self.old_layout(fix, &mut fixed)?);
+        found.problems(self.archived_later(fix, &mut fixed)?);
         crate::trace::mark("doctor: links, layout and archive checked");
         let ids = store.run_ids()?;
         let goals = store.goal_ids()?;
@@ -184,7 +195,7 @@ impl Nexo {
                 .read(&attributes)?
                 .is_none_or(|t| t != GITATTRIBUTES.as_bytes())
         {
-            problems.push(Problem {
+            found.problem(Problem {
                 kind: ProblemKind::Gitattributes,
                 path: format!("{NEXO_DIR}/.gitattributes"),
                 line: None,
@@ -197,47 +208,56 @@ impl Nexo {
                 fixed.push(rel);
             }
         }
+        found.fixed_all(fixed)?;
         let records: Vec<&str> = ids.iter().chain(&goals).map(String::as_str).collect();
-        let checked = records::Checker::new(self, fix).check_all(&records)?;
+        let mut checked = records::Checked::default();
+        records::Checker::new(self, fix)
+            .check_all(&records, &mut |block| checked.append(block, &mut found))?;
         crate::trace::mark("doctor: records checked");
-        problems.extend(checked.problems);
-        fixed.extend(checked.fixed);
-        let templates_checked = self.check_templates(&mut problems)?;
-        let unreadable = quarantine::unreadable_paths(&problems);
-        problems.extend(self.uncommitted(fix, &mut fixed, &unreadable)?);
+        let templates_checked = self.check_templates(&mut found)?;
+        let unreadable = quarantine::unreadable_paths(&found.problems);
+        self.uncommitted(fix, &mut found, &unreadable)?;
         crate::trace::mark("doctor: uncommitted paths judged");
-        let mut commit = None;
-        let mut not_committed = None;
-        if fix && !fixed.is_empty() {
-            let plan = self.repo().plan_commit(self.no_commit())?;
-            let message = format!(
-                "nexo: doctor --fix repaired {}\n",
-                crate::core::words::count(fixed.len(), "file")
-            );
-            let info = self.repo().finish(plan, &fixed, &message)?;
-            commit = info.commit;
-            not_committed = info.pending_reason;
-        }
+        let (commit, not_committed) = match fix && found.fixed_count > 0 {
+            true => self.commit_repairs(&mut found)?,
+            false => (None, None),
+        };
         let remaining = if fix {
-            problems.iter().any(|p| !p.fixable)
+            found.problems.iter().any(|p| !p.fixable)
         } else {
-            !problems.is_empty()
+            !found.problems.is_empty()
         };
         Ok(DoctorReport {
             ok: !remaining,
             runs_checked: ids.len(),
             goals_checked: goals.len(),
             templates_checked,
-            problems,
+            problems: found.problems,
+            problems_not_listed: found.not_listed,
             unhonoured: checked.unhonoured,
             trespasses: checked.trespasses,
             dated_ahead: checked.dated_ahead,
             advice: self.repo.split_index_advice().into_iter().collect(),
-            fixed,
+            fixed_not_listed: found.fixed_count - found.fixed.len(),
+            fixed: found.fixed,
             quarantined: checked.quarantined,
             commit,
             not_committed,
         })
+    }
+
+    /// Commits every path `--fix` repaired: those past the listed ones
+    /// join the pending list from their file first, so a kill at any
+    /// point leaves the next command all of them.
+    fn commit_repairs(&self, found: &mut found::Found) -> Result<(Option<String>, Option<String>)> {
+        found.take_spilled(|paths| self.repo().append_pending(paths))?;
+        let plan = self.repo().plan_commit(self.no_commit())?;
+        let message = format!(
+            "nexo: doctor --fix repaired {}\n",
+            crate::core::words::count(found.fixed_count, "file")
+        );
+        let info = self.repo().finish(plan, &found.fixed, &message)?;
+        Ok((info.commit, info.pending_reason))
     }
 
     /// `.nexo/` paths not committed (left by --no-commit, a merge in
@@ -247,22 +267,18 @@ impl Nexo {
     fn uncommitted(
         &self,
         fix: bool,
-        fixed: &mut Vec<String>,
+        found: &mut found::Found,
         unreadable: &HashSet<String>,
-    ) -> Result<Vec<Problem>> {
-        let mut problems = Vec::new();
+    ) -> Result<()> {
         let git = self.repo().cli();
-        // A set beside the list: a repair of a whole repository's views
-        // names hundreds of thousands of paths.
-        let mut rewritten: HashSet<String> = fixed.iter().cloned().collect();
-        let mut report = |path: String, kind: ProblemKind, message: String| {
+        let mut report = |path: String, kind: ProblemKind, message: String| -> Result<()> {
             // A path this --fix rewrote is committed with the repair.
-            if fix && !rewritten.insert(path.clone()) {
-                return;
+            if fix && found.was_fixed(&path) {
+                return Ok(());
             }
             // What nexo cannot read, it never commits.
             let held = unreadable.contains(&path);
-            problems.push(Problem {
+            found.problem(Problem {
                 kind,
                 message: match held {
                     true => format!(
@@ -274,14 +290,15 @@ impl Nexo {
                 line: None,
                 fixable: !held,
             });
-            if fix && !held {
-                fixed.push(path);
+            match fix && !held {
+                true => found.fixed(path),
+                false => Ok(()),
             }
         };
         let (pending, staged) = self.repo().pending_and_staged()?;
         for path in pending {
             let message = format!("{path} is written but not committed; --fix commits it");
-            report(path, ProblemKind::Uncommitted, message);
+            report(path, ProblemKind::Uncommitted, message)?;
         }
         let staged = match staged {
             Some(staged) => staged,
@@ -291,9 +308,9 @@ impl Nexo {
             let message = format!(
                 "git's index holds another version of {path} than HEAD, which your next `git commit` would commit; --fix brings it up to date"
             );
-            report(path, ProblemKind::IndexOutOfDate, message);
+            report(path, ProblemKind::IndexOutOfDate, message)?;
         }
-        Ok(problems)
+        Ok(())
     }
 
     /// Histories that are not regular files (a folder, a FIFO, a device):

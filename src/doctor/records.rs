@@ -5,8 +5,9 @@
 //! are shared between threads; what they find is put back in id order, so
 //! the report is the one a check of one record after another makes.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::lenient::{Aside, read_lenient};
@@ -51,14 +52,41 @@ pub(super) struct Checked {
 }
 
 impl Checked {
-    /// `later`'s findings after this one's.
-    fn append(&mut self, later: Checked) {
-        self.problems.extend(later.problems);
-        self.fixed.extend(later.fixed);
+    /// `later`'s findings after this one's, but its problems and repaired
+    /// paths, which go to `found`.
+    pub(super) fn append(&mut self, later: Checked, found: &mut super::found::Found) -> Result<()> {
+        found.problems(later.problems);
+        found.fixed_all(later.fixed)?;
         self.quarantined.extend(later.quarantined);
         self.unhonoured.extend(later.unhonoured);
         self.trespasses.extend(later.trespasses);
         self.dated_ahead.extend(later.dated_ahead);
+        Ok(())
+    }
+}
+
+/// Blocks checked, merged in order as they come in.
+struct InOrder<'m> {
+    next: usize,
+    waiting: BTreeMap<usize, Result<Checked>>,
+    merge: &'m mut (dyn FnMut(Checked) -> Result<()> + Send),
+    error: Option<crate::core::error::Error>,
+}
+
+impl InOrder<'_> {
+    /// Block `block`'s result arrives; every block now in order is
+    /// merged. False once an error is the answer.
+    fn arrive(&mut self, block: usize, result: Result<Checked>) -> bool {
+        self.waiting.insert(block, result);
+        while self.error.is_none()
+            && let Some(result) = self.waiting.remove(&self.next)
+        {
+            self.next += 1;
+            if let Err(e) = result.and_then(|found| (self.merge)(found)) {
+                self.error = Some(e);
+            }
+        }
+        self.error.is_none()
     }
 }
 
@@ -79,20 +107,30 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Checks records `ids`, on more than one thread when there are many.
-    /// The first error in id order is the answer, as it would be checking
-    /// one after another; the other thread then takes no more records.
-    pub(super) fn check_all(&self, ids: &[&str]) -> Result<Checked> {
+    /// Checks records `ids`, on more than one thread when there are many,
+    /// handing what each block of them found to `merge` in id order as
+    /// soon as the blocks before it are in: a block waits for the ones
+    /// before it, not for the whole check. The first error in id order is
+    /// the answer, as it would be checking one after another; the other
+    /// thread then takes no more records.
+    pub(super) fn check_all(
+        &self,
+        ids: &[&str],
+        merge: &mut (dyn FnMut(Checked) -> Result<()> + Send),
+    ) -> Result<()> {
         let threads = match ids.len() < crate::trace::threads_from(THREADS_FROM) {
             true => 1,
             false => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
         };
-        let mut checked = Checked::default();
         if threads == 1 {
-            for id in ids {
-                self.check_record(id, &mut checked)?;
+            for block in ids.chunks(BLOCK) {
+                let mut found = Checked::default();
+                for id in block {
+                    self.check_record(id, &mut found)?;
+                }
+                merge(found)?;
             }
-            return Ok(checked);
+            return Ok(());
         }
         let block_len = ids
             .len()
@@ -100,10 +138,15 @@ impl<'a> Checker<'a> {
             .clamp(1, BLOCK);
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
+        let order = Mutex::new(InOrder {
+            next: 0,
+            waiting: BTreeMap::new(),
+            merge,
+            error: None,
+        });
         // Blocks are taken in id order, and each taken block is finished:
-        // every block before a failed one is in the answer.
+        // every block before a failed one is merged.
         let work = || {
-            let mut done = Vec::new();
             while !failed.load(Ordering::Relaxed) {
                 let block = next.fetch_add(1, Ordering::Relaxed);
                 let Some(block_ids) = ids.chunks(block_len).nth(block) else {
@@ -113,29 +156,23 @@ impl<'a> Checker<'a> {
                 let result = block_ids
                     .iter()
                     .try_for_each(|id| self.check_record(id, &mut found));
-                if result.is_err() {
+                let mut order = order.lock().unwrap_or_else(|p| p.into_inner());
+                if !order.arrive(block, result.map(|()| found)) {
                     failed.store(true, Ordering::Relaxed);
                 }
-                done.push((block, result.map(|()| found)));
             }
-            done
         };
-        let mut blocks = std::thread::scope(|scope| {
+        std::thread::scope(|scope| {
             let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-            let mut blocks = work();
+            work();
             for helper in helpers {
-                match helper.join() {
-                    Ok(done) => blocks.extend(done),
-                    Err(panic) => std::panic::resume_unwind(panic),
+                if let Err(panic) = helper.join() {
+                    std::panic::resume_unwind(panic);
                 }
             }
-            blocks
         });
-        blocks.sort_unstable_by_key(|(block, _)| *block);
-        for (_, found) in blocks {
-            checked.append(found?);
-        }
-        Ok(checked)
+        let order = order.into_inner().unwrap_or_else(|p| p.into_inner());
+        order.error.map_or(Ok(()), Err)
     }
 
     /// One run's or goal's history and views: what is wrong with them, the

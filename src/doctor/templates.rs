@@ -16,7 +16,7 @@ impl Nexo {
     /// Every entry of `.nexo/templates/` that is meant as a template:
     /// each `<name>.yaml` checked, and a `.yml` (never read) named. Links
     /// are named by `links`. Returns how many templates it checked.
-    pub(super) fn check_templates(&self, problems: &mut Vec<Problem>) -> Result<usize> {
+    pub(super) fn check_templates(&self, found: &mut super::found::Found) -> Result<usize> {
         let store = self.store();
         let mut checked = 0;
         // `.nexo/templates` itself as a link is named by `links`.
@@ -45,7 +45,7 @@ impl Nexo {
                 None => None,
             };
             if let Some(message) = message {
-                problems.push(Problem {
+                found.problem(Problem {
                     kind: ProblemKind::Template,
                     line: line_of(&message, &rel),
                     path: rel,

@@ -238,7 +238,7 @@ impl Repo {
         let _ = std::fs::remove_file(self.pending_path());
     }
 
-    fn pending_path(&self) -> PathBuf {
+    pub(super) fn pending_path(&self) -> PathBuf {
         self.repo.git_dir().join(PENDING_FILE)
     }
 
@@ -258,6 +258,13 @@ impl Repo {
     /// append too, so a crash between writing and committing leaves the
     /// change for the next command to commit.
     pub fn add_pending(&self, paths: &[String]) -> Result<()> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        // A long list (a killed commit of every view) is not read whole.
+        if std::fs::metadata(self.pending_path()).is_ok_and(|m| m.len() > 1 << 20) {
+            return self.append_pending(&mut paths.iter().cloned().map(Ok));
+        }
         let mut all = self.read_pending();
         let mut known: std::collections::HashSet<String> = all.iter().cloned().collect();
         for p in paths {
@@ -313,7 +320,6 @@ impl Repo {
     /// from HEAD when nexo found them on the way (`None`: ask git).
     pub fn pending_and_staged(&self) -> Result<(Vec<String>, Option<Vec<String>>)> {
         let mut out = self.read_pending();
-        let mut listed: std::collections::HashSet<String> = out.iter().cloned().collect();
         if !crate::store::nofollow::check(&self.workdir, std::path::Path::new(NEXO_DIR))? {
             out.sort();
             return Ok((out, None));
@@ -325,14 +331,14 @@ impl Repo {
             None => (self.changed_per_git()?, None),
         };
         if let Some(changed) = changed {
-            for rel in changed {
-                if listed.insert(rel.clone()) {
-                    out.push(rel);
-                }
-            }
-            out.sort();
+            // Each path once, by sorting: no second copy of 400,000 paths
+            // (every view of 100,000 runs, new) in a set.
+            out.extend(changed);
+            out.sort_unstable();
+            out.dedup();
             return Ok((out, staged));
         }
+        let mut listed: std::collections::HashSet<String> = out.iter().cloned().collect();
         let root = self.workdir.join(NEXO_DIR);
         let tree = self.head_tree()?;
         // A repository's insides (a nested one, a submodule's checkout)

@@ -21,6 +21,7 @@ use gix::bstr::{BStr, ByteSlice};
 use crate::core::error::{Error, ErrorKind, Result};
 
 mod bookkeeping;
+mod bulk;
 pub mod cli;
 mod coalesce;
 mod conversion;
@@ -372,29 +373,44 @@ impl Repo {
             CommitPlan::Commit { lock, index } => (lock, index),
             CommitPlan::Skip { reason } => return Ok(CommitInfo::pending(Some(reason))),
         };
+        if self.commits_in_batches(&index) {
+            return self.finish_in_batches(lock, index, message);
+        }
         let all = self.read_pending();
         // If HEAD's .nexo had changed since views were last known current
         // (a `git pull` between this command's refresh and its commit),
         // other runs' views may be stale: leave them for the next refresh.
         let views_current = self.seen_tree() == Some(self.nexo_tree()?);
         crate::trace::crash_point("before-commit");
-        match self.commit_paths(lock, index, &all, message, None) {
+        let made = self.commit_paths(lock, index, &all, message, None);
+        // Only a commit carrying nexo's trailers is amended.
+        let may_fold = self.coalesce && message::is_nexos(message);
+        Ok(self.landed(made, views_current, may_fold))
+    }
+
+    /// What a commit attempt made of a change already written: committed
+    /// (only then may the pending list go), or left pending, with why.
+    fn landed(
+        &self,
+        made: Result<Option<String>>,
+        views_current: bool,
+        may_fold: bool,
+    ) -> CommitInfo {
+        match made {
             Ok(id) => {
-                // Only after the commit landed may the pending list go.
                 self.clear_pending();
                 if views_current {
                     self.mark_seen();
                 }
-                Ok(CommitInfo {
-                    // Only a commit carrying nexo's trailers is amended.
-                    may_fold: self.coalesce && id.is_some() && message::is_nexos(message),
+                CommitInfo {
+                    may_fold: may_fold && id.is_some(),
                     ..CommitInfo::made(id)
-                })
+                }
             }
-            Err(e) => Ok(CommitInfo::pending(Some(format!(
+            Err(e) => CommitInfo::pending(Some(format!(
                 "{}. The change is written to .nexo/ and will be committed by the next nexo command or `nexo commit`",
                 e.message_with_causes()
-            )))),
+            ))),
         }
     }
 

@@ -66,19 +66,7 @@ impl Repo {
         crate::trace::mark(&format!("{} folders moved whole", moves.len()));
         crate::trace::crash_point("before-commit");
         let made = self.commit_moves(lock, &raw, verify, moves, &small, message);
-        match made {
-            Ok(id) => {
-                self.clear_pending();
-                if views_current {
-                    self.mark_seen();
-                }
-                Ok(CommitInfo::made(id))
-            }
-            Err(e) => Ok(CommitInfo::pending(Some(format!(
-                "{}. The change is written to .nexo/ and will be committed by the next nexo command or `nexo commit`",
-                e.message_with_causes()
-            )))),
-        }
+        Ok(self.landed(made, views_current, false))
     }
 
     fn commit_moves(

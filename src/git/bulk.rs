@@ -1,0 +1,213 @@
+//! A commit of a great many paths in memory that does not grow with them:
+//! `doctor --fix` regenerating every run's views (400,000 files at
+//! 100,000 runs), or the next command finishing such a commit after a kill.
+//!
+//! `commit_paths` holds every path with its blob id, stat data, tree edit
+//! and new index entry until the commit is built: over 500 MB at that
+//! size. Here the pending list is read from disk in batches. Each batch's
+//! blobs are written, its edits applied to a tree built on HEAD's, and its
+//! entries spliced into a copy of git's index kept beside it (unhashed,
+//! under the git directory). Only once every batch is in does HEAD move to
+//! the tree, by compare-and-swap, and the last copy become git's index,
+//! hashed on the way. What is held is one batch; what is rewritten per
+//! batch is the index copy and the trees on the batch's paths.
+
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+
+use super::index::RawIndex;
+use super::lockfile::IndexLock;
+use super::tree::Edits;
+use super::{CommitInfo, Index, Repo, git_err};
+use crate::core::error::{Error, Result};
+
+/// Past this size (about 30,000 paths), the pending list is committed in
+/// batches.
+const BULK_FROM_BYTES: usize = 2 << 20;
+/// Paths a batch takes. Each batch rewrites the index copy whole (56 MB at
+/// 100,000 runs): a larger batch rewrites it less often, a smaller one
+/// holds less.
+const BATCH: usize = 32_768;
+
+/// The name of the index's copies, which no other file of nexo's in the
+/// git directory starts with (`sweep` removes them).
+const COPY_PREFIX: &str = "nexo-batched-index-";
+
+/// The pending list, read a batch at a time.
+struct Batches {
+    lines: std::io::Split<std::io::BufReader<std::fs::File>>,
+    path: std::path::PathBuf,
+    size: usize,
+}
+
+impl Batches {
+    /// The next paths, each once; `None` past the end.
+    fn next(&mut self) -> Result<Option<Vec<String>>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut batch = Vec::new();
+        while batch.len() < self.size {
+            let Some(line) = self.lines.next() else { break };
+            let line = line.map_err(|e| Error::io("read", &self.path, e))?;
+            if line.is_empty() {
+                continue;
+            }
+            let path = String::from_utf8(line).map_err(|_| {
+                Error::repo(format!(
+                    "{} holds a path that is not UTF-8",
+                    self.path.display()
+                ))
+            })?;
+            if seen.insert(path.clone()) {
+                batch.push(path);
+            }
+        }
+        Ok((!batch.is_empty()).then_some(batch))
+    }
+}
+
+/// A copy of git's index as the batches so far leave it.
+struct IndexCopy {
+    raw: RawIndex,
+    _file: tempfile::TempPath,
+}
+
+impl Repo {
+    /// Whether the pending list is long enough to be committed in batches
+    /// (and the index can be: version 2 or 3, written whole).
+    pub(super) fn commits_in_batches(&self, index: &Index) -> bool {
+        matches!(index, Index::Raw { .. })
+            && std::fs::metadata(self.pending_path()).is_ok_and(|m| {
+                m.len() > crate::trace::test_size("BULK_FROM_BYTES", BULK_FROM_BYTES) as u64
+            })
+    }
+
+    /// `finish` for a long pending list: every path on it committed, in
+    /// batches. The caller has checked `commits_in_batches`.
+    pub(super) fn finish_in_batches(
+        &self,
+        lock: IndexLock,
+        index: Index,
+        message: &str,
+    ) -> Result<CommitInfo> {
+        let Index::Raw { raw, verify } = index else {
+            unreachable!("commits_in_batches admits only an index written whole")
+        };
+        let views_current = self.seen_tree() == Some(self.nexo_tree()?);
+        crate::trace::crash_point("before-commit");
+        let made = self.commit_batches(lock, raw, verify, message);
+        Ok(self.landed(made, views_current, false))
+    }
+
+    fn commit_batches(
+        &self,
+        lock: IndexLock,
+        raw: Arc<RawIndex>,
+        verify: Option<std::thread::JoinHandle<Result<bool>>>,
+        message: &str,
+    ) -> Result<Option<String>> {
+        if let Some(v) = verify
+            && !v.join().expect("checksum thread does not panic")?
+        {
+            return Err(super::index_io::checksum_failed());
+        }
+        let sig = self.committer()?;
+        let head = self.head_id()?;
+        let base = match head {
+            Some(id) => self
+                .repo
+                .find_commit(id)
+                .and_then(|c| c.tree_id().map(|t| t.detach()))
+                .map_err(|e| git_err("cannot read HEAD's commit", e))?,
+            None => gix::ObjectId::empty_tree(self.repo.object_hash()),
+        };
+        let path = self.pending_path();
+        let file = std::fs::File::open(&path).map_err(|e| Error::io("read", &path, e))?;
+        let mut batches = Batches {
+            lines: std::io::BufReader::new(file).split(b'\n'),
+            path,
+            size: crate::trace::test_size("BATCH", BATCH),
+        };
+        self.sweep(COPY_PREFIX);
+        let (mut tree, mut copy) = (base, None::<IndexCopy>);
+        let mut done = 0;
+        while let Some(batch) = batches.next()? {
+            let (contents, blobs) = self.read_paths(&batch)?;
+            self.write_held(&contents, &blobs)?;
+            tree = self.edit_tree(tree, &Edits::of(&blobs))?;
+            let (updates, removals) = self.index_changes(&blobs)?;
+            let from = copy.as_ref().map_or(&*raw, |c| &c.raw);
+            copy = Some(self.index_copy(from, &updates, &removals)?);
+            crate::trace::crash_point("bulk-batch");
+            done += batch.len();
+            crate::memory::phase_done();
+            crate::trace::mark(&format!("{done} paths in"));
+        }
+        // Built on `base`: a HEAD moved meanwhile is not built on again
+        // (every batch over); the list stays for the next command.
+        let built = |on: gix::ObjectId| match on == base {
+            true => Ok(tree),
+            false => Err(Error::repo(
+                "the branch moved while nexo committed a long list of paths",
+            )),
+        };
+        let mut time = gix::date::parse::TimeBuf::default();
+        let from = copy.as_ref().map_or(&*raw, |c| &c.raw);
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, lock);
+        let edits = Edits::default();
+        let commit = || self.commit_tree(&edits, sig.to_ref(&mut time), message, Some(&built));
+        let (committed, hash) =
+            self.write_pieces(&mut out, &[from.content()], &|p| from.release(p), commit)?;
+        let lock = out
+            .into_inner()
+            .map_err(|e| git_err("cannot write git's index", e.into_error()))?;
+        lock.commit()?;
+        self.remember_index(hash);
+        crate::trace::mark("index written");
+        Ok(committed.map(|id| id.to_string()))
+    }
+
+    /// Removes the files named `prefix…` a killed nexo left in the git
+    /// directory (a copy of the index is as large as the index). The
+    /// caller holds nexo's lock, so none is another's in use.
+    pub fn sweep(&self, prefix: &str) {
+        let Ok(entries) = std::fs::read_dir(self.git_dir()) else {
+            return;
+        };
+        for e in entries.filter_map(|e| e.ok()) {
+            if e.file_name().to_string_lossy().starts_with(prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+
+    /// `from` with `updates` and `removals` spliced in, written unhashed to
+    /// a file of its own beside git's index and mapped again.
+    fn index_copy(
+        &self,
+        from: &RawIndex,
+        updates: &[super::index::NewEntry<'_>],
+        removals: &[&str],
+    ) -> Result<IndexCopy> {
+        let dir = self.git_dir();
+        let io = |e| Error::io("write a copy of git's index in", dir, e);
+        let file = tempfile::Builder::new()
+            .prefix(COPY_PREFIX)
+            .tempfile_in(dir)
+            .map_err(io)?;
+        let (file, path) = file.into_parts();
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
+        let mut scratch = Vec::new();
+        for piece in from.splice(updates, removals, &mut scratch) {
+            for slice in piece.chunks(super::index::SLICE) {
+                out.write_all(slice).map_err(io)?;
+                from.release(slice);
+            }
+        }
+        let hash_len = self.repo.object_hash().len_in_bytes();
+        out.write_all(&vec![0; hash_len]).map_err(io)?;
+        out.into_inner().map_err(|e| io(e.into_error()))?;
+        let raw = RawIndex::open(&path, hash_len)?
+            .ok_or_else(|| Error::repo("nexo's copy of git's index cannot be read back"))?;
+        Ok(IndexCopy { raw, _file: path })
+    }
+}

@@ -1,0 +1,216 @@
+//! A repair of every run's views (`doctor --fix` at 100,000 runs): its
+//! report lists the first problems and counts the rest, and its commit
+//! reads the pending list in batches. Small sizes (`NEXO_TEST_LISTED`,
+//! `NEXO_TEST_BATCH`, `NEXO_TEST_BULK_FROM_BYTES`) take a few runs down
+//! the path 100,000 take; the answer must be the one the sizes of a small
+//! repository give.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::*;
+
+/// The sizes that send a few runs down the large repository's path.
+const SMALL: [(&str, &str); 3] = [
+    ("NEXO_TEST_LISTED", "2"),
+    ("NEXO_TEST_BATCH", "3"),
+    ("NEXO_TEST_BULK_FROM_BYTES", "0"),
+];
+
+fn doctor(dir: &Path, small: bool, extra: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = nexo_cmd();
+    cmd.current_dir(dir);
+    if small {
+        cmd.envs(SMALL);
+    }
+    cmd.envs(extra.iter().copied()).args(args).output().unwrap()
+}
+
+/// Every view under `.nexo/runs`, as `git ls-files` names them.
+fn views(dir: &Path) -> Vec<String> {
+    git_in(dir, &["ls-files", ".nexo/runs"])
+        .lines()
+        .filter(|p| !p.ends_with("history.jsonl"))
+        .map(String::from)
+        .collect()
+}
+
+/// A repository of five runs, with `notes.txt` of the user's staged, and
+/// a twin copy of it.
+fn five_runs() -> (Repo, tempfile::TempDir) {
+    let repo = Repo::new();
+    for i in 0..5 {
+        nexo_ok(
+            repo.path(),
+            &["--json", "open", &format!("g{i}"), "-s", "a", "-s", "b"],
+        );
+    }
+    std::fs::write(repo.path().join("notes.txt"), "mine\n").unwrap();
+    repo.git(&["add", "notes.txt"]);
+    let twin = tempfile::tempdir().unwrap();
+    (repo, twin)
+}
+
+fn copy_of(repo: &Path, twin: &tempfile::TempDir) -> PathBuf {
+    let copy = twin.path().join("repo");
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(repo)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    git_in(&copy, &["update-index", "-q", "--refresh"]);
+    copy
+}
+
+fn same_commit_and_index(a: &Path, b: &Path) {
+    for args in [
+        &["rev-parse", "HEAD^{tree}"][..],
+        &["ls-files", "-s"],
+        &["status", "--porcelain", "--untracked-files=all"],
+        &["diff", "--cached", "--name-only"],
+    ] {
+        assert_eq!(git_in(a, args), git_in(b, args), "{args:?}");
+    }
+    assert_eq!(
+        git_in(a, &["diff", "--cached", "--name-only"]).trim(),
+        "notes.txt"
+    );
+    git_in(a, &["update-index", "--refresh"]);
+    git_in(a, &["fsck", "--no-dangling"]);
+}
+
+/// Commits `repo`'s histories without their views, and removes them:
+/// the documented format, as a person or another tool may write it.
+/// Returns the views removed.
+fn histories_only(repo: &Repo) -> Vec<String> {
+    let all = views(repo.path());
+    for v in &all {
+        std::fs::remove_file(repo.path().join(v)).unwrap();
+    }
+    repo.git(&["commit", "-q", "-m", "histories only", "--", ".nexo"]);
+    all
+}
+
+/// Views deleted by hand in every run and a stale one: the batched repair
+/// commits what the one-batch repair commits, and its report counts what
+/// it does not list.
+#[test]
+fn views_repaired_in_batches_give_the_commit_and_index_of_one_batch() {
+    let (repo, twin) = five_runs();
+    let all = views(repo.path());
+    for v in &all {
+        std::fs::remove_file(repo.path().join(v)).unwrap();
+    }
+    let copy = copy_of(repo.path(), &twin);
+    let batched = doctor(repo.path(), true, &[], &["--json", "doctor", "--fix"]);
+    assert!(batched.status.success(), "{}", stderr(&batched));
+    let whole = doctor(&copy, false, &[], &["--json", "doctor", "--fix"]);
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    same_commit_and_index(repo.path(), &copy);
+
+    let (b, w) = (parse_json(&batched), parse_json(&whole));
+    let listed = b["problems"].as_array().unwrap().len();
+    let not_listed = b["problems_not_listed"]["missing_view"].as_u64().unwrap() as usize;
+    assert_eq!(listed, 2, "{b:#}");
+    assert_eq!(listed + not_listed, w["problems"].as_array().unwrap().len());
+    assert_eq!(w["problems"].as_array().unwrap().len(), all.len());
+    let fixed = b["fixed"].as_array().unwrap().len();
+    let fixed_total = fixed + b["fixed_not_listed"].as_u64().unwrap() as usize;
+    assert_eq!(fixed, 2);
+    assert_eq!(fixed_total, w["fixed"].as_array().unwrap().len());
+    assert!(w.get("problems_not_listed").is_none(), "{w:#}");
+    assert_eq!(b["ok"], true);
+    assert_eq!(views(repo.path()), all);
+}
+
+/// Histories committed without views (the documented format, written by
+/// hand or by another tool): the batched repair adds every view, as the
+/// one-batch repair does; a plain doctor counts what it does not list,
+/// and its summary counts them all.
+#[test]
+fn views_never_committed_are_added_in_batches() {
+    let (repo, twin) = five_runs();
+    let all = histories_only(&repo);
+    let checked = doctor(repo.path(), true, &[], &["doctor"]);
+    assert_eq!(checked.status.code(), Some(7), "{}", stderr(&checked));
+    let text = stdout(&checked);
+    let more = all.len() - 2;
+    assert!(
+        text.contains(&format!("missing_view: {more} more problems, not listed")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{} problems; `nexo doctor --fix` repairs them",
+            all.len()
+        )),
+        "{text}"
+    );
+    let copy = copy_of(repo.path(), &twin);
+    let batched = doctor(repo.path(), true, &[], &["doctor", "--fix"]);
+    assert!(batched.status.success(), "{}", stderr(&batched));
+    assert!(
+        stdout(&batched).contains(&format!("fixed: {} more files, not listed", all.len() - 2)),
+        "{}",
+        stdout(&batched)
+    );
+    let whole = doctor(&copy, false, &[], &["doctor", "--fix"]);
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    same_commit_and_index(repo.path(), &copy);
+    assert_eq!(views(repo.path()), all);
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%s"]).trim(),
+        format!("nexo: doctor --fix repaired {} files", all.len())
+    );
+}
+
+/// A batched repair killed at any point: the next command commits every
+/// view, and HEAD, git's index and the working tree agree.
+#[test]
+fn a_batched_repair_killed_at_every_point_is_finished_by_the_next_command() {
+    for point in [
+        "bulk-batch",
+        "before-commit",
+        "commit-written",
+        "head-moved",
+        "index-before-rename",
+    ] {
+        let (repo, twin) = five_runs();
+        let all = histories_only(&repo);
+        let killed = doctor(
+            repo.path(),
+            true,
+            &[("NEXO_CRASH_AT", point)],
+            &["doctor", "--fix"],
+        );
+        assert!(!killed.status.success(), "{point}: the kill happened");
+        assert!(
+            !stderr(&killed).contains("panicked"),
+            "{point}: {}",
+            stderr(&killed)
+        );
+        let next = doctor(repo.path(), true, &[], &["--json", "commit"]);
+        assert!(next.status.success(), "{point}: {}", stderr(&next));
+        let fixed = doctor(repo.path(), true, &[], &["--json", "doctor", "--fix"]);
+        assert!(fixed.status.success(), "{point}: {}", stderr(&fixed));
+        assert_eq!(views(repo.path()), all, "{point}");
+        let status = repo.git(&["status", "--porcelain", "--untracked-files=all"]);
+        assert_eq!(status.trim(), "A  notes.txt", "{point}");
+        git_in(repo.path(), &["update-index", "--refresh"]);
+        let report = nexo_ok(repo.path(), &["--json", "doctor"]);
+        assert_eq!(report["ok"], true, "{point}: {report:#}");
+        // What a kill left beside git's index is gone.
+        let left: Vec<_> = std::fs::read_dir(repo.path().join(".git"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("nexo-batched-index-") || n.starts_with("nexo-repaired-"))
+            .collect();
+        assert!(left.is_empty(), "{point}: {left:?}");
+        drop(twin);
+    }
+}
