@@ -214,3 +214,27 @@ fn a_batched_repair_killed_at_every_point_is_finished_by_the_next_command() {
         drop(twin);
     }
 }
+
+/// A repair written but not committed (`--no-commit`): `nexo commit`
+/// commits every path, in batches, and lists the first.
+#[test]
+fn nexo_commit_lists_the_first_paths_and_commits_them_all() {
+    let (repo, _twin) = five_runs();
+    let all = histories_only(&repo);
+    let written = doctor(repo.path(), true, &[], &["--no-commit", "doctor", "--fix"]);
+    assert!(written.status.success(), "{}", stderr(&written));
+    assert_eq!(views(repo.path()), Vec::<String>::new());
+    let out = doctor(repo.path(), true, &[], &["--json", "commit"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let answer = parse_json(&out);
+    let listed = answer["paths"].as_array().unwrap().len();
+    assert_eq!(listed, 2, "{answer:#}");
+    assert_eq!(
+        listed + answer["paths_not_listed"].as_u64().unwrap() as usize,
+        all.len()
+    );
+    assert_eq!(views(repo.path()), all);
+    let status = repo.git(&["status", "--porcelain", "--untracked-files=all"]);
+    assert_eq!(status.trim(), "A  notes.txt");
+    git_in(repo.path(), &["update-index", "--refresh"]);
+}

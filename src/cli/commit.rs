@@ -8,7 +8,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     ctx.emit(&r, || match &r.commit {
         Some(c) => format!(
             "Committed {} as {c}\n",
-            nexo::core::words::count(r.paths.len(), "pending .nexo/ change")
+            nexo::core::words::count(r.paths.len() + r.paths_not_listed, "pending .nexo/ change")
         ),
         None => "Nothing to commit in .nexo/\n".into(),
     })

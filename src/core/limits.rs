@@ -42,6 +42,30 @@ pub const MAX_JSON_BYTES: usize = 256 * 1024;
 /// The most steps a run may be opened with.
 pub const MAX_STEPS: usize = 1_000;
 
+/// Paths and repairable problems an answer lists in full, at most; past
+/// it they are counted. Every view of 100,000 runs is 400,000 paths: a
+/// list no person or agent reads, held in memory to print it.
+pub const LISTED: usize = 1_000;
+
+/// A count of nothing left out is not written (serde's
+/// `skip_serializing_if`).
+pub fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// `LISTED`, or in debug builds `NEXO_TEST_LISTED`, so that a test of a
+/// few paths takes the path of many.
+pub fn listed() -> usize {
+    #[cfg(debug_assertions)]
+    if let Some(n) = std::env::var("NEXO_TEST_LISTED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return n;
+    }
+    LISTED
+}
+
 /// Bidirectional-text controls, which make text display differently from
 /// what it is (CVE-2021-42574); refused in one-line fields.
 fn is_bidi_control(c: char) -> bool {

@@ -469,16 +469,12 @@ pub struct VerifyReport {
     pub runs_judged: usize,
     /// Templates in HEAD's `.nexo/templates`, each checked as opening a
     /// run from it would check it (a broken one is a problem).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::core::limits::is_zero")]
     pub templates: usize,
     pub gates: Vec<GateCheck>,
     pub violations: Vec<Violation>,
     pub stale: Vec<Violation>,
     pub problems: Vec<VerifyProblem>,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 #[cfg(test)]

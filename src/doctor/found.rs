@@ -4,9 +4,9 @@
 //! each (with its message) and holding each repaired path until the
 //! commit cost hundreds of megabytes, and a report no one reads.
 //!
-//! So problems `--fix` repairs are listed up to `LISTED`, and past it
+//! So problems `--fix` repairs are listed up to `limits::LISTED`, and past it
 //! counted by kind; a problem it cannot repair is always listed, since
-//! each needs a person. Repaired paths are listed up to `LISTED` too; the
+//! each needs a person. Repaired paths are listed up to `limits::LISTED` too; the
 //! rest wait in a file beside git's index for the commit, which reads
 //! them from the pending list in batches.
 
@@ -18,26 +18,24 @@ use std::path::{Path, PathBuf};
 use super::{Problem, ProblemKind};
 use crate::core::error::{Error, Result};
 
-/// Problems `--fix` repairs, and repaired paths, listed in full at most.
-pub const LISTED: usize = 1_000;
-
 /// The name of the file repaired paths past the listed ones wait in.
 pub const SPILL_PREFIX: &str = "nexo-repaired-";
 
 /// Problems and repaired paths, in the order they were found.
 pub(super) struct Found {
     pub problems: Vec<Problem>,
-    /// Repairable problems past the first `LISTED`, by kind.
+    /// Repairable problems past the first `limits::LISTED`, by kind.
     pub not_listed: BTreeMap<ProblemKind, usize>,
     listed_fixable: usize,
-    /// The first `LISTED` paths repaired.
+    /// The first `limits::LISTED` paths repaired.
     pub fixed: Vec<String>,
     pub fixed_count: usize,
     /// Every repaired path's hash: whether a path was repaired already is
-    /// asked of each uncommitted one. A collision only leaves a path
-    /// unnamed in the report; `--fix` commits it either way.
+    /// asked of each uncommitted one. A collision (about one chance in
+    /// 10^8 at 400,000 paths) leaves an uncommitted path for the next
+    /// `doctor`, which names it.
     fixed_hashes: HashSet<u64>,
-    /// The repaired paths past the first `LISTED`.
+    /// The repaired paths past the first `limits::LISTED`.
     spill: Option<Spill>,
     dir: PathBuf,
 }
@@ -54,7 +52,7 @@ fn hash_of(path: &str) -> u64 {
 }
 
 impl Found {
-    /// Nothing found yet; repaired paths past `LISTED` wait in `dir`.
+    /// Nothing found yet; repaired paths past `limits::LISTED` wait in `dir`.
     pub fn new(dir: &Path) -> Found {
         Found {
             problems: Vec::new(),
@@ -72,7 +70,7 @@ impl Found {
         if !p.fixable {
             return self.problems.push(p);
         }
-        if self.listed_fixable < crate::trace::test_size("LISTED", LISTED) {
+        if self.listed_fixable < crate::core::limits::listed() {
             self.listed_fixable += 1;
             return self.problems.push(p);
         }
@@ -89,7 +87,7 @@ impl Found {
     pub fn fixed(&mut self, path: String) -> Result<()> {
         self.fixed_hashes.insert(hash_of(&path));
         self.fixed_count += 1;
-        if self.fixed.len() < crate::trace::test_size("LISTED", LISTED) {
+        if self.fixed.len() < crate::core::limits::listed() {
             self.fixed.push(path);
             return Ok(());
         }
@@ -121,7 +119,7 @@ impl Found {
         self.fixed_hashes.contains(&hash_of(path))
     }
 
-    /// Hands each repaired path past the first `LISTED` to `take`, in the
+    /// Hands each repaired path past the first `limits::LISTED` to `take`, in the
     /// order they came.
     pub fn take_spilled(
         &mut self,

@@ -106,13 +106,13 @@ pub struct DoctorReport {
     pub goals_checked: usize,
     /// Templates in `.nexo/templates/`, each checked as opening a run
     /// from it would (a broken one is a problem, kind `template`).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::core::limits::is_zero")]
     pub templates_checked: usize,
     /// Every problem `--fix` cannot repair, and the first
-    /// `found::LISTED` of those it can.
+    /// `core::limits::LISTED` of those it can.
     pub problems: Vec<Problem>,
     /// How many more problems `--fix` repairs were found, by kind: past
-    /// the first `found::LISTED` they are counted, not listed.
+    /// the first `core::limits::LISTED` they are counted, not listed.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub problems_not_listed: std::collections::BTreeMap<ProblemKind, usize>,
     /// Decisions (and gate-passing updates) the approval policy does not
@@ -134,10 +134,10 @@ pub struct DoctorReport {
     /// is unchanged (a large index written whole, say).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub advice: Vec<String>,
-    /// Paths `--fix` rewrote: the first `found::LISTED`.
+    /// Paths `--fix` rewrote: the first `core::limits::LISTED`.
     pub fixed: Vec<String>,
     /// How many more paths `--fix` rewrote, not listed.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::core::limits::is_zero")]
     pub fixed_not_listed: usize,
     /// Lines `--fix` moved out of histories because no nexo can read them,
     /// each kept byte for byte in the history's quarantine file.
@@ -271,6 +271,13 @@ impl Nexo {
         unreadable: &HashSet<String>,
     ) -> Result<()> {
         let git = self.repo().cli();
+        // What this --fix rewrote is committed with the repair: not
+        // listed again (nor held: every view of 100,000 runs).
+        let (pending, staged) = {
+            let fixed: &found::Found = found;
+            let keep = |p: &str| !(fix && fixed.was_fixed(p));
+            self.repo().pending_and_staged(&keep)?
+        };
         let mut report = |path: String, kind: ProblemKind, message: String| -> Result<()> {
             // A path this --fix rewrote is committed with the repair.
             if fix && found.was_fixed(&path) {
@@ -295,7 +302,6 @@ impl Nexo {
                 false => Ok(()),
             }
         };
-        let (pending, staged) = self.repo().pending_and_staged()?;
         for path in pending {
             let message = format!("{path} is written but not committed; --fix commits it");
             report(path, ProblemKind::Uncommitted, message)?;
@@ -446,8 +452,4 @@ fn staged_per_git(git: &crate::git::cli::GitCli) -> Result<Vec<String>> {
         .filter(|p| !p.is_empty())
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .collect())
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }

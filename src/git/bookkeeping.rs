@@ -261,8 +261,11 @@ impl Repo {
         if paths.is_empty() {
             return Ok(());
         }
-        // A long list (a killed commit of every view) is not read whole.
-        if std::fs::metadata(self.pending_path()).is_ok_and(|m| m.len() > 1 << 20) {
+        // A long list (a killed commit of every view) is not read whole,
+        // nor a long one added to a set.
+        if paths.len() > 1024
+            || std::fs::metadata(self.pending_path()).is_ok_and(|m| m.len() > 1 << 20)
+        {
             return self.append_pending(&mut paths.iter().cloned().map(Ok));
         }
         let mut all = self.read_pending();
@@ -313,12 +316,16 @@ impl Repo {
     /// Every `.nexo/` path that differs between HEAD and the working tree,
     /// plus the pending list: what `nexo commit` commits.
     pub fn pending_paths(&self) -> Result<Vec<String>> {
-        Ok(self.pending_and_staged()?.0)
+        Ok(self.pending_and_staged(&|_| true)?.0)
     }
 
     /// `pending_paths`, and the `.nexo/` paths whose index entry differs
     /// from HEAD when nexo found them on the way (`None`: ask git).
-    pub fn pending_and_staged(&self) -> Result<(Vec<String>, Option<Vec<String>>)> {
+    /// Only paths `keep` admits are listed.
+    pub fn pending_and_staged(
+        &self,
+        keep: &dyn Fn(&str) -> bool,
+    ) -> Result<(Vec<String>, Option<Vec<String>>)> {
         let mut out = self.read_pending();
         if !crate::store::nofollow::check(&self.workdir, std::path::Path::new(NEXO_DIR))? {
             out.sort();
@@ -326,11 +333,12 @@ impl Repo {
         }
         // What nexo cannot judge itself (a split index, a damaged one)
         // goes to git, which says the same or says why not.
-        let (changed, staged) = match self.nexo_changes().unwrap_or(None) {
+        let (changed, staged) = match self.nexo_changes_of(keep).unwrap_or(None) {
             Some(found) => (Some(found.pending), Some(found.staged)),
             None => (self.changed_per_git()?, None),
         };
-        if let Some(changed) = changed {
+        if let Some(mut changed) = changed {
+            changed.retain(|p| keep(p));
             // Each path once, by sorting: no second copy of 400,000 paths
             // (every view of 100,000 runs, new) in a set.
             out.extend(changed);
@@ -375,7 +383,7 @@ impl Repo {
                 },
                 None => None,
             };
-            if in_head != Some(blob) && listed.insert(rel.clone()) {
+            if in_head != Some(blob) && keep(&rel) && listed.insert(rel.clone()) {
                 out.push(rel);
             }
         }

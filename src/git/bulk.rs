@@ -26,8 +26,11 @@ use crate::core::error::{Error, Result};
 const BULK_FROM_BYTES: usize = 2 << 20;
 /// Paths a batch takes. Each batch rewrites the index copy whole (56 MB at
 /// 100,000 runs): a larger batch rewrites it less often, a smaller one
-/// holds less.
-const BATCH: usize = 32_768;
+/// holds less. A batch costs about 1.5 KB a path while it is in (its
+/// paths, blob ids, stat data, tree edits and encoded entries): 12 MB
+/// here, where 32,768 took `doctor --fix` past 64 MB; 400,000 paths take
+/// 15 s rather than 10 s.
+const BATCH: usize = 8_192;
 
 /// The name of the index's copies, which no other file of nexo's in the
 /// git directory starts with (`sweep` removes them).

@@ -61,6 +61,12 @@ impl Repo {
     /// a folder holding a `.git` under `.nexo/`, or a setting that makes
     /// git convert files (`conversion`).
     pub(crate) fn nexo_changes(&self) -> Result<Option<Changes>> {
+        self.nexo_changes_of(&|_| true)
+    }
+
+    /// `nexo_changes` of the paths `keep` admits: the others are not even
+    /// held (400,000 new views `doctor --fix` has just written itself).
+    pub(crate) fn nexo_changes_of(&self, keep: &dyn Fn(&str) -> bool) -> Result<Option<Changes>> {
         let path = self.repo.index_path();
         let kind = self.repo.object_hash();
         if self.may_convert() {
@@ -83,6 +89,7 @@ impl Repo {
             racy_from,
             exec_bit: config.boolean("core.fileMode").unwrap_or(true),
             symlinks: config.boolean("core.symlinks").unwrap_or(true),
+            keep,
             changes: Changes {
                 pending: Vec::new(),
                 staged: Vec::new(),
@@ -151,6 +158,7 @@ struct Pass<'r> {
     exec_bit: bool,
     /// `core.symlinks`: false where links cannot be made (Windows).
     symlinks: bool,
+    keep: &'r dyn Fn(&str) -> bool,
     changes: Changes,
 }
 
@@ -181,6 +189,9 @@ impl Pass<'_> {
                 _ => true,
             };
         let path = String::from_utf8_lossy(key).into_owned();
+        if !(self.keep)(&path) {
+            return Ok(true);
+        }
         if staged {
             self.changes.staged.push(path.clone());
         }

@@ -609,7 +609,11 @@ pub struct DecisionResponse {
 pub struct CommitResponse {
     pub ok: bool,
     pub commit: Option<String>,
+    /// The paths committed: the first `limits::LISTED`.
     pub paths: Vec<String>,
+    /// How many more were committed, not listed.
+    #[serde(skip_serializing_if = "crate::core::limits::is_zero")]
+    pub paths_not_listed: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

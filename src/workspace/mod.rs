@@ -22,6 +22,7 @@ pub(crate) use record::trailer;
 
 use crate::core::error::{Error, Result};
 use crate::core::fold::Run;
+use crate::core::limits;
 use crate::git::Repo;
 use crate::store::{Held, Lock, Store};
 use crate::wire::response::CommitResponse;
@@ -438,31 +439,43 @@ impl Nexo {
         self.fold_run_file(&id, keep.max(KEEP_CHECKPOINTS))
     }
 
-    /// Commits every `.nexo/` change that is not in HEAD yet.
+    /// Commits every `.nexo/` change that is not in HEAD yet. The paths
+    /// go to the pending list as they are named (400,000 after a killed
+    /// repair of every view), and the answer lists the first
+    /// `limits::LISTED`.
     pub fn commit_pending(&self) -> Result<CommitResponse> {
         let _lock = self.lock()?;
         self.settle_pending()?;
         let paths = self.repo.pending_paths()?;
-        if paths.is_empty() {
+        let total = paths.len();
+        if total == 0 {
             return Ok(CommitResponse {
                 ok: true,
                 commit: None,
                 paths,
+                paths_not_listed: 0,
             });
         }
+        let listed: Vec<String> = paths.iter().take(limits::listed()).cloned().collect();
+        let mut rest = paths.into_iter().skip(listed.len()).map(Ok);
+        self.repo.append_pending(&mut rest)?;
+        drop(rest);
+        crate::memory::phase_done();
+        crate::trace::mark("pending listed");
         let message = format!(
             "nexo: commit {}\n",
-            crate::core::words::count(paths.len(), "pending .nexo/ change")
+            crate::core::words::count(total, "pending .nexo/ change")
         );
         let plan = self.repo.plan_commit(false)?;
-        let info = self.repo.finish(plan, &paths, &message)?;
+        let info = self.repo.finish(plan, &listed, &message)?;
         if let Some(reason) = info.pending_reason {
             return Err(Error::conflict(reason));
         }
         Ok(CommitResponse {
             ok: true,
             commit: info.commit,
-            paths,
+            paths_not_listed: total - listed.len(),
+            paths: listed,
         })
     }
 }

@@ -403,8 +403,13 @@ impl RawIndex {
         // Entries before `next` are placed; the changes come in path order.
         let mut next = 0;
         let mut moved = fsmonitor::Moves::default();
+        // Galloping from where the last change was, and handing back the
+        // pages passed: 32,768 changes spread over a 56 MB index (a batch
+        // of every view regenerated) would bisect, and keep, all of it.
+        let mut behind = moved::Behind { from: 0 };
         for (path, entry) in changes {
-            let at = next + self.lower_bound_in(path, next..entries);
+            behind.reached(self, self.offsets.get(next));
+            let at = self.gallop(next, |p| p < path);
             let mut past = at;
             while past < entries && self.path(past) == path {
                 past += 1;

@@ -56,12 +56,12 @@ enum Piece<'e, 'p> {
 /// pass touches every page of the 56 MB index at 100,000 runs (binary
 /// searches and copies), and each stays counted against the process
 /// until released. A pass that turns back only maps a page again.
-struct Behind {
-    from: usize,
+pub(super) struct Behind {
+    pub(super) from: usize,
 }
 
 impl Behind {
-    fn reached(&mut self, raw: &RawIndex, at: usize) {
+    pub(super) fn reached(&mut self, raw: &RawIndex, at: usize) {
         if at >= self.from + SLICE {
             raw.release(&raw.bytes[self.from..at]);
             self.from = at;
@@ -100,7 +100,7 @@ impl RawIndex {
     /// forward so touches the pages near where it is; a plain binary
     /// search over the rest would touch pages all over a 56 MB index,
     /// and `Behind` could hand none of them back.
-    fn gallop(&self, start: usize, before: impl Fn(&[u8]) -> bool) -> usize {
+    pub(super) fn gallop(&self, start: usize, before: impl Fn(&[u8]) -> bool) -> usize {
         let end = self.len();
         let (mut lo, mut step) = (start, 1);
         let mut hi = loop {
