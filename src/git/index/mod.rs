@@ -124,7 +124,7 @@ impl RawIndex {
         RawIndex {
             bytes: Bytes::Owned(bytes),
             hash_len,
-            offsets: offsets::Offsets::Owned(vec![HEADER]),
+            offsets: offsets::Offsets::Owned(vec![HEADER as u32]),
         }
     }
 
@@ -165,11 +165,15 @@ impl RawIndex {
         if count > (end - HEADER) / (fixed + 1) {
             return Err(corrupt("more entries than the file can hold"));
         }
-        let mut offsets = Vec::with_capacity(count + 1);
+        // Offsets are kept in 4 bytes (2 MB, not 4, at 500,000 entries).
+        if bytes.len() > u32::MAX as usize {
+            return Err(corrupt("larger than 4 GB"));
+        }
+        let mut offsets: Vec<u32> = Vec::with_capacity(count + 1);
         let mut at = HEADER;
         let mut released = 0;
         for _ in 0..count {
-            offsets.push(at);
+            offsets.push(at as u32);
             if at - released >= SLICE {
                 bytes.release(&bytes[released..at]);
                 released = at;
@@ -201,7 +205,7 @@ impl RawIndex {
         if at > end {
             return Err(corrupt("entries run past the end"));
         }
-        offsets.push(at);
+        offsets.push(at as u32);
         let raw = RawIndex {
             bytes,
             hash_len,

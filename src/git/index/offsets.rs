@@ -20,7 +20,7 @@ const HEAD: usize = 8 + 4 + 8;
 
 /// The start of each entry, and one past the last.
 pub(super) enum Offsets {
-    Owned(Vec<usize>),
+    Owned(Vec<u32>),
     /// Little-endian `u32`s after `HEAD`, checked when mapped.
     Cached(memmap2::Mmap),
 }
@@ -35,7 +35,7 @@ impl Offsets {
 
     pub(super) fn get(&self, i: usize) -> usize {
         match self {
-            Offsets::Owned(v) => v[i],
+            Offsets::Owned(v) => v[i] as usize,
             Offsets::Cached(m) => {
                 let at = HEAD + 4 * i;
                 u32::from_le_bytes(m[at..at + 4].try_into().expect("4 bytes")) as usize
