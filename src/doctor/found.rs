@@ -119,6 +119,11 @@ impl Found {
         self.fixed_hashes.contains(&hash_of(path))
     }
 
+    /// Frees what `was_fixed` asks; it answers false from then on.
+    pub fn forget_which_fixed(&mut self) {
+        self.fixed_hashes = HashSet::new();
+    }
+
     /// Hands each repaired path past the first `limits::LISTED` to `take`, in the
     /// order they came.
     pub fn take_spilled(

@@ -218,6 +218,13 @@ impl Nexo {
         let unreadable = quarantine::unreadable_paths(&found.problems);
         self.uncommitted(fix, &mut found, &unreadable)?;
         crate::trace::mark("doctor: uncommitted paths judged");
+        // The commit's batches are the peak: what only the check needed
+        // goes first (6 MB of ids and 5 MB of hashes at 100,000 runs).
+        let (runs_checked, goals_checked) = (ids.len(), goals.len());
+        drop(records);
+        drop((ids, goals));
+        found.forget_which_fixed();
+        crate::memory::phase_done();
         let (commit, not_committed) = match fix && found.fixed_count > 0 {
             true => self.commit_repairs(&mut found)?,
             false => (None, None),
@@ -229,8 +236,8 @@ impl Nexo {
         };
         Ok(DoctorReport {
             ok: !remaining,
-            runs_checked: ids.len(),
-            goals_checked: goals.len(),
+            runs_checked,
+            goals_checked,
             templates_checked,
             problems: found.problems,
             problems_not_listed: found.not_listed,
