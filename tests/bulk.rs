@@ -238,3 +238,184 @@ fn nexo_commit_lists_the_first_paths_and_commits_them_all() {
     assert_eq!(status.trim(), "A  notes.txt");
     git_in(repo.path(), &["update-index", "--refresh"]);
 }
+
+/// Writes `.nexo/f0`..`f3` and a pending list of `first`, them, then
+/// `last`: as a killed command and a later one leave it, in no order.
+fn pending_around(repo: &Repo, first: &str, last: &str) {
+    let mut list = format!("{first}\n");
+    for i in 0..4 {
+        let p = format!(".nexo/f{i}");
+        std::fs::write(repo.path().join(&p), format!("{i}\n")).unwrap();
+        list.push_str(&p);
+        list.push('\n');
+    }
+    list.push_str(&format!("{last}\n"));
+    std::fs::write(repo.path().join(".git/nexo-pending"), &list).unwrap();
+}
+
+/// A file that became a folder, and a folder that became a file, their
+/// two paths in different batches: the batched commit is the one-batch
+/// commit (a removal of the file took the folder an earlier batch had
+/// put there; a file under what is now a file failed every commit).
+#[test]
+fn a_file_and_a_folder_trading_places_across_batches() {
+    for file_first in [true, false] {
+        let (repo, twin) = five_runs();
+        let (x, xy) = (repo.path().join(".nexo/x"), repo.path().join(".nexo/x/y"));
+        match file_first {
+            true => std::fs::write(&x, "file\n").unwrap(),
+            false => {
+                std::fs::create_dir(&x).unwrap();
+                std::fs::write(&xy, "in a folder\n").unwrap();
+            }
+        }
+        repo.git(&["add", ".nexo/x"]);
+        repo.git(&["commit", "-q", "-m", "x", "--", ".nexo/x"]);
+        match file_first {
+            true => {
+                std::fs::remove_file(&x).unwrap();
+                std::fs::create_dir(&x).unwrap();
+                std::fs::write(&xy, "now a folder\n").unwrap();
+                pending_around(&repo, ".nexo/x/y", ".nexo/x");
+            }
+            false => {
+                std::fs::remove_dir_all(&x).unwrap();
+                std::fs::write(&x, "now a file\n").unwrap();
+                pending_around(&repo, ".nexo/x", ".nexo/x/y");
+            }
+        }
+        let copy = copy_of(repo.path(), &twin);
+        let batched = doctor(repo.path(), true, &[], &["--json", "commit"]);
+        assert!(batched.status.success(), "{}", stderr(&batched));
+        let whole = doctor(&copy, false, &[], &["--json", "commit"]);
+        assert!(whole.status.success(), "{}", stderr(&whole));
+        same_commit_and_index(repo.path(), &copy);
+        let tree = repo.git(&["ls-tree", "-r", "--name-only", "HEAD", ".nexo/x"]);
+        let want = if file_first { ".nexo/x/y" } else { ".nexo/x" };
+        assert_eq!(tree.trim(), want);
+    }
+}
+
+/// git's settings that change the index (no checksum, intent-to-add, the
+/// untracked cache, fsmonitor): batched and one-batch repairs agree.
+#[test]
+fn index_settings_give_the_same_batched_and_whole() {
+    for setup in ["skiphash", "untracked", "intent", "fsmonitor"] {
+        let (repo, twin) = five_runs();
+        match setup {
+            "skiphash" => {
+                repo.git(&["config", "index.skipHash", "true"]);
+                repo.git(&["update-index", "--really-refresh"]);
+            }
+            "untracked" => {
+                repo.git(&["config", "core.untrackedCache", "true"]);
+                std::fs::write(repo.path().join("u.txt"), "u\n").unwrap();
+                repo.git(&["update-index", "--untracked-cache"]);
+                repo.git(&["status", "--porcelain"]);
+            }
+            "intent" => {
+                std::fs::write(repo.path().join("ita.txt"), "i\n").unwrap();
+                repo.git(&["add", "-N", "ita.txt"]);
+            }
+            _ => {
+                let hook = repo.path().join(".git/fsm.sh");
+                std::fs::write(&hook, "#!/bin/sh\nprintf 'tok\\0/\\0'\n").unwrap();
+                let chmod = std::process::Command::new("chmod")
+                    .arg("+x")
+                    .arg(&hook)
+                    .status();
+                assert!(chmod.unwrap().success());
+                repo.git(&["config", "core.fsmonitor", ".git/fsm.sh"]);
+                repo.git(&["config", "core.fsmonitorHookVersion", "2"]);
+                repo.git(&["status", "--porcelain"]);
+            }
+        }
+        for v in views(repo.path()) {
+            std::fs::remove_file(repo.path().join(v)).unwrap();
+        }
+        let copy = copy_of(repo.path(), &twin);
+        let batched = doctor(repo.path(), true, &[], &["--json", "doctor", "--fix"]);
+        assert!(batched.status.success(), "{setup}: {}", stderr(&batched));
+        let whole = doctor(&copy, false, &[], &["--json", "doctor", "--fix"]);
+        assert!(whole.status.success(), "{setup}: {}", stderr(&whole));
+        for args in [
+            &["rev-parse", "HEAD^{tree}"][..],
+            &["ls-files", "-s"],
+            &["status", "--porcelain", "--untracked-files=all"],
+            &["diff", "--cached", "--name-only"],
+        ] {
+            assert_eq!(
+                git_in(repo.path(), args),
+                git_in(&copy, args),
+                "{setup} {args:?}"
+            );
+        }
+        git_in(repo.path(), &["fsck", "--no-dangling"]);
+    }
+}
+
+/// Killed mid-repair, then the user's own commit, then `nexo commit`
+/// alone: every view is committed on top of the user's commit.
+#[test]
+fn a_killed_repair_then_a_users_commit_then_nexo_commit() {
+    for point in [
+        "bulk-batch",
+        "commit-written",
+        "head-moved",
+        "index-before-rename",
+    ] {
+        let (repo, _twin) = five_runs();
+        let all = histories_only(&repo);
+        let killed = doctor(
+            repo.path(),
+            true,
+            &[("NEXO_CRASH_AT", point)],
+            &["doctor", "--fix"],
+        );
+        assert!(!killed.status.success(), "{point}");
+        // git's own advice for the lock a killed process left.
+        let _ = std::fs::remove_file(repo.path().join(".git/index.lock"));
+        repo.git(&["commit", "-q", "-m", "user's own"]);
+        let user = repo.git(&["rev-parse", "HEAD"]);
+        let next = doctor(repo.path(), true, &[], &["--json", "commit"]);
+        assert!(next.status.success(), "{point}: {}", stderr(&next));
+        assert_eq!(views(repo.path()), all, "{point}: index");
+        let tree = repo.git(&["ls-tree", "-r", "--name-only", "HEAD", ".nexo/runs"]);
+        let in_head = tree
+            .lines()
+            .filter(|p| !p.ends_with("history.jsonl"))
+            .count();
+        assert_eq!(in_head, all.len(), "{point}: HEAD");
+        let status = repo.git(&["status", "--porcelain", "--untracked-files=all"]);
+        assert_eq!(status.trim(), "", "{point}");
+        git_in(
+            repo.path(),
+            &["merge-base", "--is-ancestor", user.trim(), "HEAD"],
+        );
+    }
+}
+
+/// git's index locked by someone else while `doctor --fix` repairs: the
+/// repairs are written and reported as not committed (not an error), and
+/// the next command commits every one.
+#[test]
+fn a_repair_that_cannot_commit_is_left_for_the_next_command() {
+    let (repo, _twin) = five_runs();
+    let all = histories_only(&repo);
+    let lock = repo.path().join(".git/index.lock");
+    std::fs::write(&lock, "").unwrap();
+    let out = doctor(repo.path(), true, &[], &["--json", "doctor", "--fix"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = parse_json(&out);
+    let why = report["not_committed"].as_str().unwrap();
+    assert!(
+        why.contains("index.lock") && why.contains("next nexo command"),
+        "{why}"
+    );
+    std::fs::remove_file(&lock).unwrap();
+    let next = doctor(repo.path(), true, &[], &["--json", "commit"]);
+    assert!(next.status.success(), "{}", stderr(&next));
+    assert_eq!(views(repo.path()), all);
+    let status = repo.git(&["status", "--porcelain", "--untracked-files=all"]);
+    assert_eq!(status.trim(), "A  notes.txt");
+}

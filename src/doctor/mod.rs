@@ -258,7 +258,19 @@ impl Nexo {
     /// point leaves the next command all of them.
     fn commit_repairs(&self, found: &mut found::Found) -> Result<(Option<String>, Option<String>)> {
         found.take_spilled(|paths| self.repo().append_pending(paths))?;
-        let plan = self.repo().plan_commit(self.no_commit())?;
+        // The repairs are written: a commit that cannot be made now (git's
+        // index locked, say) is reported, and the next command makes it.
+        let plan = match self.repo().plan_commit(self.no_commit()) {
+            Ok(plan) => plan,
+            Err(e) => {
+                self.repo().add_pending(&found.fixed)?;
+                let why = format!(
+                    "{}. The repairs are written to .nexo/ and will be committed by the next nexo command or `nexo commit`",
+                    e.message_with_causes()
+                );
+                return Ok((None, Some(why)));
+            }
+        };
         let message = format!(
             "nexo: doctor --fix repaired {}\n",
             crate::core::words::count(found.fixed_count, "file")

@@ -53,6 +53,12 @@ impl Edits {
                 self.0.insert(path.to_string(), leaf);
             }
             Some((dir, rest)) => {
+                // A file gone below where a file now stands (a folder that
+                // became a file): the new file's edit replaces the folder.
+                let gone = matches!(leaf, Edit::Blob(None));
+                if gone && matches!(self.0.get(dir), Some(Edit::Blob(Some(_)))) {
+                    return;
+                }
                 let entry = self
                     .0
                     .entry(dir.to_string())
@@ -132,9 +138,15 @@ impl Repo {
                     filename: name.as_str().into(),
                     oid: id,
                 }),
-                (Some(p), None) => {
+                // A removal takes away only what it names: a file's, a file
+                // (not a folder that stands there now, put by an earlier
+                // batch of a long commit), and an emptied folder's, a folder.
+                (Some(p), None)
+                    if tree.entries[p].mode.is_tree() == matches!(edit, Edit::Dir(_)) =>
+                {
                     tree.entries.remove(p);
                 }
+                (Some(_), None) => {}
                 (None, None) => {}
             }
         }

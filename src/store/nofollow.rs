@@ -155,6 +155,15 @@ pub fn not_a_file_error(rel: &Path, what: &str) -> Error {
     ))
 }
 
+/// Whether a folder on the way to `rel` is a file (not a link: those are
+/// refused by name).
+fn below_a_file(root: &Path, rel: &Path) -> bool {
+    rel.ancestors()
+        .skip(1)
+        .filter(|a| !a.as_os_str().is_empty())
+        .any(|a| fs::symlink_metadata(root.join(a)).is_ok_and(|m| m.is_file()))
+}
+
 /// Opens the regular file `rel` with `opts`, never through a link and
 /// never blocking; anything else there (a folder, a FIFO, a device) is
 /// refused by name. `Ok(None)` when it does not exist (and `opts` does not
@@ -226,6 +235,11 @@ pub fn read(root: &Path, rel: &Path) -> Result<Option<Vec<u8>>> {
             // device is refused.
             if fs::symlink_metadata(root.join(rel)).is_ok_and(|m| m.is_dir()) {
                 check(root, rel)?;
+                return Ok(None);
+            }
+            // Below a file (a folder that became a file): no such file,
+            // as git sees it, rather than an error no commit gets past.
+            if below_a_file(root, rel) {
                 return Ok(None);
             }
             let Some(file) = open(root, rel, OpenOptions::new().read(true))? else {

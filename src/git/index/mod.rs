@@ -408,7 +408,7 @@ impl RawIndex {
         let mut next = 0;
         let mut moved = fsmonitor::Moves::default();
         // Galloping from where the last change was, and handing back the
-        // pages passed: 32,768 changes spread over a 56 MB index (a batch
+        // pages passed: 8,192 changes spread over a 56 MB index (a batch
         // of every view regenerated) would bisect, and keep, all of it.
         let mut behind = moved::Behind { from: 0 };
         for (path, entry) in changes {
