@@ -108,21 +108,10 @@ impl Repo {
         verify: Option<std::thread::JoinHandle<Result<bool>>>,
         message: &str,
     ) -> Result<Option<String>> {
-        if let Some(v) = verify
-            && !v.join().expect("checksum thread does not panic")?
-        {
-            return Err(super::index_io::checksum_failed());
-        }
+        super::index_io::verified(verify)?;
         let sig = self.committer()?;
         let head = self.head_id()?;
-        let base = match head {
-            Some(id) => self
-                .repo
-                .find_commit(id)
-                .and_then(|c| c.tree_id().map(|t| t.detach()))
-                .map_err(|e| git_err("cannot read HEAD's commit", e))?,
-            None => gix::ObjectId::empty_tree(self.repo.object_hash()),
-        };
+        let base = self.root_of(head)?;
         let path = self.pending_path();
         let file = std::fs::File::open(&path).map_err(|e| Error::io("read", &path, e))?;
         let mut batches = Batches {

@@ -27,6 +27,16 @@ fn preallocate(out: &mut BufWriter<IndexLock>, len: usize) {
 #[cfg(not(target_os = "linux"))]
 fn preallocate(_: &mut BufWriter<IndexLock>, _: usize) {}
 
+/// Waits for the check of the old index's checksum, if one runs: a damaged
+/// index must not be blessed with a fresh checksum.
+pub(super) fn verified(verify: Option<std::thread::JoinHandle<Result<bool>>>) -> Result<()> {
+    match verify.map(|v| v.join().expect("checksum thread does not panic")) {
+        Some(Ok(false)) => Err(checksum_failed()),
+        Some(Err(e)) => Err(e),
+        _ => Ok(()),
+    }
+}
+
 impl Repo {
     /// Writes a version 2 or 3 index with our entries spliced in, while
     /// `commit` runs: its checksum is computed on the other core, since the
@@ -43,11 +53,7 @@ impl Repo {
         // A damaged index must not be blessed with a fresh checksum, and
         // HEAD must not move without the index following it: the old
         // checksum (checked while the event was appended) must hold first.
-        if let Some(v) = verify
-            && !v.join().expect("checksum thread does not panic")?
-        {
-            return Err(checksum_failed());
-        }
+        verified(verify)?;
         let mut scratch = Vec::new();
         let pieces = raw.splice(updates, removals, &mut scratch);
         self.write_pieces(out, &pieces, &|p| raw.release(p), commit)

@@ -595,14 +595,7 @@ impl Repo {
     ) -> Result<Option<gix::ObjectId>> {
         for attempt in 0.. {
             let head_id = self.head_id()?;
-            let base_tree = match head_id {
-                Some(id) => self
-                    .repo
-                    .find_commit(id)
-                    .and_then(|c| c.tree_id().map(|t| t.detach()))
-                    .map_err(|e| git_err("cannot read HEAD's commit", e))?,
-                None => gix::ObjectId::empty_tree(self.repo.object_hash()),
-            };
+            let base_tree = self.root_of(head_id)?;
             let prepared = match prepare {
                 Some(prepare) => prepare(base_tree)?,
                 None => base_tree,
@@ -705,6 +698,14 @@ impl Repo {
         record.clear();
         moved.map_err(|e| git_err("cannot move HEAD to nexo's commit", e))?;
         Ok(id)
+    }
+
+    /// The tree of commit `head`; the empty tree for none (unborn).
+    fn root_of(&self, head: Option<gix::ObjectId>) -> Result<gix::ObjectId> {
+        match head {
+            Some(id) => self.tree_of(id),
+            None => Ok(gix::ObjectId::empty_tree(self.repo.object_hash())),
+        }
     }
 
     pub(crate) fn head_id(&self) -> Result<Option<gix::ObjectId>> {

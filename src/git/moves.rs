@@ -79,11 +79,7 @@ impl Repo {
         message: &str,
     ) -> Result<Option<String>> {
         use std::io::Write;
-        if let Some(v) = verify
-            && !v.join().expect("checksum thread does not panic")?
-        {
-            return Err(super::index_io::checksum_failed());
-        }
+        super::index_io::verified(verify)?;
         let sig = self.committer()?;
         let (contents, blobs) = self.read_paths(paths)?;
         let edits = Edits::of(&blobs);

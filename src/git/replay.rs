@@ -100,7 +100,7 @@ impl Repo {
         Ok(())
     }
 
-    fn tree_of(&self, commit: ObjectId) -> Result<ObjectId> {
+    pub(super) fn tree_of(&self, commit: ObjectId) -> Result<ObjectId> {
         self.repo
             .find_commit(commit)
             .and_then(|c| c.tree_id().map(|t| t.detach()))
