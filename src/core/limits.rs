@@ -56,14 +56,7 @@ pub fn is_zero(n: &usize) -> bool {
 /// `LISTED`, or in debug builds `NEXO_TEST_LISTED`, so that a test of a
 /// few paths takes the path of many.
 pub fn listed() -> usize {
-    #[cfg(debug_assertions)]
-    if let Some(n) = std::env::var("NEXO_TEST_LISTED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return n;
-    }
-    LISTED
+    crate::trace::test_size("LISTED", LISTED)
 }
 
 /// Bidirectional-text controls, which make text display differently from

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use super::index::RawIndex;
 use super::lockfile::IndexLock;
 use super::tree::Edits;
-use super::{CommitInfo, Index, Repo, git_err};
+use super::{CommitInfo, Index, Repo};
 use crate::core::error::{Error, Result};
 
 /// Past this size (about 30,000 paths), the pending list is committed in
@@ -149,12 +149,7 @@ impl Repo {
         let commit = || self.commit_tree(&edits, sig.to_ref(&mut time), message, Some(&built));
         let (committed, hash) =
             self.write_pieces(&mut out, &[from.content()], &|p| from.release(p), commit)?;
-        let lock = out
-            .into_inner()
-            .map_err(|e| git_err("cannot write git's index", e.into_error()))?;
-        lock.commit()?;
-        self.remember_index(hash);
-        crate::trace::mark("index written");
+        self.land_index(out, Some(hash))?;
         Ok(committed.map(|id| id.to_string()))
     }
 

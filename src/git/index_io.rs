@@ -38,6 +38,24 @@ pub(super) fn verified(verify: Option<std::thread::JoinHandle<Result<bool>>>) ->
 }
 
 impl Repo {
+    /// Puts the index written to `out` in place of git's, and remembers
+    /// its checksum (`hash`) as one nexo wrote.
+    pub(super) fn land_index(
+        &self,
+        out: BufWriter<IndexLock>,
+        hash: Option<gix::ObjectId>,
+    ) -> Result<()> {
+        let lock = out
+            .into_inner()
+            .map_err(|e| git_err("cannot write git's index", e.into_error()))?;
+        lock.commit()?;
+        if let Some(hash) = hash {
+            self.remember_index(hash);
+        }
+        crate::trace::mark("index written");
+        Ok(())
+    }
+
     /// Writes a version 2 or 3 index with our entries spliced in, while
     /// `commit` runs: its checksum is computed on the other core, since the
     /// new index's content does not depend on the commit.

@@ -493,14 +493,7 @@ impl Repo {
                 (committed, None)
             }
         };
-        let lock = out
-            .into_inner()
-            .map_err(|e| git_err("cannot write git's index", e.into_error()))?;
-        lock.commit()?;
-        if let Some(hash) = stamp {
-            self.remember_index(hash);
-        }
-        crate::trace::mark("index written");
+        self.land_index(out, stamp)?;
         Ok(committed.map(|id| id.to_string()))
     }
 

@@ -78,7 +78,6 @@ impl Repo {
         paths: &[String],
         message: &str,
     ) -> Result<Option<String>> {
-        use std::io::Write;
         super::index_io::verified(verify)?;
         let sig = self.committer()?;
         let (contents, blobs) = self.read_paths(paths)?;
@@ -97,14 +96,7 @@ impl Repo {
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, lock);
         let kind = self.repo.object_hash();
         let hash = new_index.write((kind, self.skip_index_hash()), &mut out)?;
-        out.flush()
-            .map_err(|e| git_err("cannot write git's index", e))?;
-        let lock = out
-            .into_inner()
-            .map_err(|e| git_err("cannot write git's index", e.into_error()))?;
-        lock.commit()?;
-        self.remember_index(hash);
-        crate::trace::mark("index written");
+        self.land_index(out, Some(hash))?;
         Ok(committed.map(|id| id.to_string()))
     }
 
