@@ -300,7 +300,7 @@ fn a_file_and_a_folder_trading_places_across_batches() {
 /// untracked cache, fsmonitor): batched and one-batch repairs agree.
 #[test]
 fn index_settings_give_the_same_batched_and_whole() {
-    for setup in ["skiphash", "untracked", "intent", "fsmonitor"] {
+    for setup in ["skiphash", "untracked", "intent", "fsmonitor", "version4"] {
         let (repo, twin) = five_runs();
         match setup {
             "skiphash" => {
@@ -316,6 +316,9 @@ fn index_settings_give_the_same_batched_and_whole() {
             "intent" => {
                 std::fs::write(repo.path().join("ita.txt"), "i\n").unwrap();
                 repo.git(&["add", "-N", "ita.txt"]);
+            }
+            "version4" => {
+                repo.git(&["update-index", "--index-version", "4"]);
             }
             _ => {
                 let hook = repo.path().join(".git/fsm.sh");
@@ -351,6 +354,10 @@ fn index_settings_give_the_same_batched_and_whole() {
             );
         }
         git_in(repo.path(), &["fsck", "--no-dangling"]);
+        if setup == "version4" {
+            let index = std::fs::read(repo.path().join(".git/index")).unwrap();
+            assert_eq!(index[7], 4, "the index's version is the user's");
+        }
     }
 }
 

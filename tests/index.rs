@@ -97,14 +97,27 @@ fn version_3_with_an_intent_to_add_entry() {
 }
 
 #[test]
-fn version_4_goes_through_the_full_decoder() {
+fn version_4_stays_version_4() {
     let repo = neighbours();
     repo.git(&["update-index", "--index-version", "4"]);
     exercise(&repo);
-    // gix writes versions 2 and 3 only, so the index comes back as one of
-    // those (documented in docs/git.md); git reads it as before.
+    // As git does, nexo writes the index at the version it read.
     let v = std::fs::read(repo.path().join(".git/index")).unwrap();
-    assert!(matches!(v[7], 2 | 3), "version {}", v[7]);
+    assert_eq!(v[7], 4);
+    // Runs removed (archived) and added around the user's own entries.
+    let id = repo.open_release();
+    repo.call(
+        "nexo_workflow_update",
+        &json!({"run_id": id, "run_status": "completed"}),
+    );
+    let out = repo.nexo(&["archive", "--closed-before", "0s"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_clean(&repo);
+    assert_eq!(std::fs::read(repo.path().join(".git/index")).unwrap()[7], 4);
 }
 
 #[test]

@@ -74,6 +74,7 @@ impl Repo {
         verified(verify)?;
         let mut scratch = Vec::new();
         let pieces = raw.splice(updates, removals, &mut scratch);
+        crate::trace::mark("index spliced");
         self.write_pieces(out, &pieces, &|p| raw.release(p), commit)
     }
 

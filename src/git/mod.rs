@@ -74,7 +74,8 @@ pub enum Index {
         split: Box<index::split::Split>,
         max_percent: u32,
     },
-    /// Version 4, decoded whole.
+    /// A version 4 split index, or a version nexo does not know: decoded
+    /// whole, written back as version 2 or 3.
     Gix(Box<gix::index::File>),
 }
 
@@ -313,6 +314,15 @@ impl Repo {
         let hash_len = self.repo.object_hash().len_in_bytes();
         let index = match index_path.exists() {
             true => match index::RawIndex::open(&index_path, hash_len)? {
+                // A split index's entries are found by bisecting its
+                // shared part, which version 4 does not allow: gix's way.
+                Some(raw) if raw.link().is_some() && raw.prefix_compressed() => {
+                    Index::Gix(Box::new(
+                        self.repo
+                            .open_index()
+                            .map_err(|e| git_err("cannot read git's index", e))?,
+                    ))
+                }
                 Some(raw) if raw.link().is_some() => Index::Split {
                     split: Box::new(self.open_split(raw)?),
                     max_percent: self.split_max_percent()?,
@@ -334,8 +344,7 @@ impl Repo {
                     });
                     Index::Raw { raw, verify }
                 }
-                // Version 4 compresses paths against their neighbours:
-                // decode it whole with gix.
+                // A version nexo does not know: gix decodes it whole.
                 None => Index::Gix(Box::new(
                     self.repo
                         .open_index()

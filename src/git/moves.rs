@@ -23,12 +23,13 @@ impl Repo {
     /// plan: an index of version 2 or 3 written whole. Otherwise every
     /// file of every moved folder goes the per-file way (`finish`).
     pub fn moves_folders(plan: &CommitPlan) -> bool {
+        // Moves find entries by bisecting, which version 4 does not allow.
         matches!(
             plan,
             CommitPlan::Commit {
-                index: Index::Raw { .. },
+                index: Index::Raw { raw, .. },
                 ..
-            }
+            } if !raw.prefix_compressed()
         )
     }
 
@@ -54,9 +55,12 @@ impl Repo {
         // The folders are moved already: this must not fail now. An index
         // not written whole (which `moves_folders` keeps from coming here)
         // takes the file-by-file way, over the whole pending list.
-        let Index::Raw { raw, verify } = index else {
-            let plan = CommitPlan::Commit { lock, index };
-            return self.finish(plan, paths, message);
+        let (raw, verify) = match index {
+            Index::Raw { raw, verify } if !raw.prefix_compressed() => (raw, verify),
+            index => {
+                let plan = CommitPlan::Commit { lock, index };
+                return self.finish(plan, paths, message);
+            }
         };
         let mut small = earlier;
         let known: HashSet<String> = small.iter().cloned().collect();

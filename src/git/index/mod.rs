@@ -8,7 +8,7 @@
 //! just those entries, copy everything between them byte for byte as
 //! whole ranges, drop the extensions that describe the old content
 //! (cached trees, entry offsets), and hash once. Version 4
-//! (prefix-compressed paths) goes through gix's full decoder instead.
+//! (prefix-compressed paths) is walked in order instead (`v4`).
 
 mod ewah;
 mod fsmonitor;
@@ -16,6 +16,7 @@ pub mod moved;
 mod offsets;
 pub mod split;
 pub mod stream;
+mod v4;
 
 use std::ops::Range;
 
@@ -128,7 +129,7 @@ impl RawIndex {
         }
     }
 
-    /// Parses the entry boundaries of a version 2 or 3 index. Returns
+    /// Parses the entry boundaries of a version 2, 3 or 4 index. Returns
     /// `Ok(None)` for other versions, which the caller handles with gix.
     pub fn open(path: &std::path::Path, hash_len: usize) -> Result<Option<RawIndex>> {
         let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
@@ -155,7 +156,7 @@ impl RawIndex {
 
     fn parse(bytes: Bytes, hash_len: usize) -> Result<Option<RawIndex>> {
         let (version, count) = Self::header(&bytes, hash_len)?;
-        if !matches!(version, 2 | 3) {
+        if !matches!(version, 2..=4) {
             return Ok(None);
         }
         let end = bytes.len() - hash_len;
@@ -172,6 +173,9 @@ impl RawIndex {
         let mut offsets: Vec<u32> = Vec::with_capacity(count + 1);
         let mut at = HEADER;
         let mut released = 0;
+        // Version 4: the length of the path before, which the next one's
+        // prefix is cut from.
+        let mut path_len = 0;
         for _ in 0..count {
             offsets.push(at as u32);
             if at - released >= SLICE {
@@ -191,6 +195,12 @@ impl RawIndex {
             }
             if name_at > end {
                 return Err(corrupt("entries run past the end"));
+            }
+            if version == 4 {
+                let name = v4::Name::at(&bytes[..end], name_at)?;
+                path_len = name.after(path_len)?;
+                at = name.suffix.end + 1;
+                continue;
             }
             let mut name_len = (flags & NAME_MASK) as usize;
             if name_len == NAME_MASK as usize {
@@ -222,6 +232,12 @@ impl RawIndex {
     /// How many entries the index holds.
     pub fn len(&self) -> usize {
         self.offsets.len() - 1
+    }
+
+    /// Version 4: paths compressed against the entry before, so no entry
+    /// can be found without reading every one before it (`v4`).
+    pub fn prefix_compressed(&self) -> bool {
+        self.version() == 4
     }
 
     fn version(&self) -> u32 {
@@ -339,6 +355,14 @@ impl RawIndex {
 /// index that replaces a shared one, whose name it takes.
 fn encode_named(e: &NewEntry<'_>, name: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
+    encode_fixed(e, name.len(), out);
+    out.extend_from_slice(name);
+    let len = (out.len() - start + 8) & !7;
+    out.resize(start + len, 0);
+}
+
+/// `e`'s stat data, mode, blob id and flags (a name `name_len` long).
+fn encode_fixed(e: &NewEntry<'_>, name_len: usize, out: &mut Vec<u8>) {
     let s = &e.stat;
     for v in [
         s.ctime.secs,
@@ -355,11 +379,8 @@ fn encode_named(e: &NewEntry<'_>, name: &[u8], out: &mut Vec<u8>) {
         out.extend_from_slice(&v.to_be_bytes());
     }
     out.extend_from_slice(e.id.as_bytes());
-    let name_len = name.len().min(NAME_MASK as usize) as u16;
+    let name_len = name_len.min(NAME_MASK as usize) as u16;
     out.extend_from_slice(&name_len.to_be_bytes());
-    out.extend_from_slice(name);
-    let len = (out.len() - start + 8) & !7;
-    out.resize(start + len, 0);
 }
 
 /// The changes in path order, one per path: `Some` to write the entry,
@@ -392,21 +413,13 @@ impl RawIndex {
         scratch: &'a mut Vec<u8>,
     ) -> Vec<&'a [u8]> {
         let changes = sorted_changes(updates, removals);
-
-        enum Piece {
-            Old(Range<usize>),
-            New(Range<usize>),
+        if self.version() == 4 {
+            return self.splice_v4(&changes, scratch);
         }
         let entries = self.len();
-        let mut plan = Vec::with_capacity(2 * changes.len() + 4);
-        let mut count = entries;
-        scratch.clear();
-        scratch.extend_from_slice(&self.bytes[..8]);
-        scratch.extend_from_slice(&[0; 4]);
-        plan.push(Piece::New(0..HEADER));
+        let mut plan = Plan::start(self, scratch, 2 * changes.len() + 4);
         // Entries before `next` are placed; the changes come in path order.
         let mut next = 0;
-        let mut moved = fsmonitor::Moves::default();
         // Galloping from where the last change was, and handing back the
         // pages passed: 8,192 changes spread over a 56 MB index (a batch
         // of every view regenerated) would bisect, and keep, all of it.
@@ -418,36 +431,88 @@ impl RawIndex {
             while past < entries && self.path(past) == path {
                 past += 1;
             }
-            plan.push(Piece::Old(self.offsets.get(next)..self.offsets.get(at)));
-            moved.keep(next..at);
-            count -= past - at;
+            plan.keep(self, next..at);
+            plan.count -= past - at;
             if let Some(e) = entry {
-                let start = scratch.len();
-                self.encode(e, scratch);
-                plan.push(Piece::New(start..scratch.len()));
-                moved.add();
-                count += 1;
+                let start = plan.scratch.len();
+                self.encode(e, plan.scratch);
+                plan.add(start);
             }
             next = past;
         }
-        plan.push(Piece::Old(self.offsets.get(next)..self.entries_end()));
-        moved.keep(next..entries);
-        scratch[8..HEADER].copy_from_slice(&(count as u32).to_be_bytes());
-        for (sig, range) in self.extensions() {
+        plan.keep(self, next..entries);
+        plan.finish(self)
+    }
+}
+
+/// A new index in the making: old entries borrowed as byte ranges, new
+/// bytes in `scratch`, and where each old entry went (for `FSMN`).
+struct Plan<'s> {
+    pieces: Vec<Piece>,
+    scratch: &'s mut Vec<u8>,
+    moved: fsmonitor::Moves,
+    /// Entries of the new index.
+    count: usize,
+}
+
+enum Piece {
+    Old(Range<usize>),
+    New(Range<usize>),
+}
+
+impl<'s> Plan<'s> {
+    /// The old index's header, its count to be set by `finish`.
+    fn start(raw: &RawIndex, scratch: &'s mut Vec<u8>, capacity: usize) -> Plan<'s> {
+        scratch.clear();
+        scratch.extend_from_slice(&raw.bytes[..8]);
+        scratch.extend_from_slice(&[0; 4]);
+        let mut pieces = Vec::with_capacity(capacity);
+        pieces.push(Piece::New(0..HEADER));
+        Plan {
+            pieces,
+            scratch,
+            moved: fsmonitor::Moves::default(),
+            count: raw.len(),
+        }
+    }
+
+    /// Old entries `old` come next, byte for byte.
+    fn keep(&mut self, raw: &RawIndex, old: Range<usize>) {
+        self.pieces.push(Piece::Old(
+            raw.offsets.get(old.start)..raw.offsets.get(old.end),
+        ));
+        self.moved.keep(old);
+    }
+
+    /// A new entry, encoded in `scratch` from `start` on, comes next.
+    fn add(&mut self, start: usize) {
+        self.pieces.push(Piece::New(start..self.scratch.len()));
+        self.moved.add();
+        self.count += 1;
+    }
+
+    /// The extensions that still hold, the count, and the pieces in order.
+    fn finish<'a>(mut self, raw: &'a RawIndex) -> Vec<&'a [u8]>
+    where
+        's: 'a,
+    {
+        self.scratch[8..HEADER].copy_from_slice(&(self.count as u32).to_be_bytes());
+        for (sig, range) in raw.extensions() {
             if sig == b"FSMN" {
-                let start = scratch.len();
-                let body = &self.bytes[range.start + 8..range.end];
-                if fsmonitor::renumbered(body, &moved, scratch) {
-                    plan.push(Piece::New(start..scratch.len()));
+                let start = self.scratch.len();
+                let body = &raw.bytes[range.start + 8..range.end];
+                if fsmonitor::renumbered(body, &self.moved, self.scratch) {
+                    self.pieces.push(Piece::New(start..self.scratch.len()));
                 }
             } else if !STALE_EXTENSIONS.iter().any(|s| s.as_slice() == sig) {
-                plan.push(Piece::Old(range));
+                self.pieces.push(Piece::Old(range));
             }
         }
-        let scratch: &'a Vec<u8> = scratch;
-        plan.into_iter()
+        let scratch: &'a Vec<u8> = self.scratch;
+        self.pieces
+            .into_iter()
             .map(|p| match p {
-                Piece::Old(r) => &self.bytes[r],
+                Piece::Old(r) => &raw.bytes[r],
                 Piece::New(r) => &scratch[r],
             })
             .filter(|s| !s.is_empty())
