@@ -195,7 +195,7 @@ impl RawIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Bytes, HEADER};
+    use super::super::{Bytes, EXTENDED, HEADER, NAME_MASK};
     use super::*;
     use gix::ObjectId;
 
@@ -338,6 +338,103 @@ mod tests {
             );
             assert!(b.prefix_compressed());
             assert_eq!(entries(&a), entries(&b), "round {round}");
+            assert_eq!(&b.bytes[8..HEADER], &a.bytes[8..HEADER]);
+        }
+    }
+
+    /// An index of `version` (3 or 4) written entry by entry, as git
+    /// writes it: `(path, stage, extended flags)`, in git's order.
+    fn written_by_git(version: u8, entries: &[(String, u16, Option<u16>)]) -> RawIndex {
+        let mut b = RawIndex::empty(HASH).content().to_vec();
+        b[7] = version;
+        b[8..HEADER].copy_from_slice(&(entries.len() as u32).to_be_bytes());
+        let mut before: &[u8] = b"";
+        for (n, (path, stage, extended)) in entries.iter().enumerate() {
+            let start = b.len();
+            let stat = (0..10u32).flat_map(|k| (n as u32 * 16 + k).to_be_bytes());
+            b.extend(stat.chain([n as u8; HASH]));
+            let len = path.len().min(NAME_MASK as usize) as u16;
+            let flag = if extended.is_some() { EXTENDED } else { 0 };
+            b.extend_from_slice(&((stage << 12) | flag | len).to_be_bytes());
+            b.extend(extended.iter().flat_map(|x| x.to_be_bytes()));
+            if version == 4 {
+                put_name(path.as_bytes(), before, &mut b);
+            } else {
+                b.extend_from_slice(path.as_bytes());
+                b.resize(start + ((b.len() - start + 8) & !7), 0);
+            }
+            before = path.as_bytes();
+        }
+        parse([b, vec![0; HASH]].concat())
+    }
+
+    /// `entries`, with each entry's extended flags in its fixed part.
+    fn entries_flagged(raw: &RawIndex) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut all = entries(raw);
+        for (i, (_, fixed)) in all.iter_mut().enumerate() {
+            if raw.flags(i) & EXTENDED != 0 {
+                let at = raw.offsets.get(i) + fixed.len();
+                fixed.extend_from_slice(&raw.bytes[at..at + 2]);
+            }
+        }
+        all
+    }
+
+    /// Entries nexo does not write itself (conflict stages, skip-worktree
+    /// and intent-to-add flags, paths of 0xFFF bytes and more, whose
+    /// length is no longer in the flags) next to nexo's changes: the
+    /// first kept entry after a change is encoded again, and must keep all
+    /// of it. A version 3 index spliced the same way is the reference.
+    #[test]
+    fn entries_git_writes_survive_a_version_4_splice_as_in_version_3() {
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let pool = |k: u64| match k % 6 {
+            0 => format!(".nexo/r/{}", k % 5),
+            1 => format!(".nexo/r/{}/h", k % 5),
+            2 => format!(".nexo/r/{}{}", k % 3, "L".repeat(5000)),
+            3 => format!(".nexo{}", k % 3),
+            4 => format!("a{}", k % 4),
+            _ => format!(".nexo/r/{}/{}", k % 4, "x".repeat(4094 + (k % 3) as usize)),
+        };
+        for round in 0..2000 {
+            let mut all: Vec<(String, u16, Option<u16>)> = Vec::new();
+            for _ in 0..next(14) {
+                let path = pool(next(1000));
+                let extended = [Some(0x4000), Some(0x2000), None, None][next(4) as usize];
+                let stages = if next(4) == 0 { 1..=3 } else { 0..=0 };
+                for stage in stages.filter(|_| next(3) != 0) {
+                    all.push((path.clone(), stage, extended));
+                }
+            }
+            all.sort();
+            all.dedup_by(|a, b| (&a.0, a.1) == (&b.0, b.1));
+            // A path is either merged (stage 0) or in conflict, not both.
+            let mut merged = std::collections::HashMap::new();
+            all.retain(|e| *merged.entry(e.0.clone()).or_insert(e.1 == 0) == (e.1 == 0));
+            let (v3, v4) = (written_by_git(3, &all), written_by_git(4, &all));
+            assert_eq!(entries_flagged(&v3), entries_flagged(&v4));
+            let updates: Vec<String> = (0..next(5)).map(|_| pool(next(1000))).collect();
+            let removals: Vec<String> = (0..next(5)).map(|_| pool(next(1000))).collect();
+            let news: Vec<_> = (1000..).zip(&updates).map(|(n, p)| entry(p, n)).collect();
+            let gone: Vec<&str> = removals.iter().map(String::as_str).collect();
+            let (mut s3, mut s4) = (Vec::new(), Vec::new());
+            let out3 = v3.splice(&news, &gone, &mut s3).concat();
+            let out4 = v4.splice(&news, &gone, &mut s4).concat();
+            let (a, b) = (
+                parse([out3, vec![0; HASH]].concat()),
+                parse([out4, vec![0; HASH]].concat()),
+            );
+            assert_eq!(
+                entries_flagged(&a),
+                entries_flagged(&b),
+                "round {round}: {updates:?} {removals:?}"
+            );
             assert_eq!(&b.bytes[8..HEADER], &a.bytes[8..HEADER]);
         }
     }
