@@ -471,7 +471,7 @@ fn an_upgrade_killed_at_every_point_is_finished_by_the_next_command() {
     }
 }
 
-/// A version-4 index goes file by file, through gix: an upgrade killed
+/// A version-4 index goes file by file (no folder moves): an upgrade killed
 /// after listing its paths, then listed again by the next one, must not
 /// leave any path in git's index twice.
 #[test]
