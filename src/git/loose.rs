@@ -89,12 +89,17 @@ impl Repo {
             return Err(Error::io("create", &dir, e));
         }
         let mut builder = tempfile::Builder::new();
-        // Objects are read-only, as git makes them.
+        // Objects are read-only, as git makes them. Written aside in their
+        // own folder under git's name, as git does: what a kill leaves is
+        // a file `git prune` knows and clears, and a rename within one
+        // folder takes no lock of the whole file system's, as a rename
+        // between two folders does on Linux.
         #[cfg(unix)]
         builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444));
         let mut tmp = builder
-            .tempfile_in(&objects)
-            .map_err(|e| Error::io("create a temporary file in", &objects, e))?;
+            .prefix("tmp_obj_")
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io("create a temporary file in", &dir, e))?;
         tmp.write_all(out)
             .map_err(|e| Error::io("write", tmp.path(), e))?;
         let path = dir.join(&hex[2..]);
@@ -194,7 +199,7 @@ impl Adler32 {
 }
 
 /// Compresses `parts`, in order, as one zlib stream appended to `out`.
-fn deflate(compress: &mut Compress, parts: &[&[u8]], out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn deflate(compress: &mut Compress, parts: &[&[u8]], out: &mut Vec<u8>) -> Result<()> {
     let failed = |e: &dyn std::fmt::Display| Error::repo(format!("cannot compress an object: {e}"));
     let mut chunk = [0u8; 16 * 1024];
     for (i, part) in parts.iter().enumerate() {
