@@ -174,6 +174,7 @@ fn views_never_committed_are_added_in_batches() {
 fn a_batched_repair_killed_at_every_point_is_finished_by_the_next_command() {
     for point in [
         "bulk-batch",
+        "pack-written",
         "before-commit",
         "commit-written",
         "head-moved",
@@ -211,6 +212,14 @@ fn a_batched_repair_killed_at_every_point_is_finished_by_the_next_command() {
             .filter(|n| n.starts_with("nexo-batched-index-") || n.starts_with("nexo-repaired-"))
             .collect();
         assert!(left.is_empty(), "{point}: {left:?}");
+        let packs = std::fs::read_dir(repo.path().join(".git/objects/pack")).unwrap();
+        let half_made: Vec<_> = packs
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("tmp_"))
+            .collect();
+        assert!(half_made.is_empty(), "{point}: {half_made:?}");
+        repo.git(&["fsck", "--strict", "--no-dangling", "--no-progress"]);
         drop(twin);
     }
 }
@@ -425,4 +434,101 @@ fn a_repair_that_cannot_commit_is_left_for_the_next_command() {
     assert_eq!(views(repo.path()), all);
     let status = repo.git(&["status", "--porcelain", "--untracked-files=all"]);
     assert_eq!(status.trim(), "A  notes.txt");
+}
+
+/// Five runs' histories, committed alone in a repository that never held
+/// their views: regenerating them makes blobs git does not have yet.
+fn histories_in_a_new_repository() -> (Repo, Vec<String>) {
+    let (old, _twin) = five_runs();
+    let all = views(old.path());
+    let repo = Repo::new();
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(old.path().join(".nexo"))
+        .arg(repo.path())
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    for v in &all {
+        std::fs::remove_file(repo.path().join(v)).unwrap();
+    }
+    repo.git(&["add", ".nexo"]);
+    repo.git(&["commit", "-q", "-m", "histories only"]);
+    (repo, all)
+}
+
+fn packs(repo: &Repo, suffix: &str) -> Vec<String> {
+    std::fs::read_dir(repo.path().join(".git/objects/pack"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(suffix))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The new blobs of a batched commit go into one pack, which git reads and
+/// checks, instead of a loose file each; a kill before the pack is in
+/// place leaves no commit naming it, and the next batched commit removes
+/// what it left.
+#[test]
+fn new_blobs_of_a_long_commit_go_into_packs() {
+    let (repo, all) = histories_in_a_new_repository();
+    let fixed = doctor(repo.path(), true, &[], &["doctor", "--fix"]);
+    assert!(fixed.status.success(), "{}", stderr(&fixed));
+    assert_eq!(views(repo.path()), all);
+    let idx = packs(&repo, ".idx");
+    assert_eq!(idx.len(), 1, "{idx:?}");
+    let path = repo.path().join(".git/objects/pack").join(&idx[0]);
+    let verified = repo.git(&["verify-pack", "-v", path.to_str().unwrap()]);
+    let blobs = verified.lines().filter(|l| l.contains(" blob ")).count();
+    assert_eq!(blobs, all.len(), "one blob a view: {verified}");
+    for view in &all {
+        let blob = repo.git(&["cat-file", "-p", &format!("HEAD:{view}")]);
+        assert_eq!(
+            blob,
+            std::fs::read_to_string(repo.path().join(view)).unwrap()
+        );
+    }
+    repo.git(&["fsck", "--strict", "--no-dangling", "--no-progress"]);
+
+    // Packs of two objects: a new pack starts as each fills.
+    let (repo, all) = histories_in_a_new_repository();
+    let env = [("NEXO_TEST_PACK_OBJECTS", "2")];
+    let fixed = doctor(repo.path(), true, &env, &["doctor", "--fix"]);
+    assert!(fixed.status.success(), "{}", stderr(&fixed));
+    let idx = packs(&repo, ".idx");
+    assert_eq!(idx.len(), all.len().div_ceil(2), "{idx:?}");
+    for name in &idx {
+        let path = repo.path().join(".git/objects/pack").join(name);
+        repo.git(&["verify-pack", path.to_str().unwrap()]);
+    }
+    repo.git(&["fsck", "--strict", "--no-dangling", "--no-progress"]);
+    let report = nexo_ok(repo.path(), &["--json", "doctor"]);
+    assert_eq!(report["ok"], true, "{report:#}");
+
+    for point in ["bulk-batch", "pack-written"] {
+        let (repo, all) = histories_in_a_new_repository();
+        let env = [("NEXO_CRASH_AT", point)];
+        let killed = doctor(repo.path(), true, &env, &["doctor", "--fix"]);
+        assert!(!killed.status.success(), "{point}: the kill happened");
+        let left = packs(&repo, "");
+        match point {
+            "bulk-batch" => assert!(left.iter().all(|n| n.starts_with("tmp_")), "{left:?}"),
+            _ => assert_eq!(packs(&repo, ".idx").len(), 1, "{left:?}"),
+        }
+        let next = doctor(repo.path(), true, &[], &["--json", "commit"]);
+        assert!(next.status.success(), "{point}: {}", stderr(&next));
+        assert_eq!(views(repo.path()), all, "{point}");
+        let half_made: Vec<_> = packs(&repo, "")
+            .into_iter()
+            .filter(|n| n.starts_with("tmp_"))
+            .collect();
+        assert!(half_made.is_empty(), "{point}: {half_made:?}");
+        assert_eq!(packs(&repo, ".idx").len(), 1, "{point}");
+        repo.git(&["fsck", "--strict", "--no-dangling", "--no-progress"]);
+        let report = nexo_ok(repo.path(), &["--json", "doctor"]);
+        assert_eq!(report["ok"], true, "{point}: {report:#}");
+    }
 }

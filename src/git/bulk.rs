@@ -13,6 +13,7 @@
 //! batch is the index copy and the trees on the batch's paths.
 
 use std::io::{BufRead, Write};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::index::RawIndex;
@@ -120,10 +121,13 @@ impl Repo {
             size: crate::trace::test_size("BATCH", BATCH),
         };
         self.sweep(COPY_PREFIX);
+        let objects = self.repo.objects.store_ref().path().to_path_buf();
+        sweep_in(&objects.join("pack"), super::pack::TEMP_PREFIX);
+        let mut pack = super::pack::Packs::new(&objects, self.loose_level()?);
         let (mut tree, mut copy) = (base, None::<IndexCopy>);
         let mut done = 0;
         while let Some(batch) = batches.next()? {
-            let (contents, blobs) = self.read_paths(&batch)?;
+            let (contents, blobs) = self.read_paths(&batch, Some(&mut pack))?;
             self.write_held(&contents, &blobs)?;
             tree = self.edit_tree(tree, &Edits::of(&blobs))?;
             let (updates, removals) = self.index_changes(&blobs)?;
@@ -134,6 +138,10 @@ impl Repo {
             crate::memory::phase_done();
             crate::trace::mark(&format!("{done} paths in"));
         }
+        // Every blob is in place before any tree or commit can name it.
+        pack.finish()?;
+        crate::trace::mark("pack written");
+        crate::trace::crash_point("pack-written");
         // Built on `base`: a HEAD moved meanwhile is not built on again
         // (every batch over); the list stays for the next command.
         let built = |on: gix::ObjectId| match on == base {
@@ -157,14 +165,7 @@ impl Repo {
     /// directory (a copy of the index is as large as the index). The
     /// caller holds nexo's lock, so none is another's in use.
     pub fn sweep(&self, prefix: &str) {
-        let Ok(entries) = std::fs::read_dir(self.git_dir()) else {
-            return;
-        };
-        for e in entries.filter_map(|e| e.ok()) {
-            if e.file_name().to_string_lossy().starts_with(prefix) {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
+        sweep_in(self.git_dir(), prefix)
     }
 
     /// `from` with `updates` and `removals` spliced in, written unhashed to
@@ -196,5 +197,17 @@ impl Repo {
         let raw = RawIndex::open(&path, hash_len)?
             .ok_or_else(|| Error::repo("nexo's copy of git's index cannot be read back"))?;
         Ok(IndexCopy { raw, _file: path })
+    }
+}
+
+/// Removes the files named `prefix…` in `dir`.
+fn sweep_in(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(|e| e.ok()) {
+        if e.file_name().to_string_lossy().starts_with(prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }

@@ -32,6 +32,7 @@ mod lockfile;
 mod loose;
 pub mod message;
 mod moves;
+mod pack;
 mod reflock;
 pub mod refs;
 mod replay;
@@ -465,7 +466,7 @@ impl Repo {
         let sig = self.committer()?;
         // The blob ids are computed here; the objects are written once the
         // index checksum is under way on the other core.
-        let (contents, blobs) = self.read_paths(paths)?;
+        let (contents, blobs) = self.read_paths(paths, None)?;
         let edits = Edits::of(&blobs);
         let (updates, removals) = self.index_changes(&blobs)?;
         let commit = || -> Result<Option<gix::ObjectId>> {
@@ -527,6 +528,7 @@ impl Repo {
     fn read_paths<'p>(
         &self,
         paths: &'p [String],
+        mut pack: Option<&mut pack::Packs>,
     ) -> Result<(Vec<Option<Vec<u8>>>, Vec<(&'p str, Option<gix::ObjectId>)>)> {
         let kind = self.repo.object_hash();
         let mut contents = Vec::with_capacity(paths.len());
@@ -544,10 +546,18 @@ impl Repo {
                     // new one in a large commit (views regenerated in
                     // every run): it is written now, not beside the
                     // index's checksum, which only a small commit waits on.
-                    let new = !self.repo.has_object(id);
-                    let held = new && paths.len() <= HOLD_AT_MOST;
-                    if new && !held {
-                        self.write_loose(gix::objs::Kind::Blob, &bytes, Some(id))?;
+                    // Without a refresh: on a miss gix would look again at
+                    // every pack on disk, and every new view is a miss (400,000
+                    // when every view is regenerated). A pack added since the
+                    // repository was opened costs at worst a duplicate.
+                    let new = !self.repo.objects.exists_without_refresh(&id);
+                    let held = new && pack.is_none() && paths.len() <= HOLD_AT_MOST;
+                    match (new && !held, pack.as_deref_mut()) {
+                        (true, Some(pack)) => pack.add_blob(id, &bytes)?,
+                        (true, None) => {
+                            self.write_loose(gix::objs::Kind::Blob, &bytes, Some(id))?;
+                        }
+                        (false, _) => {}
                     }
                     contents.push(held.then_some(bytes));
                 }

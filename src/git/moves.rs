@@ -84,7 +84,7 @@ impl Repo {
     ) -> Result<Option<String>> {
         super::index_io::verified(verify)?;
         let sig = self.committer()?;
-        let (contents, blobs) = self.read_paths(paths)?;
+        let (contents, blobs) = self.read_paths(paths, None)?;
         let edits = Edits::of(&blobs);
         let (updates, removals) = self.index_changes(&blobs)?;
         // Worked out, and refused if need be, before HEAD moves.

@@ -1,0 +1,288 @@
+//! The new blobs of a long commit, written as packs.
+//!
+//! Regenerating every view of 100,000 runs makes 400,000 new blobs. As
+//! loose objects they were 400,000 files made and renamed into place
+//! (about 40 s of a 90 s migration here, most of it the kernel's), and a
+//! repository that `git gc` then has to pack at once. git writes a large
+//! import as a pack (`fast-import`); so does nexo when it commits in
+//! batches (`bulk`): each new blob is compressed into a temporary pack
+//! as it is read, a new pack every 65,536 objects. Before HEAD moves, the pack gets its header's count,
+//! its checksum and an index (version 2), and goes into place under its
+//! name, the index last, as git does: a pack without its index is not
+//! read. A kill before then leaves `objects/pack/tmp_pack_nexo_*`, which
+//! no commit refers to: the next long commit removes it (a name of
+//! nexo's own, never a pack git is writing), and `git gc` removes it as
+//! it does its own temporary files.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use gix::ObjectId;
+use gix_zlib::Compression;
+use gix_zlib::stream::deflate::Compress;
+use sha1::Digest;
+
+use crate::core::error::{Error, Result};
+
+const BLOB: u8 = 3;
+/// What a pack in the making is called until it is complete.
+pub(super) const TEMP_PREFIX: &str = "tmp_pack_nexo_";
+
+/// How many objects a pack holds before the next one starts: what a
+/// pack in the making keeps in memory (its index entries and ids, about
+/// 5 MB) stays the same however many blobs the commit makes, and a
+/// commit of 400,000 new blobs makes seven packs, under git's
+/// `gc.autoPackLimit` of 50.
+const PACK_OBJECTS: usize = 65_536;
+
+/// The new blobs of one commit, in as many packs as they need, each
+/// started when the first blob comes that needs it.
+pub(super) struct Packs {
+    objects: PathBuf,
+    level: Compression,
+    current: Option<Pack>,
+    limit: usize,
+}
+
+impl Packs {
+    pub(super) fn new(objects: &Path, level: Compression) -> Packs {
+        Packs {
+            objects: objects.to_path_buf(),
+            level,
+            current: None,
+            limit: crate::trace::test_size("PACK_OBJECTS", PACK_OBJECTS),
+        }
+    }
+
+    /// Adds blob `id` with content `data`. A blob already in an earlier
+    /// pack of this commit may go in again: git reads either copy.
+    pub(super) fn add_blob(&mut self, id: ObjectId, data: &[u8]) -> Result<()> {
+        if let Some(full) = self.current.take_if(|p| p.entries.len() >= self.limit) {
+            full.finish()?;
+        }
+        let pack = match &mut self.current {
+            Some(pack) => pack,
+            None => self.current.insert(Pack::new(&self.objects, self.level)?),
+        };
+        pack.add_blob(id, data)
+    }
+
+    /// Puts the last pack in place with its index.
+    pub(super) fn finish(self) -> Result<()> {
+        self.current.map_or(Ok(()), Pack::finish)
+    }
+}
+
+/// A pack being written.
+struct Pack {
+    out: BufWriter<File>,
+    temp: tempfile::TempPath,
+    dir: PathBuf,
+    /// Each object's id, the CRC-32 of its bytes in the pack, and where
+    /// they start.
+    entries: Vec<(ObjectId, u32, u64)>,
+    /// The ids written, so a blob two paths share goes in once.
+    written: HashSet<ObjectId>,
+    at: u64,
+    compress: Compress,
+    scratch: Vec<u8>,
+}
+
+fn io<'p>(what: &'static str, path: &'p Path) -> impl Fn(std::io::Error) -> Error + 'p {
+    move |e| Error::io(what, path, e)
+}
+
+impl Pack {
+    /// A new pack in `objects/pack/`, compressed at `level`.
+    fn new(objects: &Path, level: Compression) -> Result<Pack> {
+        let dir = objects.join("pack");
+        std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+        let mut builder = tempfile::Builder::new();
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444));
+        let (file, temp) = builder
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(&dir)
+            .map_err(io("create a temporary file in", &dir))?
+            .into_parts();
+        let mut out = BufWriter::with_capacity(256 * 1024, file);
+        // The count is filled in by `finish`.
+        out.write_all(b"PACK\0\0\0\x02\0\0\0\0")
+            .map_err(io("write", &temp))?;
+        Ok(Pack {
+            out,
+            temp,
+            dir,
+            entries: Vec::new(),
+            written: HashSet::new(),
+            at: 12,
+            compress: Compress::new(level),
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Adds blob `id` with content `data`, unless it is in already.
+    fn add_blob(&mut self, id: ObjectId, data: &[u8]) -> Result<()> {
+        if !self.written.insert(id) {
+            return Ok(());
+        }
+        self.scratch.clear();
+        // The type and size: four bits of size in the first byte, seven
+        // in each next one, the high bit for "more".
+        let mut size = data.len() as u64;
+        let mut byte = (BLOB << 4) | (size & 0x0f) as u8;
+        size >>= 4;
+        while size != 0 {
+            self.scratch.push(byte | 0x80);
+            byte = (size & 0x7f) as u8;
+            size >>= 7;
+        }
+        self.scratch.push(byte);
+        self.compress.reset();
+        super::loose::deflate(&mut self.compress, &[data], &mut self.scratch)?;
+        self.out
+            .write_all(&self.scratch)
+            .map_err(io("write", &self.temp))?;
+        let crc = crc32fast::hash(&self.scratch);
+        self.entries.push((id, crc, self.at));
+        self.at += self.scratch.len() as u64;
+        Ok(())
+    }
+
+    /// Puts the pack in place with its index; nothing when it is empty.
+    fn finish(self) -> Result<()> {
+        let Pack {
+            out,
+            temp,
+            dir,
+            mut entries,
+            ..
+        } = self;
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut file = out
+            .into_inner()
+            .map_err(|e| Error::io("write", &temp, e.into_error()))?;
+        let count = u32::try_from(entries.len())
+            .map_err(|_| Error::repo("more than 4 billion objects in one commit"))?;
+        file.seek(SeekFrom::Start(8)).map_err(io("write", &temp))?;
+        file.write_all(&count.to_be_bytes())
+            .map_err(io("write", &temp))?;
+        let sum = checksum(&mut file, &temp)?;
+        file.write_all(&sum).map_err(io("write", &temp))?;
+        drop(file);
+        entries.sort_unstable_by_key(|e| e.0);
+        let index = index_v2(&entries, &sum);
+        let hex = ObjectId::from_bytes_or_panic(&sum).to_string();
+        let mut idx = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(&dir)
+            .map_err(io("create a temporary file in", &dir))?;
+        idx.write_all(&index).map_err(io("write", idx.path()))?;
+        let pack_path = dir.join(format!("pack-{hex}.pack"));
+        temp.persist(&pack_path)
+            .map_err(|e| Error::io("move into place", &pack_path, e.error))?;
+        let idx_path = dir.join(format!("pack-{hex}.idx"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = idx
+                .as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o444));
+        }
+        idx.persist(&idx_path)
+            .map_err(|e| Error::io("move into place", &idx_path, e.error))?;
+        Ok(())
+    }
+}
+
+/// The SHA-1 of the file's bytes so far, read again from the start.
+fn checksum(file: &mut File, path: &Path) -> Result<[u8; 20]> {
+    file.seek(SeekFrom::Start(0)).map_err(io("read", path))?;
+    let mut hasher = sha1::Sha1::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(io("read", path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// A version 2 pack index of `entries` (sorted by id) for the pack whose
+/// checksum is `sum`.
+fn index_v2(entries: &[(ObjectId, u32, u64)], sum: &[u8; 20]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + 1024 + entries.len() * 28 + 40);
+    out.extend_from_slice(b"\xfftOc\0\0\0\x02");
+    let mut fanout = [0u32; 256];
+    for (id, _, _) in entries {
+        fanout[id.as_bytes()[0] as usize] += 1;
+    }
+    let mut total = 0;
+    for n in fanout {
+        total += n;
+        out.extend_from_slice(&total.to_be_bytes());
+    }
+    for (id, _, _) in entries {
+        out.extend_from_slice(id.as_bytes());
+    }
+    for (_, crc, _) in entries {
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    // Offsets past 2 GB go in a table of 8-byte offsets, named by index
+    // with the high bit set.
+    let mut large = Vec::new();
+    for (_, _, at) in entries {
+        match u32::try_from(*at).ok().filter(|a| a & 0x8000_0000 == 0) {
+            Some(small) => out.extend_from_slice(&small.to_be_bytes()),
+            None => {
+                let n = 0x8000_0000 | large.len() as u32;
+                out.extend_from_slice(&n.to_be_bytes());
+                large.push(*at);
+            }
+        }
+    }
+    for at in large {
+        out.extend_from_slice(&at.to_be_bytes());
+    }
+    out.extend_from_slice(sum);
+    let own: [u8; 20] = sha1::Sha1::digest(&out).into();
+    out.extend_from_slice(&own);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_past_2_gb_go_in_the_table_of_large_offsets() {
+        let id = |b: u8| ObjectId::from_bytes_or_panic(&[b; 20]);
+        let entries = [(id(1), 7, 12), (id(2), 8, 3 << 30), (id(9), 9, 5 << 30)];
+        let index = index_v2(&entries, &[0xab; 20]);
+        let fanout =
+            |i: usize| u32::from_be_bytes(index[8 + 4 * i..12 + 4 * i].try_into().unwrap());
+        assert_eq!((fanout(0), fanout(1), fanout(2), fanout(255)), (0, 1, 2, 3));
+        let offsets = 8 + 1024 + 3 * 20 + 3 * 4;
+        let word = |i: usize| {
+            u32::from_be_bytes(
+                index[offsets + 4 * i..offsets + 4 * i + 4]
+                    .try_into()
+                    .unwrap(),
+            )
+        };
+        assert_eq!((word(0), word(1), word(2)), (12, 0x8000_0000, 0x8000_0001));
+        let large = offsets + 12;
+        let long = |i: usize| {
+            u64::from_be_bytes(index[large + 8 * i..large + 8 * i + 8].try_into().unwrap())
+        };
+        assert_eq!((long(0), long(1)), (3 << 30, 5 << 30));
+        assert_eq!(index.len(), large + 16 + 40);
+        assert_eq!(&index[large + 16..large + 36], &[0xab; 20]);
+    }
+}
