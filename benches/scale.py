@@ -314,8 +314,16 @@ def build_fleet(work, nexo, runs):
                 line(2, [event_id(1)], "updated", {"step_key": "s0", "step_status": "completed"}),
                 line(3, [event_id(2)], "updated", {"run_status": "completed"}),
             ], layout=1)
+    # git's automatic gc would start packing the 100,000 new loose
+    # objects in the background as the commit ends, racing the timed
+    # migration for both cores. A user's repository of this size has long
+    # been packed by it: pack first, untimed, and let the written pages
+    # reach the disk.
+    sh(["git", "config", "gc.auto", "0"], fleet)
     sh(["git", "add", "-A"], fleet)
     sh(["git", "commit", "-q", "-m", "bench"], fleet)
+    sh(["git", "gc", "-q"], fleet)
+    os.sync()
     migrate = run_once([nexo, "doctor", "--fix"], fleet, check=False)
     fix = run_once([nexo, "doctor", "--fix"], fleet, check=False)
     sh([nexo, "list"], fleet)
