@@ -286,3 +286,82 @@ mod tests {
         assert_eq!(&index[large + 16..large + 36], &[0xab; 20]);
     }
 }
+
+#[cfg(test)]
+mod git_reads {
+    use super::*;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Empty, large and incompressible blobs, and one twice, across packs.
+    #[test]
+    fn git_reads_empty_large_and_shared_blobs_across_packs() {
+        let dir = tempfile::tempdir().unwrap();
+        git(dir.path(), &["init", "-q"]);
+        let objects = dir.path().join(".git/objects");
+        let mut packs = Packs::new(&objects, Compression::new(1).unwrap());
+        packs.limit = 2;
+        let mut state = 0x1234_5678_u64;
+        let mut noise = |n: usize| {
+            (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect::<Vec<u8>>()
+        };
+        let blobs = [
+            Vec::new(),
+            noise(20 * 1024),
+            noise(3 << 20),
+            b"same".to_vec(),
+            vec![b'a'; 5 << 20],
+            b"same".to_vec(),
+            Vec::new(),
+        ];
+        for data in &blobs {
+            let id = gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, data)
+                .unwrap();
+            packs.add_blob(id, data).unwrap();
+        }
+        packs.finish().unwrap();
+        for e in std::fs::read_dir(objects.join("pack")).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_some_and(|x| x == "idx") {
+                git(dir.path(), &["verify-pack", "-v", path.to_str().unwrap()]);
+                let pack = path.with_extension("pack");
+                git(
+                    dir.path(),
+                    &["index-pack", "--verify", pack.to_str().unwrap()],
+                );
+            }
+        }
+        git(dir.path(), &["fsck", "--strict", "--no-progress"]);
+        for data in &blobs {
+            let id = gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, data)
+                .unwrap()
+                .to_string();
+            let size = git(dir.path(), &["cat-file", "-s", &id]);
+            assert_eq!(size.trim(), data.len().to_string());
+        }
+        git(dir.path(), &["repack", "-adq"]);
+        git(dir.path(), &["fsck", "--strict", "--no-progress"]);
+    }
+}
