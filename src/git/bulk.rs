@@ -122,7 +122,7 @@ impl Repo {
         };
         self.sweep(COPY_PREFIX);
         let objects = self.repo.objects.store_ref().path().to_path_buf();
-        sweep_in(&objects.join("pack"), super::pack::TEMP_PREFIX);
+        super::pack::sweep(&objects);
         let mut pack = super::pack::Packs::new(&objects, self.loose_level()?);
         let (mut tree, mut copy) = (base, None::<IndexCopy>);
         let mut done = 0;

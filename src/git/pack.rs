@@ -10,9 +10,10 @@
 //! its checksum and an index (version 2), and goes into place under its
 //! name, the index last, as git does: a pack without its index is not
 //! read. A kill before then leaves `objects/pack/tmp_pack_nexo_*`, which
-//! no commit refers to: the next long commit removes it (a name of
-//! nexo's own, never a pack git is writing), and `git gc` removes it as
-//! it does its own temporary files.
+//! no commit refers to: the next long commit removes it once it is a
+//! minute old and no process holds its lock (worktrees share the folder,
+//! not nexo's lock; the name is nexo's own, never a pack git is
+//! receiving), and `git gc` removes it as it does its own temporaries.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -99,14 +100,10 @@ impl Pack {
     fn new(objects: &Path, level: Compression) -> Result<Pack> {
         let dir = objects.join("pack");
         std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
-        let mut builder = tempfile::Builder::new();
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444));
-        let (file, temp) = builder
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(&dir)
-            .map_err(io("create a temporary file in", &dir))?
-            .into_parts();
+        let (file, temp) = read_only_temp(&dir)?.into_parts();
+        // Held while the pack is written: another worktree's nexo (its
+        // lock is its own) sweeps only what no process holds (`sweep`).
+        let _ = file.try_lock();
         let mut out = BufWriter::with_capacity(256 * 1024, file);
         // The count is filled in by `finish`.
         out.write_all(b"PACK\0\0\0\x02\0\0\0\0")
@@ -177,25 +174,55 @@ impl Pack {
         entries.sort_unstable_by_key(|e| e.0);
         let index = index_v2(&entries, &sum);
         let hex = ObjectId::from_bytes_or_panic(&sum).to_string();
-        let mut idx = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(&dir)
-            .map_err(io("create a temporary file in", &dir))?;
+        let mut idx = read_only_temp(&dir)?;
+        let _ = idx.as_file().try_lock();
         idx.write_all(&index).map_err(io("write", idx.path()))?;
         let pack_path = dir.join(format!("pack-{hex}.pack"));
         temp.persist(&pack_path)
             .map_err(|e| Error::io("move into place", &pack_path, e.error))?;
         let idx_path = dir.join(format!("pack-{hex}.idx"));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = idx
-                .as_file()
-                .set_permissions(std::fs::Permissions::from_mode(0o444));
-        }
         idx.persist(&idx_path)
             .map_err(|e| Error::io("move into place", &idx_path, e.error))?;
         Ok(())
+    }
+}
+
+/// A new file in `dir` named as nexo's packs in the making are, made
+/// read-only less the umask, as git makes its packs and their indexes.
+fn read_only_temp(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444));
+    builder
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a temporary file in", dir, e))
+}
+
+/// Removes the packs in the making that a killed nexo left in
+/// `objects/pack`. Worktrees share the folder but not nexo's lock, so a
+/// file is left alone while a process holds its lock (a pack being
+/// written) or was touched in the last minute (made, not yet locked).
+pub(super) fn sweep(objects: &Path) {
+    let dir = objects.join("pack");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let recent = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    for e in entries.filter_map(|e| e.ok()) {
+        if !e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            continue;
+        }
+        let Ok(file) = File::open(e.path()) else {
+            continue;
+        };
+        let old = file
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < recent);
+        if old && file.try_lock().is_ok() {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 
@@ -259,6 +286,41 @@ fn index_v2(entries: &[(ObjectId, u32, u64)], sum: &[u8; 20]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sweep takes what a killed process left (old and unlocked), never
+    /// a pack another worktree's nexo is writing (locked) or has just made.
+    #[test]
+    fn the_sweep_leaves_a_pack_in_the_making_alone() {
+        let objects = tempfile::tempdir().unwrap();
+        let dir = objects.path().join("pack");
+        std::fs::create_dir(&dir).unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+        let make = |name: &str, when: Option<std::time::SystemTime>| {
+            let file = File::create(dir.join(name)).unwrap();
+            if let Some(when) = when {
+                file.set_modified(when).unwrap();
+            }
+            file
+        };
+        drop(make(&format!("{TEMP_PREFIX}left"), Some(old)));
+        let held = make(&format!("{TEMP_PREFIX}held"), Some(old));
+        held.try_lock().unwrap();
+        drop(make(&format!("{TEMP_PREFIX}new"), None));
+        drop(make("tmp_pack_gits", Some(old)));
+        sweep(objects.path());
+        let mut left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let expected = [
+            "tmp_pack_gits".to_string(),
+            format!("{TEMP_PREFIX}held"),
+            format!("{TEMP_PREFIX}new"),
+        ];
+        assert_eq!(left, expected);
+        drop(held);
+    }
 
     #[test]
     fn offsets_past_2_gb_go_in_the_table_of_large_offsets() {
