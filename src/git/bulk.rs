@@ -13,7 +13,6 @@
 //! batch is the index copy and the trees on the batch's paths.
 
 use std::io::{BufRead, Write};
-use std::path::Path;
 use std::sync::Arc;
 
 use super::index::RawIndex;
@@ -165,7 +164,14 @@ impl Repo {
     /// directory (a copy of the index is as large as the index). The
     /// caller holds nexo's lock, so none is another's in use.
     pub fn sweep(&self, prefix: &str) {
-        sweep_in(self.git_dir(), prefix)
+        let Ok(entries) = std::fs::read_dir(self.git_dir()) else {
+            return;
+        };
+        for e in entries.filter_map(|e| e.ok()) {
+            if e.file_name().to_string_lossy().starts_with(prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 
     /// `from` with `updates` and `removals` spliced in, written unhashed to
@@ -197,17 +203,5 @@ impl Repo {
         let raw = RawIndex::open(&path, hash_len)?
             .ok_or_else(|| Error::repo("nexo's copy of git's index cannot be read back"))?;
         Ok(IndexCopy { raw, _file: path })
-    }
-}
-
-/// Removes the files named `prefix…` in `dir`.
-fn sweep_in(dir: &Path, prefix: &str) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.filter_map(|e| e.ok()) {
-        if e.file_name().to_string_lossy().starts_with(prefix) {
-            let _ = std::fs::remove_file(e.path());
-        }
     }
 }

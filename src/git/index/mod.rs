@@ -308,11 +308,15 @@ impl RawIndex {
         &self.bytes[..self.bytes.len() - self.hash_len]
     }
 
-    fn path(&self, i: usize) -> &[u8] {
-        let at = self.offsets.get(i);
+    /// Where entry `i`'s name starts, after its fixed part and flags.
+    fn name_at(&self, i: usize) -> usize {
         let fixed = STAT_LEN + self.hash_len + 2;
-        let flags = self.flags(i);
-        let name_at = at + fixed + if flags & EXTENDED != 0 { 2 } else { 0 };
+        let extended = if self.flags(i) & EXTENDED != 0 { 2 } else { 0 };
+        self.offsets.get(i) + fixed + extended
+    }
+
+    fn path(&self, i: usize) -> &[u8] {
+        let name_at = self.name_at(i);
         let end = self.offsets.get(i + 1);
         // Offsets from a cache are checked for order and bounds, not for
         // agreeing with each entry's flags: a mismatch reads as no path.
@@ -413,7 +417,7 @@ impl RawIndex {
         scratch: &'a mut Vec<u8>,
     ) -> Vec<&'a [u8]> {
         let changes = sorted_changes(updates, removals);
-        if self.version() == 4 {
+        if self.prefix_compressed() {
             return self.splice_v4(&changes, scratch);
         }
         let entries = self.len();
@@ -482,6 +486,13 @@ impl<'s> Plan<'s> {
             raw.offsets.get(old.start)..raw.offsets.get(old.end),
         ));
         self.moved.keep(old);
+    }
+
+    /// Old entry `old`, encoded again in `scratch` from `start` on, comes
+    /// next (version 4: its name is cut from a new predecessor's).
+    fn keep_anew(&mut self, start: usize, old: usize) {
+        self.pieces.push(Piece::New(start..self.scratch.len()));
+        self.moved.keep(old..old + 1);
     }
 
     /// A new entry, encoded in `scratch` from `start` on, comes next.

@@ -181,16 +181,11 @@ impl Stream {
     /// Version 4: how many bytes of the previous path to drop, then the
     /// rest of this one up to a NUL.
     fn prefixed_name(&mut self, e: &mut Entry) -> Result<()> {
-        let mut byte = [0u8; 1];
-        self.take(&mut byte)?;
-        let mut drop = (byte[0] & 0x7f) as usize;
-        while byte[0] & 0x80 != 0 {
+        let drop = super::v4::read_cut(|| {
+            let mut byte = [0u8; 1];
             self.take(&mut byte)?;
-            drop = ((drop + 1) << 7) | (byte[0] & 0x7f) as usize;
-            if drop > 1 << 24 {
-                return Err(corrupt("a path prefix longer than any path"));
-            }
-        }
+            Ok(byte[0])
+        })?;
         let keep = e
             .path
             .len()

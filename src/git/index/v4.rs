@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use super::{NewEntry, Plan, RawIndex, STAT_LEN, corrupt, encode_fixed};
+use super::{NewEntry, Plan, RawIndex, corrupt, encode_fixed};
 use crate::core::error::Result;
 
 /// A path as a version 4 entry stores it.
@@ -25,25 +25,13 @@ impl Name {
     /// The name starting at `at`, within `bytes` (the entries and
     /// extensions, without the checksum).
     pub fn at(bytes: &[u8], at: usize) -> Result<Name> {
-        let byte = |i: usize| {
-            bytes
-                .get(i)
-                .copied()
-                .ok_or_else(|| corrupt("entries run past the end"))
-        };
-        // git's offset varint (as in packs' `OFS_DELTA`): 7 bits a byte,
-        // the high bit for "more", and one added at each step.
-        let (mut i, mut b) = (at, byte(at)?);
-        let mut cut = (b & 0x7f) as usize;
-        while b & 0x80 != 0 {
+        let mut i = at;
+        let cut = read_cut(|| {
+            let b = bytes.get(i).copied();
             i += 1;
-            b = byte(i)?;
-            cut = ((cut + 1) << 7) | (b & 0x7f) as usize;
-            if cut > 1 << 24 {
-                return Err(corrupt("a path prefix longer than any path"));
-            }
-        }
-        let start = i + 1;
+            b.ok_or_else(|| corrupt("entries run past the end"))
+        })?;
+        let start = i;
         let len = bytes
             .get(start..)
             .and_then(|rest| rest.iter().position(|&b| b == 0))
@@ -61,6 +49,22 @@ impl Name {
             .ok_or_else(|| corrupt("a path prefix longer than the path before"))?;
         Ok(kept + self.suffix.len())
     }
+}
+
+/// The bytes a name cuts from the path before, read a byte at a time
+/// from `next`: git's offset varint (as in packs' `OFS_DELTA`), seven
+/// bits a byte, the high bit for "more", and one added at each step.
+pub(super) fn read_cut(mut next: impl FnMut() -> Result<u8>) -> Result<usize> {
+    let mut b = next()?;
+    let mut cut = (b & 0x7f) as usize;
+    while b & 0x80 != 0 {
+        b = next()?;
+        cut = ((cut + 1) << 7) | (b & 0x7f) as usize;
+        if cut > 1 << 24 {
+            return Err(corrupt("a path prefix longer than any path"));
+        }
+    }
+    Ok(cut)
 }
 
 /// Appends `path` as a version 4 name after `before`.
@@ -95,15 +99,7 @@ impl Written {
 impl RawIndex {
     /// Entry `i`'s name, and where its fixed part (flags included) ends.
     fn v4_name(&self, i: usize) -> (usize, Name) {
-        let at = self.offsets.get(i);
-        let fixed = STAT_LEN + self.hash_len + 2;
-        let name_at = at
-            + fixed
-            + if self.flags(i) & super::EXTENDED != 0 {
-                2
-            } else {
-                0
-            };
+        let name_at = self.name_at(i);
         let end = self.bytes.len() - self.hash_len;
         // `parse` checked every name.
         let name = Name::at(&self.bytes[..end], name_at).expect("checked when parsed");
@@ -158,9 +154,7 @@ impl RawIndex {
                 let at = self.offsets.get(i);
                 plan.scratch.extend_from_slice(&self.bytes[at..name_at]);
                 put_name(&path, written.get(&before), plan.scratch);
-                plan.pieces
-                    .push(super::Piece::New(start..plan.scratch.len()));
-                plan.moved.keep(i..i + 1);
+                plan.keep_anew(start, i);
                 written.0 = None;
             }
             std::mem::swap(&mut before, &mut path);
@@ -195,7 +189,7 @@ impl RawIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Bytes, EXTENDED, HEADER, NAME_MASK};
+    use super::super::{Bytes, EXTENDED, HEADER, NAME_MASK, STAT_LEN};
     use super::*;
     use gix::ObjectId;
 
