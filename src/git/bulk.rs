@@ -5,12 +5,13 @@
 //! `commit_paths` holds every path with its blob id, stat data, tree edit
 //! and new index entry until the commit is built: over 500 MB at that
 //! size. Here the pending list is read from disk in batches. Each batch's
-//! blobs are written, its edits applied to a tree built on HEAD's, and its
-//! entries spliced into a copy of git's index kept beside it (unhashed,
-//! under the git directory). Only once every batch is in does HEAD move to
-//! the tree, by compare-and-swap, and the last copy become git's index,
-//! hashed on the way. What is held is one batch; what is rewritten per
-//! batch is the index copy and the trees on the batch's paths.
+//! blobs are written and its edits applied to a tree built on HEAD's. Its
+//! index entries are held, and every 16,384 paths spliced into a copy of
+//! git's index kept beside it (unhashed, under the git directory). Only
+//! once every batch is in does HEAD move to the tree, by compare-and-swap,
+//! and the last copy, with the entries still held, become git's index,
+//! hashed on the way. What is held is one batch and the entries since the
+//! last copy; what is rewritten per batch is the trees on its paths.
 
 use std::io::{BufRead, Write};
 use std::sync::Arc;
@@ -24,13 +25,59 @@ use crate::core::error::{Error, Result};
 /// Past this size (about 30,000 paths), the pending list is committed in
 /// batches.
 const BULK_FROM_BYTES: usize = 2 << 20;
-/// Paths a batch takes. Each batch rewrites the index copy whole (56 MB at
-/// 100,000 runs): a larger batch rewrites it less often, a smaller one
-/// holds less. A batch costs about 1.5 KB a path while it is in (its
-/// paths, blob ids, stat data, tree edits and encoded entries): 12 MB
-/// here, where 32,768 took `doctor --fix` past 64 MB; 400,000 paths take
-/// 15 s rather than 10 s.
-const BATCH: usize = 8_192;
+/// Paths a batch takes. A batch costs about 1.5 KB a path while it is in
+/// (its paths, blob ids, stat data and tree edits): 6 MB here, where
+/// 32,768 took `doctor --fix` past 64 MB. Since the index copies and the
+/// trees (in packs) no longer follow the batches, a smaller batch costs
+/// little time.
+const BATCH: usize = 4_096;
+
+/// Index changes held in memory before they are spliced into a copy of
+/// the index: each copy rewrites all of it (56 MB at 100,000 runs), so a
+/// copy per batch of 8,192 wrote 2.7 GB for 400,000 paths, and now 1.3 GB.
+/// Held and spliced, a path costs about 450 bytes, and the splice and the
+/// copy's mapping more: at 100,000 runs, 32,768 took `doctor --fix` to
+/// 66 MB, 16,384 stays under the upgrade's 59 MB.
+const INDEX_EVERY: usize = 16_384;
+
+/// The index changes of the batches since the last copy, in the order
+/// they came: a path a later batch read again takes its later state.
+#[derive(Default)]
+struct Held {
+    changes: Vec<(String, Option<(gix::ObjectId, gix::index::entry::Stat)>)>,
+}
+
+impl Held {
+    fn take(&mut self, updates: &[super::index::NewEntry<'_>], removals: &[&str]) {
+        let updates = updates
+            .iter()
+            .map(|u| (u.path.to_string(), Some((u.id, u.stat))));
+        let removals = removals.iter().map(|r| (r.to_string(), None));
+        self.changes.extend(updates.chain(removals));
+    }
+
+    /// Each path's last change, as the splice takes them.
+    fn last_of_each(&mut self) -> (Vec<super::index::NewEntry<'_>>, Vec<&str>) {
+        // Stable: among a path's changes, the last taken stays last.
+        self.changes.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut updates = Vec::with_capacity(self.changes.len());
+        let mut removals = Vec::new();
+        for (i, (path, change)) in self.changes.iter().enumerate() {
+            if self.changes.get(i + 1).is_some_and(|next| next.0 == *path) {
+                continue;
+            }
+            match change {
+                Some((id, stat)) => updates.push(super::index::NewEntry {
+                    path,
+                    id: *id,
+                    stat: *stat,
+                }),
+                None => removals.push(path.as_str()),
+            }
+        }
+        (updates, removals)
+    }
+}
 
 /// The name of the index's copies, which no other file of nexo's in the
 /// git directory starts with (`sweep` removes them).
@@ -124,14 +171,26 @@ impl Repo {
         super::pack::sweep(&objects);
         let mut pack = super::pack::Packs::new(&objects, self.loose_level()?);
         let (mut tree, mut copy) = (base, None::<IndexCopy>);
+        let mut held = Held::default();
+        let every = crate::trace::test_size("INDEX_EVERY", INDEX_EVERY);
         let mut done = 0;
         while let Some(batch) = batches.next()? {
             let (contents, blobs) = self.read_paths(&batch, Some(&mut pack))?;
             self.write_held(&contents, &blobs)?;
-            tree = self.edit_tree(tree, &Edits::of(&blobs))?;
+            tree = self.edit_tree_into(tree, &Edits::of(&blobs), Some(&mut pack))?;
             let (updates, removals) = self.index_changes(&blobs)?;
-            let from = copy.as_ref().map_or(&*raw, |c| &c.raw);
-            copy = Some(self.index_copy(from, &updates, &removals)?);
+            held.take(&updates, &removals);
+            if held.changes.len() >= every {
+                let from = copy.as_ref().map_or(&*raw, |c| &c.raw);
+                let (updates, removals) = held.last_of_each();
+                let written = self.write_index_copy(from, &updates, &removals)?;
+                // The old copy and the held entries go before the new copy
+                // is read: two of each at once would be the peak.
+                drop(copy);
+                held = Held::default();
+                crate::memory::phase_done();
+                copy = Some(self.open_index_copy(written)?);
+            }
             crate::trace::crash_point("bulk-batch");
             done += batch.len();
             crate::memory::phase_done();
@@ -151,11 +210,16 @@ impl Repo {
         };
         let mut time = gix::date::parse::TimeBuf::default();
         let from = copy.as_ref().map_or(&*raw, |c| &c.raw);
+        // The changes still held go straight into git's index, without a
+        // last copy.
+        let (updates, removals) = held.last_of_each();
+        let mut scratch = Vec::new();
+        let pieces = from.splice(&updates, &removals, &mut scratch);
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, lock);
         let edits = Edits::default();
         let commit = || self.commit_tree(&edits, sig.to_ref(&mut time), message, Some(&built));
         let (committed, hash) =
-            self.write_pieces(&mut out, &[from.content()], &|p| from.release(p), commit)?;
+            self.write_pieces(&mut out, &pieces, &|p| from.release(p), commit)?;
         self.land_index(out, Some(hash))?;
         Ok(committed.map(|id| id.to_string()))
     }
@@ -175,13 +239,13 @@ impl Repo {
     }
 
     /// `from` with `updates` and `removals` spliced in, written unhashed to
-    /// a file of its own beside git's index and mapped again.
-    fn index_copy(
+    /// a file of its own beside git's index.
+    fn write_index_copy(
         &self,
         from: &RawIndex,
         updates: &[super::index::NewEntry<'_>],
         removals: &[&str],
-    ) -> Result<IndexCopy> {
+    ) -> Result<tempfile::TempPath> {
         let dir = self.git_dir();
         let io = |e| Error::io("write a copy of git's index in", dir, e);
         let file = tempfile::Builder::new()
@@ -200,6 +264,12 @@ impl Repo {
         let hash_len = self.repo.object_hash().len_in_bytes();
         out.write_all(&vec![0; hash_len]).map_err(io)?;
         out.into_inner().map_err(|e| io(e.into_error()))?;
+        Ok(path)
+    }
+
+    /// A copy [`Repo::write_index_copy`] wrote, mapped.
+    fn open_index_copy(&self, path: tempfile::TempPath) -> Result<IndexCopy> {
+        let hash_len = self.repo.object_hash().len_in_bytes();
         let raw = RawIndex::open(&path, hash_len)?
             .ok_or_else(|| Error::repo("nexo's copy of git's index cannot be read back"))?;
         Ok(IndexCopy { raw, _file: path })

@@ -158,6 +158,21 @@ const HASH_ON_THE_SIDE: usize = 1 << 20;
 /// instead of holding them all until the commit.
 const HOLD_AT_MOST: usize = 256;
 
+/// gix's default trust levels, each with room for more packs than gix's
+/// 32: gix sizes its table of pack indexes when it opens the repository,
+/// and a long commit (`bulk`) adds a pack every 65,536 objects, whose
+/// trees its later batches read back.
+fn trust_with_slots() -> gix::sec::trust::Mapping<gix::open::Options> {
+    let slots = || gix::odb::store::init::Slots::AsNeededByDiskState {
+        multiplier: 1.1,
+        minimum: 1024,
+    };
+    let mut trust = gix::sec::trust::Mapping::<gix::open::Options>::default();
+    trust.full = trust.full.object_store_slots(slots());
+    trust.reduced = trust.reduced.object_store_slots(slots());
+    trust
+}
+
 impl Repo {
     /// Finds the repository that contains `dir`, as git would, honouring
     /// `GIT_DIR`, `GIT_WORK_TREE` and `GIT_INDEX_FILE` like git does, so
@@ -171,7 +186,13 @@ impl Repo {
         if !dir.exists() {
             return Err(Error::repo(format!("{} does not exist", dir.display())));
         }
-        let repo = gix::discover_with_environment_overrides(dir).map_err(|e| {
+        let repo = gix::ThreadSafeRepository::discover_with_environment_overrides_opts(
+            dir,
+            Default::default(),
+            trust_with_slots(),
+        )
+        .map(gix::Repository::from)
+        .map_err(|e| {
             if std::env::var_os("GIT_DIR").is_some() {
                 return Error::repo(format!(
                     "GIT_DIR is set ({}) but is not a usable git repository: {e}",

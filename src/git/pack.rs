@@ -1,12 +1,15 @@
-//! The new blobs of a long commit, written as packs.
+//! The new blobs and trees of a long commit, written as packs.
 //!
-//! Regenerating every view of 100,000 runs makes 400,000 new blobs. As
-//! loose objects they were 400,000 files made and renamed into place
-//! (about 40 s of a 90 s migration here, most of it the kernel's), and a
-//! repository that `git gc` then has to pack at once. git writes a large
-//! import as a pack (`fast-import`); so does nexo when it commits in
-//! batches (`bulk`): each new blob is compressed into a temporary pack
-//! as it is read, a new pack every 65,536 objects. Before HEAD moves, the pack gets its header's count,
+//! Regenerating every view of 100,000 runs makes 400,000 new blobs and
+//! 200,000 new trees. As loose objects they were 600,000 files made and
+//! renamed into place (most of a migration's time here, in the kernel),
+//! and a repository that `git gc` then has to pack at once. git writes a
+//! large import as a pack (`fast-import`); so does nexo when it commits
+//! in batches (`bulk`): each new blob is compressed into a temporary pack
+//! as it is read, and each new tree as the batch's edits make it, a new
+//! pack every 65,536 objects. A later batch reads back the trees of the
+//! pack in the making from its file (`Packs::tree`): no one else can read
+//! them before it is in place. Before HEAD moves, the pack gets its header's count,
 //! its checksum and an index (version 2), and goes into place under its
 //! name, the index last, as git does: a pack without its index is not
 //! read. A kill before then leaves `objects/pack/tmp_pack_nexo_*`, which
@@ -15,7 +18,7 @@
 //! not nexo's lock; the name is nexo's own, never a pack git is
 //! receiving), and `git gc` removes it as it does its own temporaries.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -27,15 +30,16 @@ use sha1::Digest;
 
 use crate::core::error::{Error, Result};
 
+const TREE: u8 = 2;
 const BLOB: u8 = 3;
 /// What a pack in the making is called until it is complete.
 pub(super) const TEMP_PREFIX: &str = "tmp_pack_nexo_";
 
 /// How many objects a pack holds before the next one starts: what a
-/// pack in the making keeps in memory (its index entries and ids, about
-/// 5 MB) stays the same however many blobs the commit makes, and a
-/// commit of 400,000 new blobs makes seven packs, under git's
-/// `gc.autoPackLimit` of 50.
+/// pack in the making keeps in memory (its index entries and ids, and
+/// where its trees are, about 6 MB) stays the same however many objects
+/// the commit makes, and a commit of 400,000 new blobs and 200,000 trees
+/// makes ten packs, under git's `gc.autoPackLimit` of 50.
 const PACK_OBJECTS: usize = 65_536;
 
 /// The new blobs of one commit, in as many packs as they need, each
@@ -45,6 +49,11 @@ pub(super) struct Packs {
     level: Compression,
     current: Option<Pack>,
     limit: usize,
+    /// Where each tree of the pack in the making is in it, and its length
+    /// there: no one else can read them until the pack is in place, and a
+    /// later batch edits the folders above. Read back from the file, not
+    /// held: 200,000 trees at 100,000 runs.
+    trees: HashMap<ObjectId, (u64, usize)>,
 }
 
 impl Packs {
@@ -54,20 +63,45 @@ impl Packs {
             level,
             current: None,
             limit: crate::trace::test_size("PACK_OBJECTS", PACK_OBJECTS),
+            trees: HashMap::new(),
         }
     }
 
     /// Adds blob `id` with content `data`. A blob already in an earlier
     /// pack of this commit may go in again: git reads either copy.
     pub(super) fn add_blob(&mut self, id: ObjectId, data: &[u8]) -> Result<()> {
+        self.open()?.add(BLOB, id, data).map(drop)
+    }
+
+    /// Adds tree `id` with content `data`, readable by [`Packs::tree`]
+    /// until its pack is in place, and by git's reads after.
+    pub(super) fn add_tree(&mut self, id: ObjectId, data: &[u8]) -> Result<()> {
+        let pack = self.open()?;
+        if let Some(place) = pack.add(TREE, id, data)? {
+            self.trees.insert(id, place);
+        }
+        Ok(())
+    }
+
+    /// A tree of the pack in the making, read back from it.
+    pub(super) fn tree(&mut self, id: &ObjectId) -> Result<Option<Vec<u8>>> {
+        match (self.trees.get(id), &mut self.current) {
+            (Some(&place), Some(pack)) => pack.read_back(place).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The pack to add to: a new one when the last is full.
+    fn open(&mut self) -> Result<&mut Pack> {
         if let Some(full) = self.current.take_if(|p| p.entries.len() >= self.limit) {
             full.finish()?;
+            // In place: git's reads find them now.
+            self.trees.clear();
         }
-        let pack = match &mut self.current {
-            Some(pack) => pack,
-            None => self.current.insert(Pack::new(&self.objects, self.level)?),
-        };
-        pack.add_blob(id, data)
+        if self.current.is_none() {
+            self.current = Some(Pack::new(&self.objects, self.level)?);
+        }
+        Ok(self.current.as_mut().expect("opened above"))
     }
 
     /// Puts the last pack in place with its index.
@@ -120,16 +154,17 @@ impl Pack {
         })
     }
 
-    /// Adds blob `id` with content `data`, unless it is in already.
-    fn add_blob(&mut self, id: ObjectId, data: &[u8]) -> Result<()> {
+    /// Adds object `id` of pack type `kind` with content `data`, unless
+    /// it is in already. Where it went and its length there, when it did.
+    fn add(&mut self, kind: u8, id: ObjectId, data: &[u8]) -> Result<Option<(u64, usize)>> {
         if !self.written.insert(id) {
-            return Ok(());
+            return Ok(None);
         }
         self.scratch.clear();
         // The type and size: four bits of size in the first byte, seven
         // in each next one, the high bit for "more".
         let mut size = data.len() as u64;
-        let mut byte = (BLOB << 4) | (size & 0x0f) as u8;
+        let mut byte = (kind << 4) | (size & 0x0f) as u8;
         size >>= 4;
         while size != 0 {
             self.scratch.push(byte | 0x80);
@@ -144,8 +179,35 @@ impl Pack {
             .map_err(io("write", &self.temp))?;
         let crc = crc32fast::hash(&self.scratch);
         self.entries.push((id, crc, self.at));
+        let place = (self.at, self.scratch.len());
         self.at += self.scratch.len() as u64;
-        Ok(())
+        Ok(Some(place))
+    }
+
+    /// The content of the object `add` put at `place`.
+    fn read_back(&mut self, (at, len): (u64, usize)) -> Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        self.out.flush().map_err(io("write", &self.temp))?;
+        let mut entry = vec![0; len];
+        self.out
+            .get_ref()
+            .read_exact_at(&mut entry, at)
+            .map_err(io("read", &self.temp))?;
+        // The type and size, as `add` wrote them.
+        let mut size = u64::from(entry[0] & 0x0f);
+        let (mut shift, mut i) = (4, 0);
+        while entry[i] & 0x80 != 0 {
+            i += 1;
+            size |= u64::from(entry[i] & 0x7f) << shift;
+            shift += 7;
+        }
+        let mut out = vec![0; size as usize];
+        let mut inflate = gix_zlib::Inflate::default();
+        let (_, _, written) = inflate
+            .once(&entry[i + 1..], &mut out)
+            .map_err(|e| Error::repo(format!("cannot read back a tree nexo packed: {e}")))?;
+        out.truncate(written);
+        Ok(out)
     }
 
     /// Puts the pack in place with its index; nothing when it is empty.
@@ -320,6 +382,32 @@ mod tests {
         ];
         assert_eq!(left, expected);
         drop(held);
+    }
+
+    /// A tree of the pack in the making reads back byte for byte, whatever
+    /// its size (one to three bytes of size before its data), between
+    /// blobs, and still after more objects went in behind it; one of a
+    /// pack already closed is no longer the pack in the making's to read.
+    #[test]
+    fn trees_read_back_from_the_pack_in_the_making() {
+        let objects = tempfile::tempdir().unwrap();
+        let mut packs = Packs::new(objects.path(), Compression::new(6).unwrap());
+        packs.limit = 4;
+        let id = |n: u8| ObjectId::from_bytes_or_panic(&[n; 20]);
+        let small = vec![7u8; 12];
+        let large: Vec<u8> = (0..40_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        packs.add_blob(id(1), b"a blob").unwrap();
+        packs.add_tree(id(2), &small).unwrap();
+        packs.add_tree(id(3), &large).unwrap();
+        packs.add_blob(id(4), b"another").unwrap();
+        assert_eq!(packs.tree(&id(2)).unwrap().as_deref(), Some(&small[..]));
+        assert_eq!(packs.tree(&id(3)).unwrap().as_deref(), Some(&large[..]));
+        assert_eq!(packs.tree(&id(1)).unwrap(), None, "a blob is not a tree");
+        // The fifth object starts a new pack: the first is in place.
+        packs.add_tree(id(5), &small).unwrap();
+        assert_eq!(packs.tree(&id(3)).unwrap(), None);
+        assert_eq!(packs.tree(&id(5)).unwrap().as_deref(), Some(&small[..]));
+        packs.finish().unwrap();
     }
 
     #[test]

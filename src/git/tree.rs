@@ -5,6 +5,7 @@
 //! loose object): the cost would grow with the number of runs. Here only the
 //! trees on the edited paths are read and written.
 
+use super::pack::Packs;
 use super::{Repo, git_err};
 use crate::core::error::Result;
 
@@ -80,10 +81,21 @@ impl Repo {
     /// gix's tree editor, siblings are not re-validated, so the cost does
     /// not grow with the number of runs.
     pub(super) fn edit_tree(&self, base: gix::ObjectId, edits: &Edits) -> Result<gix::ObjectId> {
-        let id = self.edit_level(Some(base), edits)?;
+        self.edit_tree_into(base, edits, None)
+    }
+
+    /// [`Repo::edit_tree`], writing the new trees into `packs` when given
+    /// (a long commit's batches) rather than as loose objects.
+    pub(super) fn edit_tree_into(
+        &self,
+        base: gix::ObjectId,
+        edits: &Edits,
+        mut packs: Option<&mut Packs>,
+    ) -> Result<gix::ObjectId> {
+        let id = self.edit_level(Some(base), edits, packs.as_deref_mut())?;
         match id {
             Some(id) => Ok(id),
-            None => self.write_object(&gix::objs::Tree::empty()),
+            None => self.put_tree(&gix::objs::Tree::empty(), packs),
         }
     }
 
@@ -91,22 +103,20 @@ impl Repo {
         &self,
         base: Option<gix::ObjectId>,
         edits: &Edits,
+        mut packs: Option<&mut Packs>,
     ) -> Result<Option<gix::ObjectId>> {
         use gix::objs::tree::{Entry, EntryKind};
         let mut tree: gix::objs::Tree = match base {
             Some(id) if id != gix::ObjectId::empty_tree(self.repo.object_hash()) => {
-                let t = self
-                    .repo
-                    .find_tree(id)
-                    .map_err(|e| git_err("cannot read a tree", e))?;
+                let data = self.tree_bytes(id, packs.as_deref_mut())?;
                 // The common edit (new content for files and folders that
                 // exist) changes object ids and nothing else: patch them in
                 // the tree's bytes rather than decoding, sorting and
                 // encoding every entry (10,000 of them in `.nexo/runs`).
-                if let Some(id) = self.patch_ids(&t.data, edits)? {
+                if let Some(id) = self.patch_ids(&data, edits, packs.as_deref_mut())? {
                     return Ok(Some(id));
                 }
-                t.decode()
+                gix::objs::TreeRef::from_bytes(&data, self.repo.object_hash())
                     .map_err(|e| git_err("cannot decode a tree", e))?
                     .into()
             }
@@ -125,7 +135,8 @@ impl Repo {
                         .map(|p| &tree.entries[p])
                         .filter(|e| e.mode.is_tree())
                         .map(|e| e.oid);
-                    self.edit_level(old, sub)?.map(|id| (EntryKind::Tree, id))
+                    self.edit_level(old, sub, packs.as_deref_mut())?
+                        .map(|id| (EntryKind::Tree, id))
                 }
             };
             match (pos, new) {
@@ -154,7 +165,42 @@ impl Repo {
             return Ok(None);
         }
         tree.entries.sort();
-        self.write_object(&tree).map(Some)
+        self.put_tree(&tree, packs).map(Some)
+    }
+
+    /// Tree `id`'s bytes: from the pack in the making when it went there,
+    /// else from the repository.
+    fn tree_bytes(&self, id: gix::ObjectId, packs: Option<&mut Packs>) -> Result<Vec<u8>> {
+        if let Some(data) = packs.map_or(Ok(None), |p| p.tree(&id))? {
+            return Ok(data);
+        }
+        let mut tree = self
+            .repo
+            .find_tree(id)
+            .map_err(|e| git_err("cannot read a tree", e))?;
+        Ok(tree.take_data())
+    }
+
+    /// Writes `tree`: into `packs` when given, else as a loose object.
+    fn put_tree(&self, tree: &gix::objs::Tree, packs: Option<&mut Packs>) -> Result<gix::ObjectId> {
+        use gix::objs::WriteTo;
+        let mut data = Vec::with_capacity(tree.size() as usize);
+        tree.write_to(&mut data)
+            .map_err(|e| git_err("cannot encode an object", e))?;
+        self.put_tree_bytes(data, packs)
+    }
+
+    fn put_tree_bytes(&self, data: Vec<u8>, packs: Option<&mut Packs>) -> Result<gix::ObjectId> {
+        let Some(packs) = packs else {
+            return self.write_loose(gix::objs::Kind::Tree, &data, None);
+        };
+        let kind = gix::objs::Kind::Tree;
+        let id = gix::objs::compute_hash(self.repo.object_hash(), kind, &data)
+            .map_err(|e| git_err("cannot hash an object", e))?;
+        if !self.repo.objects.exists_without_refresh(&id) {
+            packs.add_tree(id, &data)?;
+        }
+        Ok(id)
     }
 }
 
@@ -162,7 +208,12 @@ impl Repo {
     /// `tree` (a tree object's bytes) with `edits` applied, when each of
     /// them gives an existing entry new content of the same kind; `None`
     /// when one adds, removes or changes the kind of an entry.
-    fn patch_ids(&self, tree: &[u8], edits: &Edits) -> Result<Option<gix::ObjectId>> {
+    fn patch_ids(
+        &self,
+        tree: &[u8],
+        edits: &Edits,
+        mut packs: Option<&mut Packs>,
+    ) -> Result<Option<gix::ObjectId>> {
         let hash_len = self.repo.object_hash().len_in_bytes();
         let mut places = Vec::with_capacity(edits.0.len());
         for (name, edit) in &edits.0 {
@@ -186,7 +237,7 @@ impl Repo {
                 Edit::Tree(id) => Some(*id),
                 Edit::Dir(sub) => {
                     let old = gix::ObjectId::from_bytes_or_panic(&tree[at..at + hash_len]);
-                    self.edit_level(Some(old), sub)?
+                    self.edit_level(Some(old), sub, packs.as_deref_mut())?
                 }
             };
             // A folder left empty disappears: not an edit in place.
@@ -195,8 +246,7 @@ impl Repo {
             };
             out[at..at + hash_len].copy_from_slice(id.as_bytes());
         }
-        self.write_loose(gix::objs::Kind::Tree, &out, None)
-            .map(Some)
+        self.put_tree_bytes(out, packs).map(Some)
     }
 }
 
