@@ -567,3 +567,49 @@ fn new_blobs_of_a_long_commit_go_into_packs() {
         assert_eq!(report["ok"], true, "{point}: {report:#}");
     }
 }
+
+/// A kill after a copy of git's index was made and packs of two objects
+/// were put in place (their trees read back by gix by the next batches):
+/// the next command finishes from what is on disk.
+#[test]
+fn a_repair_killed_after_an_index_copy_and_finished_packs() {
+    for point in ["bulk-batch", "pack-written"] {
+        let (repo, _twin) = five_runs();
+        let all = histories_only(&repo);
+        let env = [
+            ("NEXO_CRASH_AT", point),
+            ("NEXO_TEST_INDEX_EVERY", "1"),
+            ("NEXO_TEST_PACK_OBJECTS", "2"),
+        ];
+        let killed = doctor(repo.path(), true, &env, &["doctor", "--fix"]);
+        assert!(!killed.status.success(), "{point}: the kill happened");
+        if point == "bulk-batch" {
+            let copies = std::fs::read_dir(repo.path().join(".git"))
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with("nexo-batched-index-")
+                })
+                .count();
+            assert_eq!(copies, 1, "the kill left a copy of the index");
+        }
+        assert!(packs(&repo, ".idx").len() > 1, "{point}: packs finished");
+        age_packs_in_the_making(&repo);
+        let env = [
+            ("NEXO_TEST_INDEX_EVERY", "1"),
+            ("NEXO_TEST_PACK_OBJECTS", "2"),
+        ];
+        let next = doctor(repo.path(), true, &env, &["--json", "commit"]);
+        assert!(next.status.success(), "{point}: {}", stderr(&next));
+        let fixed = doctor(repo.path(), true, &env, &["--json", "doctor", "--fix"]);
+        assert!(fixed.status.success(), "{point}: {}", stderr(&fixed));
+        assert_eq!(views(repo.path()), all, "{point}");
+        let status = repo.git(&["status", "--porcelain", "--untracked-files=all"]);
+        assert_eq!(status.trim(), "A  notes.txt", "{point}");
+        repo.git(&["fsck", "--strict", "--no-dangling", "--no-progress"]);
+        let report = nexo_ok(repo.path(), &["--json", "doctor"]);
+        assert_eq!(report["ok"], true, "{point}: {report:#}");
+    }
+}

@@ -275,3 +275,36 @@ impl Repo {
         Ok(IndexCopy { raw, _file: path })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A path a later batch read again takes its later state, whichever
+    /// way it went (update then removal, removal then update, updated
+    /// twice), each path once, in one of the two lists.
+    #[test]
+    fn held_keeps_each_paths_last_change() {
+        let id = |n: u8| gix::ObjectId::from_bytes_or_panic(&[n; 20]);
+        let stat = gix::index::entry::Stat::default();
+        let up = |path: &'static str, n: u8| super::super::index::NewEntry {
+            path,
+            id: id(n),
+            stat,
+        };
+        let mut held = Held::default();
+        // Batch 1: b, c, e updated; d removed.
+        held.take(&[up("b", 1), up("c", 1), up("e", 1)], &["d"]);
+        // Batch 2: b removed, d updated, c updated again, a updated.
+        held.take(&[up("d", 2), up("c", 2), up("a", 2)], &["b"]);
+        // Batch 3: c removed, b updated again.
+        held.take(&[up("b", 3)], &["c"]);
+        let (updates, removals) = held.last_of_each();
+        let updates: Vec<_> = updates.iter().map(|u| (u.path, u.id)).collect();
+        assert_eq!(
+            updates,
+            vec![("a", id(2)), ("b", id(3)), ("d", id(2)), ("e", id(1))]
+        );
+        assert_eq!(removals, vec!["c"]);
+    }
+}
