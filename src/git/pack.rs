@@ -203,10 +203,14 @@ impl Pack {
         }
         let mut out = vec![0; size as usize];
         let mut inflate = gix_zlib::Inflate::default();
-        let (_, _, written) = inflate
+        let unreadable =
+            |why: String| Error::repo(format!("cannot read back a tree nexo packed: {why}"));
+        let (status, _, written) = inflate
             .once(&entry[i + 1..], &mut out)
-            .map_err(|e| Error::repo(format!("cannot read back a tree nexo packed: {e}")))?;
-        out.truncate(written);
+            .map_err(|e| unreadable(e.to_string()))?;
+        if status != gix_zlib::Status::StreamEnd || written as u64 != size {
+            return Err(unreadable(format!("{written} of its {size} bytes")));
+        }
         Ok(out)
     }
 
