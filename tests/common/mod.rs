@@ -460,3 +460,13 @@ pub fn git_with_input(dir: &Path, args: &[&str], input: &str) -> String {
 pub fn index_info(dir: &Path, lines: &str) {
     git_with_input(dir, &["update-index", "--index-info"], lines);
 }
+
+/// Opens a goal titled `title` with the original's tool; its id.
+pub fn goal(repo: &Repo, title: &str) -> String {
+    let g = repo.call(
+        "nexo_goal_open",
+        &serde_json::json!({"sid": "s", "title": title}),
+    );
+    assert_eq!(g["status"], "active", "{g}");
+    g["goal_id"].as_str().unwrap().to_string()
+}
