@@ -38,11 +38,7 @@ impl Loose {
 impl Repo {
     /// Writes `object` as a loose object unless the repository has it.
     pub(super) fn write_object(&self, object: &dyn gix::objs::WriteTo) -> Result<ObjectId> {
-        let mut data = Vec::with_capacity(object.size() as usize);
-        object
-            .write_to(&mut data)
-            .map_err(|e| git_err("cannot encode an object", e))?;
-        self.write_loose(object.kind(), &data, None)
+        self.write_loose(object.kind(), &encoded(object)?, None)
     }
 
     /// Writes `data` as a loose object of `kind` (whose id is `known`, if
@@ -237,6 +233,15 @@ pub(super) fn deflate(compress: &mut Compress, parts: &[&[u8]], out: &mut Vec<u8
         }
     }
     Ok(())
+}
+
+/// `object` in git's encoding, as its id is hashed over.
+pub(super) fn encoded(object: &dyn gix::objs::WriteTo) -> Result<Vec<u8>> {
+    let mut data = Vec::with_capacity(object.size() as usize);
+    object
+        .write_to(&mut data)
+        .map_err(|e| git_err("cannot encode an object", e))?;
+    Ok(data)
 }
 
 #[cfg(test)]

@@ -183,20 +183,18 @@ impl Repo {
 
     /// Writes `tree`: into `packs` when given, else as a loose object.
     fn put_tree(&self, tree: &gix::objs::Tree, packs: Option<&mut Packs>) -> Result<gix::ObjectId> {
-        use gix::objs::WriteTo;
-        let mut data = Vec::with_capacity(tree.size() as usize);
-        tree.write_to(&mut data)
-            .map_err(|e| git_err("cannot encode an object", e))?;
-        self.put_tree_bytes(data, packs)
+        self.put_tree_bytes(super::loose::encoded(tree)?, packs)
     }
 
+    /// Writes a tree's bytes unless the repository has it: into `packs`
+    /// when given, else as a loose object.
     fn put_tree_bytes(&self, data: Vec<u8>, packs: Option<&mut Packs>) -> Result<gix::ObjectId> {
         let Some(packs) = packs else {
             return self.write_loose(gix::objs::Kind::Tree, &data, None);
         };
-        let kind = gix::objs::Kind::Tree;
-        let id = gix::objs::compute_hash(self.repo.object_hash(), kind, &data)
+        let id = gix::objs::compute_hash(self.repo.object_hash(), gix::objs::Kind::Tree, &data)
             .map_err(|e| git_err("cannot hash an object", e))?;
+        // As `write_loose` looks, without a refresh.
         if !self.repo.objects.exists_without_refresh(&id) {
             packs.add_tree(id, &data)?;
         }
