@@ -8,6 +8,17 @@ use crate::core::layout::{LAYOUT, RUNS_DIR};
 use crate::store::NEXO_DIR;
 use crate::workspace::Nexo;
 
+/// The advice for a `.nexo/runs` folder far larger than its entries.
+pub(super) fn runs_folder_advice(bloat: crate::store::Bloat) -> String {
+    format!(
+        "{RUNS_DIR} is a folder of {} KB for {} entries (ext4 never shrinks a folder; the layout \
+         upgrade emptied it): every listing of it reads them all. `nexo doctor --fix` gives it a \
+         new folder; nothing is committed",
+        bloat.bytes / 1024,
+        bloat.entries
+    )
+}
+
 impl Nexo {
     /// With `fix`, upgrades the layout (its own commit, as the first
     /// write would make) and records it.
@@ -33,6 +44,10 @@ impl Nexo {
                 self.upgrade_layout()?;
             }
             return Ok(problems);
+        }
+        // A folder left large by an upgrade (an earlier nexo's, too).
+        if fix {
+            self.compact_runs_folder(self.lock()?.held())?;
         }
         let rel = format!("{NEXO_DIR}/config.yaml");
         let recorded = crate::store::config::Config::load(self.store().root())

@@ -244,13 +244,24 @@ impl Nexo {
             unhonoured: checked.unhonoured,
             trespasses: checked.trespasses,
             dated_ahead: checked.dated_ahead,
-            advice: self.repo.split_index_advice().into_iter().collect(),
+            advice: self.advice()?,
             fixed_not_listed: found.fixed_count - found.fixed.len(),
             fixed: found.fixed,
             quarantined: checked.quarantined,
             commit,
             not_committed,
         })
+    }
+
+    /// Suggestions about the repository (`DoctorReport::advice`).
+    fn advice(&self) -> Result<Vec<String>> {
+        let mut advice: Vec<String> = self.repo.split_index_advice().into_iter().collect();
+        advice.extend(
+            self.store()
+                .runs_folder_bloat()?
+                .map(layout::runs_folder_advice),
+        );
+        Ok(advice)
     }
 
     /// Commits every path `--fix` repaired: those past the listed ones

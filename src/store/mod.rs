@@ -29,6 +29,7 @@ use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::event::Event;
 use crate::core::id::{GOAL_PREFIX, RUN_PREFIX};
 
+mod compact;
 pub mod config;
 mod fanout;
 mod folder;
@@ -37,6 +38,7 @@ mod parse;
 pub mod segments;
 pub mod templates;
 
+pub use compact::Bloat;
 pub use folder::{Folder, Stamp};
 use folder::{names_at, open_dir_nofollow, stat_all};
 pub use parse::{classify_tail, each_history_event, is_torn_write, parse_history};

@@ -192,6 +192,14 @@ impl Nexo {
         if dead {
             self.store.sweep_temporaries();
         }
+        // Before anything reads or commits `.nexo/runs`: a run folder left
+        // in the work folder would look deleted.
+        if self.store.finish_compaction(guard.held)? {
+            self.note(
+                "finished giving .nexo/runs a new folder, as a killed nexo process had begun"
+                    .into(),
+            );
+        }
         let mut notes = self.repo.recover(dead);
         if dead && !self.repo.read_pending().is_empty() {
             notes.push(match self.finish_interrupted() {

@@ -56,10 +56,15 @@ impl Nexo {
     /// entries are 32 fan-out folders). Not while a merge or rebase is in
     /// progress: its conflicts are settled first (`nexo resolve`).
     pub(crate) fn upgrade_layout(&self) -> Result<Option<Upgraded>> {
+        // A compaction a killed nexo left holds run folders out of sight:
+        // taking the lock finishes it, for readers too.
+        if self.store.compaction_left() {
+            drop(self.lock()?);
+        }
         if self.legacy_runs()?.is_empty() || self.repo.operation_in_progress() {
             return Ok(None);
         }
-        let _lock = self.lock()?;
+        let lock = self.lock()?;
         let ids = self.legacy_runs()?;
         if ids.is_empty() {
             return Ok(None);
@@ -134,6 +139,7 @@ impl Nexo {
             false => (self.repo).finish_moves(plan, &moves, earlier, &paths, &message)?,
         }
         .commit;
+        self.compact_runs_folder(lock.held())?;
         self.note(format!(
             "upgraded .nexo/ to layout {}: {} moved{}",
             crate::core::layout::LAYOUT,
@@ -144,6 +150,20 @@ impl Nexo {
             }
         ));
         Ok(Some(done))
+    }
+
+    /// Gives `.nexo/runs` a new folder when the old one is mostly
+    /// emptied entries (`store::compact`), and says so.
+    pub(crate) fn compact_runs_folder(&self, held: &crate::store::Held) -> Result<()> {
+        if let Some(b) = self.store.compact_runs_folder(held)? {
+            self.note(format!(
+                "gave .nexo/runs a new folder: the old one took {} KB for its {} entries, \
+                 which every listing of it read",
+                b.bytes / 1024,
+                b.entries
+            ));
+        }
+        Ok(())
     }
 
     /// The runs of `ids` whose layout-1 folder git can take as a move:

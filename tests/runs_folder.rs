@@ -1,0 +1,198 @@
+//! `.nexo/runs` given a new folder when the old one is mostly emptied
+//! entries (ext4 never shrinks a folder, and the layout upgrade empties
+//! one of 100,000 run folders): by the upgrade itself, by `doctor --fix`
+//! for a folder an earlier nexo left large, and after a kill at any point
+//! of the moves, by the next command, reader or writer.
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use common::*;
+
+const WORK: &str = ".git/nexo-runs-compacting";
+
+/// Grows `.nexo/runs` to well past 64 KB and empties it again, as the
+/// upgrade does; `false` on a file system whose folders shrink (tmpfs).
+fn bloat(dir: &Path) -> bool {
+    let runs = dir.join(".nexo/runs");
+    for n in 0..4_000 {
+        std::fs::write(runs.join(format!("WF-PAD{n:015}")), "").unwrap();
+    }
+    for n in 0..4_000 {
+        std::fs::remove_file(runs.join(format!("WF-PAD{n:015}"))).unwrap();
+    }
+    let size = std::fs::metadata(&runs).unwrap().len();
+    if size < 64 * 1024 {
+        skip(&format!("folders here shrink (.nexo/runs is {size} bytes)"));
+        return false;
+    }
+    true
+}
+
+fn runs_folder(dir: &Path) -> std::fs::Metadata {
+    std::fs::symlink_metadata(dir.join(".nexo/runs")).unwrap()
+}
+
+fn listed(dir: &Path) -> Vec<String> {
+    let list = nexo_ok(dir, &["--json", "list"]);
+    let mut ids: Vec<String> = list["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn settled(repo: &Repo, runs: &[String]) {
+    assert!(!repo.path().join(WORK).exists());
+    assert!(runs_folder(repo.path()).len() < 64 * 1024);
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    let report = nexo_ok(repo.path(), &["--json", "doctor"]);
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert!(report.get("advice").is_none(), "{report:#}");
+    assert_eq!(listed(repo.path()), runs);
+}
+
+fn open_runs(repo: &Repo, n: usize) -> Vec<String> {
+    let mut runs: Vec<String> = (0..n).map(|_| repo.open_release()).collect();
+    runs.sort();
+    runs
+}
+
+#[test]
+fn the_upgrade_gives_runs_a_new_folder() {
+    let repo = Repo::new();
+    let flat = |args: &[&str]| {
+        let out = nexo_cmd()
+            .current_dir(repo.path())
+            .env("NEXO_TEST_FLAT_LAYOUT", "1")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        parse_json(&out)["run_id"].as_str().unwrap().to_string()
+    };
+    let mut runs: Vec<String> = (0..3)
+        .map(|i| flat(&["--json", "open", &format!("g{i}"), "-s", "a"]))
+        .collect();
+    runs.sort();
+    if !bloat(repo.path()) {
+        return;
+    }
+    let before = runs_folder(repo.path()).ino();
+    let out = repo.nexo(&["doctor", "--fix"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("gave .nexo/runs a new folder"),
+        "{}",
+        stderr(&out)
+    );
+    assert_ne!(runs_folder(repo.path()).ino(), before);
+    let subject = repo.git(&["log", "-1", "--format=%s"]);
+    assert_eq!(subject.trim(), "nexo: move .nexo/runs to layout 2");
+    settled(&repo, &runs);
+}
+
+#[test]
+fn doctor_names_a_large_runs_folder_and_fix_replaces_it_without_a_commit() {
+    let repo = Repo::new();
+    let runs = open_runs(&repo, 2);
+    if !bloat(repo.path()) {
+        return;
+    }
+    let report = nexo_ok(repo.path(), &["--json", "doctor"]);
+    assert_eq!(report["ok"], true, "advice, not a problem: {report:#}");
+    let advice = report["advice"][0].as_str().unwrap();
+    assert!(advice.contains(".nexo/runs is a folder of"), "{advice}");
+    assert!(advice.contains("nexo doctor --fix"), "{advice}");
+    let commits = repo.commit_count();
+    let out = repo.nexo(&["doctor", "--fix"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(repo.commit_count(), commits, "paths are unchanged");
+    settled(&repo, &runs);
+}
+
+/// A kill between the moves leaves run folders in the git directory, out
+/// of sight: the next command, a reader too, finishes the move first, and
+/// nothing is committed as deleted meanwhile.
+#[test]
+fn a_compaction_killed_at_every_point_is_finished_by_the_next_command() {
+    for (point, next) in [
+        ("compact-moving", &["--json", "list"][..]),
+        ("compact-moved", &["--json", "list"][..]),
+        ("compact-moving", &["--json", "commit"][..]),
+        ("compact-moved", &["--json", "sync"][..]),
+    ] {
+        let repo = Repo::new();
+        let runs = open_runs(&repo, 4);
+        let _remote = (next[1] == "sync").then(|| repo.share());
+        if !bloat(repo.path()) {
+            return;
+        }
+        let killed = nexo_cmd()
+            .current_dir(repo.path())
+            .env("NEXO_CRASH_AT", point)
+            .args(["doctor", "--fix"])
+            .output()
+            .unwrap();
+        assert!(!killed.status.success(), "{point}: the kill happened");
+        assert!(repo.path().join(WORK).is_dir(), "{point}");
+        let commits = repo.commit_count();
+        let out = repo.nexo(next);
+        assert!(out.status.success(), "{point} {next:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("finished giving .nexo/runs a new folder"),
+            "{point} {next:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(repo.commit_count(), commits, "{point}: nothing committed");
+        settled(&repo, &runs);
+    }
+}
+
+/// After a kill, git put back what it saw deleted (`git checkout .`): the
+/// same files are united with the moved ones; a file that differs stops
+/// the next command with both named, and nothing is removed.
+#[test]
+fn a_killed_compaction_meets_what_git_put_back() {
+    let repo = Repo::new();
+    let runs = open_runs(&repo, 4);
+    if !bloat(repo.path()) {
+        return;
+    }
+    let killed = nexo_cmd()
+        .current_dir(repo.path())
+        .env("NEXO_CRASH_AT", "compact-moving")
+        .args(["doctor", "--fix"])
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    repo.git(&["checkout", "--", ".nexo/runs"]);
+    // One history put back differs from the one moved.
+    let moved = walkdir::WalkDir::new(repo.path().join(WORK))
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name() == "history.jsonl")
+        .unwrap()
+        .into_path();
+    let rel = moved.strip_prefix(repo.path().join(WORK)).unwrap();
+    let put_back = repo.path().join(".nexo/runs").join(rel);
+    let original = std::fs::read(&put_back).unwrap();
+    std::fs::write(&put_back, b"{}\n").unwrap();
+    let out = repo.nexo(&["list"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("differ") && err.contains("nothing was removed"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&moved).unwrap(), original);
+    std::fs::write(&put_back, &original).unwrap();
+    let out = repo.nexo(&["list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    settled(&repo, &runs);
+}
