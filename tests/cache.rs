@@ -600,3 +600,48 @@ fn a_bulk_commit_moves_the_closed_parts_tree_forward() {
     );
     same_without_index(dir);
 }
+
+/// A read after a write moves the open part's tree on to HEAD's in place
+/// (the same file, its header's id written over), so the next read's diff
+/// starts there instead of at the tree the part was last written whole
+/// at; each change is still seen, and the lists are those without index.
+#[test]
+fn a_read_moves_the_open_parts_tree_on_in_place() {
+    use std::os::unix::fs::MetadataExt;
+    let repo = Repo::new();
+    let first = repo.open_release();
+    repo.open_release();
+    age_runs_folder(repo.path());
+    listed_open(repo.path());
+    listed_open(repo.path());
+    let file = repo.path().join(".git/nexo-cache/summaries");
+    let tree = || {
+        let text = part(repo.path(), "summaries");
+        text.lines()
+            .next()
+            .unwrap()
+            .split('\t')
+            .nth(4)
+            .unwrap()
+            .to_string()
+    };
+    let head = || repo.git(&["rev-parse", "HEAD:.nexo"]).trim().to_string();
+    assert_eq!(tree(), head(), "written whole at HEAD's tree");
+    for status in ["running", "blocked", "running"] {
+        call(
+            repo.path(),
+            "nexo_workflow_update",
+            json!({"run_id": first, "step_key": "doctor", "step_status": status}),
+        );
+        let before = std::fs::metadata(&file).unwrap().ino();
+        assert_ne!(tree(), head());
+        assert!(listed_open(repo.path()).contains(&format!("\"status\": \"{status}\"")));
+        assert_eq!(tree(), head(), "{status}: the tree moved on");
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().ino(),
+            before,
+            "{status}: in place, not written anew"
+        );
+    }
+    same_without_index(repo.path());
+}

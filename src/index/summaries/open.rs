@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use super::read::{Fresh, fold_stale, sort};
-use super::text::{Meta, Part, Text, append_part, write_part};
+use super::text::{Meta, Part, Text, append_part, move_tree, write_part};
 use super::{MAX_APPENDED, Result, Run, Stamp, Summaries, SummaryIndex, is_final};
 
 impl SummaryIndex<'_> {
@@ -102,7 +102,7 @@ impl SummaryIndex<'_> {
         write_after_open(
             &dir,
             &summaries,
-            &meta,
+            (&meta, since),
             moved_on,
             had_appended,
             [&fresh, &fresh_other],
@@ -112,13 +112,16 @@ impl SummaryIndex<'_> {
 }
 
 /// Brings the open part up to date: written again when a run of it
-/// closed (its line appended to the closed part first), when its tree
-/// moves on, or when too many lines were appended; else the lines folded
-/// again appended. `fresh`: the lines of runs of the part, then of others.
+/// closed (its line appended to the closed part first), when a run not in
+/// it changed, or when too many lines were appended; else the lines
+/// folded again appended, and its tree moved on in place (`since`, the
+/// tree it had): the part now holds every open run as of HEAD's tree, and
+/// the next read's diff starts there, not at an older tree in a pack.
+/// `fresh`: the lines of runs of the part, then of others.
 fn write_after_open(
     dir: &std::path::Path,
     s: &Summaries,
-    meta: &Meta,
+    (meta, since): (&Meta, &str),
     moved_on: bool,
     had_appended: usize,
     [fresh, fresh_other]: [&[Fresh]; 2],
@@ -133,8 +136,9 @@ fn write_after_open(
     let rewrite = s.unreadable.is_empty()
         && (moved_on || !closing.is_empty() || had_appended + opened.len() > MAX_APPENDED);
     if !rewrite {
-        if !opened.is_empty() {
-            append_part(dir, Part::Open, &s.text, &opened);
+        let appended = opened.is_empty() || append_part(dir, Part::Open, &s.text, &opened);
+        if let Some(tree) = meta.tree.filter(|_| appended && s.unreadable.is_empty()) {
+            move_tree(dir, Part::Open, since, tree);
         }
         return;
     }
