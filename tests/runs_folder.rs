@@ -196,3 +196,63 @@ fn a_killed_compaction_meets_what_git_put_back() {
     assert!(out.status.success(), "{}", stderr(&out));
     settled(&repo, &runs);
 }
+
+/// Runs `doctor --fix` in `repo`, killed at `point` of the compaction.
+fn killed_at(repo: &Repo, point: &str) {
+    let killed = nexo_cmd()
+        .current_dir(repo.path())
+        .env("NEXO_CRASH_AT", point)
+        .args(["doctor", "--fix"])
+        .output()
+        .unwrap();
+    assert!(!killed.status.success(), "{point}: the kill happened");
+    assert!(repo.path().join(WORK).is_dir(), "{point}");
+}
+
+/// The runs whose folders a kill left in the work folder.
+fn moved_runs(repo: &Repo) -> Vec<String> {
+    walkdir::WalkDir::new(repo.path().join(WORK))
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("WF-"))
+        .collect()
+}
+
+/// After a kill between the moves, a command that names a run before it
+/// reads anything else (`events --run`), and `doctor` without --fix, are
+/// readers too: each finishes the move first, rather than calling a run
+/// in the work folder unknown, or counting the runs left and saying all
+/// is well.
+#[test]
+fn readers_that_name_a_run_or_check_every_run_finish_a_killed_compaction() {
+    for reader in ["events", "doctor"] {
+        let repo = Repo::new();
+        let runs = open_runs(&repo, 4);
+        if !bloat(repo.path()) {
+            return;
+        }
+        killed_at(&repo, "compact-moving");
+        let moved = moved_runs(&repo);
+        assert!(!moved.is_empty());
+        let out = match reader {
+            "events" => repo.nexo(&["--json", "events", "--run", &moved[0]]),
+            _ => repo.nexo(&["--json", "doctor"]),
+        };
+        assert!(
+            out.status.success(),
+            "{reader}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("finished giving .nexo/runs a new folder"),
+            "{reader}: {}",
+            stderr(&out)
+        );
+        if reader == "doctor" {
+            assert_eq!(parse_json(&out)["runs_checked"], 4, "{}", stdout(&out));
+        }
+        settled(&repo, &runs);
+    }
+}

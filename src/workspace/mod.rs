@@ -135,7 +135,7 @@ impl Nexo {
             crate::store::config::CommitMode::Off => options.no_commit = true,
             mode => repo.set_coalesce(mode == crate::store::config::CommitMode::Coalesce),
         }
-        Ok(Nexo {
+        let nexo = Nexo {
             repo,
             store,
             options,
@@ -146,7 +146,14 @@ impl Nexo {
             driver_checked: Cell::new(false),
             lock_depth: Cell::new(0),
             held: Cell::new(None),
-        })
+        };
+        // A compaction a killed nexo left holds run folders out of sight:
+        // every command finishes it first, a reader too (one that names a
+        // run would call it unknown; `doctor` would not count it).
+        if nexo.store.compaction_left() {
+            drop(nexo.lock()?);
+        }
+        Ok(nexo)
     }
 
     /// The working tree of the git repository containing `dir` (where

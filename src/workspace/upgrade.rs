@@ -57,7 +57,8 @@ impl Nexo {
     /// progress: its conflicts are settled first (`nexo resolve`).
     pub(crate) fn upgrade_layout(&self) -> Result<Option<Upgraded>> {
         // A compaction a killed nexo left holds run folders out of sight:
-        // taking the lock finishes it, for readers too.
+        // taking the lock finishes it, for readers too (`discover` does
+        // the same; this serves a process that outlives another's kill).
         if self.store.compaction_left() {
             drop(self.lock()?);
         }
