@@ -256,3 +256,67 @@ fn readers_that_name_a_run_or_check_every_run_finish_a_killed_compaction() {
         settled(&repo, &runs);
     }
 }
+
+/// A working tree on another file system than its git directory (a linked
+/// worktree on another disk), whose `.nexo/runs` the archive emptied: the
+/// work folder cannot take the entries nor replace the folder, so the
+/// folder stays as it is, and no command is stopped by it.
+#[test]
+fn a_git_directory_on_another_file_system_stops_no_command() {
+    let Ok(main) = tempfile::Builder::new()
+        .prefix("nexo-test-")
+        .tempdir_in("/dev/shm")
+    else {
+        skip("no /dev/shm");
+        return;
+    };
+    let tree = tempfile::Builder::new()
+        .prefix("nexo-test-")
+        .tempdir()
+        .unwrap();
+    let dev = |p: &Path| std::fs::metadata(p).unwrap().dev();
+    if dev(main.path()) == dev(tree.path()) {
+        skip("/dev/shm is on the temporary folder's file system");
+        return;
+    }
+    let m = main.path();
+    git_in(m, &["init", "-q", "-b", "main"]);
+    git_in(m, &["config", "user.name", "Test User"]);
+    git_in(m, &["config", "user.email", "test@example.com"]);
+    std::fs::write(m.join("README.md"), "# test\n").unwrap();
+    git_in(m, &["add", "README.md"]);
+    git_in(m, &["commit", "-q", "-m", "initial"]);
+    let wt = tree.path().join("wt");
+    git_in(
+        m,
+        &["worktree", "add", "-q", "-b", "side", wt.to_str().unwrap()],
+    );
+    let run = nexo_ok(&wt, &["--json", "open", "g", "-s", "a"])["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    nexo_ok(
+        &wt,
+        &["--json", "update", &run, "a", "--status", "completed"],
+    );
+    if !bloat(&wt) {
+        return;
+    }
+    nexo_ok(&wt, &["--json", "archive", "--closed-before", "0s"]);
+    assert_eq!(std::fs::read_dir(wt.join(".nexo/runs")).unwrap().count(), 0);
+    let work = m.join(".git/worktrees/wt/nexo-runs-compacting");
+    let report = nexo_ok(&wt, &["--json", "doctor"]);
+    assert!(
+        report.get("advice").is_none(),
+        "none --fix can follow: {report:#}"
+    );
+    let out = nexo_in(&wt, &["doctor", "--fix"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(!work.exists());
+    // The empty work folder a nexo without this check left there (or a
+    // bind mount, whose device is the same) is removed, not renamed.
+    std::fs::create_dir(&work).unwrap();
+    let list = nexo_ok(&wt, &["--json", "list", "--archived"]);
+    assert_eq!(list["runs"][0]["run_id"], run.as_str(), "{list:#}");
+    assert!(!work.exists());
+}

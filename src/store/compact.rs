@@ -47,10 +47,11 @@ impl Store {
         if !super::nofollow::check(&self.root, Path::new(RUNS_DIR))? {
             return Ok(None);
         }
-        let bytes = fs::symlink_metadata(&runs)
-            .map_err(|e| Error::io("inspect", &runs, e))?
-            .len();
-        if bytes < BLOATED {
+        let meta = fs::symlink_metadata(&runs).map_err(|e| Error::io("inspect", &runs, e))?;
+        let bytes = meta.len();
+        // A git directory on another file system cannot take the entries:
+        // no advice that `--fix` cannot follow.
+        if bytes < BLOATED || !same_device(&meta, &self.lock_path.with_file_name(".")) {
             return Ok(None);
         }
         let entries = names(&runs)?.len();
@@ -84,8 +85,7 @@ impl Store {
             first = false;
         }
         crate::trace::crash_point("compact-moved");
-        replace(&work, &runs)?;
-        Ok(Some(bloat))
+        Ok(replace(&work, &runs)?.then_some(bloat))
     }
 
     /// Whether a killed nexo left a compaction unfinished: one `lstat`.
@@ -109,8 +109,7 @@ impl Store {
         } else {
             super::nofollow::create_dir_all(&self.root, Path::new(super::NEXO_DIR))?;
         }
-        replace(&work, &runs)?;
-        Ok(true)
+        replace(&work, &runs)
     }
 }
 
@@ -125,9 +124,30 @@ fn names(dir: &Path) -> Result<Vec<std::ffi::OsString>> {
         .collect()
 }
 
-/// Renames `work` over `runs` (empty, or missing).
-fn replace(work: &Path, runs: &Path) -> Result<()> {
-    fs::rename(work, runs).map_err(|e| Error::io("move", work, e))
+/// Renames `work` over `runs` (empty, or missing): whether it did. On
+/// another file system (a bind mount shares the device number) nothing
+/// can have been moved into `work`, and the empty folder is removed: left
+/// there, every command would try this rename again and stop on it.
+fn replace(work: &Path, runs: &Path) -> Result<bool> {
+    match fs::rename(work, runs) {
+        Err(e) if e.kind() == IoKind::CrossesDevices && fs::remove_dir(work).is_ok() => Ok(false),
+        Err(e) => Err(Error::io("move", work, e)),
+        Ok(()) => Ok(true),
+    }
+}
+
+/// Whether `a` and `b` are on one file system, as far as `stat` tells.
+fn same_device(a: &fs::Metadata, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(b).is_ok_and(|b| b.dev() == a.dev())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        true
+    }
 }
 
 /// Moves every entry of `from` into `into`, uniting two folders of one
