@@ -104,6 +104,10 @@ fn doctor_names_a_large_runs_folder_and_fix_replaces_it_without_a_commit() {
     if !bloat(repo.path()) {
         return;
     }
+    // The new folder keeps the old one's mode, not the git directory's.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::Permissions::from_mode(0o750);
+    std::fs::set_permissions(repo.path().join(".nexo/runs"), mode).unwrap();
     let report = nexo_ok(repo.path(), &["--json", "doctor"]);
     assert_eq!(report["ok"], true, "advice, not a problem: {report:#}");
     let advice = report["advice"][0].as_str().unwrap();
@@ -113,6 +117,7 @@ fn doctor_names_a_large_runs_folder_and_fix_replaces_it_without_a_commit() {
     let out = repo.nexo(&["doctor", "--fix"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(repo.commit_count(), commits, "paths are unchanged");
+    assert_eq!(runs_folder(repo.path()).mode() & 0o7777, 0o750);
     settled(&repo, &runs);
 }
 
@@ -191,9 +196,14 @@ fn a_killed_compaction_meets_what_git_put_back() {
         "{err}"
     );
     assert_eq!(std::fs::read(&moved).unwrap(), original);
+    // Stopped before the recovery of a killed holder: its record stays
+    // for the next holder, as a kill's would.
+    let lock = repo.path().join(".git/nexo.lock");
+    assert!(!std::fs::read(&lock).unwrap().is_empty());
     std::fs::write(&put_back, &original).unwrap();
     let out = repo.nexo(&["list"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::read(&lock).unwrap().is_empty());
     settled(&repo, &runs);
 }
 

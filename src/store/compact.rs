@@ -68,6 +68,11 @@ impl Store {
         };
         let (runs, work) = (self.root.join(RUNS_DIR), self.compact_dir());
         fs::create_dir(&work).map_err(|e| Error::io("create", &work, e))?;
+        // The old folder's mode (a shared repository's group bits), not
+        // what the git directory gives a new folder.
+        if let Ok(m) = fs::symlink_metadata(&runs) {
+            let _ = fs::set_permissions(&work, m.permissions());
+        }
         let mut first = true;
         for name in names(&runs)? {
             match fs::rename(runs.join(&name), work.join(&name)) {

@@ -116,6 +116,9 @@ pub struct Lock {
     file: File,
     /// The process id a killed previous holder left in the lock file.
     pub dead_holder: Option<String>,
+    /// Leave this holder's process id in the lock file when released, as
+    /// a killed holder would: the next holder then recovers.
+    pub keep_record: bool,
 }
 
 /// Proof that nexo's writer lock is held: only a [`Lock`] hands one out, so
@@ -133,7 +136,9 @@ impl Lock {
 impl Drop for Lock {
     fn drop(&mut self) {
         // Emptied before the kernel releases the lock on close.
-        let _ = self.file.set_len(0);
+        if !self.keep_record {
+            let _ = self.file.set_len(0);
+        }
     }
 }
 
@@ -248,7 +253,11 @@ impl Store {
             .set_len(0)
             .and_then(|()| file.seek(SeekFrom::Start(0)))
             .and_then(|_| file.write_all(format!("{}\n", std::process::id()).as_bytes()));
-        Ok(Lock { file, dead_holder })
+        Ok(Lock {
+            file,
+            dead_holder,
+            keep_record: false,
+        })
     }
 
     /// All run ids present, sorted. A run folder that is a link is left

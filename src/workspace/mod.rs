@@ -187,7 +187,7 @@ impl Nexo {
         let lock = self.store.lock()?;
         self.lock_depth.set(1);
         self.held.set(Some(lock.held()));
-        let guard = LockGuard {
+        let mut guard = LockGuard {
             depth: &self.lock_depth,
             held: lock.held(),
             _lock: Some(lock),
@@ -201,7 +201,14 @@ impl Nexo {
         }
         // Before anything reads or commits `.nexo/runs`: a run folder left
         // in the work folder would look deleted.
-        if self.store.finish_compaction(guard.held)? {
+        // Stopped here (two different files at one path), the recovery
+        // below has not run: the record stays for the next holder.
+        let finished = self.store.finish_compaction(guard.held).inspect_err(|_| {
+            if let Some(l) = guard._lock.as_mut() {
+                l.keep_record = true;
+            }
+        });
+        if finished? {
             self.note(
                 "finished giving .nexo/runs a new folder, as a killed nexo process had begun"
                     .into(),
