@@ -645,3 +645,79 @@ fn a_read_moves_the_open_parts_tree_on_in_place() {
     }
     same_without_index(repo.path());
 }
+
+/// `list` in `dir`, paused where it writes the open part (`NEXO_PAUSE_AT`)
+/// until the file `name` beside the repository is removed.
+fn paused_list(dir: &Path, name: &str) -> (std::process::Child, std::path::PathBuf) {
+    let pause = dir.with_file_name(format!(
+        "{}-{name}",
+        dir.file_name().unwrap().to_string_lossy()
+    ));
+    let child = nexo_cmd()
+        .current_dir(dir)
+        .env("NEXO_PAUSE_AT", "summaries-open-write")
+        .env("NEXO_PAUSE_FILE", &pause)
+        .args(["call", "nexo_workflow_list", "--input", r#"{"limit":500}"#])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !pause.exists() {
+        assert!(start.elapsed().as_secs() < 60, "{name} reached its pause");
+        std::thread::yield_now();
+    }
+    (child, pause)
+}
+
+fn resume((child, pause): (std::process::Child, std::path::PathBuf)) {
+    std::fs::remove_file(pause).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// A read moves the tree on in place only in the part it read. Another
+/// read that began before a commit writes the part anew at the tree it
+/// had, without a run reopened since (named by the diff from that tree
+/// alone): its tree moved on, the run would be lost to `list`.
+#[test]
+fn a_tree_moved_on_in_place_is_that_of_the_part_read() {
+    let repo = Repo::new();
+    let dir = repo.path();
+    let kept = repo.open_release();
+    let closing = repo.open_release();
+    let reopened = repo.open_release();
+    nexo_ok_in(dir, &["update", &reopened, "--run-status", "completed"]);
+    age_runs_folder(dir);
+    listed(dir);
+    listed_open(dir);
+    // A commit closes a run; a slow read sees it, to write the part anew
+    // without it at this tree.
+    nexo_ok_in(dir, &["update", &closing, "--run-status", "completed"]);
+    let slow = paused_list(dir, "slow");
+    listed_open(dir);
+    // A pending write reopens a run: a read appends its line; then the
+    // write is committed, and a read finds the run in the part it read.
+    nexo_ok_in(
+        dir,
+        &[
+            "--no-commit",
+            "update",
+            &reopened,
+            "--run-status",
+            "blocked",
+        ],
+    );
+    listed_open(dir);
+    nexo_ok_in(dir, &["commit"]);
+    let mover = paused_list(dir, "mover");
+    resume(slow);
+    resume(mover);
+    let open = listed_open(dir);
+    assert!(open.contains(&kept) && !open.contains(&closing), "{open}");
+    assert!(
+        open.contains(&reopened),
+        "the reopened run is listed: {open}"
+    );
+    same_without_index(dir);
+}

@@ -126,6 +126,9 @@ fn write_after_open(
     had_appended: usize,
     [fresh, fresh_other]: [&[Fresh]; 2],
 ) {
+    // A test hook: other reads and writes between this read's look at the
+    // part and what it writes of it.
+    crate::trace::pause_point("summaries-open-write");
     let opened: Vec<Range<usize>> = fresh
         .iter()
         .chain(fresh_other)
@@ -138,7 +141,7 @@ fn write_after_open(
     if !rewrite {
         let appended = opened.is_empty() || append_part(dir, Part::Open, &s.text, &opened);
         if let Some(tree) = meta.tree.filter(|_| appended && s.unreadable.is_empty()) {
-            move_tree(dir, Part::Open, since, tree);
+            move_tree(dir, &s.text, since, tree);
         }
         return;
     }

@@ -34,6 +34,10 @@ pub(super) struct Text {
     /// header (`move_tree`), so no mapped byte past the header changes.
     open: Option<memmap2::Mmap>,
     closed: Option<memmap2::Mmap>,
+    /// The open part's file as mapped (device, inode): what was read of
+    /// it is what moving its tree on vouches for, so only that file's
+    /// tree is moved (`move_tree`), never a part written anew since.
+    open_file: Option<(u64, u64)>,
     extra: String,
 }
 
@@ -65,23 +69,40 @@ pub(super) struct Meta<'a> {
     pub folder: Option<(i128, u64)>,
 }
 
-fn map(path: &Path) -> Option<memmap2::Mmap> {
+/// The file's device and inode, where they are known.
+fn file_id(f: &std::fs::File) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        f.metadata().ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = f;
+        None
+    }
+}
+
+fn map(path: &Path) -> Option<(memmap2::Mmap, Option<(u64, u64)>)> {
     std::fs::File::open(path).ok().and_then(|f| {
+        let id = file_id(&f);
         // SAFETY: the file is nexo's own, in the git directory, and is
         // only ever replaced by rename, appended to, or given a tree id of
         // the same length over the header's (`move_tree`): the mapping
         // never shrinks, no byte past the first line changes, and the
         // first line is copied out before it is parsed (`Text::header`).
         #[allow(unsafe_code)]
-        unsafe { memmap2::Mmap::map(&f) }.ok()
+        unsafe { memmap2::Mmap::map(&f) }.ok().map(|m| (m, id))
     })
 }
 
 impl Text {
     pub(super) fn read(dir: &Path) -> Text {
+        let (open, open_file) = map(&dir.join(Part::Open.file())).unzip();
         Text {
-            open: map(&dir.join(Part::Open.file())),
-            closed: map(&dir.join(Part::Closed.file())),
+            open,
+            closed: map(&dir.join(Part::Closed.file())).map(|(m, _)| m),
+            open_file: open_file.flatten(),
             extra: String::new(),
         }
     }
@@ -335,14 +356,16 @@ pub(super) fn append_part(dir: &Path, p: Part, text: &Text, lines: &[Range<usize
         .is_ok()
 }
 
-/// Moves a part's tree on from `from` to `to` in place: the id is written
-/// over the header's, the rest of the file unchanged, where rewriting the
-/// part (1,000 open runs: 650 KB) would cost what it saves. Only between
-/// ids of one length (one hash), and only when the header still names
-/// `from` (a part written anew meanwhile is left alone). A reader that
-/// meets an id half written finds no such tree and reads every run.
+/// Moves the open part's tree on from `from` to `to` in place: the id is
+/// written over the header's, the rest of the file unchanged, where
+/// rewriting the part (1,000 open runs: 650 KB) would cost what it saves.
+/// Only between ids of one length (one hash), only in the file `text`
+/// mapped (a part written anew meanwhile, even at the same tree, may lack
+/// a run only the diff from that tree names: it is left alone), and only
+/// when its header still names `from`. A reader that meets an id half
+/// written finds no such tree and reads every run.
 #[cfg(unix)]
-pub(super) fn move_tree(dir: &Path, p: Part, from: &str, to: &str) -> bool {
+pub(super) fn move_tree(dir: &Path, text: &Text, from: &str, to: &str) -> bool {
     use std::io::Read;
     use std::os::unix::fs::FileExt;
     if from.len() != to.len() || from == to {
@@ -351,10 +374,14 @@ pub(super) fn move_tree(dir: &Path, p: Part, from: &str, to: &str) -> bool {
     let Ok(mut file) = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .open(dir.join(p.file()))
+        .open(dir.join(Part::Open.file()))
     else {
         return false;
     };
+    // The mapping holds the inode it read: no other file can have it.
+    if text.open_file.is_none() || file_id(&file) != text.open_file {
+        return false;
+    }
     let mut head = Vec::with_capacity(512);
     if (&mut file).take(512).read_to_end(&mut head).is_err() {
         return false;
@@ -371,7 +398,7 @@ pub(super) fn move_tree(dir: &Path, p: Part, from: &str, to: &str) -> bool {
 }
 
 #[cfg(not(unix))]
-pub(super) fn move_tree(_: &Path, _: Part, _: &str, _: &str) -> bool {
+pub(super) fn move_tree(_: &Path, _: &Text, _: &str, _: &str) -> bool {
     false
 }
 
