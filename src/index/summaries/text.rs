@@ -392,7 +392,12 @@ pub(super) fn move_tree(dir: &Path, text: &Text, from: &str, to: &str) -> bool {
     // FORMAT, where the sorted lines end, the token, the count of runs,
     // then the tree.
     let mut fields = head[..end].split(|&b| b == b'\t');
-    let before: usize = fields.by_ref().take(4).map(|f| f.len() + 1).sum();
+    // Never into a part of another format, whatever its fields.
+    if fields.next() != Some(FORMAT.as_bytes()) {
+        return false;
+    }
+    let before: usize =
+        FORMAT.len() + 1 + fields.by_ref().take(3).map(|f| f.len() + 1).sum::<usize>();
     fields.next() == Some(from.as_bytes())
         && file.write_all_at(to.as_bytes(), before as u64).is_ok()
 }
