@@ -34,6 +34,10 @@ pub(super) struct Text {
     /// header (`move_tree`), so no mapped byte past the header changes.
     open: Option<memmap2::Mmap>,
     closed: Option<memmap2::Mmap>,
+    /// Each part's first bytes, read, not mapped: the first line is the
+    /// one another reader may write (`move_tree`), so it is never
+    /// looked at through the mapping.
+    heads: [Vec<u8>; 2],
     /// The open part's file as mapped (device, inode): what was read of
     /// it is what moving its tree on vouches for, so only that file's
     /// tree is moved (`move_tree`), never a part written anew since.
@@ -83,26 +87,44 @@ fn file_id(f: &std::fs::File) -> Option<(u64, u64)> {
     }
 }
 
-fn map(path: &Path) -> Option<(memmap2::Mmap, Option<(u64, u64)>)> {
-    std::fs::File::open(path).ok().and_then(|f| {
-        let id = file_id(&f);
-        // SAFETY: the file is nexo's own, in the git directory, and is
-        // only ever replaced by rename, appended to, or given a tree id of
-        // the same length over the header's (`move_tree`): the mapping
-        // never shrinks, no byte past the first line changes, and the
-        // first line is copied out before it is parsed (`Text::header`).
-        #[allow(unsafe_code)]
-        unsafe { memmap2::Mmap::map(&f) }.ok().map(|m| (m, id))
-    })
+/// The longest first line read (a header is about 150 bytes).
+const HEAD: u64 = 1024;
+
+/// A part mapped, its file's identity, and its first bytes as read.
+type Mapped = (memmap2::Mmap, Option<(u64, u64)>, Vec<u8>);
+
+fn map(path: &Path) -> Option<Mapped> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).ok()?;
+    let id = file_id(&f);
+    let mut head = Vec::new();
+    (&f).take(HEAD).read_to_end(&mut head).ok()?;
+    // SAFETY: the file is nexo's own, in the git directory, and is only
+    // ever replaced by rename, appended to, or given a tree id of the
+    // same length over the header's (`move_tree`): the mapping never
+    // shrinks, and no mapped byte past the first line changes. The first
+    // line is read from the file instead (`Text::header`), never through
+    // the mapping.
+    #[allow(unsafe_code)]
+    let mapped = unsafe { memmap2::Mmap::map(&f) }.ok()?;
+    Some((mapped, id, head))
 }
 
 impl Text {
     pub(super) fn read(dir: &Path) -> Text {
-        let (open, open_file) = map(&dir.join(Part::Open.file())).unzip();
+        let (open, open_file, open_head) = match map(&dir.join(Part::Open.file())) {
+            Some((m, id, head)) => (Some(m), id, head),
+            None => (None, None, Vec::new()),
+        };
+        let (closed, closed_head) = match map(&dir.join(Part::Closed.file())) {
+            Some((m, _, head)) => (Some(m), head),
+            None => (None, Vec::new()),
+        };
         Text {
             open,
-            closed: map(&dir.join(Part::Closed.file())).map(|(m, _)| m),
-            open_file: open_file.flatten(),
+            closed,
+            heads: [open_head, closed_head],
+            open_file,
             extra: String::new(),
         }
     }
@@ -174,11 +196,11 @@ impl Text {
     pub(super) fn header(&self, p: Part) -> Option<Header> {
         let bytes = self.part(p);
         let base = self.base(p);
-        let end = bytes.iter().position(|&b| b == b'\n')?;
-        // A copy: another reader may write the tree anew meanwhile, and a
-        // half-written id is a tree that does not exist, not a torn str.
-        let first = bytes[..end].to_vec();
-        let first = std::str::from_utf8(&first).ok()?;
+        // As read, not mapped: another reader may write the tree anew
+        // meanwhile (a half-written id is a tree that does not exist).
+        let head = &self.heads[p as usize];
+        let end = head.iter().position(|&b| b == b'\n')?;
+        let first = std::str::from_utf8(&head[..end]).ok()?;
         let mut f = first.split('\t');
         if f.next() != Some(FORMAT) {
             return None;
