@@ -138,14 +138,7 @@ fn a_compaction_killed_at_every_point_is_finished_by_the_next_command() {
         if !bloat(repo.path()) {
             return;
         }
-        let killed = nexo_cmd()
-            .current_dir(repo.path())
-            .env("NEXO_CRASH_AT", point)
-            .args(["doctor", "--fix"])
-            .output()
-            .unwrap();
-        assert!(!killed.status.success(), "{point}: the kill happened");
-        assert!(repo.path().join(WORK).is_dir(), "{point}");
+        killed_at(&repo, point);
         let commits = repo.commit_count();
         let out = repo.nexo(next);
         assert!(out.status.success(), "{point} {next:?}: {}", stderr(&out));
@@ -169,13 +162,7 @@ fn a_killed_compaction_meets_what_git_put_back() {
     if !bloat(repo.path()) {
         return;
     }
-    let killed = nexo_cmd()
-        .current_dir(repo.path())
-        .env("NEXO_CRASH_AT", "compact-moving")
-        .args(["doctor", "--fix"])
-        .output()
-        .unwrap();
-    assert!(!killed.status.success());
+    killed_at(&repo, "compact-moving");
     repo.git(&["checkout", "--", ".nexo/runs"]);
     // One history put back differs from the one moved.
     let moved = walkdir::WalkDir::new(repo.path().join(WORK))
