@@ -404,8 +404,8 @@ pub(super) fn move_tree(dir: &Path, text: &Text, from: &str, to: &str) -> bool {
     if text.open_file.is_none() || file_id(&file) != text.open_file {
         return false;
     }
-    let mut head = Vec::with_capacity(512);
-    if (&mut file).take(512).read_to_end(&mut head).is_err() {
+    let mut head = Vec::new();
+    if (&mut file).take(HEAD).read_to_end(&mut head).is_err() {
         return false;
     }
     let Some(end) = head.iter().position(|&b| b == b'\n') else {
