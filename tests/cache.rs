@@ -721,3 +721,37 @@ fn a_tree_moved_on_in_place_is_that_of_the_part_read() {
     );
     same_without_index(dir);
 }
+
+/// An open part whose tree no diff can start from (a tree pruned since,
+/// or an id half written when it was moved on) is written anew at HEAD's
+/// tree by the next read, which reads every run once; the lists are
+/// those without the index.
+#[test]
+fn an_open_part_whose_tree_is_gone_is_written_anew() {
+    let repo = Repo::new();
+    repo.open_release();
+    repo.open_release();
+    age_runs_folder(repo.path());
+    listed_open(repo.path());
+    listed_open(repo.path());
+    let tree = |dir: &Path| {
+        let text = part(dir, "summaries");
+        text.lines()
+            .next()
+            .unwrap()
+            .split('\t')
+            .nth(4)
+            .unwrap()
+            .to_string()
+    };
+    let head = repo.git(&["rev-parse", "HEAD:.nexo"]).trim().to_string();
+    assert_eq!(tree(repo.path()), head);
+    // Hex of the right length, and no such tree.
+    let file = repo.path().join(".git/nexo-cache/summaries");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let gone = "0123456789abcdef0123456789abcdef01234567";
+    std::fs::write(&file, text.replacen(&head, gone, 1)).unwrap();
+    let listed = listed_open(repo.path());
+    assert_eq!(tree(repo.path()), head, "written anew at HEAD's tree");
+    assert_eq!(listed, same_without_index(repo.path()).0);
+}

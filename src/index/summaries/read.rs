@@ -47,6 +47,16 @@ impl SummaryIndex<'_> {
             _ => None,
         };
         let stale_tree = changed.as_ref().is_some_and(|c| c.len() > MAX_CHANGED);
+        // An open part whose tree no diff can start from (pruned since, or
+        // half written when moved on) is written anew at HEAD's: else
+        // every read of the open runs would read every run.
+        let open_tree_lost = match (&self.committed, headers.as_ref()) {
+            (Some(c), Some((o, _))) => o
+                .tree
+                .as_deref()
+                .is_some_and(|t| t != c.tree && (c.changed_since)(t).is_none()),
+            _ => false,
+        };
         let checked = match &headers {
             Some(h) if trusted.is_some() && trusted == folder.map(folder_key) => {
                 self.check_lines(&text, h, changed.as_ref())?
@@ -85,6 +95,7 @@ impl SummaryIndex<'_> {
             settled,
             tree,
             stale_tree,
+            open_tree_lost,
             fresh: &fresh,
         };
         self.write_after_all(&summaries, headers.as_ref(), change);
@@ -127,6 +138,7 @@ impl SummaryIndex<'_> {
             || text.count_lines(o.sorted_end..o.end) + opening.len() > MAX_APPENDED
             || o.runs != s.all.len()
             || c.settled != o.folder
+            || c.open_tree_lost
             || (o.tree.is_none() && c.tree.is_some());
         if rewrite {
             let meta = Meta {
@@ -276,6 +288,8 @@ struct Change<'a> {
     tree: Option<&'a str>,
     /// Many runs changed since the closed part's tree.
     stale_tree: bool,
+    /// The open part's tree cannot be diffed from.
+    open_tree_lost: bool,
     fresh: &'a [Fresh],
 }
 
