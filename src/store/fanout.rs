@@ -118,6 +118,17 @@ impl Store {
         })
     }
 
+    /// The runs in one fan-out leaf (`7/K`, below `.nexo/runs`), links
+    /// left out: where a run came since the folders were last trusted.
+    pub fn runs_in_leaf(&self, leaf: &str) -> Result<Vec<String>> {
+        let rel = Path::new(RUNS_DIR).join(leaf);
+        Ok(nofollow::read_dir(&self.root, &rel)?
+            .into_iter()
+            .filter(|(name, link)| !link && name.starts_with(RUN_PREFIX))
+            .map(|(name, _)| name)
+            .collect())
+    }
+
     /// A leaf read by paths, where a folder cannot be opened as a file.
     fn stamped_slowly(&self, rel: &str) -> Result<Vec<(String, Stamp)>> {
         let names: Vec<String> = nofollow::read_dir(&self.root, Path::new(rel))?
@@ -139,20 +150,19 @@ impl Store {
 
     /// The stamps of the fan-out folders, by full paths (where a folder
     /// cannot be opened as a file).
-    fn shard_stamps_by_path(&self, runs: &Path) -> Option<Vec<Stamp>> {
+    fn shard_stamps_by_path(&self, runs: &Path) -> Option<Vec<(String, Stamp)>> {
         let mut all = Vec::new();
         for (first, link) in nofollow::read_dir(&self.root, runs).ok()? {
             if link || !is_shard(&first) {
                 continue;
             }
             let mid = runs.join(&first);
-            all.push(Stamp::of(
-                &std::fs::symlink_metadata(self.root.join(&mid)).ok()?,
-            ));
+            let m = std::fs::symlink_metadata(self.root.join(&mid)).ok()?;
+            all.push((first.clone(), Stamp::of(&m)));
             for (second, link) in nofollow::read_dir(&self.root, &mid).ok()? {
                 if !link && is_shard(&second) {
                     let m = std::fs::symlink_metadata(self.root.join(&mid).join(&second)).ok()?;
-                    all.push(Stamp::of(&m));
+                    all.push((format!("{first}/{second}"), Stamp::of(&m)));
                 }
             }
         }
@@ -164,12 +174,20 @@ impl Store {
     /// below (each folder's modification time does), at 1,057 lstats.
     /// Its time is the newest of theirs; its inode a digest of all.
     pub fn runs_folder_stamp(&self) -> Option<Stamp> {
+        self.runs_folder_stamps().map(|all| digest(&all))
+    }
+
+    /// The stamps [`Store::runs_folder_stamp`] is made of, by each
+    /// folder's path below `.nexo/runs` (`""` for the runs folder itself,
+    /// then `7` and `7/K`): what tells which folders a run came or went
+    /// in.
+    pub fn runs_folder_stamps(&self) -> Option<Vec<(String, Stamp)>> {
         let runs = Path::new(RUNS_DIR);
         let top = std::fs::symlink_metadata(self.root.join(runs)).ok()?;
         if !top.is_dir() || nofollow::check(&self.root, runs).is_err() {
             return None;
         }
-        let mut all = vec![Stamp::of(&top)];
+        let mut all = vec![(String::new(), Stamp::of(&top))];
         if !crate::trace::flat_layout() {
             match open_dir_nofollow(&self.root.join(runs)) {
                 // Relative to the open folders: a full path's walk for
@@ -178,20 +196,25 @@ impl Store {
                 None => all.extend(self.shard_stamps_by_path(runs)?),
             }
         }
-        // A sum of each folder's digest: the order folders are read in
-        // does not matter.
-        let digest = all.iter().fold(0u64, |sum, s| {
-            let one = [s.ino, s.mtime_ns as u64, (s.mtime_ns >> 64) as u64]
-                .iter()
-                .fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
-                    (h ^ v).wrapping_mul(0x0000_0100_0000_01b3)
-                });
-            sum.wrapping_add(one)
-        });
-        Some(Stamp {
-            len: all.len() as u64,
-            mtime_ns: all.iter().map(|s| s.mtime_ns).max().unwrap_or(0),
-            ino: digest,
-        })
+        Some(all)
+    }
+}
+
+/// One stamp for many folders: its time is the newest of theirs, its
+/// inode a digest of all (a sum of each folder's digest, so the order
+/// folders are read in does not matter).
+pub fn digest(all: &[(String, Stamp)]) -> Stamp {
+    let digest = all.iter().fold(0u64, |sum, (_, s)| {
+        let one = [s.ino, s.mtime_ns as u64, (s.mtime_ns >> 64) as u64]
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
+                (h ^ v).wrapping_mul(0x0000_0100_0000_01b3)
+            });
+        sum.wrapping_add(one)
+    });
+    Stamp {
+        len: all.len() as u64,
+        mtime_ns: all.iter().map(|(_, s)| s.mtime_ns).max().unwrap_or(0),
+        ino: digest,
     }
 }

@@ -121,10 +121,11 @@ pub(super) fn names_at(_: &File, _: &str) -> std::io::Result<Vec<String>> {
 }
 
 /// The stamps of the fan-out folders in the open runs folder `runs`
-/// (each first-level folder, then each folder in it), none followed
-/// through a link; `None` when one cannot be read.
+/// (each first-level folder, then each folder in it), by their paths
+/// below it (`7`, `7/K`), none followed through a link; `None` when one
+/// cannot be read.
 #[cfg(unix)]
-pub(super) fn shard_stamps(runs: &File) -> Option<Vec<Stamp>> {
+pub(super) fn shard_stamps(runs: &File) -> Option<Vec<(String, Stamp)>> {
     use rustix::fs::{AtFlags, Mode, OFlags, fstat, openat, statat};
     let stamp = |st: rustix::fs::Stat| Stamp {
         len: st.st_size as u64,
@@ -136,17 +137,17 @@ pub(super) fn shard_stamps(runs: &File) -> Option<Vec<Stamp>> {
     let mut all = Vec::new();
     for first in names_at(runs, "").ok()?.iter().filter(|n| shard(n)) {
         let mid = File::from(openat(runs, first.as_str(), flags, Mode::empty()).ok()?);
-        all.push(stamp(fstat(&mid).ok()?));
+        all.push((first.clone(), stamp(fstat(&mid).ok()?)));
         for second in names_at(&mid, "").ok()?.iter().filter(|n| shard(n)) {
             let st = statat(&mid, second.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
-            all.push(stamp(st));
+            all.push((format!("{first}/{second}"), stamp(st)));
         }
     }
     Some(all)
 }
 
 #[cfg(not(unix))]
-pub(super) fn shard_stamps(_: &File) -> Option<Vec<Stamp>> {
+pub(super) fn shard_stamps(_: &File) -> Option<Vec<(String, Stamp)>> {
     None
 }
 

@@ -31,7 +31,7 @@ use crate::core::id::{GOAL_PREFIX, RUN_PREFIX};
 
 mod compact;
 pub mod config;
-mod fanout;
+pub mod fanout;
 mod folder;
 pub mod nofollow;
 mod parse;

@@ -35,6 +35,7 @@
 //! the JSON of what `list` and `prime` show. Values never hold tabs: names and times are refused
 //! with control characters in them (docs/format.md, "Limits").
 
+mod folders;
 mod newest;
 mod open;
 mod read;

@@ -11,6 +11,7 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
+use super::folders::{self, Record};
 use super::read::{Fresh, fold_stale, sort};
 use super::text::{Meta, Part, Text, append_part, move_tree, write_part};
 use super::{MAX_APPENDED, Result, Run, Stamp, Summaries, SummaryIndex, is_final};
@@ -60,12 +61,38 @@ impl SummaryIndex<'_> {
             others
         };
         let ids = lines.iter().map(|s| text.get(s.id.clone()));
-        let Some((_, stamps)) =
-            self.stamped(&o, &folder, ids.chain(others.iter().map(String::as_str)))
-        else {
+        let names: Vec<String> = (ids.chain(others.iter().map(String::as_str)))
+            .map(crate::core::layout::run_in_runs)
+            .collect();
+        let Some((stamps, came)) = self.stamped_since(&o, &folder, &names)? else {
             return Ok(None);
         };
         let (stamps, other_stamps) = stamps.split_at(lines.len());
+        let mut others: Vec<(String, Stamp)> =
+            others.into_iter().zip(other_stamps.to_vec()).collect();
+        // Runs in a leaf that changed that neither the part nor the diff
+        // names: each may have come since (a closed one stays out).
+        let came_more = came.more;
+        if !came.runs.is_empty() {
+            let known: HashSet<&str> = (lines.iter().map(|s| text.get(s.id.clone())))
+                .chain(others.iter().map(|(id, _)| id.as_str()))
+                .collect();
+            let new: Vec<String> = (came.runs.into_iter())
+                .filter(|id| !known.contains(id.as_str()))
+                .collect();
+            let names: Vec<String> = new
+                .iter()
+                .map(|id| crate::core::layout::run_in_runs(id))
+                .collect();
+            let Some(st) = folder
+                .stamps(&names)
+                .into_iter()
+                .collect::<Option<Vec<_>>>()
+            else {
+                return Ok(None);
+            };
+            others.extend(new.into_iter().zip(st));
+        }
         let mut all = Vec::with_capacity(lines.len());
         let mut stale = Vec::new();
         for (s, &st) in lines.into_iter().zip(stamps) {
@@ -74,7 +101,6 @@ impl SummaryIndex<'_> {
                 false => stale.push((text.get(s.id.clone()).to_string(), st)),
             }
         }
-        let others: Vec<(String, Stamp)> = others.into_iter().zip(other_stamps.to_vec()).collect();
         let any_other = !others.is_empty();
         let (fresh, mut unreadable) = fold_stale(&mut text, &mut all, stale, fold)?;
         let (fresh_other, bad) = fold_stale(&mut text, &mut all, others, fold)?;
@@ -83,7 +109,9 @@ impl SummaryIndex<'_> {
         if had_appended > 0 || !fresh.is_empty() || !fresh_other.is_empty() {
             sort(&text, &mut all);
         }
-        let closed_out = o.runs.saturating_sub(all.len() + unreadable.len());
+        // New runs in the leaves that changed count among the runs.
+        let runs_now = (o.runs as i64 + came_more).max(0) as usize;
+        let closed_out = runs_now.saturating_sub(all.len() + unreadable.len());
         let summaries = Summaries {
             text,
             all,
@@ -103,7 +131,7 @@ impl SummaryIndex<'_> {
             &dir,
             &summaries,
             (&meta, since),
-            moved_on,
+            (moved_on, came.record),
             had_appended,
             [&fresh, &fresh_other],
         );
@@ -122,7 +150,7 @@ fn write_after_open(
     dir: &std::path::Path,
     s: &Summaries,
     (meta, since): (&Meta, &str),
-    moved_on: bool,
+    (moved_on, record): (bool, Option<Record>),
     had_appended: usize,
     [fresh, fresh_other]: [&[Fresh]; 2],
 ) {
@@ -137,7 +165,10 @@ fn write_after_open(
         .collect();
     let closing: Vec<Range<usize>> = fresh.iter().filter(|f| f.1).map(|f| f.0.clone()).collect();
     let rewrite = s.unreadable.is_empty()
-        && (moved_on || !closing.is_empty() || had_appended + opened.len() > MAX_APPENDED);
+        && (moved_on
+            || record.is_some()
+            || !closing.is_empty()
+            || had_appended + opened.len() > MAX_APPENDED);
     if !rewrite {
         let appended = opened.is_empty() || append_part(dir, Part::Open, &s.text, &opened);
         if let Some(tree) = meta.tree.filter(|_| appended && s.unreadable.is_empty()) {
@@ -149,6 +180,19 @@ fn write_after_open(
     // `list --all` while the folders are trusted.
     if closing.is_empty() || append_part(dir, Part::Closed, &s.text, &closing) {
         let lines = s.all.iter().map(|x| s.text.raw(x.line.clone()));
-        write_part(dir, Part::Open, lines, meta);
+        // The folders' new key, its stamps written first: a part naming a
+        // key whose stamps are not there only costs a read of every run.
+        let (folder, runs) = match record {
+            Some((key, all, counts)) if folders::write(dir, key, &all, &counts) => {
+                (Some(key), counts.values().sum())
+            }
+            _ => (meta.folder, meta.runs),
+        };
+        let meta = Meta {
+            folder,
+            runs,
+            ..*meta
+        };
+        write_part(dir, Part::Open, lines, &meta);
     }
 }

@@ -32,10 +32,12 @@ impl SummaryIndex<'_> {
     }
 
     pub(super) fn read_all(&self, fold: &dyn Fn(&str) -> Result<Run>) -> Result<Summaries> {
+        crate::trace::mark("summaries: every run read");
         let mut text = Text::read(&self.store.cache_dir());
         let headers = text.headers();
         // Taken before the folder is read: a change after it moves it.
-        let folder = self.store.runs_folder_stamp();
+        let folders = self.store.runs_folder_stamps();
+        let folder = folders.as_deref().map(crate::store::fanout::digest);
         let trusted = headers.as_ref().and_then(|(o, _)| o.folder);
         // The runs that may have changed since the closed part's tree
         // (`None`: every run may have).
@@ -89,6 +91,7 @@ impl SummaryIndex<'_> {
             unreadable,
             closed_out: 0,
         };
+        self.record_folders(settled, folders.as_deref(), headers.as_ref(), &summaries);
         let tree = self.committed.as_ref().map(|c| c.tree.as_str());
         let change = Change {
             gone,
@@ -100,6 +103,35 @@ impl SummaryIndex<'_> {
         };
         self.write_after_all(&summaries, headers.as_ref(), change);
         Ok(summaries)
+    }
+
+    /// Each folder's stamp, and how many runs each leaf holds, beside the
+    /// folder key the open part records (`settled`): a run that comes
+    /// later is then looked for in its leaf alone (`folders`).
+    fn record_folders(
+        &self,
+        settled: Option<(i128, u64)>,
+        folders: Option<&super::folders::Stamps>,
+        headers: Option<&(Header, Header)>,
+        s: &Summaries,
+    ) {
+        let (Some(key), Some(all)) = (settled, folders) else {
+            return;
+        };
+        let dir = self.store.cache_dir();
+        if headers.is_some_and(|(o, _)| o.folder == Some(key))
+            && super::folders::recorded(&dir, key)
+        {
+            return;
+        }
+        let mut runs: HashMap<String, usize> = HashMap::new();
+        for summary in &s.all {
+            let rel = crate::core::layout::run_in_runs(s.id(summary));
+            let leaf = rel.rsplit_once('/').map_or("", |(leaf, _)| leaf);
+            *runs.entry(leaf.to_string()).or_default() += 1;
+        }
+        let _ = std::fs::create_dir_all(&dir);
+        super::folders::write(&dir, key, all, &runs);
     }
 
     /// Brings the parts up to date after every run was read: written
@@ -408,29 +440,38 @@ impl SummaryIndex<'_> {
 
     /// `work` (stamping the `histories` the part names), when the runs
     /// folders are as `open` recorded them; `None` when a run came or went.
-    /// From [`crate::store::PARALLEL_STATS`] histories, which are then
-    /// stamped on two threads, the folders are stamped on a third meanwhile
-    /// (10,000 open runs: 11,000 `lstat`s). Below that a thread costs more
-    /// than it saves on a busy 2-core machine (tried: 15% slower at 1,000).
     pub(super) fn while_folders_checked<T>(
         &self,
         open: &super::text::Header,
         histories: usize,
         work: impl FnOnce() -> T,
     ) -> Option<T> {
-        let check = || {
-            open.folder.is_some() && self.store.runs_folder_stamp().map(folder_key) == open.folder
-        };
+        let (now, out) = self.while_folders_read(histories, work);
+        let key = now.map(|n| folder_key(crate::store::fanout::digest(&n)));
+        (open.folder.is_some() && key == open.folder).then_some(out)
+    }
+
+    /// `work` (stamping `histories`), and the runs folders' stamps read
+    /// meanwhile. From [`crate::store::PARALLEL_STATS`] histories, which
+    /// are then stamped on two threads, the folders are stamped on a third
+    /// (10,000 open runs: 11,000 `lstat`s). Below that a thread costs more
+    /// than it saves on a busy 2-core machine (tried: 15% slower at 1,000).
+    pub(super) fn while_folders_read<T>(
+        &self,
+        histories: usize,
+        work: impl FnOnce() -> T,
+    ) -> (Option<Vec<(String, Stamp)>>, T) {
+        let read = || self.store.runs_folder_stamps();
         if histories < crate::store::PARALLEL_STATS {
-            return check().then(work);
+            return (read(), work());
         }
         std::thread::scope(|scope| {
-            let folders = scope.spawn(check);
+            let folders = scope.spawn(read);
             let out = work();
-            folders
-                .join()
-                .expect("stamping folders does not panic")
-                .then_some(out)
+            (
+                folders.join().expect("stamping folders does not panic"),
+                out,
+            )
         })
     }
 }

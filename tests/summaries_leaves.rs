@@ -1,0 +1,114 @@
+//! A run that comes into the runs folders behind the summaries index's
+//! back is looked for in the fan-out leaf it came to, not by reading every
+//! run: opened by nexo, or a run's folder copied in by hand. The answers
+//! are those without the index, how many runs are closed included.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// Ages `.nexo/runs` and its fan-out folders, so the index may record
+/// their stamps (it records only stamps two seconds old).
+fn age(dir: &Path) {
+    let out = std::process::Command::new("find")
+        .arg(dir.join(".nexo/runs"))
+        .args(["-maxdepth", "2", "-type", "d", "-exec", "touch", "-m"])
+        .args(["-d", "2020-01-01T00:00:00", "{}", "+"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+/// `nexo list` with its trace: what it printed, and whether it read
+/// every run.
+fn list(dir: &Path) -> (String, bool) {
+    let out = nexo_cmd()
+        .current_dir(dir)
+        .env("NEXO_TRACE", "1")
+        .arg("list")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    (stdout(&out), stderr(&out).contains("every run read"))
+}
+
+/// `nexo list` without the summaries index (then written anew).
+fn list_without_index(dir: &Path) -> String {
+    for part in ["summaries", "summaries-closed", "summaries-folders"] {
+        let _ = std::fs::remove_file(dir.join(".git/nexo-cache").join(part));
+    }
+    list(dir).0
+}
+
+fn close(dir: &Path, run: &str) {
+    let out = nexo_in(dir, &["update", run, "--run-status", "completed"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_run_that_comes_is_found_in_its_leaf_alone() {
+    let repo = Repo::new();
+    let first = repo.open_release();
+    let done = repo.open_release();
+    close(repo.path(), &done);
+    age(repo.path());
+    list(repo.path());
+    let (_, all) = list(repo.path());
+    assert!(!all, "the folders are trusted");
+    assert!(
+        repo.path()
+            .join(".git/nexo-cache/summaries-folders")
+            .is_file()
+    );
+
+    // Opened by nexo: its leaf changed, and the commit names it too.
+    let opened = repo.open_release();
+    let (out, all) = list(repo.path());
+    assert!(!all, "one leaf listed, not every run read");
+    assert!(out.contains(&opened) && out.contains(&first), "{out}");
+
+    // A run's folder copied in by hand: no commit or pending write names
+    // it, only its leaf's stamp.
+    let other = Repo::new();
+    let copied = other.open_release();
+    let rel = run_rel(&copied);
+    std::fs::create_dir_all(repo.path().join(&rel)).unwrap();
+    for entry in std::fs::read_dir(other.path().join(&rel)).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), repo.path().join(&rel).join(entry.file_name())).unwrap();
+        }
+    }
+    let (out, all) = list(repo.path());
+    assert!(!all, "one leaf listed, not every run read");
+    assert!(out.contains(&copied), "{out}");
+
+    // Every run closed: how many there are is the count without index.
+    for run in [&first, &opened, &copied] {
+        close(repo.path(), run);
+    }
+    let (with, _) = list(repo.path());
+    assert!(with.contains("No open runs (4 closed"), "{with}");
+    assert_eq!(with, list_without_index(repo.path()));
+}
+
+/// Once the new folders' stamps are two seconds old they are recorded,
+/// with the count of runs, and the next reads trust them again.
+#[test]
+fn the_folders_a_run_came_to_are_recorded_once_settled() {
+    let repo = Repo::new();
+    repo.open_release();
+    age(repo.path());
+    list(repo.path());
+    list(repo.path());
+    let third = repo.open_release();
+    age(repo.path());
+    let (out, all) = list(repo.path());
+    assert!(!all && out.contains(&third), "{out}");
+    let (again, all) = list(repo.path());
+    assert!(!all, "trusted again");
+    assert_eq!(again, out);
+    assert_eq!(again, list_without_index(repo.path()));
+}
