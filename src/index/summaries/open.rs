@@ -101,7 +101,6 @@ impl SummaryIndex<'_> {
                 false => stale.push((text.get(s.id.clone()).to_string(), st)),
             }
         }
-        let any_other = !others.is_empty();
         let (fresh, mut unreadable) = fold_stale(&mut text, &mut all, stale, fold)?;
         let (fresh_other, bad) = fold_stale(&mut text, &mut all, others, fold)?;
         unreadable.extend(bad);
@@ -118,9 +117,6 @@ impl SummaryIndex<'_> {
             unreadable,
             closed_out,
         };
-        // The part's tree moves on once the runs changed since are seen,
-        // so the next read folds them no more.
-        let moved_on = any_other && committed.tree != since;
         let meta = Meta {
             token: &o.token,
             runs: o.runs,
@@ -131,7 +127,7 @@ impl SummaryIndex<'_> {
             &dir,
             &summaries,
             (&meta, since),
-            (moved_on, came.record),
+            came.record,
             had_appended,
             [&fresh, &fresh_other],
         );
@@ -140,17 +136,18 @@ impl SummaryIndex<'_> {
 }
 
 /// Brings the open part up to date: written again when a run of it
-/// closed (its line appended to the closed part first), when a run not in
-/// it changed, or when too many lines were appended; else the lines
-/// folded again appended, and its tree moved on in place (`since`, the
-/// tree it had): the part now holds every open run as of HEAD's tree, and
-/// the next read's diff starts there, not at an older tree in a pack.
+/// closed (its line appended to the closed part first), when the folders'
+/// new stamps are recorded, or when too many lines were appended; else
+/// the lines folded again appended (a run not in it that is open now
+/// too), and its tree moved on in place (`since`, the tree it had): the
+/// part now holds every open run as of HEAD's tree, and the next read's
+/// diff starts there, not at an older tree in a pack.
 /// `fresh`: the lines of runs of the part, then of others.
 fn write_after_open(
     dir: &std::path::Path,
     s: &Summaries,
     (meta, since): (&Meta, &str),
-    (moved_on, record): (bool, Option<Record>),
+    record: Option<Record>,
     had_appended: usize,
     [fresh, fresh_other]: [&[Fresh]; 2],
 ) {
@@ -165,10 +162,7 @@ fn write_after_open(
         .collect();
     let closing: Vec<Range<usize>> = fresh.iter().filter(|f| f.1).map(|f| f.0.clone()).collect();
     let rewrite = s.unreadable.is_empty()
-        && (moved_on
-            || record.is_some()
-            || !closing.is_empty()
-            || had_appended + opened.len() > MAX_APPENDED);
+        && (record.is_some() || !closing.is_empty() || had_appended + opened.len() > MAX_APPENDED);
     if !rewrite {
         let appended = opened.is_empty() || append_part(dir, Part::Open, &s.text, &opened);
         if let Some(tree) = meta.tree.filter(|_| appended && s.unreadable.is_empty()) {
