@@ -118,15 +118,28 @@ impl Store {
         })
     }
 
-    /// The runs in one fan-out leaf (`7/K`, below `.nexo/runs`), links
-    /// left out: where a run came since the folders were last trusted.
-    pub fn runs_in_leaf(&self, leaf: &str) -> Result<Vec<String>> {
+    /// How many runs one fan-out leaf (`7/K`, below `.nexo/runs`) holds,
+    /// links left out, and those whose folder changed (its inode's change
+    /// time) at or after `since` (nanoseconds; `None`: every one): where a
+    /// run came since the folders were last trusted. A run folder comes by
+    /// a rename or a creation, both of which set it; one that was there
+    /// and untouched is not looked at again.
+    pub fn runs_in_leaf(&self, leaf: &str, since: Option<i128>) -> Result<(usize, Vec<String>)> {
         let rel = Path::new(RUNS_DIR).join(leaf);
-        Ok(nofollow::read_dir(&self.root, &rel)?
+        let names: Vec<String> = nofollow::read_dir(&self.root, &rel)?
             .into_iter()
             .filter(|(name, link)| !link && name.starts_with(RUN_PREFIX))
             .map(|(name, _)| name)
-            .collect())
+            .collect();
+        let total = names.len();
+        let Some(since) = since else {
+            return Ok((total, names));
+        };
+        let dir = self.root.join(rel);
+        let changed = |name: &String| {
+            std::fs::symlink_metadata(dir.join(name)).map_or(true, |m| change_time(&m) >= since)
+        };
+        Ok((total, names.into_iter().filter(changed).collect()))
     }
 
     /// A leaf read by paths, where a folder cannot be opened as a file.
@@ -216,5 +229,19 @@ pub fn digest(all: &[(String, Stamp)]) -> Stamp {
         len: all.len() as u64,
         mtime_ns: all.iter().map(|(_, s)| s.mtime_ns).max().unwrap_or(0),
         ino: digest,
+    }
+}
+
+/// A file's inode change time in nanoseconds (its modification time where
+/// there is none).
+fn change_time(m: &std::fs::Metadata) -> i128 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec())
+    }
+    #[cfg(not(unix))]
+    {
+        Stamp::of(m).mtime_ns
     }
 }

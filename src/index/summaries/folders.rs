@@ -29,7 +29,12 @@ pub(super) fn write(
     all: &[(String, Stamp)],
     runs: &HashMap<String, usize>,
 ) -> bool {
-    let mut out = format!("{}\t{}\n", key.0, key.1);
+    // When the stamps were recorded: a run folder untouched since, in a
+    // leaf that changed later, was there then.
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut out = format!("{}\t{}\t{at}\n", key.0, key.1);
     for (path, s) in all {
         let n = runs.get(path).copied().unwrap_or(0);
         out.push_str(&format!("{path}\t{}\t{}\t{n}\n", s.ino, s.mtime_ns));
@@ -49,26 +54,30 @@ pub(super) fn recorded(dir: &Path, key: (i128, u64)) -> bool {
     };
     let mut first = String::new();
     let _ = std::io::BufReader::new(file).read_line(&mut first);
-    first.trim_end() == format!("{}\t{}", key.0, key.1)
+    first.starts_with(&format!("{}\t{}\t", key.0, key.1))
 }
 
 /// The stamps recorded with the folder key `key`, by folder (`None`: no
-/// such file, or one of another key, or damaged).
-pub(super) fn read(dir: &Path, key: (i128, u64)) -> Option<Recorded> {
+/// such file, or one of another key, or damaged),
+/// and when they were recorded (nanoseconds).
+pub(super) fn read(dir: &Path, key: (i128, u64)) -> Option<(Recorded, i128)> {
     let text = std::fs::read_to_string(dir.join(FILE)).ok()?;
     let mut lines = text.lines();
-    let (mtime, ino) = lines.next()?.split_once('\t')?;
-    if (mtime.parse().ok()?, ino.parse().ok()?) != key {
+    let mut first = lines.next()?.split('\t');
+    let found: (i128, u64) = (first.next()?.parse().ok()?, first.next()?.parse().ok()?);
+    let at: i128 = first.next()?.parse().ok()?;
+    if found != key {
         return None;
     }
-    lines
+    let recorded = lines
         .map(|l| {
             let mut f = l.split('\t');
             let path = f.next()?.to_string();
             let (ino, mtime) = (f.next()?.parse().ok()?, f.next()?.parse().ok()?);
             Some((path, (ino, mtime, f.next()?.parse().ok()?)))
         })
-        .collect()
+        .collect::<Option<Recorded>>()?;
+    Some((recorded, at))
 }
 
 /// The leaves (`7/K`) whose runs may differ from what was recorded: each
@@ -134,9 +143,13 @@ impl SummaryIndex<'_> {
         if key == trusted {
             return Ok(Some((stamps, Came::default())));
         }
-        let Some(recorded) = read(&self.store.cache_dir(), trusted) else {
+        let Some((recorded, at)) = read(&self.store.cache_dir(), trusted) else {
             return Ok(None);
         };
+        // A run folder that came since was made or renamed after the
+        // recording; the kernel's clock for that may lag the one read
+        // then by a tick, and two seconds of margin cost a few folds.
+        let since = at - super::SETTLED.as_nanos() as i128;
         let Some(leaves) = changed_leaves(&recorded, &now) else {
             return Ok(None);
         };
@@ -145,10 +158,14 @@ impl SummaryIndex<'_> {
             .collect();
         let (mut runs, mut more) = (Vec::new(), 0i64);
         for leaf in leaves {
-            let here = self.store.runs_in_leaf(&leaf)?;
-            more += here.len() as i64 - counts.get(&leaf).copied().unwrap_or(0) as i64;
-            counts.insert(leaf, here.len());
-            runs.extend(here);
+            // Only a run whose folder changed since the recording may
+            // have come (the rest were there, as recorded); in a new leaf
+            // every one.
+            let since = recorded.contains_key(&leaf).then_some(since);
+            let (total, came) = self.store.runs_in_leaf(&leaf, since)?;
+            more += total as i64 - counts.get(&leaf).copied().unwrap_or(0) as i64;
+            counts.insert(leaf, total);
+            runs.extend(came);
         }
         let record = settled(&digest).then_some((key, now, counts));
         Ok(Some((stamps, Came { runs, more, record })))
@@ -179,7 +196,7 @@ mod tests {
         let runs = HashMap::from([("7/K".to_string(), 3)]);
         assert!(write(dir.path(), (10, 99), &all, &runs));
         assert!(read(dir.path(), (10, 98)).is_none(), "another key");
-        let recorded = read(dir.path(), (10, 99)).unwrap();
+        let (recorded, _) = read(dir.path(), (10, 99)).unwrap();
         assert_eq!(recorded["7/K"], (3, 10, 3));
         assert_eq!(recorded["7/M"].2, 0);
         assert_eq!(changed_leaves(&recorded, &all), Some(vec![]));
