@@ -12,10 +12,16 @@ use common::*;
 /// Ages `.nexo/runs` and its fan-out folders, so the index may record
 /// their stamps (it records only stamps two seconds old).
 fn age(dir: &Path) {
+    age_at(dir, "2020-01-01T00:00:00");
+}
+
+/// Ages the folders to `when`: another time than before, or the folders
+/// changed by hand would look as they were.
+fn age_at(dir: &Path, when: &str) {
     let out = std::process::Command::new("find")
         .arg(dir.join(".nexo/runs"))
         .args(["-maxdepth", "2", "-type", "d", "-exec", "touch", "-m"])
-        .args(["-d", "2020-01-01T00:00:00", "{}", "+"])
+        .args(["-d", when, "{}", "+"])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -111,4 +117,59 @@ fn the_folders_a_run_came_to_are_recorded_once_settled() {
     assert!(!all, "trusted again");
     assert_eq!(again, out);
     assert_eq!(again, list_without_index(repo.path()));
+}
+
+/// `nexo list --all` with its trace.
+fn list_all(dir: &Path) -> (String, bool) {
+    let out = nexo_cmd()
+        .current_dir(dir)
+        .env("NEXO_TRACE", "1")
+        .args(["list", "--all", "-n", "100"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    (stdout(&out), stderr(&out).contains("every run read"))
+}
+
+/// Copies run `run`'s files from `from` into `to`, as by hand.
+fn copy_run(from: &Path, to: &Path, run: &str) {
+    let rel = run_rel(run);
+    std::fs::create_dir_all(to.join(&rel)).unwrap();
+    for entry in std::fs::read_dir(from.join(&rel)).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(&rel).join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// A closed run removed by hand and another copied in keep the count of
+/// runs: the leaves' counts cannot tell the closed part lost one and
+/// lacks the other, so the folders a quick read trusted again must not
+/// let `list --all` trust the closed part unchecked.
+#[test]
+fn a_closed_run_gone_and_one_come_leave_list_all_right() {
+    let repo = Repo::new();
+    let open = repo.open_release();
+    let gone = repo.open_release();
+    close(repo.path(), &gone);
+    age(repo.path());
+    list_all(repo.path());
+    list(repo.path());
+    assert!(!list(repo.path()).1, "the folders are trusted");
+
+    let other = Repo::new();
+    let came = other.open_release();
+    close(other.path(), &came);
+    std::fs::remove_dir_all(repo.path().join(run_rel(&gone))).unwrap();
+    copy_run(other.path(), repo.path(), &came);
+    age_at(repo.path(), "2021-01-01T00:00:00");
+    let (out, _) = list(repo.path());
+    assert!(out.contains(&open), "{out}");
+    let (all, _) = list_all(repo.path());
+    assert!(
+        all.contains(&came) && !all.contains(&gone),
+        "{gone} {came}: {all}"
+    );
+    assert_eq!(list(repo.path()).0, list_without_index(repo.path()));
 }

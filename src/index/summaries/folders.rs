@@ -20,21 +20,34 @@ pub(super) type Stamps = [(String, Stamp)];
 /// Each folder's inode, modification time and how many runs it held.
 pub(super) type Recorded = HashMap<String, (u64, i128, usize)>;
 
+/// How the leaves' counts of runs were made, last on the file's first
+/// line: by a read of every run (`all`), which vouches for both parts at
+/// these stamps, or by a quick read that listed the leaves that changed
+/// (`leaves`), which vouches for the open part alone: it cannot tell a
+/// closed run gone from the closed part's lines when another came (the
+/// counts stay), so `list --all` reads every run once before trusting
+/// the closed part at these stamps.
+const EVERY_RUN_READ: &str = "all";
+const LEAVES_LISTED: &str = "leaves";
+
 /// Writes the stamps the folder key `key` was made of, with how many runs
-/// each leaf held (`runs`), best effort: a file that is missing or of
-/// another key only costs a read of every run.
+/// each leaf held (`runs`) and whether every run was read to count them
+/// (`every`), best effort: a file that is missing or of another key only
+/// costs a read of every run.
 pub(super) fn write(
     dir: &Path,
     key: (i128, u64),
     all: &[(String, Stamp)],
     runs: &HashMap<String, usize>,
+    every: bool,
 ) -> bool {
+    let how = if every { EVERY_RUN_READ } else { LEAVES_LISTED };
     // When the stamps were recorded: a run folder untouched since, in a
     // leaf that changed later, was there then.
     let at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let mut out = format!("{}\t{}\t{at}\n", key.0, key.1);
+    let mut out = format!("{}\t{}\t{how}\t{at}\n", key.0, key.1);
     for (path, s) in all {
         let n = runs.get(path).copied().unwrap_or(0);
         out.push_str(&format!("{path}\t{}\t{}\t{n}\n", s.ino, s.mtime_ns));
@@ -45,16 +58,17 @@ pub(super) fn write(
     tmp.write_all(out.as_bytes()).is_ok() && tmp.persist(dir.join(FILE)).is_ok()
 }
 
-/// Whether the stamps of the folder key `key` are recorded (its first
-/// line alone is read).
-pub(super) fn recorded(dir: &Path, key: (i128, u64)) -> bool {
+/// Whether the stamps of the folder key `key` are recorded by a read of
+/// every run (its first line alone is read): then both parts held every
+/// run at them.
+pub(super) fn every_run_read_at(dir: &Path, key: (i128, u64)) -> bool {
     use std::io::BufRead;
     let Ok(file) = std::fs::File::open(dir.join(FILE)) else {
         return false;
     };
     let mut first = String::new();
     let _ = std::io::BufReader::new(file).read_line(&mut first);
-    first.starts_with(&format!("{}\t{}\t", key.0, key.1))
+    first.starts_with(&format!("{}\t{}\t{EVERY_RUN_READ}\t", key.0, key.1))
 }
 
 /// The stamps recorded with the folder key `key`, by folder (`None`: no
@@ -65,6 +79,7 @@ pub(super) fn read(dir: &Path, key: (i128, u64)) -> Option<(Recorded, i128)> {
     let mut lines = text.lines();
     let mut first = lines.next()?.split('\t');
     let found: (i128, u64) = (first.next()?.parse().ok()?, first.next()?.parse().ok()?);
+    let _how = first.next()?;
     let at: i128 = first.next()?.parse().ok()?;
     if found != key {
         return None;
@@ -194,7 +209,8 @@ mod tests {
             ("7/M".to_string(), stamp(4, 10)),
         ];
         let runs = HashMap::from([("7/K".to_string(), 3)]);
-        assert!(write(dir.path(), (10, 99), &all, &runs));
+        assert!(write(dir.path(), (10, 99), &all, &runs, false));
+        assert!(!every_run_read_at(dir.path(), (10, 99)), "leaves listed");
         assert!(read(dir.path(), (10, 98)).is_none(), "another key");
         let (recorded, _) = read(dir.path(), (10, 99)).unwrap();
         assert_eq!(recorded["7/K"], (3, 10, 3));
@@ -210,5 +226,9 @@ mod tests {
         );
         now.retain(|(p, _)| p != "7/M");
         assert_eq!(changed_leaves(&recorded, &now), None);
+        assert!(write(dir.path(), (10, 99), &all, &runs, true));
+        assert!(every_run_read_at(dir.path(), (10, 99)));
+        assert!(!every_run_read_at(dir.path(), (10, 98)));
+        assert_eq!(read(dir.path(), (10, 99)), Some(recorded));
     }
 }

@@ -177,7 +177,7 @@ fn write_after_open(
         // The folders' new key, its stamps written first: a part naming a
         // key whose stamps are not there only costs a read of every run.
         let (folder, runs) = match record {
-            Some((key, all, counts)) if folders::write(dir, key, &all, &counts) => {
+            Some((key, all, counts)) if folders::write(dir, key, &all, &counts, false) => {
                 (Some(key), counts.values().sum())
             }
             _ => (meta.folder, meta.runs),

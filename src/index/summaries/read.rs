@@ -59,8 +59,13 @@ impl SummaryIndex<'_> {
                 .is_some_and(|t| t != c.tree && (c.changed_since)(t).is_none()),
             _ => false,
         };
+        // The closed part is trusted only at stamps a read of every run
+        // recorded: a quick read that listed the leaves vouches for the
+        // open part alone.
+        let every_run_read =
+            trusted.is_some_and(|k| super::folders::every_run_read_at(&self.store.cache_dir(), k));
         let checked = match &headers {
-            Some(h) if trusted.is_some() && trusted == folder.map(folder_key) => {
+            Some(h) if every_run_read && trusted == folder.map(folder_key) => {
                 self.check_lines(&text, h, changed.as_ref())?
             }
             Some((o, c)) => {
@@ -91,7 +96,6 @@ impl SummaryIndex<'_> {
             unreadable,
             closed_out: 0,
         };
-        self.record_folders(settled, folders.as_deref(), headers.as_ref(), &summaries);
         let tree = self.committed.as_ref().map(|c| c.tree.as_str());
         let change = Change {
             gone,
@@ -101,7 +105,12 @@ impl SummaryIndex<'_> {
             open_tree_lost,
             fresh: &fresh,
         };
-        self.write_after_all(&summaries, headers.as_ref(), change);
+        // Recorded as read in full once the parts hold what was read: a
+        // crash between costs a read of every run, never a closed part
+        // trusted that lacks a run.
+        if self.write_after_all(&summaries, headers.as_ref(), change) {
+            self.record_folders(settled, folders.as_deref(), headers.as_ref(), &summaries);
+        }
         Ok(summaries)
     }
 
@@ -120,7 +129,7 @@ impl SummaryIndex<'_> {
         };
         let dir = self.store.cache_dir();
         if headers.is_some_and(|(o, _)| o.folder == Some(key))
-            && super::folders::recorded(&dir, key)
+            && super::folders::every_run_read_at(&dir, key)
         {
             return;
         }
@@ -131,15 +140,21 @@ impl SummaryIndex<'_> {
             *runs.entry(leaf.to_string()).or_default() += 1;
         }
         let _ = std::fs::create_dir_all(&dir);
-        super::folders::write(&dir, key, all, &runs);
+        super::folders::write(&dir, key, all, &runs, true);
     }
 
     /// Brings the parts up to date after every run was read: written
     /// whole when a run is gone or the closed part grew too long; else
     /// the lines folded again appended, a run that closed appended to the
     /// closed part and the open part written without it (and written
-    /// again when the folders or the count of runs changed).
-    fn write_after_all(&self, s: &Summaries, headers: Option<&(Header, Header)>, c: Change) {
+    /// again when the folders or the count of runs changed). Whether
+    /// every write went through.
+    fn write_after_all(
+        &self,
+        s: &Summaries,
+        headers: Option<&(Header, Header)>,
+        c: Change,
+    ) -> bool {
         let dir = self.store.cache_dir();
         let text = &s.text;
         let (closing, opening): (Vec<&Fresh>, Vec<&Fresh>) = c.fresh.iter().partition(|f| f.1);
@@ -164,7 +179,7 @@ impl SummaryIndex<'_> {
         // The closed line first: a run in neither part would be lost to
         // `list --all` while the folders are trusted.
         if !closing.is_empty() && !append_part(&dir, Part::Closed, text, &closing) {
-            return;
+            return false;
         }
         let rewrite = !closing.is_empty()
             || text.count_lines(o.sorted_end..o.end) + opening.len() > MAX_APPENDED
@@ -179,9 +194,9 @@ impl SummaryIndex<'_> {
                 tree: c.tree,
                 folder: c.settled,
             };
-            write_part(&dir, Part::Open, open_lines(s), &meta);
-        } else if !opening.is_empty() {
-            append_part(&dir, Part::Open, text, &opening);
+            write_part(&dir, Part::Open, open_lines(s), &meta)
+        } else {
+            opening.is_empty() || append_part(&dir, Part::Open, text, &opening)
         }
     }
 
@@ -334,13 +349,14 @@ pub(super) fn open_lines(s: &Summaries) -> impl Iterator<Item = &[u8]> {
 }
 
 /// Writes both parts whole, the closed one first (a reader between the
-/// two finds their tokens differ and reads every run). Best effort.
+/// two finds their tokens differ and reads every run). Best effort:
+/// whether both went through.
 fn write_whole(
     dir: &std::path::Path,
     s: &Summaries,
     tree: Option<&str>,
     folder: Option<(i128, u64)>,
-) {
+) -> bool {
     let token = new_token();
     let meta = |folder| Meta {
         token: &token,
@@ -353,9 +369,8 @@ fn write_whole(
         .iter()
         .filter(|x| is_final(x.status))
         .map(|x| s.text.raw(x.line.clone()));
-    if write_part(dir, Part::Closed, closed, &meta(None)) {
-        write_part(dir, Part::Open, open_lines(s), &meta(folder));
-    }
+    write_part(dir, Part::Closed, closed, &meta(None))
+        && write_part(dir, Part::Open, open_lines(s), &meta(folder))
 }
 
 /// Folds the `stale` runs again, their lines added to `text` and to `all`.
@@ -423,15 +438,23 @@ impl SummaryIndex<'_> {
     }
 
     /// The folders of runs `ids` in the runs folder and the stamps of
-    /// their histories, when the runs folders are as `open` recorded them
-    /// and every history is there; `None` otherwise (reading every run
-    /// then tells what became of them).
+    /// their histories, when the runs folders are as `open` recorded them,
+    /// a read of every run recorded them (the closed part is trusted) and
+    /// every history is there; `None` otherwise (reading every run then
+    /// tells what became of them).
     pub(super) fn stamped<'i>(
         &self,
         open: &super::text::Header,
         folder: &crate::store::Folder,
         ids: impl Iterator<Item = &'i str>,
     ) -> Option<(Vec<String>, Vec<Stamp>)> {
+        let dir = self.store.cache_dir();
+        if !open
+            .folder
+            .is_some_and(|k| super::folders::every_run_read_at(&dir, k))
+        {
+            return None;
+        }
         let names: Vec<String> = ids.map(crate::core::layout::run_in_runs).collect();
         let stamps = self.while_folders_checked(open, names.len(), || folder.stamps(&names))?;
         let stamps = stamps.into_iter().collect::<Option<Vec<Stamp>>>()?;
