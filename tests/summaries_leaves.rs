@@ -173,3 +173,48 @@ fn a_closed_run_gone_and_one_come_leave_list_all_right() {
     );
     assert_eq!(list(repo.path()).0, list_without_index(repo.path()));
 }
+
+/// In layout 1 (runs flat in `.nexo/runs`, as a test makes an older
+/// nexo's repository) there are no leaves: a run copied in changes the
+/// runs folder alone, which no leaf tells, so every run is read.
+#[test]
+fn a_run_that_comes_in_layout_1_is_seen() {
+    let flat = |dir: &Path, args: &[&str]| {
+        let out = nexo_cmd()
+            .current_dir(dir)
+            .env("NEXO_TEST_FLAT_LAYOUT", "1")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let open = |dir: &Path| {
+        let out = flat(dir, &["--json", "open", "Ship it", "-s", "a"]);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let repo = Repo::new();
+    let first = open(repo.path());
+    age(repo.path());
+    flat(repo.path(), &["list"]);
+    flat(repo.path(), &["list"]);
+
+    let other = Repo::new();
+    let came = open(other.path());
+    let rel = format!(".nexo/runs/{came}");
+    std::fs::create_dir_all(repo.path().join(&rel)).unwrap();
+    for entry in std::fs::read_dir(other.path().join(&rel)).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), repo.path().join(&rel).join(entry.file_name())).unwrap();
+        }
+    }
+    age_at(repo.path(), "2021-01-01T00:00:00");
+    let out = flat(repo.path(), &["list"]);
+    assert!(out.contains(&first) && out.contains(&came), "{out}");
+    let out = flat(repo.path(), &["list"]);
+    assert!(out.contains(&came), "{out}");
+}

@@ -158,6 +158,11 @@ impl SummaryIndex<'_> {
         if key == trusted {
             return Ok(Some((stamps, Came::default())));
         }
+        // Layout 1 keeps its runs in the runs folder itself: no leaf tells
+        // where a run came.
+        if crate::trace::flat_layout() {
+            return Ok(None);
+        }
         let Some((recorded, at)) = read(&self.store.cache_dir(), trusted) else {
             return Ok(None);
         };
