@@ -70,28 +70,15 @@ impl SummaryIndex<'_> {
         let (stamps, other_stamps) = stamps.split_at(lines.len());
         let mut others: Vec<(String, Stamp)> =
             others.into_iter().zip(other_stamps.to_vec()).collect();
-        // Runs in a leaf that changed that neither the part nor the diff
-        // names: each may have come since (a closed one stays out).
         let came_more = came.more;
         if !came.runs.is_empty() {
-            let known: HashSet<&str> = (lines.iter().map(|s| text.get(s.id.clone())))
+            let known = (lines.iter().map(|s| text.get(s.id.clone())))
                 .chain(others.iter().map(|(id, _)| id.as_str()))
                 .collect();
-            let new: Vec<String> = (came.runs.into_iter())
-                .filter(|id| !known.contains(id.as_str()))
-                .collect();
-            let names: Vec<String> = new
-                .iter()
-                .map(|id| crate::core::layout::run_in_runs(id))
-                .collect();
-            let Some(st) = folder
-                .stamps(&names)
-                .into_iter()
-                .collect::<Option<Vec<_>>>()
-            else {
+            let Some(new) = came_unknown(&folder, came.runs, known) else {
                 return Ok(None);
             };
-            others.extend(new.into_iter().zip(st));
+            others.extend(new);
         }
         let mut all = Vec::with_capacity(lines.len());
         let mut stale = Vec::new();
@@ -133,6 +120,28 @@ impl SummaryIndex<'_> {
         );
         Ok(Some(summaries))
     }
+}
+
+/// The runs in a leaf that changed that neither the part nor the diff
+/// names (not `known`), with their histories' stamps: each may have come
+/// since (a closed one stays out). `None` when a history is missing.
+fn came_unknown(
+    folder: &crate::store::Folder,
+    runs: Vec<String>,
+    known: HashSet<&str>,
+) -> Option<Vec<(String, Stamp)>> {
+    let new: Vec<String> = (runs.into_iter())
+        .filter(|id| !known.contains(id.as_str()))
+        .collect();
+    let names: Vec<String> = new
+        .iter()
+        .map(|id| crate::core::layout::run_in_runs(id))
+        .collect();
+    let stamps = folder
+        .stamps(&names)
+        .into_iter()
+        .collect::<Option<Vec<_>>>()?;
+    Some(new.into_iter().zip(stamps).collect())
 }
 
 /// Brings the open part up to date: written again when a run of it
