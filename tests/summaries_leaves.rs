@@ -119,12 +119,13 @@ fn the_folders_a_run_came_to_are_recorded_once_settled() {
     assert_eq!(again, list_without_index(repo.path()));
 }
 
-/// `nexo list --all` with its trace.
-fn list_all(dir: &Path) -> (String, bool) {
+/// `nexo list` with `args` and its trace.
+fn list_with(dir: &Path, args: &[&str]) -> (String, bool) {
     let out = nexo_cmd()
         .current_dir(dir)
         .env("NEXO_TRACE", "1")
-        .args(["list", "--all", "-n", "100"])
+        .arg("list")
+        .args(args)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -149,29 +150,32 @@ fn copy_run(from: &Path, to: &Path, run: &str) {
 /// let `list --all` trust the closed part unchecked.
 #[test]
 fn a_closed_run_gone_and_one_come_leave_list_all_right() {
-    let repo = Repo::new();
-    let open = repo.open_release();
-    let gone = repo.open_release();
-    close(repo.path(), &gone);
-    age(repo.path());
-    list_all(repo.path());
-    list(repo.path());
-    assert!(!list(repo.path()).1, "the folders are trusted");
+    // The newest runs (`--all`), and every closed run (`--status`).
+    for args in [&["--all"][..], &["--status", "completed"]] {
+        let repo = Repo::new();
+        let open = repo.open_release();
+        let gone = repo.open_release();
+        close(repo.path(), &gone);
+        age(repo.path());
+        list_with(repo.path(), args);
+        list(repo.path());
+        assert!(!list(repo.path()).1, "the folders are trusted");
 
-    let other = Repo::new();
-    let came = other.open_release();
-    close(other.path(), &came);
-    std::fs::remove_dir_all(repo.path().join(run_rel(&gone))).unwrap();
-    copy_run(other.path(), repo.path(), &came);
-    age_at(repo.path(), "2021-01-01T00:00:00");
-    let (out, _) = list(repo.path());
-    assert!(out.contains(&open), "{out}");
-    let (all, _) = list_all(repo.path());
-    assert!(
-        all.contains(&came) && !all.contains(&gone),
-        "{gone} {came}: {all}"
-    );
-    assert_eq!(list(repo.path()).0, list_without_index(repo.path()));
+        let other = Repo::new();
+        let came = other.open_release();
+        close(other.path(), &came);
+        std::fs::remove_dir_all(repo.path().join(run_rel(&gone))).unwrap();
+        copy_run(other.path(), repo.path(), &came);
+        age_at(repo.path(), "2021-01-01T00:00:00");
+        let (out, _) = list(repo.path());
+        assert!(out.contains(&open), "{out}");
+        let (all, _) = list_with(repo.path(), args);
+        assert!(
+            all.contains(&came) && !all.contains(&gone),
+            "{args:?}: {gone} gone, {came} came: {all}"
+        );
+        assert_eq!(list(repo.path()).0, list_without_index(repo.path()));
+    }
 }
 
 /// In layout 1 (runs flat in `.nexo/runs`, as a test makes an older
