@@ -222,3 +222,45 @@ fn a_run_that_comes_in_layout_1_is_seen() {
     let out = flat(repo.path(), &["list"]);
     assert!(out.contains(&came), "{out}");
 }
+
+/// How many runs are closed stays right through reads that write the
+/// open part again for another reason (a run of it closed) while the new
+/// stamps are too young to record, reads that record them, and a closed
+/// run removed by hand: no run is counted twice or lost.
+#[test]
+fn the_count_of_closed_runs_stays_right_across_reads() {
+    let repo = Repo::new();
+    let dir = repo.path();
+    let open = repo.open_release();
+    let done = repo.open_release();
+    close(dir, &done);
+    age(dir);
+    list(dir);
+    list(dir);
+
+    let other = Repo::new();
+    let came = other.open_release();
+    close(other.path(), &came);
+    copy_run(other.path(), dir, &came);
+    close(dir, &open);
+    let expect = |n: usize, when: &str| {
+        for _ in 0..2 {
+            let (out, all) = list(dir);
+            assert!(out.contains(&format!("({n} closed")), "{when}: {out}");
+            assert!(
+                !all,
+                "{when}: the changed leaves listed, not every run read"
+            );
+        }
+    };
+    expect(3, "a run closed and one came, young");
+    age_at(dir, "2021-01-01T00:00:00");
+    expect(3, "recorded");
+    std::fs::remove_dir_all(dir.join(run_rel(&came))).unwrap();
+    expect(2, "a closed run removed, young");
+    age_at(dir, "2022-01-01T00:00:00");
+    expect(2, "recorded again");
+    let (all, _) = list_with(dir, &["--all"]);
+    assert!(all.contains(&open) && all.contains(&done) && !all.contains(&came));
+    assert_eq!(list(dir).0, list_without_index(dir));
+}
