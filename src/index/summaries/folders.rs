@@ -234,6 +234,6 @@ mod tests {
         assert!(write(dir.path(), (10, 99), &all, &runs, true));
         assert!(every_run_read_at(dir.path(), (10, 99)));
         assert!(!every_run_read_at(dir.path(), (10, 98)));
-        assert_eq!(read(dir.path(), (10, 99)), Some(recorded));
+        assert_eq!(read(dir.path(), (10, 99)).map(|(r, _)| r), Some(recorded));
     }
 }
