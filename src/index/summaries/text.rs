@@ -337,11 +337,10 @@ pub(super) fn write_part<'a>(
     meta: &Meta,
 ) -> bool {
     let _ = std::fs::create_dir_all(dir);
-    let mut body = Vec::new();
-    for line in lines {
-        body.extend_from_slice(line);
-        body.push(b'\n');
-    }
+    // The lines are written as they are, not gathered into one buffer
+    // first: at 100,000 runs that copy was 50 MB of a rebuild's peak.
+    let lines: Vec<&[u8]> = lines.collect();
+    let body_len: usize = lines.iter().map(|l| l.len() + 1).sum();
     let rest = format!(
         "\t{}\t{}\t{}{}",
         meta.token,
@@ -352,14 +351,20 @@ pub(super) fn write_part<'a>(
     );
     // Where the sorted lines end, counting the header itself (20 digits,
     // so its own length is known).
-    let end = FORMAT.len() + 1 + 20 + rest.len() + 1 + body.len();
+    let end = FORMAT.len() + 1 + 20 + rest.len() + 1 + body_len;
     let header = format!("{FORMAT}\t{end:020}{rest}\n");
-    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else {
+    let Ok(tmp) = tempfile::NamedTempFile::new_in(dir) else {
         return false;
     };
-    tmp.write_all(header.as_bytes()).is_ok()
-        && tmp.write_all(&body).is_ok()
-        && tmp.persist(dir.join(p.file())).is_ok()
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp);
+    let written = out.write_all(header.as_bytes()).is_ok()
+        && lines
+            .iter()
+            .all(|l| out.write_all(l).is_ok() && out.write_all(b"\n").is_ok());
+    written
+        && out
+            .into_inner()
+            .is_ok_and(|tmp| tmp.persist(dir.join(p.file())).is_ok())
 }
 
 /// Appends the lines of runs folded again to a part: a write changes one
