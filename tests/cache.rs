@@ -133,26 +133,6 @@ fn a_union_merge_is_detected_and_refolded() {
     }
 }
 
-/// Ages `.nexo/runs` and its fan-out folders so the summaries index may
-/// trust their modification times (it trusts only times two seconds old).
-fn age_runs_folder(dir: &Path) {
-    let out = std::process::Command::new("find")
-        .arg(dir.join(".nexo/runs"))
-        .args(["-maxdepth", "2", "-type", "d"])
-        .args([
-            "-exec",
-            "touch",
-            "-m",
-            "-d",
-            "2020-01-01T00:00:00",
-            "{}",
-            "+",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-}
-
 fn listed(dir: &Path) -> String {
     call(
         dir,

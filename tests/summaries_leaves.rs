@@ -9,24 +9,6 @@ use std::path::Path;
 
 use common::*;
 
-/// Ages `.nexo/runs` and its fan-out folders, so the index may record
-/// their stamps (it records only stamps two seconds old).
-fn age(dir: &Path) {
-    age_at(dir, "2020-01-01T00:00:00");
-}
-
-/// Ages the folders to `when`: another time than before, or the folders
-/// changed by hand would look as they were.
-fn age_at(dir: &Path, when: &str) {
-    let out = std::process::Command::new("find")
-        .arg(dir.join(".nexo/runs"))
-        .args(["-maxdepth", "2", "-type", "d", "-exec", "touch", "-m"])
-        .args(["-d", when, "{}", "+"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-}
-
 /// `nexo list` with its trace: what it printed, and whether it read
 /// every run.
 fn list(dir: &Path) -> (String, bool) {
@@ -59,7 +41,7 @@ fn a_run_that_comes_is_found_in_its_leaf_alone() {
     let first = repo.open_release();
     let done = repo.open_release();
     close(repo.path(), &done);
-    age(repo.path());
+    age_runs_folder(repo.path());
     list(repo.path());
     let (_, all) = list(repo.path());
     assert!(!all, "the folders are trusted");
@@ -106,11 +88,11 @@ fn a_run_that_comes_is_found_in_its_leaf_alone() {
 fn the_folders_a_run_came_to_are_recorded_once_settled() {
     let repo = Repo::new();
     repo.open_release();
-    age(repo.path());
+    age_runs_folder(repo.path());
     list(repo.path());
     list(repo.path());
     let third = repo.open_release();
-    age(repo.path());
+    age_runs_folder(repo.path());
     let (out, all) = list(repo.path());
     assert!(!all && out.contains(&third), "{out}");
     let (again, all) = list(repo.path());
@@ -156,7 +138,7 @@ fn a_closed_run_gone_and_one_come_leave_list_all_right() {
         let open = repo.open_release();
         let gone = repo.open_release();
         close(repo.path(), &gone);
-        age(repo.path());
+        age_runs_folder(repo.path());
         list_with(repo.path(), args);
         list(repo.path());
         assert!(!list(repo.path()).1, "the folders are trusted");
@@ -166,7 +148,7 @@ fn a_closed_run_gone_and_one_come_leave_list_all_right() {
         close(other.path(), &came);
         std::fs::remove_dir_all(repo.path().join(run_rel(&gone))).unwrap();
         copy_run(other.path(), repo.path(), &came);
-        age_at(repo.path(), "2021-01-01T00:00:00");
+        age_runs_folder_to(repo.path(), "2021-01-01T00:00:00");
         let (out, _) = list(repo.path());
         assert!(out.contains(&open), "{out}");
         let (all, _) = list_with(repo.path(), args);
@@ -202,7 +184,7 @@ fn a_run_that_comes_in_layout_1_is_seen() {
     };
     let repo = Repo::new();
     let first = open(repo.path());
-    age(repo.path());
+    age_runs_folder(repo.path());
     flat(repo.path(), &["list"]);
     flat(repo.path(), &["list"]);
 
@@ -216,7 +198,7 @@ fn a_run_that_comes_in_layout_1_is_seen() {
             std::fs::copy(entry.path(), repo.path().join(&rel).join(entry.file_name())).unwrap();
         }
     }
-    age_at(repo.path(), "2021-01-01T00:00:00");
+    age_runs_folder_to(repo.path(), "2021-01-01T00:00:00");
     let out = flat(repo.path(), &["list"]);
     assert!(out.contains(&first) && out.contains(&came), "{out}");
     let out = flat(repo.path(), &["list"]);
@@ -234,7 +216,7 @@ fn the_count_of_closed_runs_stays_right_across_reads() {
     let open = repo.open_release();
     let done = repo.open_release();
     close(dir, &done);
-    age(dir);
+    age_runs_folder(dir);
     list(dir);
     list(dir);
 
@@ -254,11 +236,11 @@ fn the_count_of_closed_runs_stays_right_across_reads() {
         }
     };
     expect(3, "a run closed and one came, young");
-    age_at(dir, "2021-01-01T00:00:00");
+    age_runs_folder_to(dir, "2021-01-01T00:00:00");
     expect(3, "recorded");
     std::fs::remove_dir_all(dir.join(run_rel(&came))).unwrap();
     expect(2, "a closed run removed, young");
-    age_at(dir, "2022-01-01T00:00:00");
+    age_runs_folder_to(dir, "2022-01-01T00:00:00");
     expect(2, "recorded again");
     let (all, _) = list_with(dir, &["--all"]);
     assert!(all.contains(&open) && all.contains(&done) && !all.contains(&came));
