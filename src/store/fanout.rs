@@ -126,11 +126,7 @@ impl Store {
     /// and untouched is not looked at again.
     pub fn runs_in_leaf(&self, leaf: &str, since: Option<i128>) -> Result<(usize, Vec<String>)> {
         let rel = Path::new(RUNS_DIR).join(leaf);
-        let names: Vec<String> = nofollow::read_dir(&self.root, &rel)?
-            .into_iter()
-            .filter(|(name, link)| !link && name.starts_with(RUN_PREFIX))
-            .map(|(name, _)| name)
-            .collect();
+        let names = self.run_names_in(&rel)?;
         let total = names.len();
         let Some(since) = since else {
             return Ok((total, names));
@@ -142,13 +138,18 @@ impl Store {
         Ok((total, names.into_iter().filter(changed).collect()))
     }
 
-    /// A leaf read by paths, where a folder cannot be opened as a file.
-    fn stamped_slowly(&self, rel: &str) -> Result<Vec<(String, Stamp)>> {
-        let names: Vec<String> = nofollow::read_dir(&self.root, Path::new(rel))?
+    /// The names of the runs in folder `rel`, links left out.
+    fn run_names_in(&self, rel: &Path) -> Result<Vec<String>> {
+        Ok(nofollow::read_dir(&self.root, rel)?
             .into_iter()
             .filter(|(name, link)| !link && name.starts_with(RUN_PREFIX))
             .map(|(name, _)| name)
-            .collect();
+            .collect())
+    }
+
+    /// A leaf read by paths, where a folder cannot be opened as a file.
+    fn stamped_slowly(&self, rel: &str) -> Result<Vec<(String, Stamp)>> {
+        let names = self.run_names_in(Path::new(rel))?;
         let stamps = super::Folder {
             file: None,
             path: self.root.join(rel),
