@@ -51,7 +51,7 @@ fn allowed(room: &str) -> Option<&'static [&'static str]> {
         "store" => &["core", "trace"],
         "git" => &["core", "store", "trace", "memory"],
         "wire" => &["core", "git"],
-        "index" => &["core", "store", "wire", "trace"],
+        "index" => &["core", "store", "wire", "trace", "memory"],
         "workspace" => VERBS_BELOW,
         "sync" => VERBS_BELOW,
         "api" => &[

@@ -35,10 +35,13 @@
 //! the JSON of what `list` and `prime` show. Values never hold tabs: names and times are refused
 //! with control characters in them (docs/format.md, "Limits").
 
+mod check;
 mod folders;
 mod newest;
 mod open;
+mod order;
 mod read;
+mod spill;
 mod text;
 
 use std::ops::Range;
@@ -292,6 +295,26 @@ fn line_of(run: &Run, stamp: Stamp) -> String {
 }
 
 impl Summary {
+    /// A summary of nothing, held only while a sort moves summaries.
+    fn placeholder() -> Summary {
+        Summary {
+            line: 0..0,
+            id: 0..0,
+            updated_at: 0..0,
+            goal_id: 0..0,
+            json: 0..0,
+            stamp: Stamp {
+                len: 0,
+                mtime_ns: 0,
+                ino: 0,
+            },
+            status: RunStatus::Open,
+            priority: Priority::Normal,
+            requires_approval: false,
+            ready: 0,
+        }
+    }
+
     /// The line at the start of `bytes`, which start at `start` of the
     /// text; its end is `line.end` (a newline follows it).
     fn parse(bytes: &[u8], start: usize) -> Option<Summary> {

@@ -9,7 +9,8 @@
 
 use std::collections::HashSet;
 
-use super::read::{fold_stale, order, sort};
+use super::order::{order, sort};
+use super::read::fold_stale;
 use super::text::Text;
 use super::{Result, Run, Stamp, Summaries, Summary, SummaryIndex};
 

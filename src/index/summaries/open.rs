@@ -12,7 +12,8 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use super::folders::{self, Record};
-use super::read::{Fresh, fold_stale, sort};
+use super::order::sort;
+use super::read::{Fresh, fold_stale};
 use super::text::{Meta, Part, Text, append_part, move_tree, write_part};
 use super::{MAX_APPENDED, Result, Run, Stamp, Summaries, SummaryIndex, is_final};
 

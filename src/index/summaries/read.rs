@@ -5,19 +5,12 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use super::text::{Header, Meta, Part, Text, append_part, new_token, supersede, write_part};
+use super::check::Checked;
+use super::text::{Header, Meta, Part, Text, append_part, new_token, write_part};
 use super::{
     ErrorKind, MAX_APPENDED, MAX_CHANGED, Result, Run, Stamp, Summaries, Summary, SummaryIndex,
     Unreadable, folder_key, is_final, line_of, settled,
 };
-
-/// The index's lines still current, and the runs to fold again.
-pub(super) struct Checked {
-    kept: Vec<Summary>,
-    /// Whether a run of the index is gone.
-    gone: bool,
-    stale: Vec<(String, Stamp)>,
-}
 
 /// A line of a run folded just now, and whether the run is closed.
 pub(super) type Fresh = (Range<usize>, bool);
@@ -59,6 +52,9 @@ impl SummaryIndex<'_> {
                 .is_some_and(|t| t != c.tree && (c.changed_since)(t).is_none()),
             _ => false,
         };
+        // The diffs read trees from git's packs: their pages go back
+        // before every line is read.
+        crate::memory::phase_done();
         // The closed part is trusted only at stamps a read of every run
         // recorded: a quick read that listed the leaves vouches for the
         // open part alone.
@@ -69,11 +65,10 @@ impl SummaryIndex<'_> {
                 self.check_lines(&text, h, changed.as_ref())?
             }
             Some((o, c)) => {
-                let mut later = text.lines(c.sorted_end, c.end);
-                later.extend(text.lines(o.start, o.end));
-                self.unchanged_by_id(&text, text.lines(c.start, c.sorted_end), later)?
+                let later = [c.sorted_end..c.end, o.start..o.end];
+                self.unchanged_by_id(&text, c.start..c.sorted_end, &later)?
             }
-            None => self.unchanged_by_id(&text, Vec::new(), Vec::new())?,
+            None => self.unchanged_by_id(&text, 0..0, &[])?,
         };
         let later = headers
             .as_ref()
@@ -82,10 +77,11 @@ impl SummaryIndex<'_> {
             kept: mut all,
             gone,
             stale,
+            sorted,
         } = checked;
         let (fresh, unreadable) = fold_stale(&mut text, &mut all, stale, fold)?;
         if later || !fresh.is_empty() {
-            sort(&text, &mut all);
+            super::order::sort_after(&text, &mut all, sorted);
         }
         let settled = folder
             .filter(|f| unreadable.is_empty() && settled(f))
@@ -199,133 +195,6 @@ impl SummaryIndex<'_> {
             opening.is_empty() || append_part(&dir, Part::Open, text, &opening)
         }
     }
-
-    /// Both parts' lines against the histories, the folders unchanged:
-    /// the closed part's appended lines, then the open part's, win over
-    /// the closed part's sorted ones. Every run the index was written
-    /// with must be found once; else a line was lost (a damaged part) and
-    /// the folders are read.
-    fn check_lines(
-        &self,
-        text: &Text,
-        (o, c): &(Header, Header),
-        changed: Option<&std::collections::HashSet<String>>,
-    ) -> Result<Checked> {
-        let later = [c.sorted_end..c.end, o.start..o.end];
-        let checked = self.unchanged_by_place(text, c.start..c.sorted_end, &later, changed)?;
-        if checked.gone || checked.kept.len() + checked.stale.len() == o.runs {
-            return Ok(checked);
-        }
-        let mut later = text.lines(c.sorted_end, c.end);
-        later.extend(text.lines(o.start, o.end));
-        self.unchanged_by_id(text, text.lines(c.start, c.sorted_end), later)
-    }
-
-    /// With the runs those of the index (the folders are unchanged): each
-    /// history stat'ed in the index's order, each half of the closed
-    /// part's sorted lines parsed and stat'ed on its own core, then the
-    /// `later` lines, which win over them.
-    fn unchanged_by_place(
-        &self,
-        text: &Text,
-        first: Range<usize>,
-        later: &[Range<usize>],
-        changed: Option<&std::collections::HashSet<String>>,
-    ) -> Result<Checked> {
-        let Some(folder) = self.store.runs_folder()? else {
-            return self.unchanged_by_id(text, Vec::new(), Vec::new());
-        };
-        // A closed run no commit or pending write changed since the
-        // closed part's tree keeps its line unstat'ed.
-        let trusted = |s: &Summary| {
-            is_final(s.status)
-                && text.part_of(s.line.start) == Some(Part::Closed)
-                && changed.is_some_and(|c| !c.contains(text.get(s.id.clone())))
-        };
-        let stamped = |from, to| {
-            let lines = text.lines(from, to);
-            let names: Vec<String> = lines
-                .iter()
-                .filter(|s| !trusted(s))
-                .map(|s| crate::core::layout::run_in_runs(text.get(s.id.clone())))
-                .collect();
-            let mut stamps = folder.stamps(&names).into_iter();
-            lines
-                .into_iter()
-                .map(|s| {
-                    let stamp = match trusted(&s) {
-                        true => Some(s.stamp),
-                        false => stamps.next().flatten(),
-                    };
-                    (s, stamp)
-                })
-                .collect::<Vec<_>>()
-        };
-        let mid = text.line_end_after(first.start.midpoint(first.end), first.end);
-        let (mut sorted, appended) = std::thread::scope(|s| {
-            let one = s.spawn(|| stamped(first.start, mid));
-            let two = stamped(mid, first.end);
-            let appended: Vec<_> = later.iter().flat_map(|r| stamped(r.start, r.end)).collect();
-            let mut sorted = one.join().expect("parsing threads do not panic");
-            sorted.extend(two);
-            (sorted, appended)
-        });
-        let keep = supersede(text, &sorted, &appended);
-        sorted.extend(appended);
-        let mut stale = Vec::new();
-        let mut gone = false;
-        let mut kept = Vec::with_capacity(sorted.len());
-        for ((s, stamp), keep) in sorted.into_iter().zip(keep) {
-            match stamp {
-                _ if !keep => {}
-                Some(st) if st == s.stamp => kept.push(s),
-                Some(st) => stale.push((text.get(s.id.clone()).to_string(), st)),
-                None => gone = true,
-            }
-        }
-        Ok(Checked { kept, gone, stale })
-    }
-
-    /// [`SummaryIndex::unchanged_by_place`] when the folders may hold
-    /// other runs: they are read, and their runs matched to the index's
-    /// lines by id.
-    fn unchanged_by_id(
-        &self,
-        text: &Text,
-        mut parsed: Vec<Summary>,
-        appended: Vec<Summary>,
-    ) -> Result<Checked> {
-        let keep = supersede(text, &parsed, &appended);
-        parsed.extend(appended);
-        let parsed: Vec<Summary> = parsed
-            .into_iter()
-            .zip(keep)
-            .filter_map(|(s, k)| k.then_some(s))
-            .collect();
-        let ids = self.store.stamped_run_ids()?;
-        let mut kept = vec![false; parsed.len()];
-        let mut stale = Vec::new();
-        {
-            let known: HashMap<&str, usize> = parsed
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (text.get(s.id.clone()), i))
-                .collect();
-            for (id, stamp) in ids {
-                match known.get(id.as_str()) {
-                    Some(&i) if parsed[i].stamp == stamp && !kept[i] => kept[i] = true,
-                    _ => stale.push((id, stamp)),
-                }
-            }
-        }
-        let gone = kept.iter().any(|k| !k);
-        let kept = parsed
-            .into_iter()
-            .zip(kept)
-            .filter_map(|(s, k)| k.then_some(s))
-            .collect();
-        Ok(Checked { kept, gone, stale })
-    }
 }
 
 /// What a read changed, for deciding what to write.
@@ -382,7 +251,8 @@ pub(super) fn fold_stale(
     fold: &dyn Fn(&str) -> Result<Run>,
 ) -> Result<(Vec<Fresh>, Vec<Unreadable>)> {
     let mut unreadable = Vec::new();
-    let mut fresh = Vec::new();
+    let mut fresh = Vec::with_capacity(stale.len());
+    all.reserve(stale.len());
     for (id, stamp) in stale {
         match fold(&id) {
             Ok(run) => {
@@ -397,21 +267,8 @@ pub(super) fn fold_stale(
             Err(e) => return Err(e),
         }
     }
+    text.seal();
     Ok((fresh, unreadable))
-}
-
-/// Most recently updated first, then by id. Nearly sorted: the lines
-/// written sorted still are.
-pub(super) fn sort(text: &Text, all: &mut [Summary]) {
-    all.sort_by(|a, b| order(text, a, b));
-}
-
-/// The list's order: most recently updated first, then by id.
-pub(super) fn order(text: &Text, a: &Summary, b: &Summary) -> std::cmp::Ordering {
-    (text
-        .raw(b.updated_at.clone())
-        .cmp(text.raw(a.updated_at.clone())))
-    .then_with(|| text.raw(a.id.clone()).cmp(text.raw(b.id.clone())))
 }
 
 impl SummaryIndex<'_> {
