@@ -230,3 +230,54 @@ fn without_trusted_the_working_trees_policy_judges_every_run() {
         [("publish".to_string(), "unverified".to_string())]
     );
 }
+
+#[test]
+fn a_run_judged_clean_is_cached_as_one_digest_and_an_older_cache_is_dropped() {
+    // At 100,000 runs a cache holding every verdict in full cost 75 MB:
+    // a run whose judging found nothing is one line, its key's digest.
+    let b = Base::signed();
+    forge_approval(&b, None);
+    nexo_json(
+        b.path(),
+        &[
+            "open",
+            "Fix the docs",
+            "--step",
+            "edit:Edit",
+            "--actor",
+            "codex",
+        ],
+    );
+    let dir = b.path().join(".git/nexo-cache/verify");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("0123abcd.json"), "{}").unwrap();
+    let verify = || {
+        let out = nexo_in(b.path(), &["verify", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(EXIT_VIOLATIONS), "{}", stderr(&out));
+        parse_json(&out)
+    };
+    let first = verify();
+    assert_eq!(first["runs_judged"], 2, "{first:#}");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "the older format's file is gone: {files:?}");
+    assert_eq!(files[0].extension().unwrap(), "lines");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_by_key(|l| l.len());
+    assert_eq!(lines.len(), 2, "{text}");
+    let is_digest = |s: &str| s.len() == 64 && s.bytes().all(|c| c.is_ascii_hexdigit());
+    assert!(is_digest(lines[0]), "the clean run: {text}");
+    let (digest, judged) = lines[1].split_once(' ').unwrap();
+    assert!(is_digest(digest), "{text}");
+    assert!(judged.contains("unverified"), "the forged approval: {text}");
+    assert_eq!(
+        verify(),
+        first,
+        "a second verify answers alike, from its cache"
+    );
+    std::fs::write(&files[0], "not a cache\n").unwrap();
+    assert_eq!(verify(), first, "a damaged cache is judged anew");
+}

@@ -9,6 +9,7 @@
 //! base has not already accepted, so it is counted, not folded.
 
 mod brought;
+mod cache;
 mod origin;
 mod policy;
 mod templates;
@@ -19,6 +20,7 @@ use gix::ObjectId;
 use serde::{Deserialize, Serialize};
 
 use brought::erased;
+use cache::Verdicts;
 use origin::Origin;
 use policy::Side;
 
@@ -238,16 +240,13 @@ impl Nexo {
         bases: &Bases,
         report: &mut VerifyReport,
     ) {
-        let path = self
-            .store
-            .cache_dir()
-            .join("verify")
-            .join(format!("{}.json", judging.key));
-        let old: BTreeMap<String, Judged> = std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        let mut kept = BTreeMap::new();
+        let path = self.store.cache_dir().join("verify").join(format!(
+            "{}.{}",
+            judging.key,
+            cache::EXTENSION
+        ));
+        let old = Verdicts::read(&path);
+        let mut kept = Verdicts::default();
         let mut verifiers = Verifiers::new(self, judging);
         let skip_unchanged = judging.adds_nothing();
         for (id, folder) in runs {
@@ -261,13 +260,13 @@ impl Nexo {
             }
             report.runs_judged += 1;
             let name = |f: Option<ObjectId>| f.map(|b| b.to_string()).unwrap_or_default();
-            let key = format!("{id} {folder} {} {}", name(copies.base), name(copies.fork));
+            let key = cache::key(id, *folder, copies.base, copies.fork);
             let cached = old.get(&key).filter(|j| match (&j.origin, &bases.origin) {
                 (Some(then), Some(o)) => *then == name(o.folder(self, bases, id)),
                 _ => true,
             });
             let judged = match cached {
-                Some(j) => j.clone(),
+                Some(j) => j,
                 None => self.verdict_of(judging, &mut verifiers, (id, *folder), (copies, bases)),
             };
             // A run the branch left as it is, judged only because its
@@ -291,14 +290,10 @@ impl Nexo {
             }
         }
         verifiers.save();
-        if kept != old
-            && let Ok(bytes) = serde_json::to_vec(&kept)
-        {
-            // Best effort: a cache that cannot be written costs a re-fold.
-            let dir = path.parent().expect("a file in a folder");
-            let _ = std::fs::create_dir_all(dir);
-            crate::index::write_file(&self.store, &path, &bytes);
-            forget_old_judgings(dir);
+        kept.seal();
+        if kept != old {
+            kept.write(&self.store, &path);
+            forget_old_judgings(path.parent().expect("a file in a folder"));
         }
     }
 
@@ -450,15 +445,21 @@ pub(super) fn refused(run: &crate::core::fold::Run) -> HashSet<EventId> {
 /// refs and policy changes, not every state a repository's policy was in.
 const JUDGINGS_KEPT: usize = 8;
 
-/// Removes all but the newest [`JUDGINGS_KEPT`] cache files.
+/// Removes all but the newest [`JUDGINGS_KEPT`] cache files, and every
+/// file of an older format (a JSON map of 12 MB at 100,000 runs).
 fn forget_old_judgings(dir: &std::path::Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    let mut files: Vec<(std::time::SystemTime, std::path::PathBuf)> = entries
-        .flatten()
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .collect();
+    let mut files: Vec<(std::time::SystemTime, std::path::PathBuf)> = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != cache::EXTENSION) {
+            let _ = std::fs::remove_file(&path);
+        } else if let Ok(modified) = e.metadata().and_then(|m| m.modified()) {
+            files.push((modified, path));
+        }
+    }
     if files.len() <= JUDGINGS_KEPT {
         return;
     }
