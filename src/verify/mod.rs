@@ -62,9 +62,18 @@ impl Judged {
 #[derive(Default)]
 struct Bases {
     trusted: BTreeMap<String, ObjectId>,
-    fork: BTreeMap<String, ObjectId>,
+    /// `None` when the merge base is the trusted ref (in CI HEAD merges
+    /// the base): one map, not two copies of 100,000 runs.
+    fork: Option<BTreeMap<String, ObjectId>>,
     /// Where the branch began, found when a run needs it.
     origin: Option<Origin>,
+}
+
+impl Bases {
+    /// The runs at the merge base.
+    fn fork(&self) -> &BTreeMap<String, ObjectId> {
+        self.fork.as_ref().unwrap_or(&self.trusted)
+    }
 }
 
 /// One run's copies on the refs HEAD is weighed against.
@@ -123,11 +132,7 @@ impl Nexo {
                         .collect()
                 };
                 let trusted = runs_at(commit);
-                // In CI HEAD merges the base: the merge base is the base.
-                let fork_runs = match fork == commit {
-                    true => trusted.clone(),
-                    false => runs_at(fork),
-                };
+                let fork_runs = (fork != commit).then(|| runs_at(fork));
                 let bases = Bases {
                     trusted,
                     fork: fork_runs,
@@ -138,7 +143,7 @@ impl Nexo {
             None => (Bases::default(), Vec::new()),
         };
         let here: HashSet<&str> = runs.iter().map(|(id, _)| id.as_str()).collect();
-        for gone in bases.fork.keys().filter(|id| !here.contains(id.as_str())) {
+        for gone in bases.fork().keys().filter(|id| !here.contains(id.as_str())) {
             problems.push(VerifyProblem {
                 run_id: Some(gone.clone()),
                 message: "this run, present at the merge base, is gone here: nexo never deletes a run, and its events were acknowledged".into(),
@@ -252,7 +257,7 @@ impl Nexo {
         for (id, folder) in runs {
             let copies = Copies {
                 base: bases.trusted.get(id).copied(),
-                fork: bases.fork.get(id).copied(),
+                fork: bases.fork().get(id).copied(),
             };
             let base = copies.base.as_ref();
             if skip_unchanged && base == Some(folder) {

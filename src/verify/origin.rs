@@ -61,7 +61,7 @@ impl Origin {
         let found = self.found(nexo);
         match &found.runs {
             Some(runs) => runs.get(id).copied(),
-            None => bases.fork.get(id).copied(),
+            None => bases.fork().get(id).copied(),
         }
     }
 
