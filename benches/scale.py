@@ -391,6 +391,62 @@ def fleet_report(a, nexo):
         if verb == "update":
             gs, gf = (statistics.median(grew[k]) / 1024 for k in ("small", "fleet"))
             print(f"{'  new objects/update':<22}{gs:>9.1f} KB{gf:>11.1f} KB")
+    if not a.verbs:
+        fleet_peaks(nexo, repos, ids)
+
+
+def drop_summaries(repo):
+    """The summaries index removed: the next read of it rebuilds it."""
+    cache = os.path.join(repo, ".git", "nexo-cache")
+    for name in ("summaries", "summaries-closed", "summaries-folders"):
+        try:
+            os.remove(os.path.join(cache, name))
+        except FileNotFoundError:
+            pass
+
+
+def quick_record(nexo, repo):
+    """A run opened, then a `list` once its folder is two seconds old:
+    that read records the new folder stamps without reading every run,
+    so the next read of every run cannot trust the closed part."""
+    run_once([nexo, "open", "bench probe", "-s", "a"], repo)
+    time.sleep(2.5)
+    run_once([nexo, "list"], repo)
+
+
+def fleet_peaks(nexo, repos, ids):
+    """Every other command once per round, three rounds, side by side:
+    the issue's limit is 64 MB for every command at this size."""
+    rows = [
+        ("list --status completed", None, lambda k: [nexo, "list", "--status", "completed"]),
+        ("  index rebuilt", drop_summaries, lambda k: [nexo, "list", "--status", "completed"]),
+        ("  after a quick record", lambda r: quick_record(nexo, r),
+         lambda k: [nexo, "list", "--all", "--limit", "20"]),
+        ("goal list", None, lambda k: [nexo, "goal", "list"]),
+        ("archive --dry-run", None,
+         lambda k: [nexo, "archive", "--closed-before", "1d", "--dry-run"]),
+        ("list --branches", None, lambda k: [nexo, "list", "--branches"]),
+        ("verify", None, lambda k: [nexo, "verify"]),
+        ("events", None, lambda k: [nexo, "events"]),
+        ("prime", None, lambda k: [nexo, "prime"]),
+        ("resume", None, lambda k: [nexo, "resume", ids[k]]),
+        ("show", None, lambda k: [nexo, "show", ids[k]]),
+        ("commit (nothing)", None, lambda k: [nexo, "commit"]),
+    ]
+    print("every other command, 3 rounds:   one run         many   peak one / many")
+    for label, prepare, cmd in rows:
+        times = {k: [] for k in repos}
+        peaks = {k: 0.0 for k in repos}
+        for _ in range(3):
+            for k in repos:
+                if prepare:
+                    prepare(repos[k])
+                ms, mb = run_once(cmd(k), repos[k], check=False)
+                times[k].append(ms)
+                peaks[k] = max(peaks[k], mb)
+        one, many = (statistics.median(times[k]) for k in ("small", "fleet"))
+        print(f"{label:<26}{one:>9.1f} ms{many:>11.1f} ms"
+              f"   {peaks['small']:6.1f} / {peaks['fleet']:6.1f} MB")
 
 
 if __name__ == "__main__":
