@@ -735,3 +735,27 @@ fn an_open_part_whose_tree_is_gone_is_written_anew() {
     assert_eq!(tree(repo.path()), head, "written anew at HEAD's tree");
     assert_eq!(listed, same_without_index(repo.path()).0);
 }
+
+/// A short history of a completed run gets no fold cache entry (a clone's
+/// first read of 100,000 such runs wrote 200,000 files for them); an open
+/// run's does, and the answers are the same either way.
+#[test]
+fn a_short_closed_run_is_not_kept_in_the_fold_cache() {
+    let repo = Repo::new();
+    let open = repo.open_release();
+    let done = repo.open_release();
+    let update = json!({"run_id": done, "run_status": "completed", "actor": "codex"});
+    repo.call("nexo_workflow_update", &update);
+    let cache = repo.path().join(".git/nexo-cache");
+    std::fs::remove_dir_all(&cache).unwrap();
+    let with = answers(repo.path(), &done);
+    assert!(
+        cache.join(format!("{open}.json")).exists(),
+        "the open run is kept"
+    );
+    assert!(
+        !cache.join(format!("{done}.json")).exists(),
+        "the closed run is not"
+    );
+    assert_eq!(answers(repo.path(), &done), with);
+}
