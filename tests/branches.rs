@@ -531,3 +531,74 @@ fn odd_ref_names_are_quoted_and_long_lists_of_refs_are_cut() {
         format!("{run} lives on copy-0, copy-1, copy-2, copy-3, copy-4 and 3 more")
     );
 }
+
+/// `nexo list --branches ARGS` with its trace: what it printed, and
+/// whether it read every run of this branch.
+fn list_branches(dir: &Path, args: &[&str]) -> (String, bool) {
+    let out = nexo_cmd()
+        .current_dir(dir)
+        .env("NEXO_TRACE", "1")
+        .args(["list", "--branches"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    (stdout(&out), stderr(&out).contains("every run read"))
+}
+
+/// `list --branches` reads this branch's open runs alone, as `list`
+/// does, not every run: yet a run closed here that another branch took
+/// up again is listed, from its union and with here among its places,
+/// and each closed run left out is counted once.
+#[test]
+fn list_branches_reads_the_open_runs_here_and_still_finds_a_run_reopened_elsewhere() {
+    let repo = Repo::new();
+    let run = open(repo.path(), "Taken up again");
+    let done = open(repo.path(), "Done here");
+    for r in [&run, &done] {
+        nexo_ok(
+            repo.path(),
+            &["update", r, "--run-status", "completed", "--json"],
+        );
+    }
+    repo.git(&["switch", "-q", "-c", "feature"]);
+    nexo_ok(
+        repo.path(),
+        &["update", &run, "--run-status", "blocked", "--json"],
+    );
+    repo.git(&["switch", "-q", "main"]);
+    let settle = || {
+        age_runs_folder(repo.path());
+        nexo_ok(repo.path(), &["list", "--all", "--json"]);
+    };
+    settle();
+    let (json, all) = list_branches(repo.path(), &["--json"]);
+    assert!(!all, "the open runs alone were read");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{v}");
+    assert_eq!(runs[0]["run_id"], run.as_str());
+    assert_eq!(runs[0]["status"], "blocked", "the union's status");
+    assert_eq!(refs_of(&runs[0]), ["main", "feature"], "here first");
+    assert!(stdout(&nexo_in(repo.path(), &["list"])).contains("No open runs (2 closed"));
+
+    // Closed on the other branch too: left out, and counted once.
+    repo.git(&["switch", "-q", "feature"]);
+    nexo_ok(
+        repo.path(),
+        &["update", &run, "--run-status", "completed", "--json"],
+    );
+    repo.git(&["switch", "-q", "main"]);
+    settle();
+    let (text, all) = list_branches(repo.path(), &[]);
+    assert!(!all, "the open runs alone were read");
+    assert_eq!(text, "No open runs (2 closed: `nexo list --all`).\n");
+    let (json, _) = list_branches(repo.path(), &["--all", "--json"]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{v}");
+    let union = runs.iter().find(|r| r["run_id"] == run.as_str()).unwrap();
+    assert_eq!(refs_of(union), ["main", "feature"]);
+    let other = runs.iter().find(|r| r["run_id"] == done.as_str()).unwrap();
+    assert_eq!(refs_of(other), ["main"]);
+}

@@ -2,29 +2,101 @@
 //! ref, each once, a run on several refs folded from the union of its
 //! histories (kept in `nexo-cache/refs/unions`).
 
+use std::collections::{BTreeMap, HashSet};
+
 use gix::ObjectId;
 
-use super::{Place, unreadable_everywhere};
+use super::{OnRefs, Place, unreadable_everywhere};
 use crate::core::error::Result;
 use crate::core::fold::Run;
-use crate::wire::response::ListItem;
+use crate::core::model::RunStatus;
+use crate::index::summaries::Summaries;
+use crate::wire::request::ListRequest;
+use crate::wire::response::{ListItem, ListResponse, Unreadable};
 use crate::workspace::Nexo;
+
+/// What `list --branches` gathers before it filters and sorts.
+struct Gathered {
+    items: Vec<ListItem>,
+    unreadable: Vec<Unreadable>,
+    /// This branch's runs left out as closed without being decoded.
+    closed: usize,
+}
 
 impl Nexo {
     /// `list --branches`: the runs of this working tree and of every other
     /// ref, each once, a run on several refs folded from the union of its
     /// histories, each labelled with where it lives.
+    ///
+    /// This branch's runs are read as plain `list` reads them (the open
+    /// ones alone unless closed ones may be shown), and only as many of
+    /// them decoded as can be shown: at 100,000 runs, a list item for
+    /// every run, closed ones included, was most of the command's memory.
+    /// A run another ref changes is folded from its union whatever its
+    /// status here, so it is never lost to that narrower read.
     pub(in crate::api) fn list_branches(
         &self,
-        req: &crate::wire::request::ListRequest,
+        req: &ListRequest,
         limit: usize,
-    ) -> Result<crate::wire::response::ListResponse> {
-        let mut summaries = self.summaries()?;
-        crate::trace::mark("summaries");
+    ) -> Result<ListResponse> {
         let on_refs = self.runs_on_refs()?;
         crate::trace::mark("refs read");
+        let include_closed = req.include_closed.unwrap_or(false);
+        let summaries = match (req.status, include_closed) {
+            (Some(st), _) if st.is_closed() => self.summaries()?,
+            // As many more as other refs change: a union may be older
+            // than the run's line here, and let an older run of this
+            // branch into the list.
+            (None, true) => self.newest_summaries(limit.saturating_add(on_refs.len()))?,
+            _ => self.open_summaries()?,
+        };
+        crate::trace::mark("summaries");
         let mut unions = UnionCache::read(self);
         crate::trace::mark("union cache read");
+        let shown = |st: RunStatus| match req.status {
+            Some(s) => st == s,
+            None => include_closed || !st.is_closed(),
+        };
+        let Gathered {
+            mut items,
+            unreadable,
+            closed,
+        } = self.gather(summaries, &on_refs, &mut unions, &shown, limit)?;
+        crate::trace::mark("runs listed");
+        unions.write(self);
+        let before = items.len();
+        items.retain(|i| shown(i.status));
+        let closed_left_out = match (req.status, include_closed) {
+            (None, false) => closed + before - items.len(),
+            _ => 0,
+        };
+        items.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then(a.run_id.cmp(&b.run_id))
+        });
+        items.truncate(limit);
+        Ok(ListResponse {
+            ok: true,
+            count: items.len(),
+            runs: items,
+            unreadable,
+            closed_left_out,
+        })
+    }
+
+    /// The list items of this branch's runs that `shown` keeps (the first
+    /// `limit` of those no other ref changes, in the summaries' order,
+    /// which is the list's), and of every run other refs change, folded
+    /// from its union; with the runs that did not read.
+    fn gather(
+        &self,
+        mut summaries: Summaries,
+        on_refs: &BTreeMap<String, OnRefs>,
+        unions: &mut UnionCache,
+        shown: &dyn Fn(RunStatus) -> bool,
+        limit: usize,
+    ) -> Result<Gathered> {
         let here = Place {
             r#ref: self.repo.current_branch().unwrap_or_else(|| "HEAD".into()),
             worktree: Some(self.repo.workdir().display().to_string()),
@@ -33,77 +105,80 @@ impl Nexo {
         };
         let mut items = Vec::new();
         let mut unreadable = std::mem::take(&mut summaries.unreadable);
-        let mut seen = std::collections::HashSet::new();
+        let mut closed = summaries.closed_out;
+        let mut seen = HashSet::new();
+        let mut taken = 0;
         for s in &summaries.all {
-            let id = summaries.id(s).to_string();
-            let found = on_refs.get(&id);
-            let (item, bad) = match found {
-                Some(found) if !found.folders.is_empty() => unions
-                    .item(self, &id, &found.folders)
-                    .unwrap_or((None, Vec::new())),
-                _ => (None, Vec::new()),
+            let id = summaries.id(s);
+            let Some(found) = on_refs.get(id) else {
+                match shown(s.status) {
+                    false => closed += 1,
+                    true if taken < limit => {
+                        taken += 1;
+                        let mut item = summaries.item(s)?;
+                        item.lives_on = vec![here.clone()];
+                        items.push(item);
+                    }
+                    true => {}
+                }
+                continue;
             };
+            let (item, bad) = unions
+                .item(self, id, &found.folders)
+                .unwrap_or((None, Vec::new()));
             // A union that does not fold shows the run as it is here.
             let mut item = match item {
                 Some(item) => item,
                 None => summaries.item(s)?,
             };
-            item.lives_on = found.map(|f| f.lives_on(&bad)).unwrap_or_default();
+            item.lives_on = found.lives_on(&bad);
             item.lives_on.insert(0, here.clone());
-            seen.insert(id);
+            seen.insert(id.to_string());
             items.push(item);
         }
-        for (id, found) in &on_refs {
+        let unread_here: HashSet<String> =
+            unreadable.iter().map(|u| u.run_id.to_string()).collect();
+        for (id, found) in on_refs {
             if seen.contains(id) {
                 continue;
+            }
+            // Here but not read above: closed here, and so counted among
+            // the closed runs left out; its union tells what it is now.
+            let is_here = !unread_here.contains(id) && self.store.history_stamp(id).is_some();
+            if is_here {
+                closed = closed.saturating_sub(1);
             }
             // A damaged run on another branch must not hide the others:
             // it is listed as unreadable, each ref with what is wrong there.
             let (item, bad) = match unions.item(self, id, &found.folders) {
                 Ok(union) => union,
                 Err(e) => {
-                    unreadable.push(crate::wire::response::Unreadable {
+                    unreadable.push(Unreadable {
                         run_id: id.clone().into(),
                         error: e.message,
                     });
                     continue;
                 }
             };
-            let lives_on = found.lives_on(&bad);
+            let mut lives_on = found.lives_on(&bad);
             let Some(mut item) = item else {
                 let e = unreadable_everywhere(id, &lives_on);
-                unreadable.push(crate::wire::response::Unreadable {
+                unreadable.push(Unreadable {
                     run_id: id.clone().into(),
                     error: format!("{}; {}", e.message, e.hint.unwrap_or_default()),
                 });
                 continue;
             };
+            if is_here {
+                lives_on.insert(0, here.clone());
+            }
             item.lives_on = lives_on;
             items.push(item);
         }
-        crate::trace::mark("runs listed");
-        unions.write(self);
-        let before = items.len();
-        items.retain(|i| match req.status {
-            Some(st) => i.status == st,
-            None => req.include_closed.unwrap_or(false) || !i.status.is_closed(),
-        });
-        let closed_left_out = match req.status {
-            None => before - items.len(),
-            Some(_) => 0,
-        };
-        items.sort_by(|a, b| {
-            b.updated_at
-                .cmp(&a.updated_at)
-                .then(a.run_id.cmp(&b.run_id))
-        });
-        items.truncate(limit);
-        Ok(crate::wire::response::ListResponse {
-            ok: true,
-            count: items.len(),
-            runs: items,
+        Ok(Gathered {
+            items,
             unreadable,
-            closed_left_out,
+            closed,
         })
     }
 }
