@@ -533,8 +533,8 @@ fn odd_ref_names_are_quoted_and_long_lists_of_refs_are_cut() {
 }
 
 /// `nexo list --branches ARGS` with its trace: what it printed, and
-/// whether it read every run of this branch.
-fn list_branches(dir: &Path, args: &[&str]) -> (String, bool) {
+/// what it traced.
+fn list_branches(dir: &Path, args: &[&str]) -> (String, String) {
     let out = nexo_cmd()
         .current_dir(dir)
         .env("NEXO_TRACE", "1")
@@ -543,7 +543,12 @@ fn list_branches(dir: &Path, args: &[&str]) -> (String, bool) {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    (stdout(&out), stderr(&out).contains("every run read"))
+    (stdout(&out), stderr(&out))
+}
+
+/// Whether a trace says every run of this branch was read.
+fn every_run_read(trace: &str) -> bool {
+    trace.contains("every run read")
 }
 
 /// `list --branches` reads this branch's open runs alone, as `list`
@@ -572,8 +577,8 @@ fn list_branches_reads_the_open_runs_here_and_still_finds_a_run_reopened_elsewhe
         nexo_ok(repo.path(), &["list", "--all", "--json"]);
     };
     settle();
-    let (json, all) = list_branches(repo.path(), &["--json"]);
-    assert!(!all, "the open runs alone were read");
+    let (json, trace) = list_branches(repo.path(), &["--json"]);
+    assert!(!every_run_read(&trace), "the open runs alone were read");
     let v: Value = serde_json::from_str(&json).unwrap();
     let runs = v["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 1, "{v}");
@@ -590,8 +595,8 @@ fn list_branches_reads_the_open_runs_here_and_still_finds_a_run_reopened_elsewhe
     );
     repo.git(&["switch", "-q", "main"]);
     settle();
-    let (text, all) = list_branches(repo.path(), &[]);
-    assert!(!all, "the open runs alone were read");
+    let (text, trace) = list_branches(repo.path(), &[]);
+    assert!(!every_run_read(&trace), "the open runs alone were read");
     assert_eq!(text, "No open runs (2 closed: `nexo list --all`).\n");
     let (json, _) = list_branches(repo.path(), &["--all", "--json"]);
     let v: Value = serde_json::from_str(&json).unwrap();
@@ -601,4 +606,31 @@ fn list_branches_reads_the_open_runs_here_and_still_finds_a_run_reopened_elsewhe
     assert_eq!(refs_of(union), ["main", "feature"]);
     let other = runs.iter().find(|r| r["run_id"] == done.as_str()).unwrap();
     assert_eq!(refs_of(other), ["main"]);
+}
+
+/// A branch at this checkout's commit differs in no run: `list
+/// --branches` reads no runs tree for it (nor for this branch), and
+/// labels no run with it.
+#[test]
+fn a_branch_that_has_not_moved_costs_no_runs_tree() {
+    let repo = Repo::new();
+    let run = open(repo.path(), "Here");
+    repo.git(&["branch", "-q", "same"]);
+    let (json, trace) = list_branches(repo.path(), &["--json"]);
+    assert!(!trace.contains("a runs tree read"), "{trace}");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["runs"][0]["run_id"], run.as_str());
+    assert_eq!(refs_of(&v["runs"][0]), ["main"]);
+
+    // Once it moves, what it changes is read and shown.
+    repo.git(&["switch", "-q", "same"]);
+    nexo_ok(
+        repo.path(),
+        &["update", &run, "a", "--status", "completed", "--json"],
+    );
+    repo.git(&["switch", "-q", "main"]);
+    let (json, trace) = list_branches(repo.path(), &["--json"]);
+    assert_eq!(trace.matches("a runs tree read").count(), 1, "{trace}");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(refs_of(&v["runs"][0]), ["main", "same"]);
 }

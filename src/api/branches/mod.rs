@@ -159,7 +159,9 @@ impl Nexo {
                     (t, time)
                 }
             };
-            let Some(t) = runs_tree else {
+            // This checkout's own branch, and a ref that has not moved
+            // from it, differ in no run: no runs tree is read for them.
+            let Some(t) = runs_tree.filter(|t| Some(*t) != head_runs) else {
                 out.push(SeenRef {
                     r,
                     time,
@@ -178,6 +180,7 @@ impl Nexo {
                 };
                 // Only what differs from HEAD: most branches differ in a
                 // run or two, and the rest is the working tree's.
+                crate::trace::mark("a runs tree read");
                 let entries = self.repo.runs_in(t)?;
                 let listed = entries
                     .into_iter()
