@@ -610,27 +610,39 @@ fn list_branches_reads_the_open_runs_here_and_still_finds_a_run_reopened_elsewhe
 
 /// A branch at this checkout's commit differs in no run: `list
 /// --branches` reads no runs tree for it (nor for this branch), and
-/// labels no run with it.
+/// labels no run with it. Once it moves, only the run it moved is
+/// labelled; a run held alike at layout 1's place is not.
 #[test]
 fn a_branch_that_has_not_moved_costs_no_runs_tree() {
     let repo = Repo::new();
-    let run = open(repo.path(), "Here");
+    let run = open(repo.path(), "Moved on a branch");
+    let other = open(repo.path(), "Alike everywhere");
     repo.git(&["branch", "-q", "same"]);
     let (json, trace) = list_branches(repo.path(), &["--json"]);
     assert!(!trace.contains("a runs tree read"), "{trace}");
     let v: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["runs"][0]["run_id"], run.as_str());
-    assert_eq!(refs_of(&v["runs"][0]), ["main"]);
+    for r in v["runs"].as_array().unwrap() {
+        assert_eq!(refs_of(r), ["main"], "{r}");
+    }
 
-    // Once it moves, what it changes is read and shown.
     repo.git(&["switch", "-q", "same"]);
     nexo_ok(
         repo.path(),
         &["update", &run, "a", "--status", "completed", "--json"],
     );
     repo.git(&["switch", "-q", "main"]);
+    // A branch that has not upgraded: the run at layout 1's place.
+    repo.git(&["switch", "-q", "-c", "flat"]);
+    repo.git(&["mv", &run_rel(&other), &format!(".nexo/runs/{other}")]);
+    repo.git(&["commit", "-q", "-m", "layout 1"]);
+    repo.git(&["switch", "-q", "main"]);
     let (json, trace) = list_branches(repo.path(), &["--json"]);
-    assert_eq!(trace.matches("a runs tree read").count(), 1, "{trace}");
+    assert_eq!(trace.matches("a runs tree read").count(), 2, "{trace}");
     let v: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(refs_of(&v["runs"][0]), ["main", "same"]);
+    let refs = |id: &str| {
+        let runs = v["runs"].as_array().unwrap();
+        refs_of(runs.iter().find(|r| r["run_id"] == id).unwrap())
+    };
+    assert_eq!(refs(&run), ["main", "same"]);
+    assert_eq!(refs(&other), ["main"]);
 }

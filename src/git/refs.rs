@@ -389,6 +389,78 @@ impl Repo {
         Ok(out)
     }
 
+    /// The run folders of runs tree `runs` that differ from runs tree
+    /// `base`'s, or that `base` lacks: [`Repo::runs_in`] of `runs` less
+    /// the runs `base` holds alike. A fan-out folder alike in both is
+    /// stepped over, so a branch that moved a run or two costs the
+    /// folders down to them, not a listing of every run twice.
+    pub fn runs_differing(
+        &self,
+        runs: ObjectId,
+        base: ObjectId,
+    ) -> Result<Vec<(String, ObjectId)>> {
+        let mut out = Vec::new();
+        self.differing_below(runs, Some(base), 2, &mut out)?;
+        if out.is_empty() {
+            return Ok(out);
+        }
+        // A run may sit alike in `base` at the other layout's place (a
+        // branch that has not upgraded).
+        let base = self
+            .repo
+            .find_tree(base)
+            .map_err(|e| git_err("cannot read a runs tree", e))?;
+        out.retain(|(id, folder)| {
+            let places = [crate::core::layout::run_in_runs(id), id.clone()];
+            !places.iter().any(
+                |p| matches!(base.lookup_entry_by_path(p), Ok(Some(e)) if e.object_id() == *folder),
+            )
+        });
+        Ok(out)
+    }
+
+    fn differing_below(
+        &self,
+        tree: ObjectId,
+        base: Option<ObjectId>,
+        depth: u8,
+        out: &mut Vec<(String, ObjectId)>,
+    ) -> Result<()> {
+        crate::memory::read_one();
+        let mut alike = std::collections::HashMap::new();
+        if let Some(base) = base {
+            let tree = self
+                .repo
+                .find_tree(base)
+                .map_err(|e| git_err("cannot read a runs tree", e))?;
+            let decoded = tree
+                .decode()
+                .map_err(|e| git_err("cannot decode a runs tree", e))?;
+            for e in decoded.entries.iter().filter(|e| e.mode.is_tree()) {
+                alike.insert(e.filename.to_string(), e.oid.to_owned());
+            }
+        }
+        let tree = self
+            .repo
+            .find_tree(tree)
+            .map_err(|e| git_err("cannot read a runs tree", e))?;
+        let decoded = tree
+            .decode()
+            .map_err(|e| git_err("cannot decode a runs tree", e))?;
+        for e in decoded.entries.iter().filter(|e| e.mode.is_tree()) {
+            let name = e.filename.to_string();
+            let there = alike.get(&name).copied();
+            if there == Some(e.oid.to_owned()) {
+                continue;
+            }
+            match depth > 0 && crate::core::layout::is_shard(&name) {
+                true => self.differing_below(e.oid.to_owned(), there, depth - 1, out)?,
+                false => out.push((name, e.oid.to_owned())),
+            }
+        }
+        Ok(())
+    }
+
     fn runs_below(
         &self,
         tree: ObjectId,

@@ -141,7 +141,6 @@ impl Nexo {
             cache.head = head_key;
         }
         cache.format = REF_CACHE_FORMAT;
-        let mut head: Option<BTreeMap<String, ObjectId>> = None;
         let mut changed = false;
         let mut out = Vec::new();
         for r in refs {
@@ -171,20 +170,15 @@ impl Nexo {
             };
             let tkey = t.to_string();
             if !cache.trees.contains_key(&tkey) {
-                let head = match &mut head {
-                    Some(h) => h,
-                    None => head.insert(match head_runs {
-                        Some(h) => self.repo.runs_in(h)?.into_iter().collect(),
-                        None => BTreeMap::new(),
-                    }),
-                };
                 // Only what differs from HEAD: most branches differ in a
                 // run or two, and the rest is the working tree's.
                 crate::trace::mark("a runs tree read");
-                let entries = self.repo.runs_in(t)?;
+                let entries = match head_runs {
+                    Some(h) => self.repo.runs_differing(t, h)?,
+                    None => self.repo.runs_in(t)?,
+                };
                 let listed = entries
                     .into_iter()
-                    .filter(|(id, f)| head.get(id) != Some(f))
                     .map(|(id, f)| (id, f.to_string()))
                     .collect();
                 cache.trees.insert(tkey.clone(), listed);
