@@ -646,3 +646,52 @@ fn a_branch_that_has_not_moved_costs_no_runs_tree() {
     assert_eq!(refs(&run), ["main", "same"]);
     assert_eq!(refs(&other), ["main"]);
 }
+
+/// A branch that has not upgraded holds many runs at layout 1's place,
+/// alike: none is labelled with it, and the one it moved is.
+#[test]
+fn a_branch_in_the_other_layout_labels_only_what_it_moved() {
+    let repo = Repo::new();
+    let runs: Vec<String> = (0..70)
+        .map(|i| {
+            let v = nexo_ok(
+                repo.path(),
+                &[
+                    "--no-commit",
+                    "open",
+                    &format!("Run {i}"),
+                    "-s",
+                    "a",
+                    "-s",
+                    "b",
+                    "--json",
+                ],
+            );
+            v["run_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    nexo_ok(repo.path(), &["commit", "--json"]);
+    repo.git(&["switch", "-q", "-c", "flat"]);
+    nexo_ok(
+        repo.path(),
+        &["update", &runs[0], "a", "--status", "completed", "--json"],
+    );
+    let mut mv: Vec<String> = vec!["mv".into()];
+    mv.extend(runs.iter().map(|r| run_rel(r)));
+    mv.push(".nexo/runs/".into());
+    repo.git(&mv.iter().map(String::as_str).collect::<Vec<_>>());
+    repo.git(&["commit", "-q", "-m", "layout 1"]);
+    repo.git(&["switch", "-q", "main"]);
+    let v = nexo_ok(
+        repo.path(),
+        &["list", "--branches", "--limit", "100", "--json"],
+    );
+    assert_eq!(v["count"], 70, "{v}");
+    for r in v["runs"].as_array().unwrap() {
+        let expected = match r["run_id"] == runs[0].as_str() {
+            true => vec!["main", "flat"],
+            false => vec!["main"],
+        };
+        assert_eq!(refs_of(r), expected, "{r}");
+    }
+}

@@ -4,6 +4,7 @@
 //! `.nexo/runs` tree of a ref's commit; its history is the blob (and
 //! sealed segments) in that folder.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use gix::ObjectId;
@@ -11,6 +12,11 @@ use gix::ObjectId;
 use super::{Repo, git_err};
 use crate::core::error::Result;
 use crate::store::{Flow, NEXO_DIR};
+
+/// Runs found where two runs trees' folders differ past which the base
+/// tree's runs are listed whole rather than each looked up in it: a
+/// lookup reads up to three trees, a listing every leaf once.
+const LOOKUPS: usize = 64;
 
 /// One ref that may hold runs.
 #[derive(Debug, Clone)]
@@ -393,15 +399,27 @@ impl Repo {
     /// `base`'s, or that `base` lacks: [`Repo::runs_in`] of `runs` less
     /// the runs `base` holds alike. A fan-out folder alike in both is
     /// stepped over, so a branch that moved a run or two costs the
-    /// folders down to them, not a listing of every run twice.
+    /// folders down to them, not a listing of every run twice. Past a
+    /// few runs found where the folders differ (a branch in the other
+    /// layout), `base`'s runs are listed once into `base_runs`, kept for
+    /// the next call with the same `base`.
     pub fn runs_differing(
         &self,
         runs: ObjectId,
         base: ObjectId,
+        base_runs: &mut Option<HashMap<String, ObjectId>>,
     ) -> Result<Vec<(String, ObjectId)>> {
         let mut out = Vec::new();
         self.differing_below(runs, Some(base), 2, &mut out)?;
         if out.is_empty() {
+            return Ok(out);
+        }
+        if out.len() > LOOKUPS || base_runs.is_some() {
+            let all = match base_runs {
+                Some(all) => all,
+                None => base_runs.insert(self.runs_in(base)?.into_iter().collect()),
+            };
+            out.retain(|(id, folder)| all.get(id) != Some(folder));
             return Ok(out);
         }
         // A run may sit alike in `base` at the other layout's place (a
@@ -427,7 +445,7 @@ impl Repo {
         out: &mut Vec<(String, ObjectId)>,
     ) -> Result<()> {
         crate::memory::read_one();
-        let mut alike = std::collections::HashMap::new();
+        let mut alike = HashMap::new();
         if let Some(base) = base {
             let tree = self
                 .repo
