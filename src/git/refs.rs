@@ -18,6 +18,15 @@ use crate::store::{Flow, NEXO_DIR};
 /// lookup reads up to three trees, a listing every leaf once.
 const LOOKUPS: usize = 64;
 
+/// What [`Repo::runs_differing`] read of a base runs tree, kept across
+/// calls with the same base: its folders as decoded, and its runs when
+/// they were listed whole.
+#[derive(Default)]
+pub struct BaseRuns {
+    trees: HashMap<ObjectId, HashMap<Vec<u8>, ObjectId>>,
+    all: Option<HashMap<String, ObjectId>>,
+}
+
 /// One ref that may hold runs.
 #[derive(Debug, Clone)]
 pub struct NexoRef {
@@ -399,25 +408,27 @@ impl Repo {
     /// `base`'s, or that `base` lacks: [`Repo::runs_in`] of `runs` less
     /// the runs `base` holds alike. A fan-out folder alike in both is
     /// stepped over, so a branch that moved a run or two costs the
-    /// folders down to them, not a listing of every run twice. Past a
-    /// few runs found where the folders differ (a branch in the other
-    /// layout), `base`'s runs are listed once into `base_runs`, kept for
-    /// the next call with the same `base`.
+    /// folders down to them, not a listing of every run twice. What is
+    /// read of `base` is kept in `seen` for the next call with the same
+    /// `base` (many branches off one HEAD).
     pub fn runs_differing(
         &self,
         runs: ObjectId,
         base: ObjectId,
-        base_runs: &mut Option<HashMap<String, ObjectId>>,
+        seen: &mut BaseRuns,
     ) -> Result<Vec<(String, ObjectId)>> {
         let mut out = Vec::new();
-        self.differing_below(runs, Some(base), 2, &mut out)?;
+        self.differing_below(runs, Some(base), 2, seen, &mut out)?;
         if out.is_empty() {
             return Ok(out);
         }
-        if out.len() > LOOKUPS || base_runs.is_some() {
-            let all = match base_runs {
+        // Past a few runs found where the folders differ (a branch in
+        // the other layout), `base`'s runs are listed whole once rather
+        // than each looked up, which reads up to three trees.
+        if out.len() > LOOKUPS || seen.all.is_some() {
+            let all = match &mut seen.all {
                 Some(all) => all,
-                None => base_runs.insert(self.runs_in(base)?.into_iter().collect()),
+                None => seen.all.insert(self.runs_in(base)?.into_iter().collect()),
             };
             out.retain(|(id, folder)| all.get(id) != Some(folder));
             return Ok(out);
@@ -437,27 +448,42 @@ impl Repo {
         Ok(out)
     }
 
+    /// The folders of tree `id`, by name, decoded once per `seen`.
+    fn folders_of<'a>(
+        &self,
+        id: ObjectId,
+        seen: &'a mut BaseRuns,
+    ) -> Result<&'a HashMap<Vec<u8>, ObjectId>> {
+        let folders = match seen.trees.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                crate::memory::read_one();
+                let tree = self
+                    .repo
+                    .find_tree(id)
+                    .map_err(|e| git_err("cannot read a runs tree", e))?;
+                let decoded = tree
+                    .decode()
+                    .map_err(|e| git_err("cannot decode a runs tree", e))?;
+                v.insert(
+                    (decoded.entries.iter().filter(|e| e.mode.is_tree()))
+                        .map(|e| (e.filename.to_vec(), e.oid.to_owned()))
+                        .collect(),
+                )
+            }
+        };
+        Ok(folders)
+    }
+
     fn differing_below(
         &self,
         tree: ObjectId,
         base: Option<ObjectId>,
         depth: u8,
+        seen: &mut BaseRuns,
         out: &mut Vec<(String, ObjectId)>,
     ) -> Result<()> {
         crate::memory::read_one();
-        let mut alike = HashMap::new();
-        if let Some(base) = base {
-            let tree = self
-                .repo
-                .find_tree(base)
-                .map_err(|e| git_err("cannot read a runs tree", e))?;
-            let decoded = tree
-                .decode()
-                .map_err(|e| git_err("cannot decode a runs tree", e))?;
-            for e in decoded.entries.iter().filter(|e| e.mode.is_tree()) {
-                alike.insert(e.filename.to_string(), e.oid.to_owned());
-            }
-        }
         let tree = self
             .repo
             .find_tree(tree)
@@ -465,16 +491,27 @@ impl Repo {
         let decoded = tree
             .decode()
             .map_err(|e| git_err("cannot decode a runs tree", e))?;
-        for e in decoded.entries.iter().filter(|e| e.mode.is_tree()) {
-            let name = e.filename.to_string();
-            let there = alike.get(&name).copied();
-            if there == Some(e.oid.to_owned()) {
-                continue;
+        let mut below = Vec::new();
+        {
+            let empty = HashMap::new();
+            let alike = match base {
+                Some(base) => self.folders_of(base, seen)?,
+                None => &empty,
+            };
+            for e in decoded.entries.iter().filter(|e| e.mode.is_tree()) {
+                let there = alike.get(e.filename.as_ref() as &[u8]).copied();
+                if there == Some(e.oid.to_owned()) {
+                    continue;
+                }
+                let name = e.filename.to_string();
+                match depth > 0 && crate::core::layout::is_shard(&name) {
+                    true => below.push((e.oid.to_owned(), there)),
+                    false => out.push((name, e.oid.to_owned())),
+                }
             }
-            match depth > 0 && crate::core::layout::is_shard(&name) {
-                true => self.differing_below(e.oid.to_owned(), there, depth - 1, out)?,
-                false => out.push((name, e.oid.to_owned())),
-            }
+        }
+        for (folder, there) in below {
+            self.differing_below(folder, there, depth - 1, seen, out)?;
         }
         Ok(())
     }

@@ -141,8 +141,8 @@ impl Nexo {
             cache.head = head_key;
         }
         cache.format = REF_CACHE_FORMAT;
-        // HEAD's runs, listed once if a ref's tree needs them.
-        let mut head_all = None;
+        // What is read of HEAD's runs tree, read once for every ref.
+        let mut head_seen = crate::git::refs::BaseRuns::default();
         let mut changed = false;
         let mut out = Vec::new();
         for r in refs {
@@ -176,7 +176,7 @@ impl Nexo {
                 // run or two, and the rest is the working tree's.
                 crate::trace::mark("a runs tree read");
                 let entries = match head_runs {
-                    Some(h) => self.repo.runs_differing(t, h, &mut head_all)?,
+                    Some(h) => self.repo.runs_differing(t, h, &mut head_seen)?,
                     None => self.repo.runs_in(t)?,
                 };
                 let listed = entries
