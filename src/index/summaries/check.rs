@@ -37,6 +37,8 @@ impl Settled {
 
 /// Lines stat'ed this many at a time.
 const BLOCK: usize = 256;
+/// No line of the index is shorter (its fields and JSON's braces).
+const MIN_LINE: usize = 32;
 
 /// What checks a line against its run's history.
 struct Check<'a> {
@@ -151,13 +153,16 @@ impl SummaryIndex<'_> {
         };
         let mid = text.line_end_after(first.start.midpoint(first.end), first.end);
         // Room for every run the index was written with, so that neither
-        // half's summaries are copied as they grow, nor when joined.
+        // half's summaries are copied as they grow, nor when joined; no
+        // more than the lines there can be (a damaged header's count is
+        // no size to allocate).
+        let room = runs.min(first.len() / MIN_LINE + appended.len() + 1);
         let mut out = Settled::default();
-        out.kept.reserve(runs);
+        out.kept.reserve(room);
         let two = std::thread::scope(|s| {
             let two = s.spawn(|| {
                 let mut two = Settled::default();
-                two.kept.reserve(runs / 2 + 1);
+                two.kept.reserve(room / 2 + 1);
                 check.lines(mid..first.end, &newer, &mut two);
                 two
             });

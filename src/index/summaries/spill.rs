@@ -16,6 +16,9 @@ const WRITE_EVERY: usize = 1 << 16;
 pub(super) enum Extra {
     Held(String),
     Spilled(Spill),
+    /// Held for good: a file of this read failed once, and every later
+    /// try would copy every line held so far.
+    Kept(String),
 }
 
 pub(super) struct Spill {
@@ -31,7 +34,7 @@ pub(super) struct Spill {
 impl Extra {
     pub(super) fn len(&self) -> usize {
         match self {
-            Extra::Held(s) => s.len(),
+            Extra::Held(s) | Extra::Kept(s) => s.len(),
             Extra::Spilled(s) => s.written + s.pending.len(),
         }
     }
@@ -40,7 +43,7 @@ impl Extra {
     /// readable: [`Extra::seal`] comes between adding lines and reading.
     pub(super) fn bytes(&self) -> &[u8] {
         match self {
-            Extra::Held(s) => s.as_bytes(),
+            Extra::Held(s) | Extra::Kept(s) => s.as_bytes(),
             Extra::Spilled(s) => {
                 debug_assert!(s.map.is_some(), "a spill is sealed before it is read");
                 s.map.as_deref().unwrap_or_default()
@@ -51,7 +54,7 @@ impl Extra {
     pub(super) fn map(&self) -> Option<&memmap2::Mmap> {
         match self {
             Extra::Spilled(s) => s.map.as_ref(),
-            Extra::Held(_) => None,
+            Extra::Held(_) | Extra::Kept(_) => None,
         }
     }
 
@@ -63,11 +66,16 @@ impl Extra {
             Extra::Held(s) => {
                 s.push_str(line);
                 s.push('\n');
-                if s.len() > HOLD_AT_MOST
-                    && let Some(spill) = Spill::of(dir, s.as_bytes())
-                {
-                    *self = Extra::Spilled(spill);
+                if s.len() > HOLD_AT_MOST {
+                    *self = match Spill::of(dir, s.as_bytes()) {
+                        Some(spill) => Extra::Spilled(spill),
+                        None => Extra::Kept(std::mem::take(s)),
+                    };
                 }
+            }
+            Extra::Kept(s) => {
+                s.push_str(line);
+                s.push('\n');
             }
             Extra::Spilled(s) => {
                 s.map = None;
@@ -119,16 +127,15 @@ impl Extra {
                     .and_then(|_| (&s.file).read_exact(&mut bytes))
             }
         };
-        // What was written was checked as it went; a file that cannot
-        // give it back is a machine failing, which the caller's next
-        // read of the disk will meet too.
-        let text = match read {
-            Ok(()) => bytes,
-            Err(_) => Vec::new(),
-        };
-        let mut held = String::from_utf8(text).unwrap_or_default();
+        // A file that cannot give back what it took is a machine failing;
+        // its bytes become NULs, the same length, so every later line
+        // keeps its place (no line of NULs parses: the index is rebuilt).
+        if read.is_err() {
+            bytes.fill(0);
+        }
+        let mut held = String::from_utf8(bytes).unwrap_or_else(|_| "\0".repeat(s.written));
         held.push_str(std::str::from_utf8(&s.pending).unwrap_or_default());
-        *self = Extra::Held(held);
+        *self = Extra::Kept(held);
     }
 }
 

@@ -148,9 +148,19 @@ impl Text {
         }
     }
 
-    /// Counts `n` bytes read through a mapping; past [`RELEASE_EVERY`]
-    /// every mapping's pages are handed back.
-    fn touch(&self, n: usize) {
+    /// Counts `n` bytes read at `at` through a mapping; past
+    /// [`RELEASE_EVERY`] every mapping's pages are handed back. A mapping
+    /// smaller than that is not counted: all of it resident costs less
+    /// than handing it back (10,000 open runs sorted: 4,000 hand-backs
+    /// and 10% more time for `list`).
+    fn touch(&self, at: usize, n: usize) {
+        let size = match self.part_of(at) {
+            Some(p) => self.part(p).len(),
+            None => self.extra.map().map_or(0, |m| m.len()),
+        };
+        if size < RELEASE_EVERY {
+            return;
+        }
         let before = self.touched.fetch_add(n, Ordering::Relaxed);
         if before + n >= RELEASE_EVERY {
             self.touched.store(0, Ordering::Relaxed);
@@ -166,7 +176,7 @@ impl Text {
             .into_iter()
             .flatten()
         {
-            // SAFETY: each mapping is private and read-only, of a file
+            // SAFETY: each mapping is read-only, of a file
             // that no one changes in place where a slice may point: the
             // parts are replaced by rename, appended to past the mapped
             // length, or given a new tree id in their first line, which is
@@ -222,7 +232,7 @@ impl Text {
     /// The bytes of a range, for comparing without decoding.
     pub(super) fn raw(&self, r: Range<usize>) -> &[u8] {
         // A field may lie anywhere (a sort, a lookup by id).
-        self.touch(r.len().max(FAULT));
+        self.touch(r.start, r.len().max(FAULT));
         let (bytes, base) = self.holding(r.start);
         bytes.get(r.start - base..r.end - base).unwrap_or_default()
     }
@@ -296,7 +306,7 @@ impl Text {
             .iter()
             .position(|&b| b == b'\n')
             .map_or(end, |p| at + p + 1);
-        self.touch(next - at);
+        self.touch(at, next - at);
         next
     }
 
@@ -305,7 +315,7 @@ impl Text {
         if r.start >= r.end {
             return 0;
         }
-        self.touch(r.len());
+        self.touch(r.start, r.len());
         let (bytes, base) = self.holding(r.start);
         bytecount(&bytes[r.start - base..r.end - base])
     }
@@ -376,7 +386,7 @@ impl Text {
                 (None, next)
             }
         };
-        self.touch(next - at);
+        self.touch(at, next - at);
         (line, next)
     }
 }
