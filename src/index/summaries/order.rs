@@ -177,4 +177,34 @@ mod tests {
         sort_after(&text, &mut all, 0);
         assert_eq!(text.get(all[0].id.clone()), "WF-LATER");
     }
+
+    /// Ids longer than a key, and updated times that tie, sort as the
+    /// full sort does (keys are given up for the comparison in the text).
+    #[test]
+    fn long_ids_and_ties_sort_as_the_full_sort() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = Text::read(dir.path());
+        let lines: Vec<String> = (0..300)
+            .map(|i| {
+                let id = match i % 3 {
+                    0 => format!("WF-{}-{:04}", "X".repeat(45), (i * 37) % 300),
+                    _ => format!("WF-{:04}", (i * 37) % 300),
+                };
+                let at = format!("2026-12-{:02}T10:00:00.000Z", 1 + i % 4);
+                line(&id, &at)
+            })
+            .collect();
+        let mut three: Vec<Vec<Summary>> = (0..3)
+            .map(|_| lines.iter().map(|l| text.push(l)).collect())
+            .collect();
+        text.seal();
+        let (mut all, mut prefix, mut want) = (three.remove(0), three.remove(0), three.remove(0));
+        sort(&text, &mut want);
+        let want = ids(&text, &want);
+        sort(&text, &mut prefix[..100]);
+        sort_after(&text, &mut prefix, 100);
+        assert_eq!(ids(&text, &prefix), want);
+        sort_after(&text, &mut all, 0);
+        assert_eq!(ids(&text, &all), want);
+    }
 }
