@@ -91,6 +91,19 @@ impl Repo {
         old: Option<gix::ObjectId>,
         new: Option<gix::ObjectId>,
     ) -> Result<Vec<String>> {
+        let changed = self.changed_records_at(old, new)?;
+        Ok(changed.into_iter().map(|(name, _)| name).collect())
+    }
+
+    /// [`Repo::changed_records`], each with its folder in `new` (`None`
+    /// when what `new` has there is not a folder): a reader of every
+    /// changed run goes to its folder without looking its path up again
+    /// from the commit down, seven tree reads a run.
+    pub fn changed_records_at(
+        &self,
+        old: Option<gix::ObjectId>,
+        new: Option<gix::ObjectId>,
+    ) -> Result<Vec<(String, Option<gix::ObjectId>)>> {
         // Runs sit two fan-out folders down (layout 2); a run folder
         // directly in `runs/` is layout 1's, named too.
         use crate::core::layout::{GOALS, RUNS};
@@ -105,17 +118,19 @@ impl Repo {
         old: Option<gix::ObjectId>,
         new: Option<gix::ObjectId>,
     ) -> Result<Vec<String>> {
-        self.changed_in(old, new, &[("archive", 2)])
+        let changed = self.changed_in(old, new, &[("archive", 2)])?;
+        Ok(changed.into_iter().map(|(name, _)| name).collect())
     }
 
     /// The entries `depth` fan-out levels below each of `folders` whose
-    /// object differs between two `.nexo` trees, sorted.
+    /// object differs between two `.nexo` trees, sorted, each with its
+    /// folder in `new`.
     fn changed_in(
         &self,
         old: Option<gix::ObjectId>,
         new: Option<gix::ObjectId>,
         folders: &[(&str, u8)],
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<(String, Option<gix::ObjectId>)>> {
         let mut changed = Vec::new();
         for &(folder, depth) in folders {
             let (o, n) = (self.subtree(old, folder)?, self.subtree(new, folder)?);
@@ -134,46 +149,55 @@ impl Repo {
         old: Option<gix::ObjectId>,
         new: Option<gix::ObjectId>,
         depth: u8,
-        out: &mut Vec<String>,
+        out: &mut Vec<(String, Option<gix::ObjectId>)>,
     ) -> Result<()> {
-        for name in self.changed_entries(old, new)? {
+        for (name, was, is) in self.changed_entries(old, new)? {
             if depth == 0 || !crate::core::layout::is_shard(&name) {
-                out.push(name);
+                out.push((name, is));
                 continue;
             }
-            let (o, n) = (self.subtree(old, &name)?, self.subtree(new, &name)?);
-            self.changed_below(o, n, depth - 1, out)?;
+            self.changed_below(was, is, depth - 1, out)?;
         }
         Ok(())
     }
 
     /// The entries whose object differs between two trees (added or
-    /// changed in `new`), sorted.
+    /// changed in `new`), sorted, each with what it was in `old` and is in
+    /// `new` when a folder there.
+    #[allow(clippy::type_complexity)]
     fn changed_entries(
         &self,
         old: Option<gix::ObjectId>,
         new: Option<gix::ObjectId>,
-    ) -> Result<Vec<String>> {
-        let entries = |id: Option<gix::ObjectId>| -> Result<std::collections::HashMap<String, gix::ObjectId>> {
+    ) -> Result<Vec<(String, Option<gix::ObjectId>, Option<gix::ObjectId>)>> {
+        type Entries = std::collections::HashMap<String, (gix::ObjectId, bool)>;
+        let entries = |id: Option<gix::ObjectId>| -> Result<Entries> {
             let Some(id) = id else {
                 return Ok(Default::default());
             };
+            crate::memory::read_one();
             let tree = self
                 .repo
                 .find_tree(id)
                 .map_err(|e| git_err("cannot read a tree", e))?;
-            let decoded = tree.decode().map_err(|e| git_err("cannot decode a tree", e))?;
+            let decoded = tree
+                .decode()
+                .map_err(|e| git_err("cannot decode a tree", e))?;
             Ok(decoded
                 .entries
                 .iter()
-                .map(|e| (e.filename.to_string(), e.oid.to_owned()))
+                .map(|e| (e.filename.to_string(), (e.oid.to_owned(), e.mode.is_tree())))
                 .collect())
         };
         let (old, new) = (entries(old)?, entries(new)?);
-        let mut changed: Vec<String> = new
+        let folder = |(id, is_tree): (gix::ObjectId, bool)| is_tree.then_some(id);
+        let mut changed: Vec<_> = new
             .into_iter()
             .filter(|(name, id)| old.get(name) != Some(id))
-            .map(|(name, _)| name)
+            .map(|(name, is)| {
+                let was = old.get(&name).copied().and_then(folder);
+                (name, was, folder(is))
+            })
             .collect();
         changed.sort();
         Ok(changed)
