@@ -13,12 +13,14 @@ pub struct FeedFilter {
     pub kinds: Vec<FeedKind>,
 }
 
-/// What `nexo events` answers.
+/// What `nexo events` answers. `Events` is how the items are held: a
+/// `Vec`, or (the CLI's) a file they were spilled to as they were told,
+/// written out in the same shape.
 #[derive(Debug, Clone, Serialize)]
-pub struct EventsResponse {
+pub struct EventsResponse<Events = Vec<Item>> {
     pub ok: bool,
     pub count: usize,
-    pub events: Vec<Item>,
+    pub events: Events,
     /// Where this answer stopped: pass it as `--since` next time.
     pub cursor: String,
 }
