@@ -352,3 +352,83 @@ fn events_read_in_order_or_whole_answer_the_same() {
     repo.git(&["commit", "-q", "-m", "reorder the history"]);
     assert_eq!(answers(), (all, since, text));
 }
+
+/// `events` writes its answer as the feed tells it, never holding it
+/// whole (the JSON's items go through a file, as its count comes first):
+/// the bytes are those of the whole answer serialized at once, with
+/// items, filtered, and with none; the lines for a person tell the same
+/// items in the same order.
+#[test]
+fn events_written_as_told_are_the_whole_answer_byte_for_byte() {
+    use nexo::core::feed::Item;
+    use nexo::wire::feed::EventsResponse;
+    let repo = Repo::new();
+    let gated = open_gated(repo.path());
+    fail_step(repo.path(), &gated, "build");
+    let mut done = Vec::new();
+    for _ in 0..3 {
+        let run = open_gated(repo.path());
+        nexo_ok(
+            repo.path(),
+            &["--json", "update", &run, "--run-status", "completed"],
+        );
+        done.push(run);
+    }
+    for args in [
+        &[][..],
+        &["--on", "run_completed,step_failed"],
+        &["--run", &done[1]],
+        &["--on", "claim_expired"],
+    ] {
+        let json = repo.nexo(&[&["--json", "events"][..], args].concat());
+        assert!(json.status.success(), "{args:?}: {}", stderr(&json));
+        let json = common::stdout(&json);
+        let answer: Value = serde_json::from_str(&json).unwrap();
+        let items: Vec<Item> = serde_json::from_value(answer["events"].clone()).unwrap();
+        let whole = EventsResponse {
+            ok: true,
+            count: items.len(),
+            events: items.clone(),
+            cursor: answer["cursor"].as_str().unwrap().to_string(),
+        };
+        assert_eq!(json, serde_json::to_string_pretty(&whole).unwrap() + "\n");
+        let text = common::stdout(&repo.nexo(&[&["events"][..], args].concat()));
+        let (told, cursor) = text.rsplit_once("cursor: ").unwrap();
+        assert!(
+            cursor.ends_with('\n') && !cursor.trim().contains('\n'),
+            "{text}"
+        );
+        let lines: String = items
+            .iter()
+            .map(|i| format!("{}  {:<14}  {}\n", i.at, i.kind.as_str(), i.summary))
+            .collect();
+        assert_eq!(told, lines, "{args:?}");
+        let kinds: Vec<&str> = items.iter().map(|i| i.kind.as_str()).collect();
+        let expected: &[&str] = match args.first().copied() {
+            // Each run asks for its gate as it opens.
+            None => &[
+                "gate_requested",
+                "gate_requested",
+                "gate_requested",
+                "gate_requested",
+                "step_failed",
+                "run_completed",
+                "run_completed",
+                "run_completed",
+            ],
+            Some("--run") => &["gate_requested", "run_completed"],
+            _ if args[1] == "claim_expired" => &[],
+            _ => &[
+                "step_failed",
+                "run_completed",
+                "run_completed",
+                "run_completed",
+            ],
+        };
+        let mut sorted = kinds.clone();
+        sorted.sort_unstable();
+        let mut want = expected.to_vec();
+        want.sort_unstable();
+        assert_eq!(sorted, want, "{args:?}: {json}");
+    }
+}

@@ -239,7 +239,13 @@ impl Ctx {
 pub fn write_out(args: std::fmt::Arguments) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+    written(stdout.write_fmt(args).and_then(|()| stdout.flush()));
+}
+
+/// What became of a write to standard output, as [`write_out`] takes it:
+/// for an answer written in pieces.
+pub fn written(result: std::io::Result<()>) {
+    if let Err(e) = result {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
