@@ -14,6 +14,7 @@ use nexo::api::Nexo;
 use nexo::core::error::{Error, Result};
 use nexo::core::feed::{Cursor, Item, Pending, WatchState, watch_name};
 use nexo::core::model::FeedKind;
+use nexo::store::Flow;
 use nexo::wire::feed::FeedFilter;
 
 /// How often this clone is looked at for new events.
@@ -121,35 +122,47 @@ fn deliver(
     let Some(pending) = state.pending.clone() else {
         return Ok(());
     };
-    let items = n.feed(
+    // Each item is delivered as the feed tells it: a watch started from
+    // the beginning at 100,000 runs holds no batch of 99,000 items.
+    let (mut told, mut stopped) = (0, false);
+    n.each_feed_item(
         &Cursor::parse(&state.cursor)?,
         &Cursor::parse(&pending.to)?,
         filter,
+        &mut |item| {
+            told += 1;
+            if told <= pending.delivered {
+                return Ok(Flow::Continue);
+            }
+            if stop.load(Ordering::SeqCst) {
+                stopped = true;
+                return Ok(Flow::Stop);
+            }
+            let json = serde_json::to_string(&item).expect("items serialize");
+            match ctx.json {
+                true => super::write_out(format_args!("{json}\n")),
+                false => super::write_out(format_args!("{}\n", super::events::line(&item))),
+            }
+            if !a.exec.is_empty() {
+                run_exec(&a.exec, &item, &json, exec_timeout);
+            }
+            state.pending = Some(Pending {
+                to: pending.to.clone(),
+                delivered: told,
+            });
+            save(n, name, state)?;
+            Ok(Flow::Continue)
+        },
     )?;
-    for (i, item) in items.iter().enumerate().skip(pending.delivered) {
-        if stop.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        let json = serde_json::to_string(item).expect("items serialize");
-        match ctx.json {
-            true => super::write_out(format_args!("{json}\n")),
-            false => super::write_out(format_args!("{}\n", super::events::line(item))),
-        }
-        if !a.exec.is_empty() {
-            run_exec(&a.exec, item, &json, exec_timeout);
-        }
-        state.pending = Some(Pending {
-            to: pending.to.clone(),
-            delivered: i + 1,
-        });
-        save(n, name, state)?;
+    if stopped {
+        return Ok(());
     }
     state.cursor = pending.to;
     state.pending = None;
     // An idle watch writes nothing: the cursor on disk stays where the
     // last item was, and a restart looks again from there, finding the
     // same nothing.
-    match items.len() > pending.delivered {
+    match told > pending.delivered {
         true => save(n, name, state),
         false => Ok(()),
     }
