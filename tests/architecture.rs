@@ -63,6 +63,7 @@ fn allowed(room: &str) -> Option<&'static [&'static str]> {
             "workspace",
             "sync",
             "trace",
+            "memory",
         ],
         "verify" | "doctor" => VERBS_BELOW,
         "render" => &["core", "wire"],

@@ -37,4 +37,5 @@ pub use crate::workspace::{LockGuard, Nexo, Options};
 
 /// A temporary file in a folder, with an ordinary file's mode, never
 /// through a link: how `nexo setup` writes a file whole.
+pub use crate::store::Flow;
 pub use crate::store::nofollow::temp_file_in;

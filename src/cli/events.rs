@@ -14,12 +14,12 @@ use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
 use serde::{Serialize, Serializer};
 
 use super::Ctx;
+use nexo::api::Flow;
+use nexo::api::Nexo;
 use nexo::core::error::{Error, Result};
 use nexo::core::feed::Item;
 use nexo::core::model::FeedKind;
-use nexo::store::Flow;
 use nexo::wire::feed::{EventsResponse, FeedFilter};
-use nexo::workspace::Nexo;
 
 #[derive(clap::Args, Debug)]
 #[command(

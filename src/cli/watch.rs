@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::Ctx;
+use nexo::api::Flow;
 use nexo::api::Nexo;
 use nexo::core::error::{Error, Result};
 use nexo::core::feed::{Cursor, Item, Pending, WatchState, watch_name};
 use nexo::core::model::FeedKind;
-use nexo::store::Flow;
 use nexo::wire::feed::FeedFilter;
 
 /// How often this clone is looked at for new events.
