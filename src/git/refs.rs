@@ -457,22 +457,26 @@ impl Repo {
         let folders = match seen.trees.entry(id) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                crate::memory::read_one();
-                let tree = self
-                    .repo
-                    .find_tree(id)
-                    .map_err(|e| git_err("cannot read a runs tree", e))?;
-                let decoded = tree
-                    .decode()
-                    .map_err(|e| git_err("cannot decode a runs tree", e))?;
-                v.insert(
-                    (decoded.entries.iter().filter(|e| e.mode.is_tree()))
-                        .map(|e| (e.filename.to_vec(), e.oid.to_owned()))
-                        .collect(),
-                )
+                v.insert(self.folders_in(id)?.into_iter().collect())
             }
         };
         Ok(folders)
+    }
+
+    /// The folders of runs tree `id`, by name, its read counted so that
+    /// a long walk hands back the pages of the packs it read.
+    fn folders_in(&self, id: ObjectId) -> Result<Vec<(Vec<u8>, ObjectId)>> {
+        crate::memory::read_one();
+        let tree = self
+            .repo
+            .find_tree(id)
+            .map_err(|e| git_err("cannot read a runs tree", e))?;
+        let decoded = tree
+            .decode()
+            .map_err(|e| git_err("cannot decode a runs tree", e))?;
+        Ok((decoded.entries.iter().filter(|e| e.mode.is_tree()))
+            .map(|e| (e.filename.to_vec(), e.oid.to_owned()))
+            .collect())
     }
 
     fn differing_below(
@@ -483,14 +487,7 @@ impl Repo {
         seen: &mut BaseRuns,
         out: &mut Vec<(String, ObjectId)>,
     ) -> Result<()> {
-        crate::memory::read_one();
-        let tree = self
-            .repo
-            .find_tree(tree)
-            .map_err(|e| git_err("cannot read a runs tree", e))?;
-        let decoded = tree
-            .decode()
-            .map_err(|e| git_err("cannot decode a runs tree", e))?;
+        let folders = self.folders_in(tree)?;
         let mut below = Vec::new();
         {
             let empty = HashMap::new();
@@ -498,15 +495,15 @@ impl Repo {
                 Some(base) => self.folders_of(base, seen)?,
                 None => &empty,
             };
-            for e in decoded.entries.iter().filter(|e| e.mode.is_tree()) {
-                let there = alike.get(e.filename.as_ref() as &[u8]).copied();
-                if there == Some(e.oid.to_owned()) {
+            for (name, oid) in folders {
+                let there = alike.get(&name).copied();
+                if there == Some(oid) {
                     continue;
                 }
-                let name = e.filename.to_string();
+                let name = String::from_utf8_lossy(&name).into_owned();
                 match depth > 0 && crate::core::layout::is_shard(&name) {
-                    true => below.push((e.oid.to_owned(), there)),
-                    false => out.push((name, e.oid.to_owned())),
+                    true => below.push((oid, there)),
+                    false => out.push((name, oid)),
                 }
             }
         }
@@ -522,19 +519,11 @@ impl Repo {
         depth: u8,
         out: &mut Vec<(String, ObjectId)>,
     ) -> Result<()> {
-        crate::memory::read_one();
-        let tree = self
-            .repo
-            .find_tree(tree)
-            .map_err(|e| git_err("cannot read a runs tree", e))?;
-        let decoded = tree
-            .decode()
-            .map_err(|e| git_err("cannot decode a runs tree", e))?;
-        for e in decoded.entries.iter().filter(|e| e.mode.is_tree()) {
-            let name = e.filename.to_string();
+        for (name, oid) in self.folders_in(tree)? {
+            let name = String::from_utf8_lossy(&name).into_owned();
             match depth > 0 && crate::core::layout::is_shard(&name) {
-                true => self.runs_below(e.oid.to_owned(), depth - 1, out)?,
-                false => out.push((name, e.oid.to_owned())),
+                true => self.runs_below(oid, depth - 1, out)?,
+                false => out.push((name, oid)),
             }
         }
         Ok(())
