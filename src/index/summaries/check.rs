@@ -140,12 +140,7 @@ impl SummaryIndex<'_> {
         let Some(folder) = self.store.runs_folder()? else {
             return self.unchanged_by_id(text, 0..0, &[]);
         };
-        let appended: Vec<Summary> = later
-            .iter()
-            .flat_map(|r| text.lines(r.start, r.end))
-            .collect();
-        let keep_later = supersede::<Summary>(text, &[], &appended);
-        let newer: HashSet<&[u8]> = appended.iter().map(|s| text.raw(s.id.clone())).collect();
+        let (appended, newer) = later_lines(text, later);
         let check = Check {
             text,
             folder: &folder,
@@ -171,11 +166,7 @@ impl SummaryIndex<'_> {
         });
         out.append(two);
         let sorted = out.kept.len();
-        let appended = appended
-            .into_iter()
-            .zip(keep_later)
-            .filter_map(|(s, k)| k.then_some(s));
-        check.settle(appended.collect(), &mut out);
+        check.settle(appended, &mut out);
         Ok(Checked {
             kept: out.kept,
             gone: out.gone,
@@ -194,12 +185,7 @@ impl SummaryIndex<'_> {
         first: Range<usize>,
         later: &[Range<usize>],
     ) -> Result<Checked> {
-        let appended: Vec<Summary> = later
-            .iter()
-            .flat_map(|r| text.lines(r.start, r.end))
-            .collect();
-        let keep_later = supersede::<Summary>(text, &[], &appended);
-        let newer: HashSet<&[u8]> = appended.iter().map(|s| text.raw(s.id.clone())).collect();
+        let (appended, newer) = later_lines(text, later);
         let ids = self.store.stamped_run_ids()?;
         let at: HashMap<&str, usize> = ids
             .iter()
@@ -230,10 +216,8 @@ impl SummaryIndex<'_> {
                 sorted += take(s);
             }
         }
-        for (s, keep) in appended.into_iter().zip(keep_later) {
-            if keep {
-                take(s);
-            }
+        for s in appended {
+            take(s);
         }
         drop(newer);
         drop(at);
@@ -249,4 +233,22 @@ impl SummaryIndex<'_> {
             sorted,
         })
     }
+}
+
+/// The lines appended after the sorted ones, the last of each run (it
+/// wins over the run's earlier lines), and the ids of their runs, whose
+/// sorted lines are left out.
+fn later_lines<'t>(text: &'t Text, later: &[Range<usize>]) -> (Vec<Summary>, HashSet<&'t [u8]>) {
+    let appended: Vec<Summary> = later
+        .iter()
+        .flat_map(|r| text.lines(r.start, r.end))
+        .collect();
+    let keep = supersede::<Summary>(text, &[], &appended);
+    let lines: Vec<Summary> = appended
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(s, k)| k.then_some(s))
+        .collect();
+    let ids = lines.iter().map(|s| text.raw(s.id.clone())).collect();
+    (lines, ids)
 }
