@@ -243,7 +243,7 @@ fn later_lines<'t>(text: &'t Text, later: &[Range<usize>]) -> (Vec<Summary>, Has
         .iter()
         .flat_map(|r| text.lines(r.start, r.end))
         .collect();
-    let keep = supersede::<Summary>(text, &[], &appended);
+    let keep = supersede(text, &[], &appended);
     let lines: Vec<Summary> = appended
         .into_iter()
         .zip(keep)

@@ -516,7 +516,7 @@ pub(super) fn move_tree(_: &Path, _: &Text, _: &str, _: &str) -> bool {
 
 /// Which of the first lines, then of the later ones, still count: a later
 /// line replaces the run's earlier one (the last wins).
-pub(super) fn supersede<T: AsSummary>(text: &Text, first: &[T], later: &[T]) -> Vec<bool> {
+pub(super) fn supersede(text: &Text, first: &[Summary], later: &[Summary]) -> Vec<bool> {
     let mut keep = vec![true; first.len() + later.len()];
     if later.is_empty() {
         return keep;
@@ -524,29 +524,10 @@ pub(super) fn supersede<T: AsSummary>(text: &Text, first: &[T], later: &[T]) -> 
     let newest: HashMap<&[u8], usize> = later
         .iter()
         .enumerate()
-        .map(|(i, s)| (text.raw(s.summary().id.clone()), first.len() + i))
+        .map(|(i, s)| (text.raw(s.id.clone()), first.len() + i))
         .collect();
     for (i, s) in first.iter().chain(later).enumerate() {
-        keep[i] = newest
-            .get(text.raw(s.summary().id.clone()))
-            .is_none_or(|&n| n == i);
+        keep[i] = newest.get(text.raw(s.id.clone())).is_none_or(|&n| n == i);
     }
     keep
-}
-
-/// A summary, alone or with the stamp its history has now.
-pub(super) trait AsSummary {
-    fn summary(&self) -> &Summary;
-}
-
-impl AsSummary for Summary {
-    fn summary(&self) -> &Summary {
-        self
-    }
-}
-
-impl AsSummary for (Summary, Option<crate::store::Stamp>) {
-    fn summary(&self) -> &Summary {
-        &self.0
-    }
 }
